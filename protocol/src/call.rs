@@ -1,0 +1,307 @@
+//! Requests: the libc calls a sandboxed program asks the broker to perform.
+//!
+//! Paths and names are borrowed from the encoded message, so decoding allocates nothing.
+//! Flags travel as the raw Linux values (`O_*`, `AT_*`); the broker validates them.
+
+use serde::{Deserialize, Serialize};
+
+/// One request on a call channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request<'a> {
+    /// Chosen by the shim, unique among the requests in flight on this channel.
+    pub id: u64,
+    /// The call itself.
+    #[serde(borrow)]
+    pub call: Call<'a>,
+}
+
+/// What a path is relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum At {
+    /// The path is absolute. The shim joins relative paths with the caller's working
+    /// directory before sending, so the broker never uses its own.
+    Absolute,
+    /// The path is relative to the directory fd at this index among the message's fds.
+    Fd(u8),
+}
+
+/// A path argument of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathArg<'a> {
+    /// What the path is relative to.
+    pub at: At,
+    /// The path bytes, without a terminating NUL. May be empty only with `AT_EMPTY_PATH`.
+    #[serde(borrow)]
+    pub path: &'a [u8],
+}
+
+/// `struct timespec` for utimensat (`nsec` may be `UTIME_NOW` or `UTIME_OMIT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timespec {
+    /// Seconds.
+    pub sec: i64,
+    /// Nanoseconds, or `UTIME_NOW` / `UTIME_OMIT`.
+    pub nsec: i64,
+}
+
+/// A socket address a program connects or binds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SockAddr<'a> {
+    /// A pathname unix socket (absolute after the shim joins the working directory).
+    Unix(#[serde(borrow)] PathArg<'a>),
+    /// An abstract unix socket name, without the leading NUL.
+    Abstract(&'a [u8]),
+    /// An unnamed unix address (autobind on bind).
+    UnixUnnamed,
+    /// IPv4 address and port (host byte order).
+    Inet {
+        /// The address octets.
+        addr: [u8; 4],
+        /// The port.
+        port: u16,
+    },
+    /// IPv6 address and port (host byte order).
+    Inet6 {
+        /// The address octets.
+        addr: [u8; 16],
+        /// The port.
+        port: u16,
+        /// `sin6_flowinfo`.
+        flowinfo: u32,
+        /// `sin6_scope_id`.
+        scope_id: u32,
+    },
+    /// `AF_UNSPEC`, used to dissolve a datagram socket's association.
+    Unspec,
+}
+
+/// The calls the broker arbitrates, with the arguments libc received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Call<'a> {
+    /// openat(2). Replies with one fd. `umask` is the caller's, applied to `mode`.
+    Open {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// `O_*` flags.
+        flags: i32,
+        /// Creation mode (only with `O_CREAT` / `O_TMPFILE`).
+        mode: u32,
+        /// The caller's umask.
+        umask: u32,
+    },
+    /// fstatat(2)/statx(2): `flags` takes `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH`.
+    /// Replies with [`crate::Payload::Stat`].
+    Stat {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// faccessat(2): `mode` is `F_OK` or `R_OK|W_OK|X_OK`; `flags` may hold `AT_EACCESS`
+    /// and `AT_SYMLINK_NOFOLLOW`.
+    Access {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// Access mode.
+        mode: i32,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// mkdirat(2).
+    Mkdir {
+        /// The new directory.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// Mode.
+        mode: u32,
+        /// The caller's umask.
+        umask: u32,
+    },
+    /// mknodat(2), for FIFOs and regular files only (`mkfifo`).
+    Mknod {
+        /// The new node.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// Mode, including the file type bits.
+        mode: u32,
+        /// Device number (must be 0).
+        dev: u64,
+        /// The caller's umask.
+        umask: u32,
+    },
+    /// unlinkat(2); `AT_REMOVEDIR` makes it rmdir.
+    Unlink {
+        /// The entry to remove.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// renameat2(2).
+    Rename {
+        /// Old name.
+        #[serde(borrow)]
+        from: PathArg<'a>,
+        /// New name.
+        #[serde(borrow)]
+        to: PathArg<'a>,
+        /// `RENAME_*` flags.
+        flags: u32,
+    },
+    /// linkat(2).
+    Link {
+        /// Existing file.
+        #[serde(borrow)]
+        from: PathArg<'a>,
+        /// New name.
+        #[serde(borrow)]
+        to: PathArg<'a>,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// symlinkat(2).
+    Symlink {
+        /// The link's contents (not checked: it is only a string until followed).
+        #[serde(borrow)]
+        target: &'a [u8],
+        /// Where the link is created.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+    },
+    /// readlinkat(2). Replies with [`crate::Payload::Bytes`].
+    Readlink {
+        /// The link.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+    },
+    /// truncate(2).
+    Truncate {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// New length.
+        length: i64,
+    },
+    /// fchmodat(2).
+    Chmod {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// New mode.
+        mode: u32,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// fchownat(2). `u32::MAX` leaves an id unchanged.
+    Chown {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// New owner.
+        uid: u32,
+        /// New group.
+        gid: u32,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// utimensat(2). `None` sets both times to now.
+    Utimens {
+        /// The file.
+        #[serde(borrow)]
+        path: PathArg<'a>,
+        /// Access and modification times.
+        times: Option<[Timespec; 2]>,
+        /// `AT_*` flags.
+        flags: i32,
+    },
+    /// connect(2) on the program's own socket, which travels as fd 0 of the message.
+    Connect {
+        /// Destination.
+        #[serde(borrow)]
+        addr: SockAddr<'a>,
+    },
+    /// bind(2) on the program's own socket, which travels as fd 0 of the message.
+    Bind {
+        /// Local address.
+        #[serde(borrow)]
+        addr: SockAddr<'a>,
+    },
+    /// getaddrinfo(3). Replies with [`crate::Payload::AddrInfo`]; `result` is 0 or an `EAI_*`.
+    GetAddrInfo {
+        /// Host name or numeric address.
+        #[serde(borrow)]
+        node: Option<&'a [u8]>,
+        /// Service name or port.
+        #[serde(borrow)]
+        service: Option<&'a [u8]>,
+        /// `ai_flags` of the hints.
+        flags: i32,
+        /// `ai_family` of the hints.
+        family: i32,
+        /// `ai_socktype` of the hints.
+        socktype: i32,
+        /// `ai_protocol` of the hints.
+        protocol: i32,
+    },
+}
+
+impl Call<'_> {
+    /// The call's name as the audit log and policy explanations spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Open { .. } => "open",
+            Call::Stat { .. } => "stat",
+            Call::Access { .. } => "access",
+            Call::Mkdir { .. } => "mkdir",
+            Call::Mknod { .. } => "mknod",
+            Call::Unlink { flags, .. } if flags & libc::AT_REMOVEDIR != 0 => "rmdir",
+            Call::Unlink { .. } => "unlink",
+            Call::Rename { .. } => "rename",
+            Call::Link { .. } => "link",
+            Call::Symlink { .. } => "symlink",
+            Call::Readlink { .. } => "readlink",
+            Call::Truncate { .. } => "truncate",
+            Call::Chmod { .. } => "chmod",
+            Call::Chown { .. } => "chown",
+            Call::Utimens { .. } => "utimens",
+            Call::Connect { .. } => "connect",
+            Call::Bind { .. } => "bind",
+            Call::GetAddrInfo { .. } => "getaddrinfo",
+        }
+    }
+
+    /// How many fds a well-formed message carrying this call has.
+    pub fn expected_fds(&self) -> usize {
+        fn at(p: &PathArg<'_>) -> usize {
+            match p.at {
+                At::Absolute => 0,
+                At::Fd(_) => 1,
+            }
+        }
+        match self {
+            Call::Open { path, .. }
+            | Call::Stat { path, .. }
+            | Call::Access { path, .. }
+            | Call::Mkdir { path, .. }
+            | Call::Mknod { path, .. }
+            | Call::Unlink { path, .. }
+            | Call::Symlink { path, .. }
+            | Call::Readlink { path }
+            | Call::Truncate { path, .. }
+            | Call::Chmod { path, .. }
+            | Call::Chown { path, .. }
+            | Call::Utimens { path, .. } => at(path),
+            Call::Rename { from, to, .. } | Call::Link { from, to, .. } => at(from) + at(to),
+            Call::Connect { addr } | Call::Bind { addr } => {
+                1 + match addr {
+                    SockAddr::Unix(p) => at(p),
+                    _ => 0,
+                }
+            }
+            Call::GetAddrInfo { .. } => 0,
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The wire protocol between arbiter's shim (inside the sandboxed program) and its broker.
+//!
+//! This crate is the one place that knows the format. It has no tokio and no allocation on the
+//! encoding path, so the shim can use it from inside someone else's process.
+//!
+//! # Channels
+//! * Every channel is an `AF_UNIX` `SOCK_SEQPACKET` socket: one message per packet, fds travel
+//!   with the message (`SCM_RIGHTS`). A 0-byte packet is never sent: on these sockets it is
+//!   indistinguishable from end of stream (see the seqpacket seed), so a 0-byte read means
+//!   "peer closed".
+//! * A sandboxed process inherits one *bootstrap* socket (its number is in the environment
+//!   variable [`ENV_FD`]). It is used only one way: the shim sends [`Register`] messages on it,
+//!   each carrying one end of a fresh socketpair. That end becomes a private *call channel*
+//!   of one thread of one process, so a reply can never reach the wrong thread or process,
+//!   even after `fork`. The broker stamps every message with the sender's kernel credentials
+//!   (`SO_PASSCRED`), never trusting a pid written in a payload.
+//! * On a call channel the broker first sends a [`Welcome`] (the version handshake), then one
+//!   [`Reply`] per [`Request`], matching `id`. Several requests may be in flight on one channel;
+//!   replies carry the id of the request they answer.
+//!
+//! # Limits
+//! A message is at most [`MAX_MESSAGE`] bytes and carries at most [`MAX_FDS`] descriptors.
+//! A path is at most [`MAX_PATH`] bytes (`PATH_MAX`), so a rename of two maximal paths fits.
+//! Anything else is a protocol error: the broker closes that channel and audits why.
+
+#![deny(missing_docs)]
+
+pub mod call;
+pub mod codec;
+pub mod fdpass;
+pub mod reply;
+
+pub use call::{At, Call, PathArg, Request, SockAddr};
+pub use codec::{decode, encode, CodecError};
+pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version spoken by this build. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest encoded message, request or reply, in bytes.
+pub const MAX_MESSAGE: usize = 16 * 1024;
+
+/// Most file descriptors one message may carry.
+pub const MAX_FDS: usize = 4;
+
+/// Longest path a request may carry (Linux `PATH_MAX`, including no terminator).
+pub const MAX_PATH: usize = 4096;
+
+/// Environment variable naming the inherited bootstrap socket's fd number.
+pub const ENV_FD: &str = "ARBITER_FD";
+
+/// Environment variable holding the shim's own path, so an exec'd program whose environment
+/// was cleared can be given `LD_PRELOAD` again.
+pub const ENV_SHIM: &str = "ARBITER_SHIM";
+
+/// The fd number at which `arbiter run` places the bootstrap socket in the child.
+pub const DEFAULT_BOOTSTRAP_FD: i32 = 1023;
+
+/// First message on the bootstrap socket for each new call channel; carries the channel's fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    /// The protocol version the shim speaks.
+    pub version: u32,
+}
+
+/// First message the broker sends on a new call channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The protocol version the broker speaks. The shim refuses a channel of another version.
+    pub version: u32,
+    /// Whether the broker accepted the channel; a refused channel is closed right after.
+    pub accepted: bool,
+}

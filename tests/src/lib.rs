@@ -1,0 +1,1 @@
+//! Helpers for arbiter's end-to-end tests.
