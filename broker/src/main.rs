@@ -1,2 +1,40 @@
-//! The `arbiter` command.
-fn main() {}
+//! The `arbiter` command: parses the command line and dispatches to a subcommand.
+
+mod audit;
+mod commands;
+mod core;
+mod exit_code;
+mod sandbox;
+mod transport;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// arbiter: run programs with their file and network calls arbitrated by a policy.
+#[derive(Debug, Parser)]
+#[command(name = "arbiter", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a command with its calls brokered under a policy.
+    Run(commands::run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("arbiter: {e:#}");
+            ExitCode::from(exit_code::FAILED)
+        }
+    }
+}

@@ -30,7 +30,7 @@ pub mod codec;
 pub mod fdpass;
 pub mod reply;
 
-pub use call::{At, Call, PathArg, Request, SockAddr};
+pub use call::{At, Call, PathArg, Request, SockAddr, Timespec};
 pub use codec::{decode, encode, CodecError};
 pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
 

@@ -1,0 +1,142 @@
+//! `arbiter run [OPTIONS] -- CMD [ARGS…]`: run a command with its calls brokered.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arbiter_policies::{Policy, Source, Vars};
+use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
+use serde_json::json;
+
+use crate::audit::Audit;
+use crate::core::RequestCore;
+use crate::exit_code;
+use crate::sandbox::program::{self, ProgramError};
+use crate::sandbox::spawn::{self, Launch};
+use crate::sandbox::{shim_path, supervise};
+use crate::transport;
+
+/// Options of `arbiter run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Policy file or built-in profile name (repeatable; later ones merge over earlier).
+    /// Without one, the built-in `default` profile applies.
+    #[arg(long = "policy", value_name = "FILE|NAME")]
+    pub policy: Vec<String>,
+    /// Write the audit log to FILE (`-` for stderr): one JSON object per attempted call.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// A policy argument: a path (has `/` or ends in `.toml`) or a built-in profile name.
+pub fn policy_source(arg: &str) -> Source {
+    if arg.contains('/') || arg.ends_with(".toml") {
+        Source::File(PathBuf::from(arg))
+    } else {
+        Source::Builtin(arg.to_owned())
+    }
+}
+
+fn random_id() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: b is a valid 8-byte buffer.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    u64::from_ne_bytes(b)
+}
+
+/// Runs the command; returns its exit status (see [`crate::exit_code`]).
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    // Before any thread exists, so every thread inherits the blocked signals.
+    supervise::prepare().context("cannot set up signal handling")?;
+    let path_var = std::env::var_os("PATH");
+    let program = match program::find(&args.command[0], path_var.as_deref()) {
+        Ok(p) => p,
+        Err(e @ ProgramError::NotFound(_)) => {
+            eprintln!("arbiter: {e}");
+            return Ok(ExitCode::from(exit_code::NOT_FOUND));
+        }
+        Err(e @ ProgramError::NotExecutable(_)) => {
+            eprintln!("arbiter: {e}");
+            return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
+        }
+    };
+    let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
+    let tmpdir = tempfile::Builder::new().prefix("arbiter-").tempdir().context("cannot create the sandbox's private TMPDIR")?;
+    let pwd = std::env::current_dir().context("cannot read the current directory")?;
+    let vars = Vars {
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        pwd: pwd.canonicalize().unwrap_or(pwd),
+        tmpdir: tmpdir.path().canonicalize().unwrap_or_else(|_| tmpdir.path().to_path_buf()),
+    };
+    let mut sources: Vec<Source> = if args.policy.is_empty() { vec![Source::Builtin("default".into())] } else { args.policy.iter().map(|p| policy_source(p)).collect() };
+    let _prefixes = program::prefixes(&program, path_var.as_deref());
+    sources.retain(|_| true);
+    let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
+
+    let sandbox = random_id();
+    let (audit, writer) = match &args.audit {
+        None => (Audit::disabled(), None),
+        Some(p) if p.as_os_str() == "-" => {
+            let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), sandbox);
+            (a, Some(w))
+        }
+        Some(p) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("cannot open audit log {}", p.display()))?;
+            let (a, w) = Audit::to_writer(Box::new(std::io::BufWriter::new(file)), sandbox);
+            (a, Some(w))
+        }
+    };
+    audit.event("start", json!({ "command": args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "program": program.display().to_string() }));
+
+    let (broker_end, child_end) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .context("cannot create the bootstrap socket")?;
+    // The broker creates files with exactly the mode the caller's umask allows.
+    // SAFETY: umask has no memory effects.
+    unsafe { libc::umask(0) };
+    let core = Arc::new(RequestCore::new(policy, audit.clone()));
+    let bootstrap = transport::shim::serve_bootstrap(broker_end, core).context("cannot start serving the sandbox")?;
+
+    let mut preload = shim.clone().into_os_string();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(existing);
+    }
+    let env = vec![
+        (OsString::from("LD_PRELOAD"), preload),
+        (OsString::from(ENV_FD), OsString::from(DEFAULT_BOOTSTRAP_FD.to_string())),
+        (OsString::from(ENV_SHIM), shim.into_os_string()),
+        (OsString::from("TMPDIR"), vars.tmpdir.clone().into_os_string()),
+    ];
+    let launch = Launch { program: &program, argv: &args.command, env, bootstrap: child_end, pre_exec: Vec::new() };
+    let pid = match spawn::spawn(launch) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = match e.raw_os_error() {
+                Some(libc::ENOENT) => exit_code::NOT_FOUND,
+                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => exit_code::CANNOT_EXECUTE,
+                _ => exit_code::FAILED,
+            };
+            eprintln!("arbiter: cannot execute {}: {e}", program.display());
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let ended = supervise::wait(pid);
+    audit.event("exit", json!({ "pid": pid, "status": ended.code() }));
+    drop(audit);
+    drop(bootstrap);
+    if let Some(w) = writer {
+        w.finish();
+    }
+    drop(tmpdir);
+    Ok(ended.into())
+}

@@ -1,0 +1,3 @@
+//! Transports: how calls reach the request core.
+
+pub mod shim;
