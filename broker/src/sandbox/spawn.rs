@@ -36,7 +36,7 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     cmd.envs(launch.env);
     let boot = launch.bootstrap.as_raw_fd();
     let mut steps = launch.pre_exec;
-    // SAFETY: the closure only makes async-signal-safe system calls (dup2, prctl, getppid)
+    // SAFETY: the closure only makes async-signal-safe calls (dup2, sigprocmask, prctl)
     // and runs the caller's steps, which carry the same contract (see PreExec).
     unsafe {
         cmd.pre_exec(move || {
@@ -44,6 +44,10 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
             if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // arbiter blocks the signals it relays; the command starts with none blocked.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             // If arbiter dies, the sandbox dies with it rather than run unbrokered.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(std::io::Error::last_os_error());
