@@ -17,7 +17,9 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
-use arbiter_protocol::{decode, encode, Call, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE, PROTOCOL_VERSION};
+use arbiter_protocol::{
+    decode, encode, Call, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE, PROTOCOL_VERSION,
+};
 
 use crate::state;
 use crate::sys::raw_close;
@@ -34,7 +36,10 @@ static REGISTRY: [AtomicI32; REGISTRY_SLOTS] = [const { AtomicI32::new(-1) }; RE
 
 fn registry_add(fd: RawFd) {
     for slot in &REGISTRY {
-        if slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+        if slot
+            .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
             return;
         }
     }
@@ -42,7 +47,10 @@ fn registry_add(fd: RawFd) {
 
 fn registry_remove(fd: RawFd) {
     for slot in &REGISTRY {
-        if slot.compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+        if slot
+            .compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
             return;
         }
     }
@@ -94,12 +102,27 @@ thread_local! {
 fn open_channel(bootstrap: RawFd) -> Result<RawFd, i32> {
     let mut pair = [-1; 2];
     // SAFETY: pair is a valid 2-int out array.
-    let rc = unsafe { libc::syscall(libc::SYS_socketpair, libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_socketpair,
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            pair.as_mut_ptr(),
+        )
+    };
     if rc < 0 {
         return Err(crate::sys::errno());
     }
     // SAFETY: fcntl with integer arguments only.
-    let high = unsafe { libc::syscall(libc::SYS_fcntl, pair[0], libc::F_DUPFD_CLOEXEC, CHANNEL_FD_MIN) } as RawFd;
+    let high = unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            pair[0],
+            libc::F_DUPFD_CLOEXEC,
+            CHANNEL_FD_MIN,
+        )
+    } as RawFd;
     let ours = if high >= 0 {
         raw_close(pair[0]);
         high
@@ -110,9 +133,23 @@ fn open_channel(bootstrap: RawFd) -> Result<RawFd, i32> {
     // thread sends before the broker has even seen the channel.
     let one: libc::c_int = 1;
     // SAFETY: &one is a valid c_int for the call's duration.
-    unsafe { libc::syscall(libc::SYS_setsockopt, pair[1], libc::SOL_SOCKET, libc::SO_PASSCRED, &one as *const libc::c_int, 4) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_setsockopt,
+            pair[1],
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            &one as *const libc::c_int,
+            4,
+        )
+    };
     let mut msg = [0u8; 16];
-    let sent = match encode(&Register { version: PROTOCOL_VERSION }, &mut msg) {
+    let sent = match encode(
+        &Register {
+            version: PROTOCOL_VERSION,
+        },
+        &mut msg,
+    ) {
         Ok(bytes) => send_with_fds(bootstrap, bytes, &[pair[1]]),
         Err(_) => Err(libc::EINVAL),
     };
@@ -126,8 +163,23 @@ fn open_channel(bootstrap: RawFd) -> Result<RawFd, i32> {
 
 /// Sends one request on `fd` and receives its reply into `buf`, consuming the broker's
 /// welcome first when `welcomed` is false. Returns the reply's length and fds.
-fn exchange(fd: RawFd, welcomed: &Cell<bool>, buf: &mut [u8], id: u64, call: &Call<'_>, fds: &[RawFd], got_fds: &mut [RawFd; MAX_FDS]) -> Result<(usize, usize), i32> {
-    let bytes = encode(&Request { id, call: call.clone() }, buf).map_err(|_| libc::ENAMETOOLONG)?;
+fn exchange(
+    fd: RawFd,
+    welcomed: &Cell<bool>,
+    buf: &mut [u8],
+    id: u64,
+    call: &Call<'_>,
+    fds: &[RawFd],
+    got_fds: &mut [RawFd; MAX_FDS],
+) -> Result<(usize, usize), i32> {
+    let bytes = encode(
+        &Request {
+            id,
+            call: call.clone(),
+        },
+        buf,
+    )
+    .map_err(|_| libc::ENAMETOOLONG)?;
     send_with_fds(fd, bytes, fds).map_err(|_| BROKER_GONE)?;
     loop {
         let got = recv_with_fds(fd, buf, got_fds, 0).map_err(|_| BROKER_GONE)?;
@@ -153,7 +205,11 @@ fn exchange(fd: RawFd, welcomed: &Cell<bool>, buf: &mut [u8], id: u64, call: &Ca
 /// Performs `call` through the broker, handing the decoded reply and any received fds
 /// (close-on-exec) to `on_reply`. `Err(errno)` when the broker cannot be reached; the
 /// caller then fails the libc call with that errno.
-pub fn call<R>(call: &Call<'_>, fds: &[RawFd], on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R) -> Result<R, i32> {
+pub fn call<R>(
+    call: &Call<'_>,
+    fds: &[RawFd],
+    on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R,
+) -> Result<R, i32> {
     let bootstrap = state::bootstrap();
     if bootstrap < 0 {
         return Err(BROKER_GONE);
@@ -228,7 +284,12 @@ fn reset(ch: &ThreadChannel) {
 }
 
 /// A call on a channel made for it alone (signal handlers, exiting threads).
-fn one_shot<R>(bootstrap: RawFd, call: &Call<'_>, fds: &[RawFd], on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R) -> Result<R, i32> {
+fn one_shot<R>(
+    bootstrap: RawFd,
+    call: &Call<'_>,
+    fds: &[RawFd],
+    on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R,
+) -> Result<R, i32> {
     let fd = open_channel(bootstrap)?;
     let mut buf = [0u8; MAX_MESSAGE];
     let mut got_fds = [-1; MAX_FDS];

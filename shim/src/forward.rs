@@ -62,7 +62,10 @@ pub fn stat_call(call: &Call<'_>, fds: &[RawFd], fill: impl FnOnce(&WireStat)) -
 }
 
 /// Forwards readlink: copies at most `cap` bytes into `out` (no NUL, as readlink does).
-pub fn readlink_call(call: &Call<'_>, fds: &[RawFd], out: *mut u8, cap: usize) -> isize {
+///
+/// # Safety
+/// `out` must have `cap` writable bytes.
+pub unsafe fn readlink_call(call: &Call<'_>, fds: &[RawFd], out: *mut u8, cap: usize) -> isize {
     match channel::call(call, fds, |reply, got| {
         close_all(got);
         match (&reply.payload, reply.result) {

@@ -27,17 +27,36 @@ pub enum Prepared<'a> {
 
 /// Paths naming the caller's own process state, resolved by the kernel in the caller.
 fn is_self_reference(p: &[u8]) -> bool {
-    const PREFIXES: &[&[u8]] = &[b"/proc/self", b"/proc/thread-self", b"/dev/fd", b"/dev/stdin", b"/dev/stdout", b"/dev/stderr"];
-    PREFIXES.iter().any(|pre| p.starts_with(pre) && (p.len() == pre.len() || p[pre.len()] == b'/'))
+    const PREFIXES: &[&[u8]] = &[
+        b"/proc/self",
+        b"/proc/thread-self",
+        b"/dev/fd",
+        b"/dev/stdin",
+        b"/dev/stdout",
+        b"/dev/stderr",
+    ];
+    PREFIXES
+        .iter()
+        .any(|pre| p.starts_with(pre) && (p.len() == pre.len() || p[pre.len()] == b'/'))
 }
 
 /// Prepares `path` (relative to `dirfd`). A directory fd is appended to `fds`.
 ///
 /// # Safety
 /// `path` must be null or a valid C string that outlives the returned value.
-pub unsafe fn prepare<'a>(dirfd: c_int, path: *const c_char, join: &'a mut [u8; JOIN_BUF], fds: &mut FdList) -> Prepared<'a> {
-    let Some(len) = c_str_len(path, MAX_PATH) else {
-        return Prepared::Fail(if path.is_null() { libc::EFAULT } else { libc::ENAMETOOLONG });
+pub unsafe fn prepare<'a>(
+    dirfd: c_int,
+    path: *const c_char,
+    join: &'a mut [u8; JOIN_BUF],
+    fds: &mut FdList,
+) -> Prepared<'a> {
+    // SAFETY: path is null or a C string per this function's contract.
+    let Some(len) = (unsafe { c_str_len(path, MAX_PATH) }) else {
+        return Prepared::Fail(if path.is_null() {
+            libc::EFAULT
+        } else {
+            libc::ENAMETOOLONG
+        });
     };
     // SAFETY: c_str_len found `len` readable bytes before the NUL.
     let p = unsafe { bytes(path, len) };
@@ -48,7 +67,10 @@ pub unsafe fn prepare<'a>(dirfd: c_int, path: *const c_char, join: &'a mut [u8; 
         if is_self_reference(p) {
             return Prepared::PassThrough;
         }
-        return Prepared::Forward(PathArg { at: At::Absolute, path: p });
+        return Prepared::Forward(PathArg {
+            at: At::Absolute,
+            path: p,
+        });
     }
     if dirfd == libc::AT_FDCWD {
         let cwd_len = match sys::getcwd(&mut join[..]) {
@@ -65,13 +87,19 @@ pub unsafe fn prepare<'a>(dirfd: c_int, path: *const c_char, join: &'a mut [u8; 
         if is_self_reference(joined) {
             return Prepared::PassThrough;
         }
-        return Prepared::Forward(PathArg { at: At::Absolute, path: joined });
+        return Prepared::Forward(PathArg {
+            at: At::Absolute,
+            path: joined,
+        });
     }
     if dirfd < 0 {
         return Prepared::Fail(libc::EBADF);
     }
     match fds.push(dirfd) {
-        Some(i) => Prepared::Forward(PathArg { at: At::Fd(i), path: p }),
+        Some(i) => Prepared::Forward(PathArg {
+            at: At::Fd(i),
+            path: p,
+        }),
         None => Prepared::Fail(libc::EINVAL),
     }
 }

@@ -79,7 +79,14 @@ fn arm_fork_page() {
     // The marker lives in its own page so WIPEONFORK zeroes nothing else.
     // SAFETY: mmap of a fresh anonymous page; madvise on that page only.
     unsafe {
-        let p = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
         if p == libc::MAP_FAILED {
             return;
         }

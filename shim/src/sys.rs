@@ -26,7 +26,10 @@ pub struct RealFn {
 impl RealFn {
     /// A symbol to resolve on first use.
     pub const fn new(name: &'static CStr) -> RealFn {
-        RealFn { name, ptr: AtomicPtr::new(std::ptr::null_mut()) }
+        RealFn {
+            name,
+            ptr: AtomicPtr::new(std::ptr::null_mut()),
+        }
     }
 
     /// The address of the real function, or null when no later object defines it.
@@ -83,12 +86,15 @@ pub fn getcwd(buf: &mut [u8]) -> Result<usize, c_int> {
 }
 
 /// The length of a C string, bounded by `max` (None when longer or null).
-pub fn c_str_len(p: *const c_char, max: usize) -> Option<usize> {
+///
+/// # Safety
+/// `p` must be null or point at a C string (or at least `max + 1` readable bytes).
+pub unsafe fn c_str_len(p: *const c_char, max: usize) -> Option<usize> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: the caller passed a C string; we read byte by byte and stop at the first NUL
-    // or after `max` bytes, never further.
+    // SAFETY: per the contract; we read byte by byte and stop at the first NUL or after
+    // `max` bytes, never further.
     unsafe {
         for i in 0..=max {
             if *p.add(i) == 0 {

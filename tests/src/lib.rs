@@ -28,7 +28,11 @@ pub fn bin_dir() -> PathBuf {
 /// The `arbiter` binary.
 pub fn arbiter() -> PathBuf {
     let p = bin_dir().join("arbiter");
-    assert!(p.is_file(), "{} is missing: run `cargo build --workspace` first", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build --workspace` first",
+        p.display()
+    );
     p
 }
 
@@ -47,16 +51,25 @@ pub struct Sandbox {
 impl Sandbox {
     /// A fresh, world-accessible working directory.
     pub fn new() -> Sandbox {
-        let tmp = tempfile::Builder::new().prefix("arbiter-test-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("arbiter-test-")
+            .tempdir()
+            .expect("tempdir");
         let dir = tmp.path().canonicalize().expect("canonical tempdir");
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod");
         Sandbox { dir, _tmp: tmp }
     }
 
     /// `arbiter run [extra…] -- cmd…` in this directory, stdin closed.
     pub fn run<S: AsRef<OsStr>>(&self, extra: &[&str], cmd: &[S]) -> Output {
         let mut c = Command::new(arbiter());
-        c.arg("run").args(extra).arg("--").args(cmd).current_dir(&self.dir).stdin(Stdio::null());
+        c.arg("run")
+            .args(extra)
+            .arg("--")
+            .args(cmd)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
         c.output().expect("run arbiter")
     }
 
@@ -75,8 +88,15 @@ impl Default for Sandbox {
 /// A directory outside any sandbox's working directory (so the default policy denies it).
 pub fn outside_dir() -> tempfile::TempDir {
     let base = Path::new("/var/tmp");
-    let tmp = tempfile::Builder::new().prefix("arbiter-outside-").tempdir_in(base).expect("tempdir");
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let tmp = tempfile::Builder::new()
+        .prefix("arbiter-outside-")
+        .tempdir_in(base)
+        .expect("tempdir");
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
     tmp
 }
 
@@ -93,7 +113,14 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts the run exited with `code`, showing its output otherwise.
 #[track_caller]
 pub fn assert_code(o: &Output, code: i32) {
-    assert_eq!(o.status.code(), Some(code), "exit status {:?}\nstdout:\n{}\nstderr:\n{}", o.status, stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
 }
 
 /// Whether the tests run as root (some tests also re-run as an unprivileged uid).
@@ -104,5 +131,11 @@ pub fn is_root() -> bool {
 
 /// Whether a program is installed.
 pub fn have(program: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }

@@ -8,7 +8,10 @@ fn cat_reads_an_allowed_system_file() {
     let sb = Sandbox::new();
     let o = sb.run(&[], &["cat", "/etc/hostname"]);
     assert_code(&o, 0);
-    assert_eq!(stdout(&o), std::fs::read_to_string("/etc/hostname").unwrap());
+    assert_eq!(
+        stdout(&o),
+        std::fs::read_to_string("/etc/hostname").unwrap()
+    );
 }
 
 #[test]
@@ -16,7 +19,11 @@ fn cat_of_a_secret_is_denied_with_cats_own_message() {
     let sb = Sandbox::new();
     let o = sb.run(&[], &["cat", "/etc/shadow"]);
     assert_code(&o, 1);
-    assert!(stderr(&o).contains("cat: /etc/shadow: Permission denied"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cat: /etc/shadow: Permission denied"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).is_empty());
 }
 
@@ -54,7 +61,10 @@ fn cp_within_the_working_directory() {
     std::fs::write(sb.path("a.txt"), "copy me").unwrap();
     let o = sb.run(&[], &["cp", "a.txt", "b.txt"]);
     assert_code(&o, 0);
-    assert_eq!(std::fs::read_to_string(sb.path("b.txt")).unwrap(), "copy me");
+    assert_eq!(
+        std::fs::read_to_string(sb.path("b.txt")).unwrap(),
+        "copy me"
+    );
 }
 
 #[test]

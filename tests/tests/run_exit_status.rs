@@ -20,7 +20,11 @@ fn missing_command_exits_127_with_a_one_line_error() {
     let sb = Sandbox::new();
     let o = sb.run(&[], &["no-such-command-arbiter-test"]);
     assert_code(&o, 127);
-    assert!(stderr(&o).contains("no-such-command-arbiter-test: command not found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no-such-command-arbiter-test: command not found"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(stderr(&o).lines().count(), 1);
 }
 

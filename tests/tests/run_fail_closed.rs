@@ -17,7 +17,12 @@ os.set_inheritable(fd, True)
 env = dict(os.environ, LD_PRELOAD=sys.argv[1], ARBITER_FD=str(fd))
 os.execve("/bin/cat", ["cat", "/etc/hostname"], env)
 "#;
-    let o = Command::new("python3").arg("-c").arg(script).arg(shim()).output().unwrap();
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(shim())
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("Input/output error"), "{}", stderr(&o));
     assert!(o.stdout.is_empty(), "the file was read without a broker");
@@ -25,7 +30,15 @@ os.execve("/bin/cat", ["cat", "/etc/hostname"], env)
 
 #[test]
 fn without_arbiter_the_shim_passes_through() {
-    let o = Command::new("cat").arg("/etc/hostname").env("LD_PRELOAD", shim()).env_remove("ARBITER_FD").output().unwrap();
+    let o = Command::new("cat")
+        .arg("/etc/hostname")
+        .env("LD_PRELOAD", shim())
+        .env_remove("ARBITER_FD")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), std::fs::read_to_string("/etc/hostname").unwrap());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        std::fs::read_to_string("/etc/hostname").unwrap()
+    );
 }

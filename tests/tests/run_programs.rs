@@ -9,8 +9,14 @@ fn python_reads_and_writes_in_the_working_directory() {
     let script = "import os\nd=open('in.txt').read()\nopen('out.txt','w').write(d.upper())\nos.mkdir('sub')\nfd=os.open('sub', os.O_RDONLY)\nos.open('f', os.O_WRONLY|os.O_CREAT, dir_fd=fd)\nprint(sorted(os.listdir('.')))";
     let o = sb.run(&[], &["python3", "-c", script]);
     assert_code(&o, 0);
-    assert_eq!(std::fs::read_to_string(sb.path("out.txt")).unwrap(), "HELLO");
-    assert!(sb.path("sub/f").exists(), "dirfd-relative create went elsewhere");
+    assert_eq!(
+        std::fs::read_to_string(sb.path("out.txt")).unwrap(),
+        "HELLO"
+    );
+    assert!(
+        sb.path("sub/f").exists(),
+        "dirfd-relative create went elsewhere"
+    );
     assert!(stdout(&o).contains("'out.txt'"), "{}", stdout(&o));
 }
 
@@ -29,7 +35,11 @@ fn python_is_denied_outside_with_permission_error() {
 #[test]
 fn bash_script_runs_several_brokered_commands() {
     let sb = Sandbox::new();
-    std::fs::write(sb.path("script.sh"), "set -e\nmkdir -p a/b\necho one > a/b/f\ncat a/b/f > g\nmv g h\nrm a/b/f\nrmdir a/b\nls\n").unwrap();
+    std::fs::write(
+        sb.path("script.sh"),
+        "set -e\nmkdir -p a/b\necho one > a/b/f\ncat a/b/f > g\nmv g h\nrm a/b/f\nrmdir a/b\nls\n",
+    )
+    .unwrap();
     let o = sb.run(&[], &["bash", "script.sh"]);
     assert_code(&o, 0);
     assert_eq!(std::fs::read_to_string(sb.path("h")).unwrap(), "one\n");
@@ -42,7 +52,10 @@ fn bash_denied_redirect_fails_cleanly() {
     let sb = Sandbox::new();
     let out = outside_dir();
     let target = out.path().join("nope");
-    let o = sb.run(&[], &["bash", "-c", &format!("echo x > {}", target.display())]);
+    let o = sb.run(
+        &[],
+        &["bash", "-c", &format!("echo x > {}", target.display())],
+    );
     assert_code(&o, 1);
     assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
     assert!(!target.exists());
@@ -76,7 +89,14 @@ fn sqlite3_creates_a_database_in_the_working_directory() {
         return;
     }
     let sb = Sandbox::new();
-    let o = sb.run(&[], &["sqlite3", "t.db", "create table t(x); insert into t values (42); select x from t;"]);
+    let o = sb.run(
+        &[],
+        &[
+            "sqlite3",
+            "t.db",
+            "create table t(x); insert into t values (42); select x from t;",
+        ],
+    );
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "42");
     assert!(sb.path("t.db").exists());
@@ -91,7 +111,10 @@ fn sqlite3_cannot_create_a_database_outside() {
     let sb = Sandbox::new();
     let out = outside_dir();
     let db = out.path().join("t.db");
-    let o = sb.run(&[], &["sqlite3", db.to_str().unwrap(), "create table t(x);"]);
+    let o = sb.run(
+        &[],
+        &["sqlite3", db.to_str().unwrap(), "create table t(x);"],
+    );
     assert_ne!(o.status.code(), Some(0));
     assert!(!db.exists());
 }

@@ -26,7 +26,10 @@ fn unprivileged_user_reads_allowed_files_and_is_denied_secrets() {
     let sb = Sandbox::new();
     let o = as_nobody(&sb, &["cat", "/etc/hostname"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o), std::fs::read_to_string("/etc/hostname").unwrap());
+    assert_eq!(
+        stdout(&o),
+        std::fs::read_to_string("/etc/hostname").unwrap()
+    );
 
     let o = as_nobody(&sb, &["cat", "/etc/shadow"]);
     assert_eq!(o.status.code(), Some(1));

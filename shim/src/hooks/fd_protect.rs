@@ -47,7 +47,11 @@ pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) 
             return close_range_raw(first, last, flags);
         }
         let b = boot as c_uint;
-        let rc = if b > first { close_range_raw(first, b - 1, flags) } else { 0 };
+        let rc = if b > first {
+            close_range_raw(first, b - 1, flags)
+        } else {
+            0
+        };
         if rc < 0 {
             return rc;
         }

@@ -27,7 +27,12 @@ macro_rules! sys {
 ///
 /// # Safety
 /// `path` must be null or a valid C string.
-unsafe fn one_path(dirfd: c_int, path: *const c_char, direct: impl FnOnce() -> c_int, make: impl FnOnce(PathArg<'_>) -> Call<'_>) -> c_int {
+unsafe fn one_path(
+    dirfd: c_int,
+    path: *const c_char,
+    direct: impl FnOnce() -> c_int,
+    make: impl FnOnce(PathArg<'_>) -> Call<'_>,
+) -> c_int {
     if unbrokered() {
         return direct();
     }
@@ -88,7 +93,18 @@ pub unsafe extern "C" fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { one_path(dirfd, path, || sys!(libc::SYS_mkdirat, dirfd, path, mode), |p| Call::Mkdir { path: p, mode, umask: state::umask() }) })
+    guarded!(-1, unsafe {
+        one_path(
+            dirfd,
+            path,
+            || sys!(libc::SYS_mkdirat, dirfd, path, mode),
+            |p| Call::Mkdir {
+                path: p,
+                mode,
+                umask: state::umask(),
+            },
+        )
+    })
 }
 
 /// Brokered `mknodat` (regular files and FIFOs only).
@@ -96,9 +112,26 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int {
+pub unsafe extern "C" fn mknodat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: mode_t,
+    dev: libc::dev_t,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { one_path(dirfd, path, || sys!(libc::SYS_mknodat, dirfd, path, mode, dev), |p| Call::Mknod { path: p, mode, dev, umask: state::umask() }) })
+    guarded!(-1, unsafe {
+        one_path(
+            dirfd,
+            path,
+            || sys!(libc::SYS_mknodat, dirfd, path, mode, dev),
+            |p| Call::Mknod {
+                path: p,
+                mode,
+                dev,
+                umask: state::umask(),
+            },
+        )
+    })
 }
 
 /// Brokered `mknod`.
@@ -138,7 +171,14 @@ pub unsafe extern "C" fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_
 #[no_mangle]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { one_path(dirfd, path, || sys!(libc::SYS_unlinkat, dirfd, path, flags), |p| Call::Unlink { path: p, flags }) })
+    guarded!(-1, unsafe {
+        one_path(
+            dirfd,
+            path,
+            || sys!(libc::SYS_unlinkat, dirfd, path, flags),
+            |p| Call::Unlink { path: p, flags },
+        )
+    })
 }
 
 /// Brokered `unlink`.
@@ -181,9 +221,28 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn renameat2(d1: c_int, p1: *const c_char, d2: c_int, p2: *const c_char, flags: u32) -> c_int {
+pub unsafe extern "C" fn renameat2(
+    d1: c_int,
+    p1: *const c_char,
+    d2: c_int,
+    p2: *const c_char,
+    flags: u32,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { two_paths(d1, p1, d2, p2, || sys!(libc::SYS_renameat2, d1, p1, d2, p2, flags), |a, b| Call::Rename { from: a, to: b, flags }) })
+    guarded!(-1, unsafe {
+        two_paths(
+            d1,
+            p1,
+            d2,
+            p2,
+            || sys!(libc::SYS_renameat2, d1, p1, d2, p2, flags),
+            |a, b| Call::Rename {
+                from: a,
+                to: b,
+                flags,
+            },
+        )
+    })
 }
 
 /// Brokered `renameat`.
@@ -191,7 +250,12 @@ pub unsafe extern "C" fn renameat2(d1: c_int, p1: *const c_char, d2: c_int, p2: 
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn renameat(d1: c_int, p1: *const c_char, d2: c_int, p2: *const c_char) -> c_int {
+pub unsafe extern "C" fn renameat(
+    d1: c_int,
+    p1: *const c_char,
+    d2: c_int,
+    p2: *const c_char,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     unsafe { renameat2(d1, p1, d2, p2, 0) }
 }
@@ -211,9 +275,28 @@ pub unsafe extern "C" fn rename(p1: *const c_char, p2: *const c_char) -> c_int {
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn linkat(d1: c_int, p1: *const c_char, d2: c_int, p2: *const c_char, flags: c_int) -> c_int {
+pub unsafe extern "C" fn linkat(
+    d1: c_int,
+    p1: *const c_char,
+    d2: c_int,
+    p2: *const c_char,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { two_paths(d1, p1, d2, p2, || sys!(libc::SYS_linkat, d1, p1, d2, p2, flags), |a, b| Call::Link { from: a, to: b, flags }) })
+    guarded!(-1, unsafe {
+        two_paths(
+            d1,
+            p1,
+            d2,
+            p2,
+            || sys!(libc::SYS_linkat, d1, p1, d2, p2, flags),
+            |a, b| Call::Link {
+                from: a,
+                to: b,
+                flags,
+            },
+        )
+    })
 }
 
 /// Brokered `link`.
@@ -231,15 +314,31 @@ pub unsafe extern "C" fn link(p1: *const c_char, p2: *const c_char) -> c_int {
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn symlinkat(
+    target: *const c_char,
+    dirfd: c_int,
+    path: *const c_char,
+) -> c_int {
     guarded!(-1, {
-        let Some(len) = c_str_len(target, arbiter_protocol::MAX_PATH) else {
-            return fail(if target.is_null() { libc::EFAULT } else { libc::ENAMETOOLONG });
+        // SAFETY: target is null or a C string per libc's contract.
+        let Some(len) = (unsafe { c_str_len(target, arbiter_protocol::MAX_PATH) }) else {
+            return fail(if target.is_null() {
+                libc::EFAULT
+            } else {
+                libc::ENAMETOOLONG
+            });
         };
         // SAFETY: c_str_len found len readable bytes.
         let t = unsafe { bytes(target, len) };
         // SAFETY: the caller's arguments, passed on.
-        unsafe { one_path(dirfd, path, || sys!(libc::SYS_symlinkat, target, dirfd, path), |p| Call::Symlink { target: t, path: p }) }
+        unsafe {
+            one_path(
+                dirfd,
+                path,
+                || sys!(libc::SYS_symlinkat, target, dirfd, path),
+                |p| Call::Symlink { target: t, path: p },
+            )
+        }
     })
 }
 
@@ -260,7 +359,14 @@ pub unsafe extern "C" fn symlink(target: *const c_char, path: *const c_char) -> 
 #[no_mangle]
 pub unsafe extern "C" fn truncate(path: *const c_char, length: libc::off_t) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { one_path(libc::AT_FDCWD, path, || sys!(libc::SYS_truncate, path, length), |p| Call::Truncate { path: p, length }) })
+    guarded!(-1, unsafe {
+        one_path(
+            libc::AT_FDCWD,
+            path,
+            || sys!(libc::SYS_truncate, path, length),
+            |p| Call::Truncate { path: p, length },
+        )
+    })
 }
 
 /// Brokered `truncate64`.
@@ -278,9 +384,25 @@ pub unsafe extern "C" fn truncate64(path: *const c_char, length: libc::off_t) ->
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int {
+pub unsafe extern "C" fn fchmodat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: mode_t,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { one_path(dirfd, path, || sys!(452, dirfd, path, mode, flags), |p| Call::Chmod { path: p, mode, flags }) })
+    guarded!(-1, unsafe {
+        one_path(
+            dirfd,
+            path,
+            || sys!(452, dirfd, path, mode, flags),
+            |p| Call::Chmod {
+                path: p,
+                mode,
+                flags,
+            },
+        )
+    })
 }
 
 /// Brokered `chmod`.
@@ -298,7 +420,13 @@ pub unsafe extern "C" fn chmod(path: *const c_char, mode: mode_t) -> c_int {
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
+pub unsafe extern "C" fn fchownat(
+    dirfd: c_int,
+    path: *const c_char,
+    uid: uid_t,
+    gid: gid_t,
+    flags: c_int,
+) -> c_int {
     guarded!(-1, {
         if flags & libc::AT_EMPTY_PATH != 0 && !path.is_null() && {
             // SAFETY: path is a valid C string; its first byte is in bounds.
@@ -307,7 +435,19 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
             return sys!(libc::SYS_fchownat, dirfd, path, uid, gid, flags);
         }
         // SAFETY: the caller's arguments, passed on.
-        unsafe { one_path(dirfd, path, || sys!(libc::SYS_fchownat, dirfd, path, uid, gid, flags), |p| Call::Chown { path: p, uid, gid, flags }) }
+        unsafe {
+            one_path(
+                dirfd,
+                path,
+                || sys!(libc::SYS_fchownat, dirfd, path, uid, gid, flags),
+                |p| Call::Chown {
+                    path: p,
+                    uid,
+                    gid,
+                    flags,
+                },
+            )
+        }
     })
 }
 
@@ -336,7 +476,12 @@ pub unsafe extern "C" fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> 
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *const libc::timespec, flags: c_int) -> c_int {
+pub unsafe extern "C" fn utimensat(
+    dirfd: c_int,
+    path: *const c_char,
+    times: *const libc::timespec,
+    flags: c_int,
+) -> c_int {
     guarded!(-1, {
         if path.is_null() {
             return sys!(libc::SYS_utimensat, dirfd, path, times, flags);
@@ -346,10 +491,30 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
         } else {
             // SAFETY: a non-null `times` points at two timespecs per libc's contract.
             let ts = unsafe { std::slice::from_raw_parts(times, 2) };
-            Some([Timespec { sec: ts[0].tv_sec, nsec: ts[0].tv_nsec }, Timespec { sec: ts[1].tv_sec, nsec: ts[1].tv_nsec }])
+            Some([
+                Timespec {
+                    sec: ts[0].tv_sec,
+                    nsec: ts[0].tv_nsec,
+                },
+                Timespec {
+                    sec: ts[1].tv_sec,
+                    nsec: ts[1].tv_nsec,
+                },
+            ])
         };
         // SAFETY: the caller's arguments, passed on.
-        unsafe { one_path(dirfd, path, || sys!(libc::SYS_utimensat, dirfd, path, times, flags), |p| Call::Utimens { path: p, times: t, flags }) }
+        unsafe {
+            one_path(
+                dirfd,
+                path,
+                || sys!(libc::SYS_utimensat, dirfd, path, times, flags),
+                |p| Call::Utimens {
+                    path: p,
+                    times: t,
+                    flags,
+                },
+            )
+        }
     })
 }
 
@@ -357,14 +522,20 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
 ///
 /// # Safety
 /// `tv` is null or points at two timevals.
-unsafe fn timevals(tv: *const libc::timeval, out: &mut [libc::timespec; 2]) -> *const libc::timespec {
+unsafe fn timevals(
+    tv: *const libc::timeval,
+    out: &mut [libc::timespec; 2],
+) -> *const libc::timespec {
     if tv.is_null() {
         return std::ptr::null();
     }
     // SAFETY: guaranteed by the caller.
     let t = unsafe { std::slice::from_raw_parts(tv, 2) };
     for i in 0..2 {
-        out[i] = libc::timespec { tv_sec: t[i].tv_sec, tv_nsec: t[i].tv_usec * 1000 };
+        out[i] = libc::timespec {
+            tv_sec: t[i].tv_sec,
+            tv_nsec: t[i].tv_usec * 1000,
+        };
     }
     out.as_ptr()
 }
@@ -375,7 +546,10 @@ unsafe fn timevals(tv: *const libc::timeval, out: &mut [libc::timespec; 2]) -> *
 /// libc's contract.
 #[no_mangle]
 pub unsafe extern "C" fn utimes(path: *const c_char, tv: *const libc::timeval) -> c_int {
-    let mut ts = [libc::timespec { tv_sec: 0, tv_nsec: 0 }; 2];
+    let mut ts = [libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    }; 2];
     // SAFETY: the caller's arguments, passed on.
     unsafe { utimensat(libc::AT_FDCWD, path, timevals(tv, &mut ts), 0) }
 }
@@ -386,9 +560,19 @@ pub unsafe extern "C" fn utimes(path: *const c_char, tv: *const libc::timeval) -
 /// libc's contract.
 #[no_mangle]
 pub unsafe extern "C" fn lutimes(path: *const c_char, tv: *const libc::timeval) -> c_int {
-    let mut ts = [libc::timespec { tv_sec: 0, tv_nsec: 0 }; 2];
+    let mut ts = [libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    }; 2];
     // SAFETY: the caller's arguments, passed on.
-    unsafe { utimensat(libc::AT_FDCWD, path, timevals(tv, &mut ts), libc::AT_SYMLINK_NOFOLLOW) }
+    unsafe {
+        utimensat(
+            libc::AT_FDCWD,
+            path,
+            timevals(tv, &mut ts),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    }
 }
 
 /// Brokered `utime`.
@@ -403,7 +587,16 @@ pub unsafe extern "C" fn utime(path: *const c_char, times: *const libc::utimbuf)
     }
     // SAFETY: a non-null `times` points at a utimbuf per libc's contract.
     let t = unsafe { &*times };
-    let ts = [libc::timespec { tv_sec: t.actime, tv_nsec: 0 }, libc::timespec { tv_sec: t.modtime, tv_nsec: 0 }];
+    let ts = [
+        libc::timespec {
+            tv_sec: t.actime,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: t.modtime,
+            tv_nsec: 0,
+        },
+    ];
     // SAFETY: the caller's arguments, passed on.
     unsafe { utimensat(libc::AT_FDCWD, path, ts.as_ptr(), 0) }
 }

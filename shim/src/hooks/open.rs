@@ -23,7 +23,12 @@ pub unsafe fn raw_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: 
 ///
 /// # Safety
 /// `path` must be null or a valid C string.
-pub unsafe fn brokered_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+pub unsafe fn brokered_openat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+) -> c_int {
     if unbrokered() {
         // SAFETY: forwarded unchanged.
         return unsafe { raw_openat(dirfd, path, flags, mode) };
@@ -36,8 +41,14 @@ pub unsafe fn brokered_openat(dirfd: c_int, path: *const c_char, flags: c_int, m
         // SAFETY: forwarded unchanged.
         Prepared::PassThrough => unsafe { raw_openat(dirfd, path, flags, mode) },
         Prepared::Forward(p) => {
-            let wants_mode = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
-            let call = Call::Open { path: p, flags, mode: if wants_mode { mode } else { 0 }, umask: state::umask() };
+            let wants_mode =
+                flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+            let call = Call::Open {
+                path: p,
+                flags,
+                mode: if wants_mode { mode } else { 0 },
+                umask: state::umask(),
+            };
             fd_call(&call, fds.as_slice(), flags & libc::O_CLOEXEC != 0)
         }
     }

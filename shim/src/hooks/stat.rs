@@ -60,7 +60,12 @@ fn fill_statx(out: &mut libc::statx, st: &WireStat, mask: u32) {
 ///
 /// # Safety
 /// `path` must be null or a C string; `buf` must be null or point at a `struct stat`.
-pub unsafe fn brokered_fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe fn brokered_fstatat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     let empty = !path.is_null() && {
         // SAFETY: path is a valid C string; reading its first byte is in bounds.
         unsafe { *path == 0 }
@@ -79,11 +84,20 @@ pub unsafe fn brokered_fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc
     match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
         Prepared::Fail(e) => fail(e),
         // SAFETY: forwarded unchanged.
-        Prepared::PassThrough => unsafe { libc::syscall(libc::SYS_newfstatat, dirfd, path, buf, flags) as c_int },
-        Prepared::Forward(p) => stat_call(&Call::Stat { path: p, flags: flags & libc::AT_SYMLINK_NOFOLLOW }, fds.as_slice(), |st| {
-            // SAFETY: buf is non-null and points at a struct stat per the contract.
-            fill_stat(unsafe { &mut *buf }, st)
-        }),
+        Prepared::PassThrough => unsafe {
+            libc::syscall(libc::SYS_newfstatat, dirfd, path, buf, flags) as c_int
+        },
+        Prepared::Forward(p) => stat_call(
+            &Call::Stat {
+                path: p,
+                flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+            },
+            fds.as_slice(),
+            |st| {
+                // SAFETY: buf is non-null and points at a struct stat per the contract.
+                fill_stat(unsafe { &mut *buf }, st)
+            },
+        ),
     }
 }
 
@@ -94,7 +108,9 @@ pub unsafe fn brokered_fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc
 #[no_mangle]
 pub unsafe extern "C" fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, 0) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
 }
 
 /// Brokered `stat64` (the same layout on 64-bit Linux).
@@ -104,7 +120,9 @@ pub unsafe extern "C" fn stat(path: *const c_char, buf: *mut libc::stat) -> c_in
 #[no_mangle]
 pub unsafe extern "C" fn stat64(path: *const c_char, buf: *mut libc::stat) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, 0) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
 }
 
 /// Brokered `lstat`.
@@ -114,7 +132,9 @@ pub unsafe extern "C" fn stat64(path: *const c_char, buf: *mut libc::stat) -> c_
 #[no_mangle]
 pub unsafe extern "C" fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
 }
 
 /// Brokered `lstat64`.
@@ -124,7 +144,9 @@ pub unsafe extern "C" fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_i
 #[no_mangle]
 pub unsafe extern "C" fn lstat64(path: *const c_char, buf: *mut libc::stat) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
 }
 
 /// Brokered `fstatat`.
@@ -132,7 +154,12 @@ pub unsafe extern "C" fn lstat64(path: *const c_char, buf: *mut libc::stat) -> c
 /// # Safety
 /// libc's contract for `fstatat`.
 #[no_mangle]
-pub unsafe extern "C" fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe extern "C" fn fstatat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
 }
@@ -142,7 +169,12 @@ pub unsafe extern "C" fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut li
 /// # Safety
 /// libc's contract for `fstatat64`.
 #[no_mangle]
-pub unsafe extern "C" fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe extern "C" fn fstatat64(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
 }
@@ -154,7 +186,9 @@ pub unsafe extern "C" fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut 
 #[no_mangle]
 pub unsafe extern "C" fn __xstat(_ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, 0) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
 }
 
 /// Brokered `__xstat64`.
@@ -162,9 +196,15 @@ pub unsafe extern "C" fn __xstat(_ver: c_int, path: *const c_char, buf: *mut lib
 /// # Safety
 /// libc's contract for `__xstat64`.
 #[no_mangle]
-pub unsafe extern "C" fn __xstat64(_ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+pub unsafe extern "C" fn __xstat64(
+    _ver: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, 0) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
 }
 
 /// Brokered `__lxstat`.
@@ -174,7 +214,9 @@ pub unsafe extern "C" fn __xstat64(_ver: c_int, path: *const c_char, buf: *mut l
 #[no_mangle]
 pub unsafe extern "C" fn __lxstat(_ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
 }
 
 /// Brokered `__lxstat64`.
@@ -182,9 +224,15 @@ pub unsafe extern "C" fn __lxstat(_ver: c_int, path: *const c_char, buf: *mut li
 /// # Safety
 /// libc's contract for `__lxstat64`.
 #[no_mangle]
-pub unsafe extern "C" fn __lxstat64(_ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+pub unsafe extern "C" fn __lxstat64(
+    _ver: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW) })
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
 }
 
 /// Brokered `__fxstatat`.
@@ -192,7 +240,13 @@ pub unsafe extern "C" fn __lxstat64(_ver: c_int, path: *const c_char, buf: *mut 
 /// # Safety
 /// libc's contract for `__fxstatat`.
 #[no_mangle]
-pub unsafe extern "C" fn __fxstatat(_ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe extern "C" fn __fxstatat(
+    _ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
 }
@@ -202,7 +256,13 @@ pub unsafe extern "C" fn __fxstatat(_ver: c_int, dirfd: c_int, path: *const c_ch
 /// # Safety
 /// libc's contract for `__fxstatat64`.
 #[no_mangle]
-pub unsafe extern "C" fn __fxstatat64(_ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe extern "C" fn __fxstatat64(
+    _ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
 }
@@ -212,7 +272,13 @@ pub unsafe extern "C" fn __fxstatat64(_ver: c_int, dirfd: c_int, path: *const c_
 /// # Safety
 /// libc's contract for `statx`.
 #[no_mangle]
-pub unsafe extern "C" fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: u32, buf: *mut libc::statx) -> c_int {
+pub unsafe extern "C" fn statx(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mask: u32,
+    buf: *mut libc::statx,
+) -> c_int {
     guarded!(-1, {
         let empty = !path.is_null() && {
             // SAFETY: path is a valid C string; its first byte is in bounds.
@@ -220,7 +286,9 @@ pub unsafe extern "C" fn statx(dirfd: c_int, path: *const c_char, flags: c_int, 
         };
         if unbrokered() || (empty && flags & libc::AT_EMPTY_PATH != 0) {
             // SAFETY: forwarded unchanged to the kernel.
-            return unsafe { libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int };
+            return unsafe {
+                libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int
+            };
         }
         if buf.is_null() {
             return fail(libc::EFAULT);
@@ -231,11 +299,20 @@ pub unsafe extern "C" fn statx(dirfd: c_int, path: *const c_char, flags: c_int, 
         match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
             Prepared::Fail(e) => fail(e),
             // SAFETY: forwarded unchanged.
-            Prepared::PassThrough => unsafe { libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int },
-            Prepared::Forward(p) => stat_call(&Call::Stat { path: p, flags: flags & libc::AT_SYMLINK_NOFOLLOW }, fds.as_slice(), |st| {
-                // SAFETY: buf is non-null and points at a struct statx per the contract.
-                fill_statx(unsafe { &mut *buf }, st, mask)
-            }),
+            Prepared::PassThrough => unsafe {
+                libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int
+            },
+            Prepared::Forward(p) => stat_call(
+                &Call::Stat {
+                    path: p,
+                    flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+                },
+                fds.as_slice(),
+                |st| {
+                    // SAFETY: buf is non-null and points at a struct statx per the contract.
+                    fill_statx(unsafe { &mut *buf }, st, mask)
+                },
+            ),
         }
     })
 }
@@ -244,7 +321,12 @@ pub unsafe extern "C" fn statx(dirfd: c_int, path: *const c_char, flags: c_int, 
 ///
 /// # Safety
 /// `path` must be null or a valid C string.
-pub unsafe fn brokered_faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int {
+pub unsafe fn brokered_faccessat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: c_int,
+    flags: c_int,
+) -> c_int {
     if unbrokered() {
         // SAFETY: forwarded unchanged.
         return unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int };
@@ -255,8 +337,17 @@ pub unsafe fn brokered_faccessat(dirfd: c_int, path: *const c_char, mode: c_int,
     match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
         Prepared::Fail(e) => fail(e),
         // SAFETY: forwarded unchanged.
-        Prepared::PassThrough => unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int },
-        Prepared::Forward(p) => int_call(&Call::Access { path: p, mode, flags }, fds.as_slice()),
+        Prepared::PassThrough => unsafe {
+            libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int
+        },
+        Prepared::Forward(p) => int_call(
+            &Call::Access {
+                path: p,
+                mode,
+                flags,
+            },
+            fds.as_slice(),
+        ),
     }
 }
 
@@ -267,7 +358,9 @@ pub unsafe fn brokered_faccessat(dirfd: c_int, path: *const c_char, mode: c_int,
 #[no_mangle]
 pub unsafe extern "C" fn access(path: *const c_char, mode: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_faccessat(libc::AT_FDCWD, path, mode, 0) })
+    guarded!(-1, unsafe {
+        brokered_faccessat(libc::AT_FDCWD, path, mode, 0)
+    })
 }
 
 /// Brokered `faccessat`.
@@ -275,7 +368,12 @@ pub unsafe extern "C" fn access(path: *const c_char, mode: c_int) -> c_int {
 /// # Safety
 /// libc's contract for `faccessat`.
 #[no_mangle]
-pub unsafe extern "C" fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int {
+pub unsafe extern "C" fn faccessat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: c_int,
+    flags: c_int,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered_faccessat(dirfd, path, mode, flags) })
 }
@@ -287,7 +385,9 @@ pub unsafe extern "C" fn faccessat(dirfd: c_int, path: *const c_char, mode: c_in
 #[no_mangle]
 pub unsafe extern "C" fn eaccess(path: *const c_char, mode: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_faccessat(libc::AT_FDCWD, path, mode, libc::AT_EACCESS) })
+    guarded!(-1, unsafe {
+        brokered_faccessat(libc::AT_FDCWD, path, mode, libc::AT_EACCESS)
+    })
 }
 
 /// Brokered `euidaccess`.
@@ -297,14 +397,21 @@ pub unsafe extern "C" fn eaccess(path: *const c_char, mode: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn euidaccess(path: *const c_char, mode: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_faccessat(libc::AT_FDCWD, path, mode, libc::AT_EACCESS) })
+    guarded!(-1, unsafe {
+        brokered_faccessat(libc::AT_FDCWD, path, mode, libc::AT_EACCESS)
+    })
 }
 
 /// The brokered readlinkat behind both readlink hooks.
 ///
 /// # Safety
 /// `path` a valid C string; `buf` has `size` writable bytes.
-pub unsafe fn brokered_readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, size: usize) -> isize {
+pub unsafe fn brokered_readlinkat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_char,
+    size: usize,
+) -> isize {
     if unbrokered() {
         // SAFETY: forwarded unchanged.
         return unsafe { libc::syscall(libc::SYS_readlinkat, dirfd, path, buf, size) as isize };
@@ -318,8 +425,18 @@ pub unsafe fn brokered_readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c
     match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
         Prepared::Fail(e) => fail(e) as isize,
         // SAFETY: forwarded unchanged.
-        Prepared::PassThrough => unsafe { libc::syscall(libc::SYS_readlinkat, dirfd, path, buf, size) as isize },
-        Prepared::Forward(p) => readlink_call(&Call::Readlink { path: p }, fds.as_slice(), buf.cast(), size),
+        Prepared::PassThrough => unsafe {
+            libc::syscall(libc::SYS_readlinkat, dirfd, path, buf, size) as isize
+        },
+        // SAFETY: buf has size writable bytes per this function's contract.
+        Prepared::Forward(p) => unsafe {
+            readlink_call(
+                &Call::Readlink { path: p },
+                fds.as_slice(),
+                buf.cast(),
+                size,
+            )
+        },
     }
 }
 
@@ -330,7 +447,9 @@ pub unsafe fn brokered_readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c
 #[no_mangle]
 pub unsafe extern "C" fn readlink(path: *const c_char, buf: *mut c_char, size: usize) -> isize {
     // SAFETY: the caller's arguments, passed on.
-    guarded!(-1, unsafe { brokered_readlinkat(libc::AT_FDCWD, path, buf, size) })
+    guarded!(-1, unsafe {
+        brokered_readlinkat(libc::AT_FDCWD, path, buf, size)
+    })
 }
 
 /// Brokered `readlinkat`.
@@ -338,7 +457,12 @@ pub unsafe extern "C" fn readlink(path: *const c_char, buf: *mut c_char, size: u
 /// # Safety
 /// libc's contract for `readlinkat`.
 #[no_mangle]
-pub unsafe extern "C" fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, size: usize) -> isize {
+pub unsafe extern "C" fn readlinkat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_char,
+    size: usize,
+) -> isize {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered_readlinkat(dirfd, path, buf, size) })
 }

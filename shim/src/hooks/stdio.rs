@@ -11,10 +11,26 @@ use crate::hooks::{guarded, unbrokered};
 use crate::real_fn;
 use crate::sys::{c_str_len, errno, raw_close, set_errno};
 
-real_fn!(real_fopen, c"fopen", fn(*const c_char, *const c_char) -> *mut libc::FILE);
-real_fn!(real_freopen, c"freopen", fn(*const c_char, *const c_char, *mut libc::FILE) -> *mut libc::FILE);
-real_fn!(real_opendir, c"opendir", fn(*const c_char) -> *mut libc::DIR);
-real_fn!(real_mkostemps, c"mkostemps", fn(*mut c_char, c_int, c_int) -> c_int);
+real_fn!(
+    real_fopen,
+    c"fopen",
+    fn(*const c_char, *const c_char) -> *mut libc::FILE
+);
+real_fn!(
+    real_freopen,
+    c"freopen",
+    fn(*const c_char, *const c_char, *mut libc::FILE) -> *mut libc::FILE
+);
+real_fn!(
+    real_opendir,
+    c"opendir",
+    fn(*const c_char) -> *mut libc::DIR
+);
+real_fn!(
+    real_mkostemps,
+    c"mkostemps",
+    fn(*mut c_char, c_int, c_int) -> c_int
+);
 real_fn!(real_mkdtemp, c"mkdtemp", fn(*mut c_char) -> *mut c_char);
 real_fn!(real_tmpfile, c"tmpfile", fn() -> *mut libc::FILE);
 
@@ -23,7 +39,8 @@ real_fn!(real_tmpfile, c"tmpfile", fn() -> *mut libc::FILE);
 /// # Safety
 /// `mode` must be a valid C string.
 unsafe fn fopen_flags(mode: *const c_char) -> Option<c_int> {
-    let len = c_str_len(mode, 64)?;
+    // SAFETY: mode is a C string per this function's contract.
+    let len = unsafe { c_str_len(mode, 64) }?;
     // SAFETY: len readable bytes precede the NUL.
     let m = unsafe { crate::sys::bytes(mode, len) };
     let mut flags = match m.first()? {
@@ -92,11 +109,16 @@ pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *m
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn freopen(path: *const c_char, mode: *const c_char, stream: *mut libc::FILE) -> *mut libc::FILE {
+pub unsafe extern "C" fn freopen(
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut libc::FILE,
+) -> *mut libc::FILE {
     guarded!(std::ptr::null_mut(), {
         if unbrokered() || path.is_null() {
             // SAFETY: the caller's arguments, passed on to libc's own freopen.
-            return real_freopen().map_or(std::ptr::null_mut(), |f| unsafe { f(path, mode, stream) });
+            return real_freopen()
+                .map_or(std::ptr::null_mut(), |f| unsafe { f(path, mode, stream) });
         }
         // SAFETY: mode is a valid C string per libc's contract.
         let Some(flags) = (unsafe { fopen_flags(mode) }) else {
@@ -112,7 +134,11 @@ pub unsafe extern "C" fn freopen(path: *const c_char, mode: *const c_char, strea
         unsafe {
             libc::fflush(stream);
             let target = libc::fileno(stream);
-            let rc = if target >= 0 { libc::dup3(fd, target, flags & libc::O_CLOEXEC) } else { -1 };
+            let rc = if target >= 0 {
+                libc::dup3(fd, target, flags & libc::O_CLOEXEC)
+            } else {
+                -1
+            };
             let e = errno();
             raw_close(fd);
             if rc < 0 {
@@ -130,7 +156,11 @@ pub unsafe extern "C" fn freopen(path: *const c_char, mode: *const c_char, strea
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn freopen64(path: *const c_char, mode: *const c_char, stream: *mut libc::FILE) -> *mut libc::FILE {
+pub unsafe extern "C" fn freopen64(
+    path: *const c_char,
+    mode: *const c_char,
+    stream: *mut libc::FILE,
+) -> *mut libc::FILE {
     // SAFETY: the caller's arguments, passed on.
     unsafe { freopen(path, mode, stream) }
 }
@@ -147,7 +177,14 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
             return real_opendir().map_or(std::ptr::null_mut(), |f| unsafe { f(path) });
         }
         // SAFETY: the caller's path, passed on.
-        let fd = unsafe { brokered_openat(libc::AT_FDCWD, path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
+        let fd = unsafe {
+            brokered_openat(
+                libc::AT_FDCWD,
+                path,
+                libc::O_RDONLY | libc::O_NONBLOCK | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            )
+        };
         if fd < 0 {
             return std::ptr::null_mut();
         }
@@ -167,7 +204,8 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
 /// # Safety
 /// `template` must be a writable C string.
 unsafe fn fill_template(template: *mut c_char, suffix: usize) -> Result<(), c_int> {
-    let len = c_str_len(template, arbiter_protocol::MAX_PATH).ok_or(libc::EINVAL)?;
+    // SAFETY: template is a C string per this function's contract.
+    let len = unsafe { c_str_len(template, arbiter_protocol::MAX_PATH) }.ok_or(libc::EINVAL)?;
     if len < 6 + suffix {
         return Err(libc::EINVAL);
     }
@@ -193,7 +231,11 @@ unsafe fn fill_template(template: *mut c_char, suffix: usize) -> Result<(), c_in
 ///
 /// # Safety
 /// `template` must be a writable C string.
-unsafe fn make_temp(template: *mut c_char, suffix: usize, mut create: impl FnMut() -> c_int) -> c_int {
+unsafe fn make_temp(
+    template: *mut c_char,
+    suffix: usize,
+    mut create: impl FnMut() -> c_int,
+) -> c_int {
     for _ in 0..100 {
         // SAFETY: guaranteed by the caller.
         if let Err(e) = unsafe { fill_template(template, suffix) } {
@@ -223,7 +265,11 @@ pub unsafe extern "C" fn mkostemps(template: *mut c_char, suffixlen: c_int, flag
         };
         let flags = (flags & !libc::O_ACCMODE) | libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
         // SAFETY: template is the caller's writable string; each attempt opens it.
-        unsafe { make_temp(template, suffix, || brokered_openat(libc::AT_FDCWD, template, flags, 0o600)) }
+        unsafe {
+            make_temp(template, suffix, || {
+                brokered_openat(libc::AT_FDCWD, template, flags, 0o600)
+            })
+        }
     })
 }
 
@@ -313,8 +359,13 @@ pub unsafe extern "C" fn tmpfile() -> *mut libc::FILE {
         let mut template = [0u8; arbiter_protocol::MAX_PATH];
         // SAFETY: getenv's result is a C string owned by the environment.
         let dir = unsafe { libc::getenv(c"TMPDIR".as_ptr()) };
-        let dir_len = c_str_len(dir, 4000).unwrap_or(0);
-        let (dir, dir_len) = if dir_len == 0 { (c"/tmp".as_ptr(), 4) } else { (dir.cast_const(), dir_len) };
+        // SAFETY: dir is null or a C string from the environment.
+        let dir_len = unsafe { c_str_len(dir, 4000) }.unwrap_or(0);
+        let (dir, dir_len) = if dir_len == 0 {
+            (c"/tmp".as_ptr(), 4)
+        } else {
+            (dir.cast_const(), dir_len)
+        };
         // SAFETY: dir has dir_len readable bytes; template has room for dir + the name.
         unsafe { std::ptr::copy_nonoverlapping(dir.cast::<u8>(), template.as_mut_ptr(), dir_len) };
         let name = b"/tmpfXXXXXX\0";
