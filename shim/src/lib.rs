@@ -24,8 +24,22 @@
 //! definition found with `dlsym(RTLD_NEXT)`), so it cannot recurse into its own hooks.
 
 pub mod channel;
+pub mod env;
 pub mod forward;
 pub mod hooks;
 pub mod path;
 pub mod state;
 pub mod sys;
+
+/// Runs when the library is loaded (before `main`, while the process is single-threaded):
+/// reads the environment once, so no hook has to do it later in an awkward context
+/// (a signal handler, a vfork child).
+extern "C" fn on_load() {
+    state::bootstrap();
+    state::umask();
+    env::remember_shim_path();
+}
+
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: extern "C" fn() = on_load;

@@ -141,3 +141,21 @@ pub fn umask() -> u32 {
 pub fn set_umask(m: u32) {
     UMASK.store(m & 0o777, Ordering::Relaxed);
 }
+
+/// Moves the bootstrap socket to another fd number (the program is about to `dup2` onto
+/// its current one). Exec'd programs learn the new number from the rewritten environment.
+/// Returns false when the move failed.
+pub fn move_bootstrap() -> bool {
+    let old = BOOTSTRAP.load(Ordering::Acquire);
+    if old < 0 {
+        return true;
+    }
+    // Not close-on-exec: the bootstrap socket must survive exec.
+    // SAFETY: fcntl with integer arguments only.
+    let new = unsafe { libc::syscall(libc::SYS_fcntl, old, libc::F_DUPFD, 900) } as i32;
+    if new < 0 {
+        return false;
+    }
+    BOOTSTRAP.store(new, Ordering::Release);
+    true
+}
