@@ -2,6 +2,7 @@
 
 mod audit;
 mod commands;
+mod confine;
 mod core;
 mod exit_code;
 mod sandbox;
