@@ -45,22 +45,14 @@ pub fn open_flags(flags: i32) -> Vec<&'static str> {
 /// `AT_*` flags by name. `AT_REMOVEDIR` and `AT_EACCESS` share a bit: `eaccess` says
 /// which of the two the call means.
 pub fn at_flags(flags: i32, eaccess: bool) -> Vec<&'static str> {
-    let shared = if eaccess {
-        "AT_EACCESS"
-    } else {
-        "AT_REMOVEDIR"
-    };
+    let shared = if eaccess { "AT_EACCESS" } else { "AT_REMOVEDIR" };
     let named: [(i32, &str); 4] = [
         (libc::AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"),
         (libc::AT_REMOVEDIR, shared),
         (libc::AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW"),
         (libc::AT_EMPTY_PATH, "AT_EMPTY_PATH"),
     ];
-    named
-        .iter()
-        .filter(|(b, _)| flags & b == *b)
-        .map(|(_, n)| *n)
-        .collect()
+    named.iter().filter(|(b, _)| flags & b == *b).map(|(_, n)| *n).collect()
 }
 
 /// access(2) mode by name.
@@ -68,15 +60,7 @@ pub fn access_mode(mode: i32) -> Vec<&'static str> {
     if mode == libc::F_OK {
         return vec!["F_OK"];
     }
-    [
-        (libc::R_OK, "R_OK"),
-        (libc::W_OK, "W_OK"),
-        (libc::X_OK, "X_OK"),
-    ]
-    .iter()
-    .filter(|(b, _)| mode & b != 0)
-    .map(|(_, n)| *n)
-    .collect()
+    [(libc::R_OK, "R_OK"), (libc::W_OK, "W_OK"), (libc::X_OK, "X_OK")].iter().filter(|(b, _)| mode & b != 0).map(|(_, n)| *n).collect()
 }
 
 #[cfg(test)]
@@ -85,14 +69,8 @@ mod tests {
 
     #[test]
     fn open_flags_name_the_access_mode_and_each_bit() {
-        assert_eq!(
-            open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC),
-            ["O_WRONLY", "O_CREAT", "O_TRUNC", "O_CLOEXEC"]
-        );
+        assert_eq!(open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC), ["O_WRONLY", "O_CREAT", "O_TRUNC", "O_CLOEXEC"]);
         assert_eq!(open_flags(libc::O_RDONLY), ["O_RDONLY"]);
-        assert_eq!(
-            open_flags(libc::O_RDWR | libc::O_TMPFILE),
-            ["O_RDWR", "O_TMPFILE"]
-        );
+        assert_eq!(open_flags(libc::O_RDWR | libc::O_TMPFILE), ["O_RDWR", "O_TMPFILE"]);
     }
 }

@@ -29,13 +29,7 @@ impl Audit {
     /// Records to `out` (a file or stderr) from a writer thread.
     pub fn to_writer(out: Box<dyn Write + Send>, sandbox: u64) -> (Audit, writer::WriterHandle) {
         let (tx, handle) = writer::spawn(out);
-        (
-            Audit {
-                tx: Some(tx),
-                sandbox,
-            },
-            handle,
-        )
+        (Audit { tx: Some(tx), sandbox }, handle)
     }
 
     /// Whether records are wanted at all (skip building them otherwise).
@@ -73,3 +67,4 @@ impl Audit {
         }
     }
 }
+

@@ -49,13 +49,7 @@ pub struct CallRecord {
 
 impl CallRecord {
     /// Builds the record of `call` made by `caller`.
-    pub fn new(
-        caller: &Caller,
-        call: &Call<'_>,
-        notes: &Notes,
-        result: &Result<Done, Errno>,
-        took: Duration,
-    ) -> CallRecord {
+    pub fn new(caller: &Caller, call: &Call<'_>, notes: &Notes, result: &Result<Done, Errno>, took: Duration) -> CallRecord {
         let mut v = json!({
             "pid": caller.pid,
             "uid": caller.uid,
@@ -67,27 +61,16 @@ impl CallRecord {
         describe_args(call, &mut args);
         o.insert("args".into(), Value::Object(args));
         if !notes.paths.is_empty() {
-            o.insert(
-                "paths".into(),
-                Value::Array(
-                    notes
-                        .paths
-                        .iter()
-                        .map(|p| path_json(p.as_os_str().as_bytes()))
-                        .collect(),
-                ),
-            );
+            o.insert("paths".into(), Value::Array(notes.paths.iter().map(|p| path_json(p.as_os_str().as_bytes())).collect()));
         }
         o.insert(
             "decision".into(),
-            Value::String(
-                match notes.verdict {
-                    Some(Verdict::Allow) => "allow",
-                    Some(Verdict::Deny) => "deny",
-                    None => "none",
-                }
-                .into(),
-            ),
+            Value::String(match notes.verdict {
+                Some(Verdict::Allow) => "allow",
+                Some(Verdict::Deny) => "deny",
+                None => "none",
+            }
+            .into()),
         );
         if let Some(rule) = &notes.rule {
             o.insert("rule".into(), Value::String(rule.clone()));
@@ -100,10 +83,7 @@ impl CallRecord {
             },
         );
         o.insert("duration_us".into(), json!(took.as_micros() as u64));
-        CallRecord {
-            time: SystemTime::now() - took,
-            value: v,
-        }
+        CallRecord { time: SystemTime::now() - took, value: v }
     }
 
     /// The JSON line for sandbox `sandbox`.
@@ -112,10 +92,7 @@ impl CallRecord {
             let mut head = serde_json::Map::new();
             head.insert("type".into(), json!("call"));
             head.insert("v".into(), json!(AUDIT_VERSION));
-            head.insert(
-                "time".into(),
-                json!(humantime::format_rfc3339_micros(self.time).to_string()),
-            );
+            head.insert("time".into(), json!(humantime::format_rfc3339_micros(self.time).to_string()));
             head.insert("sandbox".into(), json!(format!("{sandbox:016x}")));
             head.append(o);
             return Value::Object(head).to_string();
@@ -130,9 +107,7 @@ fn path_arg(p: &PathArg<'_>) -> Value {
 
 fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
     match call {
-        Call::Open {
-            path, flags, mode, ..
-        } => {
+        Call::Open { path, flags, mode, .. } => {
             a.insert("path".into(), path_arg(path));
             a.insert("flags".into(), json!(flags::open_flags(*flags)));
             if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
@@ -148,9 +123,7 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
             a.insert("mode".into(), json!(flags::access_mode(*mode)));
             a.insert("flags".into(), json!(flags::at_flags(*flags, true)));
         }
-        Call::Mkdir { path, mode, .. }
-        | Call::Mknod { path, mode, .. }
-        | Call::Chmod { path, mode, .. } => {
+        Call::Mkdir { path, mode, .. } | Call::Mknod { path, mode, .. } | Call::Chmod { path, mode, .. } => {
             a.insert("path".into(), path_arg(path));
             a.insert("mode".into(), json!(format!("{mode:04o}")));
         }
@@ -189,12 +162,8 @@ fn sockaddr_json(addr: &SockAddr<'_>) -> Value {
         SockAddr::Unix(p) => json!({ "unix": path_arg(p) }),
         SockAddr::Abstract(n) => json!({ "abstract": path_json(n) }),
         SockAddr::UnixUnnamed => json!({ "unix": null }),
-        SockAddr::Inet { addr, port } => {
-            json!({ "ip": std::net::Ipv4Addr::from(*addr).to_string(), "port": port })
-        }
-        SockAddr::Inet6 { addr, port, .. } => {
-            json!({ "ip": std::net::Ipv6Addr::from(*addr).to_string(), "port": port })
-        }
+        SockAddr::Inet { addr, port } => json!({ "ip": std::net::Ipv4Addr::from(*addr).to_string(), "port": port }),
+        SockAddr::Inet6 { addr, port, .. } => json!({ "ip": std::net::Ipv6Addr::from(*addr).to_string(), "port": port }),
         SockAddr::Unspec => json!({ "unspec": true }),
     }
 }

@@ -33,12 +33,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub strict: bool,
     /// The command and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
@@ -75,24 +70,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
-    let tmpdir = tempfile::Builder::new()
-        .prefix("arbiter-")
-        .tempdir()
-        .context("cannot create the sandbox's private TMPDIR")?;
+    let tmpdir = tempfile::Builder::new().prefix("arbiter-").tempdir().context("cannot create the sandbox's private TMPDIR")?;
     let pwd = std::env::current_dir().context("cannot read the current directory")?;
     let vars = Vars {
         home: std::env::var_os("HOME").map(PathBuf::from),
         pwd: pwd.canonicalize().unwrap_or(pwd),
-        tmpdir: tmpdir
-            .path()
-            .canonicalize()
-            .unwrap_or_else(|_| tmpdir.path().to_path_buf()),
+        tmpdir: tmpdir.path().canonicalize().unwrap_or_else(|_| tmpdir.path().to_path_buf()),
     };
-    let mut sources: Vec<Source> = if args.policy.is_empty() {
-        vec![Source::Builtin("default".into())]
-    } else {
-        args.policy.iter().map(|p| policy_source(p)).collect()
-    };
+    let mut sources: Vec<Source> = if args.policy.is_empty() { vec![Source::Builtin("default".into())] } else { args.policy.iter().map(|p| policy_source(p)).collect() };
     let prefixes = program::prefixes(&program, path_var.as_deref());
     sources.retain(|_| true);
     let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
@@ -105,11 +90,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             (a, Some(w))
         }
         Some(p) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open audit log {}", p.display()))?;
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("cannot open audit log {}", p.display()))?;
             let (a, w) = Audit::to_writer(Box::new(std::io::BufWriter::new(file)), sandbox);
             (a, Some(w))
         }
@@ -127,23 +108,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0) };
     let core = Arc::new(RequestCore::new(policy, audit.clone()));
-    let bootstrap = transport::shim::serve_bootstrap(broker_end, core)
-        .context("cannot start serving the sandbox")?;
+    let bootstrap = transport::shim::serve_bootstrap(broker_end, core).context("cannot start serving the sandbox")?;
 
-    let confinement =
-        confine::prepare(&prefixes, &shim).context("cannot prepare the kernel confinement")?;
+    let confinement = confine::prepare(&prefixes, &shim).context("cannot prepare the kernel confinement")?;
     if args.strict && !(confinement.landlock && confinement.seccomp) {
-        eprintln!(
-            "arbiter: --strict: not enforced on this kernel: {}",
-            confinement.missing.join("; ")
-        );
+        eprintln!("arbiter: --strict: not enforced on this kernel: {}", confinement.missing.join("; "));
         return Ok(ExitCode::from(exit_code::FAILED));
     }
     if !confinement.missing.is_empty() {
-        eprintln!(
-            "arbiter: warning: running with weaker confinement; missing: {}",
-            confinement.missing.join("; ")
-        );
+        eprintln!("arbiter: warning: running with weaker confinement; missing: {}", confinement.missing.join("; "));
     }
 
     let mut preload = shim.clone().into_os_string();
@@ -153,31 +126,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let env = vec![
         (OsString::from("LD_PRELOAD"), preload),
-        (
-            OsString::from(ENV_FD),
-            OsString::from(DEFAULT_BOOTSTRAP_FD.to_string()),
-        ),
+        (OsString::from(ENV_FD), OsString::from(DEFAULT_BOOTSTRAP_FD.to_string())),
         (OsString::from(ENV_SHIM), shim.into_os_string()),
-        (
-            OsString::from("TMPDIR"),
-            vars.tmpdir.clone().into_os_string(),
-        ),
+        (OsString::from("TMPDIR"), vars.tmpdir.clone().into_os_string()),
     ];
-    let launch = Launch {
-        program: &program,
-        argv: &args.command,
-        env,
-        bootstrap: child_end,
-        pre_exec: confinement.steps,
-    };
+    let launch = Launch { program: &program, argv: &args.command, env, bootstrap: child_end, pre_exec: confinement.steps };
     let pid = match spawn::spawn(launch) {
         Ok(pid) => pid,
         Err(e) => {
             let code = match e.raw_os_error() {
                 Some(libc::ENOENT) => exit_code::NOT_FOUND,
-                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
-                    exit_code::CANNOT_EXECUTE
-                }
+                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => exit_code::CANNOT_EXECUTE,
                 _ => exit_code::FAILED,
             };
             eprintln!("arbiter: cannot execute {}: {e}", program.display());

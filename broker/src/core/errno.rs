@@ -7,18 +7,12 @@ pub struct Errno(pub i32);
 impl Errno {
     /// The calling thread's current errno.
     pub fn last() -> Errno {
-        Errno(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        )
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
     }
 
     /// The symbolic name (`"EACCES"`), or `"E<number>"` for an unusual value.
     pub fn name(self) -> String {
-        errno_name(self.0)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("E{}", self.0))
+        errno_name(self.0).map(str::to_owned).unwrap_or_else(|| format!("E{}", self.0))
     }
 }
 

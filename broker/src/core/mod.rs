@@ -79,18 +79,8 @@ pub struct Outcome {
 impl Outcome {
     fn from_result(r: Result<Done, Errno>) -> Outcome {
         match r {
-            Ok(done) => Outcome {
-                result: done.value,
-                errno: 0,
-                payload: done.payload,
-                fd: done.fd,
-            },
-            Err(e) => Outcome {
-                result: -1,
-                errno: e.0,
-                payload: OutPayload::None,
-                fd: None,
-            },
+            Ok(done) => Outcome { result: done.value, errno: 0, payload: done.payload, fd: done.fd },
+            Err(e) => Outcome { result: -1, errno: e.0, payload: OutPayload::None, fd: None },
         }
     }
 }
@@ -108,10 +98,7 @@ pub struct Done {
 
 impl Done {
     fn value(value: i64) -> Done {
-        Done {
-            value,
-            ..Done::default()
-        }
+        Done { value, ..Done::default() }
     }
 }
 
@@ -149,33 +136,18 @@ impl RequestCore {
         let mut notes = Notes::default();
         let result = fs::perform(self, call, fds, &mut notes);
         if self.audit.enabled() {
-            self.audit.call(CallRecord::new(
-                caller,
-                call,
-                &notes,
-                &result,
-                started.elapsed(),
-            ));
+            self.audit.call(CallRecord::new(caller, call, &notes, &result, started.elapsed()));
         }
         Outcome::from_result(result)
     }
 
     /// Checks `access` on a real path; records the decision; `Err` with the policy's errno
     /// when denied.
-    pub(crate) fn check_path(
-        &self,
-        path: &Path,
-        access: Access,
-        notes: &mut Notes,
-    ) -> Result<(), Errno> {
+    pub(crate) fn check_path(&self, path: &Path, access: Access, notes: &mut Notes) -> Result<(), Errno> {
         let d = self.policy.decide_path(path, access).decision;
         notes.paths.push(path.to_path_buf());
         if notes.verdict != Some(Verdict::Deny) {
-            notes.verdict = Some(if d.allow {
-                Verdict::Allow
-            } else {
-                Verdict::Deny
-            });
+            notes.verdict = Some(if d.allow { Verdict::Allow } else { Verdict::Deny });
             notes.rule = d.rule.map(|r| format!("rule {}", r.0));
         }
         if d.allow {

@@ -83,12 +83,7 @@ fn open_dir(base: Base<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
     if matches!(base, Base::Root) && !path.starts_with(b"/") {
         return Err(Errno(libc::EINVAL));
     }
-    openat_raw(
-        dirfd,
-        &c,
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        0,
-    )
+    openat_raw(dirfd, &c, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
 }
 
 /// openat(2) returning an owned fd.
@@ -132,70 +127,33 @@ pub fn locate(base: Base<'_>, path: &[u8]) -> Result<Location, Errno> {
         Some(d) => open_dir(base, d)?,
         None => match base {
             Base::Root => return Err(Errno(libc::EINVAL)),
-            Base::Dir(fd) => openat_raw(
-                fd.as_raw_fd(),
-                c".",
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                0,
-            )?,
+            Base::Dir(fd) => openat_raw(fd.as_raw_fd(), c".", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?,
         },
     };
     if name.is_empty() || name == b"." || name == b".." {
         // The path names a directory itself ("/", "a/.", "a/.."): resolve it and re-split
         // its real path so the operation still acts on (parent, name).
-        let dir = if name.is_empty() {
-            parent
-        } else {
-            openat_raw(
-                parent.as_raw_fd(),
-                &CString::new(name).unwrap_or_default(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                0,
-            )?
-        };
+        let dir = if name.is_empty() { parent } else { openat_raw(parent.as_raw_fd(), &CString::new(name).unwrap_or_default(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)? };
         let real = fd_path(dir.as_fd())?;
         return locate_real_dir(real, dir);
     }
     let parent_path = fd_path(parent.as_fd())?;
-    Ok(Location {
-        parent,
-        parent_path,
-        name: name.to_vec(),
-        trailing_slash,
-    })
+    Ok(Location { parent, parent_path, name: name.to_vec(), trailing_slash })
 }
 
 /// A Location for a directory whose real path is known and which is held open as `dir`.
 fn locate_real_dir(real: PathBuf, dir: OwnedFd) -> Result<Location, Errno> {
     if real == Path::new("/") {
-        return Ok(Location {
-            parent: dir,
-            parent_path: real,
-            name: b".".to_vec(),
-            trailing_slash: true,
-        });
+        return Ok(Location { parent: dir, parent_path: real, name: b".".to_vec(), trailing_slash: true });
     }
-    let name = real
-        .file_name()
-        .map(|n| n.as_bytes().to_vec())
-        .ok_or(Errno(libc::ENOENT))?;
-    let parent = openat_raw(
-        dir.as_raw_fd(),
-        c"..",
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        0,
-    )?;
+    let name = real.file_name().map(|n| n.as_bytes().to_vec()).ok_or(Errno(libc::ENOENT))?;
+    let parent = openat_raw(dir.as_raw_fd(), c"..", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
     let parent_path = fd_path(parent.as_fd())?;
     // Confirm the directory is still where its real path says (it may have moved).
     if real.parent() != Some(parent_path.as_path()) {
         return Err(Errno(libc::ENOENT));
     }
-    Ok(Location {
-        parent,
-        parent_path,
-        name,
-        trailing_slash: true,
-    })
+    Ok(Location { parent, parent_path, name, trailing_slash: true })
 }
 
 /// If `loc` names a symlink, returns the location of its target (resolved from the link's
@@ -207,22 +165,11 @@ pub fn follow_once(loc: &Location) -> Result<Option<Location>, Errno> {
     let name = loc.name_c();
     let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
     // SAFETY: name is NUL-terminated and buf has buf.len() writable bytes.
-    let n = unsafe {
-        libc::readlinkat(
-            loc.parent.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+    let n = unsafe { libc::readlinkat(loc.parent.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         let e = Errno::last();
         // EINVAL: not a symlink. ENOENT: nothing there (creation may follow).
-        return if e.0 == libc::EINVAL || e.0 == libc::ENOENT {
-            Ok(None)
-        } else {
-            Err(e)
-        };
+        return if e.0 == libc::EINVAL || e.0 == libc::ENOENT { Ok(None) } else { Err(e) };
     }
     buf.truncate(n as usize);
     let mut next = if buf.starts_with(b"/") {
@@ -283,14 +230,8 @@ mod tests {
         std::fs::write(real.join("target"), b"x").unwrap();
         symlink("target", real.join("l")).unwrap();
         let p = format!("{}/l", real.display());
-        assert_eq!(
-            resolve(Base::Root, p.as_bytes(), false).unwrap().path(),
-            real.join("l")
-        );
-        assert_eq!(
-            resolve(Base::Root, p.as_bytes(), true).unwrap().path(),
-            real.join("target")
-        );
+        assert_eq!(resolve(Base::Root, p.as_bytes(), false).unwrap().path(), real.join("l"));
+        assert_eq!(resolve(Base::Root, p.as_bytes(), true).unwrap().path(), real.join("target"));
     }
 
     #[test]
@@ -300,10 +241,7 @@ mod tests {
         symlink("b", real.join("a")).unwrap();
         symlink("a", real.join("b")).unwrap();
         let p = format!("{}/a", real.display());
-        assert_eq!(
-            resolve(Base::Root, p.as_bytes(), true).err(),
-            Some(Errno(libc::ELOOP))
-        );
+        assert_eq!(resolve(Base::Root, p.as_bytes(), true).err(), Some(Errno(libc::ELOOP)));
     }
 
     #[test]

@@ -12,15 +12,7 @@ pub fn statx(dirfd: RawFd, name: &CStr, flags: i32) -> Result<WireStat, Errno> {
     // SAFETY: statx is plain old data; zero is a valid initial value.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: name is NUL-terminated; st is a valid out-pointer for the call's duration.
-    let rc = unsafe {
-        libc::statx(
-            dirfd,
-            name.as_ptr(),
-            flags,
-            libc::STATX_BASIC_STATS | libc::STATX_BTIME | libc::STATX_MNT_ID,
-            &mut st,
-        )
-    };
+    let rc = unsafe { libc::statx(dirfd, name.as_ptr(), flags, libc::STATX_BASIC_STATS | libc::STATX_BTIME | libc::STATX_MNT_ID, &mut st) };
     if rc < 0 {
         return Err(Errno::last());
     }

@@ -40,9 +40,7 @@ pub struct Program {
 }
 
 fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// Looks `cmd` up like execvp does (a name with `/` is used as is).
@@ -56,16 +54,10 @@ pub fn find(cmd: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, ProgramErr
             Ok(_) => Err(ProgramError::NotExecutable(name)),
         };
     }
-    let path_var = path_var
-        .map(|v| v.to_os_string())
-        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let path_var = path_var.map(|v| v.to_os_string()).unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     let mut non_exec = None;
     for dir in std::env::split_paths(&path_var) {
-        let candidate = if dir.as_os_str().is_empty() {
-            PathBuf::from(cmd)
-        } else {
-            dir.join(cmd)
-        };
+        let candidate = if dir.as_os_str().is_empty() { PathBuf::from(cmd) } else { dir.join(cmd) };
         if is_executable(&candidate) {
             return Ok(candidate);
         }
@@ -83,11 +75,7 @@ pub fn find(cmd: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, ProgramErr
 pub fn prefix_of(file: &Path) -> Option<PathBuf> {
     let dir = file.parent()?;
     let base = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let prefix = if BIN_DIRS.contains(&base) {
-        dir.parent()?.to_path_buf()
-    } else {
-        dir.to_path_buf()
-    };
+    let prefix = if BIN_DIRS.contains(&base) { dir.parent()?.to_path_buf() } else { dir.to_path_buf() };
     Some(prefix)
 }
 
@@ -115,13 +103,7 @@ pub fn prefixes(program: &Path, path_var: Option<&OsStr>) -> Vec<PathBuf> {
         if hops > MAX_HOPS {
             break;
         }
-        let abs = if file.is_absolute() {
-            file.clone()
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(&file))
-                .unwrap_or(file.clone())
-        };
+        let abs = if file.is_absolute() { file.clone() } else { std::env::current_dir().map(|d| d.join(&file)).unwrap_or(file.clone()) };
         if let Some(p) = prefix_of(&abs) {
             out.push(p);
         }
@@ -154,18 +136,9 @@ mod tests {
 
     #[test]
     fn prefix_is_the_directory_above_bin_or_shims() {
-        assert_eq!(
-            prefix_of(Path::new("/home/u/.pyenv/shims/python3")),
-            Some(PathBuf::from("/home/u/.pyenv"))
-        );
-        assert_eq!(
-            prefix_of(Path::new("/opt/node/bin/node")),
-            Some(PathBuf::from("/opt/node"))
-        );
-        assert_eq!(
-            prefix_of(Path::new("/opt/tool/run")),
-            Some(PathBuf::from("/opt/tool"))
-        );
+        assert_eq!(prefix_of(Path::new("/home/u/.pyenv/shims/python3")), Some(PathBuf::from("/home/u/.pyenv")));
+        assert_eq!(prefix_of(Path::new("/opt/node/bin/node")), Some(PathBuf::from("/opt/node")));
+        assert_eq!(prefix_of(Path::new("/opt/tool/run")), Some(PathBuf::from("/opt/tool")));
     }
 
     #[test]
@@ -181,16 +154,10 @@ mod tests {
 
     #[test]
     fn missing_and_non_executable_commands_are_told_apart() {
-        assert!(matches!(
-            find(OsStr::new("no-such-command-xyz"), None),
-            Err(ProgramError::NotFound(_))
-        ));
+        assert!(matches!(find(OsStr::new("no-such-command-xyz"), None), Err(ProgramError::NotFound(_))));
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("plain");
         std::fs::write(&f, "x").unwrap();
-        assert!(matches!(
-            find(f.as_os_str(), None),
-            Err(ProgramError::NotExecutable(_))
-        ));
+        assert!(matches!(find(f.as_os_str(), None), Err(ProgramError::NotExecutable(_))));
     }
 }

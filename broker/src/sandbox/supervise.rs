@@ -11,13 +11,7 @@ use std::process::ExitCode;
 use nix::sys::signal::{SigSet, Signal};
 
 /// Signals arbiter handles itself.
-const HANDLED: [Signal; 5] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGCHLD,
-];
+const HANDLED: [Signal; 5] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGCHLD];
 
 /// Blocks the handled signals in the calling thread; call before starting any thread so
 /// every thread inherits the mask and the signals queue for [`wait`]. Also makes arbiter a
@@ -81,11 +75,7 @@ pub fn wait(main: libc::pid_t) -> Ended {
                 return ended.unwrap_or(Ended::Exited(125));
             }
             if pid == main {
-                ended = Some(if libc::WIFSIGNALED(status) {
-                    Ended::Signaled(libc::WTERMSIG(status))
-                } else {
-                    Ended::Exited(libc::WEXITSTATUS(status))
-                });
+                ended = Some(if libc::WIFSIGNALED(status) { Ended::Signaled(libc::WTERMSIG(status)) } else { Ended::Exited(libc::WEXITSTATUS(status)) });
             }
         }
         // SAFETY: siginfo_t is plain old data; set is a valid sigset.

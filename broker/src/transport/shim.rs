@@ -13,10 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, Credentials, RecvError};
-use arbiter_protocol::{
-    decode, encode, Payload, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE,
-    PROTOCOL_VERSION,
-};
+use arbiter_protocol::{decode, encode, Payload, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE, PROTOCOL_VERSION};
 use serde_json::json;
 
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
@@ -34,15 +31,7 @@ const CHANNEL_STACK: usize = 256 * 1024;
 pub fn pass_credentials(fd: RawFd) -> std::io::Result<()> {
     let one: libc::c_int = 1;
     // SAFETY: &one is a valid c_int for the call's duration.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_PASSCRED,
-            (&one as *const libc::c_int).cast(),
-            4,
-        )
-    };
+    let rc = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, (&one as *const libc::c_int).cast(), 4) };
     if rc < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -53,45 +42,23 @@ fn socket_type(fd: RawFd) -> Option<i32> {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: ty and len are valid out-pointers of the right sizes.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut ty as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
+    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) };
     (rc == 0).then_some(ty)
 }
 
 fn take_fds(raw: &[RawFd]) -> Vec<OwnedFd> {
     // SAFETY: these fds were just received by recvmsg and are owned by no one else.
-    raw.iter()
-        .map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
-        .collect()
+    raw.iter().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect()
 }
 
 fn caller(creds: Option<Credentials>) -> Caller {
-    let c = creds.unwrap_or(Credentials {
-        pid: 0,
-        uid: u32::MAX,
-        gid: u32::MAX,
-    });
-    Caller {
-        pid: c.pid,
-        uid: c.uid,
-        gid: c.gid,
-        transport: Transport::Shim,
-    }
+    let c = creds.unwrap_or(Credentials { pid: 0, uid: u32::MAX, gid: u32::MAX });
+    Caller { pid: c.pid, uid: c.uid, gid: c.gid, transport: Transport::Shim }
 }
 
 /// Serves a sandbox's bootstrap socket until every process holding it has exited.
 /// Returns when the bootstrap socket reaches end of stream.
-pub fn serve_bootstrap(
-    bootstrap: OwnedFd,
-    core: Arc<RequestCore>,
-) -> std::io::Result<JoinHandle<()>> {
+pub fn serve_bootstrap(bootstrap: OwnedFd, core: Arc<RequestCore>) -> std::io::Result<JoinHandle<()>> {
     pass_credentials(bootstrap.as_raw_fd())?;
     std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
         let live = Arc::new(AtomicUsize::new(0));
@@ -147,27 +114,14 @@ pub fn serve_bootstrap(
 
 fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
     let mut out = [0u8; 64];
-    if let Ok(bytes) = encode(
-        &Welcome {
-            version: PROTOCOL_VERSION,
-            accepted: false,
-        },
-        &mut out,
-    ) {
+    if let Ok(bytes) = encode(&Welcome { version: PROTOCOL_VERSION, accepted: false }, &mut out) {
         let _ = send_with_fds(fd.as_raw_fd(), bytes, &[]);
     }
-    core.audit().event(
-        "protocol_error",
-        json!({ "channel": "register", "pid": who.pid, "error": why }),
-    );
+    core.audit().event("protocol_error", json!({ "channel": "register", "pid": who.pid, "error": why }));
 }
 
 /// Receives one packet, polling for [`SPIN`] before blocking.
-fn recv_spinning(
-    fd: RawFd,
-    buf: &mut [u8],
-    raw: &mut [RawFd; MAX_FDS],
-) -> Result<arbiter_protocol::fdpass::Received, RecvError> {
+fn recv_spinning(fd: RawFd, buf: &mut [u8], raw: &mut [RawFd; MAX_FDS]) -> Result<arbiter_protocol::fdpass::Received, RecvError> {
     let until = Instant::now() + SPIN;
     loop {
         match recv_with_fds(fd, buf, raw, libc::MSG_DONTWAIT) {
@@ -188,10 +142,7 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore) {
         return;
     }
     let mut out = vec![0u8; MAX_MESSAGE];
-    let welcome = Welcome {
-        version: PROTOCOL_VERSION,
-        accepted: true,
-    };
+    let welcome = Welcome { version: PROTOCOL_VERSION, accepted: true };
     match encode(&welcome, &mut out) {
         Ok(bytes) if send_with_fds(fd, bytes, &[]).is_ok() => {}
         _ => return,
@@ -202,10 +153,7 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore) {
         let got = match recv_spinning(fd, &mut buf, &mut raw) {
             Ok(r) => r,
             Err(e) => {
-                core.audit().event(
-                    "protocol_error",
-                    json!({ "channel": "call", "error": format!("{e:?}") }),
-                );
+                core.audit().event("protocol_error", json!({ "channel": "call", "error": format!("{e:?}") }));
                 return;
             }
         };
@@ -221,10 +169,7 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore) {
                 return;
             }
             Err(e) => {
-                core.audit().event(
-                    "protocol_error",
-                    json!({ "channel": "call", "pid": who.pid, "error": e.to_string() }),
-                );
+                core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": e.to_string() }));
                 return;
             }
         };
@@ -234,21 +179,11 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore) {
             OutPayload::Stat(st) => Payload::Stat(*st),
             OutPayload::Bytes(b) => Payload::Bytes(b),
         };
-        let reply = Reply {
-            id: req.id,
-            result: outcome.result,
-            errno: outcome.errno,
-            payload,
-        };
+        let reply = Reply { id: req.id, result: outcome.result, errno: outcome.errno, payload };
         let Ok(bytes) = encode(&reply, &mut out) else {
             return;
         };
-        let fd_out: Vec<RawFd> = outcome
-            .fd
-            .as_ref()
-            .map(|f| f.as_raw_fd())
-            .into_iter()
-            .collect();
+        let fd_out: Vec<RawFd> = outcome.fd.as_ref().map(|f| f.as_raw_fd()).into_iter().collect();
         if send_with_fds(fd, bytes, &fd_out).is_err() {
             return; // the caller died mid-call; its fds are dropped with `outcome`
         }
