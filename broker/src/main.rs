@@ -2,6 +2,7 @@
 
 mod audit;
 mod commands;
+mod confine;
 mod core;
 mod exit_code;
 mod sandbox;
@@ -23,12 +24,15 @@ struct Cli {
 enum Command {
     /// Run a command with its calls brokered under a policy.
     Run(commands::run::RunArgs),
+    /// Report the kernel confinement layers available here and what they guarantee.
+    Doctor,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Doctor => Ok(commands::doctor::run()),
     };
     match result {
         Ok(code) => code,

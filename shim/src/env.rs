@@ -104,7 +104,10 @@ pub unsafe fn brokered(envp: *const *const c_char) -> Option<BrokeredEnv> {
                 let e = *envp.add(n);
                 if has_key(e, b"LD_PRELOAD") {
                     let len = crate::sys::c_str_len(e, 1 << 20).unwrap_or(0);
-                    preload = Some(std::slice::from_raw_parts(e.cast::<u8>().add(11), len.saturating_sub(11)));
+                    preload = Some(std::slice::from_raw_parts(
+                        e.cast::<u8>().add(11),
+                        len.saturating_sub(11),
+                    ));
                 }
                 n += 1;
                 if n > MAX_ENTRIES {
@@ -127,11 +130,33 @@ pub unsafe fn brokered(envp: *const *const c_char) -> Option<BrokeredEnv> {
         }
     }
     let fd_text = &fd_digits[d..];
-    let strings = 11 + shim.len() + 1 + old_preload.map_or(0, |p| p.len()) + 1 + ENV_FD.len() + 1 + fd_text.len() + 1 + ENV_SHIM.len() + 1 + shim.len() + 1;
+    let strings = 11
+        + shim.len()
+        + 1
+        + old_preload.map_or(0, |p| p.len())
+        + 1
+        + ENV_FD.len()
+        + 1
+        + fd_text.len()
+        + 1
+        + ENV_SHIM.len()
+        + 1
+        + shim.len()
+        + 1;
     let pointers = (n + 4) * std::mem::size_of::<*const c_char>();
     let len = (pointers + strings + 4095) & !4095;
     // SAFETY: an anonymous private mapping; no existing memory is touched.
-    let region = unsafe { libc::syscall(libc::SYS_mmap, 0usize, len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) } as *mut libc::c_void;
+    let region = unsafe {
+        libc::syscall(
+            libc::SYS_mmap,
+            0usize,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    } as *mut libc::c_void;
     if region as isize == -1 || region.is_null() {
         return None;
     }
@@ -150,7 +175,11 @@ pub unsafe fn brokered(envp: *const *const c_char) -> Option<BrokeredEnv> {
             // SAFETY: i < n, within the caller's array.
             let e = unsafe { *envp.add(i) };
             // SAFETY: e is a C string from the caller's array.
-            let replaced = unsafe { has_key(e, ENV_FD.as_bytes()) || (!keep_preload && has_key(e, b"LD_PRELOAD")) || (!shim.is_empty() && has_key(e, ENV_SHIM.as_bytes())) };
+            let replaced = unsafe {
+                has_key(e, ENV_FD.as_bytes())
+                    || (!keep_preload && has_key(e, b"LD_PRELOAD"))
+                    || (!shim.is_empty() && has_key(e, ENV_SHIM.as_bytes()))
+            };
             if !replaced {
                 push(e);
             }
@@ -168,5 +197,9 @@ pub unsafe fn brokered(envp: *const *const c_char) -> Option<BrokeredEnv> {
         push(put(text, &mut at, &[ENV_SHIM.as_bytes(), b"=", shim]));
     }
     push(std::ptr::null());
-    Some(BrokeredEnv { region, len, envp: array.cast_const() })
+    Some(BrokeredEnv {
+        region,
+        len,
+        envp: array.cast_const(),
+    })
 }

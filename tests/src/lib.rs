@@ -142,9 +142,18 @@ pub fn have(program: &str) -> bool {
 
 /// Compiles a C helper from `tests/helpers/NAME.c` into `dir` and returns the binary.
 pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers").join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("helpers")
+        .join(format!("{name}.c"));
     let out = dir.join(name);
-    let status = Command::new("cc").arg("-O1").arg("-o").arg(&out).arg(&src).args(extra).status().expect("run cc");
+    let status = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .args(extra)
+        .status()
+        .expect("run cc");
     assert!(status.success(), "cc failed for {}", src.display());
     out
 }

@@ -7,17 +7,27 @@ use std::process::{Command, Stdio};
 use arbiter_tests::{arbiter, assert_code, compile_helper, stderr, stdout, Sandbox};
 
 fn audit_records(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Number of open fds of a process.
 fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -59,9 +69,21 @@ fn sixteen_threads_with_fork_exec_and_a_blocked_fifo_get_every_result_right() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(status.success(), "stress failed: {rest}\n{err}");
     assert!(rest.contains("failures 0"), "{rest}");
-    let child_after: i64 = rest.lines().find_map(|l| l.strip_prefix("fds-after ")).unwrap().trim().parse().unwrap();
-    assert_eq!(child_after, child_before, "the sandboxed process leaked fds");
-    assert!(broker_after <= broker_before + 2, "broker fds grew from {broker_before} to {broker_after}");
+    let child_after: i64 = rest
+        .lines()
+        .find_map(|l| l.strip_prefix("fds-after "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        child_after, child_before,
+        "the sandboxed process leaked fds"
+    );
+    assert!(
+        broker_after <= broker_before + 2,
+        "broker fds grew from {broker_before} to {broker_after}"
+    );
     assert!(rss < 64 * 1024, "broker RSS {rss} KiB");
 }
 
@@ -79,11 +101,17 @@ fn exec_with_a_cleared_environment_stays_brokered() {
     let sb = Sandbox::new();
     let log = sb.path("audit.jsonl");
     let script = "import subprocess\nr = subprocess.run(['/bin/cat', '/etc/shadow'], env={}, capture_output=True)\nprint(r.returncode)";
-    let o = sb.run(&["--audit", log.to_str().unwrap()], &["python3", "-c", script]);
+    let o = sb.run(
+        &["--audit", log.to_str().unwrap()],
+        &["python3", "-c", script],
+    );
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "1", "{}", stderr(&o));
     let recs = audit_records(&log);
-    let denied = recs.iter().find(|r| r["call"] == "open" && r["args"]["path"] == "/etc/shadow").expect("the child's open reached the broker");
+    let denied = recs
+        .iter()
+        .find(|r| r["call"] == "open" && r["args"]["path"] == "/etc/shadow")
+        .expect("the child's open reached the broker");
     assert_eq!(denied["decision"], "deny");
 }
 
@@ -151,18 +179,38 @@ fn multiprocessing_and_pipelines_work() {
     let o = sb.run(&[], &["python3", "mp.py"]);
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "012345", "{}", stderr(&o));
-    let o = sb.run(&[], &["bash", "-c", "seq 1 100 | sort -rn | head -3 | tee top.txt | wc -l"]);
+    let o = sb.run(
+        &[],
+        &[
+            "bash",
+            "-c",
+            "seq 1 100 | sort -rn | head -3 | tee top.txt | wc -l",
+        ],
+    );
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "3");
-    assert_eq!(std::fs::read_to_string(sb.path("top.txt")).unwrap(), "100\n99\n98\n");
+    assert_eq!(
+        std::fs::read_to_string(sb.path("top.txt")).unwrap(),
+        "100\n99\n98\n"
+    );
 }
 
 #[test]
 fn a_daemonizing_program_is_waited_for_and_stays_brokered() {
     let sb = Sandbox::new();
     // The daemon outlives its parent, writes after a delay, and arbiter waits for it.
-    let o = sb.run(&[], &["sh", "-c", "(setsid sh -c 'sleep 0.3; echo daemon > d.txt; cat /etc/shadow 2>> d.txt' &) ; exit 0"]);
+    let o = sb.run(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "(setsid sh -c 'sleep 0.3; echo daemon > d.txt; cat /etc/shadow 2>> d.txt' &) ; exit 0",
+        ],
+    );
     assert_code(&o, 0);
     let d = std::fs::read_to_string(sb.path("d.txt")).unwrap();
-    assert!(d.starts_with("daemon\n") && d.contains("Permission denied"), "{d}");
+    assert!(
+        d.starts_with("daemon\n") && d.contains("Permission denied"),
+        "{d}"
+    );
 }

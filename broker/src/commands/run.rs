@@ -11,6 +11,7 @@ use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
 use crate::audit::Audit;
+use crate::confine;
 use crate::core::RequestCore;
 use crate::exit_code;
 use crate::sandbox::program::{self, ProgramError};
@@ -28,6 +29,9 @@ pub struct RunArgs {
     /// Write the audit log to FILE (`-` for stderr): one JSON object per attempted call.
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
+    #[arg(long)]
+    pub strict: bool,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -89,7 +93,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         args.policy.iter().map(|p| policy_source(p)).collect()
     };
-    let _prefixes = program::prefixes(&program, path_var.as_deref());
+    let prefixes = program::prefixes(&program, path_var.as_deref());
     sources.retain(|_| true);
     let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
 
@@ -126,6 +130,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let bootstrap = transport::shim::serve_bootstrap(broker_end, core)
         .context("cannot start serving the sandbox")?;
 
+    let confinement =
+        confine::prepare(&prefixes, &shim).context("cannot prepare the kernel confinement")?;
+    if args.strict && !(confinement.landlock && confinement.seccomp) {
+        eprintln!(
+            "arbiter: --strict: not enforced on this kernel: {}",
+            confinement.missing.join("; ")
+        );
+        return Ok(ExitCode::from(exit_code::FAILED));
+    }
+    if !confinement.missing.is_empty() {
+        eprintln!(
+            "arbiter: warning: running with weaker confinement; missing: {}",
+            confinement.missing.join("; ")
+        );
+    }
+
     let mut preload = shim.clone().into_os_string();
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(":");
@@ -148,7 +168,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         argv: &args.command,
         env,
         bootstrap: child_end,
-        pre_exec: Vec::new(),
+        pre_exec: confinement.steps,
     };
     let pid = match spawn::spawn(launch) {
         Ok(pid) => pid,

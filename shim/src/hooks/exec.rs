@@ -12,10 +12,40 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-real_fn!(real_execvpe, c"execvpe", fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int);
-real_fn!(real_posix_spawn, c"posix_spawn", fn(*mut libc::pid_t, *const c_char, *const libc::posix_spawn_file_actions_t, *const libc::posix_spawnattr_t, *const *const c_char, *const *const c_char) -> c_int);
-real_fn!(real_posix_spawnp, c"posix_spawnp", fn(*mut libc::pid_t, *const c_char, *const libc::posix_spawn_file_actions_t, *const libc::posix_spawnattr_t, *const *const c_char, *const *const c_char) -> c_int);
-real_fn!(real_fexecve, c"fexecve", fn(c_int, *const *const c_char, *const *const c_char) -> c_int);
+real_fn!(
+    real_execvpe,
+    c"execvpe",
+    fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int
+);
+real_fn!(
+    real_posix_spawn,
+    c"posix_spawn",
+    fn(
+        *mut libc::pid_t,
+        *const c_char,
+        *const libc::posix_spawn_file_actions_t,
+        *const libc::posix_spawnattr_t,
+        *const *const c_char,
+        *const *const c_char,
+    ) -> c_int
+);
+real_fn!(
+    real_posix_spawnp,
+    c"posix_spawnp",
+    fn(
+        *mut libc::pid_t,
+        *const c_char,
+        *const libc::posix_spawn_file_actions_t,
+        *const libc::posix_spawnattr_t,
+        *const *const c_char,
+        *const *const c_char,
+    ) -> c_int
+);
+real_fn!(
+    real_fexecve,
+    c"fexecve",
+    fn(c_int, *const *const c_char, *const *const c_char) -> c_int
+);
 
 fn current_environ() -> *const *const c_char {
     // SAFETY: reading libc's environ pointer.
@@ -27,7 +57,11 @@ fn current_environ() -> *const *const c_char {
 /// # Safety
 /// libc's contract for execve.
 #[no_mangle]
-pub unsafe extern "C" fn arbiter_execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C" fn arbiter_execve(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
     guarded!(-1, {
         // SAFETY: envp is the caller's valid environment array.
         let built = unsafe { env::brokered(envp) };
@@ -42,7 +76,11 @@ pub unsafe extern "C" fn arbiter_execve(path: *const c_char, argv: *const *const
 /// # Safety
 /// libc's contract for execvpe.
 #[no_mangle]
-pub unsafe extern "C" fn arbiter_execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C" fn arbiter_execvpe(
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
     guarded!(-1, {
         // SAFETY: envp is the caller's valid environment array.
         let built = unsafe { env::brokered(envp) };
@@ -60,7 +98,11 @@ pub unsafe extern "C" fn arbiter_execvpe(file: *const c_char, argv: *const *cons
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C" fn execve(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     unsafe { arbiter_execve(path, argv, envp) }
 }
@@ -90,7 +132,11 @@ pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char)
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C" fn execvpe(
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     unsafe { arbiter_execvpe(file, argv, envp) }
 }
@@ -100,7 +146,11 @@ pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char
 /// # Safety
 /// libc's contract.
 #[no_mangle]
-pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C" fn fexecve(
+    fd: c_int,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
     guarded!(-1, {
         // SAFETY: envp is the caller's valid environment array.
         let built = unsafe { env::brokered(envp) };
