@@ -48,7 +48,7 @@ impl RealFn {
 /// Declares a `RealFn` static and a typed accessor `real_NAME() -> Option<fn type>`.
 #[macro_export]
 macro_rules! real_fn {
-    ($vis:vis $getter:ident, $sym:literal, fn($($arg:ty),*) -> $ret:ty) => {
+    ($vis:vis $getter:ident, $sym:literal, fn($($arg:ty),* $(,)?) -> $ret:ty) => {
         $vis fn $getter() -> Option<unsafe extern "C" fn($($arg),*) -> $ret> {
             static REAL: $crate::sys::RealFn = $crate::sys::RealFn::new($sym);
             let p = REAL.get();
