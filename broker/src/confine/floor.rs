@@ -18,6 +18,11 @@ pub enum FloorAccess {
     ReadExec,
     /// Read and write an existing file (a device); never create, remove or execute.
     ReadWriteFile,
+    /// POSIX shared memory (`/dev/shm`): create, read, write and remove regular files,
+    /// never execute. glibc's `sem_open`/`shm_open` open there internally, out of the
+    /// shim's reach; until such internal opens are brokered through seccomp, the kernel
+    /// grants this one tmpfs directly.
+    SharedMemory,
 }
 
 /// Read+exec trees and files. Entries that do not exist are skipped by the caller.
@@ -76,6 +81,7 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
             .iter()
             .map(|p| (PathBuf::from(p), FloorAccess::ReadWriteFile)),
     );
+    out.push((PathBuf::from("/dev/shm"), FloorAccess::SharedMemory));
     out
 }
 
@@ -90,7 +96,7 @@ mod tests {
             Path::new("/x/libarbiter_shim.so"),
         );
         for (p, a) in &floor {
-            if *a == FloorAccess::ReadWriteFile {
+            if *a != FloorAccess::ReadExec {
                 assert!(p.starts_with("/dev/"), "{} is writable", p.display());
             }
         }

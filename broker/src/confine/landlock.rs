@@ -94,6 +94,11 @@ pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
     let rw_file = AccessFs::ReadFile
         | AccessFs::WriteFile
         | (AccessFs::from_file(abi) & (AccessFs::Truncate | AccessFs::IoctlDev));
+    let shared_memory = rw_file
+        | AccessFs::ReadDir
+        | AccessFs::MakeReg
+        | AccessFs::RemoveFile
+        | (AccessFs::from_all(abi) & AccessFs::Refer);
     let mut ruleset = Ruleset::default().handle_access(all)?;
     if version >= 4 {
         // Handled with no rule: every TCP bind and connect is denied.
@@ -111,6 +116,7 @@ pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
         let mut rights = match access {
             FloorAccess::ReadExec => read_exec,
             FloorAccess::ReadWriteFile => rw_file,
+            FloorAccess::SharedMemory => shared_memory,
         };
         if !meta.is_dir() {
             rights &= AccessFs::from_file(abi);
