@@ -93,10 +93,8 @@ fn random_bytes_never_panic_the_decoder() {
 fn fds_travel_with_a_message_and_arrive_close_on_exec() {
     let mut pair = [0; 2];
     // SAFETY: pair is a valid out array.
-    assert_eq!(
-        unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, pair.as_mut_ptr()) },
-        0
-    );
+    let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, pair.as_mut_ptr()) };
+    assert_eq!(rc, 0);
     let file = std::fs::File::open("/etc/hostname").unwrap();
     use std::os::fd::AsRawFd;
     send_with_fds(pair[0], b"hello", &[file.as_raw_fd()]).unwrap();

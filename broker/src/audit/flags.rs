@@ -16,7 +16,8 @@ pub fn open_flags(flags: i32) -> Vec<&'static str> {
         (libc::O_NONBLOCK, "O_NONBLOCK"),
         (libc::O_DSYNC, "O_DSYNC"),
         (libc::O_DIRECT, "O_DIRECT"),
-        (libc::O_LARGEFILE, "O_LARGEFILE"),
+        // The kernel's value: libc defines O_LARGEFILE as 0 on 64-bit targets.
+        (0o100000, "O_LARGEFILE"),
         (libc::O_DIRECTORY, "O_DIRECTORY"),
         (libc::O_NOFOLLOW, "O_NOFOLLOW"),
         (libc::O_NOATIME, "O_NOATIME"),
