@@ -29,7 +29,7 @@
 //! Rule lists may also be written inline: `fs = [{ path = "/srv", allow = "ro" }]`.
 
 use crate::access::Access;
-use crate::error::{suggest, Diagnostic, ErrorKind, Location, Severity};
+use crate::error::{closest, suggest, Diagnostic, ErrorKind, Location, Severity};
 use crate::expand::{expand, Mode};
 use crate::glob::{NamePattern, PathPattern};
 use crate::net::{parse_ip, Addr, HostPattern, NetTarget, Ports, Proto};
@@ -223,6 +223,7 @@ const MISPLACED: &[(&str, &str, &str, &str)] = &[
 
 /// Parses one source. Problems go to `diags`; what could be understood is returned.
 pub(crate) fn parse(doc: &Doc<'_>, vars: &Vars, diags: &mut Vec<Diagnostic>) -> Parsed {
+    let first = diags.len();
     let mut p = Parser {
         doc,
         vars,
@@ -237,7 +238,9 @@ pub(crate) fn parse(doc: &Doc<'_>, vars: &Vars, diags: &mut Vec<Diagnostic>) -> 
             p.err(&span, ErrorKind::Toml, format!("invalid TOML: {message}"), None);
         }
     }
-    p.out
+    let out = p.out;
+    diags[first..].sort_by_key(|d| (d.at.line, d.at.column));
+    out
 }
 
 struct Parser<'p, 'a> {
@@ -319,11 +322,23 @@ impl<'d> Parser<'_, '_> {
                     Some((*hint).to_owned()),
                 );
             } else {
+                let misplaced: Vec<&str> = MISPLACED
+                    .iter()
+                    .filter(|m| m.0 == family)
+                    .map(|m| m.1)
+                    .collect();
+                let hint = match (closest(key, allowed), closest(key, &misplaced)) {
+                    (None, Some(near)) => MISPLACED
+                        .iter()
+                        .find(|m| m.0 == family && m.1 == near)
+                        .map_or_else(|| suggest(key, allowed), |m| m.3.to_owned()),
+                    _ => suggest(key, allowed),
+                };
                 self.err(
                     &key_span,
                     ErrorKind::UnknownKey,
                     format!("unknown key `{key}` in {what}"),
-                    Some(suggest(key, allowed)),
+                    Some(hint),
                 );
             }
         }
@@ -719,11 +734,21 @@ impl<'d> Parser<'_, '_> {
             _ => (BIND_KEYS, "a bind rule"),
         };
         let f = self.fields(t, span.clone(), family.key(), keys, what);
-        let deny = self.boolean(&f, "deny").unwrap_or(false);
+        // Every field is checked, so that `check` reports all problems at once.
+        let deny = self.boolean(&f, "deny");
         let errno = self.errno(&f);
         let audit = self.audit(&f);
         let replace_stale = self.boolean(&f, "replace_stale");
         let mode = self.mode(&f);
+        let ports = self.ports(&f);
+        let proto = self.proto(&f);
+        let mut ok = (f.has("deny") <= deny.is_some())
+            && (f.has("errno") <= errno.is_some())
+            && (f.has("audit") <= audit.is_some())
+            && (f.has("replace_stale") <= replace_stale.is_some())
+            && (f.has("mode") <= mode.is_some())
+            && ports.is_some()
+            && proto.is_some();
 
         let named: Vec<&str> = ["host", "ip", "unix"]
             .into_iter()
@@ -739,20 +764,29 @@ impl<'d> Parser<'_, '_> {
             );
             return None;
         }
-        let mut written = None;
-        let target = if let Some(s) = self.string(&f, "unix") {
-            for key in ["ports", "proto"] {
+        let mut conflict = |p: &mut Self, keys: &[&str], message: &dyn Fn(&str) -> String, hint: &str| {
+            for key in keys {
                 if let Some((kspan, _)) = f.get(key) {
-                    self.err(
-                        &kspan,
-                        ErrorKind::ConflictingKeys,
-                        format!("`{key}` in a unix socket rule"),
-                        Some("unix sockets have no ports or protocol; remove it".into()),
-                    );
-                    return None;
+                    p.err(&kspan, ErrorKind::ConflictingKeys, message(key), Some(hint.to_owned()));
+                    ok = false;
                 }
             }
+        };
+        let mut written = None;
+        let target = if let Some(s) = self.string(&f, "unix") {
+            conflict(
+                self,
+                &["ports", "proto"],
+                &|k| format!("`{k}` in a unix socket rule"),
+                "unix sockets have no ports or protocol; remove it",
+            );
             if let Some(name) = s.value.strip_prefix('@') {
+                conflict(
+                    self,
+                    &["mode", "replace_stale"],
+                    &|k| format!("`{k}` for an abstract socket"),
+                    "abstract sockets have no file: only socket paths take it",
+                );
                 if name.is_empty() {
                     self.err(
                         &s.span,
@@ -760,84 +794,74 @@ impl<'d> Parser<'_, '_> {
                         "an empty abstract socket name".into(),
                         Some("write `@name`, or `@*` for any abstract name".into()),
                     );
-                    return None;
-                }
-                for key in ["mode", "replace_stale"] {
-                    if let Some((kspan, _)) = f.get(key) {
-                        self.err(
-                            &kspan,
-                            ErrorKind::ConflictingKeys,
-                            format!("`{key}` for an abstract socket"),
-                            Some("abstract sockets have no file: only socket paths take it".into()),
-                        );
-                        return None;
-                    }
-                }
-                match NamePattern::parse(name.as_bytes()) {
-                    Ok(n) => NetTarget::Abstract(n),
-                    Err(e) => {
-                        self.err(&s.span, e.kind, format!("{}: {:?}", e.message, s.value), e.hint);
-                        return None;
+                    None
+                } else {
+                    match NamePattern::parse(name.as_bytes()) {
+                        Ok(n) => Some(NetTarget::Abstract(n)),
+                        Err(e) => {
+                            self.err(&s.span, e.kind, format!("{}: {:?}", e.message, s.value), e.hint);
+                            None
+                        }
                     }
                 }
             } else {
-                let p = self.path(&s)?;
-                written = Self::written(&s.value, &p);
-                NetTarget::Unix(p)
+                self.path(&s).map(|p| {
+                    written = Self::written(&s.value, &p);
+                    NetTarget::Unix(p)
+                })
             }
         } else {
-            for key in ["mode", "replace_stale"] {
-                if let Some((kspan, _)) = f.get(key) {
-                    self.err(
-                        &kspan,
-                        ErrorKind::ConflictingKeys,
-                        format!("`{key}` without `unix = \"/path\"`"),
-                        Some("only unix socket paths have a mode and can be stale".into()),
-                    );
-                    return None;
-                }
-            }
+            conflict(
+                self,
+                &["mode", "replace_stale"],
+                &|k| format!("`{k}` without `unix = \"/path\"`"),
+                "only unix socket paths have a mode and can be stale",
+            );
             let addr = if let Some(s) = self.string(&f, "host") {
-                self.host(&s)?
+                self.host(&s)
             } else if let Some(s) = self.string(&f, "ip") {
                 match parse_ip(&s.value) {
-                    Ok(a) => a,
+                    Ok(a) => Some(a),
                     Err((message, hint)) => {
                         self.err(&s.span, ErrorKind::BadAddress, message, Some(hint));
-                        return None;
+                        None
                     }
                 }
             } else if named.is_empty() {
-                Addr::Any
+                Some(Addr::Any)
             } else {
-                return None; // wrong type, reported
+                None // wrong type, reported
             };
-            let ports = self.ports(&f)?;
-            let proto = match self.string(&f, "proto") {
-                None if f.has("proto") => return None,
-                None => Proto::Tcp,
-                Some(s) => match Proto::parse(&s.value) {
-                    Some(p) => p,
-                    None => {
-                        self.err(
-                            &s.span,
-                            ErrorKind::BadProto,
-                            format!("unknown protocol {:?}", s.value),
-                            Some(suggest(&s.value, &["tcp", "udp", "any"])),
-                        );
-                        return None;
-                    }
-                },
-            };
-            NetTarget::Inet { addr, ports, proto }
+            match (addr, ports, proto) {
+                (Some(addr), Some(ports), Some(proto)) => Some(NetTarget::Inet { addr, ports, proto }),
+                _ => None,
+            }
         };
+        let target = target.filter(|_| ok)?;
         let mut rule = self.new_rule(family, Target::Net(target), written, &span);
-        rule.access = if deny { Access::NONE } else { Access::ALL };
+        rule.access = if deny == Some(true) { Access::NONE } else { Access::ALL };
         rule.errno = errno;
         rule.audit = audit.unwrap_or_default();
         rule.mode = mode;
         rule.replace_stale = replace_stale.unwrap_or(false);
         Some(rule)
+    }
+
+    fn proto(&mut self, f: &Fields<'d>) -> Option<Proto> {
+        if !f.has("proto") {
+            return Some(Proto::Tcp);
+        }
+        let s = self.string(f, "proto")?;
+        let p = Proto::parse(&s.value);
+        if p.is_none() {
+            self.err(
+                &s.span,
+                ErrorKind::BadProto,
+                format!("unknown protocol {:?}", s.value),
+                Some(suggest(&s.value, &["tcp", "udp", "any"])),
+            );
+        }
+        p
     }
 
     fn host(&mut self, s: &Str) -> Option<Addr> {
