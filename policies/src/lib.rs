@@ -1,171 +1,107 @@
-//! arbiter's policy language. (Placeholder API; the full language is being built.)
+//! arbiter's policy language: parse, validate, compile, decide; and the built-in profiles.
+//!
+//! # Where this crate sits
+//! The shim inside a sandboxed program forwards path and network calls to the broker; the
+//! broker asks a [`Policy`] whether each is allowed, then performs it (or not). This crate is
+//! that policy: pure (`#![forbid(unsafe_code)]`, no I/O in matching, no async). Loading files
+//! ([`Policy::load`], [`check`]) is a thin edge around it.
+//!
+//! 1. [`Policy::load`] reads [`Source`]s — built-in profiles, files, generated text such as
+//!    [`Additions`] — follows their `extends`, expands `~` and `$VARS` ([`Vars`]) once, and
+//!    merges them, later over earlier.
+//! 2. It compiles the result: path rules into a trie of literal components, with wildcard
+//!    patterns hung on the node of their literal prefix; network rules into hash maps by
+//!    address, CIDR prefix length and name suffix. A decision walks the path once: its cost
+//!    follows the path's depth, not the number of rules (see `benches/decide.rs`).
+//! 3. The broker asks [`Policy::decide_path`], [`Policy::decide_connect`],
+//!    [`Policy::decide_bind`], [`Policy::decide_resolve`]; audit records and
+//!    `arbiter explain` name the deciding rule through [`Policy::rule`] and
+//!    [`Policy::explain`].
+//! 4. [`Policy::kernel_floor`] lists what the kernel (Landlock) may grant without asking
+//!    the broker.
+//!
+//! # A policy
+//! ```toml
+//! version = 1
+//! extends = ["default"]
+//!
+//! [[fs]]
+//! path = "~/src/proj"
+//! allow = "rw"
+//!
+//! [[fs]]
+//! path = "~/src/proj/secrets"
+//! deny = true
+//! errno = "ENOENT"      # look absent rather than forbidden
+//!
+//! [[connect]]
+//! host = "*.example.com"
+//! ports = "443"
+//!
+//! [[resolve]]
+//! name = "*.example.com"
+//! ```
+//! `docs/policy.md` is the full reference.
+//!
+//! # How a path is decided
+//! * **Most specific wins.** A rule's specificity is the number of literal leading
+//!   components of its path (`/home/u/proj` has 3; `/home/*/.ssh` has 1). At equal depth, a
+//!   rule on exactly the asked path beats a pattern, which beats a directory rule covering
+//!   the path from above. Among equally specific rules, the request must satisfy all of
+//!   them: deny wins.
+//! * **The deciding rule alone decides.** If its rights contain every right asked for, the
+//!   request is allowed; otherwise it is denied by that rule, even if a less specific rule
+//!   would have allowed it. With `/home/u/proj` `rw` and `/home/u/proj/secrets` `deny`:
+//!   `/home/u/proj/src/a.rs` is read-write, `/home/u/proj/secrets/key` is denied, and with
+//!   `/home/u/proj/secrets` `ro` instead, writing there is denied.
+//! * **Components, not strings.** `/tmp/good` covers `/tmp/good/x`, never `/tmp/good_extra`.
+//! * **Patterns cover subtrees too.** `/home/*/.ssh` covers `/home/u/.ssh/id_rsa`.
+//! * **One implicit right:** `stat` alone on every ancestor of an allow rule's root (so
+//!   `mkdir -p`, `getcwd` and path walkers work), even where a rule denies the ancestor.
+//!   Nothing else is implicit.
+//! * **Symlinks:** the broker resolves symlinks itself and asks about real paths; rules are
+//!   matched as written (after expansion), so write real paths. [`check`] warns about a
+//!   rule path that runs through a symlink and names its target.
+//!
+//! # Merging
+//! Sources apply in order, each after what it `extends`. A later source's rules on a target
+//! (the same expanded path or pattern, address and ports, or name) replace an earlier
+//! source's rules on that target; within one source, rules on the same target all apply.
+//! Each source is applied once, where it first appears; cycles are errors.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use std::path::{Path, PathBuf};
+mod access;
+mod additions;
+mod check;
+mod compile;
+mod decide;
+mod digest;
+mod errno;
+mod error;
+mod expand;
+mod explain;
+mod glob;
+mod load;
+mod net;
+mod policy;
+pub mod profiles;
+mod rule;
+mod source;
+mod syntax;
+mod trie;
 
-/// A set of access rights on a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Access(u16);
+pub use access::Access;
+pub use additions::{Additions, ADDITIONS_ORIGIN};
+pub use check::check;
+pub use decide::{BindDecision, DecidedBy, Decision, PathDecision};
+pub use error::{Diagnostic, Diagnostics, ErrorKind, Location, PolicyError, Severity};
+pub use net::Endpoint;
+pub use policy::{FloorEntry, Policy};
+pub use rule::{AuditSetting, Family, RuleId, RuleInfo};
+pub use source::{Source, Vars};
 
-impl Access {
-    /// Read a file's contents.
-    pub const READ: Access = Access(1);
-    /// Write or truncate an existing file.
-    pub const WRITE: Access = Access(2);
-    /// Create a file, directory, fifo or link.
-    pub const CREATE: Access = Access(4);
-    /// Remove a file or directory.
-    pub const REMOVE: Access = Access(8);
-    /// Rename within the rule's tree.
-    pub const RENAME: Access = Access(16);
-    /// List a directory.
-    pub const LIST: Access = Access(32);
-    /// Read metadata (stat, access, readlink).
-    pub const STAT: Access = Access(64);
-    /// Execute.
-    pub const EXEC: Access = Access(128);
-    /// Change metadata (chmod, chown, utimes).
-    pub const SETATTR: Access = Access(256);
-    /// No access.
-    pub const NONE: Access = Access(0);
-    /// True if every right in `other` is in `self`.
-    pub fn contains(self, other: Access) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-impl std::ops::BitOr for Access {
-    type Output = Access;
-    fn bitor(self, o: Access) -> Access {
-        Access(self.0 | o.0)
-    }
-}
-
-/// Where policy text comes from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// A built-in profile by name.
-    Builtin(String),
-    /// A file.
-    File(PathBuf),
-    /// Text generated elsewhere (command-line additions), with a name for messages.
-    Text {
-        /// Shown as the rule's origin.
-        origin: String,
-        /// TOML text.
-        text: String,
-    },
-}
-
-/// Variables expanded at load.
-#[derive(Debug, Clone, Default)]
-pub struct Vars {
-    /// `$HOME` / `~`.
-    pub home: Option<PathBuf>,
-    /// `$PWD`.
-    pub pwd: PathBuf,
-    /// `$TMPDIR`.
-    pub tmpdir: PathBuf,
-}
-
-/// Identifies a rule of a compiled policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RuleId(pub u32);
-
-/// A decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    /// Allowed or not.
-    pub allow: bool,
-    /// The rule that decided, `None` for the family default.
-    pub rule: Option<RuleId>,
-    /// errno for a denial.
-    pub errno: i32,
-}
-
-/// A decision on a path, with what the broker needs to open beneath the rule's root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PathDecision {
-    /// The decision.
-    pub decision: Decision,
-    /// Index into [`Policy::roots`] of the deciding rule's literal directory.
-    pub root: Option<usize>,
-    /// No other rule can match anything beneath that root.
-    pub uniform: bool,
-}
-
-/// A compiled policy.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    rules: Vec<(PathBuf, Access)>,
-}
-
-/// Policy errors.
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    /// Anything.
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl Policy {
-    /// Loads and compiles.
-    pub fn load(_sources: &[Source], vars: &Vars) -> Result<Policy, PolicyError> {
-        let ro = Access::READ | Access::LIST | Access::STAT | Access::EXEC;
-        let rw =
-            ro | Access::WRITE | Access::CREATE | Access::REMOVE | Access::RENAME | Access::SETATTR;
-        let mut rules: Vec<(PathBuf, Access)> = [
-            "/usr",
-            "/lib",
-            "/lib64",
-            "/bin",
-            "/etc",
-            "/dev/null",
-            "/dev/urandom",
-            "/root/.pyenv",
-        ]
-        .iter()
-        .map(|p| (PathBuf::from(p), ro))
-        .collect();
-        rules.push((PathBuf::from("/etc/shadow"), Access::NONE));
-        rules.push((vars.pwd.clone(), rw));
-        rules.push((vars.tmpdir.clone(), rw));
-        Ok(Policy { rules })
-    }
-    /// Decides.
-    pub fn decide_path(&self, path: &Path, access: Access) -> PathDecision {
-        let best = self
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, (p, _))| path.starts_with(p))
-            .max_by_key(|(_, (p, _))| p.as_os_str().len());
-        match best {
-            Some((i, (_, a))) => PathDecision {
-                decision: Decision {
-                    allow: a.contains(access),
-                    rule: Some(RuleId(i as u32)),
-                    errno: libc::EACCES,
-                },
-                root: Some(i),
-                uniform: !self
-                    .rules
-                    .iter()
-                    .any(|(q, _)| q != &self.rules[i].0 && q.starts_with(&self.rules[i].0)),
-            },
-            None => PathDecision {
-                decision: Decision {
-                    allow: false,
-                    rule: None,
-                    errno: libc::EACCES,
-                },
-                root: None,
-                uniform: false,
-            },
-        }
-    }
-    /// Roots.
-    pub fn roots(&self) -> Vec<&Path> {
-        self.rules.iter().map(|(p, _)| p.as_path()).collect()
-    }
+/// The name of an errno value as policies write it (`EACCES`), or its number.
+pub fn errno_name(errno: i32) -> String {
+    errno::name(errno)
 }
