@@ -196,7 +196,13 @@ impl Policy {
         out
     }
 
-    fn decide_net(&self, family: Family, rules: &NetRules, ep: &Endpoint, names: &[&str]) -> Decision {
+    fn decide_net(
+        &self,
+        family: Family,
+        rules: &NetRules,
+        ep: &Endpoint,
+        names: &[&str],
+    ) -> Decision {
         let hit = match ep {
             Endpoint::Tcp(addr) | Endpoint::Udp(addr) => {
                 let mut pick = Pick::new();
@@ -291,7 +297,15 @@ mod tests {
     fn clean_paths() {
         assert!(is_clean(b"/"));
         assert!(is_clean(b"/a/b"));
-        for bad in [&b""[..], b"a", b"/a/", b"//a", b"/a/./b", b"/a/../b", b"/.."] {
+        for bad in [
+            &b""[..],
+            b"a",
+            b"/a/",
+            b"//a",
+            b"/a/./b",
+            b"/a/../b",
+            b"/..",
+        ] {
             assert!(!is_clean(bad), "{bad:?}");
         }
     }

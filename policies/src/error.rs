@@ -248,7 +248,10 @@ mod tests {
 
     #[test]
     fn typos_get_suggestions() {
-        assert_eq!(closest("acess", &["allow", "access", "path"]), Some("access"));
+        assert_eq!(
+            closest("acess", &["allow", "access", "path"]),
+            Some("access")
+        );
         assert_eq!(closest("wirte", &["write", "read"]), Some("write"));
         assert_eq!(closest("zzzzzz", &["write", "read"]), None);
     }

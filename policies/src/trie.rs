@@ -291,9 +291,18 @@ mod tests {
         let ix = index(&rules);
         let al = [true, false, false];
         assert_eq!(decide(&ix, &al, "/a"), Some((0, true, Kind::Exact, false)));
-        assert_eq!(decide(&ix, &al, "/a/c"), Some((0, true, Kind::Prefix, false)));
-        assert_eq!(decide(&ix, &al, "/a/c.txt"), Some((2, false, Kind::Glob, false)));
-        assert_eq!(decide(&ix, &al, "/a/b/c.txt"), Some((1, false, Kind::Prefix, true)));
+        assert_eq!(
+            decide(&ix, &al, "/a/c"),
+            Some((0, true, Kind::Prefix, false))
+        );
+        assert_eq!(
+            decide(&ix, &al, "/a/c.txt"),
+            Some((2, false, Kind::Glob, false))
+        );
+        assert_eq!(
+            decide(&ix, &al, "/a/b/c.txt"),
+            Some((1, false, Kind::Prefix, true))
+        );
         assert_eq!(decide(&ix, &al, "/ab"), None);
         assert_eq!(decide(&ix, &al, "/"), None);
         assert_eq!(ix.allow_beneath(b"/"), Some(0));

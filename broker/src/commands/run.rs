@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arbiter_policies::{Policy, Source, Vars};
+use arbiter_policies::{Additions, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
@@ -32,6 +32,24 @@ pub struct RunArgs {
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
+    /// Also allow reading PATH (file or tree), merged over the policy.
+    #[arg(long, value_name = "PATH")]
+    pub ro: Vec<PathBuf>,
+    /// Also allow reading and writing PATH.
+    #[arg(long, value_name = "PATH")]
+    pub rw: Vec<PathBuf>,
+    /// Deny PATH, whatever else allows it.
+    #[arg(long, value_name = "PATH")]
+    pub deny: Vec<PathBuf>,
+    /// Also allow connecting to HOST:PORT, [V6]:PORT or unix:PATH.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub connect: Vec<String>,
+    /// Also allow binding ADDR:PORT or unix:PATH.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub bind: Vec<String>,
+    /// Also allow resolving host names matching PATTERN (e.g. `*.example.com`).
+    #[arg(long, value_name = "PATTERN")]
+    pub resolve: Vec<String>,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -80,13 +98,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .tempdir()
         .context("cannot create the sandbox's private TMPDIR")?;
     let pwd = std::env::current_dir().context("cannot read the current directory")?;
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let vars = Vars {
-        home: std::env::var_os("HOME").map(PathBuf::from),
+        home: env_dir("HOME"),
         pwd: pwd.canonicalize().unwrap_or(pwd),
         tmpdir: tmpdir
             .path()
             .canonicalize()
             .unwrap_or_else(|_| tmpdir.path().to_path_buf()),
+        xdg_config_home: env_dir("XDG_CONFIG_HOME"),
+        xdg_cache_home: env_dir("XDG_CACHE_HOME"),
+        xdg_data_home: env_dir("XDG_DATA_HOME"),
+        xdg_runtime_dir: env_dir("XDG_RUNTIME_DIR"),
     };
     let mut sources: Vec<Source> = if args.policy.is_empty() {
         vec![Source::Builtin("default".into())]
@@ -94,7 +121,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         args.policy.iter().map(|p| policy_source(p)).collect()
     };
     let prefixes = program::prefixes(&program, path_var.as_deref());
-    sources.retain(|_| true);
+    let additions = Additions {
+        ro: args.ro.clone(),
+        rw: args.rw.clone(),
+        deny: args.deny.clone(),
+        connect: args.connect.clone(),
+        bind: args.bind.clone(),
+        resolve: args.resolve.clone(),
+        rx: prefixes.clone(),
+    };
+    sources.push(
+        additions
+            .to_source()
+            .context("invalid command-line addition")?,
+    );
     let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
 
     let sandbox = random_id();

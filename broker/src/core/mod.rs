@@ -176,7 +176,7 @@ impl RequestCore {
             } else {
                 Verdict::Deny
             });
-            notes.rule = d.rule.map(|r| format!("rule {}", r.0));
+            notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
         }
         if d.allow {
             Ok(())
