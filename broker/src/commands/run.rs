@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arbiter_policies::{Additions, Policy, Source, Vars};
+use arbiter_policies::{Access, Additions, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
@@ -121,6 +121,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         args.policy.iter().map(|p| policy_source(p)).collect()
     };
     let prefixes = program::prefixes(&program, path_var.as_deref());
+    // An installation prefix only ever adds access: where the policy already lets the
+    // program read it (e.g. a tool in the writable working directory), no rule is added,
+    // and the kernel floor still grants exec on it.
+    let base = Policy::load(&sources, &vars).context("invalid policy")?;
+    let unreadable: Vec<PathBuf> = prefixes
+        .iter()
+        .filter(|p| {
+            !base
+                .decide_path(p, Access::READ | Access::LIST)
+                .decision
+                .allow
+        })
+        .cloned()
+        .collect();
     let additions = Additions {
         ro: args.ro.clone(),
         rw: args.rw.clone(),
@@ -128,7 +142,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         connect: args.connect.clone(),
         bind: args.bind.clone(),
         resolve: args.resolve.clone(),
-        rx: prefixes.clone(),
+        rx: unreadable,
     };
     sources.push(
         additions

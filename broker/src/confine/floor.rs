@@ -39,6 +39,11 @@ const READ_EXEC: &[&str] = &[
     "/bin",
     "/sbin",
     "/usr/share",
+    // The caller's own /proc entries (/proc/self/fd, /proc/self/maps, /proc/self/exe) are
+    // resolved by the kernel in the caller; Landlock cannot name "self", so /proc is read
+    // here. Other processes' ptrace-protected entries (environ, maps, mem, fd) stay denied:
+    // Landlock refuses ptrace access to processes outside the sandbox's domain.
+    "/proc",
     "/usr/local",
     "/etc/ld.so.cache",
     "/etc/ld.so.preload",
