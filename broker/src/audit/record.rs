@@ -67,6 +67,9 @@ impl CallRecord {
         let mut args = serde_json::Map::new();
         describe_args(call, &mut args);
         o.insert("args".into(), Value::Object(args));
+        if let Some(ep) = &notes.endpoint {
+            o.insert("endpoint".into(), Value::String(ep.clone()));
+        }
         if !notes.paths.is_empty() {
             o.insert(
                 "paths".into(),
@@ -175,7 +178,7 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
             a.insert("uid".into(), json!(uid));
             a.insert("gid".into(), json!(gid));
         }
-        Call::Connect { addr } | Call::Bind { addr } => {
+        Call::Connect { addr } | Call::Bind { addr, .. } => {
             a.insert("addr".into(), sockaddr_json(addr));
         }
         Call::GetAddrInfo { node, service, .. } => {

@@ -227,9 +227,18 @@ pub fn perform(
             })?;
             Ok(Done::value(0))
         }
-        Call::Connect { .. } | Call::Bind { .. } | Call::GetAddrInfo { .. } => {
-            Err(Errno(libc::EOPNOTSUPP))
-        }
+        Call::Connect { addr } => crate::core::net::connect(core, &addr, fds, notes),
+        Call::Bind { addr, umask } => crate::core::net::bind(core, &addr, fds, umask, notes),
+        Call::GetAddrInfo {
+            node,
+            service,
+            flags,
+            family,
+            socktype,
+            protocol,
+        } => crate::core::net::getaddrinfo(
+            core, node, service, flags, family, socktype, protocol, notes,
+        ),
     }
 }
 
@@ -294,6 +303,17 @@ fn resolve_checked(
 ) -> Result<Location, Errno> {
     let b = base(arg, fds)?;
     resolve::resolve(b, arg.path, follow).map_err(|e| resolution_error(core, arg, fds, e, notes))
+}
+
+/// Resolves a path argument for another call family (unix socket paths).
+pub(crate) fn resolve_at(
+    core: &RequestCore,
+    arg: &PathArg<'_>,
+    fds: &[OwnedFd],
+    follow: bool,
+    notes: &mut Notes,
+) -> Result<Location, Errno> {
+    resolve_checked(core, arg, fds, follow, notes)
 }
 
 /// Resolves the parent only (calls that act on a name itself: mkdir, unlink, rename…).

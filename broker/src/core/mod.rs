@@ -8,6 +8,7 @@
 
 pub mod errno;
 pub mod fs;
+pub mod net;
 pub mod resolve;
 pub mod stat;
 
@@ -61,6 +62,15 @@ pub enum OutPayload {
     Stat(WireStat),
     /// Bytes (readlink).
     Bytes(Vec<u8>),
+    /// A getaddrinfo result.
+    AddrInfo {
+        /// The canonical name, when asked for.
+        canonname: Option<Vec<u8>>,
+        /// Encoded entries (see `arbiter_protocol::reply::addr_info_entries`).
+        entries: Vec<u8>,
+        /// errno for `EAI_SYSTEM`.
+        errno: i32,
+    },
 }
 
 /// What the transport sends back.
@@ -124,18 +134,25 @@ pub struct Notes {
     pub verdict: Option<Verdict>,
     /// The deciding rule, rendered as origin text.
     pub rule: Option<String>,
+    /// The network endpoint or name decided on (`tcp:127.0.0.1:80`, `name:example.com`).
+    pub endpoint: Option<String>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
 pub struct RequestCore {
     policy: Arc<Policy>,
     audit: Audit,
+    resolved: net::Resolved,
 }
 
 impl RequestCore {
     /// A core deciding with `policy` and recording to `audit`.
     pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
-        RequestCore { policy, audit }
+        RequestCore {
+            policy,
+            audit,
+            resolved: net::Resolved::default(),
+        }
     }
 
     /// The audit sink, for lifecycle and protocol records.
@@ -158,6 +175,28 @@ impl RequestCore {
             ));
         }
         Outcome::from_result(result)
+    }
+
+    /// The policy deciding every call.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The names addresses were resolved from in this sandbox.
+    pub(crate) fn resolved(&self) -> &net::Resolved {
+        &self.resolved
+    }
+
+    /// Records a decision in the call's notes (the first denial sticks).
+    pub(crate) fn note_decision(&self, d: arbiter_policies::Decision, notes: &mut Notes) {
+        if notes.verdict != Some(Verdict::Deny) {
+            notes.verdict = Some(if d.allow {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            });
+            notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
+        }
     }
 
     /// Checks `access` on a real path; records the decision; `Err` with the policy's errno

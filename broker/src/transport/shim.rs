@@ -233,11 +233,21 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore) {
             OutPayload::None => Payload::None,
             OutPayload::Stat(st) => Payload::Stat(*st),
             OutPayload::Bytes(b) => Payload::Bytes(b),
+            OutPayload::AddrInfo {
+                canonname, entries, ..
+            } => Payload::AddrInfo {
+                canonname: canonname.as_deref(),
+                entries,
+            },
+        };
+        let errno = match &outcome.payload {
+            OutPayload::AddrInfo { errno, .. } => *errno,
+            _ => outcome.errno,
         };
         let reply = Reply {
             id: req.id,
             result: outcome.result,
-            errno: outcome.errno,
+            errno,
             payload,
         };
         let Ok(bytes) = encode(&reply, &mut out) else {

@@ -6,6 +6,7 @@
 pub mod exec;
 pub mod fd_protect;
 pub mod modify;
+pub mod net;
 pub mod open;
 pub mod stat;
 pub mod stdio;
