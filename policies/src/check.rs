@@ -79,7 +79,8 @@ pub fn check(sources: &[Source], vars: &Vars) -> Vec<Diagnostic> {
 }
 
 /// The real path of `path` when it differs: the longest existing ancestor canonicalised,
-/// with the rest appended. `None` when nothing on the way is a symlink.
+/// with the rest appended (for a dangling symlink, its target as written). `None` when
+/// nothing on the way is a symlink.
 fn real_path(path: &Path) -> Option<PathBuf> {
     let mut existing = path;
     let mut rest = Vec::new();
@@ -87,7 +88,11 @@ fn real_path(path: &Path) -> Option<PathBuf> {
         rest.push(existing.file_name()?);
         existing = existing.parent()?;
     }
-    let mut real = std::fs::canonicalize(existing).ok()?;
+    let mut real = match std::fs::canonicalize(existing) {
+        Ok(real) => real,
+        // A dangling symlink: name where it points, as written.
+        Err(_) => existing.parent()?.join(std::fs::read_link(existing).ok()?),
+    };
     for name in rest.iter().rev() {
         real.push(name);
     }

@@ -198,7 +198,10 @@ pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .iter()
-        .map(|c| (edit_distance(&word.to_ascii_lowercase(), c), *c))
+        .map(|c| {
+            let d = edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase());
+            (d, *c)
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
