@@ -170,3 +170,37 @@ fn non_blocking_connect_reports_einprogress_and_completes_under_select() {
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "True True 0", "{}", stderr(&o));
 }
+
+#[test]
+fn concurrent_binds_with_different_modes_each_get_their_own() {
+    let sb = Sandbox::new();
+    let modes = ["0600", "0640", "0660", "0666"];
+    let mut policy = String::from("extends = [\"default\"]\n");
+    for (i, m) in modes.iter().enumerate() {
+        policy.push_str(&format!("[[bind]]\nunix = \"$PWD/s{i}.sock\"\nmode = \"{m}\"\n"));
+    }
+    std::fs::write(sb.path("p.toml"), policy).unwrap();
+    // Four threads bind and unlink their own socket 50 times each, checking the mode the
+    // file has the moment bind returns; the broker serves them concurrently.
+    let script = r#"
+import os, socket, threading
+want = [0o600, 0o640, 0o660, 0o666]
+bad = []
+def run(i):
+    for _ in range(50):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(f's{i}.sock')
+        m = os.stat(f's{i}.sock').st_mode & 0o777
+        if m != want[i]:
+            bad.append((i, oct(m)))
+        s.close()
+        os.unlink(f's{i}.sock')
+ts = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+print('bad', bad)
+"#;
+    let o = sb.run(&["--policy", "./p.toml"], &["python3", "-c", script]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "bad []", "{}", stderr(&o));
+}
