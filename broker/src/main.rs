@@ -5,6 +5,7 @@ mod commands;
 mod confine;
 mod core;
 mod exit_code;
+mod learn;
 mod sandbox;
 mod transport;
 
@@ -26,12 +27,21 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Report the kernel confinement layers available here and what they guarantee.
     Doctor,
+    /// Run a command with everything allowed and write the policy it needed.
+    Learn(commands::learn::LearnArgs),
+    /// Read audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: commands::audit::AuditCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Learn(args) => commands::learn::run(args),
+        Command::Audit { command } => commands::audit::run(command),
         Command::Doctor => Ok(commands::doctor::run()),
     };
     match result {

@@ -17,7 +17,9 @@ fn http_server() -> (u16, std::thread::JoinHandle<()>) {
             let Ok(mut s) = stream else { return };
             let mut buf = [0u8; 2048];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+            let _ = s.write_all(
+                b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
         }
     });
     (port, handle)
@@ -61,7 +63,11 @@ fn python_urllib_by_host_name_follows_name_rules() {
 #[test]
 fn python_http_server_binds_an_allowed_port_and_not_a_denied_one() {
     let sb = Sandbox::new();
-    let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let script = format!("import socket\ns = socket.socket()\ns.bind(('127.0.0.1', {free}))\ns.listen()\nprint(s.getsockname()[1])");
     let allow = format!("127.0.0.1:{free}");
     let o = sb.run(&["--bind", &allow], &["python3", "-c", &script]);
@@ -93,31 +99,54 @@ fn unix_socket_server_gets_exactly_the_policys_mode() {
     let o = sb.run(&["--policy", "./p.toml"], &["python3", "-c", script]);
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "0o600", "{}", stderr(&o));
-    assert_eq!(std::fs::metadata(sb.path("app.sock")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(sb.path("app.sock"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
 }
 
 #[test]
 fn an_existing_socket_path_is_never_silently_removed() {
     let sb = Sandbox::new();
-    std::fs::write(sb.path("p.toml"), "extends = [\"default\"]\n[[bind]]\nunix = \"$PWD/s.sock\"\n").unwrap();
+    std::fs::write(
+        sb.path("p.toml"),
+        "extends = [\"default\"]\n[[bind]]\nunix = \"$PWD/s.sock\"\n",
+    )
+    .unwrap();
     let _live = std::os::unix::net::UnixListener::bind(sb.path("s.sock")).unwrap();
     let script = "import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.bind('s.sock')\nexcept OSError as e:\n    print(e.errno)";
     let o = sb.run(&["--policy", "./p.toml"], &["python3", "-c", script]);
     assert_code(&o, 0);
-    assert_eq!(stdout(&o).trim(), libc::EADDRINUSE.to_string(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        libc::EADDRINUSE.to_string(),
+        "{}",
+        stderr(&o)
+    );
     assert!(sb.path("s.sock").exists());
 }
 
 #[test]
 fn a_stale_socket_is_replaced_only_when_the_policy_says_so() {
     let sb = Sandbox::new();
-    std::fs::write(sb.path("p.toml"), "extends = [\"default\"]\n[[bind]]\nunix = \"$PWD/s.sock\"\nreplace_stale = true\n").unwrap();
+    std::fs::write(
+        sb.path("p.toml"),
+        "extends = [\"default\"]\n[[bind]]\nunix = \"$PWD/s.sock\"\nreplace_stale = true\n",
+    )
+    .unwrap();
     drop(std::os::unix::net::UnixListener::bind(sb.path("s.sock")).unwrap()); // dead server
     let script = "import socket\ns = socket.socket(socket.AF_UNIX)\ns.bind('s.sock')\ns.listen()\nprint('bound')";
     let o = sb.run(&["--policy", "./p.toml"], &["python3", "-c", script]);
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "bound", "{}", stderr(&o));
-    assert!(!sb.path("s.sock.lock").exists(), "the lock file was left behind");
+    assert!(
+        !sb.path("s.sock.lock").exists(),
+        "the lock file was left behind"
+    );
 }
 
 #[test]
@@ -129,7 +158,9 @@ fn udp_client_and_server_pair() {
     let h = std::thread::spawn(move || {
         let mut buf = [0u8; 16];
         let (n, from) = server.recv_from(&mut buf).unwrap();
-        server.send_to(&buf[..n].to_ascii_uppercase(), from).unwrap();
+        server
+            .send_to(&buf[..n].to_ascii_uppercase(), from)
+            .unwrap();
     });
     let allow = format!("udp:127.0.0.1:{port}");
     let o = sb.run(&["--connect", &allow], &["python3", "-c", &script]);
@@ -150,7 +181,9 @@ fn ipv6_loopback_connect() {
         s.write_all(b"v6").unwrap();
     });
     let sb = Sandbox::new();
-    let script = format!("import socket\ns = socket.create_connection(('::1', {port}))\nprint(s.recv(8).decode())");
+    let script = format!(
+        "import socket\ns = socket.create_connection(('::1', {port}))\nprint(s.recv(8).decode())"
+    );
     let allow = format!("[::1]:{port}");
     let o = sb.run(&["--connect", &allow], &["python3", "-c", &script]);
     assert_code(&o, 0);
@@ -177,7 +210,9 @@ fn concurrent_binds_with_different_modes_each_get_their_own() {
     let modes = ["0600", "0640", "0660", "0666"];
     let mut policy = String::from("extends = [\"default\"]\n");
     for (i, m) in modes.iter().enumerate() {
-        policy.push_str(&format!("[[bind]]\nunix = \"$PWD/s{i}.sock\"\nmode = \"{m}\"\n"));
+        policy.push_str(&format!(
+            "[[bind]]\nunix = \"$PWD/s{i}.sock\"\nmode = \"{m}\"\n"
+        ));
     }
     std::fs::write(sb.path("p.toml"), policy).unwrap();
     // Four threads bind and unlink their own socket 50 times each, checking the mode the

@@ -70,6 +70,9 @@ impl CallRecord {
         if let Some(ep) = &notes.endpoint {
             o.insert("endpoint".into(), Value::String(ep.clone()));
         }
+        if !notes.addresses.is_empty() {
+            o.insert("addresses".into(), json!(notes.addresses));
+        }
         if !notes.paths.is_empty() {
             o.insert(
                 "paths".into(),

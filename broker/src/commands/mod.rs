@@ -1,4 +1,6 @@
 //! One module per subcommand, each a thin layer over library code.
 
+pub mod audit;
 pub mod doctor;
+pub mod learn;
 pub mod run;

@@ -78,6 +78,30 @@ fn random_id() -> u64 {
 
 /// Runs the command; returns its exit status (see [`crate::exit_code`]).
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    run_with(args, None).map(|ran| ran.code)
+}
+
+/// The policy of a learning run: everything the broker can do is allowed and recorded.
+const LEARN_POLICY: &str = "version = 1\nextends = [\"runtime\"]\n[[fs]]\npath = \"/\"\nallow = \"all\"\n[[connect]]\nproto = \"any\"\n[[bind]]\nproto = \"any\"\n[[resolve]]\nname = \"*\"\n";
+
+/// What a finished run leaves for its caller.
+pub struct Ran {
+    /// arbiter's exit status.
+    pub code: ExitCode,
+    /// The variables the policy was expanded with (None when the command never started).
+    pub vars: Option<Vars>,
+    /// The program's installation prefixes.
+    pub prefixes: Vec<PathBuf>,
+}
+
+/// Runs the command; with `learning`, under a policy that allows everything the broker can
+/// do, writing every call's audit record to that sink (see `arbiter learn`).
+pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>) -> Result<Ran> {
+    let early = |code: u8| Ran {
+        code: ExitCode::from(code),
+        vars: None,
+        prefixes: Vec::new(),
+    };
     // Before any thread exists, so every thread inherits the blocked signals.
     supervise::prepare().context("cannot set up signal handling")?;
     let path_var = std::env::var_os("PATH");
@@ -85,11 +109,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e @ ProgramError::NotFound(_)) => {
             eprintln!("arbiter: {e}");
-            return Ok(ExitCode::from(exit_code::NOT_FOUND));
+            return Ok(early(exit_code::NOT_FOUND));
         }
         Err(e @ ProgramError::NotExecutable(_)) => {
             eprintln!("arbiter: {e}");
-            return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
+            return Ok(early(exit_code::CANNOT_EXECUTE));
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
@@ -115,7 +139,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         xdg_data_home: env_dir("XDG_DATA_HOME"),
         xdg_runtime_dir: env_dir("XDG_RUNTIME_DIR"),
     };
-    let mut sources: Vec<Source> = if args.policy.is_empty() {
+    let mut sources: Vec<Source> = if learning.is_some() {
+        vec![Source::Text {
+            origin: "arbiter learn".into(),
+            text: LEARN_POLICY.into(),
+        }]
+    } else if args.policy.is_empty() {
         vec![Source::Builtin("default".into())]
     } else {
         args.policy.iter().map(|p| policy_source(p)).collect()
@@ -152,13 +181,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
 
     let sandbox = random_id();
-    let (audit, writer) = match &args.audit {
-        None => (Audit::disabled(), None),
-        Some(p) if p.as_os_str() == "-" => {
+    let (audit, writer) = match (&args.audit, learning) {
+        (_, Some(sink)) => {
+            let (a, w) = Audit::to_writer(sink, sandbox);
+            (a, Some(w))
+        }
+        (None, None) => (Audit::disabled(), None),
+        (Some(p), None) if p.as_os_str() == "-" => {
             let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), sandbox);
             (a, Some(w))
         }
-        Some(p) => {
+        (Some(p), None) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -191,7 +224,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             "arbiter: --strict: not enforced on this kernel: {}",
             confinement.missing.join("; ")
         );
-        return Ok(ExitCode::from(exit_code::FAILED));
+        return Ok(early(exit_code::FAILED));
     }
     if !confinement.missing.is_empty() {
         eprintln!(
@@ -235,7 +268,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 _ => exit_code::FAILED,
             };
             eprintln!("arbiter: cannot execute {}: {e}", program.display());
-            return Ok(ExitCode::from(code));
+            return Ok(early(code));
         }
     };
     let ended = supervise::wait(pid);
@@ -246,5 +279,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         w.finish();
     }
     drop(tmpdir);
-    Ok(ended.into())
+    Ok(Ran {
+        code: ended.into(),
+        vars: Some(vars),
+        prefixes,
+    })
 }

@@ -136,6 +136,8 @@ pub struct Notes {
     pub rule: Option<String>,
     /// The network endpoint or name decided on (`tcp:127.0.0.1:80`, `name:example.com`).
     pub endpoint: Option<String>,
+    /// The addresses a name resolved to (getaddrinfo).
+    pub addresses: Vec<String>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.

@@ -535,6 +535,10 @@ pub fn getaddrinfo(
                     IpAddr::V6(Ipv6Addr::from(entry.addr))
                 };
                 core.resolved().remember(ip, name);
+                let text = ip.to_string();
+                if !notes.addresses.contains(&text) {
+                    notes.addresses.push(text);
+                }
             }
             if !push_addr_info_entry(&mut entries, &mut len, &entry) {
                 break; // more addresses than one reply carries: the first ones are kept
