@@ -96,7 +96,7 @@ impl Access {
                 continue;
             }
             any = true;
-            set = set | Self::word(piece).ok_or_else(|| (start, piece.to_owned()))?;
+            set |= Self::word(piece).ok_or_else(|| (start, piece.to_owned()))?;
         }
         if !any {
             return Err((0, String::new()));

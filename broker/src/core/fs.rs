@@ -377,7 +377,7 @@ fn open(
         }
     };
     if flags & libc::O_TRUNC != 0 {
-        access = access | Access::WRITE;
+        access |= Access::WRITE;
     }
     if flags & libc::O_DIRECTORY != 0 && !tmpfile && access == Access::READ {
         access = Access::LIST;
@@ -498,18 +498,17 @@ fn access(
     let is_dir = matches!(st, Ok(ref s) if file_type(s.mode) == libc::S_IFDIR);
     let mut needed = Access::STAT;
     if mode & libc::R_OK != 0 {
-        needed = needed | if is_dir { Access::LIST } else { Access::READ };
+        needed |= if is_dir { Access::LIST } else { Access::READ };
     }
     if mode & libc::W_OK != 0 {
-        needed = needed
-            | if is_dir {
-                Access::CREATE
-            } else {
-                Access::WRITE
-            };
+        needed |= if is_dir {
+            Access::CREATE
+        } else {
+            Access::WRITE
+        };
     }
     if mode & libc::X_OK != 0 && !is_dir {
-        needed = needed | Access::EXEC;
+        needed |= Access::EXEC;
     }
     core.check_path(&loc.path(), needed, notes)?;
     st?;

@@ -101,10 +101,8 @@ struct RawAddr {
 impl RawAddr {
     fn zeroed() -> RawAddr {
         // SAFETY: sockaddr_storage is plain old data; zero is valid.
-        RawAddr {
-            storage: unsafe { std::mem::zeroed() },
-            len: 0,
-        }
+        let storage = unsafe { std::mem::zeroed() };
+        RawAddr { storage, len: 0 }
     }
 
     fn inet(addr: SocketAddr) -> RawAddr {

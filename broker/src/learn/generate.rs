@@ -81,7 +81,7 @@ fn uncovered(implicit: &Policy, path: &Path, need: Access) -> Access {
     let mut left = Access::NONE;
     for (bit, _) in crate::learn::needs::WORDS {
         if need.contains(bit) && !implicit.decide_path(path, bit).decision.allow {
-            left = left | bit;
+            left |= bit;
         }
     }
     left
@@ -184,7 +184,7 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
         let g = groups
             .entry(key)
             .or_insert((Access::NONE, BTreeSet::new(), 0));
-        g.0 = g.0 | need.access;
+        g.0 |= need.access;
         g.1.extend(need.calls.iter().cloned());
         g.2 += 1;
     }
@@ -195,7 +195,7 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
         let real = unspell(&path, vars);
         for (bit, _) in crate::learn::needs::WORDS {
             if implicit.decide_path(&real, bit).decision.allow {
-                access = access | bit;
+                access |= bit;
             }
         }
         // A stat-only need on an ancestor of another rule is implicit (ancestors are stat-able).

@@ -67,10 +67,10 @@ fn access_of(rec: &Value) -> Access {
                 Access::READ
             };
             if f.contains(&"O_CREAT") || f.contains(&"O_TMPFILE") {
-                a = a | Access::CREATE;
+                a |= Access::CREATE;
             }
             if f.contains(&"O_TRUNC") {
-                a = a | Access::WRITE;
+                a |= Access::WRITE;
             }
             a
         }
@@ -82,13 +82,13 @@ fn access_of(rec: &Value) -> Access {
                 .unwrap_or_default();
             let mut a = Access::STAT;
             if modes.contains(&"R_OK") {
-                a = a | Access::READ;
+                a |= Access::READ;
             }
             if modes.contains(&"W_OK") {
-                a = a | Access::WRITE;
+                a |= Access::WRITE;
             }
             if modes.contains(&"X_OK") {
-                a = a | Access::EXEC;
+                a |= Access::EXEC;
             }
             a
         }
@@ -151,13 +151,13 @@ impl Needs {
                         paths.extend(rec["args"]["path"].as_str().filter(|p| p.starts_with('/')));
                         // The broker checks `stat` on a path it could not resolve, so that a
                         // denied tree answers EACCES instead of revealing what is missing.
-                        access = access | Access::STAT;
+                        access |= Access::STAT;
                     }
                     for p in paths {
                         let p = p.trim_end_matches('/');
                         let p = if p.is_empty() { "/" } else { p };
                         let need = needs.paths.entry(PathBuf::from(p)).or_default();
-                        need.access = need.access | access;
+                        need.access |= access;
                         need.calls.insert(call.clone());
                     }
                 }
