@@ -214,3 +214,30 @@ fn a_daemonizing_program_is_waited_for_and_stays_brokered() {
         "{d}"
     );
 }
+
+#[test]
+fn make_j4_builds_a_small_c_project() {
+    let sb = Sandbox::new();
+    for i in 0..6 {
+        std::fs::write(
+            sb.path(&format!("f{i}.c")),
+            format!("int f{i}(void) {{ return {i}; }}\n"),
+        )
+        .unwrap();
+    }
+    let decls: String = (0..6).map(|i| format!("int f{i}(void);\n")).collect();
+    let sum: String = (0..6).map(|i| format!("f{i}()+")).collect();
+    std::fs::write(sb.path("main.c"), format!("#include <stdio.h>\n{decls}int main(void) {{ printf(\"%d\\n\", {sum}0); return 0; }}\n")).unwrap();
+    let objs: String = (0..6).map(|i| format!("f{i}.o ")).collect();
+    std::fs::write(
+        sb.path("Makefile"),
+        format!("prog: main.o {objs}\n\tcc -o $@ $^\n%.o: %.c\n\tcc -c -o $@ $<\n"),
+    )
+    .unwrap();
+    let o = sb.run(&[], &["make", "-j4", "-s"]);
+    assert_code(&o, 0);
+    let run = std::process::Command::new(sb.path("prog"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "15");
+}
