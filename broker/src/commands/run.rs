@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
+    /// Also broker the path syscalls that bypass the shim (static binaries, raw
+    /// `syscall()`, ld.so's and glibc's internal opens) through seccomp user notification.
+    #[arg(long)]
+    pub seccomp_transport: bool,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -127,11 +131,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0) };
     let core = Arc::new(RequestCore::new(policy, audit.clone()));
-    let bootstrap = transport::shim::serve_bootstrap(broker_end, core)
+    let confinement = confine::prepare(
+        &prefixes,
+        &shim,
+        args.seccomp_transport,
+        DEFAULT_BOOTSTRAP_FD,
+    )
+    .context("cannot prepare the kernel confinement")?;
+    let floor = confinement
+        .notify
+        .then(|| transport::seccomp::Floor::new(&confine::floor::paths(&prefixes, &shim)));
+    let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
         .context("cannot start serving the sandbox")?;
-
-    let confinement =
-        confine::prepare(&prefixes, &shim).context("cannot prepare the kernel confinement")?;
     if args.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(
             "arbiter: --strict: not enforced on this kernel: {}",
