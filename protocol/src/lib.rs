@@ -9,7 +9,7 @@
 //!   indistinguishable from end of stream (see the seqpacket seed), so a 0-byte read means
 //!   "peer closed".
 //! * A sandboxed process inherits one *bootstrap* socket (its number is in the environment
-//!   variable [`ENV_FD`]). It is used only one way: the shim sends [`Bootstrap::Channel`] messages on it,
+//!   variable [`ENV_FD`]). It is used only one way: the shim sends [`Register`] messages on it,
 //!   each carrying one end of a fresh socketpair. That end becomes a private *call channel*
 //!   of one thread of one process, so a reply can never reach the wrong thread or process,
 //!   even after `fork`. The broker stamps every message with the sender's kernel credentials
@@ -37,7 +37,7 @@ pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
 use serde::{Deserialize, Serialize};
 
 /// Protocol version spoken by this build. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Largest encoded message, request or reply, in bytes.
 pub const MAX_MESSAGE: usize = 16 * 1024;
@@ -58,20 +58,26 @@ pub const ENV_SHIM: &str = "ARBITER_SHIM";
 /// The fd number at which `arbiter run` places the bootstrap socket in the child.
 pub const DEFAULT_BOOTSTRAP_FD: i32 = 1023;
 
-/// A message on the bootstrap socket; each carries exactly one fd.
+/// First message on the bootstrap socket for each new call channel; carries the channel's fd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Bootstrap {
-    /// Registers a new call channel; the fd is the broker's end of a fresh SEQPACKET pair.
-    Channel {
-        /// The protocol version the shim speaks.
-        version: u32,
-    },
-    /// Hands over a seccomp user-notification listener, sent once by `arbiter run`'s child
-    /// between fork and exec (`arbiter run --seccomp-transport`).
-    SeccompListener {
-        /// The protocol version of the sender.
-        version: u32,
-    },
+pub struct Register {
+    /// The protocol version the shim speaks.
+    pub version: u32,
+}
+
+/// The tag that opens a [`SeccompListener`] message.
+pub const SECCOMP_LISTENER_TAG: [u8; 4] = *b"SECL";
+
+/// Hands a seccomp user-notification listener (the message's one fd) to the broker. Sent
+/// once on the bootstrap socket by `arbiter run`'s child between fork and exec
+/// (`arbiter run --seccomp-transport`). Its leading tag makes it longer than any
+/// [`Register`], which therefore never decodes from it (trailing bytes are an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompListener {
+    /// Always [`SECCOMP_LISTENER_TAG`].
+    pub tag: [u8; 4],
+    /// The protocol version of the sender.
+    pub version: u32,
 }
 
 /// First message the broker sends on a new call channel.

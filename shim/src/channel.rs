@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{
-    decode, encode, Bootstrap, Call, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE,
-    PROTOCOL_VERSION,
+    decode, encode, Call, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE, PROTOCOL_VERSION,
 };
 
 use crate::state;
@@ -146,7 +145,7 @@ fn open_channel(bootstrap: RawFd) -> Result<RawFd, i32> {
     };
     let mut msg = [0u8; 16];
     let sent = match encode(
-        &Bootstrap::Channel {
+        &Register {
             version: PROTOCOL_VERSION,
         },
         &mut msg,

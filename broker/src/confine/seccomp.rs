@@ -343,14 +343,15 @@ impl NotifyFilter {
     }
 
     /// The step that installs the filter in the child, sends the listener to the broker on
-    /// the bootstrap socket at `bootstrap` as a [`arbiter_protocol::Bootstrap::SeccompListener`]
+    /// the bootstrap socket at `bootstrap` as a [`arbiter_protocol::SeccompListener`]
     /// and closes it. Must run after the errno filter (it needs `no_new_privs`, which that
     /// step set; it sets it again to stand alone). Makes system calls only.
     pub fn into_pre_exec(self, bootstrap: i32) -> anyhow::Result<PreExec> {
         let program = self.program;
         let mut msg = [0u8; 16];
         let len = arbiter_protocol::encode(
-            &arbiter_protocol::Bootstrap::SeccompListener {
+            &arbiter_protocol::SeccompListener {
+                tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
                 version: arbiter_protocol::PROTOCOL_VERSION,
             },
             &mut msg,

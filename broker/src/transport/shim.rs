@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, Credentials, RecvError};
 use arbiter_protocol::{
-    decode, encode, Bootstrap, Payload, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE,
-    PROTOCOL_VERSION,
+    decode, encode, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
+    MAX_MESSAGE, PROTOCOL_VERSION,
 };
 use serde_json::json;
 
@@ -88,7 +88,7 @@ fn caller(creds: Option<Credentials>) -> Caller {
 
 /// Serves a sandbox's bootstrap socket until every process holding it has exited.
 /// Returns when the bootstrap socket reaches end of stream.
-/// With `seccomp`, the first [`Bootstrap::SeccompListener`] is served by
+/// With `seccomp`, the first [`SeccompListener`] is served by
 /// [`super::seccomp::serve`] with that floor.
 pub fn serve_bootstrap(
     bootstrap: OwnedFd,
@@ -119,15 +119,17 @@ pub fn serve_bootstrap(
                 return; // every sandboxed process has closed the bootstrap socket
             }
             let who = caller(got.credentials);
-            let channel = match (decode::<Bootstrap>(&buf[..got.len]), <[OwnedFd; 1]>::try_from(fds)) {
-                (Ok(Bootstrap::Channel { version }), Ok([fd])) if socket_type(fd.as_raw_fd()) == Some(libc::SOCK_SEQPACKET) => {
-                    if version != PROTOCOL_VERSION {
+            let msg = &buf[..got.len];
+            let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
+            let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
+                (Ok(reg), _, Ok([fd])) if socket_type(fd.as_raw_fd()) == Some(libc::SOCK_SEQPACKET) => {
+                    if reg.version != PROTOCOL_VERSION {
                         refuse(&fd, &core, who, "protocol version mismatch");
                         continue;
                     }
                     fd
                 }
-                (Ok(Bootstrap::SeccompListener { version }), Ok([fd])) if version == PROTOCOL_VERSION => {
+                (Err(_), Some(l), Ok([fd])) if l.version == PROTOCOL_VERSION => {
                     // Only the first listener is served: it comes from arbiter's own child
                     // before exec; a later one would be the program's own filter.
                     if listener_taken || !seccomp_enabled {
