@@ -124,13 +124,20 @@ fn a_path_flipped_by_another_thread_never_yields_the_denied_file() {
     assert!(text.contains("leaks=0"), "{text}");
     // Which path the broker copies depends on scheduling; the property is that the secret
     // is never read, whichever it copied.
-    // Negative control: natively the flipped buffer does reach the secret.
-    let native = Command::new(&bin)
-        .args([&allowed, &denied])
-        .arg("3000")
-        .output()
-        .unwrap();
-    assert!(!stdout(&native).contains("leaks=0"), "{}", stdout(&native));
+    // Negative control: natively the flipped buffer does reach the secret (the race is
+    // scheduling-dependent, so a few tries are allowed).
+    let leaked = (0..10).any(|_| {
+        let native = Command::new(&bin)
+            .args([&allowed, &denied])
+            .arg("3000")
+            .output()
+            .unwrap();
+        !stdout(&native).contains("leaks=0")
+    });
+    assert!(
+        leaked,
+        "the native run never raced: the test proves nothing"
+    );
 }
 
 #[test]
