@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Also allow resolving host names matching PATTERN (e.g. `*.example.com`).
     #[arg(long, value_name = "PATTERN")]
     pub resolve: Vec<String>,
+    /// Also broker the path syscalls that bypass the shim (static binaries, raw
+    /// `syscall()`, ld.so's and glibc's internal opens) through seccomp user notification.
+    #[arg(long)]
+    pub seccomp_transport: bool,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -214,11 +218,18 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0) };
     let core = Arc::new(RequestCore::new(policy, audit.clone()));
-    let bootstrap = transport::shim::serve_bootstrap(broker_end, core)
+    let confinement = confine::prepare(
+        &prefixes,
+        &shim,
+        args.seccomp_transport,
+        DEFAULT_BOOTSTRAP_FD,
+    )
+    .context("cannot prepare the kernel confinement")?;
+    let floor = confinement
+        .notify
+        .then(|| transport::seccomp::Floor::new(&confine::floor::paths(&prefixes, &shim)));
+    let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
         .context("cannot start serving the sandbox")?;
-
-    let confinement =
-        confine::prepare(&prefixes, &shim).context("cannot prepare the kernel confinement")?;
     if args.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(
             "arbiter: --strict: not enforced on this kernel: {}",

@@ -29,14 +29,20 @@ pub struct Confinement {
     pub landlock: bool,
     /// Whether the seccomp filter will be applied.
     pub seccomp: bool,
+    /// Whether the notify filter will be applied (calls then also arrive by seccomp).
+    pub notify: bool,
 }
 
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
+/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`]) is installed
+/// after the errno filter and its listener sent on the bootstrap socket at `bootstrap`.
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
     shim: &std::path::Path,
+    seccomp_transport: bool,
+    bootstrap: i32,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
     let mut steps = Vec::new();
@@ -48,9 +54,18 @@ pub fn prepare(
     if let Some(domain) = ll.domain {
         steps.push(domain.into_pre_exec());
     }
-    let seccomp_on = match seccomp::Filter::compile() {
+    let notify = seccomp_transport && seccomp::notify_available();
+    if seccomp_transport && !notify {
+        missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
+    }
+    let seccomp_on = match seccomp::Filter::compile(notify) {
         Ok(filter) if seccomp::available() => {
             steps.push(filter.into_pre_exec());
+            if notify {
+                let nf = seccomp::NotifyFilter::compile()
+                    .context("cannot compile the seccomp notify filter")?;
+                steps.push(nf.into_pre_exec(bootstrap)?);
+            }
             true
         }
         Ok(_) => {
@@ -64,6 +79,7 @@ pub fn prepare(
         missing,
         landlock: landlock_on,
         seccomp: seccomp_on,
+        notify: notify && seccomp_on,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The request core: every call, from every transport, is decided and performed here.
 //!
-//! A transport (the shim's SEQPACKET channels today; seccomp notifications next) turns what
+//! A transport (the shim's SEQPACKET channels, or seccomp user notifications) turns what
 //! it received into a [`Call`] plus the fds that came with it, and the identity the kernel
 //! vouched for ([`Caller`]). [`RequestCore::handle`] checks the call against the policy,
 //! performs it when allowed, writes the audit record, and returns an [`Outcome`] for the
@@ -28,6 +28,8 @@ use errno::Errno;
 pub enum Transport {
     /// The LD_PRELOAD shim over a SEQPACKET channel.
     Shim,
+    /// seccomp user notification (`arbiter run --seccomp-transport`).
+    Seccomp,
 }
 
 impl Transport {
@@ -35,6 +37,7 @@ impl Transport {
     pub fn name(self) -> &'static str {
         match self {
             Transport::Shim => "shim",
+            Transport::Seccomp => "seccomp",
         }
     }
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, Credentials, RecvError};
 use arbiter_protocol::{
-    decode, encode, Payload, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE,
-    PROTOCOL_VERSION,
+    decode, encode, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
+    MAX_MESSAGE, PROTOCOL_VERSION,
 };
 use serde_json::json;
 
@@ -88,12 +88,18 @@ fn caller(creds: Option<Credentials>) -> Caller {
 
 /// Serves a sandbox's bootstrap socket until every process holding it has exited.
 /// Returns when the bootstrap socket reaches end of stream.
+/// With `seccomp`, the first [`SeccompListener`] is served by
+/// [`super::seccomp::serve`] with that floor.
 pub fn serve_bootstrap(
     bootstrap: OwnedFd,
     core: Arc<RequestCore>,
+    seccomp: Option<super::seccomp::Floor>,
 ) -> std::io::Result<JoinHandle<()>> {
     pass_credentials(bootstrap.as_raw_fd())?;
+    let seccomp_enabled = seccomp.is_some();
+    let seccomp_floor = seccomp.unwrap_or_default();
     std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
+        let mut listener_taken = false;
         let live = Arc::new(AtomicUsize::new(0));
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut raw = [-1; MAX_FDS];
@@ -113,13 +119,28 @@ pub fn serve_bootstrap(
                 return; // every sandboxed process has closed the bootstrap socket
             }
             let who = caller(got.credentials);
-            let channel = match (decode::<Register>(&buf[..got.len]), <[OwnedFd; 1]>::try_from(fds)) {
-                (Ok(reg), Ok([fd])) if socket_type(fd.as_raw_fd()) == Some(libc::SOCK_SEQPACKET) => {
+            let msg = &buf[..got.len];
+            let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
+            let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
+                (Ok(reg), _, Ok([fd])) if socket_type(fd.as_raw_fd()) == Some(libc::SOCK_SEQPACKET) => {
                     if reg.version != PROTOCOL_VERSION {
                         refuse(&fd, &core, who, "protocol version mismatch");
                         continue;
                     }
                     fd
+                }
+                (Err(_), Some(l), Ok([fd])) if l.version == PROTOCOL_VERSION => {
+                    // Only the first listener is served: it comes from arbiter's own child
+                    // before exec; a later one would be the program's own filter.
+                    if listener_taken || !seccomp_enabled {
+                        core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": "unexpected seccomp listener" }));
+                        continue;
+                    }
+                    listener_taken = true;
+                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone()) {
+                        core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
+                    }
+                    continue;
                 }
                 _ => {
                     // A malformed registration costs the sender only that registration.
