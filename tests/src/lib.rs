@@ -70,6 +70,8 @@ impl Sandbox {
             .args(cmd)
             .current_dir(&self.dir)
             .stdin(Stdio::null());
+        // cargo's LD_LIBRARY_PATH (its toolchain) is not the environment a user runs in.
+        c.env_remove("LD_LIBRARY_PATH");
         c.output().expect("run arbiter")
     }
 

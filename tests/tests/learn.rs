@@ -160,7 +160,7 @@ fn audit_summary_counts_denials_and_names_rules() {
     );
     assert_code(&o, 1);
     let s = Command::new(arbiter())
-        .args(["audit", "summary", "a.jsonl"])
+        .args(["audit", "summary", "--top", "50", "a.jsonl"])
         .current_dir(&sb.dir)
         .output()
         .unwrap();

@@ -1,4 +1,4 @@
-//! The seccomp transport (`arbiter run --seccomp-transport`): static binaries and raw
+//! The seccomp transport (on by default; `--no-seccomp-transport` turns it off): static binaries and raw
 //! `syscall()` calls reach the broker through seccomp user notification and are decided by
 //! the same policy, with `"transport": "seccomp"` in the audit log.
 
@@ -6,7 +6,8 @@ use std::process::Command;
 
 use arbiter_tests::{assert_code, compile_helper, outside_dir, stderr, stdout, Sandbox};
 
-const FLAG: &str = "--seccomp-transport";
+/// The transport is on by default; this names it explicitly in each run (it is a no-op).
+const FLAG: &str = "--strict";
 
 fn audit_records(path: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)

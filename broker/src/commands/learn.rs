@@ -66,7 +66,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         connect: Vec::new(),
         bind: Vec::new(),
         resolve: Vec::new(),
-        seccomp_transport: false,
+        no_seccomp_transport: false,
         command: args.command.clone(),
     };
     let ran = run_with(run_args, Some(Box::new(recorder.clone())))?;

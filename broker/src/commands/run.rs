@@ -50,10 +50,11 @@ pub struct RunArgs {
     /// Also allow resolving host names matching PATTERN (e.g. `*.example.com`).
     #[arg(long, value_name = "PATTERN")]
     pub resolve: Vec<String>,
-    /// Also broker the path syscalls that bypass the shim (static binaries, raw
-    /// `syscall()`, ld.so's and glibc's internal opens) through seccomp user notification.
+    /// Do not broker the path syscalls that bypass the shim (static binaries, raw
+    /// `syscall()`, ld.so's and glibc's internal opens) through seccomp user notification;
+    /// the kernel floor then simply denies them.
     #[arg(long)]
-    pub seccomp_transport: bool,
+    pub no_seccomp_transport: bool,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -221,7 +222,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     let confinement = confine::prepare(
         &prefixes,
         &shim,
-        args.seccomp_transport,
+        !args.no_seccomp_transport,
         DEFAULT_BOOTSTRAP_FD,
     )
     .context("cannot prepare the kernel confinement")?;

@@ -28,7 +28,7 @@ use errno::Errno;
 pub enum Transport {
     /// The LD_PRELOAD shim over a SEQPACKET channel.
     Shim,
-    /// seccomp user notification (`arbiter run --seccomp-transport`).
+    /// seccomp user notification (on unless `--no-seccomp-transport`).
     Seccomp,
 }
 
