@@ -1,6 +1,7 @@
 //! The `arbiter` command: parses the command line and dispatches to a subcommand.
 
 mod audit;
+mod bench;
 mod commands;
 mod confine;
 mod core;
@@ -26,6 +27,11 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Report the kernel confinement layers available here and what they guarantee.
     Doctor,
+    /// Measure brokered calls against native calls and the channel's physical limit.
+    Bench(commands::bench::BenchArgs),
+    /// Time calls inside a sandbox for `arbiter bench` (internal).
+    #[command(hide = true)]
+    BenchWorker(commands::bench::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Doctor => Ok(commands::doctor::run()),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::BenchWorker(args) => commands::bench::worker(args),
     };
     match result {
         Ok(code) => code,

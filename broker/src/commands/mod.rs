@@ -1,4 +1,5 @@
 //! One module per subcommand, each a thin layer over library code.
 
+pub mod bench;
 pub mod doctor;
 pub mod run;
