@@ -52,9 +52,15 @@ fn bench_quick_reports_every_result() {
             .iter()
             .find(|e| e["name"] == name.as_str())
             .unwrap_or_else(|| panic!("{name} missing from the report"));
-        assert!(entry["n"].as_u64().unwrap_or(0) > 0, "{name} has no samples");
+        assert!(
+            entry["n"].as_u64().unwrap_or(0) > 0,
+            "{name} has no samples"
+        );
         if name.starts_with("broker_rss") {
-            assert!(entry["bytes"].as_u64().unwrap_or(0) > 0, "{name} has no size");
+            assert!(
+                entry["bytes"].as_u64().unwrap_or(0) > 0,
+                "{name} has no size"
+            );
         } else {
             for field in ["p50_ns", "p99_ns", "ops_per_s"] {
                 assert!(entry[field].is_number(), "{name} lacks {field}");
