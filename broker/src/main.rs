@@ -1,6 +1,7 @@
 //! The `arbiter` command: parses the command line and dispatches to a subcommand.
 
 mod audit;
+mod bench;
 mod commands;
 mod confine;
 mod core;
@@ -34,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::audit::AuditCommand,
     },
+    /// Measure brokered calls against native calls and the channel's physical limit.
+    Bench(commands::bench::BenchArgs),
+    /// Time calls inside a sandbox for `arbiter bench` (internal).
+    #[command(hide = true)]
+    BenchWorker(commands::bench::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
         Command::Learn(args) => commands::learn::run(args),
         Command::Audit { command } => commands::audit::run(command),
         Command::Doctor => Ok(commands::doctor::run()),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::BenchWorker(args) => commands::bench::worker(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,271 @@
+//! The bench's JSON report and its readable table of figures and ratios.
+//!
+//! ```json
+//! {"machine": {"cpus": 2, "kernel": "6.1.0", "model": "…", "loadavg": "…"},
+//!  "results": [{"name": "bare_rt", "p50_ns": 8000, "p99_ns": 15000, "ops_per_s": 120000.0, "n": 20000},
+//!              {"name": "broker_rss_1", "bytes": 5242880, "n": 1}]}
+//! ```
+//! Latency entries carry `p50_ns`, `p99_ns`, `ops_per_s` and `n`; memory entries carry
+//! `bytes` and `n` (samples taken). Readers should ignore fields they do not know.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the figures were measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// Online CPUs.
+    pub cpus: usize,
+    /// Kernel release.
+    pub kernel: String,
+    /// CPU model name.
+    pub model: String,
+    /// `/proc/loadavg` when the run started (the machine may be shared).
+    pub loadavg: String,
+}
+
+impl Machine {
+    /// This machine.
+    pub fn here() -> Machine {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            model: read("/proc/cpuinfo")
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+                .unwrap_or_default(),
+            loadavg: read("/proc/loadavg").trim().to_owned(),
+        }
+    }
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// `native_open`, `brokered_stat_t2`, `broker_rss_100`…
+    pub name: String,
+    /// Median latency (ns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ns: Option<u64>,
+    /// 99th-percentile latency (ns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ns: Option<u64>,
+    /// Throughput across all threads and processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ops_per_s: Option<f64>,
+    /// Samples behind the figures.
+    pub n: u64,
+    /// Memory in bytes (memory entries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+impl Entry {
+    /// A memory entry.
+    pub fn bytes(name: impl Into<String>, bytes: u64) -> Entry {
+        Entry {
+            name: name.into(),
+            p50_ns: None,
+            p99_ns: None,
+            ops_per_s: None,
+            n: 1,
+            bytes: Some(bytes),
+        }
+    }
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Where it was measured.
+    pub machine: Machine,
+    /// Every measurement, in the order taken.
+    pub results: Vec<Entry>,
+}
+
+/// A ratio of two results and the issue's target for it.
+pub struct Ratio {
+    /// What is compared.
+    pub label: String,
+    /// The measured value.
+    pub value: f64,
+    /// The target, when the issue sets one, and whether it is `≤` (true) or `≥`.
+    pub target: Option<(f64, bool)>,
+    /// Unit shown after value and target.
+    pub unit: &'static str,
+}
+
+impl Ratio {
+    /// Whether the value meets its target (`None` without one).
+    pub fn met(&self) -> Option<bool> {
+        self.target
+            .map(|(t, le)| if le { self.value <= t } else { self.value >= t })
+    }
+}
+
+impl Report {
+    fn get(&self, name: &str) -> Option<&Entry> {
+        self.results.iter().find(|e| e.name == name)
+    }
+
+    fn p50(&self, name: &str) -> Option<f64> {
+        self.get(name).and_then(|e| e.p50_ns).map(|v| v as f64)
+    }
+
+    fn ops(&self, name: &str) -> Option<f64> {
+        self.get(name).and_then(|e| e.ops_per_s)
+    }
+
+    /// The ratios the issue sets targets for, plus the scaling of every brokered call.
+    pub fn ratios(&self) -> Vec<Ratio> {
+        let mut out = Vec::new();
+        let mut p50_ratio = |a: &str, b: &str, target: Option<f64>| {
+            if let (Some(x), Some(y)) = (self.p50(a), self.p50(b)) {
+                out.push(Ratio {
+                    label: format!("{a} / {b} (p50)"),
+                    value: x / y,
+                    target: target.map(|t| (t, true)),
+                    unit: "×",
+                });
+            }
+        };
+        p50_ratio("brokered_open", "ideal_open_rt", Some(1.25));
+        p50_ratio("brokered_stat", "bare_rt", Some(1.25));
+        p50_ratio("brokered_access", "bare_rt", Some(1.25));
+        p50_ratio("brokered_stat", "native_stat", Some(3.0));
+        p50_ratio("brokered_open", "native_open", Some(5.0));
+        p50_ratio("brokered_connect", "native_connect", None);
+        p50_ratio("brokered_getaddrinfo", "native_getaddrinfo", None);
+        p50_ratio("ideal_open_rt", "bare_rt", None);
+        for kind in ["open", "stat", "access", "connect", "getaddrinfo"] {
+            let one = format!("brokered_{kind}");
+            for suffix in ["t2", "t8", "p4"] {
+                let many = format!("{one}_{suffix}");
+                if let (Some(x), Some(y)) = (self.ops(&many), self.ops(&one)) {
+                    out.push(Ratio {
+                        label: format!("{many} / {one} (throughput)"),
+                        value: x / y,
+                        target: (suffix == "t2").then_some((1.6, false)),
+                        unit: "×",
+                    });
+                }
+            }
+        }
+        if let (Some(r), Some(n)) = (self.p50("run_true"), self.p50("native_true")) {
+            out.push(Ratio {
+                label: "run_true − native_true (p50)".into(),
+                value: (r - n) / 1e6,
+                target: Some((5.0, true)),
+                unit: " ms",
+            });
+        }
+        if let (Some(r), Some(n)) = (self.p50("run_python"), self.p50("native_python")) {
+            out.push(Ratio {
+                label: "run_python − native_python (p50)".into(),
+                value: (r - n) / 1e6,
+                target: None,
+                unit: " ms",
+            });
+        }
+        const MIB: f64 = 1024.0 * 1024.0;
+        for idle in [1u32, 100] {
+            if let Some(b) = self
+                .get(&format!("broker_rss_{idle}"))
+                .and_then(|e| e.bytes)
+            {
+                out.push(Ratio {
+                    label: format!("broker_rss_{idle}"),
+                    value: b as f64 / MIB,
+                    target: Some((16.0 + f64::from(idle) * 0.25, true)),
+                    unit: " MiB",
+                });
+            }
+        }
+        if let (Some(a), Some(b)) = (
+            self.get("broker_rss_1").and_then(|e| e.bytes),
+            self.get("broker_rss_100").and_then(|e| e.bytes),
+        ) {
+            out.push(Ratio {
+                label: "per idle channel: (rss_100 − rss_1) / 99".into(),
+                value: (b as f64 - a as f64) / 99.0 / 1024.0,
+                target: Some((256.0, true)),
+                unit: " KiB",
+            });
+        }
+        out
+    }
+
+    /// The readable table: every result, then the ratios against their targets.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            s,
+            "machine: {} CPUs, {}, kernel {}, load {}",
+            m.cpus, m.model, m.kernel, m.loadavg
+        );
+        let _ = writeln!(
+            s,
+            "{:<26} {:>12} {:>12} {:>12} {:>8}",
+            "name", "p50", "p99", "ops/s", "n"
+        );
+        for e in &self.results {
+            match e.bytes {
+                Some(b) => {
+                    let _ = writeln!(
+                        s,
+                        "{:<26} {:>12} {:>12} {:>12} {:>8}",
+                        e.name,
+                        format!("{:.1} MiB", b as f64 / 1048576.0),
+                        "",
+                        "",
+                        e.n
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "{:<26} {:>12} {:>12} {:>12.0} {:>8}",
+                        e.name,
+                        human_ns(e.p50_ns.unwrap_or(0)),
+                        human_ns(e.p99_ns.unwrap_or(0)),
+                        e.ops_per_s.unwrap_or(0.0),
+                        e.n
+                    );
+                }
+            }
+        }
+        let _ = writeln!(s, "\n{:<52} {:>10} {:>12}  met", "ratio", "value", "target");
+        for r in self.ratios() {
+            let target = r.target.map_or(String::new(), |(t, le)| {
+                format!("{} {t}{}", if le { "≤" } else { "≥" }, r.unit)
+            });
+            let met = match r.met() {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            };
+            let _ = writeln!(
+                s,
+                "{:<52} {:>10} {:>12}  {met}",
+                r.label,
+                format!("{:.2}{}", r.value, r.unit),
+                target
+            );
+        }
+        s
+    }
+}
+
+/// `850 ns`, `12.3 µs`, `4.56 ms`.
+fn human_ns(ns: u64) -> String {
+    match ns {
+        0..=999 => format!("{ns} ns"),
+        1_000..=999_999 => format!("{:.2} µs", ns as f64 / 1e3),
+        _ => format!("{:.2} ms", ns as f64 / 1e6),
+    }
+}

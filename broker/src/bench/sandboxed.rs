@@ -1,0 +1,162 @@
+//! Measurements through the real `arbiter run`: the brokered calls (timed inside the
+//! sandbox by `arbiter bench-worker`), start-up, and the broker's memory.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use super::stats::{now_ns, summarize, Summary};
+use super::workload::Kind;
+
+/// How to start `arbiter run` for the bench.
+pub struct Runner {
+    /// This `arbiter` binary (both the broker and the worker).
+    pub exe: PathBuf,
+    /// The sandbox's working directory, holding the target file.
+    pub dir: PathBuf,
+    /// The target file.
+    pub file: PathBuf,
+    /// The loopback listener.
+    pub addr: SocketAddrV4,
+}
+
+impl Runner {
+    fn run_cmd(&self) -> Command {
+        let mut c = Command::new(&self.exe);
+        c.current_dir(&self.dir).args([
+            "run",
+            "--connect",
+            &self.addr.to_string(),
+            "--resolve",
+            "localhost",
+            "--",
+        ]);
+        c
+    }
+
+    fn worker_cmd(&self, kind: Kind, threads: usize, procs: usize, iters: usize) -> Command {
+        let mut c = self.run_cmd();
+        c.arg(&self.exe).arg("bench-worker").args([
+            "--kind",
+            kind.name(),
+            "--threads",
+            &threads.to_string(),
+            "--procs",
+            &procs.to_string(),
+            "--iters",
+            &iters.to_string(),
+            "--file",
+        ]);
+        c.arg(&self.file)
+            .args(["--addr", &self.addr.to_string(), "--host", "localhost"]);
+        c
+    }
+
+    /// `brokered_*`: `iters` calls on each of `threads` threads in each of `procs` processes.
+    pub fn brokered(
+        &self,
+        kind: Kind,
+        threads: usize,
+        procs: usize,
+        iters: usize,
+    ) -> Result<Summary> {
+        let out = self
+            .worker_cmd(kind, threads, procs, iters)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot start arbiter run")?;
+        if !out.status.success() {
+            bail!(
+                "bench-worker {} failed ({}): {}",
+                kind.name(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "bench-worker printed no summary: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Broker memory: the `arbiter run` process's resident set with `threads` idle
+    /// sandboxed threads, each holding a registered call channel (one broker thread each).
+    pub fn broker_rss(&self, threads: usize) -> Result<u64> {
+        let mut child = self
+            .worker_cmd(Kind::Idle, threads, 1, 1)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start arbiter run")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let rss = if line.trim() == "ready" {
+            // Let the channel threads settle into their blocking receive.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            vm_rss(child.id())
+        } else {
+            Err(anyhow::anyhow!("the idle worker did not get ready"))
+        };
+        drop(child.stdin.take()); // end of file on its stdin releases the worker
+        let status = child.wait()?;
+        let rss = rss?;
+        if !status.success() {
+            bail!("the idle worker failed ({status})");
+        }
+        Ok(rss)
+    }
+}
+
+/// `VmRSS` of a process, in bytes.
+fn vm_rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("no VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// Wall time of `iters` runs of a command (after one untimed run), as a summary.
+pub fn startup(mut make: impl FnMut() -> Command, iters: usize) -> Result<Summary> {
+    let mut go = || -> Result<u64> {
+        let start = now_ns();
+        let status = make()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .context("cannot start the command")?;
+        let end = now_ns();
+        if !status.success() {
+            bail!("{status}");
+        }
+        Ok(end - start)
+    };
+    go()?;
+    let mut samples = Vec::with_capacity(iters);
+    let start = now_ns();
+    for _ in 0..iters {
+        samples.push(go()?);
+    }
+    Ok(summarize(&mut samples, now_ns() - start))
+}
+
+/// `arbiter run -- ARGV` in `dir`.
+pub fn under_arbiter(exe: &Path, dir: &Path, argv: &[&str]) -> Command {
+    let mut c = Command::new(exe);
+    c.current_dir(dir).arg("run").arg("--").args(argv);
+    c
+}
+
+/// `ARGV` run directly in `dir`.
+pub fn native(dir: &Path, argv: &[&str]) -> Command {
+    let mut c = Command::new(argv[0]);
+    c.current_dir(dir).args(&argv[1..]);
+    c
+}

@@ -1,0 +1,70 @@
+//! `arbiter bench --quick` runs end to end and reports every required result. Timings are
+//! never asserted: they depend on the machine and on whatever else it is running.
+
+use std::process::Command;
+
+/// Every name the issue requires, each with at least one sample.
+const REQUIRED: &[&str] = &[
+    "native_open",
+    "native_stat",
+    "native_connect",
+    "native_getaddrinfo",
+    "bare_rt",
+    "ideal_open_rt",
+    "run_true",
+    "native_true",
+    "run_python",
+    "native_python",
+    "broker_rss_1",
+    "broker_rss_100",
+];
+
+const BROKERED: &[&str] = &["open", "stat", "access", "connect", "getaddrinfo"];
+
+#[test]
+fn bench_quick_reports_every_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bench.json");
+    let run = Command::new(arbiter_tests::arbiter())
+        .current_dir(dir.path())
+        .args(["bench", "--quick", "--iters", "100", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run arbiter bench");
+    assert!(
+        run.status.success(),
+        "arbiter bench failed: {}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("report written")).expect("JSON");
+    assert!(json["machine"]["cpus"].as_u64().unwrap_or(0) > 0);
+    let results = json["results"].as_array().expect("results array");
+    let mut names: Vec<String> = REQUIRED.iter().map(|s| s.to_string()).collect();
+    for kind in BROKERED {
+        for suffix in ["", "_t2", "_t8", "_p4"] {
+            names.push(format!("brokered_{kind}{suffix}"));
+        }
+    }
+    for name in &names {
+        let entry = results
+            .iter()
+            .find(|e| e["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} missing from the report"));
+        assert!(
+            entry["n"].as_u64().unwrap_or(0) > 0,
+            "{name} has no samples"
+        );
+        if name.starts_with("broker_rss") {
+            assert!(
+                entry["bytes"].as_u64().unwrap_or(0) > 0,
+                "{name} has no size"
+            );
+        } else {
+            for field in ["p50_ns", "p99_ns", "ops_per_s"] {
+                assert!(entry[field].is_number(), "{name} lacks {field}");
+            }
+        }
+    }
+}
