@@ -6,6 +6,7 @@ mod confine;
 mod core;
 mod exit_code;
 mod sandbox;
+mod serve;
 mod transport;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run a command with its calls brokered under a policy.
     Run(commands::run::RunArgs),
+    /// Serve sandboxes to `arbiter run --daemon` clients over a unix socket.
+    Serve(commands::serve::ServeArgs),
     /// Report the kernel confinement layers available here and what they guarantee.
     Doctor,
 }
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Doctor => Ok(commands::doctor::run()),
     };
     match result {
