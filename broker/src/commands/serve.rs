@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -68,6 +69,7 @@ fn open_audit(path: Option<&PathBuf>) -> Result<(Audit, Option<impl Sized>)> {
         Some(p) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
+                .mode(0o600)
                 .append(true)
                 .open(p)
                 .with_context(|| format!("cannot open audit log {}", p.display()))?;

@@ -160,6 +160,8 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
     let mut raw = [-1; MAX_FDS];
     let got = match recv_with_fds(conn.as_raw_fd(), &mut buf, &mut raw, 0) {
         Ok(g) if g.nfds == 0 && g.len > 0 => g,
+        // A liveness probe (another daemon starting on this path): connected and closed.
+        Ok(g) if g.nfds == 0 => return,
         Ok(g) => {
             for fd in &raw[..g.nfds] {
                 // SAFETY: just received, owned by nobody else.
