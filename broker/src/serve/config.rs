@@ -321,8 +321,8 @@ mod tests {
     const CFG: &str = r#"
 [[user]]
 uid = 1000
-allow = ["default", "strict"]
-default = "strict"
+allow = ["default", "runtime"]
+default = "runtime"
 
 [[group]]
 name = "dev"
@@ -333,7 +333,7 @@ allow = ["default"]
     fn a_user_gets_its_default_and_may_ask_only_for_allowed_profiles() {
         let c = Config::parse(CFG, Path::new("/")).unwrap();
         let alice = client(1000, "alice", 1000, &[]);
-        assert_eq!(c.grant(&alice, None).unwrap().name, "strict");
+        assert_eq!(c.grant(&alice, None).unwrap().name, "runtime");
         assert_eq!(c.grant(&alice, Some("default")).unwrap().name, "default");
         let e = c.grant(&alice, Some("net")).unwrap_err();
         assert!(e.contains("not allowed"), "{e}");
