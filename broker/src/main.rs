@@ -8,6 +8,7 @@ mod core;
 mod exit_code;
 mod learn;
 mod sandbox;
+mod serve;
 mod transport;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run a command with its calls brokered under a policy.
     Run(commands::run::RunArgs),
+    /// Serve sandboxes to `arbiter run --daemon` clients over a unix socket.
+    Serve(commands::serve::ServeArgs),
     /// Report the kernel confinement layers available here and what they guarantee.
     Doctor,
     /// Run a command with everything allowed and write the policy it needed.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Learn(args) => commands::learn::run(args),
         Command::Audit { command } => commands::audit::run(command),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Doctor => Ok(commands::doctor::run()),
         Command::Bench(args) => commands::bench::run(args),
         Command::BenchWorker(args) => commands::bench::worker(args),

@@ -27,6 +27,7 @@
 
 pub mod call;
 pub mod codec;
+pub mod daemon;
 pub mod fdpass;
 pub mod reply;
 

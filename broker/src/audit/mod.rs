@@ -38,6 +38,15 @@ impl Audit {
         )
     }
 
+    /// The same sink, with records tagged by another sandbox id (`arbiter serve` shares one
+    /// log between its sandboxes).
+    pub fn for_sandbox(&self, sandbox: u64) -> Audit {
+        Audit {
+            tx: self.tx.clone(),
+            sandbox,
+        }
+    }
+
     /// Whether records are wanted at all (skip building them otherwise).
     pub fn enabled(&self) -> bool {
         self.tx.is_some()

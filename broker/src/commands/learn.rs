@@ -67,6 +67,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         bind: Vec::new(),
         resolve: Vec::new(),
         no_seccomp_transport: false,
+        daemon: None,
         command: args.command.clone(),
     };
     let ran = run_with(run_args, Some(Box::new(recorder.clone())))?;

@@ -17,6 +17,7 @@ use crate::exit_code;
 use crate::sandbox::program::{self, ProgramError};
 use crate::sandbox::spawn::{self, Launch};
 use crate::sandbox::{shim_path, supervise};
+use crate::serve;
 use crate::transport;
 
 /// Options of `arbiter run`.
@@ -55,6 +56,11 @@ pub struct RunArgs {
     /// the kernel floor then simply denies them.
     #[arg(long)]
     pub no_seccomp_transport: bool,
+    /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
+    /// (or the abstract socket `@NAME`) for a sandbox, then become the command. The daemon
+    /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
+    #[arg(long, value_name = "PATH|@NAME", conflicts_with_all = ["audit", "ro", "rw", "deny", "connect", "bind", "resolve"])]
+    pub daemon: Option<OsString>,
     /// The command and its arguments.
     #[arg(
         required = true,
@@ -83,6 +89,9 @@ fn random_id() -> u64 {
 
 /// Runs the command; returns its exit status (see [`crate::exit_code`]).
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    if let Some(daemon) = &args.daemon {
+        return run_via_daemon(&args, daemon);
+    }
     run_with(args, None).map(|ran| ran.code)
 }
 
@@ -295,5 +304,23 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         code: ended.into(),
         vars: Some(vars),
         prefixes,
+    })
+}
+
+/// `arbiter run --daemon PATH|@NAME`: the daemon decides the policy, so only a profile
+/// name may be asked for.
+fn run_via_daemon(args: &RunArgs, daemon: &std::ffi::OsStr) -> Result<ExitCode> {
+    let profile = match args.policy.as_slice() {
+        [] => None,
+        [one] if matches!(policy_source(one), Source::Builtin(_)) => Some(one.as_str()),
+        _ => anyhow::bail!(
+            "with --daemon, --policy takes one profile name the daemon allows, not a file"
+        ),
+    };
+    serve::client::launch(serve::client::Request {
+        endpoint: serve::listen::Endpoint::parse(daemon),
+        profile,
+        strict: args.strict,
+        command: &args.command,
     })
 }

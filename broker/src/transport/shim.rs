@@ -86,6 +86,11 @@ fn caller(creds: Option<Credentials>) -> Caller {
     }
 }
 
+/// Run at the start of every call-channel thread, before the channel is welcomed; an error
+/// refuses the channel (fail closed). `arbiter serve` uses it to take on the client's
+/// filesystem credentials, which Linux keeps per thread.
+pub type ChannelSetup = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
+
 /// Serves a sandbox's bootstrap socket until every process holding it has exited.
 /// Returns when the bootstrap socket reaches end of stream.
 /// With `seccomp`, the first [`SeccompListener`] is served by
@@ -94,6 +99,16 @@ pub fn serve_bootstrap(
     bootstrap: OwnedFd,
     core: Arc<RequestCore>,
     seccomp: Option<super::seccomp::Floor>,
+) -> std::io::Result<JoinHandle<()>> {
+    serve_bootstrap_with(bootstrap, core, seccomp, None)
+}
+
+/// [`serve_bootstrap`], running `setup` first in each call-channel thread.
+pub fn serve_bootstrap_with(
+    bootstrap: OwnedFd,
+    core: Arc<RequestCore>,
+    seccomp: Option<super::seccomp::Floor>,
+    setup: Option<ChannelSetup>,
 ) -> std::io::Result<JoinHandle<()>> {
     pass_credentials(bootstrap.as_raw_fd())?;
     let seccomp_enabled = seccomp.is_some();
@@ -155,8 +170,12 @@ pub fn serve_bootstrap(
             let core = Arc::clone(&core);
             let live2 = Arc::clone(&live);
             live.fetch_add(1, Ordering::Relaxed);
+            let setup = setup.clone();
             let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
-                serve_channel(channel, &core);
+                match setup.map(|f| f()) {
+                    Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
+                    _ => serve_channel(channel, &core),
+                }
                 live2.fetch_sub(1, Ordering::Relaxed);
             });
             if spawned.is_err() {

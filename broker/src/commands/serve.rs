@@ -1,0 +1,153 @@
+//! `arbiter serve --listen PATH|@NAME`: serve sandboxes for `arbiter run --daemon` clients.
+
+use std::ffi::OsString;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::audit::Audit;
+use crate::exit_code;
+use crate::serve::listen::{self, Endpoint, Listener};
+use crate::serve::{self as daemon, Ended, Options};
+
+/// Options of `arbiter serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Listen on this socket path, or on the abstract socket NAME (`@NAME`).
+    #[arg(long, value_name = "PATH|@NAME", required_unless_present_any = ["inherit_stdin"])]
+    pub listen: Option<OsString>,
+    /// Serve the listening SOCK_SEQPACKET socket on fd 0 (bound by someone else, e.g. a
+    /// socket binder). systemd's LISTEN_FDS/LISTEN_PID (fd 3) is used without this flag.
+    #[arg(long, conflicts_with = "listen")]
+    pub inherit_stdin: bool,
+    /// The socket file's permissions (octal); it never exists with looser ones.
+    #[arg(long, value_name = "OCTAL", default_value = "0600", value_parser = parse_mode)]
+    pub mode: u32,
+    /// listen(2) backlog.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub backlog: i32,
+    /// Refuse to start (exit 125) when a stale socket from a dead daemon is in the way,
+    /// instead of replacing it.
+    #[arg(long)]
+    pub no_replace_stale: bool,
+    /// Exit (status 125) when the socket path is replaced or removed while serving.
+    #[arg(long)]
+    pub exit_on_stolen: bool,
+    /// Which users and groups may use which profiles (see docs/serve.md). Without it, only
+    /// the daemon's own uid is served, with the `default` profile.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the audit log of every sandbox to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Seconds live sandboxes get after SIGTERM before they are killed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub grace: f64,
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    let m = u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .map_err(|e| format!("not an octal mode: {e}"))?;
+    if m > 0o777 {
+        return Err("only the permission bits (at most 0777) are allowed".into());
+    }
+    Ok(m)
+}
+
+fn open_audit(path: Option<&PathBuf>) -> Result<(Audit, Option<impl Sized>)> {
+    Ok(match path {
+        None => (Audit::disabled(), None),
+        Some(p) if p.as_os_str() == "-" => {
+            let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), 0);
+            (a, Some(w))
+        }
+        Some(p) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .mode(0o600)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open audit log {}", p.display()))?;
+            let (a, w) = Audit::to_writer(Box::new(std::io::LineWriter::new(file)), 0);
+            (a, Some(w))
+        }
+    })
+}
+
+fn get_listener(args: &ServeArgs) -> Result<Listener> {
+    let inherited = if args.inherit_stdin {
+        Some(0)
+    } else {
+        listen::systemd_fd()
+    };
+    if let Some(fd) = inherited {
+        // SAFETY: fd 0 or 3 was handed to us by the process that started us; nothing in
+        // this process uses it otherwise.
+        return Ok(unsafe { listen::inherit(fd) }?);
+    }
+    let Some(arg) = &args.listen else {
+        bail!("--listen PATH|@NAME or an inherited socket is needed");
+    };
+    let opts = listen::Options {
+        mode: args.mode,
+        backlog: args.backlog,
+        replace_stale: !args.no_replace_stale,
+        lock_timeout: Duration::from_secs(2),
+    };
+    Ok(listen::listen(&Endpoint::parse(arg), &opts)?)
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    // Before any thread exists, so every thread inherits the blocked signals.
+    let signals = daemon::block_signals()?;
+    let config = daemon::load_config(args.config.as_deref())?;
+    let listener = get_listener(&args)?;
+    // The listener is bound (its mode came from a temporary umask, restored). From here the
+    // broker creates files for its clients with exactly the mode each caller's own umask
+    // allows, so the daemon's umask is 0, as in `arbiter run`.
+    // SAFETY: umask has no memory effects; no thread has started yet.
+    unsafe { libc::umask(0) };
+    nix::fcntl::fcntl(
+        listener.fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .context("cannot make the listening socket non-blocking")?;
+    // From here on the broker creates files with exactly the mode the client's umask gave.
+    // SAFETY: umask has no memory effects.
+    unsafe { libc::umask(0) };
+    let (audit, writer) = match open_audit(args.audit.as_ref()) {
+        Ok(a) => a,
+        Err(e) => {
+            listener.remove_if_ours();
+            return Err(e);
+        }
+    };
+    let place = match (&listener.owned, &args.listen) {
+        (Some((p, _)), _) => p.display().to_string(),
+        (None, Some(l)) => l.to_string_lossy().into_owned(),
+        (None, None) => "inherited socket".into(),
+    };
+    eprintln!("arbiter serve: listening on {place}");
+    audit.event(
+        "lifecycle",
+        json!({ "event": "listening", "at": place, "pid": std::process::id() }),
+    );
+    let opts = Options {
+        config: args.config.clone(),
+        exit_on_stolen: args.exit_on_stolen,
+        grace: Duration::from_secs_f64(args.grace.max(0.0)),
+    };
+    let ended = daemon::serve(listener, signals, config, audit.clone(), &opts);
+    drop(audit);
+    drop(writer);
+    Ok(match ended {
+        Ended::Signal => ExitCode::SUCCESS,
+        Ended::Stolen => ExitCode::from(exit_code::FAILED),
+    })
+}

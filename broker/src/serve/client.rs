@@ -1,0 +1,203 @@
+//! `arbiter run --daemon PATH|@NAME -- CMD`: the launcher side of the daemon handshake.
+//!
+//! The launcher never forks: it asks the daemon for a sandbox, receives the bootstrap
+//! socket, confines itself (the same Landlock and seccomp steps `arbiter run` installs in
+//! its child — plain system calls, run right before `execve`), places the socket at
+//! fd 1023, sets the shim's environment, and becomes the command. Its pid is the one the
+//! daemon saw in `SO_PEERCRED`.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use arbiter_protocol::daemon::{Hello, HelloReply, DAEMON_VERSION};
+use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
+use arbiter_protocol::{
+    decode, encode, DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM, MAX_FDS, MAX_MESSAGE,
+};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
+
+use super::listen::Endpoint;
+use crate::confine;
+use crate::exit_code;
+use crate::sandbox::program::{self, ProgramError};
+use crate::sandbox::shim_path;
+
+/// How long the launcher waits for the daemon's answer.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the launcher was asked to do.
+pub struct Request<'a> {
+    /// The daemon's socket.
+    pub endpoint: Endpoint,
+    /// A profile name to ask for, or the daemon's default for this user.
+    pub profile: Option<&'a str>,
+    /// Refuse to run unless both kernel layers are enforced.
+    pub strict: bool,
+    /// The command and its arguments.
+    pub command: &'a [OsString],
+}
+
+/// A sandbox the daemon made for us.
+struct Granted {
+    bootstrap: OwnedFd,
+    tmpdir: OsString,
+}
+
+fn ask(
+    endpoint: &Endpoint,
+    profile: Option<&str>,
+    argv0: &[u8],
+) -> Result<Result<Granted, String>> {
+    let addr = endpoint.addr().context("invalid daemon address")?;
+    let sock = socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("socket")?;
+    socket::connect(sock.as_raw_fd(), &addr)
+        .with_context(|| format!("cannot connect to the daemon at {endpoint}"))?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let hello = Hello {
+        version: DAEMON_VERSION,
+        profile,
+        cwd: cwd.as_os_str().as_bytes(),
+        argv0,
+    };
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let bytes = encode(&hello, &mut buf).map_err(|e| anyhow::anyhow!("hello: {e}"))?;
+    send_with_fds(sock.as_raw_fd(), bytes, &[])
+        .map_err(std::io::Error::from_raw_os_error)
+        .context("cannot send the hello to the daemon")?;
+    let _ = socket::setsockopt(
+        &sock,
+        sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0),
+    );
+    let mut raw = [-1; MAX_FDS];
+    let got = recv_with_fds(sock.as_raw_fd(), &mut buf, &mut raw, 0)
+        .map_err(|e| anyhow::anyhow!("no answer from the daemon: {e:?}"))?;
+    // SAFETY: just received; owned by nobody else.
+    let mut fds: Vec<OwnedFd> = raw[..got.nfds]
+        .iter()
+        .map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    if got.len == 0 {
+        bail!("the daemon closed the connection without an answer");
+    }
+    let reply = decode::<HelloReply>(&buf[..got.len])
+        .map_err(|e| anyhow::anyhow!("malformed answer from the daemon: {e}"))?;
+    if !reply.accepted {
+        return Ok(Err(reply.reason.to_owned()));
+    }
+    if fds.len() != 1 {
+        bail!(
+            "the daemon accepted but sent {} fds instead of 1",
+            fds.len()
+        );
+    }
+    Ok(Ok(Granted {
+        bootstrap: fds.remove(0),
+        tmpdir: OsString::from_vec(reply.tmpdir.to_vec()),
+    }))
+}
+
+/// Runs the command in a sandbox served by the daemon; returns only on failure.
+pub fn launch(req: Request<'_>) -> Result<ExitCode> {
+    let path_var = std::env::var_os("PATH");
+    let program = match program::find(&req.command[0], path_var.as_deref()) {
+        Ok(p) => p,
+        Err(e @ ProgramError::NotFound(_)) => {
+            eprintln!("arbiter: {e}");
+            return Ok(ExitCode::from(exit_code::NOT_FOUND));
+        }
+        Err(e @ ProgramError::NotExecutable(_)) => {
+            eprintln!("arbiter: {e}");
+            return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
+        }
+    };
+    let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
+    let prefixes = program::prefixes(&program, path_var.as_deref());
+    let confinement = confine::prepare(&prefixes, &shim, false, DEFAULT_BOOTSTRAP_FD)
+        .context("cannot prepare the kernel confinement")?;
+    if req.strict && !(confinement.landlock && confinement.seccomp) {
+        eprintln!(
+            "arbiter: --strict: not enforced on this kernel: {}",
+            confinement.missing.join("; ")
+        );
+        return Ok(ExitCode::from(exit_code::FAILED));
+    }
+    if !confinement.missing.is_empty() {
+        eprintln!(
+            "arbiter: warning: running with weaker confinement; missing: {}",
+            confinement.missing.join("; ")
+        );
+    }
+    let granted = match ask(&req.endpoint, req.profile, req.command[0].as_bytes())? {
+        Ok(g) => g,
+        Err(reason) => {
+            eprintln!("arbiter: the daemon at {} refused: {reason}", req.endpoint);
+            return Ok(ExitCode::from(exit_code::FAILED));
+        }
+    };
+    let e = exec(&program, req.command, &shim, granted, confinement.steps);
+    let code = match e.raw_os_error() {
+        Some(libc::ENOENT) => exit_code::NOT_FOUND,
+        Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
+            exit_code::CANNOT_EXECUTE
+        }
+        _ => exit_code::FAILED,
+    };
+    eprintln!("arbiter: cannot execute {}: {e}", program.display());
+    Ok(ExitCode::from(code))
+}
+
+fn exec(
+    program: &Path,
+    argv: &[OsString],
+    shim: &Path,
+    granted: Granted,
+    steps: Vec<crate::sandbox::spawn::PreExec>,
+) -> std::io::Error {
+    let mut preload = shim.as_os_str().to_owned();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(existing);
+    }
+    let mut cmd = Command::new(program);
+    if let Some((first, rest)) = argv.split_first() {
+        cmd.arg0(first).args(rest);
+    }
+    cmd.env("LD_PRELOAD", preload)
+        .env(ENV_FD, DEFAULT_BOOTSTRAP_FD.to_string())
+        .env(ENV_SHIM, shim)
+        .env("TMPDIR", &granted.tmpdir);
+    let boot = granted.bootstrap.as_raw_fd();
+    let mut steps = steps;
+    // SAFETY: without a fork, the closure runs in this single-threaded process right before
+    // execve; it makes system calls (dup2) and runs the confinement steps, which only make
+    // system calls on data prepared before (see PreExec).
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
+            if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for step in steps.iter_mut() {
+                step()?;
+            }
+            Ok(())
+        });
+    }
+    // Only returns on failure; the bootstrap socket (close-on-exec) stays open until then.
+    let err = cmd.exec();
+    drop(granted.bootstrap);
+    err
+}

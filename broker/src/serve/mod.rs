@@ -1,0 +1,223 @@
+//! `arbiter serve`: one long-lived broker for many sandboxes.
+//!
+//! 1. The daemon listens on a `SOCK_SEQPACKET` unix socket ([`listen`]): a path it binds
+//!    with an exact mode, an abstract `@NAME`, or a socket it inherits (fd 0 with
+//!    `--inherit-stdin`, fd 3 from systemd's `LISTEN_FDS`).
+//! 2. `arbiter run --daemon PATH -- CMD` connects and sends a hello ([`client`],
+//!    `arbiter_protocol::daemon`). The daemon identifies it by `SO_PEERCRED`, chooses a
+//!    profile from its config ([`config`]), reads `$PWD` from `/proc/PID/cwd`, makes a
+//!    private `TMPDIR` owned by the client, and starts serving a new bootstrap socket with
+//!    a [`RequestCore`](crate::core::RequestCore) of its own ([`session`]). For a client of
+//!    another uid every call-channel thread first takes on the client's filesystem
+//!    credentials ([`creds`]).
+//! 3. The daemon sends the bootstrap socket back; the launcher confines itself (Landlock,
+//!    seccomp), places the socket at fd 1023, and execs the command. From there on the
+//!    sandbox is served exactly as under `arbiter run`, until its last process is gone.
+//!
+//! SIGHUP reloads the config (a broken one is logged and the old one kept; live sandboxes
+//! keep the policy they started with). SIGTERM or SIGINT stops accepting, waits up to the
+//! grace period for live sandboxes, then kills what is left. See `docs/serve.md`.
+
+pub mod client;
+pub mod config;
+pub mod creds;
+pub mod listen;
+pub mod session;
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::audit::Audit;
+use config::Config;
+use listen::Listener;
+use session::Shared;
+
+/// How often the daemon checks that its socket path is still its own.
+const STOLEN_CHECK: Duration = Duration::from_secs(1);
+
+/// What the accept loop needs besides the socket.
+pub struct Options {
+    /// The config file (`None`: own uid, `default` profile).
+    pub config: Option<PathBuf>,
+    /// Exit when the socket path is replaced or removed.
+    pub exit_on_stolen: bool,
+    /// How long live sandboxes get after SIGTERM.
+    pub grace: Duration,
+}
+
+/// Why the accept loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGTERM or SIGINT.
+    Signal,
+    /// The socket path was stolen and `--exit-on-stolen` was given.
+    Stolen,
+}
+
+/// The signals the daemon handles through a signalfd. Blocks them in the calling thread;
+/// call before any thread starts so every thread inherits the mask.
+pub fn block_signals() -> Result<OwnedFd> {
+    // SAFETY: set is a valid sigset_t out-parameter, initialised by sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid sigset_t; the calls only write it and the thread's mask.
+    let fd = unsafe {
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGHUP, libc::SIGTERM, libc::SIGINT] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("signalfd");
+    }
+    // SAFETY: a new fd nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn read_signal(sfd: &OwnedFd) -> Option<i32> {
+    // SAFETY: signalfd_siginfo is plain old data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: info is a writable buffer of `size` bytes.
+    let n = unsafe {
+        libc::read(
+            sfd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            size,
+        )
+    };
+    (n as usize == size).then_some(info.ssi_signo as i32)
+}
+
+/// Loads the config named by `path`, or the implicit one.
+pub fn load_config(path: Option<&std::path::Path>) -> Result<Config> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::implicit(nix::unistd::geteuid().as_raw())),
+    }
+}
+
+/// Serves clients on `listener` until SIGTERM/SIGINT (or a stolen path, when asked).
+pub fn serve(
+    listener: Listener,
+    signals: OwnedFd,
+    config: Config,
+    audit: Audit,
+    opts: &Options,
+) -> Ended {
+    let shared = Arc::new(Shared::new(config, audit.clone()));
+    let mut last_check = Instant::now();
+    let mut stolen_reported = false;
+    let ended = loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: listener.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: signals.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a valid array of 2 pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, STOLEN_CHECK.as_millis() as i32) };
+        if n > 0 && fds[1].revents & libc::POLLIN != 0 {
+            match read_signal(&signals) {
+                Some(libc::SIGHUP) => reload(&shared, opts.config.as_deref()),
+                Some(_) => break Ended::Signal,
+                None => {}
+            }
+        }
+        if n > 0 && fds[0].revents & libc::POLLIN != 0 {
+            accept_one(&listener, &shared);
+        }
+        if last_check.elapsed() >= STOLEN_CHECK {
+            last_check = Instant::now();
+            if listener.still_ours() == Some(false) && !stolen_reported {
+                stolen_reported = true;
+                let path = listener.owned.as_ref().map(|o| o.0.display().to_string());
+                eprintln!(
+                    "arbiter serve: {}: the socket path was replaced or removed; clients can no longer reach this daemon",
+                    path.as_deref().unwrap_or("?")
+                );
+                audit.event("lifecycle", json!({ "event": "stolen", "path": path }));
+                if opts.exit_on_stolen {
+                    break Ended::Stolen;
+                }
+            }
+        }
+    };
+    // Stop accepting: remove the path (only if still ours), then close the socket.
+    listener.remove_if_ours();
+    drop(listener);
+    audit.event(
+        "lifecycle",
+        json!({ "event": "shutdown", "live": shared.live(), "grace_secs": opts.grace.as_secs_f64() }),
+    );
+    let until = Instant::now() + opts.grace;
+    while shared.live() > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if shared.live() > 0 {
+        eprintln!(
+            "arbiter serve: grace period over; ending {} live sandbox(es)",
+            shared.live()
+        );
+        shared.end_all();
+        let until = Instant::now() + Duration::from_secs(2);
+        while shared.live() > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    ended
+}
+
+fn accept_one(listener: &Listener, shared: &Arc<Shared>) {
+    // SAFETY: accept4 with null address pointers; the fd is a listening socket.
+    let fd = unsafe {
+        libc::accept4(
+            listener.fd.as_fd().as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return; // EAGAIN (another accept got it), ECONNABORTED, EMFILE: keep serving
+    }
+    // SAFETY: a new fd nobody else owns.
+    let conn = unsafe { OwnedFd::from_raw_fd(fd) };
+    let shared = Arc::clone(shared);
+    let _ = std::thread::Builder::new()
+        .name("session".into())
+        .spawn(move || session::handle(conn, shared));
+}
+
+fn reload(shared: &Shared, path: Option<&std::path::Path>) {
+    match load_config(path) {
+        Ok(cfg) => {
+            if let Ok(mut c) = shared.config.write() {
+                *c = Arc::new(cfg);
+            }
+            eprintln!("arbiter serve: configuration reloaded");
+            shared
+                .audit
+                .event("lifecycle", json!({ "event": "reload", "ok": true }));
+        }
+        Err(e) => {
+            eprintln!("arbiter serve: reload failed, keeping the old configuration: {e:#}");
+            shared.audit.event(
+                "lifecycle",
+                json!({ "event": "reload", "ok": false, "error": format!("{e:#}") }),
+            );
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! One client connection: identify it, choose its policy, make its sandbox, hand over the
+//! bootstrap socket, and serve the sandbox until its last process is gone.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use arbiter_policies::{Policy, Vars};
+use arbiter_protocol::daemon::{Hello, HelloReply, DAEMON_VERSION};
+use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
+use arbiter_protocol::{decode, encode, MAX_FDS, MAX_MESSAGE};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
+use nix::unistd::{Gid, Group, Uid, User};
+use serde_json::json;
+
+use super::config::{Client, Config};
+use super::creds::FsCreds;
+use crate::audit::Audit;
+use crate::core::RequestCore;
+use crate::transport::shim::{serve_bootstrap_with, ChannelSetup};
+
+/// How long a client has to send its hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A sandbox the daemon is serving, and the means to end it.
+struct Live {
+    /// The command's process (the launcher exec'd it), for SIGKILL at the end of the grace.
+    pidfd: Option<OwnedFd>,
+    /// A duplicate of the broker's end of the bootstrap socket: shutting it down ends the
+    /// sandbox's registrations.
+    bootstrap: OwnedFd,
+}
+
+/// State shared by the accept loop and every session.
+pub struct Shared {
+    /// The current configuration (replaced on a successful SIGHUP reload).
+    pub config: RwLock<Arc<Config>>,
+    /// The daemon's audit log; each sandbox tags its records with its own id.
+    pub audit: Audit,
+    live: Mutex<HashMap<u64, Live>>,
+}
+
+impl Shared {
+    /// Shared state with `config` and `audit`.
+    pub fn new(config: Config, audit: Audit) -> Shared {
+        Shared {
+            config: RwLock::new(Arc::new(config)),
+            audit,
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Number of sandboxes still being served.
+    pub fn live(&self) -> usize {
+        self.live.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Ends every live sandbox: SIGKILL to its command, shutdown of its bootstrap socket.
+    pub fn end_all(&self) {
+        let Ok(live) = self.live.lock() else { return };
+        for (id, sb) in live.iter() {
+            if let Some(pidfd) = &sb.pidfd {
+                // SAFETY: pidfd is an open pidfd; the other arguments are plain integers.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+            let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
+            self.audit.for_sandbox(*id).event(
+                "lifecycle",
+                json!({ "event": "killed", "why": "grace period over" }),
+            );
+        }
+    }
+}
+
+fn random_id() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: b is a valid 8-byte buffer.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    u64::from_ne_bytes(b)
+}
+
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a successful pidfd_open returns a new fd that nobody else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The supplementary groups of `pid`, from `/proc/PID/status`.
+fn groups_of(pid: i32) -> std::io::Result<Vec<u32>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    Ok(status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| {
+            g.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> Result<(), i32> {
+    let mut out = vec![0u8; MAX_MESSAGE];
+    let bytes = encode(reply, &mut out).map_err(|_| libc::EMSGSIZE)?;
+    let fds: Vec<i32> = fd.map(|f| f.as_raw_fd()).into_iter().collect();
+    send_with_fds(conn.as_raw_fd(), bytes, &fds)
+}
+
+fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
+    audit.event(
+        "lifecycle",
+        json!({ "event": "refused", "client": who, "reason": reason }),
+    );
+    let _ = send_reply(
+        conn,
+        &HelloReply {
+            version: DAEMON_VERSION,
+            accepted: false,
+            reason,
+            sandbox: 0,
+            profile: "",
+            tmpdir: b"",
+        },
+        None,
+    );
+}
+
+/// Serves one accepted connection to its end (the end of its sandbox, when accepted).
+pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
+    let audit = &shared.audit;
+    let cred = match socket::getsockopt(&conn, sockopt::PeerCredentials) {
+        Ok(c) => c,
+        Err(e) => {
+            audit.event(
+                "lifecycle",
+                json!({ "event": "refused", "reason": format!("SO_PEERCRED: {e}") }),
+            );
+            return;
+        }
+    };
+    let (uid, gid, pid) = (cred.uid(), cred.gid(), cred.pid());
+    let who = json!({ "uid": uid, "gid": gid, "pid": pid });
+    let _ = socket::setsockopt(
+        &conn,
+        sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(HELLO_TIMEOUT.as_secs() as _, 0),
+    );
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut raw = [-1; MAX_FDS];
+    let got = match recv_with_fds(conn.as_raw_fd(), &mut buf, &mut raw, 0) {
+        Ok(g) if g.nfds == 0 && g.len > 0 => g,
+        // A liveness probe (another daemon starting on this path): connected and closed.
+        Ok(g) if g.nfds == 0 => return,
+        Ok(g) => {
+            for fd in &raw[..g.nfds] {
+                // SAFETY: just received, owned by nobody else.
+                drop(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+            return refuse(&conn, audit, who, "malformed hello");
+        }
+        Err(e) => return refuse(&conn, audit, who, &format!("no hello: {e:?}")),
+    };
+    let hello = match decode::<Hello>(&buf[..got.len]) {
+        Ok(h) if h.version == DAEMON_VERSION => h,
+        Ok(h) => {
+            let why = format!(
+                "daemon protocol version {} is not supported (this daemon speaks {DAEMON_VERSION})",
+                h.version
+            );
+            return refuse(&conn, audit, who, &why);
+        }
+        Err(e) => return refuse(&conn, audit, who, &format!("malformed hello: {e}")),
+    };
+
+    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
+    let groups = match groups_of(pid) {
+        Ok(g) => g,
+        Err(e) => {
+            return refuse(
+                &conn,
+                audit,
+                who,
+                &format!("cannot read the client's groups: {e}"),
+            )
+        }
+    };
+    let group_names = std::iter::once(gid)
+        .chain(groups.iter().copied())
+        .filter_map(|g| {
+            Group::from_gid(Gid::from_raw(g))
+                .ok()
+                .flatten()
+                .map(|gr| (g, gr.name))
+        })
+        .collect();
+    let client = Client {
+        uid,
+        gid,
+        groups: groups.clone(),
+        user: user.as_ref().map(|u| u.name.clone()),
+        group_names,
+    };
+    let config = shared
+        .config
+        .read()
+        .map(|c| Arc::clone(&c))
+        .unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+    let grant = match config.grant(&client, hello.profile) {
+        Ok(g) => g,
+        Err(why) => return refuse(&conn, audit, who, &why),
+    };
+    let creds = FsCreds { uid, gid, groups };
+    let setup: Option<ChannelSetup> = if creds.are_own() {
+        None
+    } else if !nix::unistd::geteuid().is_root() {
+        let why = format!("this daemon cannot act as uid {uid}: it does not run as root");
+        return refuse(&conn, audit, who, &why);
+    } else {
+        let creds = creds.clone();
+        Some(Arc::new(move || creds.apply_to_this_thread()))
+    };
+
+    // The policy's $PWD is where the client really is, never what the hello claims.
+    let pwd = match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(p) => p,
+        Err(e) => {
+            return refuse(
+                &conn,
+                audit,
+                who,
+                &format!("cannot read the client's working directory: {e}"),
+            )
+        }
+    };
+    let tmpdir = match private_tmpdir(uid, gid) {
+        Ok(t) => t,
+        Err(e) => {
+            return refuse(
+                &conn,
+                audit,
+                who,
+                &format!("cannot create the sandbox's TMPDIR: {e}"),
+            )
+        }
+    };
+    let vars = Vars {
+        home: user.as_ref().map(|u| u.dir.clone()),
+        pwd: pwd.clone(),
+        tmpdir: tmpdir.path().to_path_buf(),
+        xdg_config_home: None,
+        xdg_cache_home: None,
+        xdg_data_home: None,
+        xdg_runtime_dir: None,
+    };
+    let policy = match Policy::load(std::slice::from_ref(&grant.source), &vars) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            let why = format!("profile `{}` is invalid: {e}", grant.name);
+            return refuse(&conn, audit, who, &why);
+        }
+    };
+
+    let id = random_id();
+    let sb_audit = shared.audit.for_sandbox(id);
+    sb_audit.event(
+        "start",
+        json!({
+            "uid": uid, "gid": gid, "pid": pid, "profile": grant.name,
+            "pwd": pwd.display().to_string(),
+            "claimed_cwd": String::from_utf8_lossy(hello.cwd),
+            "command": String::from_utf8_lossy(hello.argv0),
+        }),
+    );
+    let pair = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    );
+    let (broker_end, child_end) = match pair {
+        Ok(p) => p,
+        Err(e) => return refuse(&conn, audit, who, &format!("socketpair: {e}")),
+    };
+    let Ok(bootstrap_dup) = broker_end.try_clone() else {
+        return refuse(&conn, audit, who, "cannot duplicate the bootstrap socket");
+    };
+    let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
+    let served = match // The daemon serves the shim transport only: its seccomp workers would act with the
+    // daemon's credentials, not the client's (see docs/serve.md).
+    serve_bootstrap_with(broker_end, core, None, setup) {
+        Ok(h) => h,
+        Err(e) => return refuse(&conn, audit, who, &format!("cannot serve the sandbox: {e}")),
+    };
+    if let Ok(mut live) = shared.live.lock() {
+        live.insert(
+            id,
+            Live {
+                pidfd: pidfd_open(pid),
+                bootstrap: bootstrap_dup,
+            },
+        );
+    }
+    let reply = HelloReply {
+        version: DAEMON_VERSION,
+        accepted: true,
+        reason: "",
+        sandbox: id,
+        profile: &grant.name,
+        tmpdir: tmpdir.path().as_os_str().as_bytes(),
+    };
+    if let Err(e) = send_reply(&conn, &reply, Some(&child_end)) {
+        sb_audit.event(
+            "lifecycle",
+            json!({ "event": "handover_failed", "errno": e }),
+        );
+        if let Ok(live) = shared.live.lock() {
+            if let Some(sb) = live.get(&id) {
+                let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
+            }
+        }
+    }
+    drop(child_end);
+    drop(conn);
+    let _ = served.join();
+    if let Ok(mut live) = shared.live.lock() {
+        live.remove(&id);
+    }
+    sb_audit.event("exit", json!({ "pid": pid }));
+    drop(tmpdir);
+}
+
+/// A private directory for one sandbox, owned by the client, removed when dropped.
+fn private_tmpdir(uid: u32, gid: u32) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("arbiter-sandbox-")
+        .tempdir()?;
+    std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
+    Ok(dir)
+}
