@@ -386,8 +386,10 @@ fn open(
         access = Access::CREATE | Access::WRITE;
     }
     let mode = mode & 0o7777 & !umask;
+    // The final component is opened with O_NOFOLLOW; only when the kernel says it is a
+    // symlink (ELOOP) is the link read and its target resolved — no readlink per call.
+    let mut loc = resolve_checked(core, arg, fds, false, notes)?;
     for _ in 0..resolve::MAX_SYMLINK_HOPS {
-        let loc = resolve_checked(core, arg, fds, follow, notes)?;
         let path = loc.path();
         let mut flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         if loc.trailing_slash && !tmpfile {
@@ -417,12 +419,33 @@ fn open(
             } else {
                 access
             };
-            core.check_path(&path, needed, notes)?;
+            if let Err(denied) = core.check_path(&path, needed, notes) {
+                // A denied name may be a symlink to an allowed file: decide on its target.
+                match follow.then(|| resolve::follow_once(&loc)) {
+                    Some(Ok(Some(next))) => {
+                        loc = next;
+                        notes.verdict = None;
+                        continue;
+                    }
+                    _ => return Err(denied),
+                }
+            }
         }
         let fd = match openat_raw(loc.parent.as_raw_fd(), &loc.name_c(), flags, mode) {
-            Err(Errno(libc::ELOOP)) if follow => continue,
+            Err(Errno(libc::ELOOP)) if follow || loc.trailing_slash => {
+                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                continue;
+            }
             other => other?,
         };
+        if flags & libc::O_PATH != 0 && follow {
+            // O_PATH|O_NOFOLLOW opens a symlink itself; the caller asked to follow it.
+            let st = statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)?;
+            if file_type(st.mode) == libc::S_IFLNK {
+                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                continue;
+            }
+        }
         // An open for reading that turned out to be a directory also needs `list`.
         if access == Access::READ && flags & libc::O_PATH == 0 {
             let st = statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)?;
@@ -457,17 +480,23 @@ fn stat(
         });
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    let mut loc = resolve_checked(core, arg, fds, false, notes)?;
     for _ in 0..resolve::MAX_SYMLINK_HOPS {
-        let loc = resolve_checked(core, arg, fds, follow, notes)?;
-        core.check_path(&loc.path(), Access::STAT, notes)?;
+        // statx has no side effects: look first, follow a symlink only when there is one,
+        // and hand out nothing (not even ENOENT) before the policy has allowed the path.
         let st = statx(
             loc.parent.as_raw_fd(),
             &loc.name_c(),
             libc::AT_SYMLINK_NOFOLLOW,
-        )?;
-        if follow && file_type(st.mode) == libc::S_IFLNK {
-            continue; // swapped for a symlink after resolution
+        );
+        if let Ok(s) = &st {
+            if (follow || loc.trailing_slash) && file_type(s.mode) == libc::S_IFLNK {
+                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                continue;
+            }
         }
+        core.check_path(&loc.path(), Access::STAT, notes)?;
+        let st = st?;
         if loc.trailing_slash && file_type(st.mode) != libc::S_IFDIR {
             return Err(Errno(libc::ENOTDIR));
         }
@@ -489,12 +518,27 @@ fn access(
     notes: &mut Notes,
 ) -> Result<Done, Errno> {
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    let loc = resolve_checked(core, arg, fds, follow, notes)?;
-    let st = statx(
+    let mut loc = resolve_checked(core, arg, fds, false, notes)?;
+    let mut st = statx(
         loc.parent.as_raw_fd(),
         &loc.name_c(),
         libc::AT_SYMLINK_NOFOLLOW,
     );
+    let mut hops = 0;
+    while matches!(st, Ok(ref s) if file_type(s.mode) == libc::S_IFLNK)
+        && (follow || loc.trailing_slash)
+    {
+        hops += 1;
+        if hops > resolve::MAX_SYMLINK_HOPS {
+            return Err(Errno(libc::ELOOP));
+        }
+        loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+        st = statx(
+            loc.parent.as_raw_fd(),
+            &loc.name_c(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        );
+    }
     let is_dir = matches!(st, Ok(ref s) if file_type(s.mode) == libc::S_IFDIR);
     let mut needed = Access::STAT;
     if mode & libc::R_OK != 0 {
