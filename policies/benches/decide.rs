@@ -43,7 +43,11 @@ fn large() -> String {
     let mut t = small();
     for i in 0..10_000u32 {
         let (a, b, c) = (i % 50, (i / 50) % 20, i / 1000);
-        let effect = if i % 7 == 0 { "deny = true" } else { "allow = \"ro\"" };
+        let effect = if i % 7 == 0 {
+            "deny = true"
+        } else {
+            "allow = \"ro\""
+        };
         if i % 100 == 0 {
             writeln!(t, "[[fs]]\npath = \"/data/d{a}/s{b}/*.tmp{c}\"\n{effect}").unwrap();
         } else {
@@ -53,9 +57,23 @@ fn large() -> String {
     for i in 0..1_000u32 {
         let deny = if i % 5 == 0 { "deny = true\n" } else { "" };
         match i % 4 {
-            0 => writeln!(t, "[[connect]]\nip = \"192.0.{}.{}\"\nports = {}\n{deny}", i / 250, i % 250, 1000 + i),
-            1 => writeln!(t, "[[connect]]\nip = \"172.{}.{}.0/24\"\n{deny}", 16 + i % 16, i % 256),
-            2 => writeln!(t, "[[connect]]\nhost = \"svc{i}.example.net\"\nports = \"443,8443\"\n{deny}"),
+            0 => writeln!(
+                t,
+                "[[connect]]\nip = \"192.0.{}.{}\"\nports = {}\n{deny}",
+                i / 250,
+                i % 250,
+                1000 + i
+            ),
+            1 => writeln!(
+                t,
+                "[[connect]]\nip = \"172.{}.{}.0/24\"\n{deny}",
+                16 + i % 16,
+                i % 256
+            ),
+            2 => writeln!(
+                t,
+                "[[connect]]\nhost = \"svc{i}.example.net\"\nports = \"443,8443\"\n{deny}"
+            ),
             _ => writeln!(t, "[[connect]]\nhost = \"*.zone{i}.example.org\"\n{deny}"),
         }
         .unwrap();
@@ -65,7 +83,14 @@ fn large() -> String {
 
 fn load(text: String) -> (Policy, Duration) {
     let start = Instant::now();
-    let p = Policy::load(&[Source::Text { origin: "bench".into(), text }], &vars()).expect("valid");
+    let p = Policy::load(
+        &[Source::Text {
+            origin: "bench".into(),
+            text,
+        }],
+        &vars(),
+    )
+    .expect("valid");
     (p, start.elapsed())
 }
 
@@ -119,20 +144,34 @@ fn main() {
     let endpoints: Vec<(Endpoint, &[&str])> = vec![
         (Endpoint::Tcp("192.0.1.17:1267".parse().unwrap()), &[]),
         (Endpoint::Tcp("172.20.4.9:80".parse().unwrap()), &[]),
-        (Endpoint::Tcp("10.1.2.3:443".parse().unwrap()), &["api.example.com"]),
-        (Endpoint::Tcp("203.0.113.9:443".parse().unwrap()), &["svc402.example.net"]),
-        (Endpoint::Tcp("203.0.113.9:443".parse().unwrap()), &["a.b.zone7.example.org"]),
+        (
+            Endpoint::Tcp("10.1.2.3:443".parse().unwrap()),
+            &["api.example.com"],
+        ),
+        (
+            Endpoint::Tcp("203.0.113.9:443".parse().unwrap()),
+            &["svc402.example.net"],
+        ),
+        (
+            Endpoint::Tcp("203.0.113.9:443".parse().unwrap()),
+            &["a.b.zone7.example.org"],
+        ),
         (Endpoint::Udp("198.51.100.1:53".parse().unwrap()), &[]),
     ];
 
     let mut rows = Vec::new();
     for (name, p) in [("small", &small), ("large", &large)] {
-        let fs = time(&paths, |path| p.decide_path(path, Access::READ).decision.allow);
-        let stat = time(&paths, |path| p.decide_path(path, Access::STAT).decision.allow);
-        let net = time(&endpoints, |(ep, names)| p.decide_connect(ep, names).allow);
-        let res = time(&["example.com", "a.b.zone7.example.org", "svc1.example.net"], |n| {
-            p.decide_resolve(n).allow
+        let fs = time(&paths, |path| {
+            p.decide_path(path, Access::READ).decision.allow
         });
+        let stat = time(&paths, |path| {
+            p.decide_path(path, Access::STAT).decision.allow
+        });
+        let net = time(&endpoints, |(ep, names)| p.decide_connect(ep, names).allow);
+        let res = time(
+            &["example.com", "a.b.zone7.example.org", "svc1.example.net"],
+            |n| p.decide_resolve(n).allow,
+        );
         println!(
             "{name:>5} ({:>5} rules): decide_path {fs:7.1} ns  (stat {stat:7.1} ns)  decide_connect {net:7.1} ns  decide_resolve {res:7.1} ns",
             p.rules().len()

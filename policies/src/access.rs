@@ -96,7 +96,7 @@ impl Access {
                 continue;
             }
             any = true;
-            set = set | Self::word(piece).ok_or_else(|| (start, piece.to_owned()))?;
+            set |= Self::word(piece).ok_or_else(|| (start, piece.to_owned()))?;
         }
         if !any {
             return Err((0, String::new()));
@@ -211,9 +211,14 @@ mod tests {
 
     #[test]
     fn aliases_are_what_the_docs_say() {
-        assert_eq!(Access::parse("ro").unwrap(), Access::READ | Access::LIST | Access::STAT);
+        assert_eq!(
+            Access::parse("ro").unwrap(),
+            Access::READ | Access::LIST | Access::STAT
+        );
         assert_eq!(Access::parse("rx").unwrap(), Access::RO | Access::EXEC);
-        assert!(Access::parse("rw").unwrap().contains(Access::SETATTR | Access::RENAME));
+        assert!(Access::parse("rw")
+            .unwrap()
+            .contains(Access::SETATTR | Access::RENAME));
         assert!(!Access::parse("rw").unwrap().contains(Access::EXEC));
         assert_eq!(Access::parse("all").unwrap(), Access::parse("rwx").unwrap());
         assert_eq!(Access::parse("none").unwrap(), Access::NONE);

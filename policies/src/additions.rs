@@ -203,7 +203,12 @@ impl Additions {
             for path in list {
                 let Some(p) = path.to_str() else {
                     let shown = Path::new(path).display().to_string();
-                    error(flag, &shown, "not UTF-8".into(), "policies are UTF-8 text; rename the file or use a parent directory");
+                    error(
+                        flag,
+                        &shown,
+                        "not UTF-8".into(),
+                        "policies are UTF-8 text; rename the file or use a parent directory",
+                    );
                     continue;
                 };
                 writeln!(
@@ -219,19 +224,27 @@ impl Additions {
                 match endpoint(value, flag == "bind") {
                     Err((message, hint)) => error(flag, value, message, hint),
                     Ok(spec) => {
-                        write!(text, "\n[[{flag}]] # --{flag} {value}\n").expect("writing to a String");
+                        write!(text, "\n[[{flag}]] # --{flag} {value}\n")
+                            .expect("writing to a String");
                         if !spec.key.is_empty() {
-                            writeln!(text, "{} = {}", spec.key, quote(&spec.value)).expect("writing to a String");
+                            writeln!(text, "{} = {}", spec.key, quote(&spec.value))
+                                .expect("writing to a String");
                         }
                         if let Some(ports) = spec.ports {
-                            writeln!(text, "ports = {}", quote(&ports)).expect("writing to a String");
+                            writeln!(text, "ports = {}", quote(&ports))
+                                .expect("writing to a String");
                         }
                         if let Some(proto) = spec.proto {
-                            writeln!(text, "proto = {}", quote(proto)).expect("writing to a String");
+                            writeln!(text, "proto = {}", quote(proto))
+                                .expect("writing to a String");
                         }
                         if let Some(name) = spec.resolve {
-                            write!(text, "\n[[resolve]] # --{flag} {value}\nname = {}\n", quote(&name))
-                                .expect("writing to a String");
+                            write!(
+                                text,
+                                "\n[[resolve]] # --{flag} {value}\nname = {}\n",
+                                quote(&name)
+                            )
+                            .expect("writing to a String");
                         }
                     }
                 }
@@ -240,8 +253,12 @@ impl Additions {
         for name in &self.resolve {
             match HostPattern::parse(name) {
                 Err((message, hint)) => error("resolve", name, message, &hint),
-                Ok(_) => write!(text, "\n[[resolve]] # --resolve {name}\nname = {}\n", quote(name))
-                    .expect("writing to a String"),
+                Ok(_) => write!(
+                    text,
+                    "\n[[resolve]] # --resolve {name}\nname = {}\n",
+                    quote(name)
+                )
+                .expect("writing to a String"),
             }
         }
         if errors.is_empty() {
@@ -262,11 +279,17 @@ mod tests {
     #[test]
     fn endpoints() {
         let s = endpoint("example.com:443", false).unwrap();
-        assert_eq!((s.key, s.value.as_str(), s.ports.as_deref()), ("host", "example.com", Some("443")));
+        assert_eq!(
+            (s.key, s.value.as_str(), s.ports.as_deref()),
+            ("host", "example.com", Some("443"))
+        );
         let s = endpoint("[::1]:8080", false).unwrap();
         assert_eq!((s.key, s.value.as_str()), ("ip", "::1"));
         let s = endpoint("udp:10.0.0.0/8:53", false).unwrap();
-        assert_eq!((s.proto, s.key, s.value.as_str()), (Some("udp"), "ip", "10.0.0.0/8"));
+        assert_eq!(
+            (s.proto, s.key, s.value.as_str()),
+            (Some("udp"), "ip", "10.0.0.0/8")
+        );
         let s = endpoint("*:8000-8100", true).unwrap();
         assert_eq!((s.key, s.ports.as_deref()), ("", Some("8000-8100")));
         let s = endpoint("unix:/run/a b.sock", false).unwrap();

@@ -42,7 +42,10 @@ pub fn check(sources: &[Source], vars: &Vars) -> Vec<Diagnostic> {
             Ok(m) if m.file_type().is_symlink() => {
                 format!("`{shown}` is a symlink to `{}`", real.display())
             }
-            _ => format!("`{shown}` runs through a symlink; its real path is `{}`", real.display()),
+            _ => format!(
+                "`{shown}` runs through a symlink; its real path is `{}`",
+                real.display()
+            ),
         };
         let mut hint = format!(
             "rules match real paths, so this rule never applies; write `{}`",

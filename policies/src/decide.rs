@@ -46,8 +46,9 @@ pub struct PathDecision {
     pub root: Option<usize>,
     /// True when every path strictly beneath the root is decided by the same rule(s): no
     /// other rule that could win there (a literal rule beneath it, or a pattern anchored at
-    /// or beneath it) exists. Less specific rules that also cover the subtree never win in
-    /// it and do not count. The broker may then open beneath the root with
+    /// or beneath it) exists, and no allow pattern from above could grant the implicit
+    /// `stat` there. Less specific rules that also cover the subtree never win in it and do
+    /// not count. The broker may then open beneath the root with
     /// `openat2(RESOLVE_BENEATH)` and skip re-checking what it resolves there.
     pub uniform: bool,
 }
@@ -196,7 +197,13 @@ impl Policy {
         out
     }
 
-    fn decide_net(&self, family: Family, rules: &NetRules, ep: &Endpoint, names: &[&str]) -> Decision {
+    fn decide_net(
+        &self,
+        family: Family,
+        rules: &NetRules,
+        ep: &Endpoint,
+        names: &[&str],
+    ) -> Decision {
         let hit = match ep {
             Endpoint::Tcp(addr) | Endpoint::Udp(addr) => {
                 let mut pick = Pick::new();
@@ -291,7 +298,15 @@ mod tests {
     fn clean_paths() {
         assert!(is_clean(b"/"));
         assert!(is_clean(b"/a/b"));
-        for bad in [&b""[..], b"a", b"/a/", b"//a", b"/a/./b", b"/a/../b", b"/.."] {
+        for bad in [
+            &b""[..],
+            b"a",
+            b"/a/",
+            b"//a",
+            b"/a/./b",
+            b"/a/../b",
+            b"/..",
+        ] {
             assert!(!is_clean(bad), "{bad:?}");
         }
     }

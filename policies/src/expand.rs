@@ -123,7 +123,9 @@ fn splice(
             kind: ErrorKind::UnsetVariable,
             message: format!("`{written}` has no value here"),
             hint: Some(match name {
-                "XDG_RUNTIME_DIR" => "XDG_RUNTIME_DIR has no fallback; set it, or write the path".into(),
+                "XDG_RUNTIME_DIR" => {
+                    "XDG_RUNTIME_DIR has no fallback; set it, or write the path".into()
+                }
                 _ => "set HOME, or write the path".into(),
             }),
         }),
@@ -170,13 +172,19 @@ mod tests {
 
     #[test]
     fn values_are_literal_in_patterns() {
-        assert_eq!(expand("$PWD/*", &vars(), Mode::Pattern).unwrap(), b"/w/my[*]dir/*");
+        assert_eq!(
+            expand("$PWD/*", &vars(), Mode::Pattern).unwrap(),
+            b"/w/my[*]dir/*"
+        );
     }
 
     #[test]
     fn unknown_and_unset_variables_are_errors() {
         let e = expand("/x/$USER", &vars(), Mode::Raw).unwrap_err();
-        assert_eq!((e.offset, e.len, e.kind), (3, 5, ErrorKind::UnknownVariable));
+        assert_eq!(
+            (e.offset, e.len, e.kind),
+            (3, 5, ErrorKind::UnknownVariable)
+        );
         let e = expand("$XDG_RUNTIME_DIR/bus", &vars(), Mode::Raw).unwrap_err();
         assert_eq!(e.kind, ErrorKind::UnsetVariable);
         let e = expand("~root/x", &vars(), Mode::Raw).unwrap_err();

@@ -145,7 +145,10 @@ fn next_char(name: &[u8], i: usize) -> (Option<char>, usize) {
         b if b >> 3 == 0b11110 => 4,
         _ => return (None, 1),
     };
-    match name.get(i..i + width).and_then(|s| std::str::from_utf8(s).ok()) {
+    match name
+        .get(i..i + width)
+        .and_then(|s| std::str::from_utf8(s).ok())
+    {
         Some(s) => (s.chars().next(), width),
         None => (None, 1),
     }

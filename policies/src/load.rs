@@ -168,7 +168,13 @@ impl Loader<'_> {
     fn top(&mut self, i: usize, source: &Source) {
         match source {
             Source::Builtin(name) => match profiles::text(name) {
-                Some(text) => self.unit(Key::Builtin(name.clone()), source.origin(), text, None, true),
+                Some(text) => self.unit(
+                    Key::Builtin(name.clone()),
+                    source.origin(),
+                    text,
+                    None,
+                    true,
+                ),
                 None => self.diags.push(whole(
                     source.origin(),
                     ErrorKind::UnknownProfile,
@@ -182,7 +188,13 @@ impl Loader<'_> {
                         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                         _ => PathBuf::from("."),
                     };
-                    self.unit(Key::File(canonical), source.origin(), &text, Some(dir), false);
+                    self.unit(
+                        Key::File(canonical),
+                        source.origin(),
+                        &text,
+                        Some(dir),
+                        false,
+                    );
                 }
                 Err(e) => {
                     self.diags.push(whole(
@@ -302,13 +314,21 @@ impl Loader<'_> {
             match read(&path) {
                 Ok((canonical, text)) => {
                     let dir = path.parent().map(Path::to_path_buf);
-                    (Key::File(canonical), path.display().to_string(), text, dir, false)
+                    (
+                        Key::File(canonical),
+                        path.display().to_string(),
+                        text,
+                        dir,
+                        false,
+                    )
                 }
                 Err(e) => {
                     err(
                         ErrorKind::Unreadable,
                         format!("cannot read `{}`: {e}", path.display()),
-                        Some("relative paths in `extends` are relative to the including file".into()),
+                        Some(
+                            "relative paths in `extends` are relative to the including file".into(),
+                        ),
                     );
                     return;
                 }

@@ -249,7 +249,9 @@ pub(crate) fn parse_ip(s: &str) -> Result<Addr, (String, String)> {
             format!("\"{s}\" has bits set after the prefix"),
             format!("did you mean `{}`?", net.trunc()),
         )),
-        Ok(net) if net.prefix_len() == net.max_prefix_len() => Ok(Addr::Ip(canonical_ip(net.addr()))),
+        Ok(net) if net.prefix_len() == net.max_prefix_len() => {
+            Ok(Addr::Ip(canonical_ip(net.addr())))
+        }
         Ok(net) => Ok(Addr::Net(match net {
             IpNet::V6(v6) if v6.addr().to_ipv4_mapped().is_some() && v6.prefix_len() >= 96 => {
                 IpNet::new(canonical_ip(IpAddr::V6(v6.addr())), v6.prefix_len() - 96)
@@ -306,7 +308,11 @@ impl fmt::Display for Addr {
 /// What a network rule is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum NetTarget {
-    Inet { addr: Addr, ports: Ports, proto: Proto },
+    Inet {
+        addr: Addr,
+        ports: Ports,
+        proto: Proto,
+    },
     Unix(crate::glob::PathPattern),
     Abstract(NamePattern),
 }
@@ -404,7 +410,11 @@ impl InetIndex {
                     self.nets.push((*net, FnvMap::default()));
                     self.nets.len() - 1
                 });
-                self.nets[pos].1.entry(net.network()).or_default().push(item);
+                self.nets[pos]
+                    .1
+                    .entry(net.network())
+                    .or_default()
+                    .push(item);
             }
         }
     }
@@ -522,7 +532,10 @@ mod tests {
             parse_ip("10.0.0.0/8").unwrap(),
             Addr::Net("10.0.0.0/8".parse().unwrap())
         );
-        assert_eq!(parse_ip("10.0.0.1/32").unwrap(), Addr::Ip("10.0.0.1".parse().unwrap()));
+        assert_eq!(
+            parse_ip("10.0.0.1/32").unwrap(),
+            Addr::Ip("10.0.0.1".parse().unwrap())
+        );
         assert!(parse_ip("10.1.0.0/8").unwrap_err().1.contains("10.0.0.0/8"));
         assert!(parse_ip("example.com").is_err());
     }

@@ -235,7 +235,12 @@ pub(crate) fn parse(doc: &Doc<'_>, vars: &Vars, diags: &mut Vec<Diagnostic>) -> 
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().replace('\n', ", ");
-            p.err(&span, ErrorKind::Toml, format!("invalid TOML: {message}"), None);
+            p.err(
+                &span,
+                ErrorKind::Toml,
+                format!("invalid TOML: {message}"),
+                None,
+            );
         }
     }
     let out = p.out;
@@ -459,7 +464,10 @@ impl<'d> Parser<'_, '_> {
                         &vspan,
                         ErrorKind::WrongType,
                         "each `extends` entry must be a string".into(),
-                        Some("write a profile name (`\"default\"`) or a file (`\"./base.toml\"`)".into()),
+                        Some(
+                            "write a profile name (`\"default\"`) or a file (`\"./base.toml\"`)"
+                                .into(),
+                        ),
                     );
                 }
             }
@@ -477,15 +485,21 @@ impl<'d> Parser<'_, '_> {
         match item {
             Item::ArrayOfTables(a) => a
                 .iter()
-                .map(|t| (t as &dyn TableLike, t.span().unwrap_or_else(|| span.clone())))
+                .map(|t| {
+                    (
+                        t as &dyn TableLike,
+                        t.span().unwrap_or_else(|| span.clone()),
+                    )
+                })
                 .collect(),
             Item::Value(Value::Array(array)) => {
                 let mut out = Vec::new();
                 for v in array.iter() {
                     match v {
-                        Value::InlineTable(t) => {
-                            out.push((t as &dyn TableLike, t.span().unwrap_or_else(|| span.clone())))
-                        }
+                        Value::InlineTable(t) => out.push((
+                            t as &dyn TableLike,
+                            t.span().unwrap_or_else(|| span.clone()),
+                        )),
                         other => {
                             let vspan = other.span().unwrap_or_else(|| span.clone());
                             self.err(
@@ -525,7 +539,10 @@ impl<'d> Parser<'_, '_> {
                     &s.span,
                     ErrorKind::BadDefault,
                     "`fs = \"allow\"` does not say which rights".into(),
-                    Some("write the rights paths get when no rule matches, e.g. \"ro\", or \"deny\"".into()),
+                    Some(
+                        "write the rights paths get when no rule matches, e.g. \"ro\", or \"deny\""
+                            .into(),
+                    ),
                 ),
                 _ => {
                     if let Some(a) = self.access_words(&s) {
@@ -542,7 +559,9 @@ impl<'d> Parser<'_, '_> {
                     other => self.err(
                         &s.span,
                         ErrorKind::BadDefault,
-                        format!("the default for {family} must be \"allow\" or \"deny\", not {other:?}"),
+                        format!(
+                            "the default for {family} must be \"allow\" or \"deny\", not {other:?}"
+                        ),
                         None,
                     ),
                 }
@@ -600,7 +619,12 @@ impl<'d> Parser<'_, '_> {
                 },
                 None => {
                     let vspan = v.span().unwrap_or_else(|| span.clone());
-                    self.err(&vspan, ErrorKind::WrongType, "each right must be a string".into(), None);
+                    self.err(
+                        &vspan,
+                        ErrorKind::WrongType,
+                        "each right must be a string".into(),
+                        None,
+                    );
                     ok = false;
                 }
             }
@@ -663,7 +687,13 @@ impl<'d> Parser<'_, '_> {
         }
     }
 
-    fn new_rule(&self, family: Family, target: Target, written: Option<String>, span: &Range<usize>) -> Rule {
+    fn new_rule(
+        &self,
+        family: Family,
+        target: Target,
+        written: Option<String>,
+        span: &Range<usize>,
+    ) -> Rule {
         Rule {
             family,
             target,
@@ -714,7 +744,10 @@ impl<'d> Parser<'_, '_> {
                 self.missing(
                     &f,
                     "an fs rule needs `allow = \"…\"` or `deny = true`".into(),
-                    Some("for example `allow = \"ro\"` (read, list, stat) or `allow = \"rw\"`".into()),
+                    Some(
+                        "for example `allow = \"ro\"` (read, list, stat) or `allow = \"rw\"`"
+                            .into(),
+                    ),
                 );
                 return None;
             }
@@ -728,7 +761,12 @@ impl<'d> Parser<'_, '_> {
         Some(rule)
     }
 
-    fn net_rule(&mut self, family: Family, t: &'d dyn TableLike, span: Range<usize>) -> Option<Rule> {
+    fn net_rule(
+        &mut self,
+        family: Family,
+        t: &'d dyn TableLike,
+        span: Range<usize>,
+    ) -> Option<Rule> {
         let (keys, what) = match family {
             Family::Connect => (CONNECT_KEYS, "a connect rule"),
             _ => (BIND_KEYS, "a bind rule"),
@@ -764,14 +802,20 @@ impl<'d> Parser<'_, '_> {
             );
             return None;
         }
-        let mut conflict = |p: &mut Self, keys: &[&str], message: &dyn Fn(&str) -> String, hint: &str| {
-            for key in keys {
-                if let Some((kspan, _)) = f.get(key) {
-                    p.err(&kspan, ErrorKind::ConflictingKeys, message(key), Some(hint.to_owned()));
-                    ok = false;
+        let mut conflict =
+            |p: &mut Self, keys: &[&str], message: &dyn Fn(&str) -> String, hint: &str| {
+                for key in keys {
+                    if let Some((kspan, _)) = f.get(key) {
+                        p.err(
+                            &kspan,
+                            ErrorKind::ConflictingKeys,
+                            message(key),
+                            Some(hint.to_owned()),
+                        );
+                        ok = false;
+                    }
                 }
-            }
-        };
+            };
         let mut written = None;
         let target = if let Some(s) = self.string(&f, "unix") {
             conflict(
@@ -799,7 +843,12 @@ impl<'d> Parser<'_, '_> {
                     match NamePattern::parse(name.as_bytes()) {
                         Ok(n) => Some(NetTarget::Abstract(n)),
                         Err(e) => {
-                            self.err(&s.span, e.kind, format!("{}: {:?}", e.message, s.value), e.hint);
+                            self.err(
+                                &s.span,
+                                e.kind,
+                                format!("{}: {:?}", e.message, s.value),
+                                e.hint,
+                            );
                             None
                         }
                     }
@@ -833,13 +882,19 @@ impl<'d> Parser<'_, '_> {
                 None // wrong type, reported
             };
             match (addr, ports, proto) {
-                (Some(addr), Some(ports), Some(proto)) => Some(NetTarget::Inet { addr, ports, proto }),
+                (Some(addr), Some(ports), Some(proto)) => {
+                    Some(NetTarget::Inet { addr, ports, proto })
+                }
                 _ => None,
             }
         };
         let target = target.filter(|_| ok)?;
         let mut rule = self.new_rule(family, Target::Net(target), written, &span);
-        rule.access = if deny == Some(true) { Access::NONE } else { Access::ALL };
+        rule.access = if deny == Some(true) {
+            Access::NONE
+        } else {
+            Access::ALL
+        };
         rule.errno = errno;
         rule.audit = audit.unwrap_or_default();
         rule.mode = mode;
@@ -907,19 +962,31 @@ impl<'d> Parser<'_, '_> {
             };
         }
         let Some(s) = item.as_value().and_then(|v| self.str_value(v)) else {
-            self.wrong_type("ports", item, &span, "a port or a string such as \"80,443\" or \"8000-8100\"");
+            self.wrong_type(
+                "ports",
+                item,
+                &span,
+                "a port or a string such as \"80,443\" or \"8000-8100\"",
+            );
             return None;
         };
         match Ports::parse(&s.value) {
             Ok(p) => Some(p),
             Err(piece) => {
                 let offset = s.value.find(piece.as_str()).unwrap_or(0);
-                let pspan = if piece.is_empty() { s.span.clone() } else { s.sub(offset, piece.len()) };
+                let pspan = if piece.is_empty() {
+                    s.span.clone()
+                } else {
+                    s.sub(offset, piece.len())
+                };
                 self.err(
                     &pspan,
                     ErrorKind::BadPorts,
                     format!("bad port {piece:?} in {:?}", s.value),
-                    Some("write a port (443), a list (\"80,443\"), a range (\"8000-8100\") or \"*\"".into()),
+                    Some(
+                        "write a port (443), a list (\"80,443\"), a range (\"8000-8100\") or \"*\""
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -946,7 +1013,10 @@ impl<'d> Parser<'_, '_> {
                     &vspan,
                     ErrorKind::BadMode,
                     format!("bad socket mode {raw}"),
-                    Some("write permission bits in octal: `mode = \"0600\"` or `mode = 0o600`".into()),
+                    Some(
+                        "write permission bits in octal: `mode = \"0600\"` or `mode = 0o600`"
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -960,7 +1030,13 @@ impl<'d> Parser<'_, '_> {
         let audit = self.audit(&f);
         let Some(name) = self.string(&f, "name") else {
             if !f.has("name") {
-                self.missing(&f, "a resolve rule needs `name`".into(), Some("for example `name = \"*.example.com\"`, or `name = \"*\"` for any".into()));
+                self.missing(
+                    &f,
+                    "a resolve rule needs `name`".into(),
+                    Some(
+                        "for example `name = \"*.example.com\"`, or `name = \"*\"` for any".into(),
+                    ),
+                );
             }
             return None;
         };

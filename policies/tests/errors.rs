@@ -55,7 +55,11 @@ fn every_error_kind_has_its_place_text_and_hint() {
     let mut v = vars();
     v.home = None; // for the UnsetVariable case ($XDG_DATA_HOME has no fallback without HOME)
     for (text_, kind, line, column, snippet, hint) in CASES {
-        let vars = if *kind == ErrorKind::UnsetVariable { v.clone() } else { vars() };
+        let vars = if *kind == ErrorKind::UnsetVariable {
+            v.clone()
+        } else {
+            vars()
+        };
         let err = match Policy::load(&[text(text_)], &vars) {
             Ok(_) => panic!("loaded:\n{text_}"),
             Err(e) => e,
@@ -70,16 +74,27 @@ fn every_error_kind_has_its_place_text_and_hint() {
         assert_eq!((d.at.line, d.at.column), (*line, *column), "{shown}");
         assert_eq!(d.at.origin, "test.toml", "{shown}");
         assert_eq!(d.severity, Severity::Error);
-        assert!(d.text.contains(snippet), "text {:?} lacks {snippet:?}: {shown}", d.text);
+        assert!(
+            d.text.contains(snippet),
+            "text {:?} lacks {snippet:?}: {shown}",
+            d.text
+        );
         if !hint.is_empty() {
-            assert!(d.hint.as_deref().unwrap_or("").contains(hint), "hint lacks {hint:?}: {shown}");
+            assert!(
+                d.hint.as_deref().unwrap_or("").contains(hint),
+                "hint lacks {hint:?}: {shown}"
+            );
         }
     }
 }
 
 #[test]
 fn display_is_origin_line_column_message_hint() {
-    let e = Policy::load(&[text("[[fs]]\npath = \"/a\"\nallow = \"wirte\"\n")], &vars()).unwrap_err();
+    let e = Policy::load(
+        &[text("[[fs]]\npath = \"/a\"\nallow = \"wirte\"\n")],
+        &vars(),
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "test.toml:3:10: unknown access right \"wirte\" (hint: did you mean `write`?)"
@@ -94,7 +109,13 @@ fn all_errors_are_reported_not_just_the_first() {
     let kinds: Vec<ErrorKind> = e.iter().map(|d| d.kind).collect();
     assert_eq!(
         kinds,
-        [ErrorKind::UnknownAccess, ErrorKind::UnknownVariable, ErrorKind::BadHost, ErrorKind::BadPorts, ErrorKind::BadProto]
+        [
+            ErrorKind::UnknownAccess,
+            ErrorKind::UnknownVariable,
+            ErrorKind::BadHost,
+            ErrorKind::BadPorts,
+            ErrorKind::BadProto
+        ]
     );
     let lines: Vec<u32> = e.iter().map(|d| d.at.line).collect();
     assert_eq!(lines, [3, 5, 8, 9, 10]);
@@ -123,7 +144,9 @@ fn an_unreadable_policy_file_keeps_the_io_error() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().starts_with("cannot read policy file /nonexistent/policy.toml"));
+    assert!(e
+        .to_string()
+        .starts_with("cannot read policy file /nonexistent/policy.toml"));
     assert!(std::error::Error::source(&e).is_some());
 }
 
@@ -133,5 +156,9 @@ fn an_unknown_builtin_is_an_error() {
     let d = &e.diagnostics()[0];
     assert_eq!(d.kind, ErrorKind::UnknownProfile);
     assert_eq!(d.at.origin, "builtin:pyton");
-    assert!(d.hint.as_deref().unwrap().contains("did you mean `python`?"));
+    assert!(d
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("did you mean `python`?"));
 }

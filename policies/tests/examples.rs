@@ -7,7 +7,9 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 fn example(name: &str) -> Policy {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
     Policy::load(&[Source::File(path)], &vars()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -29,12 +31,23 @@ fn project_example() {
     let p = example("project.toml");
     assert!(allowed(&p, "/home/u/proj/target/debug/app", Access::EXEC));
     assert!(!allowed(&p, "/home/u/proj/src/main.rs", Access::EXEC));
-    let d = p.decide_path(Path::new("/home/u/proj/.env"), Access::READ).decision;
+    let d = p
+        .decide_path(Path::new("/home/u/proj/.env"), Access::READ)
+        .decision;
     assert_eq!((d.allow, d.errno), (false, libc::ENOENT));
-    assert!(p.decide_connect(&tcp("192.0.2.1:443"), &["static.crates.io"]).allow);
-    assert!(!p.decide_connect(&tcp("192.0.2.1:443"), &["example.com"]).allow);
+    assert!(
+        p.decide_connect(&tcp("192.0.2.1:443"), &["static.crates.io"])
+            .allow
+    );
+    assert!(
+        !p.decide_connect(&tcp("192.0.2.1:443"), &["example.com"])
+            .allow
+    );
     assert!(!p.decide_connect(&tcp("169.254.169.254:80"), &[]).allow);
-    assert!(!allowed(&p, "/home/u/.cargo/credentials.toml", Access::READ), "the default's secret stays denied");
+    assert!(
+        !allowed(&p, "/home/u/.cargo/credentials.toml", Access::READ),
+        "the default's secret stays denied"
+    );
 }
 
 #[test]
@@ -43,9 +56,15 @@ fn web_server_example() {
     assert!(p.decide_bind(&tcp("127.0.0.1:8080")).decision.allow);
     assert!(!p.decide_bind(&tcp("0.0.0.0:8080")).decision.allow);
     let b = p.decide_bind(&Endpoint::Unix("/home/u/proj/run/app.sock".into()));
-    assert_eq!((b.decision.allow, b.mode, b.replace_stale), (true, Some(0o660), true));
+    assert_eq!(
+        (b.decision.allow, b.mode, b.replace_stale),
+        (true, Some(0o660), true)
+    );
     assert!(p.decide_connect(&tcp("10.20.3.4:5432"), &[]).allow);
-    assert!(p.decide_connect(&Endpoint::Unix("/run/postgresql/.s.PGSQL.5432".into()), &[]).allow);
+    assert!(
+        p.decide_connect(&Endpoint::Unix("/run/postgresql/.s.PGSQL.5432".into()), &[])
+            .allow
+    );
 }
 
 #[test]
@@ -53,19 +72,41 @@ fn untrusted_tool_example() {
     let p = example("untrusted-tool.toml");
     assert!(allowed(&p, "/home/u/proj/input/a", Access::READ));
     assert!(!allowed(&p, "/home/u/proj/input/a", Access::WRITE));
-    let d = p.decide_path(Path::new("/home/u/proj/out/r"), Access::WRITE).decision;
-    assert_eq!((d.allow, d.audit), (true, arbiter_policies::AuditSetting::Log));
-    let d = p.decide_path(Path::new("/home/u/.bashrc"), Access::READ).decision;
-    assert_eq!((d.allow, d.errno, d.audit), (false, libc::EPERM, arbiter_policies::AuditSetting::Silent));
+    let d = p
+        .decide_path(Path::new("/home/u/proj/out/r"), Access::WRITE)
+        .decision;
+    assert_eq!(
+        (d.allow, d.audit),
+        (true, arbiter_policies::AuditSetting::Log)
+    );
+    let d = p
+        .decide_path(Path::new("/home/u/.bashrc"), Access::READ)
+        .decision;
+    assert_eq!(
+        (d.allow, d.errno, d.audit),
+        (false, libc::EPERM, arbiter_policies::AuditSetting::Silent)
+    );
 }
 
 #[test]
 fn desktop_app_example() {
     let p = example("desktop-app.toml");
-    assert!(p.decide_connect(&Endpoint::Unix("/run/user/1000/bus".into()), &[]).allow);
-    assert!(p.decide_connect(&Endpoint::Unix("/run/user/1000/wayland-0".into()), &[]).allow);
-    assert!(!p.decide_connect(&Endpoint::Unix("/run/user/1000/pipewire-0".into()), &[]).allow);
-    assert!(p.decide_connect(&Endpoint::Abstract(b"/tmp/.X11-unix/X0".to_vec()), &[]).allow);
+    assert!(
+        p.decide_connect(&Endpoint::Unix("/run/user/1000/bus".into()), &[])
+            .allow
+    );
+    assert!(
+        p.decide_connect(&Endpoint::Unix("/run/user/1000/wayland-0".into()), &[])
+            .allow
+    );
+    assert!(
+        !p.decide_connect(&Endpoint::Unix("/run/user/1000/pipewire-0".into()), &[])
+            .allow
+    );
+    assert!(
+        p.decide_connect(&Endpoint::Abstract(b"/tmp/.X11-unix/X0".to_vec()), &[])
+            .allow
+    );
     assert!(allowed(&p, "/home/u/.config/myapp/settings", Access::WRITE));
     assert!(!allowed(&p, "/home/u/.config/other/settings", Access::READ));
 }

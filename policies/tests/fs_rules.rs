@@ -18,7 +18,9 @@ fn literal_directory_rule_allows_its_subtree_and_nothing_else() {
 
 #[test]
 fn literal_deny_rule_denies_its_subtree() {
-    let p = policy("[[fs]]\npath = \"/srv\"\nallow = \"rw\"\n[[fs]]\npath = \"/srv/private\"\ndeny = true\n");
+    let p = policy(
+        "[[fs]]\npath = \"/srv\"\nallow = \"rw\"\n[[fs]]\npath = \"/srv/private\"\ndeny = true\n",
+    );
     assert!(allowed(&p, "/srv/public/x", Access::WRITE));
     assert!(!allowed(&p, "/srv/private", Access::STAT));
     assert!(!allowed(&p, "/srv/private/x", Access::READ));
@@ -29,7 +31,10 @@ fn literal_deny_rule_denies_its_subtree() {
 fn literal_file_rule_pair() {
     let p = policy("[[fs]]\npath = \"/etc/hosts\"\nallow = \"read\"\n[[fs]]\npath = \"/etc/shadow\"\ndeny = true\n");
     assert!(allowed(&p, "/etc/hosts", Access::READ));
-    assert!(!allowed(&p, "/etc/hosts", Access::STAT), "only the rights named");
+    assert!(
+        !allowed(&p, "/etc/hosts", Access::STAT),
+        "only the rights named"
+    );
     assert!(!allowed(&p, "/etc/shadow", Access::READ));
     assert!(!allowed(&p, "/etc/hostsx", Access::READ));
 }
@@ -41,8 +46,14 @@ fn glob_rule_pair() {
     );
     assert!(allowed(&p, "/data/a.csv", Access::READ));
     assert!(!allowed(&p, "/data/a.txt", Access::READ));
-    assert!(!allowed(&p, "/data/sub/a.csv", Access::READ), "* stays in one component");
-    assert!(!allowed(&p, "/data/secret.csv", Access::READ), "equally specific: deny wins");
+    assert!(
+        !allowed(&p, "/data/sub/a.csv", Access::READ),
+        "* stays in one component"
+    );
+    assert!(
+        !allowed(&p, "/data/secret.csv", Access::READ),
+        "equally specific: deny wins"
+    );
     assert!(!allowed(&p, "/data/secrets/x", Access::READ));
 }
 
@@ -55,7 +66,10 @@ fn double_star_rule_pair() {
     assert!(allowed(&p, "/src/.git/config", Access::READ));
     assert!(!allowed(&p, "/src/a/b/.git/config", Access::WRITE));
     assert!(!allowed(&p, "/src/a/key.pem", Access::READ));
-    assert!(!allowed(&p, "/src/key.pem", Access::READ), "** matches zero components");
+    assert!(
+        !allowed(&p, "/src/key.pem", Access::READ),
+        "** matches zero components"
+    );
 }
 
 #[test]
@@ -118,7 +132,12 @@ deny = true
     ];
     for &(path, access, allow, line_no) in rows {
         let d = p.decide_path(Path::new(path), access);
-        assert_eq!(d.decision.allow, allow, "{path} {access}: {}", p.explain_path(&d));
+        assert_eq!(
+            d.decision.allow,
+            allow,
+            "{path} {access}: {}",
+            p.explain_path(&d)
+        );
         assert_eq!(line(&p, path, access), line_no, "{path} {access}");
     }
 }
@@ -138,10 +157,15 @@ fn equal_specificity_deny_wins_regardless_of_order() {
 #[test]
 fn same_path_twice_in_one_source_needs_both() {
     // E.g. the default profile when $PWD is $TMPDIR: both rules stay, both must allow.
-    let p = policy("[[fs]]\npath = \"/w\"\nallow = \"rw\"\n[[fs]]\npath = \"/w\"\nallow = \"ro\"\n");
+    let p =
+        policy("[[fs]]\npath = \"/w\"\nallow = \"rw\"\n[[fs]]\npath = \"/w\"\nallow = \"ro\"\n");
     assert!(allowed(&p, "/w/x", Access::READ));
     assert!(!allowed(&p, "/w/x", Access::WRITE));
-    assert_eq!(line(&p, "/w/x", Access::WRITE), 4, "the denying rule is reported");
+    assert_eq!(
+        line(&p, "/w/x", Access::WRITE),
+        4,
+        "the denying rule is reported"
+    );
 }
 
 #[test]
@@ -156,14 +180,21 @@ fn prefixes_match_on_component_boundaries() {
 
 #[test]
 fn ancestors_of_an_allow_root_get_stat_only() {
-    let p = policy("[[fs]]\npath = \"/home/u/proj\"\nallow = \"rw\"\n[[fs]]\npath = \"/home\"\ndeny = true\n");
+    let p = policy(
+        "[[fs]]\npath = \"/home/u/proj\"\nallow = \"rw\"\n[[fs]]\npath = \"/home\"\ndeny = true\n",
+    );
     for ancestor in ["/", "/home", "/home/u"] {
         let d = p.decide_path(Path::new(ancestor), Access::STAT);
         assert!(d.decision.allow, "{ancestor}");
         assert_eq!(d.decision.by, DecidedBy::ImplicitStat);
         assert_eq!(d.decision.rule.map(|r| p.rule(r).origin.line), Some(1));
         assert!(!d.uniform);
-        for other in [Access::READ, Access::LIST, Access::STAT | Access::READ, Access::WRITE] {
+        for other in [
+            Access::READ,
+            Access::LIST,
+            Access::STAT | Access::READ,
+            Access::WRITE,
+        ] {
             assert!(!allowed(&p, ancestor, other), "{ancestor} {other}");
         }
     }
@@ -182,7 +213,10 @@ fn deny_rules_give_no_implicit_stat() {
 fn pattern_allow_rules_give_stat_on_the_way_to_matches() {
     let p = policy("[[fs]]\npath = \"/home/*/public\"\nallow = \"ro\"\n");
     assert!(allowed(&p, "/home", Access::STAT));
-    assert!(allowed(&p, "/home/u", Access::STAT), "could lead to /home/u/public");
+    assert!(
+        allowed(&p, "/home/u", Access::STAT),
+        "could lead to /home/u/public"
+    );
     assert!(!allowed(&p, "/home/u/private", Access::STAT));
     assert!(allowed(&p, "/home/u/public/x", Access::READ));
 }
@@ -203,12 +237,23 @@ path = "/etc"
 allow = "ro"
 "#,
     );
-    let d = p.decide_path(Path::new("/home/u/.ssh/id_rsa"), Access::READ).decision;
-    assert_eq!((d.allow, d.errno, d.audit), (false, libc::ENOENT, AuditSetting::Log));
+    let d = p
+        .decide_path(Path::new("/home/u/.ssh/id_rsa"), Access::READ)
+        .decision;
+    assert_eq!(
+        (d.allow, d.errno, d.audit),
+        (false, libc::ENOENT, AuditSetting::Log)
+    );
     let d = p.decide_path(Path::new("/etc/x"), Access::WRITE).decision;
-    assert_eq!((d.allow, d.errno, d.audit), (false, libc::EPERM, AuditSetting::Default));
+    assert_eq!(
+        (d.allow, d.errno, d.audit),
+        (false, libc::EPERM, AuditSetting::Default)
+    );
     let d = p.decide_path(Path::new("/var"), Access::READ).decision;
-    assert_eq!((d.allow, d.errno, d.audit), (false, libc::EPERM, AuditSetting::Silent));
+    assert_eq!(
+        (d.allow, d.errno, d.audit),
+        (false, libc::EPERM, AuditSetting::Silent)
+    );
     assert_eq!(d.by, DecidedBy::Default(arbiter_policies::Family::Fs));
     let d = p.decide_path(Path::new("/etc/x"), Access::READ).decision;
     assert_eq!((d.allow, d.errno), (true, 0));
@@ -259,9 +304,21 @@ fn variables_expand_in_paths() {
     assert!(allowed(&p, "/home/u/.cache/x", Access::WRITE));
     assert!(allowed(&p, "/run/user/1000/bus", Access::READ));
     assert!(allowed(&p, "/home/u/.config/app/x", Access::READ));
-    let info = p.rule(p.decide_path(Path::new("/home/u/proj"), Access::READ).decision.rule.unwrap());
+    let info = p.rule(
+        p.decide_path(Path::new("/home/u/proj"), Access::READ)
+            .decision
+            .rule
+            .unwrap(),
+    );
     assert_eq!(info.text, "fs /home/u/proj (written \"$PWD\"): allow rw");
-    assert_eq!((info.origin.origin.as_str(), info.origin.line, info.origin.column), ("test.toml", 1, 1));
+    assert_eq!(
+        (
+            info.origin.origin.as_str(),
+            info.origin.line,
+            info.origin.column
+        ),
+        ("test.toml", 1, 1)
+    );
 }
 
 #[test]
@@ -276,7 +333,9 @@ fn a_variable_value_is_never_a_pattern() {
 
 #[test]
 fn inline_rule_lists_work_like_blocks() {
-    let p = policy("fs = [\n  { path = \"/a\", allow = \"ro\" },\n  { path = \"/a/b\", deny = true },\n]\n");
+    let p = policy(
+        "fs = [\n  { path = \"/a\", allow = \"ro\" },\n  { path = \"/a/b\", deny = true },\n]\n",
+    );
     assert!(allowed(&p, "/a/x", Access::READ));
     assert!(!allowed(&p, "/a/b", Access::READ));
     assert_eq!(line(&p, "/a/b", Access::READ), 3);

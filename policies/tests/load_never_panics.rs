@@ -10,30 +10,100 @@ use proptest::prelude::*;
 use std::path::Path;
 
 const KEYS: &[&str] = &[
-    "version", "extends", "description", "defaults", "fs", "connect", "bind", "resolve", "path",
-    "allow", "deny", "errno", "audit", "host", "ip", "unix", "ports", "proto", "mode",
-    "replace_stale", "name", "acess", "x",
+    "version",
+    "extends",
+    "description",
+    "defaults",
+    "fs",
+    "connect",
+    "bind",
+    "resolve",
+    "path",
+    "allow",
+    "deny",
+    "errno",
+    "audit",
+    "host",
+    "ip",
+    "unix",
+    "ports",
+    "proto",
+    "mode",
+    "replace_stale",
+    "name",
+    "acess",
+    "x",
 ];
 
 const VALUES: &[&str] = &[
-    "1", "2", "-1", "99999999999999999999", "true", "false", "1.5", "1979-05-27", "\"\"",
-    "\"/\"", "\"~\"", "\"~/.ssh\"", "\"$PWD\"", "\"${TMPDIR}/x\"", "\"$\"", "\"${\"", "\"$$\"",
-    "\"/a/**\"", "\"/**/**\"", "\"/a/[\"", "\"/a/[!]]\"", "\"/a/[z-a]\"", "\"/a/b**\"",
-    "\"/a/../b\"", "\"relative\"", "\"@\"", "\"@x*\"", "\"rw\"", "\"ro,exec\"", "\"wirte\"",
-    "\"0600\"", "0o600", "0o7777", "\"80,443\"", "\"9-1\"", "\"*\"", "\"*.example.com\"",
-    "\"a*b\"", "\"10.0.0.0/8\"", "\"::ffff:1.2.3.4/120\"", "\"::/0\"", "\"ENOENT\"", "\"log\"",
-    "[]", "[1]", "[\"runtime\"]", "[\"default\", \"runtime\"]", "[\"./x.toml\"]", "{}",
-    "{ path = \"/a\", allow = \"ro\" }", "[{ path = \"/a\" }, 3]", "\"\\u0000\"", "\"é\"",
+    "1",
+    "2",
+    "-1",
+    "99999999999999999999",
+    "true",
+    "false",
+    "1.5",
+    "1979-05-27",
+    "\"\"",
+    "\"/\"",
+    "\"~\"",
+    "\"~/.ssh\"",
+    "\"$PWD\"",
+    "\"${TMPDIR}/x\"",
+    "\"$\"",
+    "\"${\"",
+    "\"$$\"",
+    "\"/a/**\"",
+    "\"/**/**\"",
+    "\"/a/[\"",
+    "\"/a/[!]]\"",
+    "\"/a/[z-a]\"",
+    "\"/a/b**\"",
+    "\"/a/../b\"",
+    "\"relative\"",
+    "\"@\"",
+    "\"@x*\"",
+    "\"rw\"",
+    "\"ro,exec\"",
+    "\"wirte\"",
+    "\"0600\"",
+    "0o600",
+    "0o7777",
+    "\"80,443\"",
+    "\"9-1\"",
+    "\"*\"",
+    "\"*.example.com\"",
+    "\"a*b\"",
+    "\"10.0.0.0/8\"",
+    "\"::ffff:1.2.3.4/120\"",
+    "\"::/0\"",
+    "\"ENOENT\"",
+    "\"log\"",
+    "[]",
+    "[1]",
+    "[\"runtime\"]",
+    "[\"default\", \"runtime\"]",
+    "[\"./x.toml\"]",
+    "{}",
+    "{ path = \"/a\", allow = \"ro\" }",
+    "[{ path = \"/a\" }, 3]",
+    "\"\\u0000\"",
+    "\"é\"",
     "\"/a/\\u00ff*\"",
 ];
 
 /// Random documents made of the policy's own vocabulary.
 fn document() -> impl Strategy<Value = String> {
     let line = prop_oneof![
-        (prop::sample::select(KEYS), prop::sample::select(VALUES)).prop_map(|(k, v)| format!("{k} = {v}")),
+        (prop::sample::select(KEYS), prop::sample::select(VALUES))
+            .prop_map(|(k, v)| format!("{k} = {v}")),
         prop::sample::select(KEYS).prop_map(|k| format!("[[{k}]]")),
         prop::sample::select(KEYS).prop_map(|k| format!("[{k}]")),
-        (prop::sample::select(KEYS), prop::sample::select(KEYS), prop::sample::select(VALUES))
+        (
+            prop::sample::select(KEYS),
+            prop::sample::select(KEYS),
+            prop::sample::select(VALUES)
+        )
             .prop_map(|(a, b, v)| format!("{a}.{b} = {v}")),
     ];
     prop::collection::vec(line, 0..24).prop_map(|lines| lines.join("\n"))
@@ -41,7 +111,10 @@ fn document() -> impl Strategy<Value = String> {
 
 fn exercise(text: &str) {
     let v = vars();
-    let sources = [Source::Text { origin: "fuzz".into(), text: text.into() }];
+    let sources = [Source::Text {
+        origin: "fuzz".into(),
+        text: text.into(),
+    }];
     let _ = check(&sources, &v);
     if let Ok(p) = Policy::load(&sources, &v) {
         for path in ["/", "/a", "/a/b/c", "/home/u/proj/x", "/tmp"] {
@@ -74,7 +147,16 @@ proptest! {
 fn deep_nesting_and_long_lines() {
     exercise(&"[".repeat(10_000));
     exercise(&format!("a = {}1{}", "[".repeat(5_000), "]".repeat(5_000)));
-    exercise(&format!("[[fs]]\npath = \"/{}\"\nallow = \"ro\"\n", "a/".repeat(3_000)));
-    exercise(&format!("[[fs]]\npath = \"/{}\"\nallow = \"ro\"\n", "*/".repeat(100)));
-    exercise(&format!("[[fs]]\npath = \"/{}x\"\nallow = \"ro\"\n", "*a".repeat(2_000)));
+    exercise(&format!(
+        "[[fs]]\npath = \"/{}\"\nallow = \"ro\"\n",
+        "a/".repeat(3_000)
+    ));
+    exercise(&format!(
+        "[[fs]]\npath = \"/{}\"\nallow = \"ro\"\n",
+        "*/".repeat(100)
+    ));
+    exercise(&format!(
+        "[[fs]]\npath = \"/{}x\"\nallow = \"ro\"\n",
+        "*a".repeat(2_000)
+    ));
 }

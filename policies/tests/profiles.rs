@@ -27,7 +27,10 @@ fn every_builtin_loads_and_has_a_description() {
 fn runtime_allows_what_a_dynamic_program_needs_and_no_more() {
     let p = builtin("runtime");
     for (path, access) in [
-        ("/usr/lib/x86_64-linux-gnu/libc.so.6", Access::READ | Access::EXEC),
+        (
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            Access::READ | Access::EXEC,
+        ),
         ("/usr/bin/ls", Access::EXEC),
         ("/etc/ld.so.cache", Access::READ),
         ("/etc/nsswitch.conf", Access::READ),
@@ -57,11 +60,18 @@ fn runtime_allows_what_a_dynamic_program_needs_and_no_more() {
 #[test]
 fn default_allows_work_and_denies_secrets_even_under_a_broad_rule() {
     let p = builtin("default");
-    assert!(allowed(&p, "/home/u/proj/src/main.rs", Access::WRITE | Access::CREATE));
+    assert!(allowed(
+        &p,
+        "/home/u/proj/src/main.rs",
+        Access::WRITE | Access::CREATE
+    ));
     assert!(allowed(&p, "/tmp/build/x", Access::REMOVE));
     assert!(allowed(&p, "/etc/hosts", Access::READ));
     assert!(!allowed(&p, "/etc/hosts", Access::WRITE));
-    assert!(!allowed(&p, "/home/u/proj/run.sh", Access::EXEC), "no exec in $PWD");
+    assert!(
+        !allowed(&p, "/home/u/proj/run.sh", Access::EXEC),
+        "no exec in $PWD"
+    );
     for secret in [
         "/etc/shadow",
         "/etc/gshadow",
@@ -107,23 +117,40 @@ fn default_survives_pwd_equal_to_tmpdir() {
 #[test]
 fn network_client_connects_out_but_never_listens() {
     let p = Policy::load(
-        &[Source::Builtin("default".into()), Source::Builtin("network-client".into())],
+        &[
+            Source::Builtin("default".into()),
+            Source::Builtin("network-client".into()),
+        ],
         &vars(),
     )
     .unwrap();
     assert!(p.decide_resolve("example.com").allow);
-    assert!(p.decide_connect(&tcp("192.0.2.1:443"), &["example.com"]).allow);
+    assert!(
+        p.decide_connect(&tcp("192.0.2.1:443"), &["example.com"])
+            .allow
+    );
     assert!(p.decide_connect(&udp("192.0.2.1:53"), &[]).allow);
     assert!(!p.decide_bind(&tcp("0.0.0.0:8080")).decision.allow);
-    assert!(!p.decide_connect(&Endpoint::Unix("/run/docker.sock".into()), &[]).allow);
-    assert!(allowed(&p, "/etc/ssl/certs/ca-certificates.crt", Access::READ));
+    assert!(
+        !p.decide_connect(&Endpoint::Unix("/run/docker.sock".into()), &[])
+            .allow
+    );
+    assert!(allowed(
+        &p,
+        "/etc/ssl/certs/ca-certificates.crt",
+        Access::READ
+    ));
     assert!(allowed(&p, "/etc/resolv.conf", Access::READ));
 }
 
 #[test]
 fn python_and_git_extend_default() {
     let p = builtin("python");
-    assert!(allowed(&p, "/home/u/.pyenv/versions/3.11.7/bin/python3.11", Access::EXEC));
+    assert!(allowed(
+        &p,
+        "/home/u/.pyenv/versions/3.11.7/bin/python3.11",
+        Access::EXEC
+    ));
     assert!(allowed(&p, "/home/u/.cache/pip/http/x", Access::WRITE));
     assert!(!allowed(&p, "/home/u/.ssh/id_rsa", Access::READ));
     let g = builtin("git");

@@ -46,7 +46,16 @@ fn comp() -> impl Strategy<Value = Comp> {
 }
 
 fn access() -> impl Strategy<Value = Access> {
-    prop::sample::select(&[Access::NONE, Access::RO, Access::RW, Access::READ, Access::STAT, Access::ALL][..])
+    prop::sample::select(
+        &[
+            Access::NONE,
+            Access::RO,
+            Access::RW,
+            Access::READ,
+            Access::STAT,
+            Access::ALL,
+        ][..],
+    )
 }
 
 fn rule() -> impl Strategy<Value = TestRule> {
@@ -73,7 +82,11 @@ fn policy_text(rules: &[TestRule]) -> String {
     let mut t = String::new();
     for r in rules {
         let p: Vec<String> = r.comps.iter().map(Comp::text).collect();
-        let effect = if r.access.is_empty() { "deny = true".to_owned() } else { format!("allow = \"{}\"", r.access) };
+        let effect = if r.access.is_empty() {
+            "deny = true".to_owned()
+        } else {
+            format!("allow = \"{}\"", r.access)
+        };
         t.push_str(&format!("[[fs]]\npath = \"/{}\"\n{effect}\n", p.join("/")));
     }
     t
@@ -100,14 +113,19 @@ fn full(pat: &[Comp], path: &[&str]) -> bool {
 fn beneath(pat: &[Comp], path: &[&str]) -> bool {
     match pat.first() {
         None => false,
-        Some(Comp::Many) => (0..=path.len()).any(|k| beneath(&pat[1..], &path[k..])) || path.is_empty(),
+        Some(Comp::Many) => {
+            (0..=path.len()).any(|k| beneath(&pat[1..], &path[k..])) || path.is_empty()
+        }
         Some(_) if path.is_empty() => true,
         Some(c) => comp_matches(c, path[0]) && beneath(&pat[1..], &path[1..]),
     }
 }
 
 fn literal_depth(r: &TestRule) -> usize {
-    r.comps.iter().take_while(|c| matches!(c, Comp::Lit(_))).count()
+    r.comps
+        .iter()
+        .take_while(|c| matches!(c, Comp::Lit(_)))
+        .count()
 }
 
 fn is_glob(r: &TestRule) -> bool {
@@ -123,14 +141,16 @@ fn reference(rules: &[TestRule], path: &[&str], access: Access) -> (bool, Option
         let depth = literal_depth(r);
         let rank = if is_glob(r) {
             let (pre, rest) = r.comps.split_at(depth);
-            let prefix_ok = path.len() > depth
-                && pre.iter().zip(path).all(|(c, n)| comp_matches(c, n));
+            let prefix_ok =
+                path.len() > depth && pre.iter().zip(path).all(|(c, n)| comp_matches(c, n));
             if !(prefix_ok && (depth + 1..=path.len()).any(|k| full(rest, &path[depth..k]))) {
                 continue;
             }
             (depth, 1)
         } else {
-            if !(r.comps.len() <= path.len() && r.comps.iter().zip(path).all(|(c, n)| comp_matches(c, n))) {
+            if !(r.comps.len() <= path.len()
+                && r.comps.iter().zip(path).all(|(c, n)| comp_matches(c, n)))
+            {
                 continue;
             }
             (depth, if depth == path.len() { 2 } else { 0 })
@@ -158,7 +178,8 @@ fn reference(rules: &[TestRule], path: &[&str], access: Access) -> (bool, Option
                 && if is_glob(r) {
                     beneath(&r.comps, path)
                 } else {
-                    r.comps.len() > path.len() && r.comps.iter().zip(path).all(|(c, n)| comp_matches(c, n))
+                    r.comps.len() > path.len()
+                        && r.comps.iter().zip(path).all(|(c, n)| comp_matches(c, n))
                 }
         });
         if implicit {
@@ -168,10 +189,16 @@ fn reference(rules: &[TestRule], path: &[&str], access: Access) -> (bool, Option
     decided
 }
 
-const ASKED: &[Access] = &[Access::READ, Access::WRITE, Access::STAT, Access::EXEC, Access::RO];
+const ASKED: &[Access] = &[
+    Access::READ,
+    Access::WRITE,
+    Access::STAT,
+    Access::EXEC,
+    Access::RO,
+];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn decisions_match_the_reference(
