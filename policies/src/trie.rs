@@ -243,7 +243,7 @@ impl PathIndex {
             let tail = path.get(at + 1..end).unwrap_or(&[]);
             for &g in &node.globs {
                 let (glob, _, allow) = &self.globs[g as usize];
-                if *allow && glob.could_match_beneath(tail) {
+                if *allow && glob.could_match_two_beneath(tail) {
                     return true;
                 }
             }
