@@ -1,29 +1,39 @@
-//! The `arbiter` command.
-//!
-//! Minimal wiring of the policy commands (`check`, `explain`, `profiles`) so they can be tried
-//! on the policies branch; the lead's `main.rs` supersedes it.
+//! The `arbiter` command: parses the command line and dispatches to a subcommand.
 
-use clap::Parser;
+mod audit;
+mod commands;
+mod confine;
+mod core;
+mod exit_code;
+mod learn;
+mod sandbox;
+mod transport;
+
 use std::process::ExitCode;
 
-mod commands {
-    pub mod check;
-    pub mod explain;
-    pub mod profiles;
-}
+use clap::{Parser, Subcommand};
 
+/// arbiter: run programs with their file and network calls arbitrated by a policy.
 #[derive(Debug, Parser)]
-#[command(
-    name = "arbiter",
-    about = "A libc-arbitration broker for sandboxed programs"
-)]
+#[command(name = "arbiter", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a command with its calls brokered under a policy.
+    Run(commands::run::RunArgs),
+    /// Report the kernel confinement layers available here and what they guarantee.
+    Doctor,
+    /// Run a command with everything allowed and write the policy it needed.
+    Learn(commands::learn::LearnArgs),
+    /// Read audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: commands::audit::AuditCommand,
+    },
     /// Validate policy files: print every diagnostic, exit 0 only when valid.
     Check(commands::check::CheckArgs),
     /// Show what a policy decides about one request, and which rule decides it.
@@ -35,6 +45,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Learn(args) => commands::learn::run(args),
+        Command::Audit { command } => commands::audit::run(command),
+        Command::Doctor => Ok(commands::doctor::run()),
         Command::Check(args) => commands::check::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Profiles(args) => commands::profiles::run(args),
@@ -43,7 +57,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("arbiter: {e:#}");
-            ExitCode::from(125)
+            ExitCode::from(exit_code::FAILED)
         }
     }
 }

@@ -103,7 +103,8 @@ impl Vars {
 
     /// The value of a variable by name, applying the XDG fallbacks. `Ok(None)` means the name
     /// is known but has no value here; `Err(())` means the name is unknown.
-    pub(crate) fn get(&self, name: &str) -> Result<Option<PathBuf>, ()> {
+    #[allow(clippy::result_unit_err)] // the only failure is "no such variable"
+    pub fn get(&self, name: &str) -> Result<Option<PathBuf>, ()> {
         let from_home = |rel: &str| self.home.as_ref().map(|h| h.join(rel));
         Ok(match name {
             "HOME" => self.home.clone(),

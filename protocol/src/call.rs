@@ -228,6 +228,8 @@ pub enum Call<'a> {
         /// Local address.
         #[serde(borrow)]
         addr: SockAddr<'a>,
+        /// The caller's umask (a pathname unix socket's mode without a policy mode).
+        umask: u32,
     },
     /// getaddrinfo(3). Replies with [`crate::Payload::AddrInfo`]; `result` is 0 or an `EAI_*`.
     GetAddrInfo {
@@ -295,7 +297,7 @@ impl Call<'_> {
             | Call::Chown { path, .. }
             | Call::Utimens { path, .. } => at(path),
             Call::Rename { from, to, .. } | Call::Link { from, to, .. } => at(from) + at(to),
-            Call::Connect { addr } | Call::Bind { addr } => {
+            Call::Connect { addr } | Call::Bind { addr, .. } => {
                 1 + match addr {
                     SockAddr::Unix(p) => at(p),
                     _ => 0,

@@ -30,7 +30,7 @@ pub mod codec;
 pub mod fdpass;
 pub mod reply;
 
-pub use call::{At, Call, PathArg, Request, SockAddr};
+pub use call::{At, Call, PathArg, Request, SockAddr, Timespec};
 pub use codec::{decode, encode, CodecError};
 pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
 
@@ -62,6 +62,21 @@ pub const DEFAULT_BOOTSTRAP_FD: i32 = 1023;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Register {
     /// The protocol version the shim speaks.
+    pub version: u32,
+}
+
+/// The tag that opens a [`SeccompListener`] message.
+pub const SECCOMP_LISTENER_TAG: [u8; 4] = *b"SECL";
+
+/// Hands a seccomp user-notification listener (the message's one fd) to the broker. Sent
+/// once on the bootstrap socket by `arbiter run`'s child between fork and exec
+/// (`arbiter run --seccomp-transport`). Its leading tag makes it longer than any
+/// [`Register`], which therefore never decodes from it (trailing bytes are an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompListener {
+    /// Always [`SECCOMP_LISTENER_TAG`].
+    pub tag: [u8; 4],
+    /// The protocol version of the sender.
     pub version: u32,
 }
 

@@ -1,1 +1,159 @@
-//! Helpers for arbiter's end-to-end tests.
+//! Helpers for arbiter's end-to-end tests: find the built `arbiter` binary and run real
+//! programs under it in a scratch working directory.
+//!
+//! The tests use the binaries `cargo build --workspace` produced (the README's test command
+//! builds first), found under `$CARGO_TARGET_DIR` or the workspace's `target/`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The directory holding the built binaries (`target/debug` or `target/release`).
+pub fn bin_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    // The tests are built in the same profile as the binaries next to them.
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile = exe
+        .ancestors()
+        .find_map(|a| match a.file_name().and_then(|n| n.to_str()) {
+            Some(p @ ("debug" | "release")) => Some(p.to_owned()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "debug".into());
+    target.join(profile)
+}
+
+/// The `arbiter` binary.
+pub fn arbiter() -> PathBuf {
+    let p = bin_dir().join("arbiter");
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo build --workspace` first",
+        p.display()
+    );
+    p
+}
+
+/// The shim library.
+pub fn shim() -> PathBuf {
+    bin_dir().join("libarbiter_shim.so")
+}
+
+/// A scratch directory that is the sandbox's working directory.
+pub struct Sandbox {
+    /// The working directory (real path).
+    pub dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A fresh, world-accessible working directory.
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::Builder::new()
+            .prefix("arbiter-test-")
+            .tempdir()
+            .expect("tempdir");
+        let dir = tmp.path().canonicalize().expect("canonical tempdir");
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod");
+        Sandbox { dir, _tmp: tmp }
+    }
+
+    /// `arbiter run [extra…] -- cmd…` in this directory, stdin closed.
+    pub fn run<S: AsRef<OsStr>>(&self, extra: &[&str], cmd: &[S]) -> Output {
+        let mut c = Command::new(arbiter());
+        c.arg("run")
+            .args(extra)
+            .arg("--")
+            .args(cmd)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        c.output().expect("run arbiter")
+    }
+
+    /// A path inside the working directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+/// A directory outside any sandbox's working directory (so the default policy denies it).
+pub fn outside_dir() -> tempfile::TempDir {
+    let base = Path::new("/var/tmp");
+    let tmp = tempfile::Builder::new()
+        .prefix("arbiter-outside-")
+        .tempdir_in(base)
+        .expect("tempdir");
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    tmp
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the run exited with `code`, showing its output otherwise.
+#[track_caller]
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Whether the tests run as root (some tests also re-run as an unprivileged uid).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a program is installed.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Compiles a C helper from `tests/helpers/NAME.c` into `dir` and returns the binary.
+pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("helpers")
+        .join(format!("{name}.c"));
+    let out = dir.join(name);
+    let status = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .args(extra)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed for {}", src.display());
+    out
+}

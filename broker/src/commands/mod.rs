@@ -1,0 +1,9 @@
+//! One module per subcommand, each a thin layer over library code.
+
+pub mod audit;
+pub mod check;
+pub mod doctor;
+pub mod explain;
+pub mod learn;
+pub mod profiles;
+pub mod run;

@@ -1,0 +1,298 @@
+//! `arbiter run [OPTIONS] -- CMD [ARGS…]`: run a command with its calls brokered.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arbiter_policies::{Access, Additions, Policy, Source, Vars};
+use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
+use serde_json::json;
+
+use crate::audit::Audit;
+use crate::confine;
+use crate::core::RequestCore;
+use crate::exit_code;
+use crate::sandbox::program::{self, ProgramError};
+use crate::sandbox::spawn::{self, Launch};
+use crate::sandbox::{shim_path, supervise};
+use crate::transport;
+
+/// Options of `arbiter run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Policy file or built-in profile name (repeatable; later ones merge over earlier).
+    /// Without one, the built-in `default` profile applies.
+    #[arg(long = "policy", value_name = "FILE|NAME")]
+    pub policy: Vec<String>,
+    /// Write the audit log to FILE (`-` for stderr): one JSON object per attempted call.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
+    #[arg(long)]
+    pub strict: bool,
+    /// Also allow reading PATH (file or tree), merged over the policy.
+    #[arg(long, value_name = "PATH")]
+    pub ro: Vec<PathBuf>,
+    /// Also allow reading and writing PATH.
+    #[arg(long, value_name = "PATH")]
+    pub rw: Vec<PathBuf>,
+    /// Deny PATH, whatever else allows it.
+    #[arg(long, value_name = "PATH")]
+    pub deny: Vec<PathBuf>,
+    /// Also allow connecting to HOST:PORT, [V6]:PORT or unix:PATH.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub connect: Vec<String>,
+    /// Also allow binding ADDR:PORT or unix:PATH.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub bind: Vec<String>,
+    /// Also allow resolving host names matching PATTERN (e.g. `*.example.com`).
+    #[arg(long, value_name = "PATTERN")]
+    pub resolve: Vec<String>,
+    /// Also broker the path syscalls that bypass the shim (static binaries, raw
+    /// `syscall()`, ld.so's and glibc's internal opens) through seccomp user notification.
+    #[arg(long)]
+    pub seccomp_transport: bool,
+    /// The command and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// A policy argument: a path (has `/` or ends in `.toml`) or a built-in profile name.
+pub fn policy_source(arg: &str) -> Source {
+    if arg.contains('/') || arg.ends_with(".toml") {
+        Source::File(PathBuf::from(arg))
+    } else {
+        Source::Builtin(arg.to_owned())
+    }
+}
+
+fn random_id() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: b is a valid 8-byte buffer.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    u64::from_ne_bytes(b)
+}
+
+/// Runs the command; returns its exit status (see [`crate::exit_code`]).
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    run_with(args, None).map(|ran| ran.code)
+}
+
+/// The policy of a learning run: everything the broker can do is allowed and recorded.
+const LEARN_POLICY: &str = "version = 1\nextends = [\"runtime\"]\n[[fs]]\npath = \"/\"\nallow = \"all\"\n[[connect]]\nproto = \"any\"\n[[bind]]\nproto = \"any\"\n[[resolve]]\nname = \"*\"\n";
+
+/// What a finished run leaves for its caller.
+pub struct Ran {
+    /// arbiter's exit status.
+    pub code: ExitCode,
+    /// The variables the policy was expanded with (None when the command never started).
+    pub vars: Option<Vars>,
+    /// The program's installation prefixes.
+    pub prefixes: Vec<PathBuf>,
+}
+
+/// Runs the command; with `learning`, under a policy that allows everything the broker can
+/// do, writing every call's audit record to that sink (see `arbiter learn`).
+pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>) -> Result<Ran> {
+    let early = |code: u8| Ran {
+        code: ExitCode::from(code),
+        vars: None,
+        prefixes: Vec::new(),
+    };
+    // Before any thread exists, so every thread inherits the blocked signals.
+    supervise::prepare().context("cannot set up signal handling")?;
+    let path_var = std::env::var_os("PATH");
+    let program = match program::find(&args.command[0], path_var.as_deref()) {
+        Ok(p) => p,
+        Err(e @ ProgramError::NotFound(_)) => {
+            eprintln!("arbiter: {e}");
+            return Ok(early(exit_code::NOT_FOUND));
+        }
+        Err(e @ ProgramError::NotExecutable(_)) => {
+            eprintln!("arbiter: {e}");
+            return Ok(early(exit_code::CANNOT_EXECUTE));
+        }
+    };
+    let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
+    let tmpdir = tempfile::Builder::new()
+        .prefix("arbiter-")
+        .tempdir()
+        .context("cannot create the sandbox's private TMPDIR")?;
+    let pwd = std::env::current_dir().context("cannot read the current directory")?;
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let vars = Vars {
+        home: env_dir("HOME"),
+        pwd: pwd.canonicalize().unwrap_or(pwd),
+        tmpdir: tmpdir
+            .path()
+            .canonicalize()
+            .unwrap_or_else(|_| tmpdir.path().to_path_buf()),
+        xdg_config_home: env_dir("XDG_CONFIG_HOME"),
+        xdg_cache_home: env_dir("XDG_CACHE_HOME"),
+        xdg_data_home: env_dir("XDG_DATA_HOME"),
+        xdg_runtime_dir: env_dir("XDG_RUNTIME_DIR"),
+    };
+    let mut sources: Vec<Source> = if learning.is_some() {
+        vec![Source::Text {
+            origin: "arbiter learn".into(),
+            text: LEARN_POLICY.into(),
+        }]
+    } else if args.policy.is_empty() {
+        vec![Source::Builtin("default".into())]
+    } else {
+        args.policy.iter().map(|p| policy_source(p)).collect()
+    };
+    let prefixes = program::prefixes(&program, path_var.as_deref());
+    // An installation prefix only ever adds access: where the policy already lets the
+    // program read it (e.g. a tool in the writable working directory), no rule is added,
+    // and the kernel floor still grants exec on it.
+    let base = Policy::load(&sources, &vars).context("invalid policy")?;
+    let unreadable: Vec<PathBuf> = prefixes
+        .iter()
+        .filter(|p| {
+            !base
+                .decide_path(p, Access::READ | Access::LIST)
+                .decision
+                .allow
+        })
+        .cloned()
+        .collect();
+    let additions = Additions {
+        ro: args.ro.clone(),
+        rw: args.rw.clone(),
+        deny: args.deny.clone(),
+        connect: args.connect.clone(),
+        bind: args.bind.clone(),
+        resolve: args.resolve.clone(),
+        rx: unreadable,
+    };
+    sources.push(
+        additions
+            .to_source()
+            .context("invalid command-line addition")?,
+    );
+    let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
+
+    let sandbox = random_id();
+    let (audit, writer) = match (&args.audit, learning) {
+        (_, Some(sink)) => {
+            let (a, w) = Audit::to_writer(sink, sandbox);
+            (a, Some(w))
+        }
+        (None, None) => (Audit::disabled(), None),
+        (Some(p), None) if p.as_os_str() == "-" => {
+            let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), sandbox);
+            (a, Some(w))
+        }
+        (Some(p), None) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open audit log {}", p.display()))?;
+            let (a, w) = Audit::to_writer(Box::new(std::io::BufWriter::new(file)), sandbox);
+            (a, Some(w))
+        }
+    };
+    audit.event("start", json!({ "command": args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "program": program.display().to_string() }));
+
+    let (broker_end, child_end) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .context("cannot create the bootstrap socket")?;
+    // The broker creates files with exactly the mode the caller's umask allows.
+    // SAFETY: umask has no memory effects.
+    unsafe { libc::umask(0) };
+    let core = Arc::new(RequestCore::new(policy, audit.clone()));
+    let confinement = confine::prepare(
+        &prefixes,
+        &shim,
+        args.seccomp_transport,
+        DEFAULT_BOOTSTRAP_FD,
+    )
+    .context("cannot prepare the kernel confinement")?;
+    let floor = confinement
+        .notify
+        .then(|| transport::seccomp::Floor::new(&confine::floor::paths(&prefixes, &shim)));
+    let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
+        .context("cannot start serving the sandbox")?;
+    if args.strict && !(confinement.landlock && confinement.seccomp) {
+        eprintln!(
+            "arbiter: --strict: not enforced on this kernel: {}",
+            confinement.missing.join("; ")
+        );
+        return Ok(early(exit_code::FAILED));
+    }
+    if !confinement.missing.is_empty() {
+        eprintln!(
+            "arbiter: warning: running with weaker confinement; missing: {}",
+            confinement.missing.join("; ")
+        );
+    }
+
+    let mut preload = shim.clone().into_os_string();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(existing);
+    }
+    let env = vec![
+        (OsString::from("LD_PRELOAD"), preload),
+        (
+            OsString::from(ENV_FD),
+            OsString::from(DEFAULT_BOOTSTRAP_FD.to_string()),
+        ),
+        (OsString::from(ENV_SHIM), shim.into_os_string()),
+        (
+            OsString::from("TMPDIR"),
+            vars.tmpdir.clone().into_os_string(),
+        ),
+    ];
+    let launch = Launch {
+        program: &program,
+        argv: &args.command,
+        env,
+        bootstrap: child_end,
+        pre_exec: confinement.steps,
+    };
+    let pid = match spawn::spawn(launch) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = match e.raw_os_error() {
+                Some(libc::ENOENT) => exit_code::NOT_FOUND,
+                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
+                    exit_code::CANNOT_EXECUTE
+                }
+                _ => exit_code::FAILED,
+            };
+            eprintln!("arbiter: cannot execute {}: {e}", program.display());
+            return Ok(early(code));
+        }
+    };
+    let ended = supervise::wait(pid);
+    audit.event("exit", json!({ "pid": pid, "status": ended.code() }));
+    drop(audit);
+    drop(bootstrap);
+    if let Some(w) = writer {
+        w.finish();
+    }
+    drop(tmpdir);
+    Ok(Ran {
+        code: ended.into(),
+        vars: Some(vars),
+        prefixes,
+    })
+}

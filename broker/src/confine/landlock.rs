@@ -1,0 +1,148 @@
+//! The Landlock layer: the ruleset is built in the parent with the `landlock` crate; the
+//! child only calls `prctl(PR_SET_NO_NEW_PRIVS)` and `landlock_restrict_self(fd)`.
+//!
+//! Landlock restricts only the calling thread on kernels without TSYNC (ABI < 8), so it
+//! must be applied in the single-threaded forked child, never in the broker.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use landlock::{
+    Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
+    Scope, ABI,
+};
+
+use super::floor::FloorAccess;
+use crate::sandbox::spawn::PreExec;
+
+/// `LANDLOCK_CREATE_RULESET_VERSION`: ask the kernel for its ABI version.
+const CREATE_RULESET_VERSION: libc::c_uint = 1;
+
+/// Building the ruleset failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The landlock crate refused a step.
+    #[error("landlock: {0}")]
+    Ruleset(#[from] landlock::RulesetError),
+}
+
+/// The Landlock ABI of the running kernel, or `None` when Landlock is unsupported or
+/// disabled (not in the `lsm=` list).
+pub fn abi_version() -> Option<i32> {
+    // SAFETY: a NULL attribute with size 0 and the VERSION flag only queries the ABI.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            CREATE_RULESET_VERSION,
+        )
+    };
+    (v > 0).then_some(v as i32)
+}
+
+/// The features of `abi` that arbiter uses, with whether each is available, in plain words.
+pub fn features(abi: Option<i32>) -> Vec<(&'static str, bool)> {
+    let v = abi.unwrap_or(0);
+    vec![
+        (
+            "filesystem floor: read/exec only outside broker-passed fds (ABI 1)",
+            v >= 1,
+        ),
+        ("rename/link across directories governed (ABI 2)", v >= 2),
+        ("truncate governed (ABI 3)", v >= 3),
+        ("TCP bind and connect denied (ABI 4)", v >= 4),
+        ("ioctl on devices governed (ABI 5)", v >= 5),
+        (
+            "abstract unix sockets and signals scoped to the sandbox (ABI 6)",
+            v >= 6,
+        ),
+    ]
+}
+
+/// A ruleset ready to be enforced in the child.
+pub struct Domain {
+    fd: OwnedFd,
+}
+
+/// The result of [`prepare`].
+pub struct Prepared {
+    /// The ruleset, or `None` when the kernel has no Landlock.
+    pub domain: Option<Domain>,
+    /// Features not enforced on this kernel, in plain words.
+    pub missing: Vec<String>,
+}
+
+/// Builds the ruleset for `floor` at the best ABI the kernel offers. Floor entries that do
+/// not exist are skipped.
+pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
+    let Some(version) = abi_version() else {
+        return Ok(Prepared {
+            domain: None,
+            missing: vec!["Landlock (not supported or not enabled by this kernel)".into()],
+        });
+    };
+    let missing = features(Some(version))
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(what, _)| format!("Landlock: {what}"))
+        .collect();
+    let abi = ABI::from(version);
+    let all = AccessFs::from_all(abi);
+    let read_exec = AccessFs::from_read(abi) | AccessFs::Execute;
+    let rw_file = AccessFs::ReadFile
+        | AccessFs::WriteFile
+        | (AccessFs::from_file(abi) & (AccessFs::Truncate | AccessFs::IoctlDev));
+    let shared_memory = rw_file
+        | AccessFs::ReadDir
+        | AccessFs::MakeReg
+        | AccessFs::RemoveFile
+        | (AccessFs::from_all(abi) & AccessFs::Refer);
+    let mut ruleset = Ruleset::default().handle_access(all)?;
+    if version >= 4 {
+        // Handled with no rule: every TCP bind and connect is denied.
+        ruleset = ruleset.handle_access(AccessNet::from_all(abi))?;
+    }
+    if version >= 6 {
+        ruleset = ruleset.scope(Scope::from_all(abi))?;
+    }
+    let mut created = ruleset.create()?;
+    for (path, access) in floor {
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
+        let Ok(fd) = PathFd::new(path) else { continue };
+        let mut rights = match access {
+            FloorAccess::ReadExec => read_exec,
+            FloorAccess::ReadWriteFile => rw_file,
+            FloorAccess::SharedMemory => shared_memory,
+        };
+        if !meta.is_dir() {
+            rights &= AccessFs::from_file(abi);
+        }
+        created = created.add_rule(PathBeneath::new(fd, rights))?;
+    }
+    let fd: Option<OwnedFd> = created.into();
+    Ok(Prepared {
+        domain: fd.map(|fd| Domain { fd }),
+        missing,
+    })
+}
+
+impl Domain {
+    /// The step that enforces this domain in the child: no-new-privs, then
+    /// `landlock_restrict_self`. Makes system calls only.
+    pub fn into_pre_exec(self) -> PreExec {
+        let fd = self.fd;
+        Box::new(move || {
+            super::no_new_privs()?;
+            // SAFETY: the fd is a Landlock ruleset kept open by this closure; flags 0.
+            if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0u32) } < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! Kernel confinement of the sandboxed command: the layers that hold even when the shim is
+//! bypassed (a static binary, raw `syscall()`, `env -u LD_PRELOAD`).
+//!
+//! 1. [`landlock`]: a filesystem floor of read+exec trees (the loader, libraries, the
+//!    program's own installation prefixes, the shim), no TCP bind/connect, abstract unix
+//!    sockets and signals scoped to the sandbox. Everything else is reached only through
+//!    file descriptors the broker passes.
+//! 2. [`seccomp`]: `EACCES` for what Landlock does not govern: `connect`/`bind` (the broker
+//!    performs them on the program's socket), `sendto` with a destination, path-based
+//!    chmod/chown/utimes/xattr, device nodes, ptrace and the mount/namespace/kexec family.
+//!
+//! Both are prepared in the parent (where allocation is allowed) and installed in the
+//! child between fork and exec by [`PreExec`] steps that only make system calls.
+//! See `docs/security.md` for the threat model and the known gaps.
+
+pub mod floor;
+pub mod landlock;
+pub mod seccomp;
+
+use crate::sandbox::spawn::PreExec;
+
+/// What confinement could be prepared on this kernel, and the steps that install it.
+pub struct Confinement {
+    /// The steps to run in the child, in order (Landlock first, then seccomp).
+    pub steps: Vec<PreExec>,
+    /// Layers or features that are not enforced, in plain words (empty when all are).
+    pub missing: Vec<String>,
+    /// Whether a Landlock domain will be applied.
+    pub landlock: bool,
+    /// Whether the seccomp filter will be applied.
+    pub seccomp: bool,
+    /// Whether the notify filter will be applied (calls then also arrive by seccomp).
+    pub notify: bool,
+}
+
+/// Prepares every layer for a program whose installation prefixes are `prefixes`.
+/// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
+/// an error means the layer exists but could not be built (a bug or a hostile floor).
+/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`]) is installed
+/// after the errno filter and its listener sent on the bootstrap socket at `bootstrap`.
+pub fn prepare(
+    prefixes: &[std::path::PathBuf],
+    shim: &std::path::Path,
+    seccomp_transport: bool,
+    bootstrap: i32,
+) -> anyhow::Result<Confinement> {
+    use anyhow::Context;
+    let mut steps = Vec::new();
+    let mut missing = Vec::new();
+    let floor = floor::paths(prefixes, shim);
+    let ll = landlock::prepare(&floor).context("cannot build the Landlock ruleset")?;
+    let landlock_on = ll.domain.is_some();
+    missing.extend(ll.missing.iter().cloned());
+    if let Some(domain) = ll.domain {
+        steps.push(domain.into_pre_exec());
+    }
+    let notify = seccomp_transport && seccomp::notify_available();
+    if seccomp_transport && !notify {
+        missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
+    }
+    let seccomp_on = match seccomp::Filter::compile(notify) {
+        Ok(filter) if seccomp::available() => {
+            steps.push(filter.into_pre_exec());
+            if notify {
+                let nf = seccomp::NotifyFilter::compile()
+                    .context("cannot compile the seccomp notify filter")?;
+                steps.push(nf.into_pre_exec(bootstrap)?);
+            }
+            true
+        }
+        Ok(_) => {
+            missing.push("seccomp (the kernel does not support SECCOMP_SET_MODE_FILTER)".into());
+            false
+        }
+        Err(e) => return Err(e).context("cannot compile the seccomp filter"),
+    };
+    Ok(Confinement {
+        steps,
+        missing,
+        landlock: landlock_on,
+        seccomp: seccomp_on,
+        notify: notify && seccomp_on,
+    })
+}
+
+/// Sets `PR_SET_NO_NEW_PRIVS`: both layers require it for an unprivileged caller, and a
+/// confined program must not regain privileges through a set-uid binary.
+/// Async-signal-safe.
+fn no_new_privs() -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The request core: every call, from every transport, is decided and performed here.
+//!
+//! A transport (the shim's SEQPACKET channels, or seccomp user notifications) turns what
+//! it received into a [`Call`] plus the fds that came with it, and the identity the kernel
+//! vouched for ([`Caller`]). [`RequestCore::handle`] checks the call against the policy,
+//! performs it when allowed, writes the audit record, and returns an [`Outcome`] for the
+//! transport to send back.
+
+pub mod errno;
+pub mod fs;
+pub mod net;
+pub mod resolve;
+pub mod stat;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arbiter_policies::{Access, Policy};
+use arbiter_protocol::{Call, WireStat};
+
+use crate::audit::{Audit, CallRecord, Verdict};
+use errno::Errno;
+
+/// Which path brought a call to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The LD_PRELOAD shim over a SEQPACKET channel.
+    Shim,
+    /// seccomp user notification (`arbiter run --seccomp-transport`).
+    Seccomp,
+}
+
+impl Transport {
+    /// The name used in audit records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Shim => "shim",
+            Transport::Seccomp => "seccomp",
+        }
+    }
+}
+
+/// Who is calling, as the kernel reported it (never as the payload claims).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// Process id.
+    pub pid: i32,
+    /// Real uid.
+    pub uid: u32,
+    /// Real gid.
+    pub gid: u32,
+    /// How the call arrived.
+    pub transport: Transport,
+}
+
+/// Data returned with a result.
+#[derive(Debug, Default)]
+pub enum OutPayload {
+    /// Nothing.
+    #[default]
+    None,
+    /// A stat result.
+    Stat(WireStat),
+    /// Bytes (readlink).
+    Bytes(Vec<u8>),
+    /// A getaddrinfo result.
+    AddrInfo {
+        /// The canonical name, when asked for.
+        canonname: Option<Vec<u8>>,
+        /// Encoded entries (see `arbiter_protocol::reply::addr_info_entries`).
+        entries: Vec<u8>,
+        /// errno for `EAI_SYSTEM`.
+        errno: i32,
+    },
+}
+
+/// What the transport sends back.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The result value (-1 on failure).
+    pub result: i64,
+    /// errno when failed.
+    pub errno: i32,
+    /// Data besides the result.
+    pub payload: OutPayload,
+    /// A descriptor to hand to the caller.
+    pub fd: Option<OwnedFd>,
+}
+
+impl Outcome {
+    fn from_result(r: Result<Done, Errno>) -> Outcome {
+        match r {
+            Ok(done) => Outcome {
+                result: done.value,
+                errno: 0,
+                payload: done.payload,
+                fd: done.fd,
+            },
+            Err(e) => Outcome {
+                result: -1,
+                errno: e.0,
+                payload: OutPayload::None,
+                fd: None,
+            },
+        }
+    }
+}
+
+/// A performed call's result.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// Return value.
+    pub value: i64,
+    /// Data.
+    pub payload: OutPayload,
+    /// Descriptor for the caller.
+    pub fd: Option<OwnedFd>,
+}
+
+impl Done {
+    fn value(value: i64) -> Done {
+        Done {
+            value,
+            ..Done::default()
+        }
+    }
+}
+
+/// Per-call notes that end up in the audit record.
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// The real path(s) decided on.
+    pub paths: Vec<PathBuf>,
+    /// The decision, once one was made.
+    pub verdict: Option<Verdict>,
+    /// The deciding rule, rendered as origin text.
+    pub rule: Option<String>,
+    /// The network endpoint or name decided on (`tcp:127.0.0.1:80`, `name:example.com`).
+    pub endpoint: Option<String>,
+    /// The addresses a name resolved to (getaddrinfo).
+    pub addresses: Vec<String>,
+}
+
+/// The broker's decision-and-action core, shared by every channel of one sandbox.
+pub struct RequestCore {
+    policy: Arc<Policy>,
+    audit: Audit,
+    resolved: net::Resolved,
+}
+
+impl RequestCore {
+    /// A core deciding with `policy` and recording to `audit`.
+    pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
+        RequestCore {
+            policy,
+            audit,
+            resolved: net::Resolved::default(),
+        }
+    }
+
+    /// The audit sink, for lifecycle and protocol records.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Decides and performs one call. `fds` are the descriptors that came with it, in order.
+    pub fn handle(&self, caller: &Caller, call: &Call<'_>, fds: &[OwnedFd]) -> Outcome {
+        let started = Instant::now();
+        let mut notes = Notes::default();
+        let result = fs::perform(self, call, fds, &mut notes);
+        if self.audit.enabled() {
+            self.audit.call(CallRecord::new(
+                caller,
+                call,
+                &notes,
+                &result,
+                started.elapsed(),
+            ));
+        }
+        Outcome::from_result(result)
+    }
+
+    /// The policy deciding every call.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The names addresses were resolved from in this sandbox.
+    pub(crate) fn resolved(&self) -> &net::Resolved {
+        &self.resolved
+    }
+
+    /// Records a decision in the call's notes (the first denial sticks).
+    pub(crate) fn note_decision(&self, d: arbiter_policies::Decision, notes: &mut Notes) {
+        if notes.verdict != Some(Verdict::Deny) {
+            notes.verdict = Some(if d.allow {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            });
+            notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
+        }
+    }
+
+    /// Checks `access` on a real path; records the decision; `Err` with the policy's errno
+    /// when denied.
+    pub(crate) fn check_path(
+        &self,
+        path: &Path,
+        access: Access,
+        notes: &mut Notes,
+    ) -> Result<(), Errno> {
+        let d = self.policy.decide_path(path, access).decision;
+        notes.paths.push(path.to_path_buf());
+        if notes.verdict != Some(Verdict::Deny) {
+            notes.verdict = Some(if d.allow {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            });
+            notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
+        }
+        if d.allow {
+            Ok(())
+        } else {
+            Err(Errno(d.errno))
+        }
+    }
+
+    /// Whether `access` on `path` would be allowed, without recording anything.
+    pub(crate) fn allows(&self, path: &Path, access: Access) -> bool {
+        self.policy.decide_path(path, access).decision.allow
+    }
+}

@@ -1,0 +1,616 @@
+//! The network family: connect and bind on the program's own socket, and name resolution.
+//!
+//! The program's socket travels to the broker with the request (`SCM_RIGHTS`), so the
+//! broker acts on the very same open socket: the fd number, `O_NONBLOCK`, `FD_CLOEXEC` and
+//! socket options stay the program's, a non-blocking connect reports `EINPROGRESS` exactly
+//! as natively, and `getsockname` after a bind to port 0 shows the real port.
+//!
+//! * Pathname unix sockets are resolved like any path (real parent, held open) and reached
+//!   through `/proc/self/fd/N`, which pins what was checked and lifts the 108-byte limit.
+//! * A unix socket the broker binds gets its mode atomically: the broker's umask is 0 and
+//!   the socket inode is `fchmod`ed before `bind`, so the file never exists with looser
+//!   permissions — and no process-wide umask is touched, so concurrent binds cannot race.
+//! * An existing path is never silently removed: `EADDRINUSE`, unless the rule allows
+//!   replacing a stale socket; then, under `<path>.lock`, a probe connect tells a live
+//!   server (kept) from a dead one (replaced).
+//! * Host-name rules hold for connect: the addresses a name resolved to *for this sandbox*
+//!   carry that name when connect decides.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Mutex;
+
+use arbiter_policies::{Decision, Endpoint};
+use arbiter_protocol::reply::push_addr_info_entry;
+use arbiter_protocol::{AddrInfoEntry, PathArg, SockAddr, MAX_MESSAGE};
+
+use crate::core::errno::{check, Errno};
+use crate::core::resolve::{openat_raw, Location};
+use crate::core::{Done, Notes, OutPayload, RequestCore};
+
+/// Most remembered (address → names) entries per sandbox.
+const MAX_RESOLVED: usize = 4096;
+
+/// The names each address was resolved from in one sandbox.
+#[derive(Default)]
+pub struct Resolved(Mutex<HashMap<IpAddr, Vec<String>>>);
+
+impl Resolved {
+    fn remember(&self, ip: IpAddr, name: &str) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() >= MAX_RESOLVED && !map.contains_key(&ip) {
+            return;
+        }
+        let names = map.entry(ip).or_default();
+        if !names.iter().any(|n| n == name) && names.len() < 16 {
+            names.push(name.to_owned());
+        }
+    }
+
+    fn names(&self, ip: IpAddr) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|m| m.get(&ip).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+fn sock_type(fd: &OwnedFd) -> Result<i32, Errno> {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: ty and len are valid out-pointers of the right sizes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    check(rc)?;
+    Ok(ty)
+}
+
+fn sock_family(fd: &OwnedFd) -> Result<i32, Errno> {
+    let mut dom: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: dom and len are valid out-pointers of the right sizes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut dom as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    check(rc)?;
+    Ok(dom)
+}
+
+/// A `sockaddr_storage` and its length.
+struct RawAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl RawAddr {
+    fn zeroed() -> RawAddr {
+        // SAFETY: sockaddr_storage is plain old data; zero is valid.
+        let storage = unsafe { std::mem::zeroed() };
+        RawAddr { storage, len: 0 }
+    }
+
+    fn inet(addr: SocketAddr) -> RawAddr {
+        let mut r = RawAddr::zeroed();
+        match addr {
+            SocketAddr::V4(a) => {
+                // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+                let sin = unsafe { &mut *(&mut r.storage as *mut _ as *mut libc::sockaddr_in) };
+                sin.sin_family = libc::AF_INET as libc::sa_family_t;
+                sin.sin_port = a.port().to_be();
+                sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+                r.len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            }
+            SocketAddr::V6(a) => {
+                // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in6.
+                let sin6 = unsafe { &mut *(&mut r.storage as *mut _ as *mut libc::sockaddr_in6) };
+                sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sin6.sin6_port = a.port().to_be();
+                sin6.sin6_addr.s6_addr = a.ip().octets();
+                sin6.sin6_flowinfo = a.flowinfo();
+                sin6.sin6_scope_id = a.scope_id();
+                r.len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            }
+        }
+        r
+    }
+
+    /// A unix address naming `path` (at most 107 bytes) or, with `abstract_name`, an
+    /// abstract name.
+    fn unix(bytes: &[u8], abstract_name: bool) -> Result<RawAddr, Errno> {
+        let mut r = RawAddr::zeroed();
+        // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_un.
+        let sun = unsafe { &mut *(&mut r.storage as *mut _ as *mut libc::sockaddr_un) };
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let offset = if abstract_name { 1 } else { 0 };
+        if bytes.len() + offset >= sun.sun_path.len() {
+            return Err(Errno(libc::ENAMETOOLONG));
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            sun.sun_path[i + offset] = *b as libc::c_char;
+        }
+        let base = std::mem::size_of::<libc::sa_family_t>();
+        r.len = (base + offset + bytes.len() + usize::from(!abstract_name)) as libc::socklen_t;
+        Ok(r)
+    }
+
+    fn ptr(&self) -> *const libc::sockaddr {
+        (&self.storage as *const libc::sockaddr_storage).cast()
+    }
+}
+
+fn inet_endpoint(addr: &SockAddr<'_>) -> Option<SocketAddr> {
+    match *addr {
+        SockAddr::Inet { addr, port } => {
+            Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(addr)), port))
+        }
+        SockAddr::Inet6 {
+            addr,
+            port,
+            flowinfo,
+            scope_id,
+        } => Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+            Ipv6Addr::from(addr),
+            port,
+            flowinfo,
+            scope_id,
+        ))),
+        _ => None,
+    }
+}
+
+fn record(core: &RequestCore, what: String, d: Decision, notes: &mut Notes) -> Result<(), Errno> {
+    notes.endpoint = Some(what);
+    core.note_decision(d, notes);
+    if d.allow {
+        Ok(())
+    } else {
+        Err(Errno(d.errno))
+    }
+}
+
+/// Resolves a unix socket path to its real location (following symlinks for connect).
+fn unix_location(
+    core: &RequestCore,
+    path: &PathArg<'_>,
+    fds: &[OwnedFd],
+    follow: bool,
+    notes: &mut Notes,
+) -> Result<Location, Errno> {
+    // fds[0] is the socket; a dirfd, if any, follows it.
+    crate::core::fs::resolve_at(core, path, &fds[1..], follow, notes)
+}
+
+/// connect(2) on the program's socket (fds[0]).
+pub fn connect(
+    core: &RequestCore,
+    addr: &SockAddr<'_>,
+    fds: &[OwnedFd],
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let sock = fds.first().ok_or(Errno(libc::EBADF))?;
+    let raw = match addr {
+        SockAddr::Unix(path) => {
+            let loc = unix_location(core, path, fds, true, notes)?;
+            let real = loc.path();
+            record(
+                core,
+                format!("unix:{}", real.display()),
+                core.policy()
+                    .decide_connect(&Endpoint::Unix(real.clone()), &[]),
+                notes,
+            )?;
+            // Pin the socket file: connect through its O_PATH fd.
+            let file = openat_raw(
+                loc.parent.as_raw_fd(),
+                &loc.name_c(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0,
+            )?;
+            let via = format!("/proc/self/fd/{}", file.as_raw_fd());
+            let raw = RawAddr::unix(via.as_bytes(), false)?;
+            return finish_connect(sock, &raw, Some(file));
+        }
+        SockAddr::Abstract(name) => {
+            record(
+                core,
+                format!("unix:@{}", String::from_utf8_lossy(name)),
+                core.policy()
+                    .decide_connect(&Endpoint::Abstract(name.to_vec()), &[]),
+                notes,
+            )?;
+            RawAddr::unix(name, true)?
+        }
+        SockAddr::UnixUnnamed => return Err(Errno(libc::EINVAL)),
+        SockAddr::Unspec => {
+            // Dissolving a datagram association grants nothing.
+            let mut r = RawAddr::zeroed();
+            r.storage.ss_family = libc::AF_UNSPEC as libc::sa_family_t;
+            r.len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
+            r
+        }
+        SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
+            let Some(sa) = inet_endpoint(addr) else {
+                return Err(Errno(libc::EINVAL));
+            };
+            let ep = if sock_type(sock)? == libc::SOCK_DGRAM {
+                Endpoint::Udp(sa)
+            } else {
+                Endpoint::Tcp(sa)
+            };
+            let names = core.resolved().names(sa.ip());
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            record(
+                core,
+                ep_text(&ep),
+                core.policy().decide_connect(&ep, &refs),
+                notes,
+            )?;
+            RawAddr::inet(sa)
+        }
+    };
+    finish_connect(sock, &raw, None)
+}
+
+fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
+    // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+    check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })?;
+    Ok(Done {
+        value: 0,
+        ..Done::default()
+    })
+}
+
+fn ep_text(ep: &Endpoint) -> String {
+    match ep {
+        Endpoint::Tcp(a) => format!("tcp:{a}"),
+        Endpoint::Udp(a) => format!("udp:{a}"),
+        Endpoint::Unix(p) => format!("unix:{}", p.display()),
+        Endpoint::Abstract(n) => format!("unix:@{}", String::from_utf8_lossy(n)),
+    }
+}
+
+/// bind(2) on the program's socket (fds[0]).
+pub fn bind(
+    core: &RequestCore,
+    addr: &SockAddr<'_>,
+    fds: &[OwnedFd],
+    umask: u32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let sock = fds.first().ok_or(Errno(libc::EBADF))?;
+    let raw = match addr {
+        SockAddr::Unix(path) => return bind_unix_path(core, sock, path, fds, umask, notes),
+        SockAddr::Abstract(name) => {
+            let d = core
+                .policy()
+                .decide_bind(&Endpoint::Abstract(name.to_vec()));
+            record(
+                core,
+                format!("unix:@{}", String::from_utf8_lossy(name)),
+                d.decision,
+                notes,
+            )?;
+            RawAddr::unix(name, true)?
+        }
+        SockAddr::UnixUnnamed => {
+            // Autobind: the kernel picks a fresh abstract name; nothing is reached.
+            let mut r = RawAddr::zeroed();
+            r.storage.ss_family = libc::AF_UNIX as libc::sa_family_t;
+            r.len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
+            r
+        }
+        SockAddr::Unspec => return Err(Errno(libc::EAFNOSUPPORT)),
+        SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
+            let Some(sa) = inet_endpoint(addr) else {
+                return Err(Errno(libc::EINVAL));
+            };
+            let ep = if sock_type(sock)? == libc::SOCK_DGRAM {
+                Endpoint::Udp(sa)
+            } else {
+                Endpoint::Tcp(sa)
+            };
+            record(
+                core,
+                ep_text(&ep),
+                core.policy().decide_bind(&ep).decision,
+                notes,
+            )?;
+            RawAddr::inet(sa)
+        }
+    };
+    // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+    check(unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) })?;
+    Ok(Done::default())
+}
+
+/// Binds a pathname unix socket with the policy's mode, atomically, in the real parent.
+fn bind_unix_path(
+    core: &RequestCore,
+    sock: &OwnedFd,
+    path: &PathArg<'_>,
+    fds: &[OwnedFd],
+    umask: u32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    if sock_family(sock)? != libc::AF_UNIX {
+        return Err(Errno(libc::EINVAL));
+    }
+    let loc = unix_location(core, path, fds, false, notes)?;
+    let real = loc.path();
+    let d = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
+    record(core, format!("unix:{}", real.display()), d.decision, notes)?;
+    let mode = d.mode.unwrap_or(0o777 & !umask) & 0o777;
+    // The socket inode's mode becomes the file's mode at bind; the broker's umask is 0.
+    // SAFETY: fchmod on a socket fd we hold.
+    check(unsafe { libc::fchmod(sock.as_raw_fd(), mode) })?;
+    let via = format!(
+        "/proc/self/fd/{}/{}",
+        loc.parent.as_raw_fd(),
+        String::from_utf8_lossy(&loc.name)
+    );
+    let raw = RawAddr::unix(via.as_bytes(), false)?;
+    // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+    let rc = unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) };
+    if rc == 0 {
+        return Ok(Done::default());
+    }
+    let err = Errno::last();
+    if err.0 != libc::EADDRINUSE || !d.replace_stale {
+        return Err(err);
+    }
+    replace_stale(&loc, &real, sock, &raw)
+}
+
+/// The git unix-stream-server dance: under `<path>.lock`, replace the socket file only if
+/// no server answers on it.
+fn replace_stale(
+    loc: &Location,
+    real: &std::path::Path,
+    sock: &OwnedFd,
+    raw: &RawAddr,
+) -> Result<Done, Errno> {
+    let mut lock_name = loc.name.clone();
+    lock_name.extend_from_slice(b".lock");
+    let lock_c = CString::new(lock_name).map_err(|_| Errno(libc::EINVAL))?;
+    let _lock = openat_raw(
+        loc.parent.as_raw_fd(),
+        &lock_c,
+        libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+        0o600,
+    )
+    .map_err(|_| Errno(libc::EADDRINUSE))?;
+    let unlock = || {
+        // SAFETY: lock_c is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(loc.parent.as_raw_fd(), lock_c.as_ptr(), 0) };
+    };
+    let live = probe_live(real);
+    let result = if live {
+        Err(Errno(libc::EADDRINUSE))
+    } else {
+        // SAFETY: name is NUL-terminated; the parent fd is open.
+        let removed = unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), 0) };
+        if removed < 0 {
+            Err(Errno::last())
+        } else {
+            // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+            check(unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) })
+                .map(|_| Done::default())
+        }
+    };
+    unlock();
+    result
+}
+
+/// Whether a server answers on the unix socket at `path` (any socket type).
+fn probe_live(path: &std::path::Path) -> bool {
+    for ty in [libc::SOCK_STREAM, libc::SOCK_SEQPACKET, libc::SOCK_DGRAM] {
+        // SAFETY: socket with integer arguments.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            continue;
+        }
+        let ok = RawAddr::unix(path.as_os_str().as_bytes(), false)
+            // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+            .map(|raw| unsafe { libc::connect(fd, raw.ptr(), raw.len) } == 0)
+            .unwrap_or(true);
+        let err = Errno::last();
+        // SAFETY: closing our probe socket.
+        unsafe { libc::close(fd) };
+        if ok || err.0 != libc::ECONNREFUSED && err.0 != libc::EPROTOTYPE {
+            return ok || err.0 != libc::ECONNREFUSED;
+        }
+    }
+    false
+}
+
+/// getaddrinfo(3), performed by the broker under the resolve rules.
+#[allow(clippy::too_many_arguments)]
+pub fn getaddrinfo(
+    core: &RequestCore,
+    node: Option<&[u8]>,
+    service: Option<&[u8]>,
+    flags: i32,
+    family: i32,
+    socktype: i32,
+    protocol: i32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let node_s = node.map(|n| String::from_utf8_lossy(n).into_owned());
+    let numeric = node_s
+        .as_deref()
+        .is_none_or(|n| n.parse::<IpAddr>().is_ok())
+        || flags & libc::AI_NUMERICHOST != 0;
+    if let (Some(name), false) = (&node_s, numeric) {
+        notes.endpoint = Some(format!("name:{name}"));
+        let d = core.policy().decide_resolve(name);
+        core.note_decision(d, notes);
+        if !d.allow {
+            return Ok(Done {
+                value: i64::from(libc::EAI_NONAME),
+                ..Done::default()
+            });
+        }
+    }
+    let c_node = node
+        .map(|n| CString::new(n).map_err(|_| Errno(libc::EINVAL)))
+        .transpose()?;
+    let c_service = service
+        .map(|s| CString::new(s).map_err(|_| Errno(libc::EINVAL)))
+        .transpose()?;
+    // SAFETY: addrinfo is plain old data; zero is a valid hints value.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_flags = flags;
+    hints.ai_family = family;
+    hints.ai_socktype = socktype;
+    hints.ai_protocol = protocol;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: the strings are NUL-terminated or null; hints and res are valid pointers.
+    let rc = unsafe {
+        libc::getaddrinfo(
+            c_node.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            c_service.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+            &hints,
+            &mut res,
+        )
+    };
+    if rc != 0 {
+        let errno = if rc == libc::EAI_SYSTEM {
+            Errno::last().0
+        } else {
+            0
+        };
+        return Ok(Done {
+            value: i64::from(rc),
+            payload: OutPayload::AddrInfo {
+                canonname: None,
+                entries: Vec::new(),
+                errno,
+            },
+            fd: None,
+        });
+    }
+    let mut entries = vec![0u8; MAX_MESSAGE / 2];
+    let mut len = 0usize;
+    let mut canonname = None;
+    let mut p = res;
+    while !p.is_null() {
+        // SAFETY: p walks the list getaddrinfo returned, until its NULL end.
+        let ai = unsafe { &*p };
+        if canonname.is_none() && !ai.ai_canonname.is_null() {
+            // SAFETY: a non-null ai_canonname is a C string owned by the list.
+            canonname = Some(
+                unsafe { std::ffi::CStr::from_ptr(ai.ai_canonname) }
+                    .to_bytes()
+                    .to_vec(),
+            );
+        }
+        if let Some(entry) = entry_of(ai) {
+            if let (Some(name), false) = (&node_s, numeric) {
+                let ip = if entry.family == libc::AF_INET {
+                    IpAddr::V4(Ipv4Addr::new(
+                        entry.addr[0],
+                        entry.addr[1],
+                        entry.addr[2],
+                        entry.addr[3],
+                    ))
+                } else {
+                    IpAddr::V6(Ipv6Addr::from(entry.addr))
+                };
+                core.resolved().remember(ip, name);
+                let text = ip.to_string();
+                if !notes.addresses.contains(&text) {
+                    notes.addresses.push(text);
+                }
+            }
+            if !push_addr_info_entry(&mut entries, &mut len, &entry) {
+                break; // more addresses than one reply carries: the first ones are kept
+            }
+        }
+        p = ai.ai_next;
+    }
+    // SAFETY: res came from getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(res) };
+    entries.truncate(len);
+    Ok(Done {
+        value: 0,
+        payload: OutPayload::AddrInfo {
+            canonname,
+            entries,
+            errno: 0,
+        },
+        fd: None,
+    })
+}
+
+fn entry_of(ai: &libc::addrinfo) -> Option<AddrInfoEntry> {
+    if ai.ai_addr.is_null() {
+        return None;
+    }
+    let mut e = AddrInfoEntry {
+        family: ai.ai_family,
+        socktype: ai.ai_socktype,
+        protocol: ai.ai_protocol,
+        addr: [0; 16],
+        port: 0,
+        scope_id: 0,
+    };
+    match ai.ai_family {
+        libc::AF_INET => {
+            // SAFETY: an AF_INET entry's ai_addr points at a sockaddr_in.
+            let sin = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in) };
+            e.addr[..4].copy_from_slice(&u32::from_be(sin.sin_addr.s_addr).to_be_bytes());
+            e.port = u16::from_be(sin.sin_port);
+        }
+        libc::AF_INET6 => {
+            // SAFETY: an AF_INET6 entry's ai_addr points at a sockaddr_in6.
+            let sin6 = unsafe { &*(ai.ai_addr as *const libc::sockaddr_in6) };
+            e.addr = sin6.sin6_addr.s6_addr;
+            e.port = u16::from_be(sin6.sin6_port);
+            e.scope_id = sin6.sin6_scope_id;
+        }
+        _ => return None,
+    }
+    Some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abstract_and_path_addresses_have_the_kernels_lengths() {
+        let a = RawAddr::unix(b"name", true).unwrap();
+        assert_eq!(a.len as usize, 2 + 1 + 4);
+        let p = RawAddr::unix(b"/tmp/s", false).unwrap();
+        assert_eq!(p.len as usize, 2 + 6 + 1);
+        assert_eq!(
+            RawAddr::unix(&[b'a'; 200], false).err(),
+            Some(Errno(libc::ENAMETOOLONG))
+        );
+    }
+
+    #[test]
+    fn resolved_names_are_remembered_per_address() {
+        let r = Resolved::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        r.remember(ip, "localhost");
+        r.remember(ip, "localhost");
+        assert_eq!(r.names(ip), vec!["localhost".to_string()]);
+    }
+}

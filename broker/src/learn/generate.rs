@@ -1,0 +1,273 @@
+//! Turning a run's needs into a minimal, readable policy built on the `runtime` profile.
+//!
+//! * Needs the implicit policy already covers (the `runtime` profile and the program's
+//!   installation prefixes, which `arbiter run` adds by itself) are left out.
+//! * Everything under the working directory becomes one `$PWD` rule, everything under the
+//!   private temporary directory one `$TMPDIR` rule (its name changes every run), and paths
+//!   under the home directory are written with `~`.
+//! * Other paths fold into their directory where that is clearly intended: a directory
+//!   (at least two levels deep, never the home directory itself) whose entries the run used
+//!   three or more of. Otherwise each file gets its own rule.
+//! * Connections go by host name when the program resolved that name to the address.
+//! * Each rule has a comment saying which calls needed it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use arbiter_policies::{Access, Policy, Vars};
+
+use crate::learn::needs::{words, Needs, PathNeed};
+
+/// A rule to write: its family, its key = value lines, and its comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// `fs`, `connect`, `bind` or `resolve`.
+    pub family: &'static str,
+    /// Keys and TOML values, in order.
+    pub fields: Vec<(&'static str, String)>,
+    /// Why the rule exists.
+    pub comment: String,
+}
+
+impl Rule {
+    /// The rule as a TOML table.
+    pub fn render(&self) -> String {
+        let mut out = format!("# {}\n[[{}]]\n", self.comment, self.family);
+        for (k, v) in &self.fields {
+            let _ = writeln!(out, "{k} = {v}");
+        }
+        out
+    }
+}
+
+fn quoted(s: &str) -> String {
+    toml_string(s)
+}
+
+/// A TOML basic string.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn access_list(a: Access) -> String {
+    let w: Vec<String> = words(a).into_iter().map(quoted).collect();
+    format!("[{}]", w.join(", "))
+}
+
+fn calls_comment(calls: &BTreeSet<String>, n: usize) -> String {
+    let calls: Vec<&str> = calls.iter().map(String::as_str).collect();
+    if n > 1 {
+        format!("needed by {} of {n} paths", calls.join(", "))
+    } else {
+        format!("needed by {}", calls.join(", "))
+    }
+}
+
+/// Rights in `need` that `implicit` does not already grant on `path`.
+fn uncovered(implicit: &Policy, path: &Path, need: Access) -> Access {
+    let mut left = Access::NONE;
+    for (bit, _) in crate::learn::needs::WORDS {
+        if need.contains(bit) && !implicit.decide_path(path, bit).decision.allow {
+            left |= bit;
+        }
+    }
+    left
+}
+
+/// How a path is written in the policy, and whether it is folded whole into a variable.
+fn spelled(path: &Path, vars: &Vars) -> (String, bool) {
+    if path.starts_with(&vars.tmpdir) {
+        return ("$TMPDIR".into(), true);
+    }
+    if path.starts_with(&vars.pwd) {
+        return ("$PWD".into(), true);
+    }
+    if let Some(home) = &vars.home {
+        if let Ok(rest) = path.strip_prefix(home) {
+            if !rest.as_os_str().is_empty() {
+                return (format!("~/{}", rest.display()), false);
+            }
+        }
+    }
+    (path.display().to_string(), false)
+}
+
+/// The real path a spelled rule path names.
+fn unspell(path: &str, vars: &Vars) -> PathBuf {
+    if path == "$TMPDIR" {
+        return vars.tmpdir.clone();
+    }
+    if path == "$PWD" {
+        return vars.pwd.clone();
+    }
+    match (path.strip_prefix("~/"), &vars.home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The directory a path folds into, if any.
+fn fold_dir(
+    path: &Path,
+    counts: &BTreeMap<PathBuf, BTreeSet<PathBuf>>,
+    vars: &Vars,
+) -> Option<PathBuf> {
+    let mut best = None;
+    for anc in path.ancestors().skip(1) {
+        let depth = anc.components().count() - 1;
+        if depth < 2 || Some(anc) == vars.home.as_deref() {
+            break;
+        }
+        if counts.get(anc).is_some_and(|c| c.len() >= 3) {
+            best = Some(anc.to_path_buf());
+            break; // the deepest qualifying directory: the narrowest fold
+        }
+    }
+    best
+}
+
+/// The rules a run needs beyond `implicit`.
+pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
+    // 1. What is left once the implicit policy is applied.
+    let mut left: BTreeMap<PathBuf, PathNeed> = BTreeMap::new();
+    for (p, need) in &needs.paths {
+        let a = uncovered(implicit, p, need.access);
+        if a != Access::NONE {
+            left.insert(
+                p.clone(),
+                PathNeed {
+                    access: a,
+                    calls: need.calls.clone(),
+                },
+            );
+        }
+    }
+    // 2. Distinct children used under each directory.
+    let mut counts: BTreeMap<PathBuf, BTreeSet<PathBuf>> = BTreeMap::new();
+    for p in left.keys() {
+        let mut child = p.as_path();
+        while let Some(parent) = child.parent() {
+            counts
+                .entry(parent.to_path_buf())
+                .or_default()
+                .insert(child.to_path_buf());
+            child = parent;
+        }
+    }
+    // 3. Group into rules.
+    let mut groups: BTreeMap<String, (Access, BTreeSet<String>, usize)> = BTreeMap::new();
+    let mut ancestors_of_rules: Vec<PathBuf> = Vec::new();
+    for (p, need) in &left {
+        let (text, whole) = spelled(p, vars);
+        let key = if whole {
+            text
+        } else if let Some(dir) = fold_dir(p, &counts, vars) {
+            ancestors_of_rules.push(dir.clone());
+            spelled(&dir, vars).0
+        } else {
+            ancestors_of_rules.push(p.clone());
+            text
+        };
+        let g = groups
+            .entry(key)
+            .or_insert((Access::NONE, BTreeSet::new(), 0));
+        g.0 |= need.access;
+        g.1.extend(need.calls.iter().cloned());
+        g.2 += 1;
+    }
+    let mut out = Vec::new();
+    for (path, (mut access, calls, n)) in groups {
+        // Most specific wins: a new rule must also grant what the implicit policy already
+        // granted there, or it would take that away.
+        let real = unspell(&path, vars);
+        for (bit, _) in crate::learn::needs::WORDS {
+            if implicit.decide_path(&real, bit).decision.allow {
+                access |= bit;
+            }
+        }
+        // A stat-only need on an ancestor of another rule is implicit (ancestors are stat-able).
+        if access == Access::STAT
+            && ancestors_of_rules
+                .iter()
+                .any(|r| spelled(r, vars).0.starts_with(&format!("{path}/")))
+        {
+            continue;
+        }
+        out.push(Rule {
+            family: "fs",
+            fields: vec![("path", quoted(&path)), ("allow", access_list(access))],
+            comment: calls_comment(&calls, n),
+        });
+    }
+    // 4. Network.
+    for name in needs.names.keys() {
+        out.push(Rule {
+            family: "resolve",
+            fields: vec![("name", quoted(name))],
+            comment: "looked up by getaddrinfo".into(),
+        });
+    }
+    for (family, eps) in [("connect", &needs.connect), ("bind", &needs.bind)] {
+        for ep in eps {
+            if let Some(rule) = endpoint_rule(family, ep, needs) {
+                out.push(rule);
+            }
+        }
+    }
+    out
+}
+
+fn endpoint_rule(family: &'static str, ep: &str, needs: &Needs) -> Option<Rule> {
+    let (proto, rest) = ep.split_once(':')?;
+    if proto == "unix" {
+        return Some(Rule {
+            family,
+            fields: vec![("unix", quoted(rest))],
+            comment: format!("{family} to a unix socket"),
+        });
+    }
+    let addr: std::net::SocketAddr = rest.parse().ok()?;
+    let ip = addr.ip().to_string();
+    let mut fields = Vec::new();
+    match needs.name_of(&ip) {
+        Some(name) if family == "connect" => fields.push(("host", quoted(name))),
+        _ => fields.push(("ip", quoted(&ip))),
+    }
+    fields.push(("ports", quoted(&addr.port().to_string())));
+    fields.push(("proto", quoted(proto)));
+    let comment = match needs.name_of(&ip) {
+        Some(name) if family == "connect" => format!("{family} to {rest} ({name})"),
+        _ => format!("{family} to {rest}"),
+    };
+    Some(Rule {
+        family,
+        fields,
+        comment,
+    })
+}
+
+/// A whole new policy file.
+pub fn policy_text(rules: &[Rule], command: &str) -> String {
+    let command = command.replace('\n', "\\n").replace('\r', "\\r");
+    let mut out = format!(
+        "# Generated by `arbiter learn` from a run of: {command}\n# Review it: every rule below was needed by that run and nothing else.\nversion = 1\nextends = [\"runtime\"]\n"
+    );
+    for r in rules {
+        out.push('\n');
+        out.push_str(&r.render());
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! What a recorded run needed: the access each real path was used with, the endpoints it
+//! connected to and bound, and the names it resolved — read back from audit records.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use arbiter_policies::Access;
+use serde_json::Value;
+
+/// The access words a policy rule uses, in a fixed order.
+pub const WORDS: [(Access, &str); 9] = [
+    (Access::READ, "read"),
+    (Access::WRITE, "write"),
+    (Access::CREATE, "create"),
+    (Access::REMOVE, "remove"),
+    (Access::RENAME, "rename"),
+    (Access::LIST, "list"),
+    (Access::STAT, "stat"),
+    (Access::EXEC, "exec"),
+    (Access::SETATTR, "setattr"),
+];
+
+/// One path's needs.
+#[derive(Debug, Default, Clone)]
+pub struct PathNeed {
+    /// Every right the run used on the path.
+    pub access: Access,
+    /// Which calls needed it (`open`, `stat`…), for the rule's comment.
+    pub calls: BTreeSet<String>,
+}
+
+/// Everything a run needed.
+#[derive(Debug, Default)]
+pub struct Needs {
+    /// Real paths and their needs.
+    pub paths: BTreeMap<PathBuf, PathNeed>,
+    /// Connected endpoints (`tcp:1.2.3.4:443`, `udp:…`, `unix:/p`, `unix:@name`).
+    pub connect: BTreeSet<String>,
+    /// Bound endpoints.
+    pub bind: BTreeSet<String>,
+    /// Names resolved, and the addresses each resolved to.
+    pub names: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn flags(rec: &Value) -> Vec<&str> {
+    rec["args"]["flags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The rights a recorded call used.
+fn access_of(rec: &Value) -> Access {
+    let call = rec["call"].as_str().unwrap_or("");
+    match call {
+        "open" => {
+            let f = flags(rec);
+            let mut a = if f.contains(&"O_PATH") {
+                Access::STAT
+            } else if f.contains(&"O_WRONLY") {
+                Access::WRITE
+            } else if f.contains(&"O_RDWR") {
+                Access::READ | Access::WRITE
+            } else if f.contains(&"O_DIRECTORY") {
+                Access::LIST
+            } else {
+                Access::READ
+            };
+            if f.contains(&"O_CREAT") || f.contains(&"O_TMPFILE") {
+                a |= Access::CREATE;
+            }
+            if f.contains(&"O_TRUNC") {
+                a |= Access::WRITE;
+            }
+            a
+        }
+        "stat" | "readlink" => Access::STAT,
+        "access" => {
+            let modes: Vec<&str> = rec["args"]["mode"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut a = Access::STAT;
+            if modes.contains(&"R_OK") {
+                a |= Access::READ;
+            }
+            if modes.contains(&"W_OK") {
+                a |= Access::WRITE;
+            }
+            if modes.contains(&"X_OK") {
+                a |= Access::EXEC;
+            }
+            a
+        }
+        "mkdir" | "mknod" | "symlink" => Access::CREATE,
+        "unlink" | "rmdir" => Access::REMOVE,
+        "rename" => Access::RENAME,
+        "link" => Access::CREATE | Access::READ,
+        "truncate" => Access::WRITE,
+        "chmod" | "chown" | "utimens" => Access::SETATTR,
+        _ => Access::NONE,
+    }
+}
+
+impl Needs {
+    /// Reads the call records of an audit log (other record types are skipped).
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a Value>) -> Needs {
+        let mut needs = Needs::default();
+        for rec in records {
+            if rec["type"] != "call" || rec["decision"] == "deny" {
+                continue;
+            }
+            let call = rec["call"].as_str().unwrap_or("").to_owned();
+            let endpoint = rec["endpoint"].as_str().map(str::to_owned);
+            match call.as_str() {
+                "connect" => {
+                    if let Some(ep) = endpoint {
+                        needs.connect.insert(ep);
+                    }
+                }
+                "bind" => {
+                    if let Some(ep) = endpoint {
+                        needs.bind.insert(ep);
+                    }
+                }
+                "getaddrinfo" => {
+                    if let Some(name) = endpoint.as_deref().and_then(|e| e.strip_prefix("name:")) {
+                        let addrs = needs.names.entry(name.to_owned()).or_default();
+                        for a in rec["addresses"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                        {
+                            addrs.insert(a.to_owned());
+                        }
+                    }
+                }
+                _ => {
+                    let mut access = access_of(rec);
+                    // For two-path calls (rename, link) both real paths need the right. A
+                    // call that failed while resolving (a probe of a missing directory) has
+                    // no real path: its absolute path as given is what the policy decides on.
+                    let mut paths: Vec<&str> = rec["paths"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    if paths.is_empty() {
+                        paths.extend(rec["args"]["path"].as_str().filter(|p| p.starts_with('/')));
+                        // The broker checks `stat` on a path it could not resolve, so that a
+                        // denied tree answers EACCES instead of revealing what is missing.
+                        access |= Access::STAT;
+                    }
+                    for p in paths {
+                        let p = p.trim_end_matches('/');
+                        let p = if p.is_empty() { "/" } else { p };
+                        let need = needs.paths.entry(PathBuf::from(p)).or_default();
+                        need.access |= access;
+                        need.calls.insert(call.clone());
+                    }
+                }
+            }
+        }
+        needs
+    }
+
+    /// The name an address was resolved from in this run, if any.
+    pub fn name_of(&self, ip: &str) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(_, addrs)| addrs.contains(ip))
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+/// The access words of a set, for a rule.
+pub fn words(a: Access) -> Vec<&'static str> {
+    WORDS
+        .iter()
+        .filter(|(bit, _)| a.contains(*bit))
+        .map(|(_, w)| *w)
+        .collect()
+}

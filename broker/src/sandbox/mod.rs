@@ -1,0 +1,6 @@
+//! Starting and supervising a sandboxed command.
+
+pub mod program;
+pub mod shim_path;
+pub mod spawn;
+pub mod supervise;

@@ -1,0 +1,64 @@
+//! Starting the sandboxed command: the bootstrap socket at a fixed fd, the shim preloaded,
+//! and whatever confinement must happen between fork and exec.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use arbiter_protocol::DEFAULT_BOOTSTRAP_FD;
+
+/// A step run in the child between fork and exec. It must be async-signal-safe: no
+/// allocation, no locks — system calls on data prepared before the fork.
+pub type PreExec = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
+
+/// What to start.
+pub struct Launch<'a> {
+    /// The executable to exec.
+    pub program: &'a Path,
+    /// argv, starting with argv[0] as the user typed it.
+    pub argv: &'a [OsString],
+    /// Environment variables to set (on top of arbiter's own environment).
+    pub env: Vec<(OsString, OsString)>,
+    /// The child's end of the bootstrap socket; placed at [`DEFAULT_BOOTSTRAP_FD`].
+    pub bootstrap: OwnedFd,
+    /// Confinement steps, run in order after the fd set-up.
+    pub pre_exec: Vec<PreExec>,
+}
+
+/// Starts the command and returns its pid. Exec failures come back as the spawn error.
+pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
+    let mut cmd = Command::new(launch.program);
+    if let Some((first, rest)) = launch.argv.split_first() {
+        cmd.arg0(first).args(rest);
+    }
+    cmd.envs(launch.env);
+    let boot = launch.bootstrap.as_raw_fd();
+    let mut steps = launch.pre_exec;
+    // SAFETY: the closure only makes async-signal-safe calls (dup2, sigprocmask, prctl)
+    // and runs the caller's steps, which carry the same contract (see PreExec).
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
+            if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // arbiter blocks the signals it relays; the command starts with none blocked.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // If arbiter dies, the sandbox dies with it rather than run unbrokered.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for step in steps.iter_mut() {
+                step()?;
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    drop(launch.bootstrap);
+    Ok(child.id() as libc::pid_t)
+}

@@ -1,0 +1,4 @@
+//! Transports: how calls reach the request core.
+
+pub mod seccomp;
+pub mod shim;

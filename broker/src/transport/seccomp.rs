@@ -1,0 +1,915 @@
+//! The seccomp transport: path syscalls that never reach the shim (static binaries, raw
+//! `syscall()`, ld.so's and glibc's internal opens) arrive as seccomp user notifications.
+//!
+//! The notify filter (`confine::seccomp::NotifyFilter`) is installed in `arbiter run`'s
+//! child, whose listener fd reaches the broker on the bootstrap socket. A few worker threads
+//! receive notifications, read the path strings out of the target with `process_vm_readv`
+//! (once: the broker decides and acts on its own copy, so a thread that rewrites the buffer
+//! meanwhile changes nothing), pin the base directory (`/proc/<tid>/cwd` or
+//! `/proc/<tid>/fd/<dirfd>`), check that the notification is still valid (the target has
+//! not died and its pid been reused), and hand a [`Call`] to the one [`RequestCore`].
+//! Results go back atomically: fds with `SECCOMP_IOCTL_NOTIF_ADDFD` +
+//! `SECCOMP_ADDFD_FLAG_SEND`, stat/readlink data written into the target's buffers with
+//! `process_vm_writev`, errors as `-errno`. A checked call is never let through with
+//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE`.
+//!
+//! Paths naming the caller's own state (`/proc/self`, `/proc/thread-self`, `/dev/fd/N`,
+//! `/dev/std*`) are rewritten to the target's `/proc/<pid>` before the core sees them, so the
+//! broker never resolves its own `/proc/self`. An open of `/proc/<pid>/fd/N` (the caller's
+//! own fds) decides on the real path of the file it names; only pipes, sockets and anonymous
+//! inodes are re-opened directly.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arbiter_protocol::{At, Call, PathArg, Timespec, MAX_PATH};
+use serde_json::json;
+
+use crate::confine::floor::FloorAccess;
+use crate::core::{Caller, OutPayload, RequestCore, Transport};
+
+/// Worker threads per listener.
+const WORKERS: usize = 4;
+/// Stack size of a worker.
+const WORKER_STACK: usize = 512 * 1024;
+
+/// Files the kernel floor grants natively (the shim, a few devices): an open of exactly
+/// one of these paths is performed by the transport itself, as Landlock would allow it.
+#[derive(Debug, Clone, Default)]
+pub struct Floor {
+    files: Vec<(PathBuf, bool)>,
+}
+
+impl Floor {
+    /// The exact-file entries of a kernel floor: regular files read-only, devices read-write.
+    pub fn new(floor: &[(PathBuf, FloorAccess)]) -> Floor {
+        let files = floor
+            .iter()
+            .filter_map(|(p, a)| match a {
+                FloorAccess::ReadExec if p.is_file() => Some((p.clone(), false)),
+                FloorAccess::ReadWriteFile => Some((p.clone(), true)),
+                _ => None,
+            })
+            .collect();
+        Floor { files }
+    }
+
+    fn lookup(&self, path: &[u8]) -> Option<bool> {
+        self.files
+            .iter()
+            .find(|(p, _)| p.as_os_str().as_bytes() == path)
+            .map(|(_, rw)| *rw)
+    }
+}
+
+/// Starts the workers serving `listener`. They end when the last sandboxed process exits.
+pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io::Result<()> {
+    let listener = Arc::new(listener);
+    let floor = Arc::new(floor);
+    for _ in 0..WORKERS {
+        let listener = Arc::clone(&listener);
+        let core = Arc::clone(&core);
+        let floor = Arc::clone(&floor);
+        std::thread::Builder::new()
+            .name("seccomp".into())
+            .stack_size(WORKER_STACK)
+            .spawn(move || worker(listener.as_raw_fd(), &core, &floor))?;
+    }
+    Ok(())
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn worker(fd: RawFd, core: &RequestCore, floor: &Floor) {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        if pfd.revents & libc::POLLIN == 0 {
+            return; // POLLHUP: no process is left under the filter
+        }
+        // SAFETY: seccomp_notif is plain old data; the kernel requires it zeroed.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: req is a valid, writable seccomp_notif.
+        if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut req) } < 0 {
+            match errno() {
+                // Another worker took it, or the target died before we received it.
+                libc::EINTR | libc::ENOENT | libc::EAGAIN => continue,
+                _ => return,
+            }
+        }
+        let answer = match Target::new(fd, &req) {
+            Ok(t) => t.handle(core, floor, &req),
+            Err(e) => Answer::Error(e),
+        };
+        answer.send(fd, req.id);
+    }
+}
+
+/// How a notification is answered.
+enum Answer {
+    /// Return this value.
+    Value(i64),
+    /// Fail with this errno.
+    Error(i32),
+    /// Install this fd in the target and return its number.
+    Fd(OwnedFd, bool),
+    /// The notification is no longer valid: nothing to answer.
+    Gone,
+}
+
+impl Answer {
+    fn send(self, listener: RawFd, id: u64) {
+        let (val, error) = match self {
+            Answer::Gone => return,
+            Answer::Value(v) => (v, 0),
+            Answer::Error(e) => (0, -e),
+            Answer::Fd(fd, cloexec) => {
+                let mut add = libc::seccomp_notif_addfd {
+                    id,
+                    flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+                    srcfd: fd.as_raw_fd() as u32,
+                    newfd: 0,
+                    newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+                };
+                // SAFETY: add is a valid seccomp_notif_addfd for the call's duration.
+                let rc =
+                    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
+                if rc >= 0 || errno() != libc::EINVAL {
+                    return; // sent atomically (or the target is gone)
+                }
+                // Before Linux 5.14: add the fd, then reply with its number.
+                add.flags = 0;
+                // SAFETY: as above.
+                let rc =
+                    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
+                if rc < 0 {
+                    (0, -errno())
+                } else {
+                    (i64::from(rc), 0)
+                }
+            }
+        };
+        let resp = libc::seccomp_notif_resp {
+            id,
+            val,
+            error,
+            flags: 0,
+        };
+        // SAFETY: resp is a valid seccomp_notif_resp. A failure means the target is gone.
+        unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
+    }
+}
+
+/// The process that made the call, read from `/proc/<tid>/status`.
+struct Target {
+    listener: RawFd,
+    id: u64,
+    tid: i32,
+    tgid: i32,
+    uid: u32,
+    gid: u32,
+    umask: u32,
+    /// Base directories for relative paths, passed to the core as `At::Fd(i)`.
+    fds: Vec<OwnedFd>,
+}
+
+fn status_field(status: &str, key: &str) -> Option<u32> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    let first = line[key.len()..].split_whitespace().next()?;
+    if key == "Umask:" {
+        u32::from_str_radix(first, 8).ok()
+    } else {
+        first.parse().ok()
+    }
+}
+
+fn open_raw(path: &str, flags: i32) -> Result<OwnedFd, i32> {
+    let c = CString::new(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: c is NUL-terminated.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: fd was just opened and is owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Target {
+    fn new(listener: RawFd, req: &libc::seccomp_notif) -> Result<Target, i32> {
+        let tid = req.pid as i32;
+        let status =
+            std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| libc::ESRCH)?;
+        let field = |k| status_field(&status, k).ok_or(libc::ESRCH);
+        Ok(Target {
+            listener,
+            id: req.id,
+            tid,
+            tgid: field("Tgid:")? as i32,
+            uid: field("Uid:")?,
+            gid: field("Gid:")?,
+            umask: field("Umask:").unwrap_or(0o022),
+            fds: Vec::new(),
+        })
+    }
+
+    /// Whether the notification is still pending (its thread alive, the pid not reused).
+    fn valid(&self) -> bool {
+        // SAFETY: id is a valid u64 for the call's duration.
+        unsafe {
+            libc::ioctl(
+                self.listener,
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+                &self.id,
+            ) == 0
+        }
+    }
+
+    fn read_mem(&self, addr: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
+        // SAFETY: local describes buf; remote is only read by the kernel in the target.
+        let n = unsafe { libc::process_vm_readv(self.tid, &local, 1, &remote, 1, 0) };
+        if n < 0 {
+            Err(libc::EFAULT)
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn write_mem(&self, addr: u64, data: &[u8]) -> Result<(), i32> {
+        let local = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        // SAFETY: local describes data; remote is written by the kernel in the target.
+        let n = unsafe { libc::process_vm_writev(self.tid, &local, 1, &remote, 1, 0) };
+        if n < 0 || n as usize != data.len() {
+            Err(libc::EFAULT)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn read_struct<T: Copy>(&self, addr: u64) -> Result<T, i32> {
+        let mut buf = vec![0u8; std::mem::size_of::<T>()];
+        if self.read_mem(addr, &mut buf)? != buf.len() {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: buf holds size_of::<T>() bytes; T is plain old data (integers only).
+        Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) })
+    }
+
+    /// A NUL-terminated string from the target, read page by page up to `PATH_MAX`.
+    fn read_cstr(&self, mut addr: u64) -> Result<Vec<u8>, i32> {
+        if addr == 0 {
+            return Err(libc::EFAULT);
+        }
+        let mut out = Vec::new();
+        let mut page = [0u8; 4096];
+        while out.len() <= MAX_PATH {
+            let chunk = 4096 - (addr % 4096) as usize;
+            let n = self.read_mem(addr, &mut page[..chunk])?;
+            if n == 0 {
+                return Err(libc::EFAULT);
+            }
+            if let Some(end) = page[..n].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&page[..end]);
+                return if out.len() >= MAX_PATH {
+                    Err(libc::ENAMETOOLONG)
+                } else {
+                    Ok(out)
+                };
+            }
+            out.extend_from_slice(&page[..n]);
+            addr += n as u64;
+        }
+        Err(libc::ENAMETOOLONG)
+    }
+
+    /// Rewrites paths that name the caller's own state to the target's `/proc/<pid>`.
+    fn rewrite(&self, raw: &[u8]) -> Vec<u8> {
+        // Lexically drop empty and `.` components so `//proc/./self` is caught too.
+        let trailing = raw.ends_with(b"/") && raw.len() > 1;
+        let parts: Vec<&[u8]> = raw
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty() && *c != b".")
+            .collect();
+        let pid = self.tgid.to_string().into_bytes();
+        let tid = self.tid.to_string().into_bytes();
+        let mut new: Vec<Vec<u8>> = match parts.as_slice() {
+            [b"proc", b"self", rest @ ..] => [b"proc".as_slice(), &pid]
+                .into_iter()
+                .chain(rest.iter().copied())
+                .map(<[u8]>::to_vec)
+                .collect(),
+            [b"proc", b"thread-self", rest @ ..] => [b"proc".as_slice(), &pid, b"task", &tid]
+                .into_iter()
+                .chain(rest.iter().copied())
+                .map(<[u8]>::to_vec)
+                .collect(),
+            [b"dev", b"fd", rest @ ..] => [b"proc".as_slice(), &pid, b"fd"]
+                .into_iter()
+                .chain(rest.iter().copied())
+                .map(<[u8]>::to_vec)
+                .collect(),
+            [b"dev", b"stdin"] => {
+                vec![b"proc".to_vec(), pid.clone(), b"fd".to_vec(), b"0".to_vec()]
+            }
+            [b"dev", b"stdout"] => {
+                vec![b"proc".to_vec(), pid.clone(), b"fd".to_vec(), b"1".to_vec()]
+            }
+            [b"dev", b"stderr"] => {
+                vec![b"proc".to_vec(), pid.clone(), b"fd".to_vec(), b"2".to_vec()]
+            }
+            _ => return raw.to_vec(),
+        };
+        let mut out = Vec::new();
+        for p in new.drain(..) {
+            out.push(b'/');
+            out.extend_from_slice(&p);
+        }
+        if trailing {
+            out.push(b'/');
+        }
+        out
+    }
+
+    /// A path argument: `dirfd` and the string at `addr`. Relative paths get a pinned base.
+    fn path(&mut self, dirfd: i32, addr: u64) -> Result<(At, Vec<u8>), i32> {
+        let raw = self.read_cstr(addr)?;
+        if raw.first() == Some(&b'/') {
+            return Ok((At::Absolute, self.rewrite(&raw)));
+        }
+        if raw.is_empty() {
+            return Err(libc::ENOENT);
+        }
+        let base = if dirfd == libc::AT_FDCWD {
+            open_raw(
+                &format!("/proc/{}/cwd", self.tid),
+                libc::O_PATH | libc::O_DIRECTORY,
+            )?
+        } else if dirfd >= 0 {
+            open_raw(&format!("/proc/{}/fd/{dirfd}", self.tid), libc::O_PATH).map_err(|e| {
+                if e == libc::ENOENT {
+                    libc::EBADF
+                } else {
+                    e
+                }
+            })?
+        } else {
+            return Err(libc::EBADF);
+        };
+        self.fds.push(base);
+        Ok((At::Fd((self.fds.len() - 1) as u8), raw))
+    }
+
+    fn caller(&self) -> Caller {
+        Caller {
+            pid: self.tgid,
+            uid: self.uid,
+            gid: self.gid,
+            transport: Transport::Seccomp,
+        }
+    }
+
+    /// Runs `call` through the core once the notification is known to be still valid.
+    fn run(&self, core: &RequestCore, call: &Call<'_>) -> Result<crate::core::Outcome, Answer> {
+        if !self.valid() {
+            return Err(Answer::Gone);
+        }
+        let out = core.handle(&self.caller(), call, &self.fds);
+        if out.result < 0 {
+            return Err(Answer::Error(out.errno));
+        }
+        Ok(out)
+    }
+
+    fn simple(&self, core: &RequestCore, call: &Call<'_>) -> Answer {
+        match self.run(core, call) {
+            Ok(out) => Answer::Value(out.result),
+            Err(a) => a,
+        }
+    }
+
+    fn handle(mut self, core: &RequestCore, floor: &Floor, req: &libc::seccomp_notif) -> Answer {
+        match self.dispatch(core, floor, req) {
+            Ok(a) => a,
+            Err(e) => Answer::Error(e),
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        core: &RequestCore,
+        floor: &Floor,
+        req: &libc::seccomp_notif,
+    ) -> Result<Answer, i32> {
+        let a = req.data.args;
+        let fd_arg = |i: usize| a[i] as i32;
+        let cwd = libc::AT_FDCWD;
+        let umask = self.umask;
+        let nr = i64::from(req.data.nr);
+        match nr {
+            libc::SYS_open | libc::SYS_openat | libc::SYS_creat | libc::SYS_openat2 => {
+                let (dirfd, addr, flags, mode) = match nr {
+                    libc::SYS_open => (cwd, a[0], a[1] as i32, a[2] as u32),
+                    libc::SYS_creat => (
+                        cwd,
+                        a[0],
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+                        a[1] as u32,
+                    ),
+                    libc::SYS_openat => (fd_arg(0), a[1], a[2] as i32, a[3] as u32),
+                    _ => {
+                        // struct open_how { u64 flags; u64 mode; u64 resolve; }
+                        if a[3] < 24 {
+                            return Err(libc::EINVAL);
+                        }
+                        let how: [u64; 3] = self.read_struct(a[2])?;
+                        if how[2] != 0 {
+                            // RESOLVE_* is not brokered yet; glibc and most callers fall
+                            // back to openat on ENOSYS.
+                            return Err(libc::ENOSYS);
+                        }
+                        (fd_arg(0), a[1], how[0] as i32, how[1] as u32)
+                    }
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                self.open(core, floor, at, &path, flags, mode)
+            }
+            libc::SYS_stat | libc::SYS_lstat | libc::SYS_newfstatat | libc::SYS_statx => {
+                let (dirfd, addr, flags, buf) = match nr {
+                    libc::SYS_stat => (cwd, a[0], 0, a[1]),
+                    libc::SYS_lstat => (cwd, a[0], libc::AT_SYMLINK_NOFOLLOW, a[1]),
+                    libc::SYS_newfstatat => (fd_arg(0), a[1], a[3] as i32, a[2]),
+                    _ => (fd_arg(0), a[1], a[2] as i32, a[4]),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                let call = Call::Stat {
+                    path: pa(at, &path),
+                    flags: flags & (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH),
+                };
+                let out = match self.run(core, &call) {
+                    Ok(o) => o,
+                    Err(a) => return Ok(a),
+                };
+                let OutPayload::Stat(st) = out.payload else {
+                    return Err(libc::EIO);
+                };
+                if nr == libc::SYS_statx {
+                    self.write_mem(buf, &statx_bytes(&st))?;
+                } else {
+                    self.write_mem(buf, &stat_bytes(&st))?;
+                }
+                Ok(Answer::Value(0))
+            }
+            libc::SYS_access | libc::SYS_faccessat | libc::SYS_faccessat2 => {
+                let (dirfd, addr, mode, flags) = match nr {
+                    libc::SYS_access => (cwd, a[0], a[1] as i32, 0),
+                    libc::SYS_faccessat => (fd_arg(0), a[1], a[2] as i32, 0),
+                    _ => (fd_arg(0), a[1], a[2] as i32, a[3] as i32),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Access {
+                        path: pa(at, &path),
+                        mode,
+                        flags,
+                    },
+                ))
+            }
+            libc::SYS_mkdir | libc::SYS_mkdirat => {
+                let (dirfd, addr, mode) = match nr {
+                    libc::SYS_mkdir => (cwd, a[0], a[1] as u32),
+                    _ => (fd_arg(0), a[1], a[2] as u32),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Mkdir {
+                        path: pa(at, &path),
+                        mode,
+                        umask,
+                    },
+                ))
+            }
+            libc::SYS_mknod | libc::SYS_mknodat => {
+                let (dirfd, addr, mode, dev) = match nr {
+                    libc::SYS_mknod => (cwd, a[0], a[1] as u32, a[2]),
+                    _ => (fd_arg(0), a[1], a[2] as u32, a[3]),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Mknod {
+                        path: pa(at, &path),
+                        mode,
+                        dev,
+                        umask,
+                    },
+                ))
+            }
+            libc::SYS_unlink | libc::SYS_rmdir | libc::SYS_unlinkat => {
+                let (dirfd, addr, flags) = match nr {
+                    libc::SYS_unlink => (cwd, a[0], 0),
+                    libc::SYS_rmdir => (cwd, a[0], libc::AT_REMOVEDIR),
+                    _ => (fd_arg(0), a[1], a[2] as i32),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Unlink {
+                        path: pa(at, &path),
+                        flags,
+                    },
+                ))
+            }
+            libc::SYS_rename
+            | libc::SYS_renameat
+            | libc::SYS_renameat2
+            | libc::SYS_link
+            | libc::SYS_linkat => {
+                let (d1, p1, d2, p2, flags) = match nr {
+                    libc::SYS_rename | libc::SYS_link => (cwd, a[0], cwd, a[1], 0),
+                    libc::SYS_renameat => (fd_arg(0), a[1], fd_arg(2), a[3], 0),
+                    _ => (fd_arg(0), a[1], fd_arg(2), a[3], a[4] as u32),
+                };
+                let (at1, from) = self.path(d1, p1)?;
+                let (at2, to) = self.path(d2, p2)?;
+                let call = if matches!(nr, libc::SYS_link | libc::SYS_linkat) {
+                    Call::Link {
+                        from: pa(at1, &from),
+                        to: pa(at2, &to),
+                        flags: flags as i32,
+                    }
+                } else {
+                    Call::Rename {
+                        from: pa(at1, &from),
+                        to: pa(at2, &to),
+                        flags,
+                    }
+                };
+                Ok(self.simple(core, &call))
+            }
+            libc::SYS_symlink | libc::SYS_symlinkat => {
+                let (target, dirfd, addr) = match nr {
+                    libc::SYS_symlink => (a[0], cwd, a[1]),
+                    _ => (a[0], fd_arg(1), a[2]),
+                };
+                let target = self.read_cstr(target)?;
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Symlink {
+                        target: &target,
+                        path: pa(at, &path),
+                    },
+                ))
+            }
+            libc::SYS_readlink | libc::SYS_readlinkat => {
+                let (dirfd, addr, buf, size) = match nr {
+                    libc::SYS_readlink => (cwd, a[0], a[1], a[2] as i32),
+                    _ => (fd_arg(0), a[1], a[2], a[3] as i32),
+                };
+                if size <= 0 {
+                    return Err(libc::EINVAL);
+                }
+                let (at, path) = self.path(dirfd, addr)?;
+                let out = match self.run(
+                    core,
+                    &Call::Readlink {
+                        path: pa(at, &path),
+                    },
+                ) {
+                    Ok(o) => o,
+                    Err(a) => return Ok(a),
+                };
+                let OutPayload::Bytes(bytes) = out.payload else {
+                    return Err(libc::EIO);
+                };
+                let n = bytes.len().min(size as usize);
+                self.write_mem(buf, &bytes[..n])?;
+                Ok(Answer::Value(n as i64))
+            }
+            libc::SYS_truncate => {
+                let (at, path) = self.path(cwd, a[0])?;
+                Ok(self.simple(
+                    core,
+                    &Call::Truncate {
+                        path: pa(at, &path),
+                        length: a[1] as i64,
+                    },
+                ))
+            }
+            libc::SYS_chmod | libc::SYS_fchmodat | crate::confine::seccomp::SYS_FCHMODAT2 => {
+                let (dirfd, addr, mode, flags) = match nr {
+                    libc::SYS_chmod => (cwd, a[0], a[1] as u32, 0),
+                    libc::SYS_fchmodat => (fd_arg(0), a[1], a[2] as u32, 0),
+                    _ => (fd_arg(0), a[1], a[2] as u32, a[3] as i32),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Chmod {
+                        path: pa(at, &path),
+                        mode,
+                        flags,
+                    },
+                ))
+            }
+            libc::SYS_chown | libc::SYS_lchown | libc::SYS_fchownat => {
+                let (dirfd, addr, uid, gid, flags) = match nr {
+                    libc::SYS_chown => (cwd, a[0], a[1] as u32, a[2] as u32, 0),
+                    libc::SYS_lchown => (
+                        cwd,
+                        a[0],
+                        a[1] as u32,
+                        a[2] as u32,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    ),
+                    _ => (fd_arg(0), a[1], a[2] as u32, a[3] as u32, a[4] as i32),
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Chown {
+                        path: pa(at, &path),
+                        uid,
+                        gid,
+                        flags,
+                    },
+                ))
+            }
+            libc::SYS_utime | libc::SYS_utimes | libc::SYS_futimesat | libc::SYS_utimensat => {
+                let (dirfd, addr, times, flags) = match nr {
+                    libc::SYS_utime | libc::SYS_utimes => (cwd, a[0], a[1], 0),
+                    libc::SYS_futimesat => (fd_arg(0), a[1], a[2], 0),
+                    _ => (fd_arg(0), a[1], a[2], a[3] as i32),
+                };
+                let times = if times == 0 {
+                    None
+                } else {
+                    let t: [i64; 4] = if nr == libc::SYS_utime {
+                        let u: [i64; 2] = self.read_struct(times)?;
+                        [u[0], 0, u[1], 0]
+                    } else {
+                        self.read_struct(times)?
+                    };
+                    // timeval carries microseconds, timespec nanoseconds.
+                    let scale = if matches!(nr, libc::SYS_utimes | libc::SYS_futimesat) {
+                        1000
+                    } else {
+                        1
+                    };
+                    Some([
+                        Timespec {
+                            sec: t[0],
+                            nsec: t[1] * scale,
+                        },
+                        Timespec {
+                            sec: t[2],
+                            nsec: t[3] * scale,
+                        },
+                    ])
+                };
+                let (at, path) = self.path(dirfd, addr)?;
+                Ok(self.simple(
+                    core,
+                    &Call::Utimens {
+                        path: pa(at, &path),
+                        times,
+                        flags,
+                    },
+                ))
+            }
+            _ => Err(libc::ENOSYS),
+        }
+    }
+
+    fn open(
+        &self,
+        core: &RequestCore,
+        floor: &Floor,
+        at: At,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<Answer, i32> {
+        let cloexec = flags & libc::O_CLOEXEC != 0;
+        if at == At::Absolute {
+            if let Some(answer) = self.open_special(core, floor, path, flags)? {
+                return Ok(answer);
+            }
+        }
+        let owned;
+        let (at, path) = match (at, self.own_fd(path)) {
+            (At::Absolute, Some(n)) => match self.reopen_target(core, n, flags)? {
+                Reopen::Done(a) => return Ok(a),
+                Reopen::Real(real) => {
+                    owned = real;
+                    (At::Absolute, owned.as_slice())
+                }
+            },
+            _ => (at, path),
+        };
+        let call = Call::Open {
+            path: PathArg { at, path },
+            flags,
+            mode,
+            umask: self.umask,
+        };
+        match self.run(core, &call) {
+            Ok(out) => match out.fd {
+                Some(fd) => Ok(Answer::Fd(fd, cloexec)),
+                None => Err(libc::EIO),
+            },
+            Err(a) => Ok(a),
+        }
+    }
+
+    /// The kernel floor's exact files (the shim, devices): opened as Landlock would allow.
+    fn open_special(
+        &self,
+        core: &RequestCore,
+        floor: &Floor,
+        path: &[u8],
+        flags: i32,
+    ) -> Result<Option<Answer>, i32> {
+        let Some(rw) = floor.lookup(path) else {
+            return Ok(None);
+        };
+        let acc = flags & libc::O_ACCMODE;
+        let creating = flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) != 0;
+        if creating || (!rw && acc != libc::O_RDONLY) {
+            return Ok(None); // the core decides (and refuses) as for any other path
+        }
+        if !self.valid() {
+            return Ok(Some(Answer::Gone));
+        }
+        let p = std::str::from_utf8(path).map_err(|_| libc::EINVAL)?;
+        let keep = libc::O_ACCMODE | libc::O_NONBLOCK | libc::O_PATH | libc::O_DIRECTORY;
+        let fd = open_raw(p, (flags & keep) | libc::O_NOCTTY)?;
+        self.audit_direct(core, "floor", path, flags);
+        Ok(Some(Answer::Fd(fd, flags & libc::O_CLOEXEC != 0)))
+    }
+
+    /// `N` when `path` is `/proc/<tgid>/fd/N`, the caller's own descriptor.
+    fn own_fd(&self, path: &[u8]) -> Option<i32> {
+        let prefix = format!("/proc/{}/fd/", self.tgid);
+        let rest = path.strip_prefix(prefix.as_bytes())?;
+        std::str::from_utf8(rest).ok()?.parse().ok()
+    }
+
+    /// Re-opening one of the caller's own fds: regular files and directories are decided on
+    /// their real path (else a read-only fd could be re-opened writable by the broker);
+    /// pipes, sockets and anonymous inodes are re-opened directly.
+    fn reopen_target(&self, core: &RequestCore, n: i32, flags: i32) -> Result<Reopen, i32> {
+        let magic = format!("/proc/{}/fd/{n}", self.tgid);
+        let o = open_raw(&magic, libc::O_PATH)?;
+        // SAFETY: stat is plain old data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: o is open; st is a valid out-pointer.
+        if unsafe { libc::fstat(o.as_raw_fd(), &mut st) } < 0 {
+            return Err(errno());
+        }
+        let kind = st.st_mode & libc::S_IFMT;
+        if matches!(kind, libc::S_IFIFO | libc::S_IFSOCK) || kind == 0 {
+            if !self.valid() {
+                return Ok(Reopen::Done(Answer::Gone));
+            }
+            let drop_flags = libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW;
+            let fd = open_raw(
+                &format!("/proc/self/fd/{}", o.as_raw_fd()),
+                flags & !drop_flags & !libc::O_CLOEXEC,
+            )?;
+            self.audit_direct(core, "reopen", magic.as_bytes(), flags);
+            return Ok(Reopen::Done(Answer::Fd(fd, flags & libc::O_CLOEXEC != 0)));
+        }
+        let real = std::fs::read_link(&magic).map_err(|_| libc::EACCES)?;
+        let bytes = real.as_os_str().as_bytes();
+        if !bytes.starts_with(b"/") || bytes.ends_with(b" (deleted)") {
+            return Err(libc::EACCES);
+        }
+        Ok(Reopen::Real(bytes.to_vec()))
+    }
+
+    fn audit_direct(&self, core: &RequestCore, how: &str, path: &[u8], flags: i32) {
+        if core.audit().enabled() {
+            core.audit().event(
+                "seccomp_direct",
+                json!({
+                    "pid": self.tgid,
+                    "call": "open",
+                    "how": how,
+                    "path": String::from_utf8_lossy(path),
+                    "flags": flags,
+                    "transport": "seccomp",
+                }),
+            );
+        }
+    }
+}
+
+fn pa(at: At, path: &[u8]) -> PathArg<'_> {
+    PathArg { at, path }
+}
+
+enum Reopen {
+    Done(Answer),
+    Real(Vec<u8>),
+}
+
+fn dev(major: u32, minor: u32) -> u64 {
+    libc::makedev(major, minor)
+}
+
+/// The kernel's `struct stat` (x86_64 layout, as `libc::stat` defines it).
+fn stat_bytes(w: &arbiter_protocol::WireStat) -> Vec<u8> {
+    // SAFETY: stat is plain old data; zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_dev = dev(w.dev_major, w.dev_minor);
+    st.st_ino = w.ino;
+    st.st_nlink = w.nlink.into();
+    st.st_mode = w.mode.into();
+    st.st_uid = w.uid;
+    st.st_gid = w.gid;
+    st.st_rdev = dev(w.rdev_major, w.rdev_minor);
+    st.st_size = w.size as i64;
+    st.st_blksize = w.blksize.into();
+    st.st_blocks = w.blocks as i64;
+    st.st_atime = w.atime.0;
+    st.st_atime_nsec = w.atime.1.into();
+    st.st_mtime = w.mtime.0;
+    st.st_mtime_nsec = w.mtime.1.into();
+    st.st_ctime = w.ctime.0;
+    st.st_ctime_nsec = w.ctime.1.into();
+    as_bytes(&st)
+}
+
+/// The kernel's `struct statx`.
+fn statx_bytes(w: &arbiter_protocol::WireStat) -> Vec<u8> {
+    // SAFETY: statx is plain old data; zero is valid.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    st.stx_mask = w.mask;
+    st.stx_blksize = w.blksize;
+    st.stx_attributes = w.attributes;
+    st.stx_nlink = w.nlink;
+    st.stx_uid = w.uid;
+    st.stx_gid = w.gid;
+    st.stx_mode = w.mode;
+    st.stx_ino = w.ino;
+    st.stx_size = w.size;
+    st.stx_blocks = w.blocks;
+    st.stx_attributes_mask = w.attributes_mask;
+    let ts = |t: (i64, u32)| {
+        // SAFETY: statx_timestamp is plain old data; zero is valid.
+        let mut x: libc::statx_timestamp = unsafe { std::mem::zeroed() };
+        x.tv_sec = t.0;
+        x.tv_nsec = t.1;
+        x
+    };
+    st.stx_atime = ts(w.atime);
+    st.stx_btime = ts(w.btime);
+    st.stx_ctime = ts(w.ctime);
+    st.stx_mtime = ts(w.mtime);
+    st.stx_rdev_major = w.rdev_major;
+    st.stx_rdev_minor = w.rdev_minor;
+    st.stx_dev_major = w.dev_major;
+    st.stx_dev_minor = w.dev_minor;
+    st.stx_mnt_id = w.mnt_id;
+    as_bytes(&st)
+}
+
+fn as_bytes<T>(v: &T) -> Vec<u8> {
+    // SAFETY: v is a live, fully initialised (zeroed then assigned) plain-old-data value.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+        .to_vec()
+}

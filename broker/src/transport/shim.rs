@@ -1,0 +1,287 @@
+//! The shim transport: the bootstrap socket and the per-thread call channels.
+//!
+//! Each sandbox has one bootstrap socket. The shim registers a new call channel on it for
+//! each thread of each process (see `arbiter_protocol`); the broker serves every channel on
+//! its own OS thread, so a slow call (a FIFO with no writer) blocks only the thread that
+//! made it. After a reply the channel thread polls briefly before sleeping: on these VMs the
+//! wake-up of a sleeping thread costs more than the call itself.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, Credentials, RecvError};
+use arbiter_protocol::{
+    decode, encode, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
+    MAX_MESSAGE, PROTOCOL_VERSION,
+};
+use serde_json::json;
+
+use crate::core::{Caller, OutPayload, RequestCore, Transport};
+
+/// How long a channel thread keeps polling after a reply before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Most call channels one sandbox may hold open at once (bounds broker memory).
+pub const MAX_CHANNELS: usize = 4096;
+
+/// Stack size of a channel thread: enough for the core, small enough for thousands.
+const CHANNEL_STACK: usize = 256 * 1024;
+
+/// Enables `SO_PASSCRED` so every received message carries the sender's credentials.
+pub fn pass_credentials(fd: RawFd) -> std::io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: &one is a valid c_int for the call's duration.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            (&one as *const libc::c_int).cast(),
+            4,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn socket_type(fd: RawFd) -> Option<i32> {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: ty and len are valid out-pointers of the right sizes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(ty)
+}
+
+fn take_fds(raw: &[RawFd]) -> Vec<OwnedFd> {
+    // SAFETY: these fds were just received by recvmsg and are owned by no one else.
+    raw.iter()
+        .map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect()
+}
+
+fn caller(creds: Option<Credentials>) -> Caller {
+    let c = creds.unwrap_or(Credentials {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    });
+    Caller {
+        pid: c.pid,
+        uid: c.uid,
+        gid: c.gid,
+        transport: Transport::Shim,
+    }
+}
+
+/// Serves a sandbox's bootstrap socket until every process holding it has exited.
+/// Returns when the bootstrap socket reaches end of stream.
+/// With `seccomp`, the first [`SeccompListener`] is served by
+/// [`super::seccomp::serve`] with that floor.
+pub fn serve_bootstrap(
+    bootstrap: OwnedFd,
+    core: Arc<RequestCore>,
+    seccomp: Option<super::seccomp::Floor>,
+) -> std::io::Result<JoinHandle<()>> {
+    pass_credentials(bootstrap.as_raw_fd())?;
+    let seccomp_enabled = seccomp.is_some();
+    let seccomp_floor = seccomp.unwrap_or_default();
+    std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
+        let mut listener_taken = false;
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut raw = [-1; MAX_FDS];
+        loop {
+            let got = match recv_with_fds(bootstrap.as_raw_fd(), &mut buf, &mut raw, 0) {
+                Ok(r) => r,
+                Err(e) => {
+                    core.audit().event("protocol_error", json!({ "channel": "bootstrap", "error": format!("{e:?}") }));
+                    if let RecvError::Os(_) = e {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let fds = take_fds(&raw[..got.nfds]);
+            if got.len == 0 {
+                return; // every sandboxed process has closed the bootstrap socket
+            }
+            let who = caller(got.credentials);
+            let msg = &buf[..got.len];
+            let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
+            let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
+                (Ok(reg), _, Ok([fd])) if socket_type(fd.as_raw_fd()) == Some(libc::SOCK_SEQPACKET) => {
+                    if reg.version != PROTOCOL_VERSION {
+                        refuse(&fd, &core, who, "protocol version mismatch");
+                        continue;
+                    }
+                    fd
+                }
+                (Err(_), Some(l), Ok([fd])) if l.version == PROTOCOL_VERSION => {
+                    // Only the first listener is served: it comes from arbiter's own child
+                    // before exec; a later one would be the program's own filter.
+                    if listener_taken || !seccomp_enabled {
+                        core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": "unexpected seccomp listener" }));
+                        continue;
+                    }
+                    listener_taken = true;
+                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone()) {
+                        core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
+                    }
+                    continue;
+                }
+                _ => {
+                    // A malformed registration costs the sender only that registration.
+                    core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": "malformed registration" }));
+                    continue;
+                }
+            };
+            if live.load(Ordering::Relaxed) >= MAX_CHANNELS {
+                refuse(&channel, &core, who, "too many channels");
+                continue;
+            }
+            let core = Arc::clone(&core);
+            let live2 = Arc::clone(&live);
+            live.fetch_add(1, Ordering::Relaxed);
+            let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
+                serve_channel(channel, &core);
+                live2.fetch_sub(1, Ordering::Relaxed);
+            });
+            if spawned.is_err() {
+                live.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
+fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
+    let mut out = [0u8; 64];
+    if let Ok(bytes) = encode(
+        &Welcome {
+            version: PROTOCOL_VERSION,
+            accepted: false,
+        },
+        &mut out,
+    ) {
+        let _ = send_with_fds(fd.as_raw_fd(), bytes, &[]);
+    }
+    core.audit().event(
+        "protocol_error",
+        json!({ "channel": "register", "pid": who.pid, "error": why }),
+    );
+}
+
+/// Receives one packet, polling for [`SPIN`] before blocking.
+fn recv_spinning(
+    fd: RawFd,
+    buf: &mut [u8],
+    raw: &mut [RawFd; MAX_FDS],
+) -> Result<arbiter_protocol::fdpass::Received, RecvError> {
+    let until = Instant::now() + SPIN;
+    loop {
+        match recv_with_fds(fd, buf, raw, libc::MSG_DONTWAIT) {
+            Err(RecvError::Os(libc::EAGAIN)) if Instant::now() < until => std::hint::spin_loop(),
+            Err(RecvError::Os(libc::EAGAIN)) => return recv_with_fds(fd, buf, raw, 0),
+            // A non-blocking read can report 0 while a last packet is still queued: read
+            // again, blocking, before believing end of stream.
+            Ok(r) if r.len == 0 => return recv_with_fds(fd, buf, raw, 0),
+            other => return other,
+        }
+    }
+}
+
+/// Serves one call channel until the shim closes it or breaks the protocol.
+fn serve_channel(channel: OwnedFd, core: &RequestCore) {
+    let fd = channel.as_raw_fd();
+    if pass_credentials(fd).is_err() {
+        return;
+    }
+    let mut out = vec![0u8; MAX_MESSAGE];
+    let welcome = Welcome {
+        version: PROTOCOL_VERSION,
+        accepted: true,
+    };
+    match encode(&welcome, &mut out) {
+        Ok(bytes) if send_with_fds(fd, bytes, &[]).is_ok() => {}
+        _ => return,
+    }
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    let mut raw = [-1; MAX_FDS];
+    loop {
+        let got = match recv_spinning(fd, &mut buf, &mut raw) {
+            Ok(r) => r,
+            Err(e) => {
+                core.audit().event(
+                    "protocol_error",
+                    json!({ "channel": "call", "error": format!("{e:?}") }),
+                );
+                return;
+            }
+        };
+        let fds = take_fds(&raw[..got.nfds]);
+        if got.len == 0 {
+            return;
+        }
+        let who = caller(got.credentials);
+        let req = match decode::<Request>(&buf[..got.len]) {
+            Ok(r) if r.call.expected_fds() == fds.len() => r,
+            Ok(r) => {
+                core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "wrong fd count", "call": r.call.name() }));
+                return;
+            }
+            Err(e) => {
+                core.audit().event(
+                    "protocol_error",
+                    json!({ "channel": "call", "pid": who.pid, "error": e.to_string() }),
+                );
+                return;
+            }
+        };
+        let outcome = core.handle(&who, &req.call, &fds);
+        let payload = match &outcome.payload {
+            OutPayload::None => Payload::None,
+            OutPayload::Stat(st) => Payload::Stat(*st),
+            OutPayload::Bytes(b) => Payload::Bytes(b),
+            OutPayload::AddrInfo {
+                canonname, entries, ..
+            } => Payload::AddrInfo {
+                canonname: canonname.as_deref(),
+                entries,
+            },
+        };
+        let errno = match &outcome.payload {
+            OutPayload::AddrInfo { errno, .. } => *errno,
+            _ => outcome.errno,
+        };
+        let reply = Reply {
+            id: req.id,
+            result: outcome.result,
+            errno,
+            payload,
+        };
+        let Ok(bytes) = encode(&reply, &mut out) else {
+            return;
+        };
+        let fd_out: Vec<RawFd> = outcome
+            .fd
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .into_iter()
+            .collect();
+        if send_with_fds(fd, bytes, &fd_out).is_err() {
+            return; // the caller died mid-call; its fds are dropped with `outcome`
+        }
+    }
+}

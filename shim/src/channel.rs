@@ -1,0 +1,306 @@
+//! Call channels: one private SEQPACKET channel per thread of each process.
+//!
+//! A thread's first brokered call makes a socketpair, keeps one end (moved to a high fd,
+//! close-on-exec) and sends the other to the broker over the inherited bootstrap socket,
+//! which is only ever written to, so threads and processes sharing it never read each
+//! other's replies. Calls on the private channel are strictly send-then-receive and each
+//! reply's id is checked.
+//!
+//! * After `fork` the child notices a new generation (see [`crate::state::generation`]),
+//!   closes the parent's channels it inherited and registers its own.
+//! * A signal handler that interrupts a call on the same thread, finding the channel busy,
+//!   uses a one-shot channel instead and touches no shared state.
+//! * If the broker is gone, calls fail with `EIO`: the shim never falls back to libc.
+
+use std::cell::{Cell, UnsafeCell};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
+use arbiter_protocol::{
+    decode, encode, Call, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE, PROTOCOL_VERSION,
+};
+
+use crate::state;
+use crate::sys::raw_close;
+
+/// The errno a call fails with when the broker cannot be reached.
+pub const BROKER_GONE: i32 = libc::EIO;
+
+/// Lowest fd number for the shim's own channels, out of the way of the program's fds.
+const CHANNEL_FD_MIN: i32 = 512;
+
+/// Channel fds of this process's threads, so a fork child can close the ones it inherited.
+const REGISTRY_SLOTS: usize = 256;
+static REGISTRY: [AtomicI32; REGISTRY_SLOTS] = [const { AtomicI32::new(-1) }; REGISTRY_SLOTS];
+
+fn registry_add(fd: RawFd) {
+    for slot in &REGISTRY {
+        if slot
+            .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+fn registry_remove(fd: RawFd) {
+    for slot in &REGISTRY {
+        if slot
+            .compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// In a fork child: close every inherited channel of the parent's threads.
+fn registry_close_all() {
+    for slot in &REGISTRY {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            raw_close(fd);
+        }
+    }
+}
+
+struct ThreadChannel {
+    fd: Cell<RawFd>,
+    generation: Cell<u64>,
+    busy: Cell<bool>,
+    welcomed: Cell<bool>,
+    next_id: Cell<u64>,
+    buf: UnsafeCell<[u8; MAX_MESSAGE]>,
+}
+
+impl Drop for ThreadChannel {
+    fn drop(&mut self) {
+        let fd = self.fd.get();
+        if fd >= 0 && self.generation.get() == state::generation() {
+            registry_remove(fd);
+            raw_close(fd);
+        }
+    }
+}
+
+thread_local! {
+    static CHANNEL: ThreadChannel = const {
+        ThreadChannel {
+            fd: Cell::new(-1),
+            generation: Cell::new(0),
+            busy: Cell::new(false),
+            welcomed: Cell::new(false),
+            next_id: Cell::new(1),
+            buf: UnsafeCell::new([0; MAX_MESSAGE]),
+        }
+    };
+}
+
+/// Makes a new channel and registers it with the broker; returns our end.
+fn open_channel(bootstrap: RawFd) -> Result<RawFd, i32> {
+    let mut pair = [-1; 2];
+    // SAFETY: pair is a valid 2-int out array.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_socketpair,
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            pair.as_mut_ptr(),
+        )
+    };
+    if rc < 0 {
+        return Err(crate::sys::errno());
+    }
+    // SAFETY: fcntl with integer arguments only.
+    let high = unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            pair[0],
+            libc::F_DUPFD_CLOEXEC,
+            CHANNEL_FD_MIN,
+        )
+    } as RawFd;
+    let ours = if high >= 0 {
+        raw_close(pair[0]);
+        high
+    } else {
+        pair[0]
+    };
+    // The broker's end must stamp credentials from the very first message, which this
+    // thread sends before the broker has even seen the channel.
+    let one: libc::c_int = 1;
+    // SAFETY: &one is a valid c_int for the call's duration.
+    unsafe {
+        libc::syscall(
+            libc::SYS_setsockopt,
+            pair[1],
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            &one as *const libc::c_int,
+            4,
+        )
+    };
+    let mut msg = [0u8; 16];
+    let sent = match encode(
+        &Register {
+            version: PROTOCOL_VERSION,
+        },
+        &mut msg,
+    ) {
+        Ok(bytes) => send_with_fds(bootstrap, bytes, &[pair[1]]),
+        Err(_) => Err(libc::EINVAL),
+    };
+    raw_close(pair[1]);
+    if sent.is_err() {
+        raw_close(ours);
+        return Err(BROKER_GONE);
+    }
+    Ok(ours)
+}
+
+/// Sends one request on `fd` and receives its reply into `buf`, consuming the broker's
+/// welcome first when `welcomed` is false. Returns the reply's length and fds.
+fn exchange(
+    fd: RawFd,
+    welcomed: &Cell<bool>,
+    buf: &mut [u8],
+    id: u64,
+    call: &Call<'_>,
+    fds: &[RawFd],
+    got_fds: &mut [RawFd; MAX_FDS],
+) -> Result<(usize, usize), i32> {
+    let bytes = encode(
+        &Request {
+            id,
+            call: call.clone(),
+        },
+        buf,
+    )
+    .map_err(|_| libc::ENAMETOOLONG)?;
+    send_with_fds(fd, bytes, fds).map_err(|_| BROKER_GONE)?;
+    loop {
+        let got = recv_with_fds(fd, buf, got_fds, 0).map_err(|_| BROKER_GONE)?;
+        if got.len == 0 {
+            return Err(BROKER_GONE);
+        }
+        if !welcomed.get() {
+            for &f in &got_fds[..got.nfds] {
+                raw_close(f);
+            }
+            match decode::<Welcome>(&buf[..got.len]) {
+                Ok(w) if w.accepted && w.version == PROTOCOL_VERSION => {
+                    welcomed.set(true);
+                    continue;
+                }
+                _ => return Err(BROKER_GONE),
+            }
+        }
+        return Ok((got.len, got.nfds));
+    }
+}
+
+/// Performs `call` through the broker, handing the decoded reply and any received fds
+/// (close-on-exec) to `on_reply`. `Err(errno)` when the broker cannot be reached; the
+/// caller then fails the libc call with that errno.
+pub fn call<R>(
+    call: &Call<'_>,
+    fds: &[RawFd],
+    on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R,
+) -> Result<R, i32> {
+    let bootstrap = state::bootstrap();
+    if bootstrap < 0 {
+        return Err(BROKER_GONE);
+    }
+    let generation = state::generation();
+    let mut got_fds = [-1; MAX_FDS];
+    let mut on_reply = Some(on_reply);
+    let outcome = CHANNEL.try_with(|ch| {
+        if ch.busy.get() {
+            return None; // re-entered from a signal handler mid-call: use a one-shot channel
+        }
+        ch.busy.set(true);
+        let result = (|| {
+            if ch.generation.get() != generation {
+                // A fork child: the inherited channels belong to the parent.
+                if ch.generation.get() != 0 {
+                    registry_close_all();
+                }
+                ch.fd.set(-1);
+                ch.generation.set(generation);
+            }
+            if ch.fd.get() < 0 {
+                let fd = open_channel(bootstrap)?;
+                registry_add(fd);
+                ch.fd.set(fd);
+                ch.welcomed.set(false);
+            }
+            let id = ch.next_id.get();
+            ch.next_id.set(id.wrapping_add(1));
+            // SAFETY: `busy` guarantees this is the only live reference to the buffer.
+            let buf = unsafe { &mut *ch.buf.get() };
+            match exchange(ch.fd.get(), &ch.welcomed, buf, id, call, fds, &mut got_fds) {
+                Ok((len, nfds)) => match decode::<Reply>(&buf[..len]) {
+                    Ok(reply) if reply.id == id => match on_reply.take() {
+                        Some(f) => Ok(f(&reply, &got_fds[..nfds])),
+                        None => Err(BROKER_GONE),
+                    },
+                    _ => {
+                        for &f in &got_fds[..nfds] {
+                            raw_close(f);
+                        }
+                        reset(ch);
+                        Err(BROKER_GONE)
+                    }
+                },
+                Err(e) => {
+                    reset(ch);
+                    Err(e)
+                }
+            }
+        })();
+        ch.busy.set(false);
+        Some(result)
+    });
+    match outcome {
+        Ok(Some(r)) => r,
+        // Busy, or the thread is exiting: a private one-shot channel.
+        _ => match on_reply.take() {
+            Some(f) => one_shot(bootstrap, call, fds, f),
+            None => Err(BROKER_GONE),
+        },
+    }
+}
+
+/// Drops a thread's channel after an error; the next call registers a fresh one.
+fn reset(ch: &ThreadChannel) {
+    let fd = ch.fd.replace(-1);
+    if fd >= 0 {
+        registry_remove(fd);
+        raw_close(fd);
+    }
+}
+
+/// A call on a channel made for it alone (signal handlers, exiting threads).
+fn one_shot<R>(
+    bootstrap: RawFd,
+    call: &Call<'_>,
+    fds: &[RawFd],
+    on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R,
+) -> Result<R, i32> {
+    let fd = open_channel(bootstrap)?;
+    let mut buf = [0u8; MAX_MESSAGE];
+    let mut got_fds = [-1; MAX_FDS];
+    let welcomed = Cell::new(false);
+    let result = match exchange(fd, &welcomed, &mut buf, 1, call, fds, &mut got_fds) {
+        Ok((len, nfds)) => match decode::<Reply>(&buf[..len]) {
+            Ok(reply) if reply.id == 1 => Ok(on_reply(&reply, &got_fds[..nfds])),
+            _ => Err(BROKER_GONE),
+        },
+        Err(e) => Err(e),
+    };
+    raw_close(fd);
+    result
+}

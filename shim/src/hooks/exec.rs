@@ -1,0 +1,215 @@
+//! The exec family and posix_spawn: the new program gets an environment that keeps it
+//! brokered (see [`crate::env`]). The variadic `execl`, `execlp` and `execle` live in
+//! `exec_variadic.c` and call [`arbiter_execve`] / [`arbiter_execvpe`].
+
+use std::ffi::{c_char, c_int};
+
+use crate::env;
+use crate::hooks::guarded;
+use crate::real_fn;
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+real_fn!(
+    real_execvpe,
+    c"execvpe",
+    fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int
+);
+real_fn!(
+    real_posix_spawn,
+    c"posix_spawn",
+    fn(
+        *mut libc::pid_t,
+        *const c_char,
+        *const libc::posix_spawn_file_actions_t,
+        *const libc::posix_spawnattr_t,
+        *const *const c_char,
+        *const *const c_char,
+    ) -> c_int
+);
+real_fn!(
+    real_posix_spawnp,
+    c"posix_spawnp",
+    fn(
+        *mut libc::pid_t,
+        *const c_char,
+        *const libc::posix_spawn_file_actions_t,
+        *const libc::posix_spawnattr_t,
+        *const *const c_char,
+        *const *const c_char,
+    ) -> c_int
+);
+real_fn!(
+    real_fexecve,
+    c"fexecve",
+    fn(c_int, *const *const c_char, *const *const c_char) -> c_int
+);
+
+fn current_environ() -> *const *const c_char {
+    // SAFETY: reading libc's environ pointer.
+    unsafe { environ }
+}
+
+/// execve with a brokered environment (also the target of the C `execl`/`execle`).
+///
+/// # Safety
+/// libc's contract for execve.
+#[no_mangle]
+pub unsafe extern "C" fn arbiter_execve(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    guarded!(-1, {
+        // SAFETY: envp is the caller's valid environment array.
+        let built = unsafe { env::brokered(envp) };
+        let e = built.as_ref().map_or(envp, |b| b.envp());
+        // SAFETY: the caller's path and argv, and a valid envp.
+        unsafe { libc::syscall(libc::SYS_execve, path, argv, e) as c_int }
+    })
+}
+
+/// execvpe with a brokered environment (also the target of the C `execlp`).
+///
+/// # Safety
+/// libc's contract for execvpe.
+#[no_mangle]
+pub unsafe extern "C" fn arbiter_execvpe(
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    guarded!(-1, {
+        // SAFETY: envp is the caller's valid environment array.
+        let built = unsafe { env::brokered(envp) };
+        let e = built.as_ref().map_or(envp, |b| b.envp());
+        match real_execvpe() {
+            // SAFETY: libc's own execvpe with the caller's arguments and a valid envp.
+            Some(f) => unsafe { f(file, argv, e) },
+            None => crate::forward::fail(libc::ENOSYS),
+        }
+    })
+}
+
+/// Brokered `execve`.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn execve(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { arbiter_execve(path, argv, envp) }
+}
+
+/// Brokered `execv`.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { arbiter_execve(path, argv, current_environ()) }
+}
+
+/// Brokered `execvp`.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { arbiter_execvpe(file, argv, current_environ()) }
+}
+
+/// Brokered `execvpe`.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn execvpe(
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { arbiter_execvpe(file, argv, envp) }
+}
+
+/// Brokered `fexecve`.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn fexecve(
+    fd: c_int,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    guarded!(-1, {
+        // SAFETY: envp is the caller's valid environment array.
+        let built = unsafe { env::brokered(envp) };
+        let e = built.as_ref().map_or(envp, |b| b.envp());
+        match real_fexecve() {
+            // SAFETY: libc's own fexecve with the caller's arguments and a valid envp.
+            Some(f) => unsafe { f(fd, argv, e) },
+            None => crate::forward::fail(libc::ENOSYS),
+        }
+    })
+}
+
+/// Brokered `posix_spawn` (glibc runs the child with `CLONE_VM|CLONE_VFORK` and no atfork
+/// handlers, so the environment is fixed up here, in the parent).
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut libc::pid_t,
+    path: *const c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    guarded!(libc::EIO, {
+        // SAFETY: envp is the caller's valid environment array.
+        let built = unsafe { env::brokered(envp) };
+        let e = built.as_ref().map_or(envp, |b| b.envp());
+        match real_posix_spawn() {
+            // SAFETY: libc's own function with the caller's arguments and a valid envp.
+            Some(f) => unsafe { f(pid, path, actions, attr, argv, e) },
+            None => libc::ENOSYS,
+        }
+    })
+}
+
+/// Brokered `posix_spawnp`.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut libc::pid_t,
+    file: *const c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    guarded!(libc::EIO, {
+        // SAFETY: envp is the caller's valid environment array.
+        let built = unsafe { env::brokered(envp) };
+        let e = built.as_ref().map_or(envp, |b| b.envp());
+        match real_posix_spawnp() {
+            // SAFETY: libc's own function with the caller's arguments and a valid envp.
+            Some(f) => unsafe { f(pid, file, actions, attr, argv, e) },
+            None => libc::ENOSYS,
+        }
+    })
+}

@@ -1,0 +1,468 @@
+//! The stat family (both glibc generations: `stat@GLIBC_2.33` and `__xstat`), statx,
+//! access/faccessat/eaccess/euidaccess, and readlink.
+
+use std::ffi::{c_char, c_int};
+
+use arbiter_protocol::{Call, WireStat};
+
+use crate::forward::{fail, int_call, readlink_call, stat_call};
+use crate::hooks::{guarded, unbrokered};
+use crate::path::{prepare, FdList, Prepared, JOIN_BUF};
+
+/// Fills a `struct stat` (the kernel's and glibc's layout on 64-bit Linux) from a statx.
+fn fill_stat(out: &mut libc::stat, st: &WireStat) {
+    out.st_dev = libc::makedev(st.dev_major, st.dev_minor);
+    out.st_ino = st.ino;
+    out.st_nlink = st.nlink.into();
+    out.st_mode = st.mode.into();
+    out.st_uid = st.uid;
+    out.st_gid = st.gid;
+    out.st_rdev = libc::makedev(st.rdev_major, st.rdev_minor);
+    out.st_size = st.size as i64;
+    out.st_blksize = st.blksize.into();
+    out.st_blocks = st.blocks as i64;
+    out.st_atime = st.atime.0;
+    out.st_atime_nsec = st.atime.1.into();
+    out.st_mtime = st.mtime.0;
+    out.st_mtime_nsec = st.mtime.1.into();
+    out.st_ctime = st.ctime.0;
+    out.st_ctime_nsec = st.ctime.1.into();
+}
+
+fn fill_statx(out: &mut libc::statx, st: &WireStat, mask: u32) {
+    out.stx_mask = st.mask & (mask | libc::STATX_BASIC_STATS);
+    out.stx_blksize = st.blksize;
+    out.stx_attributes = st.attributes;
+    out.stx_nlink = st.nlink;
+    out.stx_uid = st.uid;
+    out.stx_gid = st.gid;
+    out.stx_mode = st.mode;
+    out.stx_ino = st.ino;
+    out.stx_size = st.size;
+    out.stx_blocks = st.blocks;
+    out.stx_attributes_mask = st.attributes_mask;
+    out.stx_atime.tv_sec = st.atime.0;
+    out.stx_atime.tv_nsec = st.atime.1;
+    out.stx_btime.tv_sec = st.btime.0;
+    out.stx_btime.tv_nsec = st.btime.1;
+    out.stx_ctime.tv_sec = st.ctime.0;
+    out.stx_ctime.tv_nsec = st.ctime.1;
+    out.stx_mtime.tv_sec = st.mtime.0;
+    out.stx_mtime.tv_nsec = st.mtime.1;
+    out.stx_rdev_major = st.rdev_major;
+    out.stx_rdev_minor = st.rdev_minor;
+    out.stx_dev_major = st.dev_major;
+    out.stx_dev_minor = st.dev_minor;
+    out.stx_mnt_id = st.mnt_id;
+}
+
+/// The brokered fstatat behind every stat hook.
+///
+/// # Safety
+/// `path` must be null or a C string; `buf` must be null or point at a `struct stat`.
+pub unsafe fn brokered_fstatat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    let empty = !path.is_null() && {
+        // SAFETY: path is a valid C string; reading its first byte is in bounds.
+        unsafe { *path == 0 }
+    };
+    if unbrokered() || (empty && flags & libc::AT_EMPTY_PATH != 0) {
+        // fstat of the caller's own fd needs no authority.
+        // SAFETY: forwarded unchanged to the kernel, whose struct stat is glibc's here.
+        return unsafe { libc::syscall(libc::SYS_newfstatat, dirfd, path, buf, flags) as c_int };
+    }
+    if buf.is_null() {
+        return fail(libc::EFAULT);
+    }
+    let mut join = [0u8; JOIN_BUF];
+    let mut fds = FdList::default();
+    // SAFETY: path is null or a valid C string per this function's contract.
+    match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
+        Prepared::Fail(e) => fail(e),
+        // SAFETY: forwarded unchanged.
+        Prepared::PassThrough => unsafe {
+            libc::syscall(libc::SYS_newfstatat, dirfd, path, buf, flags) as c_int
+        },
+        Prepared::Forward(p) => stat_call(
+            &Call::Stat {
+                path: p,
+                flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+            },
+            fds.as_slice(),
+            |st| {
+                // SAFETY: buf is non-null and points at a struct stat per the contract.
+                fill_stat(unsafe { &mut *buf }, st)
+            },
+        ),
+    }
+}
+
+/// Brokered `stat`.
+///
+/// # Safety
+/// libc's contract for `stat`.
+#[no_mangle]
+pub unsafe extern "C" fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
+}
+
+/// Brokered `stat64` (the same layout on 64-bit Linux).
+///
+/// # Safety
+/// libc's contract for `stat64`.
+#[no_mangle]
+pub unsafe extern "C" fn stat64(path: *const c_char, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
+}
+
+/// Brokered `lstat`.
+///
+/// # Safety
+/// libc's contract for `lstat`.
+#[no_mangle]
+pub unsafe extern "C" fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
+}
+
+/// Brokered `lstat64`.
+///
+/// # Safety
+/// libc's contract for `lstat64`.
+#[no_mangle]
+pub unsafe extern "C" fn lstat64(path: *const c_char, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
+}
+
+/// Brokered `fstatat`.
+///
+/// # Safety
+/// libc's contract for `fstatat`.
+#[no_mangle]
+pub unsafe extern "C" fn fstatat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
+}
+
+/// Brokered `fstatat64`.
+///
+/// # Safety
+/// libc's contract for `fstatat64`.
+#[no_mangle]
+pub unsafe extern "C" fn fstatat64(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
+}
+
+/// Brokered `__xstat` (pre-2.33 binaries; `ver` is always the 64-bit layout here).
+///
+/// # Safety
+/// libc's contract for `__xstat`.
+#[no_mangle]
+pub unsafe extern "C" fn __xstat(_ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
+}
+
+/// Brokered `__xstat64`.
+///
+/// # Safety
+/// libc's contract for `__xstat64`.
+#[no_mangle]
+pub unsafe extern "C" fn __xstat64(
+    _ver: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, 0)
+    })
+}
+
+/// Brokered `__lxstat`.
+///
+/// # Safety
+/// libc's contract for `__lxstat`.
+#[no_mangle]
+pub unsafe extern "C" fn __lxstat(_ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
+}
+
+/// Brokered `__lxstat64`.
+///
+/// # Safety
+/// libc's contract for `__lxstat64`.
+#[no_mangle]
+pub unsafe extern "C" fn __lxstat64(
+    _ver: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+    })
+}
+
+/// Brokered `__fxstatat`.
+///
+/// # Safety
+/// libc's contract for `__fxstatat`.
+#[no_mangle]
+pub unsafe extern "C" fn __fxstatat(
+    _ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
+}
+
+/// Brokered `__fxstatat64`.
+///
+/// # Safety
+/// libc's contract for `__fxstatat64`.
+#[no_mangle]
+pub unsafe extern "C" fn __fxstatat64(
+    _ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe { brokered_fstatat(dirfd, path, buf, flags) })
+}
+
+/// Brokered `statx`.
+///
+/// # Safety
+/// libc's contract for `statx`.
+#[no_mangle]
+pub unsafe extern "C" fn statx(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mask: u32,
+    buf: *mut libc::statx,
+) -> c_int {
+    guarded!(-1, {
+        let empty = !path.is_null() && {
+            // SAFETY: path is a valid C string; its first byte is in bounds.
+            unsafe { *path == 0 }
+        };
+        if unbrokered() || (empty && flags & libc::AT_EMPTY_PATH != 0) {
+            // SAFETY: forwarded unchanged to the kernel.
+            return unsafe {
+                libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int
+            };
+        }
+        if buf.is_null() {
+            return fail(libc::EFAULT);
+        }
+        let mut join = [0u8; JOIN_BUF];
+        let mut fds = FdList::default();
+        // SAFETY: path is null or a valid C string per libc's contract.
+        match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
+            Prepared::Fail(e) => fail(e),
+            // SAFETY: forwarded unchanged.
+            Prepared::PassThrough => unsafe {
+                libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int
+            },
+            Prepared::Forward(p) => stat_call(
+                &Call::Stat {
+                    path: p,
+                    flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+                },
+                fds.as_slice(),
+                |st| {
+                    // SAFETY: buf is non-null and points at a struct statx per the contract.
+                    fill_statx(unsafe { &mut *buf }, st, mask)
+                },
+            ),
+        }
+    })
+}
+
+/// The brokered faccessat behind every access hook.
+///
+/// # Safety
+/// `path` must be null or a valid C string.
+pub unsafe fn brokered_faccessat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: c_int,
+    flags: c_int,
+) -> c_int {
+    if unbrokered() {
+        // SAFETY: forwarded unchanged.
+        return unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int };
+    }
+    let mut join = [0u8; JOIN_BUF];
+    let mut fds = FdList::default();
+    // SAFETY: path is null or a valid C string per this function's contract.
+    match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
+        Prepared::Fail(e) => fail(e),
+        // SAFETY: forwarded unchanged.
+        Prepared::PassThrough => unsafe {
+            libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int
+        },
+        Prepared::Forward(p) => int_call(
+            &Call::Access {
+                path: p,
+                mode,
+                flags,
+            },
+            fds.as_slice(),
+        ),
+    }
+}
+
+/// Brokered `access`.
+///
+/// # Safety
+/// libc's contract for `access`.
+#[no_mangle]
+pub unsafe extern "C" fn access(path: *const c_char, mode: c_int) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_faccessat(libc::AT_FDCWD, path, mode, 0)
+    })
+}
+
+/// Brokered `faccessat`.
+///
+/// # Safety
+/// libc's contract for `faccessat`.
+#[no_mangle]
+pub unsafe extern "C" fn faccessat(
+    dirfd: c_int,
+    path: *const c_char,
+    mode: c_int,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe { brokered_faccessat(dirfd, path, mode, flags) })
+}
+
+/// Brokered `eaccess` (checks with the effective ids).
+///
+/// # Safety
+/// libc's contract for `eaccess`.
+#[no_mangle]
+pub unsafe extern "C" fn eaccess(path: *const c_char, mode: c_int) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_faccessat(libc::AT_FDCWD, path, mode, libc::AT_EACCESS)
+    })
+}
+
+/// Brokered `euidaccess`.
+///
+/// # Safety
+/// libc's contract for `euidaccess`.
+#[no_mangle]
+pub unsafe extern "C" fn euidaccess(path: *const c_char, mode: c_int) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_faccessat(libc::AT_FDCWD, path, mode, libc::AT_EACCESS)
+    })
+}
+
+/// The brokered readlinkat behind both readlink hooks.
+///
+/// # Safety
+/// `path` a valid C string; `buf` has `size` writable bytes.
+pub unsafe fn brokered_readlinkat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_char,
+    size: usize,
+) -> isize {
+    if unbrokered() {
+        // SAFETY: forwarded unchanged.
+        return unsafe { libc::syscall(libc::SYS_readlinkat, dirfd, path, buf, size) as isize };
+    }
+    if size == 0 {
+        return fail(libc::EINVAL) as isize;
+    }
+    let mut join = [0u8; JOIN_BUF];
+    let mut fds = FdList::default();
+    // SAFETY: path is null or a valid C string per this function's contract.
+    match unsafe { prepare(dirfd, path, &mut join, &mut fds) } {
+        Prepared::Fail(e) => fail(e) as isize,
+        // SAFETY: forwarded unchanged.
+        Prepared::PassThrough => unsafe {
+            libc::syscall(libc::SYS_readlinkat, dirfd, path, buf, size) as isize
+        },
+        // SAFETY: buf has size writable bytes per this function's contract.
+        Prepared::Forward(p) => unsafe {
+            readlink_call(
+                &Call::Readlink { path: p },
+                fds.as_slice(),
+                buf.cast(),
+                size,
+            )
+        },
+    }
+}
+
+/// Brokered `readlink`.
+///
+/// # Safety
+/// libc's contract for `readlink`.
+#[no_mangle]
+pub unsafe extern "C" fn readlink(path: *const c_char, buf: *mut c_char, size: usize) -> isize {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe {
+        brokered_readlinkat(libc::AT_FDCWD, path, buf, size)
+    })
+}
+
+/// Brokered `readlinkat`.
+///
+/// # Safety
+/// libc's contract for `readlinkat`.
+#[no_mangle]
+pub unsafe extern "C" fn readlinkat(
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut c_char,
+    size: usize,
+) -> isize {
+    // SAFETY: the caller's arguments, passed on.
+    guarded!(-1, unsafe { brokered_readlinkat(dirfd, path, buf, size) })
+}

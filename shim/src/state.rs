@@ -1,0 +1,161 @@
+//! Process-wide shim state, all lock-free: the bootstrap fd, fork detection, the umask.
+
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use arbiter_protocol::ENV_FD;
+
+/// Not yet read from the environment.
+const UNKNOWN: i32 = -2;
+/// No broker: this process is not in a sandbox; every call passes through.
+pub const NO_BROKER: i32 = -1;
+
+static BOOTSTRAP: AtomicI32 = AtomicI32::new(UNKNOWN);
+
+/// Bumped whenever the shim notices it runs in a new (forked) process; thread channels of
+/// an older generation belong to the parent and are never used again.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// A page the kernel zeroes in a forked child (`MADV_WIPEONFORK`): reading a zero there
+/// means "this is a fork child" at the cost of one memory load, no system call.
+static FORK_PAGE: AtomicU64 = AtomicU64::new(0);
+
+/// The caller's umask as last set through `umask()` (read once at start).
+static UMASK: AtomicU32 = AtomicU32::new(u32::MAX);
+
+static INIT: AtomicU8 = AtomicU8::new(0);
+
+/// Reads `ARBITER_FD` without allocating (the hooks may run before libc is fully set up).
+fn bootstrap_from_env() -> i32 {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: environ is libc's NULL-terminated array of NUL-terminated strings; we only read.
+    unsafe {
+        let mut p = environ;
+        if p.is_null() {
+            return NO_BROKER;
+        }
+        let key = ENV_FD.as_bytes();
+        while !(*p).is_null() {
+            let s = *p;
+            let mut i = 0;
+            while i < key.len() && *s.add(i) as u8 == key[i] {
+                i += 1;
+            }
+            if i == key.len() && *s.add(i) as u8 == b'=' {
+                let mut v: i32 = 0;
+                let mut j = i + 1;
+                let mut any = false;
+                while (*s.add(j) as u8).is_ascii_digit() && v < 1 << 20 {
+                    v = v * 10 + i32::from(*s.add(j) as u8 - b'0');
+                    j += 1;
+                    any = true;
+                }
+                return if any && *s.add(j) == 0 { v } else { NO_BROKER };
+            }
+            p = p.add(1);
+        }
+    }
+    NO_BROKER
+}
+
+fn init() {
+    if INIT.swap(1, Ordering::AcqRel) != 0 {
+        return;
+    }
+    BOOTSTRAP.store(bootstrap_from_env(), Ordering::Release);
+    // SAFETY: umask has no memory effects; this runs while the process is (normally) still
+    // single-threaded, and the previous value is restored at once.
+    let old = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    };
+    UMASK.store(old, Ordering::Relaxed);
+    arm_fork_page();
+}
+
+fn arm_fork_page() {
+    // The marker lives in its own page so WIPEONFORK zeroes nothing else.
+    // SAFETY: mmap of a fresh anonymous page; madvise on that page only.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return;
+        }
+        if libc::madvise(p, 4096, libc::MADV_WIPEONFORK) != 0 {
+            libc::munmap(p, 4096);
+            return;
+        }
+        let marker = &*(p as *const AtomicU64);
+        marker.store(1, Ordering::Release);
+        FORK_PAGE.store(p as u64, Ordering::Release);
+    }
+}
+
+/// The bootstrap fd, or [`NO_BROKER`].
+pub fn bootstrap() -> i32 {
+    let b = BOOTSTRAP.load(Ordering::Acquire);
+    if b != UNKNOWN {
+        return b;
+    }
+    init();
+    BOOTSTRAP.load(Ordering::Acquire)
+}
+
+/// Whether `fd` is one the shim must keep open for the program's sake.
+pub fn is_protected(fd: i32) -> bool {
+    fd >= 0 && fd == BOOTSTRAP.load(Ordering::Relaxed)
+}
+
+/// The current generation, first noticing a fork (a child starts a new generation).
+pub fn generation() -> u64 {
+    let page = FORK_PAGE.load(Ordering::Acquire);
+    if page != 0 {
+        // SAFETY: page is our mapped, never unmapped, 8-byte aligned marker page.
+        let marker = unsafe { &*(page as *const AtomicU64) };
+        if marker.load(Ordering::Acquire) == 0 {
+            marker.store(1, Ordering::Release);
+            GENERATION.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// The caller's umask.
+pub fn umask() -> u32 {
+    if UMASK.load(Ordering::Relaxed) == u32::MAX {
+        init();
+    }
+    UMASK.load(Ordering::Relaxed) & 0o777
+}
+
+/// Records a umask change made through the `umask()` hook.
+pub fn set_umask(m: u32) {
+    UMASK.store(m & 0o777, Ordering::Relaxed);
+}
+
+/// Moves the bootstrap socket to another fd number (the program is about to `dup2` onto
+/// its current one). Exec'd programs learn the new number from the rewritten environment.
+/// Returns false when the move failed.
+pub fn move_bootstrap() -> bool {
+    let old = BOOTSTRAP.load(Ordering::Acquire);
+    if old < 0 {
+        return true;
+    }
+    // Not close-on-exec: the bootstrap socket must survive exec.
+    // SAFETY: fcntl with integer arguments only.
+    let new = unsafe { libc::syscall(libc::SYS_fcntl, old, libc::F_DUPFD, 900) } as i32;
+    if new < 0 {
+        return false;
+    }
+    BOOTSTRAP.store(new, Ordering::Release);
+    true
+}
