@@ -43,6 +43,12 @@ enum Command {
     /// Time calls inside a sandbox for `arbiter bench` (internal).
     #[command(hide = true)]
     BenchWorker(commands::bench::WorkerArgs),
+    /// Validate policy files: print every diagnostic, exit 0 only when valid.
+    Check(commands::check::CheckArgs),
+    /// Show what a policy decides about one request, and which rule decides it.
+    Explain(commands::explain::ExplainArgs),
+    /// List the built-in profiles, or print one.
+    Profiles(commands::profiles::ProfilesArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,9 @@ fn main() -> ExitCode {
         Command::Doctor => Ok(commands::doctor::run()),
         Command::Bench(args) => commands::bench::run(args),
         Command::BenchWorker(args) => commands::bench::worker(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Profiles(args) => commands::profiles::run(args),
     };
     match result {
         Ok(code) => code,

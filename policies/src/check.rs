@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-/// Loads `sources` as [`Policy::load`] would and returns every problem: all errors, and
+/// Loads `sources` as [`Policy::load`](crate::Policy::load) would and returns every problem: all errors, and
 /// warnings for rule paths (outside the built-in profiles) that run through a symlink.
 /// The policy is valid when no diagnostic is an error.
 ///

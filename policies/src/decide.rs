@@ -46,8 +46,9 @@ pub struct PathDecision {
     pub root: Option<usize>,
     /// True when every path strictly beneath the root is decided by the same rule(s): no
     /// other rule that could win there (a literal rule beneath it, or a pattern anchored at
-    /// or beneath it) exists. Less specific rules that also cover the subtree never win in
-    /// it and do not count. The broker may then open beneath the root with
+    /// or beneath it) exists, and no allow pattern from above could grant the implicit
+    /// `stat` there. Less specific rules that also cover the subtree never win in it and do
+    /// not count. The broker may then open beneath the root with
     /// `openat2(RESOLVE_BENEATH)` and skip re-checking what it resolves there.
     pub uniform: bool,
 }

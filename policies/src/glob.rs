@@ -292,6 +292,33 @@ impl Glob {
         s & !accept != 0
     }
 
+    /// True if the pattern could match some path at least two components beneath
+    /// `prefix/rest`: then its implicit `stat` reaches a directory strictly beneath it.
+    pub fn could_match_two_beneath(&self, rest: &[u8]) -> bool {
+        let accept = 1u64 << self.segs.len();
+        let mut s = self.closure(1);
+        if !rest.is_empty() {
+            for comp in rest.split(|&b| b == b'/') {
+                s = self.step(s, comp);
+                if s & !accept == 0 {
+                    return false;
+                }
+            }
+        }
+        // Any segment matches some name, so one step over "some component" advances every
+        // live state (and `**` also stays).
+        let mut next = 0;
+        for (i, seg) in self.segs.iter().enumerate() {
+            if s & (1 << i) != 0 {
+                next |= 1 << (i + 1);
+                if *seg == Seg::Many {
+                    next |= 1 << i;
+                }
+            }
+        }
+        self.closure(next) & !accept != 0
+    }
+
     /// True if the pattern covers every path strictly beneath its prefix (`/a/*`, `/a/**`).
     pub fn covers_all_beneath(&self) -> bool {
         match self.segs.as_slice() {
@@ -603,6 +630,13 @@ mod tests {
         assert!(g.covers(b"x/y/b/z"));
         assert!(!g.covers(b"x/y"));
         assert!(g.could_match_beneath(b"x/y"));
+
+        let g = glob("/*/b");
+        assert!(g.could_match_beneath(b"a"));
+        assert!(!g.could_match_two_beneath(b"a"));
+        assert!(g.could_match_two_beneath(b""));
+        assert!(glob("/*/b/c").could_match_two_beneath(b"a"));
+        assert!(glob("/**/c").could_match_two_beneath(b"a/b/d"));
 
         let g = glob("/a/**");
         assert!(g.covers_all_beneath());

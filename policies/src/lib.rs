@@ -105,3 +105,13 @@ pub use source::{Source, Vars};
 pub fn errno_name(errno: i32) -> String {
     errno::name(errno)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_policy_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<super::Policy>();
+        shareable::<super::PolicyError>();
+    }
+}

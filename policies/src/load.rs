@@ -139,9 +139,25 @@ pub(crate) fn load(sources: &[Source], vars: &Vars) -> Loaded {
     }
 }
 
+/// The largest policy file arbiter reads.
+const MAX_FILE: u64 = 4 << 20;
+
+/// Reads a policy file: a regular file (never a fifo or a device, which could block or never
+/// end) of at most [`MAX_FILE`] bytes of UTF-8.
 fn read(path: &Path) -> std::io::Result<(PathBuf, String)> {
+    use std::io::{Error, ErrorKind, Read};
     let canonical = std::fs::canonicalize(path)?;
-    let text = std::fs::read_to_string(&canonical)?;
+    let meta = std::fs::metadata(&canonical)?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(&canonical)?
+        .take(MAX_FILE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(Error::new(ErrorKind::InvalidData, "larger than 4 MiB"));
+    }
     Ok((canonical, text))
 }
 

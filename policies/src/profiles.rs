@@ -21,12 +21,12 @@ const PROFILES: &[(&str, &str, &str)] = &[
     ),
     (
         "python",
-        "default + the Python installation, user site-packages, caches and virtualenvs",
+        "default + Python installations (/usr/local, /opt, pyenv), user site-packages, pip cache",
         include_str!("../profiles/python.toml"),
     ),
     (
         "git",
-        "default + git's configuration, hooks templates and the ssh client for remotes",
+        "default + git configuration and the ssh client's configuration for remotes",
         include_str!("../profiles/git.toml"),
     ),
 ];

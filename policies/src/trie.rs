@@ -224,8 +224,40 @@ impl PathIndex {
             allow: denied.is_none(),
             kind,
             root: node.root.unwrap_or(0),
-            uniform,
+            uniform: uniform && !self.stat_from_above(path, at),
         })
+    }
+
+    /// True if an allow pattern anchored strictly above the node ending at byte `end` of
+    /// `path` could match beneath it: its implicit `stat` would then reach into the subtree,
+    /// which is therefore not uniform.
+    fn stat_from_above(&self, path: &[u8], end: usize) -> bool {
+        let mut id: NodeId = 0;
+        let mut at = 0;
+        let mut comps = components(&path[..end]);
+        loop {
+            if at == end {
+                return false;
+            }
+            let node = &self.nodes[id as usize];
+            let tail = path.get(at + 1..end).unwrap_or(&[]);
+            for &g in &node.globs {
+                let (glob, _, allow) = &self.globs[g as usize];
+                if *allow && glob.could_match_two_beneath(tail) {
+                    return true;
+                }
+            }
+            let Some((comp, next)) = comps.next() else {
+                return false;
+            };
+            match node.children.get(comp) {
+                Some(&c) => {
+                    id = c;
+                    at = next;
+                }
+                None => return false,
+            }
+        }
     }
 
     /// Some rule that allows something and could match a path strictly beneath `path`: the

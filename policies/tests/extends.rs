@@ -188,6 +188,12 @@ fn an_unreadable_include_is_an_error_at_its_entry() {
     let b = write(dir.path(), "b.toml", "extends = [\"./d.toml\"]\n");
     let e = Policy::load(&[Source::File(b)], &vars()).unwrap_err();
     assert_eq!(e.diagnostics()[0].kind, ErrorKind::Unreadable);
+    // A device is never read (it could be endless, or block).
+    let c = write(dir.path(), "c.toml", "extends = [\"/dev/zero\"]\n");
+    let e = Policy::load(&[Source::File(c)], &vars()).unwrap_err();
+    let d = &e.diagnostics()[0];
+    assert_eq!(d.kind, ErrorKind::Unreadable);
+    assert!(d.message.contains("not a regular file"), "{d}");
 }
 
 #[test]

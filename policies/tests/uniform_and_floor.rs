@@ -181,3 +181,19 @@ fn floor_of_the_default_profile_keeps_the_loader_working() {
         assert!(d.uniform && d.decision.allow, "{}", e.path.display());
     }
 }
+
+/// Regression (found by the property test): an allow pattern anchored above a root grants
+/// the implicit `stat` on directories beneath that root, so the root is not uniform.
+#[test]
+fn implicit_stat_from_a_pattern_above_breaks_uniformity() {
+    let p =
+        policy("[[fs]]\npath = \"/a\"\ndeny = true\n[[fs]]\npath = \"/*/b/a\"\nallow = \"ro\"\n");
+    assert!(allowed(&p, "/a/b", Access::STAT), "could lead to /a/b/a");
+    assert_eq!(
+        root_of(&p, "/a/x", Access::STAT),
+        (Some("/a".into()), false)
+    );
+    // A pattern that cannot reach beneath the root leaves it uniform.
+    let p = policy("[[fs]]\npath = \"/a\"\ndeny = true\n[[fs]]\npath = \"/*/b\"\nallow = \"ro\"\n");
+    assert_eq!(root_of(&p, "/a/x", Access::STAT), (Some("/a".into()), true));
+}

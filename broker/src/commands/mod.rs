@@ -2,7 +2,10 @@
 
 pub mod audit;
 pub mod bench;
+pub mod check;
 pub mod doctor;
+pub mod explain;
 pub mod learn;
+pub mod profiles;
 pub mod run;
 pub mod serve;

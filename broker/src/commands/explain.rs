@@ -1,0 +1,239 @@
+//! `arbiter explain`: what a policy decides about one request, and which rule decides it.
+//!
+//! ```text
+//! arbiter explain [--policy P]… open PATH [RIGHTS]
+//! arbiter explain [--policy P]… connect HOST:PORT | [tcp:|udp:]ADDR:PORT | unix:PATH | unix:@NAME
+//! arbiter explain [--policy P]… bind ADDR:PORT | unix:PATH | unix:@NAME
+//! arbiter explain [--policy P]… resolve NAME
+//! ```
+//! `--policy` takes a file, `builtin:NAME` or a built-in profile's name; without it, the
+//! `default` profile. Paths are made canonical as the broker does before deciding: an
+//! existing path with `realpath`, a path that does not exist yet as its parent's real path
+//! plus its name. A `connect` to a host name shows the lookup's decision, then the connect
+//! decision for each address the name resolves to here (or, when it does not resolve, for an
+//! address from the documentation range 192.0.2.0/24 that no real rule names).
+//!
+//! Exit status: 0 when allowed, 1 when denied.
+
+use anyhow::{bail, Context};
+use arbiter_policies::{profiles, Access, Endpoint, Policy, Source, Vars};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `arbiter explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A policy file, `builtin:NAME`, or a built-in profile's name; repeat to merge several
+    /// in order. Default: the `default` profile.
+    #[arg(long = "policy", value_name = "P")]
+    pub policies: Vec<String>,
+    /// The request to explain.
+    #[command(subcommand)]
+    pub request: Request,
+}
+
+/// A request to explain.
+#[derive(Debug, clap::Subcommand)]
+pub enum Request {
+    /// Using a path with some rights.
+    Open {
+        /// The path (made canonical before deciding).
+        path: PathBuf,
+        /// Rights in the policy vocabulary: read, write, create, remove, rename, list, stat,
+        /// exec, setattr, ro, rw, rx, … (comma-separated).
+        #[arg(default_value = "read")]
+        rights: String,
+    },
+    /// Connecting to HOST:PORT, [tcp:|udp:]ADDR:PORT, [IPV6]:PORT, unix:PATH or unix:@NAME.
+    Connect {
+        /// The destination.
+        destination: String,
+    },
+    /// Binding ADDR:PORT, [IPV6]:PORT, unix:PATH or unix:@NAME.
+    Bind {
+        /// The local address.
+        address: String,
+    },
+    /// Looking up a name.
+    Resolve {
+        /// The name.
+        name: String,
+    },
+}
+
+fn source(spec: &str) -> Source {
+    if let Some(name) = spec.strip_prefix("builtin:") {
+        return Source::Builtin(name.to_owned());
+    }
+    if !spec.contains('/') && !spec.ends_with(".toml") && profiles::text(spec).is_some() {
+        return Source::Builtin(spec.to_owned());
+    }
+    Source::File(PathBuf::from(spec))
+}
+
+/// The path as the broker would ask about it: absolute, symlinks resolved. A path that does
+/// not exist is its parent's real path plus its name; when the parent does not exist either,
+/// the absolute path as written (with a note).
+fn canonical(path: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return Ok(real);
+    }
+    let absolute = std::path::absolute(path).context("cannot make the path absolute")?;
+    if let (Some(parent), Some(name)) = (absolute.parent(), absolute.file_name()) {
+        if let Ok(real) = std::fs::canonicalize(parent) {
+            return Ok(real.join(name));
+        }
+    }
+    println!(
+        "({} and its parent do not exist; deciding on the path as written)",
+        path.display()
+    );
+    Ok(absolute)
+}
+
+/// A parsed destination: a socket endpoint, or a host name with a port to look up.
+enum Destination {
+    Endpoint(Endpoint),
+    Name { host: String, port: u16, udp: bool },
+}
+
+fn destination(text: &str) -> anyhow::Result<Destination> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        return Ok(Destination::Endpoint(match path.strip_prefix('@') {
+            Some(name) => Endpoint::Abstract(name.as_bytes().to_vec()),
+            None => Endpoint::Unix(canonical(Path::new(path))?),
+        }));
+    }
+    let (udp, rest) = match text.split_once(':') {
+        Some(("udp", rest)) => (true, rest),
+        Some(("tcp", rest)) => (false, rest),
+        _ => (false, text),
+    };
+    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (host, after) = inner.split_once(']').context("unclosed `[`")?;
+        (
+            host,
+            after
+                .strip_prefix(':')
+                .context("no port after the address")?,
+        )
+    } else {
+        rest.rsplit_once(':')
+            .context("expected HOST:PORT, [IPV6]:PORT or unix:PATH")?
+    };
+    let port: u16 = port.parse().with_context(|| format!("bad port {port:?}"))?;
+    let host = if host.is_empty() || host == "*" {
+        "0.0.0.0"
+    } else {
+        host
+    };
+    Ok(match host.parse::<IpAddr>() {
+        Ok(ip) => {
+            let addr = SocketAddr::new(ip, port);
+            Destination::Endpoint(if udp {
+                Endpoint::Udp(addr)
+            } else {
+                Endpoint::Tcp(addr)
+            })
+        }
+        Err(_) => Destination::Name {
+            host: host.to_owned(),
+            port,
+            udp,
+        },
+    })
+}
+
+fn show(policy: &Policy, what: &str, decision: &arbiter_policies::Decision) {
+    println!("{what}: {}", policy.explain(decision));
+}
+
+/// Prints the decision and the rule behind it.
+pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let vars = Vars::from_env();
+    let mut sources: Vec<Source> = args.policies.iter().map(|s| source(s)).collect();
+    if sources.is_empty() {
+        sources.push(Source::Builtin("default".into()));
+    }
+    let policy = Policy::load(&sources, &vars)?;
+    let allowed = match args.request {
+        Request::Open { path, rights } => {
+            let access = Access::parse(&rights).map_err(|(_, word)| {
+                anyhow::anyhow!(
+                    "unknown right {word:?}; rights are: {}",
+                    Access::WORDS.join(", ")
+                )
+            })?;
+            let real = canonical(&path)?;
+            if real != path {
+                println!("{} is {}", path.display(), real.display());
+            }
+            let d = policy.decide_path(&real, access);
+            println!(
+                "open {} ({access}): {}",
+                real.display(),
+                policy.explain_path(&d)
+            );
+            d.decision.allow
+        }
+        Request::Connect { destination: text } => match destination(&text)? {
+            Destination::Endpoint(ep) => {
+                let d = policy.decide_connect(&ep, &[]);
+                show(&policy, &format!("connect {text}"), &d);
+                d.allow
+            }
+            Destination::Name { host, port, udp } => {
+                let r = policy.decide_resolve(&host);
+                show(&policy, &format!("resolve {host}"), &r);
+                let mut addrs: Vec<SocketAddr> = (host.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                if addrs.is_empty() {
+                    println!("({host} does not resolve here; deciding for 192.0.2.1, an address no rule should name)");
+                    addrs.push(SocketAddr::from(([192, 0, 2, 1], port)));
+                }
+                let mut all = r.allow;
+                for addr in addrs {
+                    let ep = if udp {
+                        Endpoint::Udp(addr)
+                    } else {
+                        Endpoint::Tcp(addr)
+                    };
+                    let d = policy.decide_connect(&ep, &[host.as_str()]);
+                    show(&policy, &format!("connect {addr} (as {host})"), &d);
+                    all &= d.allow;
+                }
+                all
+            }
+        },
+        Request::Bind { address } => {
+            let ep = match destination(&address)? {
+                Destination::Endpoint(ep) => ep,
+                Destination::Name { host, .. } => {
+                    bail!("bind takes a local address, not the name {host:?}")
+                }
+            };
+            let b = policy.decide_bind(&ep);
+            show(&policy, &format!("bind {address}"), &b.decision);
+            if let Some(mode) = b.mode {
+                println!("socket mode {mode:04o}");
+            }
+            if b.replace_stale {
+                println!("a stale socket file in the way may be replaced");
+            }
+            b.decision.allow
+        }
+        Request::Resolve { name } => {
+            let d = policy.decide_resolve(&name);
+            show(&policy, &format!("resolve {name}"), &d);
+            d.allow
+        }
+    };
+    Ok(if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
