@@ -7,6 +7,8 @@
 //! transport to send back.
 
 pub mod errno;
+#[cfg(test)]
+mod escape_tests;
 pub mod fs;
 pub mod net;
 pub mod resolve;
