@@ -239,3 +239,16 @@ print('bad', bad)
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "bad []", "{}", stderr(&o));
 }
+
+#[test]
+fn gethostbyname_follows_the_same_resolve_rules() {
+    let sb = Sandbox::new();
+    // Python's gethostbyname_ex is glibc's gethostbyname_r.
+    let script = "import socket\ntry:\n    print(socket.gethostbyname_ex('localhost')[2])\nexcept OSError as e:\n    print('error', e.errno)";
+    let o = sb.run(&["--resolve", "localhost"], &["python3", "-c", script]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "['127.0.0.1']", "{}", stderr(&o));
+    let o = sb.run(&[], &["python3", "-c", script]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).starts_with("error"), "{}", stdout(&o));
+}

@@ -5,6 +5,7 @@
 
 pub mod exec;
 pub mod fd_protect;
+pub mod hostent;
 pub mod modify;
 pub mod net;
 pub mod open;
