@@ -132,7 +132,8 @@ impl Access {
     ];
 }
 
-const NAMES: [(Access, &str); 9] = [
+/// Every single right with its word, in the vocabulary's order.
+pub const RIGHTS: [(Access, &str); 9] = [
     (Access::READ, "read"),
     (Access::WRITE, "write"),
     (Access::CREATE, "create"),
@@ -186,7 +187,7 @@ impl fmt::Display for Access {
                 break;
             }
         }
-        for (bit, name) in NAMES {
+        for (bit, name) in RIGHTS {
             if rest.contains(bit) {
                 if !first {
                     f.write_str(",")?;

@@ -91,7 +91,7 @@ mod source;
 mod syntax;
 mod trie;
 
-pub use access::Access;
+pub use access::{Access, RIGHTS};
 pub use additions::{Additions, ADDITIONS_ORIGIN};
 pub use check::check;
 pub use decide::{BindDecision, DecidedBy, Decision, PathDecision};

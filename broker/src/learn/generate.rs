@@ -79,7 +79,7 @@ fn calls_comment(calls: &BTreeSet<String>, n: usize) -> String {
 /// Rights in `need` that `implicit` does not already grant on `path`.
 fn uncovered(implicit: &Policy, path: &Path, need: Access) -> Access {
     let mut left = Access::NONE;
-    for (bit, _) in crate::learn::needs::WORDS {
+    for (bit, _) in arbiter_policies::RIGHTS {
         if need.contains(bit) && !implicit.decide_path(path, bit).decision.allow {
             left |= bit;
         }
@@ -193,7 +193,7 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
         // Most specific wins: a new rule must also grant what the implicit policy already
         // granted there, or it would take that away.
         let real = unspell(&path, vars);
-        for (bit, _) in crate::learn::needs::WORDS {
+        for (bit, _) in arbiter_policies::RIGHTS {
             if implicit.decide_path(&real, bit).decision.allow {
                 access |= bit;
             }

@@ -4,21 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use arbiter_policies::Access;
+use arbiter_policies::{Access, RIGHTS};
 use serde_json::Value;
-
-/// The access words a policy rule uses, in a fixed order.
-pub const WORDS: [(Access, &str); 9] = [
-    (Access::READ, "read"),
-    (Access::WRITE, "write"),
-    (Access::CREATE, "create"),
-    (Access::REMOVE, "remove"),
-    (Access::RENAME, "rename"),
-    (Access::LIST, "list"),
-    (Access::STAT, "stat"),
-    (Access::EXEC, "exec"),
-    (Access::SETATTR, "setattr"),
-];
 
 /// One path's needs.
 #[derive(Debug, Default, Clone)]
@@ -177,7 +164,7 @@ impl Needs {
 
 /// The access words of a set, for a rule.
 pub fn words(a: Access) -> Vec<&'static str> {
-    WORDS
+    RIGHTS
         .iter()
         .filter(|(bit, _)| a.contains(*bit))
         .map(|(_, w)| *w)
