@@ -65,6 +65,59 @@ pub struct WireStat {
     pub mnt_id: u64,
 }
 
+impl WireStat {
+    /// Fills a `struct stat` (the kernel's and glibc's layout on 64-bit Linux). Fields
+    /// `struct stat` has no room for are left as they were.
+    pub fn fill_stat(&self, out: &mut libc::stat) {
+        out.st_dev = libc::makedev(self.dev_major, self.dev_minor);
+        out.st_ino = self.ino;
+        out.st_nlink = self.nlink.into();
+        out.st_mode = self.mode.into();
+        out.st_uid = self.uid;
+        out.st_gid = self.gid;
+        out.st_rdev = libc::makedev(self.rdev_major, self.rdev_minor);
+        out.st_size = self.size as i64;
+        out.st_blksize = self.blksize.into();
+        out.st_blocks = self.blocks as i64;
+        out.st_atime = self.atime.0;
+        out.st_atime_nsec = self.atime.1.into();
+        out.st_mtime = self.mtime.0;
+        out.st_mtime_nsec = self.mtime.1.into();
+        out.st_ctime = self.ctime.0;
+        out.st_ctime_nsec = self.ctime.1.into();
+    }
+
+    /// Fills a `struct statx`, reporting in `stx_mask` only what was asked for (`mask`) and
+    /// known, plus the basic fields.
+    pub fn fill_statx(&self, out: &mut libc::statx, mask: u32) {
+        out.stx_mask = self.mask & (mask | libc::STATX_BASIC_STATS);
+        out.stx_blksize = self.blksize;
+        out.stx_attributes = self.attributes;
+        out.stx_nlink = self.nlink;
+        out.stx_uid = self.uid;
+        out.stx_gid = self.gid;
+        out.stx_mode = self.mode;
+        out.stx_ino = self.ino;
+        out.stx_size = self.size;
+        out.stx_blocks = self.blocks;
+        out.stx_attributes_mask = self.attributes_mask;
+        for (t, (sec, nsec)) in [
+            (&mut out.stx_atime, self.atime),
+            (&mut out.stx_btime, self.btime),
+            (&mut out.stx_ctime, self.ctime),
+            (&mut out.stx_mtime, self.mtime),
+        ] {
+            t.tv_sec = sec;
+            t.tv_nsec = nsec;
+        }
+        out.stx_rdev_major = self.rdev_major;
+        out.stx_rdev_minor = self.rdev_minor;
+        out.stx_dev_major = self.dev_major;
+        out.stx_dev_minor = self.dev_minor;
+        out.stx_mnt_id = self.mnt_id;
+    }
+}
+
 /// One address of a getaddrinfo result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddrInfoEntry {

@@ -3,58 +3,11 @@
 
 use std::ffi::{c_char, c_int};
 
-use arbiter_protocol::{Call, WireStat};
+use arbiter_protocol::Call;
 
 use crate::forward::{fail, int_call, readlink_call, stat_call};
 use crate::hooks::{guarded, unbrokered};
 use crate::path::{prepare, FdList, Prepared, JOIN_BUF};
-
-/// Fills a `struct stat` (the kernel's and glibc's layout on 64-bit Linux) from a statx.
-fn fill_stat(out: &mut libc::stat, st: &WireStat) {
-    out.st_dev = libc::makedev(st.dev_major, st.dev_minor);
-    out.st_ino = st.ino;
-    out.st_nlink = st.nlink.into();
-    out.st_mode = st.mode.into();
-    out.st_uid = st.uid;
-    out.st_gid = st.gid;
-    out.st_rdev = libc::makedev(st.rdev_major, st.rdev_minor);
-    out.st_size = st.size as i64;
-    out.st_blksize = st.blksize.into();
-    out.st_blocks = st.blocks as i64;
-    out.st_atime = st.atime.0;
-    out.st_atime_nsec = st.atime.1.into();
-    out.st_mtime = st.mtime.0;
-    out.st_mtime_nsec = st.mtime.1.into();
-    out.st_ctime = st.ctime.0;
-    out.st_ctime_nsec = st.ctime.1.into();
-}
-
-fn fill_statx(out: &mut libc::statx, st: &WireStat, mask: u32) {
-    out.stx_mask = st.mask & (mask | libc::STATX_BASIC_STATS);
-    out.stx_blksize = st.blksize;
-    out.stx_attributes = st.attributes;
-    out.stx_nlink = st.nlink;
-    out.stx_uid = st.uid;
-    out.stx_gid = st.gid;
-    out.stx_mode = st.mode;
-    out.stx_ino = st.ino;
-    out.stx_size = st.size;
-    out.stx_blocks = st.blocks;
-    out.stx_attributes_mask = st.attributes_mask;
-    out.stx_atime.tv_sec = st.atime.0;
-    out.stx_atime.tv_nsec = st.atime.1;
-    out.stx_btime.tv_sec = st.btime.0;
-    out.stx_btime.tv_nsec = st.btime.1;
-    out.stx_ctime.tv_sec = st.ctime.0;
-    out.stx_ctime.tv_nsec = st.ctime.1;
-    out.stx_mtime.tv_sec = st.mtime.0;
-    out.stx_mtime.tv_nsec = st.mtime.1;
-    out.stx_rdev_major = st.rdev_major;
-    out.stx_rdev_minor = st.rdev_minor;
-    out.stx_dev_major = st.dev_major;
-    out.stx_dev_minor = st.dev_minor;
-    out.stx_mnt_id = st.mnt_id;
-}
 
 /// The brokered fstatat behind every stat hook.
 ///
@@ -95,7 +48,7 @@ pub unsafe fn brokered_fstatat(
             fds.as_slice(),
             |st| {
                 // SAFETY: buf is non-null and points at a struct stat per the contract.
-                fill_stat(unsafe { &mut *buf }, st)
+                st.fill_stat(unsafe { &mut *buf })
             },
         ),
     }
@@ -310,7 +263,7 @@ pub unsafe extern "C" fn statx(
                 fds.as_slice(),
                 |st| {
                     // SAFETY: buf is non-null and points at a struct statx per the contract.
-                    fill_statx(unsafe { &mut *buf }, st, mask)
+                    st.fill_statx(unsafe { &mut *buf }, mask)
                 },
             ),
         }
