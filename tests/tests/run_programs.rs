@@ -118,3 +118,31 @@ fn sqlite3_cannot_create_a_database_outside() {
     assert_ne!(o.status.code(), Some(0));
     assert!(!db.exists());
 }
+
+/// Regression: the broker works with umask 0 and the command inherited it, so programs
+/// created world-writable files by default.
+#[test]
+fn the_command_starts_with_the_users_umask() {
+    let sb = Sandbox::new();
+    let native = std::process::Command::new("sh")
+        .args(["-c", "umask"])
+        .output()
+        .unwrap();
+    let o = sb.run(&[], &["sh", "-c", "umask; echo x > f.txt"]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o), String::from_utf8_lossy(&native.stdout));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(sb.path("f.txt")).unwrap().permissions(),
+    ) & 0o777;
+    // SAFETY: umask read-and-restore in the test process; no other thread creates files here.
+    let mask = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    };
+    assert_eq!(
+        mode,
+        0o666 & !mask,
+        "created with mode {mode:o} under umask {mask:o}"
+    );
+}

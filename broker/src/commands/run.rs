@@ -224,9 +224,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         nix::sys::socket::SockFlag::SOCK_CLOEXEC,
     )
     .context("cannot create the bootstrap socket")?;
-    // The broker creates files with exactly the mode the caller's umask allows.
+    // The broker creates files with exactly the mode the caller's umask allows; the
+    // command itself starts with the user's umask (restored between fork and exec).
     // SAFETY: umask has no memory effects.
-    unsafe { libc::umask(0) };
+    let user_umask = unsafe { libc::umask(0) };
     let core = Arc::new(RequestCore::new(policy, audit.clone()));
     let confinement = confine::prepare(
         &prefixes,
@@ -276,7 +277,15 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         argv: &args.command,
         env,
         bootstrap: child_end,
-        pre_exec: confinement.steps,
+        pre_exec: {
+            let mut steps: Vec<spawn::PreExec> = vec![Box::new(move || {
+                // SAFETY: umask is async-signal-safe and has no memory effects.
+                unsafe { libc::umask(user_umask) };
+                Ok(())
+            })];
+            steps.extend(confinement.steps);
+            steps
+        },
     };
     let pid = match spawn::spawn(launch) {
         Ok(pid) => pid,
