@@ -748,7 +748,9 @@ impl Target {
                     },
                 ))
             }
-            libc::SYS_connect | libc::SYS_bind => self.socket_call(core, nr, a[0] as i32, a[1], a[2]),
+            libc::SYS_connect | libc::SYS_bind => {
+                self.socket_call(core, nr, a[0] as i32, a[1], a[2])
+            }
             _ => Err(libc::ENOSYS),
         }
     }
@@ -860,7 +862,12 @@ impl Target {
                     return Err(libc::EINVAL);
                 }
                 let word = |at: usize| {
-                    u32::from_ne_bytes([storage[at], storage[at + 1], storage[at + 2], storage[at + 3]])
+                    u32::from_ne_bytes([
+                        storage[at],
+                        storage[at + 1],
+                        storage[at + 2],
+                        storage[at + 3],
+                    ])
                 };
                 let mut addr = [0u8; 16];
                 addr.copy_from_slice(&storage[8..24]);
