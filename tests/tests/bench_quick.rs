@@ -17,6 +17,9 @@ const REQUIRED: &[&str] = &[
     "native_python",
     "broker_rss_1",
     "broker_rss_100",
+    // raw syscall() open/stat through the seccomp transport
+    "seccomp_open",
+    "seccomp_stat",
 ];
 
 const BROKERED: &[&str] = &["open", "stat", "access", "connect", "getaddrinfo"];

@@ -8,6 +8,8 @@
 //! 3. Brokered calls ([`sandboxed`]): `arbiter run --connect … --resolve localhost --
 //!    arbiter bench-worker …` times the same libc calls inside the sandbox, where the shim
 //!    sends them to the broker; with 1, 2 and 8 threads and with 4 processes.
+//!    `seccomp_open` and `seccomp_stat` time the same open and stat as raw `syscall()`s,
+//!    which bypass the shim and reach the broker by seccomp user notification.
 //! 4. Start-up (`run_true`, `run_python` against `native_*`) and the broker's resident
 //!    memory with 1 and 100 idle registered channels.
 //!
@@ -167,6 +169,13 @@ pub fn run(opts: &Options) -> Result<Report> {
             n,
             runner.brokered(kind, 1, opts.procs, (iters / 2).max(1))?,
         ));
+    }
+
+    // The same open and stat as raw system calls: the shim never sees them, the seccomp
+    // notify filter sends them to the broker (compare with brokered_open/brokered_stat).
+    for kind in [Kind::SeccompOpen, Kind::SeccompStat] {
+        progress(kind.name());
+        push(entry(kind.name(), runner.brokered(kind, 1, 1, base)?));
     }
 
     progress("native_true");

@@ -141,6 +141,10 @@ impl Report {
         p50_ratio("brokered_connect", "native_connect", None);
         p50_ratio("brokered_getaddrinfo", "native_getaddrinfo", None);
         p50_ratio("ideal_open_rt", "bare_rt", None);
+        p50_ratio("seccomp_open", "brokered_open", None);
+        p50_ratio("seccomp_stat", "brokered_stat", None);
+        p50_ratio("seccomp_open", "native_open", None);
+        p50_ratio("seccomp_stat", "native_stat", None);
         for kind in ["open", "stat", "access", "connect", "getaddrinfo"] {
             let one = format!("brokered_{kind}");
             for suffix in ["t2", "t8", "p4"] {

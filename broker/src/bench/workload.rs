@@ -1,6 +1,7 @@
 //! The measured operations and the loop that times them, shared by the native baselines
 //! (run in the bench process) and `arbiter bench-worker` (run inside a sandbox, where the
-//! shim intercepts the same libc calls and sends them to the broker).
+//! shim intercepts the same libc calls and sends them to the broker; the `seccomp_*` kinds
+//! are raw system calls that bypass the shim and reach the broker by seccomp notification).
 //!
 //! Each operation is timed on its own with `clock_gettime` (vDSO, about 20 ns, never
 //! brokered). Threads and processes warm up (registering their call channel), then start
@@ -31,6 +32,13 @@ pub enum Kind {
     Connect,
     /// `getaddrinfo(host, NULL, SOCK_STREAM)` then `freeaddrinfo`.
     Getaddrinfo,
+    /// `syscall(SYS_openat, AT_FDCWD, path, O_RDONLY)` then `close`: a raw system call the
+    /// shim never sees, so inside a sandbox it reaches the broker by seccomp notification.
+    #[value(name = "seccomp_open")]
+    SeccompOpen,
+    /// `syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0)`, raw as above.
+    #[value(name = "seccomp_stat")]
+    SeccompStat,
     /// Not measured: register a channel per thread, then wait idle until stdin closes.
     Idle,
 }
@@ -44,6 +52,8 @@ impl Kind {
             Kind::Access => "access",
             Kind::Connect => "connect",
             Kind::Getaddrinfo => "getaddrinfo",
+            Kind::SeccompOpen => "seccomp_open",
+            Kind::SeccompStat => "seccomp_stat",
             Kind::Idle => "idle",
         }
     }
@@ -162,6 +172,44 @@ fn once(kind: Kind, t: &Target) -> Result<u64, i32> {
             // SAFETY: res was returned by a successful getaddrinfo and is freed once.
             unsafe { libc::freeaddrinfo(res) };
             Ok(now_ns() - start)
+        }
+        Kind::SeccompOpen => {
+            let start = now_ns();
+            // SAFETY: raw openat with a valid C string; returns an fd or -1.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_openat,
+                    libc::AT_FDCWD,
+                    t.path.as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC,
+                    0,
+                )
+            };
+            if fd < 0 {
+                return Err(last_errno());
+            }
+            // SAFETY: fd was just opened by us and is closed once.
+            unsafe { libc::close(fd as i32) };
+            Ok(now_ns() - start)
+        }
+        Kind::SeccompStat => {
+            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+            let start = now_ns();
+            // SAFETY: raw newfstatat with a valid C string and a valid out-pointer.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_newfstatat,
+                    libc::AT_FDCWD,
+                    t.path.as_ptr(),
+                    st.as_mut_ptr(),
+                    0,
+                )
+            };
+            let end = now_ns();
+            if rc < 0 {
+                return Err(last_errno());
+            }
+            Ok(end - start)
         }
         Kind::Idle => Ok(0),
     }

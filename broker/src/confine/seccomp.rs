@@ -6,6 +6,9 @@
 //!
 //! * `connect` and `bind` are denied on every socket: the broker performs them on the
 //!   program's own socket (Landlock checks the caller, and the broker is outside the domain).
+//!   With the notify filter they go to the broker instead (`transport::seccomp`), which
+//!   answers `EACCES` itself for families other than unix, IPv4 and IPv6: seccomp cannot
+//!   read the address or the socket's family, so the split cannot be made here.
 //! * `sendto` is denied when it names a destination (argument 4 non-NULL).
 //!   `sendmsg`/`sendmmsg` carry their destination inside `struct msghdr`, which seccomp
 //!   cannot read: a datagram sent with `msg_name` on an unconnected socket is a known gap
@@ -62,8 +65,8 @@ fn cond(arg: u8, op: Op, value: u64) -> Result<Cond, seccompiler::BackendError> 
 }
 
 /// The rules: syscall number → alternatives (an empty list matches unconditionally).
-/// `notify`: the notify filter is installed too, so the path forms of chmod/chown/utimes
-/// are left to it.
+/// `notify`: the notify filter is installed too, so the path forms of chmod/chown/utimes,
+/// `connect` and `bind` are left to it.
 fn rules(notify: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     let mut m: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     if !notify {
@@ -79,6 +82,8 @@ fn rules(notify: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::B
             libc::SYS_utime,
             libc::SYS_utimes,
             libc::SYS_futimesat,
+            libc::SYS_connect,
+            libc::SYS_bind,
         ] {
             m.insert(nr, Vec::new());
         }
@@ -89,8 +94,6 @@ fn rules(notify: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::B
         );
     }
     let always = [
-        libc::SYS_connect,
-        libc::SYS_bind,
         libc::SYS_setxattr,
         libc::SYS_lsetxattr,
         libc::SYS_removexattr,
@@ -229,7 +232,7 @@ const FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
 /// `BPF_RET | BPF_K`.
 const BPF_RET_K: u16 = 0x06;
 
-/// The path syscalls the notify filter sends to the broker (x86_64 names; the numbers come
+/// The path syscalls (and `connect`/`bind`) the notify filter sends to the broker (x86_64 names; the numbers come
 /// from `libc` for the running architecture). Conditional ones are in [`notify_rules`].
 const NOTIFIED: &[i64] = &[
     libc::SYS_open,
@@ -265,6 +268,8 @@ const NOTIFIED: &[i64] = &[
     libc::SYS_utime,
     libc::SYS_utimes,
     libc::SYS_futimesat,
+    libc::SYS_connect,
+    libc::SYS_bind,
 ];
 
 /// The notify filter's rules. The `AT_EMPTY_PATH` forms of newfstatat, statx, fchownat and

@@ -192,8 +192,9 @@ fn unix_location(
     follow: bool,
     notes: &mut Notes,
 ) -> Result<Location, Errno> {
-    // fds[0] is the socket; a dirfd, if any, follows it.
-    crate::core::fs::resolve_at(core, path, &fds[1..], follow, notes)
+    // fds[0] is the socket; a dirfd, if any, follows it, and `At::Fd(i)` indexes the
+    // message's fds as a whole (the protocol's definition), so the socket counts.
+    crate::core::fs::resolve_at(core, path, fds, follow, notes)
 }
 
 /// connect(2) on the program's socket (fds[0]).

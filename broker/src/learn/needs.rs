@@ -100,6 +100,19 @@ impl Needs {
             let call = rec["call"].as_str().unwrap_or("").to_owned();
             let endpoint = rec["endpoint"].as_str().map(str::to_owned);
             match call.as_str() {
+                "connect" | "bind" if endpoint.is_none() => {
+                    // A unix socket path that did not resolve (glibc probing nscd's socket
+                    // through the seccomp transport, say) has no endpoint: the broker checks
+                    // `stat` on the path as given, so the run needed exactly that.
+                    if let Some(p) = rec["args"]["addr"]["unix"]
+                        .as_str()
+                        .filter(|p| p.starts_with('/'))
+                    {
+                        let need = needs.paths.entry(PathBuf::from(p)).or_default();
+                        need.access |= Access::STAT;
+                        need.calls.insert(call.clone());
+                    }
+                }
                 "connect" => {
                     if let Some(ep) = endpoint {
                         needs.connect.insert(ep);

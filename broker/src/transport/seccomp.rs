@@ -23,9 +23,10 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use arbiter_protocol::{At, Call, PathArg, Timespec, MAX_PATH};
+use arbiter_protocol::{At, Call, PathArg, SockAddr, Timespec, MAX_PATH};
 use serde_json::json;
 
 use crate::confine::floor::FloorAccess;
@@ -76,7 +77,7 @@ pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io
         std::thread::Builder::new()
             .name("seccomp".into())
             .stack_size(WORKER_STACK)
-            .spawn(move || worker(listener.as_raw_fd(), &core, &floor))?;
+            .spawn(move || worker(listener, core, floor))?;
     }
     Ok(())
 }
@@ -87,7 +88,13 @@ fn errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
-fn worker(fd: RawFd, core: &RequestCore, floor: &Floor) {
+/// Connects served on threads of their own at once, beyond which the workers serve them.
+const MAX_CONNECT_THREADS: usize = 64;
+/// Connects being served on threads of their own.
+static CONNECT_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>) {
+    let fd = listener.as_raw_fd();
     loop {
         let mut pfd = libc::pollfd {
             fd,
@@ -114,12 +121,38 @@ fn worker(fd: RawFd, core: &RequestCore, floor: &Floor) {
                 _ => return,
             }
         }
-        let answer = match Target::new(fd, &req) {
-            Ok(t) => t.handle(core, floor, &req),
-            Err(e) => Answer::Error(e),
-        };
-        answer.send(fd, req.id);
+        // A blocking connect may wait for the peer as long as the kernel's SYN retries: it
+        // gets a thread of its own so path calls are not held up behind it.
+        if i64::from(req.data.nr) == libc::SYS_connect
+            && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
+        {
+            let (listener, core, floor) =
+                (Arc::clone(&listener), Arc::clone(&core), Arc::clone(&floor));
+            let spawned = std::thread::Builder::new()
+                .name("seccomp-connect".into())
+                .stack_size(WORKER_STACK)
+                .spawn(move || {
+                    serve_one(listener.as_raw_fd(), &core, &floor, &req);
+                    CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
+                });
+            if spawned.is_ok() {
+                continue;
+            }
+            CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
+        } else if i64::from(req.data.nr) == libc::SYS_connect {
+            CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
+        }
+        serve_one(fd, &core, &floor, &req);
     }
+}
+
+/// Answers one notification.
+fn serve_one(fd: RawFd, core: &RequestCore, floor: &Floor, req: &libc::seccomp_notif) {
+    let answer = match Target::new(fd, req) {
+        Ok(t) => t.handle(core, floor, req),
+        Err(e) => Answer::Error(e),
+    };
+    answer.send(fd, req.id);
 }
 
 /// How a notification is answered.
@@ -364,6 +397,11 @@ impl Target {
     /// A path argument: `dirfd` and the string at `addr`. Relative paths get a pinned base.
     fn path(&mut self, dirfd: i32, addr: u64) -> Result<(At, Vec<u8>), i32> {
         let raw = self.read_cstr(addr)?;
+        self.path_of(dirfd, raw)
+    }
+
+    /// A path already read from the target, relative to `dirfd`.
+    fn path_of(&mut self, dirfd: i32, raw: Vec<u8>) -> Result<(At, Vec<u8>), i32> {
         if raw.first() == Some(&b'/') {
             return Ok((At::Absolute, self.rewrite(&raw)));
         }
@@ -710,7 +748,170 @@ impl Target {
                     },
                 ))
             }
+            libc::SYS_connect | libc::SYS_bind => {
+                self.socket_call(core, nr, a[0] as i32, a[1], a[2])
+            }
             _ => Err(libc::ENOSYS),
+        }
+    }
+
+    /// `connect(fd, addr, len)` / `bind(fd, addr, len)`, performed by the core on the
+    /// target's own socket, fetched with `pidfd_getfd`: the same open file description, so
+    /// `O_NONBLOCK` (and `EINPROGRESS`), options and every dup of it behave natively.
+    fn socket_call(
+        &mut self,
+        core: &RequestCore,
+        nr: i64,
+        fd: i32,
+        addr: u64,
+        len: u64,
+    ) -> Result<Answer, i32> {
+        // The kernel's own bounds: an int length, at most a sockaddr_storage.
+        let len = usize::try_from(len as i32).map_err(|_| libc::EINVAL)?;
+        let mut raw = [0u8; std::mem::size_of::<libc::sockaddr_storage>()];
+        if len > raw.len() || len < std::mem::size_of::<libc::sa_family_t>() {
+            return Err(libc::EINVAL);
+        }
+        // Read once: the broker acts on this copy whatever the target does to its buffer.
+        if self.read_mem(addr, &mut raw[..len])? != len {
+            return Err(libc::EFAULT);
+        }
+        let sock = self.target_fd(fd)?;
+        let family = socket_family(&sock)?;
+        if !matches!(family, libc::AF_UNIX | libc::AF_INET | libc::AF_INET6) {
+            // Netlink and the rest: refused as the errno filter refuses them without the
+            // notify filter (seccomp cannot tell the families apart in BPF).
+            self.audit_refused(core, nr, family);
+            return Err(libc::EACCES);
+        }
+        // fds[0] is the socket, as in a shim message; a unix path's base follows it.
+        self.fds.push(sock);
+        let sa = self.sockaddr(family, &raw[..len])?;
+        let addr = match &sa {
+            Addr::Unix(at, path) => SockAddr::Unix(pa(*at, path)),
+            Addr::Abstract(name) => SockAddr::Abstract(name),
+            Addr::Other(a) => *a,
+        };
+        let call = if nr == libc::SYS_connect {
+            Call::Connect { addr }
+        } else {
+            Call::Bind {
+                addr,
+                umask: self.umask,
+            }
+        };
+        Ok(self.simple(core, &call))
+    }
+
+    /// The target's fd `fd`, duplicated into the broker with `pidfd_getfd` (Linux ≥ 5.6).
+    /// The pidfd names the calling thread where the kernel allows it (`PIDFD_THREAD`,
+    /// Linux ≥ 6.9), so a thread with its own fd table is read correctly; else its process.
+    fn target_fd(&self, fd: i32) -> Result<OwnedFd, i32> {
+        if fd < 0 {
+            return Err(libc::EBADF);
+        }
+        /// `PIDFD_THREAD` (= `O_EXCL`).
+        const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.tid, PIDFD_THREAD) };
+        if pidfd < 0 && errno() == libc::EINVAL {
+            // SAFETY: as above.
+            pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.tgid, 0u32) };
+        }
+        if pidfd < 0 {
+            return Err(libc::ESRCH);
+        }
+        // SAFETY: pidfd was just returned by the kernel and is owned by no one else.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+        // The pid may have been reused between the notification and pidfd_open: only a
+        // still-pending notification proves the pidfd names the caller.
+        if !self.valid() {
+            return Err(libc::ESRCH);
+        }
+        // SAFETY: pidfd_getfd takes a pidfd, a target fd number and flags (0); it returns a
+        // new fd (close-on-exec) or -1.
+        let sock = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0u32) };
+        if sock < 0 {
+            return Err(errno());
+        }
+        // SAFETY: sock was just returned by the kernel and is owned by no one else.
+        Ok(unsafe { OwnedFd::from_raw_fd(sock as RawFd) })
+    }
+
+    /// Decodes a socket address as the kernel would for a socket of `family`.
+    fn sockaddr(&mut self, family: i32, raw: &[u8]) -> Result<Addr, i32> {
+        let sa_family = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
+        // raw is a zero-padded copy of sockaddr_storage size, so fixed-layout reads below
+        // see zeros past the caller's length.
+        let mut storage = [0u8; std::mem::size_of::<libc::sockaddr_storage>()];
+        storage[..raw.len()].copy_from_slice(raw);
+        match sa_family {
+            libc::AF_UNSPEC => Ok(Addr::Other(SockAddr::Unspec)),
+            libc::AF_INET if family == libc::AF_INET => {
+                if raw.len() < std::mem::size_of::<libc::sockaddr_in>() {
+                    return Err(libc::EINVAL);
+                }
+                Ok(Addr::Other(SockAddr::Inet {
+                    addr: [storage[4], storage[5], storage[6], storage[7]],
+                    port: u16::from_be_bytes([storage[2], storage[3]]),
+                }))
+            }
+            libc::AF_INET6 if family == libc::AF_INET6 => {
+                // SIN6_LEN_RFC2133: the kernel accepts the form without sin6_scope_id.
+                if raw.len() < 24 {
+                    return Err(libc::EINVAL);
+                }
+                let word = |at: usize| {
+                    u32::from_ne_bytes([
+                        storage[at],
+                        storage[at + 1],
+                        storage[at + 2],
+                        storage[at + 3],
+                    ])
+                };
+                let mut addr = [0u8; 16];
+                addr.copy_from_slice(&storage[8..24]);
+                Ok(Addr::Other(SockAddr::Inet6 {
+                    addr,
+                    port: u16::from_be_bytes([storage[2], storage[3]]),
+                    flowinfo: word(4),
+                    scope_id: word(24),
+                }))
+            }
+            libc::AF_UNIX if family == libc::AF_UNIX => {
+                let path = &raw[2..];
+                if path.is_empty() {
+                    Ok(Addr::Other(SockAddr::UnixUnnamed))
+                } else if path[0] == 0 {
+                    Ok(Addr::Abstract(path[1..].to_vec()))
+                } else {
+                    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+                    let (at, p) = self.path_of(libc::AT_FDCWD, path[..end].to_vec())?;
+                    Ok(Addr::Unix(at, p))
+                }
+            }
+            // An address of another family than the socket's: the kernel's answer.
+            libc::AF_UNIX | libc::AF_INET | libc::AF_INET6 => Err(if family == libc::AF_UNIX {
+                libc::EINVAL
+            } else {
+                libc::EAFNOSUPPORT
+            }),
+            _ => Err(libc::EAFNOSUPPORT),
+        }
+    }
+
+    fn audit_refused(&self, core: &RequestCore, nr: i64, family: i32) {
+        if core.audit().enabled() {
+            core.audit().event(
+                "seccomp_refused",
+                json!({
+                    "pid": self.tgid,
+                    "call": if nr == libc::SYS_connect { "connect" } else { "bind" },
+                    "family": family,
+                    "errno": libc::EACCES,
+                    "transport": "seccomp",
+                }),
+            );
         }
     }
 
@@ -840,6 +1041,32 @@ impl Target {
 
 fn pa(at: At, path: &[u8]) -> PathArg<'_> {
     PathArg { at, path }
+}
+
+/// A decoded socket address, owning what it read from the target.
+enum Addr {
+    Unix(At, Vec<u8>),
+    Abstract(Vec<u8>),
+    Other(SockAddr<'static>),
+}
+
+fn socket_family(sock: &OwnedFd) -> Result<i32, i32> {
+    let mut dom: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: dom and len are valid out-pointers of the right sizes.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut dom as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(errno());
+    }
+    Ok(dom)
 }
 
 enum Reopen {
