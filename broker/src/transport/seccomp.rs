@@ -1074,64 +1074,19 @@ enum Reopen {
     Real(Vec<u8>),
 }
 
-fn dev(major: u32, minor: u32) -> u64 {
-    libc::makedev(major, minor)
-}
-
 /// The kernel's `struct stat` (x86_64 layout, as `libc::stat` defines it).
 fn stat_bytes(w: &arbiter_protocol::WireStat) -> Vec<u8> {
     // SAFETY: stat is plain old data; zero is valid.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    st.st_dev = dev(w.dev_major, w.dev_minor);
-    st.st_ino = w.ino;
-    st.st_nlink = w.nlink.into();
-    st.st_mode = w.mode.into();
-    st.st_uid = w.uid;
-    st.st_gid = w.gid;
-    st.st_rdev = dev(w.rdev_major, w.rdev_minor);
-    st.st_size = w.size as i64;
-    st.st_blksize = w.blksize.into();
-    st.st_blocks = w.blocks as i64;
-    st.st_atime = w.atime.0;
-    st.st_atime_nsec = w.atime.1.into();
-    st.st_mtime = w.mtime.0;
-    st.st_mtime_nsec = w.mtime.1.into();
-    st.st_ctime = w.ctime.0;
-    st.st_ctime_nsec = w.ctime.1.into();
+    w.fill_stat(&mut st);
     as_bytes(&st)
 }
 
-/// The kernel's `struct statx`.
+/// The kernel's `struct statx`, with every field the broker's statx filled.
 fn statx_bytes(w: &arbiter_protocol::WireStat) -> Vec<u8> {
     // SAFETY: statx is plain old data; zero is valid.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    st.stx_mask = w.mask;
-    st.stx_blksize = w.blksize;
-    st.stx_attributes = w.attributes;
-    st.stx_nlink = w.nlink;
-    st.stx_uid = w.uid;
-    st.stx_gid = w.gid;
-    st.stx_mode = w.mode;
-    st.stx_ino = w.ino;
-    st.stx_size = w.size;
-    st.stx_blocks = w.blocks;
-    st.stx_attributes_mask = w.attributes_mask;
-    let ts = |t: (i64, u32)| {
-        // SAFETY: statx_timestamp is plain old data; zero is valid.
-        let mut x: libc::statx_timestamp = unsafe { std::mem::zeroed() };
-        x.tv_sec = t.0;
-        x.tv_nsec = t.1;
-        x
-    };
-    st.stx_atime = ts(w.atime);
-    st.stx_btime = ts(w.btime);
-    st.stx_ctime = ts(w.ctime);
-    st.stx_mtime = ts(w.mtime);
-    st.stx_rdev_major = w.rdev_major;
-    st.stx_rdev_minor = w.rdev_minor;
-    st.stx_dev_major = w.dev_major;
-    st.stx_dev_minor = w.dev_minor;
-    st.stx_mnt_id = w.mnt_id;
+    w.fill_statx(&mut st, u32::MAX);
     as_bytes(&st)
 }
 
