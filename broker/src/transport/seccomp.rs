@@ -22,12 +22,13 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arbiter_protocol::{At, Call, PathArg, Timespec, MAX_PATH};
 use serde_json::json;
 
+use crate::audit::process::ExeCache;
 use crate::confine::floor::FloorAccess;
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
@@ -69,14 +70,16 @@ impl Floor {
 pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io::Result<()> {
     let listener = Arc::new(listener);
     let floor = Arc::new(floor);
+    let exes = Arc::new(ExeCache::default());
     for _ in 0..WORKERS {
         let listener = Arc::clone(&listener);
         let core = Arc::clone(&core);
         let floor = Arc::clone(&floor);
+        let exes = Arc::clone(&exes);
         std::thread::Builder::new()
             .name("seccomp".into())
             .stack_size(WORKER_STACK)
-            .spawn(move || worker(listener.as_raw_fd(), &core, &floor))?;
+            .spawn(move || worker(listener.as_raw_fd(), &core, &floor, &exes))?;
     }
     Ok(())
 }
@@ -87,7 +90,7 @@ fn errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
-fn worker(fd: RawFd, core: &RequestCore, floor: &Floor) {
+fn worker(fd: RawFd, core: &RequestCore, floor: &Floor, exes: &ExeCache) {
     loop {
         let mut pfd = libc::pollfd {
             fd,
@@ -115,7 +118,16 @@ fn worker(fd: RawFd, core: &RequestCore, floor: &Floor) {
             }
         }
         let answer = match Target::new(fd, &req) {
-            Ok(t) => t.handle(core, floor, &req),
+            Ok(mut t) => {
+                if core.audit().enabled() {
+                    let (exe, first) = exes.get(t.tgid, &t.name);
+                    if first {
+                        core.audit().process(t.tgid, exe.as_deref(), "seccomp");
+                    }
+                    t.exe = exe;
+                }
+                t.handle(core, floor, &req)
+            }
             Err(e) => Answer::Error(e),
         };
         answer.send(fd, req.id);
@@ -186,6 +198,10 @@ struct Target {
     uid: u32,
     gid: u32,
     umask: u32,
+    /// The `comm` name (`Name:`), which exec changes: the key of the executable cache.
+    name: String,
+    /// The executable, when auditing.
+    exe: Option<Arc<Path>>,
     /// Base directories for relative paths, passed to the core as `At::Fd(i)`.
     fds: Vec<OwnedFd>,
 }
@@ -225,6 +241,12 @@ impl Target {
             uid: field("Uid:")?,
             gid: field("Gid:")?,
             umask: field("Umask:").unwrap_or(0o022),
+            name: status
+                .lines()
+                .find_map(|l| l.strip_prefix("Name:"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_default(),
+            exe: None,
             fds: Vec::new(),
         })
     }
@@ -393,6 +415,9 @@ impl Target {
     fn caller(&self) -> Caller {
         Caller {
             pid: self.tgid,
+            // The notification's pid is the thread that made the call.
+            tid: Some(self.tid),
+            exe: self.exe.clone(),
             uid: self.uid,
             gid: self.gid,
             transport: Transport::Seccomp,
@@ -827,6 +852,7 @@ impl Target {
                 "seccomp_direct",
                 json!({
                     "pid": self.tgid,
+                    "tid": self.tid,
                     "call": "open",
                     "how": how,
                     "path": String::from_utf8_lossy(path),
