@@ -20,9 +20,7 @@ use serde_json::Value;
 const CALLS: usize = 1000;
 
 fn script() -> String {
-    format!(
-        "i=0; while [ $i -lt {CALLS} ]; do [ -e /etc/hostname ]; i=$((i+1)); done; echo done"
-    )
+    format!("i=0; while [ $i -lt {CALLS} ]; do [ -e /etc/hostname ]; i=$((i+1)); done; echo done")
 }
 
 fn mkfifo(path: &Path) {
@@ -102,7 +100,11 @@ fn with_backpressure_every_call_is_recorded_despite_a_slow_sink() {
     let status = wait_bounded(&mut child, Duration::from_secs(60));
     assert!(status.success(), "{status:?}");
     let recs = reader.join().unwrap();
-    assert_eq!(stats(&recs), CALLS, "every call the program made is in the log");
+    assert_eq!(
+        stats(&recs),
+        CALLS,
+        "every call the program made is in the log"
+    );
     let exit = recs.last().unwrap();
     assert_eq!(exit["type"], "exit");
     assert!(exit.get("dropped").is_none(), "{exit}");
@@ -135,7 +137,12 @@ fn with_audit_drop_a_stalled_sink_does_not_block_the_run_and_drops_are_counted()
     );
     assert!(status.success(), "{status:?}");
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let recs = reader.join().unwrap();
     let exit = recs.last().unwrap();
     assert_eq!(exit["type"], "exit", "the exit record is never dropped");
@@ -146,5 +153,8 @@ fn with_audit_drop_a_stalled_sink_does_not_block_the_run_and_drops_are_counted()
         err.contains(&format!("{dropped} records dropped")),
         "stderr says so too: {err}"
     );
-    assert_eq!(recs[0]["type"], "start", "the start record is never dropped");
+    assert_eq!(
+        recs[0]["type"], "start",
+        "the start record is never dropped"
+    );
 }

@@ -38,7 +38,10 @@ fn call_records_name_the_callers_executable() {
         assert!(open.get("tid").is_none(), "{open}");
     }
     // Every seccomp record carries the calling thread.
-    for r in recs.iter().filter(|r| r["type"] == "call" && r["transport"] == "seccomp") {
+    for r in recs
+        .iter()
+        .filter(|r| r["type"] == "call" && r["transport"] == "seccomp")
+    {
         assert!(r["tid"].as_i64().unwrap() > 0, "{r}");
         assert!(r["exe"].is_string(), "{r}");
     }
@@ -51,7 +54,11 @@ fn each_process_and_each_exec_gets_one_process_record() {
     // sh forks a child that execs cat: two processes, the child seen with cat's executable.
     let o = sb.run(
         &["--audit", log.to_str().unwrap()],
-        &["sh", "-c", "cat /etc/hostname >/dev/null; cat /etc/hostname >/dev/null"],
+        &[
+            "sh",
+            "-c",
+            "cat /etc/hostname >/dev/null; cat /etc/hostname >/dev/null",
+        ],
     );
     assert_code(&o, 0);
     let recs = records(&log);

@@ -32,7 +32,10 @@ fn text_format_writes_one_human_line_per_record() {
         .lines()
         .find(|l| l.contains(" open /etc/shadow "))
         .unwrap_or_else(|| panic!("no line for the denied open:\n{err}"));
-    assert!(line.contains(" cat open /etc/shadow [O_RDONLY] → deny ("), "{line}");
+    assert!(
+        line.contains(" cat open /etc/shadow [O_RDONLY] → deny ("),
+        "{line}"
+    );
     assert!(line.ends_with(" EACCES"), "{line}");
     assert!(err.lines().any(|l| l.contains(" exit ")), "{err}");
     assert!(!err.contains("{\"type\""), "no JSON in text mode: {err}");
@@ -73,7 +76,15 @@ fn sighup_reopens_the_log_file_and_still_reaches_the_command() {
     let script = "trap 'touch hupped' HUP; cat /etc/hostname >/dev/null; \
                   while [ ! -e hupped ]; do sleep 0.05; done; cat /etc/passwd >/dev/null";
     let mut child = Command::new(arbiter())
-        .args(["run", "--audit", log.to_str().unwrap(), "--", "sh", "-c", script])
+        .args([
+            "run",
+            "--audit",
+            log.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
         .current_dir(&sb.dir)
         .stdin(Stdio::null())
         .env_remove("LD_LIBRARY_PATH")
@@ -100,7 +111,13 @@ fn sighup_reopens_the_log_file_and_still_reaches_the_command() {
     let old = read(&rotated);
     let new = read(&log);
     assert!(old.contains("\"/etc/hostname\""), "{old}");
-    assert!(!old.contains("\"/etc/passwd\""), "after SIGHUP, records go to the new file");
+    assert!(
+        !old.contains("\"/etc/passwd\""),
+        "after SIGHUP, records go to the new file"
+    );
     assert!(new.contains("\"/etc/passwd\""), "{new}");
-    assert!(new.lines().last().unwrap().contains("\"type\":\"exit\""), "{new}");
+    assert!(
+        new.lines().last().unwrap().contains("\"type\":\"exit\""),
+        "{new}"
+    );
 }
