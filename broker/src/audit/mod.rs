@@ -1,24 +1,60 @@
-//! The audit log: one JSON object per line for every attempted call and lifecycle event.
+//! The audit log: one record for every attempted call and lifecycle event.
 //!
 //! The format is specified in `docs/audit.md` and by [`record`]. Records are built on the
-//! calling thread and handed to a writer thread over a bounded queue: a full queue makes
-//! the caller wait (backpressure), so no record is ever silently dropped.
+//! calling thread as JSON values and handed to a writer thread over a bounded queue, which
+//! serialises them (JSON lines or [`text`] lines) to the sink. A full queue makes the
+//! caller wait (backpressure), so no record is ever silently lost; with
+//! [`Options::drop`] a call record that finds the queue full is dropped instead and
+//! counted, and the count is reported in the `exit` record.
 
 pub mod flags;
+pub mod process;
 pub mod record;
+pub mod text;
 mod writer;
 
+use std::collections::HashSet;
 use std::io::Write;
-use std::sync::mpsc::SyncSender;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 pub use record::{CallRecord, Verdict};
+pub use writer::{Format, OpenError, Sink, WriterHandle, QUEUE};
+
+use writer::Msg;
+
+/// How many distinct processes are remembered for `process` records before the memory is
+/// cleared (a process may then be recorded again; never more than once per channel).
+const SEEN_MAX: usize = 65_536;
+
+/// How an audit log is written.
+pub struct Options {
+    /// Where records go.
+    pub sink: Sink,
+    /// JSON lines or human lines.
+    pub format: Format,
+    /// Records that may wait for the writer.
+    pub queue: usize,
+    /// Drop (and count) call records when the queue is full instead of waiting.
+    pub drop: bool,
+}
 
 /// Where audit records go. Cloning shares the same writer.
 #[derive(Clone, Default)]
 pub struct Audit {
-    tx: Option<SyncSender<String>>,
+    tx: Option<SyncSender<Msg>>,
     sandbox: u64,
+    /// Records dropped because the queue was full (`Some` only with [`Options::drop`]).
+    dropped: Option<Arc<AtomicU64>>,
+    /// The processes a `process` record was written for: (sandbox, pid, exe).
+    seen: Arc<Mutex<HashSet<ProcessKey>>>,
 }
+
+/// A process as `process` records tell them apart: (sandbox, pid, executable).
+type ProcessKey = (u64, i32, Vec<u8>);
 
 impl Audit {
     /// An audit sink that records nothing.
@@ -26,13 +62,29 @@ impl Audit {
         Audit::default()
     }
 
-    /// Records to `out` (a file or stderr) from a writer thread.
-    pub fn to_writer(out: Box<dyn Write + Send>, sandbox: u64) -> (Audit, writer::WriterHandle) {
-        let (tx, handle) = writer::spawn(out);
+    /// Opens the sink and starts the writer thread.
+    pub fn open(opts: Options, sandbox: u64) -> Result<(Audit, WriterHandle), OpenError> {
+        let (tx, handle) = writer::spawn(opts.sink, opts.format, opts.queue)?;
+        Ok((
+            Audit {
+                tx: Some(tx),
+                sandbox,
+                dropped: opts.drop.then(Arc::default),
+                seen: Arc::default(),
+            },
+            handle,
+        ))
+    }
+
+    /// Records JSON lines to `out` from a writer thread, with backpressure.
+    pub fn to_writer(out: Box<dyn Write + Send>, sandbox: u64) -> (Audit, WriterHandle) {
+        let (tx, handle) = writer::spawn_writer(out, Format::Json, QUEUE);
         (
             Audit {
                 tx: Some(tx),
                 sandbox,
+                dropped: None,
+                seen: Arc::default(),
             },
             handle,
         )
@@ -42,8 +94,8 @@ impl Audit {
     /// log between its sandboxes).
     pub fn for_sandbox(&self, sandbox: u64) -> Audit {
         Audit {
-            tx: self.tx.clone(),
             sandbox,
+            ..self.clone()
         }
     }
 
@@ -52,12 +104,13 @@ impl Audit {
         self.tx.is_some()
     }
 
-    /// Records one call.
+    /// Records one call (dropped and counted when the queue is full in drop mode).
     pub fn call(&self, rec: CallRecord) {
-        self.emit(rec.into_json(self.sandbox));
+        self.emit(rec.into_value(self.sandbox), false);
     }
 
-    /// Records a lifecycle or protocol event of the given type with extra fields.
+    /// Records a lifecycle or protocol event of the given type with extra fields. `start`
+    /// and `exit` are never dropped; other events are, like calls, in drop mode.
     pub fn event(&self, kind: &str, fields: serde_json::Value) {
         if !self.enabled() {
             return;
@@ -71,14 +124,75 @@ impl Audit {
         if let (Some(o), serde_json::Value::Object(extra)) = (obj.as_object_mut(), fields) {
             o.extend(extra);
         }
-        self.emit(obj.to_string());
+        self.emit(obj, matches!(kind, "start" | "exit"));
     }
 
-    fn emit(&self, line: String) {
-        if let Some(tx) = &self.tx {
+    /// Records that the sandbox ended: the `exit` record, with `dropped` in drop mode.
+    /// Returns how many records were dropped.
+    pub fn exit(&self, pid: i32, status: u8) -> u64 {
+        let dropped = self.dropped();
+        let mut fields = serde_json::json!({ "pid": pid, "status": status });
+        if self.dropped.is_some() {
+            fields["dropped"] = dropped.into();
+        }
+        self.event("exit", fields);
+        dropped
+    }
+
+    /// Records dropped so far because the queue was full (always 0 without drop mode).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+            .as_ref()
+            .map_or(0, |d| d.load(Ordering::Relaxed))
+    }
+
+    /// Writes a `process` record the first time this sandbox sees `pid` running `exe`
+    /// (a new process after fork, or the same pid after exec). `transport` is how it was
+    /// seen.
+    pub fn process(&self, pid: i32, exe: Option<&Path>, transport: &str) {
+        if !self.enabled() || pid <= 0 {
+            return;
+        }
+        let key = (
+            self.sandbox,
+            pid,
+            exe.map(|e| e.as_os_str().as_bytes().to_vec())
+                .unwrap_or_default(),
+        );
+        {
+            let Ok(mut seen) = self.seen.lock() else {
+                return;
+            };
+            if seen.len() >= SEEN_MAX {
+                seen.clear();
+            }
+            if !seen.insert(key) {
+                return;
+            }
+        }
+        let mut fields = serde_json::json!({ "pid": pid, "transport": transport });
+        if let Some(exe) = exe {
+            fields["exe"] = record::path_json(exe.as_os_str().as_bytes());
+        }
+        if let Some(ppid) = process::parent(pid) {
+            fields["ppid"] = ppid.into();
+        }
+        self.event("process", fields);
+    }
+
+    fn emit(&self, rec: serde_json::Value, must: bool) {
+        let Some(tx) = &self.tx else { return };
+        match &self.dropped {
+            Some(count) if !must => {
+                if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Record(rec)) {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             // Blocks when the queue is full: backpressure, never a lost record. An error
             // means the writer is gone (arbiter is exiting).
-            let _ = tx.send(line);
+            _ => {
+                let _ = tx.send(Msg::Record(rec));
+            }
         }
     }
 }

@@ -64,6 +64,12 @@ impl CallRecord {
             "call": call.name(),
         });
         let o = v.as_object_mut().expect("json! object");
+        if let Some(tid) = caller.tid {
+            o.insert("tid".into(), json!(tid));
+        }
+        if let Some(exe) = &caller.exe {
+            o.insert("exe".into(), path_json(exe.as_os_str().as_bytes()));
+        }
         let mut args = serde_json::Map::new();
         describe_args(call, &mut args);
         o.insert("args".into(), Value::Object(args));
@@ -113,8 +119,8 @@ impl CallRecord {
         }
     }
 
-    /// The JSON line for sandbox `sandbox`.
-    pub fn into_json(mut self, sandbox: u64) -> String {
+    /// The record for sandbox `sandbox`, envelope first.
+    pub fn into_value(mut self, sandbox: u64) -> Value {
         if let Some(o) = self.value.as_object_mut() {
             let mut head = serde_json::Map::new();
             head.insert("type".into(), json!("call"));
@@ -125,9 +131,9 @@ impl CallRecord {
             );
             head.insert("sandbox".into(), json!(format!("{sandbox:016x}")));
             head.append(o);
-            return Value::Object(head).to_string();
+            return Value::Object(head);
         }
-        self.value.to_string()
+        self.value
     }
 }
 

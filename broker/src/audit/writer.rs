@@ -1,40 +1,251 @@
-//! The thread that writes audit lines.
+//! The thread that writes audit records, and the sinks it writes to.
+//!
+//! Records arrive as JSON values over a bounded queue and are serialised here, off the
+//! calling thread. The writer flushes whenever the queue is momentarily empty (batches under
+//! load, prompt when idle) and once more when every sender is gone.
 
-use std::io::Write;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Records waiting to be written before callers are made to wait.
-const QUEUE: usize = 4096;
+use serde_json::Value;
+
+use super::text;
+
+/// Records waiting to be written before callers are made to wait (or records are dropped).
+pub const QUEUE: usize = 4096;
+
+/// Where syslog records go: the local syslog socket (journald listens there too).
+pub const SYSLOG_SOCKET: &str = "/dev/log";
+
+/// How records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line (the schema in `docs/audit.md`).
+    #[default]
+    Json,
+    /// One human-readable line per record.
+    Text,
+}
+
+/// What goes through the queue.
+pub(super) enum Msg {
+    /// One record.
+    Record(Value),
+    /// Wakes the writer to look at its reopen flag.
+    Wake,
+}
+
+/// A destination for records.
+pub enum Sink {
+    /// A file opened for appending; reopened by path on request (logrotate).
+    File {
+        /// The path, to reopen.
+        path: PathBuf,
+        /// `fsync` after each flush.
+        fsync: bool,
+    },
+    /// arbiter's stderr.
+    Stderr,
+    /// The local syslog socket, one datagram per record.
+    Syslog,
+}
+
+/// A sink, opened.
+enum Open {
+    File {
+        path: PathBuf,
+        fsync: bool,
+        out: BufWriter<File>,
+    },
+    Stream(Box<dyn Write + Send>),
+    Syslog(UnixDatagram),
+}
+
+/// Errors opening a sink, with what was being opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// `open(2)` of the log file failed.
+    #[error("cannot open audit log {path}: {source}")]
+    File {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Nothing listens on `/dev/log`.
+    #[error("--audit syslog: cannot connect to {SYSLOG_SOCKET} (is a syslog daemon or systemd-journald running?): {0}")]
+    Syslog(std::io::Error),
+}
+
+fn open_file(path: &Path) -> Result<File, OpenError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| OpenError::File {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+impl Sink {
+    fn open(self) -> Result<Open, OpenError> {
+        Ok(match self {
+            Sink::File { path, fsync } => Open::File {
+                out: BufWriter::new(open_file(&path)?),
+                path,
+                fsync,
+            },
+            Sink::Stderr => Open::Stream(Box::new(std::io::stderr())),
+            Sink::Syslog => {
+                let s = UnixDatagram::unbound().map_err(OpenError::Syslog)?;
+                s.connect(SYSLOG_SOCKET).map_err(OpenError::Syslog)?;
+                Open::Syslog(s)
+            }
+        })
+    }
+}
+
+impl Open {
+    fn write(&mut self, format: Format, rec: &Value) {
+        let line = match format {
+            Format::Json => rec.to_string(),
+            Format::Text => text::line(rec),
+        };
+        // A failed write cannot be reported anywhere better than the log itself; keep going.
+        match self {
+            Open::File { out, .. } => {
+                let _ = writeln!(out, "{line}");
+            }
+            Open::Stream(out) => {
+                let _ = writeln!(out, "{line}");
+            }
+            Open::Syslog(sock) => {
+                let msg = text::syslog_message(rec, &line);
+                if sock.send(msg.as_bytes()).is_err() {
+                    // The daemon restarted: connect again once, then give up on this record.
+                    if sock.connect(SYSLOG_SOCKET).is_ok() {
+                        let _ = sock.send(msg.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        match self {
+            Open::File { out, fsync, .. } => {
+                let _ = out.flush();
+                if *fsync {
+                    let _ = out.get_ref().sync_data();
+                }
+            }
+            Open::Stream(out) => {
+                let _ = out.flush();
+            }
+            Open::Syslog(_) => {}
+        }
+    }
+
+    /// Reopens a file sink by its path (after logrotate moved it); other sinks stay. If the
+    /// path cannot be opened, records keep going to the old file rather than being lost.
+    fn reopen(&mut self) {
+        self.flush();
+        if let Open::File { path, out, .. } = self {
+            match open_file(path) {
+                Ok(f) => *out = BufWriter::new(f),
+                Err(e) => eprintln!("arbiter: {e}; still writing to the old file"),
+            }
+        }
+    }
+}
 
 /// Joins the writer once every sender is gone, so the log is complete on exit.
-pub struct WriterHandle(Option<JoinHandle<()>>);
+pub struct WriterHandle {
+    thread: Option<JoinHandle<()>>,
+    reopen: Arc<AtomicBool>,
+    wake: Option<SyncSender<Msg>>,
+}
 
 impl WriterHandle {
+    /// Asks the writer to reopen a file sink by path, without waiting. Safe to call from
+    /// the signal-handling loop: it never blocks, and the writer swaps the file between two
+    /// records, after flushing the old one.
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::SeqCst);
+        if let Some(tx) = &self.wake {
+            // A full queue means the writer is busy and will see the flag soon anyway.
+            let _ = tx.try_send(Msg::Wake);
+        }
+    }
+
     /// Waits for the writer to drain (all [`super::Audit`] clones must be dropped first).
     pub fn finish(mut self) {
-        if let Some(h) = self.0.take() {
+        self.wake = None;
+        if let Some(h) = self.thread.take() {
             let _ = h.join();
         }
     }
 }
 
-pub(super) fn spawn(mut out: Box<dyn Write + Send>) -> (SyncSender<String>, WriterHandle) {
-    let (tx, rx) = sync_channel::<String>(QUEUE);
-    let handle = std::thread::Builder::new()
+pub(super) fn spawn(
+    sink: Sink,
+    format: Format,
+    queue: usize,
+) -> Result<(SyncSender<Msg>, WriterHandle), OpenError> {
+    Ok(spawn_open(sink.open()?, format, queue))
+}
+
+/// [`spawn`] for any writer (`arbiter learn` records into memory, `arbiter serve` to its
+/// own file).
+pub(super) fn spawn_writer(
+    out: Box<dyn Write + Send>,
+    format: Format,
+    queue: usize,
+) -> (SyncSender<Msg>, WriterHandle) {
+    spawn_open(Open::Stream(out), format, queue)
+}
+
+fn spawn_open(mut out: Open, format: Format, queue: usize) -> (SyncSender<Msg>, WriterHandle) {
+    let (tx, rx) = sync_channel::<Msg>(queue.max(1));
+    let reopen = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&reopen);
+    let thread = std::thread::Builder::new()
         .name("audit-writer".into())
-        .spawn(move || {
-            while let Ok(line) = rx.recv() {
-                let _ = writeln!(out, "{line}");
-                // Flush when the queue is momentarily empty: batches under load, prompt when idle.
-                let mut pending = rx.try_iter();
-                for more in pending.by_ref() {
-                    let _ = writeln!(out, "{more}");
-                }
-                let _ = out.flush();
-            }
-            let _ = out.flush();
-        })
+        .spawn(move || run(&mut out, format, &rx, &flag))
         .ok();
-    (tx, WriterHandle(handle))
+    (
+        tx.clone(),
+        WriterHandle {
+            thread,
+            reopen,
+            wake: Some(tx),
+        },
+    )
+}
+
+fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) {
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            if reopen.swap(false, Ordering::SeqCst) {
+                out.reopen();
+            }
+            if let Msg::Record(rec) = msg {
+                out.write(format, &rec);
+            }
+            next = rx.try_recv().ok();
+        }
+        if reopen.swap(false, Ordering::SeqCst) {
+            out.reopen();
+        }
+        out.flush();
+    }
+    out.flush();
 }

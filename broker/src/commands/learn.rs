@@ -59,6 +59,10 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
     let run_args = RunArgs {
         policy: Vec::new(),
         audit: None,
+        audit_format: Default::default(),
+        audit_fsync: false,
+        audit_drop: false,
+        audit_queue: crate::audit::QUEUE,
         strict: false,
         ro: Vec::new(),
         rw: Vec::new(),

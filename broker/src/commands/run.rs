@@ -10,7 +10,7 @@ use arbiter_policies::{Access, Additions, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
-use crate::audit::Audit;
+use crate::audit::{self, Audit};
 use crate::confine;
 use crate::core::RequestCore;
 use crate::exit_code;
@@ -27,9 +27,24 @@ pub struct RunArgs {
     /// Without one, the built-in `default` profile applies.
     #[arg(long = "policy", value_name = "FILE|NAME")]
     pub policy: Vec<String>,
-    /// Write the audit log to FILE (`-` for stderr): one JSON object per attempted call.
-    #[arg(long, value_name = "FILE")]
+    /// Write the audit log to FILE (appended; reopened on SIGHUP), `-` for stderr, or
+    /// `syslog` for the local syslog socket /dev/log (write `./syslog` for a file of that
+    /// name): one record per attempted call and lifecycle event.
+    #[arg(long, value_name = "FILE|-|syslog")]
     pub audit: Option<PathBuf>,
+    /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
+    #[arg(long, value_enum, default_value_t, requires = "audit")]
+    pub audit_format: audit::Format,
+    /// fsync the audit log file after each flush (by default it is flushed, not synced).
+    #[arg(long, requires = "audit")]
+    pub audit_fsync: bool,
+    /// Never make the program wait for the audit log: when the queue is full, drop the
+    /// record and count it (reported in the `exit` record and on stderr).
+    #[arg(long, requires = "audit")]
+    pub audit_drop: bool,
+    /// Audit records that may wait for the writer (tests use a tiny queue).
+    #[arg(long, hide = true, value_name = "N", default_value_t = audit::QUEUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub audit_queue: usize,
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
@@ -59,7 +74,7 @@ pub struct RunArgs {
     /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
     /// (or the abstract socket `@NAME`) for a sandbox, then become the command. The daemon
     /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
-    #[arg(long, value_name = "PATH|@NAME", conflicts_with_all = ["audit", "ro", "rw", "deny", "connect", "bind", "resolve"])]
+    #[arg(long, value_name = "PATH|@NAME", conflicts_with_all = ["audit", "audit_format", "audit_fsync", "audit_drop", "ro", "rw", "deny", "connect", "bind", "resolve"])]
     pub daemon: Option<OsString>,
     /// The command and its arguments.
     #[arg(
@@ -201,21 +216,11 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             (a, Some(w))
         }
         (None, None) => (Audit::disabled(), None),
-        (Some(p), None) if p.as_os_str() == "-" => {
-            let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), sandbox);
-            (a, Some(w))
-        }
         (Some(p), None) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open audit log {}", p.display()))?;
-            let (a, w) = Audit::to_writer(Box::new(std::io::BufWriter::new(file)), sandbox);
+            let (a, w) = Audit::open(audit_options(&args, p), sandbox)?;
             (a, Some(w))
         }
     };
-    audit.event("start", json!({ "command": args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "program": program.display().to_string() }));
 
     let (broker_end, child_end) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
@@ -236,6 +241,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         DEFAULT_BOOTSTRAP_FD,
     )
     .context("cannot prepare the kernel confinement")?;
+    audit.event(
+        "start",
+        start_fields(&args, &program, core.policy(), &sources, &confinement),
+    );
     let floor = confinement
         .notify
         .then(|| transport::seccomp::Floor::new(&confine::floor::paths(&prefixes, &shim)));
@@ -301,8 +310,17 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             return Ok(early(code));
         }
     };
-    let ended = supervise::wait(pid);
-    audit.event("exit", json!({ "pid": pid, "status": ended.code() }));
+    let ended = supervise::wait(pid, &|| {
+        if let Some(w) = &writer {
+            w.reopen();
+        }
+    });
+    let dropped = audit.exit(pid, ended.code());
+    if dropped > 0 {
+        eprintln!(
+            "arbiter: audit: {dropped} records dropped (--audit-drop: the log could not keep up)"
+        );
+    }
     drop(audit);
     drop(bootstrap);
     if let Some(w) = writer {
@@ -313,6 +331,66 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         code: ended.into(),
         vars: Some(vars),
         prefixes,
+    })
+}
+
+/// How `--audit` and its companion flags ask for the log to be written.
+fn audit_options(args: &RunArgs, path: &std::path::Path) -> audit::Options {
+    let sink = match path.as_os_str().as_encoded_bytes() {
+        b"-" => audit::Sink::Stderr,
+        b"syslog" => audit::Sink::Syslog,
+        _ => audit::Sink::File {
+            path: path.to_path_buf(),
+            fsync: args.audit_fsync,
+        },
+    };
+    audit::Options {
+        sink,
+        format: args.audit_format,
+        queue: args.audit_queue,
+        drop: args.audit_drop,
+    }
+}
+
+/// The `start` record: the command, the policy that decides (its digest and where it came
+/// from) and the kernel layers enforced under it.
+fn start_fields(
+    args: &RunArgs,
+    program: &std::path::Path,
+    policy: &Policy,
+    sources: &[Source],
+    confinement: &confine::Confinement,
+) -> serde_json::Value {
+    let sources: Vec<String> = sources
+        .iter()
+        .map(|s| match s {
+            Source::Builtin(name) => format!("builtin:{name}"),
+            Source::File(path) => path.display().to_string(),
+            Source::Text { origin, .. } => origin.clone(),
+        })
+        .collect();
+    let features: Vec<&str> = confine::landlock::features(confinement.landlock_abi)
+        .into_iter()
+        .filter(|(_, on)| *on && confinement.landlock)
+        .map(|(what, _)| what)
+        .collect();
+    let mut filters = Vec::new();
+    if confinement.seccomp {
+        filters.push("errno");
+        if confinement.notify {
+            filters.push("notify");
+        }
+    }
+    json!({
+        "command": args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
+        "program": program.display().to_string(),
+        "policy": { "digest": policy.digest(), "sources": sources },
+        "layers": {
+            "landlock": { "enforced": confinement.landlock, "abi": confinement.landlock_abi, "features": features },
+            "seccomp": { "enforced": confinement.seccomp, "filters": filters },
+            "seccomp_transport": confinement.notify,
+            "missing": confinement.missing,
+        },
     })
 }
 

@@ -27,6 +27,8 @@ pub struct Confinement {
     pub missing: Vec<String>,
     /// Whether a Landlock domain will be applied.
     pub landlock: bool,
+    /// The kernel's Landlock ABI version (`None` without Landlock).
+    pub landlock_abi: Option<i32>,
     /// Whether the seccomp filter will be applied.
     pub seccomp: bool,
     /// Whether the notify filter will be applied (calls then also arrive by seccomp).
@@ -78,6 +80,7 @@ pub fn prepare(
         steps,
         missing,
         landlock: landlock_on,
+        landlock_abi: landlock::abi_version(),
         seccomp: seccomp_on,
         notify: notify && seccomp_on,
     })

@@ -67,6 +67,8 @@ fn tree() -> Tree {
 
 const CALLER: Caller = Caller {
     pid: 1,
+    tid: None,
+    exe: None,
     uid: 0,
     gid: 0,
     transport: Transport::Shim,

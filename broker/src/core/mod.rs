@@ -45,10 +45,15 @@ impl Transport {
 }
 
 /// Who is calling, as the kernel reported it (never as the payload claims).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     /// Process id.
     pub pid: i32,
+    /// Thread id, when the kernel reported it (the seccomp transport; `SCM_CREDENTIALS`
+    /// carries only the process id).
+    pub tid: Option<i32>,
+    /// The caller's executable (`/proc/PID/exe`), for audit records.
+    pub exe: Option<std::sync::Arc<std::path::Path>>,
     /// Real uid.
     pub uid: u32,
     /// Real gid.

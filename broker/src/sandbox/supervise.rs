@@ -5,6 +5,8 @@
 //! sandbox is gone, with the status of the command it started. SIGINT, SIGTERM, SIGHUP and
 //! SIGQUIT sent to arbiter (by `kill`) are relayed to the command; the same signals typed on
 //! the terminal already reach the command through its process group and are not sent twice.
+//! SIGHUP also calls the caller's hang-up hook first (`arbiter run` reopens its audit log
+//! there, for logrotate), whoever sent it.
 
 use std::process::ExitCode;
 
@@ -61,7 +63,9 @@ impl From<Ended> for ExitCode {
 }
 
 /// Waits until every process of the sandbox has exited; returns how `main` ended.
-pub fn wait(main: libc::pid_t) -> Ended {
+/// `on_hangup` runs on every SIGHUP arbiter receives, before it is relayed; it must not
+/// block for long, since signals wait meanwhile.
+pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
     let mut set = SigSet::empty();
     for s in HANDLED {
         set.add(s);
@@ -94,6 +98,9 @@ pub fn wait(main: libc::pid_t) -> Ended {
         let sig = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
         if sig < 0 || sig == libc::SIGCHLD {
             continue;
+        }
+        if sig == libc::SIGHUP {
+            on_hangup();
         }
         // Relay only signals sent to arbiter by a process; terminal signals already reached
         // the whole foreground process group.

@@ -22,13 +22,14 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arbiter_protocol::{At, Call, PathArg, SockAddr, Timespec, MAX_PATH};
 use serde_json::json;
 
+use crate::audit::process::ExeCache;
 use crate::confine::floor::FloorAccess;
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
@@ -70,14 +71,16 @@ impl Floor {
 pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io::Result<()> {
     let listener = Arc::new(listener);
     let floor = Arc::new(floor);
+    let exes = Arc::new(ExeCache::default());
     for _ in 0..WORKERS {
         let listener = Arc::clone(&listener);
         let core = Arc::clone(&core);
         let floor = Arc::clone(&floor);
+        let exes = Arc::clone(&exes);
         std::thread::Builder::new()
             .name("seccomp".into())
             .stack_size(WORKER_STACK)
-            .spawn(move || worker(listener, core, floor))?;
+            .spawn(move || worker(listener, core, floor, exes))?;
     }
     Ok(())
 }
@@ -93,7 +96,7 @@ const MAX_CONNECT_THREADS: usize = 64;
 /// Connects being served on threads of their own.
 static CONNECT_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>) {
+fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>, exes: Arc<ExeCache>) {
     let fd = listener.as_raw_fd();
     loop {
         let mut pfd = libc::pollfd {
@@ -126,13 +129,17 @@ fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>) {
         if i64::from(req.data.nr) == libc::SYS_connect
             && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
         {
-            let (listener, core, floor) =
-                (Arc::clone(&listener), Arc::clone(&core), Arc::clone(&floor));
+            let (listener, core, floor, exes) = (
+                Arc::clone(&listener),
+                Arc::clone(&core),
+                Arc::clone(&floor),
+                Arc::clone(&exes),
+            );
             let spawned = std::thread::Builder::new()
                 .name("seccomp-connect".into())
                 .stack_size(WORKER_STACK)
                 .spawn(move || {
-                    serve_one(listener.as_raw_fd(), &core, &floor, &req);
+                    serve_one(listener.as_raw_fd(), &core, &floor, &exes, &req);
                     CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
                 });
             if spawned.is_ok() {
@@ -142,14 +149,29 @@ fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>) {
         } else if i64::from(req.data.nr) == libc::SYS_connect {
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
         }
-        serve_one(fd, &core, &floor, &req);
+        serve_one(fd, &core, &floor, &exes, &req);
     }
 }
 
 /// Answers one notification.
-fn serve_one(fd: RawFd, core: &RequestCore, floor: &Floor, req: &libc::seccomp_notif) {
+fn serve_one(
+    fd: RawFd,
+    core: &RequestCore,
+    floor: &Floor,
+    exes: &ExeCache,
+    req: &libc::seccomp_notif,
+) {
     let answer = match Target::new(fd, req) {
-        Ok(t) => t.handle(core, floor, req),
+        Ok(mut t) => {
+            if core.audit().enabled() {
+                let (exe, first) = exes.get(t.tgid, &t.name);
+                if first {
+                    core.audit().process(t.tgid, exe.as_deref(), "seccomp");
+                }
+                t.exe = exe;
+            }
+            t.handle(core, floor, req)
+        }
         Err(e) => Answer::Error(e),
     };
     answer.send(fd, req.id);
@@ -219,6 +241,10 @@ struct Target {
     uid: u32,
     gid: u32,
     umask: u32,
+    /// The `comm` name (`Name:`), which exec changes: the key of the executable cache.
+    name: String,
+    /// The executable, when auditing.
+    exe: Option<Arc<Path>>,
     /// Base directories for relative paths, passed to the core as `At::Fd(i)`.
     fds: Vec<OwnedFd>,
 }
@@ -258,6 +284,12 @@ impl Target {
             uid: field("Uid:")?,
             gid: field("Gid:")?,
             umask: field("Umask:").unwrap_or(0o022),
+            name: status
+                .lines()
+                .find_map(|l| l.strip_prefix("Name:"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_default(),
+            exe: None,
             fds: Vec::new(),
         })
     }
@@ -431,6 +463,9 @@ impl Target {
     fn caller(&self) -> Caller {
         Caller {
             pid: self.tgid,
+            // The notification's pid is the thread that made the call.
+            tid: Some(self.tid),
+            exe: self.exe.clone(),
             uid: self.uid,
             gid: self.gid,
             transport: Transport::Seccomp,
@@ -1028,6 +1063,7 @@ impl Target {
                 "seccomp_direct",
                 json!({
                     "pid": self.tgid,
+                    "tid": self.tid,
                     "call": "open",
                     "how": how,
                     "path": String::from_utf8_lossy(path),

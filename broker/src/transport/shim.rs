@@ -7,6 +7,7 @@
 //! wake-up of a sleeping thread costs more than the call itself.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,6 +20,7 @@ use arbiter_protocol::{
 };
 use serde_json::json;
 
+use crate::audit::process;
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
 /// How long a channel thread keeps polling after a reply before it sleeps.
@@ -80,6 +82,10 @@ fn caller(creds: Option<Credentials>) -> Caller {
     });
     Caller {
         pid: c.pid,
+        // SCM_CREDENTIALS carries the process id only; a thread id the shim claimed would
+        // be unverified, so none is recorded.
+        tid: None,
+        exe: None,
         uid: c.uid,
         gid: c.gid,
         transport: Transport::Shim,
@@ -174,7 +180,7 @@ pub fn serve_bootstrap_with(
             let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
                 match setup.map(|f| f()) {
                     Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
-                    _ => serve_channel(channel, &core),
+                    _ => serve_channel(channel, &core, who.pid),
                 }
                 live2.fetch_sub(1, Ordering::Relaxed);
             });
@@ -221,12 +227,44 @@ fn recv_spinning(
     }
 }
 
-/// Serves one call channel until the shim closes it or breaks the protocol.
-fn serve_channel(channel: OwnedFd, core: &RequestCore) {
+/// The process facts of a channel's caller, read once per channel for audit records.
+///
+/// A channel belongs to one thread of one process and is close-on-exec, so its process's
+/// executable cannot change under it; it is read again only if a message arrives from
+/// another pid (a child that forked while holding the channel, before it registers its own).
+struct ChannelProcess {
+    pid: i32,
+    exe: Option<Arc<Path>>,
+}
+
+impl ChannelProcess {
+    fn new(core: &RequestCore, pid: i32) -> ChannelProcess {
+        if !core.audit().enabled() {
+            return ChannelProcess { pid, exe: None };
+        }
+        let exe = process::exe(pid);
+        core.audit().process(pid, exe.as_deref(), "shim");
+        ChannelProcess { pid, exe }
+    }
+
+    fn exe(&mut self, core: &RequestCore, pid: i32) -> Option<Arc<Path>> {
+        if pid != self.pid && core.audit().enabled() {
+            *self = ChannelProcess::new(core, pid);
+        }
+        self.exe.clone()
+    }
+}
+
+/// Serves one call channel until the shim closes it or breaks the protocol. `pid` is the
+/// process that registered it.
+fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
     let fd = channel.as_raw_fd();
     if pass_credentials(fd).is_err() {
         return;
     }
+    // Before the welcome: the registering thread is waiting for it, so its process has
+    // not exec'd another program yet.
+    let mut process = ChannelProcess::new(core, pid);
     let mut out = vec![0u8; MAX_MESSAGE];
     let welcome = Welcome {
         version: PROTOCOL_VERSION,
@@ -253,7 +291,8 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore) {
         if got.len == 0 {
             return;
         }
-        let who = caller(got.credentials);
+        let mut who = caller(got.credentials);
+        who.exe = process.exe(core, who.pid);
         let req = match decode::<Request>(&buf[..got.len]) {
             Ok(r) if r.call.expected_fds() == fds.len() => r,
             Ok(r) => {
