@@ -31,7 +31,7 @@ pub fn perform(
         Call::Stat { path, flags } => stat(core, &path, fds, flags, notes),
         Call::Access { path, mode, flags } => access(core, &path, fds, mode, flags, notes),
         Call::Mkdir { path, mode, umask } => {
-            let loc = locate(core, &path, fds, false, notes)?;
+            let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::CREATE, notes)?;
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
@@ -54,7 +54,7 @@ pub fn perform(
                 // Device nodes are never created for a sandboxed program.
                 return Err(Errno(libc::EPERM));
             }
-            let loc = locate(core, &path, fds, false, notes)?;
+            let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::CREATE, notes)?;
             let perm = mode & 0o7777 & !umask;
             // SAFETY: name is NUL-terminated; the parent fd is open.
@@ -69,7 +69,7 @@ pub fn perform(
             Ok(Done::value(0))
         }
         Call::Unlink { path, flags } => {
-            let loc = locate(core, &path, fds, false, notes)?;
+            let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::REMOVE, notes)?;
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
@@ -82,8 +82,8 @@ pub fn perform(
             Ok(Done::value(0))
         }
         Call::Rename { from, to, flags } => {
-            let src = locate(core, &from, fds, false, notes)?;
-            let dst = locate(core, &to, fds, false, notes)?;
+            let src = resolve_checked(core, &from, fds, false, notes)?;
+            let dst = resolve_checked(core, &to, fds, false, notes)?;
             core.check_path(&src.path(), Access::RENAME, notes)?;
             core.check_path(&dst.path(), Access::RENAME, notes)?;
             // SAFETY: names are NUL-terminated; both parent fds are open.
@@ -102,7 +102,7 @@ pub fn perform(
         }
         Call::Link { from, to, flags } => link(core, &from, &to, fds, flags, notes),
         Call::Symlink { target, path } => {
-            let loc = locate(core, &path, fds, false, notes)?;
+            let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::CREATE, notes)?;
             let target = CString::new(target).map_err(|_| Errno(libc::EINVAL))?;
             // SAFETY: both strings are NUL-terminated; the parent fd is open.
@@ -116,7 +116,7 @@ pub fn perform(
             Ok(Done::value(0))
         }
         Call::Readlink { path } => {
-            let loc = locate(core, &path, fds, false, notes)?;
+            let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::STAT, notes)?;
             let mut buf = vec![0u8; libc::PATH_MAX as usize];
             // SAFETY: name is NUL-terminated; buf has buf.len() writable bytes.
@@ -294,7 +294,7 @@ fn resolution_error(
 }
 
 /// Resolves all but the final component (which is followed too when `follow`).
-fn resolve_checked(
+pub(crate) fn resolve_checked(
     core: &RequestCore,
     arg: &PathArg<'_>,
     fds: &[OwnedFd],
@@ -303,28 +303,6 @@ fn resolve_checked(
 ) -> Result<Location, Errno> {
     let b = base(arg, fds)?;
     resolve::resolve(b, arg.path, follow).map_err(|e| resolution_error(core, arg, fds, e, notes))
-}
-
-/// Resolves a path argument for another call family (unix socket paths).
-pub(crate) fn resolve_at(
-    core: &RequestCore,
-    arg: &PathArg<'_>,
-    fds: &[OwnedFd],
-    follow: bool,
-    notes: &mut Notes,
-) -> Result<Location, Errno> {
-    resolve_checked(core, arg, fds, follow, notes)
-}
-
-/// Resolves the parent only (calls that act on a name itself: mkdir, unlink, rename…).
-fn locate(
-    core: &RequestCore,
-    arg: &PathArg<'_>,
-    fds: &[OwnedFd],
-    follow: bool,
-    notes: &mut Notes,
-) -> Result<Location, Errno> {
-    resolve_checked(core, arg, fds, follow, notes)
 }
 
 /// Opens the final component (never following a symlink there) after checking `access`.
@@ -583,7 +561,7 @@ fn link(
 ) -> Result<Done, Errno> {
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
     let src = resolve_checked(core, from, fds, follow, notes)?;
-    let dst = locate(core, to, fds, false, notes)?;
+    let dst = resolve_checked(core, to, fds, false, notes)?;
     core.check_path(&dst.path(), Access::CREATE, notes)?;
     for right in [
         Access::READ,

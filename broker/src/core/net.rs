@@ -58,38 +58,30 @@ impl Resolved {
     }
 }
 
-fn sock_type(fd: &OwnedFd) -> Result<i32, Errno> {
-    let mut ty: libc::c_int = 0;
+/// An integer `SOL_SOCKET` option of a socket (`SO_TYPE`, `SO_DOMAIN`).
+fn sockopt_int(fd: &OwnedFd, opt: libc::c_int) -> Result<i32, Errno> {
+    let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: ty and len are valid out-pointers of the right sizes.
+    // SAFETY: v and len are valid out-pointers of the right sizes.
     let rc = unsafe {
         libc::getsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut ty as *mut libc::c_int).cast(),
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
             &mut len,
         )
     };
     check(rc)?;
-    Ok(ty)
+    Ok(v)
+}
+
+fn sock_type(fd: &OwnedFd) -> Result<i32, Errno> {
+    sockopt_int(fd, libc::SO_TYPE)
 }
 
 fn sock_family(fd: &OwnedFd) -> Result<i32, Errno> {
-    let mut dom: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: dom and len are valid out-pointers of the right sizes.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut dom as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    check(rc)?;
-    Ok(dom)
+    sockopt_int(fd, libc::SO_DOMAIN)
 }
 
 /// A `sockaddr_storage` and its length.
@@ -194,7 +186,7 @@ fn unix_location(
 ) -> Result<Location, Errno> {
     // fds[0] is the socket; a dirfd, if any, follows it, and `At::Fd(i)` indexes the
     // message's fds as a whole (the protocol's definition), so the socket counts.
-    crate::core::fs::resolve_at(core, path, fds, follow, notes)
+    crate::core::fs::resolve_checked(core, path, fds, follow, notes)
 }
 
 /// connect(2) on the program's socket (fds[0]).

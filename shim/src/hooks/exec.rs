@@ -47,6 +47,55 @@ real_fn!(
     fn(c_int, *const *const c_char, *const *const c_char) -> c_int
 );
 
+/// The signature posix_spawn and posix_spawnp share.
+type SpawnFn = unsafe extern "C" fn(
+    *mut libc::pid_t,
+    *const c_char,
+    *const libc::posix_spawn_file_actions_t,
+    *const libc::posix_spawnattr_t,
+    *const *const c_char,
+    *const *const c_char,
+) -> c_int;
+
+/// Runs `f` with the environment that keeps the new program brokered (or `envp` itself when
+/// there is no broker).
+///
+/// # Safety
+/// `envp` must be null or a NULL-terminated array of C strings.
+unsafe fn with_brokered_env<R>(
+    envp: *const *const c_char,
+    f: impl FnOnce(*const *const c_char) -> R,
+) -> R {
+    // SAFETY: guaranteed by the caller.
+    let built = unsafe { env::brokered(envp) };
+    f(built.as_ref().map_or(envp, |b| b.envp()))
+}
+
+/// posix_spawn or posix_spawnp through libc's own `real`, with a brokered environment.
+///
+/// # Safety
+/// libc's contract for posix_spawn.
+unsafe fn spawn_via(
+    real: Option<SpawnFn>,
+    pid: *mut libc::pid_t,
+    path: *const c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    guarded!(libc::EIO, {
+        // SAFETY: envp is the caller's environment array.
+        unsafe {
+            with_brokered_env(envp, |e| match real {
+                // SAFETY: libc's own function with the caller's arguments and a valid envp.
+                Some(f) => f(pid, path, actions, attr, argv, e),
+                None => libc::ENOSYS,
+            })
+        }
+    })
+}
+
 fn current_environ() -> *const *const c_char {
     // SAFETY: reading libc's environ pointer.
     unsafe { environ }
@@ -63,11 +112,12 @@ pub unsafe extern "C" fn arbiter_execve(
     envp: *const *const c_char,
 ) -> c_int {
     guarded!(-1, {
-        // SAFETY: envp is the caller's valid environment array.
-        let built = unsafe { env::brokered(envp) };
-        let e = built.as_ref().map_or(envp, |b| b.envp());
-        // SAFETY: the caller's path and argv, and a valid envp.
-        unsafe { libc::syscall(libc::SYS_execve, path, argv, e) as c_int }
+        // SAFETY: envp is the caller's environment array; the kernel gets a valid one.
+        unsafe {
+            with_brokered_env(envp, |e| {
+                libc::syscall(libc::SYS_execve, path, argv, e) as c_int
+            })
+        }
     })
 }
 
@@ -177,16 +227,8 @@ pub unsafe extern "C" fn posix_spawn(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    guarded!(libc::EIO, {
-        // SAFETY: envp is the caller's valid environment array.
-        let built = unsafe { env::brokered(envp) };
-        let e = built.as_ref().map_or(envp, |b| b.envp());
-        match real_posix_spawn() {
-            // SAFETY: libc's own function with the caller's arguments and a valid envp.
-            Some(f) => unsafe { f(pid, path, actions, attr, argv, e) },
-            None => libc::ENOSYS,
-        }
-    })
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { spawn_via(real_posix_spawn(), pid, path, actions, attr, argv, envp) }
 }
 
 /// Brokered `posix_spawnp`.
@@ -202,14 +244,6 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> c_int {
-    guarded!(libc::EIO, {
-        // SAFETY: envp is the caller's valid environment array.
-        let built = unsafe { env::brokered(envp) };
-        let e = built.as_ref().map_or(envp, |b| b.envp());
-        match real_posix_spawnp() {
-            // SAFETY: libc's own function with the caller's arguments and a valid envp.
-            Some(f) => unsafe { f(pid, file, actions, attr, argv, e) },
-            None => libc::ENOSYS,
-        }
-    })
+    // SAFETY: the caller's arguments, passed on.
+    unsafe { spawn_via(real_posix_spawnp(), pid, file, actions, attr, argv, envp) }
 }
