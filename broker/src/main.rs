@@ -9,6 +9,7 @@ mod exit_code;
 mod learn;
 mod sandbox;
 mod serve;
+mod sockopt;
 mod transport;
 
 use std::process::ExitCode;

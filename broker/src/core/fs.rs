@@ -153,16 +153,7 @@ pub fn perform(
             Ok(Done::value(0))
         }
         Call::Chmod { path, mode, flags } => {
-            let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-            let file = open_final(
-                core,
-                &path,
-                fds,
-                follow,
-                Access::SETATTR,
-                libc::O_PATH,
-                notes,
-            )?;
+            let file = setattr_target(core, &path, fds, flags, notes)?;
             // fchmodat2(fd, "", mode, AT_EMPTY_PATH) acts on exactly the inode we checked.
             // SAFETY: the empty string is NUL-terminated; file is an open fd.
             let rc = unsafe {
@@ -183,16 +174,7 @@ pub fn perform(
             gid,
             flags,
         } => {
-            let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-            let file = open_final(
-                core,
-                &path,
-                fds,
-                follow,
-                Access::SETATTR,
-                libc::O_PATH,
-                notes,
-            )?;
+            let file = setattr_target(core, &path, fds, flags, notes)?;
             // SAFETY: the empty string is NUL-terminated; file is an open fd.
             check(unsafe {
                 libc::fchownat(
@@ -303,6 +285,27 @@ pub(crate) fn resolve_checked(
 ) -> Result<Location, Errno> {
     let b = base(arg, fds)?;
     resolve::resolve(b, arg.path, follow).map_err(|e| resolution_error(core, arg, fds, e, notes))
+}
+
+/// The file a chmod/chown acts on, as an `O_PATH` fd, after checking `setattr` on it
+/// (`AT_SYMLINK_NOFOLLOW` in `flags` acts on a symlink itself).
+fn setattr_target(
+    core: &RequestCore,
+    path: &PathArg<'_>,
+    fds: &[OwnedFd],
+    flags: i32,
+    notes: &mut Notes,
+) -> Result<OwnedFd, Errno> {
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    open_final(
+        core,
+        path,
+        fds,
+        follow,
+        Access::SETATTR,
+        libc::O_PATH,
+        notes,
+    )
 }
 
 /// Opens the final component (never following a symlink there) after checking `access`.

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
@@ -58,30 +58,30 @@ impl Resolved {
     }
 }
 
-/// An integer `SOL_SOCKET` option of a socket (`SO_TYPE`, `SO_DOMAIN`).
-fn sockopt_int(fd: &OwnedFd, opt: libc::c_int) -> Result<i32, Errno> {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: v and len are valid out-pointers of the right sizes.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
+/// The policy endpoint of an inet address on `sock`: UDP for a datagram socket, else TCP.
+fn inet_policy_endpoint(
+    sock: &OwnedFd,
+    addr: &SockAddr<'_>,
+) -> Result<(SocketAddr, Endpoint), Errno> {
+    let sa = inet_endpoint(addr).ok_or(Errno(libc::EINVAL))?;
+    let ep = if sock_type(sock)? == libc::SOCK_DGRAM {
+        Endpoint::Udp(sa)
+    } else {
+        Endpoint::Tcp(sa)
     };
-    check(rc)?;
-    Ok(v)
+    Ok((sa, ep))
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 fn sock_type(fd: &OwnedFd) -> Result<i32, Errno> {
-    sockopt_int(fd, libc::SO_TYPE)
+    crate::sockopt::int(fd.as_fd(), libc::SO_TYPE).map_err(io_errno)
 }
 
 fn sock_family(fd: &OwnedFd) -> Result<i32, Errno> {
-    sockopt_int(fd, libc::SO_DOMAIN)
+    crate::sockopt::int(fd.as_fd(), libc::SO_DOMAIN).map_err(io_errno)
 }
 
 /// A `sockaddr_storage` and its length.
@@ -238,14 +238,7 @@ pub fn connect(
             r
         }
         SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
-            let Some(sa) = inet_endpoint(addr) else {
-                return Err(Errno(libc::EINVAL));
-            };
-            let ep = if sock_type(sock)? == libc::SOCK_DGRAM {
-                Endpoint::Udp(sa)
-            } else {
-                Endpoint::Tcp(sa)
-            };
+            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
             let names = core.resolved().names(sa.ip());
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             record(
@@ -310,14 +303,7 @@ pub fn bind(
         }
         SockAddr::Unspec => return Err(Errno(libc::EAFNOSUPPORT)),
         SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
-            let Some(sa) = inet_endpoint(addr) else {
-                return Err(Errno(libc::EINVAL));
-            };
-            let ep = if sock_type(sock)? == libc::SOCK_DGRAM {
-                Endpoint::Udp(sa)
-            } else {
-                Endpoint::Tcp(sa)
-            };
+            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
             record(
                 core,
                 ep_text(&ep),

@@ -291,25 +291,6 @@ pub fn listen(endpoint: &Endpoint, opts: &Options) -> Result<Listener, ListenErr
     Ok(listener)
 }
 
-fn sockopt_int(fd: BorrowedFd<'_>, opt: libc::c_int) -> io::Result<libc::c_int> {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: v and len are valid out-pointers of the sizes given; fd is borrowed open.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(v)
-}
-
 /// Checks that `fd` is a listening `AF_UNIX` `SOCK_SEQPACKET` socket, then owns it.
 ///
 /// # Safety
@@ -318,17 +299,17 @@ pub unsafe fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
     let bad = |why: String| ListenError::Inherited { fd, why };
     // SAFETY: the caller promises fd is open for the duration of this call.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    let domain =
-        sockopt_int(borrowed, libc::SO_DOMAIN).map_err(|e| bad(format!("not a socket ({e})")))?;
+    let domain = crate::sockopt::int(borrowed, libc::SO_DOMAIN)
+        .map_err(|e| bad(format!("not a socket ({e})")))?;
     if domain != libc::AF_UNIX {
         return Err(bad(format!("not a unix socket (domain {domain})")));
     }
-    match sockopt_int(borrowed, libc::SO_TYPE).map_err(|e| bad(e.to_string()))? {
+    match crate::sockopt::int(borrowed, libc::SO_TYPE).map_err(|e| bad(e.to_string()))? {
         libc::SOCK_SEQPACKET => {}
         libc::SOCK_STREAM => return Err(bad("a SOCK_STREAM socket; arbiter serve needs SOCK_SEQPACKET (s6-ipcserver-socketbinder: bind it with a seqpacket-capable binder)".into())),
         other => return Err(bad(format!("socket type {other}; arbiter serve needs SOCK_SEQPACKET"))),
     }
-    if sockopt_int(borrowed, libc::SO_ACCEPTCONN).map_err(|e| bad(e.to_string()))? == 0 {
+    if crate::sockopt::int(borrowed, libc::SO_ACCEPTCONN).map_err(|e| bad(e.to_string()))? == 0 {
         return Err(bad("not listening (listen(2) was not called on it)".into()));
     }
     // SAFETY: checked open above; the caller hands over ownership.

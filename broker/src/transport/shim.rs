@@ -6,7 +6,7 @@
 //! made it. After a reply the channel thread polls briefly before sleeping: on these VMs the
 //! wake-up of a sleeping thread costs more than the call itself.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -49,22 +49,6 @@ pub fn pass_credentials(fd: RawFd) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
-}
-
-fn socket_type(fd: RawFd) -> Option<i32> {
-    let mut ty: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: ty and len are valid out-pointers of the right sizes.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut ty as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(ty)
 }
 
 fn take_fds(raw: &[RawFd]) -> Vec<OwnedFd> {
@@ -143,7 +127,7 @@ pub fn serve_bootstrap_with(
             let msg = &buf[..got.len];
             let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
             let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
-                (Ok(reg), _, Ok([fd])) if socket_type(fd.as_raw_fd()) == Some(libc::SOCK_SEQPACKET) => {
+                (Ok(reg), _, Ok([fd])) if crate::sockopt::int(fd.as_fd(), libc::SO_TYPE).ok() == Some(libc::SOCK_SEQPACKET) => {
                     if reg.version != PROTOCOL_VERSION {
                         refuse(&fd, &core, who, "protocol version mismatch");
                         continue;
