@@ -91,6 +91,76 @@ fn open_dir(base: Base<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
     )
 }
 
+/// A final component that names an entry of its parent (not empty, `.` or `..`).
+fn is_plain_name(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".."
+}
+
+/// An absolute directory path that is already in canonical form: no empty, `.` or `..`
+/// component and no trailing slash (`/` itself qualifies).
+fn is_canonical_dir(dir: &[u8]) -> bool {
+    dir == b"/"
+        || (dir.starts_with(b"/")
+            && !dir.ends_with(b"/")
+            && dir[1..]
+                .split(|&b| b == b'/')
+                .all(|c| !c.is_empty() && c != b"." && c != b".."))
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2(2)'s "no symlink in any component" resolve flag.
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+/// Opens a canonical absolute directory path as `O_PATH` *without following any symlink*.
+/// When that succeeds the path string is the directory's real path, so the kernel need not
+/// be asked for it (`/proc/self/fd`, the costliest step of a resolution). `Ok(None)` when
+/// the fast way does not apply: the path is not canonical, a component is a symlink or a
+/// magic link, or the kernel lacks openat2; the caller then resolves the general way.
+/// Errors the general way would report too (`ENOENT`, `ENOTDIR`, `EACCES`…) are returned.
+fn open_plain_dir(dir: &[u8]) -> Result<Option<OwnedFd>, Errno> {
+    if !is_canonical_dir(dir) || dir.len() >= PATH_BUF {
+        return Ok(None);
+    }
+    let mut c = [0u8; PATH_BUF];
+    c[..dir.len()].copy_from_slice(dir);
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: c is NUL-terminated (dir.len() < PATH_BUF, the rest zeroed); how is a valid
+    // open_how of the size passed; the kernel only reads both.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        let e = Errno::last();
+        return match e.0 {
+            libc::ENOENT | libc::ENOTDIR | libc::EACCES | libc::ENAMETOOLONG => Err(e),
+            // ELOOP: a symlink on the way; ENOSYS/EINVAL/E2BIG/EPERM: no usable openat2.
+            _ => Ok(None),
+        };
+    }
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+}
+
+/// Room for a path and its terminating NUL.
+const PATH_BUF: usize = libc::PATH_MAX as usize + 1;
+
 /// openat(2) returning an owned fd.
 pub fn openat_raw(dirfd: RawFd, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
     // SAFETY: name is a valid NUL-terminated string for the duration of the call.
@@ -128,6 +198,18 @@ pub fn locate(base: Base<'_>, path: &[u8]) -> Result<Location, Errno> {
         return Err(Errno(libc::ENAMETOOLONG));
     }
     let (dir, name, trailing_slash) = split_last(path);
+    if let (Base::Root, Some(d)) = (base, dir) {
+        if is_plain_name(name) {
+            if let Some(parent) = open_plain_dir(d)? {
+                return Ok(Location {
+                    parent,
+                    parent_path: PathBuf::from(OsStr::from_bytes(d)),
+                    name: name.to_vec(),
+                    trailing_slash,
+                });
+            }
+        }
+    }
     let parent = match dir {
         Some(d) => open_dir(base, d)?,
         None => match base {
@@ -274,6 +356,49 @@ mod tests {
         let p = format!("{}/a/../link/file", real.display());
         let loc = resolve(Base::Root, p.as_bytes(), true).unwrap();
         assert_eq!(loc.path(), real.join("b/file"));
+    }
+
+    #[test]
+    fn a_symlinked_directory_in_a_canonical_looking_path_resolves_to_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(real.join("b/c")).unwrap();
+        symlink(real.join("b"), real.join("link")).unwrap();
+        // Canonical in form, so the openat2 fast way is tried: it must notice the symlink.
+        let p = format!("{}/link/c/file", real.display());
+        let loc = resolve(Base::Root, p.as_bytes(), false).unwrap();
+        assert_eq!(loc.parent_path, real.join("b/c"));
+        assert_eq!(loc.path(), real.join("b/c/file"));
+        // A plain directory takes the fast way and reports the same real path.
+        let p = format!("{}/b/c/file", real.display());
+        assert_eq!(
+            resolve(Base::Root, p.as_bytes(), false).unwrap().path(),
+            real.join("b/c/file")
+        );
+        // Errors are the kernel's, as on the general way.
+        let p = format!("{}/missing/file", real.display());
+        assert_eq!(
+            resolve(Base::Root, p.as_bytes(), false).err(),
+            Some(Errno(libc::ENOENT))
+        );
+        std::fs::write(real.join("f"), b"x").unwrap();
+        let p = format!("{}/f/file", real.display());
+        assert_eq!(
+            resolve(Base::Root, p.as_bytes(), false).err(),
+            Some(Errno(libc::ENOTDIR))
+        );
+    }
+
+    #[test]
+    fn canonical_dir_forms() {
+        assert!(is_canonical_dir(b"/"));
+        assert!(is_canonical_dir(b"/usr/lib"));
+        assert!(!is_canonical_dir(b"/usr/"));
+        assert!(!is_canonical_dir(b"/usr//lib"));
+        assert!(!is_canonical_dir(b"/usr/./lib"));
+        assert!(!is_canonical_dir(b"/usr/../etc"));
+        assert!(!is_canonical_dir(b"usr/lib"));
+        assert!(is_canonical_dir(b"/usr/.hidden/..x"));
     }
 
     #[test]
