@@ -105,6 +105,28 @@ impl Policy {
         out
     }
 
+    /// The subtrees in which every path is granted `access` by rules that decide the whole
+    /// subtree alone (as for [`Policy::kernel_floor`]: literal rules with no narrower rule
+    /// beneath them and no pattern anchored at or beneath them) and whose audit setting is not
+    /// `log`. Inside one of these, a request for `access` needs no decision: the shim may
+    /// answer it in-process (see the broker's fast path). Sorted, without duplicates.
+    pub fn uniform_grants(&self, access: Access) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .fs
+            .uniform_literals()
+            .filter(|(rules, _)| {
+                rules.iter().all(|&r| {
+                    let rule = &self.rules[r as usize];
+                    rule.access.contains(access) && rule.audit != AuditSetting::Log
+                })
+            })
+            .map(|(_, root)| self.roots[root as usize].clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// A stable hash of the merged policy (its rules after expansion, in order, and its
     /// defaults), as `fnv1a64:` and 16 hex digits. Equal for equal policies across runs and
     /// builds; where a rule was written does not count.

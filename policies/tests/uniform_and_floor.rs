@@ -197,3 +197,28 @@ fn implicit_stat_from_a_pattern_above_breaks_uniformity() {
     let p = policy("[[fs]]\npath = \"/a\"\ndeny = true\n[[fs]]\npath = \"/*/b\"\nallow = \"ro\"\n");
     assert_eq!(root_of(&p, "/a/x", Access::STAT), (Some("/a".into()), true));
 }
+
+#[test]
+fn uniform_grants_lists_the_subtrees_a_right_is_granted_throughout() {
+    let p = policy(concat!(
+        "[[fs]]\npath = \"/usr\"\nallow = \"rx\"\n",
+        "[[fs]]\npath = \"/w\"\nallow = \"rw\"\n",
+        "[[fs]]\npath = \"/w/secret\"\ndeny = true\n",
+        "[[fs]]\npath = \"/w/secret/inner\"\nallow = \"ro\"\n",
+        "[[fs]]\npath = \"/logged\"\nallow = \"ro\"\naudit = \"log\"\n",
+        "[[fs]]\npath = \"/x\"\nallow = \"read\"\n",
+        "[[fs]]\npath = \"/p\"\nallow = \"ro\"\n[[fs]]\npath = \"/p/**/*.key\"\ndeny = true\n",
+    ));
+    // /w has rules beneath it, /w/secret denies, /logged is watched, /x lacks stat, and
+    // /p has a pattern anchored in it: only the uniform, stat-granting, unwatched roots.
+    assert_eq!(
+        p.uniform_grants(Access::STAT),
+        vec![PathBuf::from("/usr"), PathBuf::from("/w/secret/inner")]
+    );
+    assert_eq!(p.uniform_grants(Access::EXEC), vec![PathBuf::from("/usr")]);
+    // Each listed root really decides its whole subtree with an allow.
+    for root in p.uniform_grants(Access::STAT) {
+        let d = p.decide_path(&root.join("a/b"), Access::STAT);
+        assert!(d.decision.allow && d.uniform, "{}", root.display());
+    }
+}

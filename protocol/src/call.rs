@@ -248,6 +248,11 @@ pub enum Call<'a> {
         /// `ai_protocol` of the hints.
         protocol: i32,
     },
+    /// Not a libc call: asks which subtrees the shim may `stat` in-process (the fast path).
+    /// Replies with [`crate::Payload::Bytes`]: absolute directory paths, each followed by a
+    /// NUL; empty when every call must reach the broker (an audit log records every call,
+    /// or the fast path is off). Never audited.
+    StatGrants,
 }
 
 impl Call<'_> {
@@ -272,6 +277,7 @@ impl Call<'_> {
             Call::Connect { .. } => "connect",
             Call::Bind { .. } => "bind",
             Call::GetAddrInfo { .. } => "getaddrinfo",
+            Call::StatGrants => "stat_grants",
         }
     }
 
@@ -303,7 +309,7 @@ impl Call<'_> {
                     _ => 0,
                 }
             }
-            Call::GetAddrInfo { .. } => 0,
+            Call::GetAddrInfo { .. } | Call::StatGrants => 0,
         }
     }
 }

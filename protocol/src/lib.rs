@@ -38,7 +38,7 @@ pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
 use serde::{Deserialize, Serialize};
 
 /// Protocol version spoken by this build. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest encoded message, request or reply, in bytes.
 pub const MAX_MESSAGE: usize = 16 * 1024;
@@ -48,6 +48,9 @@ pub const MAX_FDS: usize = 4;
 
 /// Longest path a request may carry (Linux `PATH_MAX`, including no terminator).
 pub const MAX_PATH: usize = 4096;
+
+/// Most bytes of subtree roots a [`Call::StatGrants`] reply carries (the shim's buffer).
+pub const STAT_GRANTS_MAX: usize = 4096;
 
 /// Environment variable naming the inherited bootstrap socket's fd number.
 pub const ENV_FD: &str = "ARBITER_FD";

@@ -71,6 +71,9 @@ pub struct RunArgs {
     /// the kernel floor then simply denies them.
     #[arg(long)]
     pub no_seccomp_transport: bool,
+    /// Send every call to the broker: no in-process stat fast path.
+    #[arg(long)]
+    pub no_fast_path: bool,
     /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
     /// (or the abstract socket `@NAME`) for a sandbox, then become the command. The daemon
     /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
@@ -233,7 +236,11 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // command itself starts with the user's umask (restored between fork and exec).
     // SAFETY: umask has no memory effects.
     let user_umask = unsafe { libc::umask(0) };
-    let core = Arc::new(RequestCore::new(policy, audit.clone()));
+    let mut core = RequestCore::new(policy, audit.clone());
+    if args.no_fast_path {
+        core = core.without_fast_path();
+    }
+    let core = Arc::new(core);
     let confinement = confine::prepare(
         &prefixes,
         &shim,

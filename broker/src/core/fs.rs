@@ -221,6 +221,10 @@ pub fn perform(
         } => crate::core::net::getaddrinfo(
             core, node, service, flags, family, socktype, protocol, notes,
         ),
+        Call::StatGrants => Ok(Done {
+            payload: OutPayload::Bytes(core.stat_grants().to_vec()),
+            ..Done::default()
+        }),
     }
 }
 

@@ -155,16 +155,35 @@ pub struct RequestCore {
     policy: Arc<Policy>,
     audit: Audit,
     resolved: net::Resolved,
+    stat_grants: Vec<u8>,
 }
 
 impl RequestCore {
-    /// A core deciding with `policy` and recording to `audit`.
+    /// A core deciding with `policy` and recording to `audit`. The shim's in-process stat
+    /// fast path is offered only when the audit log is off (a log records every call).
     pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
+        let stat_grants = if audit.enabled() {
+            Vec::new()
+        } else {
+            encode_grants(&policy.uniform_grants(Access::STAT))
+        };
         RequestCore {
             policy,
             audit,
             resolved: net::Resolved::default(),
+            stat_grants,
         }
+    }
+
+    /// Turns the shim's fast path off: every call reaches the broker (`--no-fast-path`).
+    pub fn without_fast_path(mut self) -> RequestCore {
+        self.stat_grants.clear();
+        self
+    }
+
+    /// The subtrees offered to the shim's fast path, as sent ([`Call::StatGrants`]).
+    pub fn stat_grants(&self) -> &[u8] {
+        &self.stat_grants
     }
 
     /// The audit sink, for lifecycle and protocol records.
@@ -177,7 +196,7 @@ impl RequestCore {
         let started = Instant::now();
         let mut notes = Notes::default();
         let result = fs::perform(self, call, fds, &mut notes);
-        if self.audit.enabled() {
+        if self.audit.enabled() && !matches!(call, Call::StatGrants) {
             self.audit.call(CallRecord::new(
                 caller,
                 call,
@@ -240,4 +259,22 @@ impl RequestCore {
     pub(crate) fn allows(&self, path: &Path, access: Access) -> bool {
         self.policy.decide_path(path, access).decision.allow
     }
+}
+
+/// Paths as the shim reads them: each followed by a NUL, at most
+/// [`arbiter_protocol::STAT_GRANTS_MAX`] bytes; roots that do not fit are left out, which
+/// only sends their stats to the broker.
+fn encode_grants(roots: &[PathBuf]) -> Vec<u8> {
+    use arbiter_protocol::STAT_GRANTS_MAX;
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    for root in roots {
+        let bytes = root.as_os_str().as_bytes();
+        // A NUL would split the entry; such a root just gets no fast path.
+        if !bytes.contains(&0) && out.len() + bytes.len() < STAT_GRANTS_MAX {
+            out.extend_from_slice(bytes);
+            out.push(0);
+        }
+    }
+    out
 }

@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_int};
 
 use arbiter_protocol::Call;
 
+use crate::fast_path::{self, Answer};
 use crate::forward::{fail, int_call, readlink_call, stat_call};
 use crate::hooks::{guarded, unbrokered};
 use crate::path::{prepare, FdList, Prepared, JOIN_BUF};
@@ -31,6 +32,18 @@ pub unsafe fn brokered_fstatat(
     if buf.is_null() {
         return fail(libc::EFAULT);
     }
+    if !path.is_null() {
+        // SAFETY: path is a non-null C string per this function's contract.
+        match unsafe { fast_path::stat(dirfd, path, flags) } {
+            Answer::Done(Ok(st)) => {
+                // SAFETY: buf is non-null and points at a struct stat per the contract.
+                unsafe { *buf = st };
+                return 0;
+            }
+            Answer::Done(Err(e)) => return fail(e),
+            Answer::Broker => {}
+        }
+    }
     let mut join = [0u8; JOIN_BUF];
     let mut fds = FdList::default();
     // SAFETY: path is null or a valid C string per this function's contract.
@@ -40,17 +53,19 @@ pub unsafe fn brokered_fstatat(
         Prepared::PassThrough => unsafe {
             libc::syscall(libc::SYS_newfstatat, dirfd, path, buf, flags) as c_int
         },
-        Prepared::Forward(p) => stat_call(
-            &Call::Stat {
-                path: p,
-                flags: flags & libc::AT_SYMLINK_NOFOLLOW,
-            },
-            fds.as_slice(),
-            |st| {
-                // SAFETY: buf is non-null and points at a struct stat per the contract.
-                st.fill_stat(unsafe { &mut *buf })
-            },
-        ),
+        Prepared::Forward(p) => {
+            stat_call(
+                &Call::Stat {
+                    path: p,
+                    flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+                },
+                fds.as_slice(),
+                |st| {
+                    // SAFETY: buf is non-null and points at a struct stat per the contract.
+                    st.fill_stat(unsafe { &mut *buf })
+                },
+            )
+        }
     }
 }
 
@@ -246,6 +261,18 @@ pub unsafe extern "C" fn statx(
         if buf.is_null() {
             return fail(libc::EFAULT);
         }
+        if !path.is_null() {
+            // SAFETY: path is a non-null C string per libc's contract.
+            match unsafe { fast_path::statx(dirfd, path, flags, mask) } {
+                Answer::Done(Ok(stx)) => {
+                    // SAFETY: buf is non-null and points at a struct statx per the contract.
+                    unsafe { *buf = stx };
+                    return 0;
+                }
+                Answer::Done(Err(e)) => return fail(e),
+                Answer::Broker => {}
+            }
+        }
         let mut join = [0u8; JOIN_BUF];
         let mut fds = FdList::default();
         // SAFETY: path is null or a valid C string per libc's contract.
@@ -255,17 +282,19 @@ pub unsafe extern "C" fn statx(
             Prepared::PassThrough => unsafe {
                 libc::syscall(libc::SYS_statx, dirfd, path, flags, mask, buf) as c_int
             },
-            Prepared::Forward(p) => stat_call(
-                &Call::Stat {
-                    path: p,
-                    flags: flags & libc::AT_SYMLINK_NOFOLLOW,
-                },
-                fds.as_slice(),
-                |st| {
-                    // SAFETY: buf is non-null and points at a struct statx per the contract.
-                    st.fill_statx(unsafe { &mut *buf }, mask)
-                },
-            ),
+            Prepared::Forward(p) => {
+                stat_call(
+                    &Call::Stat {
+                        path: p,
+                        flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+                    },
+                    fds.as_slice(),
+                    |st| {
+                        // SAFETY: buf is non-null and points at a struct statx per the contract.
+                        st.fill_statx(unsafe { &mut *buf }, mask)
+                    },
+                )
+            }
         }
     })
 }
@@ -283,6 +312,15 @@ pub unsafe fn brokered_faccessat(
     if unbrokered() {
         // SAFETY: forwarded unchanged.
         return unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int };
+    }
+    if mode == libc::F_OK && !path.is_null() {
+        // Existence alone is what a stat answers.
+        // SAFETY: path is a non-null C string per this function's contract.
+        match unsafe { fast_path::stat(dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW) } {
+            Answer::Done(Ok(_)) => return 0,
+            Answer::Done(Err(e)) => return fail(e),
+            Answer::Broker => {}
+        }
     }
     let mut join = [0u8; JOIN_BUF];
     let mut fds = FdList::default();

@@ -1,0 +1,535 @@
+//! The in-process stat fast path: `stat`, `lstat`, `statx` and `access(F_OK)` of a path
+//! inside a subtree where the policy grants `stat` throughout, answered by the kernel here,
+//! without a round trip to the broker.
+//!
+//! # Why this grants nothing new
+//! The kernel floor never governed `stat`: Landlock has no right for it, and the
+//! `AT_EMPTY_PATH` forms of `newfstatat`/`statx` pass the seccomp filter (docs/security.md,
+//! "What is NOT enforced"). A program bypassing the shim can already stat anything; the fast
+//! path only has to give the answer the broker would have given. The broker offers subtrees
+//! ([`Call::StatGrants`]) only when no audit log is written (a log records every call) and
+//! `--no-fast-path` is not set, and only subtrees one rule decides alone
+//! (`Policy::uniform_grants`), so every path inside gets the same `allow`.
+//!
+//! # Giving the broker's answer
+//! The broker decides on the *real* path. So the path must be absolute (or made so with the
+//! working directory), in canonical form (no `.`, `..`, `//` or trailing `/`), and start with
+//! a granted subtree; every directory between that subtree's root and the final component is
+//! checked with `lstat` not to be a symlink (a symlink could lead out of the subtree); the
+//! final component is looked at without following, and a symlink there, when the call
+//! follows, goes to the broker. A per-thread memo of the last verified parent directory
+//! (path, device, inode) reduces the walk to one `lstat` of the parent. Anything unusual
+//! goes to the broker: a miss costs one round trip, never a wrong answer.
+//!
+//! The one divergence left needs a concurrent rename: a verified directory moved out of the
+//! subtree and a symlink to it put in its old place (or a component swapped for a symlink
+//! between the check and the stat) is followed here where the broker would decide on the new
+//! location. That reveals only metadata, which the kernel does not protect either.
+//!
+//! Signal and fork safety: no allocation and no lock. The subtree list is fetched once per
+//! process by whichever thread first needs it (an atomic state machine; the others use the
+//! broker meanwhile) and is inherited by fork children. The per-thread memo has a busy flag,
+//! so a signal handler's stat during a stat skips it.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{c_char, c_int};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use arbiter_protocol::{Call, Payload, MAX_PATH, STAT_GRANTS_MAX};
+
+use crate::channel;
+use crate::sys::{bytes, c_str_len, raw_close};
+
+const UNKNOWN: u8 = 0;
+const LOADING: u8 = 1;
+const READY: u8 = 2;
+const NONE: u8 = 3;
+
+static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+/// The granted subtree roots, each followed by a NUL; written once, before `READY`.
+struct Grants {
+    len: UnsafeCell<usize>,
+    buf: UnsafeCell<[u8; STAT_GRANTS_MAX]>,
+}
+
+// SAFETY: written only by the one thread that moved STATE from UNKNOWN to LOADING, before it
+// publishes READY with Release; read only after an Acquire load saw READY.
+unsafe impl Sync for Grants {}
+
+static GRANTS: Grants = Grants {
+    len: UnsafeCell::new(0),
+    buf: UnsafeCell::new([0; STAT_GRANTS_MAX]),
+};
+
+/// The granted roots as sent by the broker, fetching them on first use; `None` while another
+/// thread fetches them or when there are none.
+fn grants() -> Option<&'static [u8]> {
+    match STATE.load(Ordering::Acquire) {
+        READY => return Some(ready_grants()),
+        UNKNOWN => {}
+        _ => return None,
+    }
+    if STATE
+        .compare_exchange(UNKNOWN, LOADING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return None;
+    }
+    let fetched = channel::call(&Call::StatGrants, &[], |reply, got| {
+        for &fd in got {
+            raw_close(fd);
+        }
+        match reply.payload {
+            Payload::Bytes(b)
+                if reply.result >= 0 && !b.is_empty() && b.len() <= STAT_GRANTS_MAX =>
+            {
+                // SAFETY: this thread won the UNKNOWN → LOADING exchange, so it is the only
+                // writer, and nobody reads before READY is published below.
+                unsafe {
+                    (&mut *GRANTS.buf.get())[..b.len()].copy_from_slice(b);
+                    *GRANTS.len.get() = b.len();
+                }
+                true
+            }
+            _ => false,
+        }
+    });
+    if fetched == Ok(true) {
+        STATE.store(READY, Ordering::Release);
+        Some(ready_grants())
+    } else {
+        STATE.store(NONE, Ordering::Release);
+        None
+    }
+}
+
+fn ready_grants() -> &'static [u8] {
+    // SAFETY: READY was observed with Acquire (or set by this thread): the buffer and its
+    // length are written and never change again.
+    unsafe { &(&*GRANTS.buf.get())[..*GRANTS.len.get()] }
+}
+
+/// The length of the granted root that `path` lies in (0 for `/`), if any.
+fn granted_root(grants: &[u8], path: &[u8]) -> Option<usize> {
+    grants
+        .split(|&b| b == 0)
+        .filter(|root| root.starts_with(b"/"))
+        .find_map(|root| {
+            if root == b"/" {
+                Some(0)
+            } else if path.starts_with(root)
+                && (path.len() == root.len() || path[root.len()] == b'/')
+            {
+                Some(root.len())
+            } else {
+                None
+            }
+        })
+}
+
+/// Absolute, and no empty, `.` or `..` component, and no trailing slash.
+fn is_canonical(path: &[u8]) -> bool {
+    path.len() > 1
+        && path[0] == b'/'
+        && path[1..]
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// Room in the per-thread memo for a parent directory's path and its NUL.
+const MEMO_PATH: usize = 512;
+
+/// The last parent directory this thread verified, under the name the caller used for it
+/// (absolute, relative to the working directory, or `.` for the working directory itself).
+/// A later call naming a file in it re-checks only that the name still leads to the same
+/// directory (device and inode): one `lstat` instead of a walk and a `getcwd`.
+struct Memo {
+    busy: Cell<bool>,
+    /// Length of the key, without its NUL; 0 when empty.
+    len: Cell<usize>,
+    key: UnsafeCell<[u8; MEMO_PATH]>,
+    dev: Cell<u64>,
+    ino: Cell<u64>,
+}
+
+thread_local! {
+    static MEMO: Memo = const {
+        Memo {
+            busy: Cell::new(false),
+            len: Cell::new(0),
+            key: UnsafeCell::new([0; MEMO_PATH]),
+            dev: Cell::new(0),
+            ino: Cell::new(0),
+        }
+    };
+}
+
+/// Runs `f` with exclusive use of this thread's memo; `None` when a signal handler
+/// interrupted a call that holds it, or the thread is exiting.
+fn with_memo<R>(f: impl FnOnce(&Memo, &mut [u8; MEMO_PATH]) -> R) -> Option<R> {
+    MEMO.try_with(|m| {
+        if m.busy.replace(true) {
+            return None;
+        }
+        // SAFETY: `busy` makes this the only live reference to the memo's buffer.
+        let key = unsafe { &mut *m.key.get() };
+        let r = f(m, key);
+        m.busy.set(false);
+        Some(r)
+    })
+    .ok()
+    .flatten()
+}
+
+/// `lstat` of the NUL-terminated `path` through the `AT_EMPTY_PATH` form the seccomp filter
+/// lets through. `Err(errno)` on failure.
+fn lstat_raw(path: &[u8]) -> Result<libc::stat, c_int> {
+    debug_assert_eq!(path.last(), Some(&0));
+    // SAFETY: an all-zero struct stat is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated; st is a valid, writable struct stat.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &mut st as *mut libc::stat,
+            libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH,
+        )
+    };
+    if rc < 0 {
+        Err(crate::sys::errno())
+    } else {
+        Ok(st)
+    }
+}
+
+/// Why a path cannot be vouched for here.
+enum Walk {
+    /// A component is a symlink, or something else the broker should look at.
+    Broker,
+    /// The kernel's own error for the path (`ENOENT`, `ENOTDIR`, `EACCES`…): the broker
+    /// would report the same, before deciding anything.
+    Errno(c_int),
+}
+
+/// `lstat` of the directory `path[..end]`, which must be a real directory (not a symlink).
+fn real_dir(path: &mut [u8], end: usize) -> Result<libc::stat, Walk> {
+    let saved = path[end];
+    path[end] = 0;
+    let st = lstat_raw(&path[..=end]);
+    path[end] = saved;
+    let st = st.map_err(Walk::Errno)?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => Ok(st),
+        libc::S_IFLNK => Err(Walk::Broker),
+        _ => Err(Walk::Errno(libc::ENOTDIR)),
+    }
+}
+
+/// Checks that no directory of the absolute, canonical `path` strictly beneath the granted
+/// root (its first `root_len` bytes) up to the parent (ending at `parent_end`, the offset of
+/// the last `/`) is a symlink. Returns the parent's stat when the parent is the root or
+/// beneath it (so it may be remembered), `None` when it lies above the root.
+fn verify_parents(
+    path: &mut [u8],
+    root_len: usize,
+    parent_end: usize,
+) -> Result<Option<libc::stat>, Walk> {
+    if parent_end < root_len {
+        return Ok(None); // the path is the root itself
+    }
+    if parent_end == root_len {
+        // The final component sits right in the root, which is trusted as it stands.
+        return real_dir(path, parent_end.max(1)).map(Some);
+    }
+    let mut parent = None;
+    for i in root_len + 1..=parent_end {
+        if path[i] == b'/' {
+            parent = Some(real_dir(path, i)?);
+        }
+    }
+    Ok(parent)
+}
+
+/// The caller's path: NUL-terminated, as given.
+struct CallerPath<'a> {
+    /// The bytes including the terminating NUL.
+    with_nul: &'a [u8],
+}
+
+impl CallerPath<'_> {
+    fn bytes(&self) -> &[u8] {
+        &self.with_nul[..self.with_nul.len() - 1]
+    }
+
+    /// The parent directory's name as the caller wrote it: `.` for a bare name.
+    fn parent_key(&self) -> &[u8] {
+        let b = self.bytes();
+        match b.iter().rposition(|&c| c == b'/') {
+            Some(0) => b"/",
+            Some(i) => &b[..i],
+            None => b".",
+        }
+    }
+}
+
+/// Whether this thread's memo vouches for the caller's parent directory now.
+fn memo_vouches(path: &CallerPath<'_>) -> bool {
+    let key = path.parent_key();
+    with_memo(|m, buf| {
+        let len = m.len.get();
+        len != 0
+            && len == key.len()
+            && buf[..len] == *key
+            && matches!(lstat_raw(&buf[..=len]), Ok(st)
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR
+                    && st.st_dev == m.dev.get()
+                    && st.st_ino == m.ino.get())
+    })
+    .unwrap_or(false)
+}
+
+/// Remembers `st` as the caller's parent directory.
+fn remember(path: &CallerPath<'_>, st: &libc::stat) {
+    let key = path.parent_key();
+    if key.len() >= MEMO_PATH {
+        return;
+    }
+    with_memo(|m, buf| {
+        buf[..key.len()].copy_from_slice(key);
+        buf[key.len()] = 0;
+        m.len.set(key.len());
+        m.dev.set(st.st_dev);
+        m.ino.set(st.st_ino);
+    });
+}
+
+/// Vouches for the directories of `path` (absolute or relative to the working directory):
+/// by the memo, or by a walk from the granted root it lies in.
+fn vouch(path: &CallerPath<'_>, grants: &[u8]) -> Result<(), Walk> {
+    let b = path.bytes();
+    let relative = b[0] != b'/';
+    let canonical = if relative {
+        // Checked as if joined to a working directory.
+        b.split(|&c| c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+    } else {
+        is_canonical(b)
+    };
+    if !canonical {
+        return Err(Walk::Broker);
+    }
+    if memo_vouches(path) {
+        return Ok(());
+    }
+    let mut abs = [0u8; MAX_PATH + 1];
+    let len = if relative {
+        let cwd = crate::sys::getcwd(&mut abs[..]).map_err(Walk::Errno)?;
+        let total = cwd + 1 + b.len();
+        if total > MAX_PATH || !is_canonical(&abs[..cwd]) && cwd != 1 {
+            return Err(Walk::Broker);
+        }
+        let start = if cwd == 1 { 0 } else { cwd }; // "/" + "/name" would double the slash
+        abs[start] = b'/';
+        abs[start + 1..start + 1 + b.len()].copy_from_slice(b);
+        start + 1 + b.len()
+    } else {
+        abs[..b.len()].copy_from_slice(b);
+        b.len()
+    };
+    let full = &mut abs[..=len];
+    let Some(root_len) = granted_root(grants, &full[..len]) else {
+        return Err(Walk::Broker);
+    };
+    let parent_end = full[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
+    if let Some(st) = verify_parents(full, root_len, parent_end)? {
+        remember(path, &st);
+    }
+    Ok(())
+}
+
+/// How the fast path answers a call.
+pub enum Answer<T> {
+    /// The kernel's result, as the broker would have given it.
+    Done(Result<T, c_int>),
+    /// Not answerable here: ask the broker.
+    Broker,
+}
+
+/// Runs `final_stat` on the caller's path when the fast path may answer for it.
+/// `final_stat` gets the NUL-terminated path and must not follow a final symlink; it returns
+/// the result and the file type it saw. A symlink when `follow` is set goes to the broker.
+///
+/// # Safety
+/// `path` must be a C string.
+unsafe fn with_path<T>(
+    dirfd: c_int,
+    path: *const c_char,
+    follow: bool,
+    final_stat: impl FnOnce(&[u8]) -> Result<(T, u32), c_int>,
+) -> Answer<T> {
+    // SAFETY: path is a C string; its first byte is in bounds.
+    let absolute = unsafe { *path } == b'/' as c_char;
+    if dirfd != libc::AT_FDCWD && !absolute {
+        return Answer::Broker; // relative to a directory fd
+    }
+    // SAFETY: path is a C string per the contract.
+    let Some(len) = (unsafe { c_str_len(path, MAX_PATH - 1) }) else {
+        return Answer::Broker;
+    };
+    if len == 0 {
+        return Answer::Broker;
+    }
+    let Some(grants) = grants() else {
+        return Answer::Broker;
+    };
+    let caller = CallerPath {
+        // SAFETY: c_str_len found `len` bytes and then the NUL.
+        with_nul: unsafe { bytes(path, len + 1) },
+    };
+    match vouch(&caller, grants) {
+        Ok(()) => {}
+        Err(Walk::Broker) => return Answer::Broker,
+        Err(Walk::Errno(e)) => return Answer::Done(Err(e)),
+    }
+    match final_stat(caller.with_nul) {
+        Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
+        Ok((v, _)) => Answer::Done(Ok(v)),
+        Err(e) => Answer::Done(Err(e)),
+    }
+}
+
+/// `fstatat(dirfd, path, …, flags)`, when the fast path can answer it.
+///
+/// # Safety
+/// `path` must be a non-null C string.
+pub unsafe fn stat(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<libc::stat> {
+    // SAFETY: per this function's contract.
+    unsafe {
+        with_path(dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW == 0, |p| {
+            lstat_raw(p).map(|st| (st, st.st_mode & libc::S_IFMT))
+        })
+    }
+}
+
+/// `statx(dirfd, path, flags, mask)`, when the fast path can answer it.
+///
+/// # Safety
+/// `path` must be a non-null C string.
+pub unsafe fn statx(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mask: u32,
+) -> Answer<libc::statx> {
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    // Keep the caller's sync flags; never follow here; always learn the file type.
+    let flags =
+        (flags & !libc::AT_SYMLINK_FOLLOW) | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
+    let run = |p: &[u8]| {
+        // SAFETY: an all-zero struct statx is a valid value.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: p is NUL-terminated; stx is a valid, writable struct statx.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_statx,
+                libc::AT_FDCWD,
+                p.as_ptr(),
+                flags,
+                mask | libc::STATX_TYPE,
+                &mut stx as *mut libc::statx,
+            )
+        };
+        if rc < 0 {
+            Err(crate::sys::errno())
+        } else {
+            Ok((stx, u32::from(stx.stx_mode) & libc::S_IFMT))
+        }
+    };
+    // SAFETY: per this function's contract.
+    unsafe { with_path(dirfd, path, follow, run) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_cover_their_subtrees_only() {
+        let g = b"/usr\0/w/x\0";
+        assert_eq!(granted_root(g, b"/usr"), Some(4));
+        assert_eq!(granted_root(g, b"/usr/lib/a"), Some(4));
+        assert_eq!(granted_root(g, b"/usrx/a"), None);
+        assert_eq!(granted_root(g, b"/w/x/y"), Some(4));
+        assert_eq!(granted_root(g, b"/w/y"), None);
+        assert_eq!(granted_root(b"/\0", b"/anything/at/all"), Some(0));
+        assert_eq!(granted_root(b"", b"/usr"), None);
+    }
+
+    #[test]
+    fn only_canonical_paths_qualify() {
+        assert!(is_canonical(b"/usr/lib"));
+        assert!(is_canonical(b"/a/.hidden/..x"));
+        assert!(!is_canonical(b"/"));
+        assert!(!is_canonical(b"/usr/"));
+        assert!(!is_canonical(b"/usr//lib"));
+        assert!(!is_canonical(b"/usr/./lib"));
+        assert!(!is_canonical(b"/usr/../etc"));
+        assert!(!is_canonical(b"usr"));
+    }
+
+    #[test]
+    fn parents_are_walked_and_symlinks_sent_to_the_broker() {
+        let dir = std::env::temp_dir().join(format!("fast-path-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::os::unix::fs::symlink(dir.join("a"), dir.join("link")).unwrap();
+        std::fs::write(dir.join("a/file"), b"x").unwrap();
+        let root = dir.to_str().unwrap().as_bytes().to_vec();
+        let mut grants = root.clone();
+        grants.push(0);
+        let check = |rel: &str| {
+            let mut p = root.clone();
+            p.extend_from_slice(rel.as_bytes());
+            p.push(0);
+            vouch(&CallerPath { with_nul: &p }, &grants)
+        };
+        assert!(check("/a/b/c").is_ok());
+        // Twice: the second time the memo vouches.
+        assert!(check("/a/b/c").is_ok());
+        assert!(matches!(check("/link/b/c"), Err(Walk::Broker)));
+        assert!(matches!(
+            check("/missing/c"),
+            Err(Walk::Errno(libc::ENOENT))
+        ));
+        assert!(matches!(
+            check("/a/file/c"),
+            Err(Walk::Errno(libc::ENOTDIR))
+        ));
+        assert!(matches!(check("/a/./c"), Err(Walk::Broker)));
+        // Outside the granted root.
+        let mut outside = b"/usr/lib/x".to_vec();
+        outside.push(0);
+        assert!(matches!(
+            vouch(&CallerPath { with_nul: &outside }, &grants),
+            Err(Walk::Broker)
+        ));
+        // The memo notices a parent replaced by a symlink.
+        assert!(check("/a/b/c").is_ok());
+        std::fs::rename(dir.join("a/b"), dir.join("a/b2")).unwrap();
+        std::os::unix::fs::symlink(dir.join("a/b2"), dir.join("a/b")).unwrap();
+        assert!(matches!(check("/a/b/c"), Err(Walk::Broker)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn parent_keys_are_the_callers_names() {
+        let p = |s: &'static [u8]| CallerPath { with_nul: s };
+        assert_eq!(p(b"/usr/lib/x\0").parent_key(), b"/usr/lib");
+        assert_eq!(p(b"/usr\0").parent_key(), b"/");
+        assert_eq!(p(b"d3/f3\0").parent_key(), b"d3");
+        assert_eq!(p(b"f3\0").parent_key(), b".");
+    }
+}
