@@ -9,6 +9,7 @@ pub mod hostent;
 pub mod modify;
 pub mod net;
 pub mod open;
+pub mod realpath;
 pub mod stat;
 pub mod stdio;
 
