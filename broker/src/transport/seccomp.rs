@@ -19,6 +19,7 @@
 //! own fds) decides on the real path of the file it names; only pipes, sockets and anonymous
 //! inodes are re-opened directly.
 
+use std::cell::OnceCell;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -161,18 +162,21 @@ fn serve_one(
     exes: &ExeCache,
     req: &libc::seccomp_notif,
 ) {
-    let answer = match Target::new(fd, req) {
-        Ok(mut t) => {
-            if core.audit().enabled() {
-                let (exe, first) = exes.get(t.tgid, &t.name);
+    let mut t = Target::new(fd, req);
+    let answer = if core.audit().enabled() {
+        match t.status() {
+            Ok(st) => {
+                let (exe, first) = exes.get(st.tgid, &st.name);
                 if first {
-                    core.audit().process(t.tgid, exe.as_deref(), "seccomp");
+                    core.audit().process(st.tgid, exe.as_deref(), "seccomp");
                 }
                 t.exe = exe;
+                t.handle(core, floor, req)
             }
-            t.handle(core, floor, req)
+            Err(e) => Answer::Error(e),
         }
-        Err(e) => Answer::Error(e),
+    } else {
+        t.handle(core, floor, req)
     };
     answer.send(fd, req.id);
 }
@@ -232,21 +236,47 @@ impl Answer {
     }
 }
 
-/// The process that made the call, read from `/proc/<tid>/status`.
+/// The process that made the call.
 struct Target {
     listener: RawFd,
     id: u64,
     tid: i32,
+    /// `/proc/<tid>/status`, read on first need: reading it costs about as much as the rest
+    /// of a notification, and most calls (an open for reading with no audit log) never need it.
+    status: OnceCell<Status>,
+    /// The executable, when auditing.
+    exe: Option<Arc<Path>>,
+    /// Base directories for relative paths, passed to the core as `At::Fd(i)`.
+    fds: Vec<OwnedFd>,
+}
+
+/// What `/proc/<tid>/status` says about the caller.
+struct Status {
     tgid: i32,
     uid: u32,
     gid: u32,
     umask: u32,
     /// The `comm` name (`Name:`), which exec changes: the key of the executable cache.
     name: String,
-    /// The executable, when auditing.
-    exe: Option<Arc<Path>>,
-    /// Base directories for relative paths, passed to the core as `At::Fd(i)`.
-    fds: Vec<OwnedFd>,
+}
+
+impl Status {
+    fn read(tid: i32) -> Result<Status, i32> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| libc::ESRCH)?;
+        let field = |k| status_field(&status, k).ok_or(libc::ESRCH);
+        Ok(Status {
+            tgid: field("Tgid:")? as i32,
+            uid: field("Uid:")?,
+            gid: field("Gid:")?,
+            umask: field("Umask:").unwrap_or(0o022),
+            name: status
+                .lines()
+                .find_map(|l| l.strip_prefix("Name:"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_default(),
+        })
+    }
 }
 
 fn status_field(status: &str, key: &str) -> Option<u32> {
@@ -271,27 +301,33 @@ fn open_raw(path: &str, flags: i32) -> Result<OwnedFd, i32> {
 }
 
 impl Target {
-    fn new(listener: RawFd, req: &libc::seccomp_notif) -> Result<Target, i32> {
-        let tid = req.pid as i32;
-        let status =
-            std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| libc::ESRCH)?;
-        let field = |k| status_field(&status, k).ok_or(libc::ESRCH);
-        Ok(Target {
+    fn new(listener: RawFd, req: &libc::seccomp_notif) -> Target {
+        Target {
             listener,
             id: req.id,
-            tid,
-            tgid: field("Tgid:")? as i32,
-            uid: field("Uid:")?,
-            gid: field("Gid:")?,
-            umask: field("Umask:").unwrap_or(0o022),
-            name: status
-                .lines()
-                .find_map(|l| l.strip_prefix("Name:"))
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_default(),
+            tid: req.pid as i32,
+            status: OnceCell::new(),
             exe: None,
             fds: Vec::new(),
-        })
+        }
+    }
+
+    /// The caller's status, read now if no call needed it before.
+    fn status(&self) -> Result<&Status, i32> {
+        if self.status.get().is_none() {
+            let _ = self.status.set(Status::read(self.tid)?);
+        }
+        self.status.get().ok_or(libc::ESRCH)
+    }
+
+    /// The caller's process id.
+    fn tgid(&self) -> Result<i32, i32> {
+        self.status().map(|s| s.tgid)
+    }
+
+    /// The caller's umask, for calls that create.
+    fn umask(&self) -> Result<u32, i32> {
+        self.status().map(|s| s.umask)
     }
 
     /// Whether the notification is still pending (its thread alive, the pid not reused).
@@ -386,7 +422,11 @@ impl Target {
             .split(|&b| b == b'/')
             .filter(|c| !c.is_empty() && *c != b".")
             .collect();
-        let pid = self.tgid.to_string().into_bytes();
+        if !matches!(parts.first(), Some(&b"proc") | Some(&b"dev")) {
+            return raw.to_vec();
+        }
+        // A target whose status cannot be read is gone; its tid names it as well as anything.
+        let pid = self.tgid().unwrap_or(self.tid).to_string().into_bytes();
         let tid = self.tid.to_string().into_bytes();
         let mut new: Vec<Vec<u8>> = match parts.as_slice() {
             [b"proc", b"self", rest @ ..] => [b"proc".as_slice(), &pid]
@@ -460,14 +500,21 @@ impl Target {
         Ok((At::Fd((self.fds.len() - 1) as u8), raw))
     }
 
-    fn caller(&self) -> Caller {
+    /// Who is calling, for the audit record. Without an audit log nothing reads it, so the
+    /// status is not read for it (uid and gid are then 0).
+    fn caller(&self, core: &RequestCore) -> Caller {
+        let status = if core.audit().enabled() {
+            self.status().ok()
+        } else {
+            None
+        };
         Caller {
-            pid: self.tgid,
+            pid: status.map_or(self.tid, |s| s.tgid),
             // The notification's pid is the thread that made the call.
             tid: Some(self.tid),
             exe: self.exe.clone(),
-            uid: self.uid,
-            gid: self.gid,
+            uid: status.map_or(0, |s| s.uid),
+            gid: status.map_or(0, |s| s.gid),
             transport: Transport::Seccomp,
         }
     }
@@ -477,7 +524,7 @@ impl Target {
         if !self.valid() {
             return Err(Answer::Gone);
         }
-        let out = core.handle(&self.caller(), call, &self.fds);
+        let out = core.handle(&self.caller(core), call, &self.fds);
         if out.result < 0 {
             return Err(Answer::Error(out.errno));
         }
@@ -507,7 +554,6 @@ impl Target {
         let a = req.data.args;
         let fd_arg = |i: usize| a[i] as i32;
         let cwd = libc::AT_FDCWD;
-        let umask = self.umask;
         let nr = i64::from(req.data.nr);
         match nr {
             libc::SYS_open | libc::SYS_openat | libc::SYS_creat | libc::SYS_openat2 => {
@@ -590,7 +636,7 @@ impl Target {
                     &Call::Mkdir {
                         path: pa(at, &path),
                         mode,
-                        umask,
+                        umask: self.umask()?,
                     },
                 ))
             }
@@ -606,7 +652,7 @@ impl Target {
                         path: pa(at, &path),
                         mode,
                         dev,
-                        umask,
+                        umask: self.umask()?,
                     },
                 ))
             }
@@ -832,7 +878,7 @@ impl Target {
         } else {
             Call::Bind {
                 addr,
-                umask: self.umask,
+                umask: self.umask()?,
             }
         };
         Ok(self.simple(core, &call))
@@ -851,7 +897,7 @@ impl Target {
         let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.tid, PIDFD_THREAD) };
         if pidfd < 0 && errno() == libc::EINVAL {
             // SAFETY: as above.
-            pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.tgid, 0u32) };
+            pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.tgid()?, 0u32) };
         }
         if pidfd < 0 {
             return Err(libc::ESRCH);
@@ -940,7 +986,7 @@ impl Target {
             core.audit().event(
                 "seccomp_refused",
                 json!({
-                    "pid": self.tgid,
+                    "pid": self.tgid().unwrap_or(self.tid),
                     "call": if nr == libc::SYS_connect { "connect" } else { "bind" },
                     "family": family,
                     "errno": libc::EACCES,
@@ -976,11 +1022,13 @@ impl Target {
             },
             _ => (at, path),
         };
+        // Only a call that may create needs the umask (and so the status read).
+        let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
         let call = Call::Open {
             path: PathArg { at, path },
             flags,
             mode,
-            umask: self.umask,
+            umask: if creates { self.umask()? } else { 0 },
         };
         match self.run(core, &call) {
             Ok(out) => match out.fd {
@@ -1019,7 +1067,10 @@ impl Target {
 
     /// `N` when `path` is `/proc/<tgid>/fd/N`, the caller's own descriptor.
     fn own_fd(&self, path: &[u8]) -> Option<i32> {
-        let prefix = format!("/proc/{}/fd/", self.tgid);
+        if !path.starts_with(b"/proc/") {
+            return None;
+        }
+        let prefix = format!("/proc/{}/fd/", self.tgid().ok()?);
         let rest = path.strip_prefix(prefix.as_bytes())?;
         std::str::from_utf8(rest).ok()?.parse().ok()
     }
@@ -1028,7 +1079,7 @@ impl Target {
     /// their real path (else a read-only fd could be re-opened writable by the broker);
     /// pipes, sockets and anonymous inodes are re-opened directly.
     fn reopen_target(&self, core: &RequestCore, n: i32, flags: i32) -> Result<Reopen, i32> {
-        let magic = format!("/proc/{}/fd/{n}", self.tgid);
+        let magic = format!("/proc/{}/fd/{n}", self.tgid()?);
         let o = open_raw(&magic, libc::O_PATH)?;
         // SAFETY: stat is plain old data.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -1062,7 +1113,7 @@ impl Target {
             core.audit().event(
                 "seccomp_direct",
                 json!({
-                    "pid": self.tgid,
+                    "pid": self.tgid().unwrap_or(self.tid),
                     "tid": self.tid,
                     "call": "open",
                     "how": how,
