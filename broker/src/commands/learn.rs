@@ -71,6 +71,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         bind: Vec::new(),
         resolve: Vec::new(),
         no_seccomp_transport: false,
+        no_fast_path: false,
         daemon: None,
         command: args.command.clone(),
     };

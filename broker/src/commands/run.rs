@@ -71,6 +71,9 @@ pub struct RunArgs {
     /// the kernel floor then simply denies them.
     #[arg(long)]
     pub no_seccomp_transport: bool,
+    /// Send every call to the broker: no in-process stat fast path.
+    #[arg(long)]
+    pub no_fast_path: bool,
     /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
     /// (or the abstract socket `@NAME`) for a sandbox, then become the command. The daemon
     /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
