@@ -22,7 +22,18 @@ const REQUIRED: &[&str] = &[
     "seccomp_stat",
 ];
 
-const BROKERED: &[&str] = &["open", "stat", "access", "connect", "getaddrinfo"];
+const BROKERED: &[&str] = &[
+    "open",
+    "stat",
+    "access",
+    "connect",
+    "getaddrinfo",
+    // stat with `arbiter run --no-fast-path`
+    "stat_rt",
+];
+
+/// Whole programs and the tools they need: skipped by the bench without them.
+const PROGRAMS: &[(&str, &[&str])] = &[("git_status", &["git"]), ("make", &["make", "cc"])];
 
 #[test]
 fn bench_quick_reports_every_result() {
@@ -48,6 +59,14 @@ fn bench_quick_reports_every_result() {
     for kind in BROKERED {
         for suffix in ["", "_t2", "_t8", "_p4"] {
             names.push(format!("brokered_{kind}{suffix}"));
+        }
+    }
+    for (program, tools) in PROGRAMS {
+        if tools.iter().all(|t| arbiter_tests::have(t)) {
+            names.push(format!("native_{program}"));
+            names.push(format!("run_{program}"));
+        } else {
+            eprintln!("{program}: a tool is missing ({tools:?}), not expected in the report");
         }
     }
     for name in &names {
