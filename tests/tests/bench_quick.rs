@@ -1,5 +1,6 @@
-//! `arbiter bench --quick` runs end to end and reports every required result. Timings are
-//! never asserted: they depend on the machine and on whatever else it is running.
+//! `arbiter bench --quick` runs end to end, reports every required result and draws the
+//! plot. Timings are never asserted: they depend on the machine and on whatever else it is
+//! running.
 
 use std::process::Command;
 
@@ -39,10 +40,13 @@ const PROGRAMS: &[(&str, &[&str])] = &[("git_status", &["git"]), ("make", &["mak
 fn bench_quick_reports_every_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bench.json");
+    let plot = dir.path().join("bench.svg");
     let run = Command::new(arbiter_tests::arbiter())
         .current_dir(dir.path())
         .args(["bench", "--quick", "--iters", "100", "--out"])
         .arg(&out)
+        .arg("--plot")
+        .arg(&plot)
         .output()
         .expect("run arbiter bench");
     assert!(
@@ -89,4 +93,45 @@ fn bench_quick_reports_every_result() {
             }
         }
     }
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.contains("<svg"), "not an SVG: {svg}");
+    assert!(svg.trim_end().ends_with("</svg>"), "truncated SVG");
+    assert!(
+        svg.contains(">brokered_stat</text>"),
+        "brokered_stat not drawn"
+    );
+}
+
+#[test]
+fn bench_from_redraws_a_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("in.json");
+    std::fs::write(
+        &json,
+        r#"{"machine": {"cpus": 2, "kernel": "6.1.0", "model": "m", "loadavg": "0"},
+            "results": [{"name": "bare_rt", "p50_ns": 9000, "p99_ns": 20000, "ops_per_s": 1e5, "n": 10},
+                        {"name": "brokered_stat", "p50_ns": 20000, "p99_ns": 40000, "ops_per_s": 5e4, "n": 10}]}"#,
+    )
+    .expect("write report");
+    let plot = dir.path().join("out.svg");
+    let run = Command::new(arbiter_tests::arbiter())
+        .args(["bench", "--from"])
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .output()
+        .expect("run arbiter bench --from");
+    assert!(
+        run.status.success(),
+        "arbiter bench --from failed: {}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        table.contains("brokered_stat / bare_rt (p50)"),
+        "no ratio table: {table}"
+    );
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.contains("<svg") && svg.contains(">brokered_stat</text>"));
 }

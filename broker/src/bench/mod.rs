@@ -17,9 +17,12 @@
 //!    (`run_make`), each against its `native_*` run; then the broker's resident memory
 //!    with 1 and 100 idle registered channels.
 //!
+//! [`plot`] draws a report's p50 latencies per call family as an SVG.
+//!
 //! The machine may be busy and its idle CPUs slow to wake, so absolute figures move between
 //! runs: compare the ratios, which come from one run.
 
+pub mod plot;
 pub mod programs;
 pub mod report;
 pub mod sandboxed;
@@ -240,6 +243,13 @@ pub fn run(opts: &Options) -> Result<Report> {
         machine: Machine::here(),
         results,
     })
+}
+
+/// Reads a report written by [`write_json`].
+pub fn read_json(path: &std::path::Path) -> Result<Report> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a bench report", path.display()))
 }
 
 /// Writes the report as pretty JSON to `out`.

@@ -108,7 +108,8 @@ impl Ratio {
 }
 
 impl Report {
-    fn get(&self, name: &str) -> Option<&Entry> {
+    /// The result named `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
         self.results.iter().find(|e| e.name == name)
     }
 
@@ -275,8 +276,8 @@ impl Report {
     }
 }
 
-/// `850 ns`, `12.3 µs`, `4.56 ms`.
-fn human_ns(ns: u64) -> String {
+/// A latency for people: `850 ns`, `12.30 µs`, `4.56 ms`.
+pub fn human_ns(ns: u64) -> String {
     match ns {
         0..=999 => format!("{ns} ns"),
         1_000..=999_999 => format!("{:.2} µs", ns as f64 / 1e3),
