@@ -1,5 +1,6 @@
-//! `arbiter bench --quick` runs end to end and reports every required result. Timings are
-//! never asserted: they depend on the machine and on whatever else it is running.
+//! `arbiter bench --quick` runs end to end, reports every required result and draws the
+//! plot. Timings are never asserted: they depend on the machine and on whatever else it is
+//! running.
 
 use std::process::Command;
 
@@ -22,16 +23,30 @@ const REQUIRED: &[&str] = &[
     "seccomp_stat",
 ];
 
-const BROKERED: &[&str] = &["open", "stat", "access", "connect", "getaddrinfo"];
+const BROKERED: &[&str] = &[
+    "open",
+    "stat",
+    "access",
+    "connect",
+    "getaddrinfo",
+    // stat with `arbiter run --no-fast-path`
+    "stat_rt",
+];
+
+/// Whole programs and the tools they need: skipped by the bench without them.
+const PROGRAMS: &[(&str, &[&str])] = &[("git_status", &["git"]), ("make", &["make", "cc"])];
 
 #[test]
 fn bench_quick_reports_every_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("bench.json");
+    let plot = dir.path().join("bench.svg");
     let run = Command::new(arbiter_tests::arbiter())
         .current_dir(dir.path())
         .args(["bench", "--quick", "--iters", "100", "--out"])
         .arg(&out)
+        .arg("--plot")
+        .arg(&plot)
         .output()
         .expect("run arbiter bench");
     assert!(
@@ -48,6 +63,14 @@ fn bench_quick_reports_every_result() {
     for kind in BROKERED {
         for suffix in ["", "_t2", "_t8", "_p4"] {
             names.push(format!("brokered_{kind}{suffix}"));
+        }
+    }
+    for (program, tools) in PROGRAMS {
+        if tools.iter().all(|t| arbiter_tests::have(t)) {
+            names.push(format!("native_{program}"));
+            names.push(format!("run_{program}"));
+        } else {
+            eprintln!("{program}: a tool is missing ({tools:?}), not expected in the report");
         }
     }
     for name in &names {
@@ -70,4 +93,45 @@ fn bench_quick_reports_every_result() {
             }
         }
     }
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.contains("<svg"), "not an SVG: {svg}");
+    assert!(svg.trim_end().ends_with("</svg>"), "truncated SVG");
+    assert!(
+        svg.contains(">brokered_stat</text>"),
+        "brokered_stat not drawn"
+    );
+}
+
+#[test]
+fn bench_from_redraws_a_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("in.json");
+    std::fs::write(
+        &json,
+        r#"{"machine": {"cpus": 2, "kernel": "6.1.0", "model": "m", "loadavg": "0"},
+            "results": [{"name": "bare_rt", "p50_ns": 9000, "p99_ns": 20000, "ops_per_s": 1e5, "n": 10},
+                        {"name": "brokered_stat", "p50_ns": 20000, "p99_ns": 40000, "ops_per_s": 5e4, "n": 10}]}"#,
+    )
+    .expect("write report");
+    let plot = dir.path().join("out.svg");
+    let run = Command::new(arbiter_tests::arbiter())
+        .args(["bench", "--from"])
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .output()
+        .expect("run arbiter bench --from");
+    assert!(
+        run.status.success(),
+        "arbiter bench --from failed: {}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        table.contains("brokered_stat / bare_rt (p50)"),
+        "no ratio table: {table}"
+    );
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.contains("<svg") && svg.contains(">brokered_stat</text>"));
 }

@@ -10,12 +10,20 @@
 //!    sends them to the broker; with 1, 2 and 8 threads and with 4 processes.
 //!    `seccomp_open` and `seccomp_stat` time the same open and stat as raw `syscall()`s,
 //!    which bypass the shim and reach the broker by seccomp user notification.
-//! 4. Start-up (`run_true`, `run_python` against `native_*`) and the broker's resident
-//!    memory with 1 and 100 idle registered channels.
+//!    `brokered_stat_rt` (and its `_tN`/`_pN` variants) runs the stat workload with
+//!    `arbiter run --no-fast-path`: every call goes to the broker.
+//! 4. Whole programs ([`programs`]): start-up (`run_true`, `run_python`), `git status` in
+//!    a 5,000-file repository (`run_git_status`) and `make -j2` of a small C project
+//!    (`run_make`), each against its `native_*` run; then the broker's resident memory
+//!    with 1 and 100 idle registered channels.
+//!
+//! [`plot`] draws a report's p50 latencies per call family as an SVG.
 //!
 //! The machine may be busy and its idle CPUs slow to wake, so absolute figures move between
 //! runs: compare the ratios, which come from one run.
 
+pub mod plot;
+pub mod programs;
 pub mod report;
 pub mod sandboxed;
 pub mod seqpacket;
@@ -85,14 +93,39 @@ fn entry(name: impl Into<String>, s: Summary) -> Entry {
     }
 }
 
-/// Progress on stderr, so a long run shows where it is.
+/// Progress on stderr, so a long run shows where it is (`""` clears the line).
 fn progress(name: &str) {
     let mut e = std::io::stderr();
     if !e.is_terminal() {
         return;
     }
-    let _ = write!(e, "\r\x1b[K{name}…");
+    let dots = if name.is_empty() { "" } else { "…" };
+    let _ = write!(e, "\r\x1b[K{name}{dots}");
     let _ = e.flush();
+}
+
+/// `name` (one thread), then `name_tN` for each of `opts.threads` and `name_pN` with
+/// `opts.procs` processes, each with half the calls per thread.
+fn brokered_family(
+    runner: &Runner,
+    kind: Kind,
+    name: &str,
+    iters: usize,
+    opts: &Options,
+    push: &mut impl FnMut(Entry),
+) -> Result<()> {
+    progress(name);
+    push(entry(name, runner.brokered(kind, 1, 1, iters)?));
+    let fewer = (iters / 2).max(1);
+    for &t in &opts.threads {
+        let n = format!("{name}_t{t}");
+        progress(&n);
+        push(entry(n, runner.brokered(kind, t, 1, fewer)?));
+    }
+    let n = format!("{name}_p{}", opts.procs);
+    progress(&n);
+    push(entry(n, runner.brokered(kind, 1, opts.procs, fewer)?));
+    Ok(())
 }
 
 /// Runs every measurement and returns the report.
@@ -105,7 +138,6 @@ pub fn run(opts: &Options) -> Result<Report> {
         Kind::Connect | Kind::Getaddrinfo => net,
         _ => base,
     };
-    let (startup_n, python_n) = if opts.quick { (5, 3) } else { (30, 10) };
     let mut results = Vec::new();
     let mut push = |e: Entry| {
         results.push(e);
@@ -152,24 +184,26 @@ pub fn run(opts: &Options) -> Result<Report> {
         dir: dir_path.clone(),
         file: PathBuf::from(&file),
         addr,
+        run_flags: Vec::new(),
     };
     for kind in KINDS {
-        let iters = per_kind(kind);
         let name = format!("brokered_{}", kind.name());
-        progress(&name);
-        push(entry(&name, runner.brokered(kind, 1, 1, iters)?));
-        for &t in &opts.threads {
-            let n = format!("{name}_t{t}");
-            progress(&n);
-            push(entry(n, runner.brokered(kind, t, 1, (iters / 2).max(1))?));
-        }
-        let n = format!("{name}_p{}", opts.procs);
-        progress(&n);
-        push(entry(
-            n,
-            runner.brokered(kind, 1, opts.procs, (iters / 2).max(1))?,
-        ));
+        brokered_family(&runner, kind, &name, per_kind(kind), opts, &mut push)?;
     }
+    // The same stat with every call sent to the broker (no in-process fast path): what the
+    // round trip itself costs next to bare_rt.
+    let round_trip = Runner {
+        run_flags: vec!["--no-fast-path"],
+        ..runner.clone()
+    };
+    brokered_family(
+        &round_trip,
+        Kind::Stat,
+        "brokered_stat_rt",
+        base,
+        opts,
+        &mut push,
+    )?;
 
     // The same open and stat as raw system calls: the shim never sees them, the seccomp
     // notify filter sends them to the broker (compare with brokered_open/brokered_stat).
@@ -178,33 +212,25 @@ pub fn run(opts: &Options) -> Result<Report> {
         push(entry(kind.name(), runner.brokered(kind, 1, 1, base)?));
     }
 
-    progress("native_true");
-    push(entry(
-        "native_true",
-        sandboxed::startup(|| sandboxed::native(&dir_path, &["/bin/true"]), startup_n)?,
-    ));
-    progress("run_true");
-    push(entry(
-        "run_true",
-        sandboxed::startup(
-            || sandboxed::under_arbiter(&runner.exe, &dir_path, &["/bin/true"]),
-            startup_n,
-        )?,
-    ));
-    let python = ["python3", "-c", "pass"];
-    progress("native_python");
-    push(entry(
-        "native_python",
-        sandboxed::startup(|| sandboxed::native(&dir_path, &python), python_n)?,
-    ));
-    progress("run_python");
-    push(entry(
-        "run_python",
-        sandboxed::startup(
-            || sandboxed::under_arbiter(&runner.exe, &dir_path, &python),
-            python_n,
-        )?,
-    ));
+    progress("git_status and make fixtures");
+    let (whole, skipped) = programs::all(&dir_path, opts.quick)?;
+    for s in &skipped {
+        progress("");
+        eprintln!(
+            "arbiter bench: skipping native_{0} and run_{0}: {1}",
+            s.name, s.reason
+        );
+    }
+    for program in &whole {
+        for (prefix, arbiter) in [("native", None), ("run", Some(runner.exe.as_path()))] {
+            let name = format!("{prefix}_{}", program.name);
+            progress(&name);
+            let summary = program
+                .time(arbiter)
+                .with_context(|| format!("{name} failed"))?;
+            push(entry(name, summary));
+        }
+    }
 
     for idle in [1, 100] {
         let name = format!("broker_rss_{idle}");
@@ -217,6 +243,13 @@ pub fn run(opts: &Options) -> Result<Report> {
         machine: Machine::here(),
         results,
     })
+}
+
+/// Reads a report written by [`write_json`].
+pub fn read_json(path: &std::path::Path) -> Result<Report> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a bench report", path.display()))
 }
 
 /// Writes the report as pretty JSON to `out`.

@@ -108,7 +108,8 @@ impl Ratio {
 }
 
 impl Report {
-    fn get(&self, name: &str) -> Option<&Entry> {
+    /// The result named `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
         self.results.iter().find(|e| e.name == name)
     }
 
@@ -136,6 +137,7 @@ impl Report {
         p50_ratio("brokered_open", "ideal_open_rt", Some(1.25));
         p50_ratio("brokered_stat", "bare_rt", Some(1.25));
         p50_ratio("brokered_access", "bare_rt", Some(1.25));
+        p50_ratio("brokered_stat_rt", "bare_rt", Some(1.25));
         p50_ratio("brokered_stat", "native_stat", Some(3.0));
         p50_ratio("brokered_open", "native_open", Some(5.0));
         p50_ratio("brokered_connect", "native_connect", None);
@@ -145,7 +147,16 @@ impl Report {
         p50_ratio("seccomp_stat", "brokered_stat", None);
         p50_ratio("seccomp_open", "native_open", None);
         p50_ratio("seccomp_stat", "native_stat", None);
-        for kind in ["open", "stat", "access", "connect", "getaddrinfo"] {
+        p50_ratio("run_git_status", "native_git_status", Some(2.0));
+        p50_ratio("run_make", "native_make", Some(2.0));
+        for kind in [
+            "open",
+            "stat",
+            "access",
+            "connect",
+            "getaddrinfo",
+            "stat_rt",
+        ] {
             let one = format!("brokered_{kind}");
             for suffix in ["t2", "t8", "p4"] {
                 let many = format!("{one}_{suffix}");
@@ -243,7 +254,7 @@ impl Report {
                 }
             }
         }
-        let _ = writeln!(s, "\n{:<52} {:>10} {:>12}  met", "ratio", "value", "target");
+        let _ = writeln!(s, "\n{:<60} {:>10} {:>12}  met", "ratio", "value", "target");
         for r in self.ratios() {
             let target = r.target.map_or(String::new(), |(t, le)| {
                 format!("{} {t}{}", if le { "≤" } else { "≥" }, r.unit)
@@ -255,7 +266,7 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "{:<52} {:>10} {:>12}  {met}",
+                "{:<60} {:>10} {:>12}  {met}",
                 r.label,
                 format!("{:.2}{}", r.value, r.unit),
                 target
@@ -265,8 +276,8 @@ impl Report {
     }
 }
 
-/// `850 ns`, `12.3 µs`, `4.56 ms`.
-fn human_ns(ns: u64) -> String {
+/// A latency for people: `850 ns`, `12.30 µs`, `4.56 ms`.
+pub fn human_ns(ns: u64) -> String {
     match ns {
         0..=999 => format!("{ns} ns"),
         1_000..=999_999 => format!("{:.2} µs", ns as f64 / 1e3),

@@ -1,17 +1,19 @@
 //! Measurements through the real `arbiter run`: the brokered calls (timed inside the
-//! sandbox by `arbiter bench-worker`), start-up, and the broker's memory.
+//! sandbox by `arbiter bench-worker`) and the broker's memory. Whole programs are in
+//! [`super::programs`].
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddrV4;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use super::stats::{now_ns, summarize, Summary};
+use super::stats::Summary;
 use super::workload::Kind;
 
 /// How to start `arbiter run` for the bench.
+#[derive(Debug, Clone)]
 pub struct Runner {
     /// This `arbiter` binary (both the broker and the worker).
     pub exe: PathBuf,
@@ -21,6 +23,8 @@ pub struct Runner {
     pub file: PathBuf,
     /// The loopback listener.
     pub addr: SocketAddrV4,
+    /// Further `arbiter run` options (`--no-fast-path` for the `brokered_stat_rt` entries).
+    pub run_flags: Vec<&'static str>,
 }
 
 impl Runner {
@@ -32,8 +36,8 @@ impl Runner {
             &self.addr.to_string(),
             "--resolve",
             "localhost",
-            "--",
         ]);
+        c.args(&self.run_flags).arg("--");
         c
     }
 
@@ -121,42 +125,4 @@ fn vm_rss(pid: u32) -> Result<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .context("no VmRSS")?;
     Ok(kb * 1024)
-}
-
-/// Wall time of `iters` runs of a command (after one untimed run), as a summary.
-pub fn startup(mut make: impl FnMut() -> Command, iters: usize) -> Result<Summary> {
-    let mut go = || -> Result<u64> {
-        let start = now_ns();
-        let status = make()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot start the command")?;
-        let end = now_ns();
-        if !status.success() {
-            bail!("{status}");
-        }
-        Ok(end - start)
-    };
-    go()?;
-    let mut samples = Vec::with_capacity(iters);
-    let start = now_ns();
-    for _ in 0..iters {
-        samples.push(go()?);
-    }
-    Ok(summarize(&mut samples, now_ns() - start))
-}
-
-/// `arbiter run -- ARGV` in `dir`.
-pub fn under_arbiter(exe: &Path, dir: &Path, argv: &[&str]) -> Command {
-    let mut c = Command::new(exe);
-    c.current_dir(dir).arg("run").arg("--").args(argv);
-    c
-}
-
-/// `ARGV` run directly in `dir`.
-pub fn native(dir: &Path, argv: &[&str]) -> Command {
-    let mut c = Command::new(argv[0]);
-    c.current_dir(dir).args(&argv[1..]);
-    c
 }

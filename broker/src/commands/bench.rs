@@ -1,6 +1,7 @@
-//! `arbiter bench [--quick] [--threads N…] --out FILE.json`: measure brokered calls against
-//! native calls and the channel's physical limit (see [`crate::bench`]), and
-//! `arbiter bench-worker`, the hidden half that times calls inside the sandbox.
+//! `arbiter bench [--quick] [--threads N…] --out FILE.json [--plot FILE.svg]`: measure
+//! brokered calls against native calls and the channel's physical limit (see
+//! [`crate::bench`]); `arbiter bench --from FILE.json --plot FILE.svg` draws an existing
+//! report; and `arbiter bench-worker`, the hidden half that times calls inside the sandbox.
 
 use std::ffi::CString;
 use std::net::SocketAddrV4;
@@ -25,20 +26,37 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub iters: Option<usize>,
     /// Write the JSON report to FILE.
+    #[arg(long, value_name = "FILE", required_unless_present = "from")]
+    pub out: Option<PathBuf>,
+    /// Do not measure: read the report FILE (written by `--out`), print its table and plot.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "threads", "iters", "out"])]
+    pub from: Option<PathBuf>,
+    /// Also draw the p50 latency of each call family as an SVG image in FILE.
     #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    pub plot: Option<PathBuf>,
 }
 
-/// Runs the bench, writes the report and prints the table.
+/// Runs the bench (or reads a report), writes the report and the plot, prints the table.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    let opts = bench::Options {
-        quick: args.quick,
-        iters: args.iters,
-        threads: args.threads,
-        procs: 4,
+    let report = match &args.from {
+        Some(from) => bench::read_json(from)?,
+        None => {
+            let opts = bench::Options {
+                quick: args.quick,
+                iters: args.iters,
+                threads: args.threads,
+                procs: 4,
+            };
+            bench::run(&opts)?
+        }
     };
-    let report = bench::run(&opts)?;
-    bench::write_json(&report, &args.out)?;
+    if let Some(out) = &args.out {
+        bench::write_json(&report, out)?;
+    }
+    if let Some(plot) = &args.plot {
+        std::fs::write(plot, bench::plot::render(&report))
+            .with_context(|| format!("cannot write {}", plot.display()))?;
+    }
     print!("{}", report.table());
     Ok(ExitCode::SUCCESS)
 }

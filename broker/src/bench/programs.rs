@@ -1,0 +1,316 @@
+//! Whole programs, timed natively and under `arbiter run`, wall clock per run:
+//!
+//! * `true`: `/bin/true`, start-up alone;
+//! * `python`: `python3 -c pass`, an interpreter's start-up;
+//! * `git_status`: `git status` in a 5,000-file repository the bench creates;
+//! * `make`: `make -j2` of a small C project the bench writes, after an untimed
+//!   `make clean` before each run.
+//!
+//! Result names are `native_{name}` and `run_{name}`. `git_status` and `make` need their
+//! tools on `PATH`; without them they are skipped (with a reason), not failed.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+
+use super::stats::{now_ns, summarize, Summary};
+use crate::sandbox::program;
+
+/// Directories of the `git_status` repository.
+const GIT_DIRS: usize = 50;
+/// Files per directory of the `git_status` repository.
+const GIT_FILES_PER_DIR: usize = 100;
+/// C files (one small function each) of the `make` project, besides `main.c`.
+const C_FILES: usize = 16;
+
+/// One whole program to time.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The result names' suffix: `native_{name}`, `run_{name}`.
+    pub name: &'static str,
+    /// The command and its arguments.
+    pub argv: &'static [&'static str],
+    /// Its working directory (read-write under the default policy, which grants `$PWD`).
+    pub dir: PathBuf,
+    /// Environment changes for every run: set (`Some`) or removed (`None`).
+    pub env: Vec<(&'static str, Option<OsString>)>,
+    /// Run natively, untimed, before each run (`make clean`).
+    pub reset: Option<&'static [&'static str]>,
+    /// Timed runs (after one untimed warm-up run).
+    pub iters: usize,
+}
+
+/// A program left out because a tool it needs is missing.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The [`Program::name`] it would have had.
+    pub name: &'static str,
+    /// Why, for the person running the bench.
+    pub reason: String,
+}
+
+impl Program {
+    fn command(&self, argv: &[&str], arbiter: Option<&Path>) -> Command {
+        let mut c = match arbiter {
+            Some(exe) => {
+                let mut c = Command::new(exe);
+                c.arg("run").arg("--").args(argv);
+                c
+            }
+            None => {
+                let mut c = Command::new(argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+        };
+        c.current_dir(&self.dir);
+        for (key, value) in &self.env {
+            match value {
+                Some(v) => c.env(key, v),
+                None => c.env_remove(key),
+            };
+        }
+        c
+    }
+
+    /// Times the program: natively with `arbiter` `None`, else under `arbiter run` with that
+    /// binary.
+    pub fn time(&self, arbiter: Option<&Path>) -> Result<Summary> {
+        wall_time(
+            || self.command(self.argv, arbiter),
+            || match self.reset {
+                Some(reset) => run_quietly(&mut self.command(reset, None)),
+                None => Ok(()),
+            },
+            self.iters,
+        )
+    }
+}
+
+/// Wall time of `iters` runs of a command, each after `before` (untimed), following one
+/// untimed warm-up run. The command's stdout is discarded; its stderr is shown only when it
+/// fails.
+pub fn wall_time(
+    mut make: impl FnMut() -> Command,
+    mut before: impl FnMut() -> Result<()>,
+    iters: usize,
+) -> Result<Summary> {
+    let mut go = || -> Result<u64> {
+        before()?;
+        let mut cmd = make();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let start = now_ns();
+        let out = cmd.output().context("cannot start the command")?;
+        let end = now_ns();
+        if !out.status.success() {
+            bail!(
+                "{:?} failed ({}): {}",
+                cmd.get_program(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(end - start)
+    };
+    go()?;
+    let mut samples = Vec::with_capacity(iters);
+    let start = now_ns();
+    for _ in 0..iters {
+        samples.push(go()?);
+    }
+    Ok(summarize(&mut samples, now_ns() - start))
+}
+
+/// Runs a setup command to completion; its output is shown only when it fails.
+fn run_quietly(cmd: &mut Command) -> Result<()> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "{:?} {:?} failed ({}): {}{}",
+            cmd.get_program(),
+            cmd.get_args().collect::<Vec<_>>(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The first of `tools` missing from `PATH`, as a skip reason.
+fn missing(tools: &[&str]) -> Option<String> {
+    let path = std::env::var_os("PATH");
+    tools.iter().find_map(|t| {
+        program::find(OsStr::new(t), path.as_deref())
+            .err()
+            .map(|e| format!("{e} (looked up in PATH)"))
+    })
+}
+
+/// Every whole program, with fixtures for `git_status` and `make` created under `root`;
+/// `quick` takes fewer runs of each.
+pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
+    let runs = |full: usize, fewer: usize| if quick { fewer } else { full };
+    let mut programs = vec![
+        Program {
+            name: "true",
+            argv: &["/bin/true"],
+            dir: root.to_path_buf(),
+            env: Vec::new(),
+            reset: None,
+            iters: runs(30, 5),
+        },
+        Program {
+            name: "python",
+            argv: &["python3", "-c", "pass"],
+            dir: root.to_path_buf(),
+            env: Vec::new(),
+            reset: None,
+            iters: runs(10, 3),
+        },
+    ];
+    let mut skipped = Vec::new();
+    match missing(&["git"]) {
+        Some(reason) => skipped.push(Skipped {
+            name: "git_status",
+            reason,
+        }),
+        None => programs.push(git_status(root, runs(20, 5))?),
+    }
+    match missing(&["make", "cc"]) {
+        Some(reason) => skipped.push(Skipped {
+            name: "make",
+            reason,
+        }),
+        None => programs.push(make(root, runs(10, 3))?),
+    }
+    Ok((programs, skipped))
+}
+
+/// Sets a file's modification time a minute back, so that no entry in a git index written
+/// now is "racily clean" (which would make every `git status` re-read its content).
+fn backdate(path: &Path) -> Result<()> {
+    let f = std::fs::File::options().write(true).open(path)?;
+    f.set_modified(SystemTime::now() - Duration::from_secs(60))
+        .with_context(|| format!("cannot set the time of {}", path.display()))
+}
+
+/// `git status` in `root/git`: [`GIT_DIRS`] × [`GIT_FILES_PER_DIR`] small files, committed,
+/// then one changed so that status has something to report.
+///
+/// Every git command (setup and timed) runs with `HOME` at `root/home`, no system config
+/// and the repository's own settings only, so the user's configuration does not matter. The
+/// repository sets `core.excludesFile` and `core.attributesFile` to `/dev/null` and
+/// `advice.ignoredHook` off, so that neither run reads the (empty) home directory, which
+/// the default policy denies (git would warn on every run).
+fn git_status(root: &Path, iters: usize) -> Result<Program> {
+    let home = root.join("home");
+    let repo = root.join("git");
+    std::fs::create_dir_all(&home)?;
+    std::fs::create_dir_all(&repo)?;
+    let program = Program {
+        name: "git_status",
+        argv: &["git", "status"],
+        dir: repo.clone(),
+        env: vec![
+            ("HOME", Some(home.into_os_string())),
+            ("GIT_CONFIG_NOSYSTEM", Some("1".into())),
+            ("GIT_CONFIG_GLOBAL", None),
+            ("GIT_DIR", None),
+            ("GIT_WORK_TREE", None),
+            ("GIT_INDEX_FILE", None),
+        ],
+        reset: None,
+        iters,
+    };
+    let git = |args: &[&str]| -> Result<()> {
+        let mut argv = vec![
+            "git",
+            "-c",
+            "user.email=bench@arbiter.invalid",
+            "-c",
+            "user.name=arbiter bench",
+            "-c",
+            "init.defaultBranch=main",
+        ];
+        argv.extend_from_slice(args);
+        run_quietly(&mut program.command(&argv, None))
+            .context("cannot create the git_status repository")
+    };
+    git(&["init", "-q", "."])?;
+    for (key, value) in [
+        ("core.excludesFile", "/dev/null"),
+        ("core.attributesFile", "/dev/null"),
+        ("advice.ignoredHook", "false"),
+    ] {
+        git(&["config", key, value])?;
+    }
+    let mut files = Vec::with_capacity(GIT_DIRS * GIT_FILES_PER_DIR);
+    for d in 0..GIT_DIRS {
+        let dir = repo.join(format!("d{d:02}"));
+        std::fs::create_dir(&dir)?;
+        for f in 0..GIT_FILES_PER_DIR {
+            let file = dir.join(format!("f{f:03}.txt"));
+            std::fs::write(&file, format!("arbiter bench: file {f} of directory {d}\n"))?;
+            backdate(&file)?;
+            files.push(file);
+        }
+    }
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "bench fixture"])?;
+    let changed = &files[0];
+    std::fs::write(changed, "arbiter bench: changed\nand longer\n")?;
+    backdate(changed)?;
+    Ok(program)
+}
+
+/// `make -j2` in `root/make`: [`C_FILES`] C files, each including three libc headers and
+/// defining one small function, a `main.c` calling them all, and a Makefile compiling each
+/// with `cc -O1` and linking `prog`. `make clean` runs (natively, untimed) before each build.
+fn make(root: &Path, iters: usize) -> Result<Program> {
+    let dir = root.join("make");
+    std::fs::create_dir_all(&dir)?;
+    let mut objs = Vec::new();
+    let mut main = String::from("#include <stdio.h>\n\n");
+    let mut calls = String::new();
+    for i in 0..C_FILES {
+        let src = format!(
+            "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n\
+             int f{i:02}(int x)\n{{\n    char buf[32];\n    \
+             snprintf(buf, sizeof buf, \"%d\", x * {i});\n    \
+             return (int)strlen(buf) + abs(x);\n}}\n"
+        );
+        std::fs::write(dir.join(format!("f{i:02}.c")), src)?;
+        objs.push(format!("f{i:02}.o"));
+        main.push_str(&format!("int f{i:02}(int x);\n"));
+        calls.push_str(&format!("    s += f{i:02}(s);\n"));
+    }
+    main.push_str(&format!(
+        "\nint main(void)\n{{\n    int s = 1;\n{calls}    printf(\"%d\\n\", s);\n    return 0;\n}}\n"
+    ));
+    std::fs::write(dir.join("main.c"), main)?;
+    objs.push("main.o".into());
+    let makefile = format!(
+        "CC = cc\nOBJS = {objs}\n\nprog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n\n\
+         %.o: %.c\n\t$(CC) -O1 -c $< -o $@\n\nclean:\n\trm -f $(OBJS) prog\n\n.PHONY: clean\n",
+        objs = objs.join(" ")
+    );
+    std::fs::write(dir.join("Makefile"), makefile)?;
+    Ok(Program {
+        name: "make",
+        argv: &["make", "-j2"],
+        dir,
+        // A make running the bench must not hand its jobserver or flags down.
+        env: vec![("MAKEFLAGS", None), ("MFLAGS", None), ("MAKELEVEL", None)],
+        reset: Some(&["make", "clean"]),
+        iters,
+    })
+}
