@@ -248,11 +248,12 @@ pub enum Call<'a> {
         /// `ai_protocol` of the hints.
         protocol: i32,
     },
-    /// Not a libc call: asks which subtrees the shim may `stat` in-process (the fast path).
-    /// Replies with [`crate::Payload::Bytes`]: absolute directory paths, each followed by a
-    /// NUL; empty when every call must reach the broker (an audit log records every call,
-    /// or the fast path is off). Never audited.
-    StatGrants,
+    /// Not a libc call: asks where the shim may act in-process (the fast paths). Replies
+    /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`] or
+    /// [`crate::FAST_OPEN`]), an absolute path and a NUL; empty when every call must reach
+    /// the broker (an audit log records every call, or the fast paths are off). Never
+    /// audited.
+    FastPaths,
 }
 
 impl Call<'_> {
@@ -277,7 +278,7 @@ impl Call<'_> {
             Call::Connect { .. } => "connect",
             Call::Bind { .. } => "bind",
             Call::GetAddrInfo { .. } => "getaddrinfo",
-            Call::StatGrants => "stat_grants",
+            Call::FastPaths => "fast_paths",
         }
     }
 
@@ -309,7 +310,7 @@ impl Call<'_> {
                     _ => 0,
                 }
             }
-            Call::GetAddrInfo { .. } | Call::StatGrants => 0,
+            Call::GetAddrInfo { .. } | Call::FastPaths => 0,
         }
     }
 }

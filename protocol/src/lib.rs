@@ -49,8 +49,23 @@ pub const MAX_FDS: usize = 4;
 /// Longest path a request may carry (Linux `PATH_MAX`, including no terminator).
 pub const MAX_PATH: usize = 4096;
 
-/// Most bytes of subtree roots a [`Call::StatGrants`] reply carries (the shim's buffer).
-pub const STAT_GRANTS_MAX: usize = 4096;
+/// Most bytes a [`Call::FastPaths`] reply carries (the shim's buffer).
+pub const FAST_PATHS_MAX: usize = 4096;
+
+/// [`Call::FastPaths`] entry: a subtree where the policy grants `stat` throughout, so the
+/// shim may `stat` beneath it in-process.
+pub const FAST_STAT: u8 = b's';
+
+/// [`Call::FastPaths`] entry: a kernel-floor path the policy grants `read` (and `list`)
+/// throughout, so the shim may open beneath it for reading in-process, with
+/// [`NATIVE_OPEN_MARK`]; Landlock then decides exactly as the policy would.
+pub const FAST_OPEN: u8 = b'o';
+
+/// A bit of `openat(2)`'s flags that the kernel ignores (legacy `openat` drops unknown
+/// flags). The seccomp notify filter lets a read-only `openat` carrying it run natively
+/// under Landlock, instead of stopping it for the broker; it is installed so only when the
+/// kernel floor grants no read the policy does not (see `docs/security.md`).
+pub const NATIVE_OPEN_MARK: i32 = 1 << 30;
 
 /// Environment variable naming the inherited bootstrap socket's fd number.
 pub const ENV_FD: &str = "ARBITER_FD";

@@ -7,7 +7,7 @@
 //! `AT_EMPTY_PATH` forms of `newfstatat`/`statx` pass the seccomp filter (docs/security.md,
 //! "What is NOT enforced"). A program bypassing the shim can already stat anything; the fast
 //! path only has to give the answer the broker would have given. The broker offers subtrees
-//! ([`Call::StatGrants`]) only when no audit log is written (a log records every call) and
+//! ([`Call::FastPaths`]) only when no audit log is written (a log records every call) and
 //! `--no-fast-path` is not set, and only subtrees one rule decides alone
 //! (`Policy::uniform_grants`), so every path inside gets the same `allow`.
 //!
@@ -35,7 +35,9 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_char, c_int};
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use arbiter_protocol::{Call, Payload, MAX_PATH, STAT_GRANTS_MAX};
+use arbiter_protocol::{
+    Call, Payload, FAST_OPEN, FAST_PATHS_MAX, FAST_STAT, MAX_PATH, NATIVE_OPEN_MARK,
+};
 
 use crate::channel;
 use crate::sys::{bytes, c_str_len, raw_close};
@@ -50,7 +52,7 @@ static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 /// The granted subtree roots, each followed by a NUL; written once, before `READY`.
 struct Grants {
     len: UnsafeCell<usize>,
-    buf: UnsafeCell<[u8; STAT_GRANTS_MAX]>,
+    buf: UnsafeCell<[u8; FAST_PATHS_MAX]>,
 }
 
 // SAFETY: written only by the one thread that moved STATE from UNKNOWN to LOADING, before it
@@ -59,7 +61,7 @@ unsafe impl Sync for Grants {}
 
 static GRANTS: Grants = Grants {
     len: UnsafeCell::new(0),
-    buf: UnsafeCell::new([0; STAT_GRANTS_MAX]),
+    buf: UnsafeCell::new([0; FAST_PATHS_MAX]),
 };
 
 /// The granted roots as sent by the broker, fetching them on first use; `None` while another
@@ -76,13 +78,13 @@ fn grants() -> Option<&'static [u8]> {
     {
         return None;
     }
-    let fetched = channel::call(&Call::StatGrants, &[], |reply, got| {
+    let fetched = channel::call(&Call::FastPaths, &[], |reply, got| {
         for &fd in got {
             raw_close(fd);
         }
         match reply.payload {
             Payload::Bytes(b)
-                if reply.result >= 0 && !b.is_empty() && b.len() <= STAT_GRANTS_MAX =>
+                if reply.result >= 0 && !b.is_empty() && b.len() <= FAST_PATHS_MAX =>
             {
                 // SAFETY: this thread won the UNKNOWN → LOADING exchange, so it is the only
                 // writer, and nobody reads before READY is published below.
@@ -110,10 +112,12 @@ fn ready_grants() -> &'static [u8] {
     unsafe { &(&*GRANTS.buf.get())[..*GRANTS.len.get()] }
 }
 
-/// The length of the granted root that `path` lies in (0 for `/`), if any.
-fn granted_root(grants: &[u8], path: &[u8]) -> Option<usize> {
+/// The length of the root, among the entries tagged `tag`, that `path` lies in (0 for
+/// `/`), if any.
+fn granted_root(grants: &[u8], tag: u8, path: &[u8]) -> Option<usize> {
     grants
         .split(|&b| b == 0)
+        .filter_map(|entry| entry.strip_prefix(&[tag]))
         .filter(|root| root.starts_with(b"/"))
         .find_map(|root| {
             if root == b"/" {
@@ -308,7 +312,7 @@ fn remember(path: &CallerPath<'_>, st: &libc::stat) {
 
 /// Vouches for the directories of `path` (absolute or relative to the working directory):
 /// by the memo, or by a walk from the granted root it lies in.
-fn vouch(path: &CallerPath<'_>, grants: &[u8]) -> Result<(), Walk> {
+fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     let b = path.bytes();
     let relative = b[0] != b'/';
     let canonical = if relative {
@@ -340,7 +344,7 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8]) -> Result<(), Walk> {
         b.len()
     };
     let full = &mut abs[..=len];
-    let Some(root_len) = granted_root(grants, &full[..len]) else {
+    let Some(root_len) = granted_root(grants, tag, &full[..len]) else {
         return Err(Walk::Broker);
     };
     let parent_end = full[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
@@ -389,7 +393,7 @@ unsafe fn with_path<T>(
         // SAFETY: c_str_len found `len` bytes and then the NUL.
         with_nul: unsafe { bytes(path, len + 1) },
     };
-    match vouch(&caller, grants) {
+    match vouch(&caller, grants, FAST_STAT) {
         Ok(()) => {}
         Err(Walk::Broker) => return Answer::Broker,
         Err(Walk::Errno(e)) => return Answer::Done(Err(e)),
@@ -452,20 +456,87 @@ pub unsafe fn statx(
     unsafe { with_path(dirfd, path, follow, run) }
 }
 
+/// Flags that make an open more than a read: such opens always go to the broker (and the
+/// seccomp notify filter would stop them anyway).
+const NOT_A_READ: c_int = libc::O_WRONLY
+    | libc::O_RDWR
+    | libc::O_CREAT
+    | libc::O_TRUNC
+    | libc::O_PATH
+    | (libc::O_TMPFILE & !libc::O_DIRECTORY);
+
+/// `open(path, flags)` for reading, when the kernel may do it here: an absolute canonical
+/// path beneath a kernel-floor path the policy grants reading in full ([`FAST_OPEN`]
+/// entries). The open carries [`NATIVE_OPEN_MARK`], so the seccomp notify filter lets it
+/// run, and Landlock decides it, exactly as the policy would. Success is the answer.
+/// `ENOENT`/`ENOTDIR` are the answer too once the directories on the way are vouched for
+/// as real (so a symlink out of the subtree cannot turn the broker's denial into a
+/// not-found); any other failure goes to the broker, which decides and reports it.
+///
+/// # Safety
+/// `path` must be a non-null C string.
+pub unsafe fn open(path: *const c_char, flags: c_int) -> Answer<c_int> {
+    if flags & NOT_A_READ != 0 {
+        return Answer::Broker;
+    }
+    // SAFETY: path is a C string per the contract.
+    let Some(len) = (unsafe { c_str_len(path, MAX_PATH - 1) }) else {
+        return Answer::Broker;
+    };
+    let Some(grants) = grants() else {
+        return Answer::Broker;
+    };
+    let caller = CallerPath {
+        // SAFETY: c_str_len found `len` bytes and then the NUL.
+        with_nul: unsafe { bytes(path, len + 1) },
+    };
+    let b = caller.bytes();
+    if !is_canonical(b) || granted_root(grants, FAST_OPEN, b).is_none() {
+        return Answer::Broker;
+    }
+    // SAFETY: path is a C string; flags and mode are plain integers.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            path,
+            flags | NATIVE_OPEN_MARK,
+            0,
+        )
+    };
+    if fd >= 0 {
+        return Answer::Done(Ok(fd as c_int));
+    }
+    match crate::sys::errno() {
+        e @ (libc::ENOENT | libc::ENOTDIR) => match vouch(&caller, grants, FAST_OPEN) {
+            Ok(()) => Answer::Done(Err(e)),
+            Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+            Err(Walk::Broker) => Answer::Broker,
+        },
+        _ => Answer::Broker,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn roots_cover_their_subtrees_only() {
-        let g = b"/usr\0/w/x\0";
-        assert_eq!(granted_root(g, b"/usr"), Some(4));
-        assert_eq!(granted_root(g, b"/usr/lib/a"), Some(4));
-        assert_eq!(granted_root(g, b"/usrx/a"), None);
-        assert_eq!(granted_root(g, b"/w/x/y"), Some(4));
-        assert_eq!(granted_root(g, b"/w/y"), None);
-        assert_eq!(granted_root(b"/\0", b"/anything/at/all"), Some(0));
-        assert_eq!(granted_root(b"", b"/usr"), None);
+        let g = b"s/usr\0s/w/x\0o/etc/hosts\0";
+        assert_eq!(granted_root(g, FAST_STAT, b"/usr"), Some(4));
+        assert_eq!(granted_root(g, FAST_STAT, b"/usr/lib/a"), Some(4));
+        assert_eq!(granted_root(g, FAST_STAT, b"/usrx/a"), None);
+        assert_eq!(granted_root(g, FAST_STAT, b"/w/x/y"), Some(4));
+        assert_eq!(granted_root(g, FAST_STAT, b"/w/y"), None);
+        assert_eq!(granted_root(g, FAST_OPEN, b"/usr/lib/a"), None);
+        assert_eq!(granted_root(g, FAST_OPEN, b"/etc/hosts"), Some(10));
+        assert_eq!(granted_root(g, FAST_STAT, b"/etc/hosts"), None);
+        assert_eq!(
+            granted_root(b"s/\0", FAST_STAT, b"/anything/at/all"),
+            Some(0)
+        );
+        assert_eq!(granted_root(b"", FAST_STAT, b"/usr"), None);
     }
 
     #[test]
@@ -488,13 +559,14 @@ mod tests {
         std::os::unix::fs::symlink(dir.join("a"), dir.join("link")).unwrap();
         std::fs::write(dir.join("a/file"), b"x").unwrap();
         let root = dir.to_str().unwrap().as_bytes().to_vec();
-        let mut grants = root.clone();
+        let mut grants = vec![FAST_STAT];
+        grants.extend_from_slice(&root);
         grants.push(0);
         let check = |rel: &str| {
             let mut p = root.clone();
             p.extend_from_slice(rel.as_bytes());
             p.push(0);
-            vouch(&CallerPath { with_nul: &p }, &grants)
+            vouch(&CallerPath { with_nul: &p }, &grants, FAST_STAT)
         };
         assert!(check("/a/b/c").is_ok());
         // Twice: the second time the memo vouches.
@@ -513,7 +585,7 @@ mod tests {
         let mut outside = b"/usr/lib/x".to_vec();
         outside.push(0);
         assert!(matches!(
-            vouch(&CallerPath { with_nul: &outside }, &grants),
+            vouch(&CallerPath { with_nul: &outside }, &grants, FAST_STAT),
             Err(Walk::Broker)
         ));
         // The memo notices a parent replaced by a symlink.

@@ -194,7 +194,7 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
             a.insert("node".into(), node.map_or(Value::Null, path_json));
             a.insert("service".into(), service.map_or(Value::Null, path_json));
         }
-        Call::StatGrants => {}
+        Call::FastPaths => {}
     }
 }
 

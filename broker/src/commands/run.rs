@@ -236,25 +236,30 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // command itself starts with the user's umask (restored between fork and exec).
     // SAFETY: umask has no memory effects.
     let user_umask = unsafe { libc::umask(0) };
-    let mut core = RequestCore::new(policy, audit.clone());
-    if args.no_fast_path {
-        core = core.without_fast_path();
-    }
-    let core = Arc::new(core);
+    // The shim may act in-process only when no audit log must see every call.
+    let fast = !args.no_fast_path && !audit.enabled();
     let confinement = confine::prepare(
         &prefixes,
         &shim,
         !args.no_seccomp_transport,
         DEFAULT_BOOTSTRAP_FD,
+        fast.then_some(&*policy),
     )
     .context("cannot prepare the kernel confinement")?;
+    let mut core = RequestCore::new(policy, audit.clone());
+    if fast {
+        core = core.with_native_reads(&confinement.native_reads);
+    } else {
+        core = core.without_fast_path();
+    }
+    let core = Arc::new(core);
     audit.event(
         "start",
         start_fields(&args, &program, core.policy(), &sources, &confinement),
     );
     let floor = confinement
         .notify
-        .then(|| transport::seccomp::Floor::new(&confine::floor::paths(&prefixes, &shim)));
+        .then(|| transport::seccomp::Floor::new(&confinement.floor));
     let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
         .context("cannot start serving the sandbox")?;
     if args.strict && !(confinement.landlock && confinement.seccomp) {

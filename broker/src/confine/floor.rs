@@ -90,6 +90,50 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
     out
 }
 
+/// Whether read-only opens may run natively under Landlock (the seccomp notify filter
+/// letting through an `openat` marked with [`arbiter_protocol::NATIVE_OPEN_MARK`]), and
+/// beneath which paths: only if the kernel floor grants no read the `policy` does not.
+///
+/// With the notify filter on, the broker serves every other open, including the program's
+/// own `/proc` entries, so `/proc` leaves the floor here (Landlock cannot name "self", so
+/// the floor would hold all of `/proc`). Every other readable floor path, at its real
+/// location (Landlock resolves symlinks when it adds a rule), must be granted by the policy
+/// in full: a directory `read` and `list` by a rule that decides its whole subtree
+/// (`uniform`), a file `read`. The shim itself is the exception: the program may read
+/// arbiter's own library. Returns those real paths and removes `/proc` from `floor`, or
+/// `None` (leaving `floor` as it is) when the policy is narrower somewhere.
+pub fn native_reads(
+    floor: &mut Vec<(PathBuf, FloorAccess)>,
+    shim: &Path,
+    policy: &arbiter_policies::Policy,
+) -> Option<Vec<PathBuf>> {
+    use arbiter_policies::Access;
+    let mut roots = Vec::new();
+    for (path, _) in floor.iter() {
+        if path == Path::new("/proc") || path == shim {
+            continue;
+        }
+        // Missing entries are skipped when the Landlock rules are added, too.
+        let Ok(real) = path.canonicalize() else {
+            continue;
+        };
+        let granted = if real.is_dir() {
+            let d = policy.decide_path(&real, Access::READ | Access::LIST);
+            d.decision.allow && d.uniform
+        } else {
+            policy.decide_path(&real, Access::READ).decision.allow
+        };
+        if !granted {
+            return None;
+        }
+        roots.push(real);
+    }
+    floor.retain(|(p, _)| p != Path::new("/proc"));
+    roots.sort();
+    roots.dedup();
+    Some(roots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +153,41 @@ mod tests {
         assert!(floor
             .iter()
             .any(|(p, _)| p == Path::new("/x/libarbiter_shim.so")));
+    }
+
+    fn policy(text: &str) -> arbiter_policies::Policy {
+        let vars = arbiter_policies::Vars {
+            home: Some("/home/u".into()),
+            pwd: "/home/u/proj".into(),
+            tmpdir: "/tmp".into(),
+            ..arbiter_policies::Vars::default()
+        };
+        arbiter_policies::Policy::load(
+            &[
+                arbiter_policies::Source::Builtin("default".into()),
+                arbiter_policies::Source::Text {
+                    origin: "test".into(),
+                    text: text.into(),
+                },
+            ],
+            &vars,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn native_reads_need_a_policy_that_grants_the_whole_floor() {
+        let shim = Path::new("/nonexistent/libarbiter_shim.so");
+        let mut floor = paths(&[], shim);
+        let roots = native_reads(&mut floor, shim, &policy("version = 1\n"))
+            .expect("the default profile grants the whole floor");
+        assert!(!floor.iter().any(|(p, _)| p == Path::new("/proc")));
+        assert!(roots.contains(&PathBuf::from("/usr/share")));
+        assert!(!roots.iter().any(|r| r.starts_with("/proc")));
+        // A deny beneath /usr makes /usr no longer uniform: no native reads, floor untouched.
+        let mut floor = paths(&[], shim);
+        let narrower = policy("version = 1\n[[fs]]\npath = \"/usr/share/doc\"\ndeny = true\n");
+        assert_eq!(native_reads(&mut floor, shim, &narrower), None);
+        assert!(floor.iter().any(|(p, _)| p == Path::new("/proc")));
     }
 }

@@ -33,6 +33,11 @@ pub struct Confinement {
     pub seccomp: bool,
     /// Whether the notify filter will be applied (calls then also arrive by seccomp).
     pub notify: bool,
+    /// The kernel floor as installed (Landlock's read+exec paths and devices).
+    pub floor: Vec<(std::path::PathBuf, floor::FloorAccess)>,
+    /// Where the shim may open for reading natively (empty when it may not; see
+    /// [`floor::native_reads`]).
+    pub native_reads: Vec<std::path::PathBuf>,
 }
 
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
@@ -40,23 +45,33 @@ pub struct Confinement {
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
 /// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`]) is installed
 /// after the errno filter and its listener sent on the bootstrap socket at `bootstrap`.
+/// With `native_reads` (a policy, when the shim's fast paths are on) and the notify filter,
+/// read-only opens the floor and the policy both grant may run natively
+/// ([`floor::native_reads`]).
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
     shim: &std::path::Path,
     seccomp_transport: bool,
     bootstrap: i32,
+    native_reads: Option<&arbiter_policies::Policy>,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
     let mut steps = Vec::new();
     let mut missing = Vec::new();
-    let floor = floor::paths(prefixes, shim);
+    let mut floor = floor::paths(prefixes, shim);
+    let notify = seccomp_transport && seccomp::notify_available();
+    let native = match native_reads {
+        Some(policy) if notify && seccomp::available() => {
+            floor::native_reads(&mut floor, shim, policy)
+        }
+        _ => None,
+    };
     let ll = landlock::prepare(&floor).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
     if let Some(domain) = ll.domain {
         steps.push(domain.into_pre_exec());
     }
-    let notify = seccomp_transport && seccomp::notify_available();
     if seccomp_transport && !notify {
         missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
     }
@@ -64,7 +79,7 @@ pub fn prepare(
         Ok(filter) if seccomp::available() => {
             steps.push(filter.into_pre_exec());
             if notify {
-                let nf = seccomp::NotifyFilter::compile()
+                let nf = seccomp::NotifyFilter::compile(native.is_some())
                     .context("cannot compile the seccomp notify filter")?;
                 steps.push(nf.into_pre_exec(bootstrap)?);
             }
@@ -83,6 +98,8 @@ pub fn prepare(
         landlock_abi: landlock::abi_version(),
         seccomp: seccomp_on,
         notify: notify && seccomp_on,
+        floor,
+        native_reads: native.unwrap_or_default(),
     })
 }
 

@@ -275,10 +275,18 @@ const NOTIFIED: &[i64] = &[
 /// The notify filter's rules. The `AT_EMPTY_PATH` forms of newfstatat, statx, fchownat and
 /// fchmodat2 act on an fd the program already holds and stay native (a non-empty path with
 /// `AT_EMPTY_PATH` is then a native stat too: Landlock does not restrict stat anyway).
-fn notify_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+/// With `native_reads`, an `openat` for reading only that carries
+/// [`arbiter_protocol::NATIVE_OPEN_MARK`] stays native too (Landlock decides it; see
+/// [`crate::confine::floor::native_reads`]).
+fn notify_rules(
+    native_reads: bool,
+) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     let mut m: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for &nr in NOTIFIED {
         m.insert(nr, Vec::new());
+    }
+    if native_reads {
+        m.insert(libc::SYS_openat, openat_unless_native_read()?);
     }
     let empty = libc::AT_EMPTY_PATH as u64;
     let no_empty_path = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
@@ -299,6 +307,28 @@ fn notify_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::Backen
         vec![SeccompRule::new(vec![cond(1, Op::Ne, 0)?])?],
     );
     Ok(m)
+}
+
+/// When an `openat` goes to the broker although native reads are on: any rule matching
+/// notifies. Native is only the marked, read-only, non-creating, non-`O_PATH` open.
+fn openat_unless_native_read() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    let flags = 2; // openat(dirfd, path, flags, mode)
+    let bit_set = |bit: i32| -> Result<SeccompRule, seccompiler::BackendError> {
+        let bit = bit as u32 as u64;
+        SeccompRule::new(vec![Cond::new(flags, Len::Dword, Op::MaskedEq(bit), bit)?])
+    };
+    /// `__O_TMPFILE` without `O_DIRECTORY`: set in every `O_TMPFILE` open.
+    const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
+    let mark = arbiter_protocol::NATIVE_OPEN_MARK as u32 as u64;
+    Ok(vec![
+        SeccompRule::new(vec![Cond::new(flags, Len::Dword, Op::MaskedEq(mark), 0)?])?,
+        bit_set(libc::O_WRONLY)?,
+        bit_set(libc::O_RDWR)?,
+        bit_set(libc::O_CREAT)?,
+        bit_set(libc::O_TRUNC)?,
+        bit_set(O_TMPFILE_BIT)?,
+        bit_set(libc::O_PATH)?,
+    ])
 }
 
 /// The notify filter: path syscalls answered by the broker through seccomp user
@@ -326,10 +356,11 @@ pub fn notify_available() -> bool {
 impl NotifyFilter {
     /// Compiles the filter: seccompiler with `Trace(marker)` as the match action, then every
     /// `ret` of that value patched into `SECCOMP_RET_USER_NOTIF`.
-    pub fn compile() -> anyhow::Result<Self> {
+    /// With `native_reads`, marked read-only `openat`s stay native (see [`notify_rules`]).
+    pub fn compile(native_reads: bool) -> anyhow::Result<Self> {
         let arch: TargetArch = std::env::consts::ARCH.try_into()?;
         let filter = SeccompFilter::new(
-            notify_rules()?,
+            notify_rules(native_reads)?,
             SeccompAction::Allow,
             SeccompAction::Trace(u32::from(NOTIFY_MARKER)),
             arch,

@@ -221,8 +221,8 @@ pub fn perform(
         } => crate::core::net::getaddrinfo(
             core, node, service, flags, family, socktype, protocol, notes,
         ),
-        Call::StatGrants => Ok(Done {
-            payload: OutPayload::Bytes(core.stat_grants().to_vec()),
+        Call::FastPaths => Ok(Done {
+            payload: OutPayload::Bytes(core.fast_paths().to_vec()),
             ..Done::default()
         }),
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arbiter_policies::{Access, Policy};
-use arbiter_protocol::{Call, WireStat};
+use arbiter_protocol::{Call, WireStat, FAST_OPEN, FAST_STAT};
 
 use crate::audit::{Audit, CallRecord, Verdict};
 use errno::Errno;
@@ -155,35 +155,53 @@ pub struct RequestCore {
     policy: Arc<Policy>,
     audit: Audit,
     resolved: net::Resolved,
-    stat_grants: Vec<u8>,
+    fast_paths: Vec<u8>,
+    /// Whether the shim may act in-process at all (no audit log, no `--no-fast-path`).
+    fast_on: bool,
 }
 
 impl RequestCore {
     /// A core deciding with `policy` and recording to `audit`. The shim's in-process stat
     /// fast path is offered only when the audit log is off (a log records every call).
     pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
-        let stat_grants = if audit.enabled() {
-            Vec::new()
-        } else {
-            encode_grants(&policy.uniform_grants(Access::STAT))
-        };
+        let mut fast_paths = Vec::new();
+        let audit_on = audit.enabled();
+        if !audit_on {
+            encode_fast_paths(
+                &mut fast_paths,
+                FAST_STAT,
+                &policy.uniform_grants(Access::STAT),
+            );
+        }
         RequestCore {
             policy,
             audit,
             resolved: net::Resolved::default(),
-            stat_grants,
+            fast_paths,
+            fast_on: !audit_on,
         }
     }
 
     /// Turns the shim's fast path off: every call reaches the broker (`--no-fast-path`).
     pub fn without_fast_path(mut self) -> RequestCore {
-        self.stat_grants.clear();
+        self.fast_paths.clear();
+        self.fast_on = false;
         self
     }
 
-    /// The subtrees offered to the shim's fast path, as sent ([`Call::StatGrants`]).
-    pub fn stat_grants(&self) -> &[u8] {
-        &self.stat_grants
+    /// Offers the shim native read-only opens beneath `roots` (the kernel-floor paths the
+    /// policy grants reading in full; see `confine::floor::native_reads`), unless the fast
+    /// paths are off.
+    pub fn with_native_reads(mut self, roots: &[PathBuf]) -> RequestCore {
+        if self.fast_on {
+            encode_fast_paths(&mut self.fast_paths, FAST_OPEN, roots);
+        }
+        self
+    }
+
+    /// What the shim may do in-process, as sent ([`Call::FastPaths`]).
+    pub fn fast_paths(&self) -> &[u8] {
+        &self.fast_paths
     }
 
     /// The audit sink, for lifecycle and protocol records.
@@ -196,7 +214,7 @@ impl RequestCore {
         let started = Instant::now();
         let mut notes = Notes::default();
         let result = fs::perform(self, call, fds, &mut notes);
-        if self.audit.enabled() && !matches!(call, Call::StatGrants) {
+        if self.audit.enabled() && !matches!(call, Call::FastPaths) {
             self.audit.call(CallRecord::new(
                 caller,
                 call,
@@ -261,20 +279,19 @@ impl RequestCore {
     }
 }
 
-/// Paths as the shim reads them: each followed by a NUL, at most
-/// [`arbiter_protocol::STAT_GRANTS_MAX`] bytes; roots that do not fit are left out, which
-/// only sends their stats to the broker.
-fn encode_grants(roots: &[PathBuf]) -> Vec<u8> {
-    use arbiter_protocol::STAT_GRANTS_MAX;
+/// Appends `roots` as the shim reads them: `tag`, the path, a NUL; at most
+/// [`arbiter_protocol::FAST_PATHS_MAX`] bytes in all. Roots that do not fit are left out,
+/// which only sends their calls to the broker.
+fn encode_fast_paths(out: &mut Vec<u8>, tag: u8, roots: &[PathBuf]) {
+    use arbiter_protocol::FAST_PATHS_MAX;
     use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::new();
     for root in roots {
         let bytes = root.as_os_str().as_bytes();
         // A NUL would split the entry; such a root just gets no fast path.
-        if !bytes.contains(&0) && out.len() + bytes.len() < STAT_GRANTS_MAX {
+        if !bytes.contains(&0) && out.len() + bytes.len() + 2 <= FAST_PATHS_MAX {
+            out.push(tag);
             out.extend_from_slice(bytes);
             out.push(0);
         }
     }
-    out
 }

@@ -125,7 +125,7 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
     let prefixes = program::prefixes(&program, path_var.as_deref());
-    let confinement = confine::prepare(&prefixes, &shim, false, DEFAULT_BOOTSTRAP_FD)
+    let confinement = confine::prepare(&prefixes, &shim, false, DEFAULT_BOOTSTRAP_FD, None)
         .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(

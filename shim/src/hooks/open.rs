@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_int};
 use arbiter_protocol::Call;
 use libc::mode_t;
 
+use crate::fast_path::{self, Answer};
 use crate::forward::{fail, fd_call};
 use crate::hooks::{guarded, unbrokered};
 use crate::path::{prepare, FdList, Prepared, JOIN_BUF};
@@ -32,6 +33,16 @@ pub unsafe fn brokered_openat(
     if unbrokered() {
         // SAFETY: forwarded unchanged.
         return unsafe { raw_openat(dirfd, path, flags, mode) };
+    }
+    // SAFETY: a non-null path is a C string per this function's contract; reading its
+    // first byte is in bounds.
+    if !path.is_null() && unsafe { *path } == b'/' as c_char {
+        // SAFETY: as above.
+        match unsafe { fast_path::open(path, flags) } {
+            Answer::Done(Ok(fd)) => return fd,
+            Answer::Done(Err(e)) => return fail(e),
+            Answer::Broker => {}
+        }
     }
     let mut join = [0u8; JOIN_BUF];
     let mut fds = FdList::default();
