@@ -192,22 +192,46 @@ fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
     );
 }
 
-/// Receives one packet, polling for [`SPIN`] before blocking.
+/// Channel threads polling right now.
+static SPINNING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many channel threads may poll at once: one per two CPUs, since a polling channel
+/// thread and the program thread it serves each keep a CPU busy; more pollers than that
+/// would take the CPUs the programs' threads need.
+fn spinners_allowed() -> usize {
+    static ALLOWED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *ALLOWED.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get() / 2)
+            .max(1)
+    })
+}
+
+/// Receives one packet, polling for [`SPIN`] before blocking when fewer than
+/// [`spinners_allowed`] channel threads already poll.
 fn recv_spinning(
     fd: RawFd,
     buf: &mut [u8],
     raw: &mut [RawFd; MAX_FDS],
 ) -> Result<arbiter_protocol::fdpass::Received, RecvError> {
+    if SPINNING.fetch_add(1, Ordering::Relaxed) >= spinners_allowed() {
+        SPINNING.fetch_sub(1, Ordering::Relaxed);
+        return recv_with_fds(fd, buf, raw, 0);
+    }
     let until = Instant::now() + SPIN;
-    loop {
+    let polled = loop {
         match recv_with_fds(fd, buf, raw, libc::MSG_DONTWAIT) {
             Err(RecvError::Os(libc::EAGAIN)) if Instant::now() < until => std::hint::spin_loop(),
-            Err(RecvError::Os(libc::EAGAIN)) => return recv_with_fds(fd, buf, raw, 0),
-            // A non-blocking read can report 0 while a last packet is still queued: read
-            // again, blocking, before believing end of stream.
-            Ok(r) if r.len == 0 => return recv_with_fds(fd, buf, raw, 0),
-            other => return other,
+            other => break other,
         }
+    };
+    SPINNING.fetch_sub(1, Ordering::Relaxed);
+    match polled {
+        Err(RecvError::Os(libc::EAGAIN)) => recv_with_fds(fd, buf, raw, 0),
+        // A non-blocking read can report 0 while a last packet is still queued: read
+        // again, blocking, before believing end of stream.
+        Ok(r) if r.len == 0 => recv_with_fds(fd, buf, raw, 0),
+        other => other,
     }
 }
 
