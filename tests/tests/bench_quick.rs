@@ -21,6 +21,9 @@ const REQUIRED: &[&str] = &[
     // raw syscall() open/stat through the seccomp transport
     "seccomp_open",
     "seccomp_stat",
+    // an open of /etc/ld.so.cache, natively and through the shim's native-read path
+    "native_open_floor",
+    "brokered_open_floor",
 ];
 
 const BROKERED: &[&str] = &[

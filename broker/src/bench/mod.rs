@@ -128,6 +128,9 @@ fn brokered_family(
     Ok(())
 }
 
+/// A file every glibc system has, in the kernel floor and granted by the default policy.
+const FLOOR_FILE: &str = "/etc/ld.so.cache";
+
 /// Runs every measurement and returns the report.
 pub fn run(opts: &Options) -> Result<Report> {
     let base = opts
@@ -204,6 +207,30 @@ pub fn run(opts: &Options) -> Result<Report> {
         opts,
         &mut push,
     )?;
+
+    // An open of a file in the kernel floor that the policy grants: a native, marked open
+    // decided by Landlock (see docs/security.md), next to the same open made natively.
+    let floor_file = PathBuf::from(FLOOR_FILE);
+    if floor_file.is_file() {
+        let floor_target = Target {
+            path: CString::new(FLOOR_FILE)?,
+            ..target.clone()
+        };
+        progress("native_open_floor");
+        push(entry(
+            "native_open_floor",
+            workload::measure_threads(Kind::Open, &floor_target, 1, base * 2)?,
+        ));
+        progress("brokered_open_floor");
+        let floor_runner = Runner {
+            file: floor_file,
+            ..runner.clone()
+        };
+        push(entry(
+            "brokered_open_floor",
+            floor_runner.brokered(Kind::Open, 1, 1, base)?,
+        ));
+    }
 
     // The same open and stat as raw system calls: the shim never sees them, the seccomp
     // notify filter sends them to the broker (compare with brokered_open/brokered_stat).
