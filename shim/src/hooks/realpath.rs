@@ -41,8 +41,12 @@ fn resolve(path: &[u8], out: &mut [u8; PATH_MAX]) -> Result<usize, (c_int, usize
     if path.is_empty() {
         return Err((libc::ENOENT, 0));
     }
-    // What remains to resolve: the path, later a symlink's target followed by the rest.
-    let mut rest = [0u8; 2 * MAX_PATH + 2];
+    // Scratch space on the heap (glibc's realpath allocates too; a thread may have a small
+    // stack): what remains to resolve (the path, later a symlink's target followed by the
+    // rest), the candidate path, and a link's target.
+    let mut scratch = vec![0u8; (2 * MAX_PATH + 2) + (PATH_MAX + 1) + MAX_PATH];
+    let (rest, more_scratch) = scratch.split_at_mut(2 * MAX_PATH + 2);
+    let (cand, target) = more_scratch.split_at_mut(PATH_MAX + 1);
     let mut rest_len = path.len();
     rest[..rest_len].copy_from_slice(path);
     let mut len = if path[0] == b'/' {
@@ -83,13 +87,13 @@ fn resolve(path: &[u8], out: &mut [u8; PATH_MAX]) -> Result<usize, (c_int, usize
         if cand_len >= PATH_MAX {
             return Err((libc::ENAMETOOLONG, len));
         }
-        let mut cand = [0u8; PATH_MAX + 1];
         cand[..len].copy_from_slice(&out[..len]);
         cand[len] = b'/';
         cand[len + sep..cand_len].copy_from_slice(comp);
+        cand[cand_len] = 0;
         // SAFETY: an all-zero struct stat is a valid value.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: cand is NUL-terminated (zeroed beyond cand_len); st is writable.
+        // SAFETY: cand is NUL-terminated at cand_len; st is writable.
         let rc = unsafe {
             brokered_fstatat(
                 libc::AT_FDCWD,
@@ -107,7 +111,6 @@ fn resolve(path: &[u8], out: &mut [u8; PATH_MAX]) -> Result<usize, (c_int, usize
                 if hops > MAX_HOPS {
                     return Err((libc::ELOOP, len));
                 }
-                let mut target = [0u8; MAX_PATH];
                 // SAFETY: cand is NUL-terminated; target has target.len() writable bytes.
                 let n = unsafe {
                     brokered_readlinkat(
