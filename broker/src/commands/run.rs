@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arbiter_policies::{Access, Additions, Policy, Source, Vars};
+use arbiter_policies::{Access, Additions, Loading, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
@@ -182,7 +182,12 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // An installation prefix only ever adds access: where the policy already lets the
     // program read it (e.g. a tool in the writable working directory), no rule is added,
     // and the kernel floor still grants exec on it.
-    let base = Policy::load(&sources, &vars).context("invalid policy")?;
+    // The sources are parsed once: the command-line additions are merged over them below.
+    let mut loading = Loading::new(&vars);
+    for source in &sources {
+        loading.add(source);
+    }
+    let base = loading.policy().context("invalid policy")?;
     let unreadable: Vec<PathBuf> = prefixes
         .iter()
         .filter(|p| {
@@ -202,12 +207,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         resolve: args.resolve.clone(),
         rx: unreadable,
     };
-    sources.push(
-        additions
-            .to_source()
-            .context("invalid command-line addition")?,
-    );
-    let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
+    let additions = additions
+        .to_source()
+        .context("invalid command-line addition")?;
+    loading.add(&additions);
+    let policy = Arc::new(loading.policy().context("invalid policy")?);
+    drop(loading);
+    sources.push(additions);
 
     let sandbox = random_id();
     let (audit, writer) = match (&args.audit, learning) {
