@@ -13,6 +13,7 @@
 //! child between fork and exec by [`PreExec`] steps that only make system calls.
 //! See `docs/security.md` for the threat model and the known gaps.
 
+pub mod bpf;
 pub mod floor;
 pub mod landlock;
 pub mod seccomp;
@@ -38,8 +39,9 @@ pub struct Confinement {
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
-/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`]) is installed
-/// after the errno filter and its listener sent on the bootstrap socket at `bootstrap`.
+/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`], which holds
+/// the errno rules too) is installed instead of the errno filter, and its listener sent on
+/// the bootstrap socket at `bootstrap`.
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
     shim: &std::path::Path,
@@ -60,22 +62,22 @@ pub fn prepare(
     if seccomp_transport && !notify {
         missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
     }
-    let seccomp_on = match seccomp::Filter::compile(notify) {
-        Ok(filter) if seccomp::available() => {
-            steps.push(filter.into_pre_exec());
-            if notify {
-                let nf = seccomp::NotifyFilter::compile()
-                    .context("cannot compile the seccomp notify filter")?;
-                steps.push(nf.into_pre_exec(bootstrap)?);
-            }
-            true
-        }
-        Ok(_) => {
-            missing.push("seccomp (the kernel does not support SECCOMP_SET_MODE_FILTER)".into());
-            false
-        }
-        Err(e) => return Err(e).context("cannot compile the seccomp filter"),
+    // With the transport, one program holds the errno rules and the notify rules.
+    let step = if notify {
+        seccomp::NotifyFilter::compile()
+            .context("cannot compile the seccomp notify filter")?
+            .into_pre_exec(bootstrap)?
+    } else {
+        seccomp::Filter::compile(false)
+            .context("cannot compile the seccomp filter")?
+            .into_pre_exec()
     };
+    let seccomp_on = seccomp::available();
+    if seccomp_on {
+        steps.push(step);
+    } else {
+        missing.push("seccomp (the kernel does not support SECCOMP_SET_MODE_FILTER)".into());
+    }
     Ok(Confinement {
         steps,
         missing,
