@@ -175,20 +175,13 @@ pub fn compile(arch: u32, sections: &[(&Rules, u32)]) -> Result<Vec<Insn>, Error
 }
 
 /// Syscalls tested one after another at the leaves of the search.
-const LEAF: usize = 4;
+const LEAF: usize = 8;
 
 /// Code that finds the accumulator's syscall among `blocks` (sorted) and runs its block,
 /// or allows it.
 fn search(blocks: &[(u32, Vec<Insn>)]) -> Vec<Insn> {
     if blocks.len() <= LEAF {
-        let mut out = Vec::new();
-        for (nr, block) in blocks {
-            // Every block is at most 255 instructions long (see `syscall_block`).
-            out.push(jump(JMP_JEQ_K, *nr, 0, block.len() as u8));
-            out.extend_from_slice(block);
-        }
-        out.push(stmt(RET_K, RET_ALLOW));
-        return out;
+        return leaf(blocks).unwrap_or_else(|| leaf_inline(blocks));
     }
     let mid = blocks.len() / 2;
     let below = search(&blocks[..mid]);
@@ -205,6 +198,57 @@ fn search(blocks: &[(u32, Vec<Insn>)]) -> Vec<Insn> {
     }
     out.extend(below);
     out.extend(above);
+    out
+}
+
+/// A leaf: each syscall compared in turn; those whose block is a single `ret` jump to one
+/// `ret` per action at the end. `None` if such a jump would be too long for classic BPF.
+fn leaf(blocks: &[(u32, Vec<Insn>)]) -> Option<Vec<Insn>> {
+    let single = |block: &[Insn]| match block {
+        [only] if only.code == RET_K => Some(only.k),
+        _ => None,
+    };
+    let mut actions = vec![RET_ALLOW];
+    for (_, block) in blocks {
+        if let Some(k) = single(block) {
+            if !actions.contains(&k) {
+                actions.push(k);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    // (index of a jeq, action it jumps to)
+    let mut fixups = Vec::new();
+    for (nr, block) in blocks {
+        match single(block) {
+            Some(k) => {
+                fixups.push((out.len(), k));
+                out.push(jump(JMP_JEQ_K, *nr, 0, 0));
+            }
+            None => {
+                // Every block is at most 255 instructions long (see `syscall_block`).
+                out.push(jump(JMP_JEQ_K, *nr, 0, block.len() as u8));
+                out.extend_from_slice(block);
+            }
+        }
+    }
+    let tail = out.len();
+    out.extend(actions.iter().map(|&k| stmt(RET_K, k)));
+    for (at, k) in fixups {
+        let target = tail + actions.iter().position(|&a| a == k)?;
+        out[at].jt = u8::try_from(target - at - 1).ok()?;
+    }
+    Some(out)
+}
+
+/// A leaf in which every block follows its comparison (no long jumps).
+fn leaf_inline(blocks: &[(u32, Vec<Insn>)]) -> Vec<Insn> {
+    let mut out = Vec::new();
+    for (nr, block) in blocks {
+        out.push(jump(JMP_JEQ_K, *nr, 0, block.len() as u8));
+        out.extend_from_slice(block);
+    }
+    out.push(stmt(RET_K, RET_ALLOW));
     out
 }
 
@@ -414,6 +458,30 @@ mod tests {
                     RET_ERRNO | 13
                 } else {
                     RET_ALLOW
+                };
+                assert_eq!(run(&prog, &data(nr, [0, v, 0, 0, 0, 0])), want, "{nr} {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn unconditional_syscalls_beside_long_blocks() {
+        let long: Vec<Rule> = (0..45).map(|v| vec![Cond::qword(1, Op::Eq, v)]).collect();
+        let mut rules: Rules = (0..8).map(|nr| (nr * 2, long.clone())).collect();
+        rules.insert(1, vec![]);
+        let notify: Rules = [(15, vec![]), (3, vec![])].into_iter().collect();
+        let prog = compile(
+            ARCH_X,
+            &[(&rules, RET_ERRNO | 13), (&notify, RET_USER_NOTIF)],
+        )
+        .unwrap();
+        for nr in 0..20u32 {
+            for v in [0u64, 44, 45] {
+                let want = match nr {
+                    1 => RET_ERRNO | 13,
+                    3 | 15 => RET_USER_NOTIF,
+                    n if n % 2 == 0 && n < 16 && v < 45 => RET_ERRNO | 13,
+                    _ => RET_ALLOW,
                 };
                 assert_eq!(run(&prog, &data(nr, [0, v, 0, 0, 0, 0])), want, "{nr} {v}");
             }
