@@ -114,7 +114,7 @@ impl Sink {
 
 impl Open {
     fn write(&mut self, format: Format, rec: &Value) {
-        let line = match format {
+        let mut line = match format {
             Format::Json => rec.to_string(),
             Format::Text => text::line(rec),
         };
@@ -124,7 +124,11 @@ impl Open {
                 let _ = writeln!(out, "{line}");
             }
             Open::Stream(out) => {
-                let _ = writeln!(out, "{line}");
+                // One write(2) per record: stderr is unbuffered, and `writeln!` would write
+                // the newline separately, letting the program's own stderr output land
+                // between a record and its end of line.
+                line.push('\n');
+                let _ = out.write_all(line.as_bytes());
             }
             Open::Syslog(sock) => {
                 let msg = text::syslog_message(rec, &line);
