@@ -332,12 +332,21 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if let Some(w) = writer {
         w.finish();
     }
-    drop(tmpdir);
+    remove_tmpdir(tmpdir);
     Ok(Ran {
         code: ended.into(),
         vars: Some(vars),
         prefixes,
     })
+}
+
+/// Removes the sandbox's private TMPDIR: one `rmdir` when the command left it empty, as
+/// most do (`remove_dir_all` opens and lists it first, which costs as much again).
+fn remove_tmpdir(dir: tempfile::TempDir) {
+    let path = dir.keep();
+    if std::fs::remove_dir(&path).is_err() {
+        let _ = std::fs::remove_dir_all(&path);
+    }
 }
 
 /// How `--audit` and its companion flags ask for the log to be written.
