@@ -253,7 +253,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     );
     let floor = confinement
         .notify
-        .then(|| transport::seccomp::Floor::new(&confine::floor::paths(&prefixes, &shim)));
+        .then(|| transport::seccomp::Floor::new(&confinement.floor));
     let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
         .context("cannot start serving the sandbox")?;
     if args.strict && !(confinement.landlock && confinement.seccomp) {

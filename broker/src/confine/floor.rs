@@ -90,6 +90,33 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
     out
 }
 
+/// A floor entry with what is there: `None` when the path does not exist (or cannot be
+/// reached); else whether it is a directory, and whether it is a regular file (symlinks
+/// followed).
+#[derive(Debug, Clone)]
+pub struct Surveyed {
+    /// The path.
+    pub path: PathBuf,
+    /// How it may be used.
+    pub access: FloorAccess,
+    /// `(is a directory, is a regular file)`, or `None` when it does not exist.
+    pub kind: Option<(bool, bool)>,
+}
+
+/// Looks at each entry of `floor` once (one `stat` each), for the Landlock ruleset and the
+/// seccomp transport's exact-file table alike.
+pub fn survey(floor: Vec<(PathBuf, FloorAccess)>) -> Vec<Surveyed> {
+    floor
+        .into_iter()
+        .map(|(path, access)| {
+            let kind = std::fs::metadata(&path)
+                .ok()
+                .map(|m| (m.is_dir(), m.is_file()));
+            Surveyed { path, access, kind }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

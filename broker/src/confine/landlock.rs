@@ -5,14 +5,13 @@
 //! must be applied in the single-threaded forked child, never in the broker.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
 
 use landlock::{
     Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
     Scope, ABI,
 };
 
-use super::floor::FloorAccess;
+use super::floor::{FloorAccess, Surveyed};
 use crate::sandbox::spawn::PreExec;
 
 /// `LANDLOCK_CREATE_RULESET_VERSION`: ask the kernel for its ABI version.
@@ -76,7 +75,7 @@ pub struct Prepared {
 
 /// Builds the ruleset for `floor` at the best ABI the kernel offers. Floor entries that do
 /// not exist are skipped.
-pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
+pub fn prepare(floor: &[Surveyed]) -> Result<Prepared, Error> {
     let Some(version) = abi_version() else {
         return Ok(Prepared {
             domain: None,
@@ -108,17 +107,19 @@ pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
         ruleset = ruleset.scope(Scope::from_all(abi))?;
     }
     let mut created = ruleset.create()?;
-    for (path, access) in floor {
-        let Ok(meta) = std::fs::metadata(path) else {
+    for entry in floor {
+        let Some((is_dir, _)) = entry.kind else {
             continue;
         };
-        let Ok(fd) = PathFd::new(path) else { continue };
-        let mut rights = match access {
+        let Ok(fd) = PathFd::new(&entry.path) else {
+            continue;
+        };
+        let mut rights = match entry.access {
             FloorAccess::ReadExec => read_exec,
             FloorAccess::ReadWriteFile => rw_file,
             FloorAccess::SharedMemory => shared_memory,
         };
-        if !meta.is_dir() {
+        if !is_dir {
             rights &= AccessFs::from_file(abi);
         }
         created = created.add_rule(PathBeneath::new(fd, rights))?;

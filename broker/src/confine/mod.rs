@@ -34,6 +34,8 @@ pub struct Confinement {
     pub seccomp: bool,
     /// Whether the notify filter will be applied (calls then also arrive by seccomp).
     pub notify: bool,
+    /// The floor's entries as found on disk (see [`floor::survey`]).
+    pub floor: Vec<floor::Surveyed>,
 }
 
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
@@ -51,7 +53,7 @@ pub fn prepare(
     use anyhow::Context;
     let mut steps = Vec::new();
     let mut missing = Vec::new();
-    let floor = floor::paths(prefixes, shim);
+    let floor = floor::survey(floor::paths(prefixes, shim));
     let ll = landlock::prepare(&floor).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
@@ -85,6 +87,7 @@ pub fn prepare(
         landlock_abi: landlock::abi_version(),
         seccomp: seccomp_on,
         notify: notify && seccomp_on,
+        floor,
     })
 }
 

@@ -31,7 +31,7 @@ use arbiter_protocol::{At, Call, PathArg, SockAddr, Timespec, MAX_PATH};
 use serde_json::json;
 
 use crate::audit::process::ExeCache;
-use crate::confine::floor::FloorAccess;
+use crate::confine::floor::{FloorAccess, Surveyed};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
 /// Worker threads started with the listener: one answering, one waiting for the next
@@ -55,12 +55,12 @@ pub struct Floor {
 
 impl Floor {
     /// The exact-file entries of a kernel floor: regular files read-only, devices read-write.
-    pub fn new(floor: &[(PathBuf, FloorAccess)]) -> Floor {
+    pub fn new(floor: &[Surveyed]) -> Floor {
         let files = floor
             .iter()
-            .filter_map(|(p, a)| match a {
-                FloorAccess::ReadExec if p.is_file() => Some((p.clone(), false)),
-                FloorAccess::ReadWriteFile => Some((p.clone(), true)),
+            .filter_map(|e| match (e.access, e.kind) {
+                (FloorAccess::ReadExec, Some((_, true))) => Some((e.path.clone(), false)),
+                (FloorAccess::ReadWriteFile, _) => Some((e.path.clone(), true)),
                 _ => None,
             })
             .collect();
