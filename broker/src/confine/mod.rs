@@ -53,8 +53,8 @@ pub fn prepare(
     use anyhow::Context;
     let mut steps = Vec::new();
     let mut missing = Vec::new();
-    let floor = floor::survey(floor::paths(prefixes, shim));
-    let ll = landlock::prepare(&floor).context("cannot build the Landlock ruleset")?;
+    let (floor, fds) = floor::survey(floor::paths(prefixes, shim));
+    let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
     if let Some(domain) = ll.domain {
