@@ -79,6 +79,19 @@ mod tests {
     }
 
     #[test]
+    fn empty_additions_change_nothing() {
+        // `arbiter run` skips merging them.
+        let vars = vars();
+        let mut loading = Loading::new(&vars);
+        loading.add(&Source::Builtin("default".into()));
+        let before = loading.policy().expect("valid");
+        loading.add(&crate::Additions::default().to_source().expect("valid"));
+        let after = loading.policy().expect("valid");
+        assert_eq!(before.digest(), after.digest());
+        assert_eq!(before.rules(), after.rules());
+    }
+
+    #[test]
     fn errors_are_reported_every_time() {
         let vars = vars();
         let mut loading = Loading::new(&vars);

@@ -207,13 +207,19 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         resolve: args.resolve.clone(),
         rx: unreadable,
     };
-    let additions = additions
+    let source = additions
         .to_source()
         .context("invalid command-line addition")?;
-    loading.add(&additions);
-    let policy = Arc::new(loading.policy().context("invalid policy")?);
+    let policy = if additions.is_empty() {
+        // No rule to merge (the source is a comment): the policy is the one just compiled.
+        base
+    } else {
+        loading.add(&source);
+        loading.policy().context("invalid policy")?
+    };
+    let policy = Arc::new(policy);
     drop(loading);
-    sources.push(additions);
+    sources.push(source);
 
     let sandbox = random_id();
     let (audit, writer) = match (&args.audit, learning) {
