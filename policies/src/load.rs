@@ -102,8 +102,11 @@ enum Key {
     Text(usize),
 }
 
-struct Loader<'v> {
+/// The merge state: sources are added one at a time (see [`crate::Loading`]).
+pub(crate) struct Loader<'v> {
     vars: &'v Vars,
+    /// Top-level sources added so far (the index of a [`Source::Text`]'s key).
+    tops: usize,
     diags: Vec<Diagnostic>,
     read_error: Option<PolicyError>,
     /// Sources being loaded, outermost first, with their origins.
@@ -117,25 +120,64 @@ struct Loader<'v> {
 
 /// Loads and merges `sources`. Never fails outright: problems are in the result.
 pub(crate) fn load(sources: &[Source], vars: &Vars) -> Loaded {
-    let mut l = Loader {
-        vars,
-        diags: Vec::new(),
-        read_error: None,
-        stack: Vec::new(),
-        done: HashSet::new(),
-        units: 0,
-        slots: Vec::new(),
-        groups: HashMap::new(),
-        defaults: Defaults::default(),
-    };
-    for (i, source) in sources.iter().enumerate() {
-        l.top(i, source);
+    let mut l = Loader::new(vars);
+    for source in sources {
+        l.add(source);
     }
     Loaded {
         rules: l.slots.into_iter().flatten().collect(),
         defaults: l.defaults,
         diags: l.diags,
         read_error: l.read_error,
+    }
+}
+
+/// A copy of an I/O error: the same OS error, or the same kind and message.
+fn copy_io_error(e: &std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+impl<'v> Loader<'v> {
+    /// Nothing loaded yet.
+    pub(crate) fn new(vars: &'v Vars) -> Loader<'v> {
+        Loader {
+            vars,
+            tops: 0,
+            diags: Vec::new(),
+            read_error: None,
+            stack: Vec::new(),
+            done: HashSet::new(),
+            units: 0,
+            slots: Vec::new(),
+            groups: HashMap::new(),
+            defaults: Defaults::default(),
+        }
+    }
+
+    /// Merges one more top-level source over everything added before.
+    pub(crate) fn add(&mut self, source: &Source) {
+        let i = self.tops;
+        self.tops += 1;
+        self.top(i, source);
+    }
+
+    /// What [`load`] would return for the sources added so far.
+    pub(crate) fn loaded(&self) -> Loaded {
+        Loaded {
+            rules: self.slots.iter().flatten().cloned().collect(),
+            defaults: self.defaults,
+            diags: self.diags.clone(),
+            read_error: self.read_error.as_ref().map(|e| match e {
+                PolicyError::Read { path, source } => PolicyError::Read {
+                    path: path.clone(),
+                    source: copy_io_error(source),
+                },
+                PolicyError::Invalid(d) => PolicyError::Invalid(d.clone()),
+            }),
+        }
     }
 }
 

@@ -52,7 +52,11 @@ impl Policy {
     /// An empty list gives the empty policy, which denies everything. Never panics, whatever
     /// the input; every error found is reported, not just the first.
     pub fn load(sources: &[Source], vars: &Vars) -> Result<Policy, PolicyError> {
-        let loaded = load::load(sources, vars);
+        Policy::from_loaded(load::load(sources, vars))
+    }
+
+    /// The policy of merged sources, or the first read error, or every error found.
+    pub(crate) fn from_loaded(loaded: load::Loaded) -> Result<Policy, PolicyError> {
         if let Some(e) = loaded.read_error {
             return Err(e);
         }

@@ -124,8 +124,9 @@ impl Open {
                 let _ = writeln!(out, "{line}");
             }
             Open::Stream(out) => {
-                // One write for the line and its newline: stderr is shared with the
-                // command, whose output must not land between the two.
+                // One write(2) per record: stderr is unbuffered, and `writeln!` would write
+                // the newline separately, letting the program's own stderr output land
+                // between a record and its end of line.
                 line.push('\n');
                 let _ = out.write_all(line.as_bytes());
             }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arbiter_policies::{Access, Additions, Policy, Source, Vars};
+use arbiter_policies::{Access, Additions, Loading, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
@@ -185,7 +185,12 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // An installation prefix only ever adds access: where the policy already lets the
     // program read it (e.g. a tool in the writable working directory), no rule is added,
     // and the kernel floor still grants exec on it.
-    let base = Policy::load(&sources, &vars).context("invalid policy")?;
+    // The sources are parsed once: the command-line additions are merged over them below.
+    let mut loading = Loading::new(&vars);
+    for source in &sources {
+        loading.add(source);
+    }
+    let base = loading.policy().context("invalid policy")?;
     let unreadable: Vec<PathBuf> = prefixes
         .iter()
         .filter(|p| {
@@ -205,12 +210,19 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         resolve: args.resolve.clone(),
         rx: unreadable,
     };
-    sources.push(
-        additions
-            .to_source()
-            .context("invalid command-line addition")?,
-    );
-    let policy = Arc::new(Policy::load(&sources, &vars).context("invalid policy")?);
+    let source = additions
+        .to_source()
+        .context("invalid command-line addition")?;
+    let policy = if additions.is_empty() {
+        // No rule to merge (the source is a comment): the policy is the one just compiled.
+        base
+    } else {
+        loading.add(&source);
+        loading.policy().context("invalid policy")?
+    };
+    let policy = Arc::new(policy);
+    drop(loading);
+    sources.push(source);
 
     let sandbox = random_id();
     let (audit, writer) = match (&args.audit, learning) {
@@ -338,12 +350,21 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if let Some(w) = writer {
         w.finish();
     }
-    drop(tmpdir);
+    remove_tmpdir(tmpdir);
     Ok(Ran {
         code: ended.into(),
         vars: Some(vars),
         prefixes,
     })
+}
+
+/// Removes the sandbox's private TMPDIR: one `rmdir` when the command left it empty, as
+/// most do (`remove_dir_all` opens and lists it first, which costs as much again).
+fn remove_tmpdir(dir: tempfile::TempDir) {
+    let path = dir.keep();
+    if std::fs::remove_dir(&path).is_err() {
+        let _ = std::fs::remove_dir_all(&path);
+    }
 }
 
 /// How `--audit` and its companion flags ask for the log to be written.

@@ -9,6 +9,8 @@
 //! Anything else — the working directory, TMPDIR, home — is reached only through file
 //! descriptors the broker opens after consulting the policy.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How a floor entry may be used.
@@ -132,6 +134,56 @@ pub fn native_reads(
     roots.sort();
     roots.dedup();
     Some(roots)
+}
+
+/// A floor entry with what is there: `None` when the path does not exist (or cannot be
+/// reached); else whether it is a directory, and whether it is a regular file (symlinks
+/// followed).
+#[derive(Debug, Clone)]
+pub struct Surveyed {
+    /// The path.
+    pub path: PathBuf,
+    /// How it may be used.
+    pub access: FloorAccess,
+    /// `(is a directory, is a regular file)`, or `None` when it does not exist.
+    pub kind: Option<(bool, bool)>,
+}
+
+/// Opens each entry of `floor` once (`O_PATH`, symlinks followed) and looks at what it is,
+/// for the Landlock ruleset and the seccomp transport's exact-file table alike. Returns the
+/// entries and, in the same order, the open fds (`None` where the path does not exist).
+pub fn survey(floor: Vec<(PathBuf, FloorAccess)>) -> (Vec<Surveyed>, Vec<Option<OwnedFd>>) {
+    floor
+        .into_iter()
+        .map(|(path, access)| {
+            let fd = open_path(&path);
+            let kind = fd.as_ref().and_then(kind_of);
+            let fd = if kind.is_some() { fd } else { None };
+            (Surveyed { path, access, kind }, fd)
+        })
+        .unzip()
+}
+
+/// `(is a directory, is a regular file)` for an open fd.
+fn kind_of(fd: &OwnedFd) -> Option<(bool, bool)> {
+    // SAFETY: stat is plain old data, filled by fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return None;
+    }
+    let format = st.st_mode & libc::S_IFMT;
+    Some((format == libc::S_IFDIR, format == libc::S_IFREG))
+}
+
+/// `open(path, O_PATH | O_CLOEXEC)`.
+fn open_path(path: &Path) -> Option<OwnedFd> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: c is NUL-terminated; the fd returned is owned by no one else.
+    unsafe {
+        let fd = libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+    }
 }
 
 #[cfg(test)]

@@ -5,18 +5,24 @@
 //! must be applied in the single-threaded forked child, never in the broker.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
 
-use landlock::{
-    Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
-    Scope, ABI,
-};
+use landlock::{Access, AccessFs, AccessNet, Ruleset, RulesetAttr, Scope, ABI};
 
-use super::floor::FloorAccess;
+use super::floor::{FloorAccess, Surveyed};
 use crate::sandbox::spawn::PreExec;
 
 /// `LANDLOCK_CREATE_RULESET_VERSION`: ask the kernel for its ABI version.
 const CREATE_RULESET_VERSION: libc::c_uint = 1;
+
+/// `LANDLOCK_RULE_PATH_BENEATH`.
+const RULE_PATH_BENEATH: libc::c_int = 1;
+
+/// `struct landlock_path_beneath_attr`.
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
 
 /// Building the ruleset failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +31,14 @@ pub enum Error {
     /// The landlock crate refused a step.
     #[error("landlock: {0}")]
     Ruleset(#[from] landlock::RulesetError),
+    /// `landlock_add_rule` failed.
+    #[error("landlock: cannot add the rule for {path}: {source}")]
+    AddRule {
+        /// The floor entry.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The Landlock ABI of the running kernel, or `None` when Landlock is unsupported or
@@ -74,9 +88,10 @@ pub struct Prepared {
     pub missing: Vec<String>,
 }
 
-/// Builds the ruleset for `floor` at the best ABI the kernel offers. Floor entries that do
-/// not exist are skipped.
-pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
+/// Builds the ruleset for `floor` at the best ABI the kernel offers, with `fds` the entries'
+/// `O_PATH` fds from [`super::floor::survey`] (closed here). Floor entries that do not exist
+/// are skipped.
+pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared, Error> {
     let Some(version) = abi_version() else {
         return Ok(Prepared {
             domain: None,
@@ -107,27 +122,59 @@ pub fn prepare(floor: &[(PathBuf, FloorAccess)]) -> Result<Prepared, Error> {
     if version >= 6 {
         ruleset = ruleset.scope(Scope::from_all(abi))?;
     }
-    let mut created = ruleset.create()?;
-    for (path, access) in floor {
-        let Ok(meta) = std::fs::metadata(path) else {
+    let ruleset: Option<OwnedFd> = ruleset.create()?.into();
+    let Some(ruleset) = ruleset else {
+        return Ok(Prepared {
+            domain: None,
+            missing,
+        });
+    };
+    // The rules are added directly on the fds the survey opened: the crate's `PathFd` would
+    // open each path again, and its `add_rule` `fstat` it again. The rights are already
+    // what the crate would reduce them to (within this ABI; file rights only on a file).
+    for (entry, fd) in floor.iter().zip(fds) {
+        let (Some((is_dir, _)), Some(fd)) = (entry.kind, fd) else {
             continue;
         };
-        let Ok(fd) = PathFd::new(path) else { continue };
-        let mut rights = match access {
+        let mut rights = match entry.access {
             FloorAccess::ReadExec => read_exec,
             FloorAccess::ReadWriteFile => rw_file,
             FloorAccess::SharedMemory => shared_memory,
         };
-        if !meta.is_dir() {
+        if !is_dir {
             rights &= AccessFs::from_file(abi);
         }
-        created = created.add_rule(PathBeneath::new(fd, rights))?;
+        add_path_rule(&ruleset, &fd, rights.bits()).map_err(|source| Error::AddRule {
+            path: entry.path.display().to_string(),
+            source,
+        })?;
     }
-    let fd: Option<OwnedFd> = created.into();
     Ok(Prepared {
-        domain: fd.map(|fd| Domain { fd }),
+        domain: Some(Domain { fd: ruleset }),
         missing,
     })
+}
+
+/// `landlock_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, {rights, parent}, 0)`.
+fn add_path_rule(ruleset: &OwnedFd, parent: &OwnedFd, rights: u64) -> std::io::Result<()> {
+    let attr = PathBeneathAttr {
+        allowed_access: rights,
+        parent_fd: parent.as_raw_fd(),
+    };
+    // SAFETY: attr is a valid landlock_path_beneath_attr for the call; both fds are open.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset.as_raw_fd(),
+            RULE_PATH_BENEATH,
+            &attr as *const PathBeneathAttr,
+            0u32,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 impl Domain {

@@ -13,6 +13,7 @@
 //! child between fork and exec by [`PreExec`] steps that only make system calls.
 //! See `docs/security.md` for the threat model and the known gaps.
 
+pub mod bpf;
 pub mod floor;
 pub mod landlock;
 pub mod seccomp;
@@ -33,8 +34,8 @@ pub struct Confinement {
     pub seccomp: bool,
     /// Whether the notify filter will be applied (calls then also arrive by seccomp).
     pub notify: bool,
-    /// The kernel floor as installed (Landlock's read+exec paths and devices).
-    pub floor: Vec<(std::path::PathBuf, floor::FloorAccess)>,
+    /// The floor's entries as found on disk (see [`floor::survey`]).
+    pub floor: Vec<floor::Surveyed>,
     /// Where the shim may open for reading natively (empty when it may not; see
     /// [`floor::native_reads`]).
     pub native_reads: Vec<std::path::PathBuf>,
@@ -43,11 +44,11 @@ pub struct Confinement {
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
-/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`]) is installed
-/// after the errno filter and its listener sent on the bootstrap socket at `bootstrap`.
-/// With `native_reads` (a policy, when the shim's fast paths are on) and the notify filter,
-/// read-only opens the floor and the policy both grant may run natively
-/// ([`floor::native_reads`]).
+/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`], which holds
+/// the errno rules too) is installed instead of the errno filter, and its listener sent on
+/// the bootstrap socket at `bootstrap`. With `native_reads` (a policy, when the shim's fast
+/// paths are on) and the notify filter, read-only opens the floor and the policy both grant
+/// may run natively ([`floor::native_reads`]).
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
     shim: &std::path::Path,
@@ -58,15 +59,16 @@ pub fn prepare(
     use anyhow::Context;
     let mut steps = Vec::new();
     let mut missing = Vec::new();
-    let mut floor = floor::paths(prefixes, shim);
+    let mut paths = floor::paths(prefixes, shim);
     let notify = seccomp_transport && seccomp::notify_available();
     let native = match native_reads {
         Some(policy) if notify && seccomp::available() => {
-            floor::native_reads(&mut floor, shim, policy)
+            floor::native_reads(&mut paths, shim, policy)
         }
         _ => None,
     };
-    let ll = landlock::prepare(&floor).context("cannot build the Landlock ruleset")?;
+    let (floor, fds) = floor::survey(paths);
+    let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
     if let Some(domain) = ll.domain {
@@ -75,22 +77,22 @@ pub fn prepare(
     if seccomp_transport && !notify {
         missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
     }
-    let seccomp_on = match seccomp::Filter::compile(notify) {
-        Ok(filter) if seccomp::available() => {
-            steps.push(filter.into_pre_exec());
-            if notify {
-                let nf = seccomp::NotifyFilter::compile(native.is_some())
-                    .context("cannot compile the seccomp notify filter")?;
-                steps.push(nf.into_pre_exec(bootstrap)?);
-            }
-            true
-        }
-        Ok(_) => {
-            missing.push("seccomp (the kernel does not support SECCOMP_SET_MODE_FILTER)".into());
-            false
-        }
-        Err(e) => return Err(e).context("cannot compile the seccomp filter"),
+    // With the transport, one program holds the errno rules and the notify rules.
+    let step = if notify {
+        seccomp::NotifyFilter::compile(native.is_some())
+            .context("cannot compile the seccomp notify filter")?
+            .into_pre_exec(bootstrap)?
+    } else {
+        seccomp::Filter::compile(false)
+            .context("cannot compile the seccomp filter")?
+            .into_pre_exec()
     };
+    let seccomp_on = seccomp::available();
+    if seccomp_on {
+        steps.push(step);
+    } else {
+        missing.push("seccomp (the kernel does not support SECCOMP_SET_MODE_FILTER)".into());
+    }
     Ok(Confinement {
         steps,
         missing,

@@ -4,3 +4,4 @@ pub mod program;
 pub mod shim_path;
 pub mod spawn;
 pub mod supervise;
+pub mod vfork;

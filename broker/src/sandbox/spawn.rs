@@ -3,14 +3,16 @@
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 
 use arbiter_protocol::DEFAULT_BOOTSTRAP_FD;
 
+use super::vfork::{self, ExecArgs};
+
 /// A step run in the child between fork and exec. It must be async-signal-safe: no
-/// allocation, no locks — system calls on data prepared before the fork.
+/// allocation, no locks — system calls on data prepared before the fork. `arbiter run`'s
+/// child shares arbiter's memory until it execs ([`super::vfork`]), so a step that
+/// allocated would corrupt the parent's heap, not just its own copy.
 pub type PreExec = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
 
 /// What to start.
@@ -29,17 +31,13 @@ pub struct Launch<'a> {
 
 /// Starts the command and returns its pid. Exec failures come back as the spawn error.
 pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
-    let mut cmd = Command::new(launch.program);
-    if let Some((first, rest)) = launch.argv.split_first() {
-        cmd.arg0(first).args(rest);
-    }
-    cmd.envs(launch.env);
+    let exec = ExecArgs::new(launch.program.as_os_str(), launch.argv, launch.env)?;
     let boot = launch.bootstrap.as_raw_fd();
     let mut steps = launch.pre_exec;
-    // SAFETY: the closure only makes async-signal-safe calls (dup2, sigprocmask, prctl)
-    // and runs the caller's steps, which carry the same contract (see PreExec).
-    unsafe {
-        cmd.pre_exec(move || {
+    let mut pre_exec = || -> std::io::Result<()> {
+        // SAFETY: async-signal-safe calls (dup2, sigprocmask, prctl) on integers and a
+        // local sigset; the caller's steps carry the same contract (see PreExec).
+        unsafe {
             // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
             if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -52,13 +50,13 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            for step in steps.iter_mut() {
-                step()?;
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn()?;
+        }
+        for step in steps.iter_mut() {
+            step()?;
+        }
+        Ok(())
+    };
+    let pid = vfork::spawn(&exec, &mut pre_exec)?;
     drop(launch.bootstrap);
-    Ok(child.id() as libc::pid_t)
+    Ok(pid)
 }

@@ -2,12 +2,13 @@
 //! `syscall()`, ld.so's and glibc's internal opens) arrive as seccomp user notifications.
 //!
 //! The notify filter (`confine::seccomp::NotifyFilter`) is installed in `arbiter run`'s
-//! child, whose listener fd reaches the broker on the bootstrap socket. A few worker threads
-//! receive notifications, read the path strings out of the target with `process_vm_readv`
-//! (once: the broker decides and acts on its own copy, so a thread that rewrites the buffer
-//! meanwhile changes nothing), pin the base directory (`/proc/<tid>/cwd` or
-//! `/proc/<tid>/fd/<dirfd>`), check that the notification is still valid (the target has
-//! not died and its pid been reused), and hand a [`Call`] to the one [`RequestCore`].
+//! child, whose listener fd reaches the broker on the bootstrap socket. Worker threads (two,
+//! more while all are busy) receive notifications, read the path strings out of the target
+//! with `process_vm_readv` (once: the broker decides and acts on its own copy, so a thread
+//! that rewrites the buffer meanwhile changes nothing), pin the base directory
+//! (`/proc/<tid>/cwd` or `/proc/<tid>/fd/<dirfd>`), check that the notification is still
+//! valid (the target has not died and its pid been reused), and hand a [`Call`] to the one
+//! [`RequestCore`].
 //! Results go back atomically: fds with `SECCOMP_IOCTL_NOTIF_ADDFD` +
 //! `SECCOMP_ADDFD_FLAG_SEND`, stat/readlink data written into the target's buffers with
 //! `process_vm_writev`, errors as `-errno`. A checked call is never let through with
@@ -31,13 +32,20 @@ use arbiter_protocol::{At, Call, PathArg, SockAddr, Timespec, MAX_PATH};
 use serde_json::json;
 
 use crate::audit::process::ExeCache;
-use crate::confine::floor::FloorAccess;
+use crate::confine::floor::{FloorAccess, Surveyed};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
-/// Worker threads per listener.
+/// Worker threads started with the listener: one answering, one waiting for the next
+/// notification (ld.so's opens arrive one after another).
+const FIRST_WORKERS: usize = 2;
+/// Most worker threads per listener: another is started whenever every worker is busy with
+/// a notification (a slow call, or several threads calling at once), up to this many.
 const WORKERS: usize = 4;
 /// Stack size of a worker.
 const WORKER_STACK: usize = 512 * 1024;
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): wake the worker on the CPU of the
+/// calling thread, which is about to wait for the answer anyway.
+const FD_SYNC_WAKE_UP: u64 = 1;
 
 /// Files the kernel floor grants natively (the shim, a few devices): an open of exactly
 /// one of these paths is performed by the transport itself, as Landlock would allow it.
@@ -48,12 +56,12 @@ pub struct Floor {
 
 impl Floor {
     /// The exact-file entries of a kernel floor: regular files read-only, devices read-write.
-    pub fn new(floor: &[(PathBuf, FloorAccess)]) -> Floor {
+    pub fn new(floor: &[Surveyed]) -> Floor {
         let files = floor
             .iter()
-            .filter_map(|(p, a)| match a {
-                FloorAccess::ReadExec if p.is_file() => Some((p.clone(), false)),
-                FloorAccess::ReadWriteFile => Some((p.clone(), true)),
+            .filter_map(|e| match (e.access, e.kind) {
+                (FloorAccess::ReadExec, Some((_, true))) => Some((e.path.clone(), false)),
+                (FloorAccess::ReadWriteFile, _) => Some((e.path.clone(), true)),
                 _ => None,
             })
             .collect();
@@ -68,20 +76,79 @@ impl Floor {
     }
 }
 
-/// Starts the workers serving `listener`. They end when the last sandboxed process exits.
-pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io::Result<()> {
-    let listener = Arc::new(listener);
-    let floor = Arc::new(floor);
-    let exes = Arc::new(ExeCache::default());
-    for _ in 0..WORKERS {
-        let listener = Arc::clone(&listener);
-        let core = Arc::clone(&core);
-        let floor = Arc::clone(&floor);
-        let exes = Arc::clone(&exes);
+/// What the workers of one listener share.
+struct Pool {
+    listener: OwnedFd,
+    core: Arc<RequestCore>,
+    floor: Floor,
+    exes: ExeCache,
+    /// Workers started.
+    workers: AtomicUsize,
+    /// Workers answering a notification.
+    busy: AtomicUsize,
+}
+
+impl Pool {
+    /// Starts one more worker. Returns false when the thread could not be started.
+    fn start_worker(self: &Arc<Self>) -> bool {
+        let pool = Arc::clone(self);
         std::thread::Builder::new()
             .name("seccomp".into())
             .stack_size(WORKER_STACK)
-            .spawn(move || worker(listener, core, floor, exes))?;
+            .spawn(move || worker(&pool))
+            .is_ok()
+    }
+
+    /// Marks one worker busy, starting another if none is left waiting for notifications.
+    fn enter(self: &Arc<Self>) {
+        let busy = self.busy.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut started = self.workers.load(Ordering::Acquire);
+        while busy >= started && started < WORKERS {
+            match self.workers.compare_exchange(
+                started,
+                started + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if !self.start_worker() {
+                        self.workers.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    return;
+                }
+                Err(now) => started = now,
+            }
+        }
+    }
+
+    fn leave(&self) {
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Starts serving `listener`. The workers end when the last sandboxed process exits.
+pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io::Result<()> {
+    // Best effort: older kernels answer EINVAL, and the workers are then woken as usual.
+    // SAFETY: the flag is passed by value; the ioctl only sets a flag on our listener.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
+            FD_SYNC_WAKE_UP,
+        )
+    };
+    let pool = Arc::new(Pool {
+        listener,
+        core,
+        floor,
+        exes: ExeCache::default(),
+        workers: AtomicUsize::new(FIRST_WORKERS),
+        busy: AtomicUsize::new(0),
+    });
+    for _ in 0..FIRST_WORKERS {
+        if !pool.start_worker() {
+            return Err(std::io::Error::last_os_error());
+        }
     }
     Ok(())
 }
@@ -97,8 +164,11 @@ const MAX_CONNECT_THREADS: usize = 64;
 /// Connects being served on threads of their own.
 static CONNECT_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>, exes: Arc<ExeCache>) {
-    let fd = listener.as_raw_fd();
+fn worker(pool: &Arc<Pool>) {
+    let fd = pool.listener.as_raw_fd();
+    // The thread's first allocation sets up its malloc arena (a 64 MiB mapping): done now,
+    // while the program is still starting, rather than inside its first call.
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(4096)));
     loop {
         let mut pfd = libc::pollfd {
             fd,
@@ -130,17 +200,13 @@ fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>, exe
         if i64::from(req.data.nr) == libc::SYS_connect
             && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
         {
-            let (listener, core, floor, exes) = (
-                Arc::clone(&listener),
-                Arc::clone(&core),
-                Arc::clone(&floor),
-                Arc::clone(&exes),
-            );
+            let pool2 = Arc::clone(pool);
             let spawned = std::thread::Builder::new()
                 .name("seccomp-connect".into())
                 .stack_size(WORKER_STACK)
                 .spawn(move || {
-                    serve_one(listener.as_raw_fd(), &core, &floor, &exes, &req);
+                    let p = &*pool2;
+                    serve_one(p.listener.as_raw_fd(), &p.core, &p.floor, &p.exes, &req);
                     CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
                 });
             if spawned.is_ok() {
@@ -150,7 +216,9 @@ fn worker(listener: Arc<OwnedFd>, core: Arc<RequestCore>, floor: Arc<Floor>, exe
         } else if i64::from(req.data.nr) == libc::SYS_connect {
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
         }
-        serve_one(fd, &core, &floor, &exes, &req);
+        pool.enter();
+        serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
+        pool.leave();
     }
 }
 
@@ -262,8 +330,7 @@ struct Status {
 
 impl Status {
     fn read(tid: i32) -> Result<Status, i32> {
-        let status =
-            std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| libc::ESRCH)?;
+        let status = read_status(tid).map_err(|_| libc::ESRCH)?;
         let field = |k| status_field(&status, k).ok_or(libc::ESRCH);
         Ok(Status {
             tgid: field("Tgid:")? as i32,
@@ -287,6 +354,28 @@ fn status_field(status: &str, key: &str) -> Option<u32> {
     } else {
         first.parse().ok()
     }
+}
+
+/// `/proc/<tid>/status`, in one read where it fits: std's `read_to_string` asks for the
+/// file's length (procfs says 0) and position first, then reads in small growing pieces.
+fn read_status(tid: i32) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{tid}/status"))?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|_| std::io::ErrorKind::InvalidData.into())
 }
 
 fn open_raw(path: &str, flags: i32) -> Result<OwnedFd, i32> {
