@@ -141,6 +141,20 @@ fn is_canonical(path: &[u8]) -> bool {
             .all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
+/// `path` without trailing `/` and `/.` (as `opendir("dir/")` and `open(".")` name a
+/// directory), keeping at least `/`.
+fn trim_directory_suffix(mut path: &[u8]) -> &[u8] {
+    loop {
+        if path.len() > 1 && path.ends_with(b"/") {
+            path = &path[..path.len() - 1];
+        } else if path.ends_with(b"/.") {
+            path = &path[..path.len() - 1]; // the slash goes next round, unless it is "/"
+        } else {
+            return path;
+        }
+    }
+}
+
 /// Room in the per-thread memo for a parent directory's path and its NUL.
 const MEMO_PATH: usize = 512;
 
@@ -465,17 +479,18 @@ const NOT_A_READ: c_int = libc::O_WRONLY
     | libc::O_PATH
     | (libc::O_TMPFILE & !libc::O_DIRECTORY);
 
-/// `open(path, flags)` for reading, when the kernel may do it here: an absolute canonical
-/// path beneath a kernel-floor path the policy grants reading in full ([`FAST_OPEN`]
-/// entries). The open carries [`NATIVE_OPEN_MARK`], so the seccomp notify filter lets it
-/// run, and Landlock decides it, exactly as the policy would. Success is the answer.
-/// `ENOENT`/`ENOTDIR` are the answer too once the directories on the way are vouched for
-/// as real (so a symlink out of the subtree cannot turn the broker's denial into a
-/// not-found); any other failure goes to the broker, which decides and reports it.
+/// `openat(dirfd, path, flags)` for reading, when the kernel may do it here: a canonical
+/// path, absolute or relative to the working directory, beneath a path the policy grants
+/// reading in full and the kernel floor holds ([`FAST_OPEN`] entries). The open carries
+/// [`NATIVE_OPEN_MARK`], so the seccomp notify filter lets it run, and Landlock decides
+/// it, exactly as the policy would. Success is the answer. `ENOENT`/`ENOTDIR` are the
+/// answer too once the directories on the way are vouched for as real (so a symlink out of
+/// the subtree cannot turn the broker's denial into a not-found); any other failure goes to
+/// the broker, which decides and reports it.
 ///
 /// # Safety
 /// `path` must be a non-null C string.
-pub unsafe fn open(path: *const c_char, flags: c_int) -> Answer<c_int> {
+pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_int> {
     if flags & NOT_A_READ != 0 {
         return Answer::Broker;
     }
@@ -483,15 +498,39 @@ pub unsafe fn open(path: *const c_char, flags: c_int) -> Answer<c_int> {
     let Some(len) = (unsafe { c_str_len(path, MAX_PATH - 1) }) else {
         return Answer::Broker;
     };
-    let Some(grants) = grants() else {
+    if len == 0 {
         return Answer::Broker;
-    };
+    }
     let caller = CallerPath {
         // SAFETY: c_str_len found `len` bytes and then the NUL.
         with_nul: unsafe { bytes(path, len + 1) },
     };
     let b = caller.bytes();
-    if !is_canonical(b) || granted_root(grants, FAST_OPEN, b).is_none() {
+    let relative = b[0] != b'/';
+    if relative && dirfd != libc::AT_FDCWD {
+        return Answer::Broker; // relative to a directory fd
+    }
+    let Some(grants) = grants() else {
+        return Answer::Broker;
+    };
+    // Where the path lies, for choosing to try: Landlock decides on what it really names.
+    let mut abs = [0u8; MAX_PATH + 1];
+    let lexical = if relative {
+        let Ok(cwd) = crate::sys::getcwd(&mut abs[..]) else {
+            return Answer::Broker;
+        };
+        let start = if cwd == 1 { 0 } else { cwd };
+        if start + 1 + b.len() > MAX_PATH {
+            return Answer::Broker;
+        }
+        abs[start] = b'/';
+        abs[start + 1..start + 1 + b.len()].copy_from_slice(b);
+        &abs[..start + 1 + b.len()]
+    } else {
+        b
+    };
+    let lexical = trim_directory_suffix(lexical);
+    if !is_canonical(lexical) || granted_root(grants, FAST_OPEN, lexical).is_none() {
         return Answer::Broker;
     }
     // SAFETY: path is a C string; flags and mode are plain integers.
@@ -537,6 +576,16 @@ mod tests {
             Some(0)
         );
         assert_eq!(granted_root(b"", FAST_STAT, b"/usr"), None);
+    }
+
+    #[test]
+    fn directory_suffixes_are_trimmed() {
+        assert_eq!(trim_directory_suffix(b"/w/d6/"), b"/w/d6");
+        assert_eq!(trim_directory_suffix(b"/w/."), b"/w");
+        assert_eq!(trim_directory_suffix(b"/w/d//./"), b"/w/d");
+        assert_eq!(trim_directory_suffix(b"/"), b"/");
+        assert_eq!(trim_directory_suffix(b"/."), b"/");
+        assert_eq!(trim_directory_suffix(b"/w/.x"), b"/w/.x");
     }
 
     #[test]

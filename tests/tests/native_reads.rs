@@ -51,6 +51,7 @@ fn a_marked_open_is_native_only_for_reads_the_policy_grants() {
     std::fs::write(sb.path("f"), b"x").unwrap();
     let secret = format!("{}/secret:r", outside.path().display());
     let mine = format!("{}:w", sb.path("f").display());
+    let mine_read = format!("{}:r", sb.path("f").display());
     let probes = vec![
         "/usr/share:d".to_string(),
         "/usr/bin/env:r".to_string(),
@@ -59,6 +60,7 @@ fn a_marked_open_is_native_only_for_reads_the_policy_grants() {
         "/etc/shadow:r".to_string(),
         secret.clone(),
         mine.clone(),
+        mine_read.clone(),
     ];
     for extra in [&[][..], &["--no-fast-path"][..]] {
         let out = raw_open(&sb, extra, &probes);
@@ -67,6 +69,8 @@ fn a_marked_open_is_native_only_for_reads_the_policy_grants() {
         // Writing is always the broker's to decide: denied in /usr, granted in $PWD.
         has(&out, "/usr/bin/env:w EACCES");
         has(&out, &format!("{mine} ok"));
+        // $PWD, which the policy grants in full, is read natively too (read-only).
+        has(&out, &format!("{mine_read} ok"));
         // Reads the policy denies stay denied, by Landlock or by the broker.
         has(&out, "/proc/1/cmdline:r EACCES");
         has(&out, "/etc/shadow:r EACCES");
@@ -124,4 +128,29 @@ fn programs_reading_the_floor_natively_still_work() {
     );
     assert_code(&o, 0);
     assert_eq!(stdout(&o), "True\n", "{}", stderr(&o));
+}
+
+#[test]
+fn the_working_directory_joins_the_floor_for_reading_only() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.path("s.sh"), "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(
+        sb.path("s.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for extra in [&[][..], &["--no-fast-path"][..]] {
+        let o = sb.run(
+            extra,
+            &[
+                "python3",
+                "-c",
+                "import subprocess\nprint(open('s.sh').read().split()[1])\ntry:\n    subprocess.run(['./s.sh'])\nexcept PermissionError:\n    print('exec denied')\nopen('new.txt', 'w').write('w')\nprint(open('new.txt').read())",
+            ],
+        );
+        assert_code(&o, 0);
+        // Read natively or by the broker alike; exec stays denied (the policy grants no
+        // exec in $PWD); writes still reach the broker.
+        assert_eq!(stdout(&o), "echo\nexec denied\nw\n", "{}", stderr(&o));
+    }
 }

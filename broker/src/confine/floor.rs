@@ -25,6 +25,9 @@ pub enum FloorAccess {
     /// shim's reach; until such internal opens are brokered through seccomp, the kernel
     /// grants this one tmpfs directly.
     SharedMemory,
+    /// Read files and list directories, nothing else: a subtree the policy grants reading
+    /// in full, added only with native reads (see [`native_reads`]).
+    Read,
 }
 
 /// Read+exec trees and files. Entries that do not exist are skipped by the caller.
@@ -102,8 +105,10 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
 /// location (Landlock resolves symlinks when it adds a rule), must be granted by the policy
 /// in full: a directory `read` and `list` by a rule that decides its whole subtree
 /// (`uniform`), a file `read`. The shim itself is the exception: the program may read
-/// arbiter's own library. Returns those real paths and removes `/proc` from `floor`, or
-/// `None` (leaving `floor` as it is) when the policy is narrower somewhere.
+/// arbiter's own library. The policy's own uniform read grants (`Policy::kernel_floor`:
+/// `$PWD`, `$TMPDIR`, … where no narrower rule sits beneath them) join the floor, read-only.
+/// Returns the real paths where the shim may open for reading natively and updates `floor`,
+/// or returns `None` (leaving `floor` as it is) when the policy is narrower somewhere.
 pub fn native_reads(
     floor: &mut Vec<(PathBuf, FloorAccess)>,
     shim: &Path,
@@ -131,6 +136,24 @@ pub fn native_reads(
         roots.push(real);
     }
     floor.retain(|(p, _)| p != Path::new("/proc"));
+    for entry in policy.kernel_floor() {
+        // A rule on a symlinked path never matches (the broker decides real paths), and the
+        // program's own /proc entries are the broker's to serve.
+        if entry.path.starts_with("/proc")
+            || entry.path.canonicalize().ok().as_ref() != Some(&entry.path)
+        {
+            continue;
+        }
+        let wanted = if entry.path.is_dir() {
+            Access::READ | Access::LIST
+        } else {
+            Access::READ
+        };
+        if entry.access.contains(wanted) {
+            floor.push((entry.path.clone(), FloorAccess::Read));
+            roots.push(entry.path);
+        }
+    }
     roots.sort();
     roots.dedup();
     Some(roots)
@@ -211,7 +234,7 @@ mod tests {
         let vars = arbiter_policies::Vars {
             home: Some("/home/u".into()),
             pwd: "/home/u/proj".into(),
-            tmpdir: "/tmp".into(),
+            tmpdir: std::env::temp_dir().canonicalize().unwrap(),
             ..arbiter_policies::Vars::default()
         };
         arbiter_policies::Policy::load(
@@ -235,6 +258,10 @@ mod tests {
             .expect("the default profile grants the whole floor");
         assert!(!floor.iter().any(|(p, _)| p == Path::new("/proc")));
         assert!(roots.contains(&PathBuf::from("/usr/share")));
+        // The policy's own uniform read grants join the floor, read-only.
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        assert!(roots.contains(&tmp), "{roots:?}");
+        assert!(floor.contains(&(tmp.clone(), FloorAccess::Read)));
         assert!(!roots.iter().any(|r| r.starts_with("/proc")));
         // A deny beneath /usr makes /usr no longer uniform: no native reads, floor untouched.
         let mut floor = paths(&[], shim);

@@ -106,6 +106,7 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
     let abi = ABI::from(version);
     let all = AccessFs::from_all(abi);
     let read_exec = AccessFs::from_read(abi) | AccessFs::Execute;
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
     let rw_file = AccessFs::ReadFile
         | AccessFs::WriteFile
         | (AccessFs::from_file(abi) & (AccessFs::Truncate | AccessFs::IoctlDev));
@@ -140,6 +141,7 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
             FloorAccess::ReadExec => read_exec,
             FloorAccess::ReadWriteFile => rw_file,
             FloorAccess::SharedMemory => shared_memory,
+            FloorAccess::Read => read,
         };
         if !is_dir {
             rights &= AccessFs::from_file(abi);

@@ -34,11 +34,9 @@ pub unsafe fn brokered_openat(
         // SAFETY: forwarded unchanged.
         return unsafe { raw_openat(dirfd, path, flags, mode) };
     }
-    // SAFETY: a non-null path is a C string per this function's contract; reading its
-    // first byte is in bounds.
-    if !path.is_null() && unsafe { *path } == b'/' as c_char {
-        // SAFETY: as above.
-        match unsafe { fast_path::open(path, flags) } {
+    if !path.is_null() {
+        // SAFETY: a non-null path is a C string per this function's contract.
+        match unsafe { fast_path::open(dirfd, path, flags) } {
             Answer::Done(Ok(fd)) => return fd,
             Answer::Done(Err(e)) => return fail(e),
             Answer::Broker => {}
