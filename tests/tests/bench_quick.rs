@@ -32,8 +32,9 @@ const BROKERED: &[&str] = &[
     "access",
     "connect",
     "getaddrinfo",
-    // stat with `arbiter run --no-fast-path`
+    // stat and open with `arbiter run --no-fast-path`
     "stat_rt",
+    "open_rt",
 ];
 
 /// Whole programs and the tools they need: skipped by the bench without them.

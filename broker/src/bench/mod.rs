@@ -207,6 +207,17 @@ pub fn run(opts: &Options) -> Result<Report> {
         opts,
         &mut push,
     )?;
+    // The same open with every call sent to the broker: the bench's file lies in the
+    // working directory, which the default policy grants in full, so brokered_open is a
+    // native read decided by Landlock; this is the round trip to compare with ideal_open_rt.
+    brokered_family(
+        &round_trip,
+        Kind::Open,
+        "brokered_open_rt",
+        base,
+        opts,
+        &mut push,
+    )?;
 
     // An open of a file in the kernel floor that the policy grants: a native, marked open
     // decided by Landlock (see docs/security.md), next to the same open made natively.

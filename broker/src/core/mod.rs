@@ -244,7 +244,9 @@ impl RequestCore {
             } else {
                 Verdict::Deny
             });
-            notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
+            if self.audit.enabled() {
+                notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
+            }
         }
     }
 
@@ -257,15 +259,11 @@ impl RequestCore {
         notes: &mut Notes,
     ) -> Result<(), Errno> {
         let d = self.policy.decide_path(path, access).decision;
-        notes.paths.push(path.to_path_buf());
-        if notes.verdict != Some(Verdict::Deny) {
-            notes.verdict = Some(if d.allow {
-                Verdict::Allow
-            } else {
-                Verdict::Deny
-            });
-            notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
+        // The notes feed only the audit record: without a log, skip their allocations.
+        if self.audit.enabled() {
+            notes.paths.push(path.to_path_buf());
         }
+        self.note_decision(d, notes);
         if d.allow {
             Ok(())
         } else {
