@@ -66,6 +66,7 @@ pub const FAMILIES: &[(&str, &[(&str, Role)])] = &[
             ("native_open", Role::Native),
             ("ideal_open_rt", Role::RoundTrip),
             ("brokered_open", Role::Brokered),
+            ("brokered_open_rt", Role::NoFastPath),
             ("seccomp_open", Role::Seccomp),
         ],
     ),
