@@ -376,6 +376,25 @@ pub enum Answer<T> {
     Broker,
 }
 
+impl<T> Answer<T> {
+    /// The libc return value of a call answered here (0, or -1 with errno set), the result
+    /// stored in `out`; `None` when the broker must answer.
+    ///
+    /// # Safety
+    /// `out` must be valid for a write of `T`.
+    pub unsafe fn store(self, out: *mut T) -> Option<c_int> {
+        match self {
+            Answer::Done(Ok(v)) => {
+                // SAFETY: out is valid for a write per this function's contract.
+                unsafe { out.write(v) };
+                Some(0)
+            }
+            Answer::Done(Err(e)) => Some(crate::forward::fail(e)),
+            Answer::Broker => None,
+        }
+    }
+}
+
 /// Runs `final_stat` on the caller's path when the fast path may answer for it.
 /// `final_stat` gets the NUL-terminated path and must not follow a final symlink; it returns
 /// the result and the file type it saw. A symlink when `follow` is set goes to the broker.

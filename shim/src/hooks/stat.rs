@@ -33,15 +33,10 @@ pub unsafe fn brokered_fstatat(
         return fail(libc::EFAULT);
     }
     if !path.is_null() {
-        // SAFETY: path is a non-null C string per this function's contract.
-        match unsafe { fast_path::stat(dirfd, path, flags) } {
-            Answer::Done(Ok(st)) => {
-                // SAFETY: buf is non-null and points at a struct stat per the contract.
-                unsafe { *buf = st };
-                return 0;
-            }
-            Answer::Done(Err(e)) => return fail(e),
-            Answer::Broker => {}
+        // SAFETY: path is a non-null C string and buf a non-null struct stat per this
+        // function's contract.
+        if let Some(rc) = unsafe { fast_path::stat(dirfd, path, flags).store(buf) } {
+            return rc;
         }
     }
     let mut join = [0u8; JOIN_BUF];
@@ -262,15 +257,10 @@ pub unsafe extern "C" fn statx(
             return fail(libc::EFAULT);
         }
         if !path.is_null() {
-            // SAFETY: path is a non-null C string per libc's contract.
-            match unsafe { fast_path::statx(dirfd, path, flags, mask) } {
-                Answer::Done(Ok(stx)) => {
-                    // SAFETY: buf is non-null and points at a struct statx per the contract.
-                    unsafe { *buf = stx };
-                    return 0;
-                }
-                Answer::Done(Err(e)) => return fail(e),
-                Answer::Broker => {}
+            // SAFETY: path is a non-null C string and buf a non-null struct statx per
+            // libc's contract.
+            if let Some(rc) = unsafe { fast_path::statx(dirfd, path, flags, mask).store(buf) } {
+                return rc;
             }
         }
         let mut join = [0u8; JOIN_BUF];
