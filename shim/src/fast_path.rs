@@ -533,8 +533,10 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
         return Answer::Broker;
     };
     // Where the path lies, for choosing to try: Landlock decides on what it really names.
-    let mut abs = [0u8; MAX_PATH + 1];
+    // The buffer is only filled (and zeroed) for a relative path.
+    let mut abs: [u8; MAX_PATH + 1];
     let lexical = if relative {
+        abs = [0u8; MAX_PATH + 1];
         let Ok(cwd) = crate::sys::getcwd(&mut abs[..]) else {
             return Answer::Broker;
         };
