@@ -344,15 +344,11 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     }
     let mut abs = [0u8; MAX_PATH + 1];
     let len = if relative {
-        let cwd = crate::sys::getcwd(&mut abs[..]).map_err(Walk::Errno)?;
-        let total = cwd + 1 + b.len();
-        if total > MAX_PATH || !is_canonical(&abs[..cwd]) && cwd != 1 {
+        let len = join_cwd(b, &mut abs)?;
+        if !is_canonical(&abs[..len]) {
             return Err(Walk::Broker);
         }
-        let start = if cwd == 1 { 0 } else { cwd }; // "/" + "/name" would double the slash
-        abs[start] = b'/';
-        abs[start + 1..start + 1 + b.len()].copy_from_slice(b);
-        start + 1 + b.len()
+        len
     } else {
         abs[..b.len()].copy_from_slice(b);
         b.len()
@@ -366,6 +362,20 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
         remember(path, &st);
     }
     Ok(())
+}
+
+/// Writes the working directory, `/` and the relative path `rel` into `buf` (the rest of
+/// it zero, so the result is NUL-terminated); returns the joined length.
+fn join_cwd(rel: &[u8], buf: &mut [u8; MAX_PATH + 1]) -> Result<usize, Walk> {
+    let cwd = crate::sys::getcwd(&mut buf[..]).map_err(Walk::Errno)?;
+    let start = if cwd == 1 { 0 } else { cwd }; // "/" + "/name" would double the slash
+    let len = start + 1 + rel.len();
+    if len > MAX_PATH {
+        return Err(Walk::Broker);
+    }
+    buf[start] = b'/';
+    buf[start + 1..len].copy_from_slice(rel);
+    Ok(len)
 }
 
 /// How the fast path answers a call.
@@ -537,16 +547,10 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
     let mut abs: [u8; MAX_PATH + 1];
     let lexical = if relative {
         abs = [0u8; MAX_PATH + 1];
-        let Ok(cwd) = crate::sys::getcwd(&mut abs[..]) else {
+        let Ok(len) = join_cwd(b, &mut abs) else {
             return Answer::Broker;
         };
-        let start = if cwd == 1 { 0 } else { cwd };
-        if start + 1 + b.len() > MAX_PATH {
-            return Answer::Broker;
-        }
-        abs[start] = b'/';
-        abs[start + 1..start + 1 + b.len()].copy_from_slice(b);
-        &abs[..start + 1 + b.len()]
+        &abs[..len]
     } else {
         b
     };
