@@ -53,7 +53,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    if !matches!(cli.command, Command::Run(_) | Command::Learn(_) | Command::Serve(_)) {
+        // Report commands end quietly when their reader goes away (`arbiter profiles | head`),
+        // with the conventional status of a process killed by SIGPIPE, as `cat` does.
+        restore_sigpipe();
+    }
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Learn(args) => commands::learn::run(args),
@@ -73,4 +81,25 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code::FAILED)
         }
     }
+}
+
+/// Prints a command-line error (with clap's "did you mean" suggestions) and returns the exit
+/// status: 0 for `--help` and `--version`, [`exit_code::FAILED`] for every usage error, as
+/// the README's exit-status contract promises (clap's own default would be 2).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+        _ => ExitCode::from(exit_code::FAILED),
+    }
+}
+
+/// Gives SIGPIPE back its default action (Rust's runtime ignores it, which turns a closed
+/// output pipe into a panic in `println!`).
+fn restore_sigpipe() {
+    // SAFETY: signal() with SIG_DFL installs no handler and touches no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }

@@ -26,13 +26,9 @@ pub struct LearnArgs {
     /// Extend this existing policy file in place instead (comments and order are kept).
     #[arg(long, value_name = "POLICY")]
     pub merge: Option<PathBuf>,
-    /// The command and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// The command and its arguments (a mistyped option before it is an error, not a
+    /// command).
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
 }
 

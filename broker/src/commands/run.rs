@@ -79,13 +79,10 @@ pub struct RunArgs {
     /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
     #[arg(long, value_name = "PATH|@NAME", conflicts_with_all = ["audit", "audit_format", "audit_fsync", "audit_drop", "ro", "rw", "deny", "connect", "bind", "resolve"])]
     pub daemon: Option<OsString>,
-    /// The command and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// The command and its arguments. Options of arbiter's own come first; everything from
+    /// the command's name on (or after `--`) is the command's, so a mistyped option before it
+    /// is an error, not a command.
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
