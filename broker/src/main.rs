@@ -7,6 +7,7 @@ mod confine;
 mod core;
 mod exit_code;
 mod learn;
+mod policy_lookup;
 mod sandbox;
 mod serve;
 mod sockopt;

@@ -6,21 +6,24 @@
 //! allowed), 1 otherwise.
 
 use arbiter_policies::{Policy, Source, Vars};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `arbiter check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Policy files, loaded in order as one policy.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    /// Policy files or names (looked up as `run --policy` does), loaded in order as one policy.
+    #[arg(required = true, value_name = "FILE|NAME")]
+    pub files: Vec<String>,
 }
 
 /// Prints every diagnostic of the files; succeeds only if the policy is valid.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let vars = Vars::from_env();
-    let sources: Vec<Source> = args.files.into_iter().map(Source::File).collect();
+    let sources: Vec<Source> = args
+        .files
+        .iter()
+        .map(|f| crate::policy_lookup::source(f))
+        .collect();
     let diagnostics = arbiter_policies::check(&sources, &vars);
     for d in &diagnostics {
         println!("{d}");

@@ -16,7 +16,9 @@
 //! Exit status: 0 when allowed, 1 when denied.
 
 use anyhow::{bail, Context};
-use arbiter_policies::{profiles, Access, Endpoint, Policy, Source, Vars};
+use arbiter_policies::{Access, Endpoint, Policy, Source, Vars};
+
+use crate::commands::policy_args::PolicyArgs;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,10 +26,9 @@ use std::process::ExitCode;
 /// Arguments of `arbiter explain`.
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// A policy file, `builtin:NAME`, or a built-in profile's name; repeat to merge several
-    /// in order. Default: the `default` profile.
-    #[arg(long = "policy", value_name = "P")]
-    pub policies: Vec<String>,
+    /// The policy and the rules added to it, exactly as `arbiter run` takes them.
+    #[command(flatten)]
+    pub rules: PolicyArgs,
     /// The request to explain.
     #[command(subcommand)]
     pub request: Request,
@@ -62,15 +63,6 @@ pub enum Request {
     },
 }
 
-fn source(spec: &str) -> Source {
-    if let Some(name) = spec.strip_prefix("builtin:") {
-        return Source::Builtin(name.to_owned());
-    }
-    if !spec.contains('/') && !spec.ends_with(".toml") && profiles::text(spec).is_some() {
-        return Source::Builtin(spec.to_owned());
-    }
-    Source::File(PathBuf::from(spec))
-}
 
 /// The path as the broker would ask about it: absolute, symlinks resolved. A path that does
 /// not exist is its parent's real path plus its name; when the parent does not exist either,
@@ -152,9 +144,14 @@ fn show(policy: &Policy, what: &str, decision: &arbiter_policies::Decision) {
 /// Prints the decision and the rule behind it.
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let vars = Vars::from_env();
-    let mut sources: Vec<Source> = args.policies.iter().map(|s| source(s)).collect();
-    if sources.is_empty() {
-        sources.push(Source::Builtin("default".into()));
+    let mut sources: Vec<Source> = args.rules.sources();
+    let additions = args.rules.additions(Vec::new());
+    if !additions.is_empty() {
+        sources.push(
+            additions
+                .to_source()
+                .context("invalid command-line addition")?,
+        );
     }
     let policy = Policy::load(&sources, &vars)?;
     let allowed = match args.request {

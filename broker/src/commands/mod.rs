@@ -6,6 +6,7 @@ pub mod check;
 pub mod doctor;
 pub mod explain;
 pub mod learn;
+pub mod policy_args;
 pub mod profiles;
 pub mod run;
 pub mod serve;

@@ -6,27 +6,27 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arbiter_policies::{Access, Additions, Loading, Policy, Source, Vars};
+use arbiter_policies::{Access, Loading, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
 use serde_json::json;
 
 use crate::audit::{self, Audit};
+use crate::commands::policy_args::PolicyArgs;
 use crate::confine;
 use crate::core::RequestCore;
 use crate::exit_code;
 use crate::sandbox::program::{self, ProgramError};
 use crate::sandbox::spawn::{self, Launch};
-use crate::sandbox::{shim_path, supervise};
+use crate::sandbox::{environment, shim_path, supervise};
 use crate::serve;
 use crate::transport;
 
 /// Options of `arbiter run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Policy file or built-in profile name (repeatable; later ones merge over earlier).
-    /// Without one, the built-in `default` profile applies.
-    #[arg(long = "policy", value_name = "FILE|NAME")]
-    pub policy: Vec<String>,
+    /// The policy and the rules added to it.
+    #[command(flatten)]
+    pub rules: PolicyArgs,
     /// Write the audit log to FILE (appended; reopened on SIGHUP), `-` for stderr, or
     /// `syslog` for the local syslog socket /dev/log (write `./syslog` for a file of that
     /// name): one record per attempted call and lifecycle event.
@@ -48,24 +48,28 @@ pub struct RunArgs {
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
-    /// Also allow reading PATH (file or tree), merged over the policy.
-    #[arg(long, value_name = "PATH")]
-    pub ro: Vec<PathBuf>,
-    /// Also allow reading and writing PATH.
-    #[arg(long, value_name = "PATH")]
-    pub rw: Vec<PathBuf>,
-    /// Deny PATH, whatever else allows it.
-    #[arg(long, value_name = "PATH")]
-    pub deny: Vec<PathBuf>,
-    /// Also allow connecting to HOST:PORT, [V6]:PORT or unix:PATH.
-    #[arg(long, value_name = "ENDPOINT")]
-    pub connect: Vec<String>,
-    /// Also allow binding ADDR:PORT or unix:PATH.
-    #[arg(long, value_name = "ENDPOINT")]
-    pub bind: Vec<String>,
-    /// Also allow resolving host names matching PATTERN (e.g. `*.example.com`).
-    #[arg(long, value_name = "PATTERN")]
-    pub resolve: Vec<String>,
+    /// Start the command with an empty environment (plus `--keep-env` and `--setenv`).
+    #[arg(long)]
+    pub clearenv: bool,
+    /// Set NAME to VALUE in the command's environment.
+    #[arg(long, num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    pub setenv: Vec<OsString>,
+    /// Remove NAME from the command's environment.
+    #[arg(long, value_name = "NAME")]
+    pub unsetenv: Vec<OsString>,
+    /// Pass NAME on although `--clearenv` is given or it looks like a credential (by default
+    /// variables named like `*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*ACCESS_KEY*`, `SSH_AUTH_SOCK` are
+    /// withheld; see docs/environment.md).
+    #[arg(long, value_name = "NAME")]
+    pub keep_env: Vec<OsString>,
+    /// Start the command in DIR (it becomes the policy's `$PWD`; relative paths in other
+    /// options and the command's own name are relative to it, as with `env --chdir`).
+    #[arg(long, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// Do not print arbiter's notes on stderr (withheld variables, denials); warnings about
+    /// weaker confinement and errors are still printed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Do not broker the path syscalls that bypass the shim (static binaries, raw
     /// `syscall()`, ld.so's and glibc's internal opens) through seccomp user notification;
     /// the kernel floor then simply denies them.
@@ -77,7 +81,7 @@ pub struct RunArgs {
     /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
     /// (or the abstract socket `@NAME`) for a sandbox, then become the command. The daemon
     /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
-    #[arg(long, value_name = "PATH|@NAME", conflicts_with_all = ["audit", "audit_format", "audit_fsync", "audit_drop", "ro", "rw", "deny", "connect", "bind", "resolve"])]
+    #[arg(long, value_name = "PATH|@NAME", conflicts_with_all = ["audit", "audit_format", "audit_fsync", "audit_drop", "ro", "rx", "rw", "deny", "connect", "bind", "resolve"])]
     pub daemon: Option<OsString>,
     /// The command and its arguments. Options of arbiter's own come first; everything from
     /// the command's name on (or after `--`) is the command's, so a mistyped option before it
@@ -86,14 +90,6 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-/// A policy argument: a path (has `/` or ends in `.toml`) or a built-in profile name.
-pub fn policy_source(arg: &str) -> Source {
-    if arg.contains('/') || arg.ends_with(".toml") {
-        Source::File(PathBuf::from(arg))
-    } else {
-        Source::Builtin(arg.to_owned())
-    }
-}
 
 fn random_id() -> u64 {
     let mut b = [0u8; 8];
@@ -133,6 +129,11 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     };
     // Before any thread exists, so every thread inherits the blocked signals.
     supervise::prepare().context("cannot set up signal handling")?;
+    let env_choice = env_choice(&args)?;
+    if let Some(dir) = &args.chdir {
+        std::env::set_current_dir(dir)
+            .with_context(|| format!("--chdir {}: cannot change to it", dir.display()))?;
+    }
     let path_var = std::env::var_os("PATH");
     let program = match program::find(&args.command[0], path_var.as_deref()) {
         Ok(p) => p,
@@ -156,6 +157,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
+    let pwd_now = pwd.clone();
     let vars = Vars {
         home: env_dir("HOME"),
         pwd: pwd.canonicalize().unwrap_or(pwd),
@@ -173,10 +175,8 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             origin: "arbiter learn".into(),
             text: LEARN_POLICY.into(),
         }]
-    } else if args.policy.is_empty() {
-        vec![Source::Builtin("default".into())]
     } else {
-        args.policy.iter().map(|p| policy_source(p)).collect()
+        args.rules.sources()
     };
     let prefixes = program::prefixes(&program, path_var.as_deref());
     // An installation prefix only ever adds access: where the policy already lets the
@@ -198,15 +198,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         })
         .cloned()
         .collect();
-    let additions = Additions {
-        ro: args.ro.clone(),
-        rw: args.rw.clone(),
-        deny: args.deny.clone(),
-        connect: args.connect.clone(),
-        bind: args.bind.clone(),
-        resolve: args.resolve.clone(),
-        rx: unreadable,
-    };
+    let additions = args.rules.additions(unreadable);
     let source = additions
         .to_source()
         .context("invalid command-line addition")?;
@@ -290,18 +282,25 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         preload.push(":");
         preload.push(existing);
     }
-    let env = vec![
-        (OsString::from("LD_PRELOAD"), preload),
-        (
-            OsString::from(ENV_FD),
-            OsString::from(DEFAULT_BOOTSTRAP_FD.to_string()),
-        ),
-        (OsString::from(ENV_SHIM), shim.into_os_string()),
-        (
-            OsString::from("TMPDIR"),
-            vars.tmpdir.clone().into_os_string(),
-        ),
-    ];
+    let built = environment::build(std::env::vars_os(), &env_choice);
+    if !built.withheld.is_empty() && !args.quiet {
+        eprintln!(
+            "arbiter: withheld {} environment variable(s) that look like credentials: {} (pass one with --keep-env NAME)",
+            built.withheld.len(),
+            built.withheld.join(", ")
+        );
+    }
+    let mut env = built.vars;
+    if args.chdir.is_some() {
+        env.insert("PWD".into(), pwd_now.clone().into_os_string());
+    }
+    env.insert("LD_PRELOAD".into(), preload);
+    env.insert(
+        ENV_FD.into(),
+        OsString::from(DEFAULT_BOOTSTRAP_FD.to_string()),
+    );
+    env.insert(ENV_SHIM.into(), shim.into_os_string());
+    env.insert("TMPDIR".into(), vars.tmpdir.clone().into_os_string());
     let launch = Launch {
         program: &program,
         argv: &args.command,
@@ -353,6 +352,30 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         vars: Some(vars),
         prefixes,
     })
+}
+
+/// The environment options, checked before anything runs.
+fn env_choice(args: &RunArgs) -> Result<environment::EnvChoice> {
+    let mut choice = environment::EnvChoice {
+        clear: args.clearenv,
+        keep: args.keep_env.clone(),
+        unset: args.unsetenv.clone(),
+        set: args
+            .setenv
+            .chunks(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect(),
+    };
+    let names = choice
+        .keep
+        .iter()
+        .chain(choice.unset.iter())
+        .chain(choice.set.iter().map(|(n, _)| n));
+    for name in names {
+        environment::valid_name(name).map_err(anyhow::Error::msg)?;
+    }
+    choice.keep.dedup();
+    Ok(choice)
 }
 
 /// Removes the sandbox's private TMPDIR: one `rmdir` when the command left it empty, as
@@ -427,9 +450,9 @@ fn start_fields(
 /// `arbiter run --daemon PATH|@NAME`: the daemon decides the policy, so only a profile
 /// name may be asked for.
 fn run_via_daemon(args: &RunArgs, daemon: &std::ffi::OsStr) -> Result<ExitCode> {
-    let profile = match args.policy.as_slice() {
+    let profile = match args.rules.policy.as_slice() {
         [] => None,
-        [one] if matches!(policy_source(one), Source::Builtin(_)) => Some(one.as_str()),
+        [one] if crate::policy_lookup::is_name(one) => Some(one.as_str()),
         _ => anyhow::bail!(
             "with --daemon, --policy takes one profile name the daemon allows, not a file"
         ),

@@ -21,8 +21,8 @@ pub struct Launch<'a> {
     pub program: &'a Path,
     /// argv, starting with argv[0] as the user typed it.
     pub argv: &'a [OsString],
-    /// Environment variables to set (on top of arbiter's own environment).
-    pub env: Vec<(OsString, OsString)>,
+    /// The command's whole environment (see [`super::environment`]).
+    pub env: std::collections::BTreeMap<OsString, OsString>,
     /// The child's end of the bootstrap socket; placed at [`DEFAULT_BOOTSTRAP_FD`].
     pub bootstrap: OwnedFd,
     /// Confinement steps, run in order after the fd set-up.

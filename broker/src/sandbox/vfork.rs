@@ -35,16 +35,13 @@ fn cstring(s: &OsStr) -> std::io::Result<CString> {
 }
 
 impl ExecArgs {
-    /// `program` with `argv` (argv\[0] included) and arbiter's own environment with `env`
-    /// set over it, sorted by name as `std::process::Command` passes it.
+    /// `program` with `argv` (argv\[0] included) and exactly the environment `vars`, sorted
+    /// by name as `std::process::Command` passes it.
     pub fn new(
         program: &OsStr,
         argv: &[OsString],
-        env: Vec<(OsString, OsString)>,
+        vars: std::collections::BTreeMap<OsString, OsString>,
     ) -> std::io::Result<ExecArgs> {
-        let mut vars: std::collections::BTreeMap<OsString, OsString> =
-            std::env::vars_os().collect();
-        vars.extend(env);
         let argv: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?;
         let envp: Vec<CString> = vars
             .into_iter()

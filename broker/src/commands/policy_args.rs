@@ -1,0 +1,65 @@
+//! The options that choose a policy and add rules to it, shared by `run` and `explain` so
+//! that `explain` decides exactly as the same `run` command line would.
+
+use std::path::PathBuf;
+
+use arbiter_policies::{Additions, Source};
+
+use crate::policy_lookup;
+
+/// `--policy` and the command-line additions.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyArgs {
+    /// Policy file, or a name looked up in ~/.config/arbiter/NAME.toml, /etc/arbiter/NAME.toml,
+    /// then the built-in profiles (`arbiter profiles`); repeatable, later ones merge over
+    /// earlier. Without one, `default` applies.
+    #[arg(long = "policy", value_name = "FILE|NAME")]
+    pub policy: Vec<String>,
+    /// Also allow reading PATH (file or tree), merged over the policy.
+    #[arg(long, value_name = "PATH")]
+    pub ro: Vec<PathBuf>,
+    /// Also allow reading and executing PATH (a directory of tools the command runs).
+    #[arg(long, value_name = "PATH")]
+    pub rx: Vec<PathBuf>,
+    /// Also allow reading and writing PATH.
+    #[arg(long, value_name = "PATH")]
+    pub rw: Vec<PathBuf>,
+    /// Deny PATH, whatever else allows it.
+    #[arg(long, value_name = "PATH")]
+    pub deny: Vec<PathBuf>,
+    /// Also allow connecting to HOST:PORT, [V6]:PORT or unix:PATH (prefix `udp:` for UDP).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub connect: Vec<String>,
+    /// Also allow binding ADDR:PORT or unix:PATH.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub bind: Vec<String>,
+    /// Also allow resolving host names matching PATTERN (e.g. `*.example.com`).
+    #[arg(long, value_name = "PATTERN")]
+    pub resolve: Vec<String>,
+}
+
+impl PolicyArgs {
+    /// The policy sources, in order; the `default` profile when none is given.
+    pub fn sources(&self) -> Vec<Source> {
+        if self.policy.is_empty() {
+            return vec![policy_lookup::source("default")];
+        }
+        self.policy.iter().map(|p| policy_lookup::source(p)).collect()
+    }
+
+    /// The command-line additions, with `extra_rx` (the program's installation prefixes)
+    /// added to `--rx`.
+    pub fn additions(&self, extra_rx: Vec<PathBuf>) -> Additions {
+        let mut rx = self.rx.clone();
+        rx.extend(extra_rx);
+        Additions {
+            ro: self.ro.clone(),
+            rw: self.rw.clone(),
+            deny: self.deny.clone(),
+            connect: self.connect.clone(),
+            bind: self.bind.clone(),
+            resolve: self.resolve.clone(),
+            rx,
+        }
+    }
+}
