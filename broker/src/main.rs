@@ -58,7 +58,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    if !matches!(cli.command, Command::Run(_) | Command::Learn(_) | Command::Serve(_)) {
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Learn(_) | Command::Serve(_)
+    ) {
         // Report commands end quietly when their reader goes away (`arbiter profiles | head`),
         // with the conventional status of a process killed by SIGPIPE, as `cat` does.
         restore_sigpipe();

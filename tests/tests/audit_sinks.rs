@@ -30,7 +30,7 @@ fn text_format_writes_one_human_line_per_record() {
     let err = stderr(&o);
     let line = err
         .lines()
-        .find(|l| l.contains(" open /etc/shadow "))
+        .find(|l| l.contains(" cat open /etc/shadow "))
         .unwrap_or_else(|| panic!("no line for the denied open:\n{err}"));
     assert!(
         line.contains(" cat open /etc/shadow [O_RDONLY] → deny ("),

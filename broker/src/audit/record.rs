@@ -48,6 +48,13 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
+    /// Adds the `hint` field: the `arbiter run` option that would allow a denied call.
+    pub fn set_hint(&mut self, hint: String) {
+        if let Some(o) = self.value.as_object_mut() {
+            o.insert("hint".into(), Value::String(hint));
+        }
+    }
+
     /// Builds the record of `call` made by `caller`.
     pub fn new(
         caller: &Caller,

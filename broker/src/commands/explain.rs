@@ -63,7 +63,6 @@ pub enum Request {
     },
 }
 
-
 /// The path as the broker would ask about it: absolute, symlinks resolved. A path that does
 /// not exist is its parent's real path plus its name; when the parent does not exist either,
 /// the absolute path as written (with a note).

@@ -44,7 +44,10 @@ impl PolicyArgs {
         if self.policy.is_empty() {
             return vec![policy_lookup::source("default")];
         }
-        self.policy.iter().map(|p| policy_lookup::source(p)).collect()
+        self.policy
+            .iter()
+            .map(|p| policy_lookup::source(p))
+            .collect()
     }
 
     /// The command-line additions, with `extra_rx` (the program's installation prefixes)

@@ -59,10 +59,10 @@ pub fn run(args: ProfilesArgs) -> anyhow::Result<ExitCode> {
             None => match profiles::text(name.strip_prefix("builtin:").unwrap_or(&name)) {
                 Some(text) => print!("{text}"),
                 None => {
-                let known: Vec<&str> = profiles::list().iter().map(|(n, _)| *n).collect();
-                bail!(
-                    "unknown profile `{name}`; the built-in profiles are: {}",
-                    known.join(", ")
+                    let known: Vec<&str> = profiles::list().iter().map(|(n, _)| *n).collect();
+                    bail!(
+                        "unknown profile `{name}`; the built-in profiles are: {}",
+                        known.join(", ")
                     );
                 }
             },

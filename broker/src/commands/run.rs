@@ -90,7 +90,6 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-
 fn random_id() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: b is a valid 8-byte buffer.
@@ -248,12 +247,16 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     )
     .context("cannot prepare the kernel confinement")?;
     let mut core = RequestCore::new(policy, audit.clone());
+    if !args.quiet {
+        core = core.reporting_denials();
+    }
     if fast {
         core = core.with_native_reads(&confinement.native_reads);
     } else {
         core = core.without_fast_path();
     }
     let core = Arc::new(core);
+    let reporter = Arc::clone(&core);
     audit.event(
         "start",
         start_fields(&args, &program, core.policy(), &sources, &confinement),
@@ -335,6 +338,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             w.reopen();
         }
     });
+    if let Some(summary) = reporter.denials().summary() {
+        crate::core::denials::write_line(&format!("{summary}\n"));
+    }
+    drop(reporter);
     let dropped = audit.exit(pid, ended.code());
     if dropped > 0 {
         eprintln!(

@@ -6,6 +6,7 @@
 //! performs it when allowed, writes the audit record, and returns an [`Outcome`] for the
 //! transport to send back.
 
+pub mod denials;
 pub mod errno;
 #[cfg(test)]
 mod escape_tests;
@@ -148,6 +149,8 @@ pub struct Notes {
     pub endpoint: Option<String>,
     /// The addresses a name resolved to (getaddrinfo).
     pub addresses: Vec<String>,
+    /// What the policy denied (the first denial), for the stderr line and the audit hint.
+    pub denied: Option<denials::Target>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -158,6 +161,8 @@ pub struct RequestCore {
     fast_paths: Vec<u8>,
     /// Whether the shim may act in-process at all (no audit log, no `--no-fast-path`).
     fast_on: bool,
+    /// The stderr reporter of denials (off unless [`RequestCore::reporting_denials`]).
+    denials: denials::Denials,
 }
 
 impl RequestCore {
@@ -179,7 +184,19 @@ impl RequestCore {
             resolved: net::Resolved::default(),
             fast_paths,
             fast_on: !audit_on,
+            denials: denials::Denials::new(false),
         }
+    }
+
+    /// Prints one line per distinct denial on stderr (`arbiter run` without `--quiet`).
+    pub fn reporting_denials(mut self) -> RequestCore {
+        self.denials = denials::Denials::new(true);
+        self
+    }
+
+    /// The denial reporter, for the summary at exit.
+    pub fn denials(&self) -> &denials::Denials {
+        &self.denials
     }
 
     /// Turns the shim's fast path off: every call reaches the broker (`--no-fast-path`).
@@ -214,14 +231,23 @@ impl RequestCore {
         let started = Instant::now();
         let mut notes = Notes::default();
         let result = fs::perform(self, call, fds, &mut notes);
+        let denial = match (&notes.verdict, &notes.denied) {
+            (Some(Verdict::Deny), Some(target)) => Some(denials::Denial {
+                call: call.name(),
+                target,
+                rule: notes.rule.as_deref(),
+            }),
+            _ => None,
+        };
+        if let Some(d) = &denial {
+            self.denials.report(d);
+        }
         if self.audit.enabled() && !matches!(call, Call::FastPaths) {
-            self.audit.call(CallRecord::new(
-                caller,
-                call,
-                &notes,
-                &result,
-                started.elapsed(),
-            ));
+            let mut record = CallRecord::new(caller, call, &notes, &result, started.elapsed());
+            if let Some(d) = &denial {
+                record.set_hint(d.hint());
+            }
+            self.audit.call(record);
         }
         Outcome::from_result(result)
     }
@@ -244,7 +270,7 @@ impl RequestCore {
             } else {
                 Verdict::Deny
             });
-            if self.audit.enabled() {
+            if self.audit.enabled() || !d.allow {
                 notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
             }
         }
@@ -267,6 +293,9 @@ impl RequestCore {
         if d.allow {
             Ok(())
         } else {
+            if notes.denied.is_none() {
+                notes.denied = Some(denials::Target::Path(path.to_path_buf(), access));
+            }
             Err(Errno(d.errno))
         }
     }

@@ -167,6 +167,9 @@ fn inet_endpoint(addr: &SockAddr<'_>) -> Option<SocketAddr> {
 }
 
 fn record(core: &RequestCore, what: String, d: Decision, notes: &mut Notes) -> Result<(), Errno> {
+    if !d.allow && notes.denied.is_none() {
+        notes.denied = Some(super::denials::Target::Endpoint(what.clone()));
+    }
     notes.endpoint = Some(what);
     core.note_decision(d, notes);
     if d.allow {
@@ -438,6 +441,9 @@ pub fn getaddrinfo(
     if let (Some(name), false) = (&node_s, numeric) {
         notes.endpoint = Some(format!("name:{name}"));
         let d = core.policy().decide_resolve(name);
+        if !d.allow {
+            notes.denied = Some(super::denials::Target::Endpoint(format!("name:{name}")));
+        }
         core.note_decision(d, notes);
         if !d.allow {
             return Ok(Done {

@@ -58,7 +58,10 @@ pub fn looks_secret(name: &OsStr) -> bool {
 }
 
 /// Builds the command's environment from `inherited` (arbiter's own) and the user's choice.
-pub fn build(inherited: impl IntoIterator<Item = (OsString, OsString)>, choice: &EnvChoice) -> Built {
+pub fn build(
+    inherited: impl IntoIterator<Item = (OsString, OsString)>,
+    choice: &EnvChoice,
+) -> Built {
     let mut vars = BTreeMap::new();
     let mut withheld = Vec::new();
     for (name, value) in inherited {
