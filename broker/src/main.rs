@@ -51,6 +51,10 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     /// List the built-in profiles, or print one.
     Profiles(commands::profiles::ProfilesArgs),
+    /// Write shell completions for SHELL on stdout.
+    Completions(commands::completions::CompletionsArgs),
+    /// Write the man page (or, with --dir, every page) generated from this command line.
+    Man(commands::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Profiles(args) => commands::profiles::run(args),
+        Command::Completions(args) => commands::completions::completions::<Cli>(args),
+        Command::Man(args) => commands::completions::man::<Cli>(args),
     };
     match result {
         Ok(code) => code,

@@ -40,6 +40,12 @@ use serde::{Deserialize, Serialize};
 /// Protocol version spoken by this build. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 2;
 
+/// The stamp the shim library carries in its read-only data, so that `arbiter doctor` can
+/// tell which version a library file is without loading it: `arbiter-shim/<crate version>/
+/// protocol-<PROTOCOL_VERSION>`, NUL-terminated.
+pub const SHIM_STAMP: &[u8] =
+    concat!("arbiter-shim/", env!("CARGO_PKG_VERSION"), "/protocol-2\0").as_bytes();
+
 /// Largest encoded message, request or reply, in bytes.
 pub const MAX_MESSAGE: usize = 16 * 1024;
 

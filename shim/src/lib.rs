@@ -44,3 +44,16 @@ extern "C" fn on_load() {
 #[used]
 #[link_section = ".init_array"]
 static ON_LOAD: extern "C" fn() = on_load;
+
+/// The version stamp `arbiter doctor` looks for in the library file
+/// ([`arbiter_protocol::SHIM_STAMP`]), kept even though nothing reads it at run time.
+#[used]
+static STAMP: [u8; arbiter_protocol::SHIM_STAMP.len()] = {
+    let mut out = [0u8; arbiter_protocol::SHIM_STAMP.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = arbiter_protocol::SHIM_STAMP[i];
+        i += 1;
+    }
+    out
+};

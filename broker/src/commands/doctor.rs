@@ -20,6 +20,10 @@ fn user_namespaces() -> Option<bool> {
 
 /// Prints the report; exits non-zero (125) when neither layer can be enforced.
 pub fn run() -> ExitCode {
+    let (shim_ok, shim_lines) = crate::sandbox::shim_path::diagnose();
+    for line in shim_lines {
+        println!("{line}");
+    }
     let abi = landlock::abi_version();
     match abi {
         Some(v) => println!("Landlock: ABI {v}"),
@@ -74,6 +78,10 @@ pub fn run() -> ExitCode {
     }
     if abi.is_none() && !sc {
         println!("Nothing can be enforced: the shim alone is advisory.");
+        return ExitCode::from(exit_code::FAILED);
+    }
+    if !shim_ok {
+        println!("`arbiter run` cannot start programs until the shim is fixed (see above).");
         return ExitCode::from(exit_code::FAILED);
     }
     ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bench;
 pub mod check;
+pub mod completions;
 pub mod doctor;
 pub mod explain;
 pub mod learn;

@@ -146,6 +146,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
+    shim_path::check(&shim).map_err(anyhow::Error::msg)?;
     let tmpdir = tempfile::Builder::new()
         .prefix("arbiter-")
         .tempdir()
