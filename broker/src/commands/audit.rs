@@ -14,11 +14,16 @@ use serde_json::Value;
 pub enum AuditCommand {
     /// Summarise an audit log.
     Summary {
-        /// The audit log (JSON lines, as written by `--audit FILE`).
+        /// The audit log (JSON lines, as written by `--audit FILE`), or `-` for stdin.
         file: PathBuf,
         /// How many denied targets to list.
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// One JSON object instead of text: `{"families": {CALL: {"allowed", "denied",
+        /// "undecided"}}, "most_denied": [{"target", "count"}], "rules": [{"rule", "allowed",
+        /// "denied"}], "protocol_errors", "unreadable_lines"}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -68,6 +73,10 @@ impl Summary {
                 .unwrap_or_else(|| "?".into());
             *self.denied_targets.entry(target).or_default() += 1;
         }
+        if !matches!(rec["decision"].as_str(), Some("allow" | "deny")) {
+            // Undecided (the call failed before any decision): no rule fired.
+            return;
+        }
         let rule = rec["rule"]
             .as_str()
             .unwrap_or("(family default)")
@@ -80,12 +89,35 @@ impl Summary {
         }
     }
 
+    /// The summary as one JSON object (the `--json` form).
+    pub fn to_json(&self, top: usize) -> Value {
+        let families: serde_json::Map<String, Value> = self
+            .families
+            .iter()
+            .map(|(name, f)| {
+                (
+                    name.clone(),
+                    serde_json::json!({ "allowed": f.allowed, "denied": f.denied, "undecided": f.other }),
+                )
+            })
+            .collect();
+        let mut denied: Vec<_> = self.denied_targets.iter().collect();
+        denied.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        serde_json::json!({
+            "families": families,
+            "most_denied": denied.into_iter().take(top).map(|(t, n)| serde_json::json!({"target": t, "count": n})).collect::<Vec<_>>(),
+            "rules": self.rules.iter().map(|(r, (a, d))| serde_json::json!({"rule": r, "allowed": a, "denied": d})).collect::<Vec<_>>(),
+            "protocol_errors": self.protocol_errors,
+            "unreadable_lines": self.unreadable_lines,
+        })
+    }
+
     /// The summary as text.
     pub fn render(&self, top: usize) -> String {
         let mut out = String::from("calls by family:\n");
         out.push_str(&format!(
             "  {:<14} {:>9} {:>9} {:>9}\n",
-            "call", "allowed", "denied", "other"
+            "call", "allowed", "denied", "undecided"
         ));
         for (name, f) in &self.families {
             out.push_str(&format!(
@@ -122,21 +154,41 @@ impl Summary {
 /// Runs an `arbiter audit` subcommand.
 pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Summary { file, top } => {
-            let f = std::fs::File::open(&file)
-                .with_context(|| format!("cannot open {}", file.display()))?;
+        AuditCommand::Summary { file, top, json } => {
+            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                let f = std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?;
+                Box::new(std::io::BufReader::new(f))
+            };
             let mut summary = Summary::default();
-            for line in std::io::BufReader::new(f).lines() {
+            let mut records = 0u64;
+            for line in reader.lines() {
                 let line = line.with_context(|| format!("cannot read {}", file.display()))?;
                 if line.trim().is_empty() {
                     continue;
                 }
                 match serde_json::from_str::<Value>(&line) {
-                    Ok(rec) => summary.add(&rec),
-                    Err(_) => summary.unreadable_lines += 1,
+                    Ok(rec) if rec.is_object() => {
+                        records += 1;
+                        summary.add(&rec)
+                    }
+                    _ => summary.unreadable_lines += 1,
                 }
             }
-            print!("{}", summary.render(top));
+            if records == 0 && summary.unreadable_lines > 0 {
+                anyhow::bail!(
+                    "{} holds no JSON audit records ({} lines of something else): `audit summary` reads the JSON-lines format (`--audit-format json`, the default), not the text format",
+                    file.display(),
+                    summary.unreadable_lines
+                );
+            }
+            if json {
+                println!("{}", summary.to_json(top));
+            } else {
+                print!("{}", summary.render(top));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

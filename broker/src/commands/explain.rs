@@ -13,6 +13,10 @@
 //! decision for each address the name resolves to here (or, when it does not resolve, for an
 //! address from the documentation range 192.0.2.0/24 that no real rule names).
 //!
+//! With `--json`, one object: `allow` (the whole request), `policy.digest`, `decisions` (one
+//! per decision made: `request`, `allow`, `errno` when denied, `rule` as `file:line:column` or
+//! null when no rule matched, `explanation`), and `notes` (canonicalisation and lookups).
+//!
 //! Exit status: 0 when allowed, 1 when denied.
 
 use anyhow::{bail, Context};
@@ -29,6 +33,10 @@ pub struct ExplainArgs {
     /// The policy and the rules added to it, exactly as `arbiter run` takes them.
     #[command(flatten)]
     pub rules: PolicyArgs,
+    /// One JSON object on stdout instead of text: `{"allow": bool, "policy": {"digest"},
+    /// "decisions": [{"request", "allow", "errno", "rule", "explanation"}], "notes": [..]}`.
+    #[arg(long, global = true)]
+    pub json: bool,
     /// The request to explain.
     #[command(subcommand)]
     pub request: Request,
@@ -76,7 +84,7 @@ fn canonical(path: &Path) -> anyhow::Result<PathBuf> {
             return Ok(real.join(name));
         }
     }
-    println!(
+    eprintln!(
         "({} and its parent do not exist; deciding on the path as written)",
         path.display()
     );
@@ -136,8 +144,40 @@ fn destination(text: &str) -> anyhow::Result<Destination> {
     })
 }
 
-fn show(policy: &Policy, what: &str, decision: &arbiter_policies::Decision) {
-    println!("{what}: {}", policy.explain(decision));
+/// What explain found: notes and decisions, printed as text or, with `--json`, as one
+/// object (see the module documentation).
+#[derive(Default)]
+struct Report {
+    notes: Vec<String>,
+    decisions: Vec<serde_json::Value>,
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn note(&mut self, text: String) {
+        self.lines.push(text.clone());
+        self.notes.push(text);
+    }
+
+    fn decision(&mut self, policy: &Policy, what: &str, d: &arbiter_policies::Decision) {
+        let explanation = policy.explain(d);
+        self.lines.push(format!("{what}: {explanation}"));
+        self.decisions.push(serde_json::json!({
+            "request": what,
+            "allow": d.allow,
+            "errno": (!d.allow).then(|| errno_name(d.errno)),
+            "rule": d.rule.map(|r| policy.rule(r).origin.to_string()),
+            "explanation": explanation,
+        }));
+    }
+
+    fn line(&mut self, text: String) {
+        self.lines.push(text);
+    }
+}
+
+fn errno_name(errno: i32) -> String {
+    crate::core::errno::Errno(errno).name()
 }
 
 /// Prints the decision and the rule behind it.
@@ -153,6 +193,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let policy = Policy::load(&sources, &vars)?;
+    let mut out = Report::default();
     let allowed = match args.request {
         Request::Open { path, rights } => {
             let access = Access::parse(&rights).map_err(|(_, word)| {
@@ -163,31 +204,37 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             })?;
             let real = canonical(&path)?;
             if real != path {
-                println!("{} is {}", path.display(), real.display());
+                out.note(format!("{} is {}", path.display(), real.display()));
             }
             let d = policy.decide_path(&real, access);
-            println!(
+            out.decision(
+                &policy,
+                &format!("open {} ({access})", real.display()),
+                &d.decision,
+            );
+            out.lines.pop();
+            out.line(format!(
                 "open {} ({access}): {}",
                 real.display(),
                 policy.explain_path(&d)
-            );
+            ));
             d.decision.allow
         }
         Request::Connect { destination: text } => match destination(&text)? {
             Destination::Endpoint(ep) => {
                 let d = policy.decide_connect(&ep, &[]);
-                show(&policy, &format!("connect {text}"), &d);
+                out.decision(&policy, &format!("connect {text}"), &d);
                 d.allow
             }
             Destination::Name { host, port, udp } => {
                 let r = policy.decide_resolve(&host);
-                show(&policy, &format!("resolve {host}"), &r);
+                out.decision(&policy, &format!("resolve {host}"), &r);
                 let mut addrs: Vec<SocketAddr> = (host.as_str(), port)
                     .to_socket_addrs()
                     .map(Iterator::collect)
                     .unwrap_or_default();
                 if addrs.is_empty() {
-                    println!("({host} does not resolve here; deciding for 192.0.2.1, an address no rule should name)");
+                    out.note(format!("{host} does not resolve here; deciding for 192.0.2.1, an address no rule should name"));
                     addrs.push(SocketAddr::from(([192, 0, 2, 1], port)));
                 }
                 let mut all = r.allow;
@@ -198,7 +245,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                         Endpoint::Tcp(addr)
                     };
                     let d = policy.decide_connect(&ep, &[host.as_str()]);
-                    show(&policy, &format!("connect {addr} (as {host})"), &d);
+                    out.decision(&policy, &format!("connect {addr} (as {host})"), &d);
                     all &= d.allow;
                 }
                 all
@@ -212,21 +259,36 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let b = policy.decide_bind(&ep);
-            show(&policy, &format!("bind {address}"), &b.decision);
+            out.decision(&policy, &format!("bind {address}"), &b.decision);
             if let Some(mode) = b.mode {
-                println!("socket mode {mode:04o}");
+                out.note(format!("socket mode {mode:04o}"));
             }
             if b.replace_stale {
-                println!("a stale socket file in the way may be replaced");
+                out.note("a stale socket file in the way may be replaced".into());
             }
             b.decision.allow
         }
         Request::Resolve { name } => {
             let d = policy.decide_resolve(&name);
-            show(&policy, &format!("resolve {name}"), &d);
+            out.decision(&policy, &format!("resolve {name}"), &d);
             d.allow
         }
     };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "allow": allowed,
+                "policy": { "digest": policy.digest() },
+                "decisions": out.decisions,
+                "notes": out.notes,
+            })
+        );
+    } else {
+        for line in &out.lines {
+            println!("{line}");
+        }
+    }
     Ok(if allowed {
         ExitCode::SUCCESS
     } else {
