@@ -26,6 +26,9 @@ pub struct LearnArgs {
     /// Extend this existing policy file in place instead (comments and order are kept).
     #[arg(long, value_name = "POLICY")]
     pub merge: Option<PathBuf>,
+    /// Overwrite the `-o` file if it exists (without this, learn refuses before running).
+    #[arg(long)]
+    pub force: bool,
     /// The command and its arguments (a mistyped option before it is an error, not a
     /// command).
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
@@ -51,6 +54,7 @@ impl Write for Recorder {
 
 /// Runs the command, then writes the learned policy.
 pub fn run(args: LearnArgs) -> Result<ExitCode> {
+    check_output(&args)?;
     let recorder = Recorder::default();
     let run_args = RunArgs {
         rules: Default::default(),
@@ -102,6 +106,8 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
             let implicit = Policy::load(&[Source::File(existing.clone()), prefixes], &vars)
                 .context("the policy to merge into is invalid")?;
             let rules = generate::rules(&needs, &implicit, &vars);
+            let added: String = rules.iter().map(generate::Rule::render).collect();
+            warn_secrets(&format!("version = 1\n{added}"), &vars);
             let merged = merge::append(&original, &rules)?;
             std::fs::write(existing, merged)
                 .with_context(|| format!("cannot write {}", existing.display()))?;
@@ -115,8 +121,9 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
             let implicit = Policy::load(&[Source::Builtin("runtime".into()), prefixes], &vars)
                 .context("the runtime profile")?;
             let rules = generate::rules(&needs, &implicit, &vars);
-            std::fs::write(out, generate::policy_text(&rules, &command))
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            let text = generate::policy_text(&rules, &command);
+            warn_secrets(&text, &vars);
+            std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
                 "arbiter: wrote {} rule(s) to {}",
                 rules.len(),
@@ -126,4 +133,85 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("give -o POLICY or --merge POLICY"),
     }
     Ok(ran.code)
+}
+
+/// Refuses, before the command runs, an output learn could not write or would overwrite.
+fn check_output(args: &LearnArgs) -> Result<()> {
+    let (path, must_exist) = match (&args.merge, &args.output) {
+        (Some(existing), _) => (existing, true),
+        (None, Some(out)) => (out, false),
+        (None, None) => anyhow::bail!("give -o POLICY or --merge POLICY"),
+    };
+    if must_exist {
+        std::fs::metadata(path)
+            .with_context(|| format!("--merge {}: cannot read it", path.display()))?;
+    } else if path.exists() && !args.force {
+        anyhow::bail!(
+            "{} exists; learn does not overwrite a policy without --force (or use --merge {} to extend it)",
+            path.display(),
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
+        .context("the output path contains a NUL byte")?;
+    // SAFETY: c is a valid NUL-terminated string for the call's duration.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("cannot write the policy into {}", dir.display()));
+    }
+    Ok(())
+}
+
+/// Warns on stderr about every learned grant that reaches a location the built-in `default`
+/// profile denies as a secret (its explicit deny rules: `/etc/shadow`, `~/.ssh`, …), whether
+/// the grant names the secret itself or a directory above it.
+fn warn_secrets(learned_text: &str, vars: &arbiter_policies::Vars) {
+    let Ok(learned) = Policy::load(
+        &[Source::Text {
+            origin: "learned".into(),
+            text: learned_text.into(),
+        }],
+        vars,
+    ) else {
+        return;
+    };
+    let Ok(default) = Policy::load(&[Source::Builtin("default".into())], vars) else {
+        return;
+    };
+    // The default profile's literal deny rules name its secrets (pattern rules, such as key
+    // files anywhere under /etc, are anchored at a directory that is no secret itself).
+    let secrets: Vec<&std::path::Path> = default
+        .rules()
+        .iter()
+        .filter(|r| !r.allows && !r.text.contains('*'))
+        .filter_map(|r| r.root.map(|i| default.roots()[i].as_path()))
+        .collect();
+    let mut said = std::collections::BTreeSet::new();
+    let learned_here = learned
+        .rules()
+        .iter()
+        .filter(|r| r.allows && r.origin.origin == "learned");
+    for rule in learned_here {
+        let Some(root) = rule.root.map(|i| learned.roots()[i].as_path()) else {
+            continue;
+        };
+        for secret in secrets
+            .iter()
+            .filter(|s| s.starts_with(root) || root.starts_with(s))
+        {
+            if !said.insert((root.to_path_buf(), secret.to_path_buf())) {
+                continue;
+            }
+            eprintln!(
+                "arbiter: warning: the learned policy grants {} ({}), which reaches {}, a secret the default profile denies; review it before use",
+                root.display(),
+                rule.text,
+                secret.display()
+            );
+        }
+    }
 }
