@@ -29,4 +29,4 @@ mkdir -p "$prefix/share/man/man1" "$prefix/share/bash-completion/completions" \
 "$bin" completions zsh > "$prefix/share/zsh/site-functions/_arbiter"
 "$bin" completions fish > "$prefix/share/fish/vendor_completions.d/arbiter.fish"
 echo "installed arbiter into $prefix"
-env -u ARBITER_SHIM_PATH "$bin" doctor | head -4
+env -u ARBITER_SHIM_PATH "$bin" doctor | sed -n 1,4p   # sed reads it all: no SIGPIPE under pipefail
