@@ -28,7 +28,7 @@ pub fn run() -> ExitCode {
     for (what, ok) in landlock::features(abi) {
         println!("  [{}] {what}", if ok { "x" } else { " " });
     }
-    let sc = seccomp::available() && seccomp::Filter::compile(false).is_ok();
+    let sc = seccomp::available() && seccomp::Filter::compile().is_ok();
     println!(
         "seccomp filter: {}",
         if sc { "available" } else { "unavailable" }

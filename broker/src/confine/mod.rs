@@ -5,9 +5,9 @@
 //!    program's own installation prefixes, the shim), no TCP bind/connect, abstract unix
 //!    sockets and signals scoped to the sandbox. Everything else is reached only through
 //!    file descriptors the broker passes.
-//! 2. [`seccomp`]: `EACCES` for what Landlock does not govern: `connect`/`bind` (the broker
-//!    performs them on the program's socket), `sendto` with a destination, path-based
-//!    chmod/chown/utimes/xattr, device nodes, ptrace and the mount/namespace/kexec family.
+//! 2. [`seccomp`]: the program generated from the one syscall table ([`syscalls`]): every
+//!    system call is native, brokered (user notification, answered by the broker) or
+//!    refused; what no row names is refused.
 //!
 //! Both are prepared in the parent (where allocation is allowed) and installed in the
 //! child between fork and exec by [`PreExec`] steps that only make system calls.
@@ -17,6 +17,8 @@ pub mod bpf;
 pub mod floor;
 pub mod landlock;
 pub mod seccomp;
+pub mod syscall_numbers;
+pub mod syscalls;
 
 use crate::sandbox::spawn::PreExec;
 
@@ -83,7 +85,7 @@ pub fn prepare(
             .context("cannot compile the seccomp notify filter")?
             .into_pre_exec(bootstrap)?
     } else {
-        seccomp::Filter::compile(false)
+        seccomp::Filter::compile()
             .context("cannot compile the seccomp filter")?
             .into_pre_exec()
     };
