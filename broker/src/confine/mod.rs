@@ -9,13 +9,17 @@
 //!    system call is native, brokered (user notification, answered by the broker) or
 //!    refused; what no row names is refused.
 //!
-//! Both are prepared in the parent (where allocation is allowed) and installed in the
+//! 0. [`privilege`]: every capability set cleared, so a sandbox started by root has no
+//!    privilege either.
+//!
+//! All are prepared in the parent (where allocation is allowed) and installed in the
 //! child between fork and exec by [`PreExec`] steps that only make system calls.
 //! See `docs/security.md` for the threat model and the known gaps.
 
 pub mod bpf;
 pub mod floor;
 pub mod landlock;
+pub mod privilege;
 pub mod seccomp;
 pub mod syscall_numbers;
 pub mod syscalls;
@@ -24,7 +28,8 @@ use crate::sandbox::spawn::PreExec;
 
 /// What confinement could be prepared on this kernel, and the steps that install it.
 pub struct Confinement {
-    /// The steps to run in the child, in order (Landlock first, then seccomp).
+    /// The steps to run in the child, in order (capabilities dropped, then Landlock, then
+    /// seccomp).
     pub steps: Vec<PreExec>,
     /// Layers or features that are not enforced, in plain words (empty when all are).
     pub missing: Vec<String>,
@@ -59,7 +64,8 @@ pub fn prepare(
     native_reads: Option<&arbiter_policies::Policy>,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
-    let mut steps = Vec::new();
+    // No capability survives into the sandbox; first, since the steps after it need none.
+    let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
     let notify = seccomp_transport && seccomp::notify_available();
