@@ -109,10 +109,16 @@ int main(int argc, char **argv) {
     /* ---- the terminal: fd 0 must be a terminal */
     if (!strcmp(m, "tiocsti")) {
         /* Make the terminal ours first, so that only the floor can refuse the injection. */
-        if (setsid() < 0 && errno != EPERM) return done(-1);
-        ioctl(0, TIOCSCTTY, 0);
+        if (setsid() < 0) { printf("setsid failed: errno %d\n", errno); return 3; }
+        if (ioctl(0, TIOCSCTTY, 0) < 0) { printf("TIOCSCTTY failed: errno %d\n", errno); return 3; }
         char c = ' ';
         return done(syscall(SYS_ioctl, 0, TIOCSTI, &c));
+    }
+    if (!strcmp(m, "session")) {
+        /* "ok": the program shares its parent's session (and terminal, if any). */
+        if (getsid(0) == getsid(getppid())) return done(0);
+        errno = EPERM;
+        return done(-1);
     }
     if (!strcmp(m, "tcgets")) {
         struct termios t;

@@ -104,15 +104,31 @@ impl Floor {
 
     /// Runs `argv` natively as `who` in `work/`.
     pub fn native(&self, who: Who, argv: &[&str]) -> Output {
+        self.native_in(who, argv, Stdio::null())
+    }
+
+    /// Runs `argv` natively as `who` in `work/`, with `stdin`.
+    pub fn native_in(&self, who: Who, argv: &[&str], stdin: Stdio) -> Output {
         command(who, argv)
             .current_dir(self.path("work"))
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .output()
             .unwrap()
     }
 
     /// Runs `argv` as `who` under `arbiter run --strict ARBITER_ARGS -- argv` in `work/`.
     pub fn confined(&self, who: Who, arbiter_args: &[&str], argv: &[&str]) -> Output {
+        self.confined_in(who, arbiter_args, argv, Stdio::null())
+    }
+
+    /// [`Floor::confined`] with `stdin`.
+    pub fn confined_in(
+        &self,
+        who: Who,
+        arbiter_args: &[&str],
+        argv: &[&str],
+        stdin: Stdio,
+    ) -> Output {
         let bin = arbiter();
         let mut full = vec![bin.to_str().unwrap(), "run", "--strict"];
         full.extend_from_slice(arbiter_args);
@@ -120,7 +136,7 @@ impl Floor {
         full.extend_from_slice(argv);
         command(who, &full)
             .current_dir(self.path("work"))
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .output()
             .unwrap()
     }
@@ -180,7 +196,14 @@ pub struct Victim(pub std::process::Child);
 
 impl Victim {
     pub fn new(who: Who) -> Victim {
-        Victim(command(who, &["sleep", "60"]).spawn().unwrap())
+        let child = command(who, &["sleep", "60"]).spawn().unwrap();
+        // setpriv switches the uid and then execs: wait for the exec, so the victim runs
+        // as `who` by the time an attempt is aimed at it.
+        let comm = format!("/proc/{}/comm", child.id());
+        while std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() != "sleep") {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Victim(child)
     }
 
     pub fn pid(&self) -> String {
