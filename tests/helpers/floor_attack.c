@@ -203,6 +203,21 @@ int main(int argc, char **argv) {
     /* ---- exec */
     if (!strcmp(m, "memfd-exec")) return done(syscall(SYS_memfd_create, "x", MFD_EXEC));
     if (!strcmp(m, "memfd")) return done(syscall(SYS_memfd_create, "x", 0));
+    if (!strcmp(m, "memfd-exec-proc") && p) {
+        /* A copy of P (an echo) in a plain memfd, run through /proc/self/fd: it prints "ok". */
+        int src = open_ro(p);
+        long fd = syscall(SYS_memfd_create, "x", 0);
+        if (fd < 0) return done(-1);
+        char buf[65536];
+        long n;
+        while ((n = syscall(SYS_read, src, buf, sizeof buf)) > 0)
+            if (syscall(SYS_write, fd, buf, n) != n) return done(-1);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
+        char *args[] = {"echo", "ok", NULL};
+        extern char **environ;
+        return done(syscall(SYS_execve, path, args, environ));
+    }
     if (!strcmp(m, "execveat-fd") && p) {
         /* Runs P (an echo) from an fd; it prints "ok" itself. */
         int fd = open_ro(p);

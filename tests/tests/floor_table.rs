@@ -96,7 +96,8 @@ fn foreign_processes_are_out_of_reach() {
     }
 }
 
-/// Host state: keyrings, POSIX message queues, io_uring, executable memfds, exec of an fd.
+/// Host state: keyrings, POSIX message queues, io_uring; code the program wrote in memory
+/// (an executable memfd, exec of a plain memfd through /proc/self/fd, exec of an fd).
 #[test]
 fn host_state_and_anonymous_code_are_refused() {
     let f = Floor::new();
@@ -109,7 +110,9 @@ fn host_state_and_anonymous_code_are_refused() {
         f.refused(who, &[], &["keyctl"], EPERM);
         f.refused(who, &[], &["mq_open"], EACCES);
         f.refused(who, &[], &["memfd-exec"], EACCES);
+        // A plain memfd works, but is made by the broker sealed against exec.
         f.allowed(who, &[], &["memfd"]);
+        f.refused(who, &[], &["memfd-exec-proc", "/bin/echo"], EACCES);
         f.refused(
             who,
             &["--ro", "/bin/echo"],

@@ -594,6 +594,10 @@ mod tests {
         );
         assert_eq!(
             x86("memfd_create", [0x1000, 1, 0, 0, 0, 0], notify),
+            bpf::RET_USER_NOTIF
+        );
+        assert_eq!(
+            x86("memfd_create", [0x1000, 9, 0, 0, 0, 0], notify),
             bpf::RET_ALLOW
         );
         assert_eq!(

@@ -81,6 +81,9 @@ pub enum Kind {
     Sendmsg,
     Sendmmsg,
     Listen,
+    /// `memfd_create(name, flags)`: created by the broker with `MFD_NOEXEC_SEAL`, so the
+    /// program's memory files can never be executed.
+    MemfdCreate,
 }
 
 impl Kind {
@@ -98,6 +101,9 @@ impl Kind {
             // seccomp cannot read a msghdr, and refusing every sendmsg would stop the shim's
             // own channel: without the transport these stay the known gap they were.
             Sendmsg | Sendmmsg | Listen => Action::Native,
+            // The executable form is refused by its own arm; the gap (an executable memfd
+            // run through /proc/self/fd) is documented.
+            MemfdCreate => Action::Native,
             Chmod | Fchmodat | Fchmodat2 | Fchmod | Chown | Lchown | Fchownat | Fchown | Utime
             | Utimes | Futimesat | Utimensat | Futimens | Connect | Bind | Sendto => {
                 Action::Refuse(libc::EACCES)
@@ -223,6 +229,8 @@ const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
 const S_IFMT: u64 = libc::S_IFMT as u64;
 /// `MFD_EXEC` (Linux 6.3): an executable memfd.
 const MFD_EXEC: u64 = 0x10;
+/// `MFD_NOEXEC_SEAL` (Linux 6.3): a memfd that can never be made executable.
+pub const MFD_NOEXEC_SEAL: u64 = 0x08;
 /// `__O_TMPFILE` without `O_DIRECTORY`: set in every `O_TMPFILE` open.
 const O_TMPFILE_BIT: u64 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
 const OPEN_MARK: u64 = arbiter_protocol::NATIVE_OPEN_MARK as u32 as u64;
@@ -638,14 +646,16 @@ pub const TABLE: &[Row] = &[
     native("timerfd_settime"),
     native("timerfd_gettime"),
     native("memfd_secret"),
-    // An executable memfd is code the program wrote, run outside the policy's `exec`.
+    // An executable memfd is code the program wrote, run outside the policy's `exec`
+    // (Landlock does not govern executing a memfd): MFD_EXEC is refused, a memfd already
+    // sealed against exec is native, any other is made by the broker, sealed against exec.
     row(
         "memfd_create",
-        &[Arm {
-            when: &[has(1, MFD_EXEC)],
-            then: Action::Refuse(libc::EACCES),
-        }],
-        Action::Native,
+        &[
+            arm!(Action::Refuse(libc::EACCES), has(1, MFD_EXEC)),
+            arm!(Action::Native, has(1, MFD_NOEXEC_SEAL)),
+        ],
+        Action::Broker(Kind::MemfdCreate),
     ),
     native("select"),
     native("pselect6"),

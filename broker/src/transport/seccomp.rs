@@ -952,7 +952,31 @@ impl Target {
             Kind::Sendmsg => Err(libc::EACCES),
             Kind::Sendmmsg => Err(libc::EACCES),
             Kind::Listen => Err(libc::EACCES),
+            Kind::MemfdCreate => self.memfd_create(a[0], a[1] as u32),
         }
+    }
+
+    /// `memfd_create(name, flags)` for the target, with `MFD_NOEXEC_SEAL` added: the fd
+    /// goes back like an opened file. The table sends only flags without `MFD_EXEC`.
+    fn memfd_create(&self, name: u64, flags: u32) -> Result<Answer, i32> {
+        let mut name = self.read_cstr(name)?;
+        // The kernel's own bound: 249 bytes of name.
+        if name.len() > 249 {
+            return Err(libc::EINVAL);
+        }
+        name.push(0);
+        let sealed = flags | crate::confine::syscalls::MFD_NOEXEC_SEAL as u32;
+        if !self.valid() {
+            return Ok(Answer::Gone);
+        }
+        // SAFETY: name is NUL-terminated; memfd_create returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), sealed) };
+        if fd < 0 {
+            return Err(errno());
+        }
+        // SAFETY: fd was just returned by the kernel and is owned by no one else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+        Ok(Answer::Fd(fd, flags & libc::MFD_CLOEXEC != 0))
     }
 
     /// A path argument of a `*at` call with `flags`: with `AT_EMPTY_PATH` and an empty
