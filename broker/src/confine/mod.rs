@@ -52,8 +52,8 @@ pub struct Confinement {
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
-/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`], which holds
-/// the errno rules too) is installed instead of the errno filter, and its listener sent on
+/// With `seccomp_transport`, the table's program with its brokered rows notified (see
+/// [`seccomp::NotifyFilter`]) is installed instead of [`seccomp::Filter`], and its listener sent on
 /// the bootstrap socket at `bootstrap`. With `native_reads` (a policy, when the shim's fast
 /// paths are on) and the notify filter, read-only opens the floor and the policy both grant
 /// may run natively ([`floor::native_reads`]).
