@@ -91,6 +91,11 @@ pub fn prepare(
         missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
     }
     // With the transport, one program holds the errno rules and the notify rules.
+    if notify {
+        // The dispatch's index of the table, built now rather than on the first
+        // notification, which the program would wait for.
+        let _ = syscalls::row_for(0);
+    }
     let step = if notify {
         seccomp::NotifyFilter::compile(native.is_some())
             .context("cannot compile the seccomp notify filter")?

@@ -949,7 +949,12 @@ pub const TABLE: &[Row] = &[
 
 /// The row named `name`, if any.
 pub fn row_named(name: &str) -> Option<&'static Row> {
-    TABLE.iter().find(|r| r.name == name)
+    static BY_NAME: OnceLock<std::collections::HashMap<&'static str, &'static Row>> =
+        OnceLock::new();
+    BY_NAME
+        .get_or_init(|| TABLE.iter().map(|r| (r.name, r)).collect())
+        .get(name)
+        .copied()
 }
 
 /// The running architecture's `(name, number)` list.
