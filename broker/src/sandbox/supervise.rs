@@ -8,8 +8,8 @@
 //! SIGHUP also calls the caller's hang-up hook first (`arbiter run` reopens its audit log
 //! there, for logrotate), whoever sent it.
 //!
-//! Once the command has ended, nothing is left to relay to: SIGINT, SIGTERM, SIGHUP or
-//! SIGQUIT sent to arbiter then kills what is left of the sandbox ([`kill_tree`]), so no
+//! Once the command has ended, nothing is left to relay to: SIGINT, SIGTERM or SIGQUIT
+//! sent to arbiter then kills what is left of the sandbox ([`kill_tree`]), so no
 //! process of it outlives arbiter. (Killed itself with SIGKILL, arbiter can do nothing: the
 //! command dies with it by `PR_SET_PDEATHSIG`, processes it left behind survive without a
 //! broker; docs/security.md.)
@@ -108,7 +108,8 @@ pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
         if sig == libc::SIGHUP {
             on_hangup();
         }
-        if ended.is_some() {
+        // SIGHUP is also logrotate's "reopen the log": it never kills the leftovers.
+        if ended.is_some() && sig != libc::SIGHUP {
             // Asked to stop while only leftovers run: they die with the run.
             kill_tree();
             continue;

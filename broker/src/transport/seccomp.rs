@@ -970,7 +970,13 @@ impl Target {
             return Ok(Answer::Gone);
         }
         // SAFETY: name is NUL-terminated; memfd_create returns a new fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), sealed) };
+        let mut fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), sealed) };
+        if fd < 0 && errno() == libc::EINVAL {
+            // A kernel before 6.3 has no MFD_NOEXEC_SEAL: the memfd is made as asked (the
+            // gap docs/security.md names), or the flags were wrong and this fails too.
+            // SAFETY: as above.
+            fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), flags) };
+        }
         if fd < 0 {
             return Err(errno());
         }
