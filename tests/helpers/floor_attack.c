@@ -114,12 +114,6 @@ int main(int argc, char **argv) {
         char c = ' ';
         return done(syscall(SYS_ioctl, 0, TIOCSTI, &c));
     }
-    if (!strcmp(m, "session")) {
-        /* "ok": the program shares its parent's session (and terminal, if any). */
-        if (getsid(0) == getsid(getppid())) return done(0);
-        errno = EPERM;
-        return done(-1);
-    }
     if (!strcmp(m, "tcgets")) {
         struct termios t;
         return done(syscall(SYS_ioctl, 0, TCGETS, &t));

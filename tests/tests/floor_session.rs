@@ -1,5 +1,4 @@
-//! No reach into the caller's terminal: a program whose stdin is not a terminal runs in a
-//! session of its own; on a terminal, input injection (TIOCSTI) is refused while the
+//! No reach into the caller's terminal: input injection (TIOCSTI) is refused while the
 //! terminal stays usable.
 
 mod floor_common;
@@ -8,14 +7,6 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 
 use floor_common::{users, verdict, Floor, Who};
-
-#[test]
-fn a_program_without_a_terminal_gets_a_session_of_its_own() {
-    let f = Floor::new();
-    for who in users() {
-        f.refused(who, &[], &["session"], libc::EPERM);
-    }
-}
 
 /// A pseudo-terminal's secondary side, opened without becoming anyone's controlling
 /// terminal; `None` (with a printed reason) when there is none.

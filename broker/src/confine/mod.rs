@@ -10,7 +10,7 @@
 //!    refused; what no row names is refused.
 //!
 //! 0. [`privilege`]: every capability set cleared, so a sandbox started by root has no
-//!    privilege either; [`session`]: a session of its own unless stdin is a terminal.
+//!    privilege either.
 //!
 //! All are prepared in the parent (where allocation is allowed) and installed in the
 //! child between fork and exec by [`PreExec`] steps that only make system calls.
@@ -21,7 +21,6 @@ pub mod floor;
 pub mod landlock;
 pub mod privilege;
 pub mod seccomp;
-pub mod session;
 pub mod syscall_numbers;
 pub mod syscalls;
 
@@ -66,11 +65,7 @@ pub fn prepare(
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
     // No capability survives into the sandbox; first, since the steps after it need none.
-    // A program that is not interactive leaves the caller's session (and terminal).
-    let mut steps = vec![
-        privilege::drop_all(privilege::last_cap()),
-        session::new_unless_interactive(),
-    ];
+    let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
     let notify = seccomp_transport && seccomp::notify_available();
