@@ -12,7 +12,7 @@
 //! Semantics: the architecture must match or the process is killed; for a number, the
 //! first arm one of whose conditions all hold gives the arm's action, else the decision's
 //! `otherwise`; a number without a decision gets the default. `Dword` compares the low 32
-//! bits of the argument, `Qword` all 64; `MaskedEq` masks both sides. [`Decision::decide`]
+//! bits of the argument, `Qword` all 64; `MaskedEq` masks both sides. `Decision::decide`
 //! is the same semantics in Rust, which the tests compare the program with.
 
 use std::collections::BTreeMap;

@@ -25,61 +25,102 @@ pub const UNKNOWN_ERRNO: i32 = libc::ENOSYS;
 
 /// What a brokered call is, for the transport's dispatch (one variant per system call and
 /// argument form the broker serves).
-#[allow(missing_docs)] // each variant is the system call of the same name
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// `open`.
     Open,
+    /// `openat`.
     Openat,
+    /// `openat2`.
     Openat2,
+    /// `creat`.
     Creat,
+    /// `stat`.
     Stat,
+    /// `lstat`.
     Lstat,
+    /// `newfstatat`.
     Newfstatat,
+    /// `statx`.
     Statx,
+    /// `access`.
     Access,
+    /// `faccessat`.
     Faccessat,
+    /// `faccessat2`.
     Faccessat2,
+    /// `mkdir`.
     Mkdir,
+    /// `mkdirat`.
     Mkdirat,
+    /// `mknod`.
     Mknod,
+    /// `mknodat`.
     Mknodat,
+    /// `unlink`.
     Unlink,
+    /// `rmdir`.
     Rmdir,
+    /// `unlinkat`.
     Unlinkat,
+    /// `rename`.
     Rename,
+    /// `renameat`.
     Renameat,
+    /// `renameat2`.
     Renameat2,
+    /// `link`.
     Link,
+    /// `linkat`.
     Linkat,
+    /// `symlink`.
     Symlink,
+    /// `symlinkat`.
     Symlinkat,
+    /// `readlink`.
     Readlink,
+    /// `readlinkat`.
     Readlinkat,
+    /// `truncate`.
     Truncate,
+    /// `chmod`.
     Chmod,
+    /// `fchmodat`.
     Fchmodat,
+    /// `fchmodat2`.
     Fchmodat2,
     /// `fchmod(fd, mode)`: decided on the real path of the file `fd` names.
     Fchmod,
+    /// `chown`.
     Chown,
+    /// `lchown`.
     Lchown,
+    /// `fchownat`.
     Fchownat,
     /// `fchown(fd, uid, gid)`: decided on the real path of the file `fd` names.
     Fchown,
+    /// `utime`.
     Utime,
+    /// `utimes`.
     Utimes,
+    /// `futimesat`.
     Futimesat,
     /// `utimensat` with a path.
     Utimensat,
     /// `utimensat(fd, NULL, times, flags)`, glibc's `futimens`: decided on the real path of
     /// the file `fd` names.
     Futimens,
+    /// `connect`.
     Connect,
+    /// `bind`.
     Bind,
     /// `sendto` with a destination.
     Sendto,
+    /// `sendmsg`.
     Sendmsg,
+    /// `sendmmsg`.
     Sendmmsg,
+    /// `listen`.
     Listen,
     /// `memfd_create(name, flags)`: created by the broker with `MFD_NOEXEC_SEAL`, so the
     /// program's memory files can never be executed.
