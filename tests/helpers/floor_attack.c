@@ -220,6 +220,18 @@ int main(int argc, char **argv) {
         return done(syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH));
     }
 
+    /* ---- another ABI: i386's int 0x80 from a 64-bit process (x86_64 only) */
+    if (!strcmp(m, "int80")) {
+#if defined(__x86_64__)
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L /* i386 getpid */) : "memory");
+        if (r < 0) { errno = (int)-r; return done(-1); }
+        return done(0);
+#else
+        return usage();
+#endif
+    }
+
     /* ---- capabilities (as root) */
     if (!strcmp(m, "caps")) {
         /* Prints the effective, permitted and inheritable sets, then the bounding set. */

@@ -133,3 +133,31 @@ fn host_state_and_anonymous_code_are_refused() {
 fn is_root() -> bool {
     floor_common::is_root()
 }
+
+/// Another ABI's numbers (i386's `int 0x80` from a 64-bit process) never reach the table:
+/// the filter checks the architecture and kills the process (SIGSYS, 128 + 31 from arbiter).
+#[test]
+fn another_architecture_is_killed() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIP: int 0x80 is x86_64's");
+        return;
+    }
+    let f = Floor::new();
+    for who in users() {
+        for h in &f.helpers {
+            let h = h.to_str().unwrap();
+            let native = f.native(who, &[h, "int80"]);
+            if native.stdout != b"ok\n" {
+                eprintln!("SKIP: no i386 emulation in this kernel ({native:?})");
+                return;
+            }
+            let confined = f.confined(who, &[], &[h, "int80"]);
+            assert_eq!(
+                confined.status.code(),
+                Some(128 + libc::SIGSYS),
+                "{h} as {who:?}: {confined:?}"
+            );
+            assert!(confined.stdout.is_empty(), "{confined:?}");
+        }
+    }
+}
