@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::confine::{landlock, seccomp};
+use crate::confine::{landlock, seccomp, syscalls};
 use crate::exit_code;
 
 /// Whether unprivileged user namespaces are allowed (sysctls of Debian/Ubuntu and upstream).
@@ -32,10 +32,29 @@ pub fn run() -> ExitCode {
     for (what, ok) in landlock::features(abi) {
         println!("  [{}] {what}", if ok { "x" } else { " " });
     }
-    let sc = seccomp::available() && seccomp::Filter::compile(false).is_ok();
+    let sc = seccomp::available() && seccomp::Filter::compile().is_ok();
     println!(
         "seccomp filter: {}",
         if sc { "available" } else { "unavailable" }
+    );
+    let notify = seccomp::notify_available();
+    println!(
+        "seccomp user notification: {}",
+        if notify {
+            "available (the broker serves static programs and raw syscalls)"
+        } else {
+            "unavailable"
+        }
+    );
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    println!(
+        "capabilities: {}",
+        if root {
+            "arbiter runs as root: every capability set is cleared in the sandbox"
+        } else {
+            "arbiter runs unprivileged: the sandbox has none to clear (no_new_privs)"
+        }
     );
     match user_namespaces() {
         Some(true) => println!("unprivileged user namespaces: allowed (not used by arbiter yet)"),
@@ -69,12 +88,24 @@ pub fn run() -> ExitCode {
         );
         println!("  abstract unix sockets of the host.");
     }
+    if abi.is_some_and(|v| v < 6) {
+        println!("- NOT covered (Landlock < 6): signals to other processes of the same user.");
+    }
     if sc {
         println!(
-            "- seccomp denies connect/bind on any socket, sendto with a destination, path-based"
+            "- Every system call is classified by one table ({} rows): native, brokered or",
+            syscalls::TABLE.len()
         );
-        println!("  chmod/chown/utimes/xattr, device nodes, ptrace, mount and kexec.");
+        println!("  refused; what the table does not name is refused (ENOSYS). Refused: raw and");
+        println!(
+            "  packet sockets, namespaces, mount, modules, kexec, keyrings, bpf, perf, io_uring,"
+        );
+        println!("  ptrace, clocks, hostname, terminal injection (TIOCSTI), calls on other pids.");
         println!("- Not covered: sendmsg with a destination on an unconnected datagram socket.");
+    } else {
+        println!(
+            "- NO syscall table: every system call Landlock does not govern reaches the kernel."
+        );
     }
     if abi.is_none() && !sc {
         println!("Nothing can be enforced: the shim alone is advisory.");

@@ -267,7 +267,8 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         .then(|| transport::seccomp::Floor::new(&confinement.floor));
     let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
         .context("cannot start serving the sandbox")?;
-    if args.strict && !(confinement.landlock && confinement.seccomp) {
+    // --strict: every layer and feature, or nothing (each missing one is named).
+    if args.strict && !confinement.missing.is_empty() {
         eprintln!(
             "arbiter: --strict: not enforced on this kernel: {}",
             confinement.missing.join("; ")

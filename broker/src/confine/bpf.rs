@@ -1,23 +1,21 @@
-//! A small seccomp BPF compiler: rules on syscall numbers and arguments → one classic BPF
-//! program, short so the kernel installs it quickly.
+//! A small seccomp BPF compiler: a decision per syscall number → one classic BPF program,
+//! short so the kernel installs it quickly.
 //!
 //! Installing a filter costs time with its length and with how far it runs for a syscall:
 //! the kernel converts it to eBPF, JIT-compiles it in several passes, and emulates it once
 //! per syscall number to find the syscalls it always allows (`seccomp_cache_prepare`, with
-//! interrupts off). seccompiler spends five instructions on an unconditional syscall and
-//! scans the syscalls linearly; here it is one comparison (the `ret` is shared within a
-//! leaf), the syscalls are found by binary search, and several actions share one program
-//! (the errno and notify layers in one filter instead of two). Measured here: 217
-//! instructions found by binary search install in ~0.1 ms, the same length scanned linearly
-//! in ~0.5 ms.
+//! interrupts off). Here the numbers are split into runs of consecutive numbers with the
+//! same decision, covering all 2³² values, and a run is found by binary search (`jge`): a
+//! number no decision names lands in a run of the default and needs no comparison of its
+//! own, and a run of unconditional decisions ends in one `ret`.
 //!
-//! The semantics are those of seccompiler (the tests compare the two, input by input,
-//! through an interpreter): the architecture must match or the process is
-//! killed; for a listed syscall, any of its rules matching gives the section's action (an
-//! empty rule list always matches); a rule matches when all its conditions hold; `Dword`
-//! compares the low 32 bits of the argument, `Qword` all 64; `MaskedEq` masks both sides.
+//! Semantics: the architecture must match or the process is killed; for a number, the
+//! first arm one of whose conditions all hold gives the arm's action, else the decision's
+//! `otherwise`; a number without a decision gets the default. `Dword` compares the low 32
+//! bits of the argument, `Qword` all 64; `MaskedEq` masks both sides. `Decision::decide`
+//! is the same semantics in Rust, which the tests compare the program with.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// `SECCOMP_RET_KILL_PROCESS`: the action on a foreign architecture.
 pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -87,7 +85,7 @@ pub struct Cond {
 
 impl Cond {
     /// A 64-bit comparison of argument `arg`.
-    pub fn qword(arg: u8, op: Op, value: u64) -> Cond {
+    pub const fn qword(arg: u8, op: Op, value: u64) -> Cond {
         Cond {
             arg,
             width: Width::Qword,
@@ -97,7 +95,7 @@ impl Cond {
     }
 
     /// A comparison of the low 32 bits of argument `arg`.
-    pub fn dword(arg: u8, op: Op, value: u64) -> Cond {
+    pub const fn dword(arg: u8, op: Op, value: u64) -> Cond {
         Cond {
             arg,
             width: Width::Dword,
@@ -107,12 +105,59 @@ impl Cond {
     }
 }
 
+impl Cond {
+    /// Whether the condition holds for the syscall arguments `args` (what the program
+    /// computes, in Rust).
+    pub fn holds(&self, args: &[u64; 6]) -> bool {
+        let Some(&arg) = args.get(usize::from(self.arg)) else {
+            return false;
+        };
+        let (a, v) = match self.width {
+            Width::Dword => (arg & 0xffff_ffff, self.value & 0xffff_ffff),
+            Width::Qword => (arg, self.value),
+        };
+        match self.op {
+            Op::Eq => a == v,
+            Op::Ne => a != v,
+            Op::MaskedEq(m) => a & m == v & m,
+        }
+    }
+}
+
 /// The conditions that must all hold (none: the rule always matches).
 pub type Rule = Vec<Cond>;
 
-/// Syscall number → its rules, any of which matching is a match; an empty list matches
-/// unconditionally.
-pub type Rules = BTreeMap<i64, Vec<Rule>>;
+/// What one syscall number does: the action of the first arm whose conditions all hold,
+/// else `otherwise`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Conditions and the action they give, tested in order.
+    pub arms: Vec<(Rule, u32)>,
+    /// The action when no arm matches.
+    pub otherwise: u32,
+}
+
+impl Decision {
+    /// A decision without arms.
+    pub fn always(action: u32) -> Decision {
+        Decision {
+            arms: Vec::new(),
+            otherwise: action,
+        }
+    }
+
+    /// The action for arguments `args`.
+    #[cfg(test)]
+    pub fn decide(&self, args: &[u64; 6]) -> u32 {
+        self.arms
+            .iter()
+            .find(|(rule, _)| rule.iter().all(|c| c.holds(args)))
+            .map_or(self.otherwise, |(_, action)| *action)
+    }
+}
+
+/// Syscall number → its decision.
+pub type Decisions = BTreeMap<u32, Decision>;
 
 /// A BPF instruction, as `struct sock_filter`.
 pub type Insn = libc::sock_filter;
@@ -136,33 +181,39 @@ pub enum Error {
     /// A condition names an argument beyond the sixth.
     #[error("seccomp: argument {0} does not exist")]
     Argument(u8),
-    /// A syscall number outside what seccomp reports.
-    #[error("seccomp: syscall number {0} is out of range")]
-    Syscall(i64),
     /// A jump inside one syscall's rules would exceed what classic BPF can encode.
     #[error("seccomp: the rules of syscall {0} are too long")]
-    TooLong(i64),
+    TooLong(u32),
     /// More instructions than the kernel accepts.
     #[error("seccomp: the filter has {0} instructions, more than the kernel's 4096")]
     Program(usize),
 }
 
-/// Compiles `sections`, in order of precedence, into one program for the architecture
-/// `arch`: for a syscall, the action of the first section one of whose rules for it matches,
-/// else `SECCOMP_RET_ALLOW`.
-pub fn compile(arch: u32, sections: &[(&Rules, u32)]) -> Result<Vec<Insn>, Error> {
-    let mut syscalls = BTreeSet::new();
-    for (rules, _) in sections {
-        for &nr in rules.keys() {
-            if u32::try_from(nr).is_err() {
-                return Err(Error::Syscall(nr));
-            }
-            syscalls.insert(nr);
+/// Compiles `decisions` into one program for the architecture `arch`; numbers without a
+/// decision get `default`, a foreign architecture `SECCOMP_RET_KILL_PROCESS`.
+pub fn compile(arch: u32, decisions: &Decisions, default: u32) -> Result<Vec<Insn>, Error> {
+    // Runs of consecutive numbers with the same decision, from 0 to u32::MAX.
+    let fallback = Decision::always(default);
+    let mut runs: Vec<(u32, &Decision)> = Vec::new();
+    fn push<'a>(start: u32, d: &'a Decision, runs: &mut Vec<(u32, &'a Decision)>) {
+        if runs.last().map(|(_, last)| *last) != Some(d) {
+            runs.push((start, d));
         }
     }
-    let mut blocks = Vec::new();
-    for &nr in &syscalls {
-        blocks.push((nr as u32, syscall_block(nr, sections)?));
+    let mut next: u64 = 0;
+    for (&nr, d) in decisions {
+        if u64::from(nr) > next {
+            push(next as u32, &fallback, &mut runs);
+        }
+        push(nr, d, &mut runs);
+        next = u64::from(nr) + 1;
+    }
+    if next <= u64::from(u32::MAX) {
+        push(next as u32, &fallback, &mut runs);
+    }
+    let mut blocks = Vec::with_capacity(runs.len());
+    for (start, d) in runs {
+        blocks.push((start, decision_code(start, d)?));
     }
     let mut prog = vec![
         stmt(LD_W_ABS, ARCH),
@@ -177,14 +228,11 @@ pub fn compile(arch: u32, sections: &[(&Rules, u32)]) -> Result<Vec<Insn>, Error
     Ok(prog)
 }
 
-/// Syscalls tested one after another at the leaves of the search.
-const LEAF: usize = 8;
-
-/// Code that finds the accumulator's syscall among `blocks` (sorted) and runs its block,
-/// or allows it.
+/// Code that finds the run the accumulator's number lies in among `blocks` (sorted by
+/// their first number, the first run starting at or below it) and runs its block.
 fn search(blocks: &[(u32, Vec<Insn>)]) -> Vec<Insn> {
-    if blocks.len() <= LEAF {
-        return leaf(blocks).unwrap_or_else(|| leaf_inline(blocks));
+    if let [(_, only)] = blocks {
+        return only.clone();
     }
     let mid = blocks.len() / 2;
     let below = search(&blocks[..mid]);
@@ -204,78 +252,23 @@ fn search(blocks: &[(u32, Vec<Insn>)]) -> Vec<Insn> {
     out
 }
 
-/// A leaf: each syscall compared in turn; those whose block is a single `ret` jump to one
-/// `ret` per action at the end. `None` if such a jump would be too long for classic BPF.
-fn leaf(blocks: &[(u32, Vec<Insn>)]) -> Option<Vec<Insn>> {
-    let single = |block: &[Insn]| match block {
-        [only] if only.code == RET_K => Some(only.k),
-        _ => None,
-    };
-    let mut actions = vec![RET_ALLOW];
-    for (_, block) in blocks {
-        if let Some(k) = single(block) {
-            if !actions.contains(&k) {
-                actions.push(k);
-            }
-        }
-    }
+/// The code of one decision: each arm in turn, then `ret otherwise`. Every path through it
+/// ends in a `ret`, and it is at most 255 instructions long. `nr` names it in errors.
+fn decision_code(nr: u32, d: &Decision) -> Result<Vec<Insn>, Error> {
     let mut out = Vec::new();
-    // (index of a jeq, action it jumps to)
-    let mut fixups = Vec::new();
-    for (nr, block) in blocks {
-        match single(block) {
-            Some(k) => {
-                fixups.push((out.len(), k));
-                out.push(jump(JMP_JEQ_K, *nr, 0, 0));
-            }
-            None => {
-                // Every block is at most 255 instructions long (see `syscall_block`).
-                out.push(jump(JMP_JEQ_K, *nr, 0, block.len() as u8));
-                out.extend_from_slice(block);
-            }
-        }
-    }
-    let tail = out.len();
-    out.extend(actions.iter().map(|&k| stmt(RET_K, k)));
-    for (at, k) in fixups {
-        let target = tail + actions.iter().position(|&a| a == k)?;
-        out[at].jt = u8::try_from(target - at - 1).ok()?;
-    }
-    Some(out)
-}
-
-/// A leaf in which every block follows its comparison (no long jumps).
-fn leaf_inline(blocks: &[(u32, Vec<Insn>)]) -> Vec<Insn> {
-    let mut out = Vec::new();
-    for (nr, block) in blocks {
-        out.push(jump(JMP_JEQ_K, *nr, 0, block.len() as u8));
-        out.extend_from_slice(block);
-    }
-    out.push(stmt(RET_K, RET_ALLOW));
-    out
-}
-
-/// The code run for syscall `nr` once found: each section's rules in turn, then allow.
-/// Every path through it ends in a `ret`, and it is at most 255 instructions long.
-fn syscall_block(nr: i64, sections: &[(&Rules, u32)]) -> Result<Vec<Insn>, Error> {
-    let mut out = Vec::new();
-    for (rules, action) in sections {
-        let Some(alternatives) = rules.get(&nr) else {
-            continue;
-        };
-        if alternatives.is_empty() {
+    for (rule, action) in &d.arms {
+        if rule.is_empty() {
+            // Always matches: the later arms are never reached.
             out.push(stmt(RET_K, *action));
             return check_len(nr, out);
         }
-        for rule in alternatives {
-            out.extend(rule_code(nr, rule, *action)?);
-        }
+        out.extend(rule_code(nr, rule, *action)?);
     }
-    out.push(stmt(RET_K, RET_ALLOW));
+    out.push(stmt(RET_K, d.otherwise));
     check_len(nr, out)
 }
 
-fn check_len(nr: i64, block: Vec<Insn>) -> Result<Vec<Insn>, Error> {
+fn check_len(nr: u32, block: Vec<Insn>) -> Result<Vec<Insn>, Error> {
     if block.len() > usize::from(u8::MAX) {
         return Err(Error::TooLong(nr));
     }
@@ -283,7 +276,7 @@ fn check_len(nr: i64, block: Vec<Insn>) -> Result<Vec<Insn>, Error> {
 }
 
 /// One rule: each condition jumps past the rule when it fails; if none fails, `action`.
-fn rule_code(nr: i64, rule: &Rule, action: u32) -> Result<Vec<Insn>, Error> {
+fn rule_code(nr: u32, rule: &Rule, action: u32) -> Result<Vec<Insn>, Error> {
     // Built backwards, so each jump's distance to the end of the rule is known.
     let mut rev: Vec<Insn> = vec![stmt(RET_K, action)];
     for cond in rule.iter().rev() {
@@ -386,23 +379,6 @@ pub(crate) mod interp {
             }
         }
     }
-
-    /// What the kernel decides when `progs` are all installed: the action of highest
-    /// precedence (kill > errno > user notif > allow, as far as these filters go).
-    pub fn run_all(progs: &[&[Insn]], data: &Data) -> u32 {
-        let rank = |r: u32| match r & 0xffff_0000 {
-            RET_KILL_PROCESS => 0,
-            RET_ERRNO => 3,
-            RET_USER_NOTIF => 5,
-            RET_ALLOW => 7,
-            other => panic!("action {other:#x}"),
-        };
-        progs
-            .iter()
-            .map(|p| run(p, data))
-            .min_by_key(|r| rank(*r))
-            .expect("at least one program")
-    }
 }
 
 #[cfg(test)]
@@ -420,47 +396,82 @@ mod tests {
         }
     }
 
+    fn decisions(list: &[(u32, Decision)]) -> Decisions {
+        list.iter().cloned().collect()
+    }
+
     #[test]
     fn foreign_architectures_are_killed() {
-        let rules: Rules = [(1, vec![])].into_iter().collect();
-        let prog = compile(ARCH_X, &[(&rules, RET_ERRNO | 13)]).unwrap();
-        let mut d = data(2, [0; 6]);
-        d.arch = 0x4000_0003;
-        assert_eq!(run(&prog, &d), RET_KILL_PROCESS);
-        d.arch = ARCH_X;
-        assert_eq!(run(&prog, &d), RET_ALLOW);
+        let d = decisions(&[(1, Decision::always(RET_ALLOW))]);
+        let prog = compile(ARCH_X, &d, RET_ERRNO | 38).unwrap();
+        let mut x = data(1, [0; 6]);
+        x.arch = 0x4000_0003;
+        assert_eq!(run(&prog, &x), RET_KILL_PROCESS);
+        x.arch = ARCH_X;
+        assert_eq!(run(&prog, &x), RET_ALLOW);
     }
 
     #[test]
-    fn earlier_sections_take_precedence() {
-        let first: Rules = [(7, vec![vec![Cond::qword(0, Op::Eq, 1)]])]
-            .into_iter()
-            .collect();
-        let second: Rules = [(7, vec![]), (8, vec![])].into_iter().collect();
-        let prog = compile(
-            ARCH_X,
-            &[(&first, RET_ERRNO | 1), (&second, RET_USER_NOTIF)],
-        )
-        .unwrap();
+    fn numbers_without_a_decision_get_the_default() {
+        let d = decisions(&[
+            (0, Decision::always(RET_ALLOW)),
+            (5, Decision::always(RET_USER_NOTIF)),
+            (6, Decision::always(RET_ALLOW)),
+        ]);
+        let prog = compile(ARCH_X, &d, RET_ERRNO | 38).unwrap();
+        for (nr, want) in [
+            (0, RET_ALLOW),
+            (1, RET_ERRNO | 38),
+            (4, RET_ERRNO | 38),
+            (5, RET_USER_NOTIF),
+            (6, RET_ALLOW),
+            (7, RET_ERRNO | 38),
+            (0x4000_0000, RET_ERRNO | 38),
+            (u32::MAX, RET_ERRNO | 38),
+        ] {
+            assert_eq!(run(&prog, &data(nr, [0; 6])), want, "{nr}");
+        }
+    }
+
+    #[test]
+    fn the_first_matching_arm_decides() {
+        let d = decisions(&[(
+            7,
+            Decision {
+                arms: vec![
+                    (vec![Cond::qword(0, Op::Eq, 1)], RET_ERRNO | 1),
+                    (vec![Cond::dword(0, Op::MaskedEq(1), 1)], RET_USER_NOTIF),
+                ],
+                otherwise: RET_ALLOW,
+            },
+        )]);
+        let prog = compile(ARCH_X, &d, RET_ERRNO | 38).unwrap();
         assert_eq!(run(&prog, &data(7, [1, 0, 0, 0, 0, 0])), RET_ERRNO | 1);
-        assert_eq!(run(&prog, &data(7, [2, 0, 0, 0, 0, 0])), RET_USER_NOTIF);
-        assert_eq!(run(&prog, &data(8, [1, 0, 0, 0, 0, 0])), RET_USER_NOTIF);
-        assert_eq!(run(&prog, &data(9, [1, 0, 0, 0, 0, 0])), RET_ALLOW);
+        assert_eq!(run(&prog, &data(7, [3, 0, 0, 0, 0, 0])), RET_USER_NOTIF);
+        assert_eq!(
+            run(&prog, &data(7, [1 << 32 | 1, 0, 0, 0, 0, 0])),
+            RET_USER_NOTIF
+        );
+        assert_eq!(run(&prog, &data(7, [2, 0, 0, 0, 0, 0])), RET_ALLOW);
     }
 
     #[test]
-    fn many_syscalls_are_found_across_long_jumps() {
+    fn many_decisions_are_found_across_long_jumps() {
         // Long blocks make the lower half of the search exceed a conditional jump's reach.
-        let long: Vec<Rule> = (0..10).map(|v| vec![Cond::qword(1, Op::Eq, v)]).collect();
-        let rules: Rules = (0..60).map(|nr| (nr * 3, long.clone())).collect();
-        let prog = compile(ARCH_X, &[(&rules, RET_ERRNO | 13)]).unwrap();
+        let long = Decision {
+            arms: (0..10)
+                .map(|v| (vec![Cond::qword(1, Op::Eq, v)], RET_ERRNO | 13))
+                .collect(),
+            otherwise: RET_ALLOW,
+        };
+        let d: Decisions = (0..60).map(|nr| (nr * 3, long.clone())).collect();
+        let prog = compile(ARCH_X, &d, RET_ERRNO | 38).unwrap();
         assert!(prog.iter().any(|i| i.code == JMP_JA));
         for nr in 0..300u32 {
             for v in [0u64, 5, 9, 10, 1 << 32] {
-                let want = if nr % 3 == 0 && nr < 180 && v < 10 {
-                    RET_ERRNO | 13
-                } else {
-                    RET_ALLOW
+                let want = match d.get(&nr) {
+                    Some(x) => x.decide(&[0, v, 0, 0, 0, 0]),
+                    None => RET_ERRNO | 38,
                 };
                 assert_eq!(run(&prog, &data(nr, [0, v, 0, 0, 0, 0])), want, "{nr} {v}");
             }
@@ -468,47 +479,23 @@ mod tests {
     }
 
     #[test]
-    fn unconditional_syscalls_beside_long_blocks() {
-        let long: Vec<Rule> = (0..45).map(|v| vec![Cond::qword(1, Op::Eq, v)]).collect();
-        let mut rules: Rules = (0..8).map(|nr| (nr * 2, long.clone())).collect();
-        rules.insert(1, vec![]);
-        let notify: Rules = [(15, vec![]), (3, vec![])].into_iter().collect();
-        let prog = compile(
-            ARCH_X,
-            &[(&rules, RET_ERRNO | 13), (&notify, RET_USER_NOTIF)],
-        )
-        .unwrap();
-        for nr in 0..20u32 {
-            for v in [0u64, 44, 45] {
-                let want = match nr {
-                    1 => RET_ERRNO | 13,
-                    3 | 15 => RET_USER_NOTIF,
-                    n if n % 2 == 0 && n < 16 && v < 45 => RET_ERRNO | 13,
-                    _ => RET_ALLOW,
-                };
-                assert_eq!(run(&prog, &data(nr, [0, v, 0, 0, 0, 0])), want, "{nr} {v}");
-            }
-        }
-    }
-
-    #[test]
-    fn bad_rules_are_refused() {
-        let rules: Rules = [(1, vec![vec![Cond::qword(6, Op::Eq, 1)]])]
-            .into_iter()
-            .collect();
+    fn bad_decisions_are_refused() {
+        let bad = Decision {
+            arms: vec![(vec![Cond::qword(6, Op::Eq, 1)], RET_ALLOW)],
+            otherwise: RET_ALLOW,
+        };
         assert_eq!(
-            compile(ARCH_X, &[(&rules, RET_ALLOW)]),
+            compile(ARCH_X, &decisions(&[(1, bad)]), RET_ALLOW),
             Err(Error::Argument(6))
         );
-        let rules: Rules = [(-1, vec![])].into_iter().collect();
+        let huge = Decision {
+            arms: (0..100)
+                .map(|v| (vec![Cond::qword(1, Op::Eq, v)], RET_ALLOW))
+                .collect(),
+            otherwise: RET_ALLOW,
+        };
         assert_eq!(
-            compile(ARCH_X, &[(&rules, RET_ALLOW)]),
-            Err(Error::Syscall(-1))
-        );
-        let huge: Vec<Rule> = (0..100).map(|v| vec![Cond::qword(1, Op::Eq, v)]).collect();
-        let rules: Rules = [(1, huge)].into_iter().collect();
-        assert_eq!(
-            compile(ARCH_X, &[(&rules, RET_ALLOW)]),
+            compile(ARCH_X, &decisions(&[(1, huge)]), RET_ALLOW),
             Err(Error::TooLong(1))
         );
     }

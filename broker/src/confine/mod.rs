@@ -5,24 +5,31 @@
 //!    program's own installation prefixes, the shim), no TCP bind/connect, abstract unix
 //!    sockets and signals scoped to the sandbox. Everything else is reached only through
 //!    file descriptors the broker passes.
-//! 2. [`seccomp`]: `EACCES` for what Landlock does not govern: `connect`/`bind` (the broker
-//!    performs them on the program's socket), `sendto` with a destination, path-based
-//!    chmod/chown/utimes/xattr, device nodes, ptrace and the mount/namespace/kexec family.
+//! 2. [`seccomp`]: the program generated from the one syscall table ([`syscalls`]): every
+//!    system call is native, brokered (user notification, answered by the broker) or
+//!    refused; what no row names is refused.
 //!
-//! Both are prepared in the parent (where allocation is allowed) and installed in the
+//! 0. [`privilege`]: every capability set cleared, so a sandbox started by root has no
+//!    privilege either.
+//!
+//! All are prepared in the parent (where allocation is allowed) and installed in the
 //! child between fork and exec by [`PreExec`] steps that only make system calls.
 //! See `docs/security.md` for the threat model and the known gaps.
 
 pub mod bpf;
 pub mod floor;
 pub mod landlock;
+pub mod privilege;
 pub mod seccomp;
+pub mod syscall_numbers;
+pub mod syscalls;
 
 use crate::sandbox::spawn::PreExec;
 
 /// What confinement could be prepared on this kernel, and the steps that install it.
 pub struct Confinement {
-    /// The steps to run in the child, in order (Landlock first, then seccomp).
+    /// The steps to run in the child, in order (capabilities dropped, then Landlock, then
+    /// seccomp).
     pub steps: Vec<PreExec>,
     /// Layers or features that are not enforced, in plain words (empty when all are).
     pub missing: Vec<String>,
@@ -44,8 +51,8 @@ pub struct Confinement {
 /// Prepares every layer for a program whose installation prefixes are `prefixes`.
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
-/// With `seccomp_transport`, the notify filter (see [`seccomp::NotifyFilter`], which holds
-/// the errno rules too) is installed instead of the errno filter, and its listener sent on
+/// With `seccomp_transport`, the table's program with its brokered rows notified (see
+/// [`seccomp::NotifyFilter`]) is installed instead of [`seccomp::Filter`], and its listener sent on
 /// the bootstrap socket at `bootstrap`. With `native_reads` (a policy, when the shim's fast
 /// paths are on) and the notify filter, read-only opens the floor and the policy both grant
 /// may run natively ([`floor::native_reads`]).
@@ -57,7 +64,8 @@ pub fn prepare(
     native_reads: Option<&arbiter_policies::Policy>,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
-    let mut steps = Vec::new();
+    // No capability survives into the sandbox; first, since the steps after it need none.
+    let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
     let notify = seccomp_transport && seccomp::notify_available();
@@ -78,12 +86,17 @@ pub fn prepare(
         missing.push("seccomp transport (the kernel lacks SECCOMP_RET_USER_NOTIF)".into());
     }
     // With the transport, one program holds the errno rules and the notify rules.
+    if notify {
+        // The dispatch's index of the table, built now rather than on the first
+        // notification, which the program would wait for.
+        let _ = syscalls::row_for(0);
+    }
     let step = if notify {
         seccomp::NotifyFilter::compile(native.is_some())
             .context("cannot compile the seccomp notify filter")?
             .into_pre_exec(bootstrap)?
     } else {
-        seccomp::Filter::compile(false)
+        seccomp::Filter::compile()
             .context("cannot compile the seccomp filter")?
             .into_pre_exec()
     };

@@ -1,41 +1,78 @@
-//! The seccomp layer: what Landlock does not govern, denied with `EACCES`.
+//! The seccomp layer: the program generated from the one syscall table
+//! ([`super::syscalls::TABLE`]).
 //!
 //! The BPF program is compiled in the parent ([`super::bpf`]); the child installs it with
-//! a raw `seccomp(SECCOMP_SET_MODE_FILTER)` call. With the seccomp transport, the errno
-//! rules and the notify rules ([`NotifyFilter`]) form one program (errno first: the
-//! precedence two filters would have), installed once. seccomp sees integer arguments only,
-//! never the memory behind pointers, which sets the limits of this layer:
-//!
-//! * `connect` and `bind` are denied on every socket: the broker performs them on the
-//!   program's own socket (Landlock checks the caller, and the broker is outside the domain).
-//!   With the notify filter they go to the broker instead (`transport::seccomp`), which
-//!   answers `EACCES` itself for families other than unix, IPv4 and IPv6: seccomp cannot
-//!   read the address or the socket's family, so the split cannot be made here.
-//! * `sendto` is denied when it names a destination (argument 4 non-NULL).
-//!   `sendmsg`/`sendmmsg` carry their destination inside `struct msghdr`, which seccomp
-//!   cannot read: a datagram sent with `msg_name` on an unconnected socket is a known gap
-//!   until the seccomp user-notification transport.
-//! * chmod/chown/utimes/xattr by path are denied (their fd forms stay allowed; the shim
-//!   forwards the path forms to the broker). `utimensat` is allowed with a NULL path, the
-//!   `futimens` form.
-//! * device nodes (`mknod` of S_IFCHR/S_IFBLK), ptrace, cross-process memory, io_uring
-//!   (its operations bypass seccomp), kexec, modules, bpf, mount/umount/pivot_root/chroot,
-//!   `unshare`/`clone` with `CLONE_NEWUSER`, `open_by_handle_at`, raw and packet sockets.
-//!
-//! Path syscalls that Landlock governs (open, stat, …) are left alone: the x86_64 `open`
-//! and `stat` calls must keep working, including the `AT_EMPTY_PATH` forms.
+//! a raw `seccomp(SECCOMP_SET_MODE_FILTER)` call. Every syscall number of the running
+//! architecture gets the action its row decides: `SECCOMP_RET_ALLOW` for native calls,
+//! `SECCOMP_RET_ERRNO` for refused ones, `SECCOMP_RET_USER_NOTIF` for the ones the broker
+//! serves when the notify filter is installed ([`NotifyFilter`]; without it, a brokered
+//! call does what [`Kind::without_transport`] says). A number no row names — a later
+//! kernel's call, x32's numbers (`__X32_SYSCALL_BIT` set) — is refused with `ENOSYS`; a
+//! foreign architecture (i386's `int 0x80` on x86_64) kills the process.
 
-use super::bpf::{self, Cond, Insn, Op, Rules};
+use super::bpf::{self, Decision, Decisions, Insn};
+use super::syscalls::{self, Action, Kind};
 use crate::sandbox::spawn::PreExec;
 
-/// `fchmodat2` (Linux 6.6); not yet in every libc crate version.
-pub(crate) const SYS_FCHMODAT2: i64 = 452;
 /// `SECCOMP_SET_MODE_FILTER`.
 const SET_MODE_FILTER: libc::c_uint = 1;
 /// `SECCOMP_GET_ACTION_AVAIL`, used to probe for the seccomp() syscall.
 const GET_ACTION_AVAIL: libc::c_uint = 2;
-/// The errno layer's action.
-const RET_EACCES: u32 = bpf::RET_ERRNO | libc::EACCES as u32;
+
+/// How the table's actions become seccomp actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Options {
+    /// The notify filter is installed: brokered calls go to the broker.
+    notify: bool,
+    /// The shim's marked read-only opens stay native ([`Action::MarkedRead`]).
+    native_reads: bool,
+}
+
+/// The seccomp action for `action`.
+fn seccomp_action(action: Action, opts: Options) -> u32 {
+    match action {
+        Action::Native => bpf::RET_ALLOW,
+        Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
+        Action::Broker(_) if opts.notify => bpf::RET_USER_NOTIF,
+        Action::Broker(kind) => match kind.without_transport() {
+            // without_transport never answers Broker or MarkedRead.
+            Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
+            _ => bpf::RET_ALLOW,
+        },
+        Action::MarkedRead if opts.native_reads && opts.notify => bpf::RET_ALLOW,
+        Action::MarkedRead => seccomp_action(Action::Broker(Kind::Openat), opts),
+    }
+}
+
+/// The decision of `row`: its arms in order (trailing arms that decide as `otherwise` does
+/// are dropped, so an unconditional row is one `ret` the kernel's cache recognises).
+fn decision(row: &syscalls::Row, opts: Options) -> Decision {
+    let otherwise = seccomp_action(row.otherwise, opts);
+    let mut arms: Vec<_> = row
+        .arms
+        .iter()
+        .map(|arm| (arm.when.to_vec(), seccomp_action(arm.then, opts)))
+        .collect();
+    while arms.last().is_some_and(|(_, a)| *a == otherwise) {
+        arms.pop();
+    }
+    Decision { arms, otherwise }
+}
+
+/// Every number of `numbers` with a row, and its decision.
+fn decisions(numbers: &[(&str, u32)], opts: Options) -> Decisions {
+    numbers
+        .iter()
+        .filter_map(|&(name, nr)| Some((nr, decision(syscalls::row_named(name)?, opts))))
+        .collect()
+}
+
+/// The program for the running architecture.
+fn program(opts: Options) -> anyhow::Result<Vec<Insn>> {
+    let decisions = decisions(syscalls::numbers(), opts);
+    let unknown = bpf::RET_ERRNO | syscalls::UNKNOWN_ERRNO as u32;
+    Ok(bpf::compile(arch()?, &decisions, unknown)?)
+}
 
 /// A compiled filter, ready to install in the child.
 pub struct Filter {
@@ -56,110 +93,14 @@ pub fn available() -> bool {
     }
 }
 
-fn cond(arg: u8, op: Op, value: u64) -> Cond {
-    Cond::qword(arg, op, value)
-}
-
-/// The rules: syscall number → alternatives (an empty list matches unconditionally).
-/// `notify`: the notify filter is installed too, so the path forms of chmod/chown/utimes,
-/// `connect` and `bind` are left to it.
-fn rules(notify: bool) -> Rules {
-    let mut m = Rules::new();
-    if !notify {
-        // With the notify filter these reach the broker instead (ERRNO beats USER_NOTIF,
-        // so they must not be here then).
-        for nr in [
-            libc::SYS_chmod,
-            libc::SYS_fchmodat,
-            SYS_FCHMODAT2,
-            libc::SYS_chown,
-            libc::SYS_lchown,
-            libc::SYS_fchownat,
-            libc::SYS_utime,
-            libc::SYS_utimes,
-            libc::SYS_futimesat,
-            libc::SYS_connect,
-            libc::SYS_bind,
-        ] {
-            m.insert(nr, Vec::new());
-        }
-        // utimensat(dirfd, path, times, flags): only the futimens form (NULL path) is allowed.
-        m.insert(libc::SYS_utimensat, vec![vec![cond(1, Op::Ne, 0)]]);
-    }
-    let always = [
-        libc::SYS_setxattr,
-        libc::SYS_lsetxattr,
-        libc::SYS_removexattr,
-        libc::SYS_lremovexattr,
-        libc::SYS_ptrace,
-        libc::SYS_process_vm_writev,
-        libc::SYS_process_vm_readv,
-        libc::SYS_kexec_load,
-        libc::SYS_kexec_file_load,
-        libc::SYS_init_module,
-        libc::SYS_finit_module,
-        libc::SYS_delete_module,
-        libc::SYS_bpf,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-        libc::SYS_pivot_root,
-        libc::SYS_chroot,
-        libc::SYS_open_by_handle_at,
-        libc::SYS_io_uring_setup,
-        libc::SYS_fsopen,
-        libc::SYS_fsmount,
-        libc::SYS_move_mount,
-        libc::SYS_open_tree,
-        libc::SYS_mount_setattr,
-    ];
-    for nr in always {
-        m.insert(nr, Vec::new());
-    }
-    // sendto(fd, buf, len, flags, dest, addrlen): a destination means a datagram elsewhere.
-    m.insert(libc::SYS_sendto, vec![vec![cond(4, Op::Ne, 0)]]);
-    let ifmt = u64::from(libc::S_IFMT);
-    let devices = |arg: u8| {
-        vec![
-            vec![cond(arg, Op::MaskedEq(ifmt), u64::from(libc::S_IFCHR))],
-            vec![cond(arg, Op::MaskedEq(ifmt), u64::from(libc::S_IFBLK))],
-        ]
-    };
-    m.insert(libc::SYS_mknod, devices(1));
-    m.insert(libc::SYS_mknodat, devices(2));
-    let newuser = libc::CLONE_NEWUSER as u64;
-    m.insert(
-        libc::SYS_unshare,
-        vec![vec![cond(0, Op::MaskedEq(newuser), newuser)]],
-    );
-    m.insert(
-        libc::SYS_clone,
-        vec![vec![cond(0, Op::MaskedEq(newuser), newuser)]],
-    );
-    // socket(domain, type, protocol): no packet sockets, no raw IP sockets.
-    let raw = libc::SOCK_RAW as u64;
-    m.insert(
-        libc::SYS_socket,
-        vec![
-            vec![cond(0, Op::Eq, libc::AF_PACKET as u64)],
-            vec![
-                cond(0, Op::Eq, libc::AF_INET as u64),
-                cond(1, Op::MaskedEq(0xf), raw),
-            ],
-            vec![
-                cond(0, Op::Eq, libc::AF_INET6 as u64),
-                cond(1, Op::MaskedEq(0xf), raw),
-            ],
-        ],
-    );
-    m
-}
-
 impl Filter {
-    /// Compiles the errno filter for the running architecture. `notify`: the notify filter
-    /// ([`NotifyFilter`]) is installed too (the rules it takes over are left out here).
-    pub fn compile(notify: bool) -> anyhow::Result<Self> {
-        let arch = arch()?;
-        let program = bpf::compile(arch, &[(&rules(notify), RET_EACCES)])?;
+    /// Compiles the filter for when no notify filter is installed: brokered calls do what
+    /// [`Kind::without_transport`] says.
+    pub fn compile() -> anyhow::Result<Self> {
+        let program = program(Options {
+            notify: false,
+            native_reads: false,
+        })?;
         Ok(Filter { program })
     }
 
@@ -208,98 +149,9 @@ fn install(program: &[Insn], flags: libc::c_uint) -> std::io::Result<i64> {
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
 const FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
 
-/// The path syscalls (and `connect`/`bind`) the notify filter sends to the broker (x86_64 names; the numbers come
-/// from `libc` for the running architecture). Conditional ones are in [`notify_rules`].
-const NOTIFIED: &[i64] = &[
-    libc::SYS_open,
-    libc::SYS_openat,
-    libc::SYS_openat2,
-    libc::SYS_creat,
-    libc::SYS_stat,
-    libc::SYS_lstat,
-    libc::SYS_access,
-    libc::SYS_faccessat,
-    libc::SYS_faccessat2,
-    libc::SYS_mkdir,
-    libc::SYS_mkdirat,
-    libc::SYS_mknod,
-    libc::SYS_mknodat,
-    libc::SYS_unlink,
-    libc::SYS_unlinkat,
-    libc::SYS_rmdir,
-    libc::SYS_rename,
-    libc::SYS_renameat,
-    libc::SYS_renameat2,
-    libc::SYS_link,
-    libc::SYS_linkat,
-    libc::SYS_symlink,
-    libc::SYS_symlinkat,
-    libc::SYS_readlink,
-    libc::SYS_readlinkat,
-    libc::SYS_truncate,
-    libc::SYS_chmod,
-    libc::SYS_fchmodat,
-    libc::SYS_chown,
-    libc::SYS_lchown,
-    libc::SYS_utime,
-    libc::SYS_utimes,
-    libc::SYS_futimesat,
-    libc::SYS_connect,
-    libc::SYS_bind,
-];
-
-/// The notify filter's rules. The `AT_EMPTY_PATH` forms of newfstatat, statx, fchownat and
-/// fchmodat2 act on an fd the program already holds and stay native (a non-empty path with
-/// `AT_EMPTY_PATH` is then a native stat too: Landlock does not restrict stat anyway).
-/// With `native_reads`, an `openat` for reading only that carries
-/// [`arbiter_protocol::NATIVE_OPEN_MARK`] stays native too (Landlock decides it; see
-/// [`crate::confine::floor::native_reads`]).
-fn notify_rules(native_reads: bool) -> Rules {
-    let mut m = Rules::new();
-    for &nr in NOTIFIED {
-        m.insert(nr, Vec::new());
-    }
-    if native_reads {
-        m.insert(libc::SYS_openat, openat_unless_native_read());
-    }
-    let empty = libc::AT_EMPTY_PATH as u64;
-    let no_empty_path = |arg: u8| vec![vec![Cond::dword(arg, Op::MaskedEq(empty), 0)]];
-    m.insert(libc::SYS_newfstatat, no_empty_path(3));
-    m.insert(libc::SYS_statx, no_empty_path(2));
-    m.insert(libc::SYS_fchownat, no_empty_path(4));
-    m.insert(SYS_FCHMODAT2, no_empty_path(3));
-    // utimensat with a NULL path is futimens: native.
-    m.insert(libc::SYS_utimensat, vec![vec![cond(1, Op::Ne, 0)]]);
-    m
-}
-
-/// When an `openat` goes to the broker although native reads are on: any rule matching
-/// notifies. Native is only the marked, read-only, non-creating, non-`O_PATH` open.
-fn openat_unless_native_read() -> Vec<bpf::Rule> {
-    let flags = 2; // openat(dirfd, path, flags, mode)
-    let bit_set = |bit: i32| {
-        let bit = u64::from(bit as u32);
-        vec![Cond::dword(flags, Op::MaskedEq(bit), bit)]
-    };
-    /// `__O_TMPFILE` without `O_DIRECTORY`: set in every `O_TMPFILE` open.
-    const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
-    let mark = u64::from(arbiter_protocol::NATIVE_OPEN_MARK as u32);
-    vec![
-        vec![Cond::dword(flags, Op::MaskedEq(mark), 0)],
-        bit_set(libc::O_WRONLY),
-        bit_set(libc::O_RDWR),
-        bit_set(libc::O_CREAT),
-        bit_set(libc::O_TRUNC),
-        bit_set(O_TMPFILE_BIT),
-        bit_set(libc::O_PATH),
-    ]
-}
-
-/// The notify filter: path syscalls answered by the broker through seccomp user
-/// notification (`transport::seccomp`), so static binaries, raw `syscall()` and glibc's
-/// internal opens are brokered like the shim's calls. It is one program with the errno
-/// filter's rules, which take precedence (as `SECCOMP_RET_ERRNO` beats
-/// `SECCOMP_RET_USER_NOTIF` across filters).
+/// The notify filter: the table's program with its brokered calls answered by the broker
+/// through seccomp user notification (`transport::seccomp`), so static binaries, raw
+/// `syscall()` and glibc's internal opens are brokered like the shim's calls.
 pub struct NotifyFilter {
     program: Vec<Insn>,
 }
@@ -320,17 +172,13 @@ pub fn notify_available() -> bool {
 }
 
 impl NotifyFilter {
-    /// Compiles the errno rules (as [`Filter::compile`] with `notify`) and the notify rules
-    /// into one program. With `native_reads`, marked read-only `openat`s stay native (see
-    /// [`notify_rules`]).
+    /// Compiles the program with the brokered calls sent to the broker. With
+    /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]).
     pub fn compile(native_reads: bool) -> anyhow::Result<Self> {
-        let program = bpf::compile(
-            arch()?,
-            &[
-                (&rules(true), RET_EACCES),
-                (&notify_rules(native_reads), bpf::RET_USER_NOTIF),
-            ],
-        )?;
+        let program = program(Options {
+            notify: true,
+            native_reads,
+        })?;
         Ok(NotifyFilter { program })
     }
 
@@ -362,72 +210,53 @@ impl NotifyFilter {
 
 #[cfg(test)]
 mod tests {
-    //! The programs decide exactly what seccompiler's did for the same rules, as two filters
-    //! (errno, then notify with `Trace` patched into `SECCOMP_RET_USER_NOTIF`).
+    //! The program decides as the table says, for every number of both architectures and
+    //! argument values around every constant the rows compare with; every call the kernel
+    //! headers know has a row; what no row names is refused.
 
-    use super::bpf::interp::{run, run_all, Data};
-    use super::bpf::Width;
+    use super::bpf::interp::{run, Data};
     use super::*;
-    use seccompiler::{
-        SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    };
+    use crate::confine::syscall_numbers::{AARCH64, X86_64};
+    use crate::confine::syscalls::{row_named, TABLE, UNKNOWN_ERRNO};
 
-    fn reference(rules: Rules, action: SeccompAction) -> Vec<Insn> {
-        let rules = rules
-            .into_iter()
-            .map(|(nr, alternatives)| {
-                let alternatives = alternatives
-                    .into_iter()
-                    .map(|conds| {
-                        let conds = conds
-                            .into_iter()
-                            .map(|c| {
-                                let len = match c.width {
-                                    Width::Dword => SeccompCmpArgLen::Dword,
-                                    Width::Qword => SeccompCmpArgLen::Qword,
-                                };
-                                let op = match c.op {
-                                    Op::Eq => SeccompCmpOp::Eq,
-                                    Op::Ne => SeccompCmpOp::Ne,
-                                    Op::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
-                                };
-                                SeccompCondition::new(c.arg, len, op, c.value).unwrap()
-                            })
-                            .collect();
-                        SeccompRule::new(conds).unwrap()
-                    })
-                    .collect();
-                (nr, alternatives)
-            })
-            .collect();
-        let arch = std::env::consts::ARCH.try_into().unwrap();
-        let filter = SeccompFilter::new(rules, SeccompAction::Allow, action, arch).unwrap();
-        let program: seccompiler::BpfProgram = filter.try_into().unwrap();
-        program
-            .into_iter()
-            .map(|i| Insn {
-                code: i.code,
-                jt: i.jt,
-                jf: i.jf,
-                k: i.k,
-            })
-            .collect()
+    const ALL: [Options; 3] = [
+        Options {
+            notify: false,
+            native_reads: false,
+        },
+        Options {
+            notify: true,
+            native_reads: false,
+        },
+        Options {
+            notify: true,
+            native_reads: true,
+        },
+    ];
+    const ENOSYS_RET: u32 = bpf::RET_ERRNO | UNKNOWN_ERRNO as u32;
+    /// `__X32_SYSCALL_BIT`.
+    const X32: u32 = 0x4000_0000;
+
+    /// What the table says for `nr` of `numbers` with `args`, evaluated in Rust.
+    fn expected(numbers: &[(&str, u32)], nr: u32, args: &[u64; 6], opts: Options) -> u32 {
+        let Some(&(name, _)) = numbers.iter().find(|(_, n)| *n == nr) else {
+            return ENOSYS_RET;
+        };
+        let Some(row) = row_named(name) else {
+            return ENOSYS_RET;
+        };
+        let then = row
+            .arms
+            .iter()
+            .find(|arm| arm.when.iter().all(|c| c.holds(args)))
+            .map_or(row.otherwise, |arm| arm.then);
+        seccomp_action(then, opts)
     }
 
-    fn old_notify(native_reads: bool) -> Vec<Insn> {
-        let mut p = reference(notify_rules(native_reads), SeccompAction::Trace(0x0a7b));
-        for i in p.iter_mut() {
-            if i.code == 0x06 && i.k == 0x7ff0_0a7b {
-                i.k = bpf::RET_USER_NOTIF;
-            }
-        }
-        p
-    }
-
-    /// Argument values around every constant the rules compare with.
+    /// Argument values around every constant the table compares with.
     fn interesting() -> Vec<u64> {
-        let mut v = vec![
-            0,
+        let mut bases = vec![
+            0u64,
             1,
             2,
             3,
@@ -438,37 +267,30 @@ mod tests {
             1 << 32,
             1 << 63,
         ];
-        for base in [
-            u64::from(libc::S_IFCHR),
-            u64::from(libc::S_IFBLK),
-            u64::from(libc::S_IFREG),
-            u64::from(libc::S_IFIFO),
-            libc::AT_EMPTY_PATH as u64,
-            libc::CLONE_NEWUSER as u64,
-            libc::AF_PACKET as u64,
-            libc::AF_INET as u64,
-            libc::AF_INET6 as u64,
-            libc::AF_UNIX as u64,
-            libc::SOCK_RAW as u64,
-            libc::SOCK_STREAM as u64,
-            libc::SOCK_DGRAM as u64,
-            u64::from(arbiter_protocol::NATIVE_OPEN_MARK as u32),
-            u64::from((arbiter_protocol::NATIVE_OPEN_MARK | libc::O_CLOEXEC) as u32),
-            u64::from((arbiter_protocol::NATIVE_OPEN_MARK | libc::O_DIRECTORY) as u32),
-        ] {
+        for row in TABLE {
+            for arm in row.arms {
+                for c in arm.when {
+                    bases.push(c.value);
+                    if let bpf::Op::MaskedEq(m) = c.op {
+                        bases.push(m);
+                    }
+                }
+            }
+        }
+        bases.sort_unstable();
+        bases.dedup();
+        let mut v = Vec::new();
+        for base in bases {
             for extra in [
                 0,
+                1,
                 0o644,
-                0o7777,
                 libc::SOCK_CLOEXEC as u64,
-                0x100,
-                1 << 32,
+                libc::SOCK_NONBLOCK as u64,
+                libc::O_CLOEXEC as u64,
                 libc::O_WRONLY as u64,
-                libc::O_RDWR as u64,
                 libc::O_CREAT as u64,
-                libc::O_TRUNC as u64,
-                libc::O_PATH as u64,
-                libc::O_TMPFILE as u64,
+                1 << 32,
             ] {
                 v.push(base | extra);
             }
@@ -477,7 +299,9 @@ mod tests {
         v
     }
 
-    fn inputs(mut check: impl FnMut(&Data)) {
+    /// Every number of `numbers` up to 1024, x32's, and other high numbers, with each
+    /// interesting value in each position and random mixes of them.
+    fn inputs(arch: u32, mut check: impl FnMut(&Data)) {
         let values = interesting();
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = || {
@@ -486,16 +310,21 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let arch = bpf::audit_arch().unwrap();
-        for nr in (0..600).chain([0x4000_0000, 0x4000_0002, u32::MAX, 1 << 31]) {
-            for a in [arch, 0x4000_0003, 0] {
-                check(&Data {
-                    nr,
-                    arch: a,
-                    args: [0; 6],
-                });
-            }
-            // Each interesting value in each position, then random mixes of them.
+        let high = [
+            X32,
+            X32 + 2,
+            X32 + 257,
+            X32 + 512,
+            u32::MAX,
+            1 << 31,
+            0xffff,
+        ];
+        for nr in (0..1024).chain(high) {
+            check(&Data {
+                nr,
+                arch,
+                args: [0; 6],
+            });
             for pos in 0..6 {
                 for &v in &values {
                     let mut args = [0; 6];
@@ -503,7 +332,7 @@ mod tests {
                     check(&Data { nr, arch, args });
                 }
             }
-            for _ in 0..40 {
+            for _ in 0..20 {
                 let mut args = [0; 6];
                 for a in args.iter_mut() {
                     *a = values[(next() % values.len() as u64) as usize];
@@ -514,52 +343,304 @@ mod tests {
     }
 
     #[test]
-    fn the_errno_filter_decides_as_seccompiler_did() {
-        let old = reference(rules(false), SeccompAction::Errno(libc::EACCES as u32));
-        let new = Filter::compile(false).unwrap().program;
-        assert!(new.len() < old.len(), "{} vs {}", new.len(), old.len());
-        inputs(|d| assert_eq!(run(&new, d), run(&old, d), "{d:?}"));
+    fn every_syscall_of_both_architectures_has_exactly_one_row() {
+        for (arch, numbers) in [("x86_64", X86_64), ("aarch64", AARCH64)] {
+            for (name, _) in numbers {
+                let rows = TABLE.iter().filter(|r| r.name == *name).count();
+                assert_eq!(rows, 1, "{arch}: {name} has {rows} rows");
+            }
+            let mut nrs: Vec<u32> = numbers.iter().map(|(_, n)| *n).collect();
+            nrs.sort_unstable();
+            nrs.dedup();
+            assert_eq!(nrs.len(), numbers.len(), "{arch}: a number is listed twice");
+        }
+        for row in TABLE {
+            assert!(
+                X86_64.iter().chain(AARCH64).any(|(n, _)| *n == row.name),
+                "the row {} names no system call",
+                row.name
+            );
+        }
     }
 
     #[test]
-    fn the_merged_filter_decides_as_the_two_filters_did() {
-        for native_reads in [false, true] {
-            let errno = reference(rules(true), SeccompAction::Errno(libc::EACCES as u32));
-            let notify = old_notify(native_reads);
-            let merged = NotifyFilter::compile(native_reads).unwrap().program;
-            assert!(merged.len() < errno.len() + notify.len());
-            let mut notified = 0;
-            inputs(|d| {
-                let got = run(&merged, d);
-                notified += usize::from(got == bpf::RET_USER_NOTIF);
-                assert_eq!(got, run_all(&[&errno, &notify], d), "{d:?}");
-            });
-            assert!(notified > 0);
+    fn the_program_decides_as_the_table_says() {
+        for (audit_arch, numbers) in [(0xc000_003e, X86_64), (0xc000_00b7, AARCH64)] {
+            for opts in ALL {
+                let prog = bpf::compile(
+                    audit_arch,
+                    &decisions(numbers, opts),
+                    bpf::RET_ERRNO | UNKNOWN_ERRNO as u32,
+                )
+                .unwrap();
+                assert!(prog.len() < 1000, "{} instructions", prog.len());
+                eprintln!("{audit_arch:#x} {opts:?}: {} instructions", prog.len());
+                let mut notified = 0;
+                inputs(audit_arch, |d| {
+                    let got = run(&prog, d);
+                    notified += usize::from(got == bpf::RET_USER_NOTIF);
+                    assert_eq!(
+                        got,
+                        expected(numbers, d.nr, &d.args, opts),
+                        "{opts:?} {d:?}"
+                    );
+                });
+                assert_eq!(notified > 0, opts.notify);
+                // Another architecture's numbers (i386 on x86_64) kill the process.
+                let foreign = Data {
+                    nr: 1,
+                    arch: 0x4000_0003,
+                    args: [0; 6],
+                };
+                assert_eq!(run(&prog, &foreign), bpf::RET_KILL_PROCESS);
+            }
+        }
+    }
+
+    /// The completeness test against the kernel's own list: every number in the installed
+    /// header has a row under its name, and every number above the highest, and x32's, is
+    /// refused with ENOSYS by the compiled filter.
+    #[test]
+    fn the_kernel_header_is_covered_and_the_rest_refused() {
+        const HEADER: &str = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+        let Ok(text) = std::fs::read_to_string(HEADER) else {
+            eprintln!("SKIP: {HEADER} is missing (install linux-libc-dev)");
+            return;
+        };
+        let mut seen = 0;
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            let (Some("#define"), Some(name), Some(nr)) =
+                (words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            let (Some(name), Ok(nr)) = (name.strip_prefix("__NR_"), nr.parse::<u32>()) else {
+                continue;
+            };
+            seen += 1;
+            assert!(
+                X86_64.contains(&(name, nr)),
+                "{name} = {nr} from {HEADER} is not in syscall_numbers::X86_64"
+            );
+            assert!(row_named(name).is_some(), "{name} has no row");
+        }
+        assert!(seen > 300, "only {seen} syscalls parsed from {HEADER}");
+        let highest = X86_64.iter().map(|(_, n)| *n).max().unwrap();
+        for opts in ALL {
+            let prog = bpf::compile(
+                0xc000_003e,
+                &decisions(X86_64, opts),
+                bpf::RET_ERRNO | UNKNOWN_ERRNO as u32,
+            )
+            .unwrap();
+            let unnamed = (0..=highest).filter(|n| !X86_64.iter().any(|(_, m)| m == n));
+            for nr in unnamed
+                .chain(highest + 1..1024)
+                .chain(X32..X32 + 1024)
+                .chain([u32::MAX])
+            {
+                for args in [[0; 6], [u64::MAX; 6]] {
+                    let d = Data {
+                        nr,
+                        arch: 0xc000_003e,
+                        args,
+                    };
+                    assert_eq!(run(&prog, &d), ENOSYS_RET, "{nr:#x} {opts:?}");
+                }
+            }
+        }
+    }
+
+    fn x86(name: &str, args: [u64; 6], opts: Options) -> u32 {
+        let nr = X86_64.iter().find(|(n, _)| *n == name).unwrap().1;
+        let prog = bpf::compile(
+            0xc000_003e,
+            &decisions(X86_64, opts),
+            bpf::RET_ERRNO | UNKNOWN_ERRNO as u32,
+        )
+        .unwrap();
+        run(
+            &prog,
+            &Data {
+                nr,
+                arch: 0xc000_003e,
+                args,
+            },
+        )
+    }
+
+    #[test]
+    fn argument_forms_are_classified() {
+        let notify = ALL[1];
+        let errno = |e: i32| bpf::RET_ERRNO | e as u32;
+        let empty = libc::AT_EMPTY_PATH as u64;
+        // The AT_EMPTY_PATH forms that change metadata are the broker's, whatever the path.
+        assert_eq!(
+            x86("fchmodat2", [3, 0x1000, 0o777, empty, 0, 0], notify),
+            bpf::RET_USER_NOTIF
+        );
+        assert_eq!(
+            x86("fchownat", [3, 0x1000, 0, 0, empty, 0], notify),
+            bpf::RET_USER_NOTIF
+        );
+        assert_eq!(
+            x86("fchmod", [3, 0o777, 0, 0, 0, 0], notify),
+            bpf::RET_USER_NOTIF
+        );
+        assert_eq!(
+            x86("utimensat", [3, 0, 0, 0, 0, 0], notify),
+            bpf::RET_USER_NOTIF
+        );
+        // Without the transport they are refused.
+        assert_eq!(
+            x86("fchmod", [3, 0o777, 0, 0, 0, 0], ALL[0]),
+            errno(libc::EACCES)
+        );
+        // Terminal injection.
+        for cmd in crate::confine::syscalls::TERMINAL_IOCTLS {
+            assert_eq!(
+                x86("ioctl", [0, cmd, 0, 0, 0, 0], notify),
+                errno(libc::EPERM)
+            );
+            assert_eq!(
+                x86("ioctl", [0, cmd | 1 << 32, 0, 0, 0, 0], notify),
+                errno(libc::EPERM)
+            );
+        }
+        assert_eq!(
+            x86("ioctl", [0, 0x5401 /* TCGETS */, 0, 0, 0, 0], notify),
+            bpf::RET_ALLOW
+        );
+        // Sockets.
+        let sock = |d: i32, t: i32, p: u64| [d as u64, t as u64, p, 0, 0, 0];
+        let cloexec = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+        assert_eq!(
+            x86(
+                "socket",
+                sock(libc::AF_INET, libc::SOCK_STREAM | cloexec, 0),
+                notify
+            ),
+            bpf::RET_ALLOW
+        );
+        assert_eq!(
+            x86(
+                "socket",
+                sock(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0),
+                notify
+            ),
+            bpf::RET_ALLOW
+        );
+        assert_eq!(
+            x86("socket", sock(libc::AF_NETLINK, libc::SOCK_RAW, 0), notify),
+            bpf::RET_ALLOW
+        );
+        assert_eq!(
+            x86("socket", sock(libc::AF_NETLINK, libc::SOCK_RAW, 9), notify),
+            errno(libc::EACCES)
+        );
+        assert_eq!(
+            x86("socket", sock(libc::AF_INET, libc::SOCK_RAW, 1), notify),
+            errno(libc::EACCES)
+        );
+        assert_eq!(
+            x86(
+                "socket",
+                sock(libc::AF_INET, 10 /* SOCK_PACKET */, 0),
+                notify
+            ),
+            errno(libc::EACCES)
+        );
+        assert_eq!(
+            x86("socket", sock(libc::AF_PACKET, libc::SOCK_RAW, 0), notify),
+            errno(libc::EAFNOSUPPORT)
+        );
+        // Namespaces, clone3, foreign pids.
+        let newuser = libc::CLONE_NEWUSER as u64;
+        assert_eq!(
+            x86("unshare", [newuser, 0, 0, 0, 0, 0], notify),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            x86("clone", [newuser | 17, 0, 0, 0, 0, 0], notify),
+            errno(libc::EPERM)
+        );
+        assert_eq!(x86("clone", [17, 0, 0, 0, 0, 0], notify), bpf::RET_ALLOW);
+        assert_eq!(x86("clone3", [0; 6], notify), errno(libc::ENOSYS));
+        assert_eq!(
+            x86("prlimit64", [0, 7, 0x1000, 0, 0, 0], notify),
+            bpf::RET_ALLOW
+        );
+        assert_eq!(
+            x86("prlimit64", [1, 7, 0x1000, 0, 0, 0], notify),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            x86("prlimit64", [1, 7, 0, 0x1000, 0, 0], notify),
+            bpf::RET_ALLOW
+        );
+        assert_eq!(
+            x86("setpriority", [0, 1, 10, 0, 0, 0], notify),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            x86("setpriority", [0, 0, 10, 0, 0, 0], notify),
+            bpf::RET_ALLOW
+        );
+        // memfd and exec.
+        assert_eq!(
+            x86("memfd_create", [0x1000, 0x10, 0, 0, 0, 0], notify),
+            errno(libc::EACCES)
+        );
+        assert_eq!(
+            x86("memfd_create", [0x1000, 1, 0, 0, 0, 0], notify),
+            bpf::RET_USER_NOTIF
+        );
+        assert_eq!(
+            x86("memfd_create", [0x1000, 9, 0, 0, 0, 0], notify),
+            bpf::RET_ALLOW
+        );
+        assert_eq!(
+            x86("execveat", [3, 0x1000, 0, 0, empty, 0], notify),
+            errno(libc::EACCES)
+        );
+        // The host.
+        for name in ["io_uring_setup", "setxattrat", "statmount"] {
+            assert_eq!(x86(name, [0; 6], notify), errno(libc::ENOSYS), "{name}");
+        }
+        for name in [
+            "sethostname",
+            "keyctl",
+            "perf_event_open",
+            "userfaultfd",
+            "setns",
+        ] {
+            assert_eq!(x86(name, [0; 6], notify), errno(libc::EPERM), "{name}");
         }
     }
 
     #[test]
     fn only_a_marked_read_only_openat_stays_native() {
-        let filter = NotifyFilter::compile(true).unwrap().program;
-        let arch = bpf::audit_arch().unwrap();
         let mark = arbiter_protocol::NATIVE_OPEN_MARK;
-        let openat = |flags: i32| Data {
-            nr: libc::SYS_openat as u32,
-            arch,
-            args: [
-                libc::AT_FDCWD as u64,
-                0x1000,
-                u64::from(flags as u32),
-                0,
-                0,
-                0,
-            ],
+        let openat = |flags: i32, opts| {
+            x86(
+                "openat",
+                [
+                    libc::AT_FDCWD as u64,
+                    0x1000,
+                    u64::from(flags as u32),
+                    0,
+                    0,
+                    0,
+                ],
+                opts,
+            )
         };
-        let allow = bpf::RET_ALLOW;
-        assert_eq!(run(&filter, &openat(mark)), allow);
+        let reads = ALL[2];
+        assert_eq!(openat(mark, reads), bpf::RET_ALLOW);
         assert_eq!(
-            run(&filter, &openat(mark | libc::O_CLOEXEC | libc::O_DIRECTORY)),
-            allow
+            openat(mark | libc::O_CLOEXEC | libc::O_DIRECTORY, reads),
+            bpf::RET_ALLOW
         );
         for bad in [
             0,
@@ -571,10 +652,24 @@ mod tests {
             mark | libc::O_PATH,
             mark | libc::O_TMPFILE,
         ] {
-            assert_eq!(run(&filter, &openat(bad)), bpf::RET_USER_NOTIF, "{bad:#x}");
+            assert_eq!(openat(bad, reads), bpf::RET_USER_NOTIF, "{bad:#x}");
         }
         // Without native reads, even a marked read is the broker's.
-        let plain = NotifyFilter::compile(false).unwrap().program;
-        assert_eq!(run(&plain, &openat(mark)), bpf::RET_USER_NOTIF);
+        assert_eq!(openat(mark, ALL[1]), bpf::RET_USER_NOTIF);
+        // Without the transport, Landlock decides every open.
+        assert_eq!(openat(0, ALL[0]), bpf::RET_ALLOW);
+    }
+
+    #[test]
+    fn the_dispatch_serves_what_the_filter_sends() {
+        // syscalls::brokered (the dispatch's key) agrees with the program on every input.
+        let prog = NotifyFilter::compile(true).unwrap().program;
+        let arch = bpf::audit_arch().unwrap();
+        inputs(arch, |d| {
+            let notified = run(&prog, d) == bpf::RET_USER_NOTIF;
+            let served = syscalls::brokered(i64::from(d.nr), &d.args).is_some();
+            let marked_native = run(&prog, d) == bpf::RET_ALLOW && served;
+            assert!(notified == served || marked_native, "{d:?}");
+        });
     }
 }

@@ -19,7 +19,7 @@ pub type PreExec = Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>;
 pub struct Launch<'a> {
     /// The executable to exec.
     pub program: &'a Path,
-    /// argv, starting with argv[0] as the user typed it.
+    /// argv, starting with argv\[0] as the user typed it.
     pub argv: &'a [OsString],
     /// The command's whole environment (see [`super::environment`]).
     pub env: std::collections::BTreeMap<OsString, OsString>,

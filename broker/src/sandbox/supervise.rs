@@ -7,6 +7,12 @@
 //! the terminal already reach the command through its process group and are not sent twice.
 //! SIGHUP also calls the caller's hang-up hook first (`arbiter run` reopens its audit log
 //! there, for logrotate), whoever sent it.
+//!
+//! Once the command has ended, nothing is left to relay to: SIGINT, SIGTERM or SIGQUIT
+//! sent to arbiter then kills what is left of the sandbox ([`kill_tree`]), so no
+//! process of it outlives arbiter. (Killed itself with SIGKILL, arbiter can do nothing: the
+//! command dies with it by `PR_SET_PDEATHSIG`, processes it left behind survive without a
+//! broker; docs/security.md.)
 
 use std::process::ExitCode;
 
@@ -102,6 +108,12 @@ pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
         if sig == libc::SIGHUP {
             on_hangup();
         }
+        // SIGHUP is also logrotate's "reopen the log": it never kills the leftovers.
+        if ended.is_some() && sig != libc::SIGHUP {
+            // Asked to stop while only leftovers run: they die with the run.
+            kill_tree();
+            continue;
+        }
         // Relay only signals sent to arbiter by a process; terminal signals already reached
         // the whole foreground process group.
         if info.si_code == libc::SI_USER || info.si_code == libc::SI_QUEUE {
@@ -109,4 +121,67 @@ pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
             unsafe { libc::kill(main, sig) };
         }
     }
+}
+
+/// Kills every process left in the sandbox: as a subreaper, arbiter is the parent of every
+/// orphan, so killing its children (and reaping them, which re-parents their own children
+/// to arbiter) until none is left reaches the whole tree, including processes forked
+/// meanwhile. Returns when arbiter has no child left.
+pub fn kill_tree() {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    loop {
+        let mut any = false;
+        for pid in children(me) {
+            any = true;
+            // SAFETY: kill with integer arguments only.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Reap what died (blocking once per child found, so a re-parented grandchild
+        // shows up on the next pass).
+        loop {
+            let mut status = 0;
+            // SAFETY: status is a valid out-pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            any = true;
+        }
+        if !any {
+            // Nothing found and nothing reaped: wait for one more exit, or learn there is
+            // no child left (ECHILD).
+            let mut status = 0;
+            // SAFETY: status is a valid out-pointer.
+            if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
+                return;
+            }
+        }
+    }
+}
+
+/// The pids whose parent is `parent`, from `/proc/*/stat`.
+fn children(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after
+        // its last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<libc::pid_t>().ok());
+        if ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
 }

@@ -1,0 +1,1042 @@
+//! The one syscall table: what the sandboxed program may do with each system call.
+//!
+//! Every system call of every supported architecture ([`super::syscall_numbers`]) has a row
+//! here, keyed by name, that says what happens to it: [`Action::Native`] (the kernel runs
+//! it, under Landlock), [`Action::Broker`] (a seccomp user notification the broker answers,
+//! `transport::seccomp`, which dispatches on the row's [`Kind`]), or [`Action::Refuse`] with
+//! an errno. A row may look at integer arguments first ([`Arm`]s: the first whose conditions
+//! all hold decides). seccomp sees integers only, never the memory behind a pointer.
+//!
+//! The seccomp program is generated from this table ([`super::seccomp`]), and so is the
+//! transport's dispatch: the two cannot disagree. A number no row names — a call added by
+//! a later kernel, another ABI's numbers (x32's `__X32_SYSCALL_BIT`) — is refused with
+//! `ENOSYS`, as a kernel without that call would answer, so libc falls back. A foreign
+//! architecture is killed.
+//!
+//! docs/security.md ("The syscall table") says in prose what is native, brokered and refused,
+//! and why.
+
+use std::sync::OnceLock;
+
+use super::bpf::{Cond, Op};
+
+/// The errno of a number no row names.
+pub const UNKNOWN_ERRNO: i32 = libc::ENOSYS;
+
+/// What a brokered call is, for the transport's dispatch (one variant per system call and
+/// argument form the broker serves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `open`.
+    Open,
+    /// `openat`.
+    Openat,
+    /// `openat2`.
+    Openat2,
+    /// `creat`.
+    Creat,
+    /// `stat`.
+    Stat,
+    /// `lstat`.
+    Lstat,
+    /// `newfstatat`.
+    Newfstatat,
+    /// `statx`.
+    Statx,
+    /// `access`.
+    Access,
+    /// `faccessat`.
+    Faccessat,
+    /// `faccessat2`.
+    Faccessat2,
+    /// `mkdir`.
+    Mkdir,
+    /// `mkdirat`.
+    Mkdirat,
+    /// `mknod`.
+    Mknod,
+    /// `mknodat`.
+    Mknodat,
+    /// `unlink`.
+    Unlink,
+    /// `rmdir`.
+    Rmdir,
+    /// `unlinkat`.
+    Unlinkat,
+    /// `rename`.
+    Rename,
+    /// `renameat`.
+    Renameat,
+    /// `renameat2`.
+    Renameat2,
+    /// `link`.
+    Link,
+    /// `linkat`.
+    Linkat,
+    /// `symlink`.
+    Symlink,
+    /// `symlinkat`.
+    Symlinkat,
+    /// `readlink`.
+    Readlink,
+    /// `readlinkat`.
+    Readlinkat,
+    /// `truncate`.
+    Truncate,
+    /// `chmod`.
+    Chmod,
+    /// `fchmodat`.
+    Fchmodat,
+    /// `fchmodat2`.
+    Fchmodat2,
+    /// `fchmod(fd, mode)`: decided on the real path of the file `fd` names.
+    Fchmod,
+    /// `chown`.
+    Chown,
+    /// `lchown`.
+    Lchown,
+    /// `fchownat`.
+    Fchownat,
+    /// `fchown(fd, uid, gid)`: decided on the real path of the file `fd` names.
+    Fchown,
+    /// `utime`.
+    Utime,
+    /// `utimes`.
+    Utimes,
+    /// `futimesat`.
+    Futimesat,
+    /// `utimensat` with a path.
+    Utimensat,
+    /// `utimensat(fd, NULL, times, flags)`, glibc's `futimens`: decided on the real path of
+    /// the file `fd` names.
+    Futimens,
+    /// `connect`.
+    Connect,
+    /// `bind`.
+    Bind,
+    /// `sendto` with a destination.
+    Sendto,
+    /// `sendmsg`.
+    Sendmsg,
+    /// `sendmmsg`.
+    Sendmmsg,
+    /// `listen`.
+    Listen,
+    /// `memfd_create(name, flags)`: created by the broker with `MFD_NOEXEC_SEAL`, so the
+    /// program's memory files can never be executed.
+    MemfdCreate,
+}
+
+impl Kind {
+    /// What the call does when the notify filter is not installed (`--no-seccomp-transport`,
+    /// `arbiter serve`, a kernel without user notification): the path calls Landlock governs
+    /// (or never governed, like `stat`) run natively under it, as they always did; the ones
+    /// that change what Landlock cannot see are refused.
+    pub const fn without_transport(self) -> Action {
+        use Kind::*;
+        match self {
+            Open | Openat | Openat2 | Creat | Stat | Lstat | Newfstatat | Statx | Access
+            | Faccessat | Faccessat2 | Mkdir | Mkdirat | Mknod | Mknodat | Unlink | Rmdir
+            | Unlinkat | Rename | Renameat | Renameat2 | Link | Linkat | Symlink | Symlinkat
+            | Readlink | Readlinkat | Truncate => Action::Native,
+            // seccomp cannot read a msghdr, and refusing every sendmsg would stop the shim's
+            // own channel: without the transport these stay the known gap they were.
+            Sendmsg | Sendmmsg | Listen => Action::Native,
+            // The executable form is refused by its own arm; the gap (an executable memfd
+            // run through /proc/self/fd) is documented.
+            MemfdCreate => Action::Native,
+            Chmod | Fchmodat | Fchmodat2 | Fchmod | Chown | Lchown | Fchownat | Fchown | Utime
+            | Utimes | Futimesat | Utimensat | Futimens | Connect | Bind | Sendto => {
+                Action::Refuse(libc::EACCES)
+            }
+        }
+    }
+}
+
+/// What happens to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The kernel runs it (Landlock still applies).
+    Native,
+    /// The broker answers it (seccomp user notification).
+    Broker(Kind),
+    /// Refused with this errno; the kernel never sees it.
+    Refuse(i32),
+    /// `openat` carrying [`arbiter_protocol::NATIVE_OPEN_MARK`] for reading only: native when
+    /// the shim's native reads are on (`confine::floor::native_reads`), else brokered.
+    MarkedRead,
+}
+
+/// One argument form: when every condition holds, `then`.
+#[derive(Debug, Clone, Copy)]
+pub struct Arm {
+    /// The conditions, all of which must hold (none: always).
+    pub when: &'static [Cond],
+    /// What happens then.
+    pub then: Action,
+}
+
+/// One system call, by name: its argument forms in order, then what happens otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    /// The kernel's name (`__NR_<name>`).
+    pub name: &'static str,
+    /// Forms tested in order; the first that matches decides.
+    pub arms: &'static [Arm],
+    /// What happens when no arm matches.
+    pub otherwise: Action,
+}
+
+/// Whether the network handlers of `transport::seccomp_net` (issue 16) are wired into the
+/// dispatch. Until they are, `sendmsg`, `sendmmsg` and `listen` stay native (refusing them
+/// would stop the shim's own channel, which sends with `sendmsg`), and `sendto` with a
+/// destination is refused by the dispatch (`EACCES`, as before). Wiring them is: this
+/// constant, and one line per [`Kind`] in the dispatch.
+pub const NET_HANDLERS: bool = false;
+
+const fn native(name: &'static str) -> Row {
+    Row {
+        name,
+        arms: &[],
+        otherwise: Action::Native,
+    }
+}
+
+const fn refuse(name: &'static str, errno: i32) -> Row {
+    Row {
+        name,
+        arms: &[],
+        otherwise: Action::Refuse(errno),
+    }
+}
+
+const fn broker(name: &'static str, kind: Kind) -> Row {
+    Row {
+        name,
+        arms: &[],
+        otherwise: Action::Broker(kind),
+    }
+}
+
+const fn row(name: &'static str, arms: &'static [Arm], otherwise: Action) -> Row {
+    Row {
+        name,
+        arms,
+        otherwise,
+    }
+}
+
+/// A network call the broker will serve once [`NET_HANDLERS`] is on.
+const fn net(name: &'static str, kind: Kind) -> Row {
+    if NET_HANDLERS {
+        broker(name, kind)
+    } else {
+        native(name)
+    }
+}
+
+/// An [`Arm`]: `then` when every condition holds.
+macro_rules! arm {
+    ($then:expr $(, $cond:expr)* $(,)?) => {
+        Arm { when: &[$($cond),*], then: $then }
+    };
+}
+
+const fn dword(arg: u8, op: Op, value: u64) -> Cond {
+    Cond::dword(arg, op, value)
+}
+
+const fn qword(arg: u8, op: Op, value: u64) -> Cond {
+    Cond::qword(arg, op, value)
+}
+
+/// `flags & bit == bit` on the low 32 bits of argument `arg`.
+const fn has(arg: u8, bit: u64) -> Cond {
+    dword(arg, Op::MaskedEq(bit), bit)
+}
+
+/// The namespace flags of `clone` (`CLONE_NEWTIME` shares its bit with the exit signal
+/// there, so it is only in [`UNSHARE_NS`]).
+const CLONE_NS: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u32 as u64;
+/// The namespace flags of `unshare`.
+const UNSHARE_NS: u64 = CLONE_NS | 0x80 /* CLONE_NEWTIME */;
+const AT_EMPTY_PATH: u64 = libc::AT_EMPTY_PATH as u64;
+const S_IFMT: u64 = libc::S_IFMT as u64;
+/// `MFD_EXEC` (Linux 6.3): an executable memfd.
+const MFD_EXEC: u64 = 0x10;
+/// `MFD_NOEXEC_SEAL` (Linux 6.3): a memfd that can never be made executable.
+pub const MFD_NOEXEC_SEAL: u64 = 0x08;
+/// `__O_TMPFILE` without `O_DIRECTORY`: set in every `O_TMPFILE` open.
+const O_TMPFILE_BIT: u64 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
+const OPEN_MARK: u64 = arbiter_protocol::NATIVE_OPEN_MARK as u32 as u64;
+
+/// Terminal ioctls with reach beyond the sandbox: `TIOCSTI` (push input into the terminal,
+/// CVE-2017-5226), `TIOCLINUX` (console selection and input), `TIOCCONS` (redirect the
+/// console), `TIOCSETD` (change the line discipline). Same numbers on x86_64 and aarch64.
+pub const TERMINAL_IOCTLS: [u64; 4] = [0x5412, 0x541C, 0x541D, 0x5423];
+
+/// Socket types allowed natively (masked with `0xf`, dropping `SOCK_NONBLOCK|SOCK_CLOEXEC`).
+const STREAM: u64 = libc::SOCK_STREAM as u64;
+const DGRAM: u64 = libc::SOCK_DGRAM as u64;
+const SEQPACKET: u64 = libc::SOCK_SEQPACKET as u64;
+const UNIX: u64 = libc::AF_UNIX as u64;
+const INET: u64 = libc::AF_INET as u64;
+const INET6: u64 = libc::AF_INET6 as u64;
+const NETLINK: u64 = libc::AF_NETLINK as u64;
+
+/// `socket(domain, type, protocol)`: unix, IPv4 and IPv6 stream, datagram and seqpacket
+/// sockets, and route netlink; raw and packet sockets (including the legacy `SOCK_PACKET`
+/// type on `AF_INET`) and other protocols of these families are refused with `EACCES`,
+/// other families with `EAFNOSUPPORT`.
+const SOCKET: &[Arm] = &[
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, UNIX),
+        dword(1, Op::MaskedEq(0xf), STREAM)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, UNIX),
+        dword(1, Op::MaskedEq(0xf), DGRAM)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, UNIX),
+        dword(1, Op::MaskedEq(0xf), SEQPACKET)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, INET),
+        dword(1, Op::MaskedEq(0xf), STREAM)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, INET),
+        dword(1, Op::MaskedEq(0xf), DGRAM)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, INET),
+        dword(1, Op::MaskedEq(0xf), SEQPACKET)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, INET6),
+        dword(1, Op::MaskedEq(0xf), STREAM)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, INET6),
+        dword(1, Op::MaskedEq(0xf), DGRAM)
+    ),
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, INET6),
+        dword(1, Op::MaskedEq(0xf), SEQPACKET)
+    ),
+    // NETLINK_ROUTE (0): getifaddrs, if_nameindex; changing routes needs CAP_NET_ADMIN,
+    // which the sandbox does not have.
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, NETLINK),
+        dword(2, Op::Eq, 0)
+    ),
+    arm!(Action::Refuse(libc::EACCES), dword(0, Op::Eq, UNIX)),
+    arm!(Action::Refuse(libc::EACCES), dword(0, Op::Eq, INET)),
+    arm!(Action::Refuse(libc::EACCES), dword(0, Op::Eq, INET6)),
+    arm!(Action::Refuse(libc::EACCES), dword(0, Op::Eq, NETLINK)),
+];
+
+/// Calls whose first argument is a pid (or a `who` in second place): native for the caller
+/// itself (0), `EPERM` for any other process — seccomp cannot tell a pid inside the sandbox
+/// from one outside it.
+const SELF_ARG0: &[Arm] = &[Arm {
+    when: &[dword(0, Op::Eq, 0)],
+    then: Action::Native,
+}];
+const SELF_ARG1: &[Arm] = &[Arm {
+    when: &[dword(1, Op::Eq, 0)],
+    then: Action::Native,
+}];
+
+/// `openat` when native reads are on: only a marked, read-only, non-creating, non-`O_PATH`
+/// open may stay native; any of these forms goes to the broker.
+const OPENAT: &[Arm] = &[
+    Arm {
+        when: &[dword(2, Op::MaskedEq(OPEN_MARK), 0)],
+        then: Action::Broker(Kind::Openat),
+    },
+    Arm {
+        when: &[has(2, libc::O_WRONLY as u64)],
+        then: Action::Broker(Kind::Openat),
+    },
+    Arm {
+        when: &[has(2, libc::O_RDWR as u64)],
+        then: Action::Broker(Kind::Openat),
+    },
+    Arm {
+        when: &[has(2, libc::O_CREAT as u64)],
+        then: Action::Broker(Kind::Openat),
+    },
+    Arm {
+        when: &[has(2, libc::O_TRUNC as u64)],
+        then: Action::Broker(Kind::Openat),
+    },
+    Arm {
+        when: &[has(2, O_TMPFILE_BIT)],
+        then: Action::Broker(Kind::Openat),
+    },
+    Arm {
+        when: &[has(2, libc::O_PATH as u64)],
+        then: Action::Broker(Kind::Openat),
+    },
+];
+
+/// `mknod`/`mknodat` of a character or block device: refused before the broker sees it.
+const MKNOD_DEVICES: &[Arm] = &[
+    Arm {
+        when: &[dword(1, Op::MaskedEq(S_IFMT), libc::S_IFCHR as u64)],
+        then: Action::Refuse(libc::EACCES),
+    },
+    Arm {
+        when: &[dword(1, Op::MaskedEq(S_IFMT), libc::S_IFBLK as u64)],
+        then: Action::Refuse(libc::EACCES),
+    },
+];
+const MKNODAT_DEVICES: &[Arm] = &[
+    Arm {
+        when: &[dword(2, Op::MaskedEq(S_IFMT), libc::S_IFCHR as u64)],
+        then: Action::Refuse(libc::EACCES),
+    },
+    Arm {
+        when: &[dword(2, Op::MaskedEq(S_IFMT), libc::S_IFBLK as u64)],
+        then: Action::Refuse(libc::EACCES),
+    },
+];
+
+/// The table, grouped by concept. Every name of [`super::syscall_numbers`] has exactly one
+/// row (tested); the order does not matter.
+pub const TABLE: &[Row] = &[
+    // ---- Memory, the process itself, time: nothing outside the process is reached.
+    native("brk"),
+    native("mmap"),
+    native("munmap"),
+    native("mremap"),
+    native("mprotect"),
+    native("pkey_mprotect"),
+    native("pkey_alloc"),
+    native("pkey_free"),
+    native("madvise"),
+    native("mincore"),
+    native("msync"),
+    native("mlock"),
+    native("mlock2"),
+    native("munlock"),
+    native("mlockall"),
+    native("munlockall"),
+    native("mseal"),
+    native("map_shadow_stack"),
+    native("remap_file_pages"),
+    native("mbind"),
+    native("set_mempolicy"),
+    native("get_mempolicy"),
+    native("set_mempolicy_home_node"),
+    row("move_pages", SELF_ARG0, Action::Refuse(libc::EPERM)),
+    refuse("migrate_pages", libc::EPERM),
+    native("membarrier"),
+    native("rseq"),
+    native("set_tid_address"),
+    native("set_robust_list"),
+    native("get_robust_list"),
+    native("arch_prctl"),
+    native("set_thread_area"),
+    native("get_thread_area"),
+    native("prctl"),
+    native("uname"),
+    native("sysinfo"),
+    native("times"),
+    native("getrusage"),
+    native("getcpu"),
+    native("getrandom"),
+    native("time"),
+    native("gettimeofday"),
+    native("clock_gettime"),
+    native("clock_getres"),
+    native("clock_nanosleep"),
+    native("nanosleep"),
+    native("alarm"),
+    native("pause"),
+    native("getitimer"),
+    native("setitimer"),
+    native("timer_create"),
+    native("timer_settime"),
+    native("timer_gettime"),
+    native("timer_getoverrun"),
+    native("timer_delete"),
+    native("restart_syscall"),
+    native("exit"),
+    native("exit_group"),
+    native("uretprobe"),
+    native("uprobe"),
+    // ---- Signals. Landlock (ABI ≥ 6) scopes every signal to the sandbox's domain.
+    native("rt_sigaction"),
+    native("rt_sigprocmask"),
+    native("rt_sigreturn"),
+    native("rt_sigpending"),
+    native("rt_sigtimedwait"),
+    native("rt_sigsuspend"),
+    native("sigaltstack"),
+    native("kill"),
+    native("tkill"),
+    native("tgkill"),
+    native("rt_sigqueueinfo"),
+    native("rt_tgsigqueueinfo"),
+    native("pidfd_send_signal"),
+    // ---- Processes: children, ids, sessions. No capability is left to gain anything.
+    native("fork"),
+    native("vfork"),
+    // Namespaces would give the program a root of its own to fight Landlock with.
+    row(
+        "clone",
+        &[Arm {
+            when: &[qword(0, Op::MaskedEq(CLONE_NS), 0)],
+            then: Action::Native,
+        }],
+        Action::Refuse(libc::EPERM),
+    ),
+    // Its flags are behind a pointer: ENOSYS makes glibc fall back to clone, checked above.
+    refuse("clone3", libc::ENOSYS),
+    row(
+        "unshare",
+        &[Arm {
+            when: &[qword(0, Op::MaskedEq(UNSHARE_NS), 0)],
+            then: Action::Native,
+        }],
+        Action::Refuse(libc::EPERM),
+    ),
+    refuse("setns", libc::EPERM),
+    native("execve"),
+    // execveat(fd, "", …, AT_EMPTY_PATH) runs whatever the fd names, a memfd included.
+    row(
+        "execveat",
+        &[Arm {
+            when: &[has(4, AT_EMPTY_PATH)],
+            then: Action::Refuse(libc::EACCES),
+        }],
+        Action::Native,
+    ),
+    native("wait4"),
+    native("waitid"),
+    native("getpid"),
+    native("getppid"),
+    native("gettid"),
+    native("getpgid"),
+    native("getpgrp"),
+    native("setpgid"),
+    native("getsid"),
+    native("setsid"),
+    native("getuid"),
+    native("geteuid"),
+    native("getgid"),
+    native("getegid"),
+    native("getresuid"),
+    native("getresgid"),
+    native("getgroups"),
+    native("setuid"),
+    native("setgid"),
+    native("setreuid"),
+    native("setregid"),
+    native("setresuid"),
+    native("setresgid"),
+    native("setfsuid"),
+    native("setfsgid"),
+    native("setgroups"),
+    native("capget"),
+    native("capset"),
+    native("umask"),
+    native("getrlimit"),
+    native("setrlimit"),
+    // prlimit64(pid, resource, new, old): the caller's own limits, or reading any.
+    row(
+        "prlimit64",
+        &[
+            Arm {
+                when: &[dword(0, Op::Eq, 0)],
+                then: Action::Native,
+            },
+            Arm {
+                when: &[qword(2, Op::Eq, 0)],
+                then: Action::Native,
+            },
+        ],
+        Action::Refuse(libc::EPERM),
+    ),
+    native("getpriority"),
+    row("setpriority", SELF_ARG1, Action::Refuse(libc::EPERM)),
+    native("ioprio_get"),
+    row("ioprio_set", SELF_ARG1, Action::Refuse(libc::EPERM)),
+    native("sched_yield"),
+    native("sched_getparam"),
+    native("sched_getscheduler"),
+    native("sched_getattr"),
+    native("sched_getaffinity"),
+    native("sched_get_priority_max"),
+    native("sched_get_priority_min"),
+    native("sched_rr_get_interval"),
+    row("sched_setparam", SELF_ARG0, Action::Refuse(libc::EPERM)),
+    row("sched_setscheduler", SELF_ARG0, Action::Refuse(libc::EPERM)),
+    row("sched_setattr", SELF_ARG0, Action::Refuse(libc::EPERM)),
+    row("sched_setaffinity", SELF_ARG0, Action::Refuse(libc::EPERM)),
+    // PER_LINUX, PER_LINUX32, UNAME26, ADDR_NO_RANDOMIZE, and the query 0xffffffff.
+    row(
+        "personality",
+        &[
+            Arm {
+                when: &[dword(0, Op::Eq, 0)],
+                then: Action::Native,
+            },
+            Arm {
+                when: &[dword(0, Op::Eq, 0x0008)],
+                then: Action::Native,
+            },
+            Arm {
+                when: &[dword(0, Op::Eq, 0x0020000)],
+                then: Action::Native,
+            },
+            Arm {
+                when: &[dword(0, Op::Eq, 0x0040000)],
+                then: Action::Native,
+            },
+            Arm {
+                when: &[dword(0, Op::Eq, 0xffff_ffff)],
+                then: Action::Native,
+            },
+        ],
+        Action::Refuse(libc::EPERM),
+    ),
+    native("pidfd_open"),
+    // Needs ptrace access, which Landlock denies outside the domain.
+    native("pidfd_getfd"),
+    refuse("ptrace", libc::EACCES),
+    refuse("process_vm_readv", libc::EACCES),
+    refuse("process_vm_writev", libc::EACCES),
+    refuse("process_madvise", libc::EPERM),
+    refuse("process_mrelease", libc::EPERM),
+    refuse("kcmp", libc::EPERM),
+    // Confining itself further is always allowed.
+    native("seccomp"),
+    native("landlock_create_ruleset"),
+    native("landlock_add_rule"),
+    native("landlock_restrict_self"),
+    native("lsm_get_self_attr"),
+    native("lsm_list_modules"),
+    refuse("lsm_set_self_attr", libc::EPERM),
+    // ---- File descriptors the program holds: the right was decided when it was opened.
+    native("read"),
+    native("write"),
+    native("readv"),
+    native("writev"),
+    native("pread64"),
+    native("pwrite64"),
+    native("preadv"),
+    native("pwritev"),
+    native("preadv2"),
+    native("pwritev2"),
+    native("lseek"),
+    native("close"),
+    native("close_range"),
+    native("dup"),
+    native("dup2"),
+    native("dup3"),
+    native("fcntl"),
+    native("flock"),
+    native("fsync"),
+    native("fdatasync"),
+    native("sync_file_range"),
+    native("syncfs"),
+    native("sync"),
+    native("readahead"),
+    native("fadvise64"),
+    native("fallocate"),
+    // Needs the fd open for writing, which the broker or Landlock granted.
+    native("ftruncate"),
+    native("fstat"),
+    native("fstatfs"),
+    native("getdents"),
+    native("getdents64"),
+    native("fchdir"),
+    native("sendfile"),
+    native("splice"),
+    native("tee"),
+    native("vmsplice"),
+    native("copy_file_range"),
+    native("cachestat"),
+    native("pipe"),
+    native("pipe2"),
+    native("eventfd"),
+    native("eventfd2"),
+    native("signalfd"),
+    native("signalfd4"),
+    native("timerfd_create"),
+    native("timerfd_settime"),
+    native("timerfd_gettime"),
+    native("memfd_secret"),
+    // An executable memfd is code the program wrote, run outside the policy's `exec`
+    // (Landlock does not govern executing a memfd): MFD_EXEC is refused, a memfd already
+    // sealed against exec is native, any other is made by the broker, sealed against exec.
+    row(
+        "memfd_create",
+        &[
+            arm!(Action::Refuse(libc::EACCES), has(1, MFD_EXEC)),
+            arm!(Action::Native, has(1, MFD_NOEXEC_SEAL)),
+        ],
+        Action::Broker(Kind::MemfdCreate),
+    ),
+    native("select"),
+    native("pselect6"),
+    native("poll"),
+    native("ppoll"),
+    native("epoll_create"),
+    native("epoll_create1"),
+    native("epoll_ctl"),
+    native("epoll_wait"),
+    native("epoll_pwait"),
+    native("epoll_pwait2"),
+    native("futex"),
+    native("futex_waitv"),
+    native("futex_wake"),
+    native("futex_wait"),
+    native("futex_requeue"),
+    // Legacy AIO acts on fds the program holds; io_uring's operations bypass seccomp.
+    native("io_setup"),
+    native("io_destroy"),
+    native("io_submit"),
+    native("io_cancel"),
+    native("io_getevents"),
+    native("io_pgetevents"),
+    refuse("io_uring_setup", libc::ENOSYS),
+    refuse("io_uring_enter", libc::ENOSYS),
+    refuse("io_uring_register", libc::ENOSYS),
+    // Terminal ioctls that reach outside the sandbox are refused; the rest act on the fd.
+    row(
+        "ioctl",
+        &[
+            Arm {
+                when: &[dword(1, Op::Eq, TERMINAL_IOCTLS[0])],
+                then: Action::Refuse(libc::EPERM),
+            },
+            Arm {
+                when: &[dword(1, Op::Eq, TERMINAL_IOCTLS[1])],
+                then: Action::Refuse(libc::EPERM),
+            },
+            Arm {
+                when: &[dword(1, Op::Eq, TERMINAL_IOCTLS[2])],
+                then: Action::Refuse(libc::EPERM),
+            },
+            Arm {
+                when: &[dword(1, Op::Eq, TERMINAL_IOCTLS[3])],
+                then: Action::Refuse(libc::EPERM),
+            },
+        ],
+        Action::Native,
+    ),
+    native("inotify_init"),
+    native("inotify_init1"),
+    native("inotify_rm_watch"),
+    // Watching names a path, which neither Landlock nor the broker decides.
+    refuse("inotify_add_watch", libc::EACCES),
+    refuse("fanotify_init", libc::EPERM),
+    refuse("fanotify_mark", libc::EPERM),
+    // ---- Paths: the broker decides on the policy (without the transport, see
+    // Kind::without_transport).
+    row("openat", OPENAT, Action::MarkedRead),
+    broker("open", Kind::Open),
+    broker("openat2", Kind::Openat2),
+    broker("creat", Kind::Creat),
+    broker("stat", Kind::Stat),
+    broker("lstat", Kind::Lstat),
+    // The AT_EMPTY_PATH forms stay native: with an empty path they act on a held fd; with a
+    // non-empty one they are a stat, which no layer protects (docs/security.md, the gaps),
+    // and the shim's fast path relies on them.
+    row(
+        "newfstatat",
+        &[Arm {
+            when: &[has(3, AT_EMPTY_PATH)],
+            then: Action::Native,
+        }],
+        Action::Broker(Kind::Newfstatat),
+    ),
+    row(
+        "statx",
+        &[Arm {
+            when: &[has(2, AT_EMPTY_PATH)],
+            then: Action::Native,
+        }],
+        Action::Broker(Kind::Statx),
+    ),
+    broker("access", Kind::Access),
+    broker("faccessat", Kind::Faccessat),
+    broker("faccessat2", Kind::Faccessat2),
+    broker("mkdir", Kind::Mkdir),
+    broker("mkdirat", Kind::Mkdirat),
+    row("mknod", MKNOD_DEVICES, Action::Broker(Kind::Mknod)),
+    row("mknodat", MKNODAT_DEVICES, Action::Broker(Kind::Mknodat)),
+    broker("unlink", Kind::Unlink),
+    broker("rmdir", Kind::Rmdir),
+    broker("unlinkat", Kind::Unlinkat),
+    broker("rename", Kind::Rename),
+    broker("renameat", Kind::Renameat),
+    broker("renameat2", Kind::Renameat2),
+    broker("link", Kind::Link),
+    broker("linkat", Kind::Linkat),
+    broker("symlink", Kind::Symlink),
+    broker("symlinkat", Kind::Symlinkat),
+    broker("readlink", Kind::Readlink),
+    broker("readlinkat", Kind::Readlinkat),
+    broker("truncate", Kind::Truncate),
+    // Metadata changes, by path or by fd (with or without AT_EMPTY_PATH: seccomp cannot
+    // tell an empty path from another), are all the broker's.
+    broker("chmod", Kind::Chmod),
+    broker("fchmodat", Kind::Fchmodat),
+    broker("fchmodat2", Kind::Fchmodat2),
+    broker("fchmod", Kind::Fchmod),
+    broker("chown", Kind::Chown),
+    broker("lchown", Kind::Lchown),
+    broker("fchownat", Kind::Fchownat),
+    broker("fchown", Kind::Fchown),
+    broker("utime", Kind::Utime),
+    broker("utimes", Kind::Utimes),
+    broker("futimesat", Kind::Futimesat),
+    row(
+        "utimensat",
+        &[Arm {
+            when: &[qword(1, Op::Eq, 0)],
+            then: Action::Broker(Kind::Futimens),
+        }],
+        Action::Broker(Kind::Utimensat),
+    ),
+    // Path information no layer protects (like stat); the working directory is the
+    // program's own.
+    native("statfs"),
+    native("getcwd"),
+    native("chdir"),
+    // Extended attributes: reading by fd is native; reading by path answers "not
+    // supported" (programs then treat the file as having none); changing them is refused
+    // (not brokered yet); the *xattrat calls (Linux 6.13) do not exist here.
+    native("fgetxattr"),
+    native("flistxattr"),
+    refuse("getxattr", libc::EOPNOTSUPP),
+    refuse("lgetxattr", libc::EOPNOTSUPP),
+    refuse("listxattr", libc::EOPNOTSUPP),
+    refuse("llistxattr", libc::EOPNOTSUPP),
+    refuse("setxattr", libc::EACCES),
+    refuse("lsetxattr", libc::EACCES),
+    refuse("removexattr", libc::EACCES),
+    refuse("lremovexattr", libc::EACCES),
+    refuse("fsetxattr", libc::EOPNOTSUPP),
+    refuse("fremovexattr", libc::EOPNOTSUPP),
+    refuse("getxattrat", libc::ENOSYS),
+    refuse("listxattrat", libc::ENOSYS),
+    refuse("setxattrat", libc::ENOSYS),
+    refuse("removexattrat", libc::ENOSYS),
+    refuse("file_getattr", libc::ENOSYS),
+    refuse("file_setattr", libc::ENOSYS),
+    // File handles name files without a path; opening one needs CAP_DAC_READ_SEARCH.
+    refuse("name_to_handle_at", libc::EOPNOTSUPP),
+    refuse("open_by_handle_at", libc::EPERM),
+    // ---- Sockets. connect and bind are performed by the broker on the program's socket.
+    row("socket", SOCKET, Action::Refuse(libc::EAFNOSUPPORT)),
+    row(
+        "socketpair",
+        &[Arm {
+            when: &[dword(0, Op::Eq, UNIX)],
+            then: Action::Native,
+        }],
+        Action::Refuse(libc::EAFNOSUPPORT),
+    ),
+    broker("connect", Kind::Connect),
+    broker("bind", Kind::Bind),
+    net("listen", Kind::Listen),
+    // sendto(fd, buf, len, flags, dest, addrlen): a destination is a connect in disguise.
+    row(
+        "sendto",
+        &[Arm {
+            when: &[qword(4, Op::Ne, 0)],
+            then: Action::Broker(Kind::Sendto),
+        }],
+        Action::Native,
+    ),
+    net("sendmsg", Kind::Sendmsg),
+    net("sendmmsg", Kind::Sendmmsg),
+    native("accept"),
+    native("accept4"),
+    native("recvfrom"),
+    native("recvmsg"),
+    native("recvmmsg"),
+    native("shutdown"),
+    native("getsockname"),
+    native("getpeername"),
+    native("getsockopt"),
+    native("setsockopt"),
+    // ---- System V IPC: private objects only (a key names an object shared host-wide).
+    row(
+        "shmget",
+        &[Arm {
+            when: &[dword(0, Op::Eq, 0)],
+            then: Action::Native,
+        }],
+        Action::Refuse(libc::EACCES),
+    ),
+    row(
+        "semget",
+        &[Arm {
+            when: &[dword(0, Op::Eq, 0)],
+            then: Action::Native,
+        }],
+        Action::Refuse(libc::EACCES),
+    ),
+    row(
+        "msgget",
+        &[Arm {
+            when: &[dword(0, Op::Eq, 0)],
+            then: Action::Native,
+        }],
+        Action::Refuse(libc::EACCES),
+    ),
+    native("shmat"),
+    native("shmdt"),
+    native("shmctl"),
+    native("semop"),
+    native("semtimedop"),
+    native("semctl"),
+    native("msgsnd"),
+    native("msgrcv"),
+    native("msgctl"),
+    // POSIX message queues are named host-wide; an open queue's fd stays usable.
+    refuse("mq_open", libc::EACCES),
+    refuse("mq_unlink", libc::EACCES),
+    native("mq_timedsend"),
+    native("mq_timedreceive"),
+    native("mq_notify"),
+    native("mq_getsetattr"),
+    // ---- The host: mounts, modules, clocks, power, keys, tracing. Never the sandbox's.
+    refuse("mount", libc::EACCES),
+    refuse("umount2", libc::EACCES),
+    refuse("pivot_root", libc::EACCES),
+    refuse("chroot", libc::EACCES),
+    refuse("open_tree", libc::EACCES),
+    refuse("open_tree_attr", libc::EACCES),
+    refuse("move_mount", libc::EACCES),
+    refuse("fsopen", libc::EACCES),
+    refuse("fsconfig", libc::EACCES),
+    refuse("fsmount", libc::EACCES),
+    refuse("fspick", libc::EACCES),
+    refuse("mount_setattr", libc::EACCES),
+    refuse("statmount", libc::ENOSYS),
+    refuse("listmount", libc::ENOSYS),
+    refuse("swapon", libc::EPERM),
+    refuse("swapoff", libc::EPERM),
+    refuse("quotactl", libc::EPERM),
+    refuse("quotactl_fd", libc::EPERM),
+    refuse("init_module", libc::EACCES),
+    refuse("finit_module", libc::EACCES),
+    refuse("delete_module", libc::EACCES),
+    refuse("kexec_load", libc::EACCES),
+    refuse("kexec_file_load", libc::EACCES),
+    refuse("reboot", libc::EPERM),
+    refuse("sethostname", libc::EPERM),
+    refuse("setdomainname", libc::EPERM),
+    refuse("settimeofday", libc::EPERM),
+    refuse("clock_settime", libc::EPERM),
+    refuse("clock_adjtime", libc::EPERM),
+    refuse("adjtimex", libc::EPERM),
+    refuse("acct", libc::EPERM),
+    refuse("syslog", libc::EPERM),
+    refuse("vhangup", libc::EPERM),
+    refuse("iopl", libc::EPERM),
+    refuse("ioperm", libc::EPERM),
+    refuse("modify_ldt", libc::EPERM),
+    refuse("add_key", libc::EPERM),
+    refuse("request_key", libc::EPERM),
+    refuse("keyctl", libc::EPERM),
+    refuse("bpf", libc::EACCES),
+    refuse("perf_event_open", libc::EPERM),
+    refuse("userfaultfd", libc::EPERM),
+    // ---- Obsolete or never implemented: the kernel answers ENOSYS itself.
+    refuse("_sysctl", libc::ENOSYS),
+    refuse("uselib", libc::ENOSYS),
+    refuse("ustat", libc::ENOSYS),
+    refuse("sysfs", libc::ENOSYS),
+    refuse("nfsservctl", libc::ENOSYS),
+    refuse("lookup_dcookie", libc::ENOSYS),
+    refuse("create_module", libc::ENOSYS),
+    refuse("get_kernel_syms", libc::ENOSYS),
+    refuse("query_module", libc::ENOSYS),
+    refuse("getpmsg", libc::ENOSYS),
+    refuse("putpmsg", libc::ENOSYS),
+    refuse("afs_syscall", libc::ENOSYS),
+    refuse("tuxcall", libc::ENOSYS),
+    refuse("security", libc::ENOSYS),
+    refuse("vserver", libc::ENOSYS),
+    refuse("epoll_ctl_old", libc::ENOSYS),
+    refuse("epoll_wait_old", libc::ENOSYS),
+];
+
+/// The row named `name`, if any.
+pub fn row_named(name: &str) -> Option<&'static Row> {
+    static BY_NAME: OnceLock<std::collections::HashMap<&'static str, &'static Row>> =
+        OnceLock::new();
+    BY_NAME
+        .get_or_init(|| TABLE.iter().map(|r| (r.name, r)).collect())
+        .get(name)
+        .copied()
+}
+
+/// The running architecture's `(name, number)` list.
+pub fn numbers() -> &'static [(&'static str, u32)] {
+    if cfg!(target_arch = "aarch64") {
+        super::syscall_numbers::AARCH64
+    } else {
+        super::syscall_numbers::X86_64
+    }
+}
+
+/// The row for syscall `nr` of the running architecture, if the table names it.
+pub fn row_for(nr: i64) -> Option<&'static Row> {
+    static BY_NUMBER: OnceLock<Vec<Option<&'static Row>>> = OnceLock::new();
+    let index = BY_NUMBER.get_or_init(|| {
+        let len = numbers()
+            .iter()
+            .map(|&(_, n)| n as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut v = vec![None; len];
+        for &(name, n) in numbers() {
+            v[n as usize] = row_named(name);
+        }
+        v
+    });
+    *index.get(usize::try_from(nr).ok()?)?
+}
+
+/// The [`Kind`] the broker serves for syscall `nr` with arguments `args`, as the table
+/// decides it: `None` when the table does not send this form to the broker.
+pub fn brokered(nr: i64, args: &[u64; 6]) -> Option<Kind> {
+    let row = row_for(nr)?;
+    let action = row
+        .arms
+        .iter()
+        .find(|arm| arm.when.iter().all(|c| c.holds(args)))
+        .map_or(row.otherwise, |arm| arm.then);
+    match action {
+        Action::Broker(kind) => Some(kind),
+        Action::MarkedRead => Some(Kind::Openat),
+        Action::Native | Action::Refuse(_) => None,
+    }
+}

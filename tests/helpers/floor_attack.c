@@ -1,0 +1,263 @@
+/* Attempts on the kernel floor, made with raw system calls (no libc wrapper the shim could
+ * hook), or through libc where the mode ends in "-libc".
+ * Usage: floor_attack MODE [ARG...]  Prints "ok" and exits 0 on success, "errno N" and
+ * exits 1 on failure, "usage" and exits 2 on bad arguments. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x10
+#endif
+
+static int done(long rc) {
+    if (rc < 0) { printf("errno %d\n", errno); return 1; }
+    printf("ok\n");
+    return 0;
+}
+
+static int usage(void) { printf("usage\n"); return 2; }
+
+/* open(path, O_RDONLY) with a raw syscall; exits with the errno line when it fails. */
+static int open_ro(const char *path) {
+    long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { printf("open failed: errno %d\n", errno); exit(3); }
+    return (int)fd;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return usage();
+    const char *m = argv[1];
+    const char *p = argc > 2 ? argv[2] : NULL;
+    struct stat st;
+
+    /* ---- metadata changes through an fd or an AT_EMPTY_PATH form */
+    if (!strcmp(m, "fchmod") && p) {
+        int fd = open_ro(p);
+        if (fstat(fd, &st) < 0) return done(-1);
+        return done(syscall(SYS_fchmod, fd, st.st_mode & 07777));
+    }
+    if (!strcmp(m, "fchmod-libc") && p) {
+        int fd = open_ro(p);
+        if (fstat(fd, &st) < 0) return done(-1);
+        return done(fchmod(fd, st.st_mode & 07777));
+    }
+    if (!strcmp(m, "fchown") && p) {
+        int fd = open_ro(p);
+        return done(syscall(SYS_fchown, fd, getuid(), getgid()));
+    }
+    if (!strcmp(m, "futimens") && p) {
+        int fd = open_ro(p);
+        struct timespec t[2] = {{1, 0}, {1, 0}};
+        return done(syscall(SYS_utimensat, fd, NULL, t, 0));
+    }
+    if (!strcmp(m, "futimens-libc") && p) {
+        int fd = open_ro(p);
+        struct timespec t[2] = {{1, 0}, {1, 0}};
+        return done(futimens(fd, t));
+    }
+    if (!strcmp(m, "fchmodat2-empty") && p) {
+        /* A non-empty path with AT_EMPTY_PATH names the path. */
+        if (stat(p, &st) < 0) return done(-1);
+        return done(syscall(SYS_fchmodat2, AT_FDCWD, p, st.st_mode & 07777, AT_EMPTY_PATH));
+    }
+    if (!strcmp(m, "fchownat-empty") && p) {
+        return done(syscall(SYS_fchownat, AT_FDCWD, p, getuid(), getgid(), AT_EMPTY_PATH));
+    }
+    if (!strcmp(m, "fsetxattr") && p) {
+        int fd = open_ro(p);
+        return done(syscall(SYS_fsetxattr, fd, "user.arbiter", "1", 1, 0));
+    }
+    if (!strcmp(m, "listxattr") && p) {
+        char buf[256];
+        return done(syscall(SYS_listxattr, p, buf, sizeof buf));
+    }
+    /* ---- the fd forms that stay allowed, decided against the policy */
+    if (!strcmp(m, "fchmod-own") && p) {
+        /* A file the policy grants writing: fchmod is brokered and allowed. */
+        long fd = syscall(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return done(-1);
+        return done(syscall(SYS_fchmod, fd, 0640));
+    }
+    if (!strcmp(m, "fchmodat2-fd") && p) {
+        long fd = syscall(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return done(-1);
+        return done(syscall(SYS_fchmodat2, fd, "", 0600, AT_EMPTY_PATH));
+    }
+
+    /* ---- the terminal: fd 0 must be a terminal */
+    if (!strcmp(m, "tiocsti")) {
+        /* Make the terminal ours first, so that only the floor can refuse the injection. */
+        if (setsid() < 0) { printf("setsid failed: errno %d\n", errno); return 3; }
+        if (ioctl(0, TIOCSCTTY, 0) < 0) { printf("TIOCSCTTY failed: errno %d\n", errno); return 3; }
+        char c = ' ';
+        return done(syscall(SYS_ioctl, 0, TIOCSTI, &c));
+    }
+    if (!strcmp(m, "tcgets")) {
+        struct termios t;
+        return done(syscall(SYS_ioctl, 0, TCGETS, &t));
+    }
+
+    /* ---- sockets */
+    if (!strcmp(m, "socket-raw")) return done(syscall(SYS_socket, AF_INET, SOCK_RAW, 1 /* ICMP */));
+    if (!strcmp(m, "socket-raw-libc")) return done(socket(AF_INET, SOCK_RAW, 1));
+    if (!strcmp(m, "socket-packet")) return done(syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0));
+    if (!strcmp(m, "socket-netlink-audit")) return done(syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 9));
+    if (!strcmp(m, "socket-netlink-route")) return done(syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0));
+    if (!strcmp(m, "socket-udp")) return done(syscall(SYS_socket, AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0));
+
+    /* ---- namespaces and new processes */
+    if (!strcmp(m, "unshare-uts")) return done(syscall(SYS_unshare, CLONE_NEWUTS | CLONE_NEWUSER));
+    if (!strcmp(m, "unshare-files")) return done(syscall(SYS_unshare, CLONE_FILES));
+    if (!strcmp(m, "clone3")) {
+        struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls; } a;
+        memset(&a, 0, sizeof a);
+        a.exit_signal = SIGCHLD;
+        long pid = syscall(SYS_clone3, &a, sizeof a);
+        if (pid == 0) _exit(0);
+        if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+        return done(pid);
+    }
+    if (!strcmp(m, "fork-libc")) {
+        pid_t pid = fork();
+        if (pid == 0) _exit(0);
+        int status = 0;
+        if (pid > 0 && (waitpid(pid, &status, 0) < 0 || status != 0)) return done(-1);
+        return done(pid);
+    }
+
+    /* ---- other processes (p: a pid outside the sandbox) */
+    if (!strcmp(m, "prlimit") && p) {
+        struct rlimit r;
+        if (syscall(SYS_prlimit64, atol(p), RLIMIT_NOFILE, NULL, &r) < 0) return done(-1);
+        return done(syscall(SYS_prlimit64, atol(p), RLIMIT_NOFILE, &r, NULL));
+    }
+    if (!strcmp(m, "prlimit-self")) {
+        struct rlimit r;
+        if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &r) < 0) return done(-1);
+        return done(syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &r, NULL));
+    }
+    if (!strcmp(m, "setpriority") && p) {
+        errno = 0;
+        int prio = getpriority(PRIO_PROCESS, (id_t)atol(p));
+        if (prio == -1 && errno) return done(-1);
+        return done(syscall(SYS_setpriority, PRIO_PROCESS, atol(p), 19));
+    }
+    if (!strcmp(m, "sched_setaffinity") && p) {
+        cpu_set_t set;
+        if (sched_getaffinity((pid_t)atol(p), sizeof set, &set) < 0) return done(-1);
+        return done(syscall(SYS_sched_setaffinity, atol(p), sizeof set, &set));
+    }
+    if (!strcmp(m, "kcmp")) return done(syscall(SYS_kcmp, getpid(), getpid(), 1 /* KCMP_FILES */, 0, 0));
+
+    /* ---- the host */
+    if (!strcmp(m, "sethostname")) {
+        char name[256] = {0};
+        if (gethostname(name, sizeof name - 1) < 0) return done(-1);
+        return done(syscall(SYS_sethostname, name, strlen(name)));
+    }
+    if (!strcmp(m, "keyctl")) return done(syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3 /* session */, 0));
+    if (!strcmp(m, "mq_open")) {
+        long fd = syscall(SYS_mq_open, "arbiter-floor-test", O_CREAT | O_RDWR, 0600, NULL);
+        if (fd >= 0) syscall(SYS_mq_unlink, "arbiter-floor-test");
+        return done(fd);
+    }
+    if (!strcmp(m, "inotify") && p) {
+        long fd = syscall(SYS_inotify_init1, IN_CLOEXEC);
+        if (fd < 0) return done(-1);
+        return done(syscall(SYS_inotify_add_watch, fd, p, 1 /* IN_ACCESS */));
+    }
+    if (!strcmp(m, "io_uring")) {
+        char params[120];
+        memset(params, 0, sizeof params);
+        return done(syscall(SYS_io_uring_setup, 1, params));
+    }
+
+    /* ---- exec */
+    if (!strcmp(m, "memfd-exec")) return done(syscall(SYS_memfd_create, "x", MFD_EXEC));
+    if (!strcmp(m, "memfd")) return done(syscall(SYS_memfd_create, "x", 0));
+    if (!strcmp(m, "memfd-exec-proc") && p) {
+        /* A copy of P (an echo) in a plain memfd, run through /proc/self/fd: it prints "ok". */
+        int src = open_ro(p);
+        long fd = syscall(SYS_memfd_create, "x", 0);
+        if (fd < 0) return done(-1);
+        char buf[65536];
+        long n;
+        while ((n = syscall(SYS_read, src, buf, sizeof buf)) > 0)
+            if (syscall(SYS_write, fd, buf, n) != n) return done(-1);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
+        char *args[] = {"echo", "ok", NULL};
+        extern char **environ;
+        return done(syscall(SYS_execve, path, args, environ));
+    }
+    if (!strcmp(m, "execveat-fd") && p) {
+        /* Runs P (an echo) from an fd; it prints "ok" itself. */
+        int fd = open_ro(p);
+        char *args[] = {"echo", "ok", NULL};
+        extern char **environ;
+        return done(syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH));
+    }
+
+    /* ---- another ABI: i386's int 0x80 from a 64-bit process (x86_64 only) */
+    if (!strcmp(m, "int80")) {
+#if defined(__x86_64__)
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L /* i386 getpid */) : "memory");
+        if (r < 0) { errno = (int)-r; return done(-1); }
+        return done(0);
+#else
+        return usage();
+#endif
+    }
+
+    /* ---- capabilities (as root) */
+    if (!strcmp(m, "caps")) {
+        /* Prints the effective, permitted and inheritable sets, then the bounding set. */
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &h, d) < 0) return done(-1);
+        unsigned long long bound = 0;
+        for (int cap = 0; cap < 64; cap++)
+            if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) bound |= 1ULL << cap;
+        printf("eff %x%08x prm %x%08x inh %x%08x bnd %llx amb %d\n", d[1].effective, d[0].effective,
+               d[1].permitted, d[0].permitted, d[1].inheritable, d[0].inheritable, bound,
+               (int)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_RAW, 0, 0));
+        return done(0);
+    }
+    if (!strcmp(m, "chown-other") && p) {
+        /* chown of a file the program holds open for writing, to another uid: CAP_CHOWN. */
+        long fd = syscall(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return done(-1);
+        return done(syscall(SYS_fchown, fd, 12345, 12345));
+    }
+    if (!strcmp(m, "read") && p) {
+        long fd = syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return done(-1);
+        char buf[16];
+        return done(syscall(SYS_read, fd, buf, sizeof buf));
+    }
+    if (!strcmp(m, "setuid-other")) return done(syscall(SYS_setuid, 12345));
+    return usage();
+}

@@ -1,0 +1,219 @@
+//! Shared harness of the floor tests: `tests/helpers/floor_attack.c` built dynamic and
+//! static into a world-readable scratch directory, run natively (the control) and under
+//! `arbiter run --strict`, as the invoking user and, when that is root, as uid 65534.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub use arbiter_tests::{arbiter, is_root};
+
+/// Who runs the helper (and arbiter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// The user running the tests (root in CI).
+    Invoker,
+    /// uid/gid 65534 with no groups, switched to with `setpriv` (only when root).
+    Nobody,
+}
+
+/// The users to test as: the invoker, and uid 65534 when the invoker is root.
+pub fn users() -> Vec<Who> {
+    if is_root() {
+        vec![Who::Invoker, Who::Nobody]
+    } else {
+        eprintln!("note: not root, the uid-65534 runs are skipped");
+        vec![Who::Invoker]
+    }
+}
+
+/// A command line run as `who`.
+pub fn command(who: Who, argv: &[&str]) -> Command {
+    let mut c = match who {
+        Who::Invoker => Command::new(argv[0]),
+        Who::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+            c.arg(argv[0]);
+            c
+        }
+    };
+    c.args(&argv[1..]).env("HOME", "/nonexistent");
+    c
+}
+
+/// The scratch directory: `helpers/` (the helpers' prefix), `work/` (the cwd), and files the
+/// tests create.
+pub struct Floor {
+    pub dir: tempfile::TempDir,
+    pub helpers: Vec<PathBuf>,
+}
+
+impl Floor {
+    pub fn new() -> Floor {
+        let dir = tempfile::Builder::new()
+            .prefix("arbiter-floor-")
+            .tempdir()
+            .unwrap();
+        for d in ["", "helpers", "work"] {
+            let p = dir.path().join(d);
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::set_permissions(&p, PermissionsExt::from_mode(0o777)).unwrap();
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/floor_attack.c");
+        let mut helpers = Vec::new();
+        for (name, extra) in [
+            ("floor_attack", None),
+            ("floor_attack-static", Some("-static")),
+        ] {
+            let out = dir.path().join("helpers").join(name);
+            let status = Command::new("cc")
+                .args(extra)
+                .arg("-o")
+                .arg(&out)
+                .arg(&src)
+                .stderr(Stdio::null())
+                .status()
+                .expect("cc");
+            if status.success() {
+                helpers.push(out);
+            } else if extra.is_some() {
+                eprintln!("note: static libc unavailable, skipping the -static helper");
+            } else {
+                panic!("cannot compile {}", src.display());
+            }
+        }
+        Floor { dir, helpers }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A file `rel` holding `text`, owned by `who`, with `mode`.
+    pub fn file(&self, rel: &str, who: Who, mode: u32) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, "text\n").unwrap();
+        if who == Who::Nobody {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        }
+        std::fs::set_permissions(&p, PermissionsExt::from_mode(mode)).unwrap();
+        p
+    }
+
+    /// Runs `argv` natively as `who` in `work/`.
+    pub fn native(&self, who: Who, argv: &[&str]) -> Output {
+        self.native_in(who, argv, Stdio::null())
+    }
+
+    /// Runs `argv` natively as `who` in `work/`, with `stdin`.
+    pub fn native_in(&self, who: Who, argv: &[&str], stdin: Stdio) -> Output {
+        command(who, argv)
+            .current_dir(self.path("work"))
+            .stdin(stdin)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `argv` as `who` under `arbiter run --strict ARBITER_ARGS -- argv` in `work/`.
+    pub fn confined(&self, who: Who, arbiter_args: &[&str], argv: &[&str]) -> Output {
+        self.confined_in(who, arbiter_args, argv, Stdio::null())
+    }
+
+    /// [`Floor::confined`] with `stdin`.
+    pub fn confined_in(
+        &self,
+        who: Who,
+        arbiter_args: &[&str],
+        argv: &[&str],
+        stdin: Stdio,
+    ) -> Output {
+        let bin = arbiter();
+        let mut full = vec![bin.to_str().unwrap(), "run", "--strict"];
+        full.extend_from_slice(arbiter_args);
+        full.push("--");
+        full.extend_from_slice(argv);
+        command(who, &full)
+            .current_dir(self.path("work"))
+            .stdin(stdin)
+            .output()
+            .unwrap()
+    }
+
+    /// For every helper: `args` succeeds natively as `who` and fails with `errno` under
+    /// arbiter (with `arbiter_args`).
+    pub fn refused(&self, who: Who, arbiter_args: &[&str], args: &[&str], errno: i32) {
+        for h in &self.helpers {
+            let mut argv = vec![h.to_str().unwrap()];
+            argv.extend_from_slice(args);
+            assert_eq!(
+                verdict(&self.native(who, &argv)),
+                Ok(()),
+                "control: {argv:?} must succeed natively as {who:?}"
+            );
+            assert_eq!(
+                verdict(&self.confined(who, arbiter_args, &argv)),
+                Err(errno),
+                "{argv:?} under arbiter as {who:?}"
+            );
+        }
+    }
+
+    /// For every helper: `args` succeeds under arbiter as `who` (a form the floor keeps).
+    pub fn allowed(&self, who: Who, arbiter_args: &[&str], args: &[&str]) {
+        for h in &self.helpers {
+            let mut argv = vec![h.to_str().unwrap()];
+            argv.extend_from_slice(args);
+            assert_eq!(
+                verdict(&self.confined(who, arbiter_args, &argv)),
+                Ok(()),
+                "{argv:?} under arbiter as {who:?}"
+            );
+        }
+    }
+}
+
+/// The helper's verdict: `Ok(())` or `Err(errno)`; panics on anything else.
+pub fn verdict(out: &Output) -> Result<(), i32> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or("");
+    if line == "ok" {
+        return Ok(());
+    }
+    match line.strip_prefix("errno ") {
+        Some(n) => Err(n.parse().unwrap()),
+        None => panic!(
+            "unexpected helper output {text:?}, stderr {:?}, status {:?}",
+            String::from_utf8_lossy(&out.stderr),
+            out.status
+        ),
+    }
+}
+
+/// A `sleep 60` outside the sandbox, run as `who`, killed on drop.
+pub struct Victim(pub std::process::Child);
+
+impl Victim {
+    pub fn new(who: Who) -> Victim {
+        let child = command(who, &["sleep", "60"]).spawn().unwrap();
+        // setpriv switches the uid and then execs: wait for the exec, so the victim runs
+        // as `who` by the time an attempt is aimed at it.
+        let comm = format!("/proc/{}/comm", child.id());
+        while std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() != "sleep") {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Victim(child)
+    }
+
+    pub fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
