@@ -29,11 +29,15 @@ pub mod call;
 pub mod codec;
 pub mod daemon;
 pub mod fdpass;
+pub mod fuzzing;
 pub mod reply;
+pub mod sockaddr;
+pub mod valid;
 
 pub use call::{At, Call, PathArg, Request, SockAddr, Timespec};
 pub use codec::{decode, encode, CodecError};
 pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
+pub use valid::{Checked, Invalid};
 
 use serde::{Deserialize, Serialize};
 

@@ -125,6 +125,11 @@ const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 /// magic link, or the kernel lacks openat2; the caller then resolves the general way.
 /// Errors the general way would report too (`ENOENT`, `ENOTDIR`, `EACCES`…) are returned.
 fn open_plain_dir(dir: &[u8]) -> Result<Option<OwnedFd>, Errno> {
+    if dir.contains(&0) {
+        // The kernel would read only the bytes before the NUL, the policy all of them.
+        // Requests are checked at the edge (`arbiter_protocol::valid`); this is the backstop.
+        return Err(Errno(libc::EINVAL));
+    }
     if !is_canonical_dir(dir) || dir.len() >= PATH_BUF {
         return Ok(None);
     }
