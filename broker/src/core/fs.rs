@@ -81,25 +81,7 @@ pub fn perform(
             })?;
             Ok(Done::value(0))
         }
-        Call::Rename { from, to, flags } => {
-            let src = resolve_checked(core, &from, fds, false, notes)?;
-            let dst = resolve_checked(core, &to, fds, false, notes)?;
-            core.check_path(&src.path(), Access::RENAME, notes)?;
-            core.check_path(&dst.path(), Access::RENAME, notes)?;
-            // SAFETY: names are NUL-terminated; both parent fds are open.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_renameat2,
-                    src.parent.as_raw_fd(),
-                    src.name_c().as_ptr(),
-                    dst.parent.as_raw_fd(),
-                    dst.name_c().as_ptr(),
-                    flags,
-                )
-            };
-            check(rc as i32)?;
-            Ok(Done::value(0))
-        }
+        Call::Rename { from, to, flags } => rename(core, &from, &to, fds, flags, notes),
         Call::Link { from, to, flags } => link(core, &from, &to, fds, flags, notes),
         Call::Symlink { target, path } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
@@ -556,6 +538,126 @@ fn access(
     Ok(Done::value(0))
 }
 
+/// The rights an existing object carries to where it is moved or linked: the destination's
+/// rule may grant one of them only if the source's does.
+const CARRIED: [Access; 7] = [
+    Access::READ,
+    Access::LIST,
+    Access::WRITE,
+    Access::EXEC,
+    Access::SETATTR,
+    Access::REMOVE,
+    Access::RENAME,
+];
+
+/// `RENAME_EXCHANGE` of renameat2(2).
+const RENAME_EXCHANGE: u32 = 1 << 1;
+/// `RENAME_NOREPLACE` of renameat2(2).
+const RENAME_NOREPLACE: u32 = 1 << 0;
+
+/// The identity of an inode: device and inode number.
+type Identity = (u32, u32, u64);
+
+fn identity(st: &arbiter_protocol::WireStat) -> Identity {
+    (st.dev_major, st.dev_minor, st.ino)
+}
+
+/// What a rename moves, looked at once without following a symlink: its identity, and
+/// whether it is a directory.
+fn moved_object(loc: &Location) -> Result<(Identity, bool), Errno> {
+    let st = statx(
+        loc.parent.as_raw_fd(),
+        &loc.name_c(),
+        libc::AT_SYMLINK_NOFOLLOW,
+    )?;
+    Ok((identity(&st), file_type(st.mode) == libc::S_IFDIR))
+}
+
+/// Moving the object at `from` (a directory when `is_dir`) to `to` exposes nothing the
+/// policy hides: the destination's rule grants no right on it the source's does not, and a
+/// directory moves only where one rule decides its whole subtree on both sides (else a
+/// denied directory inside it would land beneath another rule). `EXDEV` otherwise, which
+/// makes `mv` and its kind copy and remove instead — file by file, each decided.
+fn moves_nothing_hidden(
+    core: &RequestCore,
+    from: &Path,
+    to: &Path,
+    is_dir: bool,
+) -> Result<(), Errno> {
+    let policy = core.policy();
+    if is_dir && !(policy.decided_alone_beneath(from) && policy.decided_alone_beneath(to)) {
+        return Err(Errno(libc::EXDEV));
+    }
+    if CARRIED
+        .iter()
+        .any(|&right| core.allows(to, right) && !core.allows(from, right))
+    {
+        return Err(Errno(libc::EXDEV));
+    }
+    Ok(())
+}
+
+/// renameat2(2): decided on both real paths (`rename` on each), and on what moves
+/// ([`moves_nothing_hidden`], both ways for `RENAME_EXCHANGE`). The objects decided about
+/// are identified before the call and confirmed after it: if the program swapped another
+/// object in meanwhile, the rename is undone and refused with `EXDEV`.
+fn rename(
+    core: &RequestCore,
+    from: &PathArg<'_>,
+    to: &PathArg<'_>,
+    fds: &[OwnedFd],
+    flags: u32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let src = resolve_checked(core, from, fds, false, notes)?;
+    let dst = resolve_checked(core, to, fds, false, notes)?;
+    let (src_path, dst_path) = (src.path(), dst.path());
+    core.check_path(&src_path, Access::RENAME, notes)?;
+    core.check_path(&dst_path, Access::RENAME, notes)?;
+    let exchange = flags & RENAME_EXCHANGE != 0;
+    let (moved, moved_dir) = moved_object(&src)?;
+    moves_nothing_hidden(core, &src_path, &dst_path, moved_dir)?;
+    let swapped = if exchange {
+        let (other, other_dir) = moved_object(&dst)?;
+        moves_nothing_hidden(core, &dst_path, &src_path, other_dir)?;
+        Some(other)
+    } else {
+        None
+    };
+    let renameat2 = |a: &Location, b: &Location, flags: u32| {
+        // SAFETY: names are NUL-terminated; both parent fds are open.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                a.parent.as_raw_fd(),
+                a.name_c().as_ptr(),
+                b.parent.as_raw_fd(),
+                b.name_c().as_ptr(),
+                flags,
+            )
+        };
+        check(rc as i32)
+    };
+    renameat2(&src, &dst, flags)?;
+    // Confirm the objects that moved are the ones decided about.
+    let at = |loc: &Location| moved_object(loc).map(|(id, _)| id);
+    let confirmed = at(&dst) == Ok(moved)
+        && match swapped {
+            Some(other) => at(&src) == Ok(other),
+            None => true,
+        };
+    if !confirmed {
+        let undo = if exchange {
+            RENAME_EXCHANGE
+        } else {
+            RENAME_NOREPLACE
+        };
+        let _ = renameat2(&dst, &src, undo);
+        return Err(Errno(libc::EXDEV));
+    }
+    Ok(Done::value(0))
+}
+
 /// A hard link gives a file a second name, possibly under a more generous rule; so the
 /// source must already allow every right the destination's rule would grant.
 fn link(
@@ -570,14 +672,7 @@ fn link(
     let src = resolve_checked(core, from, fds, follow, notes)?;
     let dst = resolve_checked(core, to, fds, false, notes)?;
     core.check_path(&dst.path(), Access::CREATE, notes)?;
-    for right in [
-        Access::READ,
-        Access::WRITE,
-        Access::EXEC,
-        Access::SETATTR,
-        Access::REMOVE,
-        Access::RENAME,
-    ] {
+    for right in CARRIED {
         if core.allows(&dst.path(), right) {
             core.check_path(&src.path(), right, notes)?;
         }

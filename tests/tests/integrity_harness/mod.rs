@@ -165,3 +165,64 @@ pub fn show(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Creates the directory `rel` (and its parents) in the scene, writable by every user.
+pub fn mkdir_all(scene: &Scene, rel: &str) -> PathBuf {
+    let p = scene.path(rel);
+    std::fs::create_dir_all(&p).unwrap();
+    let mut d = p.as_path();
+    while d != scene.dir.path() {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        d = d.parent().unwrap();
+    }
+    p
+}
+
+/// A helper's verdict: `Ok(())` for "ok", `Err(errno)` for "errno N"; panics otherwise.
+pub fn verdict(o: &Output) -> Result<(), i32> {
+    let text = String::from_utf8_lossy(&o.stdout);
+    match text.lines().last().unwrap_or("") {
+        "ok" => Ok(()),
+        line => match line.strip_prefix("errno ") {
+            Some(n) => Err(n.parse().unwrap()),
+            None => panic!("unexpected helper output: {}", show(o)),
+        },
+    }
+}
+
+/// For every helper build, every user, and both forms of the call (through libc and as a
+/// raw system call): `reset()`, then `MODE ARGS…` must succeed natively (the control);
+/// `reset()` again, then under `arbiter run EXTRA…` it must give `expected`.
+pub fn attack(
+    scene: &Scene,
+    extra: &[String],
+    mode: &str,
+    args: &[&Path],
+    expected: Result<(), i32>,
+    reset: impl Fn(),
+) {
+    for unprivileged in users() {
+        for h in &scene.helpers {
+            for form in [mode.to_string(), format!("raw-{mode}")] {
+                let mut argv = vec![h.display().to_string(), form];
+                argv.extend(args.iter().map(|p| p.display().to_string()));
+                reset();
+                let o = scene.native(&argv, unprivileged);
+                assert_eq!(
+                    verdict(&o),
+                    Ok(()),
+                    "control {argv:?} natively: {}",
+                    show(&o)
+                );
+                reset();
+                let o = scene.confined(extra, &argv, unprivileged);
+                assert_eq!(
+                    verdict(&o),
+                    expected,
+                    "{argv:?} under arbiter (unprivileged: {unprivileged}): {}",
+                    show(&o)
+                );
+            }
+        }
+    }
+}
