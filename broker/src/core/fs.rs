@@ -261,7 +261,10 @@ fn resolution_error(
     }
 }
 
-/// Resolves all but the final component (which is followed too when `follow`).
+/// Resolves all but the final component (which is followed too when `follow`). A walk that
+/// climbed out of a directory the policy hides (`stat` denied) by `..`, or failed in one
+/// before such a climb, answers that rule's errno, whether or not what lay beyond exists
+/// (see [`walked_through`]).
 pub(crate) fn resolve_checked(
     core: &RequestCore,
     arg: &PathArg<'_>,
@@ -270,7 +273,57 @@ pub(crate) fn resolve_checked(
     notes: &mut Notes,
 ) -> Result<Location, Errno> {
     let b = base(arg, fds)?;
-    resolve::resolve(b, arg.path, follow).map_err(|e| resolution_error(core, arg, fds, e, notes))
+    let mut left = Vec::new();
+    match resolve::resolve(b, arg.path, follow, &mut left) {
+        Ok(loc) => {
+            walked_through(core, &left, Some(&loc.parent_path), notes)?;
+            Ok(loc)
+        }
+        Err(e) => {
+            walked_through(core, &left, None, notes)?;
+            Err(resolution_error(core, arg, fds, e, notes))
+        }
+    }
+}
+
+/// The directories a walk climbed out of (`left`, see [`resolve::walk_dir`]) must each
+/// allow `stat`, unless the walk ended beneath them (`parent` is the real directory it ended
+/// in; `None` when it failed): their entries' existence would otherwise show through `..`.
+/// Refused with the hiding rule's errno.
+fn walked_through(
+    core: &RequestCore,
+    left: &[PathBuf],
+    parent: Option<&Path>,
+    notes: &mut Notes,
+) -> Result<(), Errno> {
+    for dir in left {
+        if parent.is_some_and(|p| p.starts_with(dir)) || core.allows(dir, Access::STAT) {
+            continue;
+        }
+        return core.check_path(dir, Access::STAT, notes);
+    }
+    Ok(())
+}
+
+/// [`resolve::follow_once`], refusing a walk through a directory the policy hides as
+/// [`resolve_checked`] does.
+fn follow_link(
+    core: &RequestCore,
+    loc: &Location,
+    notes: &mut Notes,
+) -> Result<Option<Location>, Errno> {
+    let mut left = Vec::new();
+    match resolve::follow_once(loc, &mut left) {
+        Ok(next) => {
+            let parent = next.as_ref().map(|n| n.parent_path.as_path());
+            walked_through(core, &left, parent.or(Some(&loc.parent_path)), notes)?;
+            Ok(next)
+        }
+        Err(e) => {
+            walked_through(core, &left, None, notes)?;
+            Err(e)
+        }
+    }
 }
 
 /// The file a chmod/chown acts on, as an `O_PATH` fd, after checking `setattr` on it
@@ -388,7 +441,7 @@ fn open(
             };
             if let Err(denied) = core.check_path(&path, needed, notes) {
                 // A denied name may be a symlink to an allowed file: decide on its target.
-                match follow.then(|| resolve::follow_once(&loc)) {
+                match follow.then(|| follow_link(core, &loc, notes)) {
                     Some(Ok(Some(next))) => {
                         loc = next;
                         notes.verdict = None;
@@ -400,7 +453,7 @@ fn open(
         }
         let fd = match openat_raw(loc.parent.as_raw_fd(), &loc.name_c(), flags, mode) {
             Err(Errno(libc::ELOOP)) if follow || loc.trailing_slash => {
-                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
             other => other?,
@@ -409,7 +462,7 @@ fn open(
             // O_PATH|O_NOFOLLOW opens a symlink itself; the caller asked to follow it.
             let st = statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)?;
             if file_type(st.mode) == libc::S_IFLNK {
-                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
         }
@@ -458,7 +511,7 @@ fn stat(
         );
         if let Ok(s) = &st {
             if (follow || loc.trailing_slash) && file_type(s.mode) == libc::S_IFLNK {
-                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
         }
@@ -499,7 +552,7 @@ fn access(
         if hops > resolve::MAX_SYMLINK_HOPS {
             return Err(Errno(libc::ELOOP));
         }
-        loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+        loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
         st = statx(
             loc.parent.as_raw_fd(),
             &loc.name_c(),

@@ -226,3 +226,37 @@ pub fn attack(
         }
     }
 }
+
+/// Like [`attack`], for a call whose native answer is `native` (say `ENOENT`, where the
+/// attack's other variant succeeds): under arbiter it must give `expected`.
+pub fn attack_expecting(
+    scene: &Scene,
+    extra: &[String],
+    mode: &str,
+    args: &[&Path],
+    native: Result<(), i32>,
+    expected: Result<(), i32>,
+) {
+    for unprivileged in users() {
+        for h in &scene.helpers {
+            for form in [mode.to_string(), format!("raw-{mode}")] {
+                let mut argv = vec![h.display().to_string(), form];
+                argv.extend(args.iter().map(|p| p.display().to_string()));
+                let o = scene.native(&argv, unprivileged);
+                assert_eq!(
+                    verdict(&o),
+                    native,
+                    "control {argv:?} natively: {}",
+                    show(&o)
+                );
+                let o = scene.confined(extra, &argv, unprivileged);
+                assert_eq!(
+                    verdict(&o),
+                    expected,
+                    "{argv:?} under arbiter (unprivileged: {unprivileged}): {}",
+                    show(&o)
+                );
+            }
+        }
+    }
+}
