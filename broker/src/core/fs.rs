@@ -4,6 +4,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use arbiter_policies::Access;
@@ -41,7 +42,7 @@ pub fn perform(
                     mode & 0o7777 & !umask,
                 )
             })?;
-            Ok(Done::value(0))
+            confirm_created(core, &loc, true, notes)
         }
         Call::Mknod {
             path,
@@ -66,7 +67,7 @@ pub fn perform(
                     0,
                 )
             })?;
-            Ok(Done::value(0))
+            confirm_created(core, &loc, false, notes)
         }
         Call::Unlink { path, flags } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
@@ -95,7 +96,7 @@ pub fn perform(
                     loc.name_c().as_ptr(),
                 )
             })?;
-            Ok(Done::value(0))
+            confirm_created(core, &loc, false, notes)
         }
         Call::Readlink { path } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
@@ -225,7 +226,6 @@ fn base<'f>(arg: &PathArg<'_>, fds: &'f [OwnedFd]) -> Result<Base<'f>, Errno> {
 /// A readable guess at the path a request named, for deciding when resolution itself failed
 /// (so a denied tree answers with the policy's errno, not with what exists inside it).
 fn lexical_path(arg: &PathArg<'_>, fds: &[OwnedFd]) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
     let rel = Path::new(std::ffi::OsStr::from_bytes(arg.path));
     let start = match base(arg, fds).ok()? {
         Base::Root => PathBuf::from("/"),
@@ -374,6 +374,107 @@ fn open_final(
     Err(Errno(libc::ELOOP))
 }
 
+/// openat(2) of `loc` with `flags` (which carry `O_NOFOLLOW`), and whether it created the
+/// file: an `O_CREAT` open without `O_EXCL` tries `O_EXCL` first and, when the file exists,
+/// opens it without `O_CREAT`, so the broker knows what to undo.
+pub(crate) fn open_at(loc: &Location, flags: i32, mode: u32) -> Result<(OwnedFd, bool), Errno> {
+    let name = loc.name_c();
+    let dir = loc.parent.as_raw_fd();
+    if flags & libc::O_CREAT == 0 || flags & libc::O_EXCL != 0 {
+        return openat_raw(dir, &name, flags, mode).map(|fd| (fd, flags & libc::O_CREAT != 0));
+    }
+    for _ in 0..resolve::MAX_SYMLINK_HOPS {
+        match openat_raw(dir, &name, flags | libc::O_EXCL, mode) {
+            Ok(fd) => return Ok((fd, true)),
+            Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+        match openat_raw(dir, &name, flags & !libc::O_CREAT, mode) {
+            Ok(fd) => return Ok((fd, false)),
+            // Removed in between: create it after all.
+            Err(Errno(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno(libc::EAGAIN))
+}
+
+/// Confirms, after the action, that the object held (`fd`, opened at `loc`) is one the
+/// policy grants `rights` on where it really is: its real path (`/proc/self/fd`) is the one
+/// decided on, or else `rights` are decided again on where it is now. A file removed
+/// meanwhile (or an `O_TMPFILE`) has no path: its directory is confirmed instead.
+pub(crate) fn confirm_fd(
+    core: &RequestCore,
+    loc: &Location,
+    fd: &OwnedFd,
+    rights: Access,
+    notes: &mut Notes,
+) -> Result<(), Errno> {
+    match resolve::fd_path(fd.as_fd()) {
+        Ok(real) if real == loc.path() => Ok(()),
+        Ok(real) => core.check_path(&real, rights, notes),
+        Err(_) => confirm_parent(core, loc, rights, notes),
+    }
+}
+
+/// Confirms, after the action, that the directory the broker acted in (`loc.parent`) is
+/// still where the decision was made (`loc.parent_path`); where it moved meanwhile, decides
+/// `rights` again on the name's real location now.
+pub(crate) fn confirm_parent(
+    core: &RequestCore,
+    loc: &Location,
+    rights: Access,
+    notes: &mut Notes,
+) -> Result<(), Errno> {
+    let now = resolve::fd_path(loc.parent.as_fd())?;
+    if now == loc.parent_path {
+        return Ok(());
+    }
+    let real = if loc.name == b"." {
+        now
+    } else {
+        now.join(std::ffi::OsStr::from_bytes(&loc.name))
+    };
+    core.check_path(&real, rights, notes)
+}
+
+/// Removes the file the broker just created at `loc` (held as `fd`), if it is still there.
+pub(crate) fn undo_create(loc: &Location, fd: &OwnedFd) {
+    let same = match (
+        statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH),
+        statx(
+            loc.parent.as_raw_fd(),
+            &loc.name_c(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ),
+    ) {
+        (Ok(a), Ok(b)) => identity(&a) == identity(&b),
+        _ => false,
+    };
+    if same {
+        // SAFETY: name is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), 0) };
+    }
+}
+
+/// After a creation by name (mkdir, mknod, symlink, link) in `loc`: confirms the parent
+/// ([`confirm_parent`]) and, if it moved where the policy refuses, removes what was created
+/// (`rmdir` for a directory) and refuses.
+fn confirm_created(
+    core: &RequestCore,
+    loc: &Location,
+    dir: bool,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    if let Err(denied) = confirm_parent(core, loc, Access::CREATE, notes) {
+        let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
+        // SAFETY: name is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), flags) };
+        return Err(denied);
+    }
+    Ok(Done::value(0))
+}
+
 fn open(
     core: &RequestCore,
     arg: &PathArg<'_>,
@@ -451,13 +552,25 @@ fn open(
                 }
             }
         }
-        let fd = match openat_raw(loc.parent.as_raw_fd(), &loc.name_c(), flags, mode) {
+        let (fd, created) = match open_at(&loc, flags, mode) {
             Err(Errno(libc::ELOOP)) if follow || loc.trailing_slash => {
                 loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
             other => other?,
         };
+        // Decide on what is held: the fd's real location, now.
+        let rights = if created {
+            access | Access::CREATE
+        } else {
+            access
+        };
+        if let Err(denied) = confirm_fd(core, &loc, &fd, rights, notes) {
+            if created {
+                undo_create(&loc, &fd);
+            }
+            return Err(denied);
+        }
         if flags & libc::O_PATH != 0 && follow {
             // O_PATH|O_NOFOLLOW opens a symlink itself; the caller asked to follow it.
             let st = statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)?;
@@ -652,8 +765,9 @@ fn moves_nothing_hidden(
 
 /// renameat2(2): decided on both real paths (`rename` on each), and on what moves
 /// ([`moves_nothing_hidden`], both ways for `RENAME_EXCHANGE`). The objects decided about
-/// are identified before the call and confirmed after it: if the program swapped another
-/// object in meanwhile, the rename is undone and refused with `EXDEV`.
+/// are identified before the call and confirmed after it, and so are the directories
+/// ([`confirm_parent`]): if the program swapped another object in, or moved a directory
+/// where the policy refuses, meanwhile, the rename is undone and refused with `EXDEV`.
 fn rename(
     core: &RequestCore,
     from: &PathArg<'_>,
@@ -698,7 +812,9 @@ fn rename(
         && match swapped {
             Some(other) => at(&src) == Ok(other),
             None => true,
-        };
+        }
+        && confirm_parent(core, &dst, Access::RENAME, notes).is_ok()
+        && (!exchange || confirm_parent(core, &src, Access::RENAME, notes).is_ok());
     if !confirmed {
         let undo = if exchange {
             RENAME_EXCHANGE
@@ -740,5 +856,5 @@ fn link(
             0,
         )
     })?;
-    Ok(Done::value(0))
+    confirm_created(core, &dst, false, notes)
 }

@@ -12,6 +12,8 @@ pub mod errno;
 #[cfg(test)]
 mod escape_tests;
 pub mod fs;
+#[cfg(test)]
+mod integrity_tests;
 pub mod net;
 pub mod resolve;
 pub mod stat;
