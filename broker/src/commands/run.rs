@@ -181,16 +181,21 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     } else {
         args.policy.iter().map(|p| policy_source(p)).collect()
     };
-    let prefixes = program::prefixes(&program, path_var.as_deref());
-    // An installation prefix only ever adds access: where the policy already lets the
-    // program read it (e.g. a tool in the writable working directory), no rule is added,
-    // and the kernel floor still grants exec on it.
     // The sources are parsed once: the command-line additions are merged over them below.
     let mut loading = Loading::new(&vars);
     for source in &sources {
         loading.add(source);
     }
     let base = loading.policy().context("invalid policy")?;
+    // An installation prefix only ever adds access: where the policy already lets the
+    // program read it (e.g. a tool in the writable working directory), no rule is added,
+    // and the kernel floor still grants exec on it. A file the program may write or create
+    // (its `#!` line, a symlink's target) is never followed to a prefix.
+    let writable = |p: &std::path::Path| {
+        base.decide_path(p, Access::WRITE).decision.allow
+            || base.decide_path(p, Access::CREATE).decision.allow
+    };
+    let prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
     let unreadable: Vec<PathBuf> = prefixes
         .iter()
         .filter(|p| {
