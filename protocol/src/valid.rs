@@ -18,7 +18,7 @@
 //! | | [`At::Fd`] names an fd the message does not carry | `EBADF` |
 //! | a symlink's target | as a path (it may be relative) | as above |
 //! | an abstract socket name | longer than [`ABSTRACT_MAX`] (`sun_path` less its NUL) | `EINVAL` |
-//! | a host name or service | a NUL, not printable ASCII, or longer than [`HOST_MAX`] / [`SERVICE_MAX`] | `EINVAL` |
+//! | a host name or service | a NUL, not UTF-8, a control character or whitespace, or longer than [`HOST_MAX`] / [`SERVICE_MAX`] | `EAI_NONAME` |
 //!
 //! Empty components (`a//b`), `.` and `..` are accepted: the kernel accepts them, and the
 //! broker decides on the real path the kernel resolves, never on the request's spelling.
@@ -212,7 +212,9 @@ fn check_path(what: Arg, p: &PathArg<'_>, nfds: usize, may_be_empty: bool) -> Re
     }
 }
 
-/// A host name or service: printable ASCII without spaces, at most `max` bytes.
+/// A host name or service: UTF-8 (an internationalized name reaches libc's IDN support
+/// as UTF-8) without control characters or whitespace, at most `max` bytes. The policy
+/// decides on exactly these characters.
 fn check_name(what: Arg, name: &[u8], max: usize) -> Result<(), Invalid> {
     if name.contains(&0) {
         return Err(Invalid::Nul(what));
@@ -224,8 +226,9 @@ fn check_name(what: Arg, name: &[u8], max: usize) -> Result<(), Invalid> {
             max,
         });
     }
-    if !name.iter().all(|b| b.is_ascii_graphic()) {
-        return Err(Invalid::NotText(what));
+    match std::str::from_utf8(name) {
+        Ok(text) if !text.chars().any(|c| c.is_control() || c.is_whitespace()) => {}
+        _ => return Err(Invalid::NotText(what)),
     }
     Ok(())
 }
@@ -368,6 +371,11 @@ mod tests {
             Checked::new(gai(b"ex\xffample.com"), 0).err(),
             Some(Invalid::NotText(Arg::Host))
         );
+        assert_eq!(
+            Checked::new(gai(b"a b.example"), 0).err(),
+            Some(Invalid::NotText(Arg::Host))
+        );
+        assert!(Checked::new(gai("bücher.example".as_bytes()), 0).is_ok());
         let abs = |name| Call::Connect {
             addr: SockAddr::Abstract(name),
         };
