@@ -1,4 +1,4 @@
-//! Every fuzz target's seed corpus (`fuzz/corpus/TARGET/`) replayed in a normal
+//! Every fuzz target's seed corpus (`fuzz/corpus/TARGET/`, cargo fuzz's own layout) replayed in a normal
 //! `cargo test`: each file, every truncation of it and every single-bit flip of it go
 //! through the same property the fuzz target checks (`arbiter_protocol::fuzzing`), so the
 //! suite runs a short, deterministic fuzz pass over every decoder of untrusted bytes.
@@ -12,7 +12,7 @@ use arbiter_protocol::fuzzing;
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fuzz/corpus")
-        .join(target);
+        .join(format!("{target}_decoder"));
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();

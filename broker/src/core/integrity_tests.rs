@@ -35,16 +35,29 @@ const CALLER: Caller = Caller {
     transport: Transport::Shim,
 };
 
-/// A request, with paths as component lists under `allowed` (or the scratch root).
+/// Where a request's path starts: `allowed`, the scratch root, or (relative) a directory fd
+/// of `allowed/a`, which the swapper keeps exchanging with `allowed/c`.
+#[derive(Debug, Clone, Copy)]
+enum Base {
+    Allowed,
+    Root,
+    DirFd,
+}
+
+/// A request, with paths as component lists under a [`Base`] (or `allowed`).
 #[derive(Debug, Clone)]
 enum Op {
-    Open(Vec<&'static str>, bool, i32),
-    Mkdir(Vec<&'static str>, bool),
-    Symlink(&'static str, Vec<&'static str>, bool),
+    Open(Vec<&'static str>, Base, i32),
+    Mkdir(Vec<&'static str>, Base),
+    Symlink(&'static str, Vec<&'static str>, Base),
     Rename(Vec<&'static str>, Vec<&'static str>, bool),
     Link(Vec<&'static str>, Vec<&'static str>),
     Unlink(Vec<&'static str>, bool),
-    Stat(Vec<&'static str>, bool),
+    Stat(Vec<&'static str>, Base),
+}
+
+fn base() -> impl Strategy<Value = Base> {
+    prop_oneof![3 => Just(Base::Allowed), 1 => Just(Base::Root), 2 => Just(Base::DirFd)]
 }
 
 const COMPONENTS: &[&str] = &[
@@ -88,15 +101,13 @@ fn path() -> impl Strategy<Value = Vec<&'static str>> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (path(), any::<bool>(), prop::sample::select(FLAGS))
-            .prop_map(|(p, r, f)| Op::Open(p, r, f)),
-        (path(), any::<bool>()).prop_map(|(p, r)| Op::Mkdir(p, r)),
-        (prop::sample::select(TARGETS), path(), any::<bool>())
-            .prop_map(|(t, p, r)| Op::Symlink(t, p, r)),
+        (path(), base(), prop::sample::select(FLAGS)).prop_map(|(p, r, f)| Op::Open(p, r, f)),
+        (path(), base()).prop_map(|(p, r)| Op::Mkdir(p, r)),
+        (prop::sample::select(TARGETS), path(), base()).prop_map(|(t, p, r)| Op::Symlink(t, p, r)),
         (path(), path(), any::<bool>()).prop_map(|(a, b, x)| Op::Rename(a, b, x)),
         (path(), path()).prop_map(|(a, b)| Op::Link(a, b)),
         (path(), any::<bool>()).prop_map(|(p, d)| Op::Unlink(p, d)),
-        (path(), any::<bool>()).prop_map(|(p, r)| Op::Stat(p, r)),
+        (path(), base()).prop_map(|(p, r)| Op::Stat(p, r)),
     ]
 }
 
@@ -274,21 +285,27 @@ proptest! {
             denied_dirs.iter().flat_map(|d| inodes(d)).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let swapping = swapper(s.allowed.clone(), Arc::clone(&stop));
-        let base = |from_root: bool| if from_root { s.root.clone() } else { s.allowed.clone() };
+        // A request relative to a dirfd carries an fd of allowed/a (or c, swapped).
+        let arg = |b: Base, parts: &[&str]| match b {
+            Base::Allowed => (At::Absolute, join(&s.allowed, parts)),
+            Base::Root => (At::Absolute, join(&s.root, parts)),
+            Base::DirFd => (At::Fd(0), parts.join("/").into_bytes()),
+        };
         for op in &ops {
             let (p1, p2);
+            let mut at = At::Absolute;
             let call = match op {
                 Op::Open(p, r, flags) => {
-                    p1 = join(&base(*r), p);
-                    Call::Open { path: PathArg { at: At::Absolute, path: &p1 }, flags: *flags, mode: 0o644, umask: 0o022 }
+                    (at, p1) = arg(*r, p);
+                    Call::Open { path: PathArg { at, path: &p1 }, flags: *flags, mode: 0o644, umask: 0o022 }
                 }
                 Op::Mkdir(p, r) => {
-                    p1 = join(&base(*r), p);
-                    Call::Mkdir { path: PathArg { at: At::Absolute, path: &p1 }, mode: 0o755, umask: 0o022 }
+                    (at, p1) = arg(*r, p);
+                    Call::Mkdir { path: PathArg { at, path: &p1 }, mode: 0o755, umask: 0o022 }
                 }
                 Op::Symlink(t, p, r) => {
-                    p1 = join(&base(*r), p);
-                    Call::Symlink { target: t.as_bytes(), path: PathArg { at: At::Absolute, path: &p1 } }
+                    (at, p1) = arg(*r, p);
+                    Call::Symlink { target: t.as_bytes(), path: PathArg { at, path: &p1 } }
                 }
                 Op::Rename(a, b, x) => {
                     p1 = join(&s.allowed, a);
@@ -313,12 +330,28 @@ proptest! {
                     Call::Unlink { path: PathArg { at: At::Absolute, path: &p1 }, flags: if *dir { libc::AT_REMOVEDIR } else { 0 } }
                 }
                 Op::Stat(p, r) => {
-                    p1 = join(&base(*r), p);
-                    Call::Stat { path: PathArg { at: At::Absolute, path: &p1 }, flags: 0 }
+                    (at, p1) = arg(*r, p);
+                    Call::Stat { path: PathArg { at, path: &p1 }, flags: 0 }
                 }
             };
-            let call = Checked::new(call, 0).expect("a valid call");
-            let out = s.core.handle(&CALLER, &call, &[]);
+            let fds: Vec<std::os::fd::OwnedFd> = match at {
+                At::Fd(_) => match crate::core::resolve::openat_raw(
+                    libc::AT_FDCWD,
+                    &std::ffi::CString::new(s.allowed.join("a").as_os_str().as_bytes()).unwrap(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                    0,
+                ) {
+                    Ok(fd) => vec![fd],
+                    // Mid-exchange: try the next request.
+                    Err(_) => continue,
+                },
+                At::Absolute => Vec::new(),
+            };
+            // What the edge refuses (an empty relative path) never reaches the core.
+            let Ok(call) = Checked::new(call, fds.len()) else {
+                continue;
+            };
+            let out = s.core.handle(&CALLER, &call, &fds);
             if let Some(fd) = &out.fd {
                 let st = statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH).unwrap();
                 let dev = libc::makedev(st.dev_major, st.dev_minor);
