@@ -105,10 +105,9 @@ fn open_root() -> Result<OwnedFd, Errno> {
 /// symlink itself (readlink, then its target's components; at most [`MAX_SYMLINK_HOPS`]).
 /// Symlinks in `/proc` are magic links only the kernel can follow: there the kernel follows
 /// that one component. The real path of every directory the walk leaves by `..` is appended
-/// to `left`, and so is the directory
-/// where a lookup fails when the walk would have climbed out of it afterwards (a `..` still
-/// to come, or `then_up`: the caller's final component is `..`): what lay beyond would
-/// otherwise show through.
+/// to `left`, and so is the directory where a lookup fails when the walk would have climbed
+/// out of it afterwards (a `..` still to come, or `then_up`: the caller's final component is
+/// `..`): what lay beyond would otherwise show through.
 pub fn walk_dir(
     base: Base<'_>,
     path: &[u8],
@@ -150,9 +149,12 @@ pub fn walk_dir(
             Err(e) => e,
         };
         // ENOTDIR: not a directory, or a symlink (O_NOFOLLOW with O_DIRECTORY refuses one).
-        let target = match (err.0, readlink_at(cur.as_fd(), &name)) {
-            (libc::ENOTDIR, Ok(target)) => target,
-            _ => {
+        let link = (err.0 == libc::ENOTDIR)
+            .then(|| readlink_at(cur.as_fd(), &name).ok())
+            .flatten();
+        let target = match link {
+            Some(target) => target,
+            None => {
                 if then_up || todo.iter().any(|c| c == b"..") {
                     leave(&cur, left);
                 }
