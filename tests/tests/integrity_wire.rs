@@ -33,8 +33,8 @@ fn open_frame(id: u64, at: At, path: &[u8]) -> String {
 /// came back, and the run's output.
 type Run = (Vec<(i64, i32)>, Vec<Vec<u8>>, std::process::Output);
 
-/// Sends `frames` from every helper build, as every user.
-fn send(scene: &Scene, extra: &[String], frames: &[String]) -> Vec<Run> {
+/// Sends `frames` from every helper build, as every user, calling `reset` before each run.
+fn send_each(scene: &Scene, extra: &[String], frames: &[String], reset: impl Fn()) -> Vec<Run> {
     let mut out = Vec::new();
     for unprivileged in users() {
         for h in &scene.helpers {
@@ -44,6 +44,7 @@ fn send(scene: &Scene, extra: &[String], frames: &[String]) -> Vec<Run> {
                 PROTOCOL_VERSION.to_string(),
             ];
             argv.extend(frames.iter().cloned());
+            reset();
             let o = scene.confined(extra, &argv, unprivileged);
             let replies = tagged(&o, "reply")
                 .iter()
@@ -56,6 +57,11 @@ fn send(scene: &Scene, extra: &[String], frames: &[String]) -> Vec<Run> {
         }
     }
     out
+}
+
+/// Sends `frames` from every helper build, as every user.
+fn send(scene: &Scene, extra: &[String], frames: &[String]) -> Vec<Run> {
+    send_each(scene, extra, frames, || {})
 }
 
 /// The native control: the denied file is readable natively by every user.
@@ -182,4 +188,91 @@ fn refusals_at_decode_are_audited() {
         rec["error"].as_str().unwrap().contains("NUL"),
         "the record names the problem: {rec}"
     );
+}
+
+/// An absolute path argument.
+fn abs(path: &str) -> PathArg<'_> {
+    PathArg {
+        at: At::Absolute,
+        path: path.as_bytes(),
+    }
+}
+
+/// Encodes any request.
+fn frame(id: u64, call: Call<'_>) -> String {
+    let mut buf = vec![0u8; arbiter_protocol::MAX_MESSAGE];
+    hex(encode(&Request { id, call }, &mut buf).unwrap())
+}
+
+/// Well-formed frames for the other path calls are decided on what they touch: a symlink
+/// the frame creates into the denied directory opens nothing there, and a link, a rename
+/// or a `..` walk through it is refused; the allowed symlink and stat succeed.
+#[test]
+fn hand_written_frames_reach_nothing_the_policy_denies() {
+    let scene = Scene::new("wire");
+    control(&scene);
+    let work = scene.work().display().to_string();
+    let p = |rel: &str| format!("{work}/{rel}");
+    let (link, key, k2, p2, walk) = (
+        p("l"),
+        p("private/key"),
+        p("k2"),
+        p("p2"),
+        p("private/../private/key"),
+    );
+    let private = p("private");
+    let frames = [
+        frame(
+            1,
+            Call::Symlink {
+                target: b"private/key",
+                path: abs(&link),
+            },
+        ),
+        open_frame(2, At::Absolute, link.as_bytes()),
+        frame(
+            3,
+            Call::Link {
+                from: abs(&key),
+                to: abs(&k2),
+                flags: 0,
+            },
+        ),
+        frame(
+            4,
+            Call::Rename {
+                from: abs(&private),
+                to: abs(&p2),
+                flags: 0,
+            },
+        ),
+        frame(
+            5,
+            Call::Stat {
+                path: abs(&walk),
+                flags: 0,
+            },
+        ),
+        frame(
+            6,
+            Call::Stat {
+                path: abs(&link),
+                flags: libc::AT_SYMLINK_NOFOLLOW,
+            },
+        ),
+    ];
+    let reset = || {
+        let _ = std::fs::remove_file(scene.path("work/l"));
+    };
+    for (replies, data, o) in send_each(&scene, &scene.deny_private(), &frames, reset) {
+        let eacces = (-1, libc::EACCES);
+        assert_eq!(
+            replies,
+            vec![(0, 0), eacces, eacces, eacces, eacces, (0, 0)],
+            "{}",
+            show(&o)
+        );
+        assert!(data.is_empty(), "{}", show(&o));
+        assert!(!scene.path("work/k2").exists() && !scene.path("work/p2").exists());
+    }
 }
