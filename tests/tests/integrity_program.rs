@@ -76,3 +76,23 @@ fn an_installed_scripts_interpreter_prefix_is_granted() {
         assert_eq!(confined, "OUTSIDE-SECRET\n", "{}", show(&o));
     }
 }
+
+/// The way to run such a script: `--rx` grants the interpreter's prefix explicitly.
+#[test]
+fn a_writable_scripts_interpreter_runs_when_granted_with_rx() {
+    let scene = scene("work/script");
+    let rx = [
+        "--rx".to_string(),
+        scene.path("outside").display().to_string(),
+    ];
+    for unprivileged in users() {
+        let argv = [scene.path("work/script").display().to_string()];
+        let o = scene.confined(&rx, &argv, unprivileged);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "OUTSIDE-SECRET\n",
+            "{}",
+            show(&o)
+        );
+    }
+}

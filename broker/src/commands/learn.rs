@@ -66,6 +66,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         strict: false,
         ro: Vec::new(),
         rw: Vec::new(),
+        rx: Vec::new(),
         deny: Vec::new(),
         connect: Vec::new(),
         bind: Vec::new(),

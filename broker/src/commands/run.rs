@@ -54,6 +54,11 @@ pub struct RunArgs {
     /// Also allow reading and writing PATH.
     #[arg(long, value_name = "PATH")]
     pub rw: Vec<PathBuf>,
+    /// Also allow reading and executing PATH (file or tree) as an installation prefix:
+    /// the kernel floor lets the program execute from it too (say, the interpreter a script
+    /// in the working directory names, which arbiter does not grant by itself).
+    #[arg(long, value_name = "PATH")]
+    pub rx: Vec<PathBuf>,
     /// Deny PATH, whatever else allows it.
     #[arg(long, value_name = "PATH")]
     pub deny: Vec<PathBuf>,
@@ -195,7 +200,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         base.decide_path(p, Access::WRITE).decision.allow
             || base.decide_path(p, Access::CREATE).decision.allow
     };
-    let prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
+    let mut prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
+    for p in &args.rx {
+        let real = p
+            .canonicalize()
+            .with_context(|| format!("--rx {}", p.display()))?;
+        prefixes.push(real);
+    }
     let unreadable: Vec<PathBuf> = prefixes
         .iter()
         .filter(|p| {
