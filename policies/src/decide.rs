@@ -197,6 +197,16 @@ impl Policy {
         out
     }
 
+    /// True if every path strictly beneath `path` is decided exactly as `path` itself: no
+    /// rule (literal, pattern, or a pattern anchored above) can decide anywhere beneath it.
+    /// The broker moves a directory only then, so a rename cannot carry a subtree some rule
+    /// treats differently to where another rule decides it. `false` for a path that is not
+    /// absolute and clean.
+    pub fn decided_alone_beneath(&self, path: &Path) -> bool {
+        let bytes = path.as_os_str().as_bytes();
+        is_clean(bytes) && self.fs.nothing_beneath(bytes)
+    }
+
     fn decide_net(
         &self,
         family: Family,

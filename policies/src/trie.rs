@@ -284,6 +284,40 @@ impl PathIndex {
         }
     }
 
+    /// True if no rule can decide anywhere strictly beneath `path` (clean, absolute): no
+    /// literal rule beneath it, no pattern anchored at or beneath it, and no pattern anchored
+    /// above it that could match beneath it. Every path beneath is then decided exactly as
+    /// `path` itself is.
+    pub fn nothing_beneath(&self, path: &[u8]) -> bool {
+        let mut id: NodeId = 0;
+        let mut at = 0;
+        let mut comps = components(path);
+        loop {
+            let node = &self.nodes[id as usize];
+            let tail = rest(path, at);
+            if tail.is_empty() {
+                return node.beneath == 0;
+            }
+            if node
+                .globs
+                .iter()
+                .any(|&g| self.globs[g as usize].0.could_match_beneath(tail))
+            {
+                return false;
+            }
+            let Some((comp, end)) = comps.next() else {
+                return true;
+            };
+            match node.children.get(comp) {
+                Some(&c) => {
+                    id = c;
+                    at = end;
+                }
+                None => return true,
+            }
+        }
+    }
+
     /// The literal rules whose subtree no other rule can decide in: `(rule, root)` pairs, for
     /// the kernel floor.
     pub fn uniform_literals(&self) -> impl Iterator<Item = (&[u32], u32)> + '_ {
@@ -339,5 +373,20 @@ mod tests {
         assert_eq!(decide(&ix, &al, "/"), None);
         assert_eq!(ix.allow_beneath(b"/"), Some(0));
         assert_eq!(ix.allow_beneath(b"/a"), None);
+    }
+
+    #[test]
+    fn nothing_beneath_sees_literals_and_patterns_at_every_depth() {
+        let ix = index(&[("/a", true), ("/a/b/c", false), ("/x/*/*.key", false)]);
+        assert!(!ix.nothing_beneath(b"/a"));
+        assert!(!ix.nothing_beneath(b"/a/b"));
+        assert!(ix.nothing_beneath(b"/a/b/c"));
+        assert!(ix.nothing_beneath(b"/a/d"));
+        assert!(ix.nothing_beneath(b"/a/d/e"));
+        // A pattern anchored above reaches beneath /x/y, not beneath /x/y/z.
+        assert!(!ix.nothing_beneath(b"/x"));
+        assert!(!ix.nothing_beneath(b"/x/y"));
+        assert!(ix.nothing_beneath(b"/x/y/z"));
+        assert!(!ix.nothing_beneath(b"/"));
     }
 }

@@ -48,3 +48,24 @@ pub struct HelloReply<'a> {
     /// The sandbox's private temporary directory (the command's `TMPDIR`).
     pub tmpdir: &'a [u8],
 }
+
+/// The longest profile name a hello may ask for.
+pub const PROFILE_NAME_MAX: usize = 64;
+
+impl Hello<'_> {
+    /// Validates the hello at the edge: a profile name is 1 to [`PROFILE_NAME_MAX`] bytes of
+    /// ASCII letters, digits, `-`, `_` and `.`; `cwd` and `argv0` hold no NUL and are shorter
+    /// than `PATH_MAX`. The error says what is wrong, for the refusal and the audit log.
+    pub fn check(&self) -> Result<(), crate::Invalid> {
+        use crate::valid::{check_path_bytes, Arg, Invalid};
+        if let Some(p) = self.profile {
+            let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+            if p.is_empty() || p.len() > PROFILE_NAME_MAX || !p.bytes().all(ok) {
+                return Err(Invalid::NotText(Arg::Profile));
+            }
+        }
+        check_path_bytes(Arg::Cwd, self.cwd, true)?;
+        check_path_bytes(Arg::Argv0, self.argv0, true)?;
+        Ok(())
+    }
+}

@@ -29,11 +29,15 @@ pub mod call;
 pub mod codec;
 pub mod daemon;
 pub mod fdpass;
+pub mod fuzzing;
 pub mod reply;
+pub mod sockaddr;
+pub mod valid;
 
 pub use call::{At, Call, PathArg, Request, SockAddr, Timespec};
 pub use codec::{decode, encode, CodecError};
 pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
+pub use valid::{Checked, Invalid};
 
 use serde::{Deserialize, Serialize};
 
@@ -95,8 +99,9 @@ pub const SECCOMP_LISTENER_TAG: [u8; 4] = *b"SECL";
 
 /// Hands a seccomp user-notification listener (the message's one fd) to the broker. Sent
 /// once on the bootstrap socket by `arbiter run`'s child between fork and exec
-/// (`arbiter run --seccomp-transport`). Its leading tag makes it longer than any
-/// [`Register`], which therefore never decodes from it (trailing bytes are an error).
+/// (`arbiter run --seccomp-transport`). Its tag's first byte (`S`, 0x53) is a whole
+/// one-byte varint, so a [`Register`] never decodes from it (the bytes after it are
+/// trailing bytes, an error); the broker checks the tag (fuzzed by `bootstrap_decoder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeccompListener {
     /// Always [`SECCOMP_LISTENER_TAG`].

@@ -121,12 +121,13 @@ fn fds_travel_with_a_message_and_arrive_close_on_exec() {
     }
 }
 
-/// The fuzz target's corpus (fuzz/corpus/request) replayed on every test run: each seed
+/// The fuzz target's corpus (fuzz/corpus/request_decoder) replayed on every test run: each seed
 /// decodes, re-encodes identically, and every truncation and bit flip of it is refused or
 /// decodes without panicking — a short, deterministic fuzz pass in the suite.
 #[test]
 fn fuzz_corpus_replays_and_mutations_never_panic() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/request");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/request_decoder");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();

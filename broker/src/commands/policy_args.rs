@@ -18,7 +18,9 @@ pub struct PolicyArgs {
     /// Also allow reading PATH (file or tree), merged over the policy.
     #[arg(long, value_name = "PATH")]
     pub ro: Vec<PathBuf>,
-    /// Also allow reading and executing PATH (a directory of tools the command runs).
+    /// Also allow reading and executing PATH (file or tree) as an installation prefix: the
+    /// kernel floor lets the program execute from it too (say, the interpreter a script in
+    /// the working directory names, which arbiter does not grant by itself).
     #[arg(long, value_name = "PATH")]
     pub rx: Vec<PathBuf>,
     /// Also allow reading and writing PATH.
@@ -50,11 +52,17 @@ impl PolicyArgs {
             .collect()
     }
 
-    /// The command-line additions, with `extra_rx` (the program's installation prefixes)
-    /// added to `--rx`.
+    /// The command-line additions, with `extra_rx` added to `--rx`.
     pub fn additions(&self, extra_rx: Vec<PathBuf>) -> Additions {
         let mut rx = self.rx.clone();
         rx.extend(extra_rx);
+        self.additions_with_rx(rx)
+    }
+
+    /// The command-line additions with exactly `rx` as the read-and-exec rules (`arbiter run`
+    /// turns `--rx` into installation prefixes and adds a rule only where the policy does not
+    /// already let the program read).
+    pub fn additions_with_rx(&self, rx: Vec<PathBuf>) -> Additions {
         Additions {
             ro: self.ro.clone(),
             rw: self.rw.clone(),

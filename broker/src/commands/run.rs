@@ -178,16 +178,29 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     } else {
         args.rules.sources()
     };
-    let prefixes = program::prefixes(&program, path_var.as_deref());
-    // An installation prefix only ever adds access: where the policy already lets the
-    // program read it (e.g. a tool in the writable working directory), no rule is added,
-    // and the kernel floor still grants exec on it.
     // The sources are parsed once: the command-line additions are merged over them below.
     let mut loading = Loading::new(&vars);
     for source in &sources {
         loading.add(source);
     }
     let base = loading.policy().context("invalid policy")?;
+    // An installation prefix only ever adds access: where the policy already lets the
+    // program read it (e.g. a tool in the writable working directory), no rule is added,
+    // and the kernel floor still grants exec on it. A file the program may write or create
+    // (its `#!` line, a symlink's target) is never followed to a prefix.
+    let writable = |p: &std::path::Path| {
+        base.decide_path(p, Access::WRITE).decision.allow
+            || base.decide_path(p, Access::CREATE).decision.allow
+    };
+    let mut prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
+    // `--rx` paths are installation prefixes the user names: the kernel floor grants
+    // executing from them, and the policy reading them (below, when it does not already).
+    for p in &args.rules.rx {
+        let real = p
+            .canonicalize()
+            .with_context(|| format!("--rx {}", p.display()))?;
+        prefixes.push(real);
+    }
     let unreadable: Vec<PathBuf> = prefixes
         .iter()
         .filter(|p| {
@@ -198,7 +211,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         })
         .cloned()
         .collect();
-    let additions = args.rules.additions(unreadable);
+    let additions = args.rules.additions_with_rx(unreadable);
     let source = additions
         .to_source()
         .context("invalid command-line addition")?;

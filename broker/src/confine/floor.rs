@@ -172,14 +172,25 @@ pub struct Surveyed {
     pub kind: Option<(bool, bool)>,
 }
 
-/// Opens each entry of `floor` once (`O_PATH`, symlinks followed) and looks at what it is,
-/// for the Landlock ruleset and the seccomp transport's exact-file table alike. Returns the
-/// entries and, in the same order, the open fds (`None` where the path does not exist).
-pub fn survey(floor: Vec<(PathBuf, FloorAccess)>) -> (Vec<Surveyed>, Vec<Option<OwnedFd>>) {
+/// Opens each entry of `floor` once (`O_PATH`) and looks at what it is, for the Landlock
+/// ruleset and the seccomp transport's exact-file table alike. Returns the entries and, in
+/// the same order, the open fds (`None` where the path does not exist). Entries for which
+/// `real` holds are real paths (the program's installation prefixes) and are opened
+/// without following any symlink (`openat2` `RESOLVE_NO_SYMLINKS`): one swapped in since
+/// they were resolved leaves the entry out (no grant) instead of being followed. The
+/// others (system paths, some of them symlinks on merged-/usr systems) follow symlinks.
+pub fn survey(
+    floor: Vec<(PathBuf, FloorAccess)>,
+    real: &dyn Fn(&Path) -> bool,
+) -> (Vec<Surveyed>, Vec<Option<OwnedFd>>) {
     floor
         .into_iter()
         .map(|(path, access)| {
-            let fd = open_path(&path);
+            let fd = if real(&path) {
+                open_real(&path)
+            } else {
+                open_path(&path)
+            };
             let kind = fd.as_ref().and_then(kind_of);
             let fd = if kind.is_some() { fd } else { None };
             (Surveyed { path, access, kind }, fd)
@@ -197,6 +208,37 @@ fn kind_of(fd: &OwnedFd) -> Option<(bool, bool)> {
     }
     let format = st.st_mode & libc::S_IFMT;
     Some((format == libc::S_IFDIR, format == libc::S_IFREG))
+}
+
+/// `openat2(path, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS)`: `None` if any component is a
+/// symlink (or the kernel lacks openat2: then nothing is granted by this entry).
+fn open_real(path: &Path) -> Option<OwnedFd> {
+    /// `struct open_how` of openat2(2).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: c is NUL-terminated; how is a valid open_how of the size passed; the fd
+    // returned is owned by no one else.
+    unsafe {
+        let fd = libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        );
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as i32))
+    }
 }
 
 /// `open(path, O_PATH | O_CLOEXEC)`.
@@ -228,6 +270,26 @@ mod tests {
         assert!(floor
             .iter()
             .any(|(p, _)| p == Path::new("/x/libarbiter_shim.so")));
+    }
+
+    #[test]
+    fn a_real_entry_with_a_symlink_swapped_in_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("prefix/bin")).unwrap();
+        std::fs::create_dir_all(root.join("private")).unwrap();
+        let entry = |p: &str| (root.join(p), FloorAccess::ReadExec);
+        let real = |p: &Path| p.starts_with(&root);
+        let (_, fds) = survey(vec![entry("prefix")], &real);
+        assert!(fds[0].is_some());
+        // The prefix's directory is swapped for a symlink to somewhere else.
+        std::fs::rename(root.join("prefix"), root.join("moved")).unwrap();
+        std::os::unix::fs::symlink(root.join("private"), root.join("prefix")).unwrap();
+        let (surveyed, fds) = survey(vec![entry("prefix")], &real);
+        assert!(fds[0].is_none() && surveyed[0].kind.is_none());
+        // A system entry still follows its symlink.
+        let (_, fds) = survey(vec![entry("prefix")], &|_| false);
+        assert!(fds[0].is_some());
     }
 
     fn policy(text: &str) -> arbiter_policies::Policy {

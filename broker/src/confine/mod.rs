@@ -75,7 +75,8 @@ pub fn prepare(
         }
         _ => None,
     };
-    let (floor, fds) = floor::survey(paths);
+    // The prefixes are real paths (`sandbox::program::prefixes`): opened without symlinks.
+    let (floor, fds) = floor::survey(paths, &|p| prefixes.iter().any(|x| x == p));
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arbiter_policies::{Policy, Source, Vars};
-use arbiter_protocol::{At, Call, PathArg};
+use arbiter_protocol::{At, Call, Checked, PathArg};
 use proptest::prelude::*;
 
 use crate::audit::Audit;
@@ -74,6 +74,11 @@ const CALLER: Caller = Caller {
     transport: Transport::Shim,
 };
 
+/// A call the tests built, checked as a transport checks it.
+fn checked(call: Call<'_>) -> Checked<'_> {
+    Checked::new(call, 0).expect("a valid call")
+}
+
 fn component() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
         "a", "b", "file", "s", "..", ".", "", "out", "abs_out", "up", "in", "flip", "secret",
@@ -121,7 +126,7 @@ proptest! {
         let flags = [libc::O_RDONLY, libc::O_PATH, libc::O_RDONLY | libc::O_DIRECTORY, libc::O_WRONLY | libc::O_CREAT][mode];
         for _ in 0..5 {
             let call = Call::Open { path: PathArg { at: At::Absolute, path: &path }, flags, mode: 0o600, umask: 0 };
-            let out = t.core.handle(&CALLER, &call, &[]);
+            let out = t.core.handle(&CALLER, &checked(call), &[]);
             if let Some(fd) = &out.fd {
                 match fd_path(fd.as_fd()) {
                     Ok(real) => prop_assert!(permitted(&real, &t.allowed, flags == libc::O_PATH), "{} opened {}", String::from_utf8_lossy(&path), real.display()),
@@ -168,7 +173,7 @@ fn traversal_table_is_denied() {
             mode: 0,
             umask: 0,
         };
-        let out = t.core.handle(&CALLER, &call, &[]);
+        let out = t.core.handle(&CALLER, &checked(call), &[]);
         assert!(out.fd.is_none(), "{p} was opened");
         assert_eq!(out.errno, libc::EACCES, "{p}: errno {}", out.errno);
     }
@@ -188,7 +193,7 @@ fn traversal_table_is_denied() {
             umask: 0,
         };
         assert!(
-            t.core.handle(&CALLER, &call, &[]).fd.is_some(),
+            t.core.handle(&CALLER, &checked(call), &[]).fd.is_some(),
             "{p} was refused"
         );
     }

@@ -4,6 +4,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use arbiter_policies::Access;
@@ -41,7 +42,7 @@ pub fn perform(
                     mode & 0o7777 & !umask,
                 )
             })?;
-            Ok(Done::value(0))
+            confirm_created(core, &loc, true, notes)
         }
         Call::Mknod {
             path,
@@ -66,7 +67,7 @@ pub fn perform(
                     0,
                 )
             })?;
-            Ok(Done::value(0))
+            confirm_created(core, &loc, false, notes)
         }
         Call::Unlink { path, flags } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
@@ -81,25 +82,7 @@ pub fn perform(
             })?;
             Ok(Done::value(0))
         }
-        Call::Rename { from, to, flags } => {
-            let src = resolve_checked(core, &from, fds, false, notes)?;
-            let dst = resolve_checked(core, &to, fds, false, notes)?;
-            core.check_path(&src.path(), Access::RENAME, notes)?;
-            core.check_path(&dst.path(), Access::RENAME, notes)?;
-            // SAFETY: names are NUL-terminated; both parent fds are open.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_renameat2,
-                    src.parent.as_raw_fd(),
-                    src.name_c().as_ptr(),
-                    dst.parent.as_raw_fd(),
-                    dst.name_c().as_ptr(),
-                    flags,
-                )
-            };
-            check(rc as i32)?;
-            Ok(Done::value(0))
-        }
+        Call::Rename { from, to, flags } => rename(core, &from, &to, fds, flags, notes),
         Call::Link { from, to, flags } => link(core, &from, &to, fds, flags, notes),
         Call::Symlink { target, path } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
@@ -113,7 +96,7 @@ pub fn perform(
                     loc.name_c().as_ptr(),
                 )
             })?;
-            Ok(Done::value(0))
+            confirm_created(core, &loc, false, notes)
         }
         Call::Readlink { path } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
@@ -243,7 +226,6 @@ fn base<'f>(arg: &PathArg<'_>, fds: &'f [OwnedFd]) -> Result<Base<'f>, Errno> {
 /// A readable guess at the path a request named, for deciding when resolution itself failed
 /// (so a denied tree answers with the policy's errno, not with what exists inside it).
 fn lexical_path(arg: &PathArg<'_>, fds: &[OwnedFd]) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
     let rel = Path::new(std::ffi::OsStr::from_bytes(arg.path));
     let start = match base(arg, fds).ok()? {
         Base::Root => PathBuf::from("/"),
@@ -279,7 +261,10 @@ fn resolution_error(
     }
 }
 
-/// Resolves all but the final component (which is followed too when `follow`).
+/// Resolves all but the final component (which is followed too when `follow`). A walk that
+/// climbed out of a directory the policy hides (`stat` denied) by `..`, or failed in one
+/// before such a climb, answers that rule's errno, whether or not what lay beyond exists
+/// (see [`walked_through`]).
 pub(crate) fn resolve_checked(
     core: &RequestCore,
     arg: &PathArg<'_>,
@@ -288,7 +273,57 @@ pub(crate) fn resolve_checked(
     notes: &mut Notes,
 ) -> Result<Location, Errno> {
     let b = base(arg, fds)?;
-    resolve::resolve(b, arg.path, follow).map_err(|e| resolution_error(core, arg, fds, e, notes))
+    let mut left = Vec::new();
+    match resolve::resolve(b, arg.path, follow, &mut left) {
+        Ok(loc) => {
+            walked_through(core, &left, Some(&loc.parent_path), notes)?;
+            Ok(loc)
+        }
+        Err(e) => {
+            walked_through(core, &left, None, notes)?;
+            Err(resolution_error(core, arg, fds, e, notes))
+        }
+    }
+}
+
+/// The directories a walk climbed out of (`left`, see [`resolve::walk_dir`]) must each
+/// allow `stat`, unless the walk ended beneath them (`parent` is the real directory it ended
+/// in; `None` when it failed): their entries' existence would otherwise show through `..`.
+/// Refused with the hiding rule's errno.
+fn walked_through(
+    core: &RequestCore,
+    left: &[PathBuf],
+    parent: Option<&Path>,
+    notes: &mut Notes,
+) -> Result<(), Errno> {
+    for dir in left {
+        if parent.is_some_and(|p| p.starts_with(dir)) || core.allows(dir, Access::STAT) {
+            continue;
+        }
+        return core.check_path(dir, Access::STAT, notes);
+    }
+    Ok(())
+}
+
+/// [`resolve::follow_once`], refusing a walk through a directory the policy hides as
+/// [`resolve_checked`] does.
+fn follow_link(
+    core: &RequestCore,
+    loc: &Location,
+    notes: &mut Notes,
+) -> Result<Option<Location>, Errno> {
+    let mut left = Vec::new();
+    match resolve::follow_once(loc, &mut left) {
+        Ok(next) => {
+            let parent = next.as_ref().map(|n| n.parent_path.as_path());
+            walked_through(core, &left, parent.or(Some(&loc.parent_path)), notes)?;
+            Ok(next)
+        }
+        Err(e) => {
+            walked_through(core, &left, None, notes)?;
+            Err(e)
+        }
+    }
 }
 
 /// The file a chmod/chown acts on, as an `O_PATH` fd, after checking `setattr` on it
@@ -337,6 +372,107 @@ fn open_final(
         }
     }
     Err(Errno(libc::ELOOP))
+}
+
+/// openat(2) of `loc` with `flags` (which carry `O_NOFOLLOW`), and whether it created the
+/// file: an `O_CREAT` open without `O_EXCL` tries `O_EXCL` first and, when the file exists,
+/// opens it without `O_CREAT`, so the broker knows what to undo.
+pub(crate) fn open_at(loc: &Location, flags: i32, mode: u32) -> Result<(OwnedFd, bool), Errno> {
+    let name = loc.name_c();
+    let dir = loc.parent.as_raw_fd();
+    if flags & libc::O_CREAT == 0 || flags & libc::O_EXCL != 0 {
+        return openat_raw(dir, &name, flags, mode).map(|fd| (fd, flags & libc::O_CREAT != 0));
+    }
+    for _ in 0..resolve::MAX_SYMLINK_HOPS {
+        match openat_raw(dir, &name, flags | libc::O_EXCL, mode) {
+            Ok(fd) => return Ok((fd, true)),
+            Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+        match openat_raw(dir, &name, flags & !libc::O_CREAT, mode) {
+            Ok(fd) => return Ok((fd, false)),
+            // Removed in between: create it after all.
+            Err(Errno(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno(libc::EAGAIN))
+}
+
+/// Confirms, after the action, that the object held (`fd`, opened at `loc`) is one the
+/// policy grants `rights` on where it really is: its real path (`/proc/self/fd`) is the one
+/// decided on, or else `rights` are decided again on where it is now. A file removed
+/// meanwhile (or an `O_TMPFILE`) has no path: its directory is confirmed instead.
+pub(crate) fn confirm_fd(
+    core: &RequestCore,
+    loc: &Location,
+    fd: &OwnedFd,
+    rights: Access,
+    notes: &mut Notes,
+) -> Result<(), Errno> {
+    match resolve::fd_path(fd.as_fd()) {
+        Ok(real) if real == loc.path() => Ok(()),
+        Ok(real) => core.check_path(&real, rights, notes),
+        Err(_) => confirm_parent(core, loc, rights, notes),
+    }
+}
+
+/// Confirms, after the action, that the directory the broker acted in (`loc.parent`) is
+/// still where the decision was made (`loc.parent_path`); where it moved meanwhile, decides
+/// `rights` again on the name's real location now.
+pub(crate) fn confirm_parent(
+    core: &RequestCore,
+    loc: &Location,
+    rights: Access,
+    notes: &mut Notes,
+) -> Result<(), Errno> {
+    let now = resolve::fd_path(loc.parent.as_fd())?;
+    if now == loc.parent_path {
+        return Ok(());
+    }
+    let real = if loc.name == b"." {
+        now
+    } else {
+        now.join(std::ffi::OsStr::from_bytes(&loc.name))
+    };
+    core.check_path(&real, rights, notes)
+}
+
+/// Removes the file the broker just created at `loc` (held as `fd`), if it is still there.
+pub(crate) fn undo_create(loc: &Location, fd: &OwnedFd) {
+    let same = match (
+        statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH),
+        statx(
+            loc.parent.as_raw_fd(),
+            &loc.name_c(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ),
+    ) {
+        (Ok(a), Ok(b)) => identity(&a) == identity(&b),
+        _ => false,
+    };
+    if same {
+        // SAFETY: name is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), 0) };
+    }
+}
+
+/// After a creation by name (mkdir, mknod, symlink, link) in `loc`: confirms the parent
+/// ([`confirm_parent`]) and, if it moved where the policy refuses, removes what was created
+/// (`rmdir` for a directory) and refuses.
+fn confirm_created(
+    core: &RequestCore,
+    loc: &Location,
+    dir: bool,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    if let Err(denied) = confirm_parent(core, loc, Access::CREATE, notes) {
+        let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
+        // SAFETY: name is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), flags) };
+        return Err(denied);
+    }
+    Ok(Done::value(0))
 }
 
 fn open(
@@ -406,7 +542,7 @@ fn open(
             };
             if let Err(denied) = core.check_path(&path, needed, notes) {
                 // A denied name may be a symlink to an allowed file: decide on its target.
-                match follow.then(|| resolve::follow_once(&loc)) {
+                match follow.then(|| follow_link(core, &loc, notes)) {
                     Some(Ok(Some(next))) => {
                         loc = next;
                         notes.verdict = None;
@@ -416,18 +552,30 @@ fn open(
                 }
             }
         }
-        let fd = match openat_raw(loc.parent.as_raw_fd(), &loc.name_c(), flags, mode) {
+        let (fd, created) = match open_at(&loc, flags, mode) {
             Err(Errno(libc::ELOOP)) if follow || loc.trailing_slash => {
-                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
             other => other?,
         };
+        // Decide on what is held: the fd's real location, now.
+        let rights = if created {
+            access | Access::CREATE
+        } else {
+            access
+        };
+        if let Err(denied) = confirm_fd(core, &loc, &fd, rights, notes) {
+            if created {
+                undo_create(&loc, &fd);
+            }
+            return Err(denied);
+        }
         if flags & libc::O_PATH != 0 && follow {
             // O_PATH|O_NOFOLLOW opens a symlink itself; the caller asked to follow it.
             let st = statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH)?;
             if file_type(st.mode) == libc::S_IFLNK {
-                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
         }
@@ -476,7 +624,7 @@ fn stat(
         );
         if let Ok(s) = &st {
             if (follow || loc.trailing_slash) && file_type(s.mode) == libc::S_IFLNK {
-                loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
                 continue;
             }
         }
@@ -517,7 +665,7 @@ fn access(
         if hops > resolve::MAX_SYMLINK_HOPS {
             return Err(Errno(libc::ELOOP));
         }
-        loc = resolve::follow_once(&loc)?.ok_or(Errno(libc::ELOOP))?;
+        loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
         st = statx(
             loc.parent.as_raw_fd(),
             &loc.name_c(),
@@ -556,6 +704,129 @@ fn access(
     Ok(Done::value(0))
 }
 
+/// The rights an existing object carries to where it is moved or linked: the destination's
+/// rule may grant one of them only if the source's does.
+const CARRIED: [Access; 7] = [
+    Access::READ,
+    Access::LIST,
+    Access::WRITE,
+    Access::EXEC,
+    Access::SETATTR,
+    Access::REMOVE,
+    Access::RENAME,
+];
+
+/// `RENAME_EXCHANGE` of renameat2(2).
+const RENAME_EXCHANGE: u32 = 1 << 1;
+/// `RENAME_NOREPLACE` of renameat2(2).
+const RENAME_NOREPLACE: u32 = 1 << 0;
+
+/// The identity of an inode: device and inode number.
+type Identity = (u32, u32, u64);
+
+fn identity(st: &arbiter_protocol::WireStat) -> Identity {
+    (st.dev_major, st.dev_minor, st.ino)
+}
+
+/// What a rename moves, looked at once without following a symlink: its identity, and
+/// whether it is a directory.
+fn moved_object(loc: &Location) -> Result<(Identity, bool), Errno> {
+    let st = statx(
+        loc.parent.as_raw_fd(),
+        &loc.name_c(),
+        libc::AT_SYMLINK_NOFOLLOW,
+    )?;
+    Ok((identity(&st), file_type(st.mode) == libc::S_IFDIR))
+}
+
+/// Moving the object at `from` (a directory when `is_dir`) to `to` exposes nothing the
+/// policy hides: the destination's rule grants no right on it the source's does not, and a
+/// directory moves only where one rule decides its whole subtree on both sides (else a
+/// denied directory inside it would land beneath another rule). `EXDEV` otherwise, which
+/// makes `mv` and its kind copy and remove instead — file by file, each decided.
+fn moves_nothing_hidden(
+    core: &RequestCore,
+    from: &Path,
+    to: &Path,
+    is_dir: bool,
+) -> Result<(), Errno> {
+    let policy = core.policy();
+    if is_dir && !(policy.decided_alone_beneath(from) && policy.decided_alone_beneath(to)) {
+        return Err(Errno(libc::EXDEV));
+    }
+    if CARRIED
+        .iter()
+        .any(|&right| core.allows(to, right) && !core.allows(from, right))
+    {
+        return Err(Errno(libc::EXDEV));
+    }
+    Ok(())
+}
+
+/// renameat2(2): decided on both real paths (`rename` on each), and on what moves
+/// ([`moves_nothing_hidden`], both ways for `RENAME_EXCHANGE`). The objects decided about
+/// are identified before the call and confirmed after it, and so are the directories
+/// ([`confirm_parent`]): if the program swapped another object in, or moved a directory
+/// where the policy refuses, meanwhile, the rename is undone and refused with `EXDEV`.
+fn rename(
+    core: &RequestCore,
+    from: &PathArg<'_>,
+    to: &PathArg<'_>,
+    fds: &[OwnedFd],
+    flags: u32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let src = resolve_checked(core, from, fds, false, notes)?;
+    let dst = resolve_checked(core, to, fds, false, notes)?;
+    let (src_path, dst_path) = (src.path(), dst.path());
+    core.check_path(&src_path, Access::RENAME, notes)?;
+    core.check_path(&dst_path, Access::RENAME, notes)?;
+    let exchange = flags & RENAME_EXCHANGE != 0;
+    let (moved, moved_dir) = moved_object(&src)?;
+    moves_nothing_hidden(core, &src_path, &dst_path, moved_dir)?;
+    let swapped = if exchange {
+        let (other, other_dir) = moved_object(&dst)?;
+        moves_nothing_hidden(core, &dst_path, &src_path, other_dir)?;
+        Some(other)
+    } else {
+        None
+    };
+    let renameat2 = |a: &Location, b: &Location, flags: u32| {
+        // SAFETY: names are NUL-terminated; both parent fds are open.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                a.parent.as_raw_fd(),
+                a.name_c().as_ptr(),
+                b.parent.as_raw_fd(),
+                b.name_c().as_ptr(),
+                flags,
+            )
+        };
+        check(rc as i32)
+    };
+    renameat2(&src, &dst, flags)?;
+    // Confirm the objects that moved are the ones decided about.
+    let at = |loc: &Location| moved_object(loc).map(|(id, _)| id);
+    let confirmed = at(&dst) == Ok(moved)
+        && match swapped {
+            Some(other) => at(&src) == Ok(other),
+            None => true,
+        }
+        && confirm_parent(core, &dst, Access::RENAME, notes).is_ok()
+        && (!exchange || confirm_parent(core, &src, Access::RENAME, notes).is_ok());
+    if !confirmed {
+        let undo = if exchange {
+            RENAME_EXCHANGE
+        } else {
+            RENAME_NOREPLACE
+        };
+        let _ = renameat2(&dst, &src, undo);
+        return Err(Errno(libc::EXDEV));
+    }
+    Ok(Done::value(0))
+}
+
 /// A hard link gives a file a second name, possibly under a more generous rule; so the
 /// source must already allow every right the destination's rule would grant.
 fn link(
@@ -570,14 +841,7 @@ fn link(
     let src = resolve_checked(core, from, fds, follow, notes)?;
     let dst = resolve_checked(core, to, fds, false, notes)?;
     core.check_path(&dst.path(), Access::CREATE, notes)?;
-    for right in [
-        Access::READ,
-        Access::WRITE,
-        Access::EXEC,
-        Access::SETATTR,
-        Access::REMOVE,
-        Access::RENAME,
-    ] {
+    for right in CARRIED {
         if core.allows(&dst.path(), right) {
             core.check_path(&src.path(), right, notes)?;
         }
@@ -592,5 +856,5 @@ fn link(
             0,
         )
     })?;
-    Ok(Done::value(0))
+    confirm_created(core, &dst, false, notes)
 }

@@ -2,15 +2,19 @@
 //!
 //! A transport (the shim's SEQPACKET channels, or seccomp user notifications) turns what
 //! it received into a [`Call`] plus the fds that came with it, and the identity the kernel
-//! vouched for ([`Caller`]). [`RequestCore::handle`] checks the call against the policy,
-//! performs it when allowed, writes the audit record, and returns an [`Outcome`] for the
-//! transport to send back.
+//! vouched for ([`Caller`]). [`RequestCore::serve`] validates the call's arguments once, at
+//! the edge, into a [`Checked`] call (or refuses it with the kernel's errno and an
+//! `invalid_request` audit record); [`RequestCore::handle`], which takes only a [`Checked`]
+//! call, decides it against the policy, performs it when allowed, writes the audit record,
+//! and returns an [`Outcome`] for the transport to send back.
 
 pub mod denials;
 pub mod errno;
 #[cfg(test)]
 mod escape_tests;
 pub mod fs;
+#[cfg(test)]
+mod integrity_tests;
 pub mod net;
 pub mod resolve;
 pub mod stat;
@@ -21,7 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arbiter_policies::{Access, Policy};
-use arbiter_protocol::{Call, WireStat, FAST_OPEN, FAST_STAT};
+use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_STAT};
 
 use crate::audit::{Audit, CallRecord, Verdict};
 use errno::Errno;
@@ -226,10 +230,53 @@ impl RequestCore {
         &self.audit
     }
 
-    /// Decides and performs one call. `fds` are the descriptors that came with it, in order.
-    pub fn handle(&self, caller: &Caller, call: &Call<'_>, fds: &[OwnedFd]) -> Outcome {
+    /// Validates `call` once, at the edge (see [`arbiter_protocol::valid`]), then decides
+    /// and performs it ([`RequestCore::handle`]). `fds` are the descriptors that came with
+    /// it, in order. A call the kernel could not have been given is refused with the
+    /// kernel's errno (`EAI_NONAME` for getaddrinfo) and an `invalid_request` audit record
+    /// that says why; it never reaches a decision.
+    pub fn serve(&self, caller: &Caller, call: Call<'_>, fds: &[OwnedFd]) -> Outcome {
+        let name = call.name();
+        let is_gai = matches!(call, Call::GetAddrInfo { .. });
+        match Checked::new(call, fds.len()) {
+            Ok(checked) => self.handle(caller, &checked, fds),
+            Err(invalid) => self.refuse(caller, name, is_gai, invalid),
+        }
+    }
+
+    fn refuse(&self, caller: &Caller, name: &str, is_gai: bool, invalid: Invalid) -> Outcome {
+        let errno = invalid.errno();
+        self.audit.event(
+            "invalid_request",
+            serde_json::json!({
+                "pid": caller.pid,
+                "call": name,
+                "transport": caller.transport.name(),
+                "error": invalid.to_string(),
+                "errno": Errno(errno).name(),
+            }),
+        );
+        if is_gai {
+            return Outcome {
+                result: i64::from(libc::EAI_NONAME),
+                errno: 0,
+                payload: OutPayload::AddrInfo {
+                    canonname: None,
+                    entries: Vec::new(),
+                    errno: 0,
+                },
+                fd: None,
+            };
+        }
+        Outcome::from_result(Err(Errno(errno)))
+    }
+
+    /// Decides and performs one call, checked at the edge ([`RequestCore::serve`] checks
+    /// and calls this). `fds` are the descriptors that came with it, in order.
+    pub fn handle(&self, caller: &Caller, call: &Checked<'_>, fds: &[OwnedFd]) -> Outcome {
         let started = Instant::now();
         let mut notes = Notes::default();
+        let call = call.call();
         let result = fs::perform(self, call, fds, &mut notes);
         let denial = match (&notes.verdict, &notes.denied) {
             (Some(Verdict::Deny), Some(target)) => Some(denials::Denial {

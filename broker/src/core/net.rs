@@ -350,13 +350,32 @@ fn bind_unix_path(
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
     let rc = unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) };
     if rc == 0 {
-        return Ok(Done::default());
+        return confirm_bound(core, &loc, notes);
     }
     let err = Errno::last();
     if err.0 != libc::EADDRINUSE || !d.replace_stale {
         return Err(err);
     }
-    replace_stale(&loc, &real, sock, &raw)
+    replace_stale(&loc, &real, sock, &raw)?;
+    confirm_bound(core, &loc, notes)
+}
+
+/// Confirms, after the bind, that the directory the socket file was made in is still where
+/// the decision was made; where it moved meanwhile, the bind is decided again on the
+/// socket's real path now, and if refused the socket file is removed and the bind refused.
+fn confirm_bound(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result<Done, Errno> {
+    let now = crate::core::resolve::fd_path(loc.parent.as_fd())?;
+    if now == loc.parent_path {
+        return Ok(Done::default());
+    }
+    let real = now.join(std::ffi::OsStr::from_bytes(&loc.name));
+    let d = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
+    if let Err(e) = record(core, format!("unix:{}", real.display()), d.decision, notes) {
+        // SAFETY: name is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), 0) };
+        return Err(e);
+    }
+    Ok(Done::default())
 }
 
 /// The git unix-stream-server dance: under `<path>.lock`, replace the socket file only if

@@ -8,6 +8,14 @@
 //! all end up in the real parent path that the policy sees. When the final component is a
 //! symlink and the call follows symlinks, the broker reads the link and resolves its target
 //! the same way (at most [`MAX_SYMLINK_HOPS`] times, then `ELOOP`, as the kernel does).
+//!
+//! A directory part that is not plainly canonical (a `..`, a `.`, a `//`, a symlink, a
+//! dirfd-relative path) is walked one component at a time ([`walk_dir`]), never following a
+//! symlink in the kernel: every directory the walk climbs out of by `..` is recorded, with
+//! the directory where a lookup failed before such a climb, so the core can refuse a walk
+//! through a directory the policy hides (no existence oracle: `denied/missing/../../ok` and
+//! `denied/present/../../ok` answer alike, also when a symlink led into `denied`). A
+//! symlink's jump is not a climb: `/var/run` → `/run` needs no right on `/var`.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -72,23 +80,120 @@ fn split_last(path: &[u8]) -> (Option<&[u8]>, &[u8], bool) {
     }
 }
 
-/// Opens `path` relative to `base` as an `O_PATH` directory, following symlinks as the
-/// kernel would.
-fn open_dir(base: Base<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
-    let c = CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
-    let dirfd = match base {
-        Base::Root => libc::AT_FDCWD,
-        Base::Dir(fd) => fd.as_raw_fd(),
-    };
-    if matches!(base, Base::Root) && !path.starts_with(b"/") {
-        return Err(Errno(libc::EINVAL));
-    }
+/// `PROC_SUPER_MAGIC`: the filesystem type of `/proc`, whose magic links (`/proc/PID/cwd`,
+/// `/proc/PID/fd/N`, `/proc/PID/root`) only the kernel can follow.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+fn on_proc(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: statfs is plain old data, filled by fstatfs.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) == 0 && st.f_type as i64 == PROC_SUPER_MAGIC }
+}
+
+fn open_root() -> Result<OwnedFd, Errno> {
     openat_raw(
-        dirfd,
-        &c,
+        libc::AT_FDCWD,
+        c"/",
         libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         0,
     )
+}
+
+/// Opens the directory `path` (relative to `base`; an absolute path starts at `/`) as an
+/// `O_PATH` fd, walking it one component at a time as the kernel would, but following each
+/// symlink itself (readlink, then its target's components; at most [`MAX_SYMLINK_HOPS`]).
+/// Symlinks in `/proc` are magic links only the kernel can follow: there the kernel follows
+/// that one component. The real path of every directory the walk leaves by `..` is appended
+/// to `left`, and so is the directory where a lookup fails when the walk would have climbed
+/// out of it afterwards (a `..` still to come, or `then_up`: the caller's final component is
+/// `..`): what lay beyond would otherwise show through.
+pub fn walk_dir(
+    base: Base<'_>,
+    path: &[u8],
+    then_up: bool,
+    left: &mut Vec<PathBuf>,
+) -> Result<OwnedFd, Errno> {
+    const DIR: i32 = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    let leave = |fd: &OwnedFd, left: &mut Vec<PathBuf>| {
+        if let Ok(p) = fd_path(fd.as_fd()) {
+            left.push(p);
+        }
+    };
+    if path.contains(&0) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let mut cur = match base {
+        _ if path.starts_with(b"/") => open_root()?,
+        Base::Root => return Err(Errno(libc::EINVAL)),
+        Base::Dir(fd) => openat_raw(fd.as_raw_fd(), c".", DIR, 0)?,
+    };
+    // Components still to walk, last first.
+    let mut todo: Vec<Vec<u8>> = path.rsplit(|&b| b == b'/').map(<[u8]>::to_vec).collect();
+    let mut hops = 0;
+    while let Some(comp) = todo.pop() {
+        if comp.is_empty() || comp == b"." {
+            continue;
+        }
+        let name = CString::new(comp).map_err(|_| Errno(libc::EINVAL))?;
+        if name.as_bytes() == b".." {
+            leave(&cur, left);
+            cur = openat_raw(cur.as_raw_fd(), c"..", DIR, 0)?;
+            continue;
+        }
+        let err = match openat_raw(cur.as_raw_fd(), &name, DIR | libc::O_NOFOLLOW, 0) {
+            Ok(next) => {
+                cur = next;
+                continue;
+            }
+            Err(e) => e,
+        };
+        // ENOTDIR: not a directory, or a symlink (O_NOFOLLOW with O_DIRECTORY refuses one).
+        let link = (err.0 == libc::ENOTDIR)
+            .then(|| readlink_at(cur.as_fd(), &name).ok())
+            .flatten();
+        let target = match link {
+            Some(target) => target,
+            None => {
+                if then_up || todo.iter().any(|c| c == b"..") {
+                    leave(&cur, left);
+                }
+                return Err(err);
+            }
+        };
+        hops += 1;
+        if hops > MAX_SYMLINK_HOPS {
+            return Err(Errno(libc::ELOOP));
+        }
+        if on_proc(cur.as_fd()) {
+            cur = openat_raw(cur.as_raw_fd(), &name, DIR, 0)?;
+            continue;
+        }
+        if target.starts_with(b"/") {
+            cur = open_root()?;
+        }
+        todo.extend(target.rsplit(|&b| b == b'/').map(<[u8]>::to_vec));
+    }
+    Ok(cur)
+}
+
+/// readlinkat(2) of `name` in `dir`: the link's contents.
+fn readlink_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: name is NUL-terminated and buf has buf.len() writable bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 /// A final component that names an entry of its parent (not empty, `.` or `..`).
@@ -125,6 +230,11 @@ const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 /// magic link, or the kernel lacks openat2; the caller then resolves the general way.
 /// Errors the general way would report too (`ENOENT`, `ENOTDIR`, `EACCES`…) are returned.
 fn open_plain_dir(dir: &[u8]) -> Result<Option<OwnedFd>, Errno> {
+    if dir.contains(&0) {
+        // The kernel would read only the bytes before the NUL, the policy all of them.
+        // Requests are checked at the edge (`arbiter_protocol::valid`); this is the backstop.
+        return Err(Errno(libc::EINVAL));
+    }
     if !is_canonical_dir(dir) || dir.len() >= PATH_BUF {
         return Ok(None);
     }
@@ -189,8 +299,9 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> Result<PathBuf, Errno> {
 }
 
 /// Resolves the parent of `path` (relative to `base`) to a held directory and its real path.
-/// The final component is not touched.
-pub fn locate(base: Base<'_>, path: &[u8]) -> Result<Location, Errno> {
+/// The final component is not touched. Directories the walk leaves other than by descending
+/// are appended to `left` (see [`walk_dir`]).
+pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Location, Errno> {
     if path.is_empty() {
         return Err(Errno(libc::ENOENT));
     }
@@ -211,7 +322,7 @@ pub fn locate(base: Base<'_>, path: &[u8]) -> Result<Location, Errno> {
         }
     }
     let parent = match dir {
-        Some(d) => open_dir(base, d)?,
+        Some(d) => walk_dir(base, d, name == b"..", left)?,
         None => match base {
             Base::Root => return Err(Errno(libc::EINVAL)),
             Base::Dir(fd) => openat_raw(
@@ -225,6 +336,11 @@ pub fn locate(base: Base<'_>, path: &[u8]) -> Result<Location, Errno> {
     if name.is_empty() || name == b"." || name == b".." {
         // The path names a directory itself ("/", "a/.", "a/.."): resolve it and re-split
         // its real path so the operation still acts on (parent, name).
+        if name == b".." {
+            if let Ok(p) = fd_path(parent.as_fd()) {
+                left.push(p);
+            }
+        }
         let dir = if name.is_empty() {
             parent
         } else {
@@ -281,8 +397,9 @@ fn locate_real_dir(real: PathBuf, dir: OwnedFd) -> Result<Location, Errno> {
 }
 
 /// If `loc` names a symlink, returns the location of its target (resolved from the link's
-/// directory); `Ok(None)` when it is not a symlink (or does not exist).
-pub fn follow_once(loc: &Location) -> Result<Option<Location>, Errno> {
+/// directory); `Ok(None)` when it is not a symlink (or does not exist). What the target's
+/// walk leaves is appended to `left` (see [`walk_dir`]).
+pub fn follow_once(loc: &Location, left: &mut Vec<PathBuf>) -> Result<Option<Location>, Errno> {
     if loc.name == b"." {
         return Ok(None);
     }
@@ -308,23 +425,29 @@ pub fn follow_once(loc: &Location) -> Result<Option<Location>, Errno> {
     }
     buf.truncate(n as usize);
     let mut next = if buf.starts_with(b"/") {
-        locate(Base::Root, &buf)?
+        locate(Base::Root, &buf, left)?
     } else {
-        locate(Base::Dir(loc.parent.as_fd()), &buf)?
+        locate(Base::Dir(loc.parent.as_fd()), &buf, left)?
     };
     next.trailing_slash |= loc.trailing_slash;
     Ok(Some(next))
 }
 
 /// Resolves `path` fully when `follow` is set (every symlink, including the last component),
-/// or all but the last component otherwise.
-pub fn resolve(base: Base<'_>, path: &[u8], follow: bool) -> Result<Location, Errno> {
-    let mut loc = locate(base, path)?;
+/// or all but the last component otherwise. Directories the walk leaves other than by
+/// descending are appended to `left` (see [`walk_dir`]).
+pub fn resolve(
+    base: Base<'_>,
+    path: &[u8],
+    follow: bool,
+    left: &mut Vec<PathBuf>,
+) -> Result<Location, Errno> {
+    let mut loc = locate(base, path, left)?;
     if !follow && !loc.trailing_slash {
         return Ok(loc);
     }
     for _ in 0..MAX_SYMLINK_HOPS {
-        match follow_once(&loc)? {
+        match follow_once(&loc, left)? {
             Some(next) => loc = next,
             None => return Ok(loc),
         }
@@ -354,7 +477,7 @@ mod tests {
         std::fs::create_dir(real.join("b")).unwrap();
         symlink(real.join("b"), real.join("link")).unwrap();
         let p = format!("{}/a/../link/file", real.display());
-        let loc = resolve(Base::Root, p.as_bytes(), true).unwrap();
+        let loc = resolve(Base::Root, p.as_bytes(), true, &mut Vec::new()).unwrap();
         assert_eq!(loc.path(), real.join("b/file"));
     }
 
@@ -366,25 +489,27 @@ mod tests {
         symlink(real.join("b"), real.join("link")).unwrap();
         // Canonical in form, so the openat2 fast way is tried: it must notice the symlink.
         let p = format!("{}/link/c/file", real.display());
-        let loc = resolve(Base::Root, p.as_bytes(), false).unwrap();
+        let loc = resolve(Base::Root, p.as_bytes(), false, &mut Vec::new()).unwrap();
         assert_eq!(loc.parent_path, real.join("b/c"));
         assert_eq!(loc.path(), real.join("b/c/file"));
         // A plain directory takes the fast way and reports the same real path.
         let p = format!("{}/b/c/file", real.display());
         assert_eq!(
-            resolve(Base::Root, p.as_bytes(), false).unwrap().path(),
+            resolve(Base::Root, p.as_bytes(), false, &mut Vec::new())
+                .unwrap()
+                .path(),
             real.join("b/c/file")
         );
         // Errors are the kernel's, as on the general way.
         let p = format!("{}/missing/file", real.display());
         assert_eq!(
-            resolve(Base::Root, p.as_bytes(), false).err(),
+            resolve(Base::Root, p.as_bytes(), false, &mut Vec::new()).err(),
             Some(Errno(libc::ENOENT))
         );
         std::fs::write(real.join("f"), b"x").unwrap();
         let p = format!("{}/f/file", real.display());
         assert_eq!(
-            resolve(Base::Root, p.as_bytes(), false).err(),
+            resolve(Base::Root, p.as_bytes(), false, &mut Vec::new()).err(),
             Some(Errno(libc::ENOTDIR))
         );
     }
@@ -409,11 +534,15 @@ mod tests {
         symlink("target", real.join("l")).unwrap();
         let p = format!("{}/l", real.display());
         assert_eq!(
-            resolve(Base::Root, p.as_bytes(), false).unwrap().path(),
+            resolve(Base::Root, p.as_bytes(), false, &mut Vec::new())
+                .unwrap()
+                .path(),
             real.join("l")
         );
         assert_eq!(
-            resolve(Base::Root, p.as_bytes(), true).unwrap().path(),
+            resolve(Base::Root, p.as_bytes(), true, &mut Vec::new())
+                .unwrap()
+                .path(),
             real.join("target")
         );
     }
@@ -426,18 +555,53 @@ mod tests {
         symlink("a", real.join("b")).unwrap();
         let p = format!("{}/a", real.display());
         assert_eq!(
-            resolve(Base::Root, p.as_bytes(), true).err(),
+            resolve(Base::Root, p.as_bytes(), true, &mut Vec::new()).err(),
             Some(Errno(libc::ELOOP))
         );
     }
 
     #[test]
+    fn the_walk_records_what_it_climbs_out_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(real.join("hidden/present")).unwrap();
+        std::fs::create_dir_all(real.join("ok")).unwrap();
+        symlink("hidden/present", real.join("hop")).unwrap();
+        let walk = |p: &str| {
+            let mut left = Vec::new();
+            let r = resolve(
+                Base::Root,
+                format!("{}/{p}", real.display()).as_bytes(),
+                false,
+                &mut left,
+            );
+            (r.map(|l| l.path()), left)
+        };
+        let (r, left) = walk("hidden/present/../../ok/f");
+        assert_eq!(r, Ok(real.join("ok/f")));
+        assert_eq!(left, [real.join("hidden/present"), real.join("hidden")]);
+        let (r, left) = walk("hop/../../ok/f");
+        assert_eq!(r, Ok(real.join("ok/f")));
+        assert_eq!(left, [real.join("hidden/present"), real.join("hidden")]);
+        // A failed lookup records its directory only when a climb was still to come.
+        let (r, left) = walk("hidden/missing/../../ok/f");
+        assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
+        assert_eq!(left, [real.join("hidden")]);
+        let (r, left) = walk("hidden/missing/x/f");
+        assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
+        assert!(left.is_empty());
+        // A plain walk down records nothing.
+        let (_, left) = walk("hidden/present/f");
+        assert!(left.is_empty());
+    }
+
+    #[test]
     fn root_and_dot_paths_name_directories() {
-        let loc = resolve(Base::Root, b"/", true).unwrap();
+        let loc = resolve(Base::Root, b"/", true, &mut Vec::new()).unwrap();
         assert_eq!(loc.path(), PathBuf::from("/"));
-        let loc = resolve(Base::Root, b"/usr/.", true).unwrap();
+        let loc = resolve(Base::Root, b"/usr/.", true, &mut Vec::new()).unwrap();
         assert_eq!(loc.path(), PathBuf::from("/usr"));
-        let loc = resolve(Base::Root, b"/usr/lib/..", true).unwrap();
+        let loc = resolve(Base::Root, b"/usr/lib/..", true, &mut Vec::new()).unwrap();
         assert_eq!(loc.path(), PathBuf::from("/usr"));
     }
 }

@@ -82,54 +82,143 @@ pub fn prefix_of(file: &Path) -> Option<PathBuf> {
     Some(prefix)
 }
 
-/// The interpreter named by a `#!` line, if the file has one.
-fn shebang(file: &Path) -> Option<(PathBuf, Option<String>)> {
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(file).ok()?.read(&mut head).ok()?;
-    let line = head[..n].strip_prefix(b"#!")?;
-    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
-    let text = std::str::from_utf8(line).ok()?.trim();
-    let mut parts = text.split_whitespace();
-    let interp = PathBuf::from(parts.next()?);
-    let arg = parts.next().map(str::to_owned);
-    Some((interp, arg))
+/// `BINPRM_BUF_SIZE`: how much of a file the kernel reads to find its `#!` line.
+pub const BINPRM_BUF_SIZE: usize = 256;
+
+/// The interpreter line of a script, as the kernel reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shebang {
+    /// The interpreter (relative to the working directory unless absolute).
+    pub interpreter: Vec<u8>,
+    /// The one optional argument: everything after the interpreter, as one string.
+    pub arg: Option<Vec<u8>>,
+}
+
+/// Parses the first [`BINPRM_BUF_SIZE`] bytes of a file exactly as Linux's `binfmt_script`
+/// does (since 5.0): `#!`, optional spaces and tabs, the interpreter up to a space, tab or
+/// NUL, then one optional argument (the rest of the line, spaces and tabs trimmed at both
+/// ends, up to a NUL). Only space and tab separate; a line longer than the buffer is cut
+/// there, unless the interpreter itself would be cut (no space, tab or NUL after it in the
+/// buffer), which the kernel refuses (`ENOEXEC`): `None`, as for a file without `#!`.
+pub fn parse_shebang(head: &[u8]) -> Option<Shebang> {
+    let mut buf = [0u8; BINPRM_BUF_SIZE];
+    let n = head.len().min(BINPRM_BUF_SIZE);
+    buf[..n].copy_from_slice(&head[..n]);
+    if !buf.starts_with(b"#!") {
+        return None;
+    }
+    let spacetab = |b: u8| b == b' ' || b == b'\t';
+    let terminator = |b: u8| b == b' ' || b == b'\t' || b == 0;
+    let buf_end = BINPRM_BUF_SIZE - 1;
+    let mut end = match buf.iter().position(|&b| b == b'\n') {
+        Some(nl) => nl,
+        None => {
+            let name = (2..buf_end).find(|&i| !spacetab(buf[i]))?;
+            (name..buf_end).find(|&i| terminator(buf[i]))?;
+            buf_end
+        }
+    };
+    while end > 2 && spacetab(buf[end - 1]) {
+        end -= 1;
+    }
+    let name = (2..end).find(|&i| !spacetab(buf[i]))?;
+    let sep = (name..end).find(|&i| terminator(buf[i]));
+    let interpreter = buf[name..sep.unwrap_or(end)].to_vec();
+    let arg = match sep {
+        Some(sep) if buf[sep] != 0 => (sep..end).find(|&i| !spacetab(buf[i])).map(|a| {
+            let arg = &buf[a..end];
+            arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())].to_vec()
+        }),
+        _ => None,
+    };
+    Some(Shebang { interpreter, arg })
+}
+
+/// The `#!` line of `file`, if it has one the kernel would run.
+fn shebang(file: &Path) -> Option<Shebang> {
+    let mut head = [0u8; BINPRM_BUF_SIZE];
+    let mut f = std::fs::File::open(file).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    parse_shebang(&head[..n])
+}
+
+/// The real file the kernel would execute for `path` (every symlink followed): `Some` only
+/// for an existing regular file with an execute bit.
+fn executable_target(path: &Path) -> Option<PathBuf> {
+    let real = path.canonicalize().ok()?;
+    is_executable(&real).then_some(real)
+}
+
+/// `path` with its directory resolved to its real location and its last component kept
+/// (a symlink stays itself): where a file the kernel passes through really lies.
+fn real_location(path: &Path) -> Option<PathBuf> {
+    let dir = path.parent()?.canonicalize().ok()?;
+    Some(dir.join(path.file_name()?))
 }
 
 /// Every installation prefix involved in running `program`: its own, each symlink hop's,
-/// and its interpreters' (through `#!` lines and `/usr/bin/env NAME`).
-pub fn prefixes(program: &Path, path_var: Option<&OsStr>) -> Vec<PathBuf> {
+/// and its interpreters' (through `#!` lines and `/usr/bin/env NAME`), as real paths.
+///
+/// Only what the kernel will execute counts: a hop or interpreter adds its prefix only when
+/// the chain ends at an existing executable regular file, and `#!` lines are read as the
+/// kernel reads them ([`parse_shebang`]; a relative interpreter is relative to the working
+/// directory). Nothing the sandboxed program could have written adds a grant: the `#!` line
+/// of a file, or the target of a symlink, for which `writable(real location)` holds (the
+/// policy lets the program write or create it) is not followed.
+pub fn prefixes(
+    program: &Path,
+    path_var: Option<&OsStr>,
+    writable: &dyn Fn(&Path) -> bool,
+) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let mut todo = vec![program.to_path_buf()];
     let mut hops = 0;
+    let cwd = std::env::current_dir().ok();
     while let Some(file) = todo.pop() {
         hops += 1;
         if hops > MAX_HOPS {
             break;
         }
-        let abs = if file.is_absolute() {
-            file.clone()
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(&file))
-                .unwrap_or(file.clone())
+        let abs = match (&cwd, file.is_absolute()) {
+            (_, true) => file.clone(),
+            (Some(d), false) => d.join(&file),
+            (None, false) => continue,
         };
-        if let Some(p) = prefix_of(&abs) {
-            out.push(p);
-        }
-        if let Ok(target) = std::fs::read_link(&abs) {
-            todo.push(abs.parent().map(|d| d.join(&target)).unwrap_or(target));
+        // The kernel will not execute from here: no grant.
+        if executable_target(&abs).is_none() {
             continue;
         }
-        if let Some((interp, arg)) = shebang(&abs) {
-            if interp.file_name() == Some(OsStr::new("env")) {
-                if let Some(name) = arg.filter(|a| !a.starts_with('-')) {
-                    if let Ok(found) = find(OsStr::new(&name), path_var) {
-                        todo.push(found);
-                    }
+        let Some(here) = real_location(&abs) else {
+            continue;
+        };
+        if let Some(p) = prefix_of(&here) {
+            out.push(p);
+        }
+        let trusted = !writable(&here);
+        if let Ok(target) = std::fs::read_link(&here) {
+            if trusted {
+                todo.push(here.parent().map(|d| d.join(&target)).unwrap_or(target));
+            }
+            continue;
+        }
+        let Some(sb) = shebang(&here).filter(|_| trusted) else {
+            continue;
+        };
+        let interp = PathBuf::from(OsStr::from_bytes(&sb.interpreter));
+        if interp.file_name() == Some(OsStr::new("env")) {
+            if let Some(name) = sb.arg.filter(|a| !a.starts_with(b"-")) {
+                if let Ok(found) = find(OsStr::from_bytes(&name), path_var) {
+                    todo.push(found);
                 }
             }
-            todo.push(interp);
         }
+        todo.push(interp);
     }
     // Never grant the root or the home directory itself.
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -159,6 +248,98 @@ mod tests {
         );
     }
 
+    fn sb(interp: &str, arg: Option<&str>) -> Option<Shebang> {
+        Some(Shebang {
+            interpreter: interp.as_bytes().to_vec(),
+            arg: arg.map(|a| a.as_bytes().to_vec()),
+        })
+    }
+
+    #[test]
+    fn shebang_lines_are_read_as_the_kernel_reads_them() {
+        assert_eq!(parse_shebang(b"#!/bin/sh\necho"), sb("/bin/sh", None));
+        assert_eq!(parse_shebang(b"#! \t/bin/sh  \t\n"), sb("/bin/sh", None));
+        // One argument: the rest of the line, spaces inside kept.
+        assert_eq!(
+            parse_shebang(b"#!/usr/bin/env python3 -u -X dev\n"),
+            sb("/usr/bin/env", Some("python3 -u -X dev"))
+        );
+        // Only space and tab separate: a vertical tab or a no-break space is in the name.
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh\x0b/x\n"),
+            sb("/bin/sh\x0b/x", None)
+        );
+        assert_eq!(
+            parse_shebang("#!/bin/sh\u{a0}/x\n".as_bytes()),
+            sb("/bin/sh\u{a0}/x", None)
+        );
+        // A NUL ends the interpreter (and the argument).
+        assert_eq!(parse_shebang(b"#!/bin/sh\0 /x\n"), sb("/bin/sh", None));
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh -e\0x\n"),
+            sb("/bin/sh", Some("-e"))
+        );
+        // Relative interpreters stay relative (to the working directory).
+        assert_eq!(parse_shebang(b"#!tools/run\n"), sb("tools/run", None));
+        assert_eq!(parse_shebang(b"#!\n"), None);
+        assert_eq!(parse_shebang(b"# !/bin/sh\n"), None);
+        // Longer than BINPRM_BUF_SIZE: cut at 255 bytes, unless the name itself is cut.
+        let mut long = b"#!/bin/sh ".to_vec();
+        long.extend([b'a'; 300]);
+        assert_eq!(
+            parse_shebang(&long),
+            sb("/bin/sh", Some(&"a".repeat(BINPRM_BUF_SIZE - 1 - 10)))
+        );
+        let mut cut = b"#!/".to_vec();
+        cut.extend([b'a'; 300]);
+        assert_eq!(parse_shebang(&cut), None);
+    }
+
+    #[test]
+    fn a_prefix_is_granted_only_where_the_kernel_executes_and_nothing_writable_adds_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let exe = |p: &Path, text: &str| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        exe(&root.join("opt/real/bin/interp"), "#!/bin/sh\n");
+        exe(
+            &root.join("work/a"),
+            &format!("#!{}/opt/real/bin/interp\n", root.display()),
+        );
+        exe(
+            &root.join("work/b"),
+            &format!("#!{}/opt/ghost/bin/interp\n", root.display()),
+        );
+        let none = |_: &Path| false;
+        // The interpreter exists and is executable: its prefix counts.
+        let got = prefixes(&root.join("work/a"), None, &none);
+        assert!(got.contains(&root.join("opt/real")), "{got:?}");
+        // An interpreter that does not exist is never executed: no grant.
+        let got = prefixes(&root.join("work/b"), None, &none);
+        assert!(
+            !got.iter().any(|p| p.starts_with(root.join("opt"))),
+            "{got:?}"
+        );
+        // A script the program may write adds nothing through its `#!` line.
+        let work = root.join("work");
+        let writable = |p: &Path| p.starts_with(&work);
+        let got = prefixes(&root.join("work/a"), None, &writable);
+        assert_eq!(got, vec![work.clone()]);
+        // Nor does a symlink it may write.
+        std::os::unix::fs::symlink(root.join("opt/real/bin/interp"), work.join("l")).unwrap();
+        assert_eq!(
+            prefixes(&work.join("l"), None, &writable),
+            vec![work.clone()]
+        );
+        assert!(prefixes(&work.join("l"), None, &none).contains(&root.join("opt/real")));
+        // A file that is not executable is not run at all.
+        std::fs::write(work.join("plain"), "#!/bin/sh\n").unwrap();
+        assert!(prefixes(&work.join("plain"), None, &none).is_empty());
+    }
+
     #[test]
     fn shebang_scripts_contribute_their_interpreter() {
         let dir = tempfile::tempdir().unwrap();
@@ -166,7 +347,8 @@ mod tests {
         std::fs::create_dir_all(&bin).unwrap();
         let script = bin.join("tool");
         std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
-        let got = prefixes(&script, None);
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let got = prefixes(&script, None, &|_| false);
         assert!(got.contains(&dir.path().join("inst")), "{got:?}");
     }
 

@@ -124,7 +124,13 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
-    let prefixes = program::prefixes(&program, path_var.as_deref());
+    // The daemon's policy is not known here: a file beneath the working directory (which
+    // profiles make writable) is never followed to a prefix.
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.canonicalize().ok());
+    let writable = |p: &std::path::Path| cwd.as_ref().is_some_and(|c| p.starts_with(c));
+    let prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
     let confinement = confine::prepare(&prefixes, &shim, false, DEFAULT_BOOTSTRAP_FD, None)
         .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {

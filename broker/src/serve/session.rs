@@ -182,6 +182,9 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         }
         Err(e) => return refuse(&conn, audit, who, &format!("malformed hello: {e}")),
     };
+    if let Err(e) = hello.check() {
+        return refuse(&conn, audit, who, &format!("invalid hello: {e}"));
+    }
 
     let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
     let groups = match groups_of(pid) {

@@ -614,7 +614,7 @@ impl Target {
         if !self.valid() {
             return Err(Answer::Gone);
         }
-        let out = core.handle(&self.caller(core), call, &self.fds);
+        let out = core.serve(&self.caller(core), call.clone(), &self.fds);
         if out.result < 0 {
             return Err(Answer::Error(out.errno));
         }
@@ -1125,65 +1125,33 @@ impl Target {
         Ok(unsafe { OwnedFd::from_raw_fd(sock as RawFd) })
     }
 
-    /// Decodes a socket address as the kernel would for a socket of `family`.
+    /// Decodes a socket address as the kernel would for a socket of `family`
+    /// ([`arbiter_protocol::sockaddr::decode`]); a relative unix path gets a pinned base.
     fn sockaddr(&mut self, family: i32, raw: &[u8]) -> Result<Addr, i32> {
-        let sa_family = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
-        // raw is a zero-padded copy of sockaddr_storage size, so fixed-layout reads below
-        // see zeros past the caller's length.
-        let mut storage = [0u8; std::mem::size_of::<libc::sockaddr_storage>()];
-        storage[..raw.len()].copy_from_slice(raw);
-        match sa_family {
-            libc::AF_UNSPEC => Ok(Addr::Other(SockAddr::Unspec)),
-            libc::AF_INET if family == libc::AF_INET => {
-                if raw.len() < std::mem::size_of::<libc::sockaddr_in>() {
-                    return Err(libc::EINVAL);
-                }
-                Ok(Addr::Other(SockAddr::Inet {
-                    addr: [storage[4], storage[5], storage[6], storage[7]],
-                    port: u16::from_be_bytes([storage[2], storage[3]]),
-                }))
+        use arbiter_protocol::sockaddr::{decode, Decoded};
+        match decode(family, raw)? {
+            Decoded::UnixPath(path) => {
+                let (at, p) = self.path_of(libc::AT_FDCWD, path.to_vec())?;
+                Ok(Addr::Unix(at, p))
             }
-            libc::AF_INET6 if family == libc::AF_INET6 => {
-                // SIN6_LEN_RFC2133: the kernel accepts the form without sin6_scope_id.
-                if raw.len() < 24 {
-                    return Err(libc::EINVAL);
-                }
-                let word = |at: usize| {
-                    u32::from_ne_bytes([
-                        storage[at],
-                        storage[at + 1],
-                        storage[at + 2],
-                        storage[at + 3],
-                    ])
-                };
-                let mut addr = [0u8; 16];
-                addr.copy_from_slice(&storage[8..24]);
-                Ok(Addr::Other(SockAddr::Inet6 {
+            Decoded::Addr(SockAddr::Abstract(name)) => Ok(Addr::Abstract(name.to_vec())),
+            Decoded::Addr(SockAddr::Unix(_)) => Err(libc::EINVAL),
+            Decoded::Addr(other) => Ok(Addr::Other(match other {
+                SockAddr::Inet { addr, port } => SockAddr::Inet { addr, port },
+                SockAddr::Inet6 {
                     addr,
-                    port: u16::from_be_bytes([storage[2], storage[3]]),
-                    flowinfo: word(4),
-                    scope_id: word(24),
-                }))
-            }
-            libc::AF_UNIX if family == libc::AF_UNIX => {
-                let path = &raw[2..];
-                if path.is_empty() {
-                    Ok(Addr::Other(SockAddr::UnixUnnamed))
-                } else if path[0] == 0 {
-                    Ok(Addr::Abstract(path[1..].to_vec()))
-                } else {
-                    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-                    let (at, p) = self.path_of(libc::AT_FDCWD, path[..end].to_vec())?;
-                    Ok(Addr::Unix(at, p))
-                }
-            }
-            // An address of another family than the socket's: the kernel's answer.
-            libc::AF_UNIX | libc::AF_INET | libc::AF_INET6 => Err(if family == libc::AF_UNIX {
-                libc::EINVAL
-            } else {
-                libc::EAFNOSUPPORT
-            }),
-            _ => Err(libc::EAFNOSUPPORT),
+                    port,
+                    flowinfo,
+                    scope_id,
+                } => SockAddr::Inet6 {
+                    addr,
+                    port,
+                    flowinfo,
+                    scope_id,
+                },
+                SockAddr::UnixUnnamed => SockAddr::UnixUnnamed,
+                _ => SockAddr::Unspec,
+            })),
         }
     }
 

@@ -315,7 +315,7 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
                 return;
             }
         };
-        let outcome = core.handle(&who, &req.call, &fds);
+        let outcome = core.serve(&who, req.call, &fds);
         let payload = match &outcome.payload {
             OutPayload::None => Payload::None,
             OutPayload::Stat(st) => Payload::Stat(*st),
