@@ -93,7 +93,8 @@ pub fn serve_bootstrap(
     serve_bootstrap_with(bootstrap, core, seccomp, None)
 }
 
-/// [`serve_bootstrap`], running `setup` first in each call-channel thread.
+/// [`serve_bootstrap`], running `setup` first in each call-channel thread and in each
+/// thread of the seccomp transport.
 pub fn serve_bootstrap_with(
     bootstrap: OwnedFd,
     core: Arc<RequestCore>,
@@ -142,7 +143,7 @@ pub fn serve_bootstrap_with(
                         continue;
                     }
                     listener_taken = true;
-                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone()) {
+                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone(), setup.clone()) {
                         core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
                     }
                     continue;
