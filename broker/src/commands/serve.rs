@@ -107,6 +107,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     // Before any thread exists, so every thread inherits the blocked signals.
     let signals = daemon::block_signals()?;
     let config = daemon::load_config(args.config.as_deref())?;
+    let shim = crate::sandbox::shim_path::locate().map_err(anyhow::Error::msg)?;
     let listener = get_listener(&args)?;
     // The listener is bound (its mode came from a temporary umask, restored). From here the
     // broker creates files for its clients with exactly the mode each caller's own umask
@@ -139,6 +140,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         json!({ "event": "listening", "at": place, "pid": std::process::id() }),
     );
     let opts = Options {
+        shim,
         config: args.config.clone(),
         exit_on_stolen: args.exit_on_stolen,
         grace: Duration::from_secs_f64(args.grace.max(0.0)),

@@ -1,16 +1,17 @@
 //! `arbiter run --daemon PATH|@NAME -- CMD`: the launcher side of the daemon handshake.
 //!
 //! The launcher never forks: it asks the daemon for a sandbox, receives the bootstrap
-//! socket, confines itself (the same Landlock and seccomp steps `arbiter run` installs in
-//! its child — plain system calls, run right before `execve`), places the socket at
-//! fd 1023, sets the shim's environment, and becomes the command. Its pid is the one the
-//! daemon saw in `SO_PEERCRED`.
+//! socket, places it at fd 1023, confines itself with the same steps `arbiter run`
+//! installs in its child (Landlock, then the one seccomp filter with the notify rules,
+//! whose listener it sends to the daemon on the bootstrap socket — plain system calls,
+//! run right before `execve`), sets the shim's environment, and becomes the command. Its
+//! pid is the one the daemon pinned when it accepted the connection.
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -26,7 +27,6 @@ use super::listen::Endpoint;
 use crate::confine;
 use crate::exit_code;
 use crate::sandbox::program::{self, ProgramError};
-use crate::sandbox::shim_path;
 
 /// How long the launcher waits for the daemon's answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,12 +47,24 @@ pub struct Request<'a> {
 struct Granted {
     bootstrap: OwnedFd,
     tmpdir: OsString,
+    /// The daemon's shim (the one its protocol version speaks).
+    shim: PathBuf,
+}
+
+/// The command line as the hello carries it: each argument NUL-terminated.
+fn hello_argv(command: &[OsString]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in command {
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    out
 }
 
 fn ask(
     endpoint: &Endpoint,
     profile: Option<&str>,
-    argv0: &[u8],
+    command: &[OsString],
 ) -> Result<Result<Granted, String>> {
     let addr = endpoint.addr().context("invalid daemon address")?;
     let sock = socket::socket(
@@ -65,11 +77,12 @@ fn ask(
     socket::connect(sock.as_raw_fd(), &addr)
         .with_context(|| format!("cannot connect to the daemon at {endpoint}"))?;
     let cwd = std::env::current_dir().unwrap_or_default();
+    let argv = hello_argv(command);
     let hello = Hello {
         version: DAEMON_VERSION,
         profile,
         cwd: cwd.as_os_str().as_bytes(),
-        argv0,
+        argv: &argv,
     };
     let mut buf = vec![0u8; MAX_MESSAGE];
     let bytes = encode(&hello, &mut buf).map_err(|e| anyhow::anyhow!("hello: {e}"))?;
@@ -103,9 +116,17 @@ fn ask(
             fds.len()
         );
     }
+    let shim = PathBuf::from(OsString::from_vec(reply.shim.to_vec()));
+    if !shim.is_absolute() || !shim.is_file() {
+        bail!(
+            "the daemon's shim {} is not a file this launcher can load",
+            shim.display()
+        );
+    }
     Ok(Ok(Granted {
         bootstrap: fds.remove(0),
         tmpdir: OsString::from_vec(reply.tmpdir.to_vec()),
+        shim,
     }))
 }
 
@@ -123,9 +144,19 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
         }
     };
-    let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
+    let granted = match ask(&req.endpoint, req.profile, req.command)? {
+        Ok(g) => g,
+        Err(reason) => {
+            eprintln!("arbiter: the daemon at {} refused: {reason}", req.endpoint);
+            return Ok(ExitCode::from(exit_code::FAILED));
+        }
+    };
+    let shim = granted.shim.clone();
     let prefixes = program::prefixes(&program, path_var.as_deref());
-    let confinement = confine::prepare(&prefixes, &shim, false, DEFAULT_BOOTSTRAP_FD, None)
+    // The same layers as `arbiter run`: Landlock, and one seccomp filter holding the errno
+    // rules and the notify rules, whose listener goes to the daemon on the bootstrap socket.
+    // No native reads: the launcher does not know the policy (see docs/serve.md).
+    let confinement = confine::prepare(&prefixes, &shim, true, DEFAULT_BOOTSTRAP_FD, None)
         .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(
@@ -140,13 +171,6 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             confinement.missing.join("; ")
         );
     }
-    let granted = match ask(&req.endpoint, req.profile, req.command[0].as_bytes())? {
-        Ok(g) => g,
-        Err(reason) => {
-            eprintln!("arbiter: the daemon at {} refused: {reason}", req.endpoint);
-            return Ok(ExitCode::from(exit_code::FAILED));
-        }
-    };
     let e = exec(&program, req.command, &shim, granted, confinement.steps);
     let code = match e.raw_os_error() {
         Some(libc::ENOENT) => exit_code::NOT_FOUND,

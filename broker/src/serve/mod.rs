@@ -4,15 +4,18 @@
 //!    with an exact mode, an abstract `@NAME`, or a socket it inherits (fd 0 with
 //!    `--inherit-stdin`, fd 3 from systemd's `LISTEN_FDS`).
 //! 2. `arbiter run --daemon PATH -- CMD` connects and sends a hello ([`client`],
-//!    `arbiter_protocol::daemon`). The daemon identifies it by `SO_PEERCRED`, chooses a
-//!    profile from its config ([`config`]), reads `$PWD` from `/proc/PID/cwd`, makes a
+//!    `arbiter_protocol::daemon`). The daemon identifies it by what the kernel attests
+//!    and pins its process at accept ([`peer`]), chooses a profile from its config
+//!    ([`config`]), reads `$PWD` through the pinned process's `/proc` entry, makes a
 //!    private `TMPDIR` owned by the client, and starts serving a new bootstrap socket with
 //!    a [`RequestCore`](crate::core::RequestCore) of its own ([`session`]). For a client of
 //!    another uid every call-channel thread first takes on the client's filesystem
-//!    credentials ([`creds`]).
-//! 3. The daemon sends the bootstrap socket back; the launcher confines itself (Landlock,
-//!    seccomp), places the socket at fd 1023, and execs the command. From there on the
-//!    sandbox is served exactly as under `arbiter run`, until its last process is gone.
+//!    credentials ([`creds`]); so does every thread of its seccomp transport.
+//! 3. The daemon sends the bootstrap socket back; the launcher places it at fd 1023,
+//!    confines itself (Landlock, the seccomp filter with the notify rules, whose listener
+//!    it sends to the daemon on the bootstrap socket), and execs the command. From there
+//!    on the sandbox is served exactly as under `arbiter run`, by both transports, until
+//!    its last process is gone.
 //!
 //! SIGHUP reloads the config (a broken one is logged and the old one kept; live sandboxes
 //! keep the policy they started with). SIGTERM or SIGINT stops accepting, waits up to the
@@ -22,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod creds;
 pub mod listen;
+pub mod peer;
 pub mod session;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -35,6 +39,7 @@ use serde_json::json;
 use crate::audit::Audit;
 use config::Config;
 use listen::Listener;
+use peer::Peer;
 use session::Shared;
 
 /// How often the daemon checks that its socket path is still its own.
@@ -48,6 +53,8 @@ pub struct Options {
     pub exit_on_stolen: bool,
     /// How long live sandboxes get after SIGTERM.
     pub grace: Duration,
+    /// The shim the sandboxes preload.
+    pub shim: PathBuf,
 }
 
 /// Why the accept loop ended.
@@ -111,7 +118,7 @@ pub fn serve(
     audit: Audit,
     opts: &Options,
 ) -> Ended {
-    let shared = Arc::new(Shared::new(config, audit.clone()));
+    let shared = Arc::new(Shared::new(config, audit.clone(), opts.shim.clone()));
     let mut last_check = Instant::now();
     let mut stolen_reported = false;
     let ended = loop {
@@ -195,10 +202,14 @@ fn accept_one(listener: &Listener, shared: &Arc<Shared>) {
     }
     // SAFETY: a new fd nobody else owns.
     let conn = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Identity first, before anything else can happen to the client's process (a failure
+    // is answered by the session, after the hello: closing a socket with unread data
+    // would reset the connection and lose the reason).
+    let peer = Peer::of(&conn);
     let shared = Arc::clone(shared);
     let _ = std::thread::Builder::new()
         .name("session".into())
-        .spawn(move || session::handle(conn, shared));
+        .spawn(move || session::handle(conn, peer, shared));
 }
 
 fn reload(shared: &Shared, path: Option<&std::path::Path>) {

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use arbiter_policies::{Policy, Vars};
-use arbiter_protocol::daemon::{Hello, HelloReply, DAEMON_VERSION};
+use arbiter_protocol::daemon::{hello_version, split_argv, Hello, HelloReply, DAEMON_VERSION};
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{decode, encode, MAX_FDS, MAX_MESSAGE};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
@@ -17,8 +18,10 @@ use serde_json::json;
 
 use super::config::{Client, Config};
 use super::creds::FsCreds;
+use super::peer::{Peer, PeerError};
 use crate::audit::Audit;
 use crate::core::RequestCore;
+use crate::transport::seccomp::Floor;
 use crate::transport::shim::{serve_bootstrap_with, ChannelSetup};
 
 /// How long a client has to send its hello.
@@ -40,15 +43,24 @@ pub struct Shared {
     /// The daemon's audit log; each sandbox tags its records with its own id.
     pub audit: Audit,
     live: Mutex<HashMap<u64, Live>>,
+    /// The shim the daemon's sandboxes preload (its own build).
+    pub shim: PathBuf,
+    /// The exact files of the kernel floor, which the seccomp transport opens directly.
+    pub floor: Floor,
 }
 
 impl Shared {
-    /// Shared state with `config` and `audit`.
-    pub fn new(config: Config, audit: Audit) -> Shared {
+    /// Shared state with `config` and `audit`, serving sandboxes that preload `shim`.
+    pub fn new(config: Config, audit: Audit, shim: PathBuf) -> Shared {
+        // The same exact-file floor `arbiter run` gives its seccomp transport; no program
+        // prefixes (the daemon does not widen a profile for the client's program).
+        let (surveyed, _) = crate::confine::floor::survey(crate::confine::floor::paths(&[], &shim));
         Shared {
             config: RwLock::new(Arc::new(config)),
             audit,
             live: Mutex::new(HashMap::new()),
+            floor: Floor::new(&surveyed),
+            shim,
         }
     }
 
@@ -89,27 +101,6 @@ fn random_id() -> u64 {
     u64::from_ne_bytes(b)
 }
 
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: integer arguments only.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a successful pidfd_open returns a new fd that nobody else owns.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// The supplementary groups of `pid`, from `/proc/PID/status`.
-fn groups_of(pid: i32) -> std::io::Result<Vec<u32>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    Ok(status
-        .lines()
-        .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|g| {
-            g.split_whitespace()
-                .filter_map(|n| n.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
 fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> Result<(), i32> {
     let mut out = vec![0u8; MAX_MESSAGE];
     let bytes = encode(reply, &mut out).map_err(|_| libc::EMSGSIZE)?;
@@ -117,6 +108,7 @@ fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> R
     send_with_fds(conn.as_raw_fd(), bytes, &fds)
 }
 
+/// Refuses a client: an audit record and a refused [`HelloReply`] with `reason`.
 fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
     audit.event(
         "lifecycle",
@@ -131,26 +123,20 @@ fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
             sandbox: 0,
             profile: "",
             tmpdir: b"",
+            shim: b"",
         },
         None,
     );
 }
 
 /// Serves one accepted connection to its end (the end of its sandbox, when accepted).
-pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
+/// `peer` was read and pinned right after accept ([`Peer::of`]).
+pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, shared: Arc<Shared>) {
     let audit = &shared.audit;
-    let cred = match socket::getsockopt(&conn, sockopt::PeerCredentials) {
-        Ok(c) => c,
-        Err(e) => {
-            audit.event(
-                "lifecycle",
-                json!({ "event": "refused", "reason": format!("SO_PEERCRED: {e}") }),
-            );
-            return;
-        }
+    let who = match &peer {
+        Ok(p) => json!({ "uid": p.uid, "gid": p.gid, "pid": p.pid, "pinned_by": p.pinning.name() }),
+        Err(_) => json!(null),
     };
-    let (uid, gid, pid) = (cred.uid(), cred.gid(), cred.pid());
-    let who = json!({ "uid": uid, "gid": gid, "pid": pid });
     let _ = socket::setsockopt(
         &conn,
         sockopt::ReceiveTimeout,
@@ -180,21 +166,25 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
             );
             return refuse(&conn, audit, who, &why);
         }
-        Err(e) => return refuse(&conn, audit, who, &format!("malformed hello: {e}")),
-    };
-
-    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
-    let groups = match groups_of(pid) {
-        Ok(g) => g,
         Err(e) => {
-            return refuse(
-                &conn,
-                audit,
-                who,
-                &format!("cannot read the client's groups: {e}"),
-            )
+            // Another version's hello may not decode at all: name its version if it has one.
+            let why = match hello_version(&buf[..got.len]) {
+                Some(v) if v != DAEMON_VERSION => format!(
+                    "daemon protocol version {v} is not supported (this daemon speaks {DAEMON_VERSION})"
+                ),
+                _ => format!("malformed hello: {e}"),
+            };
+            return refuse(&conn, audit, who, &why);
         }
     };
+
+    let peer = match peer {
+        Ok(p) => p,
+        Err(e) => return refuse(&conn, audit, who, &e.to_string()),
+    };
+    let (uid, gid, pid) = (peer.uid, peer.gid, peer.pid);
+    let groups = peer.groups.clone();
+    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
     let group_names = std::iter::once(gid)
         .chain(groups.iter().copied())
         .filter_map(|g| {
@@ -231,17 +221,11 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         Some(Arc::new(move || creds.apply_to_this_thread()))
     };
 
-    // The policy's $PWD is where the client really is, never what the hello claims.
-    let pwd = match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+    // The policy's $PWD is where the client really is, never what the hello claims: read
+    // through the pinned process's own /proc entry, refused once that process is gone.
+    let pwd = match peer.cwd() {
         Ok(p) => p,
-        Err(e) => {
-            return refuse(
-                &conn,
-                audit,
-                who,
-                &format!("cannot read the client's working directory: {e}"),
-            )
-        }
+        Err(e) => return refuse(&conn, audit, who, &e.to_string()),
     };
     let tmpdir = match private_tmpdir(uid, gid) {
         Ok(t) => t,
@@ -278,8 +262,9 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         json!({
             "uid": uid, "gid": gid, "pid": pid, "profile": grant.name,
             "pwd": pwd.display().to_string(),
+            "pinned_by": peer.pinning.name(),
             "claimed_cwd": String::from_utf8_lossy(hello.cwd),
-            "command": String::from_utf8_lossy(hello.argv0),
+            "command": split_argv(hello.argv).map(String::from_utf8_lossy).collect::<Vec<_>>(),
         }),
     );
     let pair = socket::socketpair(
@@ -296,9 +281,10 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         return refuse(&conn, audit, who, "cannot duplicate the bootstrap socket");
     };
     let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
-    let served = match // The daemon serves the shim transport only: its seccomp workers would act with the
-    // daemon's credentials, not the client's (see docs/serve.md).
-    serve_bootstrap_with(broker_end, core, None, setup) {
+    // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
+    // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
+    // filesystem credentials.
+    let served = match serve_bootstrap_with(broker_end, core, Some(shared.floor.clone()), setup) {
         Ok(h) => h,
         Err(e) => return refuse(&conn, audit, who, &format!("cannot serve the sandbox: {e}")),
     };
@@ -306,7 +292,7 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         live.insert(
             id,
             Live {
-                pidfd: pidfd_open(pid),
+                pidfd: Some(peer.pidfd),
                 bootstrap: bootstrap_dup,
             },
         );
@@ -318,6 +304,7 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         sandbox: id,
         profile: &grant.name,
         tmpdir: tmpdir.path().as_os_str().as_bytes(),
+        shim: shared.shim.as_os_str().as_bytes(),
     };
     if let Err(e) = send_reply(&conn, &reply, Some(&child_end)) {
         sb_audit.event(
