@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::audit::Audit;
 use crate::exit_code;
+use crate::serve::limits::LIMITS;
 use crate::serve::listen::{self, Endpoint, Listener};
 use crate::serve::{self as daemon, Ended, Options};
 
@@ -48,6 +49,42 @@ pub struct ServeArgs {
     /// Seconds live sandboxes get after SIGTERM before they are killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
+    /// Set a limit, over the config file's `[limits]` (repeatable): sandboxes,
+    /// sandboxes_per_uid, channels, channels_per_uid, pending, pending_per_uid.
+    #[arg(long = "limit", value_name = "KEY=N", value_parser = parse_limit)]
+    pub limits: Vec<(&'static str, usize)>,
+}
+
+fn parse_limit(s: &str) -> Result<(&'static str, usize), String> {
+    let keys = || LIMITS.iter().map(|l| l.key).collect::<Vec<_>>().join(", ");
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=N, where KEY is one of {}", keys()))?;
+    let setting = LIMITS
+        .iter()
+        .find(|l| l.key == key.trim())
+        .ok_or_else(|| format!("unknown limit `{key}` (expected one of {})", keys()))?;
+    let n: usize = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{key}: expected a positive integer, not `{value}`"))?;
+    Ok((setting.key, n))
+}
+
+/// Raises the soft limit on open files to the hard one: each channel of each sandbox is
+/// an fd, and the default soft limit (1024) is below the default channel limit's needs.
+fn raise_nofile() {
+    // SAFETY: rl is a valid rlimit out-parameter.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; setrlimit reads rl.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        }
+    }
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -106,7 +143,10 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     // Before any thread exists, so every thread inherits the blocked signals.
     let signals = daemon::block_signals()?;
-    let config = daemon::load_config(args.config.as_deref())?;
+    let config = daemon::load_config(args.config.as_deref(), &args.limits)?;
+    raise_nofile();
+    crate::serve::threads::install_handler()
+        .context("cannot install the thread wake-up handler")?;
     let shim = crate::sandbox::shim_path::locate().map_err(anyhow::Error::msg)?;
     let listener = get_listener(&args)?;
     // The listener is bound (its mode came from a temporary umask, restored). From here the
@@ -137,10 +177,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     eprintln!("arbiter serve: listening on {place}");
     audit.event(
         "lifecycle",
-        json!({ "event": "listening", "at": place, "pid": std::process::id() }),
+        json!({ "event": "listening", "at": place, "pid": std::process::id(), "limits": config.limits.to_json() }),
     );
     let opts = Options {
         shim,
+        limits: args.limits.clone(),
         config: args.config.clone(),
         exit_on_stolen: args.exit_on_stolen,
         grace: Duration::from_secs_f64(args.grace.max(0.0)),

@@ -86,9 +86,15 @@ fn ask(
     };
     let mut buf = vec![0u8; MAX_MESSAGE];
     let bytes = encode(&hello, &mut buf).map_err(|e| anyhow::anyhow!("hello: {e}"))?;
-    send_with_fds(sock.as_raw_fd(), bytes, &[])
-        .map_err(std::io::Error::from_raw_os_error)
-        .context("cannot send the hello to the daemon")?;
+    // A daemon that refuses at once (over its limit of waiting connections) may have
+    // answered and closed before the hello went out: its answer is still read below.
+    match send_with_fds(sock.as_raw_fd(), bytes, &[]) {
+        Ok(()) | Err(libc::EPIPE | libc::ECONNRESET) => {}
+        Err(e) => {
+            return Err(std::io::Error::from_raw_os_error(e))
+                .context("cannot send the hello to the daemon")
+        }
+    }
     let _ = socket::setsockopt(
         &sock,
         sockopt::ReceiveTimeout,

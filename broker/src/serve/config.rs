@@ -14,6 +14,9 @@
 //! [[group]]
 //! name = "developers"     # or: gid = 100 (primary or supplementary group)
 //! allow = ["default"]
+//!
+//! [limits]                # optional; see `super::limits::LIMITS` for every key
+//! sandboxes_per_uid = 4
 //! ```
 //!
 //! A client's allowed profiles are the union of the `allow` lists of every entry that
@@ -28,6 +31,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use arbiter_policies::{profiles, Policy, Source, Vars};
 use toml_edit::{ImDocument, Table, Value};
+
+use super::limits::{Limits, LIMITS};
 
 /// Who matches an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,9 +57,11 @@ pub struct Config {
     profiles: BTreeMap<String, Source>,
     /// No config file: own uid, `default` profile.
     implicit_uid: Option<u32>,
+    /// How much each uid and all clients together may hold.
+    pub limits: Limits,
 }
 
-/// The identity of a client, from the kernel (`SO_PEERCRED`, `/proc/PID/status`).
+/// The identity of a client, from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`).
 #[derive(Debug, Clone)]
 pub struct Client {
     /// Real uid.
@@ -86,6 +93,7 @@ impl Config {
             groups: Vec::new(),
             profiles: BTreeMap::new(),
             implicit_uid: Some(own_uid),
+            limits: Limits::default(),
         }
     }
 
@@ -107,8 +115,28 @@ impl Config {
         let mut profiles = BTreeMap::new();
         let mut users = Vec::new();
         let mut groups = Vec::new();
+        let mut limits = Limits::default();
         for (key, item) in root.iter() {
             match key {
+                "limits" => {
+                    let t = item
+                        .as_table_like()
+                        .ok_or_else(|| anyhow!("`limits` must be a table"))?;
+                    for (name, v) in t.iter() {
+                        let n = v
+                            .as_integer()
+                            .and_then(|n| usize::try_from(n).ok())
+                            .filter(|&n| n > 0)
+                            .ok_or_else(|| anyhow!("limits.{name}: expected a positive integer"))?;
+                        if !limits.set(name, n) {
+                            let keys: Vec<&str> = LIMITS.iter().map(|s| s.key).collect();
+                            bail!(
+                                "limits.{name}: unknown limit (expected one of {})",
+                                keys.join(", ")
+                            );
+                        }
+                    }
+                }
                 "profiles" => {
                     let t = item
                         .as_table_like()
@@ -143,7 +171,7 @@ impl Config {
                         }
                     }
                 }
-                other => bail!("unknown key `{other}` (expected profiles, user, group)"),
+                other => bail!("unknown key `{other}` (expected profiles, user, group, limits)"),
             }
         }
         Ok(Config {
@@ -151,6 +179,7 @@ impl Config {
             groups,
             profiles,
             implicit_uid: None,
+            limits,
         })
     }
 
@@ -357,6 +386,17 @@ allow = ["default"]
         );
         assert!(c.grant(&client(7, "me", 7, &[]), Some("x")).is_err());
         assert!(c.grant(&client(8, "you", 8, &[]), None).is_err());
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let c = Config::parse("[limits]\nsandboxes_per_uid = 3\n", Path::new("/")).unwrap();
+        assert_eq!(c.limits.get("sandboxes_per_uid"), Some(3));
+        assert_eq!(c.limits.get("sandboxes"), Some(64));
+        let e = Config::parse("[limits]\nsandbox = 3\n", Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("unknown limit"), "{e}");
+        assert!(Config::parse("[limits]\nchannels = 0\n", Path::new("/")).is_err());
+        assert!(Config::parse("[limits]\nchannels = \"x\"\n", Path::new("/")).is_err());
     }
 
     #[test]

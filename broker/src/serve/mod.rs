@@ -24,9 +24,11 @@
 pub mod client;
 pub mod config;
 pub mod creds;
+pub mod limits;
 pub mod listen;
 pub mod peer;
 pub mod session;
+pub mod threads;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -38,6 +40,7 @@ use serde_json::json;
 
 use crate::audit::Audit;
 use config::Config;
+use limits::Resource;
 use listen::Listener;
 use peer::Peer;
 use session::Shared;
@@ -55,6 +58,8 @@ pub struct Options {
     pub grace: Duration,
     /// The shim the sandboxes preload.
     pub shim: PathBuf,
+    /// `--max-*` flags: limits set on the command line, over the config file's.
+    pub limits: Vec<(&'static str, usize)>,
 }
 
 /// Why the accept loop ended.
@@ -102,12 +107,20 @@ fn read_signal(sfd: &OwnedFd) -> Option<i32> {
     (n as usize == size).then_some(info.ssi_signo as i32)
 }
 
-/// Loads the config named by `path`, or the implicit one.
-pub fn load_config(path: Option<&std::path::Path>) -> Result<Config> {
-    match path {
-        Some(p) => Config::load(p),
-        None => Ok(Config::implicit(nix::unistd::geteuid().as_raw())),
+/// Loads the config named by `path`, or the implicit one, with the command line's
+/// `limits` over the file's.
+pub fn load_config(
+    path: Option<&std::path::Path>,
+    limits: &[(&'static str, usize)],
+) -> Result<Config> {
+    let mut cfg = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::implicit(nix::unistd::geteuid().as_raw()),
+    };
+    for (key, value) in limits {
+        cfg.limits.set(key, *value);
     }
+    Ok(cfg)
 }
 
 /// Serves clients on `listener` until SIGTERM/SIGINT (or a stolen path, when asked).
@@ -138,7 +151,7 @@ pub fn serve(
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, STOLEN_CHECK.as_millis() as i32) };
         if n > 0 && fds[1].revents & libc::POLLIN != 0 {
             match read_signal(&signals) {
-                Some(libc::SIGHUP) => reload(&shared, opts.config.as_deref()),
+                Some(libc::SIGHUP) => reload(&shared, opts),
                 Some(_) => break Ended::Signal,
                 None => {}
             }
@@ -206,14 +219,27 @@ fn accept_one(listener: &Listener, shared: &Arc<Shared>) {
     // is answered by the session, after the hello: closing a socket with unread data
     // would reset the connection and lose the reason).
     let peer = Peer::of(&conn);
+    // A connection waiting for its hello holds a thread: counted per uid and in total, so
+    // a client flooding the socket with connections it never speaks on stops only itself.
+    let uid = peer.as_ref().map_or(u32::MAX, |p| p.uid);
+    let limits = shared.limits();
+    let pending = match shared.counters.take(&limits, uid, Resource::Pending) {
+        Ok(h) => h,
+        Err(refused) => {
+            session::refuse_now(&conn, &shared.audit, uid, &refused);
+            return;
+        }
+    };
     let shared = Arc::clone(shared);
+    // When no thread can be started, the connection and its count go with the closure:
+    // the client sees the connection close without an answer.
     let _ = std::thread::Builder::new()
         .name("session".into())
-        .spawn(move || session::handle(conn, peer, shared));
+        .spawn(move || session::handle(conn, peer, pending, shared));
 }
 
-fn reload(shared: &Shared, path: Option<&std::path::Path>) {
-    match load_config(path) {
+fn reload(shared: &Shared, opts: &Options) {
+    match load_config(opts.config.as_deref(), &opts.limits) {
         Ok(cfg) => {
             if let Ok(mut c) = shared.config.write() {
                 *c = Arc::new(cfg);

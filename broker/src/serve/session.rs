@@ -18,11 +18,13 @@ use serde_json::json;
 
 use super::config::{Client, Config};
 use super::creds::FsCreds;
+use super::limits::{Counters, Held, Limits, Refused, Resource};
 use super::peer::{Peer, PeerError};
+use super::threads::SandboxThreads;
 use crate::audit::Audit;
 use crate::core::RequestCore;
 use crate::transport::seccomp::Floor;
-use crate::transport::shim::{serve_bootstrap_with, ChannelSetup};
+use crate::transport::shim::{serve_bootstrap_with, ChannelAdmit, ChannelSetup};
 
 /// How long a client has to send its hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,6 +49,8 @@ pub struct Shared {
     pub shim: PathBuf,
     /// The exact files of the kernel floor, which the seccomp transport opens directly.
     pub floor: Floor,
+    /// What every uid holds (sandboxes, channels, pending connections).
+    pub counters: Arc<Counters>,
 }
 
 impl Shared {
@@ -61,7 +65,20 @@ impl Shared {
             live: Mutex::new(HashMap::new()),
             floor: Floor::new(&surveyed),
             shim,
+            counters: Arc::new(Counters::default()),
         }
+    }
+
+    /// The limits in force (the current configuration's).
+    pub fn limits(&self) -> Limits {
+        self.current_config().limits.clone()
+    }
+
+    fn current_config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| Arc::clone(&c))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
     /// Number of sandboxes still being served.
@@ -108,30 +125,58 @@ fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> R
     send_with_fds(conn.as_raw_fd(), bytes, &fds)
 }
 
+/// Refuses a client over a limit: an audit record naming the limit, and the reason.
+fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refused) {
+    audit.event(
+        "lifecycle",
+        json!({ "event": "refused", "client": who, "limit": r.key, "value": r.limit, "reason": r.reason }),
+    );
+    let _ = send_reply(conn, &refusal(&r.reason), None);
+}
+
+/// Refuses a connection over the pending limit from the accept loop, without a thread and
+/// without waiting: the hello, if it has arrived, is read first (closing a socket with
+/// unread data resets the connection, losing the reason).
+pub fn refuse_now(conn: &OwnedFd, audit: &Audit, uid: u32, r: &Refused) {
+    let who = json!({ "uid": uid });
+    let mut buf = [0u8; 512];
+    // SAFETY: buf is writable for its length; MSG_DONTWAIT never blocks the accept loop.
+    unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    refuse_limit(conn, audit, who, r);
+}
+
+fn refusal(reason: &str) -> HelloReply<'_> {
+    HelloReply {
+        version: DAEMON_VERSION,
+        accepted: false,
+        reason,
+        sandbox: 0,
+        profile: "",
+        tmpdir: b"",
+        shim: b"",
+    }
+}
+
 /// Refuses a client: an audit record and a refused [`HelloReply`] with `reason`.
 fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
     audit.event(
         "lifecycle",
         json!({ "event": "refused", "client": who, "reason": reason }),
     );
-    let _ = send_reply(
-        conn,
-        &HelloReply {
-            version: DAEMON_VERSION,
-            accepted: false,
-            reason,
-            sandbox: 0,
-            profile: "",
-            tmpdir: b"",
-            shim: b"",
-        },
-        None,
-    );
+    let _ = send_reply(conn, &refusal(reason), None);
 }
 
 /// Serves one accepted connection to its end (the end of its sandbox, when accepted).
-/// `peer` was read and pinned right after accept ([`Peer::of`]).
-pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, shared: Arc<Shared>) {
+/// `peer` was read and pinned right after accept ([`Peer::of`]); `pending` counts this
+/// connection until its hello is answered.
+pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, shared: Arc<Shared>) {
     let audit = &shared.audit;
     let who = match &peer {
         Ok(p) => json!({ "uid": p.uid, "gid": p.gid, "pid": p.pid, "pinned_by": p.pinning.name() }),
@@ -201,24 +246,34 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, shared: Arc<Shared>)
         user: user.as_ref().map(|u| u.name.clone()),
         group_names,
     };
-    let config = shared
-        .config
-        .read()
-        .map(|c| Arc::clone(&c))
-        .unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+    let config = shared.current_config();
     let grant = match config.grant(&client, hello.profile) {
         Ok(g) => g,
         Err(why) => return refuse(&conn, audit, who, &why),
     };
+    let sandbox_held = match shared.counters.take(&config.limits, uid, Resource::Sandbox) {
+        Ok(h) => h,
+        Err(r) => return refuse_limit(&conn, audit, who, &r),
+    };
     let creds = FsCreds { uid, gid, groups };
-    let setup: Option<ChannelSetup> = if creds.are_own() {
-        None
-    } else if !nix::unistd::geteuid().is_root() {
+    let own = creds.are_own();
+    if !own && !nix::unistd::geteuid().is_root() {
         let why = format!("this daemon cannot act as uid {uid}: it does not run as root");
         return refuse(&conn, audit, who, &why);
-    } else {
-        let creds = creds.clone();
-        Some(Arc::new(move || creds.apply_to_this_thread()))
+    }
+    // Every thread serving this sandbox registers itself (so the sandbox's end can interrupt
+    // one still blocked for it) and takes on the client's filesystem credentials.
+    let threads = Arc::new(SandboxThreads::default());
+    let setup: ChannelSetup = {
+        let threads = Arc::clone(&threads);
+        Arc::new(move || {
+            threads.enter();
+            if own {
+                Ok(())
+            } else {
+                creds.apply_to_this_thread()
+            }
+        })
     };
 
     // The policy's $PWD is where the client really is, never what the hello claims: read
@@ -284,7 +339,30 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, shared: Arc<Shared>)
     // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
     // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
     // filesystem credentials.
-    let served = match serve_bootstrap_with(broker_end, core, Some(shared.floor.clone()), setup) {
+    let admit: ChannelAdmit = {
+        let counters = Arc::clone(&shared.counters);
+        let limits = config.limits.clone();
+        let sb_audit = sb_audit.clone();
+        Arc::new(
+            move || match counters.take(&limits, uid, Resource::Channel) {
+                Ok(h) => Ok(Box::new(h) as Box<dyn Send>),
+                Err(r) => {
+                    sb_audit.event(
+                    "lifecycle",
+                    json!({ "event": "refused", "what": "channel", "uid": uid, "limit": r.key, "value": r.limit, "reason": r.reason }),
+                );
+                    Err(r.reason)
+                }
+            },
+        )
+    };
+    let served = match serve_bootstrap_with(
+        broker_end,
+        core,
+        Some(shared.floor.clone()),
+        Some(setup),
+        Some(admit),
+    ) {
         Ok(h) => h,
         Err(e) => return refuse(&conn, audit, who, &format!("cannot serve the sandbox: {e}")),
     };
@@ -319,12 +397,31 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, shared: Arc<Shared>)
     }
     drop(child_end);
     drop(conn);
+    drop(pending);
     let _ = served.join();
+    // Every process has closed the bootstrap socket. Threads still serving the sandbox are
+    // blocked on its behalf (a FIFO open with no writer, say): interrupt them, so that
+    // nothing the sandbox held outlives it.
+    let mut stuck = threads.interrupt_all();
+    for _ in 0..250 {
+        if stuck == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        stuck = threads.interrupt_all();
+    }
+    if stuck > 0 {
+        sb_audit.event(
+            "lifecycle",
+            json!({ "event": "stuck_threads", "threads": stuck }),
+        );
+    }
     if let Ok(mut live) = shared.live.lock() {
         live.remove(&id);
     }
     sb_audit.event("exit", json!({ "pid": pid }));
     drop(tmpdir);
+    drop(sandbox_held);
 }
 
 /// A private directory for one sandbox, owned by the client, removed when dropped.
