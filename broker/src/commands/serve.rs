@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::audit::Audit;
+use crate::audit::{self, Audit};
 use crate::exit_code;
 use crate::serve::limits::LIMITS;
 use crate::serve::listen::{self, Endpoint, Listener};
@@ -43,9 +42,23 @@ pub struct ServeArgs {
     /// the daemon's own uid is served, with the `default` profile.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write the audit log of every sandbox to FILE (`-` for stderr).
-    #[arg(long, value_name = "FILE")]
+    /// Write the audit log of every sandbox to FILE (appended; reopened on SIGHUP), `-`
+    /// for stderr, or `syslog` for /dev/log (`./syslog` for a file of that name).
+    #[arg(long, value_name = "FILE|-|syslog")]
     pub audit: Option<PathBuf>,
+    /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
+    #[arg(long, value_enum, default_value_t, requires = "audit")]
+    pub audit_format: audit::Format,
+    /// fsync the audit log file after each flush (by default it is flushed, not synced).
+    #[arg(long, requires = "audit")]
+    pub audit_fsync: bool,
+    /// Never make a sandboxed program wait for the audit log: when the queue is full, drop
+    /// the record and count it (reported in each sandbox's `exit` record).
+    #[arg(long, requires = "audit")]
+    pub audit_drop: bool,
+    /// Audit records that may wait for the writer (tests use a tiny queue).
+    #[arg(long, hide = true, value_name = "N", default_value_t = audit::QUEUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub audit_queue: usize,
     /// Seconds live sandboxes get after SIGTERM before they are killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
@@ -96,24 +109,28 @@ fn parse_mode(s: &str) -> Result<u32, String> {
     Ok(m)
 }
 
-fn open_audit(path: Option<&PathBuf>) -> Result<(Audit, Option<impl Sized>)> {
-    Ok(match path {
-        None => (Audit::disabled(), None),
-        Some(p) if p.as_os_str() == "-" => {
-            let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), 0);
-            (a, Some(w))
-        }
-        Some(p) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .mode(0o600)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open audit log {}", p.display()))?;
-            let (a, w) = Audit::to_writer(Box::new(std::io::LineWriter::new(file)), 0);
-            (a, Some(w))
-        }
-    })
+/// The audit log as `arbiter run` opens it: the same sinks, format, fsync, queue and drop
+/// policy.
+fn open_audit(args: &ServeArgs) -> Result<(Audit, Option<audit::WriterHandle>)> {
+    let Some(path) = &args.audit else {
+        return Ok((Audit::disabled(), None));
+    };
+    let sink = match path.as_os_str().as_encoded_bytes() {
+        b"-" => audit::Sink::Stderr,
+        b"syslog" => audit::Sink::Syslog,
+        _ => audit::Sink::File {
+            path: path.clone(),
+            fsync: args.audit_fsync,
+        },
+    };
+    let opts = audit::Options {
+        sink,
+        format: args.audit_format,
+        queue: args.audit_queue,
+        drop: args.audit_drop,
+    };
+    let (a, w) = Audit::open(opts, 0)?;
+    Ok((a, Some(w)))
 }
 
 fn get_listener(args: &ServeArgs) -> Result<Listener> {
@@ -162,7 +179,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     // From here on the broker creates files with exactly the mode the client's umask gave.
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0) };
-    let (audit, writer) = match open_audit(args.audit.as_ref()) {
+    let (audit, writer) = match open_audit(&args) {
         Ok(a) => a,
         Err(e) => {
             listener.remove_if_ours();
@@ -186,9 +203,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         exit_on_stolen: args.exit_on_stolen,
         grace: Duration::from_secs_f64(args.grace.max(0.0)),
     };
-    let ended = daemon::serve(listener, signals, config, audit.clone(), &opts);
-    drop(audit);
-    drop(writer);
+    let ended = daemon::serve(
+        listener,
+        signals,
+        config,
+        audit.clone(),
+        writer.as_ref(),
+        &opts,
+    );
+    // Every record up to the last is on disk before the daemon exits (the writer is
+    // detached: a thread still blocked for a sandbox cannot hold the exit up).
+    if !audit.flush(Duration::from_secs(10)) {
+        eprintln!("arbiter serve: the audit log did not confirm its last records in 10 s");
+    }
     Ok(match ended {
         Ended::Signal => ExitCode::SUCCESS,
         Ended::Stolen => ExitCode::from(exit_code::FAILED),

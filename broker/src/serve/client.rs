@@ -1,11 +1,14 @@
 //! `arbiter run --daemon PATH|@NAME -- CMD`: the launcher side of the daemon handshake.
 //!
-//! The launcher never forks: it asks the daemon for a sandbox, receives the bootstrap
-//! socket, places it at fd 1023, confines itself with the same steps `arbiter run`
-//! installs in its child (Landlock, then the one seccomp filter with the notify rules,
-//! whose listener it sends to the daemon on the bootstrap socket — plain system calls,
-//! run right before `execve`), sets the shim's environment, and becomes the command. Its
-//! pid is the one the daemon pinned when it accepted the connection.
+//! The launcher asks the daemon for a sandbox, receives the bootstrap socket, places it at
+//! fd 1023, confines itself with the same steps `arbiter run` installs in its child
+//! (Landlock, then the one seccomp filter with the notify rules, whose listener it sends
+//! to the daemon on the bootstrap socket), and starts the command, which inherits both.
+//! It stays, confined, as the sandbox's supervisor ([`super::client_supervise`]): a child
+//! subreaper that relays signals, and when the command exits or the daemon ends the
+//! sandbox (its connection, kept open, closes) kills every process left in the sandbox and
+//! exits with the command's status. Its pid is the one the daemon pinned when it accepted
+//! the connection.
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -23,6 +26,7 @@ use arbiter_protocol::{
 };
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 
+use super::client_supervise::Supervisor;
 use super::listen::Endpoint;
 use crate::confine;
 use crate::exit_code;
@@ -45,6 +49,9 @@ pub struct Request<'a> {
 
 /// A sandbox the daemon made for us.
 struct Granted {
+    /// The connection to the daemon, kept for the sandbox's life: the daemon shuts it down
+    /// to end the sandbox, and sees it close when the launcher is gone.
+    conn: OwnedFd,
     bootstrap: OwnedFd,
     tmpdir: OsString,
     /// The daemon's shim (the one its protocol version speaks).
@@ -129,14 +136,20 @@ fn ask(
             shim.display()
         );
     }
+    let _ = socket::setsockopt(
+        &sock,
+        sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(0, 0),
+    );
     Ok(Ok(Granted {
+        conn: sock,
         bootstrap: fds.remove(0),
         tmpdir: OsString::from_vec(reply.tmpdir.to_vec()),
         shim,
     }))
 }
 
-/// Runs the command in a sandbox served by the daemon; returns only on failure.
+/// Runs the command in a sandbox served by the daemon and returns its exit status.
 pub fn launch(req: Request<'_>) -> Result<ExitCode> {
     let path_var = std::env::var_os("PATH");
     let program = match program::find(&req.command[0], path_var.as_deref()) {
@@ -150,6 +163,9 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
         }
     };
+    // Before the daemon connection and before any thread: the signals the supervisor
+    // waits for queue on its signalfd.
+    let supervisor = Supervisor::prepare().context("cannot set up the launcher's supervision")?;
     let granted = match ask(&req.endpoint, req.profile, req.command)? {
         Ok(g) => g,
         Err(reason) => {
@@ -177,25 +193,41 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             confinement.missing.join("; ")
         );
     }
-    let e = exec(&program, req.command, &shim, granted, confinement.steps);
-    let code = match e.raw_os_error() {
-        Some(libc::ENOENT) => exit_code::NOT_FOUND,
-        Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
-            exit_code::CANNOT_EXECUTE
+    let child = match spawn(&program, req.command, &shim, &granted, confinement.steps) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = match e.raw_os_error() {
+                Some(libc::ENOENT) => exit_code::NOT_FOUND,
+                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
+                    exit_code::CANNOT_EXECUTE
+                }
+                _ => exit_code::FAILED,
+            };
+            eprintln!("arbiter: cannot execute {}: {e}", program.display());
+            return Ok(ExitCode::from(code));
         }
-        _ => exit_code::FAILED,
     };
-    eprintln!("arbiter: cannot execute {}: {e}", program.display());
-    Ok(ExitCode::from(code))
+    // Only the sandbox's processes hold the bootstrap socket from here on.
+    drop(granted.bootstrap);
+    let ended = supervisor.run(child, &granted.conn);
+    Ok(match ended {
+        Some(code) => ExitCode::from(code),
+        None => {
+            eprintln!("arbiter: the daemon at {} ended the sandbox", req.endpoint);
+            ExitCode::from(exit_code::FAILED)
+        }
+    })
 }
 
-fn exec(
+/// Confines this process (the launcher stays in the sandbox as its supervisor), then
+/// starts the command with the bootstrap socket at fd 1023. Returns the command's pid.
+fn spawn(
     program: &Path,
     argv: &[OsString],
     shim: &Path,
-    granted: Granted,
+    granted: &Granted,
     steps: Vec<crate::sandbox::spawn::PreExec>,
-) -> std::io::Error {
+) -> std::io::Result<i32> {
     let mut preload = shim.as_os_str().to_owned();
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(":");
@@ -209,25 +241,33 @@ fn exec(
         .env(ENV_FD, DEFAULT_BOOTSTRAP_FD.to_string())
         .env(ENV_SHIM, shim)
         .env("TMPDIR", &granted.tmpdir);
-    let boot = granted.bootstrap.as_raw_fd();
-    let mut steps = steps;
-    // SAFETY: without a fork, the closure runs in this single-threaded process right before
-    // execve; it makes system calls (dup2) and runs the confinement steps, which only make
-    // system calls on data prepared before (see PreExec).
+    // dup2 clears FD_CLOEXEC: the command inherits fd 1023; the seccomp step sends the
+    // notify listener on it.
+    // SAFETY: dup2 on two valid fd numbers.
+    if unsafe { libc::dup2(granted.bootstrap.as_raw_fd(), DEFAULT_BOOTSTRAP_FD) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd 1023 was just made ours by dup2.
+    let boot = unsafe { OwnedFd::from_raw_fd(DEFAULT_BOOTSTRAP_FD) };
+    // The launcher confines itself, in this (still single) thread, before it forks: the
+    // command inherits the Landlock domain and the seccomp filter, and the launcher, inside
+    // the same domain, may signal every process of the sandbox and nothing outside it.
+    for mut step in steps {
+        step()?;
+    }
+    // SAFETY: the closure runs in the forked child before exec and only makes system calls.
     unsafe {
-        cmd.pre_exec(move || {
-            // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
-            if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for step in steps.iter_mut() {
-                step()?;
-            }
+        cmd.pre_exec(|| {
+            // The supervisor's blocked signals are the command's own business again.
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            // If the launcher is killed, the command goes with it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
-    // Only returns on failure; the bootstrap socket (close-on-exec) stays open until then.
-    let err = cmd.exec();
-    drop(granted.bootstrap);
-    err
+    let child = cmd.spawn();
+    drop(boot);
+    Ok(child?.id() as i32)
 }

@@ -69,13 +69,13 @@ pub const LIMITS: &[Setting] = &[
         key: "pending",
         resource: Resource::Pending,
         per_uid: false,
-        default: 32,
+        default: 64,
     },
     Setting {
         key: "pending_per_uid",
         resource: Resource::Pending,
         per_uid: true,
-        default: 4,
+        default: 16,
     },
 ];
 

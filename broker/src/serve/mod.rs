@@ -22,6 +22,7 @@
 //! grace period for live sandboxes, then kills what is left. See `docs/serve.md`.
 
 pub mod client;
+pub mod client_supervise;
 pub mod config;
 pub mod creds;
 pub mod limits;
@@ -129,6 +130,7 @@ pub fn serve(
     signals: OwnedFd,
     config: Config,
     audit: Audit,
+    writer: Option<&crate::audit::WriterHandle>,
     opts: &Options,
 ) -> Ended {
     let shared = Arc::new(Shared::new(config, audit.clone(), opts.shim.clone()));
@@ -151,7 +153,13 @@ pub fn serve(
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, STOLEN_CHECK.as_millis() as i32) };
         if n > 0 && fds[1].revents & libc::POLLIN != 0 {
             match read_signal(&signals) {
-                Some(libc::SIGHUP) => reload(&shared, opts),
+                Some(libc::SIGHUP) => {
+                    // The log is reopened by path (logrotate), as under `arbiter run`.
+                    if let Some(w) = writer {
+                        w.reopen();
+                    }
+                    reload(&shared, opts)
+                }
                 Some(_) => break Ended::Signal,
                 None => {}
             }
@@ -191,9 +199,21 @@ pub fn serve(
             "arbiter serve: grace period over; ending {} live sandbox(es)",
             shared.live()
         );
-        shared.end_all();
-        let until = Instant::now() + Duration::from_secs(2);
-        while shared.live() > 0 && Instant::now() < until {
+        shared.end_all(false);
+    }
+    // Every session writes its sandbox's `exit` record and removes its TMPDIR before it
+    // ends; wait for them (bounded: a session can only be held up by a client that never
+    // finishes its hello, at most the hello timeout).
+    let sessions = || shared.sessions.load(std::sync::atomic::Ordering::SeqCst);
+    let until = Instant::now() + Duration::from_secs(5);
+    while sessions() > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if shared.live() > 0 {
+        // A launcher that did not end its sandbox: kill it (its command dies with it).
+        shared.end_all(true);
+        let until = Instant::now() + Duration::from_secs(5);
+        while sessions() > 0 && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -230,12 +250,16 @@ fn accept_one(listener: &Listener, shared: &Arc<Shared>) {
             return;
         }
     };
+    let guard = session::SessionGuard::new(shared);
     let shared = Arc::clone(shared);
-    // When no thread can be started, the connection and its count go with the closure:
+    // When no thread can be started, the connection and its counts go with the closure:
     // the client sees the connection close without an answer.
     let _ = std::thread::Builder::new()
         .name("session".into())
-        .spawn(move || session::handle(conn, peer, pending, shared));
+        .spawn(move || {
+            session::handle(conn, peer, pending, shared);
+            drop(guard);
+        });
 }
 
 fn reload(shared: &Shared, opts: &Options) {

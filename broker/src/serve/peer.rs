@@ -134,6 +134,51 @@ impl Peer {
         rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
     }
 
+    /// The pinned process's exit status as `arbiter run` reports one (the code, or 128 + N
+    /// for signal N), once it has exited and its parent has reaped it; `None` before that
+    /// or where the kernel lacks `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT` (Linux 6.15).
+    pub fn exit_status(&self) -> Option<u8> {
+        /// `struct pidfd_info` up to `exit_code` (PIDFD_INFO_SIZE_VER0, 64 bytes).
+        #[repr(C)]
+        #[derive(Default)]
+        struct PidfdInfo {
+            mask: u64,
+            cgroupid: u64,
+            ids: [u32; 11],
+            exit_code: i32,
+        }
+        const PIDFD_INFO_EXIT: u64 = 1 << 3;
+        // _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info of 64 bytes).
+        const PIDFD_GET_INFO: libc::c_ulong = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+        let mut info = PidfdInfo {
+            mask: PIDFD_INFO_EXIT,
+            ..PidfdInfo::default()
+        };
+        // SAFETY: info is a valid, writable 64-byte struct pidfd_info.
+        let rc = unsafe { libc::ioctl(self.pidfd.as_raw_fd(), PIDFD_GET_INFO, &mut info) };
+        if rc < 0 || info.mask & PIDFD_INFO_EXIT == 0 {
+            return None;
+        }
+        let st = info.exit_code;
+        Some(if libc::WIFEXITED(st) {
+            libc::WEXITSTATUS(st) as u8
+        } else {
+            (128 + libc::WTERMSIG(st)) as u8
+        })
+    }
+
+    /// Waits at most `timeout` for the pinned process to exit (its pidfd turns readable).
+    pub fn wait_exit(&self, timeout: std::time::Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
+        n > 0
+    }
+
     /// `/proc/<pid>` of the pinned process, checked to be that process's.
     fn proc_dir(&self) -> Result<OwnedFd, PeerError> {
         let path = CString::new(format!("/proc/{}", self.pid)).expect("no NUL in a number");

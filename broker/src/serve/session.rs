@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -31,11 +32,15 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A sandbox the daemon is serving, and the means to end it.
 struct Live {
-    /// The command's process (the launcher exec'd it), for SIGKILL at the end of the grace.
+    /// The launcher (the sandbox's supervisor), for SIGKILL when it does not end the
+    /// sandbox itself.
     pidfd: Option<OwnedFd>,
     /// A duplicate of the broker's end of the bootstrap socket: shutting it down ends the
     /// sandbox's registrations.
     bootstrap: OwnedFd,
+    /// A duplicate of the connection to the launcher: shutting it down asks the launcher to
+    /// kill every process of the sandbox and exit.
+    conn: Option<OwnedFd>,
 }
 
 /// State shared by the accept loop and every session.
@@ -51,6 +56,25 @@ pub struct Shared {
     pub floor: Floor,
     /// What every uid holds (sandboxes, channels, pending connections).
     pub counters: Arc<Counters>,
+    /// Session threads not yet finished (a stopping daemon waits for them).
+    pub sessions: AtomicUsize,
+}
+
+/// Counts one session thread in [`Shared::sessions`] until dropped.
+pub struct SessionGuard(Arc<Shared>);
+
+impl SessionGuard {
+    /// Counts a new session.
+    pub fn new(shared: &Arc<Shared>) -> SessionGuard {
+        shared.sessions.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(Arc::clone(shared))
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -66,6 +90,7 @@ impl Shared {
             floor: Floor::new(&surveyed),
             shim,
             counters: Arc::new(Counters::default()),
+            sessions: AtomicUsize::new(0),
         }
     }
 
@@ -86,11 +111,18 @@ impl Shared {
         self.live.lock().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// Ends every live sandbox: SIGKILL to its command, shutdown of its bootstrap socket.
-    pub fn end_all(&self) {
+    /// Ends every live sandbox: its connection is shut down (the launcher then kills every
+    /// process of the sandbox and exits) and so is its bootstrap socket (a straggler's
+    /// calls fail closed). With `kill`, the launcher is also sent SIGKILL (a launcher that
+    /// did not end by itself).
+    pub fn end_all(&self, kill: bool) {
         let Ok(live) = self.live.lock() else { return };
         for (id, sb) in live.iter() {
-            if let Some(pidfd) = &sb.pidfd {
+            if let Some(conn) = &sb.conn {
+                let _ = socket::shutdown(conn.as_raw_fd(), socket::Shutdown::Both);
+            }
+            let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
+            if let (true, Some(pidfd)) = (kill, &sb.pidfd) {
                 // SAFETY: pidfd is an open pidfd; the other arguments are plain integers.
                 unsafe {
                     libc::syscall(
@@ -102,11 +134,14 @@ impl Shared {
                     )
                 };
             }
-            let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
-            self.audit.for_sandbox(*id).event(
-                "lifecycle",
-                json!({ "event": "killed", "why": "grace period over" }),
-            );
+            let why = if kill {
+                "the launcher did not end it"
+            } else {
+                "grace period over"
+            };
+            self.audit
+                .for_sandbox(*id)
+                .event("lifecycle", json!({ "event": "killed", "why": why }));
         }
     }
 }
@@ -320,6 +355,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             "pinned_by": peer.pinning.name(),
             "claimed_cwd": String::from_utf8_lossy(hello.cwd),
             "command": split_argv(hello.argv).map(String::from_utf8_lossy).collect::<Vec<_>>(),
+            "policy": { "digest": policy.digest(), "sources": [source_name(&grant.source)] },
         }),
     );
     let pair = socket::socketpair(
@@ -370,7 +406,8 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         live.insert(
             id,
             Live {
-                pidfd: Some(peer.pidfd),
+                pidfd: peer.pidfd.try_clone().ok(),
+                conn: conn.try_clone().ok(),
                 bootstrap: bootstrap_dup,
             },
         );
@@ -396,8 +433,34 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         }
     }
     drop(child_end);
-    drop(conn);
     drop(pending);
+    // The sandbox lives until every process has closed the bootstrap socket. Meanwhile the
+    // launcher's connection stays open: when it closes (the launcher is gone, killed or
+    // not), the sandbox is ended — its bootstrap socket shut down, so what is left of it
+    // fails closed instead of being served without its supervisor.
+    let mut conn_open = true;
+    while !served.is_finished() {
+        if !conn_open {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        let mut pfd = libc::pollfd {
+            fd: conn.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if n > 0 && pfd.revents != 0 {
+            conn_open = false;
+            if let Ok(live) = shared.live.lock() {
+                if let Some(sb) = live.get(&id) {
+                    let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
+                }
+            }
+        }
+    }
+    drop(conn);
     let _ = served.join();
     // Every process has closed the bootstrap socket. Threads still serving the sandbox are
     // blocked on its behalf (a FIFO open with no writer, say): interrupt them, so that
@@ -416,12 +479,50 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             json!({ "event": "stuck_threads", "threads": stuck }),
         );
     }
+    remove_tmpdir(tmpdir);
+    // The `exit` record as `arbiter run` writes it: the launcher's status (it exits with
+    // the command's, right after it has killed what was left of the sandbox).
+    // The kernel keeps the status for the pidfd once the launcher's parent has reaped it
+    // (usually at once): wait for that a little, then write the record without a status.
+    let mut status = None;
+    if peer.wait_exit(Duration::from_secs(2)) {
+        for _ in 0..100 {
+            status = peer.exit_status();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    match status {
+        Some(status) => {
+            sb_audit.exit(pid, status);
+        }
+        None => sb_audit.event("exit", json!({ "pid": pid, "status": null })),
+    }
+    // Only now is the sandbox gone for a daemon waiting to stop: its last record is queued
+    // and its TMPDIR removed.
     if let Ok(mut live) = shared.live.lock() {
         live.remove(&id);
     }
-    sb_audit.event("exit", json!({ "pid": pid }));
-    drop(tmpdir);
     drop(sandbox_held);
+}
+
+/// How a policy source is named in a `start` record (as `arbiter run` names them).
+fn source_name(source: &arbiter_policies::Source) -> String {
+    match source {
+        arbiter_policies::Source::Builtin(name) => format!("builtin:{name}"),
+        arbiter_policies::Source::File(path) => path.display().to_string(),
+        arbiter_policies::Source::Text { origin, .. } => origin.clone(),
+    }
+}
+
+/// Removes a sandbox's TMPDIR and whatever the sandbox left in it.
+fn remove_tmpdir(dir: tempfile::TempDir) {
+    let path = dir.keep();
+    if std::fs::remove_dir(&path).is_err() {
+        let _ = std::fs::remove_dir_all(&path);
+    }
 }
 
 /// A private directory for one sandbox, owned by the client, removed when dropped.
