@@ -18,9 +18,14 @@ use crate::serve::{self as daemon, Ended, Options};
 /// Options of `arbiter serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Listen on this socket path, or on the abstract socket NAME (`@NAME`).
-    #[arg(long, value_name = "PATH|@NAME", required_unless_present_any = ["inherit_stdin"])]
+    /// Listen on this socket path, or on the abstract socket NAME (`@NAME`). Not needed
+    /// when systemd passes the socket (LISTEN_FDS/LISTEN_PID) or with --inherit-stdin.
+    #[arg(long, value_name = "PATH|@NAME")]
     pub listen: Option<OsString>,
+    /// Validate the daemon configuration FILE (and every profile it names), print each
+    /// problem as `file:line:column: message`, and exit: 0 when valid, 1 otherwise.
+    #[arg(long, value_name = "FILE", exclusive = true)]
+    pub check_config: Option<PathBuf>,
     /// Serve the listening SOCK_SEQPACKET socket on fd 0 (bound by someone else, e.g. a
     /// socket binder). systemd's LISTEN_FDS/LISTEN_PID (fd 3) is used without this flag.
     #[arg(long, conflicts_with = "listen")]
@@ -137,7 +142,7 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
     let inherited = if args.inherit_stdin {
         Some(0)
     } else {
-        listen::systemd_fd()
+        listen::systemd_fd().map_err(anyhow::Error::msg)?
     };
     if let Some(fd) = inherited {
         // SAFETY: fd 0 or 3 was handed to us by the process that started us; nothing in
@@ -145,7 +150,7 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
         return Ok(unsafe { listen::inherit(fd) }?);
     }
     let Some(arg) = &args.listen else {
-        bail!("--listen PATH|@NAME or an inherited socket is needed");
+        bail!("no socket to serve: give --listen PATH|@NAME, --inherit-stdin (a socket on fd 0), or start under systemd socket activation (LISTEN_FDS/LISTEN_PID)");
     };
     let opts = listen::Options {
         mode: args.mode,
@@ -156,8 +161,11 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
     Ok(listen::listen(&Endpoint::parse(arg), &opts)?)
 }
 
-/// Runs the daemon until SIGTERM/SIGINT.
+/// Runs the daemon until SIGTERM/SIGINT (or checks a configuration).
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    if let Some(file) = &args.check_config {
+        return Ok(crate::serve::check::run(file));
+    }
     // Before any thread exists, so every thread inherits the blocked signals.
     let signals = daemon::block_signals()?;
     let config = daemon::load_config(args.config.as_deref(), &args.limits)?;

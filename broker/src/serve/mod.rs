@@ -21,6 +21,7 @@
 //! keep the policy they started with). SIGTERM or SIGINT stops accepting, waits up to the
 //! grace period for live sandboxes, then kills what is left. See `docs/serve.md`.
 
+pub mod check;
 pub mod client;
 pub mod client_supervise;
 pub mod config;
