@@ -44,6 +44,33 @@ fn sleeping(pid: i32, arg: &str) -> bool {
         .is_ok_and(|c| c == format!("sleep\0{arg}\0").as_bytes())
 }
 
+/// Whether `pid` is still one of the processes [`LEAVE_BEHIND`] makes (before or after
+/// their `exec` of `sleep`; a reused pid runs something else).
+fn one_of_ours(pid: i32) -> bool {
+    let Ok(c) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let ours = [
+        "sleep\x001000\0".to_owned(),
+        "sleep\x001001\0".to_owned(),
+        format!("sh\0-c\0{LEAVE_BEHIND}\0"),
+        "sh\0-c\0echo $$ > detached; exec sleep 1001\0".to_owned(),
+    ];
+    ours.iter().any(|o| c == o.as_bytes())
+}
+
+/// Waits (at most 30 s) until `pid` runs `sleep ARG`.
+fn wait_sleeping(pid: i32, arg: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !sleeping(pid, arg) {
+        assert!(
+            std::time::Instant::now() < until,
+            "{pid} never ran sleep {arg}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn pid_in(dir: &Path, name: &str) -> i32 {
     std::fs::read_to_string(dir.join(name))
         .unwrap()
@@ -70,6 +97,8 @@ fn when_the_command_exits_its_leftover_processes_and_tmpdir_are_gone() {
         .unwrap();
     assert_eq!(st.code(), Some(3));
     let (bg, detached) = (pid_in(&native.dir, "bg"), pid_in(&native.dir, "detached"));
+    wait_sleeping(bg, "1000");
+    wait_sleeping(detached, "1001");
     let survived = sleeping(bg, "1000") && sleeping(detached, "1001");
     // SAFETY: kill with integer arguments (our own leftovers).
     unsafe {
@@ -90,8 +119,8 @@ fn when_the_command_exits_its_leftover_processes_and_tmpdir_are_gone() {
         );
         assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
         let (bg, detached) = (pid_in(&sb.dir, "bg"), pid_in(&sb.dir, "detached"));
-        assert!(!sleeping(bg, "1000"), "the background job is gone");
-        assert!(!sleeping(detached, "1001"), "the detached process is gone");
+        assert!(!one_of_ours(bg), "the background job is gone");
+        assert!(!one_of_ours(detached), "the detached process is gone");
         let tmp = std::fs::read_to_string(sb.path("tmp")).unwrap();
         wait_records(&log, "the sandbox's exit", |r| {
             r.iter().filter(|r| r["type"] == "exit").count() == i + 1
@@ -138,7 +167,8 @@ fn when_the_daemon_ends_a_sandbox_every_process_of_it_is_gone() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let bg = pid_in(&sb.dir, "bg");
-    assert!(sleeping(bg, "1000"));
+    // The job may not have exec'd `sleep` yet.
+    wait_sleeping(bg, "1000");
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit(30), Some(0), "{}", d.err());
     let o = output_within(c, 30);
