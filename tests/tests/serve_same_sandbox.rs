@@ -272,11 +272,45 @@ fn users() -> Vec<bool> {
 fn raw_syscall_attacks_get_the_same_answers_under_run_and_under_the_daemon() {
     let scene = Scene::new();
     let (_d, sock) = start_daemon(&scene);
+    compare(&scene, &sock, &users());
+}
+
+/// A daemon that is not root, serving its own uid (65534): the seccomp transport works
+/// with the ptrace access a process has to its own uid's processes.
+#[test]
+fn an_unprivileged_daemon_gives_its_own_uid_the_same_sandbox() {
+    if !is_root() {
+        println!("SKIP: starting a daemon as uid 65534 needs root (setpriv)");
+        return;
+    }
+    let scene = Scene::new();
+    let run_dir = scene.path("daemon");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::os::unix::fs::chown(&run_dir, Some(65534), Some(65534)).unwrap();
+    let sock = run_dir.join("s").to_str().unwrap().to_owned();
+    let stderr = scene.path("daemon.err");
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(arbiter())
+        .args(["serve", "--listen", &sock])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, stderr };
+    d.wait_listening();
+    compare(&scene, &sock, &[true]);
+}
+
+/// Runs every attack through every helper natively, under `arbiter run` and under the
+/// daemon at `sock`, as each of `users` (true: uid 65534), and compares the answers.
+fn compare(scene: &Scene, sock: &str, users: &[bool]) {
     let mut n = 0;
-    for nobody in users() {
+    for &nobody in users {
         let uid = if nobody { 65534 } else { unsafe_geteuid() };
         for helper in &scene.helpers {
-            for attack in attacks(&scene) {
+            for attack in attacks(scene) {
                 if attack.root_only && nobody {
                     continue;
                 }
@@ -292,7 +326,7 @@ fn raw_syscall_attacks_get_the_same_answers_under_run_and_under_the_daemon() {
                     let mut argv = vec![helper.to_str().unwrap().to_owned()];
                     argv.extend(attack.args.iter().map(|a| tagged(a, &tag)));
                     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                    let o = run(&scene, &sock, way, nobody, &argv);
+                    let o = run(scene, sock, way, nobody, &argv);
                     let v = verdict(&o);
                     if way == Way::Native {
                         assert_eq!(
