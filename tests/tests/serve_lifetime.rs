@@ -200,7 +200,7 @@ fn a_daemon_stopped_under_load_has_every_audit_record_on_disk() {
             && r.iter()
                 .filter(|r| r["call"] == "open" && r["args"]["path"] == "/etc/hostname")
                 .count()
-                >= 300
+                >= 60
     });
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait_exit(60), Some(0), "{}", d.err());

@@ -163,9 +163,6 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
         }
     };
-    // Before the daemon connection and before any thread: the signals the supervisor
-    // waits for queue on its signalfd.
-    let supervisor = Supervisor::prepare().context("cannot set up the launcher's supervision")?;
     let granted = match ask(&req.endpoint, req.profile, req.command)? {
         Ok(g) => g,
         Err(reason) => {
@@ -193,6 +190,9 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             confinement.missing.join("; ")
         );
     }
+    // Before the command starts (the launcher has no other thread): the signals the
+    // supervisor waits for queue on its signalfd from here on, SIGCHLD included.
+    let supervisor = Supervisor::prepare().context("cannot set up the launcher's supervision")?;
     let child = match spawn(&program, req.command, &shim, &granted, confinement.steps) {
         Ok(pid) => pid,
         Err(e) => {
