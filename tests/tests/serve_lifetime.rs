@@ -181,6 +181,49 @@ fn when_the_daemon_ends_a_sandbox_every_process_of_it_is_gone() {
 }
 
 #[test]
+fn when_the_launcher_is_killed_the_daemon_ends_what_is_left() {
+    let dir = scratch();
+    let (_d, sock) = start(dir.path(), &[]);
+    let log = dir.path().join("audit.log");
+    let users: &[bool] = if is_root() { &[false, true] } else { &[false] };
+    for &nobody in users {
+        let sb = Sandbox::new();
+        let mut c = client(
+            &sock,
+            &sb.dir,
+            nobody,
+            &[],
+            &["sh", "-c", "sleep 1000 & echo $! > bg; wait"],
+        );
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::fs::read_to_string(sb.path("bg")).map_or(true, |t| t.trim().is_empty()) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the client never started its job"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let bg = pid_in(&sb.dir, "bg");
+        wait_sleeping(bg, "1000");
+        // SIGKILL to the launcher (setpriv execs it: the child's pid is the launcher's).
+        c.kill().unwrap();
+        let _ = c.wait();
+        // Its command dies with it; the daemon finds the job by the sandbox's socket.
+        while one_of_ours(bg) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the job of a killed launcher survived"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    wait_records(&log, "the daemon's sweep", |r| {
+        r.iter()
+            .any(|r| r["event"] == "killed" && r["why"] == "the launcher is gone")
+    });
+}
+
+#[test]
 fn a_daemon_stopped_under_load_has_every_audit_record_on_disk() {
     let dir = scratch();
     let (mut d, sock) = start(dir.path(), &["--grace", "0"]);

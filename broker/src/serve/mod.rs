@@ -30,6 +30,7 @@ pub mod limits;
 pub mod listen;
 pub mod peer;
 pub mod session;
+pub mod sweep;
 pub mod threads;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};

@@ -41,6 +41,9 @@ struct Live {
     /// A duplicate of the connection to the launcher: shutting it down asks the launcher to
     /// kill every process of the sandbox and exit.
     conn: Option<OwnedFd>,
+    /// The inode of the sandbox's end of the bootstrap socket, which every process of the
+    /// sandbox holds ([`super::sweep`]).
+    inode: u64,
 }
 
 /// State shared by the accept loop and every session.
@@ -133,6 +136,7 @@ impl Shared {
                         0,
                     )
                 };
+                sweep_all(sb.inode);
             }
             let why = if kill {
                 "the launcher did not end it"
@@ -368,6 +372,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         Ok(p) => p,
         Err(e) => return refuse(&conn, audit, who, &format!("socketpair: {e}")),
     };
+    let inode = nix::sys::stat::fstat(child_end.as_raw_fd()).map_or(0, |st| st.st_ino);
     let Ok(bootstrap_dup) = broker_end.try_clone() else {
         return refuse(&conn, audit, who, "cannot duplicate the bootstrap socket");
     };
@@ -408,6 +413,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             Live {
                 pidfd: peer.pidfd.try_clone().ok(),
                 conn: conn.try_clone().ok(),
+                inode,
                 bootstrap: bootstrap_dup,
             },
         );
@@ -452,11 +458,20 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         // SAFETY: pfd is one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, 100) };
         if n > 0 && pfd.revents != 0 {
+            // The launcher is gone before its sandbox: nothing supervises what is left, so
+            // the daemon ends it itself.
             conn_open = false;
             if let Ok(live) = shared.live.lock() {
                 if let Some(sb) = live.get(&id) {
                     let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
                 }
+            }
+            let killed = sweep_all(inode);
+            if killed > 0 {
+                sb_audit.event(
+                    "lifecycle",
+                    json!({ "event": "killed", "why": "the launcher is gone", "processes": killed }),
+                );
             }
         }
     }
@@ -506,6 +521,21 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         live.remove(&id);
     }
     drop(sandbox_held);
+}
+
+/// Kills every process holding the sandbox's socket `inode`, round after round (a process
+/// may fork meanwhile), until none is found; returns how many were killed.
+fn sweep_all(inode: u64) -> usize {
+    let mut total = 0;
+    for _ in 0..100 {
+        let n = super::sweep::kill_holders(inode);
+        if n == 0 {
+            break;
+        }
+        total += n;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    total
 }
 
 /// How a policy source is named in a `start` record (as `arbiter run` names them).
