@@ -14,13 +14,18 @@ use serve_common::{
 
 /// A daemon serving its own uid and 65534 with `extra` flags, auditing to `dir/audit.log`.
 fn start(dir: &Path, extra: &[&str]) -> (Daemon, String) {
+    start_with(dir, "", extra)
+}
+
+/// [`start`] with `more` appended to the config file.
+fn start_with(dir: &Path, more: &str, extra: &[&str]) -> (Daemon, String) {
     let sock = dir.join("s").to_str().unwrap().to_owned();
     let cfg = dir.join("serve.toml");
     // SAFETY: geteuid has no preconditions.
     let own = unsafe { libc::geteuid() };
     std::fs::write(
         &cfg,
-        format!("[[user]]\nuid = {own}\nallow = [\"default\"]\n\n[[user]]\nuid = 65534\nallow = [\"default\"]\n"),
+        format!("[[user]]\nuid = {own}\nallow = [\"default\"]\n\n[[user]]\nuid = 65534\nallow = [\"default\"]\n{more}"),
     )
     .unwrap();
     let log = dir.join("audit.log");
@@ -103,7 +108,8 @@ fn sandboxes_over_the_per_uid_and_total_limits_are_refused_and_given_back() {
 #[test]
 fn connections_that_never_send_a_hello_are_limited_per_uid() {
     let dir = scratch();
-    let (_d, sock) = start(dir.path(), &["--limit", "pending_per_uid=2"]);
+    // Set in the config file this time (the other tests use --limit).
+    let (_d, sock) = start_with(dir.path(), "\n[limits]\npending_per_uid = 2\n", &[]);
     let log = dir.path().join("audit.log");
     let sb = Sandbox::new();
     // Two connections that say nothing hold this uid's two waiting slots.
@@ -249,4 +255,38 @@ fn a_client_killed_mid_call_leaves_nothing_behind_in_the_daemon() {
     // The uid's only sandbox slot is free again.
     let o = run_client(&sock, &sb.dir, false, &[], &["cat", "/etc/hostname"]);
     assert_code(&o, 0);
+}
+
+#[test]
+fn a_reload_applies_new_limits_to_new_sandboxes() {
+    let dir = scratch();
+    let limits = |n: usize| format!("\n[limits]\nsandboxes_per_uid = {n}\n");
+    let (d, sock) = start_with(dir.path(), &limits(1), &[]);
+    let log = dir.path().join("audit.log");
+    let sb = Sandbox::new();
+    let held = client(&sock, &sb.dir, false, &[], WAIT_FOR_GO);
+    wait_records(&log, "the first sandbox", |r| starts(r) == 1);
+    let o = run_client(&sock, &sb.dir, false, &[], &["true"]);
+    assert_code(&o, 125);
+    assert!(
+        stderr(&o).contains("limits.sandboxes_per_uid = 1"),
+        "{}",
+        stderr(&o)
+    );
+    // The same config with a higher limit, reloaded.
+    let cfg = dir.path().join("serve.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&limits(1), &limits(2));
+    std::fs::write(&cfg, text).unwrap();
+    d.signal(libc::SIGHUP);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !d.err().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < until, "{}", d.err());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = run_client(&sock, &sb.dir, false, &[], &["true"]);
+    assert_code(&o, 0);
+    std::fs::write(sb.path("go"), "").unwrap();
+    assert_code(&output_within(held, 30), 0);
 }
