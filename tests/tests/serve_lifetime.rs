@@ -285,3 +285,41 @@ fn a_daemon_stopped_under_load_has_every_audit_record_on_disk() {
     }
     assert!(r.iter().any(|r| r["event"] == "shutdown"));
 }
+
+#[test]
+fn a_process_that_closes_the_bootstrap_socket_keeps_its_sandbox() {
+    let python = "/usr/bin/python3";
+    if !Path::new(python).exists() {
+        println!("SKIP: {python} is not installed");
+        return;
+    }
+    let dir = scratch();
+    let (_d, sock) = start(dir.path(), &["--limit", "sandboxes_per_uid=1"]);
+    let log = dir.path().join("audit.log");
+    let sb = Sandbox::new();
+    // The command closes fd 1023 with a raw close(2) (past the shim), waits for `go`, then
+    // makes a brokered call on the channel it already has.
+    let prog = "import ctypes, os, time\nctypes.CDLL(None).syscall(3, 1023)\nopen('ready', 'w').close()\nwhile not os.path.exists('go'):\n    time.sleep(0.02)\ntry:\n    open('/etc/hostname').read()\n    print('ok')\nexcept OSError as e:\n    print('errno', e.errno)\n";
+    let held = client(&sock, &sb.dir, false, &[], &[python, "-c", prog]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !sb.path("ready").exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the command never got ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // No process holds the bootstrap socket any more, yet the sandbox lives on while its
+    // launcher does: the uid's only sandbox slot is still taken, no exit record is
+    // written, and the command is still served.
+    let o = serve_common::run_client(&sock, &sb.dir, false, &[], &["true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("sandboxes_per_uid"), "{}", stderr(&o));
+    assert!(!records(&log).iter().any(|r| r["type"] == "exit"));
+    std::fs::write(sb.path("go"), "").unwrap();
+    let o = output_within(held, 60);
+    assert_eq!(stdout(&o), "ok\n", "{}", stderr(&o));
+    wait_records(&log, "the sandbox's exit", |r| {
+        r.iter().any(|r| r["type"] == "exit")
+    });
+}

@@ -207,7 +207,9 @@ fn garbage_and_zero_length_frames_cost_only_their_sender() {
     send_raw(&boot, b"");
     let o = run_client(&sock, &sb.dir, false, &[], &["cat", "/etc/hostname"]);
     assert_code(&o, 0);
+    // Its "launcher" (this test) hangs up, as a launcher does when it exits.
     drop(boot);
+    drop(c);
     wait_records(&log, "the garbage sandbox's end", |r| exits(r) == starts(r));
     assert!(records(&log).iter().any(|r| r["type"] == "protocol_error"));
 }

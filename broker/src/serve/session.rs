@@ -440,12 +440,14 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
     }
     drop(child_end);
     drop(pending);
-    // The sandbox lives until every process has closed the bootstrap socket. Meanwhile the
-    // launcher's connection stays open: when it closes (the launcher is gone, killed or
-    // not), the sandbox is ended — its bootstrap socket shut down, so what is left of it
-    // fails closed instead of being served without its supervisor.
+    // The sandbox lives until every process has closed the bootstrap socket *and* its
+    // launcher is gone (a process that closed the socket is still the launcher's to kill,
+    // and still counts against the limits). When the launcher's connection closes while the
+    // socket is still held, the launcher died before its sandbox: nothing supervises what
+    // is left, so the daemon ends it itself — the bootstrap socket shut down (stragglers
+    // fail closed) and every process holding it killed.
     let mut conn_open = true;
-    while !served.is_finished() {
+    while conn_open || !served.is_finished() {
         if !conn_open {
             std::thread::sleep(Duration::from_millis(100));
             continue;
@@ -458,9 +460,10 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         // SAFETY: pfd is one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, 100) };
         if n > 0 && pfd.revents != 0 {
-            // The launcher is gone before its sandbox: nothing supervises what is left, so
-            // the daemon ends it itself.
             conn_open = false;
+            if served.is_finished() {
+                break; // the usual end: the launcher exits after its sandbox
+            }
             if let Ok(live) = shared.live.lock() {
                 if let Some(sb) = live.get(&id) {
                     let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
