@@ -2,11 +2,14 @@
 //!
 //! 1. The launcher connects to the daemon's `SOCK_SEQPACKET` socket and sends one
 //!    [`Hello`].
-//! 2. The daemon identifies the launcher by the kernel's `SO_PEERCRED` (uid, gid, pid) —
-//!    never by anything in the hello — chooses a policy, and answers with one
+//! 2. The daemon identifies the launcher by what the kernel attests on the connection
+//!    (`SO_PEERCRED`, `SO_PEERGROUPS`, `SO_PEERPIDFD`) — never by anything in the hello —
+//!    chooses a policy, and answers with one
 //!    [`HelloReply`]. An accepted reply carries exactly one fd (`SCM_RIGHTS`): the sandbox's
 //!    bootstrap socket, which the launcher places at
-//!    [`DEFAULT_BOOTSTRAP_FD`](crate::DEFAULT_BOOTSTRAP_FD) before it execs the command.
+//!    [`DEFAULT_BOOTSTRAP_FD`](crate::DEFAULT_BOOTSTRAP_FD) before it confines itself
+//!    (sending its seccomp listener on that socket, as `arbiter run`'s child does) and
+//!    execs the command.
 //!    A refused reply carries no fd and a reason for the user.
 //! 3. The connection is then closed; the sandbox lives as long as its bootstrap socket.
 //!
@@ -16,7 +19,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the daemon handshake spoken by this build.
-pub const DAEMON_VERSION: u32 = 1;
+/// Version 2 sends the whole command line in the hello and the shim's path in the reply.
+pub const DAEMON_VERSION: u32 = 2;
 
 /// The launcher's first and only message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +32,9 @@ pub struct Hello<'a> {
     /// The launcher's working directory, for the audit log only: the daemon reads the real
     /// one from `/proc/PID/cwd`.
     pub cwd: &'a [u8],
-    /// The command's argv\[0\], for the audit log.
-    pub argv0: &'a [u8],
+    /// The command line, each argument followed by a NUL byte, for the audit log only
+    /// (the `start` record's `command`); see [`split_argv`].
+    pub argv: &'a [u8],
 }
 
 /// The daemon's answer.
@@ -47,6 +52,24 @@ pub struct HelloReply<'a> {
     pub profile: &'a str,
     /// The sandbox's private temporary directory (the command's `TMPDIR`).
     pub tmpdir: &'a [u8],
+    /// The shim the daemon serves (its own build, speaking its protocol version): the
+    /// launcher preloads this one and adds it to its Landlock floor, and the daemon's
+    /// seccomp transport opens exactly this file for `ld.so` (empty when refused).
+    pub shim: &'a [u8],
+}
+
+/// The arguments of a [`Hello::argv`]: NUL-terminated, the last terminator optional.
+pub fn split_argv(argv: &[u8]) -> impl Iterator<Item = &[u8]> {
+    argv.strip_suffix(b"\0")
+        .unwrap_or(argv)
+        .split(|&b| b == 0)
+        .filter(move |_| !argv.is_empty())
+}
+
+/// The version a hello of any handshake version starts with, so that a daemon can name it
+/// when the rest does not decode.
+pub fn hello_version(bytes: &[u8]) -> Option<u32> {
+    postcard::take_from_bytes::<u32>(bytes).ok().map(|(v, _)| v)
 }
 
 /// The longest profile name a hello may ask for.
@@ -65,7 +88,19 @@ impl Hello<'_> {
             }
         }
         check_path_bytes(Arg::Cwd, self.cwd, true)?;
-        check_path_bytes(Arg::Argv0, self.argv0, true)?;
+        // The command line is NUL-separated (audit only): each argument is a NUL-free string
+        // of bounded length, and the program's name a valid path form.
+        for (i, arg) in split_argv(self.argv).enumerate() {
+            if i == 0 {
+                check_path_bytes(Arg::Argv0, arg, true)?;
+            } else if arg.len() > crate::MAX_PATH {
+                return Err(Invalid::TooLong {
+                    what: Arg::Argv0,
+                    len: arg.len(),
+                    max: crate::MAX_PATH,
+                });
+            }
+        }
         Ok(())
     }
 }

@@ -116,7 +116,9 @@ pub fn hello(data: &[u8]) {
             assert!(!p.is_empty() && !p.contains('/') && !p.contains('\0'));
         }
         assert_path_valid(h.cwd, true);
-        assert_path_valid(h.argv0, true);
+        if let Some(argv0) = crate::daemon::split_argv(h.argv).next() {
+            assert_path_valid(argv0, true);
+        }
     }
 }
 

@@ -111,7 +111,24 @@ fn a_hundred_concurrent_sandboxes_from_two_uids() {
         format!("[[user]]\nuid = {own}\nallow = [\"default\"]\n\n[[user]]\nuid = 65534\nallow = [\"default\"]\n"),
     )
     .unwrap();
-    let (_d, sock) = start(dir.path(), &["--config", cfg.to_str().unwrap()]);
+    // Concurrency, not the limits, is under test here: room for all hundred at once.
+    let (_d, sock) = start(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--limit",
+            "sandboxes=100",
+            "--limit",
+            "sandboxes_per_uid=100",
+            "--limit",
+            "pending=100",
+            "--limit",
+            "pending_per_uid=100",
+            "--limit",
+            "channels_per_uid=1024",
+        ],
+    );
     let sb = Sandbox::new();
     let children: Vec<_> = (0..100)
         .map(|i| {

@@ -139,6 +139,18 @@ impl Audit {
         dropped
     }
 
+    /// Waits until every record sent before this call is written and flushed (synced with
+    /// fsync), at most `timeout`; false when the writer did not confirm in time. Unlike
+    /// [`WriterHandle::finish`] it needs no other clone to be dropped.
+    pub fn flush(&self, timeout: std::time::Duration) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        if tx.send(Msg::Flush(done_tx)).is_err() {
+            return false;
+        }
+        done_rx.recv_timeout(timeout).is_ok()
+    }
+
     /// Records dropped so far because the queue was full (always 0 without drop mode).
     pub fn dropped(&self) -> u64 {
         self.dropped

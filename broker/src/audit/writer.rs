@@ -39,6 +39,9 @@ pub(super) enum Msg {
     Record(Value),
     /// Wakes the writer to look at its reopen flag.
     Wake,
+    /// Flush (and sync, for a file with fsync) everything before this message, then
+    /// answer: a barrier for a daemon that must know its records are on disk.
+    Flush(SyncSender<()>),
 }
 
 /// A destination for records.
@@ -241,8 +244,13 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
             if reopen.swap(false, Ordering::SeqCst) {
                 out.reopen();
             }
-            if let Msg::Record(rec) = msg {
-                out.write(format, &rec);
+            match msg {
+                Msg::Record(rec) => out.write(format, &rec),
+                Msg::Flush(done) => {
+                    out.flush();
+                    let _ = done.send(());
+                }
+                Msg::Wake => {}
             }
             next = rx.try_recv().ok();
         }

@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,17 +9,23 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::audit::Audit;
+use crate::audit::{self, Audit};
 use crate::exit_code;
+use crate::serve::limits::LIMITS;
 use crate::serve::listen::{self, Endpoint, Listener};
 use crate::serve::{self as daemon, Ended, Options};
 
 /// Options of `arbiter serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Listen on this socket path, or on the abstract socket NAME (`@NAME`).
-    #[arg(long, value_name = "PATH|@NAME", required_unless_present_any = ["inherit_stdin"])]
+    /// Listen on this socket path, or on the abstract socket NAME (`@NAME`). Not needed
+    /// when systemd passes the socket (LISTEN_FDS/LISTEN_PID) or with --inherit-stdin.
+    #[arg(long, value_name = "PATH|@NAME")]
     pub listen: Option<OsString>,
+    /// Validate the daemon configuration FILE (and every profile it names), print each
+    /// problem as `file:line:column: message`, and exit: 0 when valid, 1 otherwise.
+    #[arg(long, value_name = "FILE", exclusive = true)]
+    pub check_config: Option<PathBuf>,
     /// Serve the listening SOCK_SEQPACKET socket on fd 0 (bound by someone else, e.g. a
     /// socket binder). systemd's LISTEN_FDS/LISTEN_PID (fd 3) is used without this flag.
     #[arg(long, conflicts_with = "listen")]
@@ -42,12 +47,62 @@ pub struct ServeArgs {
     /// the daemon's own uid is served, with the `default` profile.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write the audit log of every sandbox to FILE (`-` for stderr).
-    #[arg(long, value_name = "FILE")]
+    /// Write the audit log of every sandbox to FILE (appended; reopened on SIGHUP), `-`
+    /// for stderr, or `syslog` for /dev/log (`./syslog` for a file of that name).
+    #[arg(long, value_name = "FILE|-|syslog")]
     pub audit: Option<PathBuf>,
+    /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
+    #[arg(long, value_enum, default_value_t, requires = "audit")]
+    pub audit_format: audit::Format,
+    /// fsync the audit log file after each flush (by default it is flushed, not synced).
+    #[arg(long, requires = "audit")]
+    pub audit_fsync: bool,
+    /// Never make a sandboxed program wait for the audit log: when the queue is full, drop
+    /// the record and count it (reported in each sandbox's `exit` record).
+    #[arg(long, requires = "audit")]
+    pub audit_drop: bool,
+    /// Audit records that may wait for the writer (tests use a tiny queue).
+    #[arg(long, hide = true, value_name = "N", default_value_t = audit::QUEUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub audit_queue: usize,
     /// Seconds live sandboxes get after SIGTERM before they are killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
+    /// Set a limit, over the config file's `[limits]` (repeatable): sandboxes,
+    /// sandboxes_per_uid, channels, channels_per_uid, pending, pending_per_uid.
+    #[arg(long = "limit", value_name = "KEY=N", value_parser = parse_limit)]
+    pub limits: Vec<(&'static str, usize)>,
+}
+
+fn parse_limit(s: &str) -> Result<(&'static str, usize), String> {
+    let keys = || LIMITS.iter().map(|l| l.key).collect::<Vec<_>>().join(", ");
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=N, where KEY is one of {}", keys()))?;
+    let setting = LIMITS
+        .iter()
+        .find(|l| l.key == key.trim())
+        .ok_or_else(|| format!("unknown limit `{key}` (expected one of {})", keys()))?;
+    let n: usize = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{key}: expected a positive integer, not `{value}`"))?;
+    Ok((setting.key, n))
+}
+
+/// Raises the soft limit on open files to the hard one: each channel of each sandbox is
+/// an fd, and the default soft limit (1024) is below the default channel limit's needs.
+fn raise_nofile() {
+    // SAFETY: rl is a valid rlimit out-parameter.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; setrlimit reads rl.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        }
+    }
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -59,31 +114,35 @@ fn parse_mode(s: &str) -> Result<u32, String> {
     Ok(m)
 }
 
-fn open_audit(path: Option<&PathBuf>) -> Result<(Audit, Option<impl Sized>)> {
-    Ok(match path {
-        None => (Audit::disabled(), None),
-        Some(p) if p.as_os_str() == "-" => {
-            let (a, w) = Audit::to_writer(Box::new(std::io::stderr()), 0);
-            (a, Some(w))
-        }
-        Some(p) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .mode(0o600)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open audit log {}", p.display()))?;
-            let (a, w) = Audit::to_writer(Box::new(std::io::LineWriter::new(file)), 0);
-            (a, Some(w))
-        }
-    })
+/// The audit log as `arbiter run` opens it: the same sinks, format, fsync, queue and drop
+/// policy.
+fn open_audit(args: &ServeArgs) -> Result<(Audit, Option<audit::WriterHandle>)> {
+    let Some(path) = &args.audit else {
+        return Ok((Audit::disabled(), None));
+    };
+    let sink = match path.as_os_str().as_encoded_bytes() {
+        b"-" => audit::Sink::Stderr,
+        b"syslog" => audit::Sink::Syslog,
+        _ => audit::Sink::File {
+            path: path.clone(),
+            fsync: args.audit_fsync,
+        },
+    };
+    let opts = audit::Options {
+        sink,
+        format: args.audit_format,
+        queue: args.audit_queue,
+        drop: args.audit_drop,
+    };
+    let (a, w) = Audit::open(opts, 0)?;
+    Ok((a, Some(w)))
 }
 
 fn get_listener(args: &ServeArgs) -> Result<Listener> {
     let inherited = if args.inherit_stdin {
         Some(0)
     } else {
-        listen::systemd_fd()
+        listen::systemd_fd().map_err(anyhow::Error::msg)?
     };
     if let Some(fd) = inherited {
         // SAFETY: fd 0 or 3 was handed to us by the process that started us; nothing in
@@ -91,7 +150,7 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
         return Ok(unsafe { listen::inherit(fd) }?);
     }
     let Some(arg) = &args.listen else {
-        bail!("--listen PATH|@NAME or an inherited socket is needed");
+        bail!("no socket to serve: give --listen PATH|@NAME, --inherit-stdin (a socket on fd 0), or start under systemd socket activation (LISTEN_FDS/LISTEN_PID)");
     };
     let opts = listen::Options {
         mode: args.mode,
@@ -102,11 +161,18 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
     Ok(listen::listen(&Endpoint::parse(arg), &opts)?)
 }
 
-/// Runs the daemon until SIGTERM/SIGINT.
+/// Runs the daemon until SIGTERM/SIGINT (or checks a configuration).
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    if let Some(file) = &args.check_config {
+        return Ok(crate::serve::check::run(file));
+    }
     // Before any thread exists, so every thread inherits the blocked signals.
     let signals = daemon::block_signals()?;
-    let config = daemon::load_config(args.config.as_deref())?;
+    let config = daemon::load_config(args.config.as_deref(), &args.limits)?;
+    raise_nofile();
+    crate::serve::threads::install_handler()
+        .context("cannot install the thread wake-up handler")?;
+    let shim = crate::sandbox::shim_path::locate().map_err(anyhow::Error::msg)?;
     let listener = get_listener(&args)?;
     // The listener is bound (its mode came from a temporary umask, restored). From here the
     // broker creates files for its clients with exactly the mode each caller's own umask
@@ -121,7 +187,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     // From here on the broker creates files with exactly the mode the client's umask gave.
     // SAFETY: umask has no memory effects.
     unsafe { libc::umask(0) };
-    let (audit, writer) = match open_audit(args.audit.as_ref()) {
+    let (audit, writer) = match open_audit(&args) {
         Ok(a) => a,
         Err(e) => {
             listener.remove_if_ours();
@@ -136,16 +202,28 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     eprintln!("arbiter serve: listening on {place}");
     audit.event(
         "lifecycle",
-        json!({ "event": "listening", "at": place, "pid": std::process::id() }),
+        json!({ "event": "listening", "at": place, "pid": std::process::id(), "limits": config.limits.to_json() }),
     );
     let opts = Options {
+        shim,
+        limits: args.limits.clone(),
         config: args.config.clone(),
         exit_on_stolen: args.exit_on_stolen,
         grace: Duration::from_secs_f64(args.grace.max(0.0)),
     };
-    let ended = daemon::serve(listener, signals, config, audit.clone(), &opts);
-    drop(audit);
-    drop(writer);
+    let ended = daemon::serve(
+        listener,
+        signals,
+        config,
+        audit.clone(),
+        writer.as_ref(),
+        &opts,
+    );
+    // Every record up to the last is on disk before the daemon exits (the writer is
+    // detached: a thread still blocked for a sandbox cannot hold the exit up).
+    if !audit.flush(Duration::from_secs(10)) {
+        eprintln!("arbiter serve: the audit log did not confirm its last records in 10 s");
+    }
     Ok(match ended {
         Ended::Signal => ExitCode::SUCCESS,
         Ended::Stolen => ExitCode::from(exit_code::FAILED),

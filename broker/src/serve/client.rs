@@ -1,16 +1,20 @@
 //! `arbiter run --daemon PATH|@NAME -- CMD`: the launcher side of the daemon handshake.
 //!
-//! The launcher never forks: it asks the daemon for a sandbox, receives the bootstrap
-//! socket, confines itself (the same Landlock and seccomp steps `arbiter run` installs in
-//! its child — plain system calls, run right before `execve`), places the socket at
-//! fd 1023, sets the shim's environment, and becomes the command. Its pid is the one the
-//! daemon saw in `SO_PEERCRED`.
+//! The launcher asks the daemon for a sandbox, receives the bootstrap socket, places it at
+//! fd 1023, confines itself with the same steps `arbiter run` installs in its child
+//! (Landlock, then the one seccomp filter with the notify rules, whose listener it sends
+//! to the daemon on the bootstrap socket), and starts the command, which inherits both.
+//! It stays, confined, as the sandbox's supervisor ([`super::client_supervise`]): a child
+//! subreaper that relays signals, and when the command exits or the daemon ends the
+//! sandbox (its connection, kept open, closes) kills every process left in the sandbox and
+//! exits with the command's status. Its pid is the one the daemon pinned when it accepted
+//! the connection.
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
@@ -22,11 +26,11 @@ use arbiter_protocol::{
 };
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 
+use super::client_supervise::Supervisor;
 use super::listen::Endpoint;
 use crate::confine;
 use crate::exit_code;
 use crate::sandbox::program::{self, ProgramError};
-use crate::sandbox::shim_path;
 
 /// How long the launcher waits for the daemon's answer.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -45,14 +49,29 @@ pub struct Request<'a> {
 
 /// A sandbox the daemon made for us.
 struct Granted {
+    /// The connection to the daemon, kept for the sandbox's life: the daemon shuts it down
+    /// to end the sandbox, and sees it close when the launcher is gone.
+    conn: OwnedFd,
     bootstrap: OwnedFd,
     tmpdir: OsString,
+    /// The daemon's shim (the one its protocol version speaks).
+    shim: PathBuf,
+}
+
+/// The command line as the hello carries it: each argument NUL-terminated.
+fn hello_argv(command: &[OsString]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in command {
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    out
 }
 
 fn ask(
     endpoint: &Endpoint,
     profile: Option<&str>,
-    argv0: &[u8],
+    command: &[OsString],
 ) -> Result<Result<Granted, String>> {
     let addr = endpoint.addr().context("invalid daemon address")?;
     let sock = socket::socket(
@@ -65,17 +84,24 @@ fn ask(
     socket::connect(sock.as_raw_fd(), &addr)
         .with_context(|| format!("cannot connect to the daemon at {endpoint}"))?;
     let cwd = std::env::current_dir().unwrap_or_default();
+    let argv = hello_argv(command);
     let hello = Hello {
         version: DAEMON_VERSION,
         profile,
         cwd: cwd.as_os_str().as_bytes(),
-        argv0,
+        argv: &argv,
     };
     let mut buf = vec![0u8; MAX_MESSAGE];
     let bytes = encode(&hello, &mut buf).map_err(|e| anyhow::anyhow!("hello: {e}"))?;
-    send_with_fds(sock.as_raw_fd(), bytes, &[])
-        .map_err(std::io::Error::from_raw_os_error)
-        .context("cannot send the hello to the daemon")?;
+    // A daemon that refuses at once (over its limit of waiting connections) may have
+    // answered and closed before the hello went out: its answer is still read below.
+    match send_with_fds(sock.as_raw_fd(), bytes, &[]) {
+        Ok(()) | Err(libc::EPIPE | libc::ECONNRESET) => {}
+        Err(e) => {
+            return Err(std::io::Error::from_raw_os_error(e))
+                .context("cannot send the hello to the daemon")
+        }
+    }
     let _ = socket::setsockopt(
         &sock,
         sockopt::ReceiveTimeout,
@@ -103,13 +129,27 @@ fn ask(
             fds.len()
         );
     }
+    let shim = PathBuf::from(OsString::from_vec(reply.shim.to_vec()));
+    if !shim.is_absolute() || !shim.is_file() {
+        bail!(
+            "the daemon's shim {} is not a file this launcher can load",
+            shim.display()
+        );
+    }
+    let _ = socket::setsockopt(
+        &sock,
+        sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(0, 0),
+    );
     Ok(Ok(Granted {
+        conn: sock,
         bootstrap: fds.remove(0),
         tmpdir: OsString::from_vec(reply.tmpdir.to_vec()),
+        shim,
     }))
 }
 
-/// Runs the command in a sandbox served by the daemon; returns only on failure.
+/// Runs the command in a sandbox served by the daemon and returns its exit status.
 pub fn launch(req: Request<'_>) -> Result<ExitCode> {
     let path_var = std::env::var_os("PATH");
     let program = match program::find(&req.command[0], path_var.as_deref()) {
@@ -123,7 +163,14 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             return Ok(ExitCode::from(exit_code::CANNOT_EXECUTE));
         }
     };
-    let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
+    let granted = match ask(&req.endpoint, req.profile, req.command)? {
+        Ok(g) => g,
+        Err(reason) => {
+            eprintln!("arbiter: the daemon at {} refused: {reason}", req.endpoint);
+            return Ok(ExitCode::from(exit_code::FAILED));
+        }
+    };
+    let shim = granted.shim.clone();
     // The daemon's policy is not known here: a file beneath the working directory (which
     // profiles make writable) is never followed to a prefix.
     let cwd = std::env::current_dir()
@@ -131,7 +178,10 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
         .and_then(|d| d.canonicalize().ok());
     let writable = |p: &std::path::Path| cwd.as_ref().is_some_and(|c| p.starts_with(c));
     let prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
-    let confinement = confine::prepare(&prefixes, &shim, false, DEFAULT_BOOTSTRAP_FD, None)
+    // The same layers as `arbiter run`: Landlock, and one seccomp filter holding the errno
+    // rules and the notify rules, whose listener goes to the daemon on the bootstrap socket.
+    // No native reads: the launcher does not know the policy (see docs/serve.md).
+    let confinement = confine::prepare(&prefixes, &shim, true, DEFAULT_BOOTSTRAP_FD, None)
         .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(
@@ -146,32 +196,44 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
             confinement.missing.join("; ")
         );
     }
-    let granted = match ask(&req.endpoint, req.profile, req.command[0].as_bytes())? {
-        Ok(g) => g,
-        Err(reason) => {
-            eprintln!("arbiter: the daemon at {} refused: {reason}", req.endpoint);
-            return Ok(ExitCode::from(exit_code::FAILED));
+    // Before the command starts (the launcher has no other thread): the signals the
+    // supervisor waits for queue on its signalfd from here on, SIGCHLD included.
+    let supervisor = Supervisor::prepare().context("cannot set up the launcher's supervision")?;
+    let child = match spawn(&program, req.command, &shim, &granted, confinement.steps) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = match e.raw_os_error() {
+                Some(libc::ENOENT) => exit_code::NOT_FOUND,
+                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
+                    exit_code::CANNOT_EXECUTE
+                }
+                _ => exit_code::FAILED,
+            };
+            eprintln!("arbiter: cannot execute {}: {e}", program.display());
+            return Ok(ExitCode::from(code));
         }
     };
-    let e = exec(&program, req.command, &shim, granted, confinement.steps);
-    let code = match e.raw_os_error() {
-        Some(libc::ENOENT) => exit_code::NOT_FOUND,
-        Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR) => {
-            exit_code::CANNOT_EXECUTE
+    // Only the sandbox's processes hold the bootstrap socket from here on.
+    drop(granted.bootstrap);
+    let ended = supervisor.run(child, &granted.conn);
+    Ok(match ended {
+        Some(code) => ExitCode::from(code),
+        None => {
+            eprintln!("arbiter: the daemon at {} ended the sandbox", req.endpoint);
+            ExitCode::from(exit_code::FAILED)
         }
-        _ => exit_code::FAILED,
-    };
-    eprintln!("arbiter: cannot execute {}: {e}", program.display());
-    Ok(ExitCode::from(code))
+    })
 }
 
-fn exec(
+/// Confines this process (the launcher stays in the sandbox as its supervisor), then
+/// starts the command with the bootstrap socket at fd 1023. Returns the command's pid.
+fn spawn(
     program: &Path,
     argv: &[OsString],
     shim: &Path,
-    granted: Granted,
+    granted: &Granted,
     steps: Vec<crate::sandbox::spawn::PreExec>,
-) -> std::io::Error {
+) -> std::io::Result<i32> {
     let mut preload = shim.as_os_str().to_owned();
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(":");
@@ -185,25 +247,33 @@ fn exec(
         .env(ENV_FD, DEFAULT_BOOTSTRAP_FD.to_string())
         .env(ENV_SHIM, shim)
         .env("TMPDIR", &granted.tmpdir);
-    let boot = granted.bootstrap.as_raw_fd();
-    let mut steps = steps;
-    // SAFETY: without a fork, the closure runs in this single-threaded process right before
-    // execve; it makes system calls (dup2) and runs the confinement steps, which only make
-    // system calls on data prepared before (see PreExec).
+    // dup2 clears FD_CLOEXEC: the command inherits fd 1023; the seccomp step sends the
+    // notify listener on it.
+    // SAFETY: dup2 on two valid fd numbers.
+    if unsafe { libc::dup2(granted.bootstrap.as_raw_fd(), DEFAULT_BOOTSTRAP_FD) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd 1023 was just made ours by dup2.
+    let boot = unsafe { OwnedFd::from_raw_fd(DEFAULT_BOOTSTRAP_FD) };
+    // The launcher confines itself, in this (still single) thread, before it forks: the
+    // command inherits the Landlock domain and the seccomp filter, and the launcher, inside
+    // the same domain, may signal every process of the sandbox and nothing outside it.
+    for mut step in steps {
+        step()?;
+    }
+    // SAFETY: the closure runs in the forked child before exec and only makes system calls.
     unsafe {
-        cmd.pre_exec(move || {
-            // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
-            if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for step in steps.iter_mut() {
-                step()?;
-            }
+        cmd.pre_exec(|| {
+            // The supervisor's blocked signals are the command's own business again.
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            // If the launcher is killed, the command goes with it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
-    // Only returns on failure; the bootstrap socket (close-on-exec) stays open until then.
-    let err = cmd.exec();
-    drop(granted.bootstrap);
-    err
+    let child = cmd.spawn();
+    drop(boot);
+    Ok(child?.id() as i32)
 }

@@ -14,6 +14,9 @@
 //! [[group]]
 //! name = "developers"     # or: gid = 100 (primary or supplementary group)
 //! allow = ["default"]
+//!
+//! [limits]                # optional; see `super::limits::LIMITS` for every key
+//! sandboxes_per_uid = 4
 //! ```
 //!
 //! A client's allowed profiles are the union of the `allow` lists of every entry that
@@ -29,6 +32,40 @@ use anyhow::{anyhow, bail, Context, Result};
 use arbiter_policies::{profiles, Policy, Source, Vars};
 use toml_edit::{ImDocument, Table, Value};
 
+use super::limits::{Limits, LIMITS};
+
+/// A problem in a config file, at a byte offset of its text when one is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where in the text (a byte offset).
+    pub offset: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// `file:line:column: message`, as `arbiter check` prints a policy's problems.
+    pub fn render(&self, file: &str, text: &str) -> String {
+        match self.offset {
+            Some(off) => {
+                let before = &text[..off.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("{file}:{line}:{col}: {}", self.message)
+            }
+            None => format!("{file}: {}", self.message),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 /// Who matches an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Who {
@@ -41,6 +78,8 @@ struct Entry {
     who: Who,
     allow: Vec<String>,
     default: Option<String>,
+    /// Where the entry names its profiles (the `allow` key), for diagnostics.
+    at: Option<usize>,
 }
 
 /// A loaded, validated configuration. Profile files are snapshotted: a reload (SIGHUP) is
@@ -52,9 +91,11 @@ pub struct Config {
     profiles: BTreeMap<String, Source>,
     /// No config file: own uid, `default` profile.
     implicit_uid: Option<u32>,
+    /// How much each uid and all clients together may hold.
+    pub limits: Limits,
 }
 
-/// The identity of a client, from the kernel (`SO_PEERCRED`, `/proc/PID/status`).
+/// The identity of a client, from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`).
 #[derive(Debug, Clone)]
 pub struct Client {
     /// Real uid.
@@ -86,6 +127,7 @@ impl Config {
             groups: Vec::new(),
             profiles: BTreeMap::new(),
             implicit_uid: Some(own_uid),
+            limits: Limits::default(),
         }
     }
 
@@ -94,32 +136,70 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let cfg = Config::parse(&text, path.parent().unwrap_or(Path::new("/")))
+            .map_err(|e| anyhow!("{}", e.render(&path.display().to_string(), &text)))
             .with_context(|| format!("invalid daemon config {}", path.display()))?;
         cfg.validate()
             .with_context(|| format!("invalid daemon config {}", path.display()))?;
         Ok(cfg)
     }
 
-    /// Parses config text; relative profile paths are relative to `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<Config> {
-        let doc = ImDocument::parse(text).map_err(|e| anyhow!("{e}"))?;
+    /// Parses config text; relative profile paths are relative to `base`. An error names
+    /// the place in `text` where it was found.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        let doc = ImDocument::parse(text).map_err(|e| ConfigError {
+            offset: e.span().map(|s| s.start),
+            message: e.message().trim().replace('\n', "; "),
+        })?;
         let root = doc.as_table();
         let mut profiles = BTreeMap::new();
         let mut users = Vec::new();
         let mut groups = Vec::new();
+        let mut limits = Limits::default();
         for (key, item) in root.iter() {
+            let key_at = root.key(key).and_then(|k| k.span()).map(|s| s.start);
+            let err = |at: Option<usize>, message: String| ConfigError {
+                offset: at.or(key_at),
+                message,
+            };
             match key {
-                "profiles" => {
+                "limits" | "profiles" => {
                     let t = item
                         .as_table_like()
-                        .ok_or_else(|| anyhow!("`profiles` must be a table"))?;
+                        .ok_or_else(|| err(None, format!("`{key}` must be a table")))?;
                     for (name, v) in t.iter() {
-                        let file = v
-                            .as_str()
-                            .ok_or_else(|| anyhow!("profiles.{name}: expected a file path"))?;
+                        let at = t
+                            .get_key_value(name)
+                            .and_then(|(k, _)| k.span())
+                            .map(|s| s.start);
+                        if key == "limits" {
+                            let n = v
+                                .as_integer()
+                                .and_then(|n| usize::try_from(n).ok())
+                                .filter(|&n| n > 0)
+                                .ok_or_else(|| {
+                                    err(at, format!("limits.{name}: expected a positive integer"))
+                                })?;
+                            if !limits.set(name, n) {
+                                let keys: Vec<&str> = LIMITS.iter().map(|s| s.key).collect();
+                                return Err(err(
+                                    at,
+                                    format!(
+                                        "limits.{name}: unknown limit (expected one of {})",
+                                        keys.join(", ")
+                                    ),
+                                ));
+                            }
+                            continue;
+                        }
+                        let file = v.as_str().ok_or_else(|| {
+                            err(at, format!("profiles.{name}: expected a file path"))
+                        })?;
                         let file = base.join(file);
-                        let text = std::fs::read_to_string(&file).with_context(|| {
-                            format!("profiles.{name}: cannot read {}", file.display())
+                        let text = std::fs::read_to_string(&file).map_err(|e| {
+                            err(
+                                at,
+                                format!("profiles.{name}: cannot read {}: {e}", file.display()),
+                            )
                         })?;
                         profiles.insert(
                             name.to_owned(),
@@ -131,11 +211,18 @@ impl Config {
                     }
                 }
                 "user" | "group" => {
-                    let list = item
-                        .as_array_of_tables()
-                        .ok_or_else(|| anyhow!("`{key}` must be an array of tables ([[{key}]])"))?;
+                    let list = item.as_array_of_tables().ok_or_else(|| {
+                        err(
+                            None,
+                            format!("`{key}` must be an array of tables ([[{key}]])"),
+                        )
+                    })?;
                     for (i, t) in list.iter().enumerate() {
-                        let e = entry(t, key).with_context(|| format!("[[{key}]] #{}", i + 1))?;
+                        let e = entry(t, key).map_err(|mut e| {
+                            e.offset = e.offset.or(t.span().map(|s| s.start));
+                            e.message = format!("[[{key}]] #{}: {}", i + 1, e.message);
+                            e
+                        })?;
                         if key == "user" {
                             users.push(e);
                         } else {
@@ -143,7 +230,12 @@ impl Config {
                         }
                     }
                 }
-                other => bail!("unknown key `{other}` (expected profiles, user, group)"),
+                other => {
+                    return Err(err(
+                        None,
+                        format!("unknown key `{other}` (expected profiles, user, group, limits)"),
+                    ))
+                }
             }
         }
         Ok(Config {
@@ -151,12 +243,14 @@ impl Config {
             groups,
             profiles,
             implicit_uid: None,
+            limits,
         })
     }
 
-    /// Checks that every named profile exists and compiles.
-    pub fn validate(&self) -> Result<()> {
-        let vars = Vars {
+    /// The variables profiles are checked with when the config is loaded (the real ones
+    /// are each client's).
+    pub fn check_vars() -> Vars {
+        Vars {
             home: Some(PathBuf::from("/nonexistent")),
             pwd: PathBuf::from("/"),
             tmpdir: PathBuf::from("/tmp"),
@@ -164,20 +258,56 @@ impl Config {
             xdg_cache_home: None,
             xdg_data_home: None,
             xdg_runtime_dir: None,
-        };
+        }
+    }
+
+    /// The profiles the `[profiles]` table defines, by name.
+    pub fn profile_files(&self) -> impl Iterator<Item = (&str, &Source)> {
+        self.profiles.iter().map(|(n, s)| (n.as_str(), s))
+    }
+
+    /// How many `[[user]]` and `[[group]]` entries there are.
+    pub fn entries(&self) -> (usize, usize) {
+        (self.users.len(), self.groups.len())
+    }
+
+    /// Checks that every named profile exists and compiles.
+    pub fn validate(&self) -> Result<()> {
+        match self.problems().into_iter().next() {
+            Some(e) => Err(anyhow!("{}", e.message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem across entries and profiles: a profile that exists nowhere or does
+    /// not compile, a default outside its entry's `allow` list; each at its entry.
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let vars = Config::check_vars();
+        let mut out = Vec::new();
         for e in self.users.iter().chain(&self.groups) {
+            let err = |message: String| ConfigError {
+                offset: e.at,
+                message,
+            };
             for name in e.allow.iter().chain(&e.default) {
-                let source = self.source(name)?;
-                Policy::load(&[source], &vars)
-                    .with_context(|| format!("profile `{name}` is invalid"))?;
+                match self.source(name) {
+                    Err(why) => out.push(err(why.to_string())),
+                    Ok(source) => {
+                        if let Err(why) = Policy::load(&[source], &vars) {
+                            out.push(err(format!("profile `{name}` is invalid: {why}")));
+                        }
+                    }
+                }
             }
             if let Some(d) = &e.default {
                 if !e.allow.contains(d) {
-                    bail!("default profile `{d}` is not in its entry's `allow` list");
+                    out.push(err(format!(
+                        "default profile `{d}` is not in its entry's `allow` list"
+                    )));
                 }
             }
         }
-        Ok(())
+        out
     }
 
     fn source(&self, name: &str) -> Result<Source> {
@@ -257,44 +387,62 @@ impl Config {
     }
 }
 
-fn entry(t: &Table, kind: &str) -> Result<Entry> {
+fn entry(t: &Table, kind: &str) -> Result<Entry, ConfigError> {
     let id_key = if kind == "user" { "uid" } else { "gid" };
     let mut who = None;
     let mut allow = Vec::new();
     let mut default = None;
+    let mut allow_at = None;
     for (k, item) in t.iter() {
+        let at = t.key(k).and_then(|k| k.span()).map(|s| s.start);
+        if k == "allow" {
+            allow_at = at;
+        }
+        let err = |message: String| ConfigError {
+            offset: at,
+            message,
+        };
         let v = item
             .as_value()
-            .ok_or_else(|| anyhow!("`{k}` must be a value"))?;
+            .ok_or_else(|| err(format!("`{k}` must be a value")))?;
         match k {
-            "name" => who = Some(Who::Name(str_of(v, k)?)),
+            "name" => who = Some(Who::Name(str_of(v, k).map_err(|e| err(e.to_string()))?)),
             k if k == id_key => {
                 let n = v
                     .as_integer()
                     .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| anyhow!("`{k}` must be a non-negative integer"))?;
+                    .ok_or_else(|| err(format!("`{k}` must be a non-negative integer")))?;
                 who = Some(Who::Id(n));
             }
             "allow" => {
                 let arr = v
                     .as_array()
-                    .ok_or_else(|| anyhow!("`allow` must be an array of profile names"))?;
+                    .ok_or_else(|| err("`allow` must be an array of profile names".into()))?;
                 for p in arr.iter() {
-                    allow.push(str_of(p, "allow")?);
+                    allow.push(str_of(p, "allow").map_err(|e| err(e.to_string()))?);
                 }
             }
-            "default" => default = Some(str_of(v, k)?),
-            other => bail!("unknown key `{other}` (expected name, {id_key}, allow, default)"),
+            "default" => default = Some(str_of(v, k).map_err(|e| err(e.to_string()))?),
+            other => {
+                return Err(err(format!(
+                    "unknown key `{other}` (expected name, {id_key}, allow, default)"
+                )))
+            }
         }
     }
-    let who = who.ok_or_else(|| anyhow!("needs `name` or `{id_key}`"))?;
+    let missing = |message: String| ConfigError {
+        offset: None,
+        message,
+    };
+    let who = who.ok_or_else(|| missing(format!("needs `name` or `{id_key}`")))?;
     if allow.is_empty() {
-        bail!("`allow` must name at least one profile");
+        return Err(missing("`allow` must name at least one profile".into()));
     }
     Ok(Entry {
         who,
         allow,
         default,
+        at: allow_at.or(t.span().map(|s| s.start)),
     })
 }
 
@@ -357,6 +505,17 @@ allow = ["default"]
         );
         assert!(c.grant(&client(7, "me", 7, &[]), Some("x")).is_err());
         assert!(c.grant(&client(8, "you", 8, &[]), None).is_err());
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let c = Config::parse("[limits]\nsandboxes_per_uid = 3\n", Path::new("/")).unwrap();
+        assert_eq!(c.limits.get("sandboxes_per_uid"), Some(3));
+        assert_eq!(c.limits.get("sandboxes"), Some(64));
+        let e = Config::parse("[limits]\nsandbox = 3\n", Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("unknown limit"), "{e}");
+        assert!(Config::parse("[limits]\nchannels = 0\n", Path::new("/")).is_err());
+        assert!(Config::parse("[limits]\nchannels = \"x\"\n", Path::new("/")).is_err());
     }
 
     #[test]

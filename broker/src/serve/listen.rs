@@ -322,13 +322,61 @@ pub unsafe fn inherit(fd: RawFd) -> Result<Listener, ListenError> {
     Ok(Listener { fd, owned: None })
 }
 
-/// The fd systemd passed (`LISTEN_PID` is us and `LISTEN_FDS` >= 1: fd 3), if any.
-/// Unsets the variables so children do not see them.
-pub fn systemd_fd() -> Option<RawFd> {
-    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
-    let n: u32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+/// The first fd of systemd's socket passing (`SD_LISTEN_FDS_START`).
+const LISTEN_FDS_START: RawFd = 3;
+
+/// The socket systemd passed, if any: `LISTEN_PID` names this process and `LISTEN_FDS`
+/// counts the fds from 3. With one fd, that one; with several, the one `LISTEN_FDNAMES`
+/// (colon-separated, in fd order) names `arbiter` or `arbiter.socket` (a socket unit's
+/// default name, or `FileDescriptorName=arbiter`); the others are made close-on-exec.
+/// Unsets the variables so children do not see them. Variables meant for another process
+/// (`LISTEN_PID` another pid) are ignored; malformed ones for this one are an error.
+pub fn systemd_fd() -> Result<Option<RawFd>, String> {
+    let (Some(pid), Some(fds)) = (
+        std::env::var_os("LISTEN_PID"),
+        std::env::var_os("LISTEN_FDS"),
+    ) else {
+        return Ok(None);
+    };
+    let names = std::env::var_os("LISTEN_FDNAMES");
     std::env::remove_var("LISTEN_PID");
     std::env::remove_var("LISTEN_FDS");
     std::env::remove_var("LISTEN_FDNAMES");
-    (pid == std::process::id() && n >= 1).then_some(3)
+    let pid: u32 = pid
+        .to_str()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("LISTEN_PID={pid:?} is not a process id"))?;
+    if pid != std::process::id() {
+        return Ok(None);
+    }
+    let n: RawFd = fds
+        .to_str()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n: &RawFd| (1..=1024).contains(&n))
+        .ok_or_else(|| format!("LISTEN_FDS={fds:?} is not a count of passed fds (1 to 1024)"))?;
+    let names: Vec<String> = names
+        .map(|v| v.to_string_lossy().split(':').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let chosen = if n == 1 {
+        LISTEN_FDS_START
+    } else {
+        let i = names
+            .iter()
+            .take(n as usize)
+            .position(|name| name == "arbiter" || name == "arbiter.socket")
+            .ok_or_else(|| {
+                format!(
+                    "systemd passed {n} sockets (LISTEN_FDNAMES={}); name arbiter's `arbiter` (FileDescriptorName=arbiter)",
+                    names.join(":")
+                )
+            })?;
+        LISTEN_FDS_START + i as RawFd
+    };
+    for fd in LISTEN_FDS_START..LISTEN_FDS_START + n {
+        if fd != chosen {
+            // SAFETY: fcntl on an fd number; an fd that is not open just fails.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(Some(chosen))
 }

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use arbiter_policies::{Policy, Vars};
-use arbiter_protocol::daemon::{Hello, HelloReply, DAEMON_VERSION};
+use arbiter_protocol::daemon::{hello_version, split_argv, Hello, HelloReply, DAEMON_VERSION};
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{decode, encode, MAX_FDS, MAX_MESSAGE};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
@@ -17,20 +19,31 @@ use serde_json::json;
 
 use super::config::{Client, Config};
 use super::creds::FsCreds;
+use super::limits::{Counters, Held, Limits, Refused, Resource};
+use super::peer::{Peer, PeerError};
+use super::threads::SandboxThreads;
 use crate::audit::Audit;
 use crate::core::RequestCore;
-use crate::transport::shim::{serve_bootstrap_with, ChannelSetup};
+use crate::transport::seccomp::Floor;
+use crate::transport::shim::{serve_bootstrap_with, ChannelAdmit, ChannelSetup};
 
 /// How long a client has to send its hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A sandbox the daemon is serving, and the means to end it.
 struct Live {
-    /// The command's process (the launcher exec'd it), for SIGKILL at the end of the grace.
+    /// The launcher (the sandbox's supervisor), for SIGKILL when it does not end the
+    /// sandbox itself.
     pidfd: Option<OwnedFd>,
     /// A duplicate of the broker's end of the bootstrap socket: shutting it down ends the
     /// sandbox's registrations.
     bootstrap: OwnedFd,
+    /// A duplicate of the connection to the launcher: shutting it down asks the launcher to
+    /// kill every process of the sandbox and exit.
+    conn: Option<OwnedFd>,
+    /// The inode of the sandbox's end of the bootstrap socket, which every process of the
+    /// sandbox holds ([`super::sweep`]).
+    inode: u64,
 }
 
 /// State shared by the accept loop and every session.
@@ -40,16 +53,62 @@ pub struct Shared {
     /// The daemon's audit log; each sandbox tags its records with its own id.
     pub audit: Audit,
     live: Mutex<HashMap<u64, Live>>,
+    /// The shim the daemon's sandboxes preload (its own build).
+    pub shim: PathBuf,
+    /// The exact files of the kernel floor, which the seccomp transport opens directly.
+    pub floor: Floor,
+    /// What every uid holds (sandboxes, channels, pending connections).
+    pub counters: Arc<Counters>,
+    /// Session threads not yet finished (a stopping daemon waits for them).
+    pub sessions: AtomicUsize,
+}
+
+/// Counts one session thread in [`Shared::sessions`] until dropped.
+pub struct SessionGuard(Arc<Shared>);
+
+impl SessionGuard {
+    /// Counts a new session.
+    pub fn new(shared: &Arc<Shared>) -> SessionGuard {
+        shared.sessions.fetch_add(1, Ordering::SeqCst);
+        SessionGuard(Arc::clone(shared))
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
-    /// Shared state with `config` and `audit`.
-    pub fn new(config: Config, audit: Audit) -> Shared {
+    /// Shared state with `config` and `audit`, serving sandboxes that preload `shim`.
+    pub fn new(config: Config, audit: Audit, shim: PathBuf) -> Shared {
+        // The same exact-file floor `arbiter run` gives its seccomp transport; no program
+        // prefixes (the daemon does not widen a profile for the client's program).
+        // No program prefixes here: every entry is a system path.
+        let (surveyed, _) =
+            crate::confine::floor::survey(crate::confine::floor::paths(&[], &shim), &|_| false);
         Shared {
             config: RwLock::new(Arc::new(config)),
             audit,
             live: Mutex::new(HashMap::new()),
+            floor: Floor::new(&surveyed),
+            shim,
+            counters: Arc::new(Counters::default()),
+            sessions: AtomicUsize::new(0),
         }
+    }
+
+    /// The limits in force (the current configuration's).
+    pub fn limits(&self) -> Limits {
+        self.current_config().limits.clone()
+    }
+
+    fn current_config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| Arc::clone(&c))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
     /// Number of sandboxes still being served.
@@ -57,11 +116,18 @@ impl Shared {
         self.live.lock().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// Ends every live sandbox: SIGKILL to its command, shutdown of its bootstrap socket.
-    pub fn end_all(&self) {
+    /// Ends every live sandbox: its connection is shut down (the launcher then kills every
+    /// process of the sandbox and exits) and so is its bootstrap socket (a straggler's
+    /// calls fail closed). With `kill`, the launcher is also sent SIGKILL (a launcher that
+    /// did not end by itself).
+    pub fn end_all(&self, kill: bool) {
         let Ok(live) = self.live.lock() else { return };
         for (id, sb) in live.iter() {
-            if let Some(pidfd) = &sb.pidfd {
+            if let Some(conn) = &sb.conn {
+                let _ = socket::shutdown(conn.as_raw_fd(), socket::Shutdown::Both);
+            }
+            let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
+            if let (true, Some(pidfd)) = (kill, &sb.pidfd) {
                 // SAFETY: pidfd is an open pidfd; the other arguments are plain integers.
                 unsafe {
                     libc::syscall(
@@ -72,12 +138,16 @@ impl Shared {
                         0,
                     )
                 };
+                sweep_all(sb.inode);
             }
-            let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
-            self.audit.for_sandbox(*id).event(
-                "lifecycle",
-                json!({ "event": "killed", "why": "grace period over" }),
-            );
+            let why = if kill {
+                "the launcher did not end it"
+            } else {
+                "grace period over"
+            };
+            self.audit
+                .for_sandbox(*id)
+                .event("lifecycle", json!({ "event": "killed", "why": why }));
         }
     }
 }
@@ -89,27 +159,6 @@ fn random_id() -> u64 {
     u64::from_ne_bytes(b)
 }
 
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: integer arguments only.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a successful pidfd_open returns a new fd that nobody else owns.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// The supplementary groups of `pid`, from `/proc/PID/status`.
-fn groups_of(pid: i32) -> std::io::Result<Vec<u32>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    Ok(status
-        .lines()
-        .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|g| {
-            g.split_whitespace()
-                .filter_map(|n| n.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
 fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> Result<(), i32> {
     let mut out = vec![0u8; MAX_MESSAGE];
     let bytes = encode(reply, &mut out).map_err(|_| libc::EMSGSIZE)?;
@@ -117,40 +166,63 @@ fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> R
     send_with_fds(conn.as_raw_fd(), bytes, &fds)
 }
 
+/// Refuses a client over a limit: an audit record naming the limit, and the reason.
+fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refused) {
+    audit.event(
+        "lifecycle",
+        json!({ "event": "refused", "client": who, "limit": r.key, "value": r.limit, "reason": r.reason }),
+    );
+    let _ = send_reply(conn, &refusal(&r.reason), None);
+}
+
+/// Refuses a connection over the pending limit from the accept loop, without a thread and
+/// without waiting: the hello, if it has arrived, is read first (closing a socket with
+/// unread data resets the connection, losing the reason).
+pub fn refuse_now(conn: &OwnedFd, audit: &Audit, uid: u32, r: &Refused) {
+    let who = json!({ "uid": uid });
+    let mut buf = [0u8; 512];
+    // SAFETY: buf is writable for its length; MSG_DONTWAIT never blocks the accept loop.
+    unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    refuse_limit(conn, audit, who, r);
+}
+
+fn refusal(reason: &str) -> HelloReply<'_> {
+    HelloReply {
+        version: DAEMON_VERSION,
+        accepted: false,
+        reason,
+        sandbox: 0,
+        profile: "",
+        tmpdir: b"",
+        shim: b"",
+    }
+}
+
+/// Refuses a client: an audit record and a refused [`HelloReply`] with `reason`.
 fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
     audit.event(
         "lifecycle",
         json!({ "event": "refused", "client": who, "reason": reason }),
     );
-    let _ = send_reply(
-        conn,
-        &HelloReply {
-            version: DAEMON_VERSION,
-            accepted: false,
-            reason,
-            sandbox: 0,
-            profile: "",
-            tmpdir: b"",
-        },
-        None,
-    );
+    let _ = send_reply(conn, &refusal(reason), None);
 }
 
 /// Serves one accepted connection to its end (the end of its sandbox, when accepted).
-pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
+/// `peer` was read and pinned right after accept ([`Peer::of`]); `pending` counts this
+/// connection until its hello is answered.
+pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, shared: Arc<Shared>) {
     let audit = &shared.audit;
-    let cred = match socket::getsockopt(&conn, sockopt::PeerCredentials) {
-        Ok(c) => c,
-        Err(e) => {
-            audit.event(
-                "lifecycle",
-                json!({ "event": "refused", "reason": format!("SO_PEERCRED: {e}") }),
-            );
-            return;
-        }
+    let who = match &peer {
+        Ok(p) => json!({ "uid": p.uid, "gid": p.gid, "pid": p.pid, "pinned_by": p.pinning.name() }),
+        Err(_) => json!(null),
     };
-    let (uid, gid, pid) = (cred.uid(), cred.gid(), cred.pid());
-    let who = json!({ "uid": uid, "gid": gid, "pid": pid });
     let _ = socket::setsockopt(
         &conn,
         sockopt::ReceiveTimeout,
@@ -180,24 +252,28 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
             );
             return refuse(&conn, audit, who, &why);
         }
-        Err(e) => return refuse(&conn, audit, who, &format!("malformed hello: {e}")),
+        Err(e) => {
+            // Another version's hello may not decode at all: name its version if it has one.
+            let why = match hello_version(&buf[..got.len]) {
+                Some(v) if v != DAEMON_VERSION => format!(
+                    "daemon protocol version {v} is not supported (this daemon speaks {DAEMON_VERSION})"
+                ),
+                _ => format!("malformed hello: {e}"),
+            };
+            return refuse(&conn, audit, who, &why);
+        }
     };
     if let Err(e) = hello.check() {
         return refuse(&conn, audit, who, &format!("invalid hello: {e}"));
     }
 
-    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
-    let groups = match groups_of(pid) {
-        Ok(g) => g,
-        Err(e) => {
-            return refuse(
-                &conn,
-                audit,
-                who,
-                &format!("cannot read the client's groups: {e}"),
-            )
-        }
+    let peer = match peer {
+        Ok(p) => p,
+        Err(e) => return refuse(&conn, audit, who, &e.to_string()),
     };
+    let (uid, gid, pid) = (peer.uid, peer.gid, peer.pid);
+    let groups = peer.groups.clone();
+    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
     let group_names = std::iter::once(gid)
         .chain(groups.iter().copied())
         .filter_map(|g| {
@@ -214,37 +290,41 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         user: user.as_ref().map(|u| u.name.clone()),
         group_names,
     };
-    let config = shared
-        .config
-        .read()
-        .map(|c| Arc::clone(&c))
-        .unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+    let config = shared.current_config();
     let grant = match config.grant(&client, hello.profile) {
         Ok(g) => g,
         Err(why) => return refuse(&conn, audit, who, &why),
     };
+    let sandbox_held = match shared.counters.take(&config.limits, uid, Resource::Sandbox) {
+        Ok(h) => h,
+        Err(r) => return refuse_limit(&conn, audit, who, &r),
+    };
     let creds = FsCreds { uid, gid, groups };
-    let setup: Option<ChannelSetup> = if creds.are_own() {
-        None
-    } else if !nix::unistd::geteuid().is_root() {
+    let own = creds.are_own();
+    if !own && !nix::unistd::geteuid().is_root() {
         let why = format!("this daemon cannot act as uid {uid}: it does not run as root");
         return refuse(&conn, audit, who, &why);
-    } else {
-        let creds = creds.clone();
-        Some(Arc::new(move || creds.apply_to_this_thread()))
+    }
+    // Every thread serving this sandbox registers itself (so the sandbox's end can interrupt
+    // one still blocked for it) and takes on the client's filesystem credentials.
+    let threads = Arc::new(SandboxThreads::default());
+    let setup: ChannelSetup = {
+        let threads = Arc::clone(&threads);
+        Arc::new(move || {
+            threads.enter();
+            if own {
+                Ok(())
+            } else {
+                creds.apply_to_this_thread()
+            }
+        })
     };
 
-    // The policy's $PWD is where the client really is, never what the hello claims.
-    let pwd = match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+    // The policy's $PWD is where the client really is, never what the hello claims: read
+    // through the pinned process's own /proc entry, refused once that process is gone.
+    let pwd = match peer.cwd() {
         Ok(p) => p,
-        Err(e) => {
-            return refuse(
-                &conn,
-                audit,
-                who,
-                &format!("cannot read the client's working directory: {e}"),
-            )
-        }
+        Err(e) => return refuse(&conn, audit, who, &e.to_string()),
     };
     let tmpdir = match private_tmpdir(uid, gid) {
         Ok(t) => t,
@@ -281,8 +361,10 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         json!({
             "uid": uid, "gid": gid, "pid": pid, "profile": grant.name,
             "pwd": pwd.display().to_string(),
+            "pinned_by": peer.pinning.name(),
             "claimed_cwd": String::from_utf8_lossy(hello.cwd),
-            "command": String::from_utf8_lossy(hello.argv0),
+            "command": split_argv(hello.argv).map(String::from_utf8_lossy).collect::<Vec<_>>(),
+            "policy": { "digest": policy.digest(), "sources": [source_name(&grant.source)] },
         }),
     );
     let pair = socket::socketpair(
@@ -295,13 +377,38 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         Ok(p) => p,
         Err(e) => return refuse(&conn, audit, who, &format!("socketpair: {e}")),
     };
+    let inode = nix::sys::stat::fstat(child_end.as_raw_fd()).map_or(0, |st| st.st_ino);
     let Ok(bootstrap_dup) = broker_end.try_clone() else {
         return refuse(&conn, audit, who, "cannot duplicate the bootstrap socket");
     };
     let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
-    let served = match // The daemon serves the shim transport only: its seccomp workers would act with the
-    // daemon's credentials, not the client's (see docs/serve.md).
-    serve_bootstrap_with(broker_end, core, None, setup) {
+    // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
+    // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
+    // filesystem credentials.
+    let admit: ChannelAdmit = {
+        let counters = Arc::clone(&shared.counters);
+        let limits = config.limits.clone();
+        let sb_audit = sb_audit.clone();
+        Arc::new(
+            move || match counters.take(&limits, uid, Resource::Channel) {
+                Ok(h) => Ok(Box::new(h) as Box<dyn Send>),
+                Err(r) => {
+                    sb_audit.event(
+                    "lifecycle",
+                    json!({ "event": "refused", "what": "channel", "uid": uid, "limit": r.key, "value": r.limit, "reason": r.reason }),
+                );
+                    Err(r.reason)
+                }
+            },
+        )
+    };
+    let served = match serve_bootstrap_with(
+        broker_end,
+        core,
+        Some(shared.floor.clone()),
+        Some(setup),
+        Some(admit),
+    ) {
         Ok(h) => h,
         Err(e) => return refuse(&conn, audit, who, &format!("cannot serve the sandbox: {e}")),
     };
@@ -309,7 +416,9 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         live.insert(
             id,
             Live {
-                pidfd: pidfd_open(pid),
+                pidfd: peer.pidfd.try_clone().ok(),
+                conn: conn.try_clone().ok(),
+                inode,
                 bootstrap: bootstrap_dup,
             },
         );
@@ -321,6 +430,7 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         sandbox: id,
         profile: &grant.name,
         tmpdir: tmpdir.path().as_os_str().as_bytes(),
+        shim: shared.shim.as_os_str().as_bytes(),
     };
     if let Err(e) = send_reply(&conn, &reply, Some(&child_end)) {
         sb_audit.event(
@@ -334,13 +444,123 @@ pub fn handle(conn: OwnedFd, shared: Arc<Shared>) {
         }
     }
     drop(child_end);
+    drop(pending);
+    // The sandbox lives until every process has closed the bootstrap socket *and* its
+    // launcher is gone (a process that closed the socket is still the launcher's to kill,
+    // and still counts against the limits). When the launcher's connection closes while the
+    // socket is still held, the launcher died before its sandbox: nothing supervises what
+    // is left, so the daemon ends it itself — the bootstrap socket shut down (stragglers
+    // fail closed) and every process holding it killed.
+    let mut conn_open = true;
+    while conn_open || !served.is_finished() {
+        if !conn_open {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        let mut pfd = libc::pollfd {
+            fd: conn.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if n > 0 && pfd.revents != 0 {
+            conn_open = false;
+            if served.is_finished() {
+                break; // the usual end: the launcher exits after its sandbox
+            }
+            if let Ok(live) = shared.live.lock() {
+                if let Some(sb) = live.get(&id) {
+                    let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
+                }
+            }
+            let killed = sweep_all(inode);
+            if killed > 0 {
+                sb_audit.event(
+                    "lifecycle",
+                    json!({ "event": "killed", "why": "the launcher is gone", "processes": killed }),
+                );
+            }
+        }
+    }
     drop(conn);
     let _ = served.join();
+    // Every process has closed the bootstrap socket. Threads still serving the sandbox are
+    // blocked on its behalf (a FIFO open with no writer, say): interrupt them, so that
+    // nothing the sandbox held outlives it.
+    let mut stuck = threads.interrupt_all();
+    for _ in 0..250 {
+        if stuck == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        stuck = threads.interrupt_all();
+    }
+    if stuck > 0 {
+        sb_audit.event(
+            "lifecycle",
+            json!({ "event": "stuck_threads", "threads": stuck }),
+        );
+    }
+    remove_tmpdir(tmpdir);
+    // The `exit` record as `arbiter run` writes it: the launcher's status (it exits with
+    // the command's, right after it has killed what was left of the sandbox).
+    // The kernel keeps the status for the pidfd once the launcher's parent has reaped it
+    // (usually at once): wait for that a little, then write the record without a status.
+    let mut status = None;
+    if peer.wait_exit(Duration::from_secs(2)) {
+        for _ in 0..100 {
+            status = peer.exit_status();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    match status {
+        Some(status) => {
+            sb_audit.exit(pid, status);
+        }
+        None => sb_audit.event("exit", json!({ "pid": pid, "status": null })),
+    }
+    // Only now is the sandbox gone for a daemon waiting to stop: its last record is queued
+    // and its TMPDIR removed.
     if let Ok(mut live) = shared.live.lock() {
         live.remove(&id);
     }
-    sb_audit.event("exit", json!({ "pid": pid }));
-    drop(tmpdir);
+    drop(sandbox_held);
+}
+
+/// Kills every process holding the sandbox's socket `inode`, round after round (a process
+/// may fork meanwhile), until none is found; returns how many were killed.
+fn sweep_all(inode: u64) -> usize {
+    let mut total = 0;
+    for _ in 0..100 {
+        let n = super::sweep::kill_holders(inode);
+        if n == 0 {
+            break;
+        }
+        total += n;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    total
+}
+
+/// How a policy source is named in a `start` record (as `arbiter run` names them).
+fn source_name(source: &arbiter_policies::Source) -> String {
+    match source {
+        arbiter_policies::Source::Builtin(name) => format!("builtin:{name}"),
+        arbiter_policies::Source::File(path) => path.display().to_string(),
+        arbiter_policies::Source::Text { origin, .. } => origin.clone(),
+    }
+}
+
+/// Removes a sandbox's TMPDIR and whatever the sandbox left in it.
+fn remove_tmpdir(dir: tempfile::TempDir) {
+    let path = dir.keep();
+    if std::fs::remove_dir(&path).is_err() {
+        let _ = std::fs::remove_dir_all(&path);
+    }
 }
 
 /// A private directory for one sandbox, owned by the client, removed when dropped.

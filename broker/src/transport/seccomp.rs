@@ -35,6 +35,7 @@ use crate::audit::process::ExeCache;
 use crate::confine::floor::{FloorAccess, Surveyed};
 use crate::confine::syscalls::{self, Kind};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
+use crate::transport::shim::ChannelSetup;
 
 /// Worker threads started with the listener: one answering, one waiting for the next
 /// notification (ld.so's opens arrive one after another).
@@ -83,6 +84,10 @@ struct Pool {
     core: Arc<RequestCore>,
     floor: Floor,
     exes: ExeCache,
+    /// Run first in every worker and connect thread (`arbiter serve` takes on the client's
+    /// filesystem credentials, which Linux keeps per thread); a thread whose setup fails
+    /// answers every notification it takes with `EACCES` (fail closed).
+    setup: Option<ChannelSetup>,
     /// Workers started.
     workers: AtomicUsize,
     /// Workers answering a notification.
@@ -128,7 +133,13 @@ impl Pool {
 }
 
 /// Starts serving `listener`. The workers end when the last sandboxed process exits.
-pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io::Result<()> {
+/// `setup` runs first in every thread that answers notifications.
+pub fn serve(
+    listener: OwnedFd,
+    core: Arc<RequestCore>,
+    floor: Floor,
+    setup: Option<ChannelSetup>,
+) -> std::io::Result<()> {
     // Best effort: older kernels answer EINVAL, and the workers are then woken as usual.
     // SAFETY: the flag is passed by value; the ioctl only sets a flag on our listener.
     unsafe {
@@ -143,6 +154,7 @@ pub fn serve(listener: OwnedFd, core: Arc<RequestCore>, floor: Floor) -> std::io
         core,
         floor,
         exes: ExeCache::default(),
+        setup,
         workers: AtomicUsize::new(FIRST_WORKERS),
         busy: AtomicUsize::new(0),
     });
@@ -165,8 +177,23 @@ const MAX_CONNECT_THREADS: usize = 64;
 /// Connects being served on threads of their own.
 static CONNECT_THREADS: AtomicUsize = AtomicUsize::new(0);
 
+/// Runs the pool's setup in this thread; false (audited) when it failed.
+fn set_up(pool: &Pool) -> bool {
+    match pool.setup.as_ref().map(|f| f()) {
+        Some(Err(e)) => {
+            pool.core.audit().event(
+                "protocol_error",
+                json!({ "channel": "seccomp", "error": format!("worker setup failed: {e}") }),
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 fn worker(pool: &Arc<Pool>) {
     let fd = pool.listener.as_raw_fd();
+    let ready = set_up(pool);
     // The thread's first allocation sets up its malloc arena (a 64 MiB mapping): done now,
     // while the program is still starting, rather than inside its first call.
     drop(std::hint::black_box(Vec::<u8>::with_capacity(4096)));
@@ -207,7 +234,11 @@ fn worker(pool: &Arc<Pool>) {
                 .stack_size(WORKER_STACK)
                 .spawn(move || {
                     let p = &*pool2;
-                    serve_one(p.listener.as_raw_fd(), &p.core, &p.floor, &p.exes, &req);
+                    if set_up(p) {
+                        serve_one(p.listener.as_raw_fd(), &p.core, &p.floor, &p.exes, &req);
+                    } else {
+                        Answer::Error(libc::EACCES).send(p.listener.as_raw_fd(), req.id);
+                    }
                     CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
                 });
             if spawned.is_ok() {
@@ -216,6 +247,10 @@ fn worker(pool: &Arc<Pool>) {
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
         } else if i64::from(req.data.nr) == libc::SYS_connect {
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
+        }
+        if !ready {
+            Answer::Error(libc::EACCES).send(fd, req.id);
+            continue;
         }
         pool.enter();
         serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);

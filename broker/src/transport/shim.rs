@@ -81,6 +81,11 @@ fn caller(creds: Option<Credentials>) -> Caller {
 /// filesystem credentials, which Linux keeps per thread.
 pub type ChannelSetup = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
+/// Admits a new call channel or refuses it with a reason (audited by the caller); what it
+/// returns is held for the channel's life and dropped when the channel ends. `arbiter
+/// serve` counts channels per uid and in total with it.
+pub type ChannelAdmit = Arc<dyn Fn() -> Result<Box<dyn Send>, String> + Send + Sync>;
+
 /// Serves a sandbox's bootstrap socket until every process holding it has exited.
 /// Returns when the bootstrap socket reaches end of stream.
 /// With `seccomp`, the first [`SeccompListener`] is served by
@@ -90,15 +95,17 @@ pub fn serve_bootstrap(
     core: Arc<RequestCore>,
     seccomp: Option<super::seccomp::Floor>,
 ) -> std::io::Result<JoinHandle<()>> {
-    serve_bootstrap_with(bootstrap, core, seccomp, None)
+    serve_bootstrap_with(bootstrap, core, seccomp, None, None)
 }
 
-/// [`serve_bootstrap`], running `setup` first in each call-channel thread.
+/// [`serve_bootstrap`], running `setup` first in each call-channel thread and in each
+/// thread of the seccomp transport, and asking `admit` before each new channel.
 pub fn serve_bootstrap_with(
     bootstrap: OwnedFd,
     core: Arc<RequestCore>,
     seccomp: Option<super::seccomp::Floor>,
     setup: Option<ChannelSetup>,
+    admit: Option<ChannelAdmit>,
 ) -> std::io::Result<JoinHandle<()>> {
     pass_credentials(bootstrap.as_raw_fd())?;
     let seccomp_enabled = seccomp.is_some();
@@ -142,7 +149,7 @@ pub fn serve_bootstrap_with(
                         continue;
                     }
                     listener_taken = true;
-                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone()) {
+                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone(), setup.clone()) {
                         core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
                     }
                     continue;
@@ -157,6 +164,13 @@ pub fn serve_bootstrap_with(
                 refuse(&channel, &core, who, "too many channels");
                 continue;
             }
+            let admitted = match admit.as_ref().map(|f| f()) {
+                Some(Err(why)) => {
+                    refuse(&channel, &core, who, &why);
+                    continue;
+                }
+                other => other,
+            };
             let core = Arc::clone(&core);
             let live2 = Arc::clone(&live);
             live.fetch_add(1, Ordering::Relaxed);
@@ -166,6 +180,7 @@ pub fn serve_bootstrap_with(
                     Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
                     _ => serve_channel(channel, &core, who.pid),
                 }
+                drop(admitted);
                 live2.fetch_sub(1, Ordering::Relaxed);
             });
             if spawned.is_err() {

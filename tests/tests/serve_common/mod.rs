@@ -143,3 +143,113 @@ pub fn client(sock: &str, cwd: &Path, nobody: bool, extra: &[&str], cmd: &[&str]
 pub fn run_client(sock: &str, cwd: &Path, nobody: bool, extra: &[&str], cmd: &[&str]) -> Output {
     output_within(client(sock, cwd, nobody, extra, cmd), 30)
 }
+
+/// A `SOCK_SEQPACKET` connection to the daemon at `sock`, made by this process.
+pub fn raw_connect(sock: &str) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket with integer arguments.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: a new fd nobody else owns.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_un is plain old data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(sock.as_bytes()) {
+        *d = *s as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_un of `len` bytes.
+    let rc = unsafe { libc::connect(fd, (&addr as *const libc::sockaddr_un).cast(), len) };
+    assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
+    owned
+}
+
+/// Sends `bytes` as one packet on `fd` (a zero-length packet when empty).
+pub fn send_raw(fd: &std::os::fd::OwnedFd, bytes: &[u8]) -> isize {
+    use std::os::fd::AsRawFd;
+    // SAFETY: bytes is valid for its length.
+    unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    }
+}
+
+/// A hello of this build's handshake for the default profile.
+pub fn hello_bytes() -> Vec<u8> {
+    use arbiter_protocol::daemon::{Hello, DAEMON_VERSION};
+    let mut buf = vec![0u8; arbiter_protocol::MAX_MESSAGE];
+    let h = Hello {
+        version: DAEMON_VERSION,
+        profile: None,
+        cwd: b"/claimed",
+        argv: b"raw\0",
+    };
+    arbiter_protocol::encode(&h, &mut buf).unwrap().to_vec()
+}
+
+/// Reads the daemon's answer on `fd` (at most 30 s): the bootstrap socket when accepted,
+/// the reason when refused.
+pub fn read_reply(fd: &std::os::fd::OwnedFd) -> Result<std::os::fd::OwnedFd, String> {
+    use arbiter_protocol::daemon::HelloReply;
+    use arbiter_protocol::fdpass::recv_with_fds;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let tv = libc::timeval {
+        tv_sec: 30,
+        tv_usec: 0,
+    };
+    // SAFETY: tv is a valid timeval.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    let mut buf = vec![0u8; arbiter_protocol::MAX_MESSAGE];
+    let mut raw = [-1; arbiter_protocol::MAX_FDS];
+    let got = recv_with_fds(fd.as_raw_fd(), &mut buf, &mut raw, 0)
+        .map_err(|e| format!("no answer from the daemon: {e:?}"))?;
+    // SAFETY: just received, owned by nobody else.
+    let mut fds: Vec<std::os::fd::OwnedFd> = raw[..got.nfds]
+        .iter()
+        .map(|&f| unsafe { std::os::fd::OwnedFd::from_raw_fd(f) })
+        .collect();
+    if got.len == 0 {
+        return Err("the daemon closed the connection without an answer".into());
+    }
+    let reply = arbiter_protocol::decode::<HelloReply>(&buf[..got.len]).expect("a reply");
+    if reply.accepted {
+        assert_eq!(fds.len(), 1, "one bootstrap socket");
+        Ok(fds.remove(0))
+    } else {
+        Err(reply.reason.to_owned())
+    }
+}
+
+/// The daemon's audit records (JSON lines) in `log`.
+pub fn records(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Waits (at most 30 s) until `pred` holds for the audit records in `log`.
+pub fn wait_records(log: &Path, what: &str, pred: impl Fn(&[serde_json::Value]) -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        if pred(&records(log)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("never saw {what} in {}", log.display());
+}
