@@ -55,7 +55,7 @@ fn a_hello_with_an_invalid_profile_name_or_path_is_refused_with_the_reason() {
         version: DAEMON_VERSION,
         profile: None,
         cwd: b"/tmp",
-        argv0: b"true",
+        argv: b"true\0",
     };
     // The control: a well-formed hello is accepted.
     assert_eq!(hello(&sock, &good), (true, String::new()));
