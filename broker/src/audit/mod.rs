@@ -30,8 +30,22 @@ use writer::Msg;
 /// cleared (a process may then be recorded again; never more than once per channel).
 const SEEN_MAX: usize = 65_536;
 
+/// Which decisions a run records (`--audit-level`); a rule's own `audit` setting overrides it
+/// for the decisions that rule makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    /// Denials (and calls the broker refused outright), not allows: the default.
+    #[default]
+    Deny,
+    /// Every call, allows included. Every call then reaches the broker (no in-process fast
+    /// paths), since a record must come from the broker to be trusted.
+    All,
+}
+
 /// How an audit log is written.
 pub struct Options {
+    /// Which decisions are recorded.
+    pub level: Level,
     /// Where records go.
     pub sink: Sink,
     /// JSON lines or human lines.
@@ -46,6 +60,7 @@ pub struct Options {
 #[derive(Clone, Default)]
 pub struct Audit {
     tx: Option<SyncSender<Msg>>,
+    level: Level,
     sandbox: u64,
     /// Records dropped because the queue was full (`Some` only with [`Options::drop`]).
     dropped: Option<Arc<AtomicU64>>,
@@ -68,6 +83,7 @@ impl Audit {
         Ok((
             Audit {
                 tx: Some(tx),
+                level: opts.level,
                 sandbox,
                 dropped: opts.drop.then(Arc::default),
                 seen: Arc::default(),
@@ -76,18 +92,26 @@ impl Audit {
         ))
     }
 
-    /// Records JSON lines to `out` from a writer thread, with backpressure.
+    /// Records every call as JSON lines to `out` from a writer thread, with backpressure
+    /// (`arbiter learn`).
     pub fn to_writer(out: Box<dyn Write + Send>, sandbox: u64) -> (Audit, WriterHandle) {
         let (tx, handle) = writer::spawn_writer(out, Format::Json, QUEUE);
         (
             Audit {
                 tx: Some(tx),
+                level: Level::All,
                 sandbox,
                 dropped: None,
                 seen: Arc::default(),
             },
             handle,
         )
+    }
+
+    /// The same sink recording at `level` instead.
+    pub fn with_level(mut self, level: Level) -> Audit {
+        self.level = level;
+        self
     }
 
     /// The same sink, with records tagged by another sandbox id (`arbiter serve` shares one
@@ -102,6 +126,29 @@ impl Audit {
     /// Whether records are wanted at all (skip building them otherwise).
     pub fn enabled(&self) -> bool {
         self.tx.is_some()
+    }
+
+    /// Whether every call must be recorded (a log at `--audit-level all`): then every call
+    /// must reach the broker.
+    pub fn records_every_call(&self) -> bool {
+        self.enabled() && self.level == Level::All
+    }
+
+    /// Whether a call decided under `setting` (its rule's, or the defaults') with `verdict`
+    /// (`None`: it failed before any decision) is recorded.
+    pub fn records(
+        &self,
+        setting: arbiter_policies::AuditSetting,
+        verdict: Option<Verdict>,
+    ) -> bool {
+        if !self.enabled() {
+            return false;
+        }
+        let all = self.level == Level::All;
+        match verdict {
+            None => all,
+            Some(v) => setting.records(all, v == Verdict::Allow),
+        }
     }
 
     /// Records one call (dropped and counted when the queue is full in drop mode).

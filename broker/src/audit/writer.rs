@@ -83,10 +83,20 @@ pub enum OpenError {
     Syslog(std::io::Error),
 }
 
-fn open_file(path: &Path) -> Result<File, OpenError> {
+/// The mode of a new audit log file: readable and writable by its owner only (the log names
+/// every path a program tried, which is nobody else's business).
+const NEW_FILE_MODE: u32 = 0o600;
+
+/// Opens `path` for appending, creating it with `mode` if needed. The mode is exact: the
+/// broker runs with umask 0 (it applies each caller's umask itself), so nothing widens or
+/// narrows it.
+fn open_file(path: &Path, mode: u32) -> Result<File, OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(mode)
+        .custom_flags(libc::O_CLOEXEC)
         .open(path)
         .map_err(|source| OpenError::File {
             path: path.to_path_buf(),
@@ -98,7 +108,7 @@ impl Sink {
     fn open(self) -> Result<Open, OpenError> {
         Ok(match self {
             Sink::File { path, fsync } => Open::File {
-                out: BufWriter::new(open_file(&path)?),
+                out: BufWriter::new(open_file(&path, NEW_FILE_MODE)?),
                 path,
                 fsync,
             },
@@ -162,7 +172,15 @@ impl Open {
     fn reopen(&mut self) {
         self.flush();
         if let Open::File { path, out, .. } = self {
-            match open_file(path) {
+            // The new file gets the mode of the one being rotated (logrotate may have made
+            // it group-readable for a shipper), never more than that.
+            use std::os::unix::fs::PermissionsExt;
+            let mode = out
+                .get_ref()
+                .metadata()
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(NEW_FILE_MODE);
+            match open_file(path, mode) {
                 Ok(f) => *out = BufWriter::new(f),
                 Err(e) => eprintln!("arbiter: {e}; still writing to the old file"),
             }

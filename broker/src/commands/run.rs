@@ -32,6 +32,11 @@ pub struct RunArgs {
     /// name): one record per attempted call and lifecycle event.
     #[arg(long, value_name = "FILE|-|syslog")]
     pub audit: Option<PathBuf>,
+    /// Which calls the log records: `deny` (denials only; allowed calls may then be served
+    /// in-process, at native speed) or `all` (every call, each through the broker). A rule's
+    /// own `audit = "all" | "deny" | "silent"` overrides this for its decisions.
+    #[arg(long, value_enum, default_value_t, requires = "audit")]
+    pub audit_level: audit::Level,
     /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
     #[arg(long, value_enum, default_value_t, requires = "audit")]
     pub audit_format: audit::Format,
@@ -237,8 +242,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // command itself starts with the user's umask (restored between fork and exec).
     // SAFETY: umask has no memory effects.
     let user_umask = unsafe { libc::umask(0) };
-    // The shim may act in-process only when no audit log must see every call.
-    let fast = !args.no_fast_path && !audit.enabled();
+    // The shim may act in-process only when no audit log must see every call (at
+    // `--audit-level deny` only denials are recorded, and every denial reaches the broker).
+    let fast = !args.no_fast_path && !audit.records_every_call();
     let confinement = confine::prepare(
         &prefixes,
         &shim,
@@ -406,6 +412,7 @@ fn audit_options(args: &RunArgs, path: &std::path::Path) -> audit::Options {
         },
     };
     audit::Options {
+        level: args.audit_level,
         sink,
         format: args.audit_format,
         queue: args.audit_queue,

@@ -151,6 +151,8 @@ pub struct Notes {
     pub addresses: Vec<String>,
     /// What the policy denied (the first denial), for the stderr line and the audit hint.
     pub denied: Option<denials::Target>,
+    /// The audit setting of the deciding rule (or of the defaults).
+    pub audit: arbiter_policies::AuditSetting,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -170,7 +172,9 @@ impl RequestCore {
     /// fast path is offered only when the audit log is off (a log records every call).
     pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
         let mut fast_paths = Vec::new();
-        let audit_on = audit.enabled();
+        // Allowed calls need a record only at `--audit-level all`; denials always reach the
+        // broker, and rules with `audit = "all"` are never offered as fast paths.
+        let audit_on = audit.records_every_call();
         if !audit_on {
             encode_fast_paths(
                 &mut fast_paths,
@@ -242,7 +246,7 @@ impl RequestCore {
         if let Some(d) = &denial {
             self.denials.report(d);
         }
-        if self.audit.enabled() && !matches!(call, Call::FastPaths) {
+        if !matches!(call, Call::FastPaths) && self.audit.records(notes.audit, notes.verdict) {
             let mut record = CallRecord::new(caller, call, &notes, &result, started.elapsed());
             if let Some(d) = &denial {
                 record.set_hint(d.hint());
@@ -270,6 +274,7 @@ impl RequestCore {
             } else {
                 Verdict::Deny
             });
+            notes.audit = d.audit;
             if self.audit.enabled() || !d.allow {
                 notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
             }
