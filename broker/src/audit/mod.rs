@@ -108,12 +108,6 @@ impl Audit {
         )
     }
 
-    /// The same sink recording at `level` instead.
-    pub fn with_level(mut self, level: Level) -> Audit {
-        self.level = level;
-        self
-    }
-
     /// The same sink, with records tagged by another sandbox id (`arbiter serve` shares one
     /// log between its sandboxes).
     pub fn for_sandbox(&self, sandbox: u64) -> Audit {
@@ -153,7 +147,7 @@ impl Audit {
 
     /// Records one call (dropped and counted when the queue is full in drop mode).
     pub fn call(&self, rec: CallRecord) {
-        self.emit(rec.into_value(self.sandbox), false);
+        self.send(Msg::Call(Box::new(rec), self.sandbox), false);
     }
 
     /// Records a lifecycle or protocol event of the given type with extra fields. `start`
@@ -228,17 +222,21 @@ impl Audit {
     }
 
     fn emit(&self, rec: serde_json::Value, must: bool) {
+        self.send(Msg::Record(rec), must);
+    }
+
+    fn send(&self, msg: Msg, must: bool) {
         let Some(tx) = &self.tx else { return };
         match &self.dropped {
             Some(count) if !must => {
-                if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Record(rec)) {
+                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             }
             // Blocks when the queue is full: backpressure, never a lost record. An error
             // means the writer is gone (arbiter is exiting).
             _ => {
-                let _ = tx.send(Msg::Record(rec));
+                let _ = tx.send(msg);
             }
         }
     }

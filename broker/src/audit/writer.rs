@@ -37,6 +37,8 @@ pub enum Format {
 pub(super) enum Msg {
     /// One record.
     Record(Value),
+    /// One call record and its sandbox, turned into JSON here, off the calling thread.
+    Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
     Wake,
 }
@@ -259,8 +261,10 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
             if reopen.swap(false, Ordering::SeqCst) {
                 out.reopen();
             }
-            if let Msg::Record(rec) = msg {
-                out.write(format, &rec);
+            match msg {
+                Msg::Record(rec) => out.write(format, &rec),
+                Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
+                _ => {}
             }
             next = rx.try_recv().ok();
         }

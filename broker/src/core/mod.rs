@@ -235,21 +235,22 @@ impl RequestCore {
         let started = Instant::now();
         let mut notes = Notes::default();
         let result = fs::perform(self, call, fds, &mut notes);
-        let denial = match (&notes.verdict, &notes.denied) {
-            (Some(Verdict::Deny), Some(target)) => Some(denials::Denial {
-                call: call.name(),
-                target,
-                rule: notes.rule.as_deref(),
-            }),
+        let hint = match (&notes.verdict, &notes.denied) {
+            (Some(Verdict::Deny), Some(target)) => {
+                let d = denials::Denial {
+                    call: call.name(),
+                    target,
+                    rule: notes.rule.as_deref(),
+                };
+                self.denials.report(&d);
+                Some(d.hint())
+            }
             _ => None,
         };
-        if let Some(d) = &denial {
-            self.denials.report(d);
-        }
         if !matches!(call, Call::FastPaths) && self.audit.records(notes.audit, notes.verdict) {
-            let mut record = CallRecord::new(caller, call, &notes, &result, started.elapsed());
-            if let Some(d) = &denial {
-                record.set_hint(d.hint());
+            let mut record = CallRecord::new(caller, call, notes, &result, started.elapsed());
+            if let Some(hint) = hint {
+                record.set_hint(hint);
             }
             self.audit.call(record);
         }
