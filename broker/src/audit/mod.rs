@@ -10,6 +10,7 @@
 pub mod flags;
 pub mod process;
 pub mod record;
+pub mod structured;
 pub mod text;
 mod writer;
 
@@ -22,7 +23,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 pub use record::{CallRecord, Verdict};
-pub use writer::{Format, OpenError, Sink, WriterHandle, QUEUE};
+pub use writer::{Format, OpenError, Sink, WriterHandle, JOURNAL_SOCKET, QUEUE};
 
 use writer::Msg;
 

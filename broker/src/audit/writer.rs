@@ -56,7 +56,14 @@ pub enum Sink {
     Stderr,
     /// The local syslog socket, one datagram per record.
     Syslog,
+    /// A syslog collector: RFC 5424 with structured data over UDP (RFC 5426).
+    Syslog5424(std::net::SocketAddr),
+    /// The systemd journal's native protocol, one datagram per entry.
+    Journal(PathBuf),
 }
+
+/// Where journald listens for native-protocol datagrams.
+pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// A sink, opened.
 enum Open {
@@ -67,6 +74,8 @@ enum Open {
     },
     Stream(Box<dyn Write + Send>),
     Syslog(UnixDatagram),
+    Syslog5424(std::net::UdpSocket),
+    Journal(UnixDatagram),
 }
 
 /// Errors opening a sink, with what was being opened.
@@ -83,6 +92,22 @@ pub enum OpenError {
     /// Nothing listens on `/dev/log`.
     #[error("--audit syslog: cannot connect to {SYSLOG_SOCKET} (is a syslog daemon or systemd-journald running?): {0}")]
     Syslog(std::io::Error),
+    /// The UDP socket to a syslog collector could not be set up.
+    #[error("--audit syslog://{addr}: {source}")]
+    Collector {
+        /// The collector.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Nothing listens on journald's socket.
+    #[error("--audit journal: cannot connect to {path} (is systemd-journald running?): {source}")]
+    Journal {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The mode of a new audit log file: readable and writable by its owner only (the log names
@@ -120,6 +145,23 @@ impl Sink {
                 s.connect(SYSLOG_SOCKET).map_err(OpenError::Syslog)?;
                 Open::Syslog(s)
             }
+            Sink::Syslog5424(addr) => {
+                let bind: std::net::SocketAddr = if addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let s = std::net::UdpSocket::bind(bind)
+                    .and_then(|s| s.connect(addr).map(|()| s))
+                    .map_err(|source| OpenError::Collector { addr, source })?;
+                Open::Syslog5424(s)
+            }
+            Sink::Journal(path) => {
+                let s = UnixDatagram::unbound()
+                    .and_then(|s| s.connect(&path).map(|()| s))
+                    .map_err(|source| OpenError::Journal { path, source })?;
+                Open::Journal(s)
+            }
         })
     }
 }
@@ -141,6 +183,13 @@ impl Open {
                 // between a record and its end of line.
                 line.push('\n');
                 let _ = out.write_all(line.as_bytes());
+            }
+            Open::Syslog5424(sock) => {
+                // A collector that is down loses the datagram, as UDP syslog always does.
+                let _ = sock.send(super::structured::rfc5424(rec, &line).as_bytes());
+            }
+            Open::Journal(sock) => {
+                let _ = sock.send(&super::structured::journal_entry(rec, &line));
             }
             Open::Syslog(sock) => {
                 let msg = text::syslog_message(rec, &line);
@@ -165,7 +214,7 @@ impl Open {
             Open::Stream(out) => {
                 let _ = out.flush();
             }
-            Open::Syslog(_) => {}
+            Open::Syslog(_) | Open::Syslog5424(_) | Open::Journal(_) => {}
         }
     }
 

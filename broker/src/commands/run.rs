@@ -27,10 +27,12 @@ pub struct RunArgs {
     /// The policy and the rules added to it.
     #[command(flatten)]
     pub rules: PolicyArgs,
-    /// Write the audit log to FILE (appended; reopened on SIGHUP), `-` for stderr, or
-    /// `syslog` for the local syslog socket /dev/log (write `./syslog` for a file of that
-    /// name): one record per attempted call and lifecycle event.
-    #[arg(long, value_name = "FILE|-|syslog")]
+    /// Write the audit log to FILE (appended; created 0600; reopened on SIGHUP), `-` for
+    /// stderr, `syslog` for the local syslog socket /dev/log, `syslog://HOST:PORT` for a
+    /// collector (RFC 5424 with structured data over UDP), or `journal` for the systemd
+    /// journal's native protocol with indexed ARBITER_* fields (write `./syslog` or
+    /// `./journal` for files of those names). See docs/audit.md.
+    #[arg(long, value_name = "FILE|-|syslog|syslog://HOST:PORT|journal")]
     pub audit: Option<PathBuf>,
     /// Which calls the log records: `deny` (denials only; allowed calls may then be served
     /// in-process, at native speed) or `all` (every call, each through the broker). A rule's
@@ -226,7 +228,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
         (None, None) => (Audit::disabled(), None),
         (Some(p), None) => {
-            let (a, w) = Audit::open(audit_options(&args, p), sandbox)?;
+            let (a, w) = Audit::open(audit_options(&args, p)?, sandbox)?;
             (a, Some(w))
         }
     };
@@ -402,22 +404,40 @@ fn remove_tmpdir(dir: tempfile::TempDir) {
 }
 
 /// How `--audit` and its companion flags ask for the log to be written.
-fn audit_options(args: &RunArgs, path: &std::path::Path) -> audit::Options {
-    let sink = match path.as_os_str().as_encoded_bytes() {
+fn audit_options(args: &RunArgs, path: &std::path::Path) -> Result<audit::Options> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let sink = match bytes {
         b"-" => audit::Sink::Stderr,
         b"syslog" => audit::Sink::Syslog,
+        b"journal" => audit::Sink::Journal(
+            std::env::var_os("ARBITER_JOURNAL_SOCKET")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(audit::JOURNAL_SOCKET)),
+        ),
+        _ if bytes.starts_with(b"syslog://") => {
+            use std::net::ToSocketAddrs;
+            let target = String::from_utf8_lossy(&bytes[b"syslog://".len()..]).into_owned();
+            let addr = target
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .with_context(|| {
+                    format!("--audit syslog://{target}: expected HOST:PORT of a syslog collector")
+                })?;
+            audit::Sink::Syslog5424(addr)
+        }
         _ => audit::Sink::File {
             path: path.to_path_buf(),
             fsync: args.audit_fsync,
         },
     };
-    audit::Options {
+    Ok(audit::Options {
         level: args.audit_level,
         sink,
         format: args.audit_format,
         queue: args.audit_queue,
         drop: args.audit_drop,
-    }
+    })
 }
 
 /// The `start` record: the command, the policy that decides (its digest and where it came
