@@ -38,8 +38,7 @@ impl Policy {
         };
         match d.audit {
             AuditSetting::Default => {}
-            AuditSetting::Log => s.push_str(" [audit: log]"),
-            AuditSetting::Silent => s.push_str(" [audit: silent]"),
+            other => s.push_str(&format!(" [audit: {}]", other.name())),
         }
         s
     }

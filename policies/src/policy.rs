@@ -95,7 +95,7 @@ impl Policy {
             for &r in rules {
                 let rule = &self.rules[r as usize];
                 access = access & rule.access;
-                ok &= rule.audit != AuditSetting::Log;
+                ok &= rule.audit != AuditSetting::All;
             }
             let access = access & (Access::READ | Access::LIST | Access::EXEC);
             if ok && (access.contains(Access::READ) || access.contains(Access::EXEC)) {
@@ -121,7 +121,7 @@ impl Policy {
             .filter(|(rules, _)| {
                 rules.iter().all(|&r| {
                     let rule = &self.rules[r as usize];
-                    rule.access.contains(access) && rule.audit != AuditSetting::Log
+                    rule.access.contains(access) && rule.audit != AuditSetting::All
                 })
             })
             .map(|(_, root)| self.roots[root as usize].clone())

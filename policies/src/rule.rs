@@ -40,25 +40,40 @@ impl fmt::Display for Family {
 /// What the audit log does with decisions made by a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AuditSetting {
-    /// The broker's default (denials are logged, allows are not).
+    /// Follow the run's audit level (`--audit-level`, by default `deny`: denials are
+    /// recorded, allows are not).
     #[default]
     Default,
-    /// Log every decision this rule makes, allows included (`audit = "log"`): for rules you
-    /// want to watch. Such rules are never granted by the kernel floor, so each use reaches
-    /// the broker.
-    Log,
-    /// Log nothing (`audit = "silent"`): for expected, noisy denials.
+    /// Record every decision this rule makes, allows included (`audit = "all"`, or its older
+    /// spelling `"log"`): for rules you want to watch. Such rules are never granted by the
+    /// kernel floor or the shim's fast paths, so each use reaches the broker.
+    All,
+    /// Record this rule's denials only (`audit = "deny"`), whatever the run's level.
+    Deny,
+    /// Record nothing (`audit = "silent"`): for expected, noisy denials.
     Silent,
 }
 
 impl AuditSetting {
-    /// Parses `default`, `log` or `silent`.
+    /// Parses `default`, `all` (or `log`), `deny` or `silent`.
     pub fn parse(s: &str) -> Option<AuditSetting> {
         match s {
             "default" => Some(AuditSetting::Default),
-            "log" => Some(AuditSetting::Log),
+            "all" | "log" => Some(AuditSetting::All),
+            "deny" => Some(AuditSetting::Deny),
             "silent" => Some(AuditSetting::Silent),
             _ => None,
+        }
+    }
+
+    /// Whether a decision under this setting is recorded, when the run records every call
+    /// (`level_all`) or only denials.
+    pub fn records(self, level_all: bool, allowed: bool) -> bool {
+        match self {
+            AuditSetting::Silent => false,
+            AuditSetting::All => true,
+            AuditSetting::Deny => !allowed,
+            AuditSetting::Default => level_all || !allowed,
         }
     }
 
@@ -66,7 +81,8 @@ impl AuditSetting {
     pub fn name(self) -> &'static str {
         match self {
             AuditSetting::Default => "default",
-            AuditSetting::Log => "log",
+            AuditSetting::All => "all",
+            AuditSetting::Deny => "deny",
             AuditSetting::Silent => "silent",
         }
     }

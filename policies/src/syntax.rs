@@ -657,7 +657,7 @@ impl<'d> Parser<'_, '_> {
                 &s.span,
                 ErrorKind::BadAudit,
                 format!("unknown audit setting {:?}", s.value),
-                Some(suggest(&s.value, &["default", "log", "silent"])),
+                Some(suggest(&s.value, &["default", "all", "deny", "silent"])),
             );
         }
         a

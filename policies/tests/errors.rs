@@ -33,7 +33,7 @@ const CASES: &[(&str, ErrorKind, u32, u32, &str, &str)] = &[
     ("[[fs]]\npath = \"/a/b**c\"\nallow = \"ro\"\n", ErrorKind::BadGlob, 2, 8, "\"/a/b**c\"", "whole path component"),
     ("[[fs]]\npath = \"/a/[bc\"\nallow = \"ro\"\n", ErrorKind::BadGlob, 2, 8, "\"/a/[bc\"", "[[]"),
     ("[[fs]]\npath = \"/a\"\ndeny = true\nerrno = \"ENOENTT\"\n", ErrorKind::BadErrno, 4, 9, "\"ENOENTT\"", "did you mean `ENOENT`?"),
-    ("[[fs]]\npath = \"/a\"\ndeny = true\naudit = \"quiet\"\n", ErrorKind::BadAudit, 4, 9, "\"quiet\"", "default, log, silent"),
+    ("[[fs]]\npath = \"/a\"\ndeny = true\naudit = \"quiet\"\n", ErrorKind::BadAudit, 4, 9, "\"quiet\"", "default, all, deny, silent"),
     ("[[connect]]\nports = \"80,99999\"\n", ErrorKind::BadPorts, 2, 13, "99999", "a range"),
     ("[[connect]]\nports = 70000\n", ErrorKind::BadPorts, 2, 9, "70000", "0 to 65535"),
     ("[[connect]]\nip = \"10.1.2.3/8\"\n", ErrorKind::BadAddress, 2, 6, "\"10.1.2.3/8\"", "did you mean `10.0.0.0/8`?"),

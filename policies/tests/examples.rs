@@ -77,7 +77,7 @@ fn untrusted_tool_example() {
         .decision;
     assert_eq!(
         (d.allow, d.audit),
-        (true, arbiter_policies::AuditSetting::Log)
+        (true, arbiter_policies::AuditSetting::All)
     );
     let d = p
         .decide_path(Path::new("/home/u/.bashrc"), Access::READ)

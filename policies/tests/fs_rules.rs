@@ -242,7 +242,7 @@ allow = "ro"
         .decision;
     assert_eq!(
         (d.allow, d.errno, d.audit),
-        (false, libc::ENOENT, AuditSetting::Log)
+        (false, libc::ENOENT, AuditSetting::All)
     );
     let d = p.decide_path(Path::new("/etc/x"), Access::WRITE).decision;
     assert_eq!(

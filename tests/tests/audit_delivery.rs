@@ -32,7 +32,7 @@ fn mkfifo(path: &Path) {
 fn spawn(sb: &Sandbox, fifo: &Path, extra: &[&str]) -> Child {
     Command::new(arbiter())
         .arg("run")
-        .arg("--audit")
+        .args(["--audit-level", "all", "--audit"])
         .arg(fifo)
         .args(["--audit-queue", "1"])
         .args(extra)

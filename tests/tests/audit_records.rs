@@ -22,7 +22,7 @@ fn call_records_name_the_callers_executable() {
     let sb = Sandbox::new();
     let log = sb.path("audit.jsonl");
     let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["sh", "-c", "cat /etc/hostname >/dev/null"],
     );
     assert_code(&o, 0);
@@ -53,7 +53,7 @@ fn each_process_and_each_exec_gets_one_process_record() {
     let log = sb.path("audit.jsonl");
     // sh forks a child that execs cat: two processes, the child seen with cat's executable.
     let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &[
             "sh",
             "-c",
@@ -98,7 +98,10 @@ fn each_process_and_each_exec_gets_one_process_record() {
 fn start_names_the_policy_and_the_enforced_layers() {
     let sb = Sandbox::new();
     let log = sb.path("audit.jsonl");
-    let o = sb.run(&["--audit", log.to_str().unwrap()], &["true"]);
+    let o = sb.run(
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
+        &["true"],
+    );
     assert_code(&o, 0);
     let recs = records(&log);
     let start = &recs[0];

@@ -23,7 +23,14 @@ fn read(p: &Path) -> String {
 fn text_format_writes_one_human_line_per_record() {
     let sb = Sandbox::new();
     let o = sb.run(
-        &["--audit", "-", "--audit-format", "text"],
+        &[
+            "--audit-level",
+            "all",
+            "--audit",
+            "-",
+            "--audit-format",
+            "text",
+        ],
         &["cat", "/etc/shadow"],
     );
     assert_code(&o, 1);
@@ -46,7 +53,13 @@ fn audit_fsync_still_writes_every_record() {
     let sb = Sandbox::new();
     let log = sb.path("audit.jsonl");
     let o = sb.run(
-        &["--audit", log.to_str().unwrap(), "--audit-fsync"],
+        &[
+            "--audit-level",
+            "all",
+            "--audit",
+            log.to_str().unwrap(),
+            "--audit-fsync",
+        ],
         &["cat", "/etc/hostname"],
     );
     assert_code(&o, 0);
@@ -78,6 +91,8 @@ fn sighup_reopens_the_log_file_and_still_reaches_the_command() {
     let mut child = Command::new(arbiter())
         .args([
             "run",
+            "--audit-level",
+            "all",
             "--audit",
             log.to_str().unwrap(),
             "--",

@@ -108,7 +108,7 @@ fn an_audit_log_still_records_every_stat() {
     let (sb, _outside) = setup();
     let log = sb.path("audit.jsonl");
     let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &[
             "python3",
             "-c",

@@ -21,7 +21,14 @@ fn learn_then_replay(sb: &Sandbox, cmd: &[&str], reset: impl Fn()) -> String {
     assert!(policy.contains("extends = [\"runtime\"]"), "{policy}");
     reset();
     let replay = sb.run(
-        &["--policy", "./learned.toml", "--audit", "replay.jsonl"],
+        &[
+            "--policy",
+            "./learned.toml",
+            "--audit-level",
+            "all",
+            "--audit",
+            "replay.jsonl",
+        ],
         cmd,
     );
     assert_code(&replay, 0);
@@ -151,7 +158,7 @@ fn merge_keeps_comments_and_order_and_adds_what_was_missing() {
 fn audit_summary_counts_denials_and_names_rules() {
     let sb = Sandbox::new();
     let o = sb.run(
-        &["--audit", "a.jsonl"],
+        &["--audit-level", "all", "--audit", "a.jsonl"],
         &[
             "sh",
             "-c",

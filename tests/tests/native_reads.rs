@@ -98,7 +98,7 @@ fn an_audit_log_sees_marked_opens_too() {
     let log = sb.path("audit.jsonl");
     let out = raw_open(
         &sb,
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["/usr/share:d".to_string()],
     );
     has(&out, "/usr/share:d ok");

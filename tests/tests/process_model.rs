@@ -102,7 +102,7 @@ fn exec_with_a_cleared_environment_stays_brokered() {
     let log = sb.path("audit.jsonl");
     let script = "import subprocess\nr = subprocess.run(['/bin/cat', '/etc/shadow'], env={}, capture_output=True)\nprint(r.returncode)";
     let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["python3", "-c", script],
     );
     assert_code(&o, 0);

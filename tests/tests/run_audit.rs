@@ -15,7 +15,7 @@ fn denied_and_allowed_opens_are_recorded() {
     let sb = Sandbox::new();
     let log = sb.path("audit.jsonl");
     let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["sh", "-c", "cat /etc/hostname >/dev/null; cat /etc/shadow"],
     );
     assert_code(&o, 1);
@@ -49,7 +49,10 @@ fn denied_and_allowed_opens_are_recorded() {
 #[test]
 fn audit_to_stderr_keeps_the_programs_output_apart() {
     let sb = Sandbox::new();
-    let o = sb.run(&["--audit", "-"], &["cat", "/etc/hostname"]);
+    let o = sb.run(
+        &["--audit-level", "all", "--audit", "-"],
+        &["cat", "/etc/hostname"],
+    );
     assert_code(&o, 0);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

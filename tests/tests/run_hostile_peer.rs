@@ -24,7 +24,7 @@ print(open("/etc/hostname").read().strip() == open("/etc/hostname").read().strip
     .replace("VERSION", &arbiter_protocol::PROTOCOL_VERSION.to_string());
     let log = sb.path("audit.jsonl");
     let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["python3", "-c", &script],
     );
     assert_code(&o, 0);

@@ -58,7 +58,14 @@ fn a_static_go_program_is_brokered_for_files_and_network() {
     let log = sb.path("audit.log");
     let rule = format!("127.0.0.1:{ap}");
     let out = sb.run(
-        &["--connect", &rule, "--audit", log.to_str().unwrap()],
+        &[
+            "--connect",
+            &rule,
+            "--audit-level",
+            "all",
+            "--audit",
+            log.to_str().unwrap(),
+        ],
         &args,
     );
     assert_code(&out, 0);

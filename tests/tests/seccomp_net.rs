@@ -52,7 +52,14 @@ fn a_static_connect_reaches_an_allowed_port_and_is_refused_on_another() {
     let (_other, denied) = listener();
     let log = sb.path("audit.log");
     let allow = format!("127.0.0.1:{port}");
-    let extra = ["--connect", &allow, "--audit", log.to_str().unwrap()];
+    let extra = [
+        "--connect",
+        &allow,
+        "--audit-level",
+        "all",
+        "--audit",
+        log.to_str().unwrap(),
+    ];
     assert_eq!(step(&sb, &extra, &bin, &["connect", &port]), "connect ok\n");
     assert_eq!(
         step(&sb, &extra, &bin, &["connect", &denied]),
@@ -95,7 +102,14 @@ fn a_static_bind_gets_an_allowed_port_and_not_a_denied_one() {
     let (port, other) = (free_port(), free_port());
     let log = sb.path("audit.log");
     let allow = format!("127.0.0.1:{port}");
-    let extra = ["--bind", &allow, "--audit", log.to_str().unwrap()];
+    let extra = [
+        "--bind",
+        &allow,
+        "--audit-level",
+        "all",
+        "--audit",
+        log.to_str().unwrap(),
+    ];
     // "bind ok" also checks getsockname: the program's own socket was bound.
     assert_eq!(step(&sb, &extra, &bin, &["bind", &port]), "bind ok\n");
     assert_eq!(

@@ -26,7 +26,16 @@ fn a_static_binary_is_brokered_through_seccomp() {
     let sb = Sandbox::new();
     let bin = compile_helper("seccomp_static", &sb.dir, &["-static"]);
     let log = sb.path("audit.log");
-    let out = sb.run(&[FLAG, "--audit", log.to_str().unwrap()], &[&bin]);
+    let out = sb.run(
+        &[
+            FLAG,
+            "--audit-level",
+            "all",
+            "--audit",
+            log.to_str().unwrap(),
+        ],
+        &[&bin],
+    );
     assert_code(&out, 0);
     let text = stdout(&out);
     for step in [
@@ -77,7 +86,13 @@ fn a_raw_syscall_in_a_dynamic_program_is_denied_and_audited_as_seccomp() {
     let bin = compile_helper("seccomp_raw", &sb.dir, &[]);
     let log = sb.path("audit.log");
     let out = sb.run(
-        &[FLAG, "--audit", log.to_str().unwrap()],
+        &[
+            FLAG,
+            "--audit-level",
+            "all",
+            "--audit",
+            log.to_str().unwrap(),
+        ],
         &[bin.to_str().unwrap(), "/etc/shadow"],
     );
     assert_code(&out, 0);

@@ -38,7 +38,7 @@ fn start_and_exit_records_have_the_shapes_run_writes() {
     let sb = Sandbox::new();
     let run_log = sb.path("run.log");
     let o = sb.run(
-        &["--audit", run_log.to_str().unwrap()],
+        &["--audit-level", "all", "--audit", run_log.to_str().unwrap()],
         &["sh", "-c", "cat /etc/hostname; exit 4"],
     );
     assert_code(&o, 4);
@@ -46,7 +46,13 @@ fn start_and_exit_records_have_the_shapes_run_writes() {
     let log = dir.path().join("audit.log");
     let (_d, sock) = start(
         dir.path(),
-        &["--audit", log.to_str().unwrap(), "--audit-fsync"],
+        &[
+            "--audit-level",
+            "all",
+            "--audit",
+            log.to_str().unwrap(),
+            "--audit-fsync",
+        ],
     );
     let o = run_client(
         &sock,

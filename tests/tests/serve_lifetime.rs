@@ -29,6 +29,8 @@ fn start(dir: &Path, extra: &[&str]) -> (Daemon, String) {
         "0666",
         "--config",
         cfg.to_str().unwrap(),
+        "--audit-level",
+        "all",
         "--audit",
         log.to_str().unwrap(),
     ];

@@ -10,6 +10,7 @@
 pub mod flags;
 pub mod process;
 pub mod record;
+pub mod structured;
 pub mod text;
 mod writer;
 
@@ -30,8 +31,22 @@ use writer::Msg;
 /// cleared (a process may then be recorded again; never more than once per channel).
 const SEEN_MAX: usize = 65_536;
 
+/// Which decisions a run records (`--audit-level`); a rule's own `audit` setting overrides it
+/// for the decisions that rule makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    /// Denials (and calls the broker refused outright), not allows: the default.
+    #[default]
+    Deny,
+    /// Every call, allows included. Every call then reaches the broker (no in-process fast
+    /// paths), since a record must come from the broker to be trusted.
+    All,
+}
+
 /// How an audit log is written.
 pub struct Options {
+    /// Which decisions are recorded.
+    pub level: Level,
     /// Where records go.
     pub sink: Sink,
     /// JSON lines or human lines.
@@ -46,6 +61,7 @@ pub struct Options {
 #[derive(Clone, Default)]
 pub struct Audit {
     tx: Option<SyncSender<Msg>>,
+    level: Level,
     sandbox: u64,
     /// Records dropped because the queue was full (`Some` only with [`Options::drop`]).
     dropped: Option<Arc<AtomicU64>>,
@@ -68,6 +84,7 @@ impl Audit {
         Ok((
             Audit {
                 tx: Some(tx),
+                level: opts.level,
                 sandbox,
                 dropped: opts.drop.then(Arc::default),
                 seen: Arc::default(),
@@ -76,12 +93,14 @@ impl Audit {
         ))
     }
 
-    /// Records JSON lines to `out` from a writer thread, with backpressure.
+    /// Records every call as JSON lines to `out` from a writer thread, with backpressure
+    /// (`arbiter learn`).
     pub fn to_writer(out: Box<dyn Write + Send>, sandbox: u64) -> (Audit, WriterHandle) {
         let (tx, handle) = writer::spawn_writer(out, Format::Json, QUEUE);
         (
             Audit {
                 tx: Some(tx),
+                level: Level::All,
                 sandbox,
                 dropped: None,
                 seen: Arc::default(),
@@ -104,9 +123,32 @@ impl Audit {
         self.tx.is_some()
     }
 
+    /// Whether every call must be recorded (a log at `--audit-level all`): then every call
+    /// must reach the broker.
+    pub fn records_every_call(&self) -> bool {
+        self.enabled() && self.level == Level::All
+    }
+
+    /// Whether a call decided under `setting` (its rule's, or the defaults') with `verdict`
+    /// (`None`: it failed before any decision) is recorded.
+    pub fn records(
+        &self,
+        setting: arbiter_policies::AuditSetting,
+        verdict: Option<Verdict>,
+    ) -> bool {
+        if !self.enabled() {
+            return false;
+        }
+        let all = self.level == Level::All;
+        match verdict {
+            None => all,
+            Some(v) => setting.records(all, v == Verdict::Allow),
+        }
+    }
+
     /// Records one call (dropped and counted when the queue is full in drop mode).
     pub fn call(&self, rec: CallRecord) {
-        self.emit(rec.into_value(self.sandbox), false);
+        self.send(Msg::Call(Box::new(rec), self.sandbox), false);
     }
 
     /// Records a lifecycle or protocol event of the given type with extra fields. `start`
@@ -193,17 +235,21 @@ impl Audit {
     }
 
     fn emit(&self, rec: serde_json::Value, must: bool) {
+        self.send(Msg::Record(rec), must);
+    }
+
+    fn send(&self, msg: Msg, must: bool) {
         let Some(tx) = &self.tx else { return };
         match &self.dropped {
             Some(count) if !must => {
-                if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Record(rec)) {
+                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             }
             // Blocks when the queue is full: backpressure, never a lost record. An error
             // means the writer is gone (arbiter is exiting).
             _ => {
-                let _ = tx.send(Msg::Record(rec));
+                let _ = tx.send(msg);
             }
         }
     }

@@ -41,34 +41,61 @@ pub fn path_json(bytes: &[u8]) -> Value {
     }
 }
 
-/// One attempted call, ready to serialise.
+/// One attempted call, as the broker holds it: built on the calling thread with copies and
+/// moves only (the call's arguments stay in their compact wire encoding), turned into JSON by
+/// the audit writer thread ([`CallRecord::into_value`]), off the program's path.
 pub struct CallRecord {
     time: SystemTime,
-    value: Value,
+    caller: Caller,
+    /// The call, postcard-encoded (it borrows the request buffer, which goes away).
+    call: Vec<u8>,
+    notes: Notes,
+    /// The return value, or the errno.
+    result: Result<i64, i32>,
+    took: Duration,
+    hint: Option<String>,
 }
 
 impl CallRecord {
     /// Adds the `hint` field: the `arbiter run` option that would allow a denied call.
     pub fn set_hint(&mut self, hint: String) {
-        if let Some(o) = self.value.as_object_mut() {
-            o.insert("hint".into(), Value::String(hint));
-        }
+        self.hint = Some(hint);
     }
 
-    /// Builds the record of `call` made by `caller`.
+    /// Builds the record of `call` made by `caller`, taking the call's notes.
     pub fn new(
         caller: &Caller,
         call: &Call<'_>,
-        notes: &Notes,
+        notes: Notes,
         result: &Result<Done, Errno>,
         took: Duration,
     ) -> CallRecord {
+        CallRecord {
+            time: SystemTime::now() - took,
+            caller: caller.clone(),
+            // A Call always encodes (postcard into a Vec cannot fail for these types).
+            call: postcard::to_allocvec(call).unwrap_or_default(),
+            notes,
+            result: match result {
+                Ok(done) => Ok(done.value),
+                Err(e) => Err(e.0),
+            },
+            took,
+            hint: None,
+        }
+    }
+
+    /// The record's JSON object (without the envelope).
+    fn body(&self) -> Value {
+        let caller = &self.caller;
+        let notes = &self.notes;
+        let call: Option<Call<'_>> = postcard::from_bytes(&self.call).ok();
         let mut v = json!({
             "pid": caller.pid,
             "uid": caller.uid,
             "gid": caller.gid,
             "transport": caller.transport.name(),
-            "call": call.name(),
+            "call": call.as_ref().map_or("?", Call::name),
         });
         let o = v.as_object_mut().expect("json! object");
         if let Some(tid) = caller.tid {
@@ -78,7 +105,9 @@ impl CallRecord {
             o.insert("exe".into(), path_json(exe.as_os_str().as_bytes()));
         }
         let mut args = serde_json::Map::new();
-        describe_args(call, &mut args);
+        if let Some(call) = &call {
+            describe_args(call, &mut args);
+        }
         o.insert("args".into(), Value::Object(args));
         if let Some(ep) = &notes.endpoint {
             o.insert("endpoint".into(), Value::String(ep.clone()));
@@ -112,35 +141,34 @@ impl CallRecord {
         if let Some(rule) = &notes.rule {
             o.insert("rule".into(), Value::String(rule.clone()));
         }
+        if let Some(hint) = &self.hint {
+            o.insert("hint".into(), Value::String(hint.clone()));
+        }
         o.insert(
             "result".into(),
-            match result {
-                Ok(done) => json!({ "value": done.value }),
-                Err(e) => json!({ "errno": e.name() }),
+            match self.result {
+                Ok(value) => json!({ "value": value }),
+                Err(e) => json!({ "errno": Errno(e).name() }),
             },
         );
-        o.insert("duration_us".into(), json!(took.as_micros() as u64));
-        CallRecord {
-            time: SystemTime::now() - took,
-            value: v,
-        }
+        o.insert("duration_us".into(), json!(self.took.as_micros() as u64));
+        v
     }
 
-    /// The record for sandbox `sandbox`, envelope first.
-    pub fn into_value(mut self, sandbox: u64) -> Value {
-        if let Some(o) = self.value.as_object_mut() {
-            let mut head = serde_json::Map::new();
-            head.insert("type".into(), json!("call"));
-            head.insert("v".into(), json!(AUDIT_VERSION));
-            head.insert(
-                "time".into(),
-                json!(humantime::format_rfc3339_micros(self.time).to_string()),
-            );
-            head.insert("sandbox".into(), json!(format!("{sandbox:016x}")));
-            head.append(o);
-            return Value::Object(head);
+    /// The record for sandbox `sandbox`, envelope first (run on the writer thread).
+    pub fn into_value(self, sandbox: u64) -> Value {
+        let mut head = serde_json::Map::new();
+        head.insert("type".into(), json!("call"));
+        head.insert("v".into(), json!(AUDIT_VERSION));
+        head.insert(
+            "time".into(),
+            json!(humantime::format_rfc3339_micros(self.time).to_string()),
+        );
+        head.insert("sandbox".into(), json!(format!("{sandbox:016x}")));
+        if let Value::Object(mut body) = self.body() {
+            head.append(&mut body);
         }
-        self.value
+        Value::Object(head)
     }
 }
 

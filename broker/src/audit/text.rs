@@ -99,7 +99,9 @@ pub fn line(rec: &Value) -> String {
 
 /// The syslog priority: facility `user`, `notice` for denials and protocol errors,
 /// `info` otherwise.
-fn priority(rec: &Value) -> u8 {
+/// The syslog priority of a record: facility `user`, `notice` for denials and protocol
+/// errors, `info` otherwise.
+pub fn priority(rec: &Value) -> u8 {
     const USER: u8 = 1 << 3;
     let notice = rec["decision"] == "deny" || rec["type"] == "protocol_error";
     USER | if notice { 5 } else { 6 }

@@ -37,6 +37,8 @@ pub enum Format {
 pub(super) enum Msg {
     /// One record.
     Record(Value),
+    /// One call record and its sandbox, turned into JSON here, off the calling thread.
+    Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
     Wake,
     /// Flush (and sync, for a file with fsync) everything before this message, then
@@ -57,6 +59,49 @@ pub enum Sink {
     Stderr,
     /// The local syslog socket, one datagram per record.
     Syslog,
+    /// A syslog collector: RFC 5424 with structured data over UDP (RFC 5426).
+    Syslog5424(std::net::SocketAddr),
+    /// The systemd journal's native protocol, one datagram per entry.
+    Journal(PathBuf),
+}
+
+/// Where journald listens for native-protocol datagrams (`ARBITER_JOURNAL_SOCKET` overrides
+/// it, for tests and for journald in a container).
+pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+impl Sink {
+    /// The sink an `--audit` argument names, for `run` and `serve` alike: `-`, `syslog`,
+    /// `syslog://HOST:PORT`, `journal`, or a file path (`fsync` applies to files only).
+    pub fn from_arg(arg: &Path, fsync: bool) -> Result<Sink, String> {
+        let bytes = arg.as_os_str().as_encoded_bytes();
+        Ok(match bytes {
+            b"-" => Sink::Stderr,
+            b"syslog" => Sink::Syslog,
+            b"journal" => Sink::Journal(
+                std::env::var_os("ARBITER_JOURNAL_SOCKET")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(JOURNAL_SOCKET)),
+            ),
+            _ if bytes.starts_with(b"syslog://") => {
+                use std::net::ToSocketAddrs;
+                let target = String::from_utf8_lossy(&bytes[b"syslog://".len()..]).into_owned();
+                let addr = target
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        format!(
+                            "--audit syslog://{target}: expected HOST:PORT of a syslog collector"
+                        )
+                    })?;
+                Sink::Syslog5424(addr)
+            }
+            _ => Sink::File {
+                path: arg.to_path_buf(),
+                fsync,
+            },
+        })
+    }
 }
 
 /// A sink, opened.
@@ -68,6 +113,8 @@ enum Open {
     },
     Stream(Box<dyn Write + Send>),
     Syslog(UnixDatagram),
+    Syslog5424(std::net::UdpSocket),
+    Journal(UnixDatagram),
 }
 
 /// Errors opening a sink, with what was being opened.
@@ -84,12 +131,38 @@ pub enum OpenError {
     /// Nothing listens on `/dev/log`.
     #[error("--audit syslog: cannot connect to {SYSLOG_SOCKET} (is a syslog daemon or systemd-journald running?): {0}")]
     Syslog(std::io::Error),
+    /// The UDP socket to a syslog collector could not be set up.
+    #[error("--audit syslog://{addr}: {source}")]
+    Collector {
+        /// The collector.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Nothing listens on journald's socket.
+    #[error("--audit journal: cannot connect to {path} (is systemd-journald running?): {source}")]
+    Journal {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
-fn open_file(path: &Path) -> Result<File, OpenError> {
+/// The mode of a new audit log file: readable and writable by its owner only (the log names
+/// every path a program tried, which is nobody else's business).
+const NEW_FILE_MODE: u32 = 0o600;
+
+/// Opens `path` for appending, creating it with `mode` if needed. The mode is exact: the
+/// broker runs with umask 0 (it applies each caller's umask itself), so nothing widens or
+/// narrows it.
+fn open_file(path: &Path, mode: u32) -> Result<File, OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(mode)
+        .custom_flags(libc::O_CLOEXEC)
         .open(path)
         .map_err(|source| OpenError::File {
             path: path.to_path_buf(),
@@ -101,7 +174,7 @@ impl Sink {
     fn open(self) -> Result<Open, OpenError> {
         Ok(match self {
             Sink::File { path, fsync } => Open::File {
-                out: BufWriter::new(open_file(&path)?),
+                out: BufWriter::new(open_file(&path, NEW_FILE_MODE)?),
                 path,
                 fsync,
             },
@@ -110,6 +183,23 @@ impl Sink {
                 let s = UnixDatagram::unbound().map_err(OpenError::Syslog)?;
                 s.connect(SYSLOG_SOCKET).map_err(OpenError::Syslog)?;
                 Open::Syslog(s)
+            }
+            Sink::Syslog5424(addr) => {
+                let bind: std::net::SocketAddr = if addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let s = std::net::UdpSocket::bind(bind)
+                    .and_then(|s| s.connect(addr).map(|()| s))
+                    .map_err(|source| OpenError::Collector { addr, source })?;
+                Open::Syslog5424(s)
+            }
+            Sink::Journal(path) => {
+                let s = UnixDatagram::unbound()
+                    .and_then(|s| s.connect(&path).map(|()| s))
+                    .map_err(|source| OpenError::Journal { path, source })?;
+                Open::Journal(s)
             }
         })
     }
@@ -132,6 +222,13 @@ impl Open {
                 // between a record and its end of line.
                 line.push('\n');
                 let _ = out.write_all(line.as_bytes());
+            }
+            Open::Syslog5424(sock) => {
+                // A collector that is down loses the datagram, as UDP syslog always does.
+                let _ = sock.send(super::structured::rfc5424(rec, &line).as_bytes());
+            }
+            Open::Journal(sock) => {
+                let _ = sock.send(&super::structured::journal_entry(rec, &line));
             }
             Open::Syslog(sock) => {
                 let msg = text::syslog_message(rec, &line);
@@ -156,7 +253,7 @@ impl Open {
             Open::Stream(out) => {
                 let _ = out.flush();
             }
-            Open::Syslog(_) => {}
+            Open::Syslog(_) | Open::Syslog5424(_) | Open::Journal(_) => {}
         }
     }
 
@@ -165,7 +262,15 @@ impl Open {
     fn reopen(&mut self) {
         self.flush();
         if let Open::File { path, out, .. } = self {
-            match open_file(path) {
+            // The new file gets the mode of the one being rotated (logrotate may have made
+            // it group-readable for a shipper), never more than that.
+            use std::os::unix::fs::PermissionsExt;
+            let mode = out
+                .get_ref()
+                .metadata()
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(NEW_FILE_MODE);
+            match open_file(path, mode) {
                 Ok(f) => *out = BufWriter::new(f),
                 Err(e) => eprintln!("arbiter: {e}; still writing to the old file"),
             }
@@ -246,6 +351,7 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
             }
             match msg {
                 Msg::Record(rec) => out.write(format, &rec),
+                Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
                 Msg::Flush(done) => {
                     out.flush();
                     let _ = done.send(());

@@ -259,14 +259,21 @@ pub fn run(opts: &Options) -> Result<Report> {
             s.name, s.reason
         );
     }
+    let audit_log = dir_path.join("bench-audit.jsonl");
     for program in &whole {
-        for (prefix, arbiter) in [("native", None), ("run", Some(runner.exe.as_path()))] {
-            let name = format!("{prefix}_{}", program.name);
+        let (rows, skipped) = programs::launches(program, &runner.exe, &audit_log);
+        for reason in skipped {
+            progress("");
+            eprintln!("arbiter bench: skipping {reason}");
+        }
+        for (name, launch) in rows {
             progress(&name);
             let summary = program
-                .time(arbiter)
+                .time(&launch)
                 .with_context(|| format!("{name} failed"))?;
             push(entry(name, summary));
+            // Each row starts with an empty log, so its size does not grow from run to run.
+            let _ = std::fs::remove_file(&audit_log);
         }
     }
 

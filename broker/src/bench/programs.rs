@@ -6,8 +6,15 @@
 //! * `make`: `make -j2` of a small C project the bench writes, after an untimed
 //!   `make clean` before each run.
 //!
-//! Result names are `native_{name}` and `run_{name}`. `git_status` and `make` need their
-//! tools on `PATH`; without them they are skipped (with a reason), not failed.
+//! * `stat_open`: a Python script making 2,000 `stat` + `open` pairs on 100 files of its
+//!   working directory.
+//!
+//! Result names are `native_{name}` and `run_{name}`. For the audit workloads
+//! (`git_status`, `stat_open`) also `run_audit_deny_{name}` (`--audit FILE`, the default
+//! level), `run_audit_all_{name}` (`--audit FILE --audit-level all`), and as reference rows
+//! from other sandboxes `bwrap_{name}` (bubblewrap: namespaces, no per-call cost) and
+//! `proot_{name}` (ptrace on every system call). `git_status`, `make` and the reference rows
+//! need their tools on `PATH`; without them they are skipped (with a reason), not failed.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -41,6 +48,24 @@ pub struct Program {
     pub reset: Option<&'static [&'static str]>,
     /// Timed runs (after one untimed warm-up run).
     pub iters: usize,
+    /// Also timed with an audit log and under the reference sandboxes.
+    pub audit_workload: bool,
+}
+
+/// How one row launches its program.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// The program itself.
+    Native,
+    /// `arbiter run FLAGS -- program` with this `arbiter` binary.
+    Arbiter {
+        /// The binary.
+        exe: PathBuf,
+        /// Flags before `--`.
+        flags: Vec<OsString>,
+    },
+    /// Another sandbox: the program's argv appended to this command line.
+    Wrapper(Vec<OsString>),
 }
 
 /// A program left out because a tool it needs is missing.
@@ -53,16 +78,21 @@ pub struct Skipped {
 }
 
 impl Program {
-    fn command(&self, argv: &[&str], arbiter: Option<&Path>) -> Command {
-        let mut c = match arbiter {
-            Some(exe) => {
+    fn command(&self, argv: &[&str], launch: &Launch) -> Command {
+        let mut c = match launch {
+            Launch::Arbiter { exe, flags } => {
                 let mut c = Command::new(exe);
-                c.arg("run").arg("--").args(argv);
+                c.arg("run").args(flags).arg("--").args(argv);
                 c
             }
-            None => {
+            Launch::Native => {
                 let mut c = Command::new(argv[0]);
                 c.args(&argv[1..]);
+                c
+            }
+            Launch::Wrapper(prefix) => {
+                let mut c = Command::new(&prefix[0]);
+                c.args(&prefix[1..]).args(argv);
                 c
             }
         };
@@ -76,13 +106,12 @@ impl Program {
         c
     }
 
-    /// Times the program: natively with `arbiter` `None`, else under `arbiter run` with that
-    /// binary.
-    pub fn time(&self, arbiter: Option<&Path>) -> Result<Summary> {
+    /// Times the program launched as `launch` says.
+    pub fn time(&self, launch: &Launch) -> Result<Summary> {
         wall_time(
-            || self.command(self.argv, arbiter),
+            || self.command(self.argv, launch),
             || match self.reset {
-                Some(reset) => run_quietly(&mut self.command(reset, None)),
+                Some(reset) => run_quietly(&mut self.command(reset, &Launch::Native)),
                 None => Ok(()),
             },
             self.iters,
@@ -167,6 +196,7 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
             env: Vec::new(),
             reset: None,
             iters: runs(30, 5),
+            audit_workload: false,
         },
         Program {
             name: "python",
@@ -175,7 +205,9 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
             env: Vec::new(),
             reset: None,
             iters: runs(10, 3),
+            audit_workload: false,
         },
+        stat_open(root, runs(10, 3))?,
     ];
     let mut skipped = Vec::new();
     match missing(&["git"]) {
@@ -230,6 +262,7 @@ fn git_status(root: &Path, iters: usize) -> Result<Program> {
         ],
         reset: None,
         iters,
+        audit_workload: true,
     };
     let git = |args: &[&str]| -> Result<()> {
         let mut argv = vec![
@@ -242,7 +275,7 @@ fn git_status(root: &Path, iters: usize) -> Result<Program> {
             "init.defaultBranch=main",
         ];
         argv.extend_from_slice(args);
-        run_quietly(&mut program.command(&argv, None))
+        run_quietly(&mut program.command(&argv, &Launch::Native))
             .context("cannot create the git_status repository")
     };
     git(&["init", "-q", "."])?;
@@ -312,5 +345,102 @@ fn make(root: &Path, iters: usize) -> Result<Program> {
         env: vec![("MAKEFLAGS", None), ("MFLAGS", None), ("MAKELEVEL", None)],
         reset: Some(&["make", "clean"]),
         iters,
+        audit_workload: false,
     })
+}
+
+/// Files of the `stat_open` workload, and its script's loop count.
+const STAT_OPEN_FILES: usize = 100;
+
+/// `stat_open` in `root/stat_open`: 2,000 `os.stat` + `open().close()` pairs over
+/// [`STAT_OPEN_FILES`] files.
+fn stat_open(root: &Path, iters: usize) -> Result<Program> {
+    let dir = root.join("stat_open");
+    std::fs::create_dir_all(&dir)?;
+    for i in 0..STAT_OPEN_FILES {
+        std::fs::write(dir.join(format!("f{i:03}")), "x\n")?;
+    }
+    Ok(Program {
+        name: "stat_open",
+        argv: &[
+            "python3",
+            "-c",
+            "import os\nfor i in range(2000):\n    p = 'f%03d' % (i % 100)\n    os.stat(p)\n    open(p).close()\n",
+        ],
+        dir,
+        env: Vec::new(),
+        reset: None,
+        iters,
+        audit_workload: true,
+    })
+}
+
+/// How each row of `program` is launched: native and `arbiter run` for every program; for
+/// the audit workloads also with an audit log at both levels and under the reference
+/// sandboxes that are installed. Returns the rows and the reference rows skipped (why).
+pub fn launches(
+    program: &Program,
+    arbiter: &Path,
+    audit_log: &Path,
+) -> (Vec<(String, Launch)>, Vec<String>) {
+    let name = program.name;
+    let run = |flags: Vec<OsString>| Launch::Arbiter {
+        exe: arbiter.to_path_buf(),
+        flags,
+    };
+    let mut rows = vec![
+        (format!("native_{name}"), Launch::Native),
+        (format!("run_{name}"), run(Vec::new())),
+    ];
+    let mut skipped = Vec::new();
+    if !program.audit_workload {
+        return (rows, skipped);
+    }
+    let log: OsString = audit_log.as_os_str().to_owned();
+    rows.push((
+        format!("run_audit_deny_{name}"),
+        run(vec!["--audit".into(), log.clone()]),
+    ));
+    rows.push((
+        format!("run_audit_all_{name}"),
+        run(vec![
+            "--audit".into(),
+            log,
+            "--audit-level".into(),
+            "all".into(),
+        ]),
+    ));
+    let dir: OsString = program.dir.as_os_str().to_owned();
+    match program::find(OsStr::new("bwrap"), std::env::var_os("PATH").as_deref()) {
+        Ok(bwrap) => rows.push((
+            format!("bwrap_{name}"),
+            Launch::Wrapper(vec![
+                bwrap.into_os_string(),
+                "--ro-bind".into(),
+                "/".into(),
+                "/".into(),
+                "--dev".into(),
+                "/dev".into(),
+                "--proc".into(),
+                "/proc".into(),
+                "--bind".into(),
+                dir.clone(),
+                dir.clone(),
+                "--chdir".into(),
+                dir.clone(),
+                "--unshare-all".into(),
+                "--die-with-parent".into(),
+                "--".into(),
+            ]),
+        )),
+        Err(_) => skipped.push(format!("bwrap_{name}: bubblewrap (bwrap) is not installed")),
+    }
+    match program::find(OsStr::new("proot"), std::env::var_os("PATH").as_deref()) {
+        Ok(proot) => rows.push((
+            format!("proot_{name}"),
+            Launch::Wrapper(vec![proot.into_os_string(), "-w".into(), dir]),
+        )),
+        Err(_) => skipped.push(format!("proot_{name}: proot is not installed")),
+    }
+    (rows, skipped)
 }

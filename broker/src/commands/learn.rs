@@ -59,6 +59,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
     let run_args = RunArgs {
         rules: Default::default(),
         audit: None,
+        audit_level: Default::default(),
         audit_format: Default::default(),
         audit_fsync: false,
         audit_drop: false,

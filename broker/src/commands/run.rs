@@ -27,11 +27,18 @@ pub struct RunArgs {
     /// The policy and the rules added to it.
     #[command(flatten)]
     pub rules: PolicyArgs,
-    /// Write the audit log to FILE (appended; reopened on SIGHUP), `-` for stderr, or
-    /// `syslog` for the local syslog socket /dev/log (write `./syslog` for a file of that
-    /// name): one record per attempted call and lifecycle event.
-    #[arg(long, value_name = "FILE|-|syslog")]
+    /// Write the audit log to FILE (appended; created 0600; reopened on SIGHUP), `-` for
+    /// stderr, `syslog` for the local syslog socket /dev/log, `syslog://HOST:PORT` for a
+    /// collector (RFC 5424 with structured data over UDP), or `journal` for the systemd
+    /// journal's native protocol with indexed ARBITER_* fields (write `./syslog` or
+    /// `./journal` for files of those names). See docs/audit.md.
+    #[arg(long, value_name = "FILE|-|syslog|syslog://HOST:PORT|journal")]
     pub audit: Option<PathBuf>,
+    /// Which calls the log records: `deny` (denials only; allowed calls may then be served
+    /// in-process, at native speed) or `all` (every call, each through the broker). A rule's
+    /// own `audit = "all" | "deny" | "silent"` overrides this for its decisions.
+    #[arg(long, value_enum, default_value_t, requires = "audit")]
+    pub audit_level: audit::Level,
     /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
     #[arg(long, value_enum, default_value_t, requires = "audit")]
     pub audit_format: audit::Format,
@@ -234,7 +241,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
         (None, None) => (Audit::disabled(), None),
         (Some(p), None) => {
-            let (a, w) = Audit::open(audit_options(&args, p), sandbox)?;
+            let (a, w) = Audit::open(audit_options(&args, p)?, sandbox)?;
             (a, Some(w))
         }
     };
@@ -250,8 +257,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // command itself starts with the user's umask (restored between fork and exec).
     // SAFETY: umask has no memory effects.
     let user_umask = unsafe { libc::umask(0) };
-    // The shim may act in-process only when no audit log must see every call.
-    let fast = !args.no_fast_path && !audit.enabled();
+    // The shim may act in-process only when no audit log must see every call (at
+    // `--audit-level deny` only denials are recorded, and every denial reaches the broker).
+    let fast = !args.no_fast_path && !audit.records_every_call();
     let confinement = confine::prepare(
         &prefixes,
         &shim,
@@ -410,21 +418,15 @@ fn remove_tmpdir(dir: tempfile::TempDir) {
 }
 
 /// How `--audit` and its companion flags ask for the log to be written.
-fn audit_options(args: &RunArgs, path: &std::path::Path) -> audit::Options {
-    let sink = match path.as_os_str().as_encoded_bytes() {
-        b"-" => audit::Sink::Stderr,
-        b"syslog" => audit::Sink::Syslog,
-        _ => audit::Sink::File {
-            path: path.to_path_buf(),
-            fsync: args.audit_fsync,
-        },
-    };
-    audit::Options {
+fn audit_options(args: &RunArgs, path: &std::path::Path) -> Result<audit::Options> {
+    let sink = audit::Sink::from_arg(path, args.audit_fsync).map_err(anyhow::Error::msg)?;
+    Ok(audit::Options {
+        level: args.audit_level,
         sink,
         format: args.audit_format,
         queue: args.audit_queue,
         drop: args.audit_drop,
-    }
+    })
 }
 
 /// The `start` record: the command, the policy that decides (its digest and where it came

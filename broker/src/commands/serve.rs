@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// for stderr, or `syslog` for /dev/log (`./syslog` for a file of that name).
     #[arg(long, value_name = "FILE|-|syslog")]
     pub audit: Option<PathBuf>,
+    /// Which calls the log records, as for `arbiter run`: `deny` (denials only) or `all`.
+    /// A rule's own `audit` setting overrides it for its decisions.
+    #[arg(long, value_enum, default_value_t, requires = "audit")]
+    pub audit_level: audit::Level,
     /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
     #[arg(long, value_enum, default_value_t, requires = "audit")]
     pub audit_format: audit::Format,
@@ -120,15 +124,9 @@ fn open_audit(args: &ServeArgs) -> Result<(Audit, Option<audit::WriterHandle>)> 
     let Some(path) = &args.audit else {
         return Ok((Audit::disabled(), None));
     };
-    let sink = match path.as_os_str().as_encoded_bytes() {
-        b"-" => audit::Sink::Stderr,
-        b"syslog" => audit::Sink::Syslog,
-        _ => audit::Sink::File {
-            path: path.clone(),
-            fsync: args.audit_fsync,
-        },
-    };
+    let sink = audit::Sink::from_arg(path, args.audit_fsync).map_err(anyhow::Error::msg)?;
     let opts = audit::Options {
+        level: args.audit_level,
         sink,
         format: args.audit_format,
         queue: args.audit_queue,

@@ -155,6 +155,8 @@ pub struct Notes {
     pub addresses: Vec<String>,
     /// What the policy denied (the first denial), for the stderr line and the audit hint.
     pub denied: Option<denials::Target>,
+    /// The audit setting of the deciding rule (or of the defaults).
+    pub audit: arbiter_policies::AuditSetting,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -174,7 +176,9 @@ impl RequestCore {
     /// fast path is offered only when the audit log is off (a log records every call).
     pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
         let mut fast_paths = Vec::new();
-        let audit_on = audit.enabled();
+        // Allowed calls need a record only at `--audit-level all`; denials always reach the
+        // broker, and rules with `audit = "all"` are never offered as fast paths.
+        let audit_on = audit.records_every_call();
         if !audit_on {
             encode_fast_paths(
                 &mut fast_paths,
@@ -278,21 +282,22 @@ impl RequestCore {
         let mut notes = Notes::default();
         let call = call.call();
         let result = fs::perform(self, call, fds, &mut notes);
-        let denial = match (&notes.verdict, &notes.denied) {
-            (Some(Verdict::Deny), Some(target)) => Some(denials::Denial {
-                call: call.name(),
-                target,
-                rule: notes.rule.as_deref(),
-            }),
+        let hint = match (&notes.verdict, &notes.denied) {
+            (Some(Verdict::Deny), Some(target)) => {
+                let d = denials::Denial {
+                    call: call.name(),
+                    target,
+                    rule: notes.rule.as_deref(),
+                };
+                self.denials.report(&d);
+                Some(d.hint())
+            }
             _ => None,
         };
-        if let Some(d) = &denial {
-            self.denials.report(d);
-        }
-        if self.audit.enabled() && !matches!(call, Call::FastPaths) {
-            let mut record = CallRecord::new(caller, call, &notes, &result, started.elapsed());
-            if let Some(d) = &denial {
-                record.set_hint(d.hint());
+        if !matches!(call, Call::FastPaths) && self.audit.records(notes.audit, notes.verdict) {
+            let mut record = CallRecord::new(caller, call, notes, &result, started.elapsed());
+            if let Some(hint) = hint {
+                record.set_hint(hint);
             }
             self.audit.call(record);
         }
@@ -317,6 +322,7 @@ impl RequestCore {
             } else {
                 Verdict::Deny
             });
+            notes.audit = d.audit;
             if self.audit.enabled() || !d.allow {
                 notes.rule = d.rule.map(|r| self.policy.rule(r).origin.to_string());
             }

@@ -267,7 +267,9 @@ fn serve_one(
     req: &libc::seccomp_notif,
 ) {
     let mut t = Target::new(fd, req);
-    let answer = if core.audit().enabled() {
+    // Only a log of every call needs each caller's executable up front (at
+    // `--audit-level deny` a record is rare, and /proc/<tid>/status costs a read per call).
+    let answer = if core.audit().records_every_call() {
         match t.status() {
             Ok(st) => {
                 let (exe, first) = exes.get(st.tgid, &st.name);
@@ -1318,7 +1320,8 @@ impl Target {
     }
 
     fn audit_direct(&self, core: &RequestCore, how: &str, path: &[u8], flags: i32) {
-        if core.audit().enabled() {
+        // An allowed open: recorded only when every call is.
+        if core.audit().records_every_call() {
             core.audit().event(
                 "seccomp_direct",
                 json!({
