@@ -236,8 +236,14 @@ fn a_client_whose_pid_was_taken_by_another_process_is_refused() {
             d.err()
         );
     }
-    // The daemon's audit log names the refusal; no sandbox started with the impostor's cwd.
-    let log = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    // The daemon's audit log names the refusal (its writer thread may still be writing it:
+    // wait for it); no sandbox started with the impostor's cwd.
+    let read_log = || std::fs::read_to_string(dir.path().join("audit.log")).unwrap_or_default();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !read_log().contains("has exited") && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = read_log();
     let start: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("\"type\":\"start\""))
