@@ -32,7 +32,7 @@ enum Command {
     /// Serve sandboxes to `arbiter run --daemon` clients over a unix socket.
     Serve(commands::serve::ServeArgs),
     /// Report the kernel confinement layers available here and what they guarantee.
-    Doctor,
+    Doctor(commands::doctor::DoctorArgs),
     /// Run a command with everything allowed and write the policy it needed.
     Learn(commands::learn::LearnArgs),
     /// Read audit logs.
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         Command::Learn(args) => commands::learn::run(args),
         Command::Audit { command } => commands::audit::run(command),
         Command::Serve(args) => commands::serve::run(args),
-        Command::Doctor => Ok(commands::doctor::run()),
+        Command::Doctor(args) => Ok(commands::doctor::run(args)),
         Command::Bench(args) => commands::bench::run(args),
         Command::BenchWorker(args) => commands::bench::worker(args),
         Command::Check(args) => commands::check::run(args),

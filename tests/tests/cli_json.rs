@@ -126,3 +126,24 @@ fn audit_summary_reads_stdin_as_json_and_refuses_text_logs() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("text format"), "{}", stderr(&o));
 }
+
+#[test]
+fn doctor_json_reports_the_shim_and_the_layers() {
+    let o = Command::new(arbiter())
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["shim"]["ok"], true, "{v}");
+    assert!(v["landlock"]["features"].is_array());
+    assert!(v["seccomp"]["table_rows"].as_u64().unwrap() > 100);
+    assert_eq!(o.status.code(), Some(if v["ok"] == true { 0 } else { 125 }));
+    // A shim that is not a library makes the report fail.
+    let o = Command::new(arbiter())
+        .args(["doctor", "--json"])
+        .env("ARBITER_SHIM_PATH", "/etc/hostname")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(json(&o)["shim"]["ok"], false);
+}

@@ -18,9 +18,58 @@ fn user_namespaces() -> Option<bool> {
     }
 }
 
+/// Arguments of `arbiter doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// One JSON object instead of text: `{"ok": bool, "shim": {"ok", "report": [..]},
+    /// "landlock": {"abi": N|null, "features": [{"what", "enforced"}]}, "seccomp":
+    /// {"filter": bool, "user_notification": bool, "table_rows": N}, "root": bool,
+    /// "user_namespaces": bool|null}`. `ok` is false (and the exit status 125) when nothing can
+    /// be enforced or the shim cannot be used.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The report as one JSON object (see [`DoctorArgs::json`]).
+fn json_report(shim_ok: bool, shim_lines: &[String]) -> (bool, serde_json::Value) {
+    let abi = landlock::abi_version();
+    let sc = seccomp::available() && seccomp::Filter::compile().is_ok();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let ok = (abi.is_some() || sc) && shim_ok;
+    let features: Vec<serde_json::Value> = landlock::features(abi)
+        .into_iter()
+        .map(|(what, on)| serde_json::json!({ "what": what, "enforced": on }))
+        .collect();
+    (
+        ok,
+        serde_json::json!({
+            "ok": ok,
+            "shim": { "ok": shim_ok, "report": shim_lines },
+            "landlock": { "abi": abi, "features": features },
+            "seccomp": {
+                "filter": sc,
+                "user_notification": seccomp::notify_available(),
+                "table_rows": syscalls::TABLE.len(),
+            },
+            "root": root,
+            "user_namespaces": user_namespaces(),
+        }),
+    )
+}
+
 /// Prints the report; exits non-zero (125) when neither layer can be enforced.
-pub fn run() -> ExitCode {
+pub fn run(args: DoctorArgs) -> ExitCode {
     let (shim_ok, shim_lines) = crate::sandbox::shim_path::diagnose();
+    if args.json {
+        let (ok, report) = json_report(shim_ok, &shim_lines);
+        println!("{report}");
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(exit_code::FAILED)
+        };
+    }
     for line in shim_lines {
         println!("{line}");
     }
