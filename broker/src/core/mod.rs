@@ -17,6 +17,7 @@ pub mod fs;
 mod integrity_tests;
 pub mod net;
 pub mod resolve;
+pub mod setid;
 pub mod stat;
 
 use std::os::fd::OwnedFd;
