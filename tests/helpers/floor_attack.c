@@ -397,5 +397,35 @@ int main(int argc, char **argv) {
         printf("mode %o\n", (unsigned)(st.st_mode & 07777));
         return done(0);
     }
+    /* ---- /proc as the caller's (finding 04). Each prints "ok" only when what it opened is
+     * the caller's own; "other process" when it is someone else's (the broker's). */
+    if (!strcmp(m, "proc-self-rel") || !strcmp(m, "proc-self-abs")) {
+        int rel = !strcmp(m, "proc-self-rel");
+        if (rel && syscall(SYS_chdir, "/") < 0) { printf("chdir failed: errno %d\n", errno); return 3; }
+        long fd = syscall(SYS_openat, AT_FDCWD, rel ? "proc/self/status" : "/proc/self/status",
+                          O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return done(-1);
+        char buf[4096];
+        long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+        if (n < 0) return done(-1);
+        buf[n] = 0;
+        char *pid = strstr(buf, "\nPid:");
+        if (!pid || atol(pid + 5) != (long)getpid()) { printf("other process\n"); return 4; }
+        return done(0);
+    }
+    if (!strcmp(m, "dev-fd-rel") && p) {
+        /* Opens P, then "fd/N" from /dev: natively the same file again. */
+        int fd = open_ro(p);
+        struct stat a, b;
+        if (fstat(fd, &a) < 0) return done(-1);
+        if (syscall(SYS_chdir, "/dev") < 0) { printf("chdir failed: errno %d\n", errno); return 3; }
+        char rel[32];
+        snprintf(rel, sizeof rel, "fd/%d", fd);
+        long again = syscall(SYS_openat, AT_FDCWD, rel, O_RDONLY | O_CLOEXEC);
+        if (again < 0) return done(-1);
+        if (fstat((int)again, &b) < 0) return done(-1);
+        if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) { printf("other process\n"); return 4; }
+        return done(0);
+    }
     return usage();
 }
