@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -259,5 +263,169 @@ int main(int argc, char **argv) {
         return done(syscall(SYS_read, fd, buf, sizeof buf));
     }
     if (!strcmp(m, "setuid-other")) return done(syscall(SYS_setuid, 12345));
+    /* ---- priority: which/who forms beyond the caller (issue 15, finding 02). The helper
+     * first makes itself a process group of its own, so the native control only reaches
+     * itself. */
+    if (!strcmp(m, "setpriority-pgrp")) {
+        if (setpgid(0, 0) < 0) { printf("setpgid failed: errno %d\n", errno); return 3; }
+        errno = 0;
+        int prio = getpriority(PRIO_PROCESS, 0);
+        if (prio == -1 && errno) return done(-1);
+        return done(syscall(SYS_setpriority, PRIO_PGRP, 0, prio < 19 ? prio + 1 : 19));
+    }
+    if (!strcmp(m, "getpriority-user")) {
+        errno = 0;
+        long r = syscall(SYS_getpriority, PRIO_USER, 0);
+        return done(r == -1 && errno ? -1 : 0);
+    }
+    if (!strcmp(m, "ioprio-pgrp")) {
+        if (setpgid(0, 0) < 0) { printf("setpgid failed: errno %d\n", errno); return 3; }
+        return done(syscall(SYS_ioprio_set, 2 /* IOPRIO_WHO_PGRP */, 0, (2 << 13) | 4 /* BE 4 */));
+    }
+    if (!strcmp(m, "ioprio-get-user")) return done(syscall(SYS_ioprio_get, 3 /* IOPRIO_WHO_USER */, 0));
+    if (!strcmp(m, "priority-self")) {
+        /* The caller's own forms: raw, and glibc's nice(). */
+        errno = 0;
+        long prio = syscall(SYS_getpriority, PRIO_PROCESS, 0);
+        if (prio == -1 && errno) return done(-1);
+        if (syscall(SYS_setpriority, PRIO_PROCESS, 0, 20 - prio < 19 ? 20 - prio + 1 : 19) < 0) return done(-1);
+        if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 4) < 0) return done(-1);
+        if (syscall(SYS_ioprio_get, 1, 0) < 0) return done(-1);
+        errno = 0;
+        if (nice(1) == -1 && errno) return done(-1);
+        return done(0);
+    }
+
+    /* ---- the death signal (finding 03) */
+    if (!strcmp(m, "pdeathsig-clear")) return done(syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0));
+    if (!strcmp(m, "pdeathsig-clear-libc")) return done(prctl(PR_SET_PDEATHSIG, 0));
+    if (!strcmp(m, "pdeathsig-other")) return done(syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGCHLD, 0, 0, 0));
+    if (!strcmp(m, "pdeathsig-kill")) {
+        int sig = -1;
+        if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return done(-1);
+        if (syscall(SYS_prctl, PR_GET_PDEATHSIG, &sig, 0, 0, 0) < 0) return done(-1);
+        if (sig != SIGKILL) { printf("pdeathsig is %d\n", sig); return 3; }
+        if (syscall(SYS_prctl, PR_SET_NAME, "floor", 0, 0, 0) < 0) return done(-1);
+        return done(0);
+    }
+
+    /* ---- leases and dnotify (finding 06; p: a file the helper's uid owns, a directory) */
+    if (!strcmp(m, "lease") && p) {
+        int fd = open_ro(p);
+        return done(syscall(SYS_fcntl, fd, F_SETLEASE, F_RDLCK));
+    }
+    if (!strcmp(m, "lease-libc") && p) {
+        int fd = open_ro(p);
+        return done(fcntl(fd, F_SETLEASE, F_RDLCK));
+    }
+    if (!strcmp(m, "dnotify") && p) {
+        long fd = syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) { printf("open failed: errno %d\n", errno); return 3; }
+        return done(syscall(SYS_fcntl, fd, F_NOTIFY, DN_MODIFY));
+    }
+    if (!strcmp(m, "fcntl-kept") && p) {
+        int fd = open_ro(p);
+        long fl = syscall(SYS_fcntl, fd, F_GETFL);
+        if (fl < 0) return done(-1);
+        if (syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC) < 0) return done(-1);
+        if (syscall(SYS_fcntl, fd, F_GETLEASE) < 0) return done(-1);
+        return done(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 10));
+    }
+
+    /* ---- System V IPC (finding 08; p: the id of a segment made outside the sandbox) */
+    if (!strcmp(m, "shm-attach") && p) {
+        void *a = (void *)syscall(SYS_shmat, atoi(p), NULL, SHM_RDONLY);
+        if (a == (void *)-1) return done(-1);
+        printf("read: %.16s\n", (char *)a);
+        return done(0);
+    }
+    if (!strcmp(m, "shm-stat")) {
+        struct shm_info info;
+        return done(syscall(SYS_shmctl, 0, SHM_INFO, &info));
+    }
+    if (!strcmp(m, "shm-private")) {
+        long id = syscall(SYS_shmget, IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (id < 0) return done(-1);
+        return done(syscall(SYS_shmctl, id, IPC_RMID, NULL));
+    }
+    if (!strcmp(m, "sem-private")) {
+        long id = syscall(SYS_semget, IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        if (id < 0) return done(-1);
+        return done(syscall(SYS_semctl, id, 0, IPC_RMID, 0));
+    }
+    if (!strcmp(m, "msg-private")) {
+        long id = syscall(SYS_msgget, IPC_PRIVATE, IPC_CREAT | 0600);
+        if (id < 0) return done(-1);
+        return done(syscall(SYS_msgctl, id, IPC_RMID, NULL));
+    }
+    if (!strcmp(m, "shm-libc")) {
+        int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (id < 0) return done(-1);
+        return done(shmctl(id, IPC_RMID, NULL));
+    }
+
+    /* ---- set-id modes (finding 07; p: a path in a directory the policy grants writing).
+     * Prints the mode the object ends with, then the verdict of the call. */
+    if (!strncmp(m, "setid-", 6) && p) {
+        umask(0);
+        long rc;
+        if (!strcmp(m, "setid-chmod")) {
+            rc = syscall(SYS_chmod, p, 04755);
+        } else if (!strcmp(m, "setid-chmod-libc")) {
+            rc = chmod(p, 06755);
+        } else if (!strcmp(m, "setid-fchmod")) {
+            long fd = syscall(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CLOEXEC);
+            if (fd < 0) return done(-1);
+            rc = syscall(SYS_fchmod, fd, 06755);
+        } else if (!strcmp(m, "setid-fchmodat2")) {
+            rc = syscall(SYS_fchmodat2, AT_FDCWD, p, 04755, 0);
+        } else if (!strcmp(m, "setid-creat")) {
+            rc = syscall(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 06755);
+        } else if (!strcmp(m, "setid-creat-libc")) {
+            rc = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 06755);
+        } else if (!strcmp(m, "setid-mknod")) {
+            rc = syscall(SYS_mknodat, AT_FDCWD, p, S_IFREG | 06755, 0);
+        } else if (!strcmp(m, "setid-mkdir")) {
+            /* mkdir takes no set-id bits; a chmod of the directory afterwards. */
+            rc = syscall(SYS_mkdir, p, 0777);
+            if (rc == 0) rc = syscall(SYS_chmod, p, 06775);
+        } else {
+            return usage();
+        }
+        if (rc < 0) return done(-1);
+        if (stat(p, &st) < 0) return done(-1);
+        printf("mode %o\n", (unsigned)(st.st_mode & 07777));
+        return done(0);
+    }
+    /* ---- /proc as the caller's (finding 04). Each prints "ok" only when what it opened is
+     * the caller's own; "other process" when it is someone else's (the broker's). */
+    if (!strcmp(m, "proc-self-rel") || !strcmp(m, "proc-self-abs")) {
+        int rel = !strcmp(m, "proc-self-rel");
+        if (rel && syscall(SYS_chdir, "/") < 0) { printf("chdir failed: errno %d\n", errno); return 3; }
+        long fd = syscall(SYS_openat, AT_FDCWD, rel ? "proc/self/status" : "/proc/self/status",
+                          O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return done(-1);
+        char buf[4096];
+        long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+        if (n < 0) return done(-1);
+        buf[n] = 0;
+        char *pid = strstr(buf, "\nPid:");
+        if (!pid || atol(pid + 5) != (long)getpid()) { printf("other process\n"); return 4; }
+        return done(0);
+    }
+    if (!strcmp(m, "dev-fd-rel") && p) {
+        /* Opens P, then "fd/N" from /dev: natively the same file again. */
+        int fd = open_ro(p);
+        struct stat a, b;
+        if (fstat(fd, &a) < 0) return done(-1);
+        if (syscall(SYS_chdir, "/dev") < 0) { printf("chdir failed: errno %d\n", errno); return 3; }
+        char rel[32];
+        snprintf(rel, sizeof rel, "fd/%d", fd);
+        long again = syscall(SYS_openat, AT_FDCWD, rel, O_RDONLY | O_CLOEXEC);
+        if (again < 0) return done(-1);
+        if (fstat((int)again, &b) < 0) return done(-1);
+        if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) { printf("other process\n"); return 4; }
+        return done(0);
+    }
     return usage();
 }

@@ -353,17 +353,61 @@ const SOCKET: &[Arm] = &[
     arm!(Action::Refuse(libc::EACCES), dword(0, Op::Eq, NETLINK)),
 ];
 
-/// Calls whose first argument is a pid (or a `who` in second place): native for the caller
+/// Calls whose first argument is a pid: native for the caller
 /// itself (0), `EPERM` for any other process — seccomp cannot tell a pid inside the sandbox
 /// from one outside it.
 const SELF_ARG0: &[Arm] = &[Arm {
     when: &[dword(0, Op::Eq, 0)],
     then: Action::Native,
 }];
-const SELF_ARG1: &[Arm] = &[Arm {
-    when: &[dword(1, Op::Eq, 0)],
-    then: Action::Native,
-}];
+/// `setpriority`/`getpriority(which, who, …)` and `ioprio_set`/`ioprio_get(which, who, …)`:
+/// `who == 0` is the caller only with `which` naming a process (`PRIO_PROCESS`,
+/// `IOPRIO_WHO_PROCESS`); with a process group or a user it is the caller's group (shared
+/// with arbiter and the rest of a shell job) or every process of its uid on the host.
+const PRIO_SELF: &[Arm] = &[arm!(
+    Action::Native,
+    dword(0, Op::Eq, libc::PRIO_PROCESS as u64),
+    dword(1, Op::Eq, 0)
+)];
+const IOPRIO_SELF: &[Arm] = &[arm!(
+    Action::Native,
+    dword(0, Op::Eq, IOPRIO_WHO_PROCESS),
+    dword(1, Op::Eq, 0)
+)];
+/// `IOPRIO_WHO_PROCESS` (linux/ioprio.h).
+const IOPRIO_WHO_PROCESS: u64 = 1;
+
+/// `prctl(option, …)`: `PR_SET_PDEATHSIG` with anything but `SIGKILL` would let the command
+/// outlive a killed arbiter (and run unbrokered); setting `SIGKILL` again changes nothing
+/// (the serve launcher's child sets it after the filter is on). Every other option acts on
+/// the caller only, or needs a capability the sandbox lacks (docs/security.md).
+const PRCTL: &[Arm] = &[
+    arm!(
+        Action::Native,
+        dword(0, Op::Eq, libc::PR_SET_PDEATHSIG as u64),
+        dword(1, Op::Eq, libc::SIGKILL as u64)
+    ),
+    arm!(
+        Action::Refuse(libc::EPERM),
+        dword(0, Op::Eq, libc::PR_SET_PDEATHSIG as u64)
+    ),
+];
+
+/// `fcntl(fd, cmd, …)`: a lease (`F_SETLEASE`) makes every other process on the host that
+/// opens the file for writing wait for the holder (up to `lease-break-time`), and `F_NOTIFY`
+/// (dnotify) watches a directory as `inotify_add_watch` would; both are refused (`EACCES`,
+/// what a non-owner gets; `EINVAL`, what a kernel without dnotify answers). Every other
+/// command acts on the fd the program holds.
+const FCNTL: &[Arm] = &[
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::F_SETLEASE as u64)
+    ),
+    arm!(
+        Action::Refuse(libc::EINVAL),
+        dword(1, Op::Eq, libc::F_NOTIFY as u64)
+    ),
+];
 
 /// `openat` when native reads are on: only a marked, read-only, non-creating, non-`O_PATH`
 /// open may stay native; any of these forms goes to the broker.
@@ -457,7 +501,7 @@ pub const TABLE: &[Row] = &[
     native("arch_prctl"),
     native("set_thread_area"),
     native("get_thread_area"),
-    native("prctl"),
+    row("prctl", PRCTL, Action::Native),
     native("uname"),
     native("sysinfo"),
     native("times"),
@@ -577,10 +621,10 @@ pub const TABLE: &[Row] = &[
         ],
         Action::Refuse(libc::EPERM),
     ),
-    native("getpriority"),
-    row("setpriority", SELF_ARG1, Action::Refuse(libc::EPERM)),
-    native("ioprio_get"),
-    row("ioprio_set", SELF_ARG1, Action::Refuse(libc::EPERM)),
+    row("getpriority", PRIO_SELF, Action::Refuse(libc::EPERM)),
+    row("setpriority", PRIO_SELF, Action::Refuse(libc::EPERM)),
+    row("ioprio_get", IOPRIO_SELF, Action::Refuse(libc::EPERM)),
+    row("ioprio_set", IOPRIO_SELF, Action::Refuse(libc::EPERM)),
     native("sched_yield"),
     native("sched_getparam"),
     native("sched_getscheduler"),
@@ -654,7 +698,7 @@ pub const TABLE: &[Row] = &[
     native("dup"),
     native("dup2"),
     native("dup3"),
-    native("fcntl"),
+    row("fcntl", FCNTL, Action::Native),
     native("flock"),
     native("fsync"),
     native("fdatasync"),
@@ -884,40 +928,22 @@ pub const TABLE: &[Row] = &[
     native("getpeername"),
     native("getsockopt"),
     native("setsockopt"),
-    // ---- System V IPC: private objects only (a key names an object shared host-wide).
-    row(
-        "shmget",
-        &[Arm {
-            when: &[dword(0, Op::Eq, 0)],
-            then: Action::Native,
-        }],
-        Action::Refuse(libc::EACCES),
-    ),
-    row(
-        "semget",
-        &[Arm {
-            when: &[dword(0, Op::Eq, 0)],
-            then: Action::Native,
-        }],
-        Action::Refuse(libc::EACCES),
-    ),
-    row(
-        "msgget",
-        &[Arm {
-            when: &[dword(0, Op::Eq, 0)],
-            then: Action::Native,
-        }],
-        Action::Refuse(libc::EACCES),
-    ),
-    native("shmat"),
-    native("shmdt"),
-    native("shmctl"),
-    native("semop"),
-    native("semtimedop"),
-    native("semctl"),
-    native("msgsnd"),
-    native("msgrcv"),
-    native("msgctl"),
+    // ---- System V IPC: refused as a kernel without CONFIG_SYSVIPC answers. Ids are global:
+    // an object created outside the sandbox can be listed (SHM_STAT), attached, changed and
+    // removed by id whenever its mode and owner allow, and seccomp cannot tell the sandbox's
+    // own ids from others.
+    refuse("shmget", libc::ENOSYS),
+    refuse("shmat", libc::ENOSYS),
+    refuse("shmdt", libc::ENOSYS),
+    refuse("shmctl", libc::ENOSYS),
+    refuse("semget", libc::ENOSYS),
+    refuse("semop", libc::ENOSYS),
+    refuse("semtimedop", libc::ENOSYS),
+    refuse("semctl", libc::ENOSYS),
+    refuse("msgget", libc::ENOSYS),
+    refuse("msgsnd", libc::ENOSYS),
+    refuse("msgrcv", libc::ENOSYS),
+    refuse("msgctl", libc::ENOSYS),
     // POSIX message queues are named host-wide; an open queue's fd stays usable.
     refuse("mq_open", libc::EACCES),
     refuse("mq_unlink", libc::EACCES),
@@ -1038,5 +1064,91 @@ pub fn brokered(nr: i64, args: &[u64; 6]) -> Option<Kind> {
         Action::Broker(kind) => Some(kind),
         Action::MarkedRead => Some(Kind::Openat),
         Action::Native | Action::Refuse(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the row named `name` does with `args` (the generated filter's tests in
+    /// `confine/seccomp.rs` check that the BPF agrees with the rows).
+    fn action(name: &str, args: [u64; 6]) -> Action {
+        let row = row_named(name).unwrap();
+        row.arms
+            .iter()
+            .find(|arm| arm.when.iter().all(|c| c.holds(&args)))
+            .map_or(row.otherwise, |arm| arm.then)
+    }
+
+    #[test]
+    fn priority_is_the_callers_own_only() {
+        let eperm = Action::Refuse(libc::EPERM);
+        for name in ["setpriority", "getpriority"] {
+            // PRIO_PROCESS, PRIO_PGRP, PRIO_USER with who == 0.
+            assert_eq!(action(name, [0, 0, 5, 0, 0, 0]), Action::Native, "{name}");
+            assert_eq!(action(name, [1, 0, 5, 0, 0, 0]), eperm, "{name}");
+            assert_eq!(action(name, [2, 0, 5, 0, 0, 0]), eperm, "{name}");
+            assert_eq!(action(name, [0, 1, 5, 0, 0, 0]), eperm, "{name}");
+        }
+        for name in ["ioprio_set", "ioprio_get"] {
+            // IOPRIO_WHO_PROCESS, _PGRP, _USER with who == 0.
+            assert_eq!(action(name, [1, 0, 4, 0, 0, 0]), Action::Native, "{name}");
+            assert_eq!(action(name, [2, 0, 4, 0, 0, 0]), eperm, "{name}");
+            assert_eq!(action(name, [3, 0, 4, 0, 0, 0]), eperm, "{name}");
+            assert_eq!(action(name, [1, 7, 4, 0, 0, 0]), eperm, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_death_signal_stays_sigkill() {
+        let pdeathsig = libc::PR_SET_PDEATHSIG as u64;
+        let kill = libc::SIGKILL as u64;
+        assert_eq!(
+            action("prctl", [pdeathsig, kill, 0, 0, 0, 0]),
+            Action::Native
+        );
+        assert_eq!(
+            action("prctl", [pdeathsig, 0, 0, 0, 0, 0]),
+            Action::Refuse(libc::EPERM)
+        );
+        assert_eq!(
+            action("prctl", [libc::PR_SET_NAME as u64, 0, 0, 0, 0, 0]),
+            Action::Native
+        );
+    }
+
+    #[test]
+    fn leases_dnotify_and_system_v_ipc_are_refused() {
+        let lease = libc::F_SETLEASE as u64;
+        let notify = libc::F_NOTIFY as u64;
+        assert_eq!(
+            action("fcntl", [3, lease, 0, 0, 0, 0]),
+            Action::Refuse(libc::EACCES)
+        );
+        assert_eq!(
+            action("fcntl", [3, notify, 0, 0, 0, 0]),
+            Action::Refuse(libc::EINVAL)
+        );
+        assert_eq!(
+            action("fcntl", [3, libc::F_GETLEASE as u64, 0, 0, 0, 0]),
+            Action::Native
+        );
+        for name in [
+            "shmget",
+            "shmat",
+            "shmdt",
+            "shmctl",
+            "semget",
+            "semop",
+            "semtimedop",
+            "semctl",
+            "msgget",
+            "msgsnd",
+            "msgrcv",
+            "msgctl",
+        ] {
+            assert_eq!(action(name, [0; 6]), Action::Refuse(libc::ENOSYS), "{name}");
+        }
     }
 }

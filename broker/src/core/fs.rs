@@ -12,6 +12,7 @@ use arbiter_protocol::{At, Call, PathArg, Timespec};
 
 use crate::core::errno::{check, Errno};
 use crate::core::resolve::{self, openat_raw, Base, Location};
+use crate::core::setid;
 use crate::core::stat::{file_type, statx};
 use crate::core::{Done, Notes, OutPayload, RequestCore};
 
@@ -39,7 +40,7 @@ pub fn perform(
                 libc::mkdirat(
                     loc.parent.as_raw_fd(),
                     loc.name_c().as_ptr(),
-                    mode & 0o7777 & !umask,
+                    setid::for_dir(mode & 0o7777 & !umask),
                 )
             })?;
             confirm_created(core, &loc, true, notes)
@@ -57,7 +58,7 @@ pub fn perform(
             }
             let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::CREATE, notes)?;
-            let perm = mode & 0o7777 & !umask;
+            let perm = setid::strip(mode & 0o7777 & !umask, kind);
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::mknodat(
@@ -137,6 +138,7 @@ pub fn perform(
         }
         Call::Chmod { path, mode, flags } => {
             let file = setattr_target(core, &path, fds, flags, notes)?;
+            let mode = setid::for_chmod(file.as_fd(), mode)?;
             // fchmodat2(fd, "", mode, AT_EMPTY_PATH) acts on exactly the inode we checked.
             // SAFETY: the empty string is NUL-terminated; file is an open fd.
             let rc = unsafe {
@@ -168,6 +170,7 @@ pub fn perform(
                     libc::AT_EMPTY_PATH,
                 )
             })?;
+            setid::clear_after_chown(file.as_fd())?;
             Ok(Done::value(0))
         }
         Call::Utimens { path, times, flags } => {
@@ -506,7 +509,7 @@ fn open(
     if tmpfile {
         access = Access::CREATE | Access::WRITE;
     }
-    let mode = mode & 0o7777 & !umask;
+    let mode = setid::for_file(mode & 0o7777 & !umask);
     // The final component is opened with O_NOFOLLOW; only when the kernel says it is a
     // symlink (ELOOP) is the link read and its target resolved — no readlink per call.
     let mut loc = resolve_checked(core, arg, fds, false, notes)?;

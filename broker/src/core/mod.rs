@@ -16,7 +16,9 @@ pub mod fs;
 #[cfg(test)]
 mod integrity_tests;
 pub mod net;
+pub mod procself;
 pub mod resolve;
+pub mod setid;
 pub mod stat;
 
 use std::os::fd::OwnedFd;
@@ -157,6 +159,9 @@ pub struct Notes {
     pub denied: Option<denials::Target>,
     /// The audit setting of the deciding rule (or of the defaults).
     pub audit: arbiter_policies::AuditSetting,
+    /// The caller's process id (0: unknown), whose `/proc/<pid>` is decided as
+    /// `/proc/self` ([`procself`]).
+    pub caller_pid: i32,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -279,7 +284,10 @@ impl RequestCore {
     /// and calls this). `fds` are the descriptors that came with it, in order.
     pub fn handle(&self, caller: &Caller, call: &Checked<'_>, fds: &[OwnedFd]) -> Outcome {
         let started = Instant::now();
-        let mut notes = Notes::default();
+        let mut notes = Notes {
+            caller_pid: caller.pid,
+            ..Notes::default()
+        };
         let call = call.call();
         let result = fs::perform(self, call, fds, &mut notes);
         let hint = match (&notes.verdict, &notes.denied) {
@@ -337,16 +345,27 @@ impl RequestCore {
         access: Access,
         notes: &mut Notes,
     ) -> Result<(), Errno> {
-        let d = self.policy.decide_path(path, access).decision;
         // The notes feed only the audit record: without a log, skip their allocations.
         if self.audit.enabled() {
             notes.paths.push(path.to_path_buf());
         }
+        let class = procself::classify(path, notes.caller_pid);
+        let d = match &class {
+            procself::Proc::Other => self.policy.decide_path(path, access).decision,
+            procself::Proc::Caller(alias) => self.policy.decide_path(alias, access).decision,
+            procself::Proc::Broker => arbiter_policies::Decision {
+                allow: false,
+                errno: libc::EACCES,
+                rule: None,
+                ..self.policy.decide_path(path, access).decision
+            },
+        };
         self.note_decision(d, notes);
         if d.allow {
             Ok(())
         } else {
-            if notes.denied.is_none() {
+            // No rule can grant the broker's own /proc: no "to allow" hint for it.
+            if notes.denied.is_none() && !matches!(class, procself::Proc::Broker) {
                 notes.denied = Some(denials::Target::Path(path.to_path_buf(), access));
             }
             Err(Errno(d.errno))
@@ -355,7 +374,8 @@ impl RequestCore {
 
     /// Whether `access` on `path` would be allowed, without recording anything.
     pub(crate) fn allows(&self, path: &Path, access: Access) -> bool {
-        self.policy.decide_path(path, access).decision.allow
+        procself::classify(path, 0) != procself::Proc::Broker
+            && self.policy.decide_path(path, access).decision.allow
     }
 }
 

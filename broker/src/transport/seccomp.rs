@@ -487,7 +487,12 @@ impl Target {
         }
     }
 
+    /// Writes `data` at `addr` in the target, after confirming the notification is still
+    /// pending: a thread killed meanwhile and its tid reused must not get the answer.
     fn write_mem(&self, addr: u64, data: &[u8]) -> Result<(), i32> {
+        if !self.valid() {
+            return Err(libc::ESRCH);
+        }
         let local = libc::iovec {
             iov_base: data.as_ptr() as *mut libc::c_void,
             iov_len: data.len(),
@@ -627,13 +632,14 @@ impl Target {
         Ok((At::Fd((self.fds.len() - 1) as u8), raw))
     }
 
-    /// Who is calling, for the audit record. Without an audit log nothing reads it, so the
-    /// status is not read for it (uid and gid are then 0).
+    /// Who is calling, for the audit record and the caller's `/proc/<pid>`. Without an audit
+    /// log the status is not read for it unless a call already did (uid and gid are then 0,
+    /// and the pid is the thread's id).
     fn caller(&self, core: &RequestCore) -> Caller {
         let status = if core.audit().enabled() {
             self.status().ok()
         } else {
-            None
+            self.status.get()
         };
         Caller {
             pid: status.map_or(self.tid, |s| s.tgid),
