@@ -216,6 +216,12 @@ int main(int argc, char **argv) {
         extern char **environ;
         return done(syscall(SYS_execve, path, args, environ));
     }
+    if (!strcmp(m, "execve-path") && p) {
+        /* Runs P (an echo) by path with a raw execve; it prints "ok" itself. */
+        char *args[] = {"echo", "ok", NULL};
+        extern char **environ;
+        return done(syscall(SYS_execve, p, args, environ));
+    }
     if (!strcmp(m, "execveat-fd") && p) {
         /* Runs P (an echo) from an fd; it prints "ok" itself. */
         int fd = open_ro(p);

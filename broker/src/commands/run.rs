@@ -266,6 +266,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         !args.no_seccomp_transport,
         DEFAULT_BOOTSTRAP_FD,
         fast.then_some(&*policy),
+        Some(&*policy),
     )
     .context("cannot prepare the kernel confinement")?;
     let mut core = RequestCore::new(policy, audit.clone());

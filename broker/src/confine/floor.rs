@@ -26,8 +26,13 @@ pub enum FloorAccess {
     /// grants this one tmpfs directly.
     SharedMemory,
     /// Read files and list directories, nothing else: a subtree the policy grants reading
-    /// in full, added only with native reads (see [`native_reads`]).
+    /// in full, added only with native reads (see [`native_reads`]), or a floor directory
+    /// the policy does not let the program execute from ([`align_exec`]).
     Read,
+    /// Read and execute one regular file: an executable inside a floor directory that the
+    /// policy grants `exec` on only in part ([`align_exec`]). Not an exact file the seccomp
+    /// transport serves by itself: opens of it are decided by the policy.
+    ExecFile,
 }
 
 /// Read+exec trees and files. Entries that do not exist are skipped by the caller.
@@ -93,6 +98,117 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
     );
     out.push((PathBuf::from("/dev/shm"), FloorAccess::SharedMemory));
     out
+}
+
+/// Whether `path` (a real path) lies in, or holds, one of the system directories of the
+/// floor (`/usr/bin`, `/usr/lib`, …, at their real locations): `/usr` does, as the prefix
+/// of `/usr/bin/id`.
+pub fn is_system(path: &Path) -> bool {
+    READ_EXEC.iter().any(|sys| {
+        let sys = Path::new(sys);
+        let real = sys.canonicalize().unwrap_or_else(|_| sys.to_path_buf());
+        sys != Path::new("/proc")
+            && real.is_dir()
+            && (path.starts_with(&real) || real.starts_with(path))
+    })
+}
+
+/// Most floor entries [`align_exec`] adds to name executables one by one: beyond this, the
+/// rest of a directory loses its execute right (fail closed) and `arbiter run` says so.
+pub const EXEC_ENTRIES_MAX: usize = 20_000;
+
+/// Aligns the floor's execute right with the policy's `exec` (Landlock rules only add, so a
+/// denial inside a granted tree must come from not granting the tree whole):
+///
+/// * an entry whose whole subtree the policy decides alone (`decided_alone_beneath`) keeps
+///   `ReadExec` if the policy grants `exec` there, else becomes `Read`;
+/// * an entry the policy decides differently somewhere beneath (say `--deny /usr/bin/id`
+///   inside `/usr` `rx`) becomes `Read`, and its children are aligned one by one: uniform
+///   subdirectories as above, regular files as `ExecFile` where the policy grants `exec`;
+/// * `/proc` is never executable (a process re-executing `/proc/self/exe` executes the file
+///   the link names, which Landlock checks at its own path).
+///
+/// The entries in `exempt` (the shim, the program's installation prefixes) keep their
+/// rights. Decisions are made on real paths. Returns the aligned floor and, when
+/// [`EXEC_ENTRIES_MAX`] was reached, a note naming the directory left without exec.
+pub fn align_exec(
+    floor: Vec<(PathBuf, FloorAccess)>,
+    policy: &arbiter_policies::Policy,
+    exempt: &[&Path],
+) -> (Vec<(PathBuf, FloorAccess)>, Option<String>) {
+    let mut out = Vec::with_capacity(floor.len());
+    let mut budget = EXEC_ENTRIES_MAX;
+    let mut note = None;
+    for (path, access) in floor {
+        // Exempt: the shim (arbiter's own library, not the policy's to grant) and the
+        // program's installation prefixes (what the user asked to run).
+        if access != FloorAccess::ReadExec || exempt.contains(&path.as_path()) {
+            out.push((path, access));
+            continue;
+        }
+        if path == Path::new("/proc") {
+            out.push((path, FloorAccess::Read));
+            continue;
+        }
+        let Ok(real) = path.canonicalize() else {
+            out.push((path, access)); // missing: skipped when the rules are added
+            continue;
+        };
+        align_one(&real, policy, &mut out, &mut budget, &mut note);
+    }
+    (out, note)
+}
+
+/// Aligns one real path (see [`align_exec`]).
+fn align_one(
+    real: &Path,
+    policy: &arbiter_policies::Policy,
+    out: &mut Vec<(PathBuf, FloorAccess)>,
+    budget: &mut usize,
+    note: &mut Option<String>,
+) {
+    use arbiter_policies::Access;
+    let exec = |p: &Path| policy.decide_path(p, Access::EXEC).decision.allow;
+    let Ok(meta) = std::fs::metadata(real) else {
+        return;
+    };
+    if !meta.is_dir() || policy.decided_alone_beneath(real) {
+        let access = if exec(real) {
+            FloorAccess::ReadExec
+        } else {
+            FloorAccess::Read
+        };
+        out.push((real.to_path_buf(), access));
+        return;
+    }
+    out.push((real.to_path_buf(), FloorAccess::Read));
+    let Ok(entries) = std::fs::read_dir(real) else {
+        return;
+    };
+    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    for child in children {
+        // Symlinks are reached at their targets' own entries (or not at all).
+        let Ok(meta) = std::fs::symlink_metadata(&child) else {
+            continue;
+        };
+        if *budget == 0 {
+            note.get_or_insert_with(|| {
+                format!(
+                    "exec: more than {EXEC_ENTRIES_MAX} floor entries to grant one by one; \
+                     executables under {} are not executable natively",
+                    real.display()
+                )
+            });
+            return;
+        }
+        if meta.is_dir() {
+            align_one(&child, policy, out, budget, note);
+        } else if meta.is_file() && exec(&child) {
+            *budget -= 1;
+            out.push((child, FloorAccess::ExecFile));
+        }
+    }
 }
 
 /// Whether read-only opens may run natively under Landlock (the seccomp notify filter

@@ -138,7 +138,7 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
             continue;
         };
         let mut rights = match entry.access {
-            FloorAccess::ReadExec => read_exec,
+            FloorAccess::ReadExec | FloorAccess::ExecFile => read_exec,
             FloorAccess::ReadWriteFile => rw_file,
             FloorAccess::SharedMemory => shared_memory,
             FloorAccess::Read => read,

@@ -62,12 +62,31 @@ pub fn prepare(
     seccomp_transport: bool,
     bootstrap: i32,
     native_reads: Option<&arbiter_policies::Policy>,
+    exec_policy: Option<&arbiter_policies::Policy>,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
     // No capability survives into the sandbox; first, since the steps after it need none.
     let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
+    // Landlock's execute right only where the policy grants `exec` (when arbiter knows the
+    // policy: `arbiter serve`'s launcher does not).
+    if let Some(policy) = exec_policy {
+        // Exempt: the shim, and installation prefixes outside the system's floor directories
+        // (a tool in the working directory the user asked to run); a prefix inside them
+        // (`/usr/bin`) is the policy's to decide, like the rest of the floor.
+        let exempt: Vec<&std::path::Path> = std::iter::once(shim)
+            .chain(
+                prefixes
+                    .iter()
+                    .filter(|p| !floor::is_system(p))
+                    .map(|p| p.as_path()),
+            )
+            .collect();
+        let (aligned, note) = floor::align_exec(paths, policy, &exempt);
+        paths = aligned;
+        missing.extend(note);
+    }
     let notify = seccomp_transport && seccomp::notify_available();
     let native = match native_reads {
         Some(policy) if notify && seccomp::available() => {

@@ -181,7 +181,9 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
     // The same layers as `arbiter run`: Landlock, and one seccomp filter holding the errno
     // rules and the notify rules, whose listener goes to the daemon on the bootstrap socket.
     // No native reads: the launcher does not know the policy (see docs/serve.md).
-    let confinement = confine::prepare(&prefixes, &shim, true, DEFAULT_BOOTSTRAP_FD, None)
+    // The daemon's policy is not known here: the floor's execute right is not aligned with
+    // its `exec` rules (docs/serve.md).
+    let confinement = confine::prepare(&prefixes, &shim, true, DEFAULT_BOOTSTRAP_FD, None, None)
         .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(
