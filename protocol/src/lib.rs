@@ -87,16 +87,21 @@ pub struct Register {
 /// The tag that opens a [`SeccompListener`] message.
 pub const SECCOMP_LISTENER_TAG: [u8; 4] = *b"SECL";
 
-/// Hands a seccomp user-notification listener (the message's one fd) to the broker. Sent
-/// once on the bootstrap socket by `arbiter run`'s child between fork and exec
-/// (`arbiter run --seccomp-transport`). Its leading tag makes it longer than any
-/// [`Register`], which therefore never decodes from it (trailing bytes are an error).
+/// Hands a seccomp user-notification listener to the broker. Sent once on the bootstrap
+/// socket by `arbiter run`'s child between fork and exec, without fds: `sendmsg` is itself
+/// trapped by the filter just installed, so the broker takes the listener (fd number
+/// [`SeccompListener::fd`] in the sender, named by the message's kernel credentials) with
+/// `pidfd_getfd`, then answers one byte on the bootstrap socket, which the child waits for
+/// before it closes its copy. Its leading tag makes it longer than any [`Register`], which
+/// therefore never decodes from it (trailing bytes are an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeccompListener {
     /// Always [`SECCOMP_LISTENER_TAG`].
     pub tag: [u8; 4],
     /// The protocol version of the sender.
     pub version: u32,
+    /// The listener's fd number in the sender.
+    pub fd: i32,
 }
 
 /// First message the broker sends on a new call channel.

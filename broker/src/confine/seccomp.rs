@@ -115,8 +115,11 @@ fn rules(notify: bool) -> Rules {
     for nr in always {
         m.insert(nr, Vec::new());
     }
-    // sendto(fd, buf, len, flags, dest, addrlen): a destination means a datagram elsewhere.
-    m.insert(libc::SYS_sendto, vec![vec![cond(4, Op::Ne, 0)]]);
+    // sendto(fd, buf, len, flags, dest, addrlen): a destination means a datagram elsewhere
+    // (with the notify filter the broker decides it instead).
+    if !notify {
+        m.insert(libc::SYS_sendto, vec![vec![cond(4, Op::Ne, 0)]]);
+    }
     let ifmt = u64::from(libc::S_IFMT);
     let devices = |arg: u8| {
         vec![
@@ -246,6 +249,9 @@ const NOTIFIED: &[i64] = &[
     libc::SYS_futimesat,
     libc::SYS_connect,
     libc::SYS_bind,
+    libc::SYS_listen,
+    libc::SYS_sendmsg,
+    libc::SYS_sendmmsg,
 ];
 
 /// The notify filter's rules. The `AT_EMPTY_PATH` forms of newfstatat, statx, fchownat and
@@ -270,6 +276,8 @@ fn notify_rules(native_reads: bool) -> Rules {
     m.insert(SYS_FCHMODAT2, no_empty_path(3));
     // utimensat with a NULL path is futimens: native.
     m.insert(libc::SYS_utimensat, vec![vec![cond(1, Op::Ne, 0)]]);
+    // sendto with a destination: the broker decides and sends (transport::seccomp_net).
+    m.insert(libc::SYS_sendto, vec![vec![cond(4, Op::Ne, 0)]]);
     m
 }
 
@@ -334,28 +342,41 @@ impl NotifyFilter {
         Ok(NotifyFilter { program })
     }
 
-    /// The step that installs the filter in the child, sends the listener to the broker on
-    /// the bootstrap socket at `bootstrap` as a [`arbiter_protocol::SeccompListener`]
-    /// and closes it. It replaces [`Filter::into_pre_exec`]. Makes system calls only.
+    /// The step that installs the filter in the child, hands the listener to the broker on
+    /// the bootstrap socket at `bootstrap` (a [`arbiter_protocol::SeccompListener`] naming
+    /// its fd number; the broker takes it with `pidfd_getfd` and answers one byte: the
+    /// filter traps `sendmsg`, so it cannot travel as `SCM_RIGHTS`), and closes it. It
+    /// replaces [`Filter::into_pre_exec`]. Makes system calls only.
     pub fn into_pre_exec(self, bootstrap: i32) -> anyhow::Result<PreExec> {
         let program = self.program;
-        let mut msg = [0u8; 16];
-        let len = arbiter_protocol::encode(
-            &arbiter_protocol::SeccompListener {
-                tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
-                version: arbiter_protocol::PROTOCOL_VERSION,
-            },
-            &mut msg,
-        )
-        .map_err(|e| anyhow::anyhow!("cannot encode the listener message: {e:?}"))?
-        .len();
         Ok(Box::new(move || {
             super::no_new_privs()?;
             let listener = install(&program, FLAG_NEW_LISTENER)? as i32;
-            let sent = arbiter_protocol::fdpass::send_with_fds(bootstrap, &msg[..len], &[listener]);
+            let mut msg = [0u8; 32];
+            let sent = arbiter_protocol::encode(
+                &arbiter_protocol::SeccompListener {
+                    tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
+                    version: arbiter_protocol::PROTOCOL_VERSION,
+                    fd: listener,
+                },
+                &mut msg,
+            )
+            .map_err(|_| libc::EINVAL)
+            .and_then(|m| arbiter_protocol::fdpass::send_with_fds(bootstrap, m, &[]));
+            let mut ack = [0u8; 1];
+            let got = match sent {
+                // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
+                Ok(()) => loop {
+                    let n = unsafe { libc::read(bootstrap, ack.as_mut_ptr().cast(), 1) };
+                    if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                        break if n == 1 { Ok(()) } else { Err(libc::EPIPE) };
+                    }
+                },
+                Err(e) => Err(e),
+            };
             // SAFETY: listener is our own fd, closed once; the broker holds its copy.
             unsafe { libc::close(listener) };
-            sent.map_err(std::io::Error::from_raw_os_error)
+            got.map_err(std::io::Error::from_raw_os_error)
         }))
     }
 }

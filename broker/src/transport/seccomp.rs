@@ -35,6 +35,9 @@ use crate::audit::process::ExeCache;
 use crate::confine::floor::{FloorAccess, Surveyed};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
+#[path = "seccomp_net.rs"]
+mod net;
+
 /// Worker threads started with the listener: one answering, one waiting for the next
 /// notification (ld.so's opens arrive one after another).
 const FIRST_WORKERS: usize = 2;
@@ -197,7 +200,7 @@ fn worker(pool: &Arc<Pool>) {
         }
         // A blocking connect may wait for the peer as long as the kernel's SYN retries: it
         // gets a thread of its own so path calls are not held up behind it.
-        if i64::from(req.data.nr) == libc::SYS_connect
+        if net::own_thread(i64::from(req.data.nr))
             && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
         {
             let pool2 = Arc::clone(pool);
@@ -213,7 +216,7 @@ fn worker(pool: &Arc<Pool>) {
                 continue;
             }
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-        } else if i64::from(req.data.nr) == libc::SYS_connect {
+        } else if net::own_thread(i64::from(req.data.nr)) {
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
         }
         pool.enter();
@@ -921,6 +924,10 @@ impl Target {
             libc::SYS_connect | libc::SYS_bind => {
                 self.socket_call(core, nr, a[0] as i32, a[1], a[2])
             }
+            libc::SYS_listen => net::listen(self, core, a),
+            libc::SYS_sendto => net::sendto(self, core, a),
+            libc::SYS_sendmsg => net::sendmsg(self, core, a),
+            libc::SYS_sendmmsg => net::sendmmsg(self, core, a),
             _ => Err(libc::ENOSYS),
         }
     }

@@ -134,7 +134,7 @@ pub fn serve_bootstrap_with(
                     }
                     fd
                 }
-                (Err(_), Some(l), Ok([fd])) if l.version == PROTOCOL_VERSION => {
+                (Err(_), Some(l), Err(_)) if l.version == PROTOCOL_VERSION => {
                     // Only the first listener is served: it comes from arbiter's own child
                     // before exec; a later one would be the program's own filter.
                     if listener_taken || !seccomp_enabled {
@@ -142,6 +142,16 @@ pub fn serve_bootstrap_with(
                         continue;
                     }
                     listener_taken = true;
+                    // The child waits for this byte before it closes its listener.
+                    let taken = super::listener::take(who.pid, l.fd);
+                    let _ = send_with_fds(bootstrap.as_raw_fd(), &[1], &[]);
+                    let fd = match taken {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot take the seccomp listener: {e}") }));
+                            continue;
+                        }
+                    };
                     if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone()) {
                         core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
                     }
