@@ -13,13 +13,19 @@
  *                             DENIED and back; "ok" when every call returned
  *   raw MODE                  socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
  *   packet MODE               socket(AF_PACKET, SOCK_RAW, 0)
- *   sockpacket MODE           socket(AF_INET, SOCK_PACKET, 0) (the legacy packet type) */
+ *   sockpacket MODE           socket(AF_INET, SOCK_PACKET, 0) (the legacy packet type)
+ *   nlread MODE               NETLINK_ROUTE: bind, send an RTM_GETLINK dump request, read
+ *   nlwrite MODE              NETLINK_ROUTE: bind, send an RTM_SETLINK for a missing link
+ *                             (a state-changing request; "ok" when the send went out) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,13 +69,16 @@ static struct sockaddr_in loopback(const char *port) {
 }
 
 static struct sockaddr_in race_addr;
-static volatile int race_stop;
+static volatile int race_stop, race_started;
 static unsigned short race_ports[2];
 
 static void *flipper(void *unused) {
     (void)unused;
     unsigned i = 0;
-    while (!race_stop) race_addr.sin_port = race_ports[++i & 1];
+    while (!race_stop) {
+        *(volatile unsigned short *)&race_addr.sin_port = race_ports[++i & 1];
+        if (i > 1000) race_started = 1;
+    }
     return NULL;
 }
 
@@ -155,7 +164,12 @@ int main(int argc, char **argv) {
                            .msg_iov = &iov, .msg_iovlen = 1};
         pthread_t t;
         if (pthread_create(&t, NULL, flipper, NULL) != 0) return 2;
-        for (int i = 0; i < n; i++) x_sendmsg(s, &m, 0);
+        while (!race_started) {
+        }
+        for (int i = 0; i < n; i++) {
+            x_sendmsg(s, &m, 0);
+            sched_yield(); /* lets the flipper run when both threads share a CPU */
+        }
         race_stop = 1;
         pthread_join(t, NULL);
         return done(0);
@@ -164,5 +178,33 @@ int main(int argc, char **argv) {
     if (!strcmp(step, "packet") && argc == 3) return done(x_socket(AF_PACKET, SOCK_RAW, 0));
     if (!strcmp(step, "sockpacket") && argc == 3)
         return done(x_socket(AF_INET, SOCK_PACKET, htons(3)));
+    if ((!strcmp(step, "nlread") || !strcmp(step, "nlwrite")) && argc == 3) {
+        long s = x_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (s < 0) return done(s);
+        struct sockaddr_nl nl;
+        memset(&nl, 0, sizeof nl);
+        nl.nl_family = AF_NETLINK;
+        if (bind(s, (struct sockaddr *)&nl, sizeof nl) < 0) return done(-1);
+        struct {
+            struct nlmsghdr h;
+            struct ifinfomsg i;
+        } req;
+        memset(&req, 0, sizeof req);
+        req.h.nlmsg_len = sizeof req;
+        req.h.nlmsg_seq = 1;
+        if (!strcmp(step, "nlread")) {
+            req.h.nlmsg_type = RTM_GETLINK;
+            req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        } else {
+            req.h.nlmsg_type = RTM_SETLINK;
+            req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+            req.i.ifi_index = 0x7ffffff0;
+            req.i.ifi_change = 1; /* IFF_UP */
+        }
+        if (x_sendto(s, &req, sizeof req, 0, &nl, sizeof nl) < 0) return done(-1);
+        if (!strcmp(step, "nlwrite")) return done(0);
+        char buf[8192];
+        return done(recv(s, buf, sizeof buf, 0) > 0 ? 0 : -1);
+    }
     return 2;
 }

@@ -196,7 +196,10 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
         Call::Send {
             addr, data, flags, ..
         } => {
-            a.insert("addr".into(), addr.as_ref().map_or(Value::Null, sockaddr_json));
+            a.insert(
+                "addr".into(),
+                addr.as_ref().map_or(Value::Null, sockaddr_json),
+            );
             a.insert("len".into(), json!(data.len()));
             a.insert("flags".into(), json!(flags));
         }

@@ -368,7 +368,8 @@ impl NotifyFilter {
                 // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
                 Ok(()) => loop {
                     let n = unsafe { libc::read(bootstrap, ack.as_mut_ptr().cast(), 1) };
-                    if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
+                    {
                         break if n == 1 { Ok(()) } else { Err(libc::EPIPE) };
                     }
                 },

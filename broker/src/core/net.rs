@@ -461,7 +461,8 @@ fn unbound_inet(sock: &OwnedFd) -> Result<Option<SockAddr<'static>>, Errno> {
     })?;
     // Both sockaddr_in and sockaddr_in6 keep the port in bytes 2..4.
     // SAFETY: sockaddr_storage is plain old data of at least 4 bytes.
-    let bytes: [u8; 4] = unsafe { std::ptr::read((&raw.storage as *const libc::sockaddr_storage).cast()) };
+    let bytes: [u8; 4] =
+        unsafe { std::ptr::read((&raw.storage as *const libc::sockaddr_storage).cast()) };
     if u16::from_be_bytes([bytes[2], bytes[3]]) != 0 {
         return Ok(None);
     }
@@ -532,6 +533,9 @@ pub fn with_waiter<R>(waiter: StillWaiting, f: impl FnOnce() -> R) -> R {
 /// How long a blocking send waits for buffer space before it checks whether its caller is
 /// still there.
 const SEND_WAIT_MS: libc::c_int = 250;
+/// How long a blocking send waits before it tries again when `poll` said writable but the
+/// send would still block (a unix datagram peer with a full queue).
+const SEND_RETRY_MS: u64 = 5;
 
 /// sendmsg(2) on the program's socket (fds[0]): the destination, if any, decided like a
 /// connect of the socket's protocol (UDP for datagram sockets, TCP otherwise — a TCP
@@ -586,7 +590,10 @@ pub fn send(
             )?;
             Some(RawAddr::unix(name, true)?)
         }
-        (libc::AF_INET | libc::AF_INET6, Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. }))) => {
+        (
+            libc::AF_INET | libc::AF_INET6,
+            Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })),
+        ) => {
             let (sa, ep) = inet_policy_endpoint(sock, addr)?;
             let names = core.resolved().names(sa.ip());
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -608,7 +615,13 @@ pub fn send(
         .map(AsRawFd::as_raw_fd)
         .collect();
     let mut control = Control::new(&rights, s.creds)?;
-    let sent = send_all(sock, raw.as_ref(), s.data, s.flags & SEND_FLAGS, &mut control);
+    let sent = send_all(
+        sock,
+        raw.as_ref(),
+        s.data,
+        s.flags & SEND_FLAGS,
+        &mut control,
+    );
     drop(pin);
     Ok(Done::value(sent? as i64))
 }
@@ -659,8 +672,15 @@ impl Control {
         let ucred = std::mem::size_of::<libc::ucred>() as u32;
         // SAFETY: CMSG_SPACE is a pure computation.
         let space = unsafe {
-            (if rights.is_empty() { 0 } else { libc::CMSG_SPACE(rights_bytes) })
-                + if creds.is_some() { libc::CMSG_SPACE(ucred) } else { 0 }
+            (if rights.is_empty() {
+                0
+            } else {
+                libc::CMSG_SPACE(rights_bytes)
+            }) + if creds.is_some() {
+                libc::CMSG_SPACE(ucred)
+            } else {
+                0
+            }
         } as usize;
         let mut c = Control {
             buf: vec![0u64; space.div_ceil(8)],
@@ -723,6 +743,7 @@ fn send_all(
         && flags & libc::MSG_FASTOPEN == 0;
     let stream = sock_type(sock)? == libc::SOCK_STREAM;
     let mut sent = 0usize;
+    let mut was_ready = false;
     loop {
         let mut iov = libc::iovec {
             iov_base: data[sent..].as_ptr() as *mut libc::c_void,
@@ -763,10 +784,22 @@ fn send_all(
                     revents: 0,
                 };
                 // SAFETY: pfd is one valid pollfd.
-                unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) };
-                let gone = WAITER.with(|w| w.get()).is_some_and(|w| !(w.check)(w.fd, w.id));
+                let ready = unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) } > 0;
+                if ready && was_ready {
+                    // A unix datagram socket polls writable while its peer's queue is
+                    // full: wait a little instead of spinning.
+                    std::thread::sleep(std::time::Duration::from_millis(SEND_RETRY_MS));
+                }
+                was_ready = ready;
+                let gone = WAITER
+                    .with(|w| w.get())
+                    .is_some_and(|w| !(w.check)(w.fd, w.id));
                 if gone {
-                    return if sent > 0 { Ok(sent) } else { Err(Errno(libc::EINTR)) };
+                    return if sent > 0 {
+                        Ok(sent)
+                    } else {
+                        Err(Errno(libc::EINTR))
+                    };
                 }
             }
             _ => return Err(err),

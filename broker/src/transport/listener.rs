@@ -26,7 +26,10 @@ pub fn take(pid: i32, fd: i32) -> std::io::Result<OwnedFd> {
     if kind.as_os_str() != "anon_inode:seccomp notify" {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("fd {fd} of process {pid} is {}, not a seccomp listener", kind.display()),
+            format!(
+                "fd {fd} of process {pid} is {}, not a seccomp listener",
+                kind.display()
+            ),
         ));
     }
     Ok(listener)

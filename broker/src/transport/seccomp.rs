@@ -955,6 +955,9 @@ impl Target {
         }
         let sock = self.target_fd(fd)?;
         let family = socket_family(&sock)?;
+        if family == libc::AF_NETLINK && nr == libc::SYS_bind {
+            return net::netlink_bind(self, &sock, &raw[..len]);
+        }
         if !matches!(family, libc::AF_UNIX | libc::AF_INET | libc::AF_INET6) {
             // Netlink and the rest: refused as the errno filter refuses them without the
             // notify filter (seccomp cannot tell the families apart in BPF).

@@ -206,11 +206,8 @@ fn send_one(
     flags: i32,
 ) -> Result<Answer, i32> {
     let family = super::socket_family(&sock)?;
-    let stream = crate::sockopt::int(
-        std::os::fd::AsFd::as_fd(&sock),
-        libc::SO_TYPE,
-    )
-    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
+    let stream = crate::sockopt::int(std::os::fd::AsFd::as_fd(&sock), libc::SO_TYPE)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
         == libc::SOCK_STREAM;
     // The destination, read once.
     let mut raw = [0u8; std::mem::size_of::<libc::sockaddr_storage>()];
@@ -259,7 +256,8 @@ fn send_one(
                 }
             }
             (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if body.len() >= 12 => {
-                let w = |i: usize| u32::from_ne_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+                let w =
+                    |i: usize| u32::from_ne_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
                 let st = t.status()?;
                 if w(0) as i32 != st.tgid || w(4) != st.uid || w(8) != st.gid {
                     return Err(libc::EPERM);
@@ -311,6 +309,33 @@ fn send_one(
     Ok(answer)
 }
 
+/// `bind` of a netlink socket: only a `NETLINK_ROUTE` socket, to the kernel-chosen port id
+/// (`nl_pid` 0) with no multicast groups, as glibc's `getifaddrs`/`if_nameindex` do before
+/// they send their dump requests; every other netlink bind is `EACCES`.
+pub(super) fn netlink_bind(t: &Target, sock: &OwnedFd, raw: &[u8]) -> Result<Answer, i32> {
+    let proto = crate::sockopt::int(std::os::fd::AsFd::as_fd(sock), libc::SO_PROTOCOL)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    if proto != libc::NETLINK_ROUTE {
+        return Err(libc::EACCES);
+    }
+    netlink_kernel(raw)?; // the same shape: nl_pid 0, nl_groups 0
+    if !t.valid() {
+        return Ok(Answer::Gone);
+    }
+    // SAFETY: raw holds a sockaddr_nl of raw.len() bytes; the socket is ours.
+    let rc = unsafe {
+        libc::bind(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            raw.as_ptr().cast(),
+            raw.len() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(super::errno());
+    }
+    Ok(Answer::Value(0))
+}
+
 /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether the caller still waits for notification `id`.
 fn still_waiting(listener: libc::c_int, id: u64) -> bool {
     // SAFETY: id is a valid u64 for the call's duration.
@@ -336,10 +361,18 @@ fn cmsgs(control: &[u8]) -> Result<Vec<(i32, i32, &[u8])>, i32> {
     let mut out = Vec::new();
     let mut at = 0;
     while control.len().saturating_sub(at) >= HDR {
-        let len = u64::from_ne_bytes(control[at..at + 8].try_into().map_err(|_| libc::EINVAL)?)
-            as usize;
-        let level = i32::from_ne_bytes(control[at + 8..at + 12].try_into().map_err(|_| libc::EINVAL)?);
-        let ty = i32::from_ne_bytes(control[at + 12..at + 16].try_into().map_err(|_| libc::EINVAL)?);
+        let len =
+            u64::from_ne_bytes(control[at..at + 8].try_into().map_err(|_| libc::EINVAL)?) as usize;
+        let level = i32::from_ne_bytes(
+            control[at + 8..at + 12]
+                .try_into()
+                .map_err(|_| libc::EINVAL)?,
+        );
+        let ty = i32::from_ne_bytes(
+            control[at + 12..at + 16]
+                .try_into()
+                .map_err(|_| libc::EINVAL)?,
+        );
         if len < HDR || len > control.len() - at {
             return Err(libc::EINVAL);
         }

@@ -123,7 +123,7 @@ pub fn serve_bootstrap_with(
             if got.len == 0 {
                 return; // every sandboxed process has closed the bootstrap socket
             }
-            let who = caller(got.credentials);
+            let who = relayed(caller(got.credentials), fds.first());
             let msg = &buf[..got.len];
             let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
             let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
@@ -247,6 +247,40 @@ fn recv_spinning(
 
 /// The process facts of a channel's caller, read once per channel for audit records.
 ///
+fn own_pid() -> i32 {
+    std::process::id() as i32
+}
+
+/// A message the broker's seccomp transport sent on the program's behalf (`sendmsg` with
+/// fds is trapped and performed by the broker) carries the broker's credentials unless the
+/// broker could stamp the program's (root can): a registration then names its process by
+/// the channel's own peer credentials (the process that created the socket pair).
+fn relayed(mut who: Caller, channel: Option<&OwnedFd>) -> Caller {
+    if who.pid != own_pid() {
+        return who;
+    }
+    let Some(channel) = channel else { return who };
+    // SAFETY: ucred is plain old data; zero is valid.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid out-pointers of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            channel.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 && cred.pid > 0 {
+        who.pid = cred.pid;
+        who.uid = cred.uid;
+        who.gid = cred.gid;
+    }
+    who
+}
+
 /// A channel belongs to one thread of one process and is close-on-exec, so its process's
 /// executable cannot change under it; it is read again only if a message arrives from
 /// another pid (a child that forked while holding the channel, before it registers its own).
@@ -310,6 +344,11 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
             return;
         }
         let mut who = caller(got.credentials);
+        if who.pid == own_pid() {
+            // Sent by the broker's seccomp transport on the program's behalf (a message with
+            // fds: sendmsg is trapped): the channel is the registering process's own.
+            who.pid = process.pid;
+        }
         who.exe = process.exe(core, who.pid);
         let req = match decode::<Request>(&buf[..got.len]) {
             Ok(r) if r.call.expected_fds() == fds.len() => r,
