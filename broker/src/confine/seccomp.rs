@@ -365,8 +365,8 @@ impl NotifyFilter {
             .and_then(|m| arbiter_protocol::fdpass::send_with_fds(bootstrap, m, &[]));
             let mut ack = [0u8; 1];
             let got = match sent {
-                // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
                 Ok(()) => loop {
+                    // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
                     let n = unsafe { libc::read(bootstrap, ack.as_mut_ptr().cast(), 1) };
                     if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
                     {

@@ -159,17 +159,19 @@ fn signal_pipe(t: &Target, answer: Answer, flags: i32) -> Answer {
     answer
 }
 
+/// One iovec of the target: address, length.
+type Iov = (u64, usize);
+
 /// A msghdr's parts, as read from the target.
 struct Msg<'a> {
     name: u64,
     namelen: usize,
-    iov: &'a [(u64, usize)],
+    iov: &'a [Iov],
     control: Vec<u8>,
 }
 
 /// The iovecs and control bytes of `hdr`, bounded as the kernel bounds them.
-#[allow(clippy::type_complexity)]
-fn read_msghdr(t: &Target, hdr: &libc::msghdr) -> Result<(Vec<(u64, usize)>, Vec<u8>), i32> {
+fn read_msghdr(t: &Target, hdr: &libc::msghdr) -> Result<(Vec<Iov>, Vec<u8>), i32> {
     let n = hdr.msg_iovlen;
     if n > UIO_MAXIOV {
         return Err(libc::EMSGSIZE);
@@ -355,8 +357,11 @@ fn netlink_kernel(raw: &[u8]) -> Result<(), i32> {
     Ok(())
 }
 
-/// The control messages of a msghdr's control buffer: (level, type, data).
-fn cmsgs(control: &[u8]) -> Result<Vec<(i32, i32, &[u8])>, i32> {
+/// One control message: level, type, data.
+type Cmsg<'a> = (i32, i32, &'a [u8]);
+
+/// The control messages of a msghdr's control buffer.
+fn cmsgs(control: &[u8]) -> Result<Vec<Cmsg<'_>>, i32> {
     const HDR: usize = 16; // cmsg_len (usize), cmsg_level, cmsg_type
     let mut out = Vec::new();
     let mut at = 0;
