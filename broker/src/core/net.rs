@@ -254,11 +254,66 @@ pub fn connect(
 }
 
 fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
-    // SAFETY: raw points at a valid sockaddr of raw.len bytes.
-    check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })?;
+    let connect = || {
+        // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+        check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })
+    };
+    match program_identity(sock)? {
+        Some((uid, gid)) => as_identity(uid, gid, connect)?,
+        None => connect()?,
+    };
     Ok(Done {
         value: 0,
         ..Done::default()
+    })
+}
+
+/// Whose identity a unix peer must see for a connect the broker performs: the socket's
+/// creator (the kernel stamps a socket inode with its creator's filesystem uid and gid),
+/// when the broker is root and that is someone else (`arbiter serve` serving another uid, or
+/// a program that dropped root). `None`: the broker's own identity is the program's, or the
+/// broker cannot take on another (it is not root), or the socket is not a unix socket.
+fn program_identity(sock: &OwnedFd) -> Result<Option<(u32, u32)>, Errno> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || sock_family(sock)? != libc::AF_UNIX {
+        return Ok(None);
+    }
+    // SAFETY: stat is plain old data; fstat fills it for a socket we hold.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer.
+    check(unsafe { libc::fstat(sock.as_raw_fd(), &mut st) })?;
+    // SAFETY: getegid has no preconditions.
+    if st.st_uid == 0 && st.st_gid == unsafe { libc::getegid() } {
+        return Ok(None);
+    }
+    Ok(Some((st.st_uid, st.st_gid)))
+}
+
+/// Runs `f` on a thread of its own that took on `uid`/`gid` (real, effective, saved and
+/// filesystem ids; `gid` as its only group) with the raw per-thread system calls — glibc's
+/// wrappers would change every thread of the broker — and then ends, so the broker never
+/// has to switch back.
+fn as_identity<T: std::marker::Send>(
+    uid: u32,
+    gid: u32,
+    f: impl FnOnce() -> Result<T, Errno> + std::marker::Send,
+) -> Result<T, Errno> {
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            let groups = [gid];
+            // SAFETY: raw credential system calls of this thread only; setgroups reads one
+            // gid from a live array.
+            unsafe {
+                if libc::syscall(libc::SYS_setgroups, 1, groups.as_ptr()) < 0
+                    || libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
+                    || libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
+                {
+                    return Err(Errno::last());
+                }
+            }
+            f()
+        });
+        worker.join().unwrap_or(Err(Errno(libc::EIO)))
     })
 }
 
