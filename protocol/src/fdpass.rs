@@ -115,22 +115,21 @@ pub fn send_with_fds(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), i32
             );
         }
     }
+    // First without waiting: under arbiter's notify filter the broker performs this
+    // sendmsg, and serves one that cannot block at once, without a thread of its own.
+    let mut flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
     loop {
         // SAFETY: msg points at live iov and control buffers for the duration of the call.
         let rc = unsafe {
-            libc::syscall(
-                libc::SYS_sendmsg,
-                sock,
-                &msg as *const libc::msghdr,
-                libc::MSG_NOSIGNAL,
-            )
+            libc::syscall(libc::SYS_sendmsg, sock, &msg as *const libc::msghdr, flags)
         };
         if rc >= 0 {
             return Ok(());
         }
-        let e = errno();
-        if e != libc::EINTR {
-            return Err(e);
+        match errno() {
+            libc::EINTR => {}
+            libc::EAGAIN if flags & libc::MSG_DONTWAIT != 0 => flags = libc::MSG_NOSIGNAL,
+            e => return Err(e),
         }
     }
 }

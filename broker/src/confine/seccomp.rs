@@ -11,10 +11,10 @@
 //!   With the notify filter they go to the broker instead (`transport::seccomp`), which
 //!   answers `EACCES` itself for families other than unix, IPv4 and IPv6: seccomp cannot
 //!   read the address or the socket's family, so the split cannot be made here.
-//! * `sendto` is denied when it names a destination (argument 4 non-NULL).
-//!   `sendmsg`/`sendmmsg` carry their destination inside `struct msghdr`, which seccomp
-//!   cannot read: a datagram sent with `msg_name` on an unconnected socket is a known gap
-//!   until the seccomp user-notification transport.
+//! * `sendto` is denied when it names a destination (argument 4 non-NULL). With the notify
+//!   filter it goes to the broker instead, with `listen`, `sendmsg` and `sendmmsg` (their
+//!   destination is inside `struct msghdr`, which seccomp cannot read, so every one is
+//!   trapped); without it, `listen` and `sendmsg`/`sendmmsg` stay native (a known gap).
 //! * chmod/chown/utimes/xattr by path are denied (their fd forms stay allowed; the shim
 //!   forwards the path forms to the broker). `utimensat` is allowed with a NULL path, the
 //!   `futimens` form.

@@ -200,7 +200,7 @@ fn worker(pool: &Arc<Pool>) {
         }
         // A blocking connect may wait for the peer as long as the kernel's SYN retries: it
         // gets a thread of its own so path calls are not held up behind it.
-        if net::own_thread(i64::from(req.data.nr))
+        if net::own_thread(&req)
             && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
         {
             let pool2 = Arc::clone(pool);
@@ -216,7 +216,7 @@ fn worker(pool: &Arc<Pool>) {
                 continue;
             }
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-        } else if net::own_thread(i64::from(req.data.nr)) {
+        } else if net::own_thread(&req) {
             CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
         }
         pool.enter();

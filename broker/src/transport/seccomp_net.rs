@@ -29,12 +29,18 @@ const MAX_CONTROL: usize = 20480;
 /// `sizeof(struct mmsghdr)` on 64-bit Linux: a msghdr, the u32 `msg_len`, padding.
 const MMSGHDR: u64 = 64;
 
-/// Whether the call is served on a thread of its own (it may block on the peer).
-pub(super) fn own_thread(nr: i64) -> bool {
-    matches!(
-        nr,
-        libc::SYS_connect | libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg
-    )
+/// Whether the call is served on a thread of its own (it may block on the peer). A send
+/// with `MSG_DONTWAIT` never waits (the shim's own fd-passing sends use it), so the worker
+/// serves it at once.
+pub(super) fn own_thread(req: &libc::seccomp_notif) -> bool {
+    let a = req.data.args;
+    let dontwait = |flags: u64| flags as i32 & libc::MSG_DONTWAIT != 0;
+    match i64::from(req.data.nr) {
+        libc::SYS_connect => true,
+        libc::SYS_sendto | libc::SYS_sendmmsg => !dontwait(a[3]),
+        libc::SYS_sendmsg => !dontwait(a[2]),
+        _ => false,
+    }
 }
 
 /// The socket families the broker acts on; anything else is refused (audited).
