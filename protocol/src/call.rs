@@ -273,6 +273,16 @@ pub enum Call<'a> {
         /// `ai_protocol` of the hints.
         protocol: i32,
     },
+    /// getnameinfo(3) for the host name of an IPv4/IPv6 address (the shim answers numeric
+    /// forms and the service itself). Replies with [`crate::Payload::Bytes`], the host
+    /// name; `result` is 0 or an `EAI_*`.
+    GetNameInfo {
+        /// The address (`Inet` or `Inet6`).
+        #[serde(borrow)]
+        addr: SockAddr<'a>,
+        /// `NI_*` flags.
+        flags: i32,
+    },
     /// Not a libc call: asks where the shim may act in-process (the fast paths). Replies
     /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`] or
     /// [`crate::FAST_OPEN`]), an absolute path and a NUL; empty when every call must reach
@@ -305,6 +315,7 @@ impl Call<'_> {
             Call::Listen { .. } => "listen",
             Call::Send { .. } => "send",
             Call::GetAddrInfo { .. } => "getaddrinfo",
+            Call::GetNameInfo { .. } => "getnameinfo",
             Call::FastPaths => "fast_paths",
         }
     }
@@ -345,7 +356,7 @@ impl Call<'_> {
                         _ => 0,
                     }
             }
-            Call::GetAddrInfo { .. } | Call::FastPaths => 0,
+            Call::GetAddrInfo { .. } | Call::GetNameInfo { .. } | Call::FastPaths => 0,
         }
     }
 }

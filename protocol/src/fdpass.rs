@@ -120,9 +120,8 @@ pub fn send_with_fds(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), i32
     let mut flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
     loop {
         // SAFETY: msg points at live iov and control buffers for the duration of the call.
-        let rc = unsafe {
-            libc::syscall(libc::SYS_sendmsg, sock, &msg as *const libc::msghdr, flags)
-        };
+        let rc =
+            unsafe { libc::syscall(libc::SYS_sendmsg, sock, &msg as *const libc::msghdr, flags) };
         if rc >= 0 {
             return Ok(());
         }

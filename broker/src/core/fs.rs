@@ -230,6 +230,9 @@ pub fn perform(
             fds,
             notes,
         ),
+        Call::GetNameInfo { addr, flags } => {
+            crate::core::net::getnameinfo(core, &addr, flags, notes)
+        }
         Call::GetAddrInfo {
             node,
             service,

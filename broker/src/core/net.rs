@@ -862,6 +862,68 @@ fn send_all(
     }
 }
 
+/// getnameinfo(3) for a host name, performed by the broker: the reverse lookup's answer is
+/// a name like any other, given only if a resolve rule allows it. A denied name is treated
+/// as no name: `EAI_NONAME` with `NI_NAMEREQD`, else the numeric form (as glibc answers
+/// when nothing is found). The name is not remembered for host-name connect rules (a PTR
+/// record is whatever the address's owner says).
+pub fn getnameinfo(
+    core: &RequestCore,
+    addr: &SockAddr<'_>,
+    flags: i32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let sa = inet_endpoint(addr).ok_or(Errno(libc::EAFNOSUPPORT))?;
+    let raw = RawAddr::inet(sa);
+    let lookup = |ni: i32| -> Result<Vec<u8>, i32> {
+        let mut host = [0u8; 1025];
+        // SAFETY: raw is a valid sockaddr of raw.len bytes; host is writable for its length.
+        let rc = unsafe {
+            libc::getnameinfo(
+                raw.ptr(),
+                raw.len,
+                host.as_mut_ptr().cast(),
+                host.len() as libc::socklen_t,
+                std::ptr::null_mut(),
+                0,
+                ni,
+            )
+        };
+        if rc != 0 {
+            return Err(rc);
+        }
+        let end = host.iter().position(|&b| b == 0).unwrap_or(host.len());
+        Ok(host[..end].to_vec())
+    };
+    let name_flags = flags & (libc::NI_NOFQDN | libc::NI_NAMEREQD) | libc::NI_NAMEREQD;
+    let found = match lookup(name_flags) {
+        Ok(name) => {
+            let text = String::from_utf8_lossy(&name).into_owned();
+            notes.endpoint = Some(format!("name:{text}"));
+            notes.addresses.push(sa.ip().to_string());
+            let d = core.policy().decide_resolve(&text);
+            core.note_decision(d, notes);
+            d.allow.then_some(name)
+        }
+        Err(_) => None,
+    };
+    let answer = match found {
+        Some(name) => name,
+        None if flags & libc::NI_NAMEREQD != 0 => {
+            return Ok(Done::value(i64::from(libc::EAI_NONAME)));
+        }
+        None => match lookup(libc::NI_NUMERICHOST) {
+            Ok(numeric) => numeric,
+            Err(rc) => return Ok(Done::value(i64::from(rc))),
+        },
+    };
+    Ok(Done {
+        value: 0,
+        payload: OutPayload::Bytes(answer),
+        fd: None,
+    })
+}
+
 /// getaddrinfo(3), performed by the broker under the resolve rules.
 #[allow(clippy::too_many_arguments)]
 pub fn getaddrinfo(
