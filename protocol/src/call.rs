@@ -231,6 +231,30 @@ pub enum Call<'a> {
         /// The caller's umask (a pathname unix socket's mode without a policy mode).
         umask: u32,
     },
+    /// getaddrinfo(3). Replies with [`crate::Payload::AddrInfo`]; `result` is 0 or an `EAI_*`.
+    GetAddrInfo {
+        /// Host name or numeric address.
+        #[serde(borrow)]
+        node: Option<&'a [u8]>,
+        /// Service name or port.
+        #[serde(borrow)]
+        service: Option<&'a [u8]>,
+        /// `ai_flags` of the hints.
+        flags: i32,
+        /// `ai_family` of the hints.
+        family: i32,
+        /// `ai_socktype` of the hints.
+        socktype: i32,
+        /// `ai_protocol` of the hints.
+        protocol: i32,
+    },
+    /// Not a libc call: asks where the shim may act in-process (the fast paths). Replies
+    /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`] or
+    /// [`crate::FAST_OPEN`]), an absolute path and a NUL; empty when every call must reach
+    /// the broker (an audit log records every call, or the fast paths are off). Never
+    /// audited.
+    FastPaths,
+    // Later additions go last: a variant's wire tag is its position.
     /// listen(2) on the program's own socket, which travels as fd 0 of the message. An
     /// unbound IPv4/IPv6 socket is decided as a bind to the wildcard address, port 0.
     Listen {
@@ -256,23 +280,6 @@ pub enum Call<'a> {
         /// `SCM_CREDENTIALS` (pid, uid, gid) to attach, already checked to be the caller's.
         creds: Option<(i32, u32, u32)>,
     },
-    /// getaddrinfo(3). Replies with [`crate::Payload::AddrInfo`]; `result` is 0 or an `EAI_*`.
-    GetAddrInfo {
-        /// Host name or numeric address.
-        #[serde(borrow)]
-        node: Option<&'a [u8]>,
-        /// Service name or port.
-        #[serde(borrow)]
-        service: Option<&'a [u8]>,
-        /// `ai_flags` of the hints.
-        flags: i32,
-        /// `ai_family` of the hints.
-        family: i32,
-        /// `ai_socktype` of the hints.
-        socktype: i32,
-        /// `ai_protocol` of the hints.
-        protocol: i32,
-    },
     /// getnameinfo(3) for the host name of an IPv4/IPv6 address (the shim answers numeric
     /// forms and the service itself). Replies with [`crate::Payload::Bytes`], the host
     /// name; `result` is 0 or an `EAI_*`.
@@ -283,12 +290,6 @@ pub enum Call<'a> {
         /// `NI_*` flags.
         flags: i32,
     },
-    /// Not a libc call: asks where the shim may act in-process (the fast paths). Replies
-    /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`] or
-    /// [`crate::FAST_OPEN`]), an absolute path and a NUL; empty when every call must reach
-    /// the broker (an audit log records every call, or the fast paths are off). Never
-    /// audited.
-    FastPaths,
 }
 
 impl Call<'_> {
