@@ -444,3 +444,31 @@ fn python_if_nameindex_lists_the_interfaces() {
         arbiter_tests::stderr(&out)
     );
 }
+
+/// Without the notify filter (`--no-seccomp-transport`) `listen` is refused by the errno
+/// filter, and a dynamic program's `listen` through libc is still decided (the shim
+/// forwards it): allowed under a bind rule for the wildcard, refused without one.
+#[test]
+fn without_the_notify_filter_listen_is_refused_or_decided_by_the_shim() {
+    let sb = Sandbox::new();
+    let off = "--no-seccomp-transport";
+    let hs = helpers(&sb);
+    let (dynamic, static_) = (hs[0].to_str().unwrap(), hs[1].to_str().unwrap());
+    for mode in ["raw", "libc"] {
+        assert_eq!(native(&sb, false, &[static_, "listen", mode]), "ok");
+        assert_eq!(
+            confined(&sb, false, &[off, "--bind", "0.0.0.0:0"], &[static_, "listen", mode]),
+            "errno 13",
+            "static {mode}"
+        );
+    }
+    assert_eq!(
+        confined(&sb, false, &[off, "--bind", "0.0.0.0:0"], &[dynamic, "listen", "raw"]),
+        "errno 13"
+    );
+    assert_eq!(confined(&sb, false, &[off], &[dynamic, "listen", "libc"]), "errno 13");
+    assert_eq!(
+        confined(&sb, false, &[off, "--bind", "0.0.0.0:0"], &[dynamic, "listen", "libc"]),
+        "ok"
+    );
+}

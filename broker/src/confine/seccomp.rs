@@ -14,7 +14,8 @@
 //! * `sendto` is denied when it names a destination (argument 4 non-NULL). With the notify
 //!   filter it goes to the broker instead, with `listen`, `sendmsg` and `sendmmsg` (their
 //!   destination is inside `struct msghdr`, which seccomp cannot read, so every one is
-//!   trapped); without it, `listen` and `sendmsg`/`sendmmsg` stay native (a known gap).
+//!   trapped); without it, `listen` is denied (the shim forwards it) and
+//!   `sendmsg`/`sendmmsg` stay native (a known gap).
 //! * chmod/chown/utimes/xattr by path are denied (their fd forms stay allowed; the shim
 //!   forwards the path forms to the broker). `utimensat` is allowed with a NULL path, the
 //!   `futimens` form.
@@ -80,6 +81,7 @@ fn rules(notify: bool) -> Rules {
             libc::SYS_futimesat,
             libc::SYS_connect,
             libc::SYS_bind,
+            libc::SYS_listen,
         ] {
             m.insert(nr, Vec::new());
         }
