@@ -457,18 +457,36 @@ fn without_the_notify_filter_listen_is_refused_or_decided_by_the_shim() {
     for mode in ["raw", "libc"] {
         assert_eq!(native(&sb, false, &[static_, "listen", mode]), "ok");
         assert_eq!(
-            confined(&sb, false, &[off, "--bind", "0.0.0.0:0"], &[static_, "listen", mode]),
+            confined(
+                &sb,
+                false,
+                &[off, "--bind", "0.0.0.0:0"],
+                &[static_, "listen", mode]
+            ),
             "errno 13",
             "static {mode}"
         );
     }
     assert_eq!(
-        confined(&sb, false, &[off, "--bind", "0.0.0.0:0"], &[dynamic, "listen", "raw"]),
+        confined(
+            &sb,
+            false,
+            &[off, "--bind", "0.0.0.0:0"],
+            &[dynamic, "listen", "raw"]
+        ),
         "errno 13"
     );
-    assert_eq!(confined(&sb, false, &[off], &[dynamic, "listen", "libc"]), "errno 13");
     assert_eq!(
-        confined(&sb, false, &[off, "--bind", "0.0.0.0:0"], &[dynamic, "listen", "libc"]),
+        confined(&sb, false, &[off], &[dynamic, "listen", "libc"]),
+        "errno 13"
+    );
+    assert_eq!(
+        confined(
+            &sb,
+            false,
+            &[off, "--bind", "0.0.0.0:0"],
+            &[dynamic, "listen", "libc"]
+        ),
         "ok"
     );
 }
