@@ -312,7 +312,30 @@ fn send_one(
         fd: t.listener,
         id: t.id,
     };
-    let answer = crate::core::net::with_waiter(waiter, || t.simple(core, &call));
+    let answer = if addr.is_none() {
+        // No destination, no decision: performed without a call record (one per datagram
+        // on a connected socket would drown the log).
+        if t.valid() {
+            let send = crate::core::net::Send {
+                addr: None,
+                data: &data,
+                flags,
+                rights: usize::from(nrights),
+                creds,
+            };
+            let mut notes = crate::core::Notes::default();
+            match crate::core::net::with_waiter(waiter, || {
+                crate::core::net::send(core, &send, &t.fds, &mut notes)
+            }) {
+                Ok(done) => Answer::Value(done.value),
+                Err(e) => Answer::Error(e.0),
+            }
+        } else {
+            Answer::Gone
+        }
+    } else {
+        crate::core::net::with_waiter(waiter, || t.simple(core, &call))
+    };
     t.fds.clear();
     Ok(answer)
 }
