@@ -74,6 +74,14 @@ pub const ENV_FD: &str = "ARBITER_FD";
 /// was cleared can be given `LD_PRELOAD` again.
 pub const ENV_SHIM: &str = "ARBITER_SHIM";
 
+/// Environment variable set to `1` when the seccomp notify filter is installed: the shim
+/// then lets `connect`, `bind` and `listen` go to the kernel, whose filter stops them for
+/// the broker (which takes the socket with `pidfd_getfd`), instead of passing the socket by
+/// `sendmsg`, which the filter would stop as well (two round trips). A program that
+/// removes it only makes those calls slower; one that sets it falsely gets `EACCES` from the
+/// errno filter.
+pub const ENV_SECCOMP: &str = "ARBITER_SECCOMP";
+
 /// The fd number at which `arbiter run` places the bootstrap socket in the child.
 pub const DEFAULT_BOOTSTRAP_FD: i32 = 1023;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arbiter_policies::{Access, Additions, Loading, Policy, Source, Vars};
-use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
+use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
 use serde_json::json;
 
 use crate::audit::{self, Audit};
@@ -293,7 +293,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         preload.push(":");
         preload.push(existing);
     }
-    let env = vec![
+    let mut env = vec![
         (OsString::from("LD_PRELOAD"), preload),
         (
             OsString::from(ENV_FD),
@@ -305,6 +305,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             vars.tmpdir.clone().into_os_string(),
         ),
     ];
+    if confinement.notify {
+        env.push((OsString::from(ENV_SECCOMP), OsString::from("1")));
+    }
     let launch = Launch {
         program: &program,
         argv: &args.command,

@@ -42,7 +42,8 @@ mod net;
 /// notification (ld.so's opens arrive one after another).
 const FIRST_WORKERS: usize = 2;
 /// Most worker threads per listener: another is started whenever every worker is busy with
-/// a notification (a slow call, or several threads calling at once), up to this many.
+/// a notification (a slow call, or several threads calling at once), up to this many plus
+/// one per call blocked on a peer (`net::slow_begin`).
 const WORKERS: usize = 4;
 /// Stack size of a worker.
 const WORKER_STACK: usize = 512 * 1024;
@@ -106,7 +107,7 @@ impl Pool {
     fn enter(self: &Arc<Self>) {
         let busy = self.busy.fetch_add(1, Ordering::AcqRel) + 1;
         let mut started = self.workers.load(Ordering::Acquire);
-        while busy >= started && started < WORKERS {
+        while busy >= started && started < WORKERS + net::slow_busy() {
             match self.workers.compare_exchange(
                 started,
                 started + 1,
@@ -162,11 +163,6 @@ fn errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
-/// Connects served on threads of their own at once, beyond which the workers serve them.
-const MAX_CONNECT_THREADS: usize = 64;
-/// Connects being served on threads of their own.
-static CONNECT_THREADS: AtomicUsize = AtomicUsize::new(0);
-
 fn worker(pool: &Arc<Pool>) {
     let fd = pool.listener.as_raw_fd();
     // The thread's first allocation sets up its malloc arena (a 64 MiB mapping): done now,
@@ -198,30 +194,16 @@ fn worker(pool: &Arc<Pool>) {
                 _ => return,
             }
         }
-        // A blocking connect may wait for the peer as long as the kernel's SYN retries: it
-        // gets a thread of its own so path calls are not held up behind it.
-        if net::own_thread(&req)
-            && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
-        {
-            let pool2 = Arc::clone(pool);
-            let spawned = std::thread::Builder::new()
-                .name("seccomp-connect".into())
-                .stack_size(WORKER_STACK)
-                .spawn(move || {
-                    let p = &*pool2;
-                    serve_one(p.listener.as_raw_fd(), &p.core, &p.floor, &p.exes, &req);
-                    CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-                });
-            if spawned.is_ok() {
-                continue;
-            }
-            CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-        } else if net::own_thread(&req) {
-            CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-        }
+        // A blocking connect or send may wait for the peer as long as the kernel's SYN
+        // retries or the peer's reading: counted, so the pool starts another worker rather
+        // than hold path calls up behind it.
+        let slow = net::own_thread(&req) && net::slow_begin();
         pool.enter();
         serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
         pool.leave();
+        if slow {
+            net::slow_end();
+        }
     }
 }
 

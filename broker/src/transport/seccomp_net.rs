@@ -13,6 +13,7 @@
 //! caller's pid/uid/gid on unix sends (else the receiver would see the broker's).
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arbiter_protocol::{Call, SockAddr};
 use serde_json::json;
@@ -29,9 +30,36 @@ const MAX_CONTROL: usize = 20480;
 /// `sizeof(struct mmsghdr)` on 64-bit Linux: a msghdr, the u32 `msg_len`, padding.
 const MMSGHDR: u64 = 64;
 
-/// Whether the call is served on a thread of its own (it may block on the peer). A send
-/// with `MSG_DONTWAIT` never waits (the shim's own fd-passing sends use it), so the worker
-/// serves it at once.
+/// Most calls that may block counted at once (see [`slow_begin`]).
+const MAX_SLOW: usize = 64;
+/// Calls that may block on a peer being served right now.
+static SLOW_BUSY: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a call that may block on a peer (a blocking `connect` or send) for as long as a
+/// worker serves it: the pool may then start a worker more ([`slow_busy`]), so path calls
+/// are not held up behind it. Handing such a call to another thread instead costs a
+/// cross-thread wake-up on every connect (about 20 µs here, half a loopback connect).
+/// False when [`MAX_SLOW`] are already counted (the call is then served uncounted).
+pub(super) fn slow_begin() -> bool {
+    SLOW_BUSY
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < MAX_SLOW).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// Ends what [`slow_begin`] counted.
+pub(super) fn slow_end() {
+    SLOW_BUSY.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// How many workers may be blocked on peers right now: the pool's limit grows by as many.
+pub(super) fn slow_busy() -> usize {
+    SLOW_BUSY.load(Ordering::Acquire)
+}
+
+/// Whether the call may block on its peer ([`slow_begin`]). A send with `MSG_DONTWAIT` never
+/// waits (the shim's own fd-passing sends use it).
 pub(super) fn own_thread(req: &libc::seccomp_notif) -> bool {
     let a = req.data.args;
     let dontwait = |flags: u64| flags as i32 & libc::MSG_DONTWAIT != 0;

@@ -43,7 +43,9 @@ fn direct(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
 /// # Safety
 /// `addr` must be null or point at `len` readable bytes.
 unsafe fn brokered(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if unbrokered() {
+    // With the notify filter the kernel stops the call for the broker, which takes the
+    // socket itself: one round trip, where passing it here by sendmsg would be two.
+    if unbrokered() || state::notify_filter() {
         return direct(op, fd, addr, len);
     }
     if addr.is_null() {
@@ -152,7 +154,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 #[no_mangle]
 pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
     guarded!(-1, {
-        if unbrokered() {
+        if unbrokered() || state::notify_filter() {
             // SAFETY: the caller's arguments go to the kernel unchanged.
             return unsafe { libc::syscall(libc::SYS_listen, fd, backlog) as c_int };
         }
