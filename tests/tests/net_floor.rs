@@ -490,3 +490,24 @@ fn without_the_notify_filter_listen_is_refused_or_decided_by_the_shim() {
         "ok"
     );
 }
+
+/// A refused netlink write is audited (`seccomp_refused`, `call` "send", `AF_NETLINK`).
+#[test]
+fn a_refused_netlink_write_is_audited() {
+    let sb = Sandbox::new();
+    let log = sb.path("audit.log");
+    let h = helpers(&sb).remove(1);
+    let argv = [h.to_str().unwrap(), "nlwrite", "raw"];
+    assert_eq!(
+        confined(&sb, false, &["--audit", log.to_str().unwrap()], &argv),
+        "errno 13"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let found = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .any(|r| {
+            r["type"] == "seccomp_refused" && r["call"] == "send" && r["family"] == libc::AF_NETLINK
+        });
+    assert!(found, "no seccomp_refused record for the netlink write");
+}

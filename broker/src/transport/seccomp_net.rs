@@ -81,6 +81,12 @@ fn socket_of(t: &Target, core: &RequestCore, call: &str, fd: i32) -> Result<Owne
     ) {
         return Ok(sock);
     }
+    refused(t, core, call, family);
+    Err(libc::EACCES)
+}
+
+/// Records a `seccomp_refused` event (a socket family or netlink request not served).
+fn refused(t: &Target, core: &RequestCore, call: &str, family: i32) {
     if core.audit().enabled() {
         core.audit().event(
             "seccomp_refused",
@@ -93,7 +99,6 @@ fn socket_of(t: &Target, core: &RequestCore, call: &str, fd: i32) -> Result<Owne
             }),
         );
     }
-    Err(libc::EACCES)
 }
 
 /// `listen(fd, backlog)`.
@@ -356,7 +361,12 @@ fn send_one(
                 crate::core::net::send(core, &send, &t.fds, &mut notes)
             }) {
                 Ok(done) => Answer::Value(done.value),
-                Err(e) => Answer::Error(e.0),
+                Err(e) => {
+                    if family == libc::AF_NETLINK && e.0 == libc::EACCES {
+                        refused(t, core, "send", family); // a netlink request that writes
+                    }
+                    Answer::Error(e.0)
+                }
             }
         } else {
             Answer::Gone
