@@ -295,7 +295,7 @@ fn recv_fds(sock: &UnixDatagram) -> usize {
 
 /// A thread flips `msg_name`'s port between an allowed and a denied port while the other
 /// sends: the broker decides on the copy it sends to, so the denied port receives nothing
-/// (natively it receives some).
+/// (natively it receives some). As root and as uid 65534.
 #[test]
 fn a_thread_rewriting_msg_name_during_sendmsg_cannot_reach_the_denied_port() {
     let sb = Sandbox::new();
@@ -311,22 +311,27 @@ fn a_thread_rewriting_msg_name_during_sendmsg_cannot_reach_the_denied_port() {
         }
         n
     };
-    for h in helpers(&sb) {
-        let argv = [h.to_str().unwrap(), "race", &port, &dport, "200"];
-        assert_eq!(native(&sb, false, &argv), "ok");
-        let (a, d) = (drain(&allowed), drain(&denied));
-        assert!(
-            a > 0 && d > 0,
-            "negative control: {a} allowed, {d} denied natively"
-        );
-        let allow = format!("udp:127.0.0.1:{port}");
-        assert_eq!(confined(&sb, false, &["--connect", &allow], &argv), "ok");
-        let (a, d) = (drain(&allowed), drain(&denied));
-        assert_eq!(
-            d, 0,
-            "{d} datagrams reached the denied port ({a} the allowed one)"
-        );
-        assert!(a > 0, "nothing reached the allowed port");
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            let argv = [h.to_str().unwrap(), "race", &port, &dport, "200"];
+            assert_eq!(native(&sb, unprivileged, &argv), "ok");
+            let (a, d) = (drain(&allowed), drain(&denied));
+            assert!(
+                a > 0 && d > 0,
+                "negative control: {a} allowed, {d} denied natively"
+            );
+            let allow = format!("udp:127.0.0.1:{port}");
+            assert_eq!(
+                confined(&sb, unprivileged, &["--connect", &allow], &argv),
+                "ok"
+            );
+            let (a, d) = (drain(&allowed), drain(&denied));
+            assert_eq!(
+                d, 0,
+                "{d} datagrams reached the denied port ({a} the allowed one)"
+            );
+            assert!(a > 0, "nothing reached the allowed port");
+        }
     }
 }
 
