@@ -14,6 +14,7 @@
  *   raw MODE                  socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
  *   packet MODE               socket(AF_PACKET, SOCK_RAW, 0)
  *   sockpacket MODE           socket(AF_INET, SOCK_PACKET, 0) (the legacy packet type)
+ *   shortname MODE PORT       UDP sendto with a 1-byte destination (EINVAL natively)
  *   nlread MODE               NETLINK_ROUTE: bind, send an RTM_GETLINK dump request, read
  *   nlwrite MODE              NETLINK_ROUTE: bind, send an RTM_SETLINK for a missing link
  *                             (a state-changing request; "ok" when the send went out) */
@@ -116,6 +117,11 @@ int main(int argc, char **argv) {
             return 0;
         }
         return done(n);
+    }
+    if (!strcmp(step, "shortname") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        return done(x_sendto(s, "x", 1, 0, &sin, 1));
     }
     if (!strcmp(step, "tfo") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_STREAM, 0);

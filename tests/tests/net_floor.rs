@@ -516,3 +516,16 @@ fn a_refused_netlink_write_is_audited() {
         });
     assert!(found, "no seccomp_refused record for the netlink write");
 }
+
+/// Regression: a destination shorter than its family field once reached the address
+/// decoder, which indexed past it (a broker panic). It is `EINVAL`, as natively.
+#[test]
+fn a_one_byte_destination_is_einval_as_natively() {
+    let sb = Sandbox::new();
+    let (_s, port) = udp_server();
+    for h in helpers(&sb) {
+        let argv = [h.to_str().unwrap(), "shortname", "raw", &port];
+        assert_eq!(native(&sb, false, &argv), "errno 22");
+        assert_eq!(confined(&sb, false, &[], &argv), "errno 22");
+    }
+}

@@ -197,7 +197,7 @@ fn worker(pool: &Arc<Pool>) {
         // A blocking connect or send may wait for the peer as long as the kernel's SYN
         // retries or the peer's reading: counted, so the pool starts another worker rather
         // than hold path calls up behind it.
-        let slow = net::own_thread(&req) && net::slow_begin();
+        let slow = net::may_block(&req) && net::slow_begin();
         pool.enter();
         serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
         pool.leave();

@@ -22,7 +22,7 @@ use super::{Addr, Answer, RequestCore, Target};
 
 /// Most bytes one brokered send copies: a stream send beyond it is short (as the kernel
 /// may make it), a datagram beyond it is `EMSGSIZE`.
-pub(super) const MAX_SEND: usize = 4 << 20;
+const MAX_SEND: usize = 4 << 20;
 /// The kernel's `UIO_MAXIOV`: most iovecs in a msghdr, most messages in one sendmmsg.
 const UIO_MAXIOV: usize = 1024;
 /// Most control bytes read from a msghdr (the kernel's `optmem_max` default is 20480).
@@ -60,7 +60,7 @@ pub(super) fn slow_busy() -> usize {
 
 /// Whether the call may block on its peer ([`slow_begin`]). A send with `MSG_DONTWAIT` never
 /// waits (the shim's own fd-passing sends use it).
-pub(super) fn own_thread(req: &libc::seccomp_notif) -> bool {
+pub(super) fn may_block(req: &libc::seccomp_notif) -> bool {
     let a = req.data.args;
     let dontwait = |flags: u64| flags as i32 & libc::MSG_DONTWAIT != 0;
     match i64::from(req.data.nr) {
@@ -252,10 +252,12 @@ fn send_one(
         == libc::SOCK_STREAM;
     // The destination, read once.
     let mut raw = [0u8; std::mem::size_of::<libc::sockaddr_storage>()];
-    let name_len = if msg.name == 0 {
-        0
+    let name_len = if msg.name == 0 || msg.namelen == 0 {
+        0 // no destination, as the kernel reads a zero-length one
     } else {
-        if msg.namelen > raw.len() {
+        // The kernel's bounds for a destination: at least the family, at most a
+        // sockaddr_storage (a shorter one is EINVAL for every family served here).
+        if msg.namelen > raw.len() || msg.namelen < std::mem::size_of::<libc::sa_family_t>() {
             return Err(libc::EINVAL);
         }
         if msg.namelen > 0 && t.read_mem(msg.name, &mut raw[..msg.namelen])? != msg.namelen {
