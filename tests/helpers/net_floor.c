@@ -71,6 +71,7 @@ static struct sockaddr_in loopback(const char *port) {
 
 static struct sockaddr_in race_addr;
 static volatile int race_stop, race_started;
+static volatile unsigned long race_flips;
 static unsigned short race_ports[2];
 
 static void *flipper(void *unused) {
@@ -78,6 +79,7 @@ static void *flipper(void *unused) {
     unsigned i = 0;
     while (!race_stop) {
         *(volatile unsigned short *)&race_addr.sin_port = race_ports[++i & 1];
+        race_flips = i;
         if (i > 1000) race_started = 1;
     }
     return NULL;
@@ -173,8 +175,10 @@ int main(int argc, char **argv) {
         while (!race_started) {
         }
         for (int i = 0; i < n; i++) {
+            /* The flipper has moved since the last send: the two really run together. */
+            unsigned long seen = race_flips;
+            while (race_flips == seen) sched_yield();
             x_sendmsg(s, &m, 0);
-            sched_yield(); /* lets the flipper run when both threads share a CPU */
         }
         race_stop = 1;
         pthread_join(t, NULL);
