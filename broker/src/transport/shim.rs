@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, Credentials, RecvError};
 use arbiter_protocol::{
-    decode, encode, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
+    decode, encode, Call, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
     MAX_MESSAGE, PROTOCOL_VERSION,
 };
 use serde_json::json;
@@ -351,6 +351,12 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
         }
         who.exe = process.exe(core, who.pid);
         let req = match decode::<Request>(&buf[..got.len]) {
+            // A send is built only by the seccomp transport, which copied it out of the
+            // program's memory and checked its credentials; from a channel it is refused.
+            Ok(r) if matches!(r.call, Call::Send { .. }) => {
+                core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "send is not a shim call" }));
+                return;
+            }
             Ok(r) if r.call.expected_fds() == fds.len() => r,
             Ok(r) => {
                 core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "wrong fd count", "call": r.call.name() }));
