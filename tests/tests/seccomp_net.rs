@@ -173,7 +173,8 @@ fn a_static_program_reaches_a_unix_socket_by_a_relative_path_only_with_a_rule() 
 
 #[test]
 fn other_socket_families_stay_refused() {
-    // Netlink: seccomp cannot tell families apart, so the broker answers EACCES itself.
+    // Netlink (sock_diag): seccomp cannot tell families apart, so the broker answers EACCES
+    // itself. Only NETLINK_ROUTE's read-only forms are served (tests/tests/net_floor.rs).
     let sb = Sandbox::new();
     let bin = helper(&sb);
     let text = step(&sb, &[], &bin, &["netlink"]);
