@@ -6,6 +6,8 @@
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
  *   tfo MODE PORT             TCP Fast Open: sendto(MSG_FASTOPEN) to 127.0.0.1:PORT
+ *   tfomsg MODE PORT          TCP Fast Open: sendmsg(msg_name, MSG_FASTOPEN) to 127.0.0.1:PORT
+ *   tfommsg MODE PORT         TCP Fast Open: sendmmsg(msg_name, MSG_FASTOPEN), one message
  *   unixdgram MODE PATH       unix datagram sendto a pathname socket
  *   connected MODE PORT       UDP connect 127.0.0.1:PORT, then send (no destination)
  *   rights MODE PATH          unix datagram sendmsg to PATH passing fd 0 (SCM_RIGHTS)
@@ -14,6 +16,8 @@
  *   raw MODE                  socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
  *   packet MODE               socket(AF_PACKET, SOCK_RAW, 0)
  *   sockpacket MODE           socket(AF_INET, SOCK_PACKET, 0) (the legacy packet type)
+ *   sctp MODE                 socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)
+ *   sctpseq MODE              socket(AF_INET6, SOCK_SEQPACKET, 0) (SCTP one-to-many)
  *   shortname MODE PORT       UDP sendto with a 1-byte destination (EINVAL natively)
  *   nlread MODE               NETLINK_ROUTE: bind, send an RTM_GETLINK dump request, read
  *   nlwrite MODE              NETLINK_ROUTE: bind, send an RTM_SETLINK for a missing link
@@ -130,6 +134,21 @@ int main(int argc, char **argv) {
         struct sockaddr_in sin = loopback(argv[3]);
         return done(x_sendto(s, "x", 1, MSG_FASTOPEN, &sin, sizeof sin));
     }
+    if ((!strcmp(step, "tfomsg") || !strcmp(step, "tfommsg")) && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        struct iovec iov = {"x", 1};
+        struct mmsghdr mm;
+        memset(&mm, 0, sizeof mm);
+        mm.msg_hdr.msg_name = &sin;
+        mm.msg_hdr.msg_namelen = sizeof sin;
+        mm.msg_hdr.msg_iov = &iov;
+        mm.msg_hdr.msg_iovlen = 1;
+        if (!strcmp(step, "tfomsg")) return done(x_sendmsg(s, &mm.msg_hdr, MSG_FASTOPEN));
+        long n = raw_mode ? syscall(SYS_sendmmsg, s, &mm, 1, MSG_FASTOPEN)
+                          : sendmmsg(s, &mm, 1, MSG_FASTOPEN);
+        return done(n == 1 ? 0 : n < 0 ? -1 : (errno = EIO, -1));
+    }
     if (!strcmp(step, "connected") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_DGRAM, 0);
         struct sockaddr_in sin = loopback(argv[3]);
@@ -188,6 +207,10 @@ int main(int argc, char **argv) {
     if (!strcmp(step, "packet") && argc == 3) return done(x_socket(AF_PACKET, SOCK_RAW, 0));
     if (!strcmp(step, "sockpacket") && argc == 3)
         return done(x_socket(AF_INET, SOCK_PACKET, htons(3)));
+    if (!strcmp(step, "sctp") && argc == 3)
+        return done(x_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+    if (!strcmp(step, "sctpseq") && argc == 3)
+        return done(x_socket(AF_INET6, SOCK_SEQPACKET, 0));
     if ((!strcmp(step, "nlread") || !strcmp(step, "nlwrite")) && argc == 3) {
         long s = x_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (s < 0) return done(s);

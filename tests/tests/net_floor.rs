@@ -66,6 +66,21 @@ fn native(sb: &Sandbox, unprivileged: bool, argv: &[&str]) -> String {
     verdict(&c.output().unwrap())
 }
 
+/// [`confined`] without `--strict` (which refuses `--no-seccomp-transport`'s weaker layer).
+fn confined_weak(sb: &Sandbox, unprivileged: bool, extra: &[&str], argv: &[&str]) -> String {
+    let mut c = command(unprivileged, &arbiter());
+    c.arg("run")
+        .arg("--quiet")
+        .args(extra)
+        .arg("--")
+        .args(argv)
+        .current_dir(&sb.dir)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("HOME", "/nonexistent")
+        .stdin(Stdio::null());
+    verdict(&c.output().unwrap())
+}
+
 fn confined(sb: &Sandbox, unprivileged: bool, extra: &[&str], argv: &[&str]) -> String {
     let mut c = command(unprivileged, &arbiter());
     c.arg("run")
@@ -171,6 +186,55 @@ fn tcp_fast_open_is_decided_as_a_tcp_connect() {
         &["--connect", &format!("tcp:127.0.0.1:{port}")],
         || {},
     );
+}
+
+/// The red-team's form (findings 01 of issue 15's review): `sendmsg(MSG_FASTOPEN)` with
+/// `msg_name` connected a fresh TCP socket anywhere while `sendmsg` was native.
+#[test]
+fn tcp_fast_open_by_sendmsg_is_decided_as_a_tcp_connect() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    attack(
+        "tfomsg",
+        &[&port],
+        &["--connect", &format!("tcp:127.0.0.1:{port}")],
+        || {},
+    );
+}
+
+#[test]
+fn tcp_fast_open_by_sendmmsg_is_decided_as_a_tcp_connect() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    attack(
+        "tfommsg",
+        &[&port],
+        &["--connect", &format!("tcp:127.0.0.1:{port}")],
+        || {},
+    );
+}
+
+/// Without the notify filter a plain `sendmsg` stays native (the shim's channel), but one
+/// with `MSG_FASTOPEN` is a connect the table refuses.
+#[test]
+fn tcp_fast_open_is_refused_without_the_seccomp_transport() {
+    let sb = Sandbox::new();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let allow = format!("tcp:127.0.0.1:{port}");
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for step in ["tfo", "tfomsg", "tfommsg"] {
+                for mode in ["raw", "libc"] {
+                    let argv = [h.to_str().unwrap(), step, mode, &port];
+                    assert_eq!(native(&sb, unprivileged, &argv), "ok", "native {argv:?}");
+                    let extra = ["--no-seccomp-transport", "--connect", &allow];
+                    let got = confined_weak(&sb, unprivileged, &extra, &argv);
+                    assert_eq!(got, "errno 13", "{argv:?} without the transport");
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -344,19 +408,51 @@ fn raw_and_packet_sockets_are_refused() {
         return;
     }
     let sb = Sandbox::new();
-    // `sockpacket` is refused by socket() classification in the seccomp filter (issue 15's
-    // default-deny socket table); until that lands only raw and packet are checked here.
-    let steps: &[&str] = if std::env::var_os("ARBITER_EXPECT_SOCKET_TABLE").is_some() {
-        &["raw", "packet", "sockpacket"]
-    } else {
-        &["raw", "packet"]
-    };
+    // The table refuses another family with EAFNOSUPPORT, another type or protocol of
+    // inet with EACCES (the kernel itself would answer neither to root).
+    let steps = [
+        ("raw", libc::EACCES),
+        ("packet", libc::EAFNOSUPPORT),
+        ("sockpacket", libc::EACCES),
+    ];
     for h in helpers(&sb) {
-        for step in steps {
+        for (step, errno) in steps {
             for mode in ["raw", "libc"] {
                 let argv = [h.to_str().unwrap(), step, mode];
                 assert_eq!(native(&sb, false, &argv), "ok", "native control {argv:?}");
-                assert_eq!(confined(&sb, false, &[], &argv), "errno 13", "{argv:?}");
+                assert_eq!(
+                    confined(&sb, false, &[], &argv),
+                    format!("errno {errno}"),
+                    "{argv:?}"
+                );
+            }
+        }
+    }
+}
+
+/// SCTP sockets are refused: `SCTP_SOCKOPT_CONNECTX`/`BINDX` connect and bind through
+/// `setsockopt`, past the brokered `connect`/`bind`. The native control needs the sctp
+/// module; without it the kernel answers EPROTONOSUPPORT/ESOCKTNOSUPPORT, never EACCES, so
+/// the confined answer still shows the table refused it.
+#[test]
+fn sctp_sockets_are_refused() {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for step in ["sctp", "sctpseq"] {
+                for mode in ["raw", "libc"] {
+                    let argv = [h.to_str().unwrap(), step, mode];
+                    let native = native(&sb, unprivileged, &argv);
+                    if native != "ok" {
+                        println!("SKIP native control {argv:?}: {native} (no sctp module)");
+                        assert_ne!(native, format!("errno {}", libc::EACCES));
+                    }
+                    assert_eq!(
+                        confined(&sb, unprivileged, &[], &argv),
+                        format!("errno {}", libc::EACCES),
+                        "{argv:?}"
+                    );
+                }
             }
         }
     }

@@ -611,7 +611,11 @@ mod tests {
                 ("sendto", [3, 0x1000, 1, fastopen, 0, 0]),
                 ("listen", [3, 1, 0, 0, 0, 0]),
             ] {
-                assert_eq!(x86(name, args, opts), bpf::RET_USER_NOTIF, "{name} {args:?}");
+                assert_eq!(
+                    x86(name, args, opts),
+                    bpf::RET_USER_NOTIF,
+                    "{name} {args:?}"
+                );
             }
             assert_eq!(x86("sendto", [3, 0x1000, 1, 0, 0, 0], opts), bpf::RET_ALLOW);
             assert_eq!(x86("read", [3, 0x1000, 1, 0, 0, 0], opts), bpf::RET_ALLOW);
@@ -619,9 +623,21 @@ mod tests {
         // Without it: a TCP Fast Open send is a connect, refused like one; a plain sendmsg
         // stays native (the shim's channel); listen is refused (the shim forwards it).
         for (name, args, want) in [
-            ("sendmsg", [3, 0x1000, fastopen, 0, 0, 0], errno(libc::EACCES)),
-            ("sendmmsg", [3, 0x1000, 2, fastopen, 0, 0], errno(libc::EACCES)),
-            ("sendto", [3, 0x1000, 1, fastopen, 0, 0], errno(libc::EACCES)),
+            (
+                "sendmsg",
+                [3, 0x1000, fastopen, 0, 0, 0],
+                errno(libc::EACCES),
+            ),
+            (
+                "sendmmsg",
+                [3, 0x1000, 2, fastopen, 0, 0],
+                errno(libc::EACCES),
+            ),
+            (
+                "sendto",
+                [3, 0x1000, 1, fastopen, 0, 0],
+                errno(libc::EACCES),
+            ),
             ("sendto", [3, 0x1000, 1, 0, 0x2000, 16], errno(libc::EACCES)),
             ("listen", [3, 1, 0, 0, 0, 0], errno(libc::EACCES)),
             ("sendmsg", [3, 0x1000, 0, 0, 0, 0], bpf::RET_ALLOW),

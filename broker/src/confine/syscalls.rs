@@ -869,12 +869,18 @@ pub const TABLE: &[Row] = &[
     // one is refused (`Kind::without_transport`).
     row(
         "sendmsg",
-        &[arm!(Action::Broker(Kind::SendmsgFastOpen), has(2, MSG_FASTOPEN))],
+        &[arm!(
+            Action::Broker(Kind::SendmsgFastOpen),
+            has(2, MSG_FASTOPEN)
+        )],
         Action::Broker(Kind::Sendmsg),
     ),
     row(
         "sendmmsg",
-        &[arm!(Action::Broker(Kind::SendmmsgFastOpen), has(3, MSG_FASTOPEN))],
+        &[arm!(
+            Action::Broker(Kind::SendmmsgFastOpen),
+            has(3, MSG_FASTOPEN)
+        )],
         Action::Broker(Kind::Sendmmsg),
     ),
     native("accept"),

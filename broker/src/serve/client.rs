@@ -200,7 +200,14 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
     // supervisor waits for queue on its signalfd from here on, SIGCHLD included.
     let supervisor = Supervisor::prepare().context("cannot set up the launcher's supervision")?;
     let notify = confinement.notify;
-    let child = match spawn(&program, req.command, &shim, &granted, notify, confinement.steps) {
+    let child = match spawn(
+        &program,
+        req.command,
+        &shim,
+        &granted,
+        notify,
+        confinement.steps,
+    ) {
         Ok(pid) => pid,
         Err(e) => {
             let code = match e.raw_os_error() {
