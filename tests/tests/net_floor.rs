@@ -590,6 +590,22 @@ fn without_the_notify_filter_listen_is_refused_or_decided_by_the_shim() {
         ),
         "ok"
     );
+    // An inherited ARBITER_SECCOMP=1 (arbiter run inside a sandbox) is not passed on when
+    // the notify filter is off: the shim still forwards listen instead of leaving it to a
+    // filter that refuses it.
+    let mut c = Command::new(arbiter());
+    c.args(["run", "--strict", off, "--bind", "0.0.0.0:0", "--"])
+        .args([dynamic, "listen", "libc"])
+        .current_dir(&sb.dir)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("HOME", "/nonexistent")
+        .env("ARBITER_SECCOMP", "1")
+        .stdin(Stdio::null());
+    assert_eq!(
+        verdict(&c.output().unwrap()),
+        "ok",
+        "inherited ARBITER_SECCOMP=1"
+    );
 }
 
 /// A refused netlink write is audited (`seccomp_refused`, `call` "send", `AF_NETLINK`).

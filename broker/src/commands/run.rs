@@ -319,8 +319,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     );
     env.insert(ENV_SHIM.into(), shim.into_os_string());
     env.insert("TMPDIR".into(), vars.tmpdir.clone().into_os_string());
+    // Set exactly when the notify filter is installed: an inherited `ARBITER_SECCOMP=1`
+    // (arbiter run inside a sandbox) would make the shim leave connect/bind/listen to a
+    // filter that refuses them.
     if confinement.notify {
         env.insert(ENV_SECCOMP.into(), OsString::from("1"));
+    } else {
+        env.remove(std::ffi::OsStr::new(ENV_SECCOMP));
     }
     let launch = Launch {
         program: &program,

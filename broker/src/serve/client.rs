@@ -260,6 +260,8 @@ fn spawn(
         // The shim lets connect, bind and listen reach the kernel, where the filter stops
         // them for the daemon (see `arbiter_protocol::ENV_SECCOMP`).
         cmd.env(ENV_SECCOMP, "1");
+    } else {
+        cmd.env_remove(ENV_SECCOMP);
     }
     // dup2 clears FD_CLOEXEC: the command inherits fd 1023; the seccomp step sends the
     // notify listener on it.
