@@ -89,7 +89,7 @@ pub const ENV_SHIM: &str = "ARBITER_SHIM";
 /// the broker (which takes the socket with `pidfd_getfd`), instead of passing the socket by
 /// `sendmsg`, which the filter would stop as well (two round trips). A program that
 /// removes it only makes those calls slower; one that sets it falsely gets `EACCES` from the
-/// errno filter.
+/// syscall table (`arbiter run` and `arbiter serve` set or remove it to match the filter).
 pub const ENV_SECCOMP: &str = "ARBITER_SECCOMP";
 
 /// The fd number at which `arbiter run` places the bootstrap socket in the child.

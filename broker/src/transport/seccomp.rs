@@ -1083,7 +1083,7 @@ impl Target {
             return net::netlink_bind(self, &sock, &raw[..len]);
         }
         if !matches!(family, libc::AF_UNIX | libc::AF_INET | libc::AF_INET6) {
-            // Netlink and the rest: refused as the errno filter refuses them without the
+            // Netlink and the rest: refused as the syscall table refuses them without the
             // notify filter (seccomp cannot tell the families apart in BPF).
             self.audit_refused(core, nr, family);
             return Err(libc::EACCES);
