@@ -118,6 +118,24 @@ fn main() {
             socktype: 1,
             protocol: 0,
         },
+        Call::Listen { backlog: 128 },
+        Call::Send {
+            addr: Some(SockAddr::Inet {
+                addr: [127, 0, 0, 1],
+                port: 53,
+            }),
+            data: b"query",
+            flags: 0x4000,
+            rights: 1,
+            creds: Some((1, 2, 3)),
+        },
+        Call::GetNameInfo {
+            addr: SockAddr::Inet {
+                addr: [127, 0, 0, 1],
+                port: 80,
+            },
+            flags: 8,
+        },
     ];
     for (i, call) in calls.into_iter().enumerate() {
         let mut buf = vec![0u8; arbiter_protocol::MAX_MESSAGE];

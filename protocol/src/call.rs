@@ -254,6 +254,42 @@ pub enum Call<'a> {
     /// the broker (an audit log records every call, or the fast paths are off). Never
     /// audited.
     FastPaths,
+    // Later additions go last: a variant's wire tag is its position.
+    /// listen(2) on the program's own socket, which travels as fd 0 of the message. An
+    /// unbound IPv4/IPv6 socket is decided as a bind to the wildcard address, port 0.
+    Listen {
+        /// The backlog.
+        backlog: i32,
+    },
+    /// sendto(2)/sendmsg(2) on the program's own socket (fd 0 of the message), performed by
+    /// the broker with these bytes. A destination is decided like a connect of the
+    /// socket's protocol; none (a connected socket) is sent without a decision. Built by
+    /// the seccomp transport from the program's memory.
+    Send {
+        /// The destination (`msg_name`), if any.
+        #[serde(borrow)]
+        addr: Option<SockAddr<'a>>,
+        /// The bytes to send.
+        #[serde(borrow)]
+        data: &'a [u8],
+        /// `MSG_*` flags.
+        flags: i32,
+        /// How many fds at the end of the message travel as `SCM_RIGHTS` (after the
+        /// socket and a unix destination's base directory).
+        rights: u8,
+        /// `SCM_CREDENTIALS` (pid, uid, gid) to attach, already checked to be the caller's.
+        creds: Option<(i32, u32, u32)>,
+    },
+    /// getnameinfo(3) for the host name of an IPv4/IPv6 address (the shim answers numeric
+    /// forms and the service itself). Replies with [`crate::Payload::Bytes`], the host
+    /// name; `result` is 0 or an `EAI_*`.
+    GetNameInfo {
+        /// The address (`Inet` or `Inet6`).
+        #[serde(borrow)]
+        addr: SockAddr<'a>,
+        /// `NI_*` flags.
+        flags: i32,
+    },
 }
 
 impl Call<'_> {
@@ -277,7 +313,10 @@ impl Call<'_> {
             Call::Utimens { .. } => "utimens",
             Call::Connect { .. } => "connect",
             Call::Bind { .. } => "bind",
+            Call::Listen { .. } => "listen",
+            Call::Send { .. } => "send",
             Call::GetAddrInfo { .. } => "getaddrinfo",
+            Call::GetNameInfo { .. } => "getnameinfo",
             Call::FastPaths => "fast_paths",
         }
     }
@@ -310,7 +349,15 @@ impl Call<'_> {
                     _ => 0,
                 }
             }
-            Call::GetAddrInfo { .. } | Call::FastPaths => 0,
+            Call::Listen { .. } => 1,
+            Call::Send { addr, rights, .. } => {
+                1 + usize::from(*rights)
+                    + match addr {
+                        Some(SockAddr::Unix(p)) => at(p),
+                        _ => 0,
+                    }
+            }
+            Call::GetAddrInfo { .. } | Call::GetNameInfo { .. } | Call::FastPaths => 0,
         }
     }
 }

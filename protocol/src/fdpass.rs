@@ -55,9 +55,36 @@ fn errno() -> i32 {
 
 /// Sends `bytes` with `fds` attached as one packet. Retries on `EINTR`.
 /// `bytes` must not be empty (a 0-byte packet means end of stream to the receiver).
+///
+/// Without fds the packet goes with `sendto(sock, …, NULL, 0)`, which arbiter's seccomp
+/// filter lets through (no destination); `sendmsg` is trapped under the notify filter and
+/// performed by the broker, one notification more, so it is used only to pass fds.
 pub fn send_with_fds(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), i32> {
     if bytes.is_empty() || fds.len() > MAX_FDS {
         return Err(libc::EINVAL);
+    }
+    if fds.is_empty() {
+        loop {
+            // SAFETY: bytes is a live buffer of bytes.len() bytes; no destination.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_sendto,
+                    sock,
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    libc::MSG_NOSIGNAL,
+                    std::ptr::null::<libc::sockaddr>(),
+                    0 as libc::socklen_t,
+                )
+            };
+            if rc >= 0 {
+                return Ok(());
+            }
+            let e = errno();
+            if e != libc::EINTR {
+                return Err(e);
+            }
+        }
     }
     let mut control = ControlBuffer([0; 128]);
     let mut iov = libc::iovec {
@@ -88,22 +115,20 @@ pub fn send_with_fds(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> Result<(), i32
             );
         }
     }
+    // First without waiting: under arbiter's notify filter the broker performs this
+    // sendmsg, and serves one that cannot block at once, without a thread of its own.
+    let mut flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
     loop {
         // SAFETY: msg points at live iov and control buffers for the duration of the call.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_sendmsg,
-                sock,
-                &msg as *const libc::msghdr,
-                libc::MSG_NOSIGNAL,
-            )
-        };
+        let rc =
+            unsafe { libc::syscall(libc::SYS_sendmsg, sock, &msg as *const libc::msghdr, flags) };
         if rc >= 0 {
             return Ok(());
         }
-        let e = errno();
-        if e != libc::EINTR {
-            return Err(e);
+        match errno() {
+            libc::EINTR => {}
+            libc::EAGAIN if flags & libc::MSG_DONTWAIT != 0 => flags = libc::MSG_NOSIGNAL,
+            e => return Err(e),
         }
     }
 }

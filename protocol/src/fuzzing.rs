@@ -67,7 +67,12 @@ pub fn request(data: &[u8]) {
             assert_path_valid(target, false);
             assert_arg_valid(path, nfds, false);
         }
-        Call::Connect { addr } | Call::Bind { addr, .. } => match addr {
+        Call::Connect { addr }
+        | Call::Bind { addr, .. }
+        | Call::Send {
+            addr: Some(addr), ..
+        }
+        | Call::GetNameInfo { addr, .. } => match addr {
             SockAddr::Unix(p) => assert_arg_valid(p, nfds, false),
             SockAddr::Abstract(n) => assert!(n.len() <= crate::valid::ABSTRACT_MAX),
             _ => {}
@@ -78,7 +83,7 @@ pub fn request(data: &[u8]) {
                 assert!(!text.chars().any(|c| c.is_control() || c.is_whitespace()));
             }
         }
-        Call::FastPaths => {}
+        Call::Send { addr: None, .. } | Call::Listen { .. } | Call::FastPaths => {}
     }
 }
 

@@ -84,6 +84,14 @@ pub const ENV_FD: &str = "ARBITER_FD";
 /// was cleared can be given `LD_PRELOAD` again.
 pub const ENV_SHIM: &str = "ARBITER_SHIM";
 
+/// Environment variable set to `1` when the seccomp notify filter is installed: the shim
+/// then lets `connect`, `bind` and `listen` go to the kernel, whose filter stops them for
+/// the broker (which takes the socket with `pidfd_getfd`), instead of passing the socket by
+/// `sendmsg`, which the filter would stop as well (two round trips). A program that
+/// removes it only makes those calls slower; one that sets it falsely gets `EACCES` from the
+/// syscall table (`arbiter run` and `arbiter serve` set or remove it to match the filter).
+pub const ENV_SECCOMP: &str = "ARBITER_SECCOMP";
+
 /// The fd number at which `arbiter run` places the bootstrap socket in the child.
 pub const DEFAULT_BOOTSTRAP_FD: i32 = 1023;
 
@@ -97,17 +105,23 @@ pub struct Register {
 /// The tag that opens a [`SeccompListener`] message.
 pub const SECCOMP_LISTENER_TAG: [u8; 4] = *b"SECL";
 
-/// Hands a seccomp user-notification listener (the message's one fd) to the broker. Sent
-/// once on the bootstrap socket by `arbiter run`'s child between fork and exec
-/// (`arbiter run --seccomp-transport`). Its tag's first byte (`S`, 0x53) is a whole
-/// one-byte varint, so a [`Register`] never decodes from it (the bytes after it are
-/// trailing bytes, an error); the broker checks the tag (fuzzed by `bootstrap_decoder`).
+/// Hands a seccomp user-notification listener to the broker. Sent once on the bootstrap
+/// socket by the process that installed the filter (`arbiter run`'s child between fork and
+/// exec, or `arbiter serve`'s launcher), without fds: `sendmsg` is itself trapped by the
+/// filter just installed, so the broker takes the listener (fd number
+/// [`SeccompListener::fd`] in the sender, named by the message's kernel credentials) with
+/// `pidfd_getfd`, then answers one byte on the bootstrap socket, which the sender waits for
+/// before it closes its copy. Its tag's first byte (`S`, 0x53) is a whole one-byte varint,
+/// so a [`Register`] never decodes from it (the bytes after it are trailing bytes, an
+/// error); the broker checks the tag (fuzzed by `bootstrap_decoder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeccompListener {
     /// Always [`SECCOMP_LISTENER_TAG`].
     pub tag: [u8; 4],
     /// The protocol version of the sender.
     pub version: u32,
+    /// The listener's fd number in the sender.
+    pub fd: i32,
 }
 
 /// First message the broker sends on a new call channel.

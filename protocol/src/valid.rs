@@ -278,6 +278,11 @@ impl<'a> Checked<'a> {
                 check_path(Arg::Path, path, nfds, false)?;
             }
             Call::Connect { addr } | Call::Bind { addr, .. } => check_addr(addr, nfds)?,
+            Call::Send {
+                addr: Some(addr), ..
+            }
+            | Call::GetNameInfo { addr, .. } => check_addr(addr, nfds)?,
+            Call::Send { addr: None, .. } | Call::Listen { .. } => {}
             Call::GetAddrInfo { node, service, .. } => {
                 if let Some(n) = node {
                     check_name(Arg::Host, n, HOST_MAX)?;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use arbiter_protocol::ENV_FD;
+use arbiter_protocol::{ENV_FD, ENV_SECCOMP};
 
 /// Not yet read from the environment.
 const UNKNOWN: i32 = -2;
@@ -23,6 +23,50 @@ static FORK_PAGE: AtomicU64 = AtomicU64::new(0);
 static UMASK: AtomicU32 = AtomicU32::new(u32::MAX);
 
 static INIT: AtomicU8 = AtomicU8::new(0);
+
+/// Whether `ARBITER_SECCOMP=1` (the notify filter is installed): 0 unknown, 1 no, 2 yes.
+static NOTIFY: AtomicU8 = AtomicU8::new(0);
+
+/// The value of environment variable `key`, without allocating.
+fn env_value(key: &str) -> Option<*const libc::c_char> {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: environ is libc's NULL-terminated array of NUL-terminated strings; we only read.
+    unsafe {
+        let mut p = environ;
+        if p.is_null() {
+            return None;
+        }
+        let key = key.as_bytes();
+        while !(*p).is_null() {
+            let s = *p;
+            let mut i = 0;
+            while i < key.len() && *s.add(i) as u8 == key[i] {
+                i += 1;
+            }
+            if i == key.len() && *s.add(i) as u8 == b'=' {
+                return Some(s.add(i + 1));
+            }
+            p = p.add(1);
+        }
+    }
+    None
+}
+
+/// Whether the seccomp notify filter is installed (`ARBITER_SECCOMP=1`), read once.
+pub fn notify_filter() -> bool {
+    match NOTIFY.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: env_value returns a pointer into a NUL-terminated environment string.
+            let on = env_value(ENV_SECCOMP)
+                .is_some_and(|v| unsafe { *v as u8 == b'1' && *v.add(1) == 0 });
+            NOTIFY.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+            on
+        }
+        v => v == 2,
+    }
+}
 
 /// Reads `ARBITER_FD` without allocating (the hooks may run before libc is fully set up).
 fn bootstrap_from_env() -> i32 {

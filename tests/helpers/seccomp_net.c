@@ -6,7 +6,8 @@
  *   nonblock PORT       non-blocking connect: EINPROGRESS or 0, then SO_ERROR after poll
  *   unix PATH           connect to a pathname unix socket (relative to the cwd)
  *   unix_bind PATH      bind a pathname unix socket (relative to the cwd)
- *   netlink             bind an AF_NETLINK socket (another family: refused) */
+ *   netlink             bind an AF_NETLINK NETLINK_SOCK_DIAG socket (another family than
+ *                       unix/inet, and not the NETLINK_ROUTE reads glibc needs: refused) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +97,7 @@ int main(int argc, char **argv) {
         return report(step, bind(s, (struct sockaddr *)&sun, len) == 0);
     }
     if (!strcmp(step, "netlink")) {
-        int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
         if (s < 0) return report("netlink_socket", 0);
         struct sockaddr_nl nl;
         memset(&nl, 0, sizeof nl);

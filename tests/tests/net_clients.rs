@@ -252,3 +252,123 @@ fn gethostbyname_follows_the_same_resolve_rules() {
     assert_code(&o, 0);
     assert!(stdout(&o).starts_with("error"), "{}", stdout(&o));
 }
+
+#[test]
+fn non_blocking_connect_completes_under_epoll() {
+    let (port, _h) = http_server();
+    let sb = Sandbox::new();
+    let script = format!(
+        "import errno, select, socket\ns = socket.socket()\ns.setblocking(False)\nr = s.connect_ex(('127.0.0.1', {port}))\ne = select.epoll()\ne.register(s.fileno(), select.EPOLLOUT)\nev = e.poll(5)\nprint(r in (0, errno.EINPROGRESS), bool(ev), s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))"
+    );
+    let allow = format!("127.0.0.1:{port}");
+    let o = sb.run(&["--connect", &allow], &["python3", "-c", &script]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "True True 0", "{}", stderr(&o));
+}
+
+#[test]
+fn node_http_get_reaches_an_allowed_server_and_is_refused_elsewhere() {
+    if !have("node") {
+        println!("SKIP: node is not installed");
+        return;
+    }
+    let (port, _h) = http_server();
+    let sb = Sandbox::new();
+    let script = format!(
+        "require('http').get('http://127.0.0.1:{port}/', r => r.on('data', d => process.stdout.write(d))).on('error', e => {{ console.log(e.code); }})"
+    );
+    let allow = format!("127.0.0.1:{port}");
+    let o = sb.run(&["--connect", &allow], &["node", "-e", &script]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
+    let o = sb.run(&[], &["node", "-e", &script]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "EACCES", "{}", stderr(&o));
+}
+
+#[test]
+fn git_clones_over_a_local_http_server() {
+    if !have("git") || !have("python3") {
+        println!("SKIP: git or python3 is not installed");
+        return;
+    }
+    let serve = tempfile::Builder::new()
+        .prefix("arbiter-git-")
+        .tempdir()
+        .unwrap();
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let work = serve.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("file"), "cloned\n").unwrap();
+    git(&work, &["add", "file"]);
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "one",
+        ],
+    );
+    git(serve.path(), &["clone", "-q", "--bare", "work", "repo.git"]);
+    git(&serve.path().join("repo.git"), &["update-server-info"]);
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &free.to_string(),
+        ])
+        .current_dir(serve.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the server answers (it binds after the interpreter starts).
+    while std::net::TcpStream::connect(("127.0.0.1", free)).is_err() {
+        if server.try_wait().unwrap().is_some() {
+            panic!("python3 -m http.server exited");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sb = Sandbox::new();
+    let url = format!("http://127.0.0.1:{free}/repo.git");
+    let allow = format!("127.0.0.1:{free}");
+    let o = sb.run(&["--connect", &allow], &["git", "clone", "-q", &url, "out"]);
+    let cloned = std::fs::read_to_string(sb.path("out/file"));
+    let denied = sb.run(&[], &["git", "clone", "-q", &url, "out2"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_code(&o, 0);
+    assert_eq!(cloned.unwrap(), "cloned\n", "{}", stderr(&o));
+    assert_ne!(
+        denied.status.code(),
+        Some(0),
+        "a clone without a connect rule"
+    );
+    assert!(!sb.path("out2/file").exists());
+}

@@ -225,6 +225,23 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
         Call::Connect { addr } | Call::Bind { addr, .. } => {
             a.insert("addr".into(), sockaddr_json(addr));
         }
+        Call::Listen { backlog } => {
+            a.insert("backlog".into(), json!(backlog));
+        }
+        Call::Send {
+            addr, data, flags, ..
+        } => {
+            a.insert(
+                "addr".into(),
+                addr.as_ref().map_or(Value::Null, sockaddr_json),
+            );
+            a.insert("len".into(), json!(data.len()));
+            a.insert("flags".into(), json!(flags));
+        }
+        Call::GetNameInfo { addr, flags } => {
+            a.insert("addr".into(), sockaddr_json(addr));
+            a.insert("flags".into(), json!(flags));
+        }
         Call::GetAddrInfo { node, service, .. } => {
             a.insert("node".into(), node.map_or(Value::Null, path_json));
             a.insert("service".into(), service.map_or(Value::Null, path_json));

@@ -57,12 +57,13 @@ pub struct Options {
 }
 
 /// The operations measured natively and brokered.
-const KINDS: [Kind; 5] = [
+const KINDS: [Kind; 6] = [
     Kind::Open,
     Kind::Stat,
     Kind::Access,
     Kind::Connect,
     Kind::Getaddrinfo,
+    Kind::Sendto,
 ];
 
 /// Accepts and drops connections on a loopback port for the life of the process.
@@ -138,7 +139,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         .unwrap_or(if opts.quick { 2_000 } else { 20_000 });
     let net = (base / 4).max(1); // connect and getaddrinfo are slower per call
     let per_kind = |k: Kind| match k {
-        Kind::Connect | Kind::Getaddrinfo => net,
+        Kind::Connect | Kind::Getaddrinfo | Kind::Sendto => net,
         _ => base,
     };
     let mut results = Vec::new();

@@ -146,6 +146,7 @@ impl Report {
         p50_ratio("brokered_open_floor", "native_open_floor", Some(5.0));
         p50_ratio("brokered_connect", "native_connect", None);
         p50_ratio("brokered_getaddrinfo", "native_getaddrinfo", None);
+        p50_ratio("brokered_sendto", "native_sendto", None);
         p50_ratio("ideal_open_rt", "bare_rt", None);
         p50_ratio("seccomp_open", "brokered_open_rt", None);
         p50_ratio("seccomp_stat", "brokered_stat_rt", None);
@@ -159,6 +160,7 @@ impl Report {
             "access",
             "connect",
             "getaddrinfo",
+            "sendto",
             "stat_rt",
             "open_rt",
         ] {

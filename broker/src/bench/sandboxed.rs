@@ -34,6 +34,8 @@ impl Runner {
             "run",
             "--connect",
             &self.addr.to_string(),
+            "--connect",
+            &format!("udp:{}", self.addr),
             "--resolve",
             "localhost",
         ]);

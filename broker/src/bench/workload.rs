@@ -32,6 +32,10 @@ pub enum Kind {
     Connect,
     /// `getaddrinfo(host, NULL, SOCK_STREAM)` then `freeaddrinfo`.
     Getaddrinfo,
+    /// `sendto` of one byte from a fresh UDP socket to the loopback listener's port (socket
+    /// and close untimed): a datagram with its own destination, decided and sent by the
+    /// broker under seccomp notification.
+    Sendto,
     /// `syscall(SYS_openat, AT_FDCWD, path, O_RDONLY)` then `close`: a raw system call the
     /// shim never sees, so inside a sandbox it reaches the broker by seccomp notification.
     #[value(name = "seccomp_open")]
@@ -52,6 +56,7 @@ impl Kind {
             Kind::Access => "access",
             Kind::Connect => "connect",
             Kind::Getaddrinfo => "getaddrinfo",
+            Kind::Sendto => "sendto",
             Kind::SeccompOpen => "seccomp_open",
             Kind::SeccompStat => "seccomp_stat",
             Kind::Idle => "idle",
@@ -144,6 +149,42 @@ fn once(kind: Kind, t: &Target) -> Result<u64, i32> {
             let rc = unsafe {
                 libc::connect(
                     fd,
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            };
+            let end = now_ns();
+            let err = last_errno();
+            // SAFETY: fd is ours and closed once.
+            unsafe { libc::close(fd) };
+            if rc < 0 {
+                return Err(err);
+            }
+            Ok(end - start)
+        }
+        Kind::Sendto => {
+            // SAFETY: plain socket(2).
+            let fd =
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+            if fd < 0 {
+                return Err(last_errno());
+            }
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: t.addr.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*t.addr.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let start = now_ns();
+            // SAFETY: one byte from a static buffer; sin is a valid sockaddr_in.
+            let rc = unsafe {
+                libc::sendto(
+                    fd,
+                    b"x".as_ptr().cast(),
+                    1,
+                    0,
                     (&sin as *const libc::sockaddr_in).cast(),
                     std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
                 )

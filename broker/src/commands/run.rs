@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arbiter_policies::{Access, Loading, Policy, Source, Vars};
-use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM};
+use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
 use serde_json::json;
 
 use crate::audit::{self, Audit};
@@ -328,6 +328,14 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     );
     env.insert(ENV_SHIM.into(), shim.into_os_string());
     env.insert("TMPDIR".into(), vars.tmpdir.clone().into_os_string());
+    // Set exactly when the notify filter is installed: an inherited `ARBITER_SECCOMP=1`
+    // (arbiter run inside a sandbox) would make the shim leave connect/bind/listen to a
+    // filter that refuses them.
+    if confinement.notify {
+        env.insert(ENV_SECCOMP.into(), OsString::from("1"));
+    } else {
+        env.remove(std::ffi::OsStr::new(ENV_SECCOMP));
+    }
     let launch = Launch {
         program: &program,
         argv: &args.command,

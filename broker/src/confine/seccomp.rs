@@ -182,28 +182,42 @@ impl NotifyFilter {
         Ok(NotifyFilter { program })
     }
 
-    /// The step that installs the filter in the child, sends the listener to the broker on
-    /// the bootstrap socket at `bootstrap` as a [`arbiter_protocol::SeccompListener`]
-    /// and closes it. It replaces [`Filter::into_pre_exec`]. Makes system calls only.
+    /// The step that installs the filter in the child, hands the listener to the broker on
+    /// the bootstrap socket at `bootstrap` (a [`arbiter_protocol::SeccompListener`] naming
+    /// its fd number; the broker takes it with `pidfd_getfd` and answers one byte: the
+    /// filter traps `sendmsg`, so it cannot travel as `SCM_RIGHTS`), and closes it. It
+    /// replaces [`Filter::into_pre_exec`]. Makes system calls only.
     pub fn into_pre_exec(self, bootstrap: i32) -> anyhow::Result<PreExec> {
         let program = self.program;
-        let mut msg = [0u8; 16];
-        let len = arbiter_protocol::encode(
-            &arbiter_protocol::SeccompListener {
-                tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
-                version: arbiter_protocol::PROTOCOL_VERSION,
-            },
-            &mut msg,
-        )
-        .map_err(|e| anyhow::anyhow!("cannot encode the listener message: {e:?}"))?
-        .len();
         Ok(Box::new(move || {
             super::no_new_privs()?;
             let listener = install(&program, FLAG_NEW_LISTENER)? as i32;
-            let sent = arbiter_protocol::fdpass::send_with_fds(bootstrap, &msg[..len], &[listener]);
+            let mut msg = [0u8; 32];
+            let sent = arbiter_protocol::encode(
+                &arbiter_protocol::SeccompListener {
+                    tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
+                    version: arbiter_protocol::PROTOCOL_VERSION,
+                    fd: listener,
+                },
+                &mut msg,
+            )
+            .map_err(|_| libc::EINVAL)
+            .and_then(|m| arbiter_protocol::fdpass::send_with_fds(bootstrap, m, &[]));
+            let mut ack = [0u8; 1];
+            let got = match sent {
+                Ok(()) => loop {
+                    // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
+                    let n = unsafe { libc::read(bootstrap, ack.as_mut_ptr().cast(), 1) };
+                    if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
+                    {
+                        break if n == 1 { Ok(()) } else { Err(libc::EPIPE) };
+                    }
+                },
+                Err(e) => Err(e),
+            };
             // SAFETY: listener is our own fd, closed once; the broker holds its copy.
             unsafe { libc::close(listener) };
-            sent.map_err(std::io::Error::from_raw_os_error)
+            got.map_err(std::io::Error::from_raw_os_error)
         }))
     }
 }
@@ -555,6 +569,83 @@ mod tests {
             x86("socket", sock(libc::AF_PACKET, libc::SOCK_RAW, 0), notify),
             errno(libc::EAFNOSUPPORT)
         );
+        // SCTP (its setsockopt connect/bind), MPTCP, ping and UDP-Lite sockets are refused;
+        // inet SOCK_SEQPACKET is SCTP whatever the protocol.
+        for opts in ALL {
+            for family in [libc::AF_INET, libc::AF_INET6] {
+                for (ty, protocol, allowed) in [
+                    (libc::SOCK_STREAM, 0, true),
+                    (libc::SOCK_STREAM, libc::IPPROTO_TCP, true),
+                    (libc::SOCK_DGRAM, 0, true),
+                    (libc::SOCK_DGRAM, libc::IPPROTO_UDP, true),
+                    (libc::SOCK_STREAM, libc::IPPROTO_SCTP, false),
+                    (libc::SOCK_SEQPACKET, libc::IPPROTO_SCTP, false),
+                    (libc::SOCK_SEQPACKET, 0, false),
+                    (libc::SOCK_STREAM, libc::IPPROTO_MPTCP, false),
+                    (libc::SOCK_DGRAM, libc::IPPROTO_ICMP, false),
+                    (libc::SOCK_DGRAM, libc::IPPROTO_UDPLITE, false),
+                ] {
+                    let want = if allowed {
+                        bpf::RET_ALLOW
+                    } else {
+                        errno(libc::EACCES)
+                    };
+                    let args = sock(family, ty | cloexec, protocol as u64);
+                    assert_eq!(x86("socket", args, opts), want, "{args:?} {opts:?}");
+                }
+            }
+        }
+        // Network sends: with the notify filter every sendmsg/sendmmsg, a sendto with a
+        // destination or MSG_FASTOPEN and every listen go to the broker; a plain sendto (the
+        // shim's channel, the listener handoff) and read stay native.
+        let without = ALL[0];
+        let fastopen = libc::MSG_FASTOPEN as u32 as u64;
+        for opts in &ALL[1..] {
+            let opts = *opts;
+            for (name, args) in [
+                ("sendmsg", [3, 0x1000, 0, 0, 0, 0]),
+                ("sendmsg", [3, 0x1000, fastopen, 0, 0, 0]),
+                ("sendmmsg", [3, 0x1000, 2, 0, 0, 0]),
+                ("sendmmsg", [3, 0x1000, 2, fastopen, 0, 0]),
+                ("sendto", [3, 0x1000, 1, 0, 0x2000, 16]),
+                ("sendto", [3, 0x1000, 1, fastopen, 0, 0]),
+                ("listen", [3, 1, 0, 0, 0, 0]),
+            ] {
+                assert_eq!(
+                    x86(name, args, opts),
+                    bpf::RET_USER_NOTIF,
+                    "{name} {args:?}"
+                );
+            }
+            assert_eq!(x86("sendto", [3, 0x1000, 1, 0, 0, 0], opts), bpf::RET_ALLOW);
+            assert_eq!(x86("read", [3, 0x1000, 1, 0, 0, 0], opts), bpf::RET_ALLOW);
+        }
+        // Without it: a TCP Fast Open send is a connect, refused like one; a plain sendmsg
+        // stays native (the shim's channel); listen is refused (the shim forwards it).
+        for (name, args, want) in [
+            (
+                "sendmsg",
+                [3, 0x1000, fastopen, 0, 0, 0],
+                errno(libc::EACCES),
+            ),
+            (
+                "sendmmsg",
+                [3, 0x1000, 2, fastopen, 0, 0],
+                errno(libc::EACCES),
+            ),
+            (
+                "sendto",
+                [3, 0x1000, 1, fastopen, 0, 0],
+                errno(libc::EACCES),
+            ),
+            ("sendto", [3, 0x1000, 1, 0, 0x2000, 16], errno(libc::EACCES)),
+            ("listen", [3, 1, 0, 0, 0, 0], errno(libc::EACCES)),
+            ("sendmsg", [3, 0x1000, 0, 0, 0, 0], bpf::RET_ALLOW),
+            ("sendmmsg", [3, 0x1000, 2, 0, 0, 0], bpf::RET_ALLOW),
+            ("sendto", [3, 0x1000, 1, 0, 0, 0], bpf::RET_ALLOW),
+        ] {
+            assert_eq!(x86(name, args, without), want, "{name} {args:?}");
+        }
         // Namespaces, clone3, foreign pids.
         let newuser = libc::CLONE_NEWUSER as u64;
         assert_eq!(

@@ -118,8 +118,13 @@ pub enum Kind {
     Sendto,
     /// `sendmsg`.
     Sendmsg,
+    /// `sendmsg` with `MSG_FASTOPEN`: a TCP connect (to the message's `msg_name`) the kernel
+    /// makes without `security_socket_connect`, so Landlock never sees it.
+    SendmsgFastOpen,
     /// `sendmmsg`.
     Sendmmsg,
+    /// `sendmmsg` with `MSG_FASTOPEN` (see [`Kind::SendmsgFastOpen`]).
+    SendmmsgFastOpen,
     /// `listen`.
     Listen,
     /// `memfd_create(name, flags)`: created by the broker with `MFD_NOEXEC_SEAL`, so the
@@ -140,15 +145,17 @@ impl Kind {
             | Unlinkat | Rename | Renameat | Renameat2 | Link | Linkat | Symlink | Symlinkat
             | Readlink | Readlinkat | Truncate => Action::Native,
             // seccomp cannot read a msghdr, and refusing every sendmsg would stop the shim's
-            // own channel: without the transport these stay the known gap they were.
-            Sendmsg | Sendmmsg | Listen => Action::Native,
+            // own channel: without the transport a datagram's msg_name stays the known gap
+            // it was (docs/network.md). A TCP Fast Open send is a connect: refused.
+            Sendmsg | Sendmmsg => Action::Native,
             // The executable form is refused by its own arm; the gap (an executable memfd
             // run through /proc/self/fd) is documented.
             MemfdCreate => Action::Native,
             Chmod | Fchmodat | Fchmodat2 | Fchmod | Chown | Lchown | Fchownat | Fchown | Utime
-            | Utimes | Futimesat | Utimensat | Futimens | Connect | Bind | Sendto => {
-                Action::Refuse(libc::EACCES)
-            }
+            | Utimes | Futimesat | Utimensat | Futimens | Connect | Bind | Sendto
+            | SendmsgFastOpen | SendmmsgFastOpen => Action::Refuse(libc::EACCES),
+            // The shim forwards a dynamic program's listen (`Call::Listen`) to the broker.
+            Listen => Action::Refuse(libc::EACCES),
         }
     }
 }
@@ -187,13 +194,6 @@ pub struct Row {
     pub otherwise: Action,
 }
 
-/// Whether the network handlers of `transport::seccomp_net` (issue 16) are wired into the
-/// dispatch. Until they are, `sendmsg`, `sendmmsg` and `listen` stay native (refusing them
-/// would stop the shim's own channel, which sends with `sendmsg`), and `sendto` with a
-/// destination is refused by the dispatch (`EACCES`, as before). Wiring them is: this
-/// constant, and one line per [`Kind`] in the dispatch.
-pub const NET_HANDLERS: bool = false;
-
 const fn native(name: &'static str) -> Row {
     Row {
         name,
@@ -223,15 +223,6 @@ const fn row(name: &'static str, arms: &'static [Arm], otherwise: Action) -> Row
         name,
         arms,
         otherwise,
-    }
-}
-
-/// A network call the broker will serve once [`NET_HANDLERS`] is on.
-const fn net(name: &'static str, kind: Kind) -> Row {
-    if NET_HANDLERS {
-        broker(name, kind)
-    } else {
-        native(name)
     }
 }
 
@@ -275,6 +266,8 @@ pub const MFD_NOEXEC_SEAL: u64 = 0x08;
 /// `__O_TMPFILE` without `O_DIRECTORY`: set in every `O_TMPFILE` open.
 const O_TMPFILE_BIT: u64 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
 const OPEN_MARK: u64 = arbiter_protocol::NATIVE_OPEN_MARK as u32 as u64;
+/// `MSG_FASTOPEN`: a send on an unconnected TCP socket that connects it first.
+const MSG_FASTOPEN: u64 = libc::MSG_FASTOPEN as u32 as u64;
 
 /// Terminal ioctls with reach beyond the sandbox: `TIOCSTI` (push input into the terminal,
 /// CVE-2017-5226), `TIOCLINUX` (console selection and input), `TIOCCONS` (redirect the
@@ -290,10 +283,28 @@ const INET: u64 = libc::AF_INET as u64;
 const INET6: u64 = libc::AF_INET6 as u64;
 const NETLINK: u64 = libc::AF_NETLINK as u64;
 
-/// `socket(domain, type, protocol)`: unix, IPv4 and IPv6 stream, datagram and seqpacket
-/// sockets, and route netlink; raw and packet sockets (including the legacy `SOCK_PACKET`
-/// type on `AF_INET`) and other protocols of these families are refused with `EACCES`,
-/// other families with `EAFNOSUPPORT`.
+const TCP: u64 = libc::IPPROTO_TCP as u64;
+/// A native IPv4/IPv6 socket of this family, type and protocol.
+macro_rules! inet {
+    ($family:expr, $ty:expr, $protocol:expr) => {
+        arm!(
+            Action::Native,
+            dword(0, Op::Eq, $family),
+            dword(1, Op::MaskedEq(0xf), $ty),
+            dword(2, Op::Eq, $protocol)
+        )
+    };
+}
+const UDP: u64 = libc::IPPROTO_UDP as u64;
+
+/// `socket(domain, type, protocol)`: unix stream, datagram and seqpacket sockets; IPv4 and
+/// IPv6 TCP (stream, protocol 0 or `IPPROTO_TCP`) and UDP (datagram, protocol 0 or
+/// `IPPROTO_UDP`); and route netlink. Everything else of these families is refused with
+/// `EACCES`: raw sockets, the legacy `SOCK_PACKET` type on `AF_INET`, SCTP (`IPPROTO_SCTP`,
+/// and inet `SOCK_SEQPACKET`, which only SCTP implements: its `setsockopt`-based connect and
+/// bind, `SCTP_SOCKOPT_CONNECTX`/`BINDX`, bypass `connect`/`bind`), MPTCP (its subflows
+/// connect to addresses the peer announces), ICMP "ping" sockets and UDP-Lite. Other
+/// families are refused with `EAFNOSUPPORT`.
 const SOCKET: &[Arm] = &[
     arm!(
         Action::Native,
@@ -310,36 +321,14 @@ const SOCKET: &[Arm] = &[
         dword(0, Op::Eq, UNIX),
         dword(1, Op::MaskedEq(0xf), SEQPACKET)
     ),
-    arm!(
-        Action::Native,
-        dword(0, Op::Eq, INET),
-        dword(1, Op::MaskedEq(0xf), STREAM)
-    ),
-    arm!(
-        Action::Native,
-        dword(0, Op::Eq, INET),
-        dword(1, Op::MaskedEq(0xf), DGRAM)
-    ),
-    arm!(
-        Action::Native,
-        dword(0, Op::Eq, INET),
-        dword(1, Op::MaskedEq(0xf), SEQPACKET)
-    ),
-    arm!(
-        Action::Native,
-        dword(0, Op::Eq, INET6),
-        dword(1, Op::MaskedEq(0xf), STREAM)
-    ),
-    arm!(
-        Action::Native,
-        dword(0, Op::Eq, INET6),
-        dword(1, Op::MaskedEq(0xf), DGRAM)
-    ),
-    arm!(
-        Action::Native,
-        dword(0, Op::Eq, INET6),
-        dword(1, Op::MaskedEq(0xf), SEQPACKET)
-    ),
+    inet!(INET, STREAM, 0),
+    inet!(INET, STREAM, TCP),
+    inet!(INET, DGRAM, 0),
+    inet!(INET, DGRAM, UDP),
+    inet!(INET6, STREAM, 0),
+    inet!(INET6, STREAM, TCP),
+    inet!(INET6, DGRAM, 0),
+    inet!(INET6, DGRAM, UDP),
     // NETLINK_ROUTE (0): getifaddrs, if_nameindex; changing routes needs CAP_NET_ADMIN,
     // which the sandbox does not have.
     arm!(
@@ -906,18 +895,38 @@ pub const TABLE: &[Row] = &[
     ),
     broker("connect", Kind::Connect),
     broker("bind", Kind::Bind),
-    net("listen", Kind::Listen),
-    // sendto(fd, buf, len, flags, dest, addrlen): a destination is a connect in disguise.
+    broker("listen", Kind::Listen),
+    // sendto(fd, buf, len, flags, dest, addrlen): a destination is a connect in disguise, and
+    // so is MSG_FASTOPEN. Without either it stays native: the shim's channel sends fd-less
+    // messages that way (`arbiter_protocol::fdpass`), and so does the listener handoff.
     row(
         "sendto",
-        &[Arm {
-            when: &[qword(4, Op::Ne, 0)],
-            then: Action::Broker(Kind::Sendto),
-        }],
+        &[
+            arm!(Action::Broker(Kind::Sendto), qword(4, Op::Ne, 0)),
+            arm!(Action::Broker(Kind::Sendto), has(3, MSG_FASTOPEN)),
+        ],
         Action::Native,
     ),
-    net("sendmsg", Kind::Sendmsg),
-    net("sendmmsg", Kind::Sendmmsg),
+    // sendmsg(fd, msg, flags), sendmmsg(fd, msgs, n, flags): the destination is inside the
+    // msghdr, which seccomp cannot read, so every one goes to the broker. Without the notify
+    // filter a plain one stays native (the shim's channel sends with it), a TCP Fast Open
+    // one is refused (`Kind::without_transport`).
+    row(
+        "sendmsg",
+        &[arm!(
+            Action::Broker(Kind::SendmsgFastOpen),
+            has(2, MSG_FASTOPEN)
+        )],
+        Action::Broker(Kind::Sendmsg),
+    ),
+    row(
+        "sendmmsg",
+        &[arm!(
+            Action::Broker(Kind::SendmmsgFastOpen),
+            has(3, MSG_FASTOPEN)
+        )],
+        Action::Broker(Kind::Sendmmsg),
+    ),
     native("accept"),
     native("accept4"),
     native("recvfrom"),

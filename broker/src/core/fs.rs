@@ -197,6 +197,28 @@ pub fn perform(
         }
         Call::Connect { addr } => crate::core::net::connect(core, &addr, fds, notes),
         Call::Bind { addr, umask } => crate::core::net::bind(core, &addr, fds, umask, notes),
+        Call::Listen { backlog } => crate::core::net::listen(core, backlog, fds, notes),
+        Call::Send {
+            addr,
+            data,
+            flags,
+            rights,
+            creds,
+        } => crate::core::net::send(
+            core,
+            &crate::core::net::Send {
+                addr: addr.as_ref(),
+                data,
+                flags,
+                rights: usize::from(rights),
+                creds,
+            },
+            fds,
+            notes,
+        ),
+        Call::GetNameInfo { addr, flags } => {
+            crate::core::net::getnameinfo(core, &addr, flags, notes)
+        }
         Call::GetAddrInfo {
             node,
             service,

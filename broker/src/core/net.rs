@@ -257,11 +257,66 @@ pub fn connect(
 }
 
 fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
-    // SAFETY: raw points at a valid sockaddr of raw.len bytes.
-    check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })?;
+    let connect = || {
+        // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+        check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })
+    };
+    match program_identity(sock)? {
+        Some((uid, gid)) => as_identity(uid, gid, connect)?,
+        None => connect()?,
+    };
     Ok(Done {
         value: 0,
         ..Done::default()
+    })
+}
+
+/// Whose identity a unix peer must see for a connect the broker performs: the socket's
+/// creator (the kernel stamps a socket inode with its creator's filesystem uid and gid),
+/// when the broker is root and that is someone else (`arbiter serve` serving another uid, or
+/// a program that dropped root). `None`: the broker's own identity is the program's, or the
+/// broker cannot take on another (it is not root), or the socket is not a unix socket.
+fn program_identity(sock: &OwnedFd) -> Result<Option<(u32, u32)>, Errno> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || sock_family(sock)? != libc::AF_UNIX {
+        return Ok(None);
+    }
+    // SAFETY: stat is plain old data; fstat fills it for a socket we hold.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer.
+    check(unsafe { libc::fstat(sock.as_raw_fd(), &mut st) })?;
+    // SAFETY: getegid has no preconditions.
+    if st.st_uid == 0 && st.st_gid == unsafe { libc::getegid() } {
+        return Ok(None);
+    }
+    Ok(Some((st.st_uid, st.st_gid)))
+}
+
+/// Runs `f` on a thread of its own that took on `uid`/`gid` (real, effective, saved and
+/// filesystem ids; `gid` as its only group) with the raw per-thread system calls — glibc's
+/// wrappers would change every thread of the broker — and then ends, so the broker never
+/// has to switch back.
+fn as_identity<T: std::marker::Send>(
+    uid: u32,
+    gid: u32,
+    f: impl FnOnce() -> Result<T, Errno> + std::marker::Send,
+) -> Result<T, Errno> {
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            let groups = [gid];
+            // SAFETY: raw credential system calls of this thread only; setgroups reads one
+            // gid from a live array.
+            unsafe {
+                if libc::syscall(libc::SYS_setgroups, 1, groups.as_ptr()) < 0
+                    || libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
+                    || libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
+                {
+                    return Err(Errno::last());
+                }
+            }
+            f()
+        });
+        worker.join().unwrap_or(Err(Errno(libc::EIO)))
     })
 }
 
@@ -438,6 +493,457 @@ fn probe_live(path: &std::path::Path) -> bool {
         }
     }
     false
+}
+
+/// listen(2) on the program's socket (fds[0]). An IPv4/IPv6 socket that is not bound
+/// would get a port from the kernel on every interface: that is decided as a bind to the
+/// wildcard address, port 0, by the policy's bind rules.
+pub fn listen(
+    core: &RequestCore,
+    backlog: i32,
+    fds: &[OwnedFd],
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let sock = fds.first().ok_or(Errno(libc::EBADF))?;
+    match sock_family(sock)? {
+        libc::AF_INET | libc::AF_INET6 => {
+            if let Some(wildcard) = unbound_inet(sock)? {
+                let (_, ep) = inet_policy_endpoint(sock, &wildcard)?;
+                let d = core.policy().decide_bind(&ep).decision;
+                record(core, ep_text(&ep), d, notes)?;
+            }
+        }
+        // An unbound unix socket cannot listen (EINVAL from the kernel); a bound one was
+        // decided at bind.
+        libc::AF_UNIX => {}
+        _ => return Err(Errno(libc::EACCES)),
+    }
+    // SAFETY: listen on a socket we hold.
+    check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+    Ok(Done::default())
+}
+
+/// The wildcard address of `sock`'s family when the socket has no local port yet (the
+/// kernel assigns one at bind, even for port 0, so port 0 means "not bound").
+fn unbound_inet(sock: &OwnedFd) -> Result<Option<SockAddr<'static>>, Errno> {
+    let mut raw = RawAddr::zeroed();
+    raw.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: raw.storage is writable for raw.len bytes.
+    check(unsafe {
+        libc::getsockname(
+            sock.as_raw_fd(),
+            (&mut raw.storage as *mut libc::sockaddr_storage).cast(),
+            &mut raw.len,
+        )
+    })?;
+    // Both sockaddr_in and sockaddr_in6 keep the port in bytes 2..4.
+    // SAFETY: sockaddr_storage is plain old data of at least 4 bytes.
+    let bytes: [u8; 4] =
+        unsafe { std::ptr::read((&raw.storage as *const libc::sockaddr_storage).cast()) };
+    if u16::from_be_bytes([bytes[2], bytes[3]]) != 0 {
+        return Ok(None);
+    }
+    Ok(Some(match i32::from(raw.storage.ss_family) {
+        libc::AF_INET6 => SockAddr::Inet6 {
+            addr: [0; 16],
+            port: 0,
+            flowinfo: 0,
+            scope_id: 0,
+        },
+        _ => SockAddr::Inet {
+            addr: [0; 4],
+            port: 0,
+        },
+    }))
+}
+
+/// One send the broker performs on the program's socket (fds[0]) with bytes it copied.
+pub struct Send<'a> {
+    /// The destination (`msg_name`), if any.
+    pub addr: Option<&'a SockAddr<'a>>,
+    /// The bytes.
+    pub data: &'a [u8],
+    /// `MSG_*` flags of the caller.
+    pub flags: i32,
+    /// How many of the last fds travel as `SCM_RIGHTS`.
+    pub rights: usize,
+    /// `SCM_CREDENTIALS` to attach (pid, uid, gid), checked by the transport.
+    pub creds: Option<(i32, u32, u32)>,
+}
+
+/// The `MSG_*` flags a brokered send keeps; the others are dropped (`MSG_ZEROCOPY` would
+/// pin the broker's copy, `MSG_PROBE` and the receive-side flags mean nothing here).
+const SEND_FLAGS: i32 = libc::MSG_DONTWAIT
+    | libc::MSG_NOSIGNAL
+    | libc::MSG_MORE
+    | libc::MSG_EOR
+    | libc::MSG_OOB
+    | libc::MSG_CONFIRM
+    | libc::MSG_DONTROUTE
+    | libc::MSG_FASTOPEN;
+
+/// How a transport tells a send waiting for buffer space that its caller went away (the
+/// seccomp transport: the notification is no longer valid). `check(fd, id)` is true while
+/// the caller still waits.
+#[derive(Clone, Copy)]
+pub struct StillWaiting {
+    /// The check.
+    pub check: fn(libc::c_int, u64) -> bool,
+    /// Its first argument.
+    pub fd: libc::c_int,
+    /// Its second argument.
+    pub id: u64,
+}
+
+thread_local! {
+    static WAITER: std::cell::Cell<Option<StillWaiting>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `waiter` consulted by the blocking sends `f` performs on this thread.
+pub fn with_waiter<R>(waiter: StillWaiting, f: impl FnOnce() -> R) -> R {
+    WAITER.with(|w| w.set(Some(waiter)));
+    let r = f();
+    WAITER.with(|w| w.set(None));
+    r
+}
+
+/// How long a blocking send waits for buffer space before it checks whether its caller is
+/// still there.
+const SEND_WAIT_MS: libc::c_int = 250;
+/// How long a blocking send waits before it tries again when `poll` said writable but the
+/// send would still block (a unix datagram peer with a full queue).
+const SEND_RETRY_MS: u64 = 5;
+
+/// sendmsg(2) on the program's socket (fds[0]): the destination, if any, decided like a
+/// connect of the socket's protocol (UDP for datagram sockets, TCP otherwise — a TCP
+/// destination is TCP Fast Open — unix rules for unix sockets); none means a connected
+/// socket, whose connect was decided. Netlink: only `NETLINK_ROUTE` read requests to the
+/// kernel.
+pub fn send(
+    core: &RequestCore,
+    s: &Send<'_>,
+    fds: &[OwnedFd],
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let sock = fds.first().ok_or(Errno(libc::EBADF))?;
+    if s.rights > fds.len().saturating_sub(1) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let family = sock_family(sock)?;
+    let mut pin = None;
+    let raw = match (family, s.addr) {
+        (libc::AF_NETLINK, None) => {
+            netlink_read_only(sock, s.data)?;
+            None
+        }
+        (libc::AF_UNIX | libc::AF_INET | libc::AF_INET6, None) => None,
+        (libc::AF_UNIX, Some(SockAddr::Unix(path))) => {
+            let loc = unix_location(core, path, fds, true, notes)?;
+            let real = loc.path();
+            record(
+                core,
+                format!("unix:{}", real.display()),
+                core.policy()
+                    .decide_connect(&Endpoint::Unix(real.clone()), &[]),
+                notes,
+            )?;
+            let file = openat_raw(
+                loc.parent.as_raw_fd(),
+                &loc.name_c(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0,
+            )?;
+            let via = format!("/proc/self/fd/{}", file.as_raw_fd());
+            pin = Some(file);
+            Some(RawAddr::unix(via.as_bytes(), false)?)
+        }
+        (libc::AF_UNIX, Some(SockAddr::Abstract(name))) => {
+            record(
+                core,
+                format!("unix:@{}", String::from_utf8_lossy(name)),
+                core.policy()
+                    .decide_connect(&Endpoint::Abstract(name.to_vec()), &[]),
+                notes,
+            )?;
+            Some(RawAddr::unix(name, true)?)
+        }
+        (
+            libc::AF_INET | libc::AF_INET6,
+            Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })),
+        ) => {
+            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
+            let names = core.resolved().names(sa.ip());
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            record(
+                core,
+                ep_text(&ep),
+                core.policy().decide_connect(&ep, &refs),
+                notes,
+            )?;
+            Some(RawAddr::inet(sa))
+        }
+        (libc::AF_UNIX, Some(SockAddr::UnixUnnamed)) => return Err(Errno(libc::EINVAL)),
+        // AF_UNSPEC to a UDP socket still names a destination (the kernel reads its
+        // address): refused, as is every family the policy cannot express.
+        _ => return Err(Errno(libc::EACCES)),
+    };
+    let rights: Vec<libc::c_int> = fds[fds.len() - s.rights..]
+        .iter()
+        .map(AsRawFd::as_raw_fd)
+        .collect();
+    let mut control = Control::new(&rights, s.creds)?;
+    let sent = send_all(
+        sock,
+        raw.as_ref(),
+        s.data,
+        s.flags & SEND_FLAGS,
+        &mut control,
+    );
+    drop(pin);
+    Ok(Done::value(sent? as i64))
+}
+
+/// Only requests that read: every message in `data` a `NETLINK_ROUTE` `RTM_GET*` (or
+/// `NLMSG_NOOP`/`NLMSG_DONE`), on a `NETLINK_ROUTE` socket.
+/// `RTM_BASE`: the first rtnetlink message type; `RTM_GET*` are those with `type & 3 == 2`.
+const RTM_BASE: u16 = 16;
+
+fn netlink_read_only(sock: &OwnedFd, data: &[u8]) -> Result<(), Errno> {
+    if crate::sockopt::int(sock.as_fd(), libc::SO_PROTOCOL).map_err(io_errno)?
+        != libc::NETLINK_ROUTE
+    {
+        return Err(Errno(libc::EACCES));
+    }
+    let mut rest = data;
+    while !rest.is_empty() {
+        if rest.len() < 16 {
+            return Err(Errno(libc::EACCES));
+        }
+        let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let ty = u16::from_ne_bytes([rest[4], rest[5]]);
+        let reads = ty == libc::NLMSG_NOOP as u16
+            || ty == libc::NLMSG_DONE as u16
+            || (ty >= RTM_BASE && ty & 3 == 2);
+        if !reads || len < 16 || len > rest.len() {
+            return Err(Errno(libc::EACCES));
+        }
+        rest = &rest[((len + 3) & !3).min(rest.len())..];
+    }
+    Ok(())
+}
+
+/// The control buffer of a brokered send: `SCM_RIGHTS` and `SCM_CREDENTIALS`.
+struct Control {
+    buf: Vec<u64>,
+    len: usize,
+}
+
+impl Control {
+    fn new(rights: &[libc::c_int], creds: Option<(i32, u32, u32)>) -> Result<Control, Errno> {
+        /// The kernel's `SCM_MAX_FD`.
+        const SCM_MAX_FD: usize = 253;
+        if rights.len() > SCM_MAX_FD {
+            return Err(Errno(libc::EINVAL));
+        }
+        let rights_bytes = std::mem::size_of_val(rights) as u32;
+        let ucred = std::mem::size_of::<libc::ucred>() as u32;
+        // SAFETY: CMSG_SPACE is a pure computation.
+        let space = unsafe {
+            (if rights.is_empty() {
+                0
+            } else {
+                libc::CMSG_SPACE(rights_bytes)
+            }) + if creds.is_some() {
+                libc::CMSG_SPACE(ucred)
+            } else {
+                0
+            }
+        } as usize;
+        let mut c = Control {
+            buf: vec![0u64; space.div_ceil(8)],
+            len: space,
+        };
+        if space == 0 {
+            return Ok(c);
+        }
+        // SAFETY: msghdr is plain old data; zero is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_control = c.buf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        // SAFETY: the buffer holds `space` bytes, 8-byte aligned, sized with CMSG_SPACE for
+        // exactly the headers written below, so each CMSG_FIRSTHDR/NXTHDR is inside it and
+        // CMSG_DATA has room for its payload.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            if !rights.is_empty() {
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(rights_bytes) as usize;
+                std::ptr::copy_nonoverlapping(
+                    rights.as_ptr().cast::<u8>(),
+                    libc::CMSG_DATA(cmsg),
+                    rights_bytes as usize,
+                );
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            if let Some((pid, uid, gid)) = creds {
+                let uc = libc::ucred { pid, uid, gid };
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_CREDENTIALS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(ucred) as usize;
+                std::ptr::copy_nonoverlapping(
+                    (&uc as *const libc::ucred).cast::<u8>(),
+                    libc::CMSG_DATA(cmsg),
+                    ucred as usize,
+                );
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// Sends `data` (to `to`, if given). A blocking socket is waited on here, in slices of
+/// [`SEND_WAIT_MS`], so a send whose caller went away does not hold a thread forever; a
+/// stream socket may send less than all (the count is returned once some bytes went).
+fn send_all(
+    sock: &OwnedFd,
+    to: Option<&RawAddr>,
+    data: &[u8],
+    flags: i32,
+    control: &mut Control,
+) -> Result<usize, Errno> {
+    // SAFETY: F_GETFL on a socket we hold.
+    let fl = check(unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) })?;
+    // A blocking Fast Open connects first, as connect does: bounded by the SYN retries.
+    let waits = fl & libc::O_NONBLOCK == 0
+        && flags & libc::MSG_DONTWAIT == 0
+        && flags & libc::MSG_FASTOPEN == 0;
+    let stream = sock_type(sock)? == libc::SOCK_STREAM;
+    let mut sent = 0usize;
+    let mut was_ready = false;
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: data[sent..].as_ptr() as *mut libc::c_void,
+            iov_len: data.len() - sent,
+        };
+        // SAFETY: msghdr is plain old data; zero is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if let Some(to) = to {
+            msg.msg_name = to.ptr() as *mut libc::c_void;
+            msg.msg_namelen = to.len;
+        }
+        if sent == 0 && control.len > 0 {
+            msg.msg_control = control.buf.as_mut_ptr().cast();
+            msg.msg_controllen = control.len;
+        }
+        let f = flags | libc::MSG_NOSIGNAL | if waits { libc::MSG_DONTWAIT } else { 0 };
+        // SAFETY: msg points at live buffers (data, the address, the control buffer).
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, f) };
+        if n >= 0 {
+            sent += n as usize;
+            if !stream || !waits || sent >= data.len() {
+                return Ok(sent);
+            }
+            continue;
+        }
+        let err = Errno::last();
+        if sent > 0 && err.0 != libc::EINTR && err.0 != libc::EAGAIN {
+            return Ok(sent);
+        }
+        match err.0 {
+            libc::EINTR => continue,
+            libc::EAGAIN if waits => {
+                let mut pfd = libc::pollfd {
+                    fd: sock.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: pfd is one valid pollfd.
+                let ready = unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) } > 0;
+                if ready && was_ready {
+                    // A unix datagram socket polls writable while its peer's queue is
+                    // full: wait a little instead of spinning.
+                    std::thread::sleep(std::time::Duration::from_millis(SEND_RETRY_MS));
+                }
+                was_ready = ready;
+                let gone = WAITER
+                    .with(|w| w.get())
+                    .is_some_and(|w| !(w.check)(w.fd, w.id));
+                if gone {
+                    return if sent > 0 {
+                        Ok(sent)
+                    } else {
+                        Err(Errno(libc::EINTR))
+                    };
+                }
+            }
+            _ => return Err(err),
+        }
+    }
+}
+
+/// getnameinfo(3) for a host name, performed by the broker: the reverse lookup's answer is
+/// a name like any other, given only if a resolve rule allows it. A denied name is treated
+/// as no name: `EAI_NONAME` with `NI_NAMEREQD`, else the numeric form (as glibc answers
+/// when nothing is found). The name is not remembered for host-name connect rules (a PTR
+/// record is whatever the address's owner says).
+pub fn getnameinfo(
+    core: &RequestCore,
+    addr: &SockAddr<'_>,
+    flags: i32,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
+    let sa = inet_endpoint(addr).ok_or(Errno(libc::EAFNOSUPPORT))?;
+    let raw = RawAddr::inet(sa);
+    let lookup = |ni: i32| -> Result<Vec<u8>, i32> {
+        let mut host = [0u8; 1025];
+        // SAFETY: raw is a valid sockaddr of raw.len bytes; host is writable for its length.
+        let rc = unsafe {
+            libc::getnameinfo(
+                raw.ptr(),
+                raw.len,
+                host.as_mut_ptr().cast(),
+                host.len() as libc::socklen_t,
+                std::ptr::null_mut(),
+                0,
+                ni,
+            )
+        };
+        if rc != 0 {
+            return Err(rc);
+        }
+        let end = host.iter().position(|&b| b == 0).unwrap_or(host.len());
+        Ok(host[..end].to_vec())
+    };
+    let name_flags = flags & (libc::NI_NOFQDN | libc::NI_NAMEREQD) | libc::NI_NAMEREQD;
+    let found = match lookup(name_flags) {
+        Ok(name) => {
+            let text = String::from_utf8_lossy(&name).into_owned();
+            notes.endpoint = Some(format!("name:{text}"));
+            notes.addresses.push(sa.ip().to_string());
+            let d = core.policy().decide_resolve(&text);
+            core.note_decision(d, notes);
+            d.allow.then_some(name)
+        }
+        Err(_) => None,
+    };
+    let answer = match found {
+        Some(name) => name,
+        None if flags & libc::NI_NAMEREQD != 0 => {
+            return Ok(Done::value(i64::from(libc::EAI_NONAME)));
+        }
+        None => match lookup(libc::NI_NUMERICHOST) {
+            Ok(numeric) => numeric,
+            Err(rc) => return Ok(Done::value(i64::from(rc))),
+        },
+    };
+    Ok(Done {
+        value: 0,
+        payload: OutPayload::Bytes(answer),
+        fd: None,
+    })
 }
 
 /// getaddrinfo(3), performed by the broker under the resolve rules.

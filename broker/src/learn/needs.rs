@@ -113,14 +113,25 @@ impl Needs {
                         need.calls.insert(call.clone());
                     }
                 }
-                "connect" => {
+                // A send with a destination is decided as a connect, a listen on an unbound
+                // socket as a bind; without an endpoint (a connected or bound socket) they
+                // needed nothing more.
+                "send" | "listen" if endpoint.is_none() => {}
+                "connect" | "send" => {
                     if let Some(ep) = endpoint {
                         needs.connect.insert(ep);
                     }
                 }
-                "bind" => {
+                "bind" | "listen" => {
                     if let Some(ep) = endpoint {
                         needs.bind.insert(ep);
+                    }
+                }
+                // A reverse name needs a resolve rule, but is never tied to its address
+                // (a PTR record is not evidence for host-name connect rules).
+                "getnameinfo" => {
+                    if let Some(name) = endpoint.as_deref().and_then(|e| e.strip_prefix("name:")) {
+                        needs.names.entry(name.to_owned()).or_default();
                     }
                 }
                 "getaddrinfo" => {
@@ -182,4 +193,29 @@ pub fn words(a: Access) -> Vec<&'static str> {
         .filter(|(bit, _)| a.contains(*bit))
         .map(|(_, w)| *w)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sends_listens_and_reverse_names_become_connect_bind_and_resolve_needs() {
+        let records = [
+            json!({"type": "call", "call": "send", "decision": "allow", "endpoint": "udp:127.0.0.1:53"}),
+            json!({"type": "call", "call": "send", "decision": "allow"}),
+            json!({"type": "call", "call": "listen", "decision": "allow", "endpoint": "tcp:0.0.0.0:0"}),
+            json!({"type": "call", "call": "getnameinfo", "decision": "allow",
+                   "endpoint": "name:host.test", "addresses": ["10.0.0.1"]}),
+        ];
+        let needs = Needs::from_records(&records);
+        assert_eq!(
+            needs.connect,
+            BTreeSet::from(["udp:127.0.0.1:53".to_owned()])
+        );
+        assert_eq!(needs.bind, BTreeSet::from(["tcp:0.0.0.0:0".to_owned()]));
+        assert_eq!(needs.names.get("host.test"), Some(&BTreeSet::new()));
+        assert!(needs.paths.is_empty());
+    }
 }

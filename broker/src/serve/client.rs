@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use arbiter_protocol::daemon::{Hello, HelloReply, DAEMON_VERSION};
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{
-    decode, encode, DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SHIM, MAX_FDS, MAX_MESSAGE,
+    decode, encode, DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM, MAX_FDS, MAX_MESSAGE,
 };
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 
@@ -201,7 +201,15 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
     // Before the command starts (the launcher has no other thread): the signals the
     // supervisor waits for queue on its signalfd from here on, SIGCHLD included.
     let supervisor = Supervisor::prepare().context("cannot set up the launcher's supervision")?;
-    let child = match spawn(&program, req.command, &shim, &granted, confinement.steps) {
+    let notify = confinement.notify;
+    let child = match spawn(
+        &program,
+        req.command,
+        &shim,
+        &granted,
+        notify,
+        confinement.steps,
+    ) {
         Ok(pid) => pid,
         Err(e) => {
             let code = match e.raw_os_error() {
@@ -234,6 +242,7 @@ fn spawn(
     argv: &[OsString],
     shim: &Path,
     granted: &Granted,
+    notify: bool,
     steps: Vec<crate::sandbox::spawn::PreExec>,
 ) -> std::io::Result<i32> {
     let mut preload = shim.as_os_str().to_owned();
@@ -249,6 +258,13 @@ fn spawn(
         .env(ENV_FD, DEFAULT_BOOTSTRAP_FD.to_string())
         .env(ENV_SHIM, shim)
         .env("TMPDIR", &granted.tmpdir);
+    if notify {
+        // The shim lets connect, bind and listen reach the kernel, where the filter stops
+        // them for the daemon (see `arbiter_protocol::ENV_SECCOMP`).
+        cmd.env(ENV_SECCOMP, "1");
+    } else {
+        cmd.env_remove(ENV_SECCOMP);
+    }
     // dup2 clears FD_CLOEXEC: the command inherits fd 1023; the seccomp step sends the
     // notify listener on it.
     // SAFETY: dup2 on two valid fd numbers.

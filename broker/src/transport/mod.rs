@@ -1,4 +1,5 @@
 //! Transports: how calls reach the request core.
 
+pub mod listener;
 pub mod seccomp;
 pub mod shim;

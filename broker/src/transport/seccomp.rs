@@ -37,11 +37,15 @@ use crate::confine::syscalls::{self, Kind};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 use crate::transport::shim::ChannelSetup;
 
+#[path = "seccomp_net.rs"]
+mod net;
+
 /// Worker threads started with the listener: one answering, one waiting for the next
 /// notification (ld.so's opens arrive one after another).
 const FIRST_WORKERS: usize = 2;
 /// Most worker threads per listener: another is started whenever every worker is busy with
-/// a notification (a slow call, or several threads calling at once), up to this many.
+/// a notification (a slow call, or several threads calling at once), up to this many plus
+/// one per call blocked on a peer (`net::slow_begin`).
 const WORKERS: usize = 4;
 /// Stack size of a worker.
 const WORKER_STACK: usize = 512 * 1024;
@@ -109,7 +113,7 @@ impl Pool {
     fn enter(self: &Arc<Self>) {
         let busy = self.busy.fetch_add(1, Ordering::AcqRel) + 1;
         let mut started = self.workers.load(Ordering::Acquire);
-        while busy >= started && started < WORKERS {
+        while busy >= started && started < WORKERS + net::slow_busy() {
             match self.workers.compare_exchange(
                 started,
                 started + 1,
@@ -172,11 +176,6 @@ fn errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
-/// Connects served on threads of their own at once, beyond which the workers serve them.
-const MAX_CONNECT_THREADS: usize = 64;
-/// Connects being served on threads of their own.
-static CONNECT_THREADS: AtomicUsize = AtomicUsize::new(0);
-
 /// Runs the pool's setup in this thread; false (audited) when it failed.
 fn set_up(pool: &Pool) -> bool {
     match pool.setup.as_ref().map(|f| f()) {
@@ -223,38 +222,20 @@ fn worker(pool: &Arc<Pool>) {
                 _ => return,
             }
         }
-        // A blocking connect may wait for the peer as long as the kernel's SYN retries: it
-        // gets a thread of its own so path calls are not held up behind it.
-        if i64::from(req.data.nr) == libc::SYS_connect
-            && CONNECT_THREADS.fetch_add(1, Ordering::Relaxed) < MAX_CONNECT_THREADS
-        {
-            let pool2 = Arc::clone(pool);
-            let spawned = std::thread::Builder::new()
-                .name("seccomp-connect".into())
-                .stack_size(WORKER_STACK)
-                .spawn(move || {
-                    let p = &*pool2;
-                    if set_up(p) {
-                        serve_one(p.listener.as_raw_fd(), &p.core, &p.floor, &p.exes, &req);
-                    } else {
-                        Answer::Error(libc::EACCES).send(p.listener.as_raw_fd(), req.id);
-                    }
-                    CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-                });
-            if spawned.is_ok() {
-                continue;
-            }
-            CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-        } else if i64::from(req.data.nr) == libc::SYS_connect {
-            CONNECT_THREADS.fetch_sub(1, Ordering::Relaxed);
-        }
         if !ready {
             Answer::Error(libc::EACCES).send(fd, req.id);
             continue;
         }
+        // A blocking connect or send may wait for the peer as long as the kernel's SYN
+        // retries or the peer's reading: counted, so the pool starts another worker rather
+        // than hold path calls up behind it.
+        let slow = net::may_block(&req) && net::slow_begin();
         pool.enter();
         serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
         pool.leave();
+        if slow {
+            net::slow_end();
+        }
     }
 }
 
@@ -989,12 +970,10 @@ impl Target {
             Kind::Connect | Kind::Bind => {
                 self.socket_call(core, i64::from(req.data.nr), a[0] as i32, a[1], a[2])
             }
-            // Served by transport::seccomp_net (issue 16), one line each; until then the
-            // table's forms that reach here are refused (fail closed).
-            Kind::Sendto => Err(libc::EACCES),
-            Kind::Sendmsg => Err(libc::EACCES),
-            Kind::Sendmmsg => Err(libc::EACCES),
-            Kind::Listen => Err(libc::EACCES),
+            Kind::Sendto => net::sendto(self, core, a),
+            Kind::Sendmsg | Kind::SendmsgFastOpen => net::sendmsg(self, core, a),
+            Kind::Sendmmsg | Kind::SendmmsgFastOpen => net::sendmmsg(self, core, a),
+            Kind::Listen => net::listen(self, core, a),
             Kind::MemfdCreate => self.memfd_create(a[0], a[1] as u32),
         }
     }
@@ -1108,8 +1087,11 @@ impl Target {
         }
         let sock = self.target_fd(fd)?;
         let family = socket_family(&sock)?;
+        if family == libc::AF_NETLINK && nr == libc::SYS_bind {
+            return net::netlink_bind(self, &sock, &raw[..len]);
+        }
         if !matches!(family, libc::AF_UNIX | libc::AF_INET | libc::AF_INET6) {
-            // Netlink and the rest: refused as the errno filter refuses them without the
+            // Netlink and the rest: refused as the syscall table refuses them without the
             // notify filter (seccomp cannot tell the families apart in BPF).
             self.audit_refused(core, nr, family);
             return Err(libc::EACCES);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, Credentials, RecvError};
 use arbiter_protocol::{
-    decode, encode, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
+    decode, encode, Call, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
     MAX_MESSAGE, PROTOCOL_VERSION,
 };
 use serde_json::json;
@@ -130,7 +130,7 @@ pub fn serve_bootstrap_with(
             if got.len == 0 {
                 return; // every sandboxed process has closed the bootstrap socket
             }
-            let who = caller(got.credentials);
+            let who = relayed(caller(got.credentials), fds.first());
             let msg = &buf[..got.len];
             let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
             let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
@@ -141,7 +141,7 @@ pub fn serve_bootstrap_with(
                     }
                     fd
                 }
-                (Err(_), Some(l), Ok([fd])) if l.version == PROTOCOL_VERSION => {
+                (Err(_), Some(l), Err(_)) if l.version == PROTOCOL_VERSION => {
                     // Only the first listener is served: it comes from arbiter's own child
                     // before exec; a later one would be the program's own filter.
                     if listener_taken || !seccomp_enabled {
@@ -149,6 +149,16 @@ pub fn serve_bootstrap_with(
                         continue;
                     }
                     listener_taken = true;
+                    // The child waits for this byte before it closes its listener.
+                    let taken = super::listener::take(who.pid, l.fd);
+                    let _ = send_with_fds(bootstrap.as_raw_fd(), &[1], &[]);
+                    let fd = match taken {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot take the seccomp listener: {e}") }));
+                            continue;
+                        }
+                    };
                     if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone(), setup.clone()) {
                         core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
                     }
@@ -252,6 +262,40 @@ fn recv_spinning(
 
 /// The process facts of a channel's caller, read once per channel for audit records.
 ///
+fn own_pid() -> i32 {
+    std::process::id() as i32
+}
+
+/// A message the broker's seccomp transport sent on the program's behalf (`sendmsg` with
+/// fds is trapped and performed by the broker) carries the broker's credentials unless the
+/// broker could stamp the program's (root can): a registration then names its process by
+/// the channel's own peer credentials (the process that created the socket pair).
+fn relayed(mut who: Caller, channel: Option<&OwnedFd>) -> Caller {
+    if who.pid != own_pid() {
+        return who;
+    }
+    let Some(channel) = channel else { return who };
+    // SAFETY: ucred is plain old data; zero is valid.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid out-pointers of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            channel.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 && cred.pid > 0 {
+        who.pid = cred.pid;
+        who.uid = cred.uid;
+        who.gid = cred.gid;
+    }
+    who
+}
+
 /// A channel belongs to one thread of one process and is close-on-exec, so its process's
 /// executable cannot change under it; it is read again only if a message arrives from
 /// another pid (a child that forked while holding the channel, before it registers its own).
@@ -315,8 +359,19 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
             return;
         }
         let mut who = caller(got.credentials);
+        if who.pid == own_pid() {
+            // Sent by the broker's seccomp transport on the program's behalf (a message with
+            // fds: sendmsg is trapped): the channel is the registering process's own.
+            who.pid = process.pid;
+        }
         who.exe = process.exe(core, who.pid);
         let req = match decode::<Request>(&buf[..got.len]) {
+            // A send is built only by the seccomp transport, which copied it out of the
+            // program's memory and checked its credentials; from a channel it is refused.
+            Ok(r) if matches!(r.call, Call::Send { .. }) => {
+                core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "send is not a shim call" }));
+                return;
+            }
             Ok(r) if r.call.expected_fds() == fds.len() => r,
             Ok(r) => {
                 core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "wrong fd count", "call": r.call.name() }));

@@ -6,7 +6,7 @@ use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
 
 use arbiter_protocol::reply::addr_info_entries;
-use arbiter_protocol::{AddrInfoEntry, Call, Payload};
+use arbiter_protocol::{AddrInfoEntry, Call, Payload, SockAddr};
 
 use crate::channel;
 use crate::hooks::{guarded, unbrokered};
@@ -302,4 +302,126 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hosten
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
     guarded!(std::ptr::null_mut(), by_name_static(name, af))
+}
+
+real_fn!(
+    real_getnameinfo,
+    c"getnameinfo",
+    fn(
+        *const libc::sockaddr,
+        libc::socklen_t,
+        *mut c_char,
+        libc::socklen_t,
+        *mut c_char,
+        libc::socklen_t,
+        c_int,
+    ) -> c_int
+);
+
+/// The host name of `sa` from the broker, under the resolve rules, into `host`: 0 or an
+/// `EAI_*` code.
+fn name_of(sa: &SockAddr<'_>, flags: c_int, host: &mut [u8]) -> c_int {
+    let call = Call::GetNameInfo { addr: *sa, flags };
+    let result = channel::call(&call, &[], |reply, got| {
+        for &f in got {
+            raw_close(f);
+        }
+        if reply.result != 0 {
+            return reply.result as c_int;
+        }
+        let Payload::Bytes(name) = reply.payload else {
+            return libc::EAI_FAIL;
+        };
+        if name.len() >= host.len() {
+            return libc::EAI_OVERFLOW;
+        }
+        host[..name.len()].copy_from_slice(name);
+        host[name.len()] = 0;
+        0
+    });
+    result.unwrap_or(libc::EAI_SYSTEM)
+}
+
+/// Brokered `getnameinfo` for host names: the broker does the reverse lookup and gives the
+/// name only if a resolve rule allows it (a denied name is no name: `EAI_NONAME` with
+/// `NI_NAMEREQD`, else the numeric form). Numeric hosts (`NI_NUMERICHOST`), calls without a
+/// host buffer, other families and the service part stay in-process.
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn getnameinfo(
+    sa: *const libc::sockaddr,
+    salen: libc::socklen_t,
+    host: *mut c_char,
+    hostlen: libc::socklen_t,
+    serv: *mut c_char,
+    servlen: libc::socklen_t,
+    flags: c_int,
+) -> c_int {
+    guarded!(libc::EAI_SYSTEM, {
+        let Some(real) = real_getnameinfo() else {
+            return libc::EAI_SYSTEM;
+        };
+        let local = |host: *mut c_char, hostlen| {
+            // SAFETY: libc's own getnameinfo with the caller's arguments.
+            unsafe { real(sa, salen, host, hostlen, serv, servlen, flags) }
+        };
+        if unbrokered()
+            || sa.is_null()
+            || host.is_null()
+            || hostlen == 0
+            || flags & libc::NI_NUMERICHOST != 0
+        {
+            return local(host, hostlen);
+        }
+        if (salen as usize) < std::mem::size_of::<libc::sa_family_t>() {
+            return libc::EAI_FAMILY;
+        }
+        // SAFETY: sa is non-null and salen covers the family field.
+        let family = c_int::from(unsafe { (*sa).sa_family });
+        let addr = match family {
+            libc::AF_INET if salen as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: salen covers a sockaddr_in; read unaligned.
+                let sin = unsafe { std::ptr::read_unaligned(sa.cast::<libc::sockaddr_in>()) };
+                SockAddr::Inet {
+                    addr: u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                    port: u16::from_be(sin.sin_port),
+                }
+            }
+            libc::AF_INET6 if salen as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: salen covers a sockaddr_in6.
+                let sin6 = unsafe { std::ptr::read_unaligned(sa.cast::<libc::sockaddr_in6>()) };
+                SockAddr::Inet6 {
+                    addr: sin6.sin6_addr.s6_addr,
+                    port: u16::from_be(sin6.sin6_port),
+                    flowinfo: sin6.sin6_flowinfo,
+                    scope_id: sin6.sin6_scope_id,
+                }
+            }
+            _ => return local(host, hostlen),
+        };
+        // The service part first, in-process (and its errors as glibc reports them).
+        if !serv.is_null() && servlen > 0 {
+            let rc = local(std::ptr::null_mut(), 0);
+            if rc != 0 {
+                return rc;
+            }
+        }
+        let mut name = [0u8; 1025];
+        let rc = name_of(&addr, flags, &mut name);
+        if rc != 0 {
+            return rc;
+        }
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        if len >= hostlen as usize {
+            return libc::EAI_OVERFLOW;
+        }
+        // SAFETY: host has hostlen > len bytes; name holds len bytes and we add the NUL.
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), host.cast::<u8>(), len);
+            *host.add(len) = 0;
+        }
+        0
+    })
 }

@@ -1,4 +1,4 @@
-//! connect, bind and getaddrinfo: the program's socket travels to the broker, which acts on
+//! connect, bind, listen and getaddrinfo: the program's socket travels to the broker, which acts on
 //! it; names are resolved by the broker, and the result list is built here with `malloc` so
 //! that the program's own `freeaddrinfo` releases it.
 
@@ -43,7 +43,9 @@ fn direct(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
 /// # Safety
 /// `addr` must be null or point at `len` readable bytes.
 unsafe fn brokered(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if unbrokered() {
+    // With the notify filter the kernel stops the call for the broker, which takes the
+    // socket itself: one round trip, where passing it here by sendmsg would be two.
+    if unbrokered() || state::notify_filter() {
         return direct(op, fd, addr, len);
     }
     if addr.is_null() {
@@ -140,6 +142,24 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe { brokered(Op::Bind, fd, addr, len) })
+}
+
+/// Brokered `listen`: an unbound IPv4/IPv6 socket would get a port on every interface, so
+/// the broker decides it as a bind to the wildcard address, port 0, and listens on the
+/// program's socket. (Without the shim, the seccomp filter stops `listen` for the broker,
+/// or refuses it without the notify filter.)
+///
+/// # Safety
+/// libc's contract.
+#[no_mangle]
+pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
+    guarded!(-1, {
+        if unbrokered() || state::notify_filter() {
+            // SAFETY: the caller's arguments go to the kernel unchanged.
+            return unsafe { libc::syscall(libc::SYS_listen, fd, backlog) as c_int };
+        }
+        int_call(&Call::Listen { backlog }, &[fd])
+    })
 }
 
 /// Builds one `addrinfo` with its address in the same allocation, as glibc lays them out

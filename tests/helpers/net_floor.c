@@ -1,0 +1,243 @@
+/* The network floor's attacks, each one step: prints "ok" or "errno N" and exits 0.
+ * Built dynamic (the shim is loaded) and -static (no shim); MODE "raw" makes the system
+ * call with syscall(2), MODE "libc" through glibc's wrapper.
+ *   listen MODE               TCP socket, listen() without bind (the kernel picks a port)
+ *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
+ *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
+ *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
+ *   tfo MODE PORT             TCP Fast Open: sendto(MSG_FASTOPEN) to 127.0.0.1:PORT
+ *   tfomsg MODE PORT          TCP Fast Open: sendmsg(msg_name, MSG_FASTOPEN) to 127.0.0.1:PORT
+ *   tfommsg MODE PORT         TCP Fast Open: sendmmsg(msg_name, MSG_FASTOPEN), one message
+ *   unixdgram MODE PATH       unix datagram sendto a pathname socket
+ *   connected MODE PORT       UDP connect 127.0.0.1:PORT, then send (no destination)
+ *   rights MODE PATH          unix datagram sendmsg to PATH passing fd 0 (SCM_RIGHTS)
+ *   race PORT DENIED N        N sendmsg to PORT while a thread flips msg_name's port to
+ *                             DENIED and back; "ok" when every call returned
+ *   raw MODE                  socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
+ *   packet MODE               socket(AF_PACKET, SOCK_RAW, 0)
+ *   sockpacket MODE           socket(AF_INET, SOCK_PACKET, 0) (the legacy packet type)
+ *   sctp MODE                 socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)
+ *   sctpseq MODE              socket(AF_INET6, SOCK_SEQPACKET, 0) (SCTP one-to-many)
+ *   shortname MODE PORT       UDP sendto with a 1-byte destination (EINVAL natively)
+ *   nlread MODE               NETLINK_ROUTE: bind, send an RTM_GETLINK dump request, read
+ *   nlwrite MODE              NETLINK_ROUTE: bind, send an RTM_SETLINK for a missing link
+ *                             (a state-changing request; "ok" when the send went out) */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+static int raw_mode;
+
+static int done(long rc) {
+    if (rc >= 0) printf("ok\n");
+    else printf("errno %d\n", errno);
+    return 0;
+}
+
+static long x_socket(int d, int t, int p) {
+    return raw_mode ? syscall(SYS_socket, d, t, p) : socket(d, t, p);
+}
+
+static long x_sendto(int s, const void *b, size_t n, int f, const void *a, socklen_t l) {
+    return raw_mode ? syscall(SYS_sendto, s, b, n, f, a, l)
+                    : sendto(s, b, n, f, (const struct sockaddr *)a, l);
+}
+
+static long x_sendmsg(int s, const struct msghdr *m, int f) {
+    return raw_mode ? syscall(SYS_sendmsg, s, m, f) : sendmsg(s, m, f);
+}
+
+static struct sockaddr_in loopback(const char *port) {
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((unsigned short)atoi(port));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sin;
+}
+
+static struct sockaddr_in race_addr;
+static volatile int race_stop, race_started;
+static volatile unsigned long race_flips;
+static unsigned short race_ports[2];
+
+static void *flipper(void *unused) {
+    (void)unused;
+    unsigned i = 0;
+    while (!race_stop) {
+        *(volatile unsigned short *)&race_addr.sin_port = race_ports[++i & 1];
+        race_flips = i;
+        if (i > 1000) race_started = 1;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *step = argv[1];
+    raw_mode = argc > 2 && !strcmp(argv[2], "raw");
+    if (!strcmp(step, "listen") && argc == 3) {
+        long s = x_socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return done(s);
+        return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if (!strcmp(step, "udp") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        return done(x_sendto(s, "x", 1, 0, &sin, sizeof sin));
+    }
+    if ((!strcmp(step, "sendmsg") || !strcmp(step, "sendmmsg")) && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        struct iovec iov = {.iov_base = "x", .iov_len = 1};
+        struct mmsghdr mm[2];
+        memset(mm, 0, sizeof mm);
+        for (int i = 0; i < 2; i++) {
+            mm[i].msg_hdr.msg_name = &sin;
+            mm[i].msg_hdr.msg_namelen = sizeof sin;
+            mm[i].msg_hdr.msg_iov = &iov;
+            mm[i].msg_hdr.msg_iovlen = 1;
+        }
+        if (!strcmp(step, "sendmsg")) return done(x_sendmsg(s, &mm[0].msg_hdr, 0));
+        long n = raw_mode ? syscall(SYS_sendmmsg, s, mm, 2, 0) : sendmmsg(s, mm, 2, 0);
+        if (n == 2 && mm[0].msg_len == 1 && mm[1].msg_len == 1) return done(0);
+        if (n >= 0) {
+            printf("sent %ld\n", n);
+            return 0;
+        }
+        return done(n);
+    }
+    if (!strcmp(step, "shortname") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        return done(x_sendto(s, "x", 1, 0, &sin, 1));
+    }
+    if (!strcmp(step, "tfo") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        return done(x_sendto(s, "x", 1, MSG_FASTOPEN, &sin, sizeof sin));
+    }
+    if ((!strcmp(step, "tfomsg") || !strcmp(step, "tfommsg")) && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        struct iovec iov = {"x", 1};
+        struct mmsghdr mm;
+        memset(&mm, 0, sizeof mm);
+        mm.msg_hdr.msg_name = &sin;
+        mm.msg_hdr.msg_namelen = sizeof sin;
+        mm.msg_hdr.msg_iov = &iov;
+        mm.msg_hdr.msg_iovlen = 1;
+        if (!strcmp(step, "tfomsg")) return done(x_sendmsg(s, &mm.msg_hdr, MSG_FASTOPEN));
+        long n = raw_mode ? syscall(SYS_sendmmsg, s, &mm, 1, MSG_FASTOPEN)
+                          : sendmmsg(s, &mm, 1, MSG_FASTOPEN);
+        return done(n == 1 ? 0 : n < 0 ? -1 : (errno = EIO, -1));
+    }
+    if (!strcmp(step, "connected") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sin = loopback(argv[3]);
+        if (connect(s, (struct sockaddr *)&sin, sizeof sin) < 0) return done(-1);
+        return done(x_sendto(s, "x", 1, 0, NULL, 0));
+    }
+    if ((!strcmp(step, "unixdgram") || !strcmp(step, "rights")) && argc == 4) {
+        long s = x_socket(AF_UNIX, SOCK_DGRAM, 0);
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof sun);
+        sun.sun_family = AF_UNIX;
+        strncpy(sun.sun_path, argv[3], sizeof sun.sun_path - 1);
+        if (!strcmp(step, "unixdgram")) return done(x_sendto(s, "x", 1, 0, &sun, sizeof sun));
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct iovec iov = {.iov_base = "x", .iov_len = 1};
+        struct msghdr m = {.msg_name = &sun, .msg_namelen = sizeof sun, .msg_iov = &iov,
+                           .msg_iovlen = 1, .msg_control = ctl.buf,
+                           .msg_controllen = sizeof ctl.buf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        int zero = 0;
+        memcpy(CMSG_DATA(c), &zero, sizeof zero);
+        return done(x_sendmsg(s, &m, 0));
+    }
+    if (!strcmp(step, "race") && argc == 5) {
+        raw_mode = 1;
+        long s = x_socket(AF_INET, SOCK_DGRAM, 0);
+        race_addr = loopback(argv[2]);
+        race_ports[0] = htons((unsigned short)atoi(argv[2]));
+        race_ports[1] = htons((unsigned short)atoi(argv[3]));
+        int n = atoi(argv[4]);
+        struct iovec iov = {.iov_base = "x", .iov_len = 1};
+        struct msghdr m = {.msg_name = &race_addr, .msg_namelen = sizeof race_addr,
+                           .msg_iov = &iov, .msg_iovlen = 1};
+        pthread_t t;
+        if (pthread_create(&t, NULL, flipper, NULL) != 0) return 2;
+        while (!race_started) {
+        }
+        for (int i = 0; i < n; i++) {
+            /* The flipper has moved since the last send: the two really run together. */
+            unsigned long seen = race_flips;
+            while (race_flips == seen) sched_yield();
+            x_sendmsg(s, &m, 0);
+        }
+        race_stop = 1;
+        pthread_join(t, NULL);
+        return done(0);
+    }
+    if (!strcmp(step, "raw") && argc == 3) return done(x_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
+    if (!strcmp(step, "packet") && argc == 3) return done(x_socket(AF_PACKET, SOCK_RAW, 0));
+    if (!strcmp(step, "sockpacket") && argc == 3)
+        return done(x_socket(AF_INET, SOCK_PACKET, htons(3)));
+    if (!strcmp(step, "sctp") && argc == 3)
+        return done(x_socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+    if (!strcmp(step, "sctpseq") && argc == 3)
+        return done(x_socket(AF_INET6, SOCK_SEQPACKET, 0));
+    if ((!strcmp(step, "nlread") || !strcmp(step, "nlwrite")) && argc == 3) {
+        long s = x_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (s < 0) return done(s);
+        struct sockaddr_nl nl;
+        memset(&nl, 0, sizeof nl);
+        nl.nl_family = AF_NETLINK;
+        if (bind(s, (struct sockaddr *)&nl, sizeof nl) < 0) return done(-1);
+        struct {
+            struct nlmsghdr h;
+            struct ifinfomsg i;
+        } req;
+        memset(&req, 0, sizeof req);
+        req.h.nlmsg_len = sizeof req;
+        req.h.nlmsg_seq = 1;
+        if (!strcmp(step, "nlread")) {
+            req.h.nlmsg_type = RTM_GETLINK;
+            req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        } else {
+            req.h.nlmsg_type = RTM_SETLINK;
+            req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+            req.i.ifi_index = 0x7ffffff0;
+            req.i.ifi_change = 1; /* IFF_UP */
+        }
+        if (x_sendto(s, &req, sizeof req, 0, &nl, sizeof nl) < 0) return done(-1);
+        if (!strcmp(step, "nlwrite")) return done(0);
+        char buf[8192];
+        return done(recv(s, buf, sizeof buf, 0) > 0 ? 0 : -1);
+    }
+    return 2;
+}
