@@ -1,0 +1,147 @@
+//! The broker's own integrity (issue 14's red team): what the broker opens is the object it
+//! decided about, and every brokered call gets an answer. Each attack runs through libc and
+//! as a raw system call, from a dynamic and a static build of `helpers/integrity_broker.c`,
+//! as root and as nobody, with a native control.
+
+#[path = "integrity_harness/mod.rs"]
+mod harness;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use arbiter_tests::{arbiter, shim};
+use harness::{show, users, verdict, Scene};
+
+/// `argv` under `arbiter run EXTRA… -- argv` in `work/`, with `env` set; natively when
+/// `arb` is false. A run that never ends fails (`timeout`) instead of hanging the suite.
+fn run(
+    scene: &Scene,
+    env: &[(&str, &Path)],
+    extra: &[String],
+    argv: &[String],
+    unprivileged: bool,
+    arb: bool,
+) -> Output {
+    let mut c = Command::new("timeout");
+    c.arg("120");
+    if unprivileged {
+        c.args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]);
+        c.env("HOME", "/nonexistent");
+    }
+    if arb {
+        c.arg(arbiter()).arg("run").args(extra).arg("--");
+    }
+    c.args(argv)
+        .envs(env.iter().copied())
+        .current_dir(scene.work())
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("run")
+}
+
+fn argv(helper: &Path, form: &str, args: &[&Path]) -> Vec<String> {
+    let mut v = vec![helper.display().to_string(), form.to_string()];
+    v.extend(args.iter().map(|p| p.display().to_string()));
+    v
+}
+
+/// The shim lies beneath the working directory (a cargo build tree); the program swaps it
+/// for a symlink to the denied key and opens the shim's exact path. Natively the read
+/// succeeds; under arbiter the broker must not follow the name to the key (issue 14, 03).
+#[test]
+fn a_floor_file_swapped_for_a_symlink_is_not_opened_by_name() {
+    let scene = Scene::new("integrity_broker");
+    let extra = scene.deny_private();
+    let lib = scene.path("work/target");
+    std::fs::create_dir(&lib).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let copy = lib.join("libarbiter_shim.so");
+    let reset = || {
+        let _ = std::fs::remove_file(&copy);
+        std::fs::copy(shim(), &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let env = [("ARBITER_SHIM_PATH", copy.as_path())];
+    let key = scene.path("work/private/key");
+    for unprivileged in users() {
+        for h in &scene.helpers {
+            for form in ["swapread", "raw-swapread"] {
+                let a = argv(h, form, &[&key, &copy]);
+                reset();
+                let o = run(&scene, &[], &[], &a, unprivileged, false);
+                assert_eq!(verdict(&o), Ok(()), "control {a:?}: {}", show(&o));
+                reset();
+                let o = run(&scene, &env, &extra, &a, unprivileged, true);
+                assert_eq!(
+                    verdict(&o),
+                    Err(libc::EACCES),
+                    "{a:?} under arbiter (unprivileged: {unprivileged}): {}",
+                    show(&o)
+                );
+            }
+        }
+    }
+}
+
+/// The allow side: the floor's exact files (the shim where it was surveyed, `/dev/null`)
+/// still open, through libc and the seccomp transport alike.
+#[test]
+fn the_floor_files_still_open() {
+    let scene = Scene::new("integrity_broker");
+    let lib = scene.path("work/target");
+    std::fs::create_dir(&lib).unwrap();
+    let copy = lib.join("libarbiter_shim.so");
+    std::fs::copy(shim(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = [("ARBITER_SHIM_PATH", copy.as_path())];
+    for unprivileged in users() {
+        for h in &scene.helpers {
+            for form in ["read", "raw-read"] {
+                for p in [copy.as_path(), Path::new("/dev/null")] {
+                    let a = argv(h, form, &[p]);
+                    let o = run(&scene, &env, &[], &a, unprivileged, true);
+                    assert_eq!(verdict(&o), Ok(()), "{a:?}: {}", show(&o));
+                }
+            }
+        }
+    }
+}
+
+/// Every `O_PATH` open gets an answer: through the shim the fd itself; through the seccomp
+/// transport (the static build, raw calls) `EACCES`, since the kernel's
+/// `SECCOMP_IOCTL_NOTIF_ADDFD` installs no `O_PATH` fd (issue 14, 16: it hung before).
+#[test]
+fn an_o_path_open_is_answered() {
+    let scene = Scene::new("integrity_broker");
+    let public = scene.path("work/public.txt");
+    let dir = scene.work();
+    for unprivileged in users() {
+        for h in &scene.helpers {
+            let is_static = h.to_string_lossy().ends_with("-static");
+            for form in ["openpath", "raw-openpath"] {
+                for p in [&public, &dir] {
+                    let a = argv(h, form, &[p]);
+                    let o = run(&scene, &[], &[], &a, unprivileged, false);
+                    assert_eq!(verdict(&o), Ok(()), "control {a:?}: {}", show(&o));
+                    let o = run(&scene, &[], &[], &a, unprivileged, true);
+                    assert_ne!(o.status.code(), Some(124), "{a:?} hung: {}", show(&o));
+                    let seccomp = is_static || form.starts_with("raw-");
+                    let expected = if seccomp { Err(libc::EACCES) } else { Ok(()) };
+                    assert_eq!(
+                        verdict(&o),
+                        expected,
+                        "{a:?} under arbiter (unprivileged: {unprivileged}): {}",
+                        show(&o)
+                    );
+                }
+            }
+        }
+    }
+}
