@@ -145,3 +145,62 @@ fn an_o_path_open_is_answered() {
         }
     }
 }
+
+/// A unix socket is bound at the name decided about, byte for byte: `x\xff` (not UTF-8)
+/// once was decided as such but created as `x\u{FFFD}`, the name the policy denies here
+/// (issue 14, 06). The control: binding `x\u{FFFD}` itself is refused.
+#[test]
+fn a_unix_bind_creates_the_name_decided_about() {
+    use std::os::unix::ffi::OsStrExt;
+    let scene = Scene::new("integrity_broker");
+    let work = scene.work();
+    let policy = scene.path("bind.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "extends = \"default\"\n[[bind]]\nunix = \"{w}\"\n[[bind]]\nunix = \"{w}/x\u{FFFD}\"\ndeny = true\n",
+            w = work.display()
+        ),
+    )
+    .unwrap();
+    let extra = vec!["--policy".to_string(), policy.display().to_string()];
+    let raw_name = std::ffi::OsStr::from_bytes(b"x\xff");
+    let replacement = "x\u{FFFD}";
+    let reset = || {
+        let _ = std::fs::remove_file(work.join(raw_name));
+        let _ = std::fs::remove_file(work.join(replacement));
+    };
+    for unprivileged in users() {
+        for h in &scene.helpers {
+            for form in ["bindhex", "raw-bindhex"] {
+                for (hex, name, expected) in [
+                    ("78ff", raw_name, Ok(())),
+                    (
+                        "78efbfbd",
+                        std::ffi::OsStr::new(replacement),
+                        Err(libc::EACCES),
+                    ),
+                ] {
+                    let a = argv(h, form, &[&work, Path::new(hex)]);
+                    reset();
+                    let o = run(&scene, &[], &[], &a, unprivileged, false);
+                    assert_eq!(verdict(&o), Ok(()), "control {a:?}: {}", show(&o));
+                    assert!(work.join(name).exists(), "control made no {name:?}");
+                    reset();
+                    let o = run(&scene, &[], &extra, &a, unprivileged, true);
+                    assert_eq!(
+                        verdict(&o),
+                        expected,
+                        "{a:?} under arbiter (unprivileged: {unprivileged}): {}",
+                        show(&o)
+                    );
+                    assert_eq!(work.join(name).exists(), expected.is_ok(), "{a:?}");
+                    assert!(
+                        !work.join(replacement).exists(),
+                        "{a:?} created the denied name"
+                    );
+                }
+            }
+        }
+    }
+}
