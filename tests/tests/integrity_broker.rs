@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use arbiter_tests::{arbiter, shim};
-use harness::{show, users, verdict, Scene};
+use harness::{attack, attack_expecting, show, users, verdict, Scene};
 
 /// `argv` under `arbiter run EXTRA… -- argv` in `work/`, with `env` set; natively when
 /// `arb` is false. A run that never ends fails (`timeout`) instead of hanging the suite.
@@ -203,4 +203,25 @@ fn a_unix_bind_creates_the_name_decided_about() {
             }
         }
     }
+}
+
+/// One budget of 40 symlinks per lookup, as the kernel counts them (issue 14, 13): links
+/// that multiply each other (`s -> d/..`, `M0 -> s/…(38)/public.txt`, `Mi -> s/…(38)/Mi-1`)
+/// once got 40 per walk and 40 per final chain: `stat M2` succeeded (and a longer chain
+/// cost seconds of broker time) where the kernel answers `ELOOP`. The allow pair: `M0`
+/// takes 39 links and resolves, natively and under arbiter.
+#[test]
+fn symlinks_are_counted_per_lookup() {
+    let scene = Scene::new("integrity_broker");
+    let work = scene.work();
+    std::fs::create_dir(work.join("d")).unwrap();
+    let ss = vec!["s"; 38].join("/");
+    std::os::unix::fs::symlink("d/..", work.join("s")).unwrap();
+    std::os::unix::fs::symlink(format!("{ss}/public.txt"), work.join("M0")).unwrap();
+    for i in 1..3 {
+        std::os::unix::fs::symlink(format!("{ss}/M{}", i - 1), work.join(format!("M{i}"))).unwrap();
+    }
+    attack(&scene, &[], "stat", &[&work.join("M0")], Ok(()), || {});
+    let eloop = Err(libc::ELOOP);
+    attack_expecting(&scene, &[], "stat", &[&work.join("M2")], eloop, eloop);
 }

@@ -27,6 +27,26 @@ use crate::core::errno::Errno;
 /// The kernel's limit on symlinks followed during one resolution.
 pub const MAX_SYMLINK_HOPS: usize = 40;
 
+thread_local! {
+    /// Symlinks the path lookup this thread is serving may still follow: one budget of
+    /// [`MAX_SYMLINK_HOPS`] for the whole lookup (every walk, every final-component hop),
+    /// as the kernel counts them, so links made to multiply each other cost `ELOOP`, not
+    /// seconds of broker time. [`resolve`] starts a lookup; [`walk_dir`] and
+    /// [`follow_once`] (the callers' loops after it) spend from it.
+    static LINKS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_SYMLINK_HOPS) };
+}
+
+/// Spends one symlink of the current lookup's budget: `ELOOP` once it is used up.
+fn spend_link() -> Result<(), Errno> {
+    LINKS_LEFT.with(|left| match left.get() {
+        0 => Err(Errno(libc::ELOOP)),
+        n => {
+            left.set(n - 1);
+            Ok(())
+        }
+    })
+}
+
 /// Where a request's path starts.
 #[derive(Clone, Copy)]
 pub enum Base<'a> {
@@ -130,7 +150,6 @@ pub fn walk_dir(
     };
     // Components still to walk, last first.
     let mut todo: Vec<Vec<u8>> = path.rsplit(|&b| b == b'/').map(<[u8]>::to_vec).collect();
-    let mut hops = 0;
     while let Some(comp) = todo.pop() {
         if comp.is_empty() || comp == b"." {
             continue;
@@ -161,10 +180,7 @@ pub fn walk_dir(
                 return Err(err);
             }
         };
-        hops += 1;
-        if hops > MAX_SYMLINK_HOPS {
-            return Err(Errno(libc::ELOOP));
-        }
+        spend_link()?;
         if on_proc(cur.as_fd()) {
             cur = openat_raw(cur.as_raw_fd(), &name, DIR, 0)?;
             continue;
@@ -424,6 +440,7 @@ pub fn follow_once(loc: &Location, left: &mut Vec<PathBuf>) -> Result<Option<Loc
         };
     }
     buf.truncate(n as usize);
+    spend_link()?;
     let mut next = if buf.starts_with(b"/") {
         locate(Base::Root, &buf, left)?
     } else {
@@ -442,6 +459,8 @@ pub fn resolve(
     follow: bool,
     left: &mut Vec<PathBuf>,
 ) -> Result<Location, Errno> {
+    // A new lookup: a fresh symlink budget (see LINKS_LEFT).
+    LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
     let mut loc = locate(base, path, left)?;
     if !follow && !loc.trailing_slash {
         return Ok(loc);
