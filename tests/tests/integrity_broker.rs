@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use arbiter_tests::{arbiter, shim};
-use harness::{attack, attack_expecting, show, users, verdict, Scene};
+use harness::{attack, attack_expecting, mkdir_all, show, users, verdict, Scene};
 
 /// `argv` under `arbiter run EXTRA… -- argv` in `work/`, with `env` set; natively when
 /// `arb` is false. A run that never ends fails (`timeout`) instead of hanging the suite.
@@ -224,4 +224,53 @@ fn symlinks_are_counted_per_lookup() {
     attack(&scene, &[], "stat", &[&work.join("M0")], Ok(()), || {});
     let eloop = Err(libc::ELOOP);
     attack_expecting(&scene, &[], "stat", &[&work.join("M2")], eloop, eloop);
+}
+
+/// No existence oracle through a symlink the program made into a hidden directory (issue
+/// 14, 01): `l/x` with `l -> private/missing` (or `private/key`), and a link to
+/// `private/missing/y` itself, answer `EACCES` like `l -> private/present`, where the
+/// kernel answers `ENOENT`/`ENOTDIR` (the control) and the broker once did too. Relative
+/// and absolute link targets. The allow pair: the same links into an allowed directory
+/// answer the kernel's errno.
+#[test]
+fn a_symlink_into_a_hidden_directory_tells_nothing() {
+    let scene = Scene::new("integrity_broker");
+    mkdir_all(&scene, "work/private/present");
+    mkdir_all(&scene, "work/open");
+    let extra = scene.deny_private();
+    let work = scene.work();
+    let enoent = Err(libc::ENOENT);
+    let eacces = Err(libc::EACCES);
+    for (i, (target, then, native)) in [
+        ("private/present", "/x", enoent),
+        ("private/missing", "/x", enoent),
+        ("private/key", "/x", Err(libc::ENOTDIR)),
+        ("private/missing/y", "", enoent),
+        ("private/present/y", "", enoent),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (kind, to) in [
+            ("rel", target.to_string()),
+            ("abs", format!("{}/{target}", work.display())),
+        ] {
+            let link = format!("l{i}{kind}");
+            std::os::unix::fs::symlink(&to, work.join(&link)).unwrap();
+            let probe = work.join(format!("{link}{then}"));
+            attack_expecting(&scene, &extra, "stat", &[&probe], native, eacces);
+        }
+    }
+    std::os::unix::fs::symlink("open/missing", work.join("lo")).unwrap();
+    attack_expecting(
+        &scene,
+        &extra,
+        "stat",
+        &[&work.join("lo/x")],
+        enoent,
+        enoent,
+    );
+    attack_expecting(&scene, &extra, "stat", &[&work.join("lo")], enoent, enoent);
+    std::os::unix::fs::symlink("public.txt", work.join("lp")).unwrap();
+    attack(&scene, &extra, "stat", &[&work.join("lp")], Ok(()), || {});
 }

@@ -127,7 +127,8 @@ fn open_root() -> Result<OwnedFd, Errno> {
 /// that one component. The real path of every directory the walk leaves by `..` is appended
 /// to `left`, and so is the directory where a lookup fails when the walk would have climbed
 /// out of it afterwards (a `..` still to come, or `then_up`: the caller's final component is
-/// `..`): what lay beyond would otherwise show through.
+/// `..`): what lay beyond would otherwise show through. The path of a component whose
+/// lookup fails is appended too (its existence shows in the error).
 pub fn walk_dir(
     base: Base<'_>,
     path: &[u8],
@@ -176,6 +177,11 @@ pub fn walk_dir(
             None => {
                 if then_up || todo.iter().any(|c| c == b"..") {
                     leave(&cur, left);
+                }
+                // What failed here tells whether `cur/name` exists: that path must allow
+                // `stat` too (a symlink may have led into a hidden directory).
+                if let Ok(p) = fd_path(cur.as_fd()) {
+                    left.push(p.join(OsStr::from_bytes(name.as_bytes())));
                 }
                 return Err(err);
             }
@@ -327,7 +333,11 @@ pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Lo
     let (dir, name, trailing_slash) = split_last(path);
     if let (Base::Root, Some(d)) = (base, dir) {
         if is_plain_name(name) {
-            if let Some(parent) = open_plain_dir(d)? {
+            let plain = open_plain_dir(d).inspect_err(|_| {
+                // The failure tells what exists on the way to `d`: `d` must allow `stat`.
+                left.push(PathBuf::from(OsStr::from_bytes(d)));
+            })?;
+            if let Some(parent) = plain {
                 return Ok(Location {
                     parent,
                     parent_path: PathBuf::from(OsStr::from_bytes(d)),
@@ -602,13 +612,17 @@ mod tests {
         let (r, left) = walk("hop/../../ok/f");
         assert_eq!(r, Ok(real.join("ok/f")));
         assert_eq!(left, [real.join("hidden/present"), real.join("hidden")]);
-        // A failed lookup records its directory only when a climb was still to come.
+        // A failed lookup records its directory when a climb was still to come, and the
+        // path that failed always.
         let (r, left) = walk("hidden/missing/../../ok/f");
         assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
-        assert_eq!(left, [real.join("hidden")]);
+        assert_eq!(left, [real.join("hidden"), real.join("hidden/missing")]);
         let (r, left) = walk("hidden/missing/x/f");
         assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
-        assert!(left.is_empty());
+        assert_eq!(left, [real.join("hidden/missing/x")]);
+        let (r, left) = walk("hop/missing/f");
+        assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
+        assert_eq!(left, [real.join("hidden/present/missing")]);
         // A plain walk down records nothing.
         let (_, left) = walk("hidden/present/f");
         assert!(left.is_empty());
