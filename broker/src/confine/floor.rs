@@ -286,6 +286,9 @@ pub struct Surveyed {
     pub access: FloorAccess,
     /// `(is a directory, is a regular file)`, or `None` when it does not exist.
     pub kind: Option<(bool, bool)>,
+    /// `(device, inode)` of what the survey opened (`None` when it does not exist): the
+    /// object the floor grants, for whoever opens the entry again by its name later.
+    pub id: Option<(u64, u64)>,
 }
 
 /// Opens each entry of `floor` once (`O_PATH`) and looks at what it is, for the Landlock
@@ -307,23 +310,35 @@ pub fn survey(
             } else {
                 open_path(&path)
             };
-            let kind = fd.as_ref().and_then(kind_of);
+            let stat = fd.as_ref().and_then(fstat);
+            let kind = stat.map(|st| {
+                let format = st.st_mode & libc::S_IFMT;
+                (format == libc::S_IFDIR, format == libc::S_IFREG)
+            });
+            let id = stat.map(|st| (st.st_dev, st.st_ino));
             let fd = if kind.is_some() { fd } else { None };
-            (Surveyed { path, access, kind }, fd)
+            (
+                Surveyed {
+                    path,
+                    access,
+                    kind,
+                    id,
+                },
+                fd,
+            )
         })
         .unzip()
 }
 
-/// `(is a directory, is a regular file)` for an open fd.
-fn kind_of(fd: &OwnedFd) -> Option<(bool, bool)> {
+/// `fstat` of an open fd.
+fn fstat(fd: &OwnedFd) -> Option<libc::stat> {
     // SAFETY: stat is plain old data, filled by fstat.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fd is open; st is a valid out-pointer.
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
         return None;
     }
-    let format = st.st_mode & libc::S_IFMT;
-    Some((format == libc::S_IFDIR, format == libc::S_IFREG))
+    Some(st)
 }
 
 /// `openat2(path, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS)`: `None` if any component is a

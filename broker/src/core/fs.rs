@@ -322,7 +322,15 @@ fn walked_through(
     notes: &mut Notes,
 ) -> Result<(), Errno> {
     for dir in left {
-        if parent.is_some_and(|p| p.starts_with(dir)) || core.allows(dir, Access::STAT) {
+        if parent.is_some_and(|p| p.starts_with(dir)) {
+            continue;
+        }
+        if core.allows(dir, Access::STAT) {
+            // A failed walk's paths join the record, so `arbiter learn` grants what the
+            // replay will check (a lookup that fails in `/run` via `/var/run`, say).
+            if parent.is_none() && core.audit().enabled() {
+                notes.paths.push(dir.clone());
+            }
             continue;
         }
         return core.check_path(dir, Access::STAT, notes);

@@ -396,12 +396,10 @@ fn bind_unix_path(
     // The socket inode's mode becomes the file's mode at bind; the broker's umask is 0.
     // SAFETY: fchmod on a socket fd we hold.
     check(unsafe { libc::fchmod(sock.as_raw_fd(), mode) })?;
-    let via = format!(
-        "/proc/self/fd/{}/{}",
-        loc.parent.as_raw_fd(),
-        String::from_utf8_lossy(&loc.name)
-    );
-    let raw = RawAddr::unix(via.as_bytes(), false)?;
+    // The name's own bytes, as decided (never a UTF-8 rendering of them).
+    let mut via = format!("/proc/self/fd/{}/", loc.parent.as_raw_fd()).into_bytes();
+    via.extend_from_slice(&loc.name);
+    let raw = RawAddr::unix(&via, false)?;
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
     let rc = unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) };
     if rc == 0 {

@@ -27,6 +27,26 @@ use crate::core::errno::Errno;
 /// The kernel's limit on symlinks followed during one resolution.
 pub const MAX_SYMLINK_HOPS: usize = 40;
 
+thread_local! {
+    /// Symlinks the path lookup this thread is serving may still follow: one budget of
+    /// [`MAX_SYMLINK_HOPS`] for the whole lookup (every walk, every final-component hop),
+    /// as the kernel counts them, so links made to multiply each other cost `ELOOP`, not
+    /// seconds of broker time. [`resolve`] starts a lookup; [`walk_dir`] and
+    /// [`follow_once`] (the callers' loops after it) spend from it.
+    static LINKS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_SYMLINK_HOPS) };
+}
+
+/// Spends one symlink of the current lookup's budget: `ELOOP` once it is used up.
+fn spend_link() -> Result<(), Errno> {
+    LINKS_LEFT.with(|left| match left.get() {
+        0 => Err(Errno(libc::ELOOP)),
+        n => {
+            left.set(n - 1);
+            Ok(())
+        }
+    })
+}
+
 /// Where a request's path starts.
 #[derive(Clone, Copy)]
 pub enum Base<'a> {
@@ -107,7 +127,8 @@ fn open_root() -> Result<OwnedFd, Errno> {
 /// that one component. The real path of every directory the walk leaves by `..` is appended
 /// to `left`, and so is the directory where a lookup fails when the walk would have climbed
 /// out of it afterwards (a `..` still to come, or `then_up`: the caller's final component is
-/// `..`): what lay beyond would otherwise show through.
+/// `..`): what lay beyond would otherwise show through. The path of a component whose
+/// lookup fails is appended too (its existence shows in the error).
 pub fn walk_dir(
     base: Base<'_>,
     path: &[u8],
@@ -130,7 +151,6 @@ pub fn walk_dir(
     };
     // Components still to walk, last first.
     let mut todo: Vec<Vec<u8>> = path.rsplit(|&b| b == b'/').map(<[u8]>::to_vec).collect();
-    let mut hops = 0;
     while let Some(comp) = todo.pop() {
         if comp.is_empty() || comp == b"." {
             continue;
@@ -158,13 +178,15 @@ pub fn walk_dir(
                 if then_up || todo.iter().any(|c| c == b"..") {
                     leave(&cur, left);
                 }
+                // What failed here tells whether `cur/name` exists: that path must allow
+                // `stat` too (a symlink may have led into a hidden directory).
+                if let Ok(p) = fd_path(cur.as_fd()) {
+                    left.push(p.join(OsStr::from_bytes(name.as_bytes())));
+                }
                 return Err(err);
             }
         };
-        hops += 1;
-        if hops > MAX_SYMLINK_HOPS {
-            return Err(Errno(libc::ELOOP));
-        }
+        spend_link()?;
         if on_proc(cur.as_fd()) {
             cur = openat_raw(cur.as_raw_fd(), &name, DIR, 0)?;
             continue;
@@ -311,7 +333,11 @@ pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Lo
     let (dir, name, trailing_slash) = split_last(path);
     if let (Base::Root, Some(d)) = (base, dir) {
         if is_plain_name(name) {
-            if let Some(parent) = open_plain_dir(d)? {
+            let plain = open_plain_dir(d).inspect_err(|_| {
+                // The failure tells what exists on the way to `d`: `d` must allow `stat`.
+                left.push(PathBuf::from(OsStr::from_bytes(d)));
+            })?;
+            if let Some(parent) = plain {
                 return Ok(Location {
                     parent,
                     parent_path: PathBuf::from(OsStr::from_bytes(d)),
@@ -424,6 +450,7 @@ pub fn follow_once(loc: &Location, left: &mut Vec<PathBuf>) -> Result<Option<Loc
         };
     }
     buf.truncate(n as usize);
+    spend_link()?;
     let mut next = if buf.starts_with(b"/") {
         locate(Base::Root, &buf, left)?
     } else {
@@ -442,6 +469,8 @@ pub fn resolve(
     follow: bool,
     left: &mut Vec<PathBuf>,
 ) -> Result<Location, Errno> {
+    // A new lookup: a fresh symlink budget (see LINKS_LEFT).
+    LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
     let mut loc = locate(base, path, left)?;
     if !follow && !loc.trailing_slash {
         return Ok(loc);
@@ -583,13 +612,17 @@ mod tests {
         let (r, left) = walk("hop/../../ok/f");
         assert_eq!(r, Ok(real.join("ok/f")));
         assert_eq!(left, [real.join("hidden/present"), real.join("hidden")]);
-        // A failed lookup records its directory only when a climb was still to come.
+        // A failed lookup records its directory when a climb was still to come, and the
+        // path that failed always.
         let (r, left) = walk("hidden/missing/../../ok/f");
         assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
-        assert_eq!(left, [real.join("hidden")]);
+        assert_eq!(left, [real.join("hidden"), real.join("hidden/missing")]);
         let (r, left) = walk("hidden/missing/x/f");
         assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
-        assert!(left.is_empty());
+        assert_eq!(left, [real.join("hidden/missing/x")]);
+        let (r, left) = walk("hop/missing/f");
+        assert_eq!(r.err(), Some(Errno(libc::ENOENT)));
+        assert_eq!(left, [real.join("hidden/present/missing")]);
         // A plain walk down records nothing.
         let (_, left) = walk("hidden/present/f");
         assert!(left.is_empty());

@@ -89,6 +89,22 @@ fn access_of(rec: &Value) -> Access {
     }
 }
 
+/// An absolute path as the broker spells it when resolution fails: `.` and empty components
+/// dropped, `..` taking the previous one away (`core::fs::lexical_path`).
+fn lexical(p: &str) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for comp in std::path::Path::new(p).components() {
+        match comp {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Needs {
     /// Reads the call records of an audit log (other record types are skipped).
     pub fn from_records<'a>(records: impl IntoIterator<Item = &'a Value>) -> Needs {
@@ -111,6 +127,15 @@ impl Needs {
                         let need = needs.paths.entry(PathBuf::from(p)).or_default();
                         need.access |= Access::STAT;
                         need.calls.insert(call.clone());
+                    }
+                    // Where its lookup failed (`/run/nscd` for `/var/run/nscd/socket`): the
+                    // broker checks `stat` there too (no existence oracle).
+                    for p in rec["paths"].as_array().into_iter().flatten() {
+                        if let Some(p) = p.as_str() {
+                            let need = needs.paths.entry(PathBuf::from(p)).or_default();
+                            need.access |= Access::STAT;
+                            need.calls.insert(call.clone());
+                        }
                     }
                 }
                 // A send with a destination is decided as a connect, a listen on an unbound
@@ -152,22 +177,30 @@ impl Needs {
                     // For two-path calls (rename, link) both real paths need the right. A
                     // call that failed while resolving (a probe of a missing directory) has
                     // no real path: its absolute path as given is what the policy decides on.
-                    let mut paths: Vec<&str> = rec["paths"]
+                    let paths: Vec<&str> = rec["paths"]
                         .as_array()
                         .into_iter()
                         .flatten()
                         .filter_map(Value::as_str)
                         .collect();
-                    if paths.is_empty() {
-                        paths.extend(rec["args"]["path"].as_str().filter(|p| p.starts_with('/')));
-                        // The broker checks `stat` on a path it could not resolve, so that a
-                        // denied tree answers EACCES instead of revealing what is missing.
+                    // A call that failed may have failed while resolving: the broker then
+                    // checks `stat` on the path as given and on where the lookup failed (the
+                    // record's paths), so that a denied tree answers EACCES instead of
+                    // revealing what is missing.
+                    let mut paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+                    if paths.is_empty() || rec["result"]["errno"].is_string() {
+                        paths.extend(
+                            rec["args"]["path"]
+                                .as_str()
+                                .filter(|p| p.starts_with('/'))
+                                .map(lexical),
+                        );
                         access |= Access::STAT;
                     }
+                    paths.sort();
+                    paths.dedup();
                     for p in paths {
-                        let p = p.trim_end_matches('/');
-                        let p = if p.is_empty() { "/" } else { p };
-                        let need = needs.paths.entry(PathBuf::from(p)).or_default();
+                        let need = needs.paths.entry(p).or_default();
                         need.access |= access;
                         need.calls.insert(call.clone());
                     }

@@ -54,31 +54,50 @@ const WORKER_STACK: usize = 512 * 1024;
 const FD_SYNC_WAKE_UP: u64 = 1;
 
 /// Files the kernel floor grants natively (the shim, a few devices): an open of exactly
-/// one of these paths is performed by the transport itself, as Landlock would allow it.
+/// one of these paths is performed by the transport itself, as Landlock would allow it, on
+/// the object the floor's survey found there (same device and inode), never on whatever
+/// the name leads to now.
 #[derive(Debug, Clone, Default)]
 pub struct Floor {
-    files: Vec<(PathBuf, bool)>,
+    files: Vec<FloorFile>,
+}
+
+/// One exact file of the floor.
+#[derive(Debug, Clone)]
+struct FloorFile {
+    path: PathBuf,
+    /// Read+write (a device) or read-only.
+    rw: bool,
+    /// `(device, inode)` of the surveyed object.
+    id: (u64, u64),
 }
 
 impl Floor {
     /// The exact-file entries of a kernel floor: regular files read-only, devices read-write.
+    /// Entries the survey did not find are left out (the core decides them).
     pub fn new(floor: &[Surveyed]) -> Floor {
         let files = floor
             .iter()
-            .filter_map(|e| match (e.access, e.kind) {
-                (FloorAccess::ReadExec, Some((_, true))) => Some((e.path.clone(), false)),
-                (FloorAccess::ReadWriteFile, _) => Some((e.path.clone(), true)),
-                _ => None,
+            .filter_map(|e| {
+                let rw = match (e.access, e.kind) {
+                    (FloorAccess::ReadExec, Some((_, true))) => false,
+                    (FloorAccess::ReadWriteFile, Some(_)) => true,
+                    _ => return None,
+                };
+                Some(FloorFile {
+                    path: e.path.clone(),
+                    rw,
+                    id: e.id?,
+                })
             })
             .collect();
         Floor { files }
     }
 
-    fn lookup(&self, path: &[u8]) -> Option<bool> {
+    fn lookup(&self, path: &[u8]) -> Option<&FloorFile> {
         self.files
             .iter()
-            .find(|(p, _)| p.as_os_str().as_bytes() == path)
-            .map(|(_, rw)| *rw)
+            .find(|f| f.path.as_os_str().as_bytes() == path)
     }
 }
 
@@ -297,8 +316,20 @@ impl Answer {
                 // SAFETY: add is a valid seccomp_notif_addfd for the call's duration.
                 let rc =
                     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
-                if rc >= 0 || errno() != libc::EINVAL {
-                    return; // sent atomically (or the target is gone)
+                if rc >= 0 {
+                    return; // sent atomically
+                }
+                match errno() {
+                    libc::EINVAL => {}
+                    // The notification is no longer valid: the target is gone.
+                    libc::ENOENT => return,
+                    // The kernel installs no O_PATH fd (fget() skips them): the open is
+                    // refused rather than left unanswered (docs/security.md).
+                    libc::EBADF if is_o_path(&fd) => {
+                        return Answer::Error(libc::EACCES).send(listener, id)
+                    }
+                    // Anything else (EMFILE at the target's RLIMIT_NOFILE, …) is its answer.
+                    e => return Answer::Error(e).send(listener, id),
                 }
                 // Before Linux 5.14: add the fd, then reply with its number.
                 add.flags = 0;
@@ -395,6 +426,13 @@ fn read_status(tid: i32) -> std::io::Result<String> {
     }
     buf.truncate(len);
     String::from_utf8(buf).map_err(|_| std::io::ErrorKind::InvalidData.into())
+}
+
+/// Whether `fd` was opened with `O_PATH`.
+fn is_o_path(fd: &OwnedFd) -> bool {
+    // SAFETY: fcntl(F_GETFL) on an fd we own.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_PATH != 0
 }
 
 fn open_raw(path: &str, flags: i32) -> Result<OwnedFd, i32> {
@@ -1246,20 +1284,40 @@ impl Target {
         path: &[u8],
         flags: i32,
     ) -> Result<Option<Answer>, i32> {
-        let Some(rw) = floor.lookup(path) else {
+        let Some(file) = floor.lookup(path) else {
             return Ok(None);
         };
         let acc = flags & libc::O_ACCMODE;
         let creating = flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) != 0;
-        if creating || (!rw && acc != libc::O_RDONLY) {
+        if creating || (!file.rw && acc != libc::O_RDONLY) {
             return Ok(None); // the core decides (and refuses) as for any other path
         }
         if !self.valid() {
             return Ok(Some(Answer::Gone));
         }
+        // The name may lead elsewhere by now (a shim beneath a directory the program may
+        // write, swapped for a symlink): look without opening (O_PATH has no side effect on
+        // a device or FIFO), act only on the surveyed object, re-opened through this very
+        // fd. Anything else is not the floor's file: the core decides it by policy.
         let p = std::str::from_utf8(path).map_err(|_| libc::EINVAL)?;
-        let keep = libc::O_ACCMODE | libc::O_NONBLOCK | libc::O_PATH | libc::O_DIRECTORY;
-        let fd = open_raw(p, (flags & keep) | libc::O_NOCTTY)?;
+        let Ok(o) = open_raw(p, libc::O_PATH) else {
+            return Ok(None);
+        };
+        // SAFETY: stat is plain old data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: o is open; st is a valid out-pointer.
+        if unsafe { libc::fstat(o.as_raw_fd(), &mut st) } < 0 || (st.st_dev, st.st_ino) != file.id {
+            return Ok(None);
+        }
+        let fd = if flags & libc::O_PATH != 0 {
+            o
+        } else {
+            let keep = libc::O_ACCMODE | libc::O_NONBLOCK | libc::O_DIRECTORY;
+            open_raw(
+                &format!("/proc/self/fd/{}", o.as_raw_fd()),
+                (flags & keep) | libc::O_NOCTTY,
+            )?
+        };
         self.audit_direct(core, "floor", path, flags);
         Ok(Some(Answer::Fd(fd, flags & libc::O_CLOEXEC != 0)))
     }
