@@ -193,7 +193,17 @@ fn a_run_stopped_with_sigterm_under_load_has_every_record_on_disk() {
         denied >= done,
         "{done} calls completed but only {denied} records on disk"
     );
-    let last = recs.last().unwrap();
-    assert_eq!(last["type"], "exit", "the exit record is last: {last}");
-    assert!(last["status"].is_number());
+    // The exit record is there (a channel torn down by the kill may still add a
+    // protocol_error after it).
+    let exit = recs
+        .iter()
+        .find(|r| r["type"] == "exit")
+        .expect("an exit record");
+    assert!(exit["status"].is_number(), "{exit}");
+    assert!(
+        recs.iter()
+            .skip_while(|r| r["type"] != "exit")
+            .all(|r| r["type"] != "call"),
+        "no call record after the exit record"
+    );
 }
