@@ -306,7 +306,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         return refuse(&conn, audit, who, &why);
     }
     // Every thread serving this sandbox registers itself (so the sandbox's end can interrupt
-    // one still blocked for it) and takes on the client's filesystem credentials.
+    // one still blocked for it) and takes on the client's whole identity, without capabilities.
     let threads = Arc::new(SandboxThreads::default());
     let setup: ChannelSetup = {
         let threads = Arc::clone(&threads);
@@ -384,7 +384,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
     let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
     // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
     // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
-    // filesystem credentials.
+    // identity (no capabilities).
     let admit: ChannelAdmit = {
         let counters = Arc::clone(&shared.counters);
         let limits = config.limits.clone();

@@ -78,7 +78,7 @@ fn caller(creds: Option<Credentials>) -> Caller {
 
 /// Run at the start of every call-channel thread, before the channel is welcomed; an error
 /// refuses the channel (fail closed). `arbiter serve` uses it to take on the client's
-/// filesystem credentials, which Linux keeps per thread.
+/// identity, which Linux keeps per thread.
 pub type ChannelSetup = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 /// Admits a new call channel or refuses it with a reason (audited by the caller); what it
