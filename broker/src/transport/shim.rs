@@ -178,7 +178,11 @@ pub fn serve_bootstrap_with(
             let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
                 match setup.map(|f| f()) {
                     Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
-                    _ => serve_channel(channel, &core, who.pid),
+                    _ => {
+                        // `arbiter serve`: the sandbox's end shuts this channel down.
+                        crate::serve::threads::attach_channel(channel.as_fd());
+                        serve_channel(channel, &core, who.pid)
+                    }
                 }
                 drop(admitted);
                 live2.fetch_sub(1, Ordering::Relaxed);
