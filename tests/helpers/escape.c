@@ -37,6 +37,16 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: escape MODE ARG\n"); return 2; }
     const char *m = argv[1], *p = argv[2];
     if (!strcmp(m, "read")) return done(syscall(SYS_openat, AT_FDCWD, p, O_RDONLY));
+    if (!strcmp(m, "cat")) { /* one raw read of at most 4 KiB, printed, then the verdict */
+        static char buf[4096];
+        long fd = syscall(SYS_openat, AT_FDCWD, p, O_RDONLY);
+        if (fd < 0) return done(fd);
+        long n = syscall(SYS_read, fd, buf, sizeof buf);
+        if (n < 0) return done(n);
+        syscall(SYS_write, 1, buf, n);
+        syscall(SYS_write, 1, "\n", 1);
+        return done(0);
+    }
     if (!strcmp(m, "create")) return done(syscall(SYS_openat, AT_FDCWD, p, O_WRONLY | O_CREAT | O_EXCL, 0644));
     if (!strcmp(m, "write")) return done(syscall(SYS_openat, AT_FDCWD, p, O_WRONLY));
     if (!strcmp(m, "rename")) return done(syscall(SYS_renameat2, AT_FDCWD, p, AT_FDCWD, argv[3], 0));

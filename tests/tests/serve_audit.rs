@@ -112,3 +112,59 @@ fn the_text_format_and_the_stderr_sink_work_as_under_run() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Finding 05 of the red team: a client's hand-written hello put a newline (and a forged
+/// record after it) into the text log's `claimed_cwd`. Every field is now escaped: the
+/// forged text stays inside the genuine `start` line.
+#[test]
+fn the_text_format_escapes_control_characters_in_client_fields() {
+    use arbiter_protocol::daemon::{Hello, DAEMON_VERSION};
+    use serve_common::{raw_connect, read_reply, send_raw};
+    let dir = scratch();
+    let log = dir.path().join("audit.txt");
+    let (_d, sock) = start(
+        dir.path(),
+        &["--audit", log.to_str().unwrap(), "--audit-format", "text"],
+    );
+    let forged = b"/home/alice\n08:44:00.000001 start FORGED uid=0\r\x1b[2K\\x";
+    let mut buf = vec![0u8; arbiter_protocol::MAX_MESSAGE];
+    let h = Hello {
+        version: DAEMON_VERSION,
+        profile: None,
+        cwd: forged,
+        argv: b"true\nFORGED-ARG\0",
+    };
+    let bytes = arbiter_protocol::encode(&h, &mut buf).unwrap().to_vec();
+    let fd = raw_connect(&sock);
+    assert!(send_raw(&fd, &bytes) > 0);
+    let _bootstrap = read_reply(&fd).expect("accepted");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("claimed_cwd=") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < until, "no start line: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let start_lines: Vec<&str> = text.lines().filter(|l| l.contains("FORGED")).collect();
+    assert_eq!(
+        start_lines.len(),
+        1,
+        "the forged text must stay on one line: {text}"
+    );
+    let l = start_lines[0];
+    assert!(
+        l.contains(" start ") && l.contains("claimed_cwd=/home/alice\\n08:44"),
+        "{l}"
+    );
+    assert!(
+        l.contains("\\r\\e[2K\\\\x"),
+        "CR, ESC and the backslash escaped: {l}"
+    );
+    assert!(
+        l.contains("true\\\\nFORGED-ARG") || l.contains("true\\nFORGED-ARG"),
+        "{l}"
+    );
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+}

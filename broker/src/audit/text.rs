@@ -79,8 +79,40 @@ fn call_line(rec: &Value) -> String {
     s
 }
 
-/// One human line for a record.
+/// `s` with every control character (C0, DEL, C1, and the Unicode line and paragraph
+/// separators, the bidirectional overrides) and the backslash written as an escape (`\n`, `\r`, `\t`, `\e`, `\\`,
+/// `\xNN`, `\u{NNNN}`): whatever a field holds (a client's claimed cwd, a path, an
+/// argument), one record stays one line and no terminal control sequence reaches a reader.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One human line for a record; control characters in any field are escaped
+/// ([`escape_controls`]).
 pub fn line(rec: &Value) -> String {
+    escape_controls(&raw_line(rec))
+}
+
+fn raw_line(rec: &Value) -> String {
     let kind = rec["type"].as_str().unwrap_or("?");
     if kind == "call" {
         return call_line(rec);

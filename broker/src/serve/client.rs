@@ -9,6 +9,11 @@
 //! sandbox (its connection, kept open, closes) kills every process left in the sandbox and
 //! exits with the command's status. Its pid is the one the daemon pinned when it accepted
 //! the connection.
+//!
+//! The launcher trusts only a daemon running as root or as its own uid (`SO_PEERCRED` of
+//! the server, checked before the hello is sent), and preloads the shim the daemon names
+//! only when that file and every directory above it belong to root or the launcher's uid
+//! and are not writable by others; otherwise it refuses (exit 125).
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -83,6 +88,12 @@ fn ask(
     .context("socket")?;
     socket::connect(sock.as_raw_fd(), &addr)
         .with_context(|| format!("cannot connect to the daemon at {endpoint}"))?;
+    // Nothing goes to a daemon we do not trust: anyone may bind an abstract name (or a path
+    // in a directory others can write) while the real daemon is not listening.
+    let server = socket::getsockopt(&sock, sockopt::PeerCredentials)
+        .context("cannot learn who the daemon is (SO_PEERCRED)")?;
+    trusted_daemon(server.uid(), nix::unistd::geteuid().as_raw())
+        .map_err(|why| anyhow::anyhow!("refusing the daemon at {endpoint}: {why}"))?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let argv = hello_argv(command);
     let hello = Hello {
@@ -136,6 +147,8 @@ fn ask(
             shim.display()
         );
     }
+    trusted_file(&shim, nix::unistd::geteuid().as_raw())
+        .map_err(|why| anyhow::anyhow!("refusing the daemon's shim: {why}"))?;
     let _ = socket::setsockopt(
         &sock,
         sockopt::ReceiveTimeout,
@@ -147,6 +160,63 @@ fn ask(
         tmpdir: OsString::from_vec(reply.tmpdir.to_vec()),
         shim,
     }))
+}
+
+/// Whether a daemon running as `server` may serve a launcher running as `me`: only root or
+/// the launcher's own uid (a daemon of any other uid could run its own code in the
+/// command, as the launcher's user, and answer every trapped call itself).
+fn trusted_daemon(server: u32, me: u32) -> Result<(), String> {
+    if server == 0 || server == me {
+        Ok(())
+    } else {
+        Err(format!(
+            "it runs as uid {server}; a daemon must run as root or as this user (uid {me})"
+        ))
+    }
+}
+
+/// Whether `path` (absolute) is a file only root or `me` can have put there or change:
+/// the file and every directory above it owned by root or `me`, the file a regular file,
+/// none writable by group or others, except a directory with the sticky bit (`/tmp`),
+/// where others cannot remove or rename what root or `me` owns. Symbolic links are not
+/// followed (a link is refused), so what is checked is what `ld.so` opens.
+fn trusted_file(path: &Path, me: u32) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut first = true;
+    for p in path.ancestors() {
+        let m = std::fs::symlink_metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let mode = m.mode();
+        let kind_ok = if first {
+            m.file_type().is_file()
+        } else {
+            m.file_type().is_dir()
+        };
+        if !kind_ok {
+            let want = if first {
+                "a regular file"
+            } else {
+                "a directory"
+            };
+            return Err(format!("{} is not {want}", p.display()));
+        }
+        if m.uid() != 0 && m.uid() != me {
+            return Err(format!(
+                "{} is owned by uid {}, not by root or uid {me}",
+                p.display(),
+                m.uid()
+            ));
+        }
+        let sticky_dir = !first && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky_dir {
+            return Err(format!(
+                "{} is writable by others (mode {:o})",
+                p.display(),
+                mode & 0o7777
+            ));
+        }
+        first = false;
+    }
+    Ok(())
 }
 
 /// Runs the command in a sandbox served by the daemon and returns its exit status.

@@ -306,7 +306,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         return refuse(&conn, audit, who, &why);
     }
     // Every thread serving this sandbox registers itself (so the sandbox's end can interrupt
-    // one still blocked for it) and takes on the client's filesystem credentials.
+    // one still blocked for it) and takes on the client's whole identity, without capabilities.
     let threads = Arc::new(SandboxThreads::default());
     let setup: ChannelSetup = {
         let threads = Arc::clone(&threads);
@@ -384,7 +384,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
     let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
     // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
     // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
-    // filesystem credentials.
+    // identity (no capabilities).
     let admit: ChannelAdmit = {
         let counters = Arc::clone(&shared.counters);
         let limits = config.limits.clone();
@@ -474,7 +474,10 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
                     let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
                 }
             }
-            let killed = sweep_all(inode);
+            // Nothing is served for it from now on, and the processes it registered call
+            // channels from are killed whether or not they still hold the bootstrap socket.
+            threads.end();
+            let killed = sweep_all(inode) + threads.kill_seen();
             if killed > 0 {
                 sb_audit.event(
                     "lifecycle",
@@ -485,6 +488,17 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
     }
     drop(conn);
     let _ = served.join();
+    // The sandbox has ended: no thread serves it any more (channels shut down, seccomp
+    // workers stop when woken, the last one closing the listener), and a process that
+    // registered a call channel and outlived its supervisor is killed.
+    threads.end();
+    let stragglers = threads.kill_seen();
+    if stragglers > 0 {
+        sb_audit.event(
+            "lifecycle",
+            json!({ "event": "killed", "why": "left after the sandbox ended", "processes": stragglers }),
+        );
+    }
     // Every process has closed the bootstrap socket. Threads still serving the sandbox are
     // blocked on its behalf (a FIFO open with no writer, say): interrupt them, so that
     // nothing the sandbox held outlives it.

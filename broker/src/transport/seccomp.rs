@@ -223,7 +223,8 @@ fn worker(pool: &Arc<Pool>) {
         };
         // SAFETY: pfd is one valid pollfd.
         if unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {
-            if errno() == libc::EINTR {
+            // Woken because its sandbox ended (`arbiter serve`): stop serving it.
+            if errno() == libc::EINTR && !crate::serve::threads::sandbox_ended() {
                 continue;
             }
             return;
@@ -237,6 +238,7 @@ fn worker(pool: &Arc<Pool>) {
         if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut req) } < 0 {
             match errno() {
                 // Another worker took it, or the target died before we received it.
+                libc::EINTR if crate::serve::threads::sandbox_ended() => return,
                 libc::EINTR | libc::ENOENT | libc::EAGAIN => continue,
                 _ => return,
             }

@@ -78,7 +78,7 @@ fn caller(creds: Option<Credentials>) -> Caller {
 
 /// Run at the start of every call-channel thread, before the channel is welcomed; an error
 /// refuses the channel (fail closed). `arbiter serve` uses it to take on the client's
-/// filesystem credentials, which Linux keeps per thread.
+/// identity, which Linux keeps per thread.
 pub type ChannelSetup = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 /// Admits a new call channel or refuses it with a reason (audited by the caller); what it
@@ -188,7 +188,11 @@ pub fn serve_bootstrap_with(
             let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
                 match setup.map(|f| f()) {
                     Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
-                    _ => serve_channel(channel, &core, who.pid),
+                    _ => {
+                        // `arbiter serve`: the sandbox's end shuts this channel down.
+                        crate::serve::threads::attach_channel(channel.as_fd());
+                        serve_channel(channel, &core, who.pid)
+                    }
                 }
                 drop(admitted);
                 live2.fetch_sub(1, Ordering::Relaxed);
