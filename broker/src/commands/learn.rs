@@ -58,12 +58,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
     let recorder = Recorder::default();
     let run_args = RunArgs {
         rules: Default::default(),
-        audit: None,
-        audit_level: Default::default(),
-        audit_format: Default::default(),
-        audit_fsync: false,
-        audit_drop: false,
-        audit_queue: crate::audit::QUEUE,
+        log: Default::default(),
         strict: false,
         clearenv: false,
         setenv: Vec::new(),

@@ -1,6 +1,7 @@
 //! One module per subcommand, each a thin layer over library code.
 
 pub mod audit;
+pub mod audit_args;
 pub mod bench;
 pub mod check;
 pub mod completions;

@@ -10,7 +10,8 @@ use arbiter_policies::{Access, Loading, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
 use serde_json::json;
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
+use crate::commands::audit_args::AuditArgs;
 use crate::commands::policy_args::PolicyArgs;
 use crate::confine;
 use crate::core::RequestCore;
@@ -27,31 +28,9 @@ pub struct RunArgs {
     /// The policy and the rules added to it.
     #[command(flatten)]
     pub rules: PolicyArgs,
-    /// Write the audit log to FILE (appended; created 0600; reopened on SIGHUP), `-` for
-    /// stderr, `syslog` for the local syslog socket /dev/log, `syslog://HOST:PORT` for a
-    /// collector (RFC 5424 with structured data over UDP), or `journal` for the systemd
-    /// journal's native protocol with indexed ARBITER_* fields (write `./syslog` or
-    /// `./journal` for files of those names). See docs/audit.md.
-    #[arg(long, value_name = "FILE|-|syslog|syslog://HOST:PORT|journal")]
-    pub audit: Option<PathBuf>,
-    /// Which calls the log records: `deny` (denials only; allowed calls may then be served
-    /// in-process, at native speed) or `all` (every call, each through the broker). A rule's
-    /// own `audit = "all" | "deny" | "silent"` overrides this for its decisions.
-    #[arg(long, value_enum, default_value_t, requires = "audit")]
-    pub audit_level: audit::Level,
-    /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
-    #[arg(long, value_enum, default_value_t, requires = "audit")]
-    pub audit_format: audit::Format,
-    /// fsync the audit log file after each flush (by default it is flushed, not synced).
-    #[arg(long, requires = "audit")]
-    pub audit_fsync: bool,
-    /// Never make the program wait for the audit log: when the queue is full, drop the
-    /// record and count it (reported in the `exit` record and on stderr).
-    #[arg(long, requires = "audit")]
-    pub audit_drop: bool,
-    /// Audit records that may wait for the writer (tests use a tiny queue).
-    #[arg(long, hide = true, value_name = "N", default_value_t = audit::QUEUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub audit_queue: usize,
+    /// The audit log.
+    #[command(flatten)]
+    pub log: AuditArgs,
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
@@ -234,14 +213,14 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     sources.push(source);
 
     let sandbox = random_id();
-    let (audit, writer) = match (&args.audit, learning) {
+    let (audit, writer) = match (args.log.options()?, learning) {
         (_, Some(sink)) => {
             let (a, w) = Audit::to_writer(sink, sandbox);
             (a, Some(w))
         }
         (None, None) => (Audit::disabled(), None),
-        (Some(p), None) => {
-            let (a, w) = Audit::open(audit_options(&args, p)?, sandbox)?;
+        (Some(opts), None) => {
+            let (a, w) = Audit::open(opts, sandbox)?;
             (a, Some(w))
         }
     };
@@ -424,18 +403,6 @@ fn remove_tmpdir(dir: tempfile::TempDir) {
     if std::fs::remove_dir(&path).is_err() {
         let _ = std::fs::remove_dir_all(&path);
     }
-}
-
-/// How `--audit` and its companion flags ask for the log to be written.
-fn audit_options(args: &RunArgs, path: &std::path::Path) -> Result<audit::Options> {
-    let sink = audit::Sink::from_arg(path, args.audit_fsync).map_err(anyhow::Error::msg)?;
-    Ok(audit::Options {
-        level: args.audit_level,
-        sink,
-        format: args.audit_format,
-        queue: args.audit_queue,
-        drop: args.audit_drop,
-    })
 }
 
 /// The `start` record: the command, the policy that decides (its digest and where it came

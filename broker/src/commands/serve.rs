@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::audit::{self, Audit};
+use crate::commands::audit_args::AuditArgs;
 use crate::exit_code;
 use crate::serve::limits::LIMITS;
 use crate::serve::listen::{self, Endpoint, Listener};
@@ -47,27 +48,9 @@ pub struct ServeArgs {
     /// the daemon's own uid is served, with the `default` profile.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write the audit log of every sandbox to FILE (appended; reopened on SIGHUP), `-`
-    /// for stderr, or `syslog` for /dev/log (`./syslog` for a file of that name).
-    #[arg(long, value_name = "FILE|-|syslog")]
-    pub audit: Option<PathBuf>,
-    /// Which calls the log records, as for `arbiter run`: `deny` (denials only) or `all`.
-    /// A rule's own `audit` setting overrides it for its decisions.
-    #[arg(long, value_enum, default_value_t, requires = "audit")]
-    pub audit_level: audit::Level,
-    /// Audit records as JSON lines (the schema in docs/audit.md) or one human line each.
-    #[arg(long, value_enum, default_value_t, requires = "audit")]
-    pub audit_format: audit::Format,
-    /// fsync the audit log file after each flush (by default it is flushed, not synced).
-    #[arg(long, requires = "audit")]
-    pub audit_fsync: bool,
-    /// Never make a sandboxed program wait for the audit log: when the queue is full, drop
-    /// the record and count it (reported in each sandbox's `exit` record).
-    #[arg(long, requires = "audit")]
-    pub audit_drop: bool,
-    /// Audit records that may wait for the writer (tests use a tiny queue).
-    #[arg(long, hide = true, value_name = "N", default_value_t = audit::QUEUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub audit_queue: usize,
+    /// The audit log.
+    #[command(flatten)]
+    pub log: AuditArgs,
     /// Seconds live sandboxes get after SIGTERM before they are killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub grace: f64,
@@ -121,16 +104,8 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 /// The audit log as `arbiter run` opens it: the same sinks, format, fsync, queue and drop
 /// policy.
 fn open_audit(args: &ServeArgs) -> Result<(Audit, Option<audit::WriterHandle>)> {
-    let Some(path) = &args.audit else {
+    let Some(opts) = args.log.options()? else {
         return Ok((Audit::disabled(), None));
-    };
-    let sink = audit::Sink::from_arg(path, args.audit_fsync).map_err(anyhow::Error::msg)?;
-    let opts = audit::Options {
-        level: args.audit_level,
-        sink,
-        format: args.audit_format,
-        queue: args.audit_queue,
-        drop: args.audit_drop,
     };
     let (a, w) = Audit::open(opts, 0)?;
     Ok((a, Some(w)))
