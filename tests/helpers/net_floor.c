@@ -2,6 +2,11 @@
  * Built dynamic (the shim is loaded) and -static (no shim); MODE "raw" makes the system
  * call with syscall(2), MODE "libc" through glibc's wrapper.
  *   listen MODE               TCP socket, listen() without bind (the kernel picks a port)
+ *   relisten MODE PORT        TCP connect 127.0.0.1:PORT, which must be refused, then
+ *                             listen() on the same socket (the kernel released the port
+ *                             getsockname still shows and picks another)
+ *   autolisten MODE           unix stream socket autobound (bind with only the family:
+ *                             the kernel picks an abstract name), then listen()
  *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
@@ -96,6 +101,33 @@ int main(int argc, char **argv) {
     if (!strcmp(step, "listen") && argc == 3) {
         long s = x_socket(AF_INET, SOCK_STREAM, 0);
         if (s < 0) return done(s);
+        return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if (!strcmp(step, "relisten") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return done(s);
+        struct sockaddr_in sin = loopback(argv[3]);
+        long rc = raw_mode ? syscall(SYS_connect, s, &sin, sizeof sin)
+                           : connect(s, (struct sockaddr *)&sin, sizeof sin);
+        if (rc == 0 || errno != ECONNREFUSED) {
+            printf("connect was not refused: rc %ld errno %d\n", rc, errno);
+            return 1;
+        }
+        return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if (!strcmp(step, "autolisten") && argc == 3) {
+        long s = x_socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0) return done(s);
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof sun);
+        sun.sun_family = AF_UNIX;
+        socklen_t len = sizeof(sa_family_t);
+        long rc = raw_mode ? syscall(SYS_bind, s, &sun, len)
+                           : bind(s, (struct sockaddr *)&sun, len);
+        if (rc < 0) {
+            printf("autobind failed: errno %d\n", errno);
+            return 1;
+        }
         return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
     }
     if (!strcmp(step, "udp") && argc == 4) {

@@ -143,6 +143,67 @@ fn listen_without_bind_is_decided_as_a_bind_to_the_wildcard() {
     attack("listen", &[], &["--bind", "0.0.0.0:0"], || {});
 }
 
+/// For every helper, mode and user: `step` succeeds natively, is `EACCES` under `deny`
+/// and succeeds under `allow`.
+fn attack_with(step: &str, args: &[&str], deny: &[&str], allow: &[&str]) {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for mode in ["raw", "libc"] {
+                let mut argv = vec![h.to_str().unwrap(), step, mode];
+                argv.extend_from_slice(args);
+                let who = if unprivileged {
+                    "uid 65534"
+                } else {
+                    "as we are"
+                };
+                assert_eq!(
+                    native(&sb, unprivileged, &argv),
+                    "ok",
+                    "negative control ({who}): {argv:?} must succeed natively"
+                );
+                assert_eq!(
+                    confined(&sb, unprivileged, deny, &argv),
+                    "errno 13",
+                    "{argv:?} under arbiter {deny:?} ({who})"
+                );
+                assert_eq!(
+                    confined(&sb, unprivileged, allow, &argv),
+                    "ok",
+                    "{argv:?} under arbiter {allow:?} ({who})"
+                );
+            }
+        }
+    }
+}
+
+/// A closed loopback TCP port: one the kernel gave a listener that is gone.
+fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port().to_string()
+}
+
+/// Red team finding 12: after a refused connect, `getsockname` still shows the port the
+/// kernel released; a listen must not take that for a decided bind.
+#[test]
+fn listen_after_a_refused_connect_is_decided_as_a_bind() {
+    let port = closed_port();
+    let connect = format!("tcp:127.0.0.1:{port}");
+    attack_with(
+        "relisten",
+        &[&port],
+        &["--connect", &connect],
+        &["--connect", &connect, "--bind", "0.0.0.0:*"],
+    );
+}
+
+/// Red team finding 07: an autobound unix socket's listen is decided as a bind of the
+/// abstract name the kernel picked.
+#[test]
+fn listen_on_an_autobound_unix_socket_is_decided_as_a_bind_of_its_name() {
+    attack_with("autolisten", &[], &[], &["--bind", "unix:@*"]);
+}
+
 #[test]
 fn udp_sendto_a_loopback_port_is_decided_as_a_udp_connect() {
     let (_s, port) = udp_server();

@@ -339,7 +339,11 @@ pub fn bind(
 ) -> Result<Done, Errno> {
     let sock = fds.first().ok_or(Errno(libc::EBADF))?;
     let raw = match addr {
-        SockAddr::Unix(path) => return bind_unix_path(core, sock, path, fds, umask, notes),
+        SockAddr::Unix(path) => {
+            let done = bind_unix_path(core, sock, path, fds, umask, notes)?;
+            remember_bound(sock);
+            return Ok(done);
+        }
         SockAddr::Abstract(name) => {
             let d = core
                 .policy()
@@ -371,8 +375,12 @@ pub fn bind(
             RawAddr::inet(sa)
         }
     };
+    let autobind = matches!(addr, SockAddr::UnixUnnamed);
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
     check(unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) })?;
+    if !autobind {
+        remember_bound(sock);
+    }
     Ok(Done::default())
 }
 
@@ -495,9 +503,34 @@ fn probe_live(path: &std::path::Path) -> bool {
     false
 }
 
-/// listen(2) on the program's socket (fds[0]). An IPv4/IPv6 socket that is not bound
-/// would get a port from the kernel on every interface: that is decided as a bind to the
-/// wildcard address, port 0, by the policy's bind rules.
+/// The sockets whose local address the broker bound after an allowed decision, by
+/// `SO_COOKIE` (unique until reboot, so a closed socket's entry never names another): a
+/// listen on one of them listens where that bind was decided. Anything else — an unbound
+/// socket, a port left over from a refused connect, an autobound unix name, a socket from
+/// outside — is decided again at listen.
+static BOUND: Mutex<std::collections::BTreeSet<u64>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+/// Remembers that the broker bound `sock` after an allowed decision.
+fn remember_bound(sock: &OwnedFd) {
+    if let (Ok(c), Ok(mut set)) = (crate::sockopt::cookie(sock.as_fd()), BOUND.lock()) {
+        set.insert(c);
+    }
+}
+
+/// Whether the broker bound `sock` after an allowed decision.
+fn bound_by_broker(sock: &OwnedFd) -> Result<bool, Errno> {
+    let c = crate::sockopt::cookie(sock.as_fd()).map_err(io_errno)?;
+    Ok(BOUND.lock().map(|set| set.contains(&c)).unwrap_or(false))
+}
+
+/// listen(2) on the program's socket (fds[0]). Unless the broker bound the socket after an
+/// allowed decision, the listen is decided as a bind of the socket's current local address
+/// (`getsockname`): the wildcard address, port 0, when unbound (the kernel would pick a
+/// port on every interface); the address an earlier connect left (after a refused
+/// connect the kernel released that port and picks another; confirmed after the listen:
+/// a changed address is decided as a bind of its address, port 0, and the socket is shut
+/// down when that is denied); for unix, the autobound abstract name.
 pub fn listen(
     core: &RequestCore,
     backlog: i32,
@@ -505,27 +538,70 @@ pub fn listen(
     notes: &mut Notes,
 ) -> Result<Done, Errno> {
     let sock = fds.first().ok_or(Errno(libc::EBADF))?;
-    match sock_family(sock)? {
-        libc::AF_INET | libc::AF_INET6 => {
-            if let Some(wildcard) = unbound_inet(sock)? {
-                let (_, ep) = inet_policy_endpoint(sock, &wildcard)?;
-                let d = core.policy().decide_bind(&ep).decision;
-                record(core, ep_text(&ep), d, notes)?;
-            }
-        }
-        // An unbound unix socket cannot listen (EINVAL from the kernel); a bound one was
-        // decided at bind.
-        libc::AF_UNIX => {}
-        _ => return Err(Errno(libc::EACCES)),
+    let family = sock_family(sock)?;
+    if !matches!(family, libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX) {
+        return Err(Errno(libc::EACCES));
     }
+    if bound_by_broker(sock)? {
+        // SAFETY: listen on a socket we hold.
+        check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+        return Ok(Done::default());
+    }
+    if family == libc::AF_UNIX {
+        // Not bound (no name): the kernel refuses the listen (EINVAL).
+        if let Some(ep) = local_unix(sock)? {
+            let d = core.policy().decide_bind(&ep).decision;
+            record(core, ep_text(&ep), d, notes)?;
+        }
+        // SAFETY: listen on a socket we hold.
+        check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+        return Ok(Done::default());
+    }
+    let before = local_inet(sock)?;
+    let (_, ep) = inet_policy_endpoint(sock, &before)?;
+    record(
+        core,
+        ep_text(&ep),
+        core.policy().decide_bind(&ep).decision,
+        notes,
+    )?;
     // SAFETY: listen on a socket we hold.
     check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+    let after = local_inet(sock)?;
+    if port_of(&before) != 0 && after != before {
+        let any_port = with_port(&after, 0);
+        let (_, ep) = inet_policy_endpoint(sock, &any_port)?;
+        if let Err(e) = record(
+            core,
+            ep_text(&ep),
+            core.policy().decide_bind(&ep).decision,
+            notes,
+        ) {
+            // SAFETY: shutdown on a socket we hold; it stops listening.
+            unsafe { libc::shutdown(sock.as_raw_fd(), libc::SHUT_RDWR) };
+            return Err(e);
+        }
+    }
     Ok(Done::default())
 }
 
-/// The wildcard address of `sock`'s family when the socket has no local port yet (the
-/// kernel assigns one at bind, even for port 0, so port 0 means "not bound").
-fn unbound_inet(sock: &OwnedFd) -> Result<Option<SockAddr<'static>>, Errno> {
+fn port_of(a: &SockAddr<'_>) -> u16 {
+    match a {
+        SockAddr::Inet { port, .. } | SockAddr::Inet6 { port, .. } => *port,
+        _ => 0,
+    }
+}
+
+fn with_port(a: &SockAddr<'static>, p: u16) -> SockAddr<'static> {
+    let mut a = *a;
+    if let SockAddr::Inet { port, .. } | SockAddr::Inet6 { port, .. } = &mut a {
+        *port = p;
+    }
+    a
+}
+
+/// `getsockname` of `sock` into raw storage.
+fn local_raw(sock: &OwnedFd) -> Result<RawAddr, Errno> {
     let mut raw = RawAddr::zeroed();
     raw.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: raw.storage is writable for raw.len bytes.
@@ -536,24 +612,63 @@ fn unbound_inet(sock: &OwnedFd) -> Result<Option<SockAddr<'static>>, Errno> {
             &mut raw.len,
         )
     })?;
-    // Both sockaddr_in and sockaddr_in6 keep the port in bytes 2..4.
-    // SAFETY: sockaddr_storage is plain old data of at least 4 bytes.
-    let bytes: [u8; 4] =
-        unsafe { std::ptr::read((&raw.storage as *const libc::sockaddr_storage).cast()) };
-    if u16::from_be_bytes([bytes[2], bytes[3]]) != 0 {
+    Ok(raw)
+}
+
+/// The local address of an inet socket (the wildcard address, port 0, when unbound).
+fn local_inet(sock: &OwnedFd) -> Result<SockAddr<'static>, Errno> {
+    let raw = local_raw(sock)?;
+    match i32::from(raw.storage.ss_family) {
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 (family AF_INET6) into the storage,
+            // which is large and aligned enough for it.
+            let s = unsafe {
+                &*(&raw.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            Ok(SockAddr::Inet6 {
+                addr: s.sin6_addr.s6_addr,
+                port: u16::from_be(s.sin6_port),
+                flowinfo: s.sin6_flowinfo,
+                scope_id: s.sin6_scope_id,
+            })
+        }
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into the storage,
+            // which is large and aligned enough for it.
+            let s = unsafe {
+                &*(&raw.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            Ok(SockAddr::Inet {
+                addr: s.sin_addr.s_addr.to_ne_bytes(),
+                port: u16::from_be(s.sin_port),
+            })
+        }
+        _ => Err(Errno(libc::EINVAL)),
+    }
+}
+
+/// The policy endpoint of a unix socket's local name: its abstract name (autobound or
+/// bound outside the broker) or path; `None` when it has none.
+fn local_unix(sock: &OwnedFd) -> Result<Option<Endpoint>, Errno> {
+    let raw = local_raw(sock)?;
+    // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_un.
+    let s =
+        unsafe { &*(&raw.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>() };
+    let family = std::mem::size_of::<libc::sa_family_t>();
+    let len = (raw.len as usize).min(std::mem::size_of::<libc::sockaddr_un>());
+    if len <= family {
         return Ok(None);
     }
-    Ok(Some(match i32::from(raw.storage.ss_family) {
-        libc::AF_INET6 => SockAddr::Inet6 {
-            addr: [0; 16],
-            port: 0,
-            flowinfo: 0,
-            scope_id: 0,
-        },
-        _ => SockAddr::Inet {
-            addr: [0; 4],
-            port: 0,
-        },
+    let bytes: Vec<u8> = s.sun_path[..len - family]
+        .iter()
+        .map(|&c| c as u8)
+        .collect();
+    Ok(Some(match bytes.split_first() {
+        Some((0, name)) => Endpoint::Abstract(name.to_vec()),
+        _ => {
+            let path = bytes.split(|&b| b == 0).next().unwrap_or(&[]);
+            Endpoint::Unix(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(path)))
+        }
     }))
 }
 
