@@ -7,6 +7,11 @@
  *                             getsockname still shows and picks another)
  *   autolisten MODE           unix stream socket autobound (bind with only the family:
  *                             the kernel picks an abstract name), then listen()
+ *   rthdr MODE                IPv6 UDP socket, setsockopt(IPPROTO_IPV6, IPV6_RTHDR) with a
+ *                             segment routing header naming fd00::2 (no capability needed;
+ *                             in raw mode the level carries a high bit the kernel drops)
+ *   ipopts MODE               IPv4 UDP socket, setsockopt(IPPROTO_IP, IP_OPTIONS) with a
+ *                             loose source route through 10.9.9.9 (CAP_NET_RAW natively)
  *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
@@ -129,6 +134,20 @@ int main(int argc, char **argv) {
             return 1;
         }
         return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if ((!strcmp(step, "rthdr") || !strcmp(step, "ipopts")) && argc == 3) {
+        int v6 = !strcmp(step, "rthdr");
+        long s = x_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+        if (s < 0) return done(s);
+        unsigned char srh[24] = {IPPROTO_UDP, 2, 4 /* SRH */, 0, 0};
+        inet_pton(AF_INET6, "fd00::2", srh + 8);
+        unsigned char lsrr[8] = {1 /* NOP */, 131 /* LSRR */, 7, 4, 10, 9, 9, 9};
+        int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP, name = v6 ? IPV6_RTHDR : IP_OPTIONS;
+        void *val = v6 ? (void *)srh : (void *)lsrr;
+        socklen_t len = v6 ? sizeof srh : sizeof lsrr;
+        if (raw_mode)
+            return done(syscall(SYS_setsockopt, s, (1L << 32) | level, name, val, len));
+        return done(setsockopt(s, level, name, val, len));
     }
     if (!strcmp(step, "udp") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_DGRAM, 0);

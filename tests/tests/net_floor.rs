@@ -204,6 +204,36 @@ fn listen_on_an_autobound_unix_socket_is_decided_as_a_bind_of_its_name() {
     attack_with("autolisten", &[], &[], &["--bind", "unix:@*"]);
 }
 
+/// Red team finding 11: a sticky source route redirects a decided connection. The table
+/// refuses setting one (`EACCES`) whatever the policy; natively it succeeds (the IPv4 one
+/// only as root: it needs `CAP_NET_RAW`).
+#[test]
+fn source_routing_socket_options_are_refused() {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for mode in ["raw", "libc"] {
+                for step in ["rthdr", "ipopts"] {
+                    if step == "ipopts" && unprivileged {
+                        continue;
+                    }
+                    let argv = [h.to_str().unwrap(), step, mode];
+                    assert_eq!(
+                        native(&sb, unprivileged, &argv),
+                        "ok",
+                        "negative control: {argv:?} natively (unprivileged {unprivileged})"
+                    );
+                    assert_eq!(
+                        confined(&sb, unprivileged, &["--connect", "udp:*:*"], &argv),
+                        "errno 13",
+                        "{argv:?} under arbiter (unprivileged {unprivileged})"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn udp_sendto_a_loopback_port_is_decided_as_a_udp_connect() {
     let (_s, port) = udp_server();
