@@ -12,6 +12,9 @@
  *                             in raw mode the level carries a high bit the kernel drops)
  *   ipopts MODE               IPv4 UDP socket, setsockopt(IPPROTO_IP, IP_OPTIONS) with a
  *                             loose source route through 10.9.9.9 (CAP_NET_RAW natively)
+ *   unspec MODE KIND ADDR PORT  KIND tcp: connect to ADDR:PORT; udp: sendto ADDR:PORT
+ *                             (ADDR an IPv4 or IPv6 literal: 0.0.0.0, ::, ::ffff:0.0.0.0
+ *                             reach this host)
  *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
@@ -148,6 +151,30 @@ int main(int argc, char **argv) {
         if (raw_mode)
             return done(syscall(SYS_setsockopt, s, (1L << 32) | level, name, val, len));
         return done(setsockopt(s, level, name, val, len));
+    }
+    if (!strcmp(step, "unspec") && argc == 6) {
+        int tcp = !strcmp(argv[3], "tcp");
+        struct sockaddr_storage ss;
+        socklen_t len;
+        memset(&ss, 0, sizeof ss);
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, argv[4], &sin->sin_addr) == 1) {
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons((unsigned short)atoi(argv[5]));
+            len = sizeof *sin;
+        } else if (inet_pton(AF_INET6, argv[4], &sin6->sin6_addr) == 1) {
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons((unsigned short)atoi(argv[5]));
+            len = sizeof *sin6;
+        } else {
+            return 2;
+        }
+        long s = x_socket(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+        if (s < 0) return done(s);
+        if (!tcp) return done(x_sendto(s, "x", 1, 0, &ss, len));
+        return done(raw_mode ? syscall(SYS_connect, s, &ss, len)
+                             : connect(s, (struct sockaddr *)&ss, len));
     }
     if (!strcmp(step, "udp") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_DGRAM, 0);

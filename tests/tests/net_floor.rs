@@ -234,6 +234,32 @@ fn source_routing_socket_options_are_refused() {
     }
 }
 
+/// Red team finding 09: `0.0.0.0`, `::` and `::ffff:0.0.0.0` as a destination reach this
+/// host's loopback; they are decided as 127.0.0.1 / ::1 (a rule for the unspecified
+/// address itself does not let them through, a loopback rule does).
+#[test]
+fn unspecified_destinations_are_decided_as_loopback() {
+    let server = TcpListener::bind("[::]:0").unwrap();
+    let port = server.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in server.incoming() {});
+    for (kind, addr, as_given, as_reached) in [
+        ("tcp", "0.0.0.0", "0.0.0.0", "127.0.0.1"),
+        ("tcp", "::", "[::]", "[::1]"),
+        ("tcp", "::ffff:0.0.0.0", "0.0.0.0", "127.0.0.1"),
+        ("udp", "0.0.0.0", "0.0.0.0", "127.0.0.1"),
+        ("udp", "::", "[::]", "[::1]"),
+    ] {
+        let given = format!("{kind}:{as_given}:{port}");
+        let reached = format!("{kind}:{as_reached}:{port}");
+        attack_with(
+            "unspec",
+            &[kind, addr, &port],
+            &["--connect", &given],
+            &["--connect", &reached],
+        );
+    }
+}
+
 #[test]
 fn udp_sendto_a_loopback_port_is_decided_as_a_udp_connect() {
     let (_s, port) = udp_server();

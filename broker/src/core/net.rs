@@ -72,6 +72,47 @@ fn inet_policy_endpoint(
     Ok((sa, ep))
 }
 
+/// A destination on `sock` as the kernel reaches it, and its policy endpoint: an
+/// unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`) is the kernel's shorthand for
+/// this host — for IPv4 the socket's bound address, else 127.0.0.1; for IPv6 `::1` — so it
+/// is decided as, and connected or sent to, that address (deny rules for loopback hold).
+fn inet_destination(sock: &OwnedFd, addr: &SockAddr<'_>) -> Result<(SocketAddr, Endpoint), Errno> {
+    let (mut sa, ep) = inet_policy_endpoint(sock, addr)?;
+    let ip = match sa.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(own_v4(sock)?),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped() == Some(Ipv4Addr::UNSPECIFIED) => {
+            IpAddr::V6(own_v4(sock)?.to_ipv6_mapped())
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => match local_inet(sock)? {
+            // A socket bound to a mapped address connects over IPv4.
+            SockAddr::Inet6 { addr, .. } if Ipv6Addr::from(addr).to_ipv4_mapped().is_some() => {
+                IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped())
+            }
+            _ => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        },
+        _ => return Ok((sa, ep)),
+    };
+    sa.set_ip(ip);
+    let ep = match ep {
+        Endpoint::Udp(_) => Endpoint::Udp(sa),
+        _ => Endpoint::Tcp(sa),
+    };
+    Ok((sa, ep))
+}
+
+/// The IPv4 address the kernel puts for an unspecified IPv4 destination: the socket's bound
+/// address, else 127.0.0.1.
+fn own_v4(sock: &OwnedFd) -> Result<Ipv4Addr, Errno> {
+    let bound = match local_inet(sock)? {
+        SockAddr::Inet { addr, .. } => Some(Ipv4Addr::from(addr)),
+        SockAddr::Inet6 { addr, .. } => Ipv6Addr::from(addr).to_ipv4_mapped(),
+        _ => None,
+    };
+    Ok(bound
+        .filter(|a| !a.is_unspecified())
+        .unwrap_or(Ipv4Addr::LOCALHOST))
+}
+
 fn io_errno(e: std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -241,7 +282,7 @@ pub fn connect(
             r
         }
         SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
-            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
+            let (sa, ep) = inet_destination(sock, addr)?;
             let names = core.resolved().names(sa.ip());
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             record(
@@ -786,7 +827,7 @@ pub fn send(
             libc::AF_INET | libc::AF_INET6,
             Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })),
         ) => {
-            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
+            let (sa, ep) = inet_destination(sock, addr)?;
             let names = core.resolved().names(sa.ip());
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             record(
