@@ -15,6 +15,10 @@
  *   unspec MODE KIND ADDR PORT  KIND tcp: connect to ADDR:PORT; udp: sendto ADDR:PORT
  *                             (ADDR an IPv4 or IPv6 literal: 0.0.0.0, ::, ::ffff:0.0.0.0
  *                             reach this host)
+ *   pin MODE                  a thread blocks in sendmsg(MSG_FASTOPEN) on a full unix stream
+ *                             socketpair; it is interrupted 80 times by a SA_RESTART signal
+ *                             (each restart a new call), then openat(/etc/hostname) must be
+ *                             answered (alarm(30): SIGALRM when it never is)
  *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
@@ -38,6 +42,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -99,6 +105,30 @@ static void *flipper(void *unused) {
         race_flips = i;
         if (i > 1000) race_started = 1;
     }
+    return NULL;
+}
+
+static volatile pid_t pin_tid;
+static void on_signal(int sig) { (void)sig; }
+
+static void *pin_blocker(void *unused) {
+    (void)unused;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return NULL;
+    int sz = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    static char junk[4096];
+    while (write(sv[0], junk, sizeof junk) > 0) {
+    }
+    fcntl(sv[0], F_SETFL, 0);
+    struct iovec iov = {junk, sizeof junk};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    pin_tid = (pid_t)syscall(SYS_gettid);
+    x_sendmsg(sv[0], &m, MSG_FASTOPEN);
     return NULL;
 }
 
@@ -175,6 +205,26 @@ int main(int argc, char **argv) {
         if (!tcp) return done(x_sendto(s, "x", 1, 0, &ss, len));
         return done(raw_mode ? syscall(SYS_connect, s, &ss, len)
                              : connect(s, (struct sockaddr *)&ss, len));
+    }
+    if (!strcmp(step, "pin") && argc == 3) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        pthread_t t;
+        pthread_create(&t, NULL, pin_blocker, NULL);
+        while (!pin_tid) usleep(1000);
+        for (int i = 0; i < 80; i++) {
+            syscall(SYS_tgkill, getpid(), pin_tid, SIGUSR1);
+            usleep(15000);
+        }
+        alarm(30);
+        long fd = raw_mode ? syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY)
+                           : open("/etc/hostname", O_RDONLY);
+        done(fd);
+        fflush(stdout);
+        _exit(0);
     }
     if (!strcmp(step, "udp") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_DGRAM, 0);

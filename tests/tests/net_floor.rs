@@ -260,6 +260,28 @@ fn unspecified_destinations_are_decided_as_loopback() {
     }
 }
 
+/// Red team finding 06: a blocking send with `MSG_FASTOPEN` waits in slices and checks
+/// that its caller still waits, as every blocking send does: a thread interrupted again
+/// and again (each restart a new notification) does not pin the broker's workers, and a
+/// later trapped call is answered (before the fix the helper's `alarm` killed it).
+#[test]
+fn interrupted_fast_open_sends_do_not_pin_the_workers() {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for mode in ["raw", "libc"] {
+                let argv = [h.to_str().unwrap(), "pin", mode];
+                assert_eq!(native(&sb, unprivileged, &argv), "ok", "native {argv:?}");
+                assert_eq!(
+                    confined(&sb, unprivileged, &[], &argv),
+                    "ok",
+                    "{argv:?} under arbiter (unprivileged {unprivileged})"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn udp_sendto_a_loopback_port_is_decided_as_a_udp_connect() {
     let (_s, port) = udp_server();

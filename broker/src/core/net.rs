@@ -961,6 +961,76 @@ impl Control {
 /// Sends `data` (to `to`, if given). A blocking socket is waited on here, in slices of
 /// [`SEND_WAIT_MS`], so a send whose caller went away does not hold a thread forever; a
 /// stream socket may send less than all (the count is returned once some bytes went).
+/// Starts a Fast Open without blocking: the bytes the kernel put in the SYN (0 when it
+/// answered `EINPROGRESS`).
+fn fast_open(
+    sock: &OwnedFd,
+    to: Option<&RawAddr>,
+    data: &[u8],
+    flags: i32,
+    control: &mut Control,
+) -> Result<usize, Errno> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain old data; zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(to) = to {
+        msg.msg_name = to.ptr() as *mut libc::c_void;
+        msg.msg_namelen = to.len;
+    }
+    if control.len > 0 {
+        msg.msg_control = control.buf.as_mut_ptr().cast();
+        msg.msg_controllen = control.len;
+    }
+    let f = flags | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+    loop {
+        // SAFETY: msg points at live buffers (data, the address, the control buffer).
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, f) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        match Errno::last().0 {
+            libc::EINTR => continue,
+            libc::EINPROGRESS => return Ok(0),
+            e => return Err(Errno(e)),
+        }
+    }
+}
+
+/// Waits in slices for a connect the kernel is making on `sock` (a Fast Open), checking
+/// between them that the caller still waits; then the connect's own error, if any.
+/// `sent` bytes already went out (in the SYN): a caller gone then is told those (`false`:
+/// stop there).
+fn wait_connected(sock: &OwnedFd, sent: usize) -> Result<bool, Errno> {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        let ready = unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) } > 0;
+        if ready {
+            let err = crate::sockopt::int(sock.as_fd(), libc::SO_ERROR).map_err(io_errno)?;
+            return if err == 0 { Ok(true) } else { Err(Errno(err)) };
+        }
+        let gone = WAITER
+            .with(|w| w.get())
+            .is_some_and(|w| !(w.check)(w.fd, w.id));
+        if gone {
+            return if sent > 0 {
+                Ok(false)
+            } else {
+                Err(Errno(libc::EINTR))
+            };
+        }
+    }
+}
+
 fn send_all(
     sock: &OwnedFd,
     to: Option<&RawAddr>,
@@ -970,13 +1040,24 @@ fn send_all(
 ) -> Result<usize, Errno> {
     // SAFETY: F_GETFL on a socket we hold.
     let fl = check(unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) })?;
-    // A blocking Fast Open connects first, as connect does: bounded by the SYN retries.
-    let waits = fl & libc::O_NONBLOCK == 0
-        && flags & libc::MSG_DONTWAIT == 0
-        && flags & libc::MSG_FASTOPEN == 0;
+    // Every blocking send waits in slices, checking that its caller still waits.
+    let waits = fl & libc::O_NONBLOCK == 0 && flags & libc::MSG_DONTWAIT == 0;
     let stream = sock_type(sock)? == libc::SOCK_STREAM;
     let mut sent = 0usize;
     let mut was_ready = false;
+    let (mut to, mut flags) = (to, flags);
+    let inet = matches!(sock_family(sock)?, libc::AF_INET | libc::AF_INET6);
+    if waits && stream && inet && flags & libc::MSG_FASTOPEN != 0 {
+        // A blocking Fast Open connects first: started without blocking (the kernel
+        // answers EINPROGRESS, or the bytes it put in the SYN), then waited for in slices.
+        // (Elsewhere the flag means nothing to the kernel.)
+        sent = fast_open(sock, to, data, flags, control)?;
+        if !wait_connected(sock, sent)? || sent >= data.len() {
+            return Ok(sent);
+        }
+        flags &= !libc::MSG_FASTOPEN;
+        to = None;
+    }
     loop {
         let mut iov = libc::iovec {
             iov_base: data[sent..].as_ptr() as *mut libc::c_void,
