@@ -19,6 +19,8 @@
  *                             socketpair; it is interrupted 80 times by a SA_RESTART signal
  *                             (each restart a new call), then openat(/etc/hostname) must be
  *                             answered (alarm(30): SIGALRM when it never is)
+ *   nlgroup MODE              NETLINK_ROUTE socket, setsockopt(SOL_NETLINK,
+ *                             NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK) (no capability needed)
  *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
@@ -225,6 +227,15 @@ int main(int argc, char **argv) {
         done(fd);
         fflush(stdout);
         _exit(0);
+    }
+    if (!strcmp(step, "nlgroup") && argc == 3) {
+        long s = x_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        if (s < 0) return done(s);
+        int group = RTNLGRP_LINK;
+        if (raw_mode)
+            return done(syscall(SYS_setsockopt, s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+                                sizeof group));
+        return done(setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group));
     }
     if (!strcmp(step, "udp") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_DGRAM, 0);

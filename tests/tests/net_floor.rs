@@ -206,14 +206,15 @@ fn listen_on_an_autobound_unix_socket_is_decided_as_a_bind_of_its_name() {
 
 /// Red team finding 11: a sticky source route redirects a decided connection. The table
 /// refuses setting one (`EACCES`) whatever the policy; natively it succeeds (the IPv4 one
-/// only as root: it needs `CAP_NET_RAW`).
+/// only as root: it needs `CAP_NET_RAW`). Finding 04: joining a netlink multicast group by
+/// `setsockopt` (bind with groups is refused) is refused too.
 #[test]
 fn source_routing_socket_options_are_refused() {
     let sb = Sandbox::new();
     for unprivileged in users() {
         for h in helpers(&sb) {
             for mode in ["raw", "libc"] {
-                for step in ["rthdr", "ipopts"] {
+                for step in ["rthdr", "ipopts", "nlgroup"] {
                     if step == "ipopts" && unprivileged {
                         continue;
                     }

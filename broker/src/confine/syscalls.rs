@@ -388,7 +388,8 @@ const PRCTL: &[Arm] = &[
 /// sticky options from control messages, a routing header among them) — a segment routing
 /// header needs no capability and sends every packet of a connection decided for one
 /// address to the header's segment — and IPv4 `IP_OPTIONS` (loose and strict source
-/// routes; the kernel also asks `CAP_NET_RAW`, which the sandbox lacks). The same control
+/// routes; the kernel also asks `CAP_NET_RAW`, which the sandbox lacks); and netlink's
+/// `NETLINK_ADD_MEMBERSHIP`. The same control
 /// messages on a brokered send are refused by the broker (only `SCM_RIGHTS` and
 /// `SCM_CREDENTIALS` pass). `level` and `optname` are `int`: the low 32 bits are compared.
 const SETSOCKOPT: &[Arm] = &[
@@ -411,6 +412,13 @@ const SETSOCKOPT: &[Arm] = &[
         Action::Refuse(libc::EACCES),
         dword(1, Op::Eq, libc::IPPROTO_IP as u64),
         dword(2, Op::Eq, libc::IP_OPTIONS as u64)
+    ),
+    // A netlink socket joins multicast groups only by bind, which the broker decides (no
+    // groups): joining one afterwards would follow the host's network changes.
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::SOL_NETLINK as u64),
+        dword(2, Op::Eq, libc::NETLINK_ADD_MEMBERSHIP as u64)
     ),
 ];
 /// `IPV6_2292RTHDR` (`<linux/in6.h>`).
