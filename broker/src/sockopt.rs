@@ -22,3 +22,23 @@ pub fn int(fd: BorrowedFd<'_>, opt: libc::c_int) -> std::io::Result<libc::c_int>
     }
     Ok(v)
 }
+
+/// The socket's `SO_COOKIE`: a number the kernel gives each socket, unique until reboot.
+pub fn cookie(fd: BorrowedFd<'_>) -> std::io::Result<u64> {
+    let mut v: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: v and len are valid out-pointers of the sizes given; fd is borrowed open.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&mut v as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(v)
+}

@@ -2,6 +2,25 @@
  * Built dynamic (the shim is loaded) and -static (no shim); MODE "raw" makes the system
  * call with syscall(2), MODE "libc" through glibc's wrapper.
  *   listen MODE               TCP socket, listen() without bind (the kernel picks a port)
+ *   relisten MODE PORT        TCP connect 127.0.0.1:PORT, which must be refused, then
+ *                             listen() on the same socket (the kernel released the port
+ *                             getsockname still shows and picks another)
+ *   autolisten MODE           unix stream socket autobound (bind with only the family:
+ *                             the kernel picks an abstract name), then listen()
+ *   rthdr MODE                IPv6 UDP socket, setsockopt(IPPROTO_IPV6, IPV6_RTHDR) with a
+ *                             segment routing header naming fd00::2 (no capability needed;
+ *                             in raw mode the level carries a high bit the kernel drops)
+ *   ipopts MODE               IPv4 UDP socket, setsockopt(IPPROTO_IP, IP_OPTIONS) with a
+ *                             loose source route through 10.9.9.9 (CAP_NET_RAW natively)
+ *   unspec MODE KIND ADDR PORT  KIND tcp: connect to ADDR:PORT; udp: sendto ADDR:PORT
+ *                             (ADDR an IPv4 or IPv6 literal: 0.0.0.0, ::, ::ffff:0.0.0.0
+ *                             reach this host)
+ *   pin MODE                  a thread blocks in sendmsg(MSG_FASTOPEN) on a full unix stream
+ *                             socketpair; it is interrupted 80 times by a SA_RESTART signal
+ *                             (each restart a new call), then openat(/etc/hostname) must be
+ *                             answered (alarm(30): SIGALRM when it never is)
+ *   nlgroup MODE              NETLINK_ROUTE socket, setsockopt(SOL_NETLINK,
+ *                             NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK) (no capability needed)
  *   udp MODE PORT             UDP sendto 127.0.0.1:PORT
  *   sendmsg MODE PORT         UDP sendmsg with msg_name 127.0.0.1:PORT
  *   sendmmsg MODE PORT        UDP sendmmsg, two datagrams with msg_name 127.0.0.1:PORT
@@ -25,6 +44,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -89,6 +110,30 @@ static void *flipper(void *unused) {
     return NULL;
 }
 
+static volatile pid_t pin_tid;
+static void on_signal(int sig) { (void)sig; }
+
+static void *pin_blocker(void *unused) {
+    (void)unused;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return NULL;
+    int sz = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    static char junk[4096];
+    while (write(sv[0], junk, sizeof junk) > 0) {
+    }
+    fcntl(sv[0], F_SETFL, 0);
+    struct iovec iov = {junk, sizeof junk};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    pin_tid = (pid_t)syscall(SYS_gettid);
+    x_sendmsg(sv[0], &m, MSG_FASTOPEN);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *step = argv[1];
@@ -97,6 +142,100 @@ int main(int argc, char **argv) {
         long s = x_socket(AF_INET, SOCK_STREAM, 0);
         if (s < 0) return done(s);
         return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if (!strcmp(step, "relisten") && argc == 4) {
+        long s = x_socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return done(s);
+        struct sockaddr_in sin = loopback(argv[3]);
+        long rc = raw_mode ? syscall(SYS_connect, s, &sin, sizeof sin)
+                           : connect(s, (struct sockaddr *)&sin, sizeof sin);
+        if (rc == 0 || errno != ECONNREFUSED) {
+            printf("connect was not refused: rc %ld errno %d\n", rc, errno);
+            return 1;
+        }
+        return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if (!strcmp(step, "autolisten") && argc == 3) {
+        long s = x_socket(AF_UNIX, SOCK_STREAM, 0);
+        if (s < 0) return done(s);
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof sun);
+        sun.sun_family = AF_UNIX;
+        socklen_t len = sizeof(sa_family_t);
+        long rc = raw_mode ? syscall(SYS_bind, s, &sun, len)
+                           : bind(s, (struct sockaddr *)&sun, len);
+        if (rc < 0) {
+            printf("autobind failed: errno %d\n", errno);
+            return 1;
+        }
+        return done(raw_mode ? syscall(SYS_listen, s, 1) : listen(s, 1));
+    }
+    if ((!strcmp(step, "rthdr") || !strcmp(step, "ipopts")) && argc == 3) {
+        int v6 = !strcmp(step, "rthdr");
+        long s = x_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+        if (s < 0) return done(s);
+        unsigned char srh[24] = {IPPROTO_UDP, 2, 4 /* SRH */, 0, 0};
+        inet_pton(AF_INET6, "fd00::2", srh + 8);
+        unsigned char lsrr[8] = {1 /* NOP */, 131 /* LSRR */, 7, 4, 10, 9, 9, 9};
+        int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP, name = v6 ? IPV6_RTHDR : IP_OPTIONS;
+        void *val = v6 ? (void *)srh : (void *)lsrr;
+        socklen_t len = v6 ? sizeof srh : sizeof lsrr;
+        if (raw_mode)
+            return done(syscall(SYS_setsockopt, s, (1L << 32) | level, name, val, len));
+        return done(setsockopt(s, level, name, val, len));
+    }
+    if (!strcmp(step, "unspec") && argc == 6) {
+        int tcp = !strcmp(argv[3], "tcp");
+        struct sockaddr_storage ss;
+        socklen_t len;
+        memset(&ss, 0, sizeof ss);
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, argv[4], &sin->sin_addr) == 1) {
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons((unsigned short)atoi(argv[5]));
+            len = sizeof *sin;
+        } else if (inet_pton(AF_INET6, argv[4], &sin6->sin6_addr) == 1) {
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons((unsigned short)atoi(argv[5]));
+            len = sizeof *sin6;
+        } else {
+            return 2;
+        }
+        long s = x_socket(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+        if (s < 0) return done(s);
+        if (!tcp) return done(x_sendto(s, "x", 1, 0, &ss, len));
+        return done(raw_mode ? syscall(SYS_connect, s, &ss, len)
+                             : connect(s, (struct sockaddr *)&ss, len));
+    }
+    if (!strcmp(step, "pin") && argc == 3) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        pthread_t t;
+        pthread_create(&t, NULL, pin_blocker, NULL);
+        while (!pin_tid) usleep(1000);
+        for (int i = 0; i < 80; i++) {
+            syscall(SYS_tgkill, getpid(), pin_tid, SIGUSR1);
+            usleep(15000);
+        }
+        alarm(30);
+        long fd = raw_mode ? syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY)
+                           : open("/etc/hostname", O_RDONLY);
+        done(fd);
+        fflush(stdout);
+        _exit(0);
+    }
+    if (!strcmp(step, "nlgroup") && argc == 3) {
+        long s = x_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+        if (s < 0) return done(s);
+        int group = RTNLGRP_LINK;
+        if (raw_mode)
+            return done(syscall(SYS_setsockopt, s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+                                sizeof group));
+        return done(setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group));
     }
     if (!strcmp(step, "udp") && argc == 4) {
         long s = x_socket(AF_INET, SOCK_DGRAM, 0);

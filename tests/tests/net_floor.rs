@@ -143,6 +143,146 @@ fn listen_without_bind_is_decided_as_a_bind_to_the_wildcard() {
     attack("listen", &[], &["--bind", "0.0.0.0:0"], || {});
 }
 
+/// For every helper, mode and user: `step` succeeds natively, is `EACCES` under `deny`
+/// and succeeds under `allow`.
+fn attack_with(step: &str, args: &[&str], deny: &[&str], allow: &[&str]) {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for mode in ["raw", "libc"] {
+                let mut argv = vec![h.to_str().unwrap(), step, mode];
+                argv.extend_from_slice(args);
+                let who = if unprivileged {
+                    "uid 65534"
+                } else {
+                    "as we are"
+                };
+                assert_eq!(
+                    native(&sb, unprivileged, &argv),
+                    "ok",
+                    "negative control ({who}): {argv:?} must succeed natively"
+                );
+                assert_eq!(
+                    confined(&sb, unprivileged, deny, &argv),
+                    "errno 13",
+                    "{argv:?} under arbiter {deny:?} ({who})"
+                );
+                assert_eq!(
+                    confined(&sb, unprivileged, allow, &argv),
+                    "ok",
+                    "{argv:?} under arbiter {allow:?} ({who})"
+                );
+            }
+        }
+    }
+}
+
+/// A closed loopback TCP port: one the kernel gave a listener that is gone.
+fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port().to_string()
+}
+
+/// Red team finding 12: after a refused connect, `getsockname` still shows the port the
+/// kernel released; a listen must not take that for a decided bind.
+#[test]
+fn listen_after_a_refused_connect_is_decided_as_a_bind() {
+    let port = closed_port();
+    let connect = format!("tcp:127.0.0.1:{port}");
+    attack_with(
+        "relisten",
+        &[&port],
+        &["--connect", &connect],
+        &["--connect", &connect, "--bind", "0.0.0.0:*"],
+    );
+}
+
+/// Red team finding 07: an autobound unix socket's listen is decided as a bind of the
+/// abstract name the kernel picked.
+#[test]
+fn listen_on_an_autobound_unix_socket_is_decided_as_a_bind_of_its_name() {
+    attack_with("autolisten", &[], &[], &["--bind", "unix:@*"]);
+}
+
+/// Red team finding 11: a sticky source route redirects a decided connection. The table
+/// refuses setting one (`EACCES`) whatever the policy; natively it succeeds (the IPv4 one
+/// only as root: it needs `CAP_NET_RAW`). Finding 04: joining a netlink multicast group by
+/// `setsockopt` (bind with groups is refused) is refused too.
+#[test]
+fn source_routing_socket_options_are_refused() {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for mode in ["raw", "libc"] {
+                for step in ["rthdr", "ipopts", "nlgroup"] {
+                    if step == "ipopts" && unprivileged {
+                        continue;
+                    }
+                    let argv = [h.to_str().unwrap(), step, mode];
+                    assert_eq!(
+                        native(&sb, unprivileged, &argv),
+                        "ok",
+                        "negative control: {argv:?} natively (unprivileged {unprivileged})"
+                    );
+                    assert_eq!(
+                        confined(&sb, unprivileged, &["--connect", "udp:*:*"], &argv),
+                        "errno 13",
+                        "{argv:?} under arbiter (unprivileged {unprivileged})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Red team finding 09: `0.0.0.0`, `::` and `::ffff:0.0.0.0` as a destination reach this
+/// host's loopback; they are decided as 127.0.0.1 / ::1 (a rule for the unspecified
+/// address itself does not let them through, a loopback rule does).
+#[test]
+fn unspecified_destinations_are_decided_as_loopback() {
+    let server = TcpListener::bind("[::]:0").unwrap();
+    let port = server.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || for _ in server.incoming() {});
+    for (kind, addr, as_given, as_reached) in [
+        ("tcp", "0.0.0.0", "0.0.0.0", "127.0.0.1"),
+        ("tcp", "::", "[::]", "[::1]"),
+        ("tcp", "::ffff:0.0.0.0", "0.0.0.0", "127.0.0.1"),
+        ("udp", "0.0.0.0", "0.0.0.0", "127.0.0.1"),
+        ("udp", "::", "[::]", "[::1]"),
+    ] {
+        let given = format!("{kind}:{as_given}:{port}");
+        let reached = format!("{kind}:{as_reached}:{port}");
+        attack_with(
+            "unspec",
+            &[kind, addr, &port],
+            &["--connect", &given],
+            &["--connect", &reached],
+        );
+    }
+}
+
+/// Red team finding 06: a blocking send with `MSG_FASTOPEN` waits in slices and checks
+/// that its caller still waits, as every blocking send does: a thread interrupted again
+/// and again (each restart a new notification) does not pin the broker's workers, and a
+/// later trapped call is answered (before the fix the helper's `alarm` killed it).
+#[test]
+fn interrupted_fast_open_sends_do_not_pin_the_workers() {
+    let sb = Sandbox::new();
+    for unprivileged in users() {
+        for h in helpers(&sb) {
+            for mode in ["raw", "libc"] {
+                let argv = [h.to_str().unwrap(), "pin", mode];
+                assert_eq!(native(&sb, unprivileged, &argv), "ok", "native {argv:?}");
+                assert_eq!(
+                    confined(&sb, unprivileged, &[], &argv),
+                    "ok",
+                    "{argv:?} under arbiter (unprivileged {unprivileged})"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn udp_sendto_a_loopback_port_is_decided_as_a_udp_connect() {
     let (_s, port) = udp_server();

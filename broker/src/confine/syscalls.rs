@@ -382,6 +382,50 @@ const PRCTL: &[Arm] = &[
     ),
 ];
 
+/// `setsockopt(fd, level, optname, …)`: the options that change where a decided
+/// connection's packets go are refused (`EACCES`), whatever the socket: a sticky IPv6
+/// routing header (`IPV6_RTHDR`, its RFC 2292 twin, and `IPV6_2292PKTOPTIONS`, which sets
+/// sticky options from control messages, a routing header among them) — a segment routing
+/// header needs no capability and sends every packet of a connection decided for one
+/// address to the header's segment — and IPv4 `IP_OPTIONS` (loose and strict source
+/// routes; the kernel also asks `CAP_NET_RAW`, which the sandbox lacks); and netlink's
+/// `NETLINK_ADD_MEMBERSHIP`. The same control
+/// messages on a brokered send are refused by the broker (only `SCM_RIGHTS` and
+/// `SCM_CREDENTIALS` pass). `level` and `optname` are `int`: the low 32 bits are compared.
+const SETSOCKOPT: &[Arm] = &[
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::IPPROTO_IPV6 as u64),
+        dword(2, Op::Eq, libc::IPV6_RTHDR as u64)
+    ),
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::IPPROTO_IPV6 as u64),
+        dword(2, Op::Eq, IPV6_2292RTHDR)
+    ),
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::IPPROTO_IPV6 as u64),
+        dword(2, Op::Eq, IPV6_2292PKTOPTIONS)
+    ),
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::IPPROTO_IP as u64),
+        dword(2, Op::Eq, libc::IP_OPTIONS as u64)
+    ),
+    // A netlink socket joins multicast groups only by bind, which the broker decides (no
+    // groups): joining one afterwards would follow the host's network changes.
+    arm!(
+        Action::Refuse(libc::EACCES),
+        dword(1, Op::Eq, libc::SOL_NETLINK as u64),
+        dword(2, Op::Eq, libc::NETLINK_ADD_MEMBERSHIP as u64)
+    ),
+];
+/// `IPV6_2292RTHDR` (`<linux/in6.h>`).
+const IPV6_2292RTHDR: u64 = 5;
+/// `IPV6_2292PKTOPTIONS` (`<linux/in6.h>`).
+const IPV6_2292PKTOPTIONS: u64 = 6;
+
 /// `fcntl(fd, cmd, …)`: a lease (`F_SETLEASE`) makes every other process on the host that
 /// opens the file for writing wait for the holder (up to `lease-break-time`), and `F_NOTIFY`
 /// (dnotify) watches a directory as `inotify_add_watch` would; both are refused (`EACCES`,
@@ -936,7 +980,7 @@ pub const TABLE: &[Row] = &[
     native("getsockname"),
     native("getpeername"),
     native("getsockopt"),
-    native("setsockopt"),
+    row("setsockopt", SETSOCKOPT, Action::Native),
     // ---- System V IPC: refused as a kernel without CONFIG_SYSVIPC answers. Ids are global:
     // an object created outside the sandbox can be listed (SHM_STAT), attached, changed and
     // removed by id whenever its mode and owner allow, and seccomp cannot tell the sandbox's

@@ -75,7 +75,9 @@ impl Denial<'_> {
             }
             Target::Endpoint(ep) => match ep.strip_prefix("name:") {
                 Some(name) => format!("--resolve {}", shell_word(name)),
-                None if self.call == "bind" => format!("--bind {}", shell_word(ep)),
+                None if self.call == "bind" || self.call == "listen" => {
+                    format!("--bind {}", shell_word(ep))
+                }
                 None => format!("--connect {}", shell_word(ep)),
             },
         }

@@ -72,6 +72,47 @@ fn inet_policy_endpoint(
     Ok((sa, ep))
 }
 
+/// A destination on `sock` as the kernel reaches it, and its policy endpoint: an
+/// unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`) is the kernel's shorthand for
+/// this host — for IPv4 the socket's bound address, else 127.0.0.1; for IPv6 `::1` — so it
+/// is decided as, and connected or sent to, that address (deny rules for loopback hold).
+fn inet_destination(sock: &OwnedFd, addr: &SockAddr<'_>) -> Result<(SocketAddr, Endpoint), Errno> {
+    let (mut sa, ep) = inet_policy_endpoint(sock, addr)?;
+    let ip = match sa.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(own_v4(sock)?),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped() == Some(Ipv4Addr::UNSPECIFIED) => {
+            IpAddr::V6(own_v4(sock)?.to_ipv6_mapped())
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => match local_inet(sock)? {
+            // A socket bound to a mapped address connects over IPv4.
+            SockAddr::Inet6 { addr, .. } if Ipv6Addr::from(addr).to_ipv4_mapped().is_some() => {
+                IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped())
+            }
+            _ => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        },
+        _ => return Ok((sa, ep)),
+    };
+    sa.set_ip(ip);
+    let ep = match ep {
+        Endpoint::Udp(_) => Endpoint::Udp(sa),
+        _ => Endpoint::Tcp(sa),
+    };
+    Ok((sa, ep))
+}
+
+/// The IPv4 address the kernel puts for an unspecified IPv4 destination: the socket's bound
+/// address, else 127.0.0.1.
+fn own_v4(sock: &OwnedFd) -> Result<Ipv4Addr, Errno> {
+    let bound = match local_inet(sock)? {
+        SockAddr::Inet { addr, .. } => Some(Ipv4Addr::from(addr)),
+        SockAddr::Inet6 { addr, .. } => Ipv6Addr::from(addr).to_ipv4_mapped(),
+        _ => None,
+    };
+    Ok(bound
+        .filter(|a| !a.is_unspecified())
+        .unwrap_or(Ipv4Addr::LOCALHOST))
+}
+
 fn io_errno(e: std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -241,7 +282,7 @@ pub fn connect(
             r
         }
         SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
-            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
+            let (sa, ep) = inet_destination(sock, addr)?;
             let names = core.resolved().names(sa.ip());
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             record(
@@ -339,7 +380,11 @@ pub fn bind(
 ) -> Result<Done, Errno> {
     let sock = fds.first().ok_or(Errno(libc::EBADF))?;
     let raw = match addr {
-        SockAddr::Unix(path) => return bind_unix_path(core, sock, path, fds, umask, notes),
+        SockAddr::Unix(path) => {
+            let done = bind_unix_path(core, sock, path, fds, umask, notes)?;
+            remember_bound(sock);
+            return Ok(done);
+        }
         SockAddr::Abstract(name) => {
             let d = core
                 .policy()
@@ -371,8 +416,12 @@ pub fn bind(
             RawAddr::inet(sa)
         }
     };
+    let autobind = matches!(addr, SockAddr::UnixUnnamed);
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
     check(unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) })?;
+    if !autobind {
+        remember_bound(sock);
+    }
     Ok(Done::default())
 }
 
@@ -493,9 +542,34 @@ fn probe_live(path: &std::path::Path) -> bool {
     false
 }
 
-/// listen(2) on the program's socket (fds[0]). An IPv4/IPv6 socket that is not bound
-/// would get a port from the kernel on every interface: that is decided as a bind to the
-/// wildcard address, port 0, by the policy's bind rules.
+/// The sockets whose local address the broker bound after an allowed decision, by
+/// `SO_COOKIE` (unique until reboot, so a closed socket's entry never names another): a
+/// listen on one of them listens where that bind was decided. Anything else — an unbound
+/// socket, a port left over from a refused connect, an autobound unix name, a socket from
+/// outside — is decided again at listen.
+static BOUND: Mutex<std::collections::BTreeSet<u64>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+/// Remembers that the broker bound `sock` after an allowed decision.
+fn remember_bound(sock: &OwnedFd) {
+    if let (Ok(c), Ok(mut set)) = (crate::sockopt::cookie(sock.as_fd()), BOUND.lock()) {
+        set.insert(c);
+    }
+}
+
+/// Whether the broker bound `sock` after an allowed decision.
+fn bound_by_broker(sock: &OwnedFd) -> Result<bool, Errno> {
+    let c = crate::sockopt::cookie(sock.as_fd()).map_err(io_errno)?;
+    Ok(BOUND.lock().map(|set| set.contains(&c)).unwrap_or(false))
+}
+
+/// listen(2) on the program's socket (fds[0]). Unless the broker bound the socket after an
+/// allowed decision, the listen is decided as a bind of the socket's current local address
+/// (`getsockname`): the wildcard address, port 0, when unbound (the kernel would pick a
+/// port on every interface); the address an earlier connect left (after a refused
+/// connect the kernel released that port and picks another; confirmed after the listen:
+/// a changed address is decided as a bind of its address, port 0, and the socket is shut
+/// down when that is denied); for unix, the autobound abstract name.
 pub fn listen(
     core: &RequestCore,
     backlog: i32,
@@ -503,27 +577,70 @@ pub fn listen(
     notes: &mut Notes,
 ) -> Result<Done, Errno> {
     let sock = fds.first().ok_or(Errno(libc::EBADF))?;
-    match sock_family(sock)? {
-        libc::AF_INET | libc::AF_INET6 => {
-            if let Some(wildcard) = unbound_inet(sock)? {
-                let (_, ep) = inet_policy_endpoint(sock, &wildcard)?;
-                let d = core.policy().decide_bind(&ep).decision;
-                record(core, ep_text(&ep), d, notes)?;
-            }
-        }
-        // An unbound unix socket cannot listen (EINVAL from the kernel); a bound one was
-        // decided at bind.
-        libc::AF_UNIX => {}
-        _ => return Err(Errno(libc::EACCES)),
+    let family = sock_family(sock)?;
+    if !matches!(family, libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX) {
+        return Err(Errno(libc::EACCES));
     }
+    if bound_by_broker(sock)? {
+        // SAFETY: listen on a socket we hold.
+        check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+        return Ok(Done::default());
+    }
+    if family == libc::AF_UNIX {
+        // Not bound (no name): the kernel refuses the listen (EINVAL).
+        if let Some(ep) = local_unix(sock)? {
+            let d = core.policy().decide_bind(&ep).decision;
+            record(core, ep_text(&ep), d, notes)?;
+        }
+        // SAFETY: listen on a socket we hold.
+        check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+        return Ok(Done::default());
+    }
+    let before = local_inet(sock)?;
+    let (_, ep) = inet_policy_endpoint(sock, &before)?;
+    record(
+        core,
+        ep_text(&ep),
+        core.policy().decide_bind(&ep).decision,
+        notes,
+    )?;
     // SAFETY: listen on a socket we hold.
     check(unsafe { libc::listen(sock.as_raw_fd(), backlog) })?;
+    let after = local_inet(sock)?;
+    if port_of(&before) != 0 && after != before {
+        let any_port = with_port(&after, 0);
+        let (_, ep) = inet_policy_endpoint(sock, &any_port)?;
+        if let Err(e) = record(
+            core,
+            ep_text(&ep),
+            core.policy().decide_bind(&ep).decision,
+            notes,
+        ) {
+            // SAFETY: shutdown on a socket we hold; it stops listening.
+            unsafe { libc::shutdown(sock.as_raw_fd(), libc::SHUT_RDWR) };
+            return Err(e);
+        }
+    }
     Ok(Done::default())
 }
 
-/// The wildcard address of `sock`'s family when the socket has no local port yet (the
-/// kernel assigns one at bind, even for port 0, so port 0 means "not bound").
-fn unbound_inet(sock: &OwnedFd) -> Result<Option<SockAddr<'static>>, Errno> {
+fn port_of(a: &SockAddr<'_>) -> u16 {
+    match a {
+        SockAddr::Inet { port, .. } | SockAddr::Inet6 { port, .. } => *port,
+        _ => 0,
+    }
+}
+
+fn with_port(a: &SockAddr<'static>, p: u16) -> SockAddr<'static> {
+    let mut a = *a;
+    if let SockAddr::Inet { port, .. } | SockAddr::Inet6 { port, .. } = &mut a {
+        *port = p;
+    }
+    a
+}
+
+/// `getsockname` of `sock` into raw storage.
+fn local_raw(sock: &OwnedFd) -> Result<RawAddr, Errno> {
     let mut raw = RawAddr::zeroed();
     raw.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: raw.storage is writable for raw.len bytes.
@@ -534,24 +651,63 @@ fn unbound_inet(sock: &OwnedFd) -> Result<Option<SockAddr<'static>>, Errno> {
             &mut raw.len,
         )
     })?;
-    // Both sockaddr_in and sockaddr_in6 keep the port in bytes 2..4.
-    // SAFETY: sockaddr_storage is plain old data of at least 4 bytes.
-    let bytes: [u8; 4] =
-        unsafe { std::ptr::read((&raw.storage as *const libc::sockaddr_storage).cast()) };
-    if u16::from_be_bytes([bytes[2], bytes[3]]) != 0 {
+    Ok(raw)
+}
+
+/// The local address of an inet socket (the wildcard address, port 0, when unbound).
+fn local_inet(sock: &OwnedFd) -> Result<SockAddr<'static>, Errno> {
+    let raw = local_raw(sock)?;
+    match i32::from(raw.storage.ss_family) {
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 (family AF_INET6) into the storage,
+            // which is large and aligned enough for it.
+            let s = unsafe {
+                &*(&raw.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            Ok(SockAddr::Inet6 {
+                addr: s.sin6_addr.s6_addr,
+                port: u16::from_be(s.sin6_port),
+                flowinfo: s.sin6_flowinfo,
+                scope_id: s.sin6_scope_id,
+            })
+        }
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into the storage,
+            // which is large and aligned enough for it.
+            let s = unsafe {
+                &*(&raw.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            Ok(SockAddr::Inet {
+                addr: s.sin_addr.s_addr.to_ne_bytes(),
+                port: u16::from_be(s.sin_port),
+            })
+        }
+        _ => Err(Errno(libc::EINVAL)),
+    }
+}
+
+/// The policy endpoint of a unix socket's local name: its abstract name (autobound or
+/// bound outside the broker) or path; `None` when it has none.
+fn local_unix(sock: &OwnedFd) -> Result<Option<Endpoint>, Errno> {
+    let raw = local_raw(sock)?;
+    // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_un.
+    let s =
+        unsafe { &*(&raw.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>() };
+    let family = std::mem::size_of::<libc::sa_family_t>();
+    let len = (raw.len as usize).min(std::mem::size_of::<libc::sockaddr_un>());
+    if len <= family {
         return Ok(None);
     }
-    Ok(Some(match i32::from(raw.storage.ss_family) {
-        libc::AF_INET6 => SockAddr::Inet6 {
-            addr: [0; 16],
-            port: 0,
-            flowinfo: 0,
-            scope_id: 0,
-        },
-        _ => SockAddr::Inet {
-            addr: [0; 4],
-            port: 0,
-        },
+    let bytes: Vec<u8> = s.sun_path[..len - family]
+        .iter()
+        .map(|&c| c as u8)
+        .collect();
+    Ok(Some(match bytes.split_first() {
+        Some((0, name)) => Endpoint::Abstract(name.to_vec()),
+        _ => {
+            let path = bytes.split(|&b| b == 0).next().unwrap_or(&[]);
+            Endpoint::Unix(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(path)))
+        }
     }))
 }
 
@@ -669,7 +825,7 @@ pub fn send(
             libc::AF_INET | libc::AF_INET6,
             Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })),
         ) => {
-            let (sa, ep) = inet_policy_endpoint(sock, addr)?;
+            let (sa, ep) = inet_destination(sock, addr)?;
             let names = core.resolved().names(sa.ip());
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             record(
@@ -803,6 +959,76 @@ impl Control {
 /// Sends `data` (to `to`, if given). A blocking socket is waited on here, in slices of
 /// [`SEND_WAIT_MS`], so a send whose caller went away does not hold a thread forever; a
 /// stream socket may send less than all (the count is returned once some bytes went).
+/// Starts a Fast Open without blocking: the bytes the kernel put in the SYN (0 when it
+/// answered `EINPROGRESS`).
+fn fast_open(
+    sock: &OwnedFd,
+    to: Option<&RawAddr>,
+    data: &[u8],
+    flags: i32,
+    control: &mut Control,
+) -> Result<usize, Errno> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain old data; zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(to) = to {
+        msg.msg_name = to.ptr() as *mut libc::c_void;
+        msg.msg_namelen = to.len;
+    }
+    if control.len > 0 {
+        msg.msg_control = control.buf.as_mut_ptr().cast();
+        msg.msg_controllen = control.len;
+    }
+    let f = flags | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+    loop {
+        // SAFETY: msg points at live buffers (data, the address, the control buffer).
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, f) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        match Errno::last().0 {
+            libc::EINTR => continue,
+            libc::EINPROGRESS => return Ok(0),
+            e => return Err(Errno(e)),
+        }
+    }
+}
+
+/// Waits in slices for a connect the kernel is making on `sock` (a Fast Open), checking
+/// between them that the caller still waits; then the connect's own error, if any.
+/// `sent` bytes already went out (in the SYN): a caller gone then is told those (`false`:
+/// stop there).
+fn wait_connected(sock: &OwnedFd, sent: usize) -> Result<bool, Errno> {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        let ready = unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) } > 0;
+        if ready {
+            let err = crate::sockopt::int(sock.as_fd(), libc::SO_ERROR).map_err(io_errno)?;
+            return if err == 0 { Ok(true) } else { Err(Errno(err)) };
+        }
+        let gone = WAITER
+            .with(|w| w.get())
+            .is_some_and(|w| !(w.check)(w.fd, w.id));
+        if gone {
+            return if sent > 0 {
+                Ok(false)
+            } else {
+                Err(Errno(libc::EINTR))
+            };
+        }
+    }
+}
+
 fn send_all(
     sock: &OwnedFd,
     to: Option<&RawAddr>,
@@ -812,13 +1038,24 @@ fn send_all(
 ) -> Result<usize, Errno> {
     // SAFETY: F_GETFL on a socket we hold.
     let fl = check(unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) })?;
-    // A blocking Fast Open connects first, as connect does: bounded by the SYN retries.
-    let waits = fl & libc::O_NONBLOCK == 0
-        && flags & libc::MSG_DONTWAIT == 0
-        && flags & libc::MSG_FASTOPEN == 0;
+    // Every blocking send waits in slices, checking that its caller still waits.
+    let waits = fl & libc::O_NONBLOCK == 0 && flags & libc::MSG_DONTWAIT == 0;
     let stream = sock_type(sock)? == libc::SOCK_STREAM;
     let mut sent = 0usize;
     let mut was_ready = false;
+    let (mut to, mut flags) = (to, flags);
+    let inet = matches!(sock_family(sock)?, libc::AF_INET | libc::AF_INET6);
+    if waits && stream && inet && flags & libc::MSG_FASTOPEN != 0 {
+        // A blocking Fast Open connects first: started without blocking (the kernel
+        // answers EINPROGRESS, or the bytes it put in the SYN), then waited for in slices.
+        // (Elsewhere the flag means nothing to the kernel.)
+        sent = fast_open(sock, to, data, flags, control)?;
+        if !wait_connected(sock, sent)? || sent >= data.len() {
+            return Ok(sent);
+        }
+        flags &= !libc::MSG_FASTOPEN;
+        to = None;
+    }
     loop {
         let mut iov = libc::iovec {
             iov_base: data[sent..].as_ptr() as *mut libc::c_void,
