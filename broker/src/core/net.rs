@@ -242,6 +242,35 @@ pub fn connect(
 ) -> Result<Done, Errno> {
     let sock = fds.first().ok_or(Errno(libc::EBADF))?;
     let raw = match addr {
+        SockAddr::UnixUnnamed => return Err(Errno(libc::EINVAL)),
+        SockAddr::Unspec => {
+            // Dissolving a datagram association grants nothing.
+            let mut r = RawAddr::zeroed();
+            r.storage.ss_family = libc::AF_UNSPEC as libc::sa_family_t;
+            r.len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
+            r
+        }
+        _ => {
+            let (raw, pin) = decide_destination(core, sock, addr, fds, notes)?;
+            return finish_connect(sock, &raw, pin);
+        }
+    };
+    finish_connect(sock, &raw, None)
+}
+
+/// Decides a destination the program names (a `connect`, or a send's `msg_name`) as a
+/// connect of that endpoint, and returns the address to act on with, for a unix path, the
+/// `O_PATH` fd of the socket file it goes through (`/proc/self/fd/N`: the file decided on,
+/// whatever is renamed meanwhile; keep it open until the call is made). Only pathname, abstract
+/// and IP addresses name a destination (`EINVAL` otherwise).
+fn decide_destination(
+    core: &RequestCore,
+    sock: &OwnedFd,
+    addr: &SockAddr<'_>,
+    fds: &[OwnedFd],
+    notes: &mut Notes,
+) -> Result<(RawAddr, Option<OwnedFd>), Errno> {
+    match addr {
         SockAddr::Unix(path) => {
             let loc = unix_location(core, path, fds, true, notes)?;
             let real = loc.path();
@@ -252,7 +281,6 @@ pub fn connect(
                     .decide_connect(&Endpoint::Unix(real.clone()), &[]),
                 notes,
             )?;
-            // Pin the socket file: connect through its O_PATH fd.
             let file = openat_raw(
                 loc.parent.as_raw_fd(),
                 &loc.name_c(),
@@ -260,8 +288,7 @@ pub fn connect(
                 0,
             )?;
             let via = format!("/proc/self/fd/{}", file.as_raw_fd());
-            let raw = RawAddr::unix(via.as_bytes(), false)?;
-            return finish_connect(sock, &raw, Some(file));
+            Ok((RawAddr::unix(via.as_bytes(), false)?, Some(file)))
         }
         SockAddr::Abstract(name) => {
             record(
@@ -271,15 +298,7 @@ pub fn connect(
                     .decide_connect(&Endpoint::Abstract(name.to_vec()), &[]),
                 notes,
             )?;
-            RawAddr::unix(name, true)?
-        }
-        SockAddr::UnixUnnamed => return Err(Errno(libc::EINVAL)),
-        SockAddr::Unspec => {
-            // Dissolving a datagram association grants nothing.
-            let mut r = RawAddr::zeroed();
-            r.storage.ss_family = libc::AF_UNSPEC as libc::sa_family_t;
-            r.len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
-            r
+            Ok((RawAddr::unix(name, true)?, None))
         }
         SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
             let (sa, ep) = inet_destination(sock, addr)?;
@@ -291,10 +310,10 @@ pub fn connect(
                 core.policy().decide_connect(&ep, &refs),
                 notes,
             )?;
-            RawAddr::inet(sa)
+            Ok((RawAddr::inet(sa), None))
         }
-    };
-    finish_connect(sock, &raw, None)
+        SockAddr::UnixUnnamed | SockAddr::Unspec => Err(Errno(libc::EINVAL)),
+    }
 }
 
 fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
@@ -791,50 +810,14 @@ pub fn send(
             None
         }
         (libc::AF_UNIX | libc::AF_INET | libc::AF_INET6, None) => None,
-        (libc::AF_UNIX, Some(SockAddr::Unix(path))) => {
-            let loc = unix_location(core, path, fds, true, notes)?;
-            let real = loc.path();
-            record(
-                core,
-                format!("unix:{}", real.display()),
-                core.policy()
-                    .decide_connect(&Endpoint::Unix(real.clone()), &[]),
-                notes,
-            )?;
-            let file = openat_raw(
-                loc.parent.as_raw_fd(),
-                &loc.name_c(),
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                0,
-            )?;
-            let via = format!("/proc/self/fd/{}", file.as_raw_fd());
-            pin = Some(file);
-            Some(RawAddr::unix(via.as_bytes(), false)?)
-        }
-        (libc::AF_UNIX, Some(SockAddr::Abstract(name))) => {
-            record(
-                core,
-                format!("unix:@{}", String::from_utf8_lossy(name)),
-                core.policy()
-                    .decide_connect(&Endpoint::Abstract(name.to_vec()), &[]),
-                notes,
-            )?;
-            Some(RawAddr::unix(name, true)?)
-        }
-        (
+        (libc::AF_UNIX, Some(addr @ (SockAddr::Unix(_) | SockAddr::Abstract(_))))
+        | (
             libc::AF_INET | libc::AF_INET6,
             Some(addr @ (SockAddr::Inet { .. } | SockAddr::Inet6 { .. })),
         ) => {
-            let (sa, ep) = inet_destination(sock, addr)?;
-            let names = core.resolved().names(sa.ip());
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            record(
-                core,
-                ep_text(&ep),
-                core.policy().decide_connect(&ep, &refs),
-                notes,
-            )?;
-            Some(RawAddr::inet(sa))
+            let (raw, file) = decide_destination(core, sock, addr, fds, notes)?;
+            pin = file;
+            Some(raw)
         }
         (libc::AF_UNIX, Some(SockAddr::UnixUnnamed)) => return Err(Errno(libc::EINVAL)),
         // AF_UNSPEC to a UDP socket still names a destination (the kernel reads its
