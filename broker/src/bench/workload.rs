@@ -136,14 +136,7 @@ fn once(kind: Kind, t: &Target) -> Result<u64, i32> {
                     std::mem::size_of::<libc::linger>() as libc::socklen_t,
                 )
             };
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: t.addr.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(*t.addr.ip()).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
+            let sin = sockaddr_in(&t.addr);
             let start = now_ns();
             // SAFETY: sin is a valid sockaddr_in of the given length.
             let rc = unsafe {
@@ -169,14 +162,7 @@ fn once(kind: Kind, t: &Target) -> Result<u64, i32> {
             if fd < 0 {
                 return Err(last_errno());
             }
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: t.addr.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(*t.addr.ip()).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
+            let sin = sockaddr_in(&t.addr);
             let start = now_ns();
             // SAFETY: one byte from a static buffer; sin is a valid sockaddr_in.
             let rc = unsafe {
@@ -456,4 +442,16 @@ pub fn idle(t: &Target, threads: usize) -> Result<()> {
             .map_err(|_| anyhow::anyhow!("an idle thread panicked"))??;
     }
     Ok(())
+}
+
+/// The target's address as the kernel takes it.
+fn sockaddr_in(addr: &std::net::SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: addr.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*addr.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
 }
