@@ -9,35 +9,14 @@ use std::path::Path;
 use std::process::Command;
 
 use arbiter_tests::{is_root, stderr, stdout, Sandbox};
-use serve_common::{client, output_within, records, scratch, wait_records, Daemon};
+use serve_common::{
+    client, output_within, records, scratch, start_for_both_users, wait_records, Daemon,
+};
 
 fn start(dir: &Path, extra: &[&str]) -> (Daemon, String) {
-    let sock = dir.join("s").to_str().unwrap().to_owned();
-    let cfg = dir.join("serve.toml");
-    // SAFETY: geteuid has no preconditions.
-    let own = unsafe { libc::geteuid() };
-    std::fs::write(
-        &cfg,
-        format!("[[user]]\nuid = {own}\nallow = [\"default\"]\n\n[[user]]\nuid = 65534\nallow = [\"default\"]\n"),
-    )
-    .unwrap();
-    let log = dir.join("audit.log");
-    let mut args = vec![
-        "--listen",
-        &sock,
-        "--mode",
-        "0666",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--audit-level",
-        "all",
-        "--audit",
-        log.to_str().unwrap(),
-    ];
+    let mut args = vec!["--audit-level", "all"];
     args.extend_from_slice(extra);
-    let mut d = Daemon::start(dir, &args);
-    d.wait_listening();
-    (d, sock)
+    start_for_both_users(dir, "", &args)
 }
 
 /// Whether a process `pid` runs `sleep ARG` (a reused pid runs something else).

@@ -9,7 +9,7 @@ use std::path::Path;
 use arbiter_tests::{assert_code, is_root, stderr, stdout, Sandbox};
 use serve_common::{
     client, hello_bytes, output_within, raw_connect, read_reply, records, run_client, scratch,
-    send_raw, wait_records, Daemon,
+    send_raw, start_for_both_users, wait_records, Daemon,
 };
 
 /// A daemon serving its own uid and 65534 with `extra` flags, auditing to `dir/audit.log`.
@@ -19,30 +19,7 @@ fn start(dir: &Path, extra: &[&str]) -> (Daemon, String) {
 
 /// [`start`] with `more` appended to the config file.
 fn start_with(dir: &Path, more: &str, extra: &[&str]) -> (Daemon, String) {
-    let sock = dir.join("s").to_str().unwrap().to_owned();
-    let cfg = dir.join("serve.toml");
-    // SAFETY: geteuid has no preconditions.
-    let own = unsafe { libc::geteuid() };
-    std::fs::write(
-        &cfg,
-        format!("[[user]]\nuid = {own}\nallow = [\"default\"]\n\n[[user]]\nuid = 65534\nallow = [\"default\"]\n{more}"),
-    )
-    .unwrap();
-    let log = dir.join("audit.log");
-    let mut args = vec![
-        "--listen",
-        &sock,
-        "--mode",
-        "0666",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--audit",
-        log.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let mut d = Daemon::start(dir, &args);
-    d.wait_listening();
-    (d, sock)
+    start_for_both_users(dir, more, extra)
 }
 
 fn starts(r: &[serde_json::Value]) -> usize {

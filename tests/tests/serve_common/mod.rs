@@ -253,3 +253,33 @@ pub fn wait_records(log: &Path, what: &str, pred: impl Fn(&[serde_json::Value]) 
     }
     panic!("never saw {what} in {}", log.display());
 }
+
+/// A daemon listening on `dir/s` (mode 0666) for the invoking uid and uid 65534, both allowed
+/// the `default` profile, with `more` appended to its config file, its audit log in
+/// `dir/audit.log`, and `extra` flags. Returns it and the socket path.
+pub fn start_for_both_users(dir: &Path, more: &str, extra: &[&str]) -> (Daemon, String) {
+    let sock = dir.join("s").to_str().unwrap().to_owned();
+    let cfg = dir.join("serve.toml");
+    // SAFETY: geteuid has no preconditions.
+    let own = unsafe { libc::geteuid() };
+    std::fs::write(
+        &cfg,
+        format!("[[user]]\nuid = {own}\nallow = [\"default\"]\n\n[[user]]\nuid = 65534\nallow = [\"default\"]\n{more}"),
+    )
+    .unwrap();
+    let log = dir.join("audit.log");
+    let mut args = vec![
+        "--listen",
+        &sock,
+        "--mode",
+        "0666",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--audit",
+        log.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut d = Daemon::start(dir, &args);
+    d.wait_listening();
+    (d, sock)
+}
