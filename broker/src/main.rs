@@ -1,17 +1,9 @@
-//! The `arbiter` command: parses the command line and dispatches to a subcommand.
+//! The `arbiter` command: a thin CLI over the `arbiter` library. It parses the command line
+//! and dispatches to a subcommand (one file each under `commands/`).
 
-mod audit;
-mod bench;
 mod commands;
-mod confine;
-mod core;
-mod exit_code;
-mod learn;
-mod policy_lookup;
-mod sandbox;
-mod serve;
-mod sockopt;
-mod transport;
+
+use arbiter::exit_code;
 
 use std::process::ExitCode;
 
@@ -40,11 +32,9 @@ enum Command {
         #[command(subcommand)]
         command: commands::audit::AuditCommand,
     },
-    /// Measure brokered calls against native calls and the channel's physical limit.
+    /// Measure brokered calls against native calls and the channel's physical limit
+    /// (runs the `arbiter-bench` harness).
     Bench(commands::bench::BenchArgs),
-    /// Time calls inside a sandbox for `arbiter bench` (internal).
-    #[command(hide = true)]
-    BenchWorker(commands::bench::WorkerArgs),
     /// Validate policy files: print every diagnostic, exit 0 only when valid.
     Check(commands::check::CheckArgs),
     /// Show what a policy decides about one request, and which rule decides it.
@@ -77,7 +67,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Doctor(args) => Ok(commands::doctor::run(args)),
         Command::Bench(args) => commands::bench::run(args),
-        Command::BenchWorker(args) => commands::bench::worker(args),
         Command::Check(args) => commands::check::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Profiles(args) => commands::profiles::run(args),

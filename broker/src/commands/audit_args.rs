@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::audit;
+use arbiter::audit;
 
 /// `--audit` and its companions.
 #[derive(Debug, Clone, clap::Args)]

@@ -27,7 +27,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let sources: Vec<Source> = args
         .files
         .iter()
-        .map(|f| crate::policy_lookup::source(f))
+        .map(|f| arbiter::policy_lookup::source(f))
         .collect();
     let diagnostics = arbiter_policies::check(&sources, &vars);
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();

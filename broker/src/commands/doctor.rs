@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::confine::{landlock, seccomp, syscalls};
-use crate::exit_code;
+use arbiter::confine::{landlock, seccomp, syscalls};
+use arbiter::exit_code;
 
 /// Whether unprivileged user namespaces are allowed (sysctls of Debian/Ubuntu and upstream).
 fn user_namespaces() -> Option<bool> {
@@ -60,7 +60,7 @@ fn json_report(shim_ok: bool, shim_lines: &[String]) -> (bool, serde_json::Value
 
 /// Prints the report; exits non-zero (125) when neither layer can be enforced.
 pub fn run(args: DoctorArgs) -> ExitCode {
-    let (shim_ok, shim_lines) = crate::sandbox::shim_path::diagnose();
+    let (shim_ok, shim_lines) = arbiter::sandbox::shim_path::diagnose();
     if args.json {
         let (ok, report) = json_report(shim_ok, &shim_lines);
         println!("{report}");

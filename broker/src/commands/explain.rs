@@ -177,7 +177,7 @@ impl Report {
 }
 
 fn errno_name(errno: i32) -> String {
-    crate::core::errno::Errno(errno).name()
+    arbiter::core::errno::Errno(errno).name()
 }
 
 /// Prints the decision and the rule behind it.

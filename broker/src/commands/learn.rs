@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use arbiter_policies::{Additions, Policy, Source};
 
 use crate::commands::run::{run_with, RunArgs};
-use crate::learn::{generate, merge, needs::Needs};
+use arbiter::learn::{generate, merge, needs::Needs};
 
 /// Options of `arbiter learn`.
 #[derive(Debug, clap::Args)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use arbiter_policies::{Additions, Source};
 
-use crate::policy_lookup;
+use arbiter::policy_lookup;
 
 /// `--policy` and the command-line additions.
 #[derive(Debug, Clone, Default, clap::Args)]

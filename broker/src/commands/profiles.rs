@@ -4,7 +4,7 @@ use anyhow::bail;
 use arbiter_policies::profiles;
 use std::process::ExitCode;
 
-use crate::policy_lookup;
+use arbiter::policy_lookup;
 
 /// Arguments of `arbiter profiles`.
 #[derive(Debug, clap::Args)]

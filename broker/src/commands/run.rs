@@ -10,17 +10,17 @@ use arbiter_policies::{Access, Loading, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
 use serde_json::json;
 
-use crate::audit::Audit;
 use crate::commands::audit_args::AuditArgs;
 use crate::commands::policy_args::PolicyArgs;
-use crate::confine;
-use crate::core::RequestCore;
-use crate::exit_code;
-use crate::sandbox::program::{self, ProgramError};
-use crate::sandbox::spawn::{self, Launch};
-use crate::sandbox::{environment, shim_path, supervise};
-use crate::serve;
-use crate::transport;
+use arbiter::audit::Audit;
+use arbiter::confine;
+use arbiter::core::RequestCore;
+use arbiter::exit_code;
+use arbiter::sandbox::program::{self, ProgramError};
+use arbiter::sandbox::spawn::{self, Launch};
+use arbiter::sandbox::{environment, shim_path, supervise};
+use arbiter::serve;
+use arbiter::transport;
 
 /// Options of `arbiter run`.
 #[derive(Debug, clap::Args)]
@@ -83,7 +83,7 @@ fn random_id() -> u64 {
     u64::from_ne_bytes(b)
 }
 
-/// Runs the command; returns its exit status (see [`crate::exit_code`]).
+/// Runs the command; returns its exit status (see [`arbiter::exit_code`]).
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(daemon) = &args.daemon {
         return run_via_daemon(&args, daemon);
@@ -350,7 +350,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     });
     if let Some(summary) = reporter.denials().summary() {
-        crate::core::denials::write_line(&format!("{summary}\n"));
+        arbiter::core::denials::write_line(&format!("{summary}\n"));
     }
     drop(reporter);
     let dropped = audit.exit(pid, ended.code());
@@ -452,7 +452,7 @@ fn start_fields(
 fn run_via_daemon(args: &RunArgs, daemon: &std::ffi::OsStr) -> Result<ExitCode> {
     let profile = match args.rules.policy.as_slice() {
         [] => None,
-        [one] if crate::policy_lookup::is_name(one) => Some(one.as_str()),
+        [one] if arbiter::policy_lookup::is_name(one) => Some(one.as_str()),
         _ => anyhow::bail!(
             "with --daemon, --policy takes one profile name the daemon allows, not a file"
         ),

@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::audit::{self, Audit};
 use crate::commands::audit_args::AuditArgs;
-use crate::exit_code;
-use crate::serve::limits::LIMITS;
-use crate::serve::listen::{self, Endpoint, Listener};
-use crate::serve::{self as daemon, Ended, Options};
+use arbiter::audit::{self, Audit};
+use arbiter::exit_code;
+use arbiter::serve::limits::LIMITS;
+use arbiter::serve::listen::{self, Endpoint, Listener};
+use arbiter::serve::{self as daemon, Ended, Options};
 
 /// Options of `arbiter serve`.
 #[derive(Debug, clap::Args)]
@@ -137,15 +137,15 @@ fn get_listener(args: &ServeArgs) -> Result<Listener> {
 /// Runs the daemon until SIGTERM/SIGINT (or checks a configuration).
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(file) = &args.check_config {
-        return Ok(crate::serve::check::run(file));
+        return Ok(arbiter::serve::check::run(file));
     }
     // Before any thread exists, so every thread inherits the blocked signals.
     let signals = daemon::block_signals()?;
     let config = daemon::load_config(args.config.as_deref(), &args.limits)?;
     raise_nofile();
-    crate::serve::threads::install_handler()
+    arbiter::serve::threads::install_handler()
         .context("cannot install the thread wake-up handler")?;
-    let shim = crate::sandbox::shim_path::locate().map_err(anyhow::Error::msg)?;
+    let shim = arbiter::sandbox::shim_path::locate().map_err(anyhow::Error::msg)?;
     let listener = get_listener(&args)?;
     // The listener is bound (its mode came from a temporary umask, restored). From here the
     // broker creates files for its clients with exactly the mode each caller's own umask

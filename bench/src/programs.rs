@@ -23,8 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 
-use super::stats::{now_ns, summarize, Summary};
-use crate::sandbox::program;
+use crate::stats::{now_ns, summarize, Summary};
+use arbiter::sandbox::program;
 
 /// Directories of the `git_status` repository.
 const GIT_DIRS: usize = 50;

@@ -1,6 +1,6 @@
 //! Measurements through the real `arbiter run`: the brokered calls (timed inside the
-//! sandbox by `arbiter bench-worker`) and the broker's memory. Whole programs are in
-//! [`super::programs`].
+//! sandbox by `arbiter-bench worker`) and the broker's memory. Whole programs are in
+//! [`crate::programs`].
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddrV4;
@@ -9,14 +9,16 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use super::stats::Summary;
-use super::workload::Kind;
+use crate::stats::Summary;
+use crate::workload::Kind;
 
 /// How to start `arbiter run` for the bench.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    /// This `arbiter` binary (both the broker and the worker).
+    /// The `arbiter` binary under test (the broker).
     pub exe: PathBuf,
+    /// This `arbiter-bench` binary, run inside the sandbox as `arbiter-bench worker`.
+    pub worker: PathBuf,
     /// The sandbox's working directory, holding the target file.
     pub dir: PathBuf,
     /// The target file.
@@ -45,7 +47,7 @@ impl Runner {
 
     fn worker_cmd(&self, kind: Kind, threads: usize, procs: usize, iters: usize) -> Command {
         let mut c = self.run_cmd();
-        c.arg(&self.exe).arg("bench-worker").args([
+        c.arg(&self.worker).arg("worker").args([
             "--kind",
             kind.name(),
             "--threads",
@@ -76,7 +78,7 @@ impl Runner {
             .context("cannot start arbiter run")?;
         if !out.status.success() {
             bail!(
-                "bench-worker {} failed ({}): {}",
+                "arbiter-bench worker {} failed ({}): {}",
                 kind.name(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -84,7 +86,7 @@ impl Runner {
         }
         serde_json::from_slice(&out.stdout).with_context(|| {
             format!(
-                "bench-worker printed no summary: {}",
+                "arbiter-bench worker printed no summary: {}",
                 String::from_utf8_lossy(&out.stdout)
             )
         })

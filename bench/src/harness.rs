@@ -1,4 +1,4 @@
-//! `arbiter bench`: what a brokered call costs, next to what the same call costs natively
+//! `arbiter-bench` (also run as `arbiter bench`): what a brokered call costs, next to what the same call costs natively
 //! and what the channel's physical limit is, all measured in one run on one machine.
 //!
 //! 1. Native baselines run in this process: `native_open`, `native_stat`, `native_connect`
@@ -6,7 +6,7 @@
 //! 2. The physical limit ([`seqpacket`]): `bare_rt` and `ideal_open_rt`, a forked server
 //!    built like a broker channel.
 //! 3. Brokered calls ([`sandboxed`]): `arbiter run --connect … --resolve localhost --
-//!    arbiter bench-worker …` times the same libc calls inside the sandbox, where the shim
+//!    arbiter-bench worker …` times the same libc calls inside the sandbox, where the shim
 //!    sends them to the broker; with 1, 2 and 8 threads and with 4 processes.
 //!    `seccomp_open` and `seccomp_stat` time the same open and stat as raw `syscall()`s,
 //!    which bypass the shim and reach the broker by seccomp user notification.
@@ -17,18 +17,10 @@
 //!    (`run_make`), each against its `native_*` run; then the broker's resident memory
 //!    with 1 and 100 idle registered channels.
 //!
-//! [`plot`] draws a report's p50 latencies per call family as an SVG.
+//! [`crate::plot`] draws a report's p50 latencies per call family as an SVG.
 //!
 //! The machine may be busy and its idle CPUs slow to wake, so absolute figures move between
 //! runs: compare the ratios, which come from one run.
-
-pub mod plot;
-pub mod programs;
-pub mod report;
-pub mod sandboxed;
-pub mod seqpacket;
-pub mod stats;
-pub mod workload;
 
 use std::ffi::CString;
 use std::io::{IsTerminal, Write};
@@ -38,10 +30,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use self::report::{Entry, Machine, Report};
-use self::sandboxed::Runner;
-use self::stats::Summary;
-use self::workload::{Kind, Target};
+use crate::{programs, seqpacket, workload};
+
+use crate::report::{Entry, Machine, Report};
+use crate::sandboxed::Runner;
+use crate::stats::Summary;
+use crate::workload::{Kind, Target};
 
 /// What to measure and how much.
 #[derive(Debug, Clone)]
@@ -54,6 +48,8 @@ pub struct Options {
     pub threads: Vec<usize>,
     /// Process count for the brokered multi-process runs.
     pub procs: usize,
+    /// The `arbiter` binary under test.
+    pub arbiter: PathBuf,
 }
 
 /// The operations measured natively and brokered.
@@ -184,7 +180,8 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
 
     let runner = Runner {
-        exe: std::env::current_exe().context("cannot find the arbiter binary")?,
+        exe: opts.arbiter.clone(),
+        worker: std::env::current_exe().context("cannot find the arbiter-bench binary")?,
         dir: dir_path.clone(),
         file: PathBuf::from(&file),
         addr,

@@ -16,7 +16,7 @@ use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, RecvError};
 use arbiter_protocol::MAX_FDS;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
-use super::stats::{now_ns, summarize, Summary};
+use crate::stats::{now_ns, summarize, Summary};
 
 /// The broker's poll window after a reply (`transport::shim::SPIN`).
 const SPIN_NS: u64 = 50_000;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Barrier};
 
 use anyhow::{bail, Context, Result};
 
-use super::stats::{now_ns, summarize, Summary};
+use crate::stats::{now_ns, summarize, Summary};
 
 /// One measured libc call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,7 +10,7 @@
 
 use std::fmt::Write;
 
-use super::report::{human_ns, Report};
+use crate::report::{human_ns, Report};
 
 /// What a bar measures; sets its colour and its legend entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,7 +309,7 @@ pub fn render(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::report::{Entry, Machine};
+    use crate::report::{Entry, Machine};
 
     fn latency(name: &str, p50_ns: u64) -> Entry {
         Entry {
