@@ -141,6 +141,9 @@ impl CallRecord {
         if let Some(rule) = &notes.rule {
             o.insert("rule".into(), Value::String(rule.clone()));
         }
+        if let Some(by) = notes.decided_by {
+            o.insert("decided_by".into(), Value::String(by.into()));
+        }
         if let Some(hint) = &self.hint {
             o.insert("hint".into(), Value::String(hint.clone()));
         }

@@ -8,6 +8,9 @@
 //! call, decides it against the policy, performs it when allowed, writes the audit record,
 //! and returns an [`Outcome`] for the transport to send back.
 
+pub mod decider;
+#[cfg(test)]
+mod decider_tests;
 pub mod denials;
 pub mod errno;
 #[cfg(test)]
@@ -162,6 +165,10 @@ pub struct Notes {
     /// The caller's process id (0: unknown), whose `/proc/<pid>` is decided as
     /// `/proc/self` ([`procself`]).
     pub caller_pid: i32,
+    /// The caller and the call's name, kept only when a [`decider::Decider`] may be asked.
+    pub asking: Option<(Caller, &'static str)>,
+    /// Who decided when it was not the policy (the [`decider::Decider`]'s name).
+    pub decided_by: Option<&'static str>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -174,6 +181,8 @@ pub struct RequestCore {
     fast_on: bool,
     /// The stderr reporter of denials (off unless [`RequestCore::reporting_denials`]).
     denials: denials::Denials,
+    /// Who decides what the policy leaves to its default, if anyone.
+    decider: Option<Arc<dyn decider::Decider>>,
 }
 
 impl RequestCore {
@@ -198,7 +207,15 @@ impl RequestCore {
             fast_paths,
             fast_on: !audit_on,
             denials: denials::Denials::new(false),
+            decider: None,
         }
+    }
+
+    /// Hands what the policy leaves to its default (no rule matched) to `decider`
+    /// ([`decider`]); everything a rule decides is still decided by the policy.
+    pub fn with_decider(mut self, decider: Arc<dyn decider::Decider>) -> RequestCore {
+        self.decider = Some(decider);
+        self
     }
 
     /// Prints one line per distinct denial on stderr (`arbiter run` without `--quiet`).
@@ -284,11 +301,12 @@ impl RequestCore {
     /// and calls this). `fds` are the descriptors that came with it, in order.
     pub fn handle(&self, caller: &Caller, call: &Checked<'_>, fds: &[OwnedFd]) -> Outcome {
         let started = Instant::now();
+        let call = call.call();
         let mut notes = Notes {
             caller_pid: caller.pid,
+            asking: self.decider.as_ref().map(|_| (caller.clone(), call.name())),
             ..Notes::default()
         };
-        let call = call.call();
         let result = fs::perform(self, call, fds, &mut notes);
         let hint = match (&notes.verdict, &notes.denied) {
             (Some(Verdict::Deny), Some(target)) => {
@@ -322,6 +340,35 @@ impl RequestCore {
         &self.resolved
     }
 
+    /// The final word on one check: the policy's decision `d` about `subject`, unless the
+    /// policy left it to its default and a [`decider::Decider`] answers otherwise. Every
+    /// decision of every call passes here (then [`RequestCore::note_decision`]).
+    pub(crate) fn settle(
+        &self,
+        d: arbiter_policies::Decision,
+        subject: decider::Subject<'_>,
+        notes: &mut Notes,
+    ) -> arbiter_policies::Decision {
+        let (Some(decider), Some((caller, call)), arbiter_policies::DecidedBy::Default(_)) =
+            (&self.decider, &notes.asking, d.by)
+        else {
+            return d;
+        };
+        let question = decider::Question {
+            caller,
+            call,
+            subject,
+            default_errno: (!d.allow).then_some(d.errno),
+        };
+        let (allow, errno) = match decider.decide(&question) {
+            decider::Answer::Allow => (true, 0),
+            decider::Answer::Deny(errno) => (false, errno),
+            decider::Answer::Default => return d,
+        };
+        notes.decided_by = Some(decider.name());
+        arbiter_policies::Decision { allow, errno, ..d }
+    }
+
     /// Records a decision in the call's notes (the first denial sticks).
     pub(crate) fn note_decision(&self, d: arbiter_policies::Decision, notes: &mut Notes) {
         if notes.verdict != Some(Verdict::Deny) {
@@ -351,8 +398,22 @@ impl RequestCore {
         }
         let class = procself::classify(path, notes.caller_pid);
         let d = match &class {
-            procself::Proc::Other => self.policy.decide_path(path, access).decision,
-            procself::Proc::Caller(alias) => self.policy.decide_path(alias, access).decision,
+            procself::Proc::Other => {
+                let d = self.policy.decide_path(path, access).decision;
+                self.settle(d, decider::Subject::Path { path, access }, notes)
+            }
+            procself::Proc::Caller(alias) => {
+                let d = self.policy.decide_path(alias, access).decision;
+                self.settle(
+                    d,
+                    decider::Subject::Path {
+                        path: alias,
+                        access,
+                    },
+                    notes,
+                )
+            }
+            // Never offered to a decider: nothing may grant the broker's own /proc.
             procself::Proc::Broker => arbiter_policies::Decision {
                 allow: false,
                 errno: libc::EACCES,

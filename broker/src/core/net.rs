@@ -208,6 +208,7 @@ fn inet_endpoint(addr: &SockAddr<'_>) -> Option<SocketAddr> {
 }
 
 fn record(core: &RequestCore, what: String, d: Decision, notes: &mut Notes) -> Result<(), Errno> {
+    let d = core.settle(d, super::decider::Subject::Endpoint(&what), notes);
     if !d.allow && notes.denied.is_none() {
         notes.denied = Some(super::denials::Target::Endpoint(what.clone()));
     }
@@ -1142,6 +1143,7 @@ pub fn getnameinfo(
             notes.endpoint = Some(format!("name:{text}"));
             notes.addresses.push(sa.ip().to_string());
             let d = core.policy().decide_resolve(&text);
+            let d = core.settle(d, super::decider::Subject::Name(&text), notes);
             core.note_decision(d, notes);
             d.allow.then_some(name)
         }
@@ -1184,6 +1186,7 @@ pub fn getaddrinfo(
     if let (Some(name), false) = (&node_s, numeric) {
         notes.endpoint = Some(format!("name:{name}"));
         let d = core.policy().decide_resolve(name);
+        let d = core.settle(d, super::decider::Subject::Name(name), notes);
         if !d.allow {
             notes.denied = Some(super::denials::Target::Endpoint(format!("name:{name}")));
         }
