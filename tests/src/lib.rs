@@ -159,3 +159,17 @@ pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     assert!(status.success(), "cc failed for {}", src.display());
     out
 }
+
+/// The broker of an `arbiter run` whose pid (the one the caller started, the guardian;
+/// docs/process-model.md) is `arbiter`: the guardian's only child.
+pub fn broker_of(arbiter: u32) -> u32 {
+    let children = std::fs::read_to_string(format!("/proc/{arbiter}/task/{arbiter}/children"))
+        .expect("the guardian's children list");
+    let mut pids = children.split_whitespace();
+    let broker = pids.next().expect("the guardian has its broker as a child");
+    assert!(
+        pids.next().is_none(),
+        "the guardian has one child: {children}"
+    );
+    broker.parse().expect("a pid")
+}
