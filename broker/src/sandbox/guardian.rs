@@ -47,11 +47,13 @@ pub fn fork() -> std::io::Result<()> {
     if broker > 0 {
         guard(broker);
     }
-    // SAFETY: prctl with integer arguments only. (fork does not pass on the subreaper
-    // attribute: the broker sets its own.)
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) } < 0
-        || unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } < 0
-    {
+    // fork does not pass on the subreaper attribute: the broker sets its own.
+    // SAFETY: prctl with integer arguments only.
+    let armed = unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0
+            && libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) == 0
+    };
+    if !armed {
         return Err(std::io::Error::last_os_error());
     }
     GUARDIAN.store(guardian, Ordering::Release);
