@@ -155,7 +155,7 @@ pub fn run(args: DoctorArgs) -> ExitCode {
         "  killed (SIGKILL included), its broker process kills the sandbox. Not covered: SIGKILL"
     );
     println!("  of arbiter's guardian and broker processes at once (e.g. `pkill -9 arbiter`).");
-    if !abi.is_some_and(|v| v >= 6) {
+    if abi.is_none_or(|v| v < 6) {
         println!("  NOT covered here (no Landlock signal scoping): the sandbox can kill them.");
     }
     if sc {
