@@ -161,15 +161,21 @@ pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
 }
 
 /// The broker of an `arbiter run` whose pid (the one the caller started, the guardian;
-/// docs/process-model.md) is `arbiter`: the guardian's only child.
+/// docs/process-model.md) is `arbiter`: the guardian's only child, once it has forked it.
 pub fn broker_of(arbiter: u32) -> u32 {
-    let children = std::fs::read_to_string(format!("/proc/{arbiter}/task/{arbiter}/children"))
-        .expect("the guardian's children list");
-    let mut pids = children.split_whitespace();
-    let broker = pids.next().expect("the guardian has its broker as a child");
-    assert!(
-        pids.next().is_none(),
-        "the guardian has one child: {children}"
-    );
-    broker.parse().expect("a pid")
+    let start = std::time::Instant::now();
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{arbiter}/task/{arbiter}/children"))
+            .expect("the guardian's children list");
+        let pids: Vec<&str> = children.split_whitespace().collect();
+        match pids.as_slice() {
+            [broker] => return broker.parse().expect("a pid"),
+            [] => assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the guardian never started its broker"
+            ),
+            _ => panic!("the guardian has one child, not {children}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
