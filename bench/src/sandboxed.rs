@@ -92,7 +92,7 @@ impl Runner {
         })
     }
 
-    /// Broker memory: the `arbiter run` process's resident set with `threads` idle
+    /// Broker memory: the resident set of `arbiter run`'s broker process with `threads` idle
     /// sandboxed threads, each holding a registered call channel (one broker thread each).
     pub fn broker_rss(&self, threads: usize) -> Result<u64> {
         let mut child = self
@@ -106,7 +106,7 @@ impl Runner {
         let rss = if line.trim() == "ready" {
             // Let the channel threads settle into their blocking receive.
             std::thread::sleep(std::time::Duration::from_millis(100));
-            vm_rss(child.id())
+            broker_of(child.id()).and_then(vm_rss)
         } else {
             Err(anyhow::anyhow!("the idle worker did not get ready"))
         };
@@ -118,6 +118,16 @@ impl Runner {
         }
         Ok(rss)
     }
+}
+
+/// The broker of the `arbiter run` process `guardian`: its only child (docs/process-model.md).
+fn broker_of(guardian: u32) -> Result<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{guardian}/task/{guardian}/children"))?;
+    children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("arbiter run has no broker process")
 }
 
 /// `VmRSS` of a process, in bytes.

@@ -159,3 +159,23 @@ pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     assert!(status.success(), "cc failed for {}", src.display());
     out
 }
+
+/// The broker of an `arbiter run` whose pid (the one the caller started, the guardian;
+/// docs/process-model.md) is `arbiter`: the guardian's only child, once it has forked it.
+pub fn broker_of(arbiter: u32) -> u32 {
+    let start = std::time::Instant::now();
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{arbiter}/task/{arbiter}/children"))
+            .expect("the guardian's children list");
+        let pids: Vec<&str> = children.split_whitespace().collect();
+        match pids.as_slice() {
+            [broker] => return broker.parse().expect("a pid"),
+            [] => assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the guardian never started its broker"
+            ),
+            _ => panic!("the guardian has one child, not {children}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

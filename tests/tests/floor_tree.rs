@@ -1,6 +1,6 @@
-//! No process of the sandbox outlives arbiter: once the command has ended, a SIGTERM to
-//! arbiter (which waits for the daemons the command left) kills what is left. Natively, the
-//! same daemon survives its parent (the control).
+//! With `--wait-descendants`, arbiter waits for the daemons the command left, and a SIGTERM
+//! to it once the command has ended kills what is left. Natively, the same daemon survives
+//! its parent (the control). (Without the flag, see `floor_lifetime.rs`.)
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -68,7 +68,7 @@ fn leftovers_die_when_arbiter_is_told_to_stop() {
 
     let sb = Sandbox::new();
     let mut run = Command::new(arbiter())
-        .args(["run", "--", "sh", "-c", SCRIPT])
+        .args(["run", "--wait-descendants", "--", "sh", "-c", SCRIPT])
         .current_dir(&sb.dir)
         .stdin(Stdio::null())
         .spawn()

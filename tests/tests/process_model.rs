@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use arbiter_tests::{arbiter, assert_code, compile_helper, stderr, stdout, Sandbox};
+use arbiter_tests::{arbiter, assert_code, broker_of, compile_helper, stderr, stdout, Sandbox};
 
 fn audit_records(path: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
@@ -44,7 +44,7 @@ fn sixteen_threads_with_fork_exec_and_a_blocked_fifo_get_every_result_right() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let broker = child.id();
+    let broker = broker_of(child.id());
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -198,9 +198,10 @@ fn multiprocessing_and_pipelines_work() {
 #[test]
 fn a_daemonizing_program_is_waited_for_and_stays_brokered() {
     let sb = Sandbox::new();
-    // The daemon outlives its parent, writes after a delay, and arbiter waits for it.
+    // The daemon outlives its parent, writes after a delay, and arbiter (asked to) waits
+    // for it.
     let o = sb.run(
-        &[],
+        &["--wait-descendants"],
         &[
             "sh",
             "-c",

@@ -24,7 +24,8 @@ pub struct DoctorArgs {
     /// One JSON object instead of text: `{"ok": bool, "shim": {"ok", "report": [..]},
     /// "landlock": {"abi": N|null, "features": [{"what", "enforced"}]}, "seccomp":
     /// {"filter": bool, "user_notification": bool, "table_rows": N}, "root": bool,
-    /// "user_namespaces": bool|null}`. `ok` is false (and the exit status 125) when nothing can
+    /// "user_namespaces": bool|null, "process_lifetime": {"mechanism",
+    /// "sandbox_cannot_kill_them"}}`. `ok` is false (and the exit status 125) when nothing can
     /// be enforced or the shim cannot be used.
     #[arg(long)]
     pub json: bool,
@@ -54,6 +55,10 @@ fn json_report(shim_ok: bool, shim_lines: &[String]) -> (bool, serde_json::Value
             },
             "root": root,
             "user_namespaces": user_namespaces(),
+            "process_lifetime": {
+                "mechanism": "guardian and subreaper broker",
+                "sandbox_cannot_kill_them": abi.is_some_and(|v| v >= 6),
+            },
         }),
     )
 }
@@ -139,6 +144,19 @@ pub fn run(args: DoctorArgs) -> ExitCode {
     }
     if abi.is_some_and(|v| v < 6) {
         println!("- NOT covered (Landlock < 6): signals to other processes of the same user.");
+    }
+    // The end of a run (docs/process-model.md): no namespace or cgroup, so the same as root
+    // and unprivileged.
+    println!(
+        "- No process of the sandbox outlives the run: when the command ends, what it left is"
+    );
+    println!("  ended (SIGTERM, 1 s, SIGKILL; --wait-descendants waits instead); when arbiter is");
+    println!(
+        "  killed (SIGKILL included), its broker process kills the sandbox. Not covered: SIGKILL"
+    );
+    println!("  of arbiter's guardian and broker processes at once (e.g. `pkill -9 arbiter`).");
+    if abi.is_none_or(|v| v < 6) {
+        println!("  NOT covered here (no Landlock signal scoping): the sandbox can kill them.");
     }
     if sc {
         println!(

@@ -68,6 +68,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         quiet: false,
         no_seccomp_transport: false,
         no_fast_path: false,
+        wait_descendants: false,
         daemon: None,
         command: args.command.clone(),
     };

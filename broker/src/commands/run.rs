@@ -18,7 +18,7 @@ use arbiter::core::RequestCore;
 use arbiter::exit_code;
 use arbiter::sandbox::program::{self, ProgramError};
 use arbiter::sandbox::spawn::{self, Launch};
-use arbiter::sandbox::{environment, shim_path, supervise};
+use arbiter::sandbox::{environment, guardian, shim_path, supervise};
 use arbiter::serve;
 use arbiter::transport;
 
@@ -64,6 +64,12 @@ pub struct RunArgs {
     /// Send every call to the broker: no in-process stat fast path.
     #[arg(long)]
     pub no_fast_path: bool,
+    /// When the command ends, wait for the processes it left running (background jobs,
+    /// daemons) instead of ending them; SIGINT, SIGTERM or SIGQUIT to arbiter then ends them
+    /// all. By default they get SIGTERM, a second of grace, then SIGKILL, and arbiter
+    /// exits with the command's status.
+    #[arg(long, conflicts_with = "daemon")]
+    pub wait_descendants: bool,
     /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
     /// (or the abstract socket `@NAME`) for a sandbox, then become the command. The daemon
     /// chooses the policy; `--policy NAME` asks for one of the profiles it allows.
@@ -114,6 +120,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     };
     // Before any thread exists, so every thread inherits the blocked signals.
     supervise::prepare().context("cannot set up signal handling")?;
+    // Still single-threaded and small: the user's pid stays behind as the guardian, this
+    // process goes on as the broker (nothing of the sandbox survives either's death).
+    guardian::fork().context("cannot start arbiter's guardian process")?;
     let env_choice = env_choice(&args)?;
     if let Some(dir) = &args.chdir {
         std::env::set_current_dir(dir)
@@ -344,7 +353,12 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             return Ok(early(code));
         }
     };
-    let ended = supervise::wait(pid, &|| {
+    let leftovers = if args.wait_descendants {
+        supervise::Leftovers::Wait
+    } else {
+        supervise::Leftovers::End
+    };
+    let ended = supervise::wait(pid, leftovers, &|| {
         if let Some(w) = &writer {
             w.reopen();
         }

@@ -69,7 +69,7 @@ pub fn features(abi: Option<i32>) -> Vec<(&'static str, bool)> {
         ("TCP bind and connect denied (ABI 4)", v >= 4),
         ("ioctl on devices governed (ABI 5)", v >= 5),
         (
-            "abstract unix sockets and signals scoped to the sandbox (ABI 6)",
+            "abstract unix sockets and signals scoped to the sandbox, so it cannot kill arbiter's guardian or broker and outlive them (ABI 6)",
             v >= 6,
         ),
     ]

@@ -14,6 +14,7 @@ use crate::core::errno::{check, Errno};
 use crate::core::resolve::{self, openat_raw, Base, Location};
 use crate::core::setid;
 use crate::core::stat::{file_type, statx};
+use crate::core::waiting;
 use crate::core::{Done, Notes, OutPayload, RequestCore};
 
 /// Performs one call (any family) for the request core.
@@ -414,7 +415,9 @@ pub(crate) fn open_at(loc: &Location, flags: i32, mode: u32) -> Result<(OwnedFd,
     let name = loc.name_c();
     let dir = loc.parent.as_raw_fd();
     if flags & libc::O_CREAT == 0 || flags & libc::O_EXCL != 0 {
-        return openat_raw(dir, &name, flags, mode).map(|fd| (fd, flags & libc::O_CREAT != 0));
+        // (An open that may wait for a FIFO's peer waits without pinning a pool thread.)
+        return waiting::open_at(dir, &name, flags, mode)
+            .map(|fd| (fd, flags & libc::O_CREAT != 0));
     }
     for _ in 0..resolve::MAX_SYMLINK_HOPS {
         match openat_raw(dir, &name, flags | libc::O_EXCL, mode) {
@@ -422,7 +425,7 @@ pub(crate) fn open_at(loc: &Location, flags: i32, mode: u32) -> Result<(OwnedFd,
             Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e),
         }
-        match openat_raw(dir, &name, flags & !libc::O_CREAT, mode) {
+        match waiting::open_at(dir, &name, flags & !libc::O_CREAT, mode) {
             Ok(fd) => return Ok((fd, false)),
             // Removed in between: create it after all.
             Err(Errno(libc::ENOENT)) => {}

@@ -23,6 +23,7 @@ pub mod procself;
 pub mod resolve;
 pub mod setid;
 pub mod stat;
+pub mod waiting;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Starting and supervising a sandboxed command.
 
 pub mod environment;
+pub mod guardian;
 pub mod program;
 pub mod shim_path;
 pub mod spawn;

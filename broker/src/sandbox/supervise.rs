@@ -1,25 +1,33 @@
-//! Waiting for the sandbox and relaying signals.
+//! Waiting for the sandbox, ending it, and relaying signals.
 //!
-//! arbiter is a child subreaper: processes the command leaves behind (daemons that double
-//! fork) are re-parented to arbiter, which keeps serving them and exits only when the whole
-//! sandbox is gone, with the status of the command it started. SIGINT, SIGTERM, SIGHUP and
-//! SIGQUIT sent to arbiter (by `kill`) are relayed to the command; the same signals typed on
-//! the terminal already reach the command through its process group and are not sent twice.
-//! SIGHUP also calls the caller's hang-up hook first (`arbiter run` reopens its audit log
-//! there, for logrotate), whoever sent it.
+//! The broker (see [`super::guardian`] for the process above it) is a child subreaper:
+//! processes the command leaves behind (daemons that double fork) are re-parented to it, so
+//! every process of the sandbox stays its descendant and brokered.
 //!
-//! Once the command has ended, nothing is left to relay to: SIGINT, SIGTERM or SIGQUIT
-//! sent to arbiter then kills what is left of the sandbox ([`kill_tree`]), so no
-//! process of it outlives arbiter. (Killed itself with SIGKILL, arbiter can do nothing: the
-//! command dies with it by `PR_SET_PDEATHSIG`, processes it left behind survive without a
-//! broker; docs/security.md.)
+//! * **The run ends when the command ends** ([`Leftovers::End`], the default): whatever the
+//!   command left running gets SIGTERM, then [`GRACE`] to exit, then SIGKILL
+//!   ([`end_tree`]); arbiter exits with the command's status. With
+//!   `arbiter run --wait-descendants` ([`Leftovers::Wait`]) it waits for the whole sandbox
+//!   instead, as before.
+//! * **Signals.** SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to arbiter (by `kill`, relayed
+//!   by the guardian) are relayed to the command while it runs; the same signals typed on
+//!   the terminal already reach the command through its process group and are not sent
+//!   twice. A SIGINT, SIGTERM or SIGQUIT, from anywhere, also means the run ends with the
+//!   command even with `--wait-descendants`; once the command has ended, it is sent to
+//!   every process left, which then gets the same grace and SIGKILL: a SIGTERM is never
+//!   ignored. SIGHUP also calls the caller's hang-up hook first
+//!   (`arbiter run` reopens its audit log there, for logrotate), and never ends the run.
+//! * **arbiter killed.** When the guardian dies (`kill -9` of arbiter's pid), the broker
+//!   gets SIGTERM (`PR_SET_PDEATHSIG`), sees its parent changed and SIGKILLs the whole
+//!   sandbox ([`kill_tree`]) before it exits. The command itself also has
+//!   `PR_SET_PDEATHSIG(SIGKILL)` towards the broker.
 
 use std::process::ExitCode;
 
 use nix::sys::signal::{SigSet, Signal};
 
-/// Signals arbiter handles itself.
-const HANDLED: [Signal; 5] = [
+/// Signals arbiter handles itself (the broker and the guardian alike).
+pub(super) const HANDLED: [Signal; 5] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,
@@ -68,15 +76,28 @@ impl From<Ended> for ExitCode {
     }
 }
 
-/// Waits until every process of the sandbox has exited; returns how `main` ended.
-/// `on_hangup` runs on every SIGHUP arbiter receives, before it is relayed; it must not
-/// block for long, since signals wait meanwhile.
-pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
-    let mut set = SigSet::empty();
-    for s in HANDLED {
-        set.add(s);
-    }
+/// What becomes of the processes the command leaves running when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftovers {
+    /// They get SIGTERM, [`GRACE`], then SIGKILL; the run ends with the command.
+    End,
+    /// The run waits for them (`--wait-descendants`).
+    Wait,
+}
+
+/// How long the processes left behind have, after SIGTERM, before SIGKILL.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits for the command `main` (and, with [`Leftovers::Wait`], for every process of the
+/// sandbox), ends whatever is left, and returns how `main` ended. `on_hangup` runs on
+/// every SIGHUP arbiter receives, before it is relayed; it must not block for long, since
+/// signals wait meanwhile.
+pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> Ended {
+    let set = handled();
     let mut ended = None;
+    // A SIGINT, SIGTERM or SIGQUIT reached arbiter: the run ends with the command, whatever
+    // `leftovers` says.
+    let mut stop = false;
     loop {
         // Reap everything that has already exited.
         loop {
@@ -98,6 +119,12 @@ pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
                 });
             }
         }
+        if let Some(e) = ended.filter(|_| leftovers == Leftovers::End || stop) {
+            // The command has ended (after arbiter was asked to stop, or by default) and
+            // something of the sandbox still runs.
+            end_tree(libc::SIGTERM);
+            return e;
+        }
         // SAFETY: siginfo_t is plain old data; set is a valid sigset.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: set and info are valid for the call.
@@ -105,22 +132,99 @@ pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
         if sig < 0 || sig == libc::SIGCHLD {
             continue;
         }
+        if super::guardian::guardian_gone() {
+            // arbiter (the guardian) was killed: nothing of the sandbox outlives it.
+            kill_tree();
+            return ended.unwrap_or(Ended::Signaled(libc::SIGKILL));
+        }
         if sig == libc::SIGHUP {
             on_hangup();
+        } else {
+            stop = true;
         }
-        // SIGHUP is also logrotate's "reopen the log": it never kills the leftovers.
+        // SIGHUP is also logrotate's "reopen the log": it never ends the leftovers.
         if ended.is_some() && sig != libc::SIGHUP {
-            // Asked to stop while only leftovers run: they die with the run.
-            kill_tree();
+            // Asked to stop while only leftovers run: relayed to all of them, then the
+            // grace, then SIGKILL.
+            end_tree(sig);
             continue;
         }
         // Relay only signals sent to arbiter by a process; terminal signals already reached
         // the whole foreground process group.
-        if info.si_code == libc::SI_USER || info.si_code == libc::SI_QUEUE {
-            // SAFETY: kill with integer arguments only.
+        if ended.is_none() && (info.si_code == libc::SI_USER || info.si_code == libc::SI_QUEUE) {
+            // SAFETY: kill with integer arguments only; main is our unreaped child.
             unsafe { libc::kill(main, sig) };
         }
     }
+}
+
+/// The signals arbiter handles, as a set.
+fn handled() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in HANDLED {
+        set.add(s);
+    }
+    set
+}
+
+/// Ends what is left of the sandbox: `sig` to every descendant, up to [`GRACE`] for them to
+/// exit (cut short by another SIGINT, SIGTERM or SIGQUIT, or the guardian's death), then
+/// [`kill_tree`]. Returns when arbiter has no child left.
+pub fn end_tree(sig: libc::c_int) {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    for pid in descendants(me) {
+        // SAFETY: kill with integer arguments only.
+        unsafe { libc::kill(pid, sig) };
+    }
+    let set = handled();
+    let deadline = std::time::Instant::now() + GRACE;
+    loop {
+        // Reap what exited; done when nothing is left.
+        loop {
+            let mut status = 0;
+            // SAFETY: status is a valid out-pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid < 0 {
+                return;
+            }
+            if pid == 0 {
+                break;
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let timeout = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
+        };
+        // SAFETY: siginfo_t is plain old data.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: set, info and timeout are valid for the call.
+        let got = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &timeout) };
+        if matches!(got, libc::SIGINT | libc::SIGTERM | libc::SIGQUIT) {
+            break; // asked again, or the guardian died: no more grace
+        }
+    }
+    kill_tree();
+}
+
+/// Every descendant of `root` (children first found by one pass over `/proc`).
+fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
+    let all = parents();
+    let mut out = Vec::new();
+    let mut next = vec![root];
+    while let Some(p) = next.pop() {
+        for &(pid, ppid) in &all {
+            if ppid == p && !out.contains(&pid) {
+                out.push(pid);
+                next.push(pid);
+            }
+        }
+    }
+    out
 }
 
 /// Kills every process left in the sandbox: as a subreaper, arbiter is the parent of every
@@ -131,26 +235,29 @@ pub fn kill_tree() {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     loop {
-        let mut any = false;
-        for pid in children(me) {
-            any = true;
-            // SAFETY: kill with integer arguments only.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        // Reap what died (blocking once per child found, so a re-parented grandchild
-        // shows up on the next pass).
+        // Reap what died; done when no child is left (the common case: no scan at all).
+        let mut reaped = false;
         loop {
             let mut status = 0;
             // SAFETY: status is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
+            if pid < 0 {
+                return; // ECHILD
+            }
+            if pid == 0 {
                 break;
             }
-            any = true;
+            reaped = true;
         }
-        if !any {
-            // Nothing found and nothing reaped: wait for one more exit, or learn there is
-            // no child left (ECHILD).
+        let mut found = false;
+        for pid in children(me) {
+            found = true;
+            // SAFETY: kill with integer arguments only.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        if found || !reaped {
+            // Wait for one more exit (a SIGKILLed child; a re-parented grandchild shows up
+            // on the next pass), or learn there is no child left.
             let mut status = 0;
             // SAFETY: status is a valid out-pointer.
             if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
@@ -160,8 +267,17 @@ pub fn kill_tree() {
     }
 }
 
-/// The pids whose parent is `parent`, from `/proc/*/stat`.
+/// The pids whose parent is `parent`.
 fn children(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    parents()
+        .into_iter()
+        .filter(|&(_, ppid)| ppid == parent)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// `(pid, parent pid)` of every process, from `/proc/*/stat`.
+fn parents() -> Vec<(libc::pid_t, libc::pid_t)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -179,8 +295,8 @@ fn children(parent: libc::pid_t) -> Vec<libc::pid_t> {
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
             .and_then(|p| p.parse::<libc::pid_t>().ok());
-        if ppid == Some(parent) {
-            out.push(pid);
+        if let Some(ppid) = ppid {
+            out.push((pid, ppid));
         }
     }
     out

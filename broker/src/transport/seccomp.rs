@@ -45,7 +45,7 @@ mod net;
 const FIRST_WORKERS: usize = 2;
 /// Most worker threads per listener: another is started whenever every worker is busy with
 /// a notification (a slow call, or several threads calling at once), up to this many plus
-/// one per call blocked on a peer (`net::slow_begin`).
+/// one per call blocked on a peer (`net::slow_begin`, and FIFO opens: `core::waiting`).
 const WORKERS: usize = 4;
 /// Stack size of a worker.
 const WORKER_STACK: usize = 512 * 1024;
@@ -115,6 +115,9 @@ struct Pool {
     workers: AtomicUsize,
     /// Workers answering a notification.
     busy: AtomicUsize,
+    /// Workers blocked in an open waiting for a FIFO's peer (`core::waiting`): the pool's
+    /// limit grows by as many.
+    blocked: AtomicUsize,
 }
 
 impl Pool {
@@ -130,9 +133,16 @@ impl Pool {
 
     /// Marks one worker busy, starting another if none is left waiting for notifications.
     fn enter(self: &Arc<Self>) {
-        let busy = self.busy.fetch_add(1, Ordering::AcqRel) + 1;
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.grow();
+    }
+
+    /// Starts another worker if every started one is busy and the limit allows it.
+    fn grow(self: &Arc<Self>) {
+        let busy = self.busy.load(Ordering::Acquire);
         let mut started = self.workers.load(Ordering::Acquire);
-        while busy >= started && started < WORKERS + net::slow_busy() {
+        let limit = WORKERS + net::slow_busy() + self.blocked.load(Ordering::Acquire);
+        while busy >= started && started < limit {
             match self.workers.compare_exchange(
                 started,
                 started + 1,
@@ -180,6 +190,7 @@ pub fn serve(
         setup,
         workers: AtomicUsize::new(FIRST_WORKERS),
         busy: AtomicUsize::new(0),
+        blocked: AtomicUsize::new(0),
     });
     for _ in 0..FIRST_WORKERS {
         if !pool.start_worker() {
@@ -252,11 +263,59 @@ fn worker(pool: &Arc<Pool>) {
         // than hold path calls up behind it.
         let slow = net::may_block(&req) && net::slow_begin();
         pool.enter();
-        serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
+        if opens(&req) {
+            // An open may wait for a FIFO's peer: without holding up the pool, and only
+            // while its caller waits (core::waiting).
+            let waiter = Box::new(OpenWaiter {
+                pool: Arc::clone(pool),
+                id: req.id,
+            });
+            crate::core::waiting::serving(waiter, || {
+                serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req)
+            });
+        } else {
+            serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
+        }
         pool.leave();
         if slow {
             net::slow_end();
         }
+    }
+}
+
+/// Whether the notification is an open (`open`, `openat`, `openat2`, `creat`).
+fn opens(req: &libc::seccomp_notif) -> bool {
+    matches!(
+        syscalls::brokered(i64::from(req.data.nr), &req.data.args),
+        Some(Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat)
+    )
+}
+
+/// The pool's side of an open that may wait for a FIFO's peer.
+struct OpenWaiter {
+    pool: Arc<Pool>,
+    id: u64,
+}
+
+impl crate::core::waiting::Waiter for OpenWaiter {
+    fn still_waiting(&self) -> bool {
+        // SAFETY: id is a valid u64 for the call's duration.
+        unsafe {
+            libc::ioctl(
+                self.pool.listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+                &self.id,
+            ) == 0
+        }
+    }
+
+    fn blocking(&self) {
+        self.pool.blocked.fetch_add(1, Ordering::AcqRel);
+        self.pool.grow();
+    }
+
+    fn unblocked(&self) {
+        self.pool.blocked.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

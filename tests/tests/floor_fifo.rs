@@ -1,0 +1,216 @@
+//! FIFO opens cannot exhaust the seccomp transport's workers: opens of FIFOs with no peer,
+//! made with raw system calls (so they reach the broker as seccomp notifications), wait
+//! without holding up the other calls of the sandbox, and a caller that stops waiting (it
+//! was killed) frees the broker's thread. `tests/helpers/fifo_flood.c`, dynamic and static,
+//! run natively (the control) and under `arbiter run --strict`, as the invoking user and,
+//! when that is root, as uid 65534.
+
+mod floor_common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arbiter_tests::broker_of;
+use floor_common::{arbiter, command, users, Who};
+
+/// How long a test waits for something that must happen before it calls it a failure.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A world-writable scratch directory with the helper built dynamic and static.
+struct Scratch {
+    dir: tempfile::TempDir,
+    helpers: Vec<PathBuf>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("arbiter-fifo-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o777)).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/fifo_flood.c");
+        let mut helpers = Vec::new();
+        for (name, extra) in [("fifo_flood", None), ("fifo_flood-static", Some("-static"))] {
+            let out = dir.path().join(name);
+            let ok = Command::new("cc")
+                .args(extra)
+                .args(["-pthread", "-o"])
+                .arg(&out)
+                .arg(&src)
+                .stderr(Stdio::null())
+                .status()
+                .expect("cc")
+                .success();
+            if ok {
+                helpers.push(out);
+            } else if extra.is_some() {
+                eprintln!("note: static libc unavailable, skipping the -static helper");
+            } else {
+                panic!("cannot compile {}", src.display());
+            }
+        }
+        Scratch { dir, helpers }
+    }
+
+    /// A fresh, world-writable working directory.
+    fn work(&self, name: &str) -> PathBuf {
+        let w = self.dir.path().join(name);
+        std::fs::create_dir(&w).unwrap();
+        std::fs::set_permissions(&w, PermissionsExt::from_mode(0o777)).unwrap();
+        w
+    }
+}
+
+fn last_line(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn fifo_opens_with_no_peer_do_not_stall_the_sandbox() {
+    let s = Scratch::new();
+    let arb = arbiter();
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            let name = Path::new(h).file_name().unwrap().to_str().unwrap();
+            // Control: natively 200 readers wait in the kernel and nothing else stalls.
+            let work = s.work(&format!("native-{who:?}-{name}"));
+            let out = command(who, &[h, "flood", "200"])
+                .current_dir(&work)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(last_line(&out), "ok", "control as {who:?}: {out:?}");
+
+            // Under arbiter the 200 opens reach the broker; a plain open is still answered,
+            // and every reader gets its FIFO once a writer comes.
+            let work = s.work(&format!("arbiter-{who:?}-{name}"));
+            let argv = [
+                arb.to_str().unwrap(),
+                "run",
+                "--strict",
+                "--",
+                h,
+                "flood",
+                "200",
+            ];
+            let out = command(who, &argv)
+                .current_dir(&work)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(last_line(&out), "ok", "under arbiter as {who:?}: {out:?}");
+            assert_eq!(out.status.code(), Some(0));
+        }
+    }
+}
+
+/// The threads of `pid` in `openat` right now.
+fn in_openat(pid: u32) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("syscall"))
+                .is_ok_and(|s| s.split_whitespace().next() == Some(&libc::SYS_openat.to_string()))
+        })
+        .count()
+}
+
+/// Waits until `cond` holds; after [`PATIENCE`], fails with `what`.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn kill(pid: i32) {
+    // SAFETY: kill with integer arguments; the pids are processes this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+/// Starts `argv` as `who` in `work` and reads the helper's "pids …" line.
+fn start_abandon(who: Who, argv: &[&str], work: &Path) -> (std::process::Child, Vec<i32>) {
+    let mut child = command(who, argv)
+        .current_dir(work)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pids: Vec<i32> = line
+        .strip_prefix("pids ")
+        .unwrap_or_else(|| panic!("{argv:?}: {line:?}"))
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    (child, pids)
+}
+
+#[test]
+fn a_caller_that_stops_waiting_frees_the_broker_thread() {
+    let s = Scratch::new();
+    let arb = arbiter();
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            let name = Path::new(h).file_name().unwrap().to_str().unwrap();
+            // Control: natively the 8 children wait in openat.
+            let work = s.work(&format!("native-{who:?}-{name}"));
+            let (mut native, pids) = start_abandon(who, &[h, "abandon", "8"], &work);
+            for &p in &pids {
+                wait_for("control: a child never waited in openat", || {
+                    in_openat(p as u32) == 1
+                });
+                kill(p);
+            }
+            drop(native.stdin.take());
+            assert!(native.wait().unwrap().success());
+
+            // Under arbiter the broker waits for them; once they are killed, it stops.
+            let work = s.work(&format!("arbiter-{who:?}-{name}"));
+            let argv = [
+                arb.to_str().unwrap(),
+                "run",
+                "--strict",
+                "--",
+                h,
+                "abandon",
+                "8",
+            ];
+            let (mut run, pids) = start_abandon(who, &argv, &work);
+            let broker = broker_of(run.id());
+            wait_for("the broker never waited for the 8 FIFO opens", || {
+                in_openat(broker) >= 8
+            });
+            for &p in &pids {
+                kill(p);
+            }
+            let start = Instant::now();
+            while in_openat(broker) > 0 {
+                if start.elapsed() > PATIENCE {
+                    let _ = run.kill();
+                    panic!("broker threads still wait for killed callers ({who:?}, {name})");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            drop(run.stdin.take());
+            assert!(run.wait().unwrap().success(), "({who:?}, {name})");
+        }
+    }
+}
