@@ -159,6 +159,37 @@ pub fn align_exec(
     (out, note)
 }
 
+/// The trees the policy lets the program execute from, beyond the system floor: every
+/// subtree one literal rule decides alone (`Policy::kernel_floor`) granting `exec` together
+/// with `read` (and `list` on a directory) — the rights Landlock's `ReadExec` gives, so the
+/// kernel grants nothing there the policy does not. With the default profile these are
+/// `$PWD` and `$TMPDIR` when nothing narrower sits beneath them, so a program runs what it
+/// built there (docs/default-policy.md). Only real paths (a rule on a symlinked path never
+/// matches, the broker decides real paths); `/proc` never (see [`align_exec`]). Entries
+/// already in `floor` are left out.
+pub fn policy_exec(
+    floor: &[(PathBuf, FloorAccess)],
+    policy: &arbiter_policies::Policy,
+) -> Vec<(PathBuf, FloorAccess)> {
+    use arbiter_policies::Access;
+    policy
+        .kernel_floor()
+        .into_iter()
+        .filter(|e| {
+            let wanted = if e.path.is_dir() {
+                Access::READ | Access::LIST | Access::EXEC
+            } else {
+                Access::READ | Access::EXEC
+            };
+            e.access.contains(wanted)
+                && !e.path.starts_with("/proc")
+                && e.path.canonicalize().ok().as_ref() == Some(&e.path)
+                && !floor.iter().any(|(p, _)| p == &e.path)
+        })
+        .map(|e| (e.path, FloorAccess::ReadExec))
+        .collect()
+}
+
 /// Aligns one real path (see [`align_exec`]).
 fn align_one(
     real: &Path,
