@@ -18,6 +18,9 @@
  *                                             checks "Pid:" of a status file is the caller's
  *   compat_fd proc-thread NAME                the same from a second thread (NAME relative
  *                                             to /proc/thread-self or /proc/<pid>)
+ *   compat_fd unix-pair PATH                  bind and listen on PATH, connect to it, pass
+ *                                             a byte (the socket file is removed after)
+ *   compat_fd unix-connect PATH               connect to PATH
  *   compat_fd readlink NAME                   readlink(NAME) must name this very program
  * Prints "ok" and exits 0 on success, "errno N" and exits 1 on failure. */
 #define _GNU_SOURCE
@@ -30,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int done(long rc) {
@@ -151,6 +155,27 @@ int main(int argc, char **argv) {
         if (syscall(SYS_newfstatat, AT_FDCWD, name, &st, 0) < 0) return done(-1);
         if (!S_ISFIFO(st.st_mode)) { printf("not a fifo\n"); return 4; }
         return done(0);
+    }
+    if ((!strcmp(m, "unix-pair") || !strcmp(m, "unix-connect")) && argc > 2) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        if (strlen(argv[2]) >= sizeof a.sun_path) return usage();
+        strcpy(a.sun_path, argv[2]);
+        long c = syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0) return 3;
+        if (!strcmp(m, "unix-connect")) return done(syscall(SYS_connect, c, &a, sizeof a));
+        long l = syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (l < 0) return 3;
+        if (syscall(SYS_bind, l, &a, sizeof a) < 0) return done(-1);
+        long rc = syscall(SYS_listen, l, 1);
+        if (rc == 0) rc = syscall(SYS_connect, c, &a, sizeof a);
+        long s = rc == 0 ? syscall(SYS_accept4, l, NULL, NULL, SOCK_CLOEXEC) : -1;
+        char b = 0;
+        if (s >= 0 && (syscall(SYS_write, c, "z", 1) != 1 || syscall(SYS_read, s, &b, 1) != 1 || b != 'z'))
+            s = -1;
+        int saved = errno;
+        unlink(argv[2]);
+        errno = saved;
+        return done(s < 0 ? -1 : 0);
     }
     if (!strcmp(m, "proc") && argc > 2) return done(read_proc(argv[2]));
     if (!strcmp(m, "proc-thread") && argc > 2) {

@@ -13,39 +13,14 @@
 //! user and as uid 65534; the descriptor is opened outside arbiter and inherited, as a
 //! shell's redirection would.
 
+mod compat_common;
 mod floor_common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
+use compat_common::helpers;
 use floor_common::{arbiter, command, users, verdict, Floor, Who};
-
-/// The compat_fd helper, dynamic and static, in `f`'s helpers directory.
-fn helpers(f: &Floor) -> Vec<PathBuf> {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/compat_fd.c");
-    let mut out = Vec::new();
-    for (name, extra) in [("compat_fd", None), ("compat_fd-static", Some("-static"))] {
-        let bin = f.path("helpers").join(name);
-        let ok = Command::new("cc")
-            .args(extra)
-            .arg("-o")
-            .arg(&bin)
-            .arg(&src)
-            .arg("-lpthread")
-            .stderr(Stdio::null())
-            .status()
-            .expect("cc")
-            .success();
-        if ok {
-            out.push(bin);
-        } else if extra.is_some() {
-            eprintln!("note: static libc unavailable, skipping the -static helper");
-        } else {
-            panic!("cannot compile {}", src.display());
-        }
-    }
-    out
-}
 
 /// `wrapper` (`with-fd …` of the first helper, or nothing) then `argv`, natively or under
 /// `arbiter run --strict`, as `who`, in `work/`.

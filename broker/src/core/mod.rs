@@ -169,6 +169,8 @@ pub struct RequestCore {
     policy: Arc<Policy>,
     audit: Audit,
     resolved: net::Resolved,
+    /// The unix socket files this sandbox bound.
+    bound_here: net::BoundHere,
     fast_paths: Vec<u8>,
     /// Whether the shim may act in-process at all (no audit log, no `--no-fast-path`).
     fast_on: bool,
@@ -195,6 +197,7 @@ impl RequestCore {
             policy,
             audit,
             resolved: net::Resolved::default(),
+            bound_here: net::BoundHere::default(),
             fast_paths,
             fast_on: !audit_on,
             denials: denials::Denials::new(false),
@@ -320,6 +323,11 @@ impl RequestCore {
     /// The names addresses were resolved from in this sandbox.
     pub(crate) fn resolved(&self) -> &net::Resolved {
         &self.resolved
+    }
+
+    /// The unix socket files this sandbox bound.
+    pub(crate) fn bound_here(&self) -> &net::BoundHere {
+        &self.bound_here
     }
 
     /// Records a decision in the call's notes (the first denial sticks).
