@@ -15,9 +15,11 @@
  *   compat_fd pipe-reopen                     re-open a pipe's read end, read what was
  *                                             written to the write end
  *   compat_fd proc NAME                       read NAME, a file of /proc (the caller's own);
- *                                             checks "Pid:" of a status file is the caller's
+ *                                             checks "Tgid:" of a status file is the caller's
+ *   compat_fd proc-pid NAME                   read /proc/<own pid>/NAME
  *   compat_fd proc-thread NAME                the same from a second thread (NAME relative
- *                                             to /proc/thread-self or /proc/<pid>)
+ *                                             to the thread's /proc/<pid>/task/<tid>, or
+ *                                             pid/REST for /proc/<pid>/REST)
  *   compat_fd unix-pair PATH                  bind and listen on PATH, connect to it, pass
  *                                             a byte (the socket file is removed after)
  *   compat_fd unix-connect PATH               connect to PATH
@@ -76,8 +78,8 @@ static long read_proc(const char *name) {
     long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
     if (n < 0) return -1;
     buf[n] = 0;
-    char *pid = strstr(buf, "\nPid:");
-    if (strstr(name, "status") && (!pid || atol(pid + 5) != (long)getpid())) {
+    char *pid = strstr(buf, "\nTgid:");
+    if (strstr(name, "status") && (!pid || atol(pid + 6) != (long)getpid())) {
         printf("other process\n");
         exit(4);
     }
@@ -88,6 +90,7 @@ static void *in_thread(void *arg) {
     (void)arg;
     char name[256];
     if (name_arg[0] == '/') snprintf(name, sizeof name, "%s", name_arg);
+    else if (!strncmp(name_arg, "pid/", 4)) snprintf(name, sizeof name, "/proc/%d/%s", getpid(), name_arg + 4);
     else snprintf(name, sizeof name, "/proc/%d/task/%ld/%s", getpid(), syscall(SYS_gettid), name_arg);
     thread_rc = (int)read_proc(name);
     if (thread_rc < 0) thread_rc = -errno;
@@ -178,6 +181,11 @@ int main(int argc, char **argv) {
         return done(s < 0 ? -1 : 0);
     }
     if (!strcmp(m, "proc") && argc > 2) return done(read_proc(argv[2]));
+    if (!strcmp(m, "proc-pid") && argc > 2) {
+        char name[256];
+        snprintf(name, sizeof name, "/proc/%d/%s", getpid(), argv[2]);
+        return done(read_proc(name));
+    }
     if (!strcmp(m, "proc-thread") && argc > 2) {
         name_arg = argv[2];
         pthread_t t;
