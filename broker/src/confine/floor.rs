@@ -6,8 +6,10 @@
 //! prefixes (exec outside the floor fails with `EACCES`). A handful of character devices
 //! that glibc opens internally are read+write, without any right to create or remove.
 //!
-//! Anything else — the working directory, TMPDIR, home — is reached only through file
-//! descriptors the broker opens after consulting the policy.
+//! Subtrees the policy grants `exec` (and read) in whole join it read+exec, so a program
+//! runs what it built in the working directory ([`policy_exec`]). Anything else — writes
+//! and creations anywhere, the home directory — is reached only through file descriptors
+//! the broker opens after consulting the policy.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
