@@ -23,6 +23,10 @@
  *   compat_fd unix-pair PATH                  bind and listen on PATH, connect to it, pass
  *                                             a byte (the socket file is removed after)
  *   compat_fd unix-connect PATH               connect to PATH
+ *   compat_fd write-exec SRC N                N times: copy SRC to ./x (raw open, write,
+ *                                             close), fork, raw execve ./x; "errno 26"
+ *                                             (ETXTBSY) if any exec found x still open for
+ *                                             writing
  *   compat_fd readlink NAME                   readlink(NAME) must name this very program
  * Prints "ok" and exits 0 on success, "errno N" and exits 1 on failure. */
 #define _GNU_SOURCE
@@ -36,6 +40,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int done(long rc) {
@@ -179,6 +184,32 @@ int main(int argc, char **argv) {
         unlink(argv[2]);
         errno = saved;
         return done(s < 0 ? -1 : 0);
+    }
+    if (!strcmp(m, "write-exec") && argc > 3) {
+        static char buf[1 << 20];
+        long src = syscall(SYS_openat, AT_FDCWD, argv[2], O_RDONLY | O_CLOEXEC);
+        long len = src < 0 ? -1 : syscall(SYS_read, src, buf, sizeof buf);
+        if (len <= 0) return 3;
+        int busy = 0;
+        for (int i = 0, n = atoi(argv[3]); i < n; i++) {
+            syscall(SYS_unlinkat, AT_FDCWD, "x", 0);
+            long fd = syscall(SYS_openat, AT_FDCWD, "x", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+            if (fd < 0) return done(-1);
+            if (syscall(SYS_write, fd, buf, len) != len || syscall(SYS_close, fd) < 0) return 3;
+            pid_t p = fork();
+            if (p == 0) {
+                char *av[] = {"x", NULL}, *ev[] = {NULL};
+                syscall(SYS_execve, "./x", av, ev);
+                _exit(errno == ETXTBSY ? 99 : 98);
+            }
+            int st;
+            if (p < 0 || waitpid(p, &st, 0) != p) return 3;
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 99) busy++;
+            else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { printf("exec failed: %d\n", st); return 4; }
+        }
+        syscall(SYS_unlinkat, AT_FDCWD, "x", 0);
+        if (busy) { errno = ETXTBSY; return done(-1); }
+        return done(0);
     }
     if (!strcmp(m, "proc") && argc > 2) return done(read_proc(argv[2]));
     if (!strcmp(m, "proc-pid") && argc > 2) {

@@ -10,6 +10,7 @@
 //! runs natively first and under `arbiter run --strict`, as the invoking user and as uid
 //! 65534.
 
+mod compat_common;
 mod floor_common;
 
 use std::process::Stdio;
@@ -181,5 +182,26 @@ fn a_file_just_written_runs_without_text_file_busy() {
             "",
             "{extra:?}: {out:?}"
         );
+    }
+}
+
+/// The same for a program making raw calls (a static one, Go's toolchain): it writes a
+/// binary through the seccomp transport and execs it at once. The broker used to close its
+/// copy of the fd only after the target ran again, and 183 of 200 such execs failed with
+/// `ETXTBSY` here; now the fd is added, the copy closed, and only then the answer sent.
+#[test]
+fn a_binary_just_written_by_raw_calls_runs() {
+    let f = Floor::new();
+    let h = compat_common::helpers(&f);
+    for who in users() {
+        for bin in &h {
+            let argv = [bin.to_str().unwrap(), "write-exec", "/usr/bin/true", "100"];
+            assert_eq!(verdict(&f.native(who, &argv)), Ok(()), "control");
+            assert_eq!(
+                verdict(&f.confined(who, &[], &argv)),
+                Ok(()),
+                "{argv:?} as {who:?} (26: text file busy)"
+            );
+        }
     }
 }

@@ -309,9 +309,19 @@ impl Answer {
             Answer::Value(v) => (v, 0),
             Answer::Error(e) => (0, -e),
             Answer::Fd(fd, cloexec) => {
+                // A file open for writing: the broker's copy is closed before the target runs
+                // again (the fd is added without SECCOMP_ADDFD_FLAG_SEND, then the answer is
+                // sent), else an immediate execve of the file fails with ETXTBSY while the
+                // copy lingers here (a static program writing and running a binary). The
+                // price: a target interrupted by a signal between the two keeps the fd.
+                let writing = open_for_writing(&fd);
                 let mut add = libc::seccomp_notif_addfd {
                     id,
-                    flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+                    flags: if writing {
+                        0
+                    } else {
+                        libc::SECCOMP_ADDFD_FLAG_SEND as u32
+                    },
                     srcfd: fd.as_raw_fd() as u32,
                     newfd: 0,
                     newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
@@ -319,30 +329,40 @@ impl Answer {
                 // SAFETY: add is a valid seccomp_notif_addfd for the call's duration.
                 let rc =
                     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
-                if rc >= 0 {
+                if rc >= 0 && !writing {
                     return; // sent atomically
                 }
-                match errno() {
-                    libc::EINVAL => {}
-                    // The notification is no longer valid: the target is gone.
-                    libc::ENOENT => return,
-                    // The kernel installs no O_PATH fd (fget() skips them): the open is
-                    // refused rather than left unanswered (docs/security.md).
-                    libc::EBADF if is_o_path(&fd) => {
-                        return Answer::Error(libc::EACCES).send(listener, id)
-                    }
-                    // Anything else (EMFILE at the target's RLIMIT_NOFILE, …) is its answer.
-                    e => return Answer::Error(e).send(listener, id),
-                }
-                // Before Linux 5.14: add the fd, then reply with its number.
-                add.flags = 0;
-                // SAFETY: as above.
-                let rc =
-                    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
-                if rc < 0 {
-                    (0, -errno())
-                } else {
+                if rc >= 0 {
+                    drop(fd);
                     (i64::from(rc), 0)
+                } else {
+                    match errno() {
+                        libc::EINVAL if writing => {
+                            return Answer::Error(libc::EINVAL).send(listener, id)
+                        }
+                        libc::EINVAL => {}
+                        // The notification is no longer valid: the target is gone.
+                        libc::ENOENT => return,
+                        // The kernel installs no O_PATH fd (fget() skips them): the open is
+                        // refused rather than left unanswered (docs/security.md).
+                        libc::EBADF if is_o_path(&fd) => {
+                            return Answer::Error(libc::EACCES).send(listener, id)
+                        }
+                        // Anything else (EMFILE at the target's RLIMIT_NOFILE, …) is its answer.
+                        e => return Answer::Error(e).send(listener, id),
+                    }
+                    // Before Linux 5.14: add the fd, then reply with its number.
+                    add.flags = 0;
+                    // SAFETY: as above.
+                    let rc = unsafe {
+                        libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add)
+                    };
+                    drop(fd);
+                    if rc < 0 {
+                        (0, -errno())
+                    } else {
+                        (i64::from(rc), 0)
+                    }
                 }
             }
         };
@@ -355,6 +375,13 @@ impl Answer {
         // SAFETY: resp is a valid seccomp_notif_resp. A failure means the target is gone.
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
     }
+}
+
+/// Whether `fd` was opened for writing (`F_GETFL`).
+fn open_for_writing(fd: &OwnedFd) -> bool {
+    // SAFETY: fcntl(F_GETFL) on an fd we own.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_PATH == 0 && fl & libc::O_ACCMODE != libc::O_RDONLY
 }
 
 /// The process that made the call.
