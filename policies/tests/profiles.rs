@@ -68,9 +68,18 @@ fn default_allows_work_and_denies_secrets_even_under_a_broad_rule() {
     assert!(allowed(&p, "/tmp/build/x", Access::REMOVE));
     assert!(allowed(&p, "/etc/hosts", Access::READ));
     assert!(!allowed(&p, "/etc/hosts", Access::WRITE));
+    // A program runs what it wrote in $PWD and $TMPDIR (docs/default-policy.md).
     assert!(
-        !allowed(&p, "/home/u/proj/run.sh", Access::EXEC),
-        "no exec in $PWD"
+        allowed(&p, "/home/u/proj/run.sh", Access::EXEC),
+        "exec in $PWD"
+    );
+    assert!(
+        allowed(&p, "/tmp/conftest", Access::EXEC),
+        "exec in $TMPDIR"
+    );
+    assert!(
+        !allowed(&p, "/home/u/bin/tool", Access::EXEC),
+        "none elsewhere"
     );
     for secret in [
         "/etc/shadow",

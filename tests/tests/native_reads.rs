@@ -149,8 +149,9 @@ fn the_working_directory_joins_the_floor_for_reading_only() {
             ],
         );
         assert_code(&o, 0);
-        // Read natively or by the broker alike; exec stays denied (the policy grants no
-        // exec in $PWD); writes still reach the broker.
-        assert_eq!(stdout(&o), "echo\nexec denied\nw\n", "{}", stderr(&o));
+        // Read natively or by the broker alike; exec is the default profile's (issue 18),
+        // never the native-reads floor's (the `Read` entry grants no execute); writes still
+        // reach the broker.
+        assert_eq!(stdout(&o), "echo\nran\nw\n", "{}", stderr(&o));
     }
 }

@@ -184,7 +184,7 @@ fn errno_name(errno: i32) -> String {
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let vars = Vars::from_env();
     let mut sources: Vec<Source> = args.rules.sources();
-    let additions = args.rules.additions(Vec::new());
+    let additions = args.rules.canonical()?.additions(Vec::new());
     if !additions.is_empty() {
         sources.push(
             additions

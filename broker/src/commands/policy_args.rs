@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use arbiter_policies::{Additions, Source};
 
 use arbiter::policy_lookup;
+use arbiter::sandbox::canonical::canonical;
 
 /// `--policy` and the command-line additions.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -50,6 +51,47 @@ impl PolicyArgs {
             .iter()
             .map(|p| policy_lookup::source(p))
             .collect()
+    }
+
+    /// The same options with every path (`--ro`, `--rx`, `--rw`, `--deny`, and the
+    /// `unix:PATH` of `--connect`/`--bind`) made canonical the way the kernel resolves it,
+    /// relative to the working directory (`sandbox::canonical`): rules match real paths, so
+    /// `--rw ../x` or `--ro ./a/../b` must become the real path they name. A path that
+    /// cannot be (`..` after a missing directory, a file where a directory must be) is an
+    /// error naming the option and its value.
+    pub fn canonical(&self) -> anyhow::Result<PolicyArgs> {
+        use anyhow::Context;
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let paths = |flag: &str, list: &[PathBuf]| -> anyhow::Result<Vec<PathBuf>> {
+            list.iter()
+                .map(|p| canonical(p, &cwd).with_context(|| format!("--{flag} {}", p.display())))
+                .collect()
+        };
+        let endpoints = |flag: &str, list: &[String]| -> anyhow::Result<Vec<String>> {
+            list.iter()
+                .map(|e| match e.strip_prefix("unix:") {
+                    Some(p) if !p.is_empty() && !p.starts_with('@') => {
+                        let real = canonical(std::path::Path::new(p), &cwd)
+                            .with_context(|| format!("--{flag} {e}"))?;
+                        let real = real
+                            .to_str()
+                            .with_context(|| format!("--{flag} {e}: the real path is not UTF-8"))?;
+                        Ok(format!("unix:{real}"))
+                    }
+                    _ => Ok(e.clone()),
+                })
+                .collect()
+        };
+        Ok(PolicyArgs {
+            policy: self.policy.clone(),
+            ro: paths("ro", &self.ro)?,
+            rx: paths("rx", &self.rx)?,
+            rw: paths("rw", &self.rw)?,
+            deny: paths("deny", &self.deny)?,
+            connect: endpoints("connect", &self.connect)?,
+            bind: endpoints("bind", &self.bind)?,
+            resolve: self.resolve.clone(),
+        })
     }
 
     /// The command-line additions, with `extra_rx` added to `--rx`.

@@ -128,6 +128,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         std::env::set_current_dir(dir)
             .with_context(|| format!("--chdir {}: cannot change to it", dir.display()))?;
     }
+    // Paths in rules are real paths: `--rw ../x` becomes the path it names (after --chdir).
+    let rules = args.rules.canonical()?;
+    let args = RunArgs { rules, ..args };
     let path_var = std::env::var_os("PATH");
     let program = match program::find(&args.command[0], path_var.as_deref()) {
         Ok(p) => p,

@@ -6,8 +6,10 @@
 //! prefixes (exec outside the floor fails with `EACCES`). A handful of character devices
 //! that glibc opens internally are read+write, without any right to create or remove.
 //!
-//! Anything else — the working directory, TMPDIR, home — is reached only through file
-//! descriptors the broker opens after consulting the policy.
+//! Subtrees the policy grants `exec` (and read) in whole join it read+exec, so a program
+//! runs what it built in the working directory ([`policy_exec`]). Anything else — writes
+//! and creations anywhere, the home directory — is reached only through file descriptors
+//! the broker opens after consulting the policy.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -157,6 +159,38 @@ pub fn align_exec(
         align_one(&real, policy, &mut out, &mut budget, &mut note);
     }
     (out, note)
+}
+
+/// The trees the policy lets the program execute from, beyond the system floor: every
+/// subtree one literal rule decides alone (`Policy::kernel_floor`) granting `exec` together
+/// with `read` (and `list` on a directory) — the rights Landlock's `ReadExec` gives, so the
+/// kernel grants nothing there the policy does not. With the default profile these are
+/// `$PWD` and `$TMPDIR` when nothing narrower sits beneath them, so a program runs what it
+/// built there (docs/default-policy.md), and `/usr`, which the runtime profile grants `rx`
+/// throughout. Only real paths (a rule on a symlinked path never
+/// matches, the broker decides real paths); `/proc` never (see [`align_exec`]). Entries
+/// already in `floor` are left out.
+pub fn policy_exec(
+    floor: &[(PathBuf, FloorAccess)],
+    policy: &arbiter_policies::Policy,
+) -> Vec<(PathBuf, FloorAccess)> {
+    use arbiter_policies::Access;
+    policy
+        .kernel_floor()
+        .into_iter()
+        .filter(|e| {
+            let wanted = if e.path.is_dir() {
+                Access::READ | Access::LIST | Access::EXEC
+            } else {
+                Access::READ | Access::EXEC
+            };
+            e.access.contains(wanted)
+                && !e.path.starts_with("/proc")
+                && e.path.canonicalize().ok().as_ref() == Some(&e.path)
+                && !floor.iter().any(|(p, _)| p == &e.path)
+        })
+        .map(|e| (e.path, FloorAccess::ReadExec))
+        .collect()
 }
 
 /// Aligns one real path (see [`align_exec`]).
@@ -461,5 +495,35 @@ mod tests {
         let narrower = policy("version = 1\n[[fs]]\npath = \"/usr/share/doc\"\ndeny = true\n");
         assert_eq!(native_reads(&mut floor, shim, &narrower), None);
         assert!(floor.iter().any(|(p, _)| p == Path::new("/proc")));
+    }
+
+    #[test]
+    fn the_policys_exec_trees_join_the_floor_only_when_decided_alone() {
+        let shim = Path::new("/nonexistent/libarbiter_shim.so");
+        let floor = paths(&[], shim);
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        let has_tmp = |p: &arbiter_policies::Policy| {
+            policy_exec(&floor, p).contains(&(tmp.clone(), FloorAccess::ReadExec))
+        };
+        // The default profile: $TMPDIR rwx, decided alone ($PWD does not exist here); and
+        // /usr, which the runtime profile grants rx throughout.
+        let exec = policy_exec(&floor, &policy("version = 1\n"));
+        assert!(has_tmp(&policy("version = 1\n")), "{exec:?}");
+        assert!(exec.contains(&(PathBuf::from("/usr"), FloorAccess::ReadExec)));
+        // Without exec there: not $TMPDIR.
+        let rw = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"rw\"\n");
+        assert!(!has_tmp(&rw));
+        // A narrower rule beneath: the kernel would read what it denies, so not $TMPDIR.
+        let narrower = policy("version = 1\n[[fs]]\npath = \"$TMPDIR/private\"\ndeny = true\n");
+        assert!(!has_tmp(&narrower));
+        // /proc never; a tree already in the floor is left out.
+        let procs = policy("version = 1\n[[fs]]\npath = \"/proc/sys\"\nallow = \"rx\"\n");
+        assert!(!policy_exec(&floor, &procs)
+            .iter()
+            .any(|(p, _)| p.starts_with("/proc")));
+        let usr = policy("version = 1\n[[fs]]\npath = \"/usr/bin\"\nallow = \"rx\"\n");
+        assert!(!policy_exec(&floor, &usr)
+            .iter()
+            .any(|(p, _)| p == Path::new("/usr/bin")));
     }
 }

@@ -69,6 +69,7 @@ pub fn prepare(
     let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
+    let mut exec_trees = Vec::new();
     // Landlock's execute right only where the policy grants `exec` (when arbiter knows the
     // policy: `arbiter serve`'s launcher does not).
     if let Some(policy) = exec_policy {
@@ -86,6 +87,9 @@ pub fn prepare(
         let (aligned, note) = floor::align_exec(paths, policy, &exempt);
         paths = aligned;
         missing.extend(note);
+        // And where the policy grants `exec` beyond the system floor ($PWD, $TMPDIR).
+        exec_trees = floor::policy_exec(&paths, policy);
+        paths.extend(exec_trees.iter().cloned());
     }
     let notify = seccomp_transport && seccomp::notify_available();
     let native = match native_reads {
@@ -95,7 +99,11 @@ pub fn prepare(
         _ => None,
     };
     // The prefixes are real paths (`sandbox::program::prefixes`): opened without symlinks.
-    let (floor, fds) = floor::survey(paths, &|p| prefixes.iter().any(|x| x == p));
+    // So are the policy's exec trees (`floor::policy_exec`).
+    let real = |p: &std::path::Path| {
+        prefixes.iter().any(|x| x == p) || exec_trees.iter().any(|(x, _)| x == p)
+    };
+    let (floor, fds) = floor::survey(paths, &real);
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());

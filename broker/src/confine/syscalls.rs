@@ -905,17 +905,19 @@ pub const TABLE: &[Row] = &[
     native("chdir"),
     // Extended attributes: reading by fd is native; reading by path answers "not
     // supported" (programs then treat the file as having none); changing them is refused
-    // (not brokered yet); the *xattrat calls (Linux 6.13) do not exist here.
+    // (not brokered yet) as "not supported" too, the answer of a filesystem without them,
+    // after which `cp -a`, `tar` and `rsync` fall back to chmod for the permissions (an
+    // ACL is an xattr); the *xattrat calls (Linux 6.13) do not exist here.
     native("fgetxattr"),
     native("flistxattr"),
     refuse("getxattr", libc::EOPNOTSUPP),
     refuse("lgetxattr", libc::EOPNOTSUPP),
     refuse("listxattr", libc::EOPNOTSUPP),
     refuse("llistxattr", libc::EOPNOTSUPP),
-    refuse("setxattr", libc::EACCES),
-    refuse("lsetxattr", libc::EACCES),
-    refuse("removexattr", libc::EACCES),
-    refuse("lremovexattr", libc::EACCES),
+    refuse("setxattr", libc::EOPNOTSUPP),
+    refuse("lsetxattr", libc::EOPNOTSUPP),
+    refuse("removexattr", libc::EOPNOTSUPP),
+    refuse("lremovexattr", libc::EOPNOTSUPP),
     refuse("fsetxattr", libc::EOPNOTSUPP),
     refuse("fremovexattr", libc::EOPNOTSUPP),
     refuse("getxattrat", libc::ENOSYS),

@@ -177,6 +177,8 @@ pub struct RequestCore {
     policy: Arc<Policy>,
     audit: Audit,
     resolved: net::Resolved,
+    /// The unix socket files this sandbox bound.
+    bound_here: net::BoundHere,
     fast_paths: Vec<u8>,
     /// Whether the shim may act in-process at all (no audit log, no `--no-fast-path`).
     fast_on: bool,
@@ -205,6 +207,7 @@ impl RequestCore {
             policy,
             audit,
             resolved: net::Resolved::default(),
+            bound_here: net::BoundHere::default(),
             fast_paths,
             fast_on: !audit_on,
             denials: denials::Denials::new(false),
@@ -368,6 +371,11 @@ impl RequestCore {
         };
         notes.decided_by = Some(decider.name());
         arbiter_policies::Decision { allow, errno, ..d }
+    }
+
+    /// The unix socket files this sandbox bound.
+    pub(crate) fn bound_here(&self) -> &net::BoundHere {
+        &self.bound_here
     }
 
     /// Records a decision in the call's notes (the first denial sticks).

@@ -234,6 +234,54 @@ fn unix_location(
     crate::core::fs::resolve_checked(core, path, fds, follow, notes)
 }
 
+/// Most socket files remembered per sandbox as bound by it.
+const MAX_BOUND_HERE: usize = 4096;
+
+/// The pathname unix sockets one sandbox bound (after an allowed decision), by the socket
+/// file's device, inode and birth time (where the filesystem reports one, so an inode
+/// number reused by a file made outside later does not match): a connect to one of them is
+/// communication inside the sandbox, decided as a bind of its path (see
+/// [`decide_destination`]).
+#[derive(Default)]
+pub struct BoundHere(Mutex<std::collections::HashSet<FileId>>);
+
+/// A socket file's identity: device, inode, birth time (0 when unknown).
+type FileId = (u64, u64, i64, u32);
+
+/// The identity of the file `name` in the directory `dir` (not following a symlink).
+fn file_id(dir: &OwnedFd, name: &std::ffi::CStr) -> Option<FileId> {
+    let st = crate::core::stat::statx(dir.as_raw_fd(), name, libc::AT_SYMLINK_NOFOLLOW).ok()?;
+    let born = if st.mask & libc::STATX_BTIME != 0 {
+        st.btime
+    } else {
+        (0, 0)
+    };
+    Some((
+        libc::makedev(st.dev_major, st.dev_minor),
+        st.ino,
+        born.0,
+        born.1,
+    ))
+}
+
+impl BoundHere {
+    fn remember(&self, loc: &Location) {
+        let (Some(id), Ok(mut set)) = (file_id(&loc.parent, &loc.name_c()), self.0.lock()) else {
+            return;
+        };
+        if set.len() < MAX_BOUND_HERE {
+            set.insert(id);
+        }
+    }
+
+    fn contains(&self, loc: &Location) -> bool {
+        let Some(id) = file_id(&loc.parent, &loc.name_c()) else {
+            return false;
+        };
+        self.0.lock().map(|s| s.contains(&id)).unwrap_or(false)
+    }
+}
+
 /// connect(2) on the program's socket (fds[0]).
 pub fn connect(
     core: &RequestCore,
@@ -275,13 +323,18 @@ fn decide_destination(
         SockAddr::Unix(path) => {
             let loc = unix_location(core, path, fds, true, notes)?;
             let real = loc.path();
-            record(
-                core,
-                format!("unix:{}", real.display()),
-                core.policy()
-                    .decide_connect(&Endpoint::Unix(real.clone()), &[]),
-                notes,
-            )?;
+            let mut d = core
+                .policy()
+                .decide_connect(&Endpoint::Unix(real.clone()), &[]);
+            if !d.allow && core.bound_here().contains(&loc) {
+                // A socket this sandbox bound: decided as that bind (the policy still lets
+                // the sandbox bind there), communication inside the sandbox.
+                let b = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
+                if b.decision.allow {
+                    d = b.decision;
+                }
+            }
+            record(core, format!("unix:{}", real.display()), d, notes)?;
             let file = openat_raw(
                 loc.parent.as_raw_fd(),
                 &loc.name_c(),
@@ -471,15 +524,16 @@ fn bind_unix_path(
     let raw = RawAddr::unix(&via, false)?;
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
     let rc = unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) };
-    if rc == 0 {
-        return confirm_bound(core, &loc, notes);
+    if rc != 0 {
+        let err = Errno::last();
+        if err.0 != libc::EADDRINUSE || !d.replace_stale {
+            return Err(err);
+        }
+        replace_stale(&loc, &real, sock, &raw)?;
     }
-    let err = Errno::last();
-    if err.0 != libc::EADDRINUSE || !d.replace_stale {
-        return Err(err);
-    }
-    replace_stale(&loc, &real, sock, &raw)?;
-    confirm_bound(core, &loc, notes)
+    let done = confirm_bound(core, &loc, notes)?;
+    core.bound_here().remember(&loc);
+    Ok(done)
 }
 
 /// Confirms, after the bind, that the directory the socket file was made in is still where

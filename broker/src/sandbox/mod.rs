@@ -1,5 +1,6 @@
 //! Starting and supervising a sandboxed command.
 
+pub mod canonical;
 pub mod environment;
 pub mod guardian;
 pub mod program;

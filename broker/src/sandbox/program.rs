@@ -162,6 +162,39 @@ fn real_location(path: &Path) -> Option<PathBuf> {
     Some(dir.join(path.file_name()?))
 }
 
+/// The installation prefixes of the directories a path climbs out of with `..` (resolved
+/// as the kernel walks it: `..` leaves the real directory reached so far), each only when
+/// the file the path names lies beneath it: `prefix/bin/../lib/tool` (as npm's, go's and a
+/// JDK's commands are reached, `/usr/bin/../lib/…`) needs `prefix/bin` looked up on the
+/// way, which the policy decides as a `stat` there (docs/security.md, "No existence oracle
+/// through the broker"), and `prefix` is the installation that holds both.
+fn climbed_prefixes(path: &Path) -> Vec<PathBuf> {
+    use std::path::Component;
+    let Ok(target) = path.canonicalize() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut cur = PathBuf::from("/");
+    for part in path.components() {
+        match part {
+            Component::Normal(name) => match cur.join(name).canonicalize() {
+                Ok(real) => cur = real,
+                Err(_) => break,
+            },
+            Component::ParentDir => {
+                if let Some(p) = prefix_of(&cur.join("_")) {
+                    if target.starts_with(&p) && p != cur {
+                        out.push(p);
+                    }
+                }
+                cur.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Every installation prefix involved in running `program`: its own, each symlink hop's,
 /// and its interpreters' (through `#!` lines and `/usr/bin/env NAME`), as real paths.
 ///
@@ -200,6 +233,7 @@ pub fn prefixes(
         if let Some(p) = prefix_of(&here) {
             out.push(p);
         }
+        out.extend(climbed_prefixes(&abs));
         let trusted = !writable(&here);
         if let Ok(target) = std::fs::read_link(&here) {
             if trusted {
@@ -231,6 +265,24 @@ pub fn prefixes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_climbing_out_of_bin_adds_the_prefix_holding_both() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("p/bin")).unwrap();
+        std::fs::create_dir_all(root.join("p/lib")).unwrap();
+        std::fs::create_dir_all(root.join("q/bin")).unwrap();
+        std::fs::write(root.join("p/lib/tool"), "").unwrap();
+        std::os::unix::fs::symlink(root.join("p"), root.join("link")).unwrap();
+        assert_eq!(
+            climbed_prefixes(&root.join("link/bin/../lib/tool")),
+            vec![root.join("p")]
+        );
+        // Climbing out of another installation's bin/ grants nothing there.
+        assert!(climbed_prefixes(&root.join("q/bin/../../p/lib/tool")).is_empty());
+        assert!(climbed_prefixes(&root.join("p/lib/tool")).is_empty());
+    }
 
     #[test]
     fn prefix_is_the_directory_above_bin_or_shims() {

@@ -17,8 +17,9 @@
 //! Paths naming the caller's own state (`/proc/self`, `/proc/thread-self`, `/dev/fd/N`,
 //! `/dev/std*`) are rewritten to the target's `/proc/<pid>` before the core sees them, so the
 //! broker never resolves its own `/proc/self`. An open of `/proc/<pid>/fd/N` (the caller's
-//! own fds) decides on the real path of the file it names; only pipes, sockets and anonymous
-//! inodes are re-opened directly.
+//! own fds) re-opens the caller's open file description when it grants the access asked
+//! for, and is otherwise decided on the real path of the file it names; pipes, sockets and
+//! anonymous inodes are re-opened directly. A `stat` of that name is the fd's `fstat`.
 
 use std::cell::OnceCell;
 use std::ffi::CString;
@@ -367,9 +368,19 @@ impl Answer {
             Answer::Value(v) => (v, 0),
             Answer::Error(e) => (0, -e),
             Answer::Fd(fd, cloexec) => {
+                // A file open for writing: the broker's copy is closed before the target runs
+                // again (the fd is added without SECCOMP_ADDFD_FLAG_SEND, then the answer is
+                // sent), else an immediate execve of the file fails with ETXTBSY while the
+                // copy lingers here (a static program writing and running a binary). The
+                // price: a target interrupted by a signal between the two keeps the fd.
+                let writing = open_for_writing(&fd);
                 let mut add = libc::seccomp_notif_addfd {
                     id,
-                    flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+                    flags: if writing {
+                        0
+                    } else {
+                        libc::SECCOMP_ADDFD_FLAG_SEND as u32
+                    },
                     srcfd: fd.as_raw_fd() as u32,
                     newfd: 0,
                     newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
@@ -377,30 +388,40 @@ impl Answer {
                 // SAFETY: add is a valid seccomp_notif_addfd for the call's duration.
                 let rc =
                     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
-                if rc >= 0 {
+                if rc >= 0 && !writing {
                     return; // sent atomically
                 }
-                match errno() {
-                    libc::EINVAL => {}
-                    // The notification is no longer valid: the target is gone.
-                    libc::ENOENT => return,
-                    // The kernel installs no O_PATH fd (fget() skips them): the open is
-                    // refused rather than left unanswered (docs/security.md).
-                    libc::EBADF if is_o_path(&fd) => {
-                        return Answer::Error(libc::EACCES).send(listener, id)
-                    }
-                    // Anything else (EMFILE at the target's RLIMIT_NOFILE, …) is its answer.
-                    e => return Answer::Error(e).send(listener, id),
-                }
-                // Before Linux 5.14: add the fd, then reply with its number.
-                add.flags = 0;
-                // SAFETY: as above.
-                let rc =
-                    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add) };
-                if rc < 0 {
-                    (0, -errno())
-                } else {
+                if rc >= 0 {
+                    drop(fd);
                     (i64::from(rc), 0)
+                } else {
+                    match errno() {
+                        libc::EINVAL if writing => {
+                            return Answer::Error(libc::EINVAL).send(listener, id)
+                        }
+                        libc::EINVAL => {}
+                        // The notification is no longer valid: the target is gone.
+                        libc::ENOENT => return,
+                        // The kernel installs no O_PATH fd (fget() skips them): the open is
+                        // refused rather than left unanswered (docs/security.md).
+                        libc::EBADF if is_o_path(&fd) => {
+                            return Answer::Error(libc::EACCES).send(listener, id)
+                        }
+                        // Anything else (EMFILE at the target's RLIMIT_NOFILE, …) is its answer.
+                        e => return Answer::Error(e).send(listener, id),
+                    }
+                    // Before Linux 5.14: add the fd, then reply with its number.
+                    add.flags = 0;
+                    // SAFETY: as above.
+                    let rc = unsafe {
+                        libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD as _, &add)
+                    };
+                    drop(fd);
+                    if rc < 0 {
+                        (0, -errno())
+                    } else {
+                        (i64::from(rc), 0)
+                    }
                 }
             }
         };
@@ -413,6 +434,13 @@ impl Answer {
         // SAFETY: resp is a valid seccomp_notif_resp. A failure means the target is gone.
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
     }
+}
+
+/// Whether `fd` was opened for writing (`F_GETFL`).
+fn open_for_writing(fd: &OwnedFd) -> bool {
+    // SAFETY: fcntl(F_GETFL) on an fd we own.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_PATH == 0 && fl & libc::O_ACCMODE != libc::O_RDONLY
 }
 
 /// The process that made the call.
@@ -807,6 +835,19 @@ impl Target {
                     _ => (fd_arg(0), a[1], a[2] as i32, a[4]),
                 };
                 let (at, path) = self.path(dirfd, addr)?;
+                let own = match (at, flags & libc::AT_SYMLINK_NOFOLLOW) {
+                    (At::Absolute, 0) => self.own_fd(&path),
+                    _ => None,
+                };
+                if let Some(n) = own {
+                    let st = self.own_fd_stat(core, n)?;
+                    if kind == Kind::Statx {
+                        self.write_mem(buf, &statx_bytes(&st))?;
+                    } else {
+                        self.write_mem(buf, &stat_bytes(&st))?;
+                    }
+                    return Ok(Answer::Value(0));
+                }
                 let call = Call::Stat {
                     path: pa(at, &path),
                     flags: flags & (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH),
@@ -1379,25 +1420,55 @@ impl Target {
                 (flags & keep) | libc::O_NOCTTY,
             )?
         };
-        self.audit_direct(core, "floor", path, flags);
+        self.audit_direct(core, "open", "floor", path, flags);
         Ok(Some(Answer::Fd(fd, flags & libc::O_CLOEXEC != 0)))
     }
 
-    /// `N` when `path` is `/proc/<tgid>/fd/N`, the caller's own descriptor.
+    /// `N` when `path` is `/proc/<tgid>/fd/N` or `/proc/<tgid>/task/<tid>/fd/N` (what
+    /// `/proc/self/fd/N`, `/proc/thread-self/fd/N`, `/dev/fd/N` and `/dev/std*` are rewritten
+    /// to), the caller's own descriptor.
     fn own_fd(&self, path: &[u8]) -> Option<i32> {
         if !path.starts_with(b"/proc/") {
             return None;
         }
-        let prefix = format!("/proc/{}/fd/", self.tgid().ok()?);
-        let rest = path.strip_prefix(prefix.as_bytes())?;
-        std::str::from_utf8(rest).ok()?.parse().ok()
+        let tgid = self.tgid().ok()?;
+        let process = format!("/proc/{tgid}/fd/");
+        let thread = format!("/proc/{tgid}/task/{}/fd/", self.tid);
+        let rest = path
+            .strip_prefix(process.as_bytes())
+            .or_else(|| path.strip_prefix(thread.as_bytes()))?;
+        let n: i32 = std::str::from_utf8(rest).ok()?.parse().ok()?;
+        // Only the canonical spelling of a number (`/proc/self/fd/03` is no fd's name).
+        (n.to_string().as_bytes() == rest).then_some(n)
     }
 
-    /// Re-opening one of the caller's own fds: regular files and directories are decided on
-    /// their real path (else a read-only fd could be re-opened writable by the broker);
-    /// pipes, sockets and anonymous inodes are re-opened directly.
+    /// `stat` of one of the caller's own fds by its `/proc` name: what `fstat(N)` tells the
+    /// caller natively (the name follows the magic link to the open file, whatever it is: a
+    /// pipe of a process substitution, a socket, a terminal, a file outside the policy), so
+    /// no decision is needed. `ENOENT` when `N` is not open, as natively.
+    fn own_fd_stat(&self, core: &RequestCore, n: i32) -> Result<arbiter_protocol::WireStat, i32> {
+        let magic = format!("/proc/{}/fd/{n}", self.tgid()?);
+        let o = open_raw(&magic, libc::O_PATH)?;
+        let st =
+            crate::core::stat::statx(o.as_raw_fd(), c"", libc::AT_EMPTY_PATH).map_err(|e| e.0)?;
+        self.audit_direct(core, "stat", "own_fd", magic.as_bytes(), 0);
+        Ok(st)
+    }
+
+    /// Re-opening one of the caller's own fds (`/dev/stdin`, `/dev/fd/N`,
+    /// `/proc/self/fd/N`, …) with exactly the rights that fd has: the broker takes the
+    /// caller's open file description (`pidfd_getfd`) and, when it was opened for every
+    /// access now asked for (reading, writing; `O_TRUNC` counts as writing), re-opens *that
+    /// object* through the broker's own `/proc/self/fd` — never by name. So `echo x >
+    /// /dev/stderr`, `cat /dev/stdin` and `diff <(…) <(…)` work whatever file or pipe the
+    /// descriptor is, and a read-only fd never becomes writable. Pipes, sockets and
+    /// anonymous inodes are re-opened directly whatever the access (a socket answers
+    /// `ENXIO`, as natively). Any other re-open (more rights than the fd has, an `O_PATH`
+    /// fd, which `pidfd_getfd` does not take) is decided by the policy on the real path of
+    /// the file, as an open of that path would be.
     fn reopen_target(&self, core: &RequestCore, n: i32, flags: i32) -> Result<Reopen, i32> {
         let magic = format!("/proc/{}/fd/{n}", self.tgid()?);
+        // O_PATH of the magic link: ENOENT when N is not open, as natively.
         let o = open_raw(&magic, libc::O_PATH)?;
         // SAFETY: stat is plain old data.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -1406,16 +1477,36 @@ impl Target {
             return Err(errno());
         }
         let kind = st.st_mode & libc::S_IFMT;
-        if matches!(kind, libc::S_IFIFO | libc::S_IFSOCK) || kind == 0 {
+        let any_access = matches!(kind, libc::S_IFIFO | libc::S_IFSOCK) || kind == 0;
+        // The caller's own open file description; an O_PATH fd is not taken (EBADF).
+        let held = if any_access {
+            None
+        } else {
+            match self.target_fd(n) {
+                Ok(f) => Some(f),
+                Err(libc::EBADF) => None,
+                Err(e) => return Err(e),
+            }
+        };
+        let within = held.as_ref().is_some_and(|f| {
+            // SAFETY: fcntl(F_GETFL) on an fd we own.
+            let fl = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+            fl >= 0 && fd_grants(fl, flags)
+        });
+        if any_access || within {
+            if flags & libc::O_NOFOLLOW != 0 && flags & libc::O_PATH == 0 {
+                return Err(libc::ELOOP); // the name is a symlink, as natively
+            }
             if !self.valid() {
                 return Ok(Reopen::Done(Answer::Gone));
             }
-            let drop_flags = libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_NOFOLLOW;
+            let object = held.as_ref().unwrap_or(&o);
+            let drop_flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
             let fd = open_raw(
-                &format!("/proc/self/fd/{}", o.as_raw_fd()),
-                flags & !drop_flags & !libc::O_CLOEXEC,
+                &format!("/proc/self/fd/{}", object.as_raw_fd()),
+                (flags & !drop_flags) | libc::O_NOCTTY,
             )?;
-            self.audit_direct(core, "reopen", magic.as_bytes(), flags);
+            self.audit_direct(core, "open", "reopen", magic.as_bytes(), flags);
             return Ok(Reopen::Done(Answer::Fd(fd, flags & libc::O_CLOEXEC != 0)));
         }
         let real = std::fs::read_link(&magic).map_err(|_| libc::EACCES)?;
@@ -1426,7 +1517,7 @@ impl Target {
         Ok(Reopen::Real(bytes.to_vec()))
     }
 
-    fn audit_direct(&self, core: &RequestCore, how: &str, path: &[u8], flags: i32) {
+    fn audit_direct(&self, core: &RequestCore, call: &str, how: &str, path: &[u8], flags: i32) {
         // An allowed open: recorded only when every call is.
         if core.audit().records_every_call() {
             core.audit().event(
@@ -1434,7 +1525,7 @@ impl Target {
                 json!({
                     "pid": self.tgid().unwrap_or(self.tid),
                     "tid": self.tid,
-                    "call": "open",
+                    "call": call,
                     "how": how,
                     "path": String::from_utf8_lossy(path),
                     "flags": flags,
@@ -1473,6 +1564,19 @@ fn socket_family(sock: &OwnedFd) -> Result<i32, i32> {
         return Err(errno());
     }
     Ok(dom)
+}
+
+/// Whether an open file description with status flags `held` (`F_GETFL`) was opened for
+/// every access an open with `flags` asks for: reading, writing (`O_TRUNC` writes too).
+fn fd_grants(held: i32, flags: i32) -> bool {
+    let reads = |acc: i32| acc == libc::O_RDONLY || acc == libc::O_RDWR;
+    let writes = |acc: i32| acc == libc::O_WRONLY || acc == libc::O_RDWR;
+    let (have, want) = (held & libc::O_ACCMODE, flags & libc::O_ACCMODE);
+    let want_write = writes(want) || flags & libc::O_TRUNC != 0;
+    held & libc::O_PATH == 0
+        && (reads(have) || !reads(want))
+        && (writes(have) || !want_write)
+        && matches!(want, libc::O_RDONLY | libc::O_WRONLY | libc::O_RDWR)
 }
 
 enum Reopen {

@@ -88,12 +88,47 @@ unsafe fn spawn_via(
         // SAFETY: envp is the caller's environment array.
         unsafe {
             with_brokered_env(envp, |e| match real {
-                // SAFETY: libc's own function with the caller's arguments and a valid envp.
-                Some(f) => f(pid, path, actions, attr, argv, e),
+                Some(f) => retry_busy(
+                    // SAFETY: libc's own function with the caller's arguments and a valid
+                    // envp.
+                    || f(pid, path, actions, attr, argv, e),
+                    |rc| rc == libc::ETXTBSY,
+                ),
                 None => libc::ENOSYS,
             })
         }
     })
+}
+
+/// Runs an exec or spawn attempt `f` again, after a short pause, while it fails with
+/// `ETXTBSY` ("text file busy": the file is open for writing somewhere). The broker closes
+/// its own copy of an fd it opened for the program only after handing it over, so a file
+/// the program has just written and closed (`cc -o h && ./h`, `cp x y && ./y`) can still be
+/// open in the broker for the moment its worker thread waits to run again. Six pauses of 1
+/// to 32 ms (63 ms in all) outlast that; a file someone really keeps open fails as natively,
+/// only later. `busy` says whether an attempt's result is that error. Async-signal-safe and
+/// allocation-free (vfork children exec through here).
+fn retry_busy<R: Copy>(mut f: impl FnMut() -> R, busy: impl Fn(R) -> bool) -> R {
+    let mut pause_ms = 1;
+    loop {
+        let r = f();
+        if !busy(r) || pause_ms > 32 {
+            return r;
+        }
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: pause_ms * 1_000_000,
+        };
+        // SAFETY: ts is a valid timespec; a null remainder is allowed.
+        unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+        pause_ms *= 2;
+    }
+}
+
+/// Whether a `-1`-style result failed with `ETXTBSY`.
+fn errno_busy(rc: c_int) -> bool {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    rc == -1 && unsafe { *libc::__errno_location() } == libc::ETXTBSY
 }
 
 fn current_environ() -> *const *const c_char {
@@ -115,7 +150,10 @@ pub unsafe extern "C" fn arbiter_execve(
         // SAFETY: envp is the caller's environment array; the kernel gets a valid one.
         unsafe {
             with_brokered_env(envp, |e| {
-                libc::syscall(libc::SYS_execve, path, argv, e) as c_int
+                retry_busy(
+                    || libc::syscall(libc::SYS_execve, path, argv, e) as c_int,
+                    errno_busy,
+                )
             })
         }
     })
@@ -137,7 +175,7 @@ pub unsafe extern "C" fn arbiter_execvpe(
         let e = built.as_ref().map_or(envp, |b| b.envp());
         match real_execvpe() {
             // SAFETY: libc's own execvpe with the caller's arguments and a valid envp.
-            Some(f) => unsafe { f(file, argv, e) },
+            Some(f) => retry_busy(|| unsafe { f(file, argv, e) }, errno_busy),
             None => crate::forward::fail(libc::ENOSYS),
         }
     })
