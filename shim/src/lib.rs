@@ -38,6 +38,7 @@ pub mod sys;
 extern "C" fn on_load() {
     state::bootstrap();
     state::umask();
+    channel::make_exit_key();
     env::remember_shim_path();
 }
 
