@@ -16,6 +16,13 @@ use crate::core::setid;
 use crate::core::stat::{file_type, statx};
 use crate::core::{Done, Notes, OutPayload, RequestCore};
 
+/// Held for reading by every brokered call that can put a symlink or a directory where a
+/// path led before (`symlink`, `link`, `rename`), for writing by a unix `bind` by real
+/// path (`core::net`), which lets the kernel resolve that path by its string. One lock for
+/// every sandbox this process serves (`arbiter serve` included); the program cannot make
+/// a symlink or move a directory natively (the kernel floor grants neither).
+pub(crate) static SWAPS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Performs one call (any family) for the request core.
 pub fn perform(
     core: &RequestCore,
@@ -92,9 +99,16 @@ pub fn perform(
             })?;
             Ok(Done::value(0))
         }
-        Call::Rename { from, to, flags } => rename(core, &from, &to, fds, flags, notes),
-        Call::Link { from, to, flags } => link(core, &from, &to, fds, flags, notes),
+        Call::Rename { from, to, flags } => {
+            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
+            rename(core, &from, &to, fds, flags, notes)
+        }
+        Call::Link { from, to, flags } => {
+            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
+            link(core, &from, &to, fds, flags, notes)
+        }
         Call::Symlink { target, path } => {
+            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
             let loc = resolve_checked(core, &path, fds, false, notes)?;
             check_create(core, &loc, notes)?;
             let target = CString::new(target).map_err(|_| Errno(libc::EINVAL))?;

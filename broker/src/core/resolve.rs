@@ -321,6 +321,13 @@ fn open_plain_dir(dir: &[u8]) -> Result<Option<OwnedFd>, Errno> {
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
 }
 
+/// Opens the directory `dir` (an absolute real path) as `O_PATH` without following any
+/// symlink on the way; `None` when that is not possible (not canonical, a symlink on the
+/// way, gone, no openat2).
+pub fn open_plain_dir_exact(dir: &Path) -> Option<OwnedFd> {
+    open_plain_dir(dir.as_os_str().as_bytes()).ok().flatten()
+}
+
 /// Room for a path and its terminating NUL.
 const PATH_BUF: usize = libc::PATH_MAX as usize + 1;
 
