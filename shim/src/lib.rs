@@ -25,6 +25,7 @@
 
 pub mod channel;
 pub mod env;
+pub mod fast_dirs;
 pub mod fast_path;
 pub mod forward;
 pub mod hooks;
