@@ -8,6 +8,9 @@
 //!
 //! * `stat_open`: a Python script making 2,000 `stat` + `open` pairs on 100 files of its
 //!   working directory.
+//! * `find_4000`, `du_4000`, `tar_4000`, `rm_r_4000`: `find`, `du -s`, `tar cf` and `rm -r`
+//!   over a tree of 4,000 files in 40 directories (`rm -r` on a fresh copy each run, made
+//!   natively and untimed): tree walks, whose calls are relative to directory fds.
 //!
 //! Result names are `native_{name}` and `run_{name}`. For the audit workloads
 //! (`git_status`, `stat_open`) also `run_audit_deny_{name}` (`--audit FILE`, the default
@@ -217,6 +220,9 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
         }),
         None => programs.push(git_status(root, runs(20, 5))?),
     }
+    for walk in tree_walks(root, runs(10, 3))? {
+        programs.push(walk);
+    }
     match missing(&["make", "cc"]) {
         Some(reason) => skipped.push(Skipped {
             name: "make",
@@ -347,6 +353,45 @@ fn make(root: &Path, iters: usize) -> Result<Program> {
         iters,
         audit_workload: false,
     })
+}
+
+/// Directories, and files in each, of the tree-walk workloads.
+const WALK_DIRS: usize = 40;
+/// See [`WALK_DIRS`].
+const WALK_FILES_PER_DIR: usize = 100;
+
+/// `find_4000`, `du_4000`, `tar_4000` and `rm_r_4000` in `root/walk`, over the tree `t`
+/// ([`WALK_DIRS`] × [`WALK_FILES_PER_DIR`] files of 100 bytes); `rm -r` removes a copy
+/// (`r`) that `cp -a` makes anew (natively, untimed) before each run.
+fn tree_walks(root: &Path, iters: usize) -> Result<Vec<Program>> {
+    let dir = root.join("walk");
+    let tree = dir.join("t");
+    for d in 0..WALK_DIRS {
+        let sub = tree.join(format!("d{d:02}"));
+        std::fs::create_dir_all(&sub)?;
+        for f in 0..WALK_FILES_PER_DIR {
+            std::fs::write(sub.join(format!("f{f:03}.txt")), [b'x'; 100])?;
+        }
+    }
+    let program = |name, argv, reset| Program {
+        name,
+        argv,
+        dir: dir.clone(),
+        env: Vec::new(),
+        reset,
+        iters,
+        audit_workload: false,
+    };
+    Ok(vec![
+        program("find_4000", &["find", "t"], None),
+        program("du_4000", &["du", "-s", "t"], None),
+        program("tar_4000", &["tar", "cf", "t.tar", "t"], None),
+        program(
+            "rm_r_4000",
+            &["rm", "-r", "r"],
+            Some(&["sh", "-c", "rm -rf r && cp -a t r"]),
+        ),
+    ])
 }
 
 /// Files of the `stat_open` workload, and its script's loop count.

@@ -14,7 +14,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{
@@ -75,16 +75,11 @@ struct ThreadChannel {
     buf: UnsafeCell<[u8; MAX_MESSAGE]>,
 }
 
-impl Drop for ThreadChannel {
-    fn drop(&mut self) {
-        let fd = self.fd.get();
-        if fd >= 0 && self.generation.get() == state::generation() {
-            registry_remove(fd);
-            raw_close(fd);
-        }
-    }
-}
-
+// No `Drop`: a thread-local with a destructor registers it through
+// `__cxa_thread_atexit_impl`, which calls the program's `calloc` on the thread's first
+// call — inside that allocator's own initialisation when the call came from there
+// (jemalloc reads `/etc/malloc.conf`), a deadlock. The channel is closed at thread exit
+// by a pthread key destructor instead (see [`close_at_thread_exit`]).
 thread_local! {
     static CHANNEL: ThreadChannel = const {
         ThreadChannel {
@@ -96,6 +91,72 @@ thread_local! {
             buf: UnsafeCell::new([0; MAX_MESSAGE]),
         }
     };
+}
+
+/// The pthread key whose destructor closes a thread's channel when the thread exits;
+/// [`KEY_NONE`] until made, [`KEY_FAILED`] when it could not be made.
+static EXIT_KEY: AtomicU32 = AtomicU32::new(KEY_NONE);
+const KEY_NONE: u32 = u32::MAX;
+const KEY_FAILED: u32 = u32::MAX - 1;
+
+/// glibc keeps the values of the first 32 keys inside the thread descriptor
+/// (`PTHREAD_KEY_2NDLEVEL_SIZE`); `pthread_setspecific` on a higher key may `calloc`.
+const KEYS_WITHOUT_ALLOCATION: u32 = 32;
+
+/// Makes the thread-exit key (lock-free in glibc: a compare-and-swap on its key table, no
+/// allocation). Called from the library's constructor, so the key is one of the first.
+pub fn make_exit_key() {
+    if EXIT_KEY.load(Ordering::Acquire) != KEY_NONE {
+        return;
+    }
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: key is a valid out-parameter; the destructor is an `extern "C"` fn that
+    // never unwinds.
+    let made = unsafe { libc::pthread_key_create(&mut key, Some(close_at_thread_exit)) } == 0;
+    let value = if made && key < KEY_FAILED {
+        key
+    } else {
+        KEY_FAILED
+    };
+    if EXIT_KEY
+        .compare_exchange(KEY_NONE, value, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+        && made
+    {
+        // Another thread made one first.
+        // SAFETY: key is ours and no thread has a value for it.
+        unsafe { libc::pthread_key_delete(key) };
+    }
+}
+
+/// Arranges for this thread's channel to be closed when the thread exits. Allocates
+/// nothing: a key beyond glibc's in-descriptor block is not used (the channel then stays
+/// open until the process ends or forks, and the broker's end with it).
+fn close_at_exit() {
+    make_exit_key();
+    let key = EXIT_KEY.load(Ordering::Acquire);
+    if key < KEYS_WITHOUT_ALLOCATION {
+        // SAFETY: the key exists; any non-null value makes glibc run the destructor.
+        unsafe {
+            libc::pthread_setspecific(key, std::ptr::NonNull::<u8>::dangling().as_ptr().cast())
+        };
+    }
+}
+
+/// The exit key's destructor: closes the exiting thread's channel (unless it was inherited
+/// from a parent process, whose channels a fork child closed already). The thread's
+/// thread-locals are still in place while pthread key destructors run.
+extern "C" fn close_at_thread_exit(_: *mut libc::c_void) {
+    let _ = CHANNEL.try_with(|ch| {
+        if ch.busy.get() {
+            return;
+        }
+        if ch.generation.get() == state::generation() {
+            reset(ch);
+        } else {
+            ch.fd.set(-1);
+        }
+    });
 }
 
 /// Makes a new channel and registers it with the broker; returns our end.
@@ -235,6 +296,7 @@ pub fn call<R>(
                 let fd = open_channel(bootstrap)?;
                 registry_add(fd);
                 ch.fd.set(fd);
+                close_at_exit();
                 ch.welcomed.set(false);
             }
             let id = ch.next_id.get();

@@ -12,15 +12,27 @@ use arbiter_protocol::{ENV_FD, ENV_SHIM};
 
 use crate::state;
 
-/// The shim's own path, read from `ARBITER_SHIM` when the library starts.
-static SHIM_PATH: OnceLock<Box<[u8]>> = OnceLock::new();
+/// Longest shim path remembered (a longer one is not re-added to `LD_PRELOAD`).
+const SHIM_PATH_MAX: usize = 4096;
+
+/// The shim's own path, read from `ARBITER_SHIM` when the library starts, in a fixed
+/// buffer: the constructor must not allocate, since a program's own allocator may call a
+/// hook while it initialises.
+static SHIM_PATH: OnceLock<([u8; SHIM_PATH_MAX], usize)> = OnceLock::new();
 
 /// Records the shim's path from the environment (called once, at load).
 pub fn remember_shim_path() {
-    if let Some(v) = std::env::var_os(ENV_SHIM) {
-        use std::os::unix::ffi::OsStrExt;
-        let _ = SHIM_PATH.set(v.as_bytes().to_vec().into_boxed_slice());
-    }
+    let Some(v) = state::env_value(ENV_SHIM) else {
+        return;
+    };
+    // SAFETY: env_value returns a pointer into a NUL-terminated environment string.
+    let Some(len) = (unsafe { crate::sys::c_str_len(v, SHIM_PATH_MAX) }) else {
+        return;
+    };
+    let mut buf = [0u8; SHIM_PATH_MAX];
+    // SAFETY: v has len readable bytes before its NUL; buf holds SHIM_PATH_MAX >= len.
+    unsafe { std::ptr::copy_nonoverlapping(v.cast::<u8>(), buf.as_mut_ptr(), len) };
+    let _ = SHIM_PATH.set((buf, len));
 }
 
 /// Most environment entries handled; a larger environment is passed on unchanged.
@@ -94,7 +106,7 @@ pub unsafe fn brokered(envp: *const *const c_char) -> Option<BrokeredEnv> {
     if boot < 0 {
         return None;
     }
-    let shim: &[u8] = SHIM_PATH.get().map(|b| &b[..]).unwrap_or(b"");
+    let shim: &[u8] = SHIM_PATH.get().map(|(b, n)| &b[..*n]).unwrap_or(b"");
     let mut n = 0usize;
     let mut preload: Option<&[u8]> = None;
     if !envp.is_null() {

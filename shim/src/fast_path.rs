@@ -203,6 +203,11 @@ fn with_memo<R>(f: impl FnOnce(&Memo, &mut [u8; MEMO_PATH]) -> R) -> Option<R> {
 /// `lstat` of the NUL-terminated `path` through the `AT_EMPTY_PATH` form the seccomp filter
 /// lets through. `Err(errno)` on failure.
 fn lstat_raw(path: &[u8]) -> Result<libc::stat, c_int> {
+    lstat_at(libc::AT_FDCWD, path)
+}
+
+/// [`lstat_raw`] of `path` relative to `dirfd`.
+pub fn lstat_at(dirfd: c_int, path: &[u8]) -> Result<libc::stat, c_int> {
     debug_assert_eq!(path.last(), Some(&0));
     // SAFETY: an all-zero struct stat is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -210,7 +215,7 @@ fn lstat_raw(path: &[u8]) -> Result<libc::stat, c_int> {
     let rc = unsafe {
         libc::syscall(
             libc::SYS_newfstatat,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
             &mut st as *mut libc::stat,
             libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH,
@@ -364,6 +369,47 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     Ok(())
 }
 
+/// For a directory the shim just opened by `path` (absolute, or relative to the working
+/// directory; as the caller wrote it, NUL-terminated): the kinds of granted root
+/// ([`crate::fast_dirs`] bits) its canonical form lies in with no symlink on the way from
+/// the root, and its `lstat` (the caller compares it with the fd it opened). `None` when
+/// it lies in none.
+pub fn vouch_dir(path: &CallerPathBytes<'_>) -> Option<(u8, libc::stat)> {
+    let grants = grants()?;
+    let b = &path.0[..path.0.len() - 1];
+    let mut abs = [0u8; MAX_PATH + 1];
+    let len = if b.first() == Some(&b'/') {
+        if b.len() > MAX_PATH {
+            return None;
+        }
+        abs[..b.len()].copy_from_slice(b);
+        b.len()
+    } else {
+        join_cwd(b, &mut abs).ok()?
+    };
+    let len = trim_directory_suffix(&abs[..len]).len();
+    abs[len] = 0;
+    if !is_canonical(&abs[..len]) {
+        return None;
+    }
+    let parent_end = abs[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
+    let mut roots = 0;
+    for tag in [FAST_STAT, FAST_OPEN] {
+        if let Some(root_len) = granted_root(grants, tag, &abs[..len]) {
+            if verify_parents(&mut abs[..=len], root_len, parent_end).is_ok() {
+                roots |= crate::fast_dirs::bit(tag);
+            }
+        }
+    }
+    if roots == 0 {
+        return None;
+    }
+    lstat_raw(&abs[..=len]).ok().map(|st| (roots, st))
+}
+
+/// A caller's NUL-terminated path (the bytes including the NUL).
+pub struct CallerPathBytes<'a>(pub &'a [u8]);
+
 /// Writes the working directory, `/` and the relative path `rel` into `buf` (the rest of
 /// it zero, so the result is NUL-terminated); returns the joined length.
 fn join_cwd(rel: &[u8], buf: &mut [u8; MAX_PATH + 1]) -> Result<usize, Walk> {
@@ -406,8 +452,9 @@ impl<T> Answer<T> {
 }
 
 /// Runs `final_stat` on the caller's path when the fast path may answer for it.
-/// `final_stat` gets the NUL-terminated path and must not follow a final symlink; it returns
-/// the result and the file type it saw. A symlink when `follow` is set goes to the broker.
+/// `final_stat` gets a directory fd (or `AT_FDCWD`) and the NUL-terminated path relative to
+/// it, and must not follow a final symlink; it returns the result and the file type it saw.
+/// A symlink when `follow` is set goes to the broker.
 ///
 /// # Safety
 /// `path` must be a C string.
@@ -415,19 +462,31 @@ unsafe fn with_path<T>(
     dirfd: c_int,
     path: *const c_char,
     follow: bool,
-    final_stat: impl FnOnce(&[u8]) -> Result<(T, u32), c_int>,
+    final_stat: impl FnOnce(c_int, &[u8]) -> Result<(T, u32), c_int>,
 ) -> Answer<T> {
     // SAFETY: path is a C string; its first byte is in bounds.
     let absolute = unsafe { *path } == b'/' as c_char;
-    if dirfd != libc::AT_FDCWD && !absolute {
-        return Answer::Broker; // relative to a directory fd
-    }
     // SAFETY: path is a C string per the contract.
     let Some(len) = (unsafe { c_str_len(path, MAX_PATH - 1) }) else {
         return Answer::Broker;
     };
     if len == 0 {
         return Answer::Broker;
+    }
+    if dirfd != libc::AT_FDCWD && !absolute {
+        // One name in a directory fd vouched for beneath a stat root (crate::fast_dirs).
+        // SAFETY: c_str_len found `len` bytes and then the NUL.
+        let with_nul = unsafe { bytes(path, len + 1) };
+        if !crate::fast_dirs::is_plain_name(&with_nul[..len])
+            || crate::fast_dirs::roots_of(dirfd) & crate::fast_dirs::IN_STAT_ROOT == 0
+        {
+            return Answer::Broker;
+        }
+        return match final_stat(dirfd, with_nul) {
+            Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
+            Ok((v, _)) => Answer::Done(Ok(v)),
+            Err(e) => Answer::Done(Err(e)),
+        };
     }
     let Some(grants) = grants() else {
         return Answer::Broker;
@@ -441,7 +500,7 @@ unsafe fn with_path<T>(
         Err(Walk::Broker) => return Answer::Broker,
         Err(Walk::Errno(e)) => return Answer::Done(Err(e)),
     }
-    match final_stat(caller.with_nul) {
+    match final_stat(libc::AT_FDCWD, caller.with_nul) {
         Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
         Ok((v, _)) => Answer::Done(Ok(v)),
         Err(e) => Answer::Done(Err(e)),
@@ -455,9 +514,12 @@ unsafe fn with_path<T>(
 pub unsafe fn stat(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<libc::stat> {
     // SAFETY: per this function's contract.
     unsafe {
-        with_path(dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW == 0, |p| {
-            lstat_raw(p).map(|st| (st, st.st_mode & libc::S_IFMT))
-        })
+        with_path(
+            dirfd,
+            path,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            |at, p| lstat_at(at, p).map(|st| (st, st.st_mode & libc::S_IFMT)),
+        )
     }
 }
 
@@ -475,14 +537,14 @@ pub unsafe fn statx(
     // Keep the caller's sync flags; never follow here; always learn the file type.
     let flags =
         (flags & !libc::AT_SYMLINK_FOLLOW) | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
-    let run = |p: &[u8]| {
+    let run = |at: c_int, p: &[u8]| {
         // SAFETY: an all-zero struct statx is a valid value.
         let mut stx: libc::statx = unsafe { std::mem::zeroed() };
         // SAFETY: p is NUL-terminated; stx is a valid, writable struct statx.
         let rc = unsafe {
             libc::syscall(
                 libc::SYS_statx,
-                libc::AT_FDCWD,
+                at,
                 p.as_ptr(),
                 flags,
                 mask | libc::STATX_TYPE,
@@ -537,7 +599,23 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
     let b = caller.bytes();
     let relative = b[0] != b'/';
     if relative && dirfd != libc::AT_FDCWD {
-        return Answer::Broker; // relative to a directory fd
+        // One name in a directory fd vouched for beneath a native-read root
+        // (crate::fast_dirs): Landlock decides the open, the kernel's not-found is the answer.
+        if !crate::fast_dirs::is_plain_name(b)
+            || crate::fast_dirs::roots_of(dirfd) & crate::fast_dirs::IN_OPEN_ROOT == 0
+        {
+            return Answer::Broker;
+        }
+        // SAFETY: path is a C string; flags and mode are plain integers.
+        let fd =
+            unsafe { libc::syscall(libc::SYS_openat, dirfd, path, flags | NATIVE_OPEN_MARK, 0) };
+        if fd >= 0 {
+            return Answer::Done(Ok(fd as c_int));
+        }
+        return match crate::sys::errno() {
+            e @ (libc::ENOENT | libc::ENOTDIR) => Answer::Done(Err(e)),
+            _ => Answer::Broker,
+        };
     }
     let Some(grants) = grants() else {
         return Answer::Broker;

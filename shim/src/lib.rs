@@ -25,6 +25,7 @@
 
 pub mod channel;
 pub mod env;
+pub mod fast_dirs;
 pub mod fast_path;
 pub mod forward;
 pub mod hooks;
@@ -38,6 +39,7 @@ pub mod sys;
 extern "C" fn on_load() {
     state::bootstrap();
     state::umask();
+    channel::make_exit_key();
     env::remember_shim_path();
 }
 

@@ -28,7 +28,7 @@ static INIT: AtomicU8 = AtomicU8::new(0);
 static NOTIFY: AtomicU8 = AtomicU8::new(0);
 
 /// The value of environment variable `key`, without allocating.
-fn env_value(key: &str) -> Option<*const libc::c_char> {
+pub fn env_value(key: &str) -> Option<*const libc::c_char> {
     extern "C" {
         static environ: *const *const libc::c_char;
     }

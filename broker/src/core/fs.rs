@@ -11,11 +11,18 @@ use arbiter_policies::Access;
 use arbiter_protocol::{At, Call, PathArg, Timespec};
 
 use crate::core::errno::{check, Errno};
-use crate::core::resolve::{self, openat_raw, Base, Location};
+use crate::core::resolve::{self, openat_raw, Base, Last, Location};
 use crate::core::setid;
 use crate::core::stat::{file_type, statx};
 use crate::core::waiting;
 use crate::core::{Done, Notes, OutPayload, RequestCore};
+
+/// Held for reading by every brokered call that can put a symlink or a directory where a
+/// path led before (`symlink`, `link`, `rename`), for writing by a unix `bind` by real
+/// path (`core::net`), which lets the kernel resolve that path by its string. One lock for
+/// every sandbox this process serves (`arbiter serve` included); the program cannot make
+/// a symlink or move a directory natively (the kernel floor grants neither).
+pub(crate) static SWAPS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// Performs one call (any family) for the request core.
 pub fn perform(
@@ -35,12 +42,12 @@ pub fn perform(
         Call::Access { path, mode, flags } => access(core, &path, fds, mode, flags, notes),
         Call::Mkdir { path, mode, umask } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
-            core.check_path(&loc.path(), Access::CREATE, notes)?;
+            check_create(core, &loc, notes)?;
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::mkdirat(
                     loc.parent.as_raw_fd(),
-                    loc.name_c().as_ptr(),
+                    loc.name_as_asked().as_ptr(),
                     setid::for_dir(mode & 0o7777 & !umask),
                 )
             })?;
@@ -58,13 +65,13 @@ pub fn perform(
                 return Err(Errno(libc::EPERM));
             }
             let loc = resolve_checked(core, &path, fds, false, notes)?;
-            core.check_path(&loc.path(), Access::CREATE, notes)?;
+            check_create(core, &loc, notes)?;
             let perm = setid::strip(mode & 0o7777 & !umask, kind);
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::mknodat(
                     loc.parent.as_raw_fd(),
-                    loc.name_c().as_ptr(),
+                    loc.name_as_asked().as_ptr(),
                     kind | perm,
                     0,
                 )
@@ -74,35 +81,66 @@ pub fn perform(
         Call::Unlink { path, flags } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
             core.check_path(&loc.path(), Access::REMOVE, notes)?;
+            let rmdir = flags & libc::AT_REMOVEDIR != 0;
+            // What the kernel answers for a final `.`, `..` or `/` (it removes nothing).
+            match (loc.last, rmdir) {
+                (Last::Name, _) => {}
+                (_, false) => return Err(Errno(libc::EISDIR)),
+                (Last::Dot, true) => return Err(Errno(libc::EINVAL)),
+                (Last::DotDot, true) => return Err(Errno(libc::ENOTEMPTY)),
+                (Last::Root, true) => return Err(Errno(libc::EBUSY)),
+            }
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::unlinkat(
                     loc.parent.as_raw_fd(),
-                    loc.name_c().as_ptr(),
+                    loc.name_as_asked().as_ptr(),
                     flags & libc::AT_REMOVEDIR,
                 )
             })?;
             Ok(Done::value(0))
         }
-        Call::Rename { from, to, flags } => rename(core, &from, &to, fds, flags, notes),
-        Call::Link { from, to, flags } => link(core, &from, &to, fds, flags, notes),
+        Call::Rename { from, to, flags } => {
+            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
+            rename(core, &from, &to, fds, flags, notes)
+        }
+        Call::Link { from, to, flags } => {
+            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
+            link(core, &from, &to, fds, flags, notes)
+        }
         Call::Symlink { target, path } => {
+            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
             let loc = resolve_checked(core, &path, fds, false, notes)?;
-            core.check_path(&loc.path(), Access::CREATE, notes)?;
+            check_create(core, &loc, notes)?;
             let target = CString::new(target).map_err(|_| Errno(libc::EINVAL))?;
             // SAFETY: both strings are NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::symlinkat(
                     target.as_ptr(),
                     loc.parent.as_raw_fd(),
-                    loc.name_c().as_ptr(),
+                    loc.name_as_asked().as_ptr(),
                 )
             })?;
             confirm_created(core, &loc, false, notes)
         }
         Call::Readlink { path } => {
-            let loc = resolve_checked(core, &path, fds, false, notes)?;
+            // A trailing slash makes the kernel follow the link and then want a directory:
+            // `ENOTDIR` (or `EINVAL` for a directory, which is not a link).
+            let slash = path.path.ends_with(b"/");
+            let loc = resolve_checked(core, &path, fds, slash, notes)?;
             core.check_path(&loc.path(), Access::STAT, notes)?;
+            if slash {
+                let st = statx(
+                    loc.parent.as_raw_fd(),
+                    &loc.name_c(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )?;
+                return Err(Errno(if file_type(st.mode) == libc::S_IFDIR {
+                    libc::EINVAL
+                } else {
+                    libc::ENOTDIR
+                }));
+            }
             let mut buf = vec![0u8; libc::PATH_MAX as usize];
             // SAFETY: name is NUL-terminated; buf has buf.len() writable bytes.
             let n = unsafe {
@@ -175,9 +213,19 @@ pub fn perform(
             Ok(Done::value(0))
         }
         Call::Utimens { path, times, flags } => {
-            let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+            let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0 || path.path.ends_with(b"/");
             let loc = resolve_checked(core, &path, fds, follow, notes)?;
             core.check_path(&loc.path(), Access::SETATTR, notes)?;
+            if loc.trailing_slash {
+                let st = statx(
+                    loc.parent.as_raw_fd(),
+                    &loc.name_c(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )?;
+                if file_type(st.mode) != libc::S_IFDIR {
+                    return Err(Errno(libc::ENOTDIR));
+                }
+            }
             let ts = times.map(|t: [Timespec; 2]| {
                 t.map(|t| libc::timespec {
                     tv_sec: t.sec,
@@ -391,13 +439,20 @@ fn open_final(
     flags: i32,
     notes: &mut Notes,
 ) -> Result<OwnedFd, Errno> {
+    // A trailing slash follows a final symlink and wants a directory, as in the kernel.
+    let follow = follow || arg.path.ends_with(b"/");
     for _ in 0..resolve::MAX_SYMLINK_HOPS {
         let loc = resolve_checked(core, arg, fds, follow, notes)?;
         core.check_path(&loc.path(), access, notes)?;
+        let dir = if loc.trailing_slash {
+            libc::O_DIRECTORY
+        } else {
+            0
+        };
         match openat_raw(
             loc.parent.as_raw_fd(),
             &loc.name_c(),
-            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            flags | dir | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             0,
         ) {
             // A symlink appeared after resolution: resolve again.
@@ -493,6 +548,27 @@ pub(crate) fn undo_create(loc: &Location, fd: &OwnedFd) {
     }
 }
 
+/// The `create` right on `loc`, decided before a creation by name (mkdir, mknod, symlink,
+/// link). Where the policy refuses it but lets the program `stat` the name and something is
+/// there, the answer is the kernel's `EEXIST` (which the kernel gives before any permission
+/// check, and which tells nothing `stat` would not): `mkdir -p` and its kind rely on it.
+fn check_create(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result<(), Errno> {
+    let path = loc.path();
+    if !core.allows(&path, Access::CREATE)
+        && core.allows(&path, Access::STAT)
+        && (loc.last != Last::Name
+            || statx(
+                loc.parent.as_raw_fd(),
+                &loc.name_c(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+            .is_ok())
+    {
+        return Err(Errno(libc::EEXIST));
+    }
+    core.check_path(&path, Access::CREATE, notes)
+}
+
 /// After a creation by name (mkdir, mknod, symlink, link) in `loc`: confirms the parent
 /// ([`confirm_parent`]) and, if it moved where the policy refuses, removes what was created
 /// (`rmdir` for a directory) and refuses.
@@ -546,6 +622,11 @@ fn open(
     // The final component is opened with O_NOFOLLOW; only when the kernel says it is a
     // symlink (ELOOP) is the link read and its target resolved — no readlink per call.
     let mut loc = resolve_checked(core, arg, fds, false, notes)?;
+    if creat && !tmpfile && (loc.trailing_slash || loc.last != Last::Name) {
+        // The kernel refuses to create a directory by open(): `EISDIR`, existing or not.
+        core.check_path(&loc.path(), access, notes)?;
+        return Err(Errno(libc::EISDIR));
+    }
     for _ in 0..resolve::MAX_SYMLINK_HOPS {
         let path = loc.path();
         let mut flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
@@ -554,13 +635,17 @@ fn open(
         }
         if creat && !core.allows(&path, access | Access::CREATE) {
             // No right to create: the open may still succeed on an existing file.
-            core.check_path(&path, access, notes)?;
             let exists = statx(
                 loc.parent.as_raw_fd(),
                 &loc.name_c(),
                 libc::AT_SYMLINK_NOFOLLOW,
             )
             .is_ok();
+            if excl && exists && core.allows(&path, Access::STAT) {
+                // The kernel's EEXIST comes before any permission check; `stat` tells it.
+                return Err(Errno(libc::EEXIST));
+            }
+            core.check_path(&path, access, notes)?;
             if !exists || excl {
                 let denied = core.check_path(&path, access | Access::CREATE, notes);
                 return Err(if exists {
@@ -589,8 +674,10 @@ fn open(
             }
         }
         let (fd, created) = match open_at(&loc, flags, mode) {
-            Err(Errno(libc::ELOOP)) if follow || loc.trailing_slash => {
-                loc = follow_link(core, &loc, notes)?.ok_or(Errno(libc::ELOOP))?;
+            // A final symlink: ELOOP, or ENOTDIR when O_DIRECTORY (or a trailing slash)
+            // asks for a directory. Not a symlink after all: the kernel's answer stands.
+            Err(e @ Errno(libc::ELOOP | libc::ENOTDIR)) if follow || loc.trailing_slash => {
+                loc = follow_link(core, &loc, notes)?.ok_or(e)?;
                 continue;
             }
             other => other?,
@@ -708,6 +795,16 @@ fn access(
             libc::AT_SYMLINK_NOFOLLOW,
         );
     }
+    if st.is_err() || loc.trailing_slash {
+        // Nothing there (or a trailing slash on what may not be a directory): the answer
+        // is the lookup's, which `stat` alone may learn, whatever rights `mode` asks for
+        // (git asks X_OK of hooks that are usually missing).
+        core.check_path(&loc.path(), Access::STAT, notes)?;
+        let st = st?;
+        if loc.trailing_slash && file_type(st.mode) != libc::S_IFDIR {
+            return Err(Errno(libc::ENOTDIR));
+        }
+    }
     let is_dir = matches!(st, Ok(ref s) if file_type(s.mode) == libc::S_IFDIR);
     let mut needed = Access::STAT;
     if mode & libc::R_OK != 0 {
@@ -817,6 +914,17 @@ fn rename(
     let (src_path, dst_path) = (src.path(), dst.path());
     core.check_path(&src_path, Access::RENAME, notes)?;
     core.check_path(&dst_path, Access::RENAME, notes)?;
+    // A final `.`, `..` or `/` on either side: the kernel's answers, in its order.
+    if src.last != Last::Name {
+        return Err(Errno(libc::EBUSY));
+    }
+    if dst.last != Last::Name {
+        return Err(Errno(if flags & RENAME_NOREPLACE != 0 {
+            libc::EEXIST
+        } else {
+            libc::EBUSY
+        }));
+    }
     let exchange = flags & RENAME_EXCHANGE != 0;
     let (moved, moved_dir) = moved_object(&src)?;
     moves_nothing_hidden(core, &src_path, &dst_path, moved_dir)?;
@@ -833,9 +941,9 @@ fn rename(
             libc::syscall(
                 libc::SYS_renameat2,
                 a.parent.as_raw_fd(),
-                a.name_c().as_ptr(),
+                a.name_as_asked().as_ptr(),
                 b.parent.as_raw_fd(),
-                b.name_c().as_ptr(),
+                b.name_as_asked().as_ptr(),
                 flags,
             )
         };
@@ -873,10 +981,26 @@ fn link(
     flags: i32,
     notes: &mut Notes,
 ) -> Result<Done, Errno> {
-    let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    // A trailing slash on the source makes the kernel follow a final symlink and want a
+    // directory, which cannot be linked: follow here (decided on), answer as the kernel.
+    let slash = from.path.ends_with(b"/");
+    let follow = flags & libc::AT_SYMLINK_FOLLOW != 0 || slash;
     let src = resolve_checked(core, from, fds, follow, notes)?;
+    if slash {
+        core.check_path(&src.path(), Access::STAT, notes)?;
+        let st = statx(
+            src.parent.as_raw_fd(),
+            &src.name_c(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )?;
+        return Err(Errno(if file_type(st.mode) == libc::S_IFDIR {
+            libc::EPERM
+        } else {
+            libc::ENOTDIR
+        }));
+    }
     let dst = resolve_checked(core, to, fds, false, notes)?;
-    core.check_path(&dst.path(), Access::CREATE, notes)?;
+    check_create(core, &dst, notes)?;
     for right in CARRIED {
         if core.allows(&dst.path(), right) {
             core.check_path(&src.path(), right, notes)?;
@@ -888,7 +1012,7 @@ fn link(
             src.parent.as_raw_fd(),
             src.name_c().as_ptr(),
             dst.parent.as_raw_fd(),
-            dst.name_c().as_ptr(),
+            dst.name_as_asked().as_ptr(),
             0,
         )
     })?;

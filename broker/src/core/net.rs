@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
@@ -518,10 +518,20 @@ fn bind_unix_path(
     // The socket inode's mode becomes the file's mode at bind; the broker's umask is 0.
     // SAFETY: fchmod on a socket fd we hold.
     check(unsafe { libc::fchmod(sock.as_raw_fd(), mode) })?;
-    // The name's own bytes, as decided (never a UTF-8 rendering of them).
-    let mut via = format!("/proc/self/fd/{}/", loc.parent.as_raw_fd()).into_bytes();
-    via.extend_from_slice(&loc.name);
-    let raw = RawAddr::unix(&via, false)?;
+    // No symlink can be swapped into the real path while this bind runs (see `SWAPS`).
+    let _no_swaps = crate::core::fs::SWAPS
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    let raw = match by_real_path(&loc, &real) {
+        Some(raw) => raw,
+        None => {
+            // Through the held directory: the name's own bytes, as decided (never a UTF-8
+            // rendering of them). The socket then reports this `/proc/self/fd` name.
+            let mut via = format!("/proc/self/fd/{}/", loc.parent.as_raw_fd()).into_bytes();
+            via.extend_from_slice(&loc.name);
+            RawAddr::unix(&via, false)?
+        }
+    };
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
     let rc = unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) };
     if rc != 0 {
@@ -534,6 +544,29 @@ fn bind_unix_path(
     let done = confirm_bound(core, &loc, notes)?;
     core.bound_here().remember(&loc);
     Ok(done)
+}
+
+/// The address to bind a pathname socket by its real path, so that `getsockname` (and a
+/// client's `getpeername`) report that path, as natively, rather than a `/proc/self/fd`
+/// name: only when the real path fits in `sun_path` and its directory part, opened now
+/// without following any symlink, is the very directory decided on (`loc.parent`). The
+/// caller holds [`crate::core::fs::SWAPS`] for writing until the bind is done, so no
+/// symlink or directory can be moved or made on that path meanwhile by any sandbox this
+/// broker serves; the program cannot make either natively (the kernel floor grants no
+/// `make_sym`, `make_dir` or `refer` outside `/dev/shm`'s regular files).
+fn by_real_path(loc: &Location, real: &std::path::Path) -> Option<RawAddr> {
+    if loc.name == b"." {
+        return None;
+    }
+    let raw = RawAddr::unix(real.as_os_str().as_bytes(), false).ok()?;
+    let dir = crate::core::resolve::open_plain_dir_exact(&loc.parent_path)?;
+    let same = |fd: RawFd| {
+        crate::core::stat::statx(fd, c"", libc::AT_EMPTY_PATH)
+            .ok()
+            .map(|st| (st.dev_major, st.dev_minor, st.ino))
+    };
+    let held = same(loc.parent.as_raw_fd())?;
+    (same(dir.as_raw_fd()) == Some(held)).then_some(raw)
 }
 
 /// Confirms, after the bind, that the directory the socket file was made in is still where

@@ -56,6 +56,21 @@ pub enum Base<'a> {
     Dir(BorrowedFd<'a>),
 }
 
+/// What the request's final component was, as the kernel classifies it: the calls that
+/// act on a name (mkdir, rmdir, unlink, rename, link, symlink) answer differently when it
+/// is not a plain name (`rmdir("d/.")` is `EINVAL`, `mkdir("d/.")` `EEXIST`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Last {
+    /// A plain name (the kernel's `LAST_NORM`).
+    Name,
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// The path was `/` itself.
+    Root,
+}
+
 /// A resolved location: the real parent directory, held open, and the final name in it.
 pub struct Location {
     /// `O_PATH` fd of the parent directory.
@@ -66,6 +81,8 @@ pub struct Location {
     pub name: Vec<u8>,
     /// The request's path ended in `/`: the target must be a directory.
     pub trailing_slash: bool,
+    /// The request's final component (`name` is the real one: for `a/.`, `a`'s own name).
+    pub last: Last,
 }
 
 impl Location {
@@ -81,6 +98,20 @@ impl Location {
     pub fn name_c(&self) -> CString {
         // The name never holds a NUL: it came from a path split at `/`, checked on decode.
         CString::new(self.name.clone()).unwrap_or_default()
+    }
+
+    /// The final name as the request spelled it for a call that does not follow a final
+    /// symlink (mkdir, rmdir, unlink, rename, link, symlink, mknod): with its trailing
+    /// slash, so the kernel applies its own rules to it (`ENOTDIR` for `unlink("f/")`,
+    /// `ENOENT` for `symlink("x", "new/")`…). A trailing slash makes the kernel follow a
+    /// final symlink only in lookups that name an existing object; these calls either
+    /// refuse a symlink there or act on the link itself, never on its target.
+    pub fn name_as_asked(&self) -> CString {
+        let mut name = self.name.clone();
+        if self.trailing_slash && self.last == Last::Name {
+            name.push(b'/');
+        }
+        CString::new(name).unwrap_or_default()
     }
 }
 
@@ -290,6 +321,13 @@ fn open_plain_dir(dir: &[u8]) -> Result<Option<OwnedFd>, Errno> {
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
 }
 
+/// Opens the directory `dir` (an absolute real path) as `O_PATH` without following any
+/// symlink on the way; `None` when that is not possible (not canonical, a symlink on the
+/// way, gone, no openat2).
+pub fn open_plain_dir_exact(dir: &Path) -> Option<OwnedFd> {
+    open_plain_dir(dir.as_os_str().as_bytes()).ok().flatten()
+}
+
 /// Room for a path and its terminating NUL.
 const PATH_BUF: usize = libc::PATH_MAX as usize + 1;
 
@@ -343,6 +381,7 @@ pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Lo
                     parent_path: PathBuf::from(OsStr::from_bytes(d)),
                     name: name.to_vec(),
                     trailing_slash,
+                    last: Last::Name,
                 });
             }
         }
@@ -378,7 +417,12 @@ pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Lo
             )?
         };
         let real = fd_path(dir.as_fd())?;
-        return locate_real_dir(real, dir);
+        let last = match name {
+            b"." => Last::Dot,
+            b".." => Last::DotDot,
+            _ => Last::Root,
+        };
+        return locate_real_dir(real, dir, last);
     }
     let parent_path = fd_path(parent.as_fd())?;
     Ok(Location {
@@ -386,17 +430,19 @@ pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Lo
         parent_path,
         name: name.to_vec(),
         trailing_slash,
+        last: Last::Name,
     })
 }
 
 /// A Location for a directory whose real path is known and which is held open as `dir`.
-fn locate_real_dir(real: PathBuf, dir: OwnedFd) -> Result<Location, Errno> {
+fn locate_real_dir(real: PathBuf, dir: OwnedFd, last: Last) -> Result<Location, Errno> {
     if real == Path::new("/") {
         return Ok(Location {
             parent: dir,
             parent_path: real,
             name: b".".to_vec(),
             trailing_slash: true,
+            last,
         });
     }
     let name = real
@@ -419,6 +465,7 @@ fn locate_real_dir(real: PathBuf, dir: OwnedFd) -> Result<Location, Errno> {
         parent_path,
         name,
         trailing_slash: true,
+        last,
     })
 }
 
@@ -461,7 +508,9 @@ pub fn follow_once(loc: &Location, left: &mut Vec<PathBuf>) -> Result<Option<Loc
 }
 
 /// Resolves `path` fully when `follow` is set (every symlink, including the last component),
-/// or all but the last component otherwise. Directories the walk leaves other than by
+/// or all but the last component otherwise — also when the path ends in `/`: the calls that
+/// do not follow a final symlink leave it to the kernel ([`Location::name_as_asked`]), the
+/// others pass `follow` for such a path. Directories the walk leaves other than by
 /// descending are appended to `left` (see [`walk_dir`]).
 pub fn resolve(
     base: Base<'_>,
@@ -472,7 +521,7 @@ pub fn resolve(
     // A new lookup: a fresh symlink budget (see LINKS_LEFT).
     LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
     let mut loc = locate(base, path, left)?;
-    if !follow && !loc.trailing_slash {
+    if !follow {
         return Ok(loc);
     }
     for _ in 0..MAX_SYMLINK_HOPS {

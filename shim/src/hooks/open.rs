@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_int};
 use arbiter_protocol::Call;
 use libc::mode_t;
 
+use crate::fast_dirs;
 use crate::fast_path::{self, Answer};
 use crate::forward::{fail, fd_call};
 use crate::hooks::{guarded, unbrokered};
@@ -34,6 +35,30 @@ pub unsafe fn brokered_openat(
         // SAFETY: forwarded unchanged.
         return unsafe { raw_openat(dirfd, path, flags, mode) };
     }
+    // SAFETY: forwarded unchanged.
+    let fd = unsafe { open_either_way(dirfd, path, flags, mode) };
+    let writes =
+        libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | (libc::O_TMPFILE & !libc::O_DIRECTORY);
+    if fd >= 0 && flags & writes == 0 && !path.is_null() {
+        // Perhaps a directory opened for walking (fts, tar, opendirat): remember whether
+        // calls relative to it may take the fast paths (one fstat if it is not one).
+        // SAFETY: a non-null path is a C string per this function's contract.
+        if let Some(len) = unsafe { crate::sys::c_str_len(path, arbiter_protocol::MAX_PATH - 1) } {
+            // SAFETY: c_str_len found `len` bytes and then the NUL.
+            let with_nul = unsafe { crate::sys::bytes(path, len + 1) };
+            fast_dirs::note_opened(dirfd, &with_nul[..len], fd, || {
+                fast_path::vouch_dir(&fast_path::CallerPathBytes(with_nul))
+            });
+        }
+    }
+    fd
+}
+
+/// The open itself: in-process when the fast path may, else through the broker.
+///
+/// # Safety
+/// `path` must be null or a valid C string.
+unsafe fn open_either_way(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
     if !path.is_null() {
         // SAFETY: a non-null path is a C string per this function's contract.
         match unsafe { fast_path::open(dirfd, path, flags) } {
