@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use arbiter_tests::broker_of;
 use floor_common::{arbiter, command, users, Who};
 
 /// How long a test waits for something that must happen before it calls it a failure.
@@ -184,6 +185,35 @@ fn kill_9_of_arbiter_leaves_no_process_of_the_sandbox() {
             assert_dies(
                 main,
                 &format!("the command, after kill -9 of arbiter ({who:?}, {h})"),
+            );
+        }
+    }
+}
+
+#[test]
+fn kill_9_of_the_broker_leaves_no_process_of_the_sandbox() {
+    // The other of arbiter's two processes: the sandbox falls to the guardian, which kills
+    // it and exits 125.
+    let s = Scratch::new();
+    let arb = arbiter();
+    let arb = arb.to_str().unwrap();
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            let work = s.work(&format!("broker-{who:?}-{}", h.len()));
+            let mut run = start(who, &under_arbiter(arb, &[], h, "stay"), &work);
+            let daemon = pid_in(&work, "daemon.pid");
+            let main = pid_in(&work, "main.pid");
+            kill(broker_of(run.id()) as i32, libc::SIGKILL);
+            let st = exit_of(&mut run, daemon, &format!("broker killed ({who:?}, {h})"));
+            assert_eq!(st.code(), Some(125), "arbiter failed ({who:?}, {h})");
+            assert!(
+                !alive(daemon),
+                "the daemon outlived its broker ({who:?}, {h})"
+            );
+            assert!(
+                !alive(main),
+                "the command outlived its broker ({who:?}, {h})"
             );
         }
     }
