@@ -8,6 +8,8 @@
  *                                             dir) and read or write one byte through it
  *   compat_fd reopen-libc NAME MODE           the same through libc's open()
  *   compat_fd stat NAME                       stat(NAME)
+ *   compat_fd access NAME MODE                faccessat(NAME, MODE: f, r, w, rw)
+ *   compat_fd pipe-access                     access(R_OK|W_OK) of a pipe's /dev/fd/N
  *   compat_fd dir-escape FD NAME              re-open the directory fd FD through
  *                                             /proc/self/fd/FD, then read NAME beneath it
  *   compat_fd socket-reopen                   re-open one end of a socketpair
@@ -127,6 +129,19 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "stat") && argc > 2) {
         struct stat st;
         return done(syscall(SYS_newfstatat, AT_FDCWD, argv[2], &st, 0));
+    }
+    if (!strcmp(m, "access") && argc > 3) {
+        int mode = !strcmp(argv[3], "f") ? F_OK : !strcmp(argv[3], "r") ? R_OK
+                 : !strcmp(argv[3], "w") ? W_OK : !strcmp(argv[3], "rw") ? R_OK | W_OK : -1;
+        if (mode < 0) return usage();
+        return done(syscall(SYS_faccessat, AT_FDCWD, argv[2], mode));
+    }
+    if (!strcmp(m, "pipe-access")) {
+        int p[2];
+        if (pipe(p) < 0) return 3;
+        char name[64];
+        snprintf(name, sizeof name, "/dev/fd/%d", p[0]);
+        return done(syscall(SYS_faccessat, AT_FDCWD, name, R_OK | W_OK));
     }
     if (!strcmp(m, "dir-escape") && argc > 3) {
         char name[64];

@@ -873,6 +873,15 @@ impl Target {
                     _ => (fd_arg(0), a[1], a[2] as i32, a[3] as i32),
                 };
                 let (at, path) = self.path(dirfd, addr)?;
+                let own = match (at, flags & libc::AT_SYMLINK_NOFOLLOW) {
+                    (At::Absolute, 0) => self.own_fd(&path),
+                    _ => None,
+                };
+                if let Some(n) = own {
+                    if let Some(answer) = self.own_fd_access(core, n, mode)? {
+                        return Ok(answer);
+                    }
+                }
                 Ok(self.simple(
                     core,
                     &Call::Access {
@@ -1453,6 +1462,52 @@ impl Target {
             crate::core::stat::statx(o.as_raw_fd(), c"", libc::AT_EMPTY_PATH).map_err(|e| e.0)?;
         self.audit_direct(core, "stat", "own_fd", magic.as_bytes(), 0);
         Ok(st)
+    }
+
+    /// `access` of one of the caller's own fds by its `/proc` name, answered from the fd
+    /// itself: `F_OK` when it is open (`ENOENT` otherwise, as natively); reading and writing
+    /// when the open file description allows them (a pipe, socket or anonymous inode: both,
+    /// as its owner natively has). `None` (the caller decides on the real path, as before)
+    /// for execute or for more than the fd allows.
+    fn own_fd_access(&self, core: &RequestCore, n: i32, mode: i32) -> Result<Option<Answer>, i32> {
+        let magic = format!("/proc/{}/fd/{n}", self.tgid()?);
+        let o = open_raw(&magic, libc::O_PATH)?;
+        // SAFETY: stat is plain old data.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: o is open; st is a valid out-pointer.
+        if unsafe { libc::fstat(o.as_raw_fd(), &mut st) } < 0 {
+            return Err(errno());
+        }
+        let kind = st.st_mode & libc::S_IFMT;
+        let granted = if mode == libc::F_OK {
+            true
+        } else if mode & libc::X_OK != 0 {
+            false
+        } else if matches!(kind, libc::S_IFIFO | libc::S_IFSOCK) || kind == 0 {
+            true
+        } else {
+            let held = match self.target_fd(n) {
+                Ok(f) => f,
+                Err(libc::EBADF) => return Ok(None), // O_PATH: decided on the real path
+                Err(e) => return Err(e),
+            };
+            // SAFETY: fcntl(F_GETFL) on an fd we own.
+            let fl = unsafe { libc::fcntl(held.as_raw_fd(), libc::F_GETFL) };
+            let want = match (mode & libc::R_OK != 0, mode & libc::W_OK != 0) {
+                (true, true) => libc::O_RDWR,
+                (false, true) => libc::O_WRONLY,
+                _ => libc::O_RDONLY,
+            };
+            fl >= 0 && fd_grants(fl, want)
+        };
+        if !granted {
+            return Ok(None);
+        }
+        if !self.valid() {
+            return Ok(Some(Answer::Gone));
+        }
+        self.audit_direct(core, "access", "own_fd", magic.as_bytes(), mode);
+        Ok(Some(Answer::Value(0)))
     }
 
     /// Re-opening one of the caller's own fds (`/dev/stdin`, `/dev/fd/N`,
