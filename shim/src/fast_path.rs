@@ -372,12 +372,14 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
 /// For a directory the shim just opened by `path` (absolute, or relative to the working
 /// directory; as the caller wrote it, NUL-terminated): the kinds of granted root
 /// ([`crate::fast_dirs`] bits) its canonical form lies in with no symlink on the way from
-/// the root, and its `lstat` (the caller compares it with the fd it opened). `None` when
-/// it lies in none.
-pub fn vouch_dir(path: &CallerPathBytes<'_>) -> Option<(u8, libc::stat)> {
+/// the root, its `lstat` (the caller compares it with the fd it opened), and the length of
+/// that canonical form, written to `abs`. `None` when it lies in none.
+pub fn vouch_dir(
+    path: &CallerPathBytes<'_>,
+    abs: &mut [u8; MAX_PATH + 1],
+) -> Option<(u8, libc::stat, usize)> {
     let grants = grants()?;
     let b = &path.0[..path.0.len() - 1];
-    let mut abs = [0u8; MAX_PATH + 1];
     let len = if b.first() == Some(&b'/') {
         if b.len() > MAX_PATH {
             return None;
@@ -385,7 +387,7 @@ pub fn vouch_dir(path: &CallerPathBytes<'_>) -> Option<(u8, libc::stat)> {
         abs[..b.len()].copy_from_slice(b);
         b.len()
     } else {
-        join_cwd(b, &mut abs).ok()?
+        join_cwd(b, abs).ok()?
     };
     let len = trim_directory_suffix(&abs[..len]).len();
     abs[len] = 0;
@@ -404,7 +406,7 @@ pub fn vouch_dir(path: &CallerPathBytes<'_>) -> Option<(u8, libc::stat)> {
     if roots == 0 {
         return None;
     }
-    lstat_raw(&abs[..=len]).ok().map(|st| (roots, st))
+    lstat_raw(&abs[..=len]).ok().map(|st| (roots, st, len))
 }
 
 /// A caller's NUL-terminated path (the bytes including the NUL).

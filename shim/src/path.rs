@@ -95,6 +95,25 @@ pub unsafe fn prepare<'a>(
     if dirfd < 0 {
         return Prepared::Fail(libc::EBADF);
     }
+    // A directory vouched for beneath a fast-path root, still at its real path: name it by
+    // that path (see crate::fast_dirs::path_of) rather than passing the fd.
+    let mut dir = [0u8; crate::fast_dirs::PATH_CAP + 1];
+    if let Some(n) = crate::fast_dirs::path_of(dirfd, &mut dir) {
+        let total = n + 1 + p.len();
+        if total <= MAX_PATH {
+            join[..n].copy_from_slice(&dir[..n]);
+            join[n] = b'/';
+            join[n + 1..total].copy_from_slice(p);
+            let joined = &join[..total];
+            if is_self_reference(joined) {
+                return Prepared::PassThrough;
+            }
+            return Prepared::Forward(PathArg {
+                at: At::Absolute,
+                path: joined,
+            });
+        }
+    }
     match fds.push(dirfd) {
         Some(i) => Prepared::Forward(PathArg {
             at: At::Fd(i),

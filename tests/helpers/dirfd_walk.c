@@ -15,7 +15,9 @@
  * the bootstrap socket and of the shim's channels, fd 512 and up): every call the shim
  * would forward then fails with EIO, so a result other than EIO was answered in-process.
  * Last it tries a raw openat of out/"secret" carrying the native-open mark (bit 30): only
- * Landlock decides that one. */
+ * Landlock decides that one.
+ *
+ * With "moved": see moved() below. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +63,26 @@ static void probe(const char *label, int fd, const char *file, const char *missi
     printf("%s open-missing %s\n", label, res(open_then_close(fd, missing)));
 }
 
+/* "moved": a directory fd keeps naming its directory after the directory is renamed and
+ * another made in its place: unlinkat through the fd removes the moved directory's entry. */
+static int moved(void) {
+    int fd = open("m", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || rename("m", "m2") != 0 || mkdir("m", 0755) != 0) {
+        printf("moved setup %s\n", res(-1));
+        return 1;
+    }
+    close(open("m/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    close(open("m2/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    printf("moved unlinkat %s\n", res(unlinkat(fd, "x", 0)));
+    printf("moved m/x %s\n", res(stat("m/x", &st)));
+    printf("moved m2/x %s\n", res(stat("m2/x", &st)));
+    printf("moved fstatat %s\n", res(fstatat(fd, "x", &st, AT_SYMLINK_NOFOLLOW)));
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "moved")) return moved();
     int cut = argc > 1 && !strcmp(argv[1], "cut");
     int d = open("d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int sub = d < 0 ? -1 : openat(d, "sub", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -16,7 +16,10 @@
 //!   program can name through a symlink is vouched for. Before the change every call of
 //!   the cut run was `EIO`;
 //! * a raw marked open of the denied file is `EACCES` from Landlock: the mark the fast path
-//!   uses grants nothing by itself.
+//!   uses grants nothing by itself;
+//! * a brokered call relative to a vouched fd names the directory by its path only while
+//!   the path still leads to it: after the directory is renamed and another made in its
+//!   place, `unlinkat(fd, "x")` removes the moved directory's `x`, as natively.
 //!
 //! As root and as uid 65534.
 
@@ -125,5 +128,31 @@ fn directory_fd_calls_take_the_fast_paths_only_where_vouched_for() {
         }
         want.push_str("out raw-marked-open-secret EACCES\n");
         assert_eq!(cut, want, "{who}: cut off from the broker");
+
+        // The native control and the run under arbiter, each on a fresh `m`.
+        let _ = std::fs::remove_dir_all(sb.path("m"));
+        let _ = std::fs::remove_dir_all(sb.path("m2"));
+        std::fs::create_dir(sb.path("m")).unwrap();
+        let native = Command::new(helper)
+            .arg("moved")
+            .current_dir(&sb.dir)
+            .output()
+            .unwrap();
+        let want = "moved unlinkat ok\nmoved m/x ok\nmoved m2/x ENOENT\nmoved fstatat ENOENT\n";
+        assert_eq!(stdout(&native), want, "native control");
+        std::fs::remove_dir_all(sb.path("m")).unwrap();
+        std::fs::remove_dir_all(sb.path("m2")).unwrap();
+        std::fs::create_dir(sb.path("m")).unwrap();
+        std::fs::set_permissions(
+            sb.path("m"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        let mut moved_args = args(&[]);
+        moved_args.push("moved");
+        let o = run_as(nobody, &sb.dir, &moved_args);
+        assert_eq!(stdout(&o), want, "{who}: {}", stderr(&o));
+        std::fs::remove_dir_all(sb.path("m")).unwrap();
+        std::fs::remove_dir_all(sb.path("m2")).unwrap();
     }
 }

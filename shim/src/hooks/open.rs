@@ -46,8 +46,8 @@ pub unsafe fn brokered_openat(
         if let Some(len) = unsafe { crate::sys::c_str_len(path, arbiter_protocol::MAX_PATH - 1) } {
             // SAFETY: c_str_len found `len` bytes and then the NUL.
             let with_nul = unsafe { crate::sys::bytes(path, len + 1) };
-            fast_dirs::note_opened(dirfd, &with_nul[..len], fd, || {
-                fast_path::vouch_dir(&fast_path::CallerPathBytes(with_nul))
+            fast_dirs::note_opened(dirfd, &with_nul[..len], fd, |abs| {
+                fast_path::vouch_dir(&fast_path::CallerPathBytes(with_nul), abs)
             });
         }
     }
