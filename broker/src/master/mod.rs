@@ -428,3 +428,6 @@ impl Drop for Call {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
