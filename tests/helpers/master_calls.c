@@ -2,9 +2,13 @@
  * own thread, all at once, and prints one line per open as it completes:
  * "open PATH: ok CONTENT" or "open PATH: errno N". MODE is `libc` (open(3), through the
  * shim) or `raw` (syscall(SYS_openat), which only the seccomp transport or the kernel
- * floor sees). Built static for `raw` so no shim is involved at all. */
+ * floor sees). Built static for `raw` so no shim is involved at all.
+ * `master_calls libc gai NAME` resolves NAME (any family, SOCK_STREAM) and prints
+ * "gai NAME: ok ADDR…" or "gai NAME: error EAI". */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +41,34 @@ static void *open_one(void *arg) {
     return NULL;
 }
 
+#ifndef NO_GAI /* the static build leaves it out: static getaddrinfo needs NSS modules */
+static int gai(const char *name) {
+    struct addrinfo hints = {0}, *res, *ai;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(name, NULL, &hints, &res);
+    if (rc != 0) {
+        printf("gai %s: error %d\n", name, rc);
+        return 0;
+    }
+    printf("gai %s: ok", name);
+    for (ai = res; ai; ai = ai->ai_next) {
+        char text[INET6_ADDRSTRLEN];
+        const void *a = ai->ai_family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        printf(" %s", inet_ntop(ai->ai_family, a, text, sizeof text) ? text : "?");
+    }
+    printf("\n");
+    freeaddrinfo(res);
+    return 0;
+}
+#endif
+
 int main(int argc, char **argv) {
+#ifndef NO_GAI
+    if (argc == 4 && strcmp(argv[2], "gai") == 0)
+        return gai(argv[3]);
+#endif
     if (argc < 4 || strcmp(argv[2], "open") != 0) {
         fprintf(stderr, "usage: master_calls libc|raw open PATH...\n");
         return 2;

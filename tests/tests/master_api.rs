@@ -40,7 +40,7 @@ fn setup() -> Setup {
     std::fs::create_dir(&tools).unwrap();
     let raw = tools.join("master_calls_static");
     std::fs::rename(
-        compile_helper("master_calls", &tools, &["-pthread", "-static"]),
+        compile_helper("master_calls", &tools, &["-pthread", "-static", "-DNO_GAI"]),
         &raw,
     )
     .unwrap();
@@ -338,5 +338,40 @@ fn the_kernel_floor_holds_when_the_master_allows_everything() {
             assert_eq!(records[0]["decision"], "allow", "{records:?}");
             assert_eq!(records[0]["transport"], transport, "{records:?}");
         }
+    }
+}
+
+/// getaddrinfo goes through libc only: a static program resolves by its own UDP queries,
+/// which reach the broker as sends, not as a getaddrinfo call.
+#[test]
+fn a_master_supplies_the_addresses_of_a_name() {
+    let s = setup();
+    let (_, dynamic) = &s.helpers[0];
+    let name = "master-supplied.invalid";
+    // Control: the name does not resolve natively (`.invalid` never does).
+    let o = Command::new(dynamic)
+        .args(["libc", "gai", name])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).starts_with(&format!("gai {name}: error")),
+        "{}",
+        stdout(&o)
+    );
+    for nobody in users() {
+        let cmd = [
+            dynamic.as_path(),
+            Path::new("libc"),
+            Path::new("gai"),
+            Path::new(name),
+        ];
+        let o = probe(&s, nobody, "names", &[], &cmd);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("master: replied with addresses getaddrinfo"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o).trim(), format!("gai {name}: ok 127.0.0.7 ::7"));
     }
 }

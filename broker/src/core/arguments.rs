@@ -227,6 +227,8 @@ pub enum Arguments {
         service: Option<String>,
         /// `tcp`, `udp`, or neither.
         protocol: Option<&'static str>,
+        /// The address family asked for: `inet`, `inet6`, or either.
+        family: Option<&'static str>,
     },
     /// getnameinfo (the host name of an address).
     GetNameInfo {
@@ -327,6 +329,7 @@ impl Arguments {
                 service,
                 protocol,
                 socktype,
+                family,
                 ..
             } => Arguments::GetAddrInfo {
                 node: node.map(|n| String::from_utf8_lossy(n).into_owned()),
@@ -334,6 +337,11 @@ impl Arguments {
                 protocol: match (protocol, socktype) {
                     (libc::IPPROTO_TCP, _) | (0, libc::SOCK_STREAM) => Some("tcp"),
                     (libc::IPPROTO_UDP, _) | (0, libc::SOCK_DGRAM) => Some("udp"),
+                    _ => None,
+                },
+                family: match family {
+                    libc::AF_INET => Some("inet"),
+                    libc::AF_INET6 => Some("inet6"),
                     _ => None,
                 },
             },

@@ -11,7 +11,8 @@
 //! - [`Call::perform`]: the broker performs the call as the policy core does when a rule
 //!   allows it — on the real path, acting on the object decided about, confirmed afterwards;
 //! - [`Call::deny`]: the call fails with that errno (`getaddrinfo` with `EAI_NONAME`);
-//! - [`Call::reply`], [`Call::reply_with_fds`], [`Call::reply_stat`], [`Call::reply_bytes`]:
+//! - [`Call::reply`], [`Call::reply_with_fds`], [`Call::reply_stat`], [`Call::reply_bytes`],
+//!   [`Call::reply_addresses`]:
 //!   the master supplies the result itself (and the descriptor of an `open`); the broker
 //!   performs nothing for the call and the program gets exactly that result;
 //! - [`Call::keep_default`]: the policy's default answer stands.
@@ -365,9 +366,7 @@ impl Call {
                 return Err(self.wrong("the result is bytes: use reply_bytes"))
             }
             (ResultKind::Addresses, ..) => {
-                return Err(
-                    self.wrong("a getaddrinfo result cannot be supplied yet: perform or deny it")
-                )
+                return Err(self.wrong("the result is addresses: use reply_addresses"))
             }
         };
         self.send(Ruling::Reply(outcome));
@@ -400,6 +399,76 @@ impl Call {
             result: value,
             errno: 0,
             payload: OutPayload::Bytes(bytes),
+            fd: None,
+        }));
+        Ok(())
+    }
+
+    /// A `getaddrinfo` succeeds with these addresses, in this order (the seed's array of
+    /// results): one entry per address and socket type — the protocol asked for, else
+    /// stream and datagram. Addresses of a family the program did not ask for are left
+    /// out; none left (or none given) is a wrong reply — answer `deny` for "no such name".
+    /// The addresses are the master's word: a policy's host-name `connect` rules are not
+    /// extended to them (a later `connect` to one is decided as any address is).
+    pub fn reply_addresses(self, addrs: &[std::net::SocketAddr]) -> Result<(), WrongReply> {
+        use arbiter_protocol::reply::push_addr_info_entry;
+        use arbiter_protocol::AddrInfoEntry;
+        let Arguments::GetAddrInfo {
+            protocol, family, ..
+        } = self.arguments
+        else {
+            return Err(self.wrong("this function's result is not addresses"));
+        };
+        let kinds: &[(i32, i32)] = match protocol {
+            Some("tcp") => &[(libc::SOCK_STREAM, libc::IPPROTO_TCP)],
+            Some("udp") => &[(libc::SOCK_DGRAM, libc::IPPROTO_UDP)],
+            _ => &[
+                (libc::SOCK_STREAM, libc::IPPROTO_TCP),
+                (libc::SOCK_DGRAM, libc::IPPROTO_UDP),
+            ],
+        };
+        let mut entries = vec![0u8; arbiter_protocol::MAX_MESSAGE / 2];
+        let mut len = 0;
+        let mut any = false;
+        'all: for addr in addrs {
+            let (fam, octets, scope_id) = match addr {
+                std::net::SocketAddr::V4(a) if family != Some("inet6") => {
+                    let mut o = [0u8; 16];
+                    o[..4].copy_from_slice(&a.ip().octets());
+                    (libc::AF_INET, o, 0)
+                }
+                std::net::SocketAddr::V6(a) if family != Some("inet") => {
+                    (libc::AF_INET6, a.ip().octets(), a.scope_id())
+                }
+                _ => continue,
+            };
+            for &(socktype, proto) in kinds {
+                let entry = AddrInfoEntry {
+                    family: fam,
+                    socktype,
+                    protocol: proto,
+                    addr: octets,
+                    port: addr.port(),
+                    scope_id,
+                };
+                if !push_addr_info_entry(&mut entries, &mut len, &entry) {
+                    break 'all; // more than one reply carries: the first ones are kept
+                }
+                any = true;
+            }
+        }
+        if !any {
+            return Err(self.wrong("no address of the family asked for"));
+        }
+        entries.truncate(len);
+        self.send(Ruling::Reply(Outcome {
+            result: 0,
+            errno: 0,
+            payload: OutPayload::AddrInfo {
+                canonname: None,
+                entries,
+                errno: 0,
+            },
             fd: None,
         }));
         Ok(())

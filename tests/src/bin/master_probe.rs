@@ -10,6 +10,7 @@
 //! - `reverse`: waits until two calls (for paths ending in `/a` and `/b`) are outstanding at
 //!   once, then answers `b` first with a descriptor the master opened itself (`b.master`,
 //!   `reply_with_fds`) and `a` second by performing it; others are performed at once;
+//! - `names`: answers every `getaddrinfo` with 127.0.0.7 and ::7, performs the rest;
 //! - `drop`: drops every call for a path ending in `/x` unanswered, performs the rest;
 //! - `gone`: the master is dropped before the command starts.
 
@@ -158,6 +159,11 @@ async fn serve(mut master: Master, scenario: &str) -> anyhow::Result<()> {
             "reverse" if ends_with(&call, "b") => {
                 log("holding", &call);
                 waiting_b = Some(call);
+            }
+            "names" if call.function() == "getaddrinfo" => {
+                log("replied with addresses", &call);
+                let addrs = ["127.0.0.7:0".parse()?, "[::7]:0".parse()?];
+                call.reply_addresses(&addrs)?;
             }
             "drop" if ends_with(&call, "x") => {
                 log("dropped", &call);
