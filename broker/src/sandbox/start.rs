@@ -5,7 +5,8 @@
 //! Three steps, so a caller can look at what the kernel enforces before anything runs:
 //! [`Sandbox`] (what to decide with) → [`Sandbox::start`] → [`Started`] (the confinement is
 //! prepared and the broker serves the bootstrap socket) → [`Started::spawn`] →
-//! [`Running`] (the command runs; wait for it).
+//! [`Running`] (the command runs; wait for it). `arbiter serve`, whose clients' launchers
+//! confine themselves and exec the command, uses [`Sandbox::serve_elsewhere`] instead.
 //!
 //! Starting changes two process-wide settings of the caller: its umask becomes 0 (the
 //! broker applies each caller's own umask to what it creates; the command starts with the
@@ -33,6 +34,7 @@ use crate::core::decider::Decider;
 use crate::core::RequestCore;
 use crate::master::Master;
 use crate::transport;
+use crate::transport::shim::{ChannelAdmit, ChannelSetup};
 
 /// What a sandbox decides with, and how it confines; [`Sandbox::start`] sets it up.
 pub struct Sandbox {
@@ -44,6 +46,39 @@ pub struct Sandbox {
     fast_path: bool,
     report_denials: bool,
     decider: Option<Arc<dyn Decider>>,
+    /// For [`Sandbox::serve_elsewhere`]: the floor of a seccomp listener the launcher sends.
+    floor: Option<transport::seccomp::Floor>,
+    /// For [`Sandbox::serve_elsewhere`]: run in each channel thread and seccomp worker.
+    setup: Option<ChannelSetup>,
+    /// For [`Sandbox::serve_elsewhere`]: asked before each new channel.
+    admit: Option<ChannelAdmit>,
+}
+
+/// A sandbox served for a command started elsewhere ([`Sandbox::serve_elsewhere`]).
+pub struct Handover {
+    /// The request core deciding every call.
+    pub core: Arc<RequestCore>,
+    /// The sandbox's end of the bootstrap socket, for the launcher.
+    pub child_end: OwnedFd,
+    /// A duplicate of the broker's end: shutting it down ends the sandbox's registrations.
+    pub broker_end: OwnedFd,
+    /// The thread serving the bootstrap socket; finished once every process holding the
+    /// sandbox's end has exited.
+    pub served: JoinHandle<()>,
+}
+
+/// Why [`Sandbox::serve_elsewhere`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverError {
+    /// The bootstrap socket pair could not be made.
+    #[error("socketpair: {0}")]
+    Socket(#[source] nix::Error),
+    /// The broker's end could not be duplicated.
+    #[error("cannot duplicate the bootstrap socket")]
+    Duplicate(#[source] std::io::Error),
+    /// The serving thread could not start.
+    #[error("cannot serve the sandbox: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 impl Sandbox {
@@ -59,6 +94,9 @@ impl Sandbox {
             fast_path: true,
             report_denials: false,
             decider: None,
+            floor: None,
+            setup: None,
+            admit: None,
         }
     }
 
@@ -128,6 +166,61 @@ impl Sandbox {
         let (master, decider) = Master::channel();
         self.decider = Some(decider);
         master
+    }
+
+    /// [`Sandbox::serve_elsewhere`]: the launcher sends a seccomp notify listener, served
+    /// with this floor.
+    pub fn seccomp_floor(mut self, floor: transport::seccomp::Floor) -> Sandbox {
+        self.floor = Some(floor);
+        self
+    }
+
+    /// [`Sandbox::serve_elsewhere`]: `setup` runs first in each channel thread and seccomp
+    /// worker (`arbiter serve` takes on the client's identity there); `admit` is asked
+    /// before each new channel (its limits).
+    pub fn channel_hooks(mut self, setup: ChannelSetup, admit: ChannelAdmit) -> Sandbox {
+        self.setup = Some(setup);
+        self.admit = Some(admit);
+        self
+    }
+
+    /// Serves a sandbox whose command is started elsewhere — by a launcher that confines
+    /// itself and execs the command with [`Handover::child_end`] (`arbiter serve`): no
+    /// confinement is prepared here, no umask changed.
+    pub fn serve_elsewhere(self) -> Result<Handover, HandoverError> {
+        let (broker_end, child_end) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(HandoverError::Socket)?;
+        let dup = broker_end.try_clone().map_err(HandoverError::Duplicate)?;
+        let mut core = RequestCore::new(self.policy, self.audit);
+        if self.report_denials {
+            core = core.reporting_denials();
+        }
+        if !self.fast_path {
+            core = core.without_fast_path();
+        }
+        if let Some(decider) = self.decider {
+            core = core.with_decider(decider);
+        }
+        let core = Arc::new(core);
+        let served = transport::shim::serve_bootstrap_with(
+            broker_end,
+            Arc::clone(&core),
+            self.floor,
+            self.setup,
+            self.admit,
+        )
+        .map_err(HandoverError::Serve)?;
+        Ok(Handover {
+            core,
+            child_end,
+            broker_end: dup,
+            served,
+        })
     }
 
     /// The policy deciding.
