@@ -316,12 +316,13 @@ impl Arguments {
                 gid,
             },
             Call::Utimens { ref path, .. } => Arguments::Utimens { path: p(path) },
-            // The program's socket is fd 0; a unix path's base directory follows it.
-            Call::Connect { ref addr } => Arguments::Connect(endpoint(addr, fds.get(1..))),
-            Call::Bind { ref addr, .. } => Arguments::Bind(endpoint(addr, fds.get(1..))),
+            // The program's socket is fd 0; `At::Fd(i)` of a unix path indexes the message's
+            // fds as a whole (the protocol's definition), so the socket counts.
+            Call::Connect { ref addr } => Arguments::Connect(endpoint(addr, fds)),
+            Call::Bind { ref addr, .. } => Arguments::Bind(endpoint(addr, fds)),
             Call::Listen { backlog } => Arguments::Listen { backlog },
             Call::Send { ref addr, data, .. } => Arguments::Send {
-                to: addr.as_ref().map(|a| endpoint(a, fds.get(1..))),
+                to: addr.as_ref().map(|a| endpoint(a, fds)),
                 len: data.len(),
             },
             Call::GetAddrInfo {
@@ -346,7 +347,7 @@ impl Arguments {
                 },
             },
             Call::GetNameInfo { ref addr, .. } => Arguments::GetNameInfo {
-                addr: endpoint(addr, None),
+                addr: endpoint(addr, &[]),
             },
             Call::FastPaths => return None,
         })
@@ -446,10 +447,10 @@ fn fd_path(fd: &OwnedFd) -> std::io::Result<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// `addr` typed; `fds` are the message's fds after the socket (a unix path's base).
-fn endpoint(addr: &SockAddr<'_>, fds: Option<&[OwnedFd]>) -> Endpoint {
+/// `addr` typed; `fds` are the message's fds (a unix path's base among them).
+fn endpoint(addr: &SockAddr<'_>, fds: &[OwnedFd]) -> Endpoint {
     match *addr {
-        SockAddr::Unix(ref p) => Endpoint::Unix(absolute(p, fds.unwrap_or(&[]))),
+        SockAddr::Unix(ref p) => Endpoint::Unix(absolute(p, fds)),
         SockAddr::Abstract(name) => Endpoint::Abstract(name.to_vec()),
         SockAddr::UnixUnnamed => Endpoint::UnixUnnamed,
         SockAddr::Inet { addr, port } => {
@@ -467,5 +468,64 @@ fn endpoint(addr: &SockAddr<'_>, fds: Option<&[OwnedFd]>) -> Endpoint {
             scope_id,
         )),
         SockAddr::Unspec => Endpoint::Unspec,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::OwnedFd;
+    use std::path::Path;
+
+    use arbiter_protocol::{At, Call, PathArg, SockAddr};
+
+    use super::{Arguments, Endpoint, OpenFlags};
+
+    #[test]
+    fn a_unix_path_relative_to_a_dirfd_is_made_absolute_with_the_socket_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        let socket: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let base: OwnedFd = std::fs::File::open(&real).unwrap().into();
+        let call = Call::Connect {
+            addr: SockAddr::Unix(PathArg {
+                at: At::Fd(1),
+                path: b"s.sock",
+            }),
+        };
+        let args = Arguments::of(&call, &[socket, base]).unwrap();
+        assert_eq!(
+            args,
+            Arguments::Connect(Endpoint::Unix(real.join("s.sock")))
+        );
+        assert_eq!(args.function(), "connect_unix");
+    }
+
+    #[test]
+    fn open_flags_and_names_follow_the_seed() {
+        let call = Call::Open {
+            path: PathArg {
+                at: At::Absolute,
+                path: b"/tmp/f",
+            },
+            flags: libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+            mode: 0o600,
+            umask: 0o022,
+        };
+        let args = Arguments::of(&call, &[]).unwrap();
+        assert_eq!(args.function(), "open");
+        let Arguments::Open {
+            path, flags, mode, ..
+        } = &args
+        else {
+            panic!("{args:?}");
+        };
+        assert_eq!(path, Path::new("/tmp/f"));
+        assert_eq!(flags.names(), ["write_only", "create", "truncate"]);
+        assert_eq!(*mode, Some(0o600));
+        assert_eq!(OpenFlags(libc::O_RDONLY).names(), ["read_only"]);
+        assert_eq!(
+            OpenFlags(libc::O_RDWR | libc::O_TMPFILE).names(),
+            ["read_write", "temporary"]
+        );
     }
 }
