@@ -56,15 +56,42 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The module's runnable example is `broker/examples/master.rs`; the doc test below runs the
-//! queue end to end without a sandbox.
+//! The runnable program is `broker/examples/master.rs`. Below, the request core a sandbox
+//! would run is driven directly, as a program thread's `open` would reach it, and the master
+//! answers it:
 //!
 //! ```
-//! use arbiter::master::Master;
+//! use std::sync::Arc;
+//! use arbiter::core::{Caller, RequestCore, Transport};
+//! use arbiter::master::{Arguments, Master};
+//! use arbiter_policies::{Policy, Source};
+//! use arbiter_protocol::{At, Call, Checked, PathArg};
+//!
+//! let text = "version = 1\n".to_string(); // no rule: every call is the master's
+//! let source = Source::Text { origin: "doc".into(), text };
+//! let policy = Policy::load(&[source], &Default::default()).unwrap();
 //! let (mut master, decider) = Master::channel();
-//! drop(decider); // no sandbox holds the hook any more: the master's queue ends
+//! let core = RequestCore::new(Arc::new(policy), arbiter::audit::Audit::disabled())
+//!     .with_decider(decider);
+//! let program = std::thread::spawn(move || {
+//!     let caller = Caller {
+//!         pid: std::process::id() as i32, tid: None, exe: None, uid: 0, gid: 0,
+//!         transport: Transport::Shim,
+//!     };
+//!     let path = PathArg { at: At::Absolute, path: b"/etc/hostname" };
+//!     let call = Call::Open { path, flags: libc::O_RDONLY, mode: 0, umask: 0 };
+//!     core.handle(&caller, &Checked::new(call, 0).unwrap(), &[]).errno
+//! });
 //! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-//! assert!(rt.block_on(master.receive()).is_err());
+//! rt.block_on(async {
+//!     let call = master.receive().await.unwrap();
+//!     assert_eq!(call.function(), "open");
+//!     assert!(matches!(call.arguments(), Arguments::Open { path, .. } if path.ends_with("hostname")));
+//!     call.deny(libc::EPERM);
+//!     // The program thread is done and the core dropped with it: the queue ends.
+//!     assert!(master.receive().await.is_err());
+//! });
+//! assert_eq!(program.join().unwrap(), libc::EPERM);
 //! ```
 
 use std::sync::mpsc::{sync_channel, SyncSender};
