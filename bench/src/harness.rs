@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::{programs, seqpacket, workload};
+use crate::{decided, programs, seqpacket, workload};
 
 use crate::report::{Entry, Machine, Report};
 use crate::sandboxed::Runner;
@@ -239,6 +239,16 @@ pub fn run(opts: &Options) -> Result<Report> {
             "brokered_open_floor",
             floor_runner.brokered(Kind::Open, 1, 1, base)?,
         ));
+    }
+
+    // Who decides: the same round trips in a library sandbox, by a rule and by a Rust master
+    // that performs every call (see `decided`).
+    for kind in [Kind::Stat, Kind::Open] {
+        for by in [decided::By::Policy, decided::By::Master] {
+            let name = format!("{}_{}_rt", by.name(), kind.name());
+            progress(&name);
+            push(entry(name, decided::measure(by, kind, base, &runner.file)?));
+        }
     }
 
     // The same open and stat as raw system calls: the shim never sees them, the seccomp

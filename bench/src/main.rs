@@ -7,6 +7,7 @@
 //! (found next to `arbiter`, then on `PATH`) with `ARBITER_BIN` naming the `arbiter` under
 //! test.
 
+mod decided;
 mod harness;
 mod plot;
 mod programs;
@@ -48,12 +49,17 @@ enum Sub {
     /// Time calls inside a sandbox (internal: run by the bench itself).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Run the worker in a library sandbox decided by the policy or a Rust master
+    /// (internal: run by the bench itself).
+    #[command(hide = true)]
+    Decided(decided::DecidedArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.worker {
         Some(Sub::Worker(args)) => worker(args),
+        Some(Sub::Decided(args)) => decided::run(args),
         None => run(cli.bench),
     };
     match result {

@@ -148,6 +148,8 @@ impl Report {
         p50_ratio("brokered_getaddrinfo", "native_getaddrinfo", None);
         p50_ratio("brokered_sendto", "native_sendto", None);
         p50_ratio("ideal_open_rt", "bare_rt", None);
+        p50_ratio("master_stat_rt", "policy_stat_rt", None);
+        p50_ratio("master_open_rt", "policy_open_rt", None);
         p50_ratio("seccomp_open", "brokered_open_rt", None);
         p50_ratio("seccomp_stat", "brokered_stat_rt", None);
         p50_ratio("seccomp_open", "native_open", None);

@@ -6,6 +6,7 @@ pub mod confine;
 pub mod core;
 pub mod exit_code;
 pub mod learn;
+pub mod master;
 pub mod policy_lookup;
 pub mod sandbox;
 pub mod serve;

@@ -24,6 +24,11 @@ const REQUIRED: &[&str] = &[
     // an open of /etc/ld.so.cache, natively and through the shim's native-read path
     "native_open_floor",
     "brokered_open_floor",
+    // the same round trips in a library Sandbox, decided by a rule and by a Rust master
+    "policy_stat_rt",
+    "master_stat_rt",
+    "policy_open_rt",
+    "master_open_rt",
 ];
 
 const BROKERED: &[&str] = &[

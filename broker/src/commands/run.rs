@@ -7,20 +7,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arbiter_policies::{Access, Loading, Policy, Source, Vars};
-use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
 use serde_json::json;
 
 use crate::commands::audit_args::AuditArgs;
 use crate::commands::policy_args::PolicyArgs;
 use arbiter::audit::Audit;
 use arbiter::confine;
-use arbiter::core::RequestCore;
 use arbiter::exit_code;
 use arbiter::sandbox::program::{self, ProgramError};
-use arbiter::sandbox::spawn::{self, Launch};
-use arbiter::sandbox::{environment, guardian, shim_path, supervise};
+use arbiter::sandbox::{environment, guardian, shim_path, supervise, Sandbox};
 use arbiter::serve;
-use arbiter::transport;
 
 /// Options of `arbiter run`.
 #[derive(Debug, clap::Args)]
@@ -144,7 +140,6 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
-    shim_path::check(&shim).map_err(anyhow::Error::msg)?;
     let tmpdir = tempfile::Builder::new()
         .prefix("arbiter-")
         .tempdir()
@@ -237,49 +232,26 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     };
 
-    let (broker_end, child_end) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )
-    .context("cannot create the bootstrap socket")?;
-    // The broker creates files with exactly the mode the caller's umask allows; the
-    // command itself starts with the user's umask (restored between fork and exec).
-    // SAFETY: umask has no memory effects.
-    let user_umask = unsafe { libc::umask(0) };
-    // The shim may act in-process only when no audit log must see every call (at
-    // `--audit-level deny` only denials are recorded, and every denial reaches the broker).
-    let fast = !args.no_fast_path && !audit.records_every_call();
-    let confinement = confine::prepare(
-        &prefixes,
-        &shim,
-        !args.no_seccomp_transport,
-        DEFAULT_BOOTSTRAP_FD,
-        fast.then_some(&*policy),
-        Some(&*policy),
-    )
-    .context("cannot prepare the kernel confinement")?;
-    let mut core = RequestCore::new(policy, audit.clone());
-    if !args.quiet {
-        core = core.reporting_denials();
-    }
-    if fast {
-        core = core.with_native_reads(&confinement.native_reads);
-    } else {
-        core = core.without_fast_path();
-    }
-    let core = Arc::new(core);
-    let reporter = Arc::clone(&core);
+    let started = Sandbox::new(policy)
+        .audit(audit.clone())
+        .shim(shim)
+        .prefixes(prefixes.clone())
+        .seccomp_transport(!args.no_seccomp_transport)
+        .fast_path(!args.no_fast_path)
+        .report_denials(!args.quiet)
+        .start()?;
+    let reporter = Arc::clone(started.core());
     audit.event(
         "start",
-        start_fields(&args, &program, core.policy(), &sources, &confinement),
+        start_fields(
+            &args,
+            &program,
+            reporter.policy(),
+            &sources,
+            started.confinement(),
+        ),
     );
-    let floor = confinement
-        .notify
-        .then(|| transport::seccomp::Floor::new(&confinement.floor));
-    let bootstrap = transport::shim::serve_bootstrap(broker_end, core, floor)
-        .context("cannot start serving the sandbox")?;
+    let confinement = started.confinement();
     // --strict: every layer and feature, or nothing (each missing one is named).
     if args.strict && !confinement.missing.is_empty() {
         eprintln!(
@@ -295,11 +267,6 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         );
     }
 
-    let mut preload = shim.clone().into_os_string();
-    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
-        preload.push(":");
-        preload.push(existing);
-    }
     let built = environment::build(std::env::vars_os(), &env_choice);
     if !built.withheld.is_empty() && !args.quiet {
         eprintln!(
@@ -312,38 +279,14 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if args.chdir.is_some() {
         env.insert("PWD".into(), pwd_now.clone().into_os_string());
     }
-    env.insert("LD_PRELOAD".into(), preload);
-    env.insert(
-        ENV_FD.into(),
-        OsString::from(DEFAULT_BOOTSTRAP_FD.to_string()),
-    );
-    env.insert(ENV_SHIM.into(), shim.into_os_string());
-    env.insert("TMPDIR".into(), vars.tmpdir.clone().into_os_string());
-    // Set exactly when the notify filter is installed: an inherited `ARBITER_SECCOMP=1`
-    // (arbiter run inside a sandbox) would make the shim leave connect/bind/listen to a
-    // filter that refuses them.
-    if confinement.notify {
-        env.insert(ENV_SECCOMP.into(), OsString::from("1"));
-    } else {
-        env.remove(std::ffi::OsStr::new(ENV_SECCOMP));
-    }
-    let launch = Launch {
-        program: &program,
-        argv: &args.command,
-        env,
-        bootstrap: child_end,
-        pre_exec: {
-            let mut steps: Vec<spawn::PreExec> = vec![Box::new(move || {
-                // SAFETY: umask is async-signal-safe and has no memory effects.
-                unsafe { libc::umask(user_umask) };
-                Ok(())
-            })];
-            steps.extend(confinement.steps);
-            steps
-        },
+    // The user's own preloads follow the shim, whatever the environment options say.
+    match std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        Some(existing) => env.insert("LD_PRELOAD".into(), existing),
+        None => env.remove(std::ffi::OsStr::new("LD_PRELOAD")),
     };
-    let pid = match spawn::spawn(launch) {
-        Ok(pid) => pid,
+    env.insert("TMPDIR".into(), vars.tmpdir.clone().into_os_string());
+    let running = match started.spawn(&program, &args.command, env) {
+        Ok(running) => running,
         Err(e) => {
             let code = match e.raw_os_error() {
                 Some(libc::ENOENT) => exit_code::NOT_FOUND,
@@ -361,7 +304,8 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     } else {
         supervise::Leftovers::End
     };
-    let ended = supervise::wait(pid, leftovers, &|| {
+    let pid = running.pid();
+    let ended = running.supervise(leftovers, &|| {
         if let Some(w) = &writer {
             w.reopen();
         }
@@ -377,7 +321,6 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         );
     }
     drop(audit);
-    drop(bootstrap);
     if let Some(w) = writer {
         w.finish();
     }

@@ -63,4 +63,40 @@ pub trait Decider: Send + Sync {
     fn name(&self) -> &'static str;
     /// The answer to one check.
     fn decide(&self, question: &Question<'_>) -> Answer;
+    /// Whether a call is offered at most once: the first check of a call the policy leaves
+    /// undecided is offered (to [`Decider::rule`], with the call's [`Arguments`]), and that
+    /// answer stands for the call's other undecided checks (a `rename` whose source and
+    /// destination no rule covers is one question, not two). The default, `false`, offers
+    /// every check to [`Decider::decide`].
+    fn per_call(&self) -> bool {
+        false
+    }
+    /// Whether checks of `call` (as [`Question::call`] names it) that a rule *allows* are
+    /// offered too (a master routing a call family to itself). A rule's denial is final and
+    /// never offered. The default, `false`, offers only what no rule decides.
+    fn routed(&self, call: &'static str) -> bool {
+        let _ = call;
+        false
+    }
+    /// The ruling on one check; `arguments` are the call's typed arguments when
+    /// [`Decider::per_call`] holds. The default is [`Decider::decide`]'s answer; a Rust
+    /// master overrides it to supply whole replies ([`Ruling::Reply`]).
+    fn rule(&self, question: &Question<'_>, arguments: Option<&Arguments>) -> Ruling {
+        let _ = arguments;
+        Ruling::Answer(self.decide(question))
+    }
 }
+
+/// A decider's ruling on one check: an [`Answer`], or the call's whole result supplied by the
+/// decider itself ([`Ruling::Reply`]), which the core returns instead of performing the call.
+#[derive(Debug)]
+pub enum Ruling {
+    /// Allow, deny, or keep the policy's default, as [`Decider::decide`] answers.
+    Answer(Answer),
+    /// The decider supplies the result (and any descriptor) itself: the broker performs
+    /// nothing further for this call — every later check of it is refused — and the program
+    /// receives this outcome. Audited with the decider's name and the reply's result.
+    Reply(super::Outcome),
+}
+
+pub use super::arguments::Arguments;

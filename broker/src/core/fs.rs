@@ -647,14 +647,14 @@ fn open(
             }
             core.check_path(&path, access, notes)?;
             if !exists || excl {
-                let denied = core.check_path(&path, access | Access::CREATE, notes);
-                return Err(if exists {
-                    Errno(libc::EEXIST)
-                } else {
-                    denied.err().unwrap_or(Errno(libc::EACCES))
-                });
+                // The policy does not grant creating here; a decider may (`allows` asks
+                // only the policy): then the open goes on as asked.
+                if let Err(denied) = core.check_path(&path, access | Access::CREATE, notes) {
+                    return Err(if exists { Errno(libc::EEXIST) } else { denied });
+                }
+            } else {
+                flags &= !(libc::O_CREAT | libc::O_EXCL);
             }
-            flags &= !(libc::O_CREAT | libc::O_EXCL);
         } else {
             let needed = if creat {
                 access | Access::CREATE

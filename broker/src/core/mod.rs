@@ -8,6 +8,7 @@
 //! call, decides it against the policy, performs it when allowed, writes the audit record,
 //! and returns an [`Outcome`] for the transport to send back.
 
+pub mod arguments;
 pub mod decider;
 #[cfg(test)]
 mod decider_tests;
@@ -108,6 +109,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome as the core's own result type (a failed outcome is its errno).
+    fn into_result(self) -> Result<Done, Errno> {
+        if self.errno != 0 {
+            return Err(Errno(self.errno));
+        }
+        Ok(Done {
+            value: self.result,
+            payload: self.payload,
+            fd: self.fd,
+        })
+    }
+
     fn from_result(r: Result<Done, Errno>) -> Outcome {
         match r {
             Ok(done) => Outcome {
@@ -170,6 +183,14 @@ pub struct Notes {
     pub asking: Option<(Caller, &'static str)>,
     /// Who decided when it was not the policy (the [`decider::Decider`]'s name).
     pub decided_by: Option<&'static str>,
+    /// The call's typed arguments, built only for a per-call decider
+    /// ([`decider::Decider::per_call`]).
+    pub arguments: Option<decider::Arguments>,
+    /// A per-call decider's answer, standing for the call's later undecided checks.
+    pub ruled: Option<decider::Answer>,
+    /// The result a decider supplied ([`decider::Ruling::Reply`]): returned instead of
+    /// what the core would have done; every check after it is refused.
+    pub reply: Option<Outcome>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -309,9 +330,25 @@ impl RequestCore {
         let mut notes = Notes {
             caller_pid: caller.pid,
             asking: self.decider.as_ref().map(|_| (caller.clone(), call.name())),
+            arguments: self
+                .decider
+                .as_ref()
+                .filter(|d| d.per_call())
+                .and_then(|_| decider::Arguments::of(call, fds)),
             ..Notes::default()
         };
-        let result = fs::perform(self, call, fds, &mut notes);
+        let mut result = fs::perform(self, call, fds, &mut notes);
+        if let Some(reply) = notes.reply.take() {
+            // The decider answered with the result itself: that is what the program gets,
+            // and what the record says.
+            notes.verdict = Some(if reply.errno == 0 {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            });
+            notes.denied = None;
+            result = reply.into_result();
+        }
         let hint = match (&notes.verdict, &notes.denied) {
             (Some(Verdict::Deny), Some(target)) => {
                 let d = denials::Denial {
@@ -353,18 +390,59 @@ impl RequestCore {
         subject: decider::Subject<'_>,
         notes: &mut Notes,
     ) -> arbiter_policies::Decision {
-        let (Some(decider), Some((caller, call)), arbiter_policies::DecidedBy::Default(_)) =
-            (&self.decider, &notes.asking, d.by)
-        else {
+        let (Some(decider), Some((caller, call))) = (&self.decider, &notes.asking) else {
             return d;
         };
-        let question = decider::Question {
-            caller,
-            call,
-            subject,
-            default_errno: (!d.allow).then_some(d.errno),
+        let offered = match d.by {
+            arbiter_policies::DecidedBy::Default(_) => true,
+            // A rule's allow may be routed to the decider; a rule's denial is final.
+            _ => d.allow && decider.routed(call),
         };
-        let (allow, errno) = match decider.decide(&question) {
+        if !offered {
+            return d;
+        }
+        if notes.reply.is_some() {
+            // The decider already supplied this call's result: nothing more is performed.
+            return arbiter_policies::Decision {
+                allow: false,
+                errno: libc::EACCES,
+                ..d
+            };
+        }
+        let answer = match notes.ruled {
+            Some(answer) => answer,
+            None => {
+                let question = decider::Question {
+                    caller,
+                    call,
+                    subject,
+                    default_errno: (!d.allow).then_some(d.errno),
+                };
+                let ruling = if decider.per_call() {
+                    decider.rule(&question, notes.arguments.as_ref())
+                } else {
+                    decider::Ruling::Answer(decider.decide(&question))
+                };
+                match ruling {
+                    decider::Ruling::Answer(answer) => {
+                        if decider.per_call() {
+                            notes.ruled = Some(answer);
+                        }
+                        answer
+                    }
+                    decider::Ruling::Reply(outcome) => {
+                        notes.decided_by = Some(decider.name());
+                        notes.reply = Some(outcome);
+                        return arbiter_policies::Decision {
+                            allow: false,
+                            errno: libc::EACCES,
+                            ..d
+                        };
+                    }
+                }
+            }
+        };
+        let (allow, errno) = match answer {
             decider::Answer::Allow => (true, 0),
             decider::Answer::Deny(errno) => (false, errno),
             decider::Answer::Default => return d,

@@ -2,7 +2,8 @@
 //!
 //! Lookup order (first that exists wins):
 //! 1. `$ARBITER_SHIM_PATH` (must exist);
-//! 2. next to the `arbiter` binary (a cargo build tree: `target/release/`);
+//! 2. next to the `arbiter` binary (a cargo build tree: `target/release/`; for a program
+//!    built in `target/*/examples/` or `target/*/deps/`, one level up);
 //! 3. `<arbiter's directory>/../lib/arbiter/` (what `install.sh PREFIX` makes:
 //!    `PREFIX/bin/arbiter` and `PREFIX/lib/arbiter/libarbiter_shim.so`);
 //! 4. `/usr/local/lib/arbiter/`, then `/usr/lib/arbiter/`.
@@ -29,6 +30,11 @@ pub fn candidates() -> Vec<PathBuf> {
     {
         out.push(dir.join(SHIM_FILE));
         out.push(dir.join("../lib/arbiter").join(SHIM_FILE));
+        // A library user in a cargo build tree (`target/debug/examples/`, `…/deps/`): the
+        // shim is one level up.
+        if dir.ends_with("examples") || dir.ends_with("deps") {
+            out.push(dir.join("..").join(SHIM_FILE));
+        }
     }
     out.extend(SYSTEM_DIRS.iter().map(|d| Path::new(d).join(SHIM_FILE)));
     out

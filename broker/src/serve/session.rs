@@ -13,7 +13,7 @@ use arbiter_policies::{Policy, Vars};
 use arbiter_protocol::daemon::{hello_version, split_argv, Hello, HelloReply, DAEMON_VERSION};
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{decode, encode, MAX_FDS, MAX_MESSAGE};
-use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{self, sockopt};
 use nix::unistd::{Gid, Group, Uid, User};
 use serde_json::json;
 
@@ -23,9 +23,9 @@ use super::limits::{Counters, Held, Limits, Refused, Resource};
 use super::peer::{Peer, PeerError};
 use super::threads::SandboxThreads;
 use crate::audit::Audit;
-use crate::core::RequestCore;
+use crate::sandbox::start::{Handover, Sandbox};
 use crate::transport::seccomp::Floor;
-use crate::transport::shim::{serve_bootstrap_with, ChannelAdmit, ChannelSetup};
+use crate::transport::shim::{ChannelAdmit, ChannelSetup};
 
 /// How long a client has to send its hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -367,21 +367,6 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             "policy": { "digest": policy.digest(), "sources": [source_name(&grant.source)] },
         }),
     );
-    let pair = socket::socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    );
-    let (broker_end, child_end) = match pair {
-        Ok(p) => p,
-        Err(e) => return refuse(&conn, audit, who, &format!("socketpair: {e}")),
-    };
-    let inode = nix::sys::stat::fstat(child_end.as_raw_fd()).map_or(0, |st| st.st_ino);
-    let Ok(bootstrap_dup) = broker_end.try_clone() else {
-        return refuse(&conn, audit, who, "cannot duplicate the bootstrap socket");
-    };
-    let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
     // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
     // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
     // identity (no capabilities).
@@ -402,16 +387,21 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             },
         )
     };
-    let served = match serve_bootstrap_with(
-        broker_end,
-        core,
-        Some(shared.floor.clone()),
-        Some(setup),
-        Some(admit),
-    ) {
+    let handover = Sandbox::new(policy)
+        .audit(sb_audit.clone())
+        .seccomp_floor(shared.floor.clone())
+        .channel_hooks(setup, admit)
+        .serve_elsewhere();
+    let Handover {
+        child_end,
+        broker_end: bootstrap_dup,
+        served,
+        ..
+    } = match handover {
         Ok(h) => h,
-        Err(e) => return refuse(&conn, audit, who, &format!("cannot serve the sandbox: {e}")),
+        Err(e) => return refuse(&conn, audit, who, &e.to_string()),
     };
+    let inode = nix::sys::stat::fstat(child_end.as_raw_fd()).map_or(0, |st| st.st_ino);
     if let Ok(mut live) = shared.live.lock() {
         live.insert(
             id,

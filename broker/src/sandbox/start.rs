@@ -1,0 +1,433 @@
+//! The [`Sandbox`] value: one sandbox's bootstrap socket, both transports (the shim's
+//! channels and seccomp user notification) and its request core, and the command started
+//! in it. `arbiter run` and the master API ([`crate::master`]) are callers of it.
+//!
+//! Three steps, so a caller can look at what the kernel enforces before anything runs:
+//! [`Sandbox`] (what to decide with) → [`Sandbox::start`] → [`Started`] (the confinement is
+//! prepared and the broker serves the bootstrap socket) → [`Started::spawn`] →
+//! [`Running`] (the command runs; wait for it). `arbiter serve`, whose clients' launchers
+//! confine themselves and exec the command, uses [`Sandbox::serve_elsewhere`] instead.
+//!
+//! Starting changes two process-wide settings of the caller: its umask becomes 0 (the
+//! broker applies each caller's own umask to what it creates; the command starts with the
+//! caller's umask restored), and arbiter's own signal handling is left to the caller
+//! ([`Running::wait`] waits for the command alone; `arbiter run` uses
+//! [`super::supervise`] instead, which also reaps what the command leaves behind).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use arbiter_policies::Policy;
+use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
+
+use super::spawn::{self, Launch, PreExec};
+use super::supervise::{self, Ended};
+use super::{program, shim_path};
+use crate::audit::Audit;
+use crate::confine::{self, Confinement};
+use crate::core::decider::Decider;
+use crate::core::RequestCore;
+use crate::master::Master;
+use crate::transport;
+use crate::transport::shim::{ChannelAdmit, ChannelSetup};
+
+/// What a sandbox decides with, and how it confines; [`Sandbox::start`] sets it up.
+pub struct Sandbox {
+    policy: Arc<Policy>,
+    audit: Audit,
+    shim: Option<PathBuf>,
+    prefixes: Vec<PathBuf>,
+    seccomp_transport: bool,
+    fast_path: bool,
+    report_denials: bool,
+    decider: Option<Arc<dyn Decider>>,
+    /// For [`Sandbox::serve_elsewhere`]: the floor of a seccomp listener the launcher sends.
+    floor: Option<transport::seccomp::Floor>,
+    /// For [`Sandbox::serve_elsewhere`]: run in each channel thread and seccomp worker.
+    setup: Option<ChannelSetup>,
+    /// For [`Sandbox::serve_elsewhere`]: asked before each new channel.
+    admit: Option<ChannelAdmit>,
+}
+
+/// A sandbox served for a command started elsewhere ([`Sandbox::serve_elsewhere`]).
+pub struct Handover {
+    /// The request core deciding every call.
+    pub core: Arc<RequestCore>,
+    /// The sandbox's end of the bootstrap socket, for the launcher.
+    pub child_end: OwnedFd,
+    /// A duplicate of the broker's end: shutting it down ends the sandbox's registrations.
+    pub broker_end: OwnedFd,
+    /// The thread serving the bootstrap socket; finished once every process holding the
+    /// sandbox's end has exited.
+    pub served: JoinHandle<()>,
+}
+
+/// Why [`Sandbox::serve_elsewhere`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverError {
+    /// The bootstrap socket pair could not be made.
+    #[error("socketpair: {0}")]
+    Socket(#[source] nix::Error),
+    /// The broker's end could not be duplicated.
+    #[error("cannot duplicate the bootstrap socket")]
+    Duplicate(#[source] std::io::Error),
+    /// The serving thread could not start.
+    #[error("cannot serve the sandbox: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+impl Sandbox {
+    /// A sandbox deciding with `policy`, no audit log, both transports, the shim's fast
+    /// paths on, the shim found where [`shim_path::locate`] looks.
+    pub fn new(policy: Arc<Policy>) -> Sandbox {
+        Sandbox {
+            policy,
+            audit: Audit::disabled(),
+            shim: None,
+            prefixes: Vec::new(),
+            seccomp_transport: true,
+            fast_path: true,
+            report_denials: false,
+            decider: None,
+            floor: None,
+            setup: None,
+            admit: None,
+        }
+    }
+
+    /// A sandbox with no policy of its own: only the built-in `runtime` profile (what any
+    /// dynamically linked program needs to start), everything else left to the decider
+    /// (a [`Master`], say) — and denied when none decides.
+    pub fn without_policy() -> Result<Sandbox> {
+        let policy = Policy::load(
+            &[arbiter_policies::Source::Text {
+                origin: "arbiter::sandbox::Sandbox::without_policy".into(),
+                text: "version = 1\nextends = [\"runtime\"]\n".into(),
+            }],
+            &arbiter_policies::Vars::default(),
+        )
+        .context("the runtime profile")?;
+        Ok(Sandbox::new(Arc::new(policy)))
+    }
+
+    /// Records to `audit`.
+    pub fn audit(mut self, audit: Audit) -> Sandbox {
+        self.audit = audit;
+        self
+    }
+
+    /// Preloads this shim instead of the one [`shim_path::locate`] finds.
+    pub fn shim(mut self, shim: PathBuf) -> Sandbox {
+        self.shim = Some(shim);
+        self
+    }
+
+    /// The program's installation prefixes: the kernel floor lets it read and execute there
+    /// (see [`program::prefixes`]).
+    pub fn prefixes(mut self, prefixes: Vec<PathBuf>) -> Sandbox {
+        self.prefixes = prefixes;
+        self
+    }
+
+    /// Whether the path syscalls that bypass the shim are brokered by seccomp user
+    /// notification (on by default; off, the kernel floor simply denies them).
+    pub fn seccomp_transport(mut self, on: bool) -> Sandbox {
+        self.seccomp_transport = on;
+        self
+    }
+
+    /// Whether the shim may act in-process where the policy allows uniformly (on by default;
+    /// always off while the audit log records every call).
+    pub fn fast_path(mut self, on: bool) -> Sandbox {
+        self.fast_path = on;
+        self
+    }
+
+    /// Prints one line per distinct denial on stderr.
+    pub fn report_denials(mut self, on: bool) -> Sandbox {
+        self.report_denials = on;
+        self
+    }
+
+    /// Hands what the policy leaves undecided to `decider` ([`crate::core::decider`]).
+    pub fn decider(mut self, decider: Arc<dyn Decider>) -> Sandbox {
+        self.decider = Some(decider);
+        self
+    }
+
+    /// Hands what the policy leaves undecided to a Rust master, returned here
+    /// ([`crate::master`]). A sandbox has one decider: this replaces any other.
+    pub fn master(&mut self) -> Master {
+        let (master, decider) = Master::channel();
+        self.decider = Some(decider);
+        master
+    }
+
+    /// [`Sandbox::serve_elsewhere`]: the launcher sends a seccomp notify listener, served
+    /// with this floor.
+    pub fn seccomp_floor(mut self, floor: transport::seccomp::Floor) -> Sandbox {
+        self.floor = Some(floor);
+        self
+    }
+
+    /// [`Sandbox::serve_elsewhere`]: `setup` runs first in each channel thread and seccomp
+    /// worker (`arbiter serve` takes on the client's identity there); `admit` is asked
+    /// before each new channel (its limits).
+    pub fn channel_hooks(mut self, setup: ChannelSetup, admit: ChannelAdmit) -> Sandbox {
+        self.setup = Some(setup);
+        self.admit = Some(admit);
+        self
+    }
+
+    /// Serves a sandbox whose command is started elsewhere — by a launcher that confines
+    /// itself and execs the command with [`Handover::child_end`] (`arbiter serve`): no
+    /// confinement is prepared here, no umask changed.
+    pub fn serve_elsewhere(self) -> Result<Handover, HandoverError> {
+        let (broker_end, child_end) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(HandoverError::Socket)?;
+        let dup = broker_end.try_clone().map_err(HandoverError::Duplicate)?;
+        let mut core = RequestCore::new(self.policy, self.audit);
+        if self.report_denials {
+            core = core.reporting_denials();
+        }
+        if !self.fast_path {
+            core = core.without_fast_path();
+        }
+        if let Some(decider) = self.decider {
+            core = core.with_decider(decider);
+        }
+        let core = Arc::new(core);
+        let served = transport::shim::serve_bootstrap_with(
+            broker_end,
+            Arc::clone(&core),
+            self.floor,
+            self.setup,
+            self.admit,
+        )
+        .map_err(HandoverError::Serve)?;
+        Ok(Handover {
+            core,
+            child_end,
+            broker_end: dup,
+            served,
+        })
+    }
+
+    /// The policy deciding.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// Prepares the kernel confinement, builds the request core and serves the bootstrap
+    /// socket. Sets the process's umask to 0 (see the module documentation).
+    pub fn start(self) -> Result<Started> {
+        let shim = match self.shim {
+            Some(shim) => shim,
+            None => shim_path::locate().map_err(anyhow::Error::msg)?,
+        };
+        shim_path::check(&shim).map_err(anyhow::Error::msg)?;
+        let (broker_end, child_end) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .context("cannot create the bootstrap socket")?;
+        // The broker creates files with exactly the mode the caller's umask allows; the
+        // command itself starts with the user's umask (restored between fork and exec).
+        // SAFETY: umask has no memory effects.
+        let user_umask = unsafe { libc::umask(0) };
+        // The shim may act in-process only when no audit log must see every call (at
+        // `--audit-level deny` only denials are recorded, and every denial reaches the
+        // broker).
+        let fast = self.fast_path && !self.audit.records_every_call();
+        let policy = self.policy;
+        let confinement = confine::prepare(
+            &self.prefixes,
+            &shim,
+            self.seccomp_transport,
+            DEFAULT_BOOTSTRAP_FD,
+            fast.then_some(&*policy),
+            Some(&*policy),
+        )
+        .context("cannot prepare the kernel confinement")?;
+        let mut core = RequestCore::new(policy, self.audit);
+        if self.report_denials {
+            core = core.reporting_denials();
+        }
+        if fast {
+            core = core.with_native_reads(&confinement.native_reads);
+        } else {
+            core = core.without_fast_path();
+        }
+        if let Some(decider) = self.decider {
+            core = core.with_decider(decider);
+        }
+        let core = Arc::new(core);
+        let floor = confinement
+            .notify
+            .then(|| transport::seccomp::Floor::new(&confinement.floor));
+        let bootstrap = transport::shim::serve_bootstrap(broker_end, Arc::clone(&core), floor)
+            .context("cannot start serving the sandbox")?;
+        Ok(Started {
+            core,
+            confinement,
+            shim,
+            child_end,
+            bootstrap,
+            user_umask,
+        })
+    }
+}
+
+/// A sandbox whose broker serves, ready to start its command.
+pub struct Started {
+    core: Arc<RequestCore>,
+    confinement: Confinement,
+    shim: PathBuf,
+    child_end: OwnedFd,
+    bootstrap: JoinHandle<()>,
+    user_umask: libc::mode_t,
+}
+
+impl Started {
+    /// The request core deciding every call.
+    pub fn core(&self) -> &Arc<RequestCore> {
+        &self.core
+    }
+
+    /// What the kernel will enforce ([`Confinement::missing`] names what it will not).
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// The shim preloaded.
+    pub fn shim_path(&self) -> &Path {
+        &self.shim
+    }
+
+    /// Starts `argv` (its first word found in `$PATH`) with this process's environment.
+    pub fn spawn_command(self, argv: &[OsString]) -> Result<Running> {
+        let first = argv.first().context("no command")?;
+        let path_var = std::env::var_os("PATH");
+        let program = program::find(first, path_var.as_deref())?;
+        let env = std::env::vars_os().collect();
+        Ok(self.spawn(&program, argv, env)?)
+    }
+
+    /// Starts `program` with `argv` and `env` under the sandbox. The sandbox's own
+    /// variables (`LD_PRELOAD` with the shim first, the bootstrap fd, the shim's path, the
+    /// seccomp transport's flag) are set over `env`. Exec failures come back as the error.
+    pub fn spawn(
+        self,
+        program: &Path,
+        argv: &[OsString],
+        mut env: BTreeMap<OsString, OsString>,
+    ) -> std::io::Result<Running> {
+        let mut preload = self.shim.clone().into_os_string();
+        if let Some(existing) = env.get(std::ffi::OsStr::new("LD_PRELOAD")) {
+            if !existing.is_empty() {
+                preload.push(":");
+                preload.push(existing);
+            }
+        }
+        env.insert("LD_PRELOAD".into(), preload);
+        env.insert(
+            ENV_FD.into(),
+            OsString::from(DEFAULT_BOOTSTRAP_FD.to_string()),
+        );
+        env.insert(ENV_SHIM.into(), self.shim.into_os_string());
+        // Set exactly when the notify filter is installed: an inherited `ARBITER_SECCOMP=1`
+        // (a sandbox started inside a sandbox) would make the shim leave connect/bind/listen
+        // to a filter that refuses them.
+        if self.confinement.notify {
+            env.insert(ENV_SECCOMP.into(), OsString::from("1"));
+        } else {
+            env.remove(std::ffi::OsStr::new(ENV_SECCOMP));
+        }
+        let user_umask = self.user_umask;
+        let mut pre_exec: Vec<PreExec> = vec![Box::new(move || {
+            // SAFETY: umask is async-signal-safe and has no memory effects.
+            unsafe { libc::umask(user_umask) };
+            Ok(())
+        })];
+        pre_exec.extend(self.confinement.steps);
+        let pid = spawn::spawn(Launch {
+            program,
+            argv,
+            env,
+            bootstrap: self.child_end,
+            pre_exec,
+        })?;
+        Ok(Running {
+            pid,
+            core: self.core,
+            bootstrap: self.bootstrap,
+        })
+    }
+}
+
+/// A sandbox whose command runs.
+pub struct Running {
+    pid: libc::pid_t,
+    core: Arc<RequestCore>,
+    bootstrap: JoinHandle<()>,
+}
+
+impl Running {
+    /// The command's process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// The request core deciding every call.
+    pub fn core(&self) -> &Arc<RequestCore> {
+        &self.core
+    }
+
+    /// Waits for the command, then for the broker to finish serving (every process that
+    /// held the sandbox's bootstrap socket has exited). Leftover processes the command
+    /// started keep the broker serving until they exit; the sandbox's hook (a
+    /// [`Master`]'s queue) ends after that.
+    pub fn wait(self) -> Ended {
+        let mut status = 0;
+        let ended = loop {
+            // SAFETY: status is a valid out-pointer.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if r == self.pid {
+                break if libc::WIFSIGNALED(status) {
+                    Ended::Signaled(libc::WTERMSIG(status))
+                } else {
+                    Ended::Exited(libc::WEXITSTATUS(status))
+                };
+            }
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break Ended::Exited(125);
+            }
+        };
+        drop(self.core);
+        let _ = self.bootstrap.join();
+        ended
+    }
+
+    /// `arbiter run`'s supervision ([`supervise::wait`]): as a subreaper, waits for the
+    /// command, relaying signals, then ends or waits for what it left running as `leftovers`
+    /// says; `on_hangup` runs on SIGHUP.
+    /// Needs [`supervise::prepare`] called before any thread was started.
+    pub fn supervise(self, leftovers: supervise::Leftovers, on_hangup: &dyn Fn()) -> Ended {
+        let ended = supervise::wait(self.pid, leftovers, on_hangup);
+        drop(self.core);
+        drop(self.bootstrap);
+        ended
+    }
+}
