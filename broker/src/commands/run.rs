@@ -11,6 +11,7 @@ use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
 use serde_json::json;
 
 use crate::commands::audit_args::AuditArgs;
+use crate::commands::decide_args::DecideArgs;
 use crate::commands::policy_args::PolicyArgs;
 use arbiter::audit::Audit;
 use arbiter::confine;
@@ -31,6 +32,9 @@ pub struct RunArgs {
     /// The audit log.
     #[command(flatten)]
     pub log: AuditArgs,
+    /// Who decides what the policy leaves to its default (`--decider`, `--ask`).
+    #[command(flatten)]
+    pub decide: Box<DecideArgs>,
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
@@ -257,6 +261,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     } else {
         core = core.without_fast_path();
     }
+    let deciding = args.decide.start(&audit)?;
+    if let Some(d) = &deciding {
+        core = core.with_decider(d.decider());
+    }
     let core = Arc::new(core);
     let reporter = Arc::clone(&core);
     audit.event(
@@ -344,11 +352,21 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
             return Ok(early(code));
         }
     };
-    let ended = supervise::wait(pid, &|| {
-        if let Some(w) = &writer {
-            w.reopen();
+    let besides = deciding.as_ref().map(|d| d.besides()).unwrap_or_default();
+    let ended = supervise::wait_besides(
+        pid,
+        &|| {
+            if let Some(w) = &writer {
+                w.reopen();
+            }
+        },
+        &besides,
+    );
+    if let Some(d) = &deciding {
+        if let Err(e) = d.finish(&sources, &args.command) {
+            eprintln!("arbiter: {e:#}");
         }
-    });
+    }
     if let Some(summary) = reporter.denials().summary() {
         arbiter::core::denials::write_line(&format!("{summary}\n"));
     }

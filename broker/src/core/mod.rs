@@ -169,6 +169,9 @@ pub struct Notes {
     pub asking: Option<(Caller, &'static str)>,
     /// Who decided when it was not the policy (the [`decider::Decider`]'s name).
     pub decided_by: Option<&'static str>,
+    /// The call's arguments as the audit log names them, kept only when a
+    /// [`decider::Decider`] may be asked ([`decider::Question::args`]).
+    pub asking_args: Option<serde_json::Value>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -305,6 +308,10 @@ impl RequestCore {
         let mut notes = Notes {
             caller_pid: caller.pid,
             asking: self.decider.as_ref().map(|_| (caller.clone(), call.name())),
+            asking_args: self
+                .decider
+                .as_ref()
+                .map(|_| crate::audit::record::args_json(call)),
             ..Notes::default()
         };
         let result = fs::perform(self, call, fds, &mut notes);
@@ -359,6 +366,7 @@ impl RequestCore {
             call,
             subject,
             default_errno: (!d.allow).then_some(d.errno),
+            args: notes.asking_args.as_ref(),
         };
         let (allow, errno) = match decider.decide(&question) {
             decider::Answer::Allow => (true, 0),

@@ -72,6 +72,13 @@ impl From<Ended> for ExitCode {
 /// `on_hangup` runs on every SIGHUP arbiter receives, before it is relayed; it must not
 /// block for long, since signals wait meanwhile.
 pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
+    wait_besides(main, on_hangup, &[])
+}
+
+/// [`wait`], for a sandbox whose broker has children of its own outside it (`besides`, say
+/// an external decider process, which lives until the sandbox is gone): returns once every
+/// child of arbiter left is one of them.
+pub fn wait_besides(main: libc::pid_t, on_hangup: &dyn Fn(), besides: &[libc::pid_t]) -> Ended {
     let mut set = SigSet::empty();
     for s in HANDLED {
         set.add(s);
@@ -84,6 +91,13 @@ pub fn wait(main: libc::pid_t, on_hangup: &dyn Fn()) -> Ended {
             // SAFETY: status is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid == 0 {
+                if !besides.is_empty() {
+                    // SAFETY: getpid has no preconditions.
+                    let me = unsafe { libc::getpid() };
+                    if children(me).iter().all(|c| besides.contains(c)) {
+                        return ended.unwrap_or(Ended::Exited(125));
+                    }
+                }
                 break;
             }
             if pid < 0 {
