@@ -33,7 +33,7 @@ use crate::core::decider::{Answer, Decider, Question, Subject};
 #[non_exhaustive]
 pub enum AskError {
     /// The terminal could not be opened (no controlling terminal: ENXIO).
-    #[error("--ask needs a terminal to ask on, and {path} cannot be opened: {source}")]
+    #[error("--ask needs a terminal to ask on (run arbiter from one; --decider CMD decides without one), and {path} cannot be opened")]
     NoTerminal {
         /// The terminal's path.
         path: String,
@@ -110,7 +110,6 @@ impl Asker {
     fn ask(&self, q: &Question<'_>) -> Option<char> {
         let fd = self.tty.as_raw_fd();
         let mut tty = &self.tty;
-        let _ = tty.write_all(prompt(q).as_bytes());
         // SAFETY: termios is plain old data.
         let mut mode: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: tcgetattr on our open terminal into a valid termios.
@@ -124,9 +123,10 @@ impl Asker {
             // SAFETY: tcsetattr on our open terminal with a valid termios.
             unsafe { libc::tcsetattr(fd, libc::TCSANOW, &keys) };
         }
-        // Typeahead is not an answer.
+        // Keys typed before the question appears are not an answer to it.
         // SAFETY: tcflush on our open terminal.
         unsafe { libc::tcflush(fd, libc::TCIFLUSH) };
+        let _ = tty.write_all(prompt(q).as_bytes());
         let mut key = None;
         let mut byte = [0u8; 1];
         loop {

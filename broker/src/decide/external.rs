@@ -48,7 +48,7 @@ pub struct Options {
 #[non_exhaustive]
 pub enum StartError {
     /// Spawning the command failed.
-    #[error("cannot start the decider `{command}`: {source}")]
+    #[error("cannot start the decider `{command}`")]
     Spawn {
         /// The command's first word.
         command: String,
@@ -56,8 +56,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// `pidfd_open` on the started decider failed.
-    #[error("pidfd_open on the decider: {0}")]
-    Pidfd(std::io::Error),
+    #[error("pidfd_open on the decider")]
+    Pidfd(#[source] std::io::Error),
 }
 
 /// What went wrong with the decider, as a `decider_error` record's `error` names it.
