@@ -198,10 +198,7 @@ impl Decider for Asker {
 
 /// The question's text: who, what, and the keys.
 fn prompt(q: &Question<'_>) -> String {
-    let exe = q
-        .caller
-        .exe
-        .as_deref()
+    let exe = super::wire::exe_of(q.caller)
         .map(|e| shown(&e.display().to_string()))
         .unwrap_or_else(|| "?".into());
     let what = match q.subject {

@@ -72,6 +72,15 @@ pub fn subject_json(subject: &Subject<'_>) -> Value {
     }
 }
 
+/// The caller's executable: as the transport recorded it, else `/proc/PID/exe` (the caller
+/// waits for the answer, so its pid is still its own).
+pub fn exe_of(caller: &crate::core::Caller) -> Option<std::path::PathBuf> {
+    match &caller.exe {
+        Some(exe) => Some(exe.to_path_buf()),
+        None => std::fs::read_link(format!("/proc/{}/exe", caller.pid)).ok(),
+    }
+}
+
 /// One request line (with its newline) for the check `q`, numbered `id`.
 pub fn request(id: u64, q: &Question<'_>) -> String {
     let caller = q.caller;
@@ -105,7 +114,7 @@ pub fn request(id: u64, q: &Question<'_>) -> String {
     }
     o.insert("uid".into(), json!(caller.uid));
     o.insert("gid".into(), json!(caller.gid));
-    if let Some(exe) = &caller.exe {
+    if let Some(exe) = exe_of(caller) {
         o.insert("exe".into(), path_json(exe.as_os_str().as_bytes()));
     }
     o.insert("transport".into(), json!(caller.transport.name()));
