@@ -7,6 +7,7 @@
 //! (found next to `arbiter`, then on `PATH`) with `ARBITER_BIN` naming the `arbiter` under
 //! test.
 
+mod decider;
 mod harness;
 mod plot;
 mod programs;
@@ -48,12 +49,16 @@ enum Sub {
     /// Time calls inside a sandbox (internal: run by the bench itself).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Answer arbiter's decider requests, allowing all (internal: the `decider_*` rows).
+    #[command(hide = true)]
+    Decider,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.worker {
         Some(Sub::Worker(args)) => worker(args),
+        Some(Sub::Decider) => decider::serve().map(|()| ExitCode::SUCCESS),
         None => run(cli.bench),
     };
     match result {
