@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -173,16 +174,32 @@ impl External {
     /// Starts `opts.command` with piped stdin and stdout (its stderr is arbiter's), writes
     /// the hello line and starts the writer and reader threads.
     pub fn start(opts: &Options, audit: Audit) -> Result<External, StartError> {
-        let mut child = Command::new(&opts.command[0])
+        let mut command = Command::new(&opts.command[0]);
+        command
             .args(&opts.command[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|source| StartError::Spawn {
-                command: opts.command[0].clone(),
-                source,
-            })?;
+            .stderr(Stdio::inherit());
+        // SAFETY: between fork and exec the closure makes only async-signal-safe calls
+        // (sigprocmask, signal, setpgid) on local data.
+        unsafe {
+            command.pre_exec(|| {
+                // arbiter blocks the signals it waits for; the decider starts with none
+                // blocked and SIGPIPE at its default, in a process group of its own so that
+                // a Ctrl-C meant for the program does not end it (it ends at the end of its
+                // input).
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::setpgid(0, 0);
+                Ok(())
+            })
+        };
+        let mut child = command.spawn().map_err(|source| StartError::Spawn {
+            command: opts.command[0].clone(),
+            source,
+        })?;
         let pid = child.id() as libc::pid_t;
         // Our own child, not yet reaped (nothing waits for children before the sandbox
         // runs), so the pidfd names exactly it.
@@ -322,8 +339,9 @@ impl Decider for External {
             }
             pending.slots.insert(id, tx);
         }
+        let line = wire::request(id, q);
         let sent = match &*self.queue.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(queue) => queue.try_send(wire::request(id, q)),
+            Some(queue) => queue.try_send(line),
             None => Err(TrySendError::Disconnected(String::new())),
         };
         if let Err(e) = sent {
