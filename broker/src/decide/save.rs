@@ -422,5 +422,32 @@ mod tests {
             arbiter_policies::DecidedBy::Rule
         );
         assert!(policy.decide_resolve("example.com").allow);
+        assert!(!policy.decide_resolve("other.example.com").allow);
+        // Endpoints: exactly the address, port and protocol answered, in the right family.
+        use arbiter_policies::Endpoint;
+        let tcp = |a: &str| Endpoint::Tcp(a.parse().unwrap());
+        assert!(policy.decide_connect(&tcp("127.0.0.1:8080"), &[]).allow);
+        assert!(!policy.decide_connect(&tcp("127.0.0.1:8081"), &[]).allow);
+        assert!(
+            !policy
+                .decide_connect(&Endpoint::Udp("127.0.0.1:8080".parse().unwrap()), &[])
+                .allow
+        );
+        assert!(!policy.decide_bind(&tcp("127.0.0.1:8080")).decision.allow);
+        let bind = policy.decide_bind(&tcp("[::1]:9000")).decision;
+        assert_eq!(
+            (bind.allow, bind.by),
+            (false, arbiter_policies::DecidedBy::Rule)
+        );
+        assert!(
+            policy
+                .decide_connect(&Endpoint::Abstract(b"my*sock".to_vec()), &[])
+                .allow
+        );
+        assert!(
+            !policy
+                .decide_connect(&Endpoint::Abstract(b"myXsock".to_vec()), &[])
+                .allow
+        );
     }
 }
