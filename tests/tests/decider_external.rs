@@ -296,6 +296,15 @@ fn a_decider_that_never_answers_gets_the_default_after_its_timeout() {
         );
         assert_status(&r, 1);
         assert!(stderr(&r.out).contains("Permission denied"));
+        // Said on stderr too, once, so it is seen without an audit log.
+        assert_eq!(
+            stderr(&r.out)
+                .matches("arbiter: decider: timeout: ")
+                .count(),
+            1,
+            "{}",
+            stderr(&r.out)
+        );
         let t = errors(&r, "timeout");
         assert!(
             t.iter()

@@ -126,6 +126,20 @@ impl FailureRecord<'_> {
         if let Some(a) = self.answer {
             o.insert("answer".into(), json!(a.word()));
         }
+        // The first failure of each kind is also said on stderr: without an audit log it
+        // would otherwise go unseen.
+        let bit = 1u32 << (self.failure as u32);
+        if shared.told.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+            let answer = match self.answer {
+                Some(a) => format!("; the default answer ({}) applies", a.word()),
+                None => String::new(),
+            };
+            crate::core::denials::write_line(&format!(
+                "arbiter: decider: {}: {}{answer} (further ones: `decider_error` in the audit log)\n",
+                self.failure.word(),
+                self.detail
+            ));
+        }
         audit.event("decider_error", v);
     }
 }
@@ -148,6 +162,8 @@ struct Shared {
     /// waits for the end of a stdout some orphan of the decider holds open.
     audit: Mutex<Option<Audit>>,
     default: DefaultAnswer,
+    /// The [`Failure`] kinds already said on stderr (one bit each).
+    told: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -220,6 +236,7 @@ impl External {
             next_id: AtomicU64::new(1),
             audit: Mutex::new(Some(audit)),
             default: opts.default,
+            told: std::sync::atomic::AtomicU32::new(0),
         });
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         // The queue is empty: the hello line always fits.
