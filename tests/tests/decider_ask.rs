@@ -270,3 +270,86 @@ fn ask_without_a_terminal_refuses_to_start() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(marker.exists());
 }
+
+#[test]
+fn ask_about_a_connection_saves_a_connect_rule_a_rerun_obeys() {
+    if !have("python3") {
+        eprintln!("SKIP: python3 is not installed (it drives the pseudo-terminal)");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    // Control: the port accepts connections natively.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    let program = format!(
+        "import socket\nfor _ in range(2):\n    socket.create_connection(('127.0.0.1', {port})).close()\n    print('connected', flush=True)\n"
+    );
+    for nobody in users {
+        let sb = Sandbox::new();
+        let saved = sb.path("net.toml");
+        let endpoint = format!("tcp:127.0.0.1:{port}");
+        let asked = on_terminal(
+            &sb,
+            nobody,
+            &[(endpoint.as_str(), "A")],
+            &[
+                "run",
+                "--ask",
+                "--save",
+                saved.to_str().unwrap(),
+                "--",
+                "python3",
+                "-c",
+                &program,
+            ],
+        );
+        let t = &asked.transcript;
+        assert_eq!(asked.status, 0, "{t}");
+        assert_eq!(t.matches("connected\r\n").count(), 2, "{t}");
+        let about: Vec<&String> = asked
+            .questions
+            .iter()
+            .filter(|q| q.contains(&endpoint))
+            .collect();
+        assert_eq!(about.len(), 1, "asked once: {:#?}", asked.questions);
+        assert!(about[0].starts_with("connect "), "{about:?}");
+        let text = std::fs::read_to_string(&saved).unwrap();
+        assert!(
+            text.contains("[[connect]]") && text.contains(&format!("ports = \"{port}\"")),
+            "{text}"
+        );
+        // Replayed without --ask: the connection is allowed by the saved rule; the default
+        // profile alone refuses it.
+        let replay = |policy: &[&str]| {
+            let mut c = Command::new(arbiter());
+            c.arg("run")
+                .args(policy)
+                .args(["--", "python3", "-c", &program])
+                .current_dir(&sb.dir)
+                .env("PATH", "/usr/bin:/bin")
+                .env_remove("LD_LIBRARY_PATH")
+                .stdin(Stdio::null());
+            c.output().unwrap()
+        };
+        let o = replay(&["--policy", saved.to_str().unwrap()]);
+        assert_eq!(
+            stdout(&o),
+            "connected\nconnected\n",
+            "{}\n{text}",
+            stderr(&o)
+        );
+        let o = replay(&[]);
+        assert_eq!(
+            stdout(&o),
+            "",
+            "the default policy refuses it: {}",
+            stderr(&o)
+        );
+    }
+}
