@@ -12,6 +12,9 @@
 //!    which bypass the shim and reach the broker by seccomp user notification.
 //!    `brokered_stat_rt` (and its `_tN`/`_pN` variants) runs the stat workload with
 //!    `arbiter run --no-fast-path`: every call goes to the broker.
+//!    `decider_stat` and `decider_open` time the same stat and open of a file no rule
+//!    covers under `arbiter run --no-fast-path --decider 'arbiter-bench decider'`: every
+//!    call is answered by an external decider over the JSON-lines protocol.
 //! 4. Whole programs ([`programs`]): start-up (`run_true`, `run_python`), `git status` in
 //!    a 5,000-file repository (`run_git_status`) and `make -j2` of a small C project
 //!    (`run_make`), each against its `native_*` run; then the broker's resident memory
@@ -194,7 +197,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     // The same stat with every call sent to the broker (no in-process fast path): what the
     // round trip itself costs next to bare_rt.
     let round_trip = Runner {
-        run_flags: vec!["--no-fast-path"],
+        run_flags: vec!["--no-fast-path".into()],
         ..runner.clone()
     };
     brokered_family(
@@ -216,6 +219,32 @@ pub fn run(opts: &Options) -> Result<Report> {
         opts,
         &mut push,
     )?;
+
+    // The same stat and open of a file no rule covers, every call answered by an external
+    // decider (`arbiter-bench decider`, allowing all, over the JSON-lines protocol): what a
+    // decider's answer costs next to the policy's (brokered_stat_rt, brokered_open_rt).
+    let outside = tempfile::Builder::new()
+        .prefix("arbiter-bench-outside-")
+        .tempdir_in("/var/tmp")
+        .context("cannot create a directory outside the policy in /var/tmp")?;
+    let outside_file = outside.path().canonicalize()?.join("target.txt");
+    std::fs::write(&outside_file, b"arbiter bench\n")?;
+    let me = std::env::current_exe().context("cannot find the arbiter-bench binary")?;
+    let decided = Runner {
+        file: outside_file,
+        run_flags: vec![
+            "--no-fast-path".into(),
+            "--decider".into(),
+            format!("{} decider", me.display()),
+        ],
+        ..runner.clone()
+    };
+    for kind in [Kind::Stat, Kind::Open] {
+        let name = format!("decider_{}", kind.name());
+        progress(&name);
+        push(entry(name, decided.brokered(kind, 1, 1, base)?));
+    }
+    drop(outside);
 
     // An open of a file in the kernel floor that the policy grants: a native, marked open
     // decided by Landlock (see docs/security.md), next to the same open made natively.

@@ -8,6 +8,7 @@
 //! test.
 
 mod decided;
+mod decider;
 mod harness;
 mod plot;
 mod programs;
@@ -53,6 +54,9 @@ enum Sub {
     /// (internal: run by the bench itself).
     #[command(hide = true)]
     Decided(decided::DecidedArgs),
+    /// Answer arbiter's decider requests, allowing all (internal: the `decider_*` rows).
+    #[command(hide = true)]
+    Decider,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     let result = match cli.worker {
         Some(Sub::Worker(args)) => worker(args),
         Some(Sub::Decided(args)) => decided::run(args),
+        Some(Sub::Decider) => decider::serve().map(|()| ExitCode::SUCCESS),
         None => run(cli.bench),
     };
     match result {

@@ -153,6 +153,8 @@ impl Report {
         p50_ratio("seccomp_open", "brokered_open_rt", None);
         p50_ratio("seccomp_stat", "brokered_stat_rt", None);
         p50_ratio("seccomp_open", "native_open", None);
+        p50_ratio("decider_stat", "brokered_stat_rt", None);
+        p50_ratio("decider_open", "brokered_open_rt", None);
         p50_ratio("seccomp_stat", "native_stat", None);
         p50_ratio("run_git_status", "native_git_status", Some(2.0));
         p50_ratio("run_make", "native_make", Some(2.0));

@@ -26,7 +26,7 @@ pub struct Runner {
     /// The loopback listener.
     pub addr: SocketAddrV4,
     /// Further `arbiter run` options (`--no-fast-path` for the `brokered_stat_rt` entries).
-    pub run_flags: Vec<&'static str>,
+    pub run_flags: Vec<String>,
 }
 
 impl Runner {

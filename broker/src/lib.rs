@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod confine;
 pub mod core;
+pub mod decide;
 pub mod exit_code;
 pub mod learn;
 pub mod master;

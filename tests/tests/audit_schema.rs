@@ -100,3 +100,59 @@ fn every_record_of_a_run_matches_the_schema() {
     assert_eq!(o.status.code(), Some(0));
     validate(&deny);
 }
+
+#[test]
+fn decider_records_match_the_schema() {
+    if !validator_available() {
+        println!("SKIP: {VALIDATOR} has no jsonschema module (Debian package python3-jsonschema)");
+        return;
+    }
+    let sb = Sandbox::new();
+    let log = sb.path("decider.jsonl");
+    // Answers the first request with an allow (a call record with `decided_by`), every later
+    // one with garbage, an unknown id, an unknown errno name and a duplicate.
+    let decider = sb.path("decider.py");
+    std::fs::write(
+        &decider,
+        r#"
+import json, sys
+first = True
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("type") != "request":
+        continue
+    i = m["id"]
+    if first:
+        first = False
+        print(json.dumps({"id": i, "decision": "allow"}), flush=True)
+        continue
+    print("garbage", flush=True)
+    print(json.dumps({"id": 999999999, "decision": "allow"}), flush=True)
+    print(json.dumps({"id": i, "decision": "deny", "errno": "EBOGUS"}), flush=True)
+    print(json.dumps({"id": i, "decision": "allow"}), flush=True)
+"#,
+    )
+    .unwrap();
+    let outside = arbiter_tests::outside_dir();
+    let f = outside.path().join("f");
+    std::fs::write(&f, "x").unwrap();
+    let cmd = format!("python3 {}", decider.display());
+    let script = format!("cat {0}; cat {0}; true", f.display());
+    let o = sb.run(
+        &[
+            "-q",
+            "--audit-level",
+            "all",
+            "--audit",
+            log.to_str().unwrap(),
+            "--decider",
+            &cmd,
+        ],
+        &["sh", "-c", &script],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let types = validate(&log);
+    assert!(types.iter().any(|x| x == "decider_error"), "{types:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(r#""decided_by":"decider""#), "{text}");
+}

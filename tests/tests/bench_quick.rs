@@ -29,6 +29,9 @@ const REQUIRED: &[&str] = &[
     "master_stat_rt",
     "policy_open_rt",
     "master_open_rt",
+    // stat and open of a file no rule covers, answered by an external decider
+    "decider_stat",
+    "decider_open",
 ];
 
 const BROKERED: &[&str] = &[

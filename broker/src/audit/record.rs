@@ -179,6 +179,14 @@ fn path_arg(p: &PathArg<'_>) -> Value {
     path_json(p.path)
 }
 
+/// The `args` object of `call`'s audit record (what an external decider is sent as the
+/// request's `args`: one vocabulary for both).
+pub fn args_json(call: &Call<'_>) -> Value {
+    let mut args = serde_json::Map::new();
+    describe_args(call, &mut args);
+    Value::Object(args)
+}
+
 fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
     match call {
         Call::Open {

@@ -59,6 +59,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
     let run_args = RunArgs {
         rules: Default::default(),
         log: Default::default(),
+        decide: Default::default(),
         strict: false,
         clearenv: false,
         setenv: Vec::new(),

@@ -5,6 +5,7 @@ pub mod audit_args;
 pub mod bench;
 pub mod check;
 pub mod completions;
+pub mod decide_args;
 pub mod doctor;
 pub mod explain;
 pub mod learn;

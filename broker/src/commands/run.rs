@@ -10,6 +10,7 @@ use arbiter_policies::{Access, Loading, Policy, Source, Vars};
 use serde_json::json;
 
 use crate::commands::audit_args::AuditArgs;
+use crate::commands::decide_args::DecideArgs;
 use crate::commands::policy_args::PolicyArgs;
 use arbiter::audit::Audit;
 use arbiter::confine;
@@ -27,6 +28,9 @@ pub struct RunArgs {
     /// The audit log.
     #[command(flatten)]
     pub log: AuditArgs,
+    /// Who decides what the policy leaves to its default (`--decider`, `--ask`).
+    #[command(flatten)]
+    pub decide: Box<DecideArgs>,
     /// Refuse to run (exit 125) unless both kernel layers, Landlock and seccomp, are enforced.
     #[arg(long)]
     pub strict: bool,
@@ -232,14 +236,18 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     };
 
-    let started = Sandbox::new(policy)
+    let deciding = args.decide.start(&audit)?;
+    let mut sandbox = Sandbox::new(policy)
         .audit(audit.clone())
         .shim(shim)
         .prefixes(prefixes.clone())
         .seccomp_transport(!args.no_seccomp_transport)
         .fast_path(!args.no_fast_path)
-        .report_denials(!args.quiet)
-        .start()?;
+        .report_denials(!args.quiet);
+    if let Some(d) = &deciding {
+        sandbox = sandbox.decider(d.decider());
+    }
+    let started = sandbox.start()?;
     let reporter = Arc::clone(started.core());
     audit.event(
         "start",
@@ -304,12 +312,22 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     } else {
         supervise::Leftovers::End
     };
+    // The decider process is arbiter's child but not the sandbox's: it is neither waited
+    // for nor ended with the sandbox.
+    for pid in deciding.as_ref().map(|d| d.besides()).unwrap_or_default() {
+        supervise::exempt(pid);
+    }
     let pid = running.pid();
     let ended = running.supervise(leftovers, &|| {
         if let Some(w) = &writer {
             w.reopen();
         }
     });
+    if let Some(d) = &deciding {
+        if let Err(e) = d.finish(&sources, &args.command) {
+            eprintln!("arbiter: {e:#}");
+        }
+    }
     if let Some(summary) = reporter.denials().summary() {
         arbiter::core::denials::write_line(&format!("{summary}\n"));
     }

@@ -41,6 +41,9 @@ pub struct Question<'a> {
     pub subject: Subject<'a>,
     /// What the policy's default would answer: `Some(errno)` to deny, `None` to allow.
     pub default_errno: Option<i32>,
+    /// The call's arguments as the audit record's `args` names them (`path`, `flags`,
+    /// `addr`, `node`…), when the core kept them.
+    pub args: Option<&'a serde_json::Value>,
 }
 
 /// A decider's answer to one [`Question`].

@@ -191,6 +191,9 @@ pub struct Notes {
     /// The result a decider supplied ([`decider::Ruling::Reply`]): returned instead of
     /// what the core would have done; every check after it is refused.
     pub reply: Option<Outcome>,
+    /// The call's arguments as the audit log names them, kept only when a
+    /// [`decider::Decider`] may be asked ([`decider::Question::args`]).
+    pub asking_args: Option<serde_json::Value>,
 }
 
 /// The broker's decision-and-action core, shared by every channel of one sandbox.
@@ -335,6 +338,10 @@ impl RequestCore {
                 .as_ref()
                 .filter(|d| d.per_call())
                 .and_then(|_| decider::Arguments::of(call, fds)),
+            asking_args: self
+                .decider
+                .as_ref()
+                .map(|_| crate::audit::record::args_json(call)),
             ..Notes::default()
         };
         let mut result = fs::perform(self, call, fds, &mut notes);
@@ -417,6 +424,7 @@ impl RequestCore {
                     call,
                     subject,
                     default_errno: (!d.allow).then_some(d.errno),
+                    args: notes.asking_args.as_ref(),
                 };
                 let ruling = if decider.per_call() {
                     decider.rule(&question, notes.arguments.as_ref())

@@ -85,6 +85,28 @@ pub enum Leftovers {
     Wait,
 }
 
+/// arbiter's own children that are not part of the sandbox (an external decider, which
+/// must outlive every process it may be asked about): never waited for as part of the
+/// sandbox, never killed with it.
+static OUTSIDE: std::sync::Mutex<Vec<libc::pid_t>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `pid`, a child of arbiter's, as outside the sandbox (see [`OUTSIDE`]).
+pub fn exempt(pid: libc::pid_t) {
+    OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+/// Whether arbiter has children outside the sandbox, so that "no child left" (`ECHILD`)
+/// never comes and the sandbox's end must be seen as "no child but those".
+fn has_outside() -> bool {
+    !OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+}
+
+/// Whether no process of the sandbox is left among arbiter's children.
+fn only_outside_left() -> bool {
+    // SAFETY: getpid has no preconditions.
+    has_outside() && children(unsafe { libc::getpid() }).is_empty()
+}
+
 /// How long the processes left behind have, after SIGTERM, before SIGKILL.
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -105,6 +127,9 @@ pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> En
             // SAFETY: status is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid == 0 {
+                if only_outside_left() {
+                    return ended.unwrap_or(Ended::Exited(125));
+                }
                 break;
             }
             if pid < 0 {
@@ -185,7 +210,7 @@ pub fn end_tree(sig: libc::c_int) {
             let mut status = 0;
             // SAFETY: status is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid < 0 {
+            if pid < 0 || (pid == 0 && only_outside_left()) {
                 return;
             }
             if pid == 0 {
@@ -216,9 +241,10 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     let all = parents();
     let mut out = Vec::new();
     let mut next = vec![root];
+    let outside = OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).clone();
     while let Some(p) = next.pop() {
         for &(pid, ppid) in &all {
-            if ppid == p && !out.contains(&pid) {
+            if ppid == p && !out.contains(&pid) && !outside.contains(&pid) {
                 out.push(pid);
                 next.push(pid);
             }
@@ -258,20 +284,28 @@ pub fn kill_tree() {
         if found || !reaped {
             // Wait for one more exit (a SIGKILLed child; a re-parented grandchild shows up
             // on the next pass), or learn there is no child left.
-            let mut status = 0;
-            // SAFETY: status is a valid out-pointer.
-            if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
+            if only_outside_left() {
                 return;
+            }
+            let mut status = 0;
+            // With children outside the sandbox, a blocking wait could wait for them: poll.
+            let flags = if has_outside() { libc::WNOHANG } else { 0 };
+            // SAFETY: status is a valid out-pointer.
+            match unsafe { libc::waitpid(-1, &mut status, flags) } {
+                r if r < 0 => return,
+                0 => std::thread::sleep(std::time::Duration::from_millis(5)),
+                _ => {}
             }
         }
     }
 }
 
-/// The pids whose parent is `parent`.
+/// The pids whose parent is `parent`, but those outside the sandbox ([`exempt`]).
 fn children(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    let outside = OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).clone();
     parents()
         .into_iter()
-        .filter(|&(_, ppid)| ppid == parent)
+        .filter(|&(pid, ppid)| ppid == parent && !outside.contains(&pid))
         .map(|(pid, _)| pid)
         .collect()
 }

@@ -1,0 +1,355 @@
+//! `arbiter run --ask`: a person at the terminal answers the checks the policy leaves to its
+//! default. Driven through a pseudo-terminal that is arbiter's controlling terminal (python3's
+//! `pty.fork`), as root and as an unprivileged user: "always" answers are not asked again,
+//! `--save` writes them as a policy `arbiter check` accepts and a rerun without `--ask`
+//! obeys. Without a terminal `--ask` refuses to start.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use arbiter_tests::{arbiter, have, is_root, outside_dir, stderr, stdout, Sandbox};
+use serde_json::Value;
+
+/// Runs argv[2:] on a new pseudo-terminal; answers each question with the key of the first
+/// entry of the JSON map argv[1] (substring → key) its text contains, else `d`; prints a JSON
+/// summary. A watchdog turns a hang into a failure.
+const DRIVER: &str = r#"
+import json, os, pty, signal, sys
+signal.alarm(120)
+answers = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+pending, transcript, questions = b"", b"", []
+mark = b"deny always? "
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    transcript += data
+    pending += data
+    while mark in pending:
+        before, _, pending = pending.partition(mark)
+        q = before.decode(errors="replace").split("asks: ")[-1].splitlines()[0]
+        key = next((k for s, k in answers.items() if s in q), "d")
+        questions.append(q)
+        os.write(fd, key.encode())
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"status": os.waitstatus_to_exitcode(status), "questions": questions,
+                  "transcript": transcript.decode(errors="replace")}))
+"#;
+
+struct Asked {
+    status: i64,
+    questions: Vec<String>,
+    transcript: String,
+}
+
+/// `arbiter ARGS…` on a pseudo-terminal, answering questions from `answers`.
+fn on_terminal(sb: &Sandbox, nobody: bool, answers: &[(&str, &str)], args: &[&str]) -> Asked {
+    let driver = sb.path("driver.py");
+    std::fs::write(&driver, DRIVER).unwrap();
+    let map: serde_json::Map<String, Value> = answers
+        .iter()
+        .map(|(s, k)| ((*s).to_owned(), Value::from(*k)))
+        .collect();
+    let mut argv: Vec<String> = Vec::new();
+    if nobody {
+        argv.extend(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+            ]
+            .map(String::from),
+        );
+    }
+    argv.push(arbiter().to_str().unwrap().to_owned());
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let mut c = Command::new("python3");
+    c.arg(&driver)
+        .arg(Value::Object(map).to_string())
+        .args(&argv)
+        .current_dir(&sb.dir)
+        .env("PWD", &sb.dir)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(Stdio::null());
+    if nobody {
+        c.env("HOME", "/nonexistent");
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "driver failed: {}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Asked {
+        status: v["status"].as_i64().unwrap(),
+        questions: v["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q.as_str().unwrap().to_owned())
+            .collect(),
+        transcript: v["transcript"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn records(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn open_of<'a>(records: &'a [Value], path: &Path) -> Vec<&'a Value> {
+    let p = path.to_str().unwrap();
+    records
+        .iter()
+        .filter(|v| v["type"] == "call" && v["call"] == "open" && v["paths"][0] == p)
+        .collect()
+}
+
+#[test]
+fn ask_remembers_always_answers_and_saves_a_policy_a_rerun_obeys() {
+    if !have("python3") {
+        eprintln!("SKIP: python3 is not installed (it drives the pseudo-terminal)");
+        return;
+    }
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    for nobody in users {
+        let dir = outside_dir();
+        let out = dir.path().canonicalize().unwrap();
+        for n in ["alpha", "bravo", "charlie"] {
+            std::fs::write(out.join(n), format!("{n}\n")).unwrap();
+        }
+        let sb = Sandbox::new();
+        let saved = sb.path("saved.toml");
+        let log = sb.path("ask.log");
+        let script = format!(
+            "cat {0}/alpha; cat {0}/alpha; cat {0}/bravo; cat {0}/charlie; cat {0}/bravo; cat {0}/charlie; exit 0",
+            out.display()
+        );
+        let asked = on_terminal(
+            &sb,
+            nobody,
+            &[("/alpha", "A"), ("/bravo", "D"), ("/charlie", "a")],
+            &[
+                "run",
+                "--ask",
+                "--save",
+                saved.to_str().unwrap(),
+                "--audit",
+                log.to_str().unwrap(),
+                "--audit-level",
+                "all",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        );
+        let t = &asked.transcript;
+        assert_eq!(asked.status, 0, "{t}");
+        // alpha and bravo were answered "always": asked once each; charlie "once": twice.
+        let about = |n: &str| asked.questions.iter().filter(|q| q.contains(n)).count();
+        assert_eq!(
+            (about("/alpha"), about("/bravo"), about("/charlie")),
+            (1, 1, 2),
+            "{:#?}\n{t}",
+            asked.questions
+        );
+        let alpha = format!("open {}/alpha (read)", out.display());
+        assert!(
+            asked.questions.iter().any(|q| q.starts_with(&alpha)),
+            "{:?}",
+            asked.questions
+        );
+        assert!(t.contains("(/usr/bin/cat)"), "the program is shown: {t}");
+        assert_eq!(t.matches("alpha\r\n").count(), 2, "{t}");
+        assert_eq!(t.matches("charlie\r\n").count(), 2, "{t}");
+        assert_eq!(t.matches("bravo: Permission denied").count(), 2, "{t}");
+        let recs = records(&log);
+        for r in open_of(&recs, &out.join("alpha")) {
+            assert_eq!(
+                (r["decision"].as_str(), r["decided_by"].as_str()),
+                (Some("allow"), Some("person"))
+            );
+        }
+        assert!(open_of(&recs, &out.join("bravo"))
+            .iter()
+            .all(|r| r["decision"] == "deny" && r["decided_by"] == "person"));
+
+        // The saved policy is valid and replays the "always" answers, and only those.
+        let text = std::fs::read_to_string(&saved).unwrap();
+        let check = Command::new(arbiter())
+            .arg("check")
+            .arg(&saved)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}\n{text}", stderr(&check));
+        let replay_log = sb.path("replay.log");
+        let mut c = Command::new(arbiter());
+        c.arg("run")
+            .arg("--policy")
+            .arg(&saved)
+            .arg("--audit")
+            .arg(&replay_log)
+            .args(["--audit-level", "all", "--", "sh", "-c"])
+            .arg(format!(
+                "cat {0}/alpha; cat {0}/bravo; cat {0}/charlie; exit 0",
+                out.display()
+            ))
+            .current_dir(&sb.dir)
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("LD_LIBRARY_PATH")
+            .stdin(Stdio::null());
+        let replay = c.output().unwrap();
+        assert_eq!(stdout(&replay), "alpha\n", "{}\n{text}", stderr(&replay));
+        let recs = records(&replay_log);
+        let rule_of = |n: &str| open_of(&recs, &out.join(n))[0]["rule"].clone();
+        let saved_origin = saved.to_str().unwrap();
+        assert!(
+            rule_of("alpha").as_str().unwrap().starts_with(saved_origin),
+            "{text}"
+        );
+        assert!(
+            rule_of("bravo").as_str().unwrap().starts_with(saved_origin),
+            "{text}"
+        );
+        assert!(
+            rule_of("charlie").is_null(),
+            "charlie was allowed once only: {text}"
+        );
+    }
+}
+
+#[test]
+fn ask_without_a_terminal_refuses_to_start() {
+    if !have("setsid") {
+        eprintln!("SKIP: setsid is not installed");
+        return;
+    }
+    let sb = Sandbox::new();
+    let marker = sb.path("ran");
+    // setsid: a new session has no controlling terminal, so /dev/tty cannot be opened.
+    let out = Command::new("setsid")
+        .arg("-w")
+        .arg(arbiter())
+        .args(["run", "--ask", "--", "touch"])
+        .arg(&marker)
+        .current_dir(&sb.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--ask needs a terminal"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists());
+    // Control: the same command without --ask runs.
+    let out = Command::new("setsid")
+        .arg("-w")
+        .arg(arbiter())
+        .args(["run", "--", "touch"])
+        .arg(&marker)
+        .current_dir(&sb.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(marker.exists());
+}
+
+#[test]
+fn ask_about_a_connection_saves_a_connect_rule_a_rerun_obeys() {
+    if !have("python3") {
+        eprintln!("SKIP: python3 is not installed (it drives the pseudo-terminal)");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    // Control: the port accepts connections natively.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    let program = format!(
+        "import socket\nfor _ in range(2):\n    socket.create_connection(('127.0.0.1', {port})).close()\n    print('connected', flush=True)\n"
+    );
+    for nobody in users {
+        let sb = Sandbox::new();
+        let saved = sb.path("net.toml");
+        let endpoint = format!("tcp:127.0.0.1:{port}");
+        let asked = on_terminal(
+            &sb,
+            nobody,
+            &[(endpoint.as_str(), "A")],
+            &[
+                "run",
+                "--ask",
+                "--save",
+                saved.to_str().unwrap(),
+                "--",
+                "python3",
+                "-c",
+                &program,
+            ],
+        );
+        let t = &asked.transcript;
+        assert_eq!(asked.status, 0, "{t}");
+        assert_eq!(t.matches("connected\r\n").count(), 2, "{t}");
+        let about: Vec<&String> = asked
+            .questions
+            .iter()
+            .filter(|q| q.contains(&endpoint))
+            .collect();
+        assert_eq!(about.len(), 1, "asked once: {:#?}", asked.questions);
+        assert!(about[0].starts_with("connect "), "{about:?}");
+        let text = std::fs::read_to_string(&saved).unwrap();
+        assert!(
+            text.contains("[[connect]]") && text.contains(&format!("ports = \"{port}\"")),
+            "{text}"
+        );
+        // Replayed without --ask: the connection is allowed by the saved rule; the default
+        // profile alone refuses it.
+        let replay = |policy: &[&str]| {
+            let mut c = Command::new(arbiter());
+            c.arg("run")
+                .args(policy)
+                .args(["--", "python3", "-c", &program])
+                .current_dir(&sb.dir)
+                .env("PATH", "/usr/bin:/bin")
+                .env_remove("LD_LIBRARY_PATH")
+                .stdin(Stdio::null());
+            c.output().unwrap()
+        };
+        let o = replay(&["--policy", saved.to_str().unwrap()]);
+        assert_eq!(
+            stdout(&o),
+            "connected\nconnected\n",
+            "{}\n{text}",
+            stderr(&o)
+        );
+        let o = replay(&[]);
+        assert_eq!(
+            stdout(&o),
+            "",
+            "the default policy refuses it: {}",
+            stderr(&o)
+        );
+    }
+}
