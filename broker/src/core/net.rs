@@ -518,11 +518,25 @@ fn bind_unix_path(
     // The socket inode's mode becomes the file's mode at bind; the broker's umask is 0.
     // SAFETY: fchmod on a socket fd we hold.
     check(unsafe { libc::fchmod(sock.as_raw_fd(), mode) })?;
-    // No symlink can be swapped into the real path while this bind runs (see `SWAPS`).
+    match bind_at(&loc, &real, sock) {
+        Ok(()) => {}
+        Err(err) if err.0 != libc::EADDRINUSE || !d.replace_stale => return Err(err),
+        Err(_) => replace_stale(&loc, &real, || bind_at(&loc, &real, sock)).map(|_| ())?,
+    }
+    let done = confirm_bound(core, &loc, notes)?;
+    core.bound_here().remember(&loc);
+    Ok(done)
+}
+
+/// bind(2) of `sock` to the decided location `loc` (real path `real`): by the real path
+/// where [`by_real_path`] allows, else through the held directory.
+fn bind_at(loc: &Location, real: &std::path::Path, sock: &OwnedFd) -> Result<(), Errno> {
+    // No symlink can be swapped into the real path while this bind runs (see `SWAPS`);
+    // held only for the check and the bind, which never wait on a peer.
     let _no_swaps = crate::core::fs::SWAPS
         .write()
         .unwrap_or_else(|e| e.into_inner());
-    let raw = match by_real_path(&loc, &real) {
+    let raw = match by_real_path(loc, real) {
         Some(raw) => raw,
         None => {
             // Through the held directory: the name's own bytes, as decided (never a UTF-8
@@ -533,17 +547,7 @@ fn bind_unix_path(
         }
     };
     // SAFETY: raw points at a valid sockaddr of raw.len bytes.
-    let rc = unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) };
-    if rc != 0 {
-        let err = Errno::last();
-        if err.0 != libc::EADDRINUSE || !d.replace_stale {
-            return Err(err);
-        }
-        replace_stale(&loc, &real, sock, &raw)?;
-    }
-    let done = confirm_bound(core, &loc, notes)?;
-    core.bound_here().remember(&loc);
-    Ok(done)
+    check(unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) }).map(|_| ())
 }
 
 /// The address to bind a pathname socket by its real path, so that `getsockname` (and a
@@ -592,8 +596,7 @@ fn confirm_bound(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Resul
 fn replace_stale(
     loc: &Location,
     real: &std::path::Path,
-    sock: &OwnedFd,
-    raw: &RawAddr,
+    rebind: impl FnOnce() -> Result<(), Errno>,
 ) -> Result<Done, Errno> {
     let mut lock_name = loc.name.clone();
     lock_name.extend_from_slice(b".lock");
@@ -618,9 +621,7 @@ fn replace_stale(
         if removed < 0 {
             Err(Errno::last())
         } else {
-            // SAFETY: raw points at a valid sockaddr of raw.len bytes.
-            check(unsafe { libc::bind(sock.as_raw_fd(), raw.ptr(), raw.len) })
-                .map(|_| Done::default())
+            rebind().map(|_| Done::default())
         }
     };
     unlock();
