@@ -329,3 +329,70 @@ pub fn policy_text(rules: &[Rule], command: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fs_rules(rules: &[Rule]) -> Vec<(String, String)> {
+        rules
+            .iter()
+            .filter(|r| r.family == "fs")
+            .map(|r| (r.fields[0].1.clone(), r.fields[1].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn executed_programs_and_scripts_get_exec_in_rules_of_their_own() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let tool = h.join("tools/v1/bin");
+        std::fs::create_dir_all(&tool).unwrap();
+        let script = h.join("tools/shims/run");
+        std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let data = h.join("tools/v1/share");
+        std::fs::create_dir_all(&data).unwrap();
+        let open = |path: &Path, exe: &Path| {
+            json!({"type": "call", "call": "open", "decision": "allow", "pid": 7,
+                   "exe": exe, "paths": [path], "args": {"flags": ["O_RDONLY"]}})
+        };
+        let exe = tool.join("prog");
+        let records = [
+            // The program made calls: it was executed.
+            open(&data.join("a"), &exe),
+            open(&data.join("b"), &exe),
+            open(&data.join("c"), &exe),
+            // The shell read the script it executed; and listed the data directory.
+            open(&script, Path::new("/usr/bin/sh")),
+            open(&data, &exe),
+        ];
+        let needs = Needs::from_records(&records);
+        let vars = Vars {
+            home: Some(h.to_path_buf()),
+            pwd: "/nonexistent/pwd".into(),
+            tmpdir: "/nonexistent/tmp".into(),
+            ..Vars::default()
+        };
+        let implicit = Policy::load(&[], &vars).unwrap();
+        let rules = fs_rules(&rules(&needs, &implicit, &vars));
+        let rule = |p: &str| {
+            rules
+                .iter()
+                .find(|(path, _)| path == &format!("\"~/{p}\""))
+                .map(|(_, a)| a.clone())
+                .unwrap_or_else(|| panic!("no rule for {p}: {rules:?}"))
+        };
+        assert!(rule("tools/v1/bin/prog").contains("\"exec\""), "{rules:?}");
+        assert!(rule("tools/shims/run").contains("\"exec\""), "{rules:?}");
+        // The data directory the files fold into keeps its own listing need.
+        let share = rule("tools/v1/share");
+        assert!(
+            share.contains("\"list\"") && !share.contains("\"exec\""),
+            "{share}"
+        );
+    }
+}
