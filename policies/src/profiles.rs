@@ -29,6 +29,26 @@ const PROFILES: &[(&str, &str, &str)] = &[
         "default + git configuration and the ssh client's configuration for remotes",
         include_str!("../profiles/git.toml"),
     ),
+    (
+        "cargo",
+        "default + rustup's ~/.cargo/bin and ~/.rustup (read, exec), cargo's registry and caches",
+        include_str!("../profiles/cargo.toml"),
+    ),
+    (
+        "go",
+        "default + GOROOT (/usr/local/go, ~/sdk), GOPATH (~/go), the build cache (~/.cache/go-build)",
+        include_str!("../profiles/go.toml"),
+    ),
+    (
+        "node",
+        "default + nvm/fnm installations (read, exec), npm's cache (~/.npm), node-gyp and corepack caches",
+        include_str!("../profiles/node.toml"),
+    ),
+    (
+        "java",
+        "default + JDKs (/opt, ~/.sdkman, ~/.jdks), Maven's ~/.m2/repository and Gradle's ~/.gradle",
+        include_str!("../profiles/java.toml"),
+    ),
 ];
 
 /// The built-in profiles: `(name, one-line description)`, in a sensible reading order.

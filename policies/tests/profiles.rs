@@ -13,7 +13,17 @@ fn builtin(name: &str) -> Policy {
 fn every_builtin_loads_and_has_a_description() {
     assert_eq!(
         profiles::list().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-        ["runtime", "default", "network-client", "python", "git"]
+        [
+            "runtime",
+            "default",
+            "network-client",
+            "python",
+            "git",
+            "cargo",
+            "go",
+            "node",
+            "java"
+        ]
     );
     for (name, description) in profiles::list() {
         assert!(!description.is_empty());
@@ -168,4 +178,103 @@ fn python_and_git_extend_default() {
     assert!(!allowed(&g, "/home/u/.ssh/id_ed25519", Access::READ));
     assert!(!allowed(&g, "/etc/ssh/ssh_host_rsa_key", Access::READ));
     assert!(allowed(&g, "/etc/ssh/ssh_config", Access::READ));
+}
+
+#[test]
+fn tool_profiles_grant_their_toolchains_and_keep_the_homes_secrets_denied() {
+    // (profile, path, access that must be allowed)
+    let grants: &[(&str, &str, Access)] = &[
+        (
+            "cargo",
+            "/home/u/.cargo/bin/cargo",
+            Access::READ | Access::EXEC,
+        ),
+        (
+            "cargo",
+            "/home/u/.rustup/toolchains/stable/bin/rustc",
+            Access::READ | Access::EXEC,
+        ),
+        (
+            "cargo",
+            "/home/u/.cargo/registry/cache/x.crate",
+            Access::WRITE | Access::CREATE,
+        ),
+        ("cargo", "/home/u/.cargo/config.toml", Access::READ),
+        (
+            "go",
+            "/home/u/go/pkg/mod/cache/x",
+            Access::WRITE | Access::CREATE,
+        ),
+        (
+            "go",
+            "/home/u/.cache/go-build/00/x",
+            Access::WRITE | Access::CREATE,
+        ),
+        ("go", "/home/u/sdk/go1.22/bin/go", Access::EXEC),
+        (
+            "node",
+            "/home/u/.nvm/versions/node/v20/bin/node",
+            Access::EXEC,
+        ),
+        (
+            "node",
+            "/home/u/.npm/_cacache/x",
+            Access::WRITE | Access::CREATE,
+        ),
+        (
+            "java",
+            "/home/u/.sdkman/candidates/java/17/bin/java",
+            Access::EXEC,
+        ),
+        (
+            "java",
+            "/home/u/.m2/repository/x.jar",
+            Access::WRITE | Access::CREATE,
+        ),
+        (
+            "java",
+            "/home/u/.gradle/caches/x",
+            Access::WRITE | Access::CREATE,
+        ),
+        (
+            "python",
+            "/home/u/.pyenv/versions/3.11/bin/python3",
+            Access::EXEC,
+        ),
+    ];
+    for (name, path, access) in grants {
+        assert!(
+            allowed(&builtin(name), path, *access),
+            "{name}: {path} {access}"
+        );
+    }
+    // (profile, path, access that must stay denied)
+    let denials: &[(&str, &str, Access)] = &[
+        ("cargo", "/home/u/.cargo/credentials.toml", Access::READ),
+        ("cargo", "/home/u/.cargo/registry/x", Access::EXEC),
+        ("cargo", "/home/u/.rustup/settings.toml", Access::WRITE),
+        ("go", "/home/u/.cache/go-build/00/x", Access::EXEC),
+        ("node", "/home/u/.npmrc", Access::READ),
+        ("node", "/home/u/.npm/x", Access::EXEC),
+        ("java", "/home/u/.m2/settings-security.xml", Access::READ),
+        ("java", "/home/u/.gradle/gradle.properties", Access::READ),
+        ("java", "/home/u/.m2/repository/x.jar", Access::EXEC),
+    ];
+    for name in ["cargo", "go", "node", "java", "python"] {
+        let p = builtin(name);
+        for secret in [
+            "/home/u/.ssh/id_ed25519",
+            "/home/u/.aws/credentials",
+            "/home/u/.gnupg/x",
+        ] {
+            assert!(!allowed(&p, secret, Access::READ), "{name}: {secret}");
+        }
+        assert!(!allowed(&p, "/home/u/other/file", Access::READ), "{name}");
+    }
+    for (name, path, access) in denials {
+        assert!(
+            !allowed(&builtin(name), path, *access),
+            "{name}: {path} {access}"
+        );
+    }
 }

@@ -97,8 +97,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     run_with(args, None).map(|ran| ran.code)
 }
 
-/// The policy of a learning run: everything the broker can do is allowed and recorded.
-const LEARN_POLICY: &str = "version = 1\nextends = [\"runtime\"]\n[[fs]]\npath = \"/\"\nallow = \"all\"\n[[connect]]\nproto = \"any\"\n[[bind]]\nproto = \"any\"\n[[resolve]]\nname = \"*\"\n";
+/// The policy of a learning run: everything the broker can do is allowed and recorded. One
+/// rule with nothing narrower beneath it (no `runtime`, whose read-only `/proc/self` would
+/// refuse a JVM's write to its own `coredump_filter`), so the kernel floor also lets the
+/// program execute anything, as the toolchain being learned does.
+const LEARN_POLICY: &str = "version = 1\n[[fs]]\npath = \"/\"\nallow = \"all\"\n[[connect]]\nproto = \"any\"\n[[bind]]\nproto = \"any\"\n[[resolve]]\nname = \"*\"\n";
 
 /// What a finished run leaves for its caller.
 pub struct Ran {

@@ -119,6 +119,33 @@ fn unspell(path: &str, vars: &Vars) -> PathBuf {
     }
 }
 
+/// Whether `path` is an executable regular file that starts with `#!`.
+fn is_script(path: &Path) -> bool {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let mut head = [0u8; 2];
+    executable
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
+        && &head == b"#!"
+}
+
+/// Whether `path` is a directory: it is one now, or the run used paths beneath it (a
+/// `$TMPDIR` that is gone once the run ended).
+fn is_directory(path: &Path, needs: &Needs) -> bool {
+    path.is_dir()
+        || needs
+            .paths
+            .range(path.to_path_buf()..)
+            .skip_while(|(q, _)| q.as_path() == path)
+            .take_while(|(q, _)| q.starts_with(path))
+            .next()
+            .is_some()
+}
+
 /// The directory a path folds into, if any.
 fn fold_dir(
     path: &Path,
@@ -144,7 +171,19 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
     // 1. What is left once the implicit policy is applied.
     let mut left: BTreeMap<PathBuf, PathNeed> = BTreeMap::new();
     for (p, need) in &needs.paths {
-        let a = uncovered(implicit, p, need.access);
+        // The broker decides a read-only open of a directory as `list` (the record shows
+        // only the flags): a directory read in the run needs `list` in the next.
+        let mut access = need.access;
+        if access.contains(Access::READ) && is_directory(p, needs) {
+            access |= Access::LIST;
+        }
+        // A `#!` script the run read may have been executed: the kernel reads it, not the
+        // shim. Executing a script confers nothing reading it does not (its interpreter is
+        // granted or not on its own).
+        if access.contains(Access::READ) && is_script(p) {
+            access |= Access::EXEC;
+        }
+        let a = uncovered(implicit, p, access);
         if a != Access::NONE {
             left.insert(
                 p.clone(),
@@ -170,9 +209,22 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
     // 3. Group into rules.
     let mut groups: BTreeMap<String, (Access, BTreeSet<String>, usize)> = BTreeMap::new();
     let mut ancestors_of_rules: Vec<PathBuf> = Vec::new();
+    // The directories paths fold into: a need on such a directory itself (listing it)
+    // belongs to its own rule, which is narrower than any fold above it.
+    let fold_targets: BTreeSet<PathBuf> = left
+        .keys()
+        .filter_map(|p| fold_dir(p, &counts, vars))
+        .collect();
     for (p, need) in &left {
         let (text, whole) = spelled(p, vars);
-        let key = if whole {
+        // An executed file keeps a rule of its own: the kernel floor grants exec only where
+        // one rule decides alone (docs/default-policy.md), which a folded directory with
+        // narrower rules beneath does not.
+        let executed = need.access.contains(Access::EXEC) && !is_directory(p, needs);
+        let key = if whole || executed || fold_targets.contains(p) {
+            if !whole {
+                ancestors_of_rules.push(p.clone());
+            }
             text
         } else if let Some(dir) = fold_dir(p, &counts, vars) {
             ancestors_of_rules.push(dir.clone());
@@ -197,6 +249,12 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
             if implicit.decide_path(&real, bit).decision.allow {
                 access |= bit;
             }
+        }
+        // A directory the run executed from is granted read, list and exec whole: the
+        // kernel floor grants exec only on a subtree one rule grants all three
+        // (docs/default-policy.md), so the next run can execute there too.
+        if access.contains(Access::EXEC) && is_directory(&real, needs) {
+            access |= Access::READ | Access::LIST;
         }
         // A stat-only need on an ancestor of another rule is implicit (ancestors are stat-able).
         if access == Access::STAT
@@ -270,4 +328,71 @@ pub fn policy_text(rules: &[Rule], command: &str) -> String {
         out.push_str(&r.render());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fs_rules(rules: &[Rule]) -> Vec<(String, String)> {
+        rules
+            .iter()
+            .filter(|r| r.family == "fs")
+            .map(|r| (r.fields[0].1.clone(), r.fields[1].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn executed_programs_and_scripts_get_exec_in_rules_of_their_own() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let tool = h.join("tools/v1/bin");
+        std::fs::create_dir_all(&tool).unwrap();
+        let script = h.join("tools/shims/run");
+        std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let data = h.join("tools/v1/share");
+        std::fs::create_dir_all(&data).unwrap();
+        let open = |path: &Path, exe: &Path| {
+            json!({"type": "call", "call": "open", "decision": "allow", "pid": 7,
+                   "exe": exe, "paths": [path], "args": {"flags": ["O_RDONLY"]}})
+        };
+        let exe = tool.join("prog");
+        let records = [
+            // The program made calls: it was executed.
+            open(&data.join("a"), &exe),
+            open(&data.join("b"), &exe),
+            open(&data.join("c"), &exe),
+            // The shell read the script it executed; and listed the data directory.
+            open(&script, Path::new("/usr/bin/sh")),
+            open(&data, &exe),
+        ];
+        let needs = Needs::from_records(&records);
+        let vars = Vars {
+            home: Some(h.to_path_buf()),
+            pwd: "/nonexistent/pwd".into(),
+            tmpdir: "/nonexistent/tmp".into(),
+            ..Vars::default()
+        };
+        let implicit = Policy::load(&[], &vars).unwrap();
+        let rules = fs_rules(&rules(&needs, &implicit, &vars));
+        let rule = |p: &str| {
+            rules
+                .iter()
+                .find(|(path, _)| path == &format!("\"~/{p}\""))
+                .map(|(_, a)| a.clone())
+                .unwrap_or_else(|| panic!("no rule for {p}: {rules:?}"))
+        };
+        assert!(rule("tools/v1/bin/prog").contains("\"exec\""), "{rules:?}");
+        assert!(rule("tools/shims/run").contains("\"exec\""), "{rules:?}");
+        // The data directory the files fold into keeps its own listing need.
+        let share = rule("tools/v1/share");
+        assert!(
+            share.contains("\"list\"") && !share.contains("\"exec\""),
+            "{share}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! connected to and bound, and the names it resolved — read back from audit records.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use arbiter_policies::{Access, RIGHTS};
 use serde_json::Value;
@@ -89,6 +89,26 @@ fn access_of(rec: &Value) -> Access {
     }
 }
 
+/// A path as a rule that holds for the next run of the same program spells it: the
+/// caller's own `/proc/PID` is `/proc/self` (the broker decides it so), and a file named
+/// after the caller's pid (`/tmp/hsperfdata_USER/PID`, a pid file) is its directory, since
+/// the next run's process has another pid.
+fn per_process(path: PathBuf, pid: Option<u64>) -> PathBuf {
+    let Some(pid) = pid.map(|p| p.to_string()) else {
+        return path;
+    };
+    let own = Path::new("/proc").join(&pid);
+    if let Ok(rest) = path.strip_prefix(&own) {
+        return Path::new("/proc/self").join(rest);
+    }
+    match (path.file_name(), path.parent()) {
+        (Some(name), Some(dir)) if name == pid.as_str() && !dir.starts_with("/proc") => {
+            dir.to_path_buf()
+        }
+        _ => path,
+    }
+}
+
 /// An absolute path as the broker spells it when resolution fails: `.` and empty components
 /// dropped, `..` taking the previous one away (`core::fs::lexical_path`).
 fn lexical(p: &str) -> PathBuf {
@@ -112,6 +132,13 @@ impl Needs {
         for rec in records {
             if rec["type"] != "call" || rec["decision"] == "deny" {
                 continue;
+            }
+            // The program that made the call was executed in the run: the kernel executes
+            // it (no call record says so), and the next run needs to as well.
+            if let Some(exe) = rec["exe"].as_str().filter(|e| e.starts_with('/')) {
+                let need = needs.paths.entry(PathBuf::from(exe)).or_default();
+                need.access |= Access::READ | Access::EXEC;
+                need.calls.insert("exec".into());
             }
             let call = rec["call"].as_str().unwrap_or("").to_owned();
             let endpoint = rec["endpoint"].as_str().map(str::to_owned);
@@ -197,6 +224,9 @@ impl Needs {
                         );
                         access |= Access::STAT;
                     }
+                    let pid = rec["pid"].as_u64();
+                    let mut paths: Vec<PathBuf> =
+                        paths.into_iter().map(|p| per_process(p, pid)).collect();
                     paths.sort();
                     paths.dedup();
                     for p in paths {
@@ -250,5 +280,32 @@ mod tests {
         assert_eq!(needs.bind, BTreeSet::from(["tcp:0.0.0.0:0".to_owned()]));
         assert_eq!(needs.names.get("host.test"), Some(&BTreeSet::new()));
         assert!(needs.paths.is_empty());
+    }
+
+    #[test]
+    fn the_callers_own_proc_entries_and_pid_named_files_are_spelled_for_the_next_run() {
+        let records = [
+            json!({"type": "call", "call": "open", "decision": "allow", "pid": 4242,
+                   "paths": ["/proc/4242/status"], "args": {"flags": ["O_RDONLY"]}}),
+            json!({"type": "call", "call": "open", "decision": "allow", "pid": 4242,
+                   "paths": ["/tmp/hsperfdata_u/4242"], "args": {"flags": ["O_RDWR", "O_CREAT"]}}),
+            // Another process's entries and a file merely containing digits stay as they are.
+            json!({"type": "call", "call": "open", "decision": "allow", "pid": 4242,
+                   "paths": ["/proc/1/status", "/srv/4242.log"], "args": {"flags": ["O_RDONLY"]}}),
+        ];
+        let needs = Needs::from_records(&records);
+        let paths: Vec<&Path> = needs.paths.keys().map(PathBuf::as_path).collect();
+        assert_eq!(
+            paths,
+            [
+                Path::new("/proc/1/status"),
+                Path::new("/proc/self/status"),
+                Path::new("/srv/4242.log"),
+                Path::new("/tmp/hsperfdata_u"),
+            ]
+        );
+        assert!(needs.paths[Path::new("/tmp/hsperfdata_u")]
+            .access
+            .contains(Access::CREATE));
     }
 }
