@@ -164,6 +164,9 @@ struct Shared {
     default: DefaultAnswer,
     /// The [`Failure`] kinds already said on stderr (one bit each).
     told: std::sync::atomic::AtomicU32,
+    /// Set by [`External::finish`]: the end of the decider's output is then expected, not a
+    /// failure to record.
+    finishing: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -184,6 +187,8 @@ pub struct External {
     child: Mutex<Option<Child>>,
     pid: libc::pid_t,
     pidfd: OwnedFd,
+    /// Disconnected when the reader thread has read the decider's output to its end.
+    reader_done: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
 impl External {
@@ -237,6 +242,7 @@ impl External {
             audit: Mutex::new(Some(audit)),
             default: opts.default,
             told: std::sync::atomic::AtomicU32::new(0),
+            finishing: std::sync::atomic::AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         // The queue is empty: the hello line always fits.
@@ -249,9 +255,13 @@ impl External {
                 source,
             })?;
         let reader_shared = Arc::clone(&shared);
+        let (done_tx, done_rx) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("decider-reader".into())
-            .spawn(move || read_answers(stdout, &reader_shared))
+            .spawn(move || {
+                read_answers(stdout, &reader_shared);
+                drop(done_tx);
+            })
             .map_err(|source| StartError::Spawn {
                 command: "a thread for the decider".into(),
                 source,
@@ -263,6 +273,7 @@ impl External {
             child: Mutex::new(Some(child)),
             pid,
             pidfd,
+            reader_done: Mutex::new(Some(done_rx)),
         })
     }
 
@@ -278,13 +289,7 @@ impl External {
             return;
         };
         // The sandbox is gone: the end of the decider's output is no failure to record.
-        drop(
-            self.shared
-                .audit
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+        self.shared.finishing.store(true, Ordering::Relaxed);
         // Dropping the sender ends the writer thread once it has written what is queued,
         // which closes the decider's stdin.
         drop(self.queue.lock().unwrap_or_else(|p| p.into_inner()).take());
@@ -307,6 +312,25 @@ impl External {
                 )
             };
         }
+        // What the decider wrote before it ended (a late or duplicate answer, garbage) is
+        // still recorded: the reader reads to the end of its output, for at most a second
+        // (an orphan of the decider may hold that output open).
+        if let Some(done) = self
+            .reader_done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = done.recv_timeout(Duration::from_secs(1));
+        }
+        // Only now may the audit log end.
+        drop(
+            self.shared
+                .audit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
         // ECHILD when the supervisor already reaped it (it exited during the run).
         let _ = child.wait();
     }
@@ -496,14 +520,16 @@ fn read_answers(stdout: ChildStdout, shared: &Shared) {
         pending.gone = true;
         std::mem::take(&mut pending.slots)
     };
-    record(
-        Failure::Exited,
-        None,
-        format!(
-            "the decider closed its stdout (exited?); {} request(s) were waiting",
-            waiting.len()
-        ),
-    );
+    if !shared.finishing.load(Ordering::Relaxed) {
+        record(
+            Failure::Exited,
+            None,
+            format!(
+                "the decider closed its stdout (exited?); {} request(s) were waiting",
+                waiting.len()
+            ),
+        );
+    }
 }
 
 /// Reads one line (without its newline) into `line`: `Some(false)` for a line,
