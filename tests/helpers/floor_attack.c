@@ -240,6 +240,19 @@ int main(int argc, char **argv) {
                            : syscall(SYS_openat, AT_FDCWD, name, O_WRONLY | O_NONBLOCK);
         return done(w);
     }
+    if ((!strcmp(m, "open-path") || !strcmp(m, "open-path-libc")) && p) {
+        /* Opens P read-only (raw or through libc) and reads from it. */
+        long fd = !strcmp(m, "open-path-libc") ? open(p, O_RDONLY)
+                                               : syscall(SYS_openat, AT_FDCWD, p, O_RDONLY);
+        if (fd < 0) return done(-1);
+        char b[16];
+        return done(read((int)fd, b, sizeof b));
+    }
+    if ((!strcmp(m, "stat-path") || !strcmp(m, "stat-path-libc")) && p) {
+        /* stat of P, following symlinks (raw or through libc). */
+        return done(!strcmp(m, "stat-path-libc") ? stat(p, &st)
+                                                 : syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0));
+    }
     if (!strcmp(m, "execveat-fd") && p) {
         /* Runs P (an echo) from an fd; it prints "ok" itself. */
         int fd = open_ro(p);

@@ -311,7 +311,7 @@ impl RequestCore {
             asking: self.decider.as_ref().map(|_| (caller.clone(), call.name())),
             ..Notes::default()
         };
-        let result = fs::perform(self, call, fds, &mut notes);
+        let result = resolve::for_caller(caller.pid, || fs::perform(self, call, fds, &mut notes));
         let hint = match (&notes.verdict, &notes.denied) {
             (Some(Verdict::Deny), Some(target)) => {
                 let d = denials::Denial {
