@@ -108,6 +108,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The answer to a call whose caller is gone (`ESRCH`), nothing performed handed out.
+    pub fn gone() -> Outcome {
+        Outcome::from_result(Err(Errno(libc::ESRCH)))
+    }
+
     fn from_result(r: Result<Done, Errno>) -> Outcome {
         match r {
             Ok(done) => Outcome {
