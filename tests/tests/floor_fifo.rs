@@ -218,7 +218,9 @@ fn a_caller_that_stops_waiting_frees_the_broker_thread() {
 /// Re-opens of the caller's own FIFO or pipe fds through `/proc/self/fd/K` that wait for a
 /// writer do not hold up the sandbox either (red-team finding 04 of issue 18: four such
 /// re-opens pinned every seccomp worker; this failed before): the named FIFO's re-open is
-/// an open of its real path, the anonymous pipe's waits in `core::waiting::reopen`.
+/// an open of its real path. The anonymous pipe's re-open (`repipe`, which never waits:
+/// the kernel waits for a peer only on a named FIFO) is the compatibility pair: it keeps
+/// working under arbiter.
 #[test]
 fn reopens_of_fifos_and_pipes_with_no_peer_do_not_stall_the_sandbox() {
     let s = Scratch::new();

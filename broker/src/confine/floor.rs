@@ -164,7 +164,8 @@ pub fn align_exec(
 /// Floor entries letting the program execute the files `executables` (real paths: the
 /// command and its interpreters) that lie beneath one of `prefixes` (installation prefixes
 /// outside the system's floor directories) and that `floor` does not already let it
-/// execute: one `ExecFile` each, unless a rule of `policy` denies executing the file. Where
+/// execute: one `ExecFile` each where `policy` lets the program execute or read the file
+/// (never one it may do neither with, such as a file a `--deny` names). Where
 /// the policy grants the prefix whole the prefix's own entry covers them; where it does not
 /// (a narrower rule beneath it), only the command itself gains the right, not its
 /// neighbours.
@@ -184,8 +185,10 @@ pub fn command_files(
             })
         })
         .filter(|f| {
-            let d = policy.decide_path(f, Access::EXEC).decision;
-            d.allow || d.rule.is_none()
+            // Executing maps the file into the program's memory, where it can be read: only
+            // a file the policy lets the program execute or read (a denied one stays shut).
+            let may = |a: Access| policy.decide_path(f, a).decision.allow;
+            may(Access::EXEC) || may(Access::READ)
         })
         .map(|f| (f.clone(), FloorAccess::ExecFile))
         .collect()

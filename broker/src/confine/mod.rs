@@ -84,8 +84,8 @@ pub fn prepare(
         paths = aligned;
         missing.extend(note);
         // The files the user asked to run, in a prefix outside the system's floor
-        // directories, execute even where their prefix is not granted whole — unless a
-        // rule of the policy denies executing them.
+        // directories, execute even where their prefix is not granted whole — where the
+        // policy lets the program execute or read them.
         let outside: Vec<&std::path::Path> = prefixes
             .iter()
             .filter(|p| !floor::is_system(p))

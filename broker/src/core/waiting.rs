@@ -105,37 +105,6 @@ pub fn open_at(dir: RawFd, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd
         // nothing for a writer, which would have found the caller's reader waiting anyway.
         return wait_for_peer(&fd, flags);
     }
-    blocking_again(fd)
-}
-
-/// Re-opens the object `obj` refers to through its own fd (`/proc/self/fd/N`) with `flags`
-/// (no `O_NOFOLLOW`: the magic link is followed to `obj` itself). Like [`open_at`]: with a
-/// waiter set, an open of a pipe or FIFO that must wait for its peer waits without
-/// pinning the thread; otherwise it is the plain call.
-pub fn reopen(obj: &OwnedFd, flags: i32) -> Result<OwnedFd, Errno> {
-    let name = std::ffi::CString::new(format!("/proc/self/fd/{}", obj.as_raw_fd()))
-        .map_err(|_| Errno(libc::EINVAL))?;
-    let acc = flags & libc::O_ACCMODE;
-    if flags & (libc::O_NONBLOCK | libc::O_PATH) != 0 || acc == libc::O_RDWR || !has_waiter() {
-        return openat_raw(libc::AT_FDCWD, &name, flags, 0);
-    }
-    let fd = match openat_raw(libc::AT_FDCWD, &name, flags | libc::O_NONBLOCK, 0) {
-        Ok(fd) => fd,
-        // A writer of a pipe without a reader: wait for one on the object itself.
-        Err(Errno(libc::ENXIO)) if acc == libc::O_WRONLY && is_fifo(obj) => {
-            return wait_for_peer(obj, flags);
-        }
-        Err(Errno(libc::EWOULDBLOCK)) => return openat_raw(libc::AT_FDCWD, &name, flags, 0),
-        Err(e) => return Err(e),
-    };
-    if acc == libc::O_RDONLY && is_fifo(&fd) {
-        return wait_for_peer(&fd, flags);
-    }
-    blocking_again(fd)
-}
-
-/// `fd` with `O_NONBLOCK` cleared (it was added only to try the open without waiting).
-fn blocking_again(fd: OwnedFd) -> Result<OwnedFd, Errno> {
     // SAFETY: fcntl on an fd we own, integer arguments only.
     let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     // SAFETY: as above.

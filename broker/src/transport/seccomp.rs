@@ -1562,13 +1562,12 @@ impl Target {
             }
             let object = held.as_ref().unwrap_or(&o);
             let drop_flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-            // A pipe's re-open may wait for its peer: without pinning the pool
-            // (`core::waiting`, as every FIFO open).
-            let fd = crate::core::waiting::reopen(
-                object,
-                (flags & !drop_flags) | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-            .map_err(|e| e.0)?;
+            // An anonymous pipe's open never waits for a peer (the kernel waits only on a
+            // FIFO with a name); a named FIFO does not come here.
+            let fd = open_raw(
+                &format!("/proc/self/fd/{}", object.as_raw_fd()),
+                (flags & !drop_flags) | libc::O_NOCTTY,
+            )?;
             self.audit_direct(core, "open", "reopen", magic.as_bytes(), flags);
             return Ok(Reopen::Done(Answer::Fd(fd, flags & libc::O_CLOEXEC != 0)));
         }
