@@ -9,7 +9,8 @@ use std::os::fd::RawFd;
 
 use crate::MAX_FDS;
 
-/// Room for `SCM_RIGHTS` with [`MAX_FDS`] fds plus `SCM_CREDENTIALS`, 8-byte aligned.
+/// Room for `SCM_RIGHTS` with [`MAX_FDS`] fds plus `SCM_CREDENTIALS` and `SCM_PIDFD`,
+/// 8-byte aligned.
 #[repr(C, align(8))]
 struct ControlBuffer([u8; 128]);
 
@@ -33,7 +34,14 @@ pub struct Received {
     pub nfds: usize,
     /// The sender's credentials, when the socket has `SO_PASSCRED` set.
     pub credentials: Option<Credentials>,
+    /// A pidfd of the sending process (`SCM_PIDFD`, close-on-exec), when the socket has
+    /// `SO_PASSPIDFD` set (Linux 6.5+). The receiver owns it and must close it. Negative
+    /// (`-ESRCH`) when the kernel could not make one: the sender is gone.
+    pub pidfd: Option<RawFd>,
 }
+
+/// `SCM_PIDFD`: a pidfd of the sender, with `SO_PASSPIDFD`.
+pub const SCM_PIDFD: i32 = 0x04;
 
 /// Why a receive failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +184,7 @@ pub fn recv_with_fds(
         len: n,
         nfds: 0,
         credentials: None,
+        pidfd: None,
     };
     let mut bad = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // SAFETY: the kernel filled msg_control with msg_controllen bytes of well-formed cmsgs;
@@ -209,12 +218,25 @@ pub fn recv_with_fds(
                         gid: cred.gid,
                     });
                 }
+                (libc::SOL_SOCKET, SCM_PIDFD) if data_len >= std::mem::size_of::<RawFd>() => {
+                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>());
+                    if let Some(old) = received.pidfd.replace(fd) {
+                        if old >= 0 {
+                            libc::syscall(libc::SYS_close, old);
+                        }
+                        bad = true;
+                    }
+                }
                 _ => bad = true,
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
     }
     if bad || msg.msg_flags & libc::MSG_TRUNC != 0 {
+        if let Some(fd) = received.pidfd.filter(|&fd| fd >= 0) {
+            // SAFETY: closing a pidfd this call just received and nobody else knows of.
+            unsafe { libc::syscall(libc::SYS_close, fd) };
+        }
         for fd in &fds[..received.nfds] {
             // SAFETY: closing fds this call just received and nobody else knows of.
             unsafe { libc::syscall(libc::SYS_close, *fd) };

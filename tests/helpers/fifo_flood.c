@@ -9,6 +9,11 @@
  *        fifo_flood abandon N  N child processes each open their own FIFO for reading;
  *                              prints "pids P1 P2 …" and waits for end of file on stdin,
  *                              then prints "ok" (the test kills the children meanwhile).
+ *        fifo_flood reopen N   as flood, each reader re-opening /proc/self/fd/K of a
+ *                              read fd it holds on its FIFO (K held, O_NONBLOCK).
+ *        fifo_flood repipe N   as flood, each reader re-opening /proc/self/fd/K of an
+ *                              anonymous pipe's read end whose write end is closed; the
+ *                              writers re-open the same name for writing.
  * FIFOs are fifo0 … fifoN-1 in the working directory. Exits 2 on bad arguments. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +41,34 @@ static void nap(long ms) {
     syscall(SYS_nanosleep, &t, NULL);
 }
 
-static void name(char *buf, int i) { snprintf(buf, 32, "fifo%d", i); }
+/* 0: fifoI by name; 1: fifoI through /proc/self/fd of a read fd held on it; 2: an
+ * anonymous pipe (its write end closed) through /proc/self/fd of its read end. */
+static int how;
+static int held[MAX];
+
+static void name(char *buf, int i) {
+    if (how) snprintf(buf, 32, "/proc/self/fd/%d", held[i]);
+    else snprintf(buf, 32, "fifo%d", i);
+}
+
+/* The fds re-opened by "reopen" and "repipe". */
+static int hold(void) {
+    for (int i = 0; i < n; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "fifo%d", i);
+        long fd;
+        if (how == 1) {
+            fd = syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        } else {
+            int pp[2];
+            fd = syscall(SYS_pipe2, pp, O_CLOEXEC);
+            if (fd == 0) { syscall(SYS_close, pp[1]); fd = pp[0]; }
+        }
+        if (fd < 0) { printf("hold errno %d\n", errno); return 3; }
+        held[i] = (int)fd;
+    }
+    return 0;
+}
 
 static void *reader(void *arg) {
     int i = (int)(long)arg;
@@ -125,6 +157,11 @@ int main(int argc, char **argv) {
     make_fifos();
     if (!strcmp(argv[1], "flood")) return flood();
     if (!strcmp(argv[1], "abandon")) return abandon();
+    if (!strcmp(argv[1], "reopen") || !strcmp(argv[1], "repipe")) {
+        how = !strcmp(argv[1], "reopen") ? 1 : 2;
+        int rc = hold();
+        return rc ? rc : flood();
+    }
     say("usage\n");
     return 2;
 }

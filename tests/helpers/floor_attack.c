@@ -222,6 +222,37 @@ int main(int argc, char **argv) {
         extern char **environ;
         return done(syscall(SYS_execve, p, args, environ));
     }
+    if (!strcmp(m, "execv-libc") && p) {
+        /* Runs P (an echo) by path through libc; it prints "ok" itself. */
+        char *args[] = {"echo", "ok", NULL};
+        execv(p, args);
+        return done(-1);
+    }
+    if ((!strcmp(m, "reopen-write") || !strcmp(m, "reopen-write-libc")) && p) {
+        /* Opens P (a FIFO) read-only, then re-opens its /proc/self/fd/N for writing. */
+        int libc_form = !strcmp(m, "reopen-write-libc");
+        long r = libc_form ? open(p, O_RDONLY | O_NONBLOCK)
+                           : syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_NONBLOCK);
+        if (r < 0) { printf("open failed: errno %d\n", errno); return 3; }
+        char name[64];
+        snprintf(name, sizeof name, "/proc/self/fd/%ld", r);
+        long w = libc_form ? open(name, O_WRONLY | O_NONBLOCK)
+                           : syscall(SYS_openat, AT_FDCWD, name, O_WRONLY | O_NONBLOCK);
+        return done(w);
+    }
+    if ((!strcmp(m, "open-path") || !strcmp(m, "open-path-libc")) && p) {
+        /* Opens P read-only (raw or through libc) and reads from it. */
+        long fd = !strcmp(m, "open-path-libc") ? open(p, O_RDONLY)
+                                               : syscall(SYS_openat, AT_FDCWD, p, O_RDONLY);
+        if (fd < 0) return done(-1);
+        char b[16];
+        return done(read((int)fd, b, sizeof b));
+    }
+    if ((!strcmp(m, "stat-path") || !strcmp(m, "stat-path-libc")) && p) {
+        /* stat of P, following symlinks (raw or through libc). */
+        return done(!strcmp(m, "stat-path-libc") ? stat(p, &st)
+                                                 : syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0));
+    }
     if (!strcmp(m, "execveat-fd") && p) {
         /* Runs P (an echo) from an fd; it prints "ok" itself. */
         int fd = open_ro(p);

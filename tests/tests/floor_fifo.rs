@@ -214,3 +214,51 @@ fn a_caller_that_stops_waiting_frees_the_broker_thread() {
         }
     }
 }
+
+/// Re-opens of the caller's own FIFO or pipe fds through `/proc/self/fd/K` that wait for a
+/// writer do not hold up the sandbox either (red-team finding 04 of issue 18: four such
+/// re-opens pinned every seccomp worker; this failed before): the named FIFO's re-open is
+/// an open of its real path. The anonymous pipe's re-open (`repipe`, which never waits:
+/// the kernel waits for a peer only on a named FIFO) is the compatibility pair: it keeps
+/// working under arbiter.
+#[test]
+fn reopens_of_fifos_and_pipes_with_no_peer_do_not_stall_the_sandbox() {
+    let s = Scratch::new();
+    let arb = arbiter();
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            let name = Path::new(h).file_name().unwrap().to_str().unwrap();
+            for mode in ["reopen", "repipe"] {
+                let work = s.work(&format!("native-{mode}-{who:?}-{name}"));
+                let out = command(who, &[h, mode, "32"])
+                    .current_dir(&work)
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap();
+                assert_eq!(last_line(&out), "ok", "control {mode} as {who:?}: {out:?}");
+                let work = s.work(&format!("arbiter-{mode}-{who:?}-{name}"));
+                let argv = [
+                    arb.to_str().unwrap(),
+                    "run",
+                    "--strict",
+                    "--",
+                    h,
+                    mode,
+                    "32",
+                ];
+                let out = command(who, &argv)
+                    .current_dir(&work)
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap();
+                assert_eq!(
+                    last_line(&out),
+                    "ok",
+                    "{mode} under arbiter as {who:?}: {out:?}"
+                );
+                assert_eq!(out.status.code(), Some(0));
+            }
+        }
+    }
+}

@@ -192,7 +192,8 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         base.decide_path(p, Access::WRITE).decision.allow
             || base.decide_path(p, Access::CREATE).decision.allow
     };
-    let mut prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
+    let install = program::installation(&program, path_var.as_deref(), &writable);
+    let mut prefixes = install.prefixes;
     // `--rx` paths are installation prefixes the user names: the kernel floor grants
     // executing from them, and the policy reading them (below, when it does not already).
     for p in &args.rules.rx {
@@ -244,6 +245,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         .audit(audit.clone())
         .shim(shim)
         .prefixes(prefixes.clone())
+        .executables(install.files.clone())
         .seccomp_transport(!args.no_seccomp_transport)
         .fast_path(!args.no_fast_path)
         .report_denials(!args.quiet);

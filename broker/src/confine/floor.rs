@@ -161,6 +161,39 @@ pub fn align_exec(
     (out, note)
 }
 
+/// Floor entries letting the program execute the files `executables` (real paths: the
+/// command and its interpreters) that lie beneath one of `prefixes` (installation prefixes
+/// outside the system's floor directories) and that `floor` does not already let it
+/// execute: one `ExecFile` each where `policy` lets the program execute or read the file
+/// (never one it may do neither with, such as a file a `--deny` names). Where
+/// the policy grants the prefix whole the prefix's own entry covers them; where it does not
+/// (a narrower rule beneath it), only the command itself gains the right, not its
+/// neighbours.
+pub fn command_files(
+    floor: &[(PathBuf, FloorAccess)],
+    executables: &[PathBuf],
+    prefixes: &[&Path],
+    policy: &arbiter_policies::Policy,
+) -> Vec<(PathBuf, FloorAccess)> {
+    use arbiter_policies::Access;
+    executables
+        .iter()
+        .filter(|f| prefixes.iter().any(|p| f.starts_with(p)))
+        .filter(|f| {
+            !floor.iter().any(|(p, a)| {
+                f.starts_with(p) && matches!(a, FloorAccess::ReadExec | FloorAccess::ExecFile)
+            })
+        })
+        .filter(|f| {
+            // Executing maps the file into the program's memory, where it can be read: only
+            // a file the policy lets the program execute or read (a denied one stays shut).
+            let may = |a: Access| policy.decide_path(f, a).decision.allow;
+            may(Access::EXEC) || may(Access::READ)
+        })
+        .map(|f| (f.clone(), FloorAccess::ExecFile))
+        .collect()
+}
+
 /// The trees the policy lets the program execute from, beyond the system floor: every
 /// subtree one literal rule decides alone (`Policy::kernel_floor`) granting `exec` together
 /// with `read` (and `list` on a directory) — the rights Landlock's `ReadExec` gives, so the

@@ -48,7 +48,9 @@ pub struct Confinement {
     pub native_reads: Vec<std::path::PathBuf>,
 }
 
-/// Prepares every layer for a program whose installation prefixes are `prefixes`.
+/// Prepares every layer for a program whose installation prefixes are `prefixes` and which
+/// executes the real files `executables` (the command, its interpreters:
+/// `sandbox::program::Installation`).
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
 /// With `seccomp_transport`, the table's program with its brokered rows notified (see
@@ -58,6 +60,7 @@ pub struct Confinement {
 /// may run natively ([`floor::native_reads`]).
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
+    executables: &[std::path::PathBuf],
     shim: &std::path::Path,
     seccomp_transport: bool,
     bootstrap: i32,
@@ -73,20 +76,22 @@ pub fn prepare(
     // Landlock's execute right only where the policy grants `exec` (when arbiter knows the
     // policy: `arbiter serve`'s launcher does not).
     if let Some(policy) = exec_policy {
-        // Exempt: the shim, and installation prefixes outside the system's floor directories
-        // (a tool in the working directory the user asked to run); a prefix inside them
-        // (`/usr/bin`) is the policy's to decide, like the rest of the floor.
-        let exempt: Vec<&std::path::Path> = std::iter::once(shim)
-            .chain(
-                prefixes
-                    .iter()
-                    .filter(|p| !floor::is_system(p))
-                    .map(|p| p.as_path()),
-            )
-            .collect();
-        let (aligned, note) = floor::align_exec(paths, policy, &exempt);
+        // Exempt: the shim only. An installation prefix is granted whole only where the
+        // policy decides its whole subtree alone with `exec` allowed, like every floor
+        // directory: a narrower rule beneath it (`--deny ./secretbin` when the command is
+        // `./run-tests`) keeps its exec denial.
+        let (aligned, note) = floor::align_exec(paths, policy, &[shim]);
         paths = aligned;
         missing.extend(note);
+        // The files the user asked to run, in a prefix outside the system's floor
+        // directories, execute even where their prefix is not granted whole — where the
+        // policy lets the program execute or read them.
+        let outside: Vec<&std::path::Path> = prefixes
+            .iter()
+            .filter(|p| !floor::is_system(p))
+            .map(|p| p.as_path())
+            .collect();
+        paths.extend(floor::command_files(&paths, executables, &outside, policy));
         // And where the policy grants `exec` beyond the system floor ($PWD, $TMPDIR).
         exec_trees = floor::policy_exec(&paths, policy);
         paths.extend(exec_trees.iter().cloned());
@@ -101,7 +106,9 @@ pub fn prepare(
     // The prefixes are real paths (`sandbox::program::prefixes`): opened without symlinks.
     // So are the policy's exec trees (`floor::policy_exec`).
     let real = |p: &std::path::Path| {
-        prefixes.iter().any(|x| x == p) || exec_trees.iter().any(|(x, _)| x == p)
+        prefixes.iter().any(|x| x == p)
+            || executables.iter().any(|x| x == p)
+            || exec_trees.iter().any(|(x, _)| x == p)
     };
     let (floor, fds) = floor::survey(paths, &real);
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;

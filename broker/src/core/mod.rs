@@ -121,6 +121,11 @@ impl Outcome {
         })
     }
 
+    /// The answer to a call whose caller is gone (`ESRCH`), nothing performed handed out.
+    pub fn gone() -> Outcome {
+        Outcome::from_result(Err(Errno(libc::ESRCH)))
+    }
+
     fn from_result(r: Result<Done, Errno>) -> Outcome {
         match r {
             Ok(done) => Outcome {
@@ -344,7 +349,8 @@ impl RequestCore {
                 .map(|_| crate::audit::record::args_json(call)),
             ..Notes::default()
         };
-        let mut result = fs::perform(self, call, fds, &mut notes);
+        let mut result =
+            resolve::for_caller(caller.pid, || fs::perform(self, call, fds, &mut notes));
         if let Some(reply) = notes.reply.take() {
             // The decider answered with the result itself: that is what the program gets,
             // and what the record says.

@@ -250,7 +250,20 @@ type FileId = (u64, u64, i64, u32);
 
 /// The identity of the file `name` in the directory `dir` (not following a symlink).
 fn file_id(dir: &OwnedFd, name: &std::ffi::CStr) -> Option<FileId> {
-    let st = crate::core::stat::statx(dir.as_raw_fd(), name, libc::AT_SYMLINK_NOFOLLOW).ok()?;
+    id_of(dir.as_raw_fd(), name, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+/// The identity of the file `file` is open on (an `O_PATH` fd is enough).
+fn fd_id(file: &OwnedFd) -> Option<FileId> {
+    id_of(
+        file.as_raw_fd(),
+        c"",
+        libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+    )
+}
+
+fn id_of(dir: i32, name: &std::ffi::CStr, flags: i32) -> Option<FileId> {
+    let st = crate::core::stat::statx(dir, name, flags).ok()?;
     let born = if st.mask & libc::STATX_BTIME != 0 {
         st.btime
     } else {
@@ -274,8 +287,10 @@ impl BoundHere {
         }
     }
 
-    fn contains(&self, loc: &Location) -> bool {
-        let Some(id) = file_id(&loc.parent, &loc.name_c()) else {
+    /// Whether `file` (an fd, not a name: the object the caller acts on) is a socket file
+    /// this sandbox bound.
+    fn holds(&self, file: &OwnedFd) -> bool {
+        let Some(id) = fd_id(file) else {
             return false;
         };
         self.0.lock().map(|s| s.contains(&id)).unwrap_or(false)
@@ -326,21 +341,33 @@ fn decide_destination(
             let mut d = core
                 .policy()
                 .decide_connect(&Endpoint::Unix(real.clone()), &[]);
-            if !d.allow && core.bound_here().contains(&loc) {
+            let open = || {
+                openat_raw(
+                    loc.parent.as_raw_fd(),
+                    &loc.name_c(),
+                    libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                    0,
+                )
+            };
+            let mut file = None;
+            if !d.allow {
                 // A socket this sandbox bound: decided as that bind (the policy still lets
-                // the sandbox bind there), communication inside the sandbox.
-                let b = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
-                if b.decision.allow {
-                    d = b.decision;
+                // the sandbox bind there), communication inside the sandbox. Decided on the
+                // object the call then goes through (this fd), never on the name again: a
+                // rename may put another socket there at any time.
+                file = open().ok();
+                if file.as_ref().is_some_and(|f| core.bound_here().holds(f)) {
+                    let b = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
+                    if b.decision.allow {
+                        d = b.decision;
+                    }
                 }
             }
             record(core, format!("unix:{}", real.display()), d, notes)?;
-            let file = openat_raw(
-                loc.parent.as_raw_fd(),
-                &loc.name_c(),
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                0,
-            )?;
+            let file = match file {
+                Some(f) => f,
+                None => open()?,
+            };
             let via = format!("/proc/self/fd/{}", file.as_raw_fd());
             Ok((RawAddr::unix(via.as_bytes(), false)?, Some(file)))
         }

@@ -52,6 +52,27 @@ pub fn classify(path: &Path, caller: i32) -> Proc {
     Proc::Other
 }
 
+/// Whether `dir` (the real path of a directory on a procfs) lies in the process directory
+/// of a process other than the caller's (process id `caller`; 0: unknown, so every process
+/// is another): `/proc/<n>/…` where `n` is neither the caller's pid nor one of its thread
+/// ids, or a procfs directory not under `/proc` at all. `/proc` itself and its other
+/// entries (`/proc/sys`, `/proc/net`'s target is resolved by name) are not.
+pub fn foreign(dir: &Path, caller: i32) -> bool {
+    let mut parts = dir.components();
+    if parts.next() != Some(Component::RootDir)
+        || parts.next() != Some(Component::Normal("proc".as_ref()))
+    {
+        return true;
+    }
+    let Some(Component::Normal(entry)) = parts.next() else {
+        return false;
+    };
+    let Some(n) = entry.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        return false;
+    };
+    !(caller > 0 && (n == caller as u32 || Path::new(&format!("/proc/{caller}/task/{n}")).exists()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +104,19 @@ mod tests {
         assert_eq!(classify(Path::new("/proc/cpuinfo"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/etc/passwd"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/procfs/self"), 7), Proc::Other);
+    }
+
+    #[test]
+    fn only_the_callers_own_process_directory_is_not_foreign() {
+        let me = std::process::id() as i32;
+        let p = |s: String| PathBuf::from(s);
+        assert!(!foreign(&p(format!("/proc/{me}/fd")), me));
+        assert!(!foreign(&p(format!("/proc/{me}/task/{me}/fd")), me));
+        assert!(!foreign(Path::new("/proc"), me));
+        assert!(!foreign(Path::new("/proc/sys/kernel"), me));
+        assert!(foreign(&p(format!("/proc/{me}/fd")), 0));
+        assert!(foreign(Path::new("/proc/1/fd"), me));
+        assert!(foreign(Path::new("/proc/1"), me));
+        assert!(foreign(Path::new("/mnt/proc/1/fd"), me));
     }
 }

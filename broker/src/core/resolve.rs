@@ -36,6 +36,45 @@ thread_local! {
     static LINKS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_SYMLINK_HOPS) };
 }
 
+thread_local! {
+    /// The process id of the caller whose call this thread is serving (0: unknown), set by
+    /// [`for_caller`]: only that process's own `/proc/<pid>` magic links are followed.
+    static CALLER: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` (a call's decision and action) for the caller with process id `pid`: magic
+/// links of `/proc` are followed only in that process's own `/proc/<pid>` (and its
+/// threads'), see [`may_follow_in`].
+pub fn for_caller<R>(pid: i32, f: impl FnOnce() -> R) -> R {
+    struct Reset(i32);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CALLER.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(CALLER.with(|c| c.replace(pid)));
+    f()
+}
+
+/// `EACCES` when `dir` (the directory holding a symlink about to be followed) is on a
+/// `/proc` and is not the caller's own process directory: the magic links of another
+/// process (`/proc/<pid>/fd/N`, `exe`, `cwd`, `root`, and the same under `task/<tid>`)
+/// are not followed with the broker's privileges, which would reach what the caller itself
+/// could not (natively the kernel checks ptrace access; a capability-less sandbox under
+/// Landlock has none to a process outside it). A procfs directory outside `/proc` is
+/// refused alike.
+fn may_follow_in(dir: BorrowedFd<'_>) -> Result<(), Errno> {
+    if !on_proc(dir) {
+        return Ok(());
+    }
+    let path = fd_path(dir).map_err(|_| Errno(libc::EACCES))?;
+    let caller = CALLER.with(|c| c.get());
+    if crate::core::procself::foreign(&path, caller) {
+        return Err(Errno(libc::EACCES));
+    }
+    Ok(())
+}
+
 /// Spends one symlink of the current lookup's budget: `ELOOP` once it is used up.
 fn spend_link() -> Result<(), Errno> {
     LINKS_LEFT.with(|left| match left.get() {
@@ -218,6 +257,7 @@ pub fn walk_dir(
             }
         };
         spend_link()?;
+        may_follow_in(cur.as_fd())?;
         if on_proc(cur.as_fd()) {
             cur = openat_raw(cur.as_raw_fd(), &name, DIR, 0)?;
             continue;
@@ -497,6 +537,7 @@ pub fn follow_once(loc: &Location, left: &mut Vec<PathBuf>) -> Result<Option<Loc
         };
     }
     buf.truncate(n as usize);
+    may_follow_in(loc.parent.as_fd())?;
     spend_link()?;
     let mut next = if buf.starts_with(b"/") {
         locate(Base::Root, &buf, left)?

@@ -209,7 +209,30 @@ pub fn prefixes(
     path_var: Option<&OsStr>,
     writable: &dyn Fn(&Path) -> bool,
 ) -> Vec<PathBuf> {
+    installation(program, path_var, writable).prefixes
+}
+
+/// What running a command involves: its installation prefixes and the files the kernel
+/// executes on the way (see [`installation`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Installation {
+    /// Every installation prefix, as real paths, sorted ([`prefixes`]).
+    pub prefixes: Vec<PathBuf>,
+    /// The real executable files the chain ends at (the command, each `#!` interpreter),
+    /// sorted: the files the kernel floor lets execute even where a prefix is not granted
+    /// whole.
+    pub files: Vec<PathBuf>,
+}
+
+/// The installation prefixes of `program` ([`prefixes`]) together with the real files the
+/// kernel executes for it (the command and its interpreters, every symlink followed).
+pub fn installation(
+    program: &Path,
+    path_var: Option<&OsStr>,
+    writable: &dyn Fn(&Path) -> bool,
+) -> Installation {
     let mut out: Vec<PathBuf> = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
     let mut todo = vec![program.to_path_buf()];
     let mut hops = 0;
     let cwd = std::env::current_dir().ok();
@@ -224,9 +247,10 @@ pub fn prefixes(
             (None, false) => continue,
         };
         // The kernel will not execute from here: no grant.
-        if executable_target(&abs).is_none() {
+        let Some(target) = executable_target(&abs) else {
             continue;
-        }
+        };
+        files.push(target);
         let Some(here) = real_location(&abs) else {
             continue;
         };
@@ -259,7 +283,12 @@ pub fn prefixes(
     out.retain(|p| p != Path::new("/") && Some(p) != home.as_ref());
     out.sort();
     out.dedup();
-    out
+    files.sort();
+    files.dedup();
+    Installation {
+        prefixes: out,
+        files,
+    }
 }
 
 #[cfg(test)]

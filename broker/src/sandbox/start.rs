@@ -42,6 +42,7 @@ pub struct Sandbox {
     audit: Audit,
     shim: Option<PathBuf>,
     prefixes: Vec<PathBuf>,
+    executables: Vec<PathBuf>,
     seccomp_transport: bool,
     fast_path: bool,
     report_denials: bool,
@@ -90,6 +91,7 @@ impl Sandbox {
             audit: Audit::disabled(),
             shim: None,
             prefixes: Vec::new(),
+            executables: Vec::new(),
             seccomp_transport: true,
             fast_path: true,
             report_denials: false,
@@ -131,6 +133,14 @@ impl Sandbox {
     /// (see [`program::prefixes`]).
     pub fn prefixes(mut self, prefixes: Vec<PathBuf>) -> Sandbox {
         self.prefixes = prefixes;
+        self
+    }
+
+    /// The program's real executable files (the command and each `#!` interpreter,
+    /// [`program::installation`]): granted execute one by one where the policy lets the
+    /// program execute or read them but a prefix could not be granted whole.
+    pub fn executables(mut self, files: Vec<PathBuf>) -> Sandbox {
+        self.executables = files;
         self
     }
 
@@ -254,6 +264,7 @@ impl Sandbox {
         let policy = self.policy;
         let confinement = confine::prepare(
             &self.prefixes,
+            &self.executables,
             &shim,
             self.seccomp_transport,
             DEFAULT_BOOTSTRAP_FD,

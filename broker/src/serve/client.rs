@@ -247,14 +247,23 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
         .ok()
         .and_then(|d| d.canonicalize().ok());
     let writable = |p: &std::path::Path| cwd.as_ref().is_some_and(|c| p.starts_with(c));
-    let prefixes = program::prefixes(&program, path_var.as_deref(), &writable);
+    let install = program::installation(&program, path_var.as_deref(), &writable);
+    let prefixes = install.prefixes;
     // The same layers as `arbiter run`: Landlock, and one seccomp filter holding the errno
     // rules and the notify rules, whose listener goes to the daemon on the bootstrap socket.
     // No native reads: the launcher does not know the policy (see docs/serve.md).
     // The daemon's policy is not known here: the floor's execute right is not aligned with
     // its `exec` rules (docs/serve.md).
-    let confinement = confine::prepare(&prefixes, &shim, true, DEFAULT_BOOTSTRAP_FD, None, None)
-        .context("cannot prepare the kernel confinement")?;
+    let confinement = confine::prepare(
+        &prefixes,
+        &install.files,
+        &shim,
+        true,
+        DEFAULT_BOOTSTRAP_FD,
+        None,
+        None,
+    )
+    .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {
         eprintln!(
             "arbiter: --strict: not enforced on this kernel: {}",

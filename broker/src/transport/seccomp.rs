@@ -1478,12 +1478,11 @@ impl Target {
         if unsafe { libc::fstat(o.as_raw_fd(), &mut st) } < 0 {
             return Err(errno());
         }
-        let kind = st.st_mode & libc::S_IFMT;
         let granted = if mode == libc::F_OK {
             true
         } else if mode & libc::X_OK != 0 {
             false
-        } else if matches!(kind, libc::S_IFIFO | libc::S_IFSOCK) || kind == 0 {
+        } else if anonymous(&o) {
             true
         } else {
             let held = match self.target_fd(n) {
@@ -1518,9 +1517,10 @@ impl Target {
     /// /dev/stderr`, `cat /dev/stdin` and `diff <(…) <(…)` work whatever file or pipe the
     /// descriptor is, and a read-only fd never becomes writable. Pipes, sockets and
     /// anonymous inodes are re-opened directly whatever the access (a socket answers
-    /// `ENXIO`, as natively). Any other re-open (more rights than the fd has, an `O_PATH`
-    /// fd, which `pidfd_getfd` does not take) is decided by the policy on the real path of
-    /// the file, as an open of that path would be.
+    /// `ENXIO`, as natively) — only those without a name in the filesystem ([`anonymous`]).
+    /// Any other re-open (a named FIFO, more rights than the fd has, an `O_PATH` fd, which
+    /// `pidfd_getfd` does not take) is decided by the policy on the real path of the file,
+    /// as an open of that path would be.
     fn reopen_target(&self, core: &RequestCore, n: i32, flags: i32) -> Result<Reopen, i32> {
         let magic = format!("/proc/{}/fd/{n}", self.tgid()?);
         // O_PATH of the magic link: ENOENT when N is not open, as natively.
@@ -1532,9 +1532,14 @@ impl Target {
             return Err(errno());
         }
         let kind = st.st_mode & libc::S_IFMT;
-        let any_access = matches!(kind, libc::S_IFIFO | libc::S_IFSOCK) || kind == 0;
+        // Only an object without a name in the filesystem (a pipe, a socket, an anonymous
+        // inode) is re-opened whatever the access; a named FIFO is a file the policy decides
+        // on its real path for the access asked, like any open (which also waits for its
+        // other end without pinning a worker: `core::waiting`).
+        let any_access = anonymous(&o);
+        let named_fifo = kind == libc::S_IFIFO && !any_access;
         // The caller's own open file description; an O_PATH fd is not taken (EBADF).
-        let held = if any_access {
+        let held = if any_access || named_fifo {
             None
         } else {
             match self.target_fd(n) {
@@ -1557,6 +1562,8 @@ impl Target {
             }
             let object = held.as_ref().unwrap_or(&o);
             let drop_flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            // An anonymous pipe's open never waits for a peer (the kernel waits only on a
+            // FIFO with a name); a named FIFO does not come here.
             let fd = open_raw(
                 &format!("/proc/self/fd/{}", object.as_raw_fd()),
                 (flags & !drop_flags) | libc::O_NOCTTY,
@@ -1619,6 +1626,26 @@ fn socket_family(sock: &OwnedFd) -> Result<i32, i32> {
         return Err(errno());
     }
     Ok(dom)
+}
+
+/// Whether the object `fd` refers to has no name in any filesystem: it lives on the
+/// kernel's pipe, socket or anonymous-inode pseudo filesystem (`fstatfs`), so no policy rule
+/// can name it and its owner may re-open it as natively. A named FIFO, a socket file or any
+/// other file is not anonymous.
+fn anonymous(fd: &OwnedFd) -> bool {
+    const PIPEFS_MAGIC: i64 = 0x5049_5045;
+    const SOCKFS_MAGIC: i64 = 0x534f_434b;
+    const ANON_INODE_FS_MAGIC: i64 = 0x0904_1934;
+    // SAFETY: statfs is plain old data; zero is valid.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
+        return false;
+    }
+    matches!(
+        st.f_type as i64,
+        PIPEFS_MAGIC | SOCKFS_MAGIC | ANON_INODE_FS_MAGIC
+    )
 }
 
 /// Whether an open file description with status flags `held` (`F_GETFL`) was opened for

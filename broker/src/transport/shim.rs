@@ -48,7 +48,106 @@ pub fn pass_credentials(fd: RawFd) -> std::io::Result<()> {
     if rc < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // And a pidfd of the sender (Linux 6.5+; without it, see `Sender`).
+    // SAFETY: as above.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_PASSPIDFD,
+            (&one as *const libc::c_int).cast(),
+            4,
+        )
+    };
     Ok(())
+}
+
+/// `SO_PASSPIDFD` (Linux 6.5): every received message carries a pidfd of its sender.
+const SO_PASSPIDFD: libc::c_int = 76;
+
+/// `SO_PEERPIDFD` (Linux 6.5): a pidfd of the process whose credentials `SO_PEERCRED`
+/// reports.
+const SO_PEERPIDFD: libc::c_int = 77;
+
+/// The process a message's pid names, held as a pidfd: a pid number is reused once its
+/// process is gone, so a request still queued when its sender exited could otherwise be
+/// decided with another process's `/proc/<pid>` as the caller's own. The call is served
+/// only if the sender has not exited ([`Sender::exited`]), and its result handed out only if
+/// it still has not after the call: a process alive before and after the call was alive
+/// throughout, so its pid was its own all along.
+enum Sender {
+    /// No pidfd came (a kernel before 6.5): the pid is trusted as before.
+    Unknown,
+    /// The kernel could not make a pidfd: the sender was gone already.
+    Gone,
+    /// The sender's pidfd.
+    Pid(OwnedFd),
+}
+
+impl Sender {
+    /// The sender of a message received with `pidfd` (`SCM_PIDFD`), taking ownership.
+    fn of(pidfd: Option<RawFd>) -> Sender {
+        match pidfd {
+            None => Sender::Unknown,
+            Some(fd) if fd < 0 => Sender::Gone,
+            // SAFETY: recvmsg just installed this fd for us; nobody else owns it.
+            Some(fd) => Sender::Pid(unsafe { OwnedFd::from_raw_fd(fd) }),
+        }
+    }
+
+    /// The process `SO_PEERCRED` of `channel` names (its creator), when the kernel says.
+    fn peer(channel: &OwnedFd) -> Sender {
+        let mut fd: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: fd and len are valid out-pointers of the sizes given.
+        let rc = unsafe {
+            libc::getsockopt(
+                channel.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_PEERPIDFD,
+                (&mut fd as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        match (rc, fd) {
+            // SAFETY: the kernel just installed fd for us.
+            (0, fd) if fd >= 0 => Sender::Pid(unsafe { OwnedFd::from_raw_fd(fd) }),
+            (_, _)
+                if rc < 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) =>
+            {
+                Sender::Gone
+            }
+            _ => Sender::Unknown,
+        }
+    }
+
+    fn try_clone(&self) -> Sender {
+        match self {
+            Sender::Unknown => Sender::Unknown,
+            Sender::Gone => Sender::Gone,
+            Sender::Pid(f) => f.try_clone().map_or(Sender::Gone, Sender::Pid),
+        }
+    }
+
+    /// Whether the process has exited (its pidfd is readable, or none could be made for
+    /// it). `false` without a pidfd (a kernel before 6.5): then the pid is trusted as before
+    /// (docs/security.md).
+    fn exited(&self) -> bool {
+        let fd = match self {
+            Sender::Unknown => return false,
+            Sender::Gone => return true,
+            Sender::Pid(fd) => fd,
+        };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: p is one valid pollfd; a zero timeout only looks.
+        let rc = unsafe { libc::poll(&mut p, 1, 0) };
+        rc != 0 && (rc < 0 || p.revents != 0)
+    }
 }
 
 fn take_fds(raw: &[RawFd]) -> Vec<OwnedFd> {
@@ -127,10 +226,11 @@ pub fn serve_bootstrap_with(
                 }
             };
             let fds = take_fds(&raw[..got.nfds]);
+            let registrant = Sender::of(got.pidfd);
             if got.len == 0 {
                 return; // every sandboxed process has closed the bootstrap socket
             }
-            let who = relayed(caller(got.credentials), fds.first());
+            let (who, registrant) = relayed(caller(got.credentials), fds.first(), registrant);
             let msg = &buf[..got.len];
             let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
             let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
@@ -191,7 +291,7 @@ pub fn serve_bootstrap_with(
                     _ => {
                         // `arbiter serve`: the sandbox's end shuts this channel down.
                         crate::serve::threads::attach_channel(channel.as_fd());
-                        serve_channel(channel, &core, who.pid)
+                        serve_channel(channel, &core, who.pid, registrant)
                     }
                 }
                 drop(admitted);
@@ -274,11 +374,14 @@ fn own_pid() -> i32 {
 /// fds is trapped and performed by the broker) carries the broker's credentials unless the
 /// broker could stamp the program's (root can): a registration then names its process by
 /// the channel's own peer credentials (the process that created the socket pair).
-fn relayed(mut who: Caller, channel: Option<&OwnedFd>) -> Caller {
+/// Returns the caller with the process that registered, as a [`Sender`].
+fn relayed(mut who: Caller, channel: Option<&OwnedFd>, sender: Sender) -> (Caller, Sender) {
     if who.pid != own_pid() {
-        return who;
+        return (who, sender);
     }
-    let Some(channel) = channel else { return who };
+    let Some(channel) = channel else {
+        return (who, sender);
+    };
     // SAFETY: ucred is plain old data; zero is valid.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
@@ -296,8 +399,9 @@ fn relayed(mut who: Caller, channel: Option<&OwnedFd>) -> Caller {
         who.pid = cred.pid;
         who.uid = cred.uid;
         who.gid = cred.gid;
+        return (who, Sender::peer(channel));
     }
-    who
+    (who, sender)
 }
 
 /// A channel belongs to one thread of one process and is close-on-exec, so its process's
@@ -328,7 +432,7 @@ impl ChannelProcess {
 
 /// Serves one call channel until the shim closes it or breaks the protocol. `pid` is the
 /// process that registered it.
-fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
+fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32, registrant: Sender) {
     let fd = channel.as_raw_fd();
     if pass_credentials(fd).is_err() {
         return;
@@ -359,6 +463,7 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
             }
         };
         let fds = take_fds(&raw[..got.nfds]);
+        let mut sender = Sender::of(got.pidfd);
         if got.len == 0 {
             return;
         }
@@ -367,6 +472,7 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
             // Sent by the broker's seccomp transport on the program's behalf (a message with
             // fds: sendmsg is trapped): the channel is the registering process's own.
             who.pid = process.pid;
+            sender = registrant.try_clone();
         }
         who.exe = process.exe(core, who.pid);
         let req = match decode::<Request>(&buf[..got.len]) {
@@ -389,7 +495,17 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
                 return;
             }
         };
-        let outcome = core.serve(&who, req.call, &fds);
+        // A sender gone before the call is not served (its pid may name another process
+        // by now); one gone after it gets nothing the call produced. Whoever else reads this
+        // channel (a process sharing it) gets ESRCH.
+        let outcome = if sender.exited() {
+            crate::core::Outcome::gone()
+        } else {
+            match core.serve(&who, req.call, &fds) {
+                _ if sender.exited() => crate::core::Outcome::gone(),
+                o => o,
+            }
+        };
         let payload = match &outcome.payload {
             OutPayload::None => Payload::None,
             OutPayload::Stat(st) => Payload::Stat(*st),
@@ -423,5 +539,53 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32) {
         if send_with_fds(fd, bytes, &fd_out).is_err() {
             return; // the caller died mid-call; its fds are dropped with `outcome`
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message queued by a process that has exited since is seen as its sender's: the
+    /// pidfd the kernel attached (`SCM_PIDFD`) tells the broker the sender is gone, so its
+    /// pid (perhaps another process's by then) is not trusted; a live sender's is.
+    #[test]
+    fn a_queued_message_of_an_exited_sender_is_known_as_such() {
+        let mut pair = [-1; 2];
+        // SAFETY: pair is a valid out array.
+        let rc =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, pair.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        // SAFETY: the fds were just created and are owned here.
+        let (ours, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
+        pass_credentials(ours.as_raw_fd()).unwrap();
+        // A live sender: this process.
+        send_with_fds(theirs.as_raw_fd(), b"alive", &[]).unwrap();
+        let mut buf = [0u8; 64];
+        let mut raw = [-1; MAX_FDS];
+        let got = recv_with_fds(ours.as_raw_fd(), &mut buf, &mut raw, 0).unwrap();
+        let Some(pidfd) = got.pidfd else {
+            eprintln!("SKIP: the kernel attaches no SCM_PIDFD (before Linux 6.5)");
+            return;
+        };
+        assert!(!Sender::of(Some(pidfd)).exited());
+        // A sender that exits after sending, before the message is read.
+        // SAFETY: the child only sends and exits with raw system calls.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let _ = send_with_fds(theirs.as_raw_fd(), b"gone", &[]);
+            // SAFETY: leaving the forked child at once.
+            unsafe { libc::_exit(0) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        let got = recv_with_fds(ours.as_raw_fd(), &mut buf, &mut raw, 0).unwrap();
+        assert_eq!(&buf[..got.len], b"gone");
+        assert_eq!(got.credentials.map(|c| c.pid), Some(child));
+        assert!(Sender::of(got.pidfd).exited());
+        // Without a pidfd (an older kernel) nothing is known: trusted as before.
+        assert!(!Sender::of(None).exited());
     }
 }
