@@ -98,6 +98,17 @@ pub fn run(args: DecidedArgs) -> Result<ExitCode> {
             dir.display()
         ));
     }
+    let worker = std::env::current_exe()?;
+    let path_var = std::env::var_os("PATH");
+    let install = program::installation(&worker, path_var.as_deref(), &|_| false);
+    // The worker runs from its installation prefix (target/…), which the policy grants as
+    // `arbiter run` grants a command's prefix: read and execute.
+    for prefix in &install.prefixes {
+        text.push_str(&format!(
+            "[[fs]]\npath = \"{}\"\nallow = \"rx\"\n",
+            prefix.display()
+        ));
+    }
     let policy = Policy::load(
         &[Source::Text {
             origin: "arbiter-bench decided".into(),
@@ -105,11 +116,8 @@ pub fn run(args: DecidedArgs) -> Result<ExitCode> {
         }],
         &Vars::default(),
     )?;
-    let worker = std::env::current_exe()?;
-    let path_var = std::env::var_os("PATH");
-    let prefixes = program::prefixes(&worker, path_var.as_deref(), &|_| false);
     let mut sandbox = Sandbox::new(Arc::new(policy))
-        .prefixes(prefixes)
+        .installation(install)
         .fast_path(false);
     let master = (args.by == By::Master).then(|| sandbox.master());
     let argv: Vec<OsString> = [

@@ -136,6 +136,13 @@ impl Sandbox {
         self
     }
 
+    /// The program's installation ([`program::installation`]): its prefixes and its real
+    /// executable files, as `arbiter run` grants them ([`Sandbox::prefixes`],
+    /// [`Sandbox::executables`]).
+    pub fn installation(self, install: program::Installation) -> Sandbox {
+        self.prefixes(install.prefixes).executables(install.files)
+    }
+
     /// The program's real executable files (the command and each `#!` interpreter,
     /// [`program::installation`]): granted execute one by one where the policy lets the
     /// program execute or read them but a prefix could not be granted whole.

@@ -57,10 +57,28 @@ fn probe() -> anyhow::Result<u8> {
         pwd: std::env::current_dir()?,
         ..Vars::default()
     };
-    let policy = Arc::new(Policy::load(&[Source::File(policy_file)], &vars)?);
     let path_var = std::env::var_os("PATH");
     let program = program::find(&command[0], path_var.as_deref())?;
-    let prefixes = program::prefixes(&program, path_var.as_deref(), &|_| false);
+    let install = program::installation(&program, path_var.as_deref(), &|_| false);
+    // The command's installation prefix is granted read and execute, as `arbiter run`
+    // grants it.
+    let mut prefixes = String::from("version = 1\n");
+    for prefix in &install.prefixes {
+        prefixes.push_str(&format!(
+            "[[fs]]\npath = \"{}\"\nallow = \"rx\"\n",
+            prefix.display()
+        ));
+    }
+    let policy = Arc::new(Policy::load(
+        &[
+            Source::File(policy_file),
+            Source::Text {
+                origin: "master_probe: the command's prefix".into(),
+                text: prefixes,
+            },
+        ],
+        &vars,
+    )?);
     let (audit, writer) = match audit_file {
         Some(f) => {
             let (a, w) = arbiter::audit::Audit::to_writer(Box::new(std::fs::File::create(f)?), 1);
@@ -70,7 +88,7 @@ fn probe() -> anyhow::Result<u8> {
     };
     let mut sandbox = Sandbox::new(policy)
         .audit(audit.clone())
-        .prefixes(prefixes)
+        .installation(install)
         .seccomp_transport(seccomp);
     let master = sandbox.master();
     let master = if scenario == "gone" {
