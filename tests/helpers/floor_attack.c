@@ -248,6 +248,11 @@ int main(int argc, char **argv) {
         char b[16];
         return done(read((int)fd, b, sizeof b));
     }
+    if ((!strcmp(m, "open-rw-path") || !strcmp(m, "open-rw-path-libc")) && p) {
+        /* Opens P read-write (raw or through libc): /proc/PID/mem of another process. */
+        return done(!strcmp(m, "open-rw-path-libc") ? open(p, O_RDWR)
+                                                    : syscall(SYS_openat, AT_FDCWD, p, O_RDWR));
+    }
     if ((!strcmp(m, "stat-path") || !strcmp(m, "stat-path-libc")) && p) {
         /* stat of P, following symlinks (raw or through libc). */
         return done(!strcmp(m, "stat-path-libc") ? stat(p, &st)

@@ -45,3 +45,43 @@ fn another_processes_proc_magic_links_are_not_followed() {
         let _ = victim.wait();
     }
 }
+
+/// Another process's ptrace-protected entries (`environ`, `maps`, `mem`) stay refused even
+/// when the policy grants `/proc` (`--ro /proc` for `ps`, `--rw /proc`): the broker would
+/// open them with its own rights, which the program lacks (Landlock scopes ptrace access),
+/// and hand the program the memory or the withheld environment of, say, the `arbiter run`
+/// process itself (red-team finding 07 of issue 21). What `ps` reads (`status`, `stat`,
+/// `cmdline`) is still decided by the policy.
+#[test]
+fn another_processes_memory_and_environment_stay_refused_under_a_proc_grant() {
+    let f = Floor::new();
+    for who in users() {
+        let mut victim = command(who, &["sleep", "60"]).spawn().unwrap();
+        let pid = victim.id();
+        let comm = format!("/proc/{pid}/comm");
+        while std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() != "sleep") {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let environ = format!("/proc/{pid}/environ");
+        let maps = format!("/proc/{pid}/maps");
+        let mem = format!("/proc/{pid}/mem");
+        let status = format!("/proc/{pid}/status");
+        for grant in [["--ro", "/proc"], ["--rw", "/proc"]] {
+            for (mode, path) in [
+                ("open-path", &environ),
+                ("open-path-libc", &environ),
+                ("open-path", &maps),
+                ("open-path-libc", &maps),
+                ("open-rw-path", &mem),
+                ("open-rw-path-libc", &mem),
+            ] {
+                // Natively (same uid, no Landlock) each succeeds; under arbiter: EACCES.
+                f.refused(who, &grant, &[mode, path], libc::EACCES);
+            }
+            f.allowed(who, &grant, &["open-path", &status]);
+            f.allowed(who, &grant, &["open-path-libc", &status]);
+        }
+        let _ = victim.kill();
+        let _ = victim.wait();
+    }
+}

@@ -514,8 +514,16 @@ impl RequestCore {
                     notes,
                 )
             }
-            // Never offered to a decider: nothing may grant the broker's own /proc.
-            procself::Proc::Broker => arbiter_policies::Decision {
+            // Another process's /proc: only its ptrace-free entries, read-only, as the program
+            // itself could read them; the policy decides those, and what it refuses is
+            // refused like the broker's own.
+            procself::Proc::Foreign(true) if Access::RO.contains(access) => {
+                let d = self.policy.decide_path(path, access).decision;
+                self.settle(d, decider::Subject::Path { path, access }, notes)
+            }
+            // Never offered to a decider: nothing may grant the broker's own /proc, or
+            // another process's memory, environment, descriptors or writes to it.
+            procself::Proc::Broker | procself::Proc::Foreign(_) => arbiter_policies::Decision {
                 allow: false,
                 errno: libc::EACCES,
                 rule: None,
@@ -527,7 +535,9 @@ impl RequestCore {
             Ok(())
         } else {
             // No rule can grant the broker's own /proc: no "to allow" hint for it.
-            if notes.denied.is_none() && !matches!(class, procself::Proc::Broker) {
+            if notes.denied.is_none()
+                && !matches!(class, procself::Proc::Broker | procself::Proc::Foreign(_))
+            {
                 notes.denied = Some(denials::Target::Path(path.to_path_buf(), access));
             }
             Err(Errno(d.errno))
@@ -536,8 +546,11 @@ impl RequestCore {
 
     /// Whether `access` on `path` would be allowed, without recording anything.
     pub(crate) fn allows(&self, path: &Path, access: Access) -> bool {
-        procself::classify(path, 0) != procself::Proc::Broker
-            && self.policy.decide_path(path, access).decision.allow
+        match procself::classify(path, 0) {
+            procself::Proc::Broker | procself::Proc::Foreign(false) => false,
+            procself::Proc::Foreign(true) if !Access::RO.contains(access) => false,
+            _ => self.policy.decide_path(path, access).decision.allow,
+        }
     }
 }
 

@@ -19,6 +19,35 @@ pub enum Proc {
     Broker,
     /// The caller's own `/proc/<pid>/rest`: decided as `/proc/self/rest`.
     Caller(PathBuf),
+    /// Another process's `/proc/<pid>/…` (or a thread's, `task/<tid>/…`). The broker would
+    /// open it with its own rights, which the program lacks (Landlock scopes ptrace access
+    /// to processes outside the sandbox): only what any process may read of another without
+    /// ptrace access — its directory and [`READABLE`] — may be decided by the policy (`true`),
+    /// read-only; anything else (`mem`, `environ`, `maps`, `fd/`, …) is refused.
+    Foreign(bool),
+}
+
+/// The entries of a process's `/proc/<pid>` (and of its `task/<tid>`) the kernel lets any
+/// process read without ptrace access (what `ps` and `top` read).
+pub const READABLE: &[&str] = &["stat", "statm", "status", "cmdline", "comm"];
+
+/// Whether `rest` (the components after `/proc/<pid>`) names the directory itself, a
+/// [`READABLE`] entry, or the same within `task/<tid>`.
+fn readable_without_ptrace(rest: &[Component<'_>]) -> bool {
+    let name_ok = |c: &Component<'_>| matches!(c, Component::Normal(n) if n.to_str().is_some_and(|n| READABLE.contains(&n)));
+    match rest {
+        [] => true,
+        [entry] => name_ok(entry) || matches!(entry, Component::Normal(n) if *n == "task"),
+        [Component::Normal(task), Component::Normal(tid), more @ ..] if *task == "task" => {
+            tid.to_str().is_some_and(|t| t.parse::<u32>().is_ok())
+                && match more {
+                    [] => true,
+                    [entry] => name_ok(entry),
+                    _ => false,
+                }
+        }
+        _ => false,
+    }
 }
 
 /// Classifies `path` (a real path) for a caller whose process id is `caller` (0: unknown).
@@ -44,12 +73,14 @@ pub fn classify(path: &Path, caller: i32) -> Proc {
     if n == broker || Path::new(&format!("/proc/{broker}/task/{n}")).exists() {
         return Proc::Broker;
     }
-    if caller > 0 && n == caller as u32 {
+    let own_thread = || caller > 0 && Path::new(&format!("/proc/{caller}/task/{n}")).exists();
+    if caller > 0 && n == caller as u32 || own_thread() {
         let mut alias = PathBuf::from("/proc/self");
         alias.extend(parts);
         return Proc::Caller(alias);
     }
-    Proc::Other
+    let rest: Vec<Component<'_>> = parts.collect();
+    Proc::Foreign(readable_without_ptrace(&rest))
 }
 
 /// Whether `dir` (the real path of a directory on a procfs) lies in the process directory
@@ -100,7 +131,30 @@ mod tests {
             classify(Path::new("/proc/4242"), 4242),
             Proc::Caller(PathBuf::from("/proc/self"))
         );
-        assert_eq!(classify(Path::new("/proc/4242/status"), 7), Proc::Other);
+        assert_eq!(
+            classify(Path::new("/proc/4242/status"), 7),
+            Proc::Foreign(true)
+        );
+        for refused in [
+            "mem",
+            "environ",
+            "maps",
+            "fd/0",
+            "cwd",
+            "task/4243/mem",
+            "auxv",
+        ] {
+            assert_eq!(
+                classify(&p(format!("/proc/4242/{refused}")), 7),
+                Proc::Foreign(false),
+                "{refused}"
+            );
+        }
+        assert_eq!(classify(Path::new("/proc/4242"), 0), Proc::Foreign(true));
+        assert_eq!(
+            classify(Path::new("/proc/4242/task/4243/stat"), 7),
+            Proc::Foreign(true)
+        );
         assert_eq!(classify(Path::new("/proc/cpuinfo"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/etc/passwd"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/procfs/self"), 7), Proc::Other);
