@@ -35,11 +35,15 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_char, c_int};
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use arbiter_protocol::ring::{
+    canonical_components, trim_directory_suffix, ReportedCall, REPORT_OPEN_FLAGS,
+};
 use arbiter_protocol::{
     Call, Payload, FAST_OPEN, FAST_PATHS_MAX, FAST_STAT, MAX_PATH, NATIVE_OPEN_MARK,
 };
 
 use crate::channel;
+use crate::report::{self, Record};
 use crate::sys::{bytes, c_str_len, raw_close};
 
 const UNKNOWN: u8 = 0;
@@ -79,12 +83,19 @@ fn grants() -> Option<&'static [u8]> {
         return None;
     }
     let fetched = channel::call(&Call::FastPaths, &[], |reply, got| {
+        // A descriptor with the fast paths is the report ring: every call answered here
+        // must then be reported, so fast paths whose ring cannot be mapped stay off.
+        let ring_ok = match got {
+            [] => true,
+            [ring] => report::attach(*ring),
+            _ => false,
+        };
         for &fd in got {
             raw_close(fd);
         }
         match reply.payload {
             Payload::Bytes(b)
-                if reply.result >= 0 && !b.is_empty() && b.len() <= FAST_PATHS_MAX =>
+                if ring_ok && reply.result >= 0 && !b.is_empty() && b.len() <= FAST_PATHS_MAX =>
             {
                 // SAFETY: this thread won the UNKNOWN → LOADING exchange, so it is the only
                 // writer, and nobody reads before READY is published below.
@@ -139,20 +150,6 @@ fn is_canonical(path: &[u8]) -> bool {
         && path[1..]
             .split(|&b| b == b'/')
             .all(|c| !c.is_empty() && c != b"." && c != b"..")
-}
-
-/// `path` without trailing `/` and `/.` (as `opendir("dir/")` and `open(".")` name a
-/// directory), keeping at least `/`.
-fn trim_directory_suffix(mut path: &[u8]) -> &[u8] {
-    loop {
-        if path.len() > 1 && path.ends_with(b"/") {
-            path = &path[..path.len() - 1];
-        } else if path.ends_with(b"/.") {
-            path = &path[..path.len() - 1]; // the slash goes next round, unless it is "/"
-        } else {
-            return path;
-        }
-    }
 }
 
 /// Room in the per-thread memo for a parent directory's path and its NUL.
@@ -415,6 +412,7 @@ unsafe fn with_path<T>(
     dirfd: c_int,
     path: *const c_char,
     follow: bool,
+    report: Reporting,
     final_stat: impl FnOnce(&[u8]) -> Result<(T, u32), c_int>,
 ) -> Answer<T> {
     // SAFETY: path is a C string; its first byte is in bounds.
@@ -436,15 +434,49 @@ unsafe fn with_path<T>(
         // SAFETY: c_str_len found `len` bytes and then the NUL.
         with_nul: unsafe { bytes(path, len + 1) },
     };
-    match vouch(&caller, grants, FAST_STAT) {
-        Ok(()) => {}
-        Err(Walk::Broker) => return Answer::Broker,
-        Err(Walk::Errno(e)) => return Answer::Done(Err(e)),
-    }
-    match final_stat(caller.with_nul) {
-        Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
-        Ok((v, _)) => Answer::Done(Ok(v)),
-        Err(e) => Answer::Done(Err(e)),
+    let record = match report::claim(len) {
+        Record::Broker => return Answer::Broker,
+        r => r,
+    };
+    let answer = match vouch(&caller, grants, FAST_STAT) {
+        Ok(()) => match final_stat(caller.with_nul) {
+            Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
+            Ok((v, _)) => Answer::Done(Ok(v)),
+            Err(e) => Answer::Done(Err(e)),
+        },
+        Err(Walk::Broker) => Answer::Broker,
+        Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+    };
+    report.record(record, caller.bytes(), &answer, |_| 0);
+    answer
+}
+
+/// What a fast path reports when the ring is on: which call, with which flags.
+#[derive(Clone, Copy)]
+pub struct Reporting {
+    /// The call.
+    pub call: ReportedCall,
+    /// Its flags as the audit record shows them.
+    pub flags: c_int,
+}
+
+impl Reporting {
+    /// Fills the claimed slot (if any) with `answer`; a call handed to the broker gives the
+    /// slot up (the broker records it).
+    fn record<T>(
+        self,
+        record: Record,
+        path: &[u8],
+        answer: &Answer<T>,
+        value: impl FnOnce(&T) -> c_int,
+    ) {
+        if let Record::Slot(slot) = record {
+            match answer {
+                Answer::Done(Ok(v)) => slot.done(self.call, self.flags, path, Ok(value(v))),
+                Answer::Done(Err(e)) => slot.done(self.call, self.flags, path, Err(*e)),
+                Answer::Broker => drop(slot),
+            }
+        }
     }
 }
 
@@ -452,12 +484,21 @@ unsafe fn with_path<T>(
 ///
 /// # Safety
 /// `path` must be a non-null C string.
-pub unsafe fn stat(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<libc::stat> {
+pub unsafe fn stat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    report: Reporting,
+) -> Answer<libc::stat> {
     // SAFETY: per this function's contract.
     unsafe {
-        with_path(dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW == 0, |p| {
-            lstat_raw(p).map(|st| (st, st.st_mode & libc::S_IFMT))
-        })
+        with_path(
+            dirfd,
+            path,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            report,
+            |p| lstat_raw(p).map(|st| (st, st.st_mode & libc::S_IFMT)),
+        )
     }
 }
 
@@ -495,8 +536,12 @@ pub unsafe fn statx(
             Ok((stx, u32::from(stx.stx_mode) & libc::S_IFMT))
         }
     };
+    let report = Reporting {
+        call: ReportedCall::Stat,
+        flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+    };
     // SAFETY: per this function's contract.
-    unsafe { with_path(dirfd, path, follow, run) }
+    unsafe { with_path(dirfd, path, follow, report, run) }
 }
 
 /// Flags that make an open more than a read: such opens always go to the broker (and the
@@ -558,6 +603,18 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
     if !is_canonical(lexical) || granted_root(grants, FAST_OPEN, lexical).is_none() {
         return Answer::Broker;
     }
+    // A reported open carries only flags (and a path form) the broker accepts in a report.
+    let record = match report::claim(len) {
+        Record::Off => Record::Off,
+        Record::Slot(_)
+            if flags & !REPORT_OPEN_FLAGS != 0
+                || !canonical_components(trim_directory_suffix(b)) =>
+        {
+            return Answer::Broker;
+        }
+        Record::Slot(slot) => Record::Slot(slot),
+        Record::Broker => return Answer::Broker,
+    };
     // SAFETY: path is a C string; flags and mode are plain integers.
     let fd = unsafe {
         libc::syscall(
@@ -568,17 +625,24 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
             0,
         )
     };
-    if fd >= 0 {
-        return Answer::Done(Ok(fd as c_int));
-    }
-    match crate::sys::errno() {
-        e @ (libc::ENOENT | libc::ENOTDIR) => match vouch(&caller, grants, FAST_OPEN) {
-            Ok(()) => Answer::Done(Err(e)),
-            Err(Walk::Errno(e)) => Answer::Done(Err(e)),
-            Err(Walk::Broker) => Answer::Broker,
-        },
-        _ => Answer::Broker,
-    }
+    let answer = if fd >= 0 {
+        Answer::Done(Ok(fd as c_int))
+    } else {
+        match crate::sys::errno() {
+            e @ (libc::ENOENT | libc::ENOTDIR) => match vouch(&caller, grants, FAST_OPEN) {
+                Ok(()) => Answer::Done(Err(e)),
+                Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+                Err(Walk::Broker) => Answer::Broker,
+            },
+            _ => Answer::Broker,
+        }
+    };
+    let report = Reporting {
+        call: ReportedCall::Open,
+        flags,
+    };
+    report.record(record, b, &answer, |&fd| fd);
+    answer
 }
 
 #[cfg(test)]
@@ -601,16 +665,6 @@ mod tests {
             Some(0)
         );
         assert_eq!(granted_root(b"", FAST_STAT, b"/usr"), None);
-    }
-
-    #[test]
-    fn directory_suffixes_are_trimmed() {
-        assert_eq!(trim_directory_suffix(b"/w/d6/"), b"/w/d6");
-        assert_eq!(trim_directory_suffix(b"/w/."), b"/w");
-        assert_eq!(trim_directory_suffix(b"/w/d//./"), b"/w/d");
-        assert_eq!(trim_directory_suffix(b"/"), b"/");
-        assert_eq!(trim_directory_suffix(b"/."), b"/");
-        assert_eq!(trim_directory_suffix(b"/w/.x"), b"/w/.x");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod fast_path;
 pub mod forward;
 pub mod hooks;
 pub mod path;
+pub mod report;
 pub mod state;
 pub mod sys;
 

@@ -35,8 +35,8 @@ pub enum Format {
 
 /// What goes through the queue.
 pub(super) enum Msg {
-    /// One record.
-    Record(Value),
+    /// One typed record, its sandbox and its time, turned into JSON here.
+    Event(Box<super::Event>, u64, std::time::SystemTime),
     /// One call record and its sandbox, turned into JSON here, off the calling thread.
     Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
@@ -350,7 +350,9 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
                 out.reopen();
             }
             match msg {
-                Msg::Record(rec) => out.write(format, &rec),
+                Msg::Event(ev, sandbox, time) => {
+                    out.write(format, &super::event::to_value(&ev, sandbox, time));
+                }
                 Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
                 Msg::Flush(done) => {
                     out.flush();

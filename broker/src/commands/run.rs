@@ -8,9 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arbiter_policies::{Access, Loading, Policy, Source, Vars};
 use arbiter_protocol::{DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM};
-use serde_json::json;
 
-use crate::audit::Audit;
+use crate::audit::{event, Audit, Event};
 use crate::commands::audit_args::AuditArgs;
 use crate::commands::policy_args::PolicyArgs;
 use crate::confine;
@@ -236,19 +235,20 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // command itself starts with the user's umask (restored between fork and exec).
     // SAFETY: umask has no memory effects.
     let user_umask = unsafe { libc::umask(0) };
-    // The shim may act in-process only when no audit log must see every call (at
-    // `--audit-level deny` only denials are recorded, and every denial reaches the broker).
-    let fast = !args.no_fast_path && !audit.records_every_call();
+    // The shim may act in-process unless `--no-fast-path`, or a log of every call has no
+    // report ring for the shim to report those calls in (at `--audit-level deny` only
+    // denials are recorded, and every denial reaches the broker).
+    let mut core = RequestCore::new(policy, audit.clone());
+    let fast = !args.no_fast_path && core.fast_paths_allowed();
     let confinement = confine::prepare(
         &prefixes,
         &shim,
         !args.no_seccomp_transport,
         DEFAULT_BOOTSTRAP_FD,
-        fast.then_some(&*policy),
-        Some(&*policy),
+        fast.then_some(core.policy()),
+        Some(core.policy()),
     )
     .context("cannot prepare the kernel confinement")?;
-    let mut core = RequestCore::new(policy, audit.clone());
     if !args.quiet {
         core = core.reporting_denials();
     }
@@ -259,10 +259,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     }
     let core = Arc::new(core);
     let reporter = Arc::clone(&core);
-    audit.event(
-        "start",
-        start_fields(&args, &program, core.policy(), &sources, &confinement),
-    );
+    audit.record(Event::Start(Box::new(start_record(
+        &args,
+        &program,
+        core.policy(),
+        &sources,
+        &confinement,
+    ))));
     let floor = confinement
         .notify
         .then(|| transport::seccomp::Floor::new(&confinement.floor));
@@ -352,8 +355,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if let Some(summary) = reporter.denials().summary() {
         crate::core::denials::write_line(&format!("{summary}\n"));
     }
+    // What the shim reported goes in before the `exit` record.
+    reporter.finish_reports();
     drop(reporter);
-    let dropped = audit.exit(pid, ended.code());
+    let dropped = audit.exit(pid, Some(ended.code()));
     if dropped > 0 {
         eprintln!(
             "arbiter: audit: {dropped} records dropped (--audit-drop: the log could not keep up)"
@@ -407,13 +412,13 @@ fn remove_tmpdir(dir: tempfile::TempDir) {
 
 /// The `start` record: the command, the policy that decides (its digest and where it came
 /// from) and the kernel layers enforced under it.
-fn start_fields(
+fn start_record(
     args: &RunArgs,
     program: &std::path::Path,
     policy: &Policy,
     sources: &[Source],
     confinement: &confine::Confinement,
-) -> serde_json::Value {
+) -> event::Start {
     let sources: Vec<String> = sources
         .iter()
         .map(|s| match s {
@@ -434,17 +439,32 @@ fn start_fields(
             filters.push("notify");
         }
     }
-    json!({
-        "command": args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
-        "program": program.display().to_string(),
-        "policy": { "digest": policy.digest(), "sources": sources },
-        "layers": {
-            "landlock": { "enforced": confinement.landlock, "abi": confinement.landlock_abi, "features": features },
-            "seccomp": { "enforced": confinement.seccomp, "filters": filters },
-            "seccomp_transport": confinement.notify,
-            "missing": confinement.missing,
+    event::Start {
+        command: args
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        program: Some(program.display().to_string()),
+        policy: event::PolicyId {
+            digest: policy.digest(),
+            sources,
         },
-    })
+        layers: Some(event::Layers {
+            landlock: event::LandlockLayer {
+                enforced: confinement.landlock,
+                abi: confinement.landlock_abi,
+                features,
+            },
+            seccomp: event::SeccompLayer {
+                enforced: confinement.seccomp,
+                filters,
+            },
+            seccomp_transport: confinement.notify,
+            missing: confinement.missing.clone(),
+        }),
+        ..event::Start::default()
+    }
 }
 
 /// `arbiter run --daemon PATH|@NAME`: the daemon decides the policy, so only a profile

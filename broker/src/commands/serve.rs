@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
-use crate::audit::{self, Audit};
+use crate::audit::event::Lifecycle;
+use crate::audit::{self, Audit, Event};
 use crate::commands::audit_args::AuditArgs;
 use crate::exit_code;
 use crate::serve::limits::LIMITS;
@@ -173,10 +173,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         (None, None) => "inherited socket".into(),
     };
     eprintln!("arbiter serve: listening on {place}");
-    audit.event(
-        "lifecycle",
-        json!({ "event": "listening", "at": place, "pid": std::process::id(), "limits": config.limits.to_json() }),
-    );
+    audit.record(Event::Lifecycle(Lifecycle::Listening {
+        at: place,
+        pid: std::process::id(),
+        limits: config.limits.to_json(),
+    }));
     let opts = Options {
         shim,
         limits: args.limits.clone(),

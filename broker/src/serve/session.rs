@@ -22,7 +22,8 @@ use super::creds::FsCreds;
 use super::limits::{Counters, Held, Limits, Refused, Resource};
 use super::peer::{Peer, PeerError};
 use super::threads::SandboxThreads;
-use crate::audit::Audit;
+use crate::audit::event::{self, Lifecycle};
+use crate::audit::{Audit, Event};
 use crate::core::RequestCore;
 use crate::transport::seccomp::Floor;
 use crate::transport::shim::{serve_bootstrap_with, ChannelAdmit, ChannelSetup};
@@ -147,7 +148,10 @@ impl Shared {
             };
             self.audit
                 .for_sandbox(*id)
-                .event("lifecycle", json!({ "event": "killed", "why": why }));
+                .record(Event::Lifecycle(Lifecycle::Killed {
+                    why: why.to_string(),
+                    processes: None,
+                }));
         }
     }
 }
@@ -168,10 +172,14 @@ fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> R
 
 /// Refuses a client over a limit: an audit record naming the limit, and the reason.
 fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refused) {
-    audit.event(
-        "lifecycle",
-        json!({ "event": "refused", "client": who, "limit": r.key, "value": r.limit, "reason": r.reason }),
-    );
+    audit.record(Event::Lifecycle(Lifecycle::Refused {
+        client: Some(who),
+        what: None,
+        uid: None,
+        limit: Some(r.key),
+        value: Some(r.limit),
+        reason: r.reason.clone(),
+    }));
     let _ = send_reply(conn, &refusal(&r.reason), None);
 }
 
@@ -207,10 +215,14 @@ fn refusal(reason: &str) -> HelloReply<'_> {
 
 /// Refuses a client: an audit record and a refused [`HelloReply`] with `reason`.
 fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
-    audit.event(
-        "lifecycle",
-        json!({ "event": "refused", "client": who, "reason": reason }),
-    );
+    audit.record(Event::Lifecycle(Lifecycle::Refused {
+        client: Some(who),
+        what: None,
+        uid: None,
+        limit: None,
+        value: None,
+        reason: reason.to_string(),
+    }));
     let _ = send_reply(conn, &refusal(reason), None);
 }
 
@@ -356,17 +368,23 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
 
     let id = random_id();
     let sb_audit = shared.audit.for_sandbox(id);
-    sb_audit.event(
-        "start",
-        json!({
-            "uid": uid, "gid": gid, "pid": pid, "profile": grant.name,
-            "pwd": pwd.display().to_string(),
-            "pinned_by": peer.pinning.name(),
-            "claimed_cwd": String::from_utf8_lossy(hello.cwd),
-            "command": split_argv(hello.argv).map(String::from_utf8_lossy).collect::<Vec<_>>(),
-            "policy": { "digest": policy.digest(), "sources": [source_name(&grant.source)] },
-        }),
-    );
+    sb_audit.record(Event::Start(Box::new(event::Start {
+        command: split_argv(hello.argv)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+        policy: event::PolicyId {
+            digest: policy.digest(),
+            sources: vec![source_name(&grant.source)],
+        },
+        uid: Some(uid),
+        gid: Some(gid),
+        pid: Some(pid),
+        profile: Some(grant.name.to_string()),
+        pwd: Some(pwd.display().to_string()),
+        pinned_by: Some(peer.pinning.name()),
+        claimed_cwd: Some(String::from_utf8_lossy(hello.cwd).into_owned()),
+        ..event::Start::default()
+    })));
     let pair = socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -382,6 +400,8 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         return refuse(&conn, audit, who, "cannot duplicate the bootstrap socket");
     };
     let core = Arc::new(RequestCore::new(policy, sb_audit.clone()));
+    // Kept to drain what the shim reported before the `exit` record.
+    let reporting = Arc::clone(&core);
     // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
     // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
     // identity (no capabilities).
@@ -393,10 +413,14 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             move || match counters.take(&limits, uid, Resource::Channel) {
                 Ok(h) => Ok(Box::new(h) as Box<dyn Send>),
                 Err(r) => {
-                    sb_audit.event(
-                    "lifecycle",
-                    json!({ "event": "refused", "what": "channel", "uid": uid, "limit": r.key, "value": r.limit, "reason": r.reason }),
-                );
+                    sb_audit.record(Event::Lifecycle(Lifecycle::Refused {
+                        client: None,
+                        what: Some("channel"),
+                        uid: Some(uid),
+                        limit: Some(r.key),
+                        value: Some(r.limit),
+                        reason: r.reason.clone(),
+                    }));
                     Err(r.reason)
                 }
             },
@@ -433,10 +457,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         shim: shared.shim.as_os_str().as_bytes(),
     };
     if let Err(e) = send_reply(&conn, &reply, Some(&child_end)) {
-        sb_audit.event(
-            "lifecycle",
-            json!({ "event": "handover_failed", "errno": e }),
-        );
+        sb_audit.record(Event::Lifecycle(Lifecycle::HandoverFailed { errno: e }));
         if let Ok(live) = shared.live.lock() {
             if let Some(sb) = live.get(&id) {
                 let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
@@ -479,10 +500,10 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             threads.end();
             let killed = sweep_all(inode) + threads.kill_seen();
             if killed > 0 {
-                sb_audit.event(
-                    "lifecycle",
-                    json!({ "event": "killed", "why": "the launcher is gone", "processes": killed }),
-                );
+                sb_audit.record(Event::Lifecycle(Lifecycle::Killed {
+                    why: "the launcher is gone".into(),
+                    processes: Some(killed),
+                }));
             }
         }
     }
@@ -494,10 +515,10 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
     threads.end();
     let stragglers = threads.kill_seen();
     if stragglers > 0 {
-        sb_audit.event(
-            "lifecycle",
-            json!({ "event": "killed", "why": "left after the sandbox ended", "processes": stragglers }),
-        );
+        sb_audit.record(Event::Lifecycle(Lifecycle::Killed {
+            why: "left after the sandbox ended".into(),
+            processes: Some(stragglers),
+        }));
     }
     // Every process has closed the bootstrap socket. Threads still serving the sandbox are
     // blocked on its behalf (a FIFO open with no writer, say): interrupt them, so that
@@ -511,10 +532,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         stuck = threads.interrupt_all();
     }
     if stuck > 0 {
-        sb_audit.event(
-            "lifecycle",
-            json!({ "event": "stuck_threads", "threads": stuck }),
-        );
+        sb_audit.record(Event::Lifecycle(Lifecycle::StuckThreads { threads: stuck }));
     }
     remove_tmpdir(tmpdir);
     // The `exit` record as `arbiter run` writes it: the launcher's status (it exits with
@@ -531,12 +549,9 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    match status {
-        Some(status) => {
-            sb_audit.exit(pid, status);
-        }
-        None => sb_audit.event("exit", json!({ "pid": pid, "status": null })),
-    }
+    reporting.finish_reports();
+    drop(reporting);
+    sb_audit.exit(pid, status);
     // Only now is the sandbox gone for a daemon waiting to stop: its last record is queued
     // and its TMPDIR removed.
     if let Ok(mut live) = shared.live.lock() {
