@@ -14,7 +14,9 @@
 //! number; a producer claims position `p` by moving the shared `head` from `p` to `p + 1`
 //! (compare-and-swap) when slot `p % RING_SLOTS` holds sequence `p`, writes the slot, and
 //! publishes it by storing `p + 1`; the consumer takes position `t` when its slot holds
-//! `t + 1`, and frees it for the next lap by storing `t + RING_SLOTS`.
+//! `t + 1`, and frees it for the next lap by storing `t + RING_SLOTS`. A slot holds its
+//! sequence number less its index, so a zero-filled memfd is a fresh ring: no page is
+//! touched before a producer uses it.
 //!
 //! # Who may be lying
 //! Everything in the mapping can be written by any process of the sandbox at any time. So
@@ -298,6 +300,11 @@ pub fn decode_slot(slot: &[u8; SLOT_SIZE]) -> Result<Option<Report<'_>>, ReportE
     }))
 }
 
+/// The slot index of position `pos`.
+fn index(pos: u64) -> u64 {
+    pos % RING_SLOTS as u64
+}
+
 /// A view of a mapped ring. It holds a raw pointer: see [`Ring::from_raw`].
 #[derive(Clone, Copy)]
 pub struct Ring {
@@ -349,28 +356,38 @@ impl Ring {
     }
 
     fn slot_ptr(&self, pos: u64) -> *mut u8 {
-        let index = (pos % RING_SLOTS as u64) as usize;
+        let index = index(pos) as usize;
         // SAFETY: index < RING_SLOTS, so the slot lies within RING_BYTES.
         unsafe { self.base.add(HEADER_SIZE + index * SLOT_SIZE) }
     }
 
-    fn seq(&self, pos: u64) -> &AtomicU64 {
+    /// The stored word of the slot of `pos`: its sequence number less its index.
+    fn seq_word(&self, pos: u64) -> &AtomicU64 {
         // SAFETY: a slot pointer is in bounds and 8-aligned (HEADER_SIZE and SLOT_SIZE are
         // multiples of 8).
         unsafe { &*self.slot_ptr(pos).add(SLOT_SEQ).cast::<AtomicU64>() }
     }
 
-    /// Writes a fresh header and slot sequence numbers (the broker, before sharing it).
+    fn load_seq(&self, pos: u64) -> u64 {
+        self.seq_word(pos)
+            .load(Ordering::Acquire)
+            .wrapping_add(index(pos))
+    }
+
+    fn store_seq(&self, pos: u64, seq: u64) {
+        self.seq_word(pos)
+            .store(seq.wrapping_sub(index(pos)), Ordering::Release);
+    }
+
+    /// Writes the header of a fresh ring on zero-filled memory (the broker, before sharing
+    /// it): zero-filled slots are free for the first lap.
     pub fn init(&self) {
-        self.atomic_u64(OFF_MAGIC)
-            .store(RING_MAGIC, Ordering::Relaxed);
         self.atomic_u64(OFF_HEAD).store(0, Ordering::Relaxed);
         self.atomic_u64(OFF_TAIL).store(0, Ordering::Relaxed);
         self.atomic_u64(OFF_FULL).store(0, Ordering::Relaxed);
         self.wake_word().store(0, Ordering::Relaxed);
-        for i in 0..RING_SLOTS as u64 {
-            self.seq(i).store(i, Ordering::Release);
-        }
+        self.atomic_u64(OFF_MAGIC)
+            .store(RING_MAGIC, Ordering::Release);
     }
 
     /// Whether the mapping starts with [`RING_MAGIC`] (the shim checks before using it).
@@ -383,7 +400,7 @@ impl Ring {
         let head = self.atomic_u64(OFF_HEAD);
         let mut pos = head.load(Ordering::Relaxed);
         for _ in 0..CLAIM_TRIES {
-            let seq = self.seq(pos).load(Ordering::Acquire);
+            let seq = self.load_seq(pos);
             match (seq as i64).wrapping_sub(pos as i64) {
                 0 => match head.compare_exchange_weak(
                     pos,
@@ -429,8 +446,7 @@ impl Ring {
     /// Consumer: copies out the slot at position `tail` when it is published and frees it.
     /// `None` when it is not published (yet).
     pub fn take(&self, tail: u64, out: &mut [u8; SLOT_SIZE]) -> Option<()> {
-        let seq = self.seq(tail);
-        if seq.load(Ordering::Acquire) != tail.wrapping_add(1) {
+        if self.load_seq(tail) != tail.wrapping_add(1) {
             return None;
         }
         // SAFETY: the slot is SLOT_SIZE in-bounds bytes; a volatile copy of shared memory
@@ -447,8 +463,7 @@ impl Ring {
     }
 
     fn release(&self, tail: u64) {
-        self.seq(tail)
-            .store(tail.wrapping_add(RING_SLOTS as u64), Ordering::Release);
+        self.store_seq(tail, tail.wrapping_add(RING_SLOTS as u64));
         self.atomic_u64(OFF_TAIL)
             .store(tail.wrapping_add(1), Ordering::Relaxed);
     }
@@ -464,10 +479,16 @@ impl Ring {
     /// number of the slot at `tail` if something scribbled on it (or a producer published
     /// it after it was skipped), so producers can claim it again.
     pub fn repair(&self, tail: u64) {
-        let seq = self.seq(tail);
-        let now = seq.load(Ordering::Acquire);
+        let word = self.seq_word(tail);
+        let stored = word.load(Ordering::Acquire);
+        let now = stored.wrapping_add(index(tail));
         if now != tail && now != tail.wrapping_add(1) {
-            let _ = seq.compare_exchange(now, tail, Ordering::AcqRel, Ordering::Relaxed);
+            let _ = word.compare_exchange(
+                stored,
+                tail.wrapping_sub(index(tail)),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -529,8 +550,10 @@ impl Pending {
             for (i, &b) in body.iter().enumerate() {
                 std::ptr::write_volatile(self.slot.add(SLOT_TIME + i), b);
             }
-            (*self.slot.add(SLOT_SEQ).cast::<AtomicU64>())
-                .store(self.pos.wrapping_add(1), Ordering::Release);
+            (*self.slot.add(SLOT_SEQ).cast::<AtomicU64>()).store(
+                self.pos.wrapping_add(1).wrapping_sub(index(self.pos)),
+                Ordering::Release,
+            );
         }
         std::mem::forget(self);
     }

@@ -47,13 +47,20 @@ static unsigned char *ring;
 
 static uint64_t *head(void) { return (uint64_t *)(ring + OFF_HEAD); }
 static unsigned char *slot(uint64_t pos) { return ring + HEADER + (pos % SLOTS) * SLOT_SIZE; }
-static uint64_t *seq(uint64_t pos) { return (uint64_t *)slot(pos); }
+/* A slot stores its sequence number less its index (a zero-filled ring is fresh). */
+static uint64_t *seq_word(uint64_t pos) { return (uint64_t *)slot(pos); }
+static uint64_t load_seq(uint64_t pos) {
+    return __atomic_load_n(seq_word(pos), __ATOMIC_ACQUIRE) + pos % SLOTS;
+}
+static void store_seq(uint64_t pos, uint64_t v) {
+    __atomic_store_n(seq_word(pos), v - pos % SLOTS, __ATOMIC_RELEASE);
+}
 
 /* Claims the next slot as a producer does; -1 when the ring is full. */
 static int64_t claim(void) {
     for (int i = 0; i < 1000; i++) {
         uint64_t pos = __atomic_load_n(head(), __ATOMIC_RELAXED);
-        uint64_t s = __atomic_load_n(seq(pos), __ATOMIC_ACQUIRE);
+        uint64_t s = load_seq(pos);
         if (s == pos) {
             if (__atomic_compare_exchange_n(head(), &pos, pos + 1, 0, __ATOMIC_RELAXED,
                                             __ATOMIC_RELAXED))
@@ -83,7 +90,7 @@ static int publish(uint64_t time_ns, int32_t pid, uint8_t call, int32_t flags, i
     s[SLOT_CALL] = call;
     memcpy(s + SLOT_PATH_LEN, &len, 2);
     memcpy(s + SLOT_PATH, path, len);
-    __atomic_store_n(seq((uint64_t)pos), (uint64_t)pos + 1, __ATOMIC_RELEASE);
+    store_seq((uint64_t)pos, (uint64_t)pos + 1);
     return 1;
 }
 

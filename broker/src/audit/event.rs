@@ -9,11 +9,12 @@
 //! [`super::CallRecord`] (built on the calling thread, turned into JSON on the writer's); a
 //! call the shim reported is a [`ReportedCallRecord`].
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arbiter_protocol::ring::{Report, ReportedCall};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::record::{path_json, AUDIT_VERSION};
 use crate::core::errno::Errno;
@@ -71,16 +72,31 @@ struct Envelope<'a> {
     event: &'a Event,
 }
 
-/// The JSON form of `event` in its envelope, for sandbox `sandbox` at `time`.
-pub fn to_value(event: &Event, sandbox: u64, time: SystemTime) -> Value {
-    let env = Envelope {
+fn envelope(event: &Event, sandbox: u64, time: SystemTime) -> Envelope<'_> {
+    Envelope {
         v: AUDIT_VERSION,
         time: humantime::format_rfc3339_micros(time).to_string(),
         sandbox: format!("{sandbox:016x}"),
         event,
-    };
+    }
+}
+
+/// The JSON form of `event` in its envelope, for sandbox `sandbox` at `time`.
+pub fn to_value(event: &Event, sandbox: u64, time: SystemTime) -> Value {
     // Serialising these types cannot fail (string keys, no maps with other keys).
-    serde_json::to_value(&env).unwrap_or(Value::Null)
+    serde_json::to_value(envelope(event, sandbox, time)).unwrap_or(Value::Null)
+}
+
+/// Writes the JSON form of `event` in its envelope as one line to `out`, without building
+/// a JSON value first (the same object as [`to_value`]'s, its keys in another order).
+pub fn write_json_line(
+    out: &mut impl std::io::Write,
+    event: &Event,
+    sandbox: u64,
+    time: SystemTime,
+) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, &envelope(event, sandbox, time))?;
+    out.write_all(b"\n")
 }
 
 /// `start`.
@@ -326,55 +342,107 @@ pub enum Lifecycle {
 }
 
 /// A call the shim answered in-process and reported through the report ring: a `call`
-/// record with `"reported": true`. Everything in it but `rule` is the program's claim.
-#[derive(Debug, Serialize)]
+/// record with `"reported": true`. Everything in it but `rule` is the program's claim. It
+/// keeps the report's fields as they came and writes them straight out (no intermediate
+/// JSON value): thousands of these are written per second.
+#[derive(Debug)]
 pub struct ReportedCallRecord {
-    #[serde(skip)]
     time: SystemTime,
-    reported: bool,
     pid: i32,
-    transport: &'static str,
-    call: &'static str,
-    args: Value,
-    decision: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<String>,
-    result: Value,
+    call: ReportedCall,
+    flags: i32,
+    result: Result<i32, i32>,
+    path: Vec<u8>,
+    rule: Option<Arc<str>>,
 }
 
 impl ReportedCallRecord {
     /// The record of a validated report; `rule` the policy's deciding rule for an absolute
     /// path.
-    pub fn new(r: &Report<'_>, rule: Option<String>) -> ReportedCallRecord {
-        use super::flags;
-        let mut args = serde_json::Map::new();
-        args.insert("path".into(), path_json(r.path));
-        match r.call {
-            ReportedCall::Open => {
-                args.insert("flags".into(), json!(flags::open_flags(r.flags)));
-            }
-            ReportedCall::Stat => {
-                args.insert("flags".into(), json!(flags::at_flags(r.flags, false)));
-            }
-            ReportedCall::Access => {
-                args.insert("mode".into(), json!(flags::access_mode(libc::F_OK)));
-                args.insert("flags".into(), json!(flags::at_flags(r.flags, true)));
-            }
-        }
+    pub fn new(r: &Report<'_>, rule: Option<Arc<str>>) -> ReportedCallRecord {
         ReportedCallRecord {
             time: UNIX_EPOCH + Duration::from_nanos(r.time_ns),
-            reported: true,
             pid: r.pid,
-            transport: "shim",
-            call: r.call.name(),
-            args: Value::Object(args),
-            decision: "allow",
+            call: r.call,
+            flags: r.flags,
+            result: r.result,
+            path: r.path.to_vec(),
             rule,
-            result: match r.result {
-                Ok(v) => json!({ "value": v }),
-                Err(e) => json!({ "errno": Errno(e).name() }),
-            },
         }
+    }
+}
+
+impl ReportedCallRecord {
+    /// When the program says the call was made.
+    pub fn time(&self) -> SystemTime {
+        self.time
+    }
+}
+
+impl Serialize for ReportedCallRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ReportedCallRecord", 8)?;
+        st.serialize_field("reported", &true)?;
+        st.serialize_field("pid", &self.pid)?;
+        st.serialize_field("transport", "shim")?;
+        st.serialize_field("call", self.call.name())?;
+        st.serialize_field("args", &ReportedArgs(self))?;
+        st.serialize_field("decision", "allow")?;
+        if let Some(rule) = &self.rule {
+            st.serialize_field("rule", &**rule)?;
+        }
+        st.serialize_field("result", &ResultJson(self.result))?;
+        st.end()
+    }
+}
+
+/// `args` of a reported call, as a brokered call of the same kind has them.
+struct ReportedArgs<'a>(&'a ReportedCallRecord);
+
+impl Serialize for ReportedArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use super::flags;
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("path", &PathJson(&r.path))?;
+        match r.call {
+            ReportedCall::Open => m.serialize_entry("flags", &flags::open_flags(r.flags))?,
+            ReportedCall::Stat => m.serialize_entry("flags", &flags::at_flags(r.flags, false))?,
+            ReportedCall::Access => {
+                m.serialize_entry("mode", &flags::access_mode(libc::F_OK))?;
+                m.serialize_entry("flags", &flags::at_flags(r.flags, true))?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A path: a string when UTF-8, else `{"bytes": base64}` (as [`path_json`]).
+struct PathJson<'a>(&'a [u8]);
+
+impl Serialize for PathJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => path_json(self.0).serialize(s),
+        }
+    }
+}
+
+/// `{"value": N}` or `{"errno": "ENAME"}`.
+struct ResultJson(Result<i32, i32>);
+
+impl Serialize for ResultJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        match self.0 {
+            Ok(v) => m.serialize_entry("value", &v)?,
+            Err(e) => m.serialize_entry("errno", &Errno(e).name())?,
+        }
+        m.end()
     }
 }
 
@@ -404,6 +472,8 @@ pub struct Dropped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::json;
 
     #[test]
     fn the_envelope_and_the_kind_are_one_object() {

@@ -166,6 +166,26 @@ impl Audit {
         self.send(Msg::Event(Box::new(event), self.sandbox, time), must);
     }
 
+    /// Records several events at once (one message to the writer): the report ring's drain.
+    /// In drop mode a batch that finds the queue full is dropped and counted whole.
+    pub fn record_batch(&self, events: Vec<(Event, std::time::SystemTime)>) {
+        if !self.enabled() || events.is_empty() {
+            return;
+        }
+        let n = events.len() as u64;
+        let Some(tx) = &self.tx else { return };
+        match &self.dropped {
+            Some(count) => {
+                if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Events(events, self.sandbox)) {
+                    count.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            None => {
+                let _ = tx.send(Msg::Events(events, self.sandbox));
+            }
+        }
+    }
+
     /// Records that the sandbox ended: the `exit` record, with `dropped` in drop mode.
     /// Returns how many records were dropped.
     pub fn exit(&self, pid: i32, status: Option<u8>) -> u64 {

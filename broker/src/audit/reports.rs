@@ -14,10 +14,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arbiter_policies::{Access, Policy};
+use std::collections::HashMap;
+
+use arbiter_policies::{Access, Policy, RuleId};
 use arbiter_protocol::ring::{
     decode_slot, trim_directory_suffix, Report, ReportedCall, Ring, RING_BYTES, SLOT_SIZE,
 };
@@ -32,6 +33,9 @@ const STALL: Duration = Duration::from_secs(1);
 /// How often the drain thread looks when no producer woke it.
 const POLL: Duration = Duration::from_millis(5);
 
+/// Records handed to the writer in one message, at most.
+const BATCH: usize = 1024;
+
 /// How many `invalid_report` records one sandbox writes before it only counts them.
 pub const INVALID_RECORDED: u64 = 100;
 
@@ -39,10 +43,10 @@ pub const INVALID_RECORDED: u64 = 100;
 /// same kernel clock; more than this is a forgery).
 const CLOCK_SLACK: Duration = Duration::from_secs(2);
 
-/// The ring of one sandbox, its mapping, and the thread draining it.
+/// The ring of one sandbox, its mapping, and the thread draining it (detached: it holds
+/// its own reference to the ring, and stops by itself once asked to).
 pub struct Reports {
     inner: Arc<Inner>,
-    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Inner {
@@ -59,6 +63,10 @@ struct Inner {
 /// The broker's own consumer state: never in shared memory.
 #[derive(Default)]
 struct Consumer {
+    /// Records taken and not yet handed to the writer.
+    batch: Vec<(Event, SystemTime)>,
+    /// The deciding rules' names, made once per rule.
+    rules: HashMap<RuleId, Arc<str>>,
     tail: u64,
     stalled_since: Option<Instant>,
     invalid: u64,
@@ -143,13 +151,10 @@ impl Reports {
             consumer: Mutex::new(Consumer::default()),
         });
         let drainer = Arc::clone(&inner);
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("audit-reports".into())
             .spawn(move || drainer.run())?;
-        Ok(Reports {
-            inner,
-            thread: Mutex::new(Some(thread)),
-        })
+        Ok(Reports { inner })
     }
 
     /// A descriptor of the ring for the shim (sent with the fast paths).
@@ -157,19 +162,16 @@ impl Reports {
         self.inner.memfd.try_clone().ok()
     }
 
-    /// Stops the drain thread, drains what is left, and writes the `dropped` record when
-    /// any report was refused, skipped or sent to the broker for lack of room. Call it
-    /// before the sandbox's `exit` record; later reports are not drained.
+    /// Drains what is left on the calling thread, writes the `dropped` record when any
+    /// report was refused, skipped or sent to the broker for lack of room, and stops the
+    /// drain thread (without waiting for it: a sleeping thread may take a while to be
+    /// scheduled on a busy machine, and nothing is left for it to do). Call it before the
+    /// sandbox's `exit` record; later reports are not drained.
     pub fn finish(&self) {
         self.inner.stop.store(true, Ordering::Release);
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(h) = handle {
-            // Wake it from its futex wait.
-            self.inner.ring.sleeping(false);
-            futex_wake(&self.inner.ring);
-            let _ = h.join();
-        }
         self.inner.drain(true);
+        self.inner.ring.sleeping(false);
+        futex_wake(&self.inner.ring);
     }
 }
 
@@ -240,6 +242,9 @@ impl Inner {
                 c.stalled_since = None;
                 taken += 1;
                 self.accept(&mut c, tail, &slot);
+                if c.batch.len() >= BATCH {
+                    self.audit.record_batch(std::mem::take(&mut c.batch));
+                }
                 continue;
             }
             if !self.ring.claimed_beyond(tail) {
@@ -262,6 +267,7 @@ impl Inner {
             }
             break;
         }
+        self.audit.record_batch(std::mem::take(&mut c.batch));
         if last {
             c.finished = true;
             let full = self.ring.full_count();
@@ -281,12 +287,11 @@ impl Inner {
     fn accept(&self, c: &mut Consumer, pos: u64, slot: &[u8; SLOT_SIZE]) {
         let refused = match decode_slot(slot) {
             Ok(None) => return,
-            Ok(Some(report)) => match self.check(&report) {
+            Ok(Some(report)) => match self.check(&mut c.rules, &report) {
                 Ok(Some(rule)) => {
-                    self.audit
-                        .record(Event::Call(Box::new(ReportedCallRecord::new(
-                            &report, rule,
-                        ))));
+                    let rec = ReportedCallRecord::new(&report, rule);
+                    let time = rec.time();
+                    c.batch.push((Event::Call(Box::new(rec)), time));
                     return;
                 }
                 Ok(None) => return, // a rule that keeps its allows out of the log
@@ -296,10 +301,13 @@ impl Inner {
         };
         c.invalid += 1;
         if c.invalid <= INVALID_RECORDED {
-            self.audit.record(Event::InvalidReport(InvalidReport {
-                position: pos,
-                error: refused,
-            }));
+            c.batch.push((
+                Event::InvalidReport(InvalidReport {
+                    position: pos,
+                    error: refused,
+                }),
+                SystemTime::now(),
+            ));
         }
     }
 
@@ -307,7 +315,11 @@ impl Inner {
     /// absolute path, that the policy grants the call (a fast path never answers another).
     /// `Ok(Some(rule))`: record it (with the deciding rule, for an absolute path);
     /// `Ok(None)`: allowed, but its rule keeps allows out of the log.
-    fn check(&self, r: &Report<'_>) -> Result<Option<Option<String>>, String> {
+    fn check(
+        &self,
+        rules: &mut HashMap<RuleId, Arc<str>>,
+        r: &Report<'_>,
+    ) -> Result<Option<Option<Arc<str>>>, String> {
         let t = UNIX_EPOCH + Duration::from_nanos(r.time_ns);
         let now = SystemTime::now();
         if t + CLOCK_SLACK < self.created || t > now + CLOCK_SLACK {
@@ -338,14 +350,12 @@ impl Inner {
         if !self.audit.records(d.audit, Some(super::Verdict::Allow)) {
             return Ok(None);
         }
-        Ok(Some(
-            d.rule.map(|id| self.policy.rule(id).origin.to_string()),
-        ))
+        Ok(Some(d.rule.map(|id| {
+            Arc::clone(
+                rules
+                    .entry(id)
+                    .or_insert_with(|| self.policy.rule(id).origin.to_string().into()),
+            )
+        })))
     }
-}
-
-#[cfg(test)]
-mod tests {
-    // The drain is tested end to end (tests/tests/audit_reports.rs): a hostile helper
-    // writes raw bytes into the mapped ring.
 }

@@ -37,6 +37,8 @@ pub enum Format {
 pub(super) enum Msg {
     /// One typed record, its sandbox and its time, turned into JSON here.
     Event(Box<super::Event>, u64, std::time::SystemTime),
+    /// Typed records of one sandbox, each with its time (the report ring's drain).
+    Events(Vec<(super::Event, std::time::SystemTime)>, u64),
     /// One call record and its sandbox, turned into JSON here, off the calling thread.
     Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
@@ -242,6 +244,23 @@ impl Open {
         }
     }
 
+    /// Writes one typed record: straight into a JSON-lines file, else through its JSON
+    /// value (text lines and the structured sinks read fields from it).
+    fn write_event(
+        &mut self,
+        format: Format,
+        ev: &super::Event,
+        sandbox: u64,
+        time: std::time::SystemTime,
+    ) {
+        match (format, self) {
+            (Format::Json, Open::File { out, .. }) => {
+                let _ = super::event::write_json_line(out, ev, sandbox, time);
+            }
+            (format, open) => open.write(format, &super::event::to_value(ev, sandbox, time)),
+        }
+    }
+
     fn flush(&mut self) {
         match self {
             Open::File { out, fsync, .. } => {
@@ -350,8 +369,11 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
                 out.reopen();
             }
             match msg {
-                Msg::Event(ev, sandbox, time) => {
-                    out.write(format, &super::event::to_value(&ev, sandbox, time));
+                Msg::Event(ev, sandbox, time) => out.write_event(format, &ev, sandbox, time),
+                Msg::Events(evs, sandbox) => {
+                    for (ev, time) in &evs {
+                        out.write_event(format, ev, sandbox, *time);
+                    }
                 }
                 Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
                 Msg::Flush(done) => {
