@@ -7,9 +7,11 @@
 //! `AT_EMPTY_PATH` forms of `newfstatat`/`statx` pass the seccomp filter (docs/security.md,
 //! "What is NOT enforced"). A program bypassing the shim can already stat anything; the fast
 //! path only has to give the answer the broker would have given. The broker offers subtrees
-//! ([`Call::FastPaths`]) only when no audit log is written (a log records every call) and
-//! `--no-fast-path` is not set, and only subtrees one rule decides alone
-//! (`Policy::uniform_grants`), so every path inside gets the same `allow`.
+//! ([`Call::FastPaths`]) unless `--no-fast-path` is set, and only subtrees one rule decides
+//! alone (`Policy::uniform_grants`), so every path inside gets the same `allow`. When the
+//! audit log records every call, the reply carries the report ring, and every call answered
+//! here is reported there ([`crate::report`]); a call that cannot be (a full ring, a path
+//! too long for a slot) goes to the broker.
 //!
 //! # Giving the broker's answer
 //! The broker decides on the *real* path. So the path must be absolute (or made so with the

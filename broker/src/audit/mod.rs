@@ -42,8 +42,9 @@ pub enum Level {
     /// Denials (and calls the broker refused outright), not allows: the default.
     #[default]
     Deny,
-    /// Every call, allows included. Every call then reaches the broker (no in-process fast
-    /// paths), since a record must come from the broker to be trusted.
+    /// Every call, allows included. Calls the shim's fast paths answer in-process are
+    /// reported by the shim through the report ring ([`reports`]) and marked as such; every
+    /// other call is recorded by the broker.
     All,
 }
 
@@ -127,8 +128,8 @@ impl Audit {
         self.tx.is_some()
     }
 
-    /// Whether every call must be recorded (a log at `--audit-level all`): then every call
-    /// must reach the broker.
+    /// Whether every call must be recorded (a log at `--audit-level all`): then a call
+    /// answered in-process must be reported through the report ring.
     pub fn records_every_call(&self) -> bool {
         self.enabled() && self.level == Level::All
     }
