@@ -296,9 +296,9 @@ pub enum Lifecycle {
     },
     /// A client or a call channel was refused.
     Refused {
-        /// The client, as far as known.
+        /// The client, as far as known (a refused call channel has none).
         #[serde(skip_serializing_if = "Option::is_none")]
-        client: Option<Value>,
+        client: Option<Who>,
         /// `channel` for a refused call channel.
         #[serde(skip_serializing_if = "Option::is_none")]
         what: Option<&'static str>,
@@ -339,6 +339,41 @@ pub enum Lifecycle {
         /// How many.
         threads: usize,
     },
+}
+
+/// A client of `arbiter serve`, as far as it is known: `null` when its identity could not
+/// be established.
+#[derive(Debug, Clone, Copy)]
+pub enum Who {
+    /// Unknown.
+    Unknown,
+    /// What the kernel told about it.
+    Client(Client),
+}
+
+/// A client's identity, from the kernel (`SO_PEERCRED`, pinned by a pidfd).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Client {
+    /// Its uid.
+    pub uid: u32,
+    /// Its gid, once pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Its pid, once pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// How the pid was pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned_by: Option<&'static str>,
+}
+
+impl Serialize for Who {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Who::Unknown => s.serialize_none(),
+            Who::Client(c) => c.serialize(s),
+        }
+    }
 }
 
 /// A call the shim answered in-process and reported through the report ring: a `call`

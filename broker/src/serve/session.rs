@@ -15,14 +15,13 @@ use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{decode, encode, MAX_FDS, MAX_MESSAGE};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 use nix::unistd::{Gid, Group, Uid, User};
-use serde_json::json;
 
 use super::config::{Client, Config};
 use super::creds::FsCreds;
 use super::limits::{Counters, Held, Limits, Refused, Resource};
 use super::peer::{Peer, PeerError};
 use super::threads::SandboxThreads;
-use crate::audit::event::{self, Lifecycle};
+use crate::audit::event::{self, Lifecycle, Who};
 use crate::audit::{Audit, Event};
 use crate::core::RequestCore;
 use crate::transport::seccomp::Floor;
@@ -171,7 +170,7 @@ fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> R
 }
 
 /// Refuses a client over a limit: an audit record naming the limit, and the reason.
-fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refused) {
+fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: Who, r: &Refused) {
     audit.record(Event::Lifecycle(Lifecycle::Refused {
         client: Some(who),
         what: None,
@@ -187,7 +186,12 @@ fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refus
 /// without waiting: the hello, if it has arrived, is read first (closing a socket with
 /// unread data resets the connection, losing the reason).
 pub fn refuse_now(conn: &OwnedFd, audit: &Audit, uid: u32, r: &Refused) {
-    let who = json!({ "uid": uid });
+    let who = Who::Client(event::Client {
+        uid,
+        gid: None,
+        pid: None,
+        pinned_by: None,
+    });
     let mut buf = [0u8; 512];
     // SAFETY: buf is writable for its length; MSG_DONTWAIT never blocks the accept loop.
     unsafe {
@@ -214,7 +218,7 @@ fn refusal(reason: &str) -> HelloReply<'_> {
 }
 
 /// Refuses a client: an audit record and a refused [`HelloReply`] with `reason`.
-fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
+fn refuse(conn: &OwnedFd, audit: &Audit, who: Who, reason: &str) {
     audit.record(Event::Lifecycle(Lifecycle::Refused {
         client: Some(who),
         what: None,
@@ -232,8 +236,13 @@ fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
 pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, shared: Arc<Shared>) {
     let audit = &shared.audit;
     let who = match &peer {
-        Ok(p) => json!({ "uid": p.uid, "gid": p.gid, "pid": p.pid, "pinned_by": p.pinning.name() }),
-        Err(_) => json!(null),
+        Ok(p) => Who::Client(event::Client {
+            uid: p.uid,
+            gid: Some(p.gid),
+            pid: Some(p.pid),
+            pinned_by: Some(p.pinning.name()),
+        }),
+        Err(_) => Who::Unknown,
     };
     let _ = socket::setsockopt(
         &conn,
