@@ -66,17 +66,29 @@ impl Event {
 #[derive(Serialize)]
 struct Envelope<'a> {
     v: u32,
-    time: String,
-    sandbox: String,
+    #[serde(serialize_with = "rfc3339_micros")]
+    time: SystemTime,
+    #[serde(serialize_with = "hex16")]
+    sandbox: u64,
     #[serde(flatten)]
     event: &'a Event,
+}
+
+/// RFC 3339, UTC, microseconds, written without an intermediate string.
+fn rfc3339_micros<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_micros(*t))
+}
+
+/// 16 hex digits.
+fn hex16<S: serde::Serializer>(x: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{x:016x}"))
 }
 
 fn envelope(event: &Event, sandbox: u64, time: SystemTime) -> Envelope<'_> {
     Envelope {
         v: AUDIT_VERSION,
-        time: humantime::format_rfc3339_micros(time).to_string(),
-        sandbox: format!("{sandbox:016x}"),
+        time,
+        sandbox,
         event,
     }
 }
@@ -475,7 +487,10 @@ impl Serialize for ResultJson {
         let mut m = s.serialize_map(Some(1))?;
         match self.0 {
             Ok(v) => m.serialize_entry("value", &v)?,
-            Err(e) => m.serialize_entry("errno", &Errno(e).name())?,
+            Err(e) => match crate::core::errno::errno_name(e) {
+                Some(name) => m.serialize_entry("errno", name)?,
+                None => m.serialize_entry("errno", &Errno(e).name())?,
+            },
         }
         m.end()
     }

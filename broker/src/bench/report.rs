@@ -154,6 +154,19 @@ impl Report {
         p50_ratio("seccomp_stat", "native_stat", None);
         p50_ratio("run_git_status", "native_git_status", Some(2.0));
         p50_ratio("run_make", "native_make", Some(2.0));
+        // Issue 20: the cost of an audit log.
+        for w in ["git_status", "stat_open"] {
+            let native = format!("native_{w}");
+            let all_target = if w == "git_status" { 2.5 } else { 2.0 };
+            p50_ratio(&format!("run_{w}"), &native, None);
+            p50_ratio(&format!("run_audit_all_{w}"), &native, Some(all_target));
+            p50_ratio(&format!("run_audit_all_nofast_{w}"), &native, None);
+            p50_ratio(
+                &format!("run_audit_deny_{w}"),
+                &format!("run_{w}"),
+                Some(1.10),
+            );
+        }
         for kind in [
             "open",
             "stat",
