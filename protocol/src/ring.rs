@@ -23,7 +23,7 @@
 //! neither side trusts it for memory safety: the capacity and slot size are constants of this
 //! crate, never read back; every index is reduced modulo [`RING_SLOTS`]; the producer gives
 //! up after a bounded number of attempts (a full or scribbled ring sends the call to the
-//! broker); the consumer keeps its own position and copies a slot out with one volatile read
+//! broker); the consumer keeps its own position and copies a slot out once
 //! before [`decode_slot`] validates the copy, so a slot changing under it yields, at worst,
 //! one entry refused as invalid.
 //!
@@ -311,7 +311,7 @@ pub struct Ring {
     base: *mut u8,
 }
 
-// SAFETY: every access through a Ring is an atomic or a volatile copy of shared memory that
+// SAFETY: every access through a Ring is an atomic or a copy of shared memory that
 // stays mapped for the Ring's life (Ring::from_raw's contract).
 unsafe impl Send for Ring {}
 // SAFETY: as above.
@@ -449,14 +449,11 @@ impl Ring {
         if self.load_seq(tail) != tail.wrapping_add(1) {
             return None;
         }
-        // SAFETY: the slot is SLOT_SIZE in-bounds bytes; a volatile copy of shared memory
-        // that producers (or a hostile process) may be writing yields some bytes, which
-        // decode_slot validates.
+        // SAFETY: the slot is SLOT_SIZE in-bounds bytes, published (the Acquire load above
+        // pairs with the producer's Release store); a hostile process may still be writing
+        // it, which yields some bytes, copied once and then validated by decode_slot.
         unsafe {
-            let src = self.slot_ptr(tail);
-            for (i, b) in out.iter_mut().enumerate() {
-                *b = std::ptr::read_volatile(src.add(i));
-            }
+            std::ptr::copy_nonoverlapping(self.slot_ptr(tail), out.as_mut_ptr(), SLOT_SIZE);
         }
         self.release(tail);
         Some(())
@@ -523,33 +520,35 @@ impl Pending {
         path: &[u8],
     ) {
         let len = path.len().min(REPORT_PATH_MAX);
-        let mut body = [0u8; SLOT_SIZE - SLOT_TIME];
+        let mut head = [0u8; SLOT_PATH - SLOT_TIME];
         let at = |off: usize| off - SLOT_TIME;
-        body[at(SLOT_TIME)..at(SLOT_TIME) + 8].copy_from_slice(&time_ns.to_le_bytes());
-        body[at(SLOT_PID)..at(SLOT_PID) + 4].copy_from_slice(&pid.to_le_bytes());
-        body[at(SLOT_FLAGS)..at(SLOT_FLAGS) + 4].copy_from_slice(&flags.to_le_bytes());
-        body[at(SLOT_RESULT)..at(SLOT_RESULT) + 4].copy_from_slice(&result.to_le_bytes());
-        body[at(SLOT_CALL)] = call as u8;
-        body[at(SLOT_PATH_LEN)..at(SLOT_PATH_LEN) + 2].copy_from_slice(&(len as u16).to_le_bytes());
-        body[at(SLOT_PATH)..at(SLOT_PATH) + len].copy_from_slice(&path[..len]);
-        self.publish(&body[..at(SLOT_PATH) + len]);
+        head[at(SLOT_TIME)..at(SLOT_TIME) + 8].copy_from_slice(&time_ns.to_le_bytes());
+        head[at(SLOT_PID)..at(SLOT_PID) + 4].copy_from_slice(&pid.to_le_bytes());
+        head[at(SLOT_FLAGS)..at(SLOT_FLAGS) + 4].copy_from_slice(&flags.to_le_bytes());
+        head[at(SLOT_RESULT)..at(SLOT_RESULT) + 4].copy_from_slice(&result.to_le_bytes());
+        head[at(SLOT_CALL)] = call as u8;
+        head[at(SLOT_PATH_LEN)..at(SLOT_PATH_LEN) + 2].copy_from_slice(&(len as u16).to_le_bytes());
+        self.publish(&head, &path[..len]);
     }
 
     /// Publishes the slot without a report.
     pub fn give_up(self) {
-        let mut body = [0u8; SLOT_PATH - SLOT_TIME];
-        body[SLOT_CALL - SLOT_TIME] = VOID;
-        self.publish(&body);
+        let mut head = [0u8; SLOT_PATH - SLOT_TIME];
+        head[SLOT_CALL - SLOT_TIME] = VOID;
+        self.publish(&head, &[]);
     }
 
-    fn publish(self, body: &[u8]) {
-        // SAFETY: the slot is claimed by this producer; body fits after the sequence word
-        // (at most SLOT_SIZE - 8 bytes); the copy is volatile because other processes map
-        // the same memory.
+    /// Copies the fixed fields and the path into the claimed slot, then publishes it with
+    /// a Release store of its sequence number (the consumer's Acquire load pairs with it).
+    fn publish(self, head: &[u8; SLOT_PATH - SLOT_TIME], path: &[u8]) {
+        debug_assert!(path.len() <= REPORT_PATH_MAX);
+        // SAFETY: the slot is claimed by this producer and is SLOT_SIZE bytes: the fixed
+        // fields end at SLOT_PATH, and the path is at most REPORT_PATH_MAX bytes after it.
+        // The destination is shared memory other processes may scribble on; what they
+        // write there is bytes, which the consumer validates.
         unsafe {
-            for (i, &b) in body.iter().enumerate() {
-                std::ptr::write_volatile(self.slot.add(SLOT_TIME + i), b);
-            }
+            std::ptr::copy_nonoverlapping(head.as_ptr(), self.slot.add(SLOT_TIME), head.len());
+            std::ptr::copy_nonoverlapping(path.as_ptr(), self.slot.add(SLOT_PATH), path.len());
             (*self.slot.add(SLOT_SEQ).cast::<AtomicU64>()).store(
                 self.pos.wrapping_add(1).wrapping_sub(index(self.pos)),
                 Ordering::Release,

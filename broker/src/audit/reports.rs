@@ -187,13 +187,16 @@ fn futex_wake(ring: &Ring) {
 }
 
 impl Inner {
+    /// Drains, then sleeps until a producer wakes it (a quarter of the ring waits) or
+    /// [`POLL`] has passed: while a program is busy, the drain takes slots in large batches
+    /// instead of competing for the CPU with it slot by slot.
     fn run(&self) {
         while !self.stop.load(Ordering::Acquire) {
-            if self.drain(false) > 0 {
+            if self.drain(false) >= BATCH {
                 continue;
             }
             self.ring.sleeping(true);
-            if self.drain(false) == 0 && !self.stop.load(Ordering::Acquire) {
+            if !self.stop.load(Ordering::Acquire) {
                 let timeout = libc::timespec {
                     tv_sec: 0,
                     tv_nsec: POLL.as_nanos() as libc::c_long,
@@ -209,9 +212,9 @@ impl Inner {
                         &timeout as *const libc::timespec,
                     )
                 };
-                // The word changed before the wait: a producer woke it, or a process
-                // scribbled on it. Drain once, and if that found nothing, sleep anyway,
-                // so a scribbler cannot make this thread spin.
+                // The word changed before the wait: a producer woke it (drained next
+                // round), or a process scribbled on it. If nothing waits, sleep anyway, so
+                // a scribbler cannot make this thread spin.
                 if rc < 0
                     && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
                     && self.drain(false) == 0
@@ -235,15 +238,19 @@ impl Inner {
         }
         let mut slot = [0u8; SLOT_SIZE];
         let mut taken = 0;
+        // The clock for this drain's checks, read again after each batch is handed over
+        // (which may wait for a slow sink).
+        let mut now = SystemTime::now();
         loop {
             let tail = c.tail;
             if self.ring.take(tail, &mut slot).is_some() {
                 c.tail = tail.wrapping_add(1);
                 c.stalled_since = None;
                 taken += 1;
-                self.accept(&mut c, tail, &slot);
+                self.accept(&mut c, tail, &slot, now);
                 if c.batch.len() >= BATCH {
                     self.audit.record_batch(std::mem::take(&mut c.batch));
+                    now = SystemTime::now();
                 }
                 continue;
             }
@@ -284,10 +291,10 @@ impl Inner {
     }
 
     /// Validates one slot copied out at position `pos` and records it.
-    fn accept(&self, c: &mut Consumer, pos: u64, slot: &[u8; SLOT_SIZE]) {
+    fn accept(&self, c: &mut Consumer, pos: u64, slot: &[u8; SLOT_SIZE], now: SystemTime) {
         let refused = match decode_slot(slot) {
             Ok(None) => return,
-            Ok(Some(report)) => match self.check(&mut c.rules, &report) {
+            Ok(Some(report)) => match self.check(&mut c.rules, &report, now) {
                 Ok(Some(rule)) => {
                     let rec = ReportedCallRecord::new(&report, rule);
                     let time = rec.time();
@@ -306,7 +313,7 @@ impl Inner {
                     position: pos,
                     error: refused,
                 }),
-                SystemTime::now(),
+                now,
             ));
         }
     }
@@ -319,9 +326,9 @@ impl Inner {
         &self,
         rules: &mut HashMap<RuleId, Arc<str>>,
         r: &Report<'_>,
+        now: SystemTime,
     ) -> Result<Option<Option<Arc<str>>>, String> {
         let t = UNIX_EPOCH + Duration::from_nanos(r.time_ns);
-        let now = SystemTime::now();
         if t + CLOCK_SLACK < self.created || t > now + CLOCK_SLACK {
             return Err(format!(
                 "time {} is outside the sandbox's life",

@@ -151,6 +151,9 @@ pub enum OpenError {
     },
 }
 
+/// The file sink's buffer: a log of every call writes records by the thousand.
+const FILE_BUFFER: usize = 64 * 1024;
+
 /// The mode of a new audit log file: readable and writable by its owner only (the log names
 /// every path a program tried, which is nobody else's business).
 const NEW_FILE_MODE: u32 = 0o600;
@@ -176,7 +179,7 @@ impl Sink {
     fn open(self) -> Result<Open, OpenError> {
         Ok(match self {
             Sink::File { path, fsync } => Open::File {
-                out: BufWriter::new(open_file(&path, NEW_FILE_MODE)?),
+                out: BufWriter::with_capacity(FILE_BUFFER, open_file(&path, NEW_FILE_MODE)?),
                 path,
                 fsync,
             },
@@ -290,7 +293,7 @@ impl Open {
                 .map(|m| m.permissions().mode() & 0o777)
                 .unwrap_or(NEW_FILE_MODE);
             match open_file(path, mode) {
-                Ok(f) => *out = BufWriter::new(f),
+                Ok(f) => *out = BufWriter::with_capacity(FILE_BUFFER, f),
                 Err(e) => eprintln!("arbiter: {e}; still writing to the old file"),
             }
         }
