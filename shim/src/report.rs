@@ -8,9 +8,10 @@
 //! slot), the call goes to the broker instead, which records it itself, so no call goes
 //! unrecorded for lack of room. Then it answers and fills the slot ([`Slot::done`]).
 //!
-//! Signal, fork and vfork safety: no allocation, no lock, no waiting; the process id comes
-//! from `getpid(2)` for every report (a vfork child shares the parent's memory, so a cached
-//! one would be the parent's), the time from `clock_gettime` (vDSO).
+//! Signal, fork and vfork safety: no allocation, no lock, no waiting; the process id is the
+//! one [`crate::state::pid`] keeps per process (a fork child reads its own; a vfork child,
+//! which shares its parent's memory until it execs, reports as its parent), the time comes
+//! from `clock_gettime` (vDSO).
 
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -104,8 +105,7 @@ impl Slot {
         let time_ns = (ts.tv_sec as u64)
             .saturating_mul(1_000_000_000)
             .saturating_add(ts.tv_nsec as u64);
-        // SAFETY: getpid has no memory effects.
-        let pid = unsafe { libc::syscall(libc::SYS_getpid) } as i32;
+        let pid = crate::state::pid();
         let raw = match result {
             Ok(v) => v,
             Err(e) => -e,

@@ -4,7 +4,8 @@
  *
  *   ring_writer fork N     the parent stats "pf" N times, a forked child "cf" N times;
  *                          prints "parent PID" and "child PID".
- *   ring_writer vfork      a vfork child stats "vf" once and _exits; prints "child PID".
+ *   ring_writer vfork      a vfork child stats "vf" once and _exits; prints "parent PID"
+ *                          and "child PID".
  *   ring_writer signal N   stats "main" N times while a 500 µs interval timer's SIGALRM
  *                          handler stats "sig"; prints "handled H" (how many the handler
  *                          made).
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
         int status;
         waitpid(child, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { printf("stat failed\n"); return 1; }
-        printf("child %d\n", (int)child);
+        printf("parent %d\nchild %d\n", (int)getpid(), (int)child);
         return 0;
     }
     if (!strcmp(argv[1], "signal")) {
