@@ -60,7 +60,8 @@ pub struct RunArgs {
     /// the kernel floor then simply denies them.
     #[arg(long)]
     pub no_seccomp_transport: bool,
-    /// Send every call to the broker: no in-process stat fast path.
+    /// Send every call to the broker: no in-process fast paths (with `--audit-level all`,
+    /// every record is then the broker's; none is reported by the shim).
     #[arg(long)]
     pub no_fast_path: bool,
     /// Do not broker the command here: ask the `arbiter serve` daemon listening on PATH
