@@ -244,7 +244,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 
 /// Validates a private copy of one slot: `Ok(None)` for a slot given up without a call,
 /// `Ok(Some(report))` for a report the shim could have written, `Err` saying what is wrong
-/// otherwise. The only decoder of ring contents (fuzzed by `ring_slot`).
+/// otherwise. The only decoder of ring contents (fuzzed by `fuzz/fuzz_targets/ring_decoder.rs`).
 pub fn decode_slot(slot: &[u8; SLOT_SIZE]) -> Result<Option<Report<'_>>, ReportError> {
     let call_byte = slot[SLOT_CALL];
     if call_byte == VOID {
