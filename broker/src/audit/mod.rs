@@ -31,6 +31,16 @@ pub use writer::{Format, OpenError, Sink, WriterHandle, QUEUE};
 
 use writer::Msg;
 
+/// Lowers the calling thread's scheduling priority a little (`nice` +5, Linux's per-thread
+/// nice): the audit log's threads format and write records off the program's path, and on a
+/// busy machine they should take the CPU after the program and the threads serving its
+/// calls, not before. Backpressure (a full queue, a full report ring) still bounds how far
+/// they may fall behind.
+pub(crate) fn lower_priority() {
+    // SAFETY: nice(2) changes only the calling thread's scheduling priority.
+    unsafe { libc::nice(5) };
+}
+
 /// How many distinct processes are remembered for `process` records before the memory is
 /// cleared (a process may then be recorded again; never more than once per channel).
 const SEEN_MAX: usize = 65_536;

@@ -191,6 +191,7 @@ impl Inner {
     /// [`POLL`] has passed: while a program is busy, the drain takes slots in large batches
     /// instead of competing for the CPU with it slot by slot.
     fn run(&self) {
+        super::lower_priority();
         while !self.stop.load(Ordering::Acquire) {
             if self.drain(false) >= BATCH {
                 continue;

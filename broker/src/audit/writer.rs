@@ -352,7 +352,10 @@ fn spawn_open(mut out: Open, format: Format, queue: usize) -> (SyncSender<Msg>, 
     let flag = Arc::clone(&reopen);
     let thread = std::thread::Builder::new()
         .name("audit-writer".into())
-        .spawn(move || run(&mut out, format, &rx, &flag))
+        .spawn(move || {
+            super::lower_priority();
+            run(&mut out, format, &rx, &flag)
+        })
         .ok();
     (
         tx.clone(),
