@@ -110,144 +110,101 @@ pub fn serve_bootstrap_with(
     pass_credentials(bootstrap.as_raw_fd())?;
     let seccomp_enabled = seccomp.is_some();
     let seccomp_floor = seccomp.unwrap_or_default();
-    std::thread::Builder::new()
-        .name("bootstrap".into())
-        .spawn(move || {
-            let mut listener_taken = false;
-            let live = Arc::new(AtomicUsize::new(0));
-            let mut buf = vec![0u8; MAX_MESSAGE];
-            let mut raw = [-1; MAX_FDS];
-            loop {
-                let got = match recv_with_fds(bootstrap.as_raw_fd(), &mut buf, &mut raw, 0) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        core.audit().record(Event::ProtocolError(ProtocolError {
-                            channel: "bootstrap",
-                            pid: None,
-                            error: format!("{e:?}"),
-                            call: None,
-                        }));
-                        if let RecvError::Os(_) = e {
-                            return;
-                        }
-                        continue;
+    // Kept on long lines as it was written (rustfmt left this closure alone).
+    #[rustfmt::skip]
+    let thread = std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
+        let mut listener_taken = false;
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut raw = [-1; MAX_FDS];
+        loop {
+            let got = match recv_with_fds(bootstrap.as_raw_fd(), &mut buf, &mut raw, 0) {
+                Ok(r) => r,
+                Err(e) => {
+                    core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: None, error: format!("{e:?}"), call: None }));
+                    if let RecvError::Os(_) = e {
+                        return;
                     }
-                };
-                let fds = take_fds(&raw[..got.nfds]);
-                if got.len == 0 {
-                    return; // every sandboxed process has closed the bootstrap socket
-                }
-                let who = relayed(caller(got.credentials), fds.first());
-                let msg = &buf[..got.len];
-                let listener = decode::<SeccompListener>(msg)
-                    .ok()
-                    .filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
-                let channel = match (
-                    decode::<Register>(msg),
-                    listener,
-                    <[OwnedFd; 1]>::try_from(fds),
-                ) {
-                    (Ok(reg), _, Ok([fd]))
-                        if crate::sockopt::int(fd.as_fd(), libc::SO_TYPE).ok()
-                            == Some(libc::SOCK_SEQPACKET) =>
-                    {
-                        if reg.version != PROTOCOL_VERSION {
-                            refuse(&fd, &core, who, "protocol version mismatch");
-                            continue;
-                        }
-                        fd
-                    }
-                    (Err(_), Some(l), Err(_)) if l.version == PROTOCOL_VERSION => {
-                        // Only the first listener is served: it comes from arbiter's own child
-                        // before exec; a later one would be the program's own filter.
-                        if listener_taken || !seccomp_enabled {
-                            core.audit().record(Event::ProtocolError(ProtocolError {
-                                channel: "bootstrap",
-                                pid: Some(who.pid),
-                                error: "unexpected seccomp listener".into(),
-                                call: None,
-                            }));
-                            continue;
-                        }
-                        listener_taken = true;
-                        // The child waits for this byte before it closes its listener.
-                        let taken = super::listener::take(who.pid, l.fd);
-                        let _ = send_with_fds(bootstrap.as_raw_fd(), &[1], &[]);
-                        let fd = match taken {
-                            Ok(fd) => fd,
-                            Err(e) => {
-                                core.audit().record(Event::ProtocolError(ProtocolError {
-                                    channel: "bootstrap",
-                                    pid: Some(who.pid),
-                                    error: format!("cannot take the seccomp listener: {e}"),
-                                    call: None,
-                                }));
-                                continue;
-                            }
-                        };
-                        if let Err(e) = super::seccomp::serve(
-                            fd,
-                            Arc::clone(&core),
-                            seccomp_floor.clone(),
-                            setup.clone(),
-                        ) {
-                            core.audit().record(Event::ProtocolError(ProtocolError {
-                                channel: "bootstrap",
-                                pid: Some(who.pid),
-                                error: format!("cannot serve the seccomp listener: {e}"),
-                                call: None,
-                            }));
-                        }
-                        continue;
-                    }
-                    _ => {
-                        // A malformed registration costs the sender only that registration.
-                        core.audit().record(Event::ProtocolError(ProtocolError {
-                            channel: "bootstrap",
-                            pid: Some(who.pid),
-                            error: "malformed registration".into(),
-                            call: None,
-                        }));
-                        continue;
-                    }
-                };
-                if live.load(Ordering::Relaxed) >= MAX_CHANNELS {
-                    refuse(&channel, &core, who, "too many channels");
                     continue;
                 }
-                let admitted = match admit.as_ref().map(|f| f()) {
-                    Some(Err(why)) => {
-                        refuse(&channel, &core, who, &why);
+            };
+            let fds = take_fds(&raw[..got.nfds]);
+            if got.len == 0 {
+                return; // every sandboxed process has closed the bootstrap socket
+            }
+            let who = relayed(caller(got.credentials), fds.first());
+            let msg = &buf[..got.len];
+            let listener = decode::<SeccompListener>(msg).ok().filter(|l| l.tag == arbiter_protocol::SECCOMP_LISTENER_TAG);
+            let channel = match (decode::<Register>(msg), listener, <[OwnedFd; 1]>::try_from(fds)) {
+                (Ok(reg), _, Ok([fd])) if crate::sockopt::int(fd.as_fd(), libc::SO_TYPE).ok() == Some(libc::SOCK_SEQPACKET) => {
+                    if reg.version != PROTOCOL_VERSION {
+                        refuse(&fd, &core, who, "protocol version mismatch");
                         continue;
                     }
-                    other => other,
-                };
-                let core = Arc::clone(&core);
-                let live2 = Arc::clone(&live);
-                live.fetch_add(1, Ordering::Relaxed);
-                let setup = setup.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("channel".into())
-                    .stack_size(CHANNEL_STACK)
-                    .spawn(move || {
-                        match setup.map(|f| f()) {
-                            Some(Err(e)) => {
-                                refuse(&channel, &core, who, &format!("channel setup failed: {e}"))
-                            }
-                            _ => {
-                                // `arbiter serve`: the sandbox's end shuts this channel down.
-                                crate::serve::threads::attach_channel(channel.as_fd());
-                                serve_channel(channel, &core, who.pid)
-                            }
-                        }
-                        drop(admitted);
-                        live2.fetch_sub(1, Ordering::Relaxed);
-                    });
-                if spawned.is_err() {
-                    live.fetch_sub(1, Ordering::Relaxed);
+                    fd
                 }
+                (Err(_), Some(l), Err(_)) if l.version == PROTOCOL_VERSION => {
+                    // Only the first listener is served: it comes from arbiter's own child
+                    // before exec; a later one would be the program's own filter.
+                    if listener_taken || !seccomp_enabled {
+                        core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: "unexpected seccomp listener".into(), call: None }));
+                        continue;
+                    }
+                    listener_taken = true;
+                    // The child waits for this byte before it closes its listener.
+                    let taken = super::listener::take(who.pid, l.fd);
+                    let _ = send_with_fds(bootstrap.as_raw_fd(), &[1], &[]);
+                    let fd = match taken {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: format!("cannot take the seccomp listener: {e}"), call: None }));
+                            continue;
+                        }
+                    };
+                    if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone(), setup.clone()) {
+                        core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: format!("cannot serve the seccomp listener: {e}"), call: None }));
+                    }
+                    continue;
+                }
+                _ => {
+                    // A malformed registration costs the sender only that registration.
+                    core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: "malformed registration".into(), call: None }));
+                    continue;
+                }
+            };
+            if live.load(Ordering::Relaxed) >= MAX_CHANNELS {
+                refuse(&channel, &core, who, "too many channels");
+                continue;
             }
-        })
+            let admitted = match admit.as_ref().map(|f| f()) {
+                Some(Err(why)) => {
+                    refuse(&channel, &core, who, &why);
+                    continue;
+                }
+                other => other,
+            };
+            let core = Arc::clone(&core);
+            let live2 = Arc::clone(&live);
+            live.fetch_add(1, Ordering::Relaxed);
+            let setup = setup.clone();
+            let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
+                match setup.map(|f| f()) {
+                    Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
+                    _ => {
+                        // `arbiter serve`: the sandbox's end shuts this channel down.
+                        crate::serve::threads::attach_channel(channel.as_fd());
+                        serve_channel(channel, &core, who.pid)
+                    }
+                }
+                drop(admitted);
+                live2.fetch_sub(1, Ordering::Relaxed);
+            });
+            if spawned.is_err() {
+                live.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    });
+    thread
 }
 
 fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
