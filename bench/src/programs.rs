@@ -14,7 +14,9 @@
 //!
 //! Result names are `native_{name}` and `run_{name}`. For the audit workloads
 //! (`git_status`, `stat_open`) also `run_audit_deny_{name}` (`--audit FILE`, the default
-//! level), `run_audit_all_{name}` (`--audit FILE --audit-level all`), and as reference rows
+//! level), `run_audit_all_{name}` (`--audit FILE --audit-level all`: the shim reports the
+//! calls its fast paths answer), `run_audit_all_nofast_{name}` (the same with
+//! `--no-fast-path`: every record the broker's, every call a round trip), and as reference rows
 //! from other sandboxes `bwrap_{name}` (bubblewrap: namespaces, no per-call cost) and
 //! `proot_{name}` (ptrace on every system call). `git_status`, `make` and the reference rows
 //! need their tools on `PATH`; without them they are skipped (with a reason), not failed.
@@ -450,9 +452,19 @@ pub fn launches(
         format!("run_audit_all_{name}"),
         run(vec![
             "--audit".into(),
+            log.clone(),
+            "--audit-level".into(),
+            "all".into(),
+        ]),
+    ));
+    rows.push((
+        format!("run_audit_all_nofast_{name}"),
+        run(vec![
+            "--audit".into(),
             log,
             "--audit-level".into(),
             "all".into(),
+            "--no-fast-path".into(),
         ]),
     ));
     let dir: OsString = program.dir.as_os_str().to_owned();

@@ -162,6 +162,21 @@ impl Report {
         for walk in ["find_4000", "du_4000", "tar_4000", "rm_r_4000"] {
             p50_ratio(&format!("run_{walk}"), &format!("native_{walk}"), Some(3.0));
         }
+        // Issue 20: the cost of an audit log.
+        for w in ["git_status", "stat_open"] {
+            let native = format!("native_{w}");
+            let all_target = if w == "git_status" { 2.5 } else { 2.0 };
+            if w != "git_status" {
+                p50_ratio(&format!("run_{w}"), &native, None); // git_status's is above
+            }
+            p50_ratio(&format!("run_audit_all_{w}"), &native, Some(all_target));
+            p50_ratio(&format!("run_audit_all_nofast_{w}"), &native, None);
+            p50_ratio(
+                &format!("run_audit_deny_{w}"),
+                &format!("run_{w}"),
+                Some(1.10),
+            );
+        }
         for kind in [
             "open",
             "stat",

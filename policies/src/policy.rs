@@ -115,13 +115,23 @@ impl Policy {
     /// `log`. Inside one of these, a request for `access` needs no decision: the shim may
     /// answer it in-process (see the broker's fast path). Sorted, without duplicates.
     pub fn uniform_grants(&self, access: Access) -> Vec<PathBuf> {
+        self.uniform_grants_audited(access, |a| a != AuditSetting::All)
+    }
+
+    /// [`Policy::uniform_grants`] among rules whose audit setting `keep` accepts (a log of
+    /// every call offers only subtrees whose allows it records: `audit = "default"`).
+    pub fn uniform_grants_audited(
+        &self,
+        access: Access,
+        keep: impl Fn(AuditSetting) -> bool,
+    ) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self
             .fs
             .uniform_literals()
             .filter(|(rules, _)| {
                 rules.iter().all(|&r| {
                     let rule = &self.rules[r as usize];
-                    rule.access.contains(access) && rule.audit != AuditSetting::All
+                    rule.access.contains(access) && keep(rule.audit)
                 })
             })
             .map(|(_, root)| self.roots[root as usize].clone())

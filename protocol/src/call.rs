@@ -251,8 +251,10 @@ pub enum Call<'a> {
     /// Not a libc call: asks where the shim may act in-process (the fast paths). Replies
     /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`] or
     /// [`crate::FAST_OPEN`]), an absolute path and a NUL; empty when every call must reach
-    /// the broker (an audit log records every call, or the fast paths are off). Never
-    /// audited.
+    /// the broker (the fast paths are off). When the audit log records every call, the
+    /// reply carries one fd, the report ring ([`crate::ring`]): every call answered
+    /// in-process must then be reported there, and a shim that cannot map it must not
+    /// answer any. Never audited.
     FastPaths,
     // Later additions go last: a variant's wire tag is its position.
     /// listen(2) on the program's own socket, which travels as fd 0 of the message. An

@@ -127,6 +127,38 @@ pub fn hello(data: &[u8]) {
     }
 }
 
+/// A report-ring slot (the first [`crate::ring::SLOT_SIZE`] bytes, zero-padded): any bytes
+/// decode to nothing, a report or a refusal, never a panic; a report carries only what a
+/// fast path could have reported.
+pub fn ring_slot(data: &[u8]) {
+    use crate::ring::{self, ReportedCall, SLOT_SIZE};
+    let mut slot = [0u8; SLOT_SIZE];
+    let n = data.len().min(SLOT_SIZE);
+    slot[..n].copy_from_slice(&data[..n]);
+    let Ok(Some(r)) = ring::decode_slot(&slot) else {
+        return;
+    };
+    assert!(!r.path.is_empty() && r.path.len() <= ring::REPORT_PATH_MAX);
+    assert!(!r.path.contains(&0));
+    let lexical = match r.call {
+        ReportedCall::Open => ring::trim_directory_suffix(r.path),
+        ReportedCall::Stat | ReportedCall::Access => r.path,
+    };
+    assert!(ring::canonical_components(lexical));
+    assert!((1..=ring::PID_MAX).contains(&r.pid));
+    assert!(r.time_ns != 0);
+    let allowed = match r.call {
+        ReportedCall::Open => ring::REPORT_OPEN_FLAGS,
+        _ => ring::REPORT_AT_FLAGS,
+    };
+    assert_eq!(r.flags & !allowed, 0);
+    match (r.call, r.result) {
+        (_, Err(e)) => assert!((1..=ring::ERRNO_MAX).contains(&e)),
+        (ReportedCall::Open, Ok(fd)) => assert!(fd >= 0),
+        (_, Ok(v)) => assert_eq!(v, 0),
+    }
+}
+
 /// A raw socket address (first byte: which socket family to decode for): decodes as the
 /// kernel would or is refused with an errno; a unix path is never empty and holds no NUL.
 pub fn sockaddr(data: &[u8]) {

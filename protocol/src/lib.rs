@@ -31,6 +31,7 @@ pub mod daemon;
 pub mod fdpass;
 pub mod fuzzing;
 pub mod reply;
+pub mod ring;
 pub mod sockaddr;
 pub mod valid;
 

@@ -64,6 +64,14 @@ fn sockaddr_corpus() {
     );
 }
 
+#[test]
+fn ring_corpus() {
+    assert!(
+        replay("ring", fuzzing::ring_slot) >= 8,
+        "the corpus lost seeds"
+    );
+}
+
 /// Every fuzz target in `fuzz/Cargo.toml` has a corpus replayed here.
 #[test]
 fn every_fuzz_target_has_a_replayed_corpus() {
@@ -75,5 +83,8 @@ fn every_fuzz_target_has_a_replayed_corpus() {
         .filter_map(|l| l.strip_prefix("name = \""))
         .filter_map(|l| l.strip_suffix("_decoder\""))
         .collect();
-    assert_eq!(targets, ["request", "bootstrap", "hello", "sockaddr"]);
+    assert_eq!(
+        targets,
+        ["request", "bootstrap", "hello", "sockaddr", "ring"]
+    );
 }

@@ -7,9 +7,14 @@
 //! `AT_EMPTY_PATH` forms of `newfstatat`/`statx` pass the seccomp filter (docs/security.md,
 //! "What is NOT enforced"). A program bypassing the shim can already stat anything; the fast
 //! path only has to give the answer the broker would have given. The broker offers subtrees
-//! ([`Call::FastPaths`]) only when no audit log is written (a log records every call) and
-//! `--no-fast-path` is not set, and only subtrees one rule decides alone
-//! (`Policy::uniform_grants`), so every path inside gets the same `allow`.
+//! ([`Call::FastPaths`]) unless `--no-fast-path` is set, and only subtrees one rule decides
+//! alone (`Policy::uniform_grants`), so every path inside gets the same `allow`. When the
+//! audit log records every call, the reply carries the report ring, and every call answered
+//! here is reported there ([`crate::report`]); a call that cannot be (a full ring, a path
+//! too long for a slot) goes to the broker. A call relative to a vouched directory fd
+//! ([`crate::fast_dirs`]) is reported by its real path, the directory's kept path and the
+//! name, so the broker checks it against the policy as it does any absolute report; when
+//! that path is unknown the call goes to the broker.
 //!
 //! # Giving the broker's answer
 //! The broker decides on the *real* path. So the path must be absolute (or made so with the
@@ -35,11 +40,15 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_char, c_int};
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use arbiter_protocol::ring::{
+    canonical_components, trim_directory_suffix, ReportedCall, REPORT_OPEN_FLAGS, REPORT_PATH_MAX,
+};
 use arbiter_protocol::{
     Call, Payload, FAST_OPEN, FAST_PATHS_MAX, FAST_STAT, MAX_PATH, NATIVE_OPEN_MARK,
 };
 
 use crate::channel;
+use crate::report::{self, Record};
 use crate::sys::{bytes, c_str_len, raw_close};
 
 const UNKNOWN: u8 = 0;
@@ -79,12 +88,19 @@ fn grants() -> Option<&'static [u8]> {
         return None;
     }
     let fetched = channel::call(&Call::FastPaths, &[], |reply, got| {
+        // A descriptor with the fast paths is the report ring: every call answered here
+        // must then be reported, so fast paths whose ring cannot be mapped stay off.
+        let ring_ok = match got {
+            [] => true,
+            [ring] => report::attach(*ring),
+            _ => false,
+        };
         for &fd in got {
             raw_close(fd);
         }
         match reply.payload {
             Payload::Bytes(b)
-                if reply.result >= 0 && !b.is_empty() && b.len() <= FAST_PATHS_MAX =>
+                if ring_ok && reply.result >= 0 && !b.is_empty() && b.len() <= FAST_PATHS_MAX =>
             {
                 // SAFETY: this thread won the UNKNOWN → LOADING exchange, so it is the only
                 // writer, and nobody reads before READY is published below.
@@ -139,20 +155,6 @@ fn is_canonical(path: &[u8]) -> bool {
         && path[1..]
             .split(|&b| b == b'/')
             .all(|c| !c.is_empty() && c != b"." && c != b"..")
-}
-
-/// `path` without trailing `/` and `/.` (as `opendir("dir/")` and `open(".")` name a
-/// directory), keeping at least `/`.
-fn trim_directory_suffix(mut path: &[u8]) -> &[u8] {
-    loop {
-        if path.len() > 1 && path.ends_with(b"/") {
-            path = &path[..path.len() - 1];
-        } else if path.ends_with(b"/.") {
-            path = &path[..path.len() - 1]; // the slash goes next round, unless it is "/"
-        } else {
-            return path;
-        }
-    }
 }
 
 /// Room in the per-thread memo for a parent directory's path and its NUL.
@@ -464,6 +466,7 @@ unsafe fn with_path<T>(
     dirfd: c_int,
     path: *const c_char,
     follow: bool,
+    report: Reporting,
     final_stat: impl FnOnce(c_int, &[u8]) -> Result<(T, u32), c_int>,
 ) -> Answer<T> {
     // SAFETY: path is a C string; its first byte is in bounds.
@@ -479,16 +482,24 @@ unsafe fn with_path<T>(
         // One name in a directory fd vouched for beneath a stat root (crate::fast_dirs).
         // SAFETY: c_str_len found `len` bytes and then the NUL.
         let with_nul = unsafe { bytes(path, len + 1) };
-        if !crate::fast_dirs::is_plain_name(&with_nul[..len])
+        let name = &with_nul[..len];
+        if !crate::fast_dirs::is_plain_name(name)
             || crate::fast_dirs::roots_of(dirfd) & crate::fast_dirs::IN_STAT_ROOT == 0
         {
             return Answer::Broker;
         }
-        return match final_stat(dirfd, with_nul) {
+        let mut real = [0u8; REPORT_PATH_MAX];
+        let (record, real_len) = claim_at(dirfd, name, &mut real);
+        if let Record::Broker = record {
+            return Answer::Broker;
+        }
+        let answer = match final_stat(dirfd, with_nul) {
             Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
             Ok((v, _)) => Answer::Done(Ok(v)),
             Err(e) => Answer::Done(Err(e)),
         };
+        report.record(record, &real[..real_len], &answer, |_| 0);
+        return answer;
     }
     let Some(grants) = grants() else {
         return Answer::Broker;
@@ -497,29 +508,96 @@ unsafe fn with_path<T>(
         // SAFETY: c_str_len found `len` bytes and then the NUL.
         with_nul: unsafe { bytes(path, len + 1) },
     };
-    match vouch(&caller, grants, FAST_STAT) {
-        Ok(()) => {}
-        Err(Walk::Broker) => return Answer::Broker,
-        Err(Walk::Errno(e)) => return Answer::Done(Err(e)),
+    let record = match report::claim(len) {
+        Record::Broker => return Answer::Broker,
+        r => r,
+    };
+    let answer = match vouch(&caller, grants, FAST_STAT) {
+        Ok(()) => match final_stat(libc::AT_FDCWD, caller.with_nul) {
+            Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
+            Ok((v, _)) => Answer::Done(Ok(v)),
+            Err(e) => Answer::Done(Err(e)),
+        },
+        Err(Walk::Broker) => Answer::Broker,
+        Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+    };
+    report.record(record, caller.bytes(), &answer, |_| 0);
+    answer
+}
+
+/// What a fast path reports when the ring is on: which call, with which flags.
+#[derive(Clone, Copy)]
+pub struct Reporting {
+    /// The call.
+    pub call: ReportedCall,
+    /// Its flags as the audit record shows them.
+    pub flags: c_int,
+}
+
+impl Reporting {
+    /// Fills the claimed slot (if any) with `answer`; a call handed to the broker gives the
+    /// slot up (the broker records it).
+    fn record<T>(
+        self,
+        record: Record,
+        path: &[u8],
+        answer: &Answer<T>,
+        value: impl FnOnce(&T) -> c_int,
+    ) {
+        if let Record::Slot(slot) = record {
+            match answer {
+                Answer::Done(Ok(v)) => slot.done(self.call, self.flags, path, Ok(value(v))),
+                Answer::Done(Err(e)) => slot.done(self.call, self.flags, path, Err(*e)),
+                Answer::Broker => drop(slot),
+            }
+        }
     }
-    match final_stat(libc::AT_FDCWD, caller.with_nul) {
-        Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
-        Ok((v, _)) => Answer::Done(Ok(v)),
-        Err(e) => Answer::Done(Err(e)),
+}
+
+/// Claims a report slot for a call on the plain `name` in the vouched directory `dirfd`.
+/// Such a call is reported by its real path, the directory's as [`crate::fast_dirs`] kept
+/// it when it vouched for it, then `/` and the name, written to `out` (its length
+/// returned): the broker checks a reported absolute path against the policy, which it
+/// could not do with a name relative to a descriptor. With the ring on and that path
+/// unknown (not kept, or no longer leading to the directory) or too long for a slot, the
+/// claim is [`Record::Broker`]: the call goes to the broker, which records it itself.
+fn claim_at(dirfd: c_int, name: &[u8], out: &mut [u8; REPORT_PATH_MAX]) -> (Record, usize) {
+    if !report::on() {
+        return (Record::Off, 0);
     }
+    let mut dir = [0u8; crate::fast_dirs::PATH_CAP + 1];
+    let Some(dir_len) = crate::fast_dirs::path_of(dirfd, &mut dir) else {
+        return (Record::Broker, 0);
+    };
+    // The root directory is `/`: no second slash before the name.
+    let dir_part = if dir_len == 1 { 0 } else { dir_len };
+    let len = dir_part + 1 + name.len();
+    if len > REPORT_PATH_MAX {
+        return (Record::Broker, 0);
+    }
+    out[..dir_part].copy_from_slice(&dir[..dir_part]);
+    out[dir_part] = b'/';
+    out[dir_part + 1..len].copy_from_slice(name);
+    (report::claim(len), len)
 }
 
 /// `fstatat(dirfd, path, …, flags)`, when the fast path can answer it.
 ///
 /// # Safety
 /// `path` must be a non-null C string.
-pub unsafe fn stat(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<libc::stat> {
+pub unsafe fn stat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    report: Reporting,
+) -> Answer<libc::stat> {
     // SAFETY: per this function's contract.
     unsafe {
         with_path(
             dirfd,
             path,
             flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            report,
             |at, p| lstat_at(at, p).map(|st| (st, st.st_mode & libc::S_IFMT)),
         )
     }
@@ -559,8 +637,12 @@ pub unsafe fn statx(
             Ok((stx, u32::from(stx.stx_mode) & libc::S_IFMT))
         }
     };
+    let report = Reporting {
+        call: ReportedCall::Stat,
+        flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+    };
     // SAFETY: per this function's contract.
-    unsafe { with_path(dirfd, path, follow, run) }
+    unsafe { with_path(dirfd, path, follow, report, run) }
 }
 
 /// Flags that make an open more than a read: such opens always go to the broker (and the
@@ -608,16 +690,32 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
         {
             return Answer::Broker;
         }
+        // Reported by its real path (see claim_at), with only the flags a report may carry.
+        let mut real = [0u8; REPORT_PATH_MAX];
+        let (record, real_len) = claim_at(dirfd, b, &mut real);
+        let record = match record {
+            Record::Off => Record::Off,
+            Record::Slot(_) if flags & !REPORT_OPEN_FLAGS != 0 => return Answer::Broker,
+            Record::Slot(slot) => Record::Slot(slot),
+            Record::Broker => return Answer::Broker,
+        };
         // SAFETY: path is a C string; flags and mode are plain integers.
         let fd =
             unsafe { libc::syscall(libc::SYS_openat, dirfd, path, flags | NATIVE_OPEN_MARK, 0) };
-        if fd >= 0 {
-            return Answer::Done(Ok(fd as c_int));
-        }
-        return match crate::sys::errno() {
-            e @ (libc::ENOENT | libc::ENOTDIR) => Answer::Done(Err(e)),
-            _ => Answer::Broker,
+        let answer = if fd >= 0 {
+            Answer::Done(Ok(fd as c_int))
+        } else {
+            match crate::sys::errno() {
+                e @ (libc::ENOENT | libc::ENOTDIR) => Answer::Done(Err(e)),
+                _ => Answer::Broker,
+            }
         };
+        let report = Reporting {
+            call: ReportedCall::Open,
+            flags,
+        };
+        report.record(record, &real[..real_len], &answer, |&fd| fd);
+        return answer;
     }
     let Some(grants) = grants() else {
         return Answer::Broker;
@@ -638,6 +736,18 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
     if !is_canonical(lexical) || granted_root(grants, FAST_OPEN, lexical).is_none() {
         return Answer::Broker;
     }
+    // A reported open carries only flags (and a path form) the broker accepts in a report.
+    let record = match report::claim(len) {
+        Record::Off => Record::Off,
+        Record::Slot(_)
+            if flags & !REPORT_OPEN_FLAGS != 0
+                || !canonical_components(trim_directory_suffix(b)) =>
+        {
+            return Answer::Broker;
+        }
+        Record::Slot(slot) => Record::Slot(slot),
+        Record::Broker => return Answer::Broker,
+    };
     // SAFETY: path is a C string; flags and mode are plain integers.
     let fd = unsafe {
         libc::syscall(
@@ -648,17 +758,24 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
             0,
         )
     };
-    if fd >= 0 {
-        return Answer::Done(Ok(fd as c_int));
-    }
-    match crate::sys::errno() {
-        e @ (libc::ENOENT | libc::ENOTDIR) => match vouch(&caller, grants, FAST_OPEN) {
-            Ok(()) => Answer::Done(Err(e)),
-            Err(Walk::Errno(e)) => Answer::Done(Err(e)),
-            Err(Walk::Broker) => Answer::Broker,
-        },
-        _ => Answer::Broker,
-    }
+    let answer = if fd >= 0 {
+        Answer::Done(Ok(fd as c_int))
+    } else {
+        match crate::sys::errno() {
+            e @ (libc::ENOENT | libc::ENOTDIR) => match vouch(&caller, grants, FAST_OPEN) {
+                Ok(()) => Answer::Done(Err(e)),
+                Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+                Err(Walk::Broker) => Answer::Broker,
+            },
+            _ => Answer::Broker,
+        }
+    };
+    let report = Reporting {
+        call: ReportedCall::Open,
+        flags,
+    };
+    report.record(record, b, &answer, |&fd| fd);
+    answer
 }
 
 #[cfg(test)]
@@ -681,16 +798,6 @@ mod tests {
             Some(0)
         );
         assert_eq!(granted_root(b"", FAST_STAT, b"/usr"), None);
-    }
-
-    #[test]
-    fn directory_suffixes_are_trimmed() {
-        assert_eq!(trim_directory_suffix(b"/w/d6/"), b"/w/d6");
-        assert_eq!(trim_directory_suffix(b"/w/."), b"/w");
-        assert_eq!(trim_directory_suffix(b"/w/d//./"), b"/w/d");
-        assert_eq!(trim_directory_suffix(b"/"), b"/");
-        assert_eq!(trim_directory_suffix(b"/."), b"/");
-        assert_eq!(trim_directory_suffix(b"/w/.x"), b"/w/.x");
     }
 
     #[test]

@@ -16,6 +16,11 @@
 //! 6. [`forward::fd_call`] receives the fd (close-on-exec unless the program did not ask
 //!    for it), returns it, or sets errno and returns -1 — exactly what libc would do.
 //!
+//! Some calls never leave the process: the fast paths ([`fast_path`]) answer a `stat` in a
+//! subtree the policy grants throughout, and a read-only open the kernel floor decides as
+//! the policy would. When the audit log records every call, each of those is reported to
+//! the broker through a shared-memory ring ([`report`]), without a round trip.
+//!
 //! The shim is for compatibility, not security: the kernel (Landlock, seccomp) denies what
 //! bypasses it. If the broker cannot be reached, calls fail with `EIO`; they never fall
 //! through to the real libc.
@@ -30,6 +35,7 @@ pub mod fast_path;
 pub mod forward;
 pub mod hooks;
 pub mod path;
+pub mod report;
 pub mod state;
 pub mod sys;
 

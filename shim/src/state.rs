@@ -173,6 +173,30 @@ pub fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
 }
 
+/// This process's id, read once per generation (so once per process, and again in a fork
+/// child), without a system call after the first: `getpid(2)` costs a trip through the
+/// seccomp filters, which would double the cost of a call the fast path answers. A vfork
+/// child shares its parent's memory and generation until it execs, so it gets its parent's
+/// id. Without the fork-detection page every call asks the kernel.
+pub fn pid() -> i32 {
+    static PID: AtomicI32 = AtomicI32::new(0);
+    static PID_GENERATION: AtomicU64 = AtomicU64::new(0);
+    let generation = generation();
+    if FORK_PAGE.load(Ordering::Acquire) != 0
+        && PID_GENERATION.load(Ordering::Acquire) == generation
+    {
+        let pid = PID.load(Ordering::Relaxed);
+        if pid > 0 {
+            return pid;
+        }
+    }
+    // SAFETY: getpid has no memory effects.
+    let pid = unsafe { libc::syscall(libc::SYS_getpid) } as i32;
+    PID.store(pid, Ordering::Relaxed);
+    PID_GENERATION.store(generation, Ordering::Release);
+    pid
+}
+
 /// The caller's umask.
 pub fn umask() -> u32 {
     if UMASK.load(Ordering::Relaxed) == u32::MAX {

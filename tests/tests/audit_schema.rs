@@ -1,7 +1,9 @@
 //! Every record kind arbiter writes validates against docs/audit.schema.json: the records of
 //! a run that exercises each (calls allowed and denied through the shim and the seccomp
 //! transport, network calls, processes, start and exit, a protocol error), at
-//! `--audit-level all`, in run and in serve (a daemon's lifecycle records).
+//! `--audit-level all`, in run and in serve (a daemon's lifecycle records), and the records
+//! of the report ring (reported calls, and a hostile program's `invalid_report` and
+//! `dropped`).
 //!
 //! The validator is Debian's python3-jsonschema (`.ci/run` installs it); without it the
 //! test prints SKIP.
@@ -89,6 +91,51 @@ fn every_record_of_a_run_matches_the_schema() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let types = validate(&log);
     for t in ["start", "call", "process", "exit", "seccomp_direct"] {
+        assert!(types.iter().any(|x| x == t), "no {t} record in {types:?}");
+    }
+    // Calls the shim reported through the report ring are among them.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("\"reported\":true"),
+        "no reported call in the log"
+    );
+    // A hostile program's ring slots: `invalid_report` and `dropped` records, and a forged
+    // claim written as a reported call.
+    let bin = arbiter_tests::outside_dir();
+    let forge = compile_helper("ring_forge", bin.path(), &["-static"]);
+    let mut frame = [0u8; 64];
+    let frame: String = arbiter_protocol::encode(
+        &arbiter_protocol::Request {
+            id: 1,
+            call: arbiter_protocol::Call::FastPaths,
+        },
+        &mut frame,
+    )
+    .unwrap()
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    let forged = sb.path("forged.jsonl");
+    let o = sb.run(
+        &[
+            "-q",
+            "--audit-level",
+            "all",
+            "--audit",
+            forged.to_str().unwrap(),
+        ],
+        &[
+            forge.to_str().unwrap(),
+            "forge",
+            &arbiter_protocol::PROTOCOL_VERSION.to_string(),
+            &frame,
+            sb.path("claimed").to_str().unwrap(),
+            "4242",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let types = validate(&forged);
+    for t in ["invalid_report", "dropped", "call"] {
         assert!(types.iter().any(|x| x == t), "no {t} record in {types:?}");
     }
     // The default level writes the same shapes.

@@ -85,6 +85,14 @@ fn bench_quick_reports_every_result() {
             eprintln!("{program}: a tool is missing ({tools:?}), not expected in the report");
         }
     }
+    // The audit workloads (python3 is always there; git_status's only with git).
+    for w in ["stat_open", "git_status"] {
+        if w == "stat_open" || arbiter_tests::have("git") {
+            for row in ["run_audit_deny", "run_audit_all", "run_audit_all_nofast"] {
+                names.push(format!("{row}_{w}"));
+            }
+        }
+    }
     for name in &names {
         let entry = results
             .iter()

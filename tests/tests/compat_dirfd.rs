@@ -156,3 +156,115 @@ fn directory_fd_calls_take_the_fast_paths_only_where_vouched_for() {
         std::fs::remove_dir_all(sb.path("m2")).unwrap();
     }
 }
+
+/// At `--audit-level all` the shim keeps its fast paths and reports what they answer
+/// (docs/audit.md, "Reported calls"); a call answered through a vouched directory fd is
+/// reported too, by its real path (the directory's, as vouched, and the name), so the
+/// broker checks it against the policy like any absolute report. The run is the cut one
+/// above: the answers the program gets prove the calls were answered in-process (the
+/// broker is unreachable), and the log must hold one reported record for each of them.
+/// Before the merge of the report ring with the dirfd fast paths those calls were answered
+/// and not recorded at all.
+#[test]
+fn directory_fd_calls_answered_in_process_are_reported_at_audit_level_all() {
+    let sb = Sandbox::new();
+    let outside = outside_dir();
+    let out = outside.path();
+    std::fs::write(out.join("pub"), b"p").unwrap();
+    std::fs::write(out.join("secret"), b"s").unwrap();
+    std::os::unix::fs::symlink("pub", out.join("link")).unwrap();
+    std::fs::create_dir_all(sb.path("d/sub")).unwrap();
+    std::fs::write(sb.path("d/f"), b"x").unwrap();
+    std::fs::write(sb.path("d/sub/g"), b"y").unwrap();
+    std::os::unix::fs::symlink("f", sb.path("d/link")).unwrap();
+    std::os::unix::fs::symlink("g", sb.path("d/sub/link")).unwrap();
+    std::os::unix::fs::symlink("d", sb.path("dsym")).unwrap();
+    std::os::unix::fs::symlink(out, sb.path("esc")).unwrap();
+    // uid 65534 writes its log here.
+    std::fs::set_permissions(&sb.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let helper = compile_helper("dirfd_walk", &sb.dir, &[]);
+    let helper = helper.to_str().unwrap();
+    let ro = out.to_str().unwrap().to_owned();
+    let deny = out.join("secret").to_str().unwrap().to_owned();
+    let real = std::fs::canonicalize(&sb.dir).unwrap();
+    let real = real.to_str().unwrap();
+
+    let mut users = vec![false];
+    if is_root() {
+        users.push(true);
+    } else {
+        println!("SKIP (unprivileged half): needs root to switch to uid 65534");
+    }
+    for nobody in users {
+        let who = if nobody { "nobody" } else { "root" };
+        let log = sb.path(&format!("all-{who}.jsonl"));
+        let log_s = log.to_str().unwrap().to_owned();
+        let args = [
+            "-q",
+            "--ro",
+            &ro,
+            "--deny",
+            &deny,
+            "--audit",
+            &log_s,
+            "--audit-level",
+            "all",
+            "--",
+            helper,
+            "cut",
+        ];
+        let cut = run_as(nobody, &sb.dir, &args);
+        assert!(cut.status.success(), "{who}: {}", stderr(&cut));
+        // The same in-process answers as without a log.
+        let cut = stdout(&cut);
+        for fd in ["d", "sub", "dup", "tree", "dsym"] {
+            for (probe, answer) in VOUCHED_CUT {
+                let line = format!("{fd} {probe} {answer}");
+                assert!(cut.lines().any(|l| l == line), "{who}: no `{line}`:\n{cut}");
+            }
+        }
+        let recs: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON record"))
+            .collect();
+        let count = |call: &str, rel: &str, result: &str| {
+            let path = format!("{real}/{rel}");
+            recs.iter()
+                .filter(|r| {
+                    r["type"] == "call"
+                        && r["reported"] == true
+                        && r["call"] == call
+                        && r["args"]["path"] == path.as_str()
+                        && r["result"].to_string().contains(result)
+                })
+                .count()
+        };
+        // d, dup, tree and dsym name d; sub names d/sub. Each probes stat (fstatat and
+        // statx) and open of a file and of a missing name.
+        let want = [
+            ("stat", "d/f", "value", 8),
+            ("stat", "d/missing", "ENOENT", 4),
+            ("open", "d/f", "value", 4),
+            ("open", "d/missing", "ENOENT", 4),
+            ("stat", "d/sub/g", "value", 2),
+            ("stat", "d/sub/missing", "ENOENT", 1),
+            ("open", "d/sub/g", "value", 1),
+            ("open", "d/sub/missing", "ENOENT", 1),
+        ];
+        for (call, rel, result, n) in want {
+            assert_eq!(
+                count(call, rel, result),
+                n,
+                "{who}: reported {call} of {rel} ({result}):\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        assert!(
+            !recs
+                .iter()
+                .any(|r| r["type"] == "invalid_report" || r["type"] == "dropped"),
+            "{who}: every report accepted"
+        );
+    }
+}

@@ -1,15 +1,18 @@
 //! The audit log: one record for every attempted call and lifecycle event.
 //!
-//! The format is specified in `docs/audit.md` and by [`record`]. Records are built on the
-//! calling thread as JSON values and handed to a writer thread over a bounded queue, which
-//! serialises them (JSON lines or [`text`] lines) to the sink. A full queue makes the
+//! The format is specified in `docs/audit.md`, by [`event`] (one type per record kind, one
+//! serializer) and by [`record`] (a brokered call). Records are built on the calling thread
+//! as those types and handed to a writer thread over a bounded queue, which serialises them
+//! (JSON lines or [`text`] lines) to the sink. A full queue makes the
 //! caller wait (backpressure), so no record is ever silently lost; with
 //! [`Options::drop`] a call record that finds the queue full is dropped instead and
 //! counted, and the count is reported in the `exit` record.
 
+pub mod event;
 pub mod flags;
 pub mod process;
 pub mod record;
+pub mod reports;
 pub mod structured;
 pub mod text;
 mod writer;
@@ -22,10 +25,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
+pub use event::Event;
 pub use record::{CallRecord, Verdict};
 pub use writer::{Format, OpenError, Sink, WriterHandle, QUEUE};
 
 use writer::Msg;
+
+/// Lowers the calling thread's scheduling priority a little (`nice` +5, Linux's per-thread
+/// nice): the audit log's threads format and write records off the program's path, and on a
+/// busy machine they should take the CPU after the program and the threads serving its
+/// calls, not before. Backpressure (a full queue, a full report ring) still bounds how far
+/// they may fall behind.
+pub(crate) fn lower_priority() {
+    // SAFETY: nice(2) changes only the calling thread's scheduling priority.
+    unsafe { libc::nice(5) };
+}
 
 /// How many distinct processes are remembered for `process` records before the memory is
 /// cleared (a process may then be recorded again; never more than once per channel).
@@ -38,8 +52,9 @@ pub enum Level {
     /// Denials (and calls the broker refused outright), not allows: the default.
     #[default]
     Deny,
-    /// Every call, allows included. Every call then reaches the broker (no in-process fast
-    /// paths), since a record must come from the broker to be trusted.
+    /// Every call, allows included. Calls the shim's fast paths answer in-process are
+    /// reported by the shim through the report ring ([`reports`]) and marked as such; every
+    /// other call is recorded by the broker.
     All,
 }
 
@@ -123,8 +138,8 @@ impl Audit {
         self.tx.is_some()
     }
 
-    /// Whether every call must be recorded (a log at `--audit-level all`): then every call
-    /// must reach the broker.
+    /// Whether every call must be recorded (a log at `--audit-level all`): then a call
+    /// answered in-process must be reported through the report ring.
     pub fn records_every_call(&self) -> bool {
         self.enabled() && self.level == Level::All
     }
@@ -151,33 +166,46 @@ impl Audit {
         self.send(Msg::Call(Box::new(rec), self.sandbox), false);
     }
 
-    /// Records a lifecycle or protocol event of the given type with extra fields. `start`
-    /// and `exit` are never dropped; other events are, like calls, in drop mode.
-    pub fn event(&self, kind: &str, fields: serde_json::Value) {
+    /// Records one event. `start` and `exit` are never dropped; other events are, like
+    /// calls, in drop mode.
+    pub fn record(&self, event: Event) {
         if !self.enabled() {
             return;
         }
-        let mut obj = serde_json::json!({
-            "type": kind,
-            "v": record::AUDIT_VERSION,
-            "time": record::now_rfc3339(),
-            "sandbox": format!("{:016x}", self.sandbox),
-        });
-        if let (Some(o), serde_json::Value::Object(extra)) = (obj.as_object_mut(), fields) {
-            o.extend(extra);
+        let must = event.must();
+        let time = event.time();
+        self.send(Msg::Event(Box::new(event), self.sandbox, time), must);
+    }
+
+    /// Records several events at once (one message to the writer): the report ring's drain.
+    /// In drop mode a batch that finds the queue full is dropped and counted whole.
+    pub fn record_batch(&self, events: Vec<(Event, std::time::SystemTime)>) {
+        if !self.enabled() || events.is_empty() {
+            return;
         }
-        self.emit(obj, matches!(kind, "start" | "exit"));
+        let n = events.len() as u64;
+        let Some(tx) = &self.tx else { return };
+        match &self.dropped {
+            Some(count) => {
+                if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Events(events, self.sandbox)) {
+                    count.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            None => {
+                let _ = tx.send(Msg::Events(events, self.sandbox));
+            }
+        }
     }
 
     /// Records that the sandbox ended: the `exit` record, with `dropped` in drop mode.
     /// Returns how many records were dropped.
-    pub fn exit(&self, pid: i32, status: u8) -> u64 {
+    pub fn exit(&self, pid: i32, status: Option<u8>) -> u64 {
         let dropped = self.dropped();
-        let mut fields = serde_json::json!({ "pid": pid, "status": status });
-        if self.dropped.is_some() {
-            fields["dropped"] = dropped.into();
-        }
-        self.event("exit", fields);
+        self.record(Event::Exit(event::Exit {
+            pid,
+            status,
+            dropped: self.dropped.is_some().then_some(dropped),
+        }));
         dropped
     }
 
@@ -203,7 +231,7 @@ impl Audit {
     /// Writes a `process` record the first time this sandbox sees `pid` running `exe`
     /// (a new process after fork, or the same pid after exec). `transport` is how it was
     /// seen.
-    pub fn process(&self, pid: i32, exe: Option<&Path>, transport: &str) {
+    pub fn process(&self, pid: i32, exe: Option<&Path>, transport: &'static str) {
         if !self.enabled() || pid <= 0 {
             return;
         }
@@ -224,18 +252,12 @@ impl Audit {
                 return;
             }
         }
-        let mut fields = serde_json::json!({ "pid": pid, "transport": transport });
-        if let Some(exe) = exe {
-            fields["exe"] = record::path_json(exe.as_os_str().as_bytes());
-        }
-        if let Some(ppid) = process::parent(pid) {
-            fields["ppid"] = ppid.into();
-        }
-        self.event("process", fields);
-    }
-
-    fn emit(&self, rec: serde_json::Value, must: bool) {
-        self.send(Msg::Record(rec), must);
+        self.record(Event::Process(event::Process {
+            pid,
+            transport,
+            exe: exe.map(|e| record::path_json(e.as_os_str().as_bytes())),
+            ppid: process::parent(pid),
+        }));
     }
 
     fn send(&self, msg: Msg, must: bool) {

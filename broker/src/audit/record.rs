@@ -28,11 +28,6 @@ pub enum Verdict {
     Deny,
 }
 
-/// The current time as RFC 3339 with microseconds.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
-}
-
 /// A path as JSON: a string when UTF-8, else `{"bytes": base64}`.
 pub fn path_json(bytes: &[u8]) -> Value {
     match std::str::from_utf8(bytes) {

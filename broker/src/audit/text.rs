@@ -4,8 +4,9 @@
 //! `20:41:07.123456 pid 4242 cat open /etc/shadow [O_RDONLY] → deny (builtin:default:19:1) EACCES`:
 //! the UTC time of day, the pid (and `/tid` when the kernel told it), the executable's
 //! name, the call, its main argument, its flags or mode, the decision, the rule when one
-//! decided, and the errno or `= value`. Other records read as the time, the type and their
-//! fields as `key=value`. The text form is for people; tools read the JSON form.
+//! decided, and the errno or `= value`; a call the shim reported (not the broker) ends in
+//! `(reported)`. Other records read as the time, the type and their fields as `key=value`.
+//! The text form is for people; tools read the JSON form.
 
 use serde_json::Value;
 
@@ -75,6 +76,9 @@ fn call_line(rec: &Value) -> String {
         (Some(e), _) => s.push_str(&format!(" {}", word(e))),
         (None, Some(v)) => s.push_str(&format!(" = {v}")),
         _ => {}
+    }
+    if rec["reported"] == true {
+        s.push_str(" (reported)");
     }
     s
 }

@@ -35,8 +35,10 @@ pub enum Format {
 
 /// What goes through the queue.
 pub(super) enum Msg {
-    /// One record.
-    Record(Value),
+    /// One typed record, its sandbox and its time, turned into JSON here.
+    Event(Box<super::Event>, u64, std::time::SystemTime),
+    /// Typed records of one sandbox, each with its time (the report ring's drain).
+    Events(Vec<(super::Event, std::time::SystemTime)>, u64),
     /// One call record and its sandbox, turned into JSON here, off the calling thread.
     Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
@@ -149,6 +151,9 @@ pub enum OpenError {
     },
 }
 
+/// The file sink's buffer: a log of every call writes records by the thousand.
+const FILE_BUFFER: usize = 64 * 1024;
+
 /// The mode of a new audit log file: readable and writable by its owner only (the log names
 /// every path a program tried, which is nobody else's business).
 const NEW_FILE_MODE: u32 = 0o600;
@@ -174,7 +179,7 @@ impl Sink {
     fn open(self) -> Result<Open, OpenError> {
         Ok(match self {
             Sink::File { path, fsync } => Open::File {
-                out: BufWriter::new(open_file(&path, NEW_FILE_MODE)?),
+                out: BufWriter::with_capacity(FILE_BUFFER, open_file(&path, NEW_FILE_MODE)?),
                 path,
                 fsync,
             },
@@ -242,6 +247,23 @@ impl Open {
         }
     }
 
+    /// Writes one typed record: straight into a JSON-lines file, else through its JSON
+    /// value (text lines and the structured sinks read fields from it).
+    fn write_event(
+        &mut self,
+        format: Format,
+        ev: &super::Event,
+        sandbox: u64,
+        time: std::time::SystemTime,
+    ) {
+        match (format, self) {
+            (Format::Json, Open::File { out, .. }) => {
+                let _ = super::event::write_json_line(out, ev, sandbox, time);
+            }
+            (format, open) => open.write(format, &super::event::to_value(ev, sandbox, time)),
+        }
+    }
+
     fn flush(&mut self) {
         match self {
             Open::File { out, fsync, .. } => {
@@ -271,7 +293,7 @@ impl Open {
                 .map(|m| m.permissions().mode() & 0o777)
                 .unwrap_or(NEW_FILE_MODE);
             match open_file(path, mode) {
-                Ok(f) => *out = BufWriter::new(f),
+                Ok(f) => *out = BufWriter::with_capacity(FILE_BUFFER, f),
                 Err(e) => eprintln!("arbiter: {e}; still writing to the old file"),
             }
         }
@@ -330,7 +352,10 @@ fn spawn_open(mut out: Open, format: Format, queue: usize) -> (SyncSender<Msg>, 
     let flag = Arc::clone(&reopen);
     let thread = std::thread::Builder::new()
         .name("audit-writer".into())
-        .spawn(move || run(&mut out, format, &rx, &flag))
+        .spawn(move || {
+            super::lower_priority();
+            run(&mut out, format, &rx, &flag)
+        })
         .ok();
     (
         tx.clone(),
@@ -350,7 +375,12 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
                 out.reopen();
             }
             match msg {
-                Msg::Record(rec) => out.write(format, &rec),
+                Msg::Event(ev, sandbox, time) => out.write_event(format, &ev, sandbox, time),
+                Msg::Events(evs, sandbox) => {
+                    for (ev, time) in &evs {
+                        out.write_event(format, ev, sandbox, *time);
+                    }
+                }
                 Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
                 Msg::Flush(done) => {
                     out.flush();

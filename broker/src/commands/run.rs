@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arbiter_policies::{Access, Loading, Policy, Source, Vars};
-use serde_json::json;
 
 use crate::commands::audit_args::AuditArgs;
 use crate::commands::decide_args::DecideArgs;
 use crate::commands::policy_args::PolicyArgs;
-use arbiter::audit::Audit;
+use arbiter::audit::{event, Audit, Event};
 use arbiter::confine;
 use arbiter::exit_code;
 use arbiter::sandbox::program::{self, ProgramError};
@@ -61,7 +60,8 @@ pub struct RunArgs {
     /// the kernel floor then simply denies them.
     #[arg(long)]
     pub no_seccomp_transport: bool,
-    /// Send every call to the broker: no in-process stat fast path.
+    /// Send every call to the broker: no in-process fast paths (with `--audit-level all`,
+    /// every record is then the broker's; none is reported by the shim).
     #[arg(long)]
     pub no_fast_path: bool,
     /// When the command ends, wait for the processes it left running (background jobs,
@@ -254,16 +254,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     }
     let started = sandbox.start()?;
     let reporter = Arc::clone(started.core());
-    audit.event(
-        "start",
-        start_fields(
-            &args,
-            &program,
-            reporter.policy(),
-            &sources,
-            started.confinement(),
-        ),
-    );
+    audit.record(Event::Start(Box::new(start_record(
+        &args,
+        &program,
+        reporter.policy(),
+        &sources,
+        started.confinement(),
+    ))));
     let confinement = started.confinement();
     // --strict: every layer and feature, or nothing (each missing one is named).
     if args.strict && !confinement.missing.is_empty() {
@@ -336,8 +333,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if let Some(summary) = reporter.denials().summary() {
         arbiter::core::denials::write_line(&format!("{summary}\n"));
     }
+    // What the shim reported goes in before the `exit` record.
+    reporter.finish_reports();
     drop(reporter);
-    let dropped = audit.exit(pid, ended.code());
+    let dropped = audit.exit(pid, Some(ended.code()));
     if dropped > 0 {
         eprintln!(
             "arbiter: audit: {dropped} records dropped (--audit-drop: the log could not keep up)"
@@ -390,13 +389,13 @@ fn remove_tmpdir(dir: tempfile::TempDir) {
 
 /// The `start` record: the command, the policy that decides (its digest and where it came
 /// from) and the kernel layers enforced under it.
-fn start_fields(
+fn start_record(
     args: &RunArgs,
     program: &std::path::Path,
     policy: &Policy,
     sources: &[Source],
     confinement: &confine::Confinement,
-) -> serde_json::Value {
+) -> event::Start {
     let sources: Vec<String> = sources
         .iter()
         .map(|s| match s {
@@ -417,17 +416,32 @@ fn start_fields(
             filters.push("notify");
         }
     }
-    json!({
-        "command": args.command.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
-        "program": program.display().to_string(),
-        "policy": { "digest": policy.digest(), "sources": sources },
-        "layers": {
-            "landlock": { "enforced": confinement.landlock, "abi": confinement.landlock_abi, "features": features },
-            "seccomp": { "enforced": confinement.seccomp, "filters": filters },
-            "seccomp_transport": confinement.notify,
-            "missing": confinement.missing,
+    event::Start {
+        command: args
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        program: Some(program.display().to_string()),
+        policy: event::PolicyId {
+            digest: policy.digest(),
+            sources,
         },
-    })
+        layers: Some(event::Layers {
+            landlock: event::LandlockLayer {
+                enforced: confinement.landlock,
+                abi: confinement.landlock_abi,
+                features,
+            },
+            seccomp: event::SeccompLayer {
+                enforced: confinement.seccomp,
+                filters,
+            },
+            seccomp_transport: confinement.notify,
+            missing: confinement.missing.clone(),
+        }),
+        ..event::Start::default()
+    }
 }
 
 /// `arbiter run --daemon PATH|@NAME`: the daemon decides the policy, so only a profile

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
 use crate::commands::audit_args::AuditArgs;
-use arbiter::audit::{self, Audit};
+use arbiter::audit::event::Lifecycle;
+use arbiter::audit::{self, Audit, Event};
 use arbiter::exit_code;
 use arbiter::serve::limits::LIMITS;
 use arbiter::serve::listen::{self, Endpoint, Listener};
@@ -173,10 +173,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         (None, None) => "inherited socket".into(),
     };
     eprintln!("arbiter serve: listening on {place}");
-    audit.event(
-        "lifecycle",
-        json!({ "event": "listening", "at": place, "pid": std::process::id(), "limits": config.limits.to_json() }),
-    );
+    audit.record(Event::Lifecycle(Lifecycle::Listening {
+        at: place,
+        pid: std::process::id(),
+        limits: config.limits.to_json(),
+    }));
     let opts = Options {
         shim,
         limits: args.limits.clone(),

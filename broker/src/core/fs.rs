@@ -278,8 +278,15 @@ pub fn perform(
         } => crate::core::net::getaddrinfo(
             core, node, service, flags, family, socktype, protocol, notes,
         ),
+        // With a report ring, the shim must report what its fast paths answer: the ring
+        // travels with them (no fast paths, no ring).
         Call::FastPaths => Ok(Done {
             payload: OutPayload::Bytes(core.fast_paths().to_vec()),
+            fd: if core.fast_paths().is_empty() {
+                None
+            } else {
+                core.report_ring()
+            },
             ..Done::default()
         }),
     }

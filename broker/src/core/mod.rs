@@ -31,10 +31,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arbiter_policies::{Access, Policy};
+use arbiter_policies::{Access, AuditSetting, Policy};
 use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_STAT};
 
-use crate::audit::{Audit, CallRecord, Verdict};
+use crate::audit::event::InvalidRequest;
+use crate::audit::reports::Reports;
+use crate::audit::{Audit, CallRecord, Event, Verdict};
 use errno::Errno;
 
 /// Which path brought a call to the broker.
@@ -209,8 +211,12 @@ pub struct RequestCore {
     /// The unix socket files this sandbox bound.
     bound_here: net::BoundHere,
     fast_paths: Vec<u8>,
-    /// Whether the shim may act in-process at all (no audit log, no `--no-fast-path`).
+    /// Whether the shim may act in-process at all (not with `--no-fast-path`, nor with a log
+    /// of every call that has no report ring).
     fast_on: bool,
+    /// The report ring, when a log of every call lets the shim keep its fast paths and
+    /// report what they answer (docs/audit.md, "Reported calls").
+    reports: Option<Reports>,
     /// The stderr reporter of denials (off unless [`RequestCore::reporting_denials`]).
     denials: denials::Denials,
     /// Who decides what the policy leaves to its default, if anyone.
@@ -219,18 +225,37 @@ pub struct RequestCore {
 
 impl RequestCore {
     /// A core deciding with `policy` and recording to `audit`. The shim's in-process stat
-    /// fast path is offered only when the audit log is off (a log records every call).
+    /// fast path is offered for subtrees one rule decides alone. Allowed calls need a record
+    /// only at `--audit-level all`; denials always reach the broker, and rules with
+    /// `audit = "all"` are never offered. At `--audit-level all` the fast paths stay on only
+    /// with a report ring for the shim to report what they answer, and only beneath rules
+    /// whose allows that level records (`audit = "default"`).
     pub fn new(policy: Arc<Policy>, audit: Audit) -> RequestCore {
         let mut fast_paths = Vec::new();
-        // Allowed calls need a record only at `--audit-level all`; denials always reach the
-        // broker, and rules with `audit = "all"` are never offered as fast paths.
-        let audit_on = audit.records_every_call();
-        if !audit_on {
-            encode_fast_paths(
-                &mut fast_paths,
-                FAST_STAT,
-                &policy.uniform_grants(Access::STAT),
-            );
+        let mut reports = None;
+        let fast_on = if audit.records_every_call() {
+            match Reports::create(audit.clone(), Arc::clone(&policy)) {
+                Ok(r) => {
+                    reports = Some(r);
+                    true
+                }
+                Err(e) => {
+                    eprintln!(
+                        "arbiter: warning: cannot create the audit report ring ({e}); every call goes to the broker"
+                    );
+                    false
+                }
+            }
+        } else {
+            true
+        };
+        if fast_on {
+            let grants = if reports.is_some() {
+                policy.uniform_grants_audited(Access::STAT, |a| a == AuditSetting::Default)
+            } else {
+                policy.uniform_grants(Access::STAT)
+            };
+            encode_fast_paths(&mut fast_paths, FAST_STAT, &grants);
         }
         RequestCore {
             policy,
@@ -238,7 +263,8 @@ impl RequestCore {
             resolved: net::Resolved::default(),
             bound_here: net::BoundHere::default(),
             fast_paths,
-            fast_on: !audit_on,
+            fast_on,
+            reports,
             denials: denials::Denials::new(false),
             decider: None,
         }
@@ -249,6 +275,25 @@ impl RequestCore {
     pub fn with_decider(mut self, decider: Arc<dyn decider::Decider>) -> RequestCore {
         self.decider = Some(decider);
         self
+    }
+
+    /// Whether the shim may answer calls in-process (the kernel floor's native reads
+    /// included): not when a log of every call has no report ring.
+    pub fn fast_paths_allowed(&self) -> bool {
+        self.fast_on
+    }
+
+    /// A descriptor of the report ring, sent to the shim with the fast paths.
+    pub(crate) fn report_ring(&self) -> Option<OwnedFd> {
+        self.reports.as_ref().and_then(Reports::share)
+    }
+
+    /// Drains what the shim reported and stops draining: call it before the sandbox's
+    /// `exit` record (a no-op without a report ring).
+    pub fn finish_reports(&self) {
+        if let Some(r) = &self.reports {
+            r.finish();
+        }
     }
 
     /// Prints one line per distinct denial on stderr (`arbiter run` without `--quiet`).
@@ -266,6 +311,7 @@ impl RequestCore {
     pub fn without_fast_path(mut self) -> RequestCore {
         self.fast_paths.clear();
         self.fast_on = false;
+        self.reports = None;
         self
     }
 
@@ -274,7 +320,18 @@ impl RequestCore {
     /// paths are off.
     pub fn with_native_reads(mut self, roots: &[PathBuf]) -> RequestCore {
         if self.fast_on {
-            encode_fast_paths(&mut self.fast_paths, FAST_OPEN, roots);
+            // With a report ring, only roots whose allows the log records are offered (a
+            // rule with its own `audit` setting keeps its opens at the broker).
+            let roots: Vec<PathBuf> = roots
+                .iter()
+                .filter(|r| {
+                    self.reports.is_none()
+                        || self.policy.decide_path(r, Access::READ).decision.audit
+                            == AuditSetting::Default
+                })
+                .cloned()
+                .collect();
+            encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
         }
         self
     }
@@ -303,18 +360,21 @@ impl RequestCore {
         }
     }
 
-    fn refuse(&self, caller: &Caller, name: &str, is_gai: bool, invalid: Invalid) -> Outcome {
+    fn refuse(
+        &self,
+        caller: &Caller,
+        name: &'static str,
+        is_gai: bool,
+        invalid: Invalid,
+    ) -> Outcome {
         let errno = invalid.errno();
-        self.audit.event(
-            "invalid_request",
-            serde_json::json!({
-                "pid": caller.pid,
-                "call": name,
-                "transport": caller.transport.name(),
-                "error": invalid.to_string(),
-                "errno": Errno(errno).name(),
-            }),
-        );
+        self.audit.record(Event::InvalidRequest(InvalidRequest {
+            pid: caller.pid,
+            call: name,
+            transport: caller.transport.name(),
+            error: invalid.to_string(),
+            errno: Errno(errno).name(),
+        }));
         if is_gai {
             return Outcome {
                 result: i64::from(libc::EAI_NONAME),

@@ -20,10 +20,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::wire::{self, Decision, DefaultAnswer, Reply, MAX_LINE};
-use crate::audit::Audit;
+use crate::audit::event::DeciderError;
+use crate::audit::{Audit, Event};
 use crate::core::decider::{Answer, Decider, Question};
 
 /// How many requests may wait for the writer thread before further ones are answered
@@ -113,19 +112,6 @@ impl FailureRecord<'_> {
         let Some(audit) = shared.audit() else {
             return;
         };
-        let mut v = json!({ "error": self.failure.word(), "detail": self.detail });
-        let o = v.as_object_mut().expect("json! object");
-        if let Some(id) = self.id {
-            o.insert("id".into(), json!(id));
-        }
-        if let Some(q) = self.question {
-            o.insert("pid".into(), json!(q.caller.pid));
-            o.insert("call".into(), json!(q.call));
-            o.insert("subject".into(), wire::subject_json(&q.subject));
-        }
-        if let Some(a) = self.answer {
-            o.insert("answer".into(), json!(a.word()));
-        }
         // The first failure of each kind is also said on stderr: without an audit log it
         // would otherwise go unseen.
         let bit = 1u32 << (self.failure as u32);
@@ -140,7 +126,15 @@ impl FailureRecord<'_> {
                 self.detail
             ));
         }
-        audit.event("decider_error", v);
+        audit.record(Event::DeciderError(Box::new(DeciderError {
+            error: self.failure.word(),
+            detail: self.detail,
+            id: self.id,
+            pid: self.question.map(|q| q.caller.pid),
+            call: self.question.map(|q| q.call),
+            subject: self.question.map(|q| wire::subject_record(&q.subject)),
+            answer: self.answer.map(DefaultAnswer::word),
+        })));
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use arbiter_policies::{Access, RIGHTS};
 use serde_json::{json, Map, Value};
 
+use crate::audit::event::DeciderSubject;
 use crate::audit::record::path_json;
 use crate::core::decider::{Question, Subject};
 use crate::core::errno::{errno_name, Errno};
@@ -69,6 +70,22 @@ pub fn subject_json(subject: &Subject<'_>) -> Value {
         }),
         Subject::Endpoint(ep) => json!({ "endpoint": ep }),
         Subject::Name(name) => json!({ "name": name }),
+    }
+}
+
+/// The `subject` of a `decider_error` audit record: the request's, typed.
+pub fn subject_record(subject: &Subject<'_>) -> DeciderSubject {
+    match subject {
+        Subject::Path { path, access } => DeciderSubject::Path {
+            path: path_json(path.as_os_str().as_bytes()),
+            access: access_words(*access),
+        },
+        Subject::Endpoint(ep) => DeciderSubject::Endpoint {
+            endpoint: (*ep).to_string(),
+        },
+        Subject::Name(name) => DeciderSubject::Name {
+            name: (*name).to_string(),
+        },
     }
 }
 

@@ -158,8 +158,9 @@ impl Sandbox {
         self
     }
 
-    /// Whether the shim may act in-process where the policy allows uniformly (on by default;
-    /// always off while the audit log records every call).
+    /// Whether the shim may act in-process where the policy allows uniformly (on by default).
+    /// While the audit log records every call, the shim keeps them only with a report ring
+    /// to report each call it answers in (docs/audit.md, "Reported calls").
     pub fn fast_path(mut self, on: bool) -> Sandbox {
         self.fast_path = on;
         self
@@ -264,22 +265,23 @@ impl Sandbox {
         // command itself starts with the user's umask (restored between fork and exec).
         // SAFETY: umask has no memory effects.
         let user_umask = unsafe { libc::umask(0) };
-        // The shim may act in-process only when no audit log must see every call (at
+        // The shim may act in-process unless the caller turned its fast paths off, or a log
+        // of every call has no report ring for the shim to report those calls in (at
         // `--audit-level deny` only denials are recorded, and every denial reaches the
-        // broker).
-        let fast = self.fast_path && !self.audit.records_every_call();
-        let policy = self.policy;
+        // broker). The core is made first: it owns the report ring, and says whether the
+        // fast paths (the kernel floor's native reads included) may be on.
+        let mut core = RequestCore::new(self.policy, self.audit);
+        let fast = self.fast_path && core.fast_paths_allowed();
         let confinement = confine::prepare(
             &self.prefixes,
             &self.executables,
             &shim,
             self.seccomp_transport,
             DEFAULT_BOOTSTRAP_FD,
-            fast.then_some(&*policy),
-            Some(&*policy),
+            fast.then_some(core.policy()),
+            Some(core.policy()),
         )
         .context("cannot prepare the kernel confinement")?;
-        let mut core = RequestCore::new(policy, self.audit);
         if self.report_denials {
             core = core.reporting_denials();
         }

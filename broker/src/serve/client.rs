@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use arbiter_protocol::daemon::{Hello, HelloReply, DAEMON_VERSION};
-use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
+use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds, RecvError};
 use arbiter_protocol::{
     decode, encode, DEFAULT_BOOTSTRAP_FD, ENV_FD, ENV_SECCOMP, ENV_SHIM, MAX_FDS, MAX_MESSAGE,
 };
@@ -119,8 +119,14 @@ fn ask(
         &nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0),
     );
     let mut raw = [-1; MAX_FDS];
-    let got = recv_with_fds(sock.as_raw_fd(), &mut buf, &mut raw, 0)
-        .map_err(|e| anyhow::anyhow!("no answer from the daemon: {e:?}"))?;
+    // A daemon that refused at once closed its end with our hello unread, which resets the
+    // connection: the kernel reports that error before the answer already queued (and
+    // clears it), so a reset is read past once.
+    let mut got = recv_with_fds(sock.as_raw_fd(), &mut buf, &mut raw, 0);
+    if let Err(RecvError::Os(libc::ECONNRESET)) = got {
+        got = recv_with_fds(sock.as_raw_fd(), &mut buf, &mut raw, 0);
+    }
+    let got = got.map_err(|e| anyhow::anyhow!("no answer from the daemon: {e:?}"))?;
     // SAFETY: just received; owned by nobody else.
     let mut fds: Vec<OwnedFd> = raw[..got.nfds]
         .iter()

@@ -39,9 +39,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
-use crate::audit::Audit;
+use crate::audit::event::Lifecycle;
+use crate::audit::{Audit, Event};
 use config::Config;
 use limits::Resource;
 use listen::Listener;
@@ -178,7 +178,7 @@ pub fn serve(
                     "arbiter serve: {}: the socket path was replaced or removed; clients can no longer reach this daemon",
                     path.as_deref().unwrap_or("?")
                 );
-                audit.event("lifecycle", json!({ "event": "stolen", "path": path }));
+                audit.record(Event::Lifecycle(Lifecycle::Stolen { path }));
                 if opts.exit_on_stolen {
                     break Ended::Stolen;
                 }
@@ -188,10 +188,10 @@ pub fn serve(
     // Stop accepting: remove the path (only if still ours), then close the socket.
     listener.remove_if_ours();
     drop(listener);
-    audit.event(
-        "lifecycle",
-        json!({ "event": "shutdown", "live": shared.live(), "grace_secs": opts.grace.as_secs_f64() }),
-    );
+    audit.record(Event::Lifecycle(Lifecycle::Shutdown {
+        live: shared.live(),
+        grace_secs: opts.grace.as_secs_f64(),
+    }));
     let until = Instant::now() + opts.grace;
     while shared.live() > 0 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20));
@@ -271,16 +271,17 @@ fn reload(shared: &Shared, opts: &Options) {
                 *c = Arc::new(cfg);
             }
             eprintln!("arbiter serve: configuration reloaded");
-            shared
-                .audit
-                .event("lifecycle", json!({ "event": "reload", "ok": true }));
+            shared.audit.record(Event::Lifecycle(Lifecycle::Reload {
+                ok: true,
+                error: None,
+            }));
         }
         Err(e) => {
             eprintln!("arbiter serve: reload failed, keeping the old configuration: {e:#}");
-            shared.audit.event(
-                "lifecycle",
-                json!({ "event": "reload", "ok": false, "error": format!("{e:#}") }),
-            );
+            shared.audit.record(Event::Lifecycle(Lifecycle::Reload {
+                ok: false,
+                error: Some(format!("{e:#}")),
+            }));
         }
     }
 }

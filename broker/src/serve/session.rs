@@ -15,14 +15,14 @@ use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{decode, encode, MAX_FDS, MAX_MESSAGE};
 use nix::sys::socket::{self, sockopt};
 use nix::unistd::{Gid, Group, Uid, User};
-use serde_json::json;
 
 use super::config::{Client, Config};
 use super::creds::FsCreds;
 use super::limits::{Counters, Held, Limits, Refused, Resource};
 use super::peer::{Peer, PeerError};
 use super::threads::SandboxThreads;
-use crate::audit::Audit;
+use crate::audit::event::{self, Lifecycle, Who};
+use crate::audit::{Audit, Event};
 use crate::sandbox::start::{Handover, Sandbox};
 use crate::transport::seccomp::Floor;
 use crate::transport::shim::{ChannelAdmit, ChannelSetup};
@@ -147,7 +147,10 @@ impl Shared {
             };
             self.audit
                 .for_sandbox(*id)
-                .event("lifecycle", json!({ "event": "killed", "why": why }));
+                .record(Event::Lifecycle(Lifecycle::Killed {
+                    why: why.to_string(),
+                    processes: None,
+                }));
         }
     }
 }
@@ -167,11 +170,15 @@ fn send_reply(conn: &OwnedFd, reply: &HelloReply<'_>, fd: Option<&OwnedFd>) -> R
 }
 
 /// Refuses a client over a limit: an audit record naming the limit, and the reason.
-fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refused) {
-    audit.event(
-        "lifecycle",
-        json!({ "event": "refused", "client": who, "limit": r.key, "value": r.limit, "reason": r.reason }),
-    );
+fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: Who, r: &Refused) {
+    audit.record(Event::Lifecycle(Lifecycle::Refused {
+        client: Some(who),
+        what: None,
+        uid: None,
+        limit: Some(r.key),
+        value: Some(r.limit),
+        reason: r.reason.clone(),
+    }));
     let _ = send_reply(conn, &refusal(&r.reason), None);
 }
 
@@ -179,7 +186,12 @@ fn refuse_limit(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, r: &Refus
 /// without waiting: the hello, if it has arrived, is read first (closing a socket with
 /// unread data resets the connection, losing the reason).
 pub fn refuse_now(conn: &OwnedFd, audit: &Audit, uid: u32, r: &Refused) {
-    let who = json!({ "uid": uid });
+    let who = Who::Client(event::Client {
+        uid,
+        gid: None,
+        pid: None,
+        pinned_by: None,
+    });
     let mut buf = [0u8; 512];
     // SAFETY: buf is writable for its length; MSG_DONTWAIT never blocks the accept loop.
     unsafe {
@@ -206,11 +218,15 @@ fn refusal(reason: &str) -> HelloReply<'_> {
 }
 
 /// Refuses a client: an audit record and a refused [`HelloReply`] with `reason`.
-fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
-    audit.event(
-        "lifecycle",
-        json!({ "event": "refused", "client": who, "reason": reason }),
-    );
+fn refuse(conn: &OwnedFd, audit: &Audit, who: Who, reason: &str) {
+    audit.record(Event::Lifecycle(Lifecycle::Refused {
+        client: Some(who),
+        what: None,
+        uid: None,
+        limit: None,
+        value: None,
+        reason: reason.to_string(),
+    }));
     let _ = send_reply(conn, &refusal(reason), None);
 }
 
@@ -220,8 +236,13 @@ fn refuse(conn: &OwnedFd, audit: &Audit, who: serde_json::Value, reason: &str) {
 pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, shared: Arc<Shared>) {
     let audit = &shared.audit;
     let who = match &peer {
-        Ok(p) => json!({ "uid": p.uid, "gid": p.gid, "pid": p.pid, "pinned_by": p.pinning.name() }),
-        Err(_) => json!(null),
+        Ok(p) => Who::Client(event::Client {
+            uid: p.uid,
+            gid: Some(p.gid),
+            pid: Some(p.pid),
+            pinned_by: Some(p.pinning.name()),
+        }),
+        Err(_) => Who::Unknown,
     };
     let _ = socket::setsockopt(
         &conn,
@@ -356,17 +377,23 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
 
     let id = random_id();
     let sb_audit = shared.audit.for_sandbox(id);
-    sb_audit.event(
-        "start",
-        json!({
-            "uid": uid, "gid": gid, "pid": pid, "profile": grant.name,
-            "pwd": pwd.display().to_string(),
-            "pinned_by": peer.pinning.name(),
-            "claimed_cwd": String::from_utf8_lossy(hello.cwd),
-            "command": split_argv(hello.argv).map(String::from_utf8_lossy).collect::<Vec<_>>(),
-            "policy": { "digest": policy.digest(), "sources": [source_name(&grant.source)] },
-        }),
-    );
+    sb_audit.record(Event::Start(Box::new(event::Start {
+        command: split_argv(hello.argv)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+        policy: event::PolicyId {
+            digest: policy.digest(),
+            sources: vec![source_name(&grant.source)],
+        },
+        uid: Some(uid),
+        gid: Some(gid),
+        pid: Some(pid),
+        profile: Some(grant.name.to_string()),
+        pwd: Some(pwd.display().to_string()),
+        pinned_by: Some(peer.pinning.name()),
+        claimed_cwd: Some(String::from_utf8_lossy(hello.cwd).into_owned()),
+        ..event::Start::default()
+    })));
     // Both transports, as under `arbiter run`: the launcher sends its notify listener on the
     // bootstrap socket; `setup` gives every channel thread and seccomp worker the client's
     // identity (no capabilities).
@@ -378,10 +405,14 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             move || match counters.take(&limits, uid, Resource::Channel) {
                 Ok(h) => Ok(Box::new(h) as Box<dyn Send>),
                 Err(r) => {
-                    sb_audit.event(
-                    "lifecycle",
-                    json!({ "event": "refused", "what": "channel", "uid": uid, "limit": r.key, "value": r.limit, "reason": r.reason }),
-                );
+                    sb_audit.record(Event::Lifecycle(Lifecycle::Refused {
+                        client: None,
+                        what: Some("channel"),
+                        uid: Some(uid),
+                        limit: Some(r.key),
+                        value: Some(r.limit),
+                        reason: r.reason.clone(),
+                    }));
                     Err(r.reason)
                 }
             },
@@ -393,10 +424,11 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         .channel_hooks(setup, admit)
         .serve_elsewhere();
     let Handover {
+        // Kept to drain what the shim reported before the `exit` record.
+        core: reporting,
         child_end,
         broker_end: bootstrap_dup,
         served,
-        ..
     } = match handover {
         Ok(h) => h,
         Err(e) => return refuse(&conn, audit, who, &e.to_string()),
@@ -423,10 +455,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         shim: shared.shim.as_os_str().as_bytes(),
     };
     if let Err(e) = send_reply(&conn, &reply, Some(&child_end)) {
-        sb_audit.event(
-            "lifecycle",
-            json!({ "event": "handover_failed", "errno": e }),
-        );
+        sb_audit.record(Event::Lifecycle(Lifecycle::HandoverFailed { errno: e }));
         if let Ok(live) = shared.live.lock() {
             if let Some(sb) = live.get(&id) {
                 let _ = socket::shutdown(sb.bootstrap.as_raw_fd(), socket::Shutdown::Both);
@@ -469,10 +498,10 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             threads.end();
             let killed = sweep_all(inode) + threads.kill_seen();
             if killed > 0 {
-                sb_audit.event(
-                    "lifecycle",
-                    json!({ "event": "killed", "why": "the launcher is gone", "processes": killed }),
-                );
+                sb_audit.record(Event::Lifecycle(Lifecycle::Killed {
+                    why: "the launcher is gone".into(),
+                    processes: Some(killed),
+                }));
             }
         }
     }
@@ -484,10 +513,10 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
     threads.end();
     let stragglers = threads.kill_seen();
     if stragglers > 0 {
-        sb_audit.event(
-            "lifecycle",
-            json!({ "event": "killed", "why": "left after the sandbox ended", "processes": stragglers }),
-        );
+        sb_audit.record(Event::Lifecycle(Lifecycle::Killed {
+            why: "left after the sandbox ended".into(),
+            processes: Some(stragglers),
+        }));
     }
     // Every process has closed the bootstrap socket. Threads still serving the sandbox are
     // blocked on its behalf (a FIFO open with no writer, say): interrupt them, so that
@@ -501,10 +530,7 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
         stuck = threads.interrupt_all();
     }
     if stuck > 0 {
-        sb_audit.event(
-            "lifecycle",
-            json!({ "event": "stuck_threads", "threads": stuck }),
-        );
+        sb_audit.record(Event::Lifecycle(Lifecycle::StuckThreads { threads: stuck }));
     }
     remove_tmpdir(tmpdir);
     // The `exit` record as `arbiter run` writes it: the launcher's status (it exits with
@@ -521,12 +547,9 @@ pub fn handle(conn: OwnedFd, peer: Result<Peer, PeerError>, pending: Held, share
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    match status {
-        Some(status) => {
-            sb_audit.exit(pid, status);
-        }
-        None => sb_audit.event("exit", json!({ "pid": pid, "status": null })),
-    }
+    reporting.finish_reports();
+    drop(reporting);
+    sb_audit.exit(pid, status);
     // Only now is the sandbox gone for a daemon waiting to stop: its last record is queued
     // and its TMPDIR removed.
     if let Ok(mut live) = shared.live.lock() {

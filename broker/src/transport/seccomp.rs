@@ -30,9 +30,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arbiter_protocol::{At, Call, PathArg, SockAddr, Timespec, MAX_PATH};
-use serde_json::json;
 
+use crate::audit::event::{ProtocolError, SeccompDirect, SeccompRefused};
 use crate::audit::process::ExeCache;
+use crate::audit::Event;
 use crate::confine::floor::{FloorAccess, Surveyed};
 use crate::confine::syscalls::{self, Kind};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
@@ -211,10 +212,14 @@ fn errno() -> i32 {
 fn set_up(pool: &Pool) -> bool {
     match pool.setup.as_ref().map(|f| f()) {
         Some(Err(e)) => {
-            pool.core.audit().event(
-                "protocol_error",
-                json!({ "channel": "seccomp", "error": format!("worker setup failed: {e}") }),
-            );
+            pool.core
+                .audit()
+                .record(Event::ProtocolError(ProtocolError {
+                    channel: "seccomp",
+                    pid: None,
+                    error: format!("worker setup failed: {e}"),
+                    call: None,
+                }));
             false
         }
         _ => true,
@@ -1331,16 +1336,17 @@ impl Target {
 
     fn audit_refused(&self, core: &RequestCore, nr: i64, family: i32) {
         if core.audit().enabled() {
-            core.audit().event(
-                "seccomp_refused",
-                json!({
-                    "pid": self.tgid().unwrap_or(self.tid),
-                    "call": if nr == libc::SYS_connect { "connect" } else { "bind" },
-                    "family": family,
-                    "errno": libc::EACCES,
-                    "transport": "seccomp",
-                }),
-            );
+            core.audit().record(Event::SeccompRefused(SeccompRefused {
+                pid: self.tgid().unwrap_or(self.tid),
+                call: if nr == libc::SYS_connect {
+                    "connect"
+                } else {
+                    "bind"
+                },
+                family,
+                errno: libc::EACCES,
+                transport: "seccomp",
+            }));
         }
     }
 
@@ -1579,21 +1585,25 @@ impl Target {
         Ok(Reopen::Real(bytes.to_vec()))
     }
 
-    fn audit_direct(&self, core: &RequestCore, call: &str, how: &str, path: &[u8], flags: i32) {
+    fn audit_direct(
+        &self,
+        core: &RequestCore,
+        call: &'static str,
+        how: &'static str,
+        path: &[u8],
+        flags: i32,
+    ) {
         // An allowed open: recorded only when every call is.
         if core.audit().records_every_call() {
-            core.audit().event(
-                "seccomp_direct",
-                json!({
-                    "pid": self.tgid().unwrap_or(self.tid),
-                    "tid": self.tid,
-                    "call": call,
-                    "how": how,
-                    "path": String::from_utf8_lossy(path),
-                    "flags": flags,
-                    "transport": "seccomp",
-                }),
-            );
+            core.audit().record(Event::SeccompDirect(SeccompDirect {
+                pid: self.tgid().unwrap_or(self.tid),
+                tid: self.tid,
+                call,
+                how,
+                path: String::from_utf8_lossy(path).into_owned(),
+                flags,
+                transport: "seccomp",
+            }));
         }
     }
 }

@@ -16,9 +16,10 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arbiter_protocol::{Call, SockAddr};
-use serde_json::json;
 
 use super::{Addr, Answer, RequestCore, Target};
+use crate::audit::event::SeccompRefused;
+use crate::audit::Event;
 
 /// Most bytes one brokered send copies: a stream send beyond it is short (as the kernel
 /// may make it), a datagram beyond it is `EMSGSIZE`.
@@ -73,7 +74,7 @@ pub(super) fn may_block(req: &libc::seccomp_notif) -> bool {
 }
 
 /// The socket families the broker acts on; anything else is refused (audited).
-fn socket_of(t: &Target, core: &RequestCore, call: &str, fd: i32) -> Result<OwnedFd, i32> {
+fn socket_of(t: &Target, core: &RequestCore, call: &'static str, fd: i32) -> Result<OwnedFd, i32> {
     let sock = t.target_fd(fd)?;
     let family = super::socket_family(&sock)?;
     if matches!(
@@ -87,18 +88,15 @@ fn socket_of(t: &Target, core: &RequestCore, call: &str, fd: i32) -> Result<Owne
 }
 
 /// Records a `seccomp_refused` event (a socket family or netlink request not served).
-fn refused(t: &Target, core: &RequestCore, call: &str, family: i32) {
+fn refused(t: &Target, core: &RequestCore, call: &'static str, family: i32) {
     if core.audit().enabled() {
-        core.audit().event(
-            "seccomp_refused",
-            json!({
-                "pid": t.tgid().unwrap_or(t.tid),
-                "call": call,
-                "family": family,
-                "errno": libc::EACCES,
-                "transport": "seccomp",
-            }),
-        );
+        core.audit().record(Event::SeccompRefused(SeccompRefused {
+            pid: t.tgid().unwrap_or(t.tid),
+            call,
+            family,
+            errno: libc::EACCES,
+            transport: "seccomp",
+        }));
     }
 }
 

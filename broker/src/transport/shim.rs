@@ -18,9 +18,9 @@ use arbiter_protocol::{
     decode, encode, Call, Payload, Register, Reply, Request, SeccompListener, Welcome, MAX_FDS,
     MAX_MESSAGE, PROTOCOL_VERSION,
 };
-use serde_json::json;
 
-use crate::audit::process;
+use crate::audit::event::ProtocolError;
+use crate::audit::{process, Event};
 use crate::core::{Caller, OutPayload, RequestCore, Transport};
 
 /// How long a channel thread keeps polling after a reply before it sleeps.
@@ -209,7 +209,9 @@ pub fn serve_bootstrap_with(
     pass_credentials(bootstrap.as_raw_fd())?;
     let seccomp_enabled = seccomp.is_some();
     let seccomp_floor = seccomp.unwrap_or_default();
-    std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
+    // Kept on long lines as it was written (rustfmt left this closure alone).
+    #[rustfmt::skip]
+    let thread = std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
         let mut listener_taken = false;
         let live = Arc::new(AtomicUsize::new(0));
         let mut buf = vec![0u8; MAX_MESSAGE];
@@ -218,7 +220,7 @@ pub fn serve_bootstrap_with(
             let got = match recv_with_fds(bootstrap.as_raw_fd(), &mut buf, &mut raw, 0) {
                 Ok(r) => r,
                 Err(e) => {
-                    core.audit().event("protocol_error", json!({ "channel": "bootstrap", "error": format!("{e:?}") }));
+                    core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: None, error: format!("{e:?}"), call: None }));
                     if let RecvError::Os(_) = e {
                         return;
                     }
@@ -245,7 +247,7 @@ pub fn serve_bootstrap_with(
                     // Only the first listener is served: it comes from arbiter's own child
                     // before exec; a later one would be the program's own filter.
                     if listener_taken || !seccomp_enabled {
-                        core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": "unexpected seccomp listener" }));
+                        core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: "unexpected seccomp listener".into(), call: None }));
                         continue;
                     }
                     listener_taken = true;
@@ -255,18 +257,18 @@ pub fn serve_bootstrap_with(
                     let fd = match taken {
                         Ok(fd) => fd,
                         Err(e) => {
-                            core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot take the seccomp listener: {e}") }));
+                            core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: format!("cannot take the seccomp listener: {e}"), call: None }));
                             continue;
                         }
                     };
                     if let Err(e) = super::seccomp::serve(fd, Arc::clone(&core), seccomp_floor.clone(), setup.clone()) {
-                        core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": format!("cannot serve the seccomp listener: {e}") }));
+                        core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: format!("cannot serve the seccomp listener: {e}"), call: None }));
                     }
                     continue;
                 }
                 _ => {
                     // A malformed registration costs the sender only that registration.
-                    core.audit().event("protocol_error", json!({ "channel": "bootstrap", "pid": who.pid, "error": "malformed registration" }));
+                    core.audit().record(Event::ProtocolError(ProtocolError { channel: "bootstrap", pid: Some(who.pid), error: "malformed registration".into(), call: None }));
                     continue;
                 }
             };
@@ -301,7 +303,8 @@ pub fn serve_bootstrap_with(
                 live.fetch_sub(1, Ordering::Relaxed);
             }
         }
-    })
+    });
+    thread
 }
 
 fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
@@ -315,10 +318,12 @@ fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
     ) {
         let _ = send_with_fds(fd.as_raw_fd(), bytes, &[]);
     }
-    core.audit().event(
-        "protocol_error",
-        json!({ "channel": "register", "pid": who.pid, "error": why }),
-    );
+    core.audit().record(Event::ProtocolError(ProtocolError {
+        channel: "register",
+        pid: Some(who.pid),
+        error: why.to_string(),
+        call: None,
+    }));
 }
 
 /// Channel threads polling right now.
@@ -455,10 +460,12 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32, registrant: Sen
         let got = match recv_spinning(fd, &mut buf, &mut raw) {
             Ok(r) => r,
             Err(e) => {
-                core.audit().event(
-                    "protocol_error",
-                    json!({ "channel": "call", "error": format!("{e:?}") }),
-                );
+                core.audit().record(Event::ProtocolError(ProtocolError {
+                    channel: "call",
+                    pid: None,
+                    error: format!("{e:?}"),
+                    call: None,
+                }));
                 return;
             }
         };
@@ -479,19 +486,31 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32, registrant: Sen
             // A send is built only by the seccomp transport, which copied it out of the
             // program's memory and checked its credentials; from a channel it is refused.
             Ok(r) if matches!(r.call, Call::Send { .. }) => {
-                core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "send is not a shim call" }));
+                core.audit().record(Event::ProtocolError(ProtocolError {
+                    channel: "call",
+                    pid: Some(who.pid),
+                    error: "send is not a shim call".into(),
+                    call: None,
+                }));
                 return;
             }
             Ok(r) if r.call.expected_fds() == fds.len() => r,
             Ok(r) => {
-                core.audit().event("protocol_error", json!({ "channel": "call", "pid": who.pid, "error": "wrong fd count", "call": r.call.name() }));
+                core.audit().record(Event::ProtocolError(ProtocolError {
+                    channel: "call",
+                    pid: Some(who.pid),
+                    error: "wrong fd count".into(),
+                    call: Some(r.call.name()),
+                }));
                 return;
             }
             Err(e) => {
-                core.audit().event(
-                    "protocol_error",
-                    json!({ "channel": "call", "pid": who.pid, "error": e.to_string() }),
-                );
+                core.audit().record(Event::ProtocolError(ProtocolError {
+                    channel: "call",
+                    pid: Some(who.pid),
+                    error: e.to_string(),
+                    call: None,
+                }));
                 return;
             }
         };

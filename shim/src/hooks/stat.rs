@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, c_int};
 
+use arbiter_protocol::ring::{ReportedCall, REPORT_AT_FLAGS};
 use arbiter_protocol::Call;
 
 use crate::fast_path::{self, Answer};
@@ -33,9 +34,13 @@ pub unsafe fn brokered_fstatat(
         return fail(libc::EFAULT);
     }
     if !path.is_null() {
+        let report = fast_path::Reporting {
+            call: ReportedCall::Stat,
+            flags: flags & libc::AT_SYMLINK_NOFOLLOW,
+        };
         // SAFETY: path is a non-null C string and buf a non-null struct stat per this
         // function's contract.
-        if let Some(rc) = unsafe { fast_path::stat(dirfd, path, flags).store(buf) } {
+        if let Some(rc) = unsafe { fast_path::stat(dirfd, path, flags, report).store(buf) } {
             return rc;
         }
     }
@@ -305,8 +310,12 @@ pub unsafe fn brokered_faccessat(
     }
     if mode == libc::F_OK && !path.is_null() {
         // Existence alone is what a stat answers.
+        let report = fast_path::Reporting {
+            call: ReportedCall::Access,
+            flags: flags & REPORT_AT_FLAGS,
+        };
         // SAFETY: path is a non-null C string per this function's contract.
-        match unsafe { fast_path::stat(dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW) } {
+        match unsafe { fast_path::stat(dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW, report) } {
             Answer::Done(Ok(_)) => return 0,
             Answer::Done(Err(e)) => return fail(e),
             Answer::Broker => {}

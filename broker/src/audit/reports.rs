@@ -1,0 +1,369 @@
+//! The broker's side of the report ring ([`arbiter_protocol::ring`]): at `--audit-level all`
+//! the shim keeps its fast paths and reports each call it answered in-process into a shared
+//! ring; a thread here drains it, validates every slot as untrusted input, and writes each
+//! report as a `call` record marked `"reported": true` (docs/audit.md, "Reported calls").
+//!
+//! One ring serves one sandbox: every process of it maps the same memfd (handed over with
+//! the fast paths), so the ring is written by processes that may be hostile. Nothing read
+//! from it is trusted: a slot is copied out once ([`Ring::take`]) and checked
+//! ([`decode_slot`], then the time and the policy here); one that fails is refused with an
+//! `invalid_report` record (the first [`INVALID_RECORDED`], then only counted), and the
+//! counts end up in a `dropped` record when the sandbox's reports are finished.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use std::collections::HashMap;
+
+use arbiter_policies::{Access, Policy, RuleId};
+use arbiter_protocol::ring::{
+    decode_slot, trim_directory_suffix, Report, ReportedCall, Ring, RING_BYTES, SLOT_SIZE,
+};
+
+use super::event::{Dropped, Event, InvalidReport, ReportedCallRecord};
+use super::Audit;
+
+/// How long a claimed slot may stay unpublished before it is skipped (its producer was
+/// killed mid-write, or a hostile process claimed it and never wrote it).
+const STALL: Duration = Duration::from_secs(1);
+
+/// How often the drain thread looks when no producer woke it.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Records handed to the writer in one message, at most.
+const BATCH: usize = 1024;
+
+/// How many `invalid_report` records one sandbox writes before it only counts them.
+pub const INVALID_RECORDED: u64 = 100;
+
+/// A report's time may be this far from the broker's clock (the program's clock is the
+/// same kernel clock; more than this is a forgery).
+const CLOCK_SLACK: Duration = Duration::from_secs(2);
+
+/// The ring of one sandbox, its mapping, and the thread draining it (detached: it holds
+/// its own reference to the ring, and stops by itself once asked to).
+pub struct Reports {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    memfd: OwnedFd,
+    _map: Mapping,
+    ring: Ring,
+    audit: Audit,
+    policy: Arc<Policy>,
+    created: SystemTime,
+    stop: AtomicBool,
+    consumer: Mutex<Consumer>,
+}
+
+/// The broker's own consumer state: never in shared memory.
+#[derive(Default)]
+struct Consumer {
+    /// Records taken and not yet handed to the writer.
+    batch: Vec<(Event, SystemTime)>,
+    /// The deciding rules' names, made once per rule.
+    rules: HashMap<RuleId, Arc<str>>,
+    tail: u64,
+    stalled_since: Option<Instant>,
+    invalid: u64,
+    stalled: u64,
+    finished: bool,
+}
+
+/// A shared mapping of the ring, unmapped on drop.
+struct Mapping(*mut u8);
+
+// SAFETY: the mapping is plain shared memory, accessed only through atomics and volatile
+// copies (arbiter_protocol::ring).
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: self.0 is the RING_BYTES mapping made in Reports::create, used by nobody
+        // once the Inner holding it is dropped.
+        unsafe { libc::munmap(self.0.cast(), RING_BYTES) };
+    }
+}
+
+impl Reports {
+    /// Creates the ring (a memfd sealed at its size, so no process can shrink it under
+    /// the broker's mapping) and starts the thread draining it into `audit`.
+    pub fn create(audit: Audit, policy: Arc<Policy>) -> std::io::Result<Reports> {
+        // SAFETY: a NUL-terminated name and flags; memfd_create has no memory effects.
+        let fd = unsafe {
+            libc::memfd_create(
+                c"arbiter-audit-reports".as_ptr(),
+                libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor owned by nobody else.
+        let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let raw = memfd.as_raw_fd();
+        // SAFETY: integer arguments only.
+        let sized = unsafe { libc::ftruncate(raw, RING_BYTES as libc::off_t) } == 0
+            // SAFETY: integer arguments only.
+            && unsafe {
+                libc::fcntl(
+                    raw,
+                    libc::F_ADD_SEALS,
+                    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
+                )
+            } == 0;
+        if !sized {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh shared mapping of the whole (sealed) memfd.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                RING_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                raw,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let map = Mapping(p.cast());
+        // SAFETY: map is a RING_BYTES, page-aligned mapping that Inner keeps alive as long
+        // as the ring view.
+        let ring = unsafe { Ring::from_raw(map.0) };
+        ring.init();
+        let inner = Arc::new(Inner {
+            memfd,
+            _map: map,
+            ring,
+            audit,
+            policy,
+            created: SystemTime::now(),
+            stop: AtomicBool::new(false),
+            consumer: Mutex::new(Consumer::default()),
+        });
+        let drainer = Arc::clone(&inner);
+        std::thread::Builder::new()
+            .name("audit-reports".into())
+            .spawn(move || drainer.run())?;
+        Ok(Reports { inner })
+    }
+
+    /// A descriptor of the ring for the shim (sent with the fast paths).
+    pub fn share(&self) -> Option<OwnedFd> {
+        self.inner.memfd.try_clone().ok()
+    }
+
+    /// Drains what is left on the calling thread, writes the `dropped` record when any
+    /// report was refused, skipped or sent to the broker for lack of room, and stops the
+    /// drain thread (without waiting for it: a sleeping thread may take a while to be
+    /// scheduled on a busy machine, and nothing is left for it to do). Call it before the
+    /// sandbox's `exit` record; later reports are not drained.
+    pub fn finish(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        self.inner.drain(true);
+        self.inner.ring.sleeping(false);
+        futex_wake(&self.inner.ring);
+    }
+}
+
+impl Drop for Reports {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn futex_wake(ring: &Ring) {
+    // SAFETY: a futex wake on the ring's wake word, inside the mapping.
+    unsafe { libc::syscall(libc::SYS_futex, ring.wake_futex(), libc::FUTEX_WAKE, 1) };
+}
+
+impl Inner {
+    /// Drains, then sleeps until a producer wakes it (a quarter of the ring waits) or
+    /// [`POLL`] has passed: while a program is busy, the drain takes slots in large batches
+    /// instead of competing for the CPU with it slot by slot.
+    fn run(&self) {
+        super::lower_priority();
+        while !self.stop.load(Ordering::Acquire) {
+            if self.drain(false) >= BATCH {
+                continue;
+            }
+            self.ring.sleeping(true);
+            if !self.stop.load(Ordering::Acquire) {
+                let timeout = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: POLL.as_nanos() as libc::c_long,
+                };
+                // SAFETY: a futex wait on the ring's wake word (expected 1: sleeping) with a
+                // valid timeout.
+                let rc = unsafe {
+                    libc::syscall(
+                        libc::SYS_futex,
+                        self.ring.wake_futex(),
+                        libc::FUTEX_WAIT,
+                        1,
+                        &timeout as *const libc::timespec,
+                    )
+                };
+                // The word changed before the wait: a producer woke it (drained next
+                // round), or a process scribbled on it. If nothing waits, sleep anyway, so
+                // a scribbler cannot make this thread spin.
+                if rc < 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
+                    && self.drain(false) == 0
+                {
+                    std::thread::sleep(POLL);
+                }
+            }
+            self.ring.sleeping(false);
+        }
+    }
+
+    /// Drains every published slot; returns how many were taken. `last`: the sandbox is
+    /// over, so a claimed but unpublished slot is skipped at once, and the counts are
+    /// written.
+    fn drain(&self, last: bool) -> usize {
+        let Ok(mut c) = self.consumer.lock() else {
+            return 0;
+        };
+        if c.finished {
+            return 0;
+        }
+        let mut slot = [0u8; SLOT_SIZE];
+        let mut taken = 0;
+        // The clock for this drain's checks, read again after each batch is handed over
+        // (which may wait for a slow sink).
+        let mut now = SystemTime::now();
+        loop {
+            let tail = c.tail;
+            if self.ring.take(tail, &mut slot).is_some() {
+                c.tail = tail.wrapping_add(1);
+                c.stalled_since = None;
+                taken += 1;
+                self.accept(&mut c, tail, &slot, now);
+                if c.batch.len() >= BATCH {
+                    self.audit.record_batch(std::mem::take(&mut c.batch));
+                    now = SystemTime::now();
+                }
+                continue;
+            }
+            if !self.ring.claimed_beyond(tail) {
+                self.ring.repair(tail);
+                c.stalled_since = None;
+                break;
+            }
+            let since = *c.stalled_since.get_or_insert_with(Instant::now);
+            if last || since.elapsed() >= STALL {
+                self.ring.skip_stalled(tail);
+                c.tail = tail.wrapping_add(1);
+                c.stalled += 1;
+                c.stalled_since = None;
+                if last {
+                    // Only what was published before the end counts; do not chase a head
+                    // a process may have moved far ahead.
+                    break;
+                }
+                continue;
+            }
+            break;
+        }
+        self.audit.record_batch(std::mem::take(&mut c.batch));
+        if last {
+            c.finished = true;
+            let full = self.ring.full_count();
+            if c.invalid > 0 || c.stalled > 0 || full > 0 {
+                self.audit.record(Event::Dropped(Dropped {
+                    source: "reports",
+                    invalid: c.invalid,
+                    stalled: c.stalled,
+                    full,
+                }));
+            }
+        }
+        taken
+    }
+
+    /// Validates one slot copied out at position `pos` and records it.
+    fn accept(&self, c: &mut Consumer, pos: u64, slot: &[u8; SLOT_SIZE], now: SystemTime) {
+        let refused = match decode_slot(slot) {
+            Ok(None) => return,
+            Ok(Some(report)) => match self.check(&mut c.rules, &report, now) {
+                Ok(Some(rule)) => {
+                    let rec = ReportedCallRecord::new(&report, rule);
+                    let time = rec.time();
+                    c.batch.push((Event::Call(Box::new(rec)), time));
+                    return;
+                }
+                Ok(None) => return, // a rule that keeps its allows out of the log
+                Err(why) => why,
+            },
+            Err(e) => e.to_string(),
+        };
+        c.invalid += 1;
+        if c.invalid <= INVALID_RECORDED {
+            c.batch.push((
+                Event::InvalidReport(InvalidReport {
+                    position: pos,
+                    error: refused,
+                }),
+                now,
+            ));
+        }
+    }
+
+    /// Checks what the slot alone cannot: the time against the broker's clock, and, for an
+    /// absolute path, that the policy grants the call (a fast path never answers another).
+    /// `Ok(Some(rule))`: record it (with the deciding rule, for an absolute path);
+    /// `Ok(None)`: allowed, but its rule keeps allows out of the log.
+    fn check(
+        &self,
+        rules: &mut HashMap<RuleId, Arc<str>>,
+        r: &Report<'_>,
+        now: SystemTime,
+    ) -> Result<Option<Option<Arc<str>>>, String> {
+        let t = UNIX_EPOCH + Duration::from_nanos(r.time_ns);
+        if t + CLOCK_SLACK < self.created || t > now + CLOCK_SLACK {
+            return Err(format!(
+                "time {} is outside the sandbox's life",
+                humantime::format_rfc3339_micros(t)
+            ));
+        }
+        if !r.path.starts_with(b"/") {
+            return Ok(Some(None));
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let (lexical, access) = match r.call {
+            ReportedCall::Open => (trim_directory_suffix(r.path), Access::READ),
+            ReportedCall::Stat | ReportedCall::Access => (r.path, Access::STAT),
+        };
+        let d = self
+            .policy
+            .decide_path(Path::new(std::ffi::OsStr::from_bytes(lexical)), access)
+            .decision;
+        if !d.allow {
+            return Err(format!(
+                "the policy does not allow {} of {}",
+                r.call.name(),
+                String::from_utf8_lossy(lexical)
+            ));
+        }
+        if !self.audit.records(d.audit, Some(super::Verdict::Allow)) {
+            return Ok(None);
+        }
+        Ok(Some(d.rule.map(|id| {
+            Arc::clone(
+                rules
+                    .entry(id)
+                    .or_insert_with(|| self.policy.rule(id).origin.to_string().into()),
+            )
+        })))
+    }
+}

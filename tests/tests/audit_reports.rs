@@ -1,0 +1,406 @@
+//! At `--audit-level all` the shim keeps its fast paths and reports the calls they answer
+//! through the report ring (docs/audit.md, "Reported calls"): the records appear, marked
+//! `"reported": true`; what a hostile program writes into the ring is refused with a reason
+//! (or, when well-formed, written as the claim it is) and never crashes or hangs the broker;
+//! a full ring sends calls to the broker and is counted; and reports stay right from both
+//! sides of a fork (each with its own pid), from a vfork child (as its parent, whose memory
+//! it shares) and from a signal handler.
+//!
+//! Each case runs as root and, when the tests run as root, as uid 65534.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use arbiter_protocol::{encode, Call, Request, PROTOCOL_VERSION};
+use arbiter_tests::{arbiter, compile_helper, is_root, outside_dir, stderr, stdout, Sandbox};
+use serde_json::Value;
+
+/// Who runs arbiter.
+#[derive(Clone, Copy, Debug)]
+enum User {
+    Root,
+    Nobody,
+}
+
+fn users() -> Vec<User> {
+    if is_root() {
+        vec![User::Root, User::Nobody]
+    } else {
+        println!("SKIP (uid 65534 runs): the tests do not run as root");
+        vec![User::Root]
+    }
+}
+
+/// `arbiter run --audit LOG --audit-level all [extra…] -- cmd…` in the sandbox, as `user`.
+fn run_all(sb: &Sandbox, user: User, log: &Path, extra: &[&str], cmd: &[&str]) -> Output {
+    let mut c = match user {
+        User::Root => Command::new(arbiter()),
+        User::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(arbiter());
+            c.env("HOME", "/nonexistent");
+            c
+        }
+    };
+    c.args(["run", "-q", "--audit"])
+        .arg(log)
+        .args(["--audit-level", "all"])
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .current_dir(&sb.dir)
+        .stdin(Stdio::null())
+        .env_remove("LD_LIBRARY_PATH");
+    c.output().expect("run arbiter")
+}
+
+fn records(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record"))
+        .collect()
+}
+
+/// Call records of `name` (as given, or joined to the working directory by the broker).
+fn calls_of<'a>(recs: &'a [Value], call: &str, name: &str) -> Vec<&'a Value> {
+    recs.iter()
+        .filter(|r| {
+            r["type"] == "call"
+                && r["call"] == call
+                && r["args"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p == name || p.ends_with(&format!("/{name}")))
+        })
+        .collect()
+}
+
+fn reported(r: &Value) -> bool {
+    r["reported"] == true
+}
+
+/// The FastPaths request a shim sends first, encoded as the forging helper sends it.
+fn fast_paths_frame() -> String {
+    let mut buf = [0u8; 64];
+    let bytes = encode(
+        &Request {
+            id: 1,
+            call: Call::FastPaths,
+        },
+        &mut buf,
+    )
+    .unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn make_files(sb: &Sandbox, names: &[&str]) {
+    for n in names {
+        std::fs::write(sb.path(n), "x\n").unwrap();
+    }
+    // uid 65534 writes its log here.
+    std::fs::set_permissions(&sb.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+}
+
+#[test]
+fn calls_answered_in_process_are_reported_and_marked() {
+    for user in users() {
+        let sb = Sandbox::new();
+        make_files(&sb, &["a.txt", "b.txt"]);
+        let log = sb.path("all.jsonl");
+        let script = "import os\n\
+                      print(os.getpid())\n\
+                      for i in range(20):\n    os.stat('a.txt')\n    open('b.txt').close()\n\
+                      try:\n    open('/etc/shadow')\nexcept OSError:\n    pass\n";
+        let o = run_all(&sb, user, &log, &[], &["python3", "-c", script]);
+        assert_eq!(o.status.code(), Some(0), "{user:?}: {}", stderr(&o));
+        let pid: i64 = stdout(&o).trim().parse().unwrap();
+        let recs = records(&log);
+        let stats = calls_of(&recs, "stat", "a.txt");
+        let opens = calls_of(&recs, "open", "b.txt");
+        // Every call has a record; those the fast paths answered are reported.
+        assert_eq!(stats.len(), 20, "{user:?}: {stats:?}");
+        assert_eq!(opens.len(), 20, "{user:?}: {opens:?}");
+        let rep: Vec<_> = stats.iter().chain(&opens).filter(|r| reported(r)).collect();
+        assert!(
+            rep.len() >= 38,
+            "{user:?}: the fast paths answered and reported: {rep:?}"
+        );
+        for r in rep {
+            assert_eq!(r["pid"], pid, "{r}");
+            assert_eq!(r["decision"], "allow", "{r}");
+            assert_eq!(r["transport"], "shim", "{r}");
+            assert!(
+                r.get("uid").is_none(),
+                "no identity the kernel did not vouch for: {r}"
+            );
+        }
+        // A denial still reaches the broker, which records it itself.
+        let shadow = calls_of(&recs, "open", "/etc/shadow");
+        assert_eq!(shadow.len(), 1, "{user:?}");
+        assert_eq!(shadow[0]["decision"], "deny");
+        assert!(shadow[0].get("reported").is_none());
+        assert!(shadow[0].get("uid").is_some());
+        assert!(
+            !recs
+                .iter()
+                .any(|r| r["type"] == "invalid_report" || r["type"] == "dropped"),
+            "{user:?}: an honest program's reports are all accepted"
+        );
+        assert_eq!(
+            recs.last().unwrap()["type"],
+            "exit",
+            "reports precede the exit record"
+        );
+
+        // --no-fast-path keeps every call at the broker: nothing is reported.
+        let log2 = sb.path("nofast.jsonl");
+        let o = run_all(
+            &sb,
+            user,
+            &log2,
+            &["--no-fast-path"],
+            &["python3", "-c", script],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let recs = records(&log2);
+        assert_eq!(calls_of(&recs, "stat", "a.txt").len(), 20);
+        assert!(!recs.iter().any(|r| r["reported"] == true));
+    }
+}
+
+#[test]
+fn forged_ring_entries_are_refused_with_a_reason() {
+    for user in users() {
+        for build in [&["-static"][..], &[][..]] {
+            let sb = Sandbox::new();
+            make_files(&sb, &[]);
+            let helper = compile_helper("ring_forge", &sb.dir, build);
+            let claimed = sb.path("forged-claim");
+            let log = sb.path("all.jsonl");
+            let o = run_all(
+                &sb,
+                user,
+                &log,
+                &[],
+                &[
+                    helper.to_str().unwrap(),
+                    "forge",
+                    &PROTOCOL_VERSION.to_string(),
+                    &fast_paths_frame(),
+                    claimed.to_str().unwrap(),
+                    "4242",
+                ],
+            );
+            // The control: the program got the ring and its writes landed in it.
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{user:?} {build:?}: {}",
+                stderr(&o)
+            );
+            assert_eq!(stdout(&o), "forged 9\n", "{user:?} {build:?}");
+            let recs = records(&log);
+            let errors: Vec<&str> = recs
+                .iter()
+                .filter(|r| r["type"] == "invalid_report")
+                .map(|r| r["error"].as_str().unwrap())
+                .collect();
+            for want in [
+                "unknown call byte 9",
+                "process id 0 out of range",
+                "path holds a NUL byte",
+                "are never answered in-process for open",
+                "result 5 impossible for stat",
+                "no time",
+                "is outside the sandbox's life",
+                "the policy does not allow open of /etc/shadow",
+            ] {
+                assert!(
+                    errors.iter().any(|e| e.contains(want)),
+                    "{user:?} {build:?}: no refusal saying {want:?} in {errors:?}"
+                );
+            }
+            let dropped: Vec<_> = recs.iter().filter(|r| r["type"] == "dropped").collect();
+            assert_eq!(dropped.len(), 1, "{user:?} {build:?}");
+            assert_eq!(dropped[0]["invalid"], 8);
+            // A well-formed claim is written, as the program's claim.
+            let forged = calls_of(&recs, "stat", claimed.to_str().unwrap());
+            assert_eq!(forged.len(), 1, "{user:?} {build:?}");
+            assert_eq!(forged[0]["reported"], true);
+            assert_eq!(forged[0]["pid"], 4242);
+            assert_eq!(recs.last().unwrap()["type"], "exit");
+        }
+    }
+}
+
+#[test]
+fn a_scribbled_ring_never_crashes_or_hangs_the_broker() {
+    for user in users() {
+        for build in [&["-static"][..], &[][..]] {
+            let sb = Sandbox::new();
+            make_files(&sb, &["a.txt"]);
+            // Outside the working directory, whose subtree stays one rule's (a fast path).
+            let bin = outside_dir();
+            let helper = compile_helper("ring_forge", bin.path(), build);
+            let rx = bin.path().to_str().unwrap();
+            let log = sb.path("all.jsonl");
+            let script = format!(
+                "{} scribble {} {} && python3 -c 'import os\nfor i in range(50): os.stat(\"a.txt\")\nprint(\"done\")'",
+                helper.display(),
+                PROTOCOL_VERSION,
+                fast_paths_frame()
+            );
+            let o = run_all(&sb, user, &log, &["--rx", rx], &["sh", "-c", &script]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{user:?} {build:?}: {}",
+                stderr(&o)
+            );
+            assert_eq!(stdout(&o), "scribbled\ndone\n");
+            let recs = records(&log);
+            // The honest program after it: every call still recorded (a ring that does not
+            // look like one is not used: its calls go to the broker).
+            assert_eq!(
+                calls_of(&recs, "stat", "a.txt").len(),
+                50,
+                "{user:?} {build:?}"
+            );
+            assert_eq!(recs.last().unwrap()["type"], "exit");
+        }
+    }
+}
+
+#[test]
+fn a_full_ring_sends_calls_to_the_broker_and_is_counted() {
+    for user in users() {
+        let sb = Sandbox::new();
+        make_files(&sb, &["a.txt"]);
+        let bin = outside_dir();
+        let helper = compile_helper("ring_forge", bin.path(), &["-static"]);
+        let rx = bin.path().to_str().unwrap();
+        let log = sb.path("all.jsonl");
+        let script = format!(
+            "{} fill {} {} && python3 -c 'import os\nfor i in range(50): os.stat(\"a.txt\")\nprint(\"done\")'",
+            helper.display(),
+            PROTOCOL_VERSION,
+            fast_paths_frame()
+        );
+        let o = run_all(&sb, user, &log, &["--rx", rx], &["sh", "-c", &script]);
+        assert_eq!(o.status.code(), Some(0), "{user:?}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with("filled "), "{}", stdout(&o));
+        assert!(stdout(&o).ends_with("done\n"));
+        let recs = records(&log);
+        let stats = calls_of(&recs, "stat", "a.txt");
+        assert_eq!(stats.len(), 50, "{user:?}: every call recorded");
+        // The drain skips a claimed, never written slot a second at a time: the ring stays
+        // (almost) full, and the calls went to the broker.
+        let brokered = stats.iter().filter(|r| !reported(r)).count();
+        assert!(brokered >= 40, "{user:?}: {brokered} brokered of 50");
+        let dropped: Vec<_> = recs.iter().filter(|r| r["type"] == "dropped").collect();
+        assert_eq!(dropped.len(), 1, "{user:?}");
+        assert!(dropped[0]["full"].as_u64().unwrap() >= 40, "{}", dropped[0]);
+        assert!(
+            dropped[0]["stalled"].as_u64().unwrap() >= 1,
+            "{}",
+            dropped[0]
+        );
+    }
+}
+
+#[test]
+fn fork_vfork_and_signal_handlers_report_their_own_calls() {
+    for user in users() {
+        let sb = Sandbox::new();
+        make_files(&sb, &["pf", "cf", "vf", "main", "sig"]);
+        let helper = compile_helper("ring_writer", &sb.dir, &[]);
+        let h = helper.to_str().unwrap();
+
+        let log = sb.path("fork.jsonl");
+        let o = run_all(&sb, user, &log, &[], &[h, "fork", "200"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{user:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let out = stdout(&o);
+        let pid_of = |tag: &str| -> i64 {
+            out.lines()
+                .find_map(|l| l.strip_prefix(tag))
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap()
+        };
+        let (parent, child) = (pid_of("parent "), pid_of("child "));
+        let recs = records(&log);
+        for (name, pid) in [("pf", parent), ("cf", child)] {
+            let calls = calls_of(&recs, "stat", name);
+            assert_eq!(calls.len(), 200, "{user:?} {name}");
+            let rep: Vec<_> = calls.iter().filter(|r| reported(r)).collect();
+            assert!(!rep.is_empty(), "{user:?} {name}: reported");
+            assert!(
+                rep.iter().all(|r| r["pid"] == pid),
+                "{user:?} {name}: {rep:?}"
+            );
+        }
+
+        let log = sb.path("vfork.jsonl");
+        let o = run_all(&sb, user, &log, &[], &[h, "vfork"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{user:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let out = stdout(&o);
+        let pid_of = |tag: &str| -> i64 {
+            out.lines()
+                .find_map(|l| l.strip_prefix(tag))
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap()
+        };
+        let (parent, child) = (pid_of("parent "), pid_of("child "));
+        assert_ne!(parent, child);
+        let recs = records(&log);
+        let vf = calls_of(&recs, "stat", "vf");
+        assert_eq!(vf.len(), 1, "{user:?}");
+        assert_eq!(vf[0]["reported"], true, "{user:?}: {}", vf[0]);
+        // A vfork child shares its parent's memory (and the shim's idea of the process)
+        // until it execs: it reports as its parent (docs/audit.md).
+        assert_eq!(vf[0]["pid"], parent, "{user:?}: {}", vf[0]);
+
+        let log = sb.path("signal.jsonl");
+        let o = run_all(&sb, user, &log, &[], &[h, "signal", "20000"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{user:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let handled: usize = stdout(&o)
+            .trim()
+            .strip_prefix("handled ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let recs = records(&log);
+        let main = calls_of(&recs, "stat", "main");
+        let sig = calls_of(&recs, "stat", "sig");
+        assert_eq!(main.len(), 20000, "{user:?}: every call recorded");
+        assert_eq!(sig.len(), handled, "{user:?}: every handler call recorded");
+        assert!(main.iter().any(|r| reported(r)), "{user:?}");
+        if handled > 0 {
+            assert!(
+                sig.iter().any(|r| reported(r)),
+                "{user:?}: a handler's calls are reported"
+            );
+        } else {
+            println!("note: no SIGALRM arrived during the loop ({user:?})");
+        }
+        assert!(!recs.iter().any(|r| r["type"] == "invalid_report"));
+    }
+}
