@@ -37,7 +37,8 @@ pub(super) const HANDLED: [Signal; 5] = [
 
 /// Blocks the handled signals in the calling thread; call before starting any thread so
 /// every thread inherits the mask and the signals queue for [`wait`]. Also makes arbiter a
-/// subreaper.
+/// subreaper and prepares [`super::tree`] (opens `/proc`, sets descriptors aside, raises
+/// the soft descriptor limit).
 pub fn prepare() -> nix::Result<()> {
     let mut set = SigSet::empty();
     for s in HANDLED {
@@ -48,7 +49,9 @@ pub fn prepare() -> nix::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } < 0 {
         return Err(nix::errno::Errno::last());
     }
-    Ok(())
+    // `/proc` and the reserve descriptors the end of a run needs, set aside now.
+    super::tree::prepare()
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 /// How the sandbox ended.
@@ -171,12 +174,7 @@ fn handled() -> SigSet {
 /// exit (cut short by another SIGINT, SIGTERM or SIGQUIT, or the guardian's death), then
 /// [`kill_tree`]. Returns when arbiter has no child left.
 pub fn end_tree(sig: libc::c_int) {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    for pid in descendants(me) {
-        // SAFETY: kill with integer arguments only.
-        unsafe { libc::kill(pid, sig) };
-    }
+    super::tree::signal_all(sig);
     let set = handled();
     let deadline = std::time::Instant::now() + GRACE;
     loop {
@@ -211,93 +209,9 @@ pub fn end_tree(sig: libc::c_int) {
     kill_tree();
 }
 
-/// Every descendant of `root` (children first found by one pass over `/proc`).
-fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
-    let all = parents();
-    let mut out = Vec::new();
-    let mut next = vec![root];
-    while let Some(p) = next.pop() {
-        for &(pid, ppid) in &all {
-            if ppid == p && !out.contains(&pid) {
-                out.push(pid);
-                next.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// Kills every process left in the sandbox: as a subreaper, arbiter is the parent of every
-/// orphan, so killing its children (and reaping them, which re-parents their own children
-/// to arbiter) until none is left reaches the whole tree, including processes forked
-/// meanwhile. Returns when arbiter has no child left.
+/// Kills every process left in the sandbox ([`super::tree::kill_all`]: the whole tree is
+/// frozen, found through the kernel's children lists and SIGKILLed, pass after pass, with
+/// no blocking wait). Returns when arbiter has no child left.
 pub fn kill_tree() {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    loop {
-        // Reap what died; done when no child is left (the common case: no scan at all).
-        let mut reaped = false;
-        loop {
-            let mut status = 0;
-            // SAFETY: status is a valid out-pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid < 0 {
-                return; // ECHILD
-            }
-            if pid == 0 {
-                break;
-            }
-            reaped = true;
-        }
-        let mut found = false;
-        for pid in children(me) {
-            found = true;
-            // SAFETY: kill with integer arguments only.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        if found || !reaped {
-            // Wait for one more exit (a SIGKILLed child; a re-parented grandchild shows up
-            // on the next pass), or learn there is no child left.
-            let mut status = 0;
-            // SAFETY: status is a valid out-pointer.
-            if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
-                return;
-            }
-        }
-    }
-}
-
-/// The pids whose parent is `parent`.
-fn children(parent: libc::pid_t) -> Vec<libc::pid_t> {
-    parents()
-        .into_iter()
-        .filter(|&(_, ppid)| ppid == parent)
-        .map(|(pid, _)| pid)
-        .collect()
-}
-
-/// `(pid, parent pid)` of every process, from `/proc/*/stat`.
-fn parents() -> Vec<(libc::pid_t, libc::pid_t)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after
-        // its last ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<libc::pid_t>().ok());
-        if let Some(ppid) = ppid {
-            out.push((pid, ppid));
-        }
-    }
-    out
+    super::tree::kill_all();
 }
