@@ -46,7 +46,7 @@ static INHERITED_NOFILE: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomi
 /// own), or `None`.
 pub fn inherited_nofile() -> Option<libc::rlim_t> {
     let v = INHERITED_NOFILE.load(Ordering::Acquire);
-    (v != u64::MAX).then_some(v as libc::rlim_t)
+    (v != u64::MAX).then_some(v)
 }
 
 /// Opens `/proc` and sets the reserve descriptors aside, and raises the soft
@@ -60,7 +60,7 @@ pub fn prepare() -> std::io::Result<()> {
     // SAFETY: lim is a valid out-pointer.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 && lim.rlim_cur < lim.rlim_max
     {
-        INHERITED_NOFILE.store(lim.rlim_cur as u64, Ordering::Release);
+        INHERITED_NOFILE.store(lim.rlim_cur, Ordering::Release);
         lim.rlim_cur = lim.rlim_max;
         // SAFETY: lim is a valid rlimit; failing leaves the old limit.
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
