@@ -1,6 +1,6 @@
 /* A command that leaves a daemon behind, made with raw system calls only (no libc wrapper
  * the shim could hook), for the tests of what outlives a run (tests/tests/floor_lifetime.rs).
- * Usage: lifetime DIR stay|exit
+ * Usage: lifetime DIR stay|exit [plain|named|chain|fill]
  * Writes its own pid to DIR/main.pid, then double-forks: the middle process calls setsid
  * and exits, so the daemon is re-parented (to arbiter's broker under arbiter, to a
  * subreaper or init natively). The daemon blocks every signal it can, sets every
@@ -8,12 +8,25 @@
  * name and a rename, so a reader never sees a partial file), closes fds 0-2 and waits
  * forever. Once the
  * daemon's pid file exists, the command prints "ok" and then exits 0 ("exit") or waits
- * forever ("stay"). Exits 2 on bad arguments, 3 when a call fails. */
+ * forever ("stay"). Exits 2 on bad arguments, 3 when a call fails.
+ * The daemon's shape (the optional third argument; red-team findings against the end of a
+ * run):
+ *   plain  waits (the default);
+ *   named  names itself "\xff\xfe-daemon" (prctl(PR_SET_NAME): a comm that is not UTF-8)
+ *          after writing its pid file;
+ *   chain  grows a chain at its tip: every link forks the next and waits, the tip adds a
+ *          level every 2 ms, for 90 s (so a failed test ends by itself);
+ *   fill   fills its broker's descriptor table: a unix datagram socket whose peer's queue
+ *          is full (filled natively), and 19 processes that each sendmsg() a batch of
+ *          SCM_RIGHTS descriptors on it (253 ×4, 128, …, 2, 1 ×8: the broker takes the
+ *          descriptors of every batch that fits and holds them while the send blocks). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,8 +65,72 @@ static void write_pid(const char *dir, const char *name) {
 
 static long raw_fork(void) { return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
 
+static long now_s(void) {
+    struct timespec t;
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
+    return t.tv_sec;
+}
+
+/* The chain: returns only in the daemon (the head) once it has started its first link. */
+static void chain(void) {
+    long start = now_s();
+    for (;;) {
+        long child = raw_fork();
+        if (child > 0) forever();             /* a link: waits for ever */
+        if (child < 0) nap(2);
+        nap(2);                               /* the new tip */
+        if (now_s() - start > 90) syscall(SYS_exit_group, 0);
+    }
+}
+
+/* The senders of "fill"; the daemon returns once all of them are started. */
+static void fill(void) {
+    int sv[2];
+    if (syscall(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, sv) < 0) fail();
+    long fl = syscall(SYS_fcntl, sv[0], F_GETFL);
+    syscall(SYS_fcntl, sv[0], F_SETFL, fl | O_NONBLOCK);
+    while (syscall(SYS_write, sv[0], "y", 1) == 1) {
+    }
+    syscall(SYS_fcntl, sv[0], F_SETFL, fl);
+    static int fds[253];
+    for (int i = 0; i < 253; i++) {
+        fds[i] = (int)syscall(SYS_dup, sv[1]);
+        if (fds[i] < 0) fail();
+    }
+    static const int sizes[] = {253, 253, 253, 253, 128, 64, 32, 16, 8, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1};
+    for (unsigned k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        long pid = raw_fork();
+        if (pid < 0) fail();
+        if (pid == 0) {
+            char c = 'x';
+            struct iovec iov = {&c, 1};
+            union {
+                char b[CMSG_SPACE(sizeof fds)];
+                struct cmsghdr h;
+            } u;
+            memset(&u, 0, sizeof u);
+            struct msghdr m = {0};
+            m.msg_iov = &iov;
+            m.msg_iovlen = 1;
+            m.msg_control = u.b;
+            m.msg_controllen = CMSG_SPACE(sizes[k] * sizeof(int));
+            struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+            h->cmsg_level = SOL_SOCKET;
+            h->cmsg_type = SCM_RIGHTS;
+            h->cmsg_len = CMSG_LEN(sizes[k] * sizeof(int));
+            memcpy(CMSG_DATA(h), fds, sizes[k] * sizeof(int));
+            syscall(SYS_sendmsg, sv[0], &m, 0); /* blocks: the peer's queue is full */
+            forever();
+        }
+        nap(50); /* the batches in order, largest first */
+    }
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3 || (strcmp(argv[2], "stay") && strcmp(argv[2], "exit"))) {
+    const char *shape = argc == 4 ? argv[3] : "plain";
+    if ((argc != 3 && argc != 4) || (strcmp(argv[2], "stay") && strcmp(argv[2], "exit")) ||
+        (strcmp(shape, "plain") && strcmp(shape, "named") && strcmp(shape, "chain") &&
+         strcmp(shape, "fill"))) {
         printf("usage\n");
         return 2;
     }
@@ -76,6 +153,14 @@ int main(int argc, char **argv) {
         write_pid(dir, "daemon.pid");
         /* Holds no pipe of its caller's open (a reader of the command's output sees EOF). */
         for (int fd = 0; fd <= 2; fd++) syscall(SYS_close, fd);
+        /* After the pid file (the test waits for the name): the daemon makes no brokered
+         * call once named. */
+        if (!strcmp(shape, "named") &&
+            syscall(SYS_prctl, PR_SET_NAME, "\xff\xfe-daemon", 0, 0, 0) < 0)
+            fail();
+        /* After the pid file: a full broker table refuses brokered opens. */
+        if (!strcmp(shape, "fill")) fill();
+        if (!strcmp(shape, "chain")) chain();
         forever();
     }
     int status;

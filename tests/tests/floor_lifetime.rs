@@ -99,9 +99,14 @@ fn pid_in(work: &Path, name: &str) -> i32 {
 
 /// Whether `pid` runs (a zombie or a missing entry does not).
 fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    // Bytes: a process's name need not be UTF-8. The state follows the last ')'.
+    std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.iter().rposition(|&b| b == b')').is_some_and(|end| {
+            s[end + 1..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|&state| state != b'Z')
+        })
     })
 }
 
@@ -321,6 +326,248 @@ fn with_wait_descendants_arbiter_waits_until_told_to_stop() {
             let st = exit_of(&mut run, daemon, &format!("relay ({who:?}, {h})"));
             assert_eq!(st.code(), Some(128 + libc::SIGTERM), "({who:?}, {h})");
             assert!(!alive(daemon), "the daemon outlived the run ({who:?}, {h})");
+        }
+    }
+}
+
+/// `arbiter run --strict -- helper . MODE SHAPE` as an argv.
+fn under_arbiter_shaped<'a>(
+    arb: &'a str,
+    helper: &'a str,
+    mode: &'a str,
+    shape: &'a str,
+) -> Vec<&'a str> {
+    vec![arb, "run", "--strict", "--", helper, ".", mode, shape]
+}
+
+/// The pids of the processes running `exe` (zombies excluded).
+fn running(exe: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|l| l == Path::new(exe))
+            && alive(pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Ends every process running `exe` (a test's clean-up): each pass stops them all, then
+/// kills them, until none is left.
+fn kill_all_running(exe: &str) {
+    loop {
+        let pids = running(exe);
+        if pids.is_empty() {
+            return;
+        }
+        for &p in &pids {
+            kill(p, libc::SIGSTOP);
+        }
+        for &p in &pids {
+            kill(p, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `pid`'s name is not UTF-8 (the `named` daemon renames itself after writing
+/// its pid file); after [`PATIENCE`], fails.
+fn wait_named(pid: i32, what: &str) {
+    let start = Instant::now();
+    loop {
+        let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if std::str::from_utf8(&comm).is_err() {
+            return;
+        }
+        if start.elapsed() > PATIENCE {
+            kill(pid, libc::SIGKILL);
+            panic!("{what}: the daemon (pid {pid}) never took its name");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_daemon_whose_name_is_not_utf8_ends_with_the_run_and_with_arbiter() {
+    // Red-team finding 01: the end of a run scanned /proc as UTF-8 text and skipped such a
+    // process; arbiter then waited for it for ever, and a kill -9 of arbiter left it alive.
+    let s = Scratch::new();
+    let arb = arbiter();
+    let arb = arb.to_str().unwrap();
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            // Control: natively the named daemon outlives its command.
+            let work = s.work(&format!("named-native-{who:?}-{}", h.len()));
+            let mut native = start(who, &[h, ".", "exit", "named"], &work);
+            assert!(native.wait().unwrap().success());
+            let daemon = pid_in(&work, "daemon.pid");
+            wait_named(daemon, &format!("control ({who:?}, {h})"));
+            assert!(
+                alive(daemon),
+                "control: the named daemon survives natively ({who:?}, {h})"
+            );
+            kill(daemon, libc::SIGKILL);
+
+            // Asked to stop once the daemon is named: the run ends, the daemon with it.
+            let work = s.work(&format!("named-ends-{who:?}-{}", h.len()));
+            let argv = under_arbiter_shaped(arb, h, "stay", "named");
+            let mut run = start(who, &argv, &work);
+            let daemon = pid_in(&work, "daemon.pid");
+            wait_named(daemon, &format!("under arbiter ({who:?}, {h})"));
+            kill(run.id() as i32, libc::SIGTERM);
+            let st = exit_of(&mut run, daemon, &format!("named daemon ({who:?}, {h})"));
+            assert_eq!(st.code(), Some(128 + libc::SIGTERM), "({who:?}, {h})");
+            assert!(
+                !alive(daemon),
+                "the named daemon outlived the run ({who:?}, {h})"
+            );
+
+            let work = s.work(&format!("named-kill9-{who:?}-{}", h.len()));
+            let mut run = start(who, &argv, &work);
+            let daemon = pid_in(&work, "daemon.pid");
+            wait_named(daemon, &format!("under arbiter ({who:?}, {h})"));
+            kill(run.id() as i32, libc::SIGKILL);
+            run.wait().unwrap();
+            assert_dies(
+                daemon,
+                &format!("the named daemon, after kill -9 of arbiter ({who:?}, {h})"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_chain_growing_at_its_tip_ends_with_the_run() {
+    // Red-team finding 04: killing one level of the tree per /proc scan never reached the
+    // tip of a chain that adds a level every 2 ms.
+    let s = Scratch::new();
+    let arb = arbiter();
+    let arb = arb.to_str().unwrap();
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            // Control: natively the chain outlives its command and grows.
+            let work = s.work(&format!("chain-native-{who:?}-{}", h.len()));
+            let mut native = start(who, &[h, ".", "exit", "chain"], &work);
+            assert!(native.wait().unwrap().success());
+            let begun = Instant::now();
+            while running(h).len() < 50 && begun.elapsed() < PATIENCE {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let grown = running(h).len();
+            kill_all_running(h);
+            assert!(
+                grown >= 50,
+                "control: the chain grows natively ({who:?}, {h}): {grown}"
+            );
+
+            let work = s.work(&format!("chain-ends-{who:?}-{}", h.len()));
+            let argv = under_arbiter_shaped(arb, h, "exit", "chain");
+            let mut run = start(who, &argv, &work);
+            let daemon = pid_in(&work, "daemon.pid");
+            let st = exit_of(&mut run, daemon, &format!("chain ({who:?}, {h})"));
+            let left = running(h);
+            kill_all_running(h);
+            assert_eq!(st.code(), Some(0), "the command's status ({who:?}, {h})");
+            assert!(
+                left.is_empty(),
+                "the chain outlived the run ({who:?}, {h}): {left:?}"
+            );
+        }
+    }
+}
+
+/// The number of descriptors process `pid` holds.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_full_broker_descriptor_table_does_not_blind_the_end_of_the_run() {
+    // Red-team finding 02: the sandbox made the broker hold descriptors until its table was
+    // full; the /proc scan at the end of the run then failed, was read as "nothing left",
+    // and arbiter waited for ever with the sandbox alive. arbiter runs here with a limit of
+    // 1024 descriptors (soft and hard; the bootstrap fd is 1023), which blocked sends of
+    // SCM_RIGHTS batches fill.
+    const LIMIT: libc::rlim_t = 1024;
+    let s = Scratch::new();
+    let arb = arbiter();
+    let arb = arb.to_str().unwrap();
+    let limited = |who: Who, argv: &[&str]| {
+        let mut c = command(who, argv);
+        // SAFETY: setrlimit is async-signal-safe and runs on a local value only.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+                let lim = libc::rlimit {
+                    rlim_cur: LIMIT,
+                    rlim_max: LIMIT,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        c
+    };
+    for who in users() {
+        for h in &s.helpers {
+            let h = h.to_str().unwrap();
+            // Control: natively the senders outlive the command.
+            let work = s.work(&format!("fill-native-{who:?}-{}", h.len()));
+            let mut native = limited(who, &[h, ".", "exit", "fill"])
+                .current_dir(&work)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            assert!(native.wait().unwrap().success());
+            let begun = Instant::now();
+            while running(h).len() < 20 && begun.elapsed() < PATIENCE {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let left = running(h).len();
+            kill_all_running(h);
+            assert_eq!(
+                left, 20,
+                "control: daemon and 19 senders run on ({who:?}, {h})"
+            );
+
+            let work = s.work(&format!("fill-ends-{who:?}-{}", h.len()));
+            let argv = under_arbiter_shaped(arb, h, "stay", "fill");
+            let mut run = limited(who, &argv)
+                .current_dir(&work)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let broker = broker_of(run.id());
+            let begun = Instant::now();
+            while fd_count(broker) < LIMIT as usize - 2 && begun.elapsed() < PATIENCE {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let held = fd_count(broker);
+            if held < LIMIT as usize - 2 {
+                kill(run.id() as i32, libc::SIGKILL);
+                kill_all_running(h);
+                panic!("set-up: the broker's table did not fill ({who:?}, {h}): {held}");
+            }
+            let daemon = pid_in(&work, "daemon.pid");
+            // Asked to stop: the command gets the SIGTERM and the run ends with it.
+            kill(run.id() as i32, libc::SIGTERM);
+            let st = exit_of(&mut run, daemon, &format!("full table ({who:?}, {h})"));
+            let left = running(h);
+            kill_all_running(h);
+            assert_eq!(st.code(), Some(128 + libc::SIGTERM), "({who:?}, {h})");
+            assert!(
+                left.is_empty(),
+                "the sandbox outlived the run ({who:?}, {h}): {left:?}"
+            );
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod shim_path;
 pub mod spawn;
 pub mod start;
 pub mod supervise;
+pub mod tree;
 pub mod vfork;
 
 pub use start::{Running, Sandbox, Started};

@@ -34,8 +34,11 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     let exec = ExecArgs::new(launch.program.as_os_str(), launch.argv, launch.env)?;
     let boot = launch.bootstrap.as_raw_fd();
     let mut steps = launch.pre_exec;
+    // arbiter raised its own descriptor limit (super::tree::prepare); the command gets the
+    // one arbiter was started with.
+    let nofile = super::tree::inherited_nofile();
     let mut pre_exec = || -> std::io::Result<()> {
-        // SAFETY: async-signal-safe calls (dup2, sigprocmask, prctl) on integers and a
+        // SAFETY: async-signal-safe calls (dup2, sigprocmask, prctl, get/setrlimit) on integers and a
         // local sigset; the caller's steps carry the same contract (see PreExec).
         unsafe {
             // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
@@ -49,6 +52,16 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
             // If arbiter dies, the sandbox dies with it rather than run unbrokered.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(soft) = nofile {
+                let mut lim = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+                    lim.rlim_cur = soft;
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+                }
             }
         }
         for step in steps.iter_mut() {

@@ -37,7 +37,8 @@ pub(super) const HANDLED: [Signal; 5] = [
 
 /// Blocks the handled signals in the calling thread; call before starting any thread so
 /// every thread inherits the mask and the signals queue for [`wait`]. Also makes arbiter a
-/// subreaper.
+/// subreaper and prepares [`super::tree`] (opens `/proc`, sets descriptors aside, raises
+/// the soft descriptor limit).
 pub fn prepare() -> nix::Result<()> {
     let mut set = SigSet::empty();
     for s in HANDLED {
@@ -48,7 +49,9 @@ pub fn prepare() -> nix::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } < 0 {
         return Err(nix::errno::Errno::last());
     }
-    Ok(())
+    // `/proc` and the reserve descriptors the end of a run needs, set aside now.
+    super::tree::prepare()
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 /// How the sandbox ended.
@@ -101,10 +104,15 @@ fn has_outside() -> bool {
     !OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
 }
 
-/// Whether no process of the sandbox is left among arbiter's children.
+/// Whether no process of the sandbox is left among arbiter's children (only those outside
+/// it, [`exempt`]); a failed look is never "none left".
 fn only_outside_left() -> bool {
-    // SAFETY: getpid has no preconditions.
-    has_outside() && children(unsafe { libc::getpid() }).is_empty()
+    has_outside() && super::tree::sandbox_children().is_some_and(|c| c.is_empty())
+}
+
+/// The children of arbiter's that are outside the sandbox ([`exempt`]).
+pub(super) fn outside() -> Vec<libc::pid_t> {
+    OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// How long the processes left behind have, after SIGTERM, before SIGKILL.
@@ -196,12 +204,7 @@ fn handled() -> SigSet {
 /// exit (cut short by another SIGINT, SIGTERM or SIGQUIT, or the guardian's death), then
 /// [`kill_tree`]. Returns when arbiter has no child left.
 pub fn end_tree(sig: libc::c_int) {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    for pid in descendants(me) {
-        // SAFETY: kill with integer arguments only.
-        unsafe { libc::kill(pid, sig) };
-    }
+    super::tree::signal_all(sig);
     let set = handled();
     let deadline = std::time::Instant::now() + GRACE;
     loop {
@@ -236,102 +239,9 @@ pub fn end_tree(sig: libc::c_int) {
     kill_tree();
 }
 
-/// Every descendant of `root` (children first found by one pass over `/proc`).
-fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
-    let all = parents();
-    let mut out = Vec::new();
-    let mut next = vec![root];
-    let outside = OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    while let Some(p) = next.pop() {
-        for &(pid, ppid) in &all {
-            if ppid == p && !out.contains(&pid) && !outside.contains(&pid) {
-                out.push(pid);
-                next.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// Kills every process left in the sandbox: as a subreaper, arbiter is the parent of every
-/// orphan, so killing its children (and reaping them, which re-parents their own children
-/// to arbiter) until none is left reaches the whole tree, including processes forked
-/// meanwhile. Returns when arbiter has no child left.
+/// Kills every process left in the sandbox ([`super::tree::kill_all`]: the whole tree is
+/// frozen, found through the kernel's children lists and SIGKILLed, pass after pass, with
+/// no blocking wait). Returns when arbiter has no child left.
 pub fn kill_tree() {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    loop {
-        // Reap what died; done when no child is left (the common case: no scan at all).
-        let mut reaped = false;
-        loop {
-            let mut status = 0;
-            // SAFETY: status is a valid out-pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid < 0 {
-                return; // ECHILD
-            }
-            if pid == 0 {
-                break;
-            }
-            reaped = true;
-        }
-        let mut found = false;
-        for pid in children(me) {
-            found = true;
-            // SAFETY: kill with integer arguments only.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        if found || !reaped {
-            // Wait for one more exit (a SIGKILLed child; a re-parented grandchild shows up
-            // on the next pass), or learn there is no child left.
-            if only_outside_left() {
-                return;
-            }
-            let mut status = 0;
-            // With children outside the sandbox, a blocking wait could wait for them: poll.
-            let flags = if has_outside() { libc::WNOHANG } else { 0 };
-            // SAFETY: status is a valid out-pointer.
-            match unsafe { libc::waitpid(-1, &mut status, flags) } {
-                r if r < 0 => return,
-                0 => std::thread::sleep(std::time::Duration::from_millis(5)),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// The pids whose parent is `parent`, but those outside the sandbox ([`exempt`]).
-fn children(parent: libc::pid_t) -> Vec<libc::pid_t> {
-    let outside = OUTSIDE.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    parents()
-        .into_iter()
-        .filter(|&(pid, ppid)| ppid == parent && !outside.contains(&pid))
-        .map(|(pid, _)| pid)
-        .collect()
-}
-
-/// `(pid, parent pid)` of every process, from `/proc/*/stat`.
-fn parents() -> Vec<(libc::pid_t, libc::pid_t)> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after
-        // its last ')'.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<libc::pid_t>().ok());
-        if let Some(ppid) = ppid {
-            out.push((pid, ppid));
-        }
-    }
-    out
+    super::tree::kill_all();
 }

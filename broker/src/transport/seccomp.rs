@@ -500,7 +500,8 @@ fn status_field(status: &str, key: &str) -> Option<u32> {
     }
 }
 
-/// `/proc/<tid>/status`, in one read where it fits: std's `read_to_string` asks for the
+/// `/proc/<tid>/status` (as text, any bytes that are not UTF-8 replaced), in one read where
+/// it fits: std's `read_to_string` asks for the
 /// file's length (procfs says 0) and position first, then reads in small growing pieces.
 fn read_status(tid: i32) -> std::io::Result<String> {
     use std::io::Read;
@@ -519,7 +520,9 @@ fn read_status(tid: i32) -> std::io::Result<String> {
         }
     }
     buf.truncate(len);
-    String::from_utf8(buf).map_err(|_| std::io::ErrorKind::InvalidData.into())
+    // The fields read are ASCII; the `Name:` line is the program's own choice of bytes,
+    // which need not be UTF-8 (prctl(PR_SET_NAME)): it must not make the caller's call fail.
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// Whether `fd` was opened with `O_PATH`.
