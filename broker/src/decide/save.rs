@@ -121,10 +121,10 @@ impl Remembered {
     /// sources, so that `--policy FILE` alone replays the run), then one rule per answer.
     /// Also returns a note for each answer that could not be written.
     pub fn policy_text(&self, extends: &[String], command: &str) -> (String, Vec<String>) {
-        let command = command.replace(['\n', '\r'], " ");
+        let command = comment(command);
         let mut out = format!(
             "# Written by `arbiter run --ask --save` from the \"always\" answers of a run of: {command}\n\
-             # Replay with `arbiter run --policy THIS_FILE -- …` (docs/master.md, \"Asking a person\").\n\
+             # Replay with `arbiter run --policy THIS_FILE -- ...` (docs/master.md, \"Asking a person\").\n\
              version = 1\n"
         );
         let list: Vec<String> = extends.iter().map(|e| toml_string(e)).collect();
@@ -164,8 +164,11 @@ impl Remembered {
             match endpoint_fields(ep) {
                 Some(fields) => {
                     let verb = if *allow { "allow" } else { "deny" };
-                    let mut rule =
-                        format!("\n# {verb} always ({call} {ep})\n[[{}]]\n", family.table());
+                    let mut rule = format!(
+                        "\n# {verb} always ({call} {})\n[[{}]]\n",
+                        comment(ep),
+                        family.table()
+                    );
                     for (k, v) in fields {
                         let _ = writeln!(rule, "{k} = {}", toml_string(&v));
                     }
@@ -190,6 +193,26 @@ impl Remembered {
         }
         (out, skipped)
     }
+}
+
+/// `s` as text for a `#` comment: printable ASCII as is (a backslash doubled), `\n`, `\r`,
+/// `\t` spelled so, every other byte as `\xNN` — so that nothing in `s` ends the comment
+/// or reaches the terminal of whoever reads the file.
+fn comment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b' '..=b'~' => out.push(char::from(b)),
+            b => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
 }
 
 /// Appends `rule` when it compiles on its own; otherwise notes `what` as skipped.
@@ -448,6 +471,59 @@ mod tests {
             !policy
                 .decide_connect(&Endpoint::Abstract(b"myXsock".to_vec()), &[])
                 .allow
+        );
+    }
+
+    #[test]
+    fn endpoint_names_cannot_write_policy_through_comments() {
+        let c = caller();
+        let mut r = Remembered::default();
+        let inject = "\n[[fs]]\npath = \"/\"\nallow = \"rwx\"\n#";
+        let abs = format!("unix:@x{inject}");
+        let path = format!("unix:/srv/s{inject}");
+        r.remember(&q(&c, "connect", Subject::Endpoint(&abs)), false);
+        r.remember(&q(&c, "bind", Subject::Endpoint(&path)), false);
+        let (text, skipped) = r.policy_text(&["builtin:runtime".into()], "prog\n[[fs]]\x1b");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        // Every line is a comment, the header, or a key of the two answered rules.
+        for line in text.lines() {
+            assert!(
+                line.is_empty()
+                    || line.starts_with('#')
+                    || line.starts_with("version = ")
+                    || line.starts_with("extends = ")
+                    || line.starts_with("unix = ")
+                    || ["[[connect]]", "[[bind]]", "deny = true"].contains(&line),
+                "unexpected line {line:?} in\n{text}"
+            );
+            assert!(line.bytes().all(|b| (b' '..=b'~').contains(&b)), "{line:?}");
+        }
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let fs = policy
+            .decide_path(Path::new("/srv/secret"), Access::READ)
+            .decision;
+        assert!(!fs.allow, "{text}");
+        use arbiter_policies::{DecidedBy, Endpoint};
+        let name = format!("x{inject}").into_bytes();
+        let d = policy.decide_connect(&Endpoint::Abstract(name), &[]);
+        assert_eq!((d.allow, d.by), (false, DecidedBy::Rule), "{text}");
+        let unix = Endpoint::Unix(PathBuf::from(format!("/srv/s{inject}")));
+        let d = policy.decide_bind(&unix).decision;
+        assert_eq!((d.allow, d.by), (false, DecidedBy::Rule), "{text}");
+    }
+
+    #[test]
+    fn comments_escape_every_byte_outside_printable_ascii() {
+        assert_eq!(
+            comment("a\\b\n\r\t\x1b\u{7f}é"),
+            "a\\\\b\\n\\r\\t\\x1b\\x7f\\xc3\\xa9"
         );
     }
 }
