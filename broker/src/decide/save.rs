@@ -7,7 +7,7 @@
 //! |---|---|
 //! | a path, allow (rights R, the union of every "allow always" there) | `[[fs]] path = P, allow = R`, plus `[[fs]] path = "P/**", deny = true` so nothing beneath P is granted (a rule on P would otherwise cover P's subtree) |
 //! | a path, deny only | `[[fs]] path = P, deny = true` (which covers P's subtree, as the policy language does) |
-//! | an endpoint of `connect`/`send` | `[[connect]]` with `ip` + `ports` + `proto`, or `unix` (a path or `@name`) |
+//! | an endpoint of `connect`/`send` | `[[connect]]` with `ip` + `ports` + `proto`, or `unix` (a path or `@name`); an allowed socket path also gets `unix = "P/**", deny = true`, since a `unix` path rule covers P's subtree |
 //! | an endpoint of `bind`/`listen` | `[[bind]]` likewise |
 //! | a name (`getaddrinfo`, `getnameinfo`) | `[[resolve]] name = N` |
 //!
@@ -169,11 +169,26 @@ impl Remembered {
                         comment(ep),
                         family.table()
                     );
+                    let mut beneath = None;
                     for (k, v) in fields {
                         let _ = writeln!(rule, "{k} = {}", toml_string(&v));
+                        // A `unix` path rule covers the path's subtree, as an fs rule does:
+                        // an allowed socket path grants nothing beneath it.
+                        if k == "unix" && *allow && v.starts_with('/') {
+                            let sep = if v.ends_with('/') { "" } else { "/" };
+                            beneath = Some(format!("{v}{sep}**"));
+                        }
                     }
                     if !allow {
                         rule.push_str("deny = true\n");
+                    }
+                    if let Some(b) = beneath {
+                        let _ = write!(
+                            rule,
+                            "[[{}]]\nunix = {}\ndeny = true\n",
+                            family.table(),
+                            toml_string(&b)
+                        );
                     }
                     push_valid(&mut out, &mut skipped, rule, ep);
                 }
@@ -524,6 +539,41 @@ mod tests {
         assert_eq!(
             comment("a\\b\n\r\t\x1b\u{7f}é"),
             "a\\\\b\\n\\r\\t\\x1b\\x7f\\xc3\\xa9"
+        );
+    }
+
+    #[test]
+    fn an_allowed_socket_path_grants_nothing_beneath_it() {
+        let c = caller();
+        let mut r = Remembered::default();
+        r.remember(&q(&c, "connect", Subject::Endpoint("unix:/srv/svc")), true);
+        r.remember(&q(&c, "bind", Subject::Endpoint("unix:/")), true);
+        let (text, skipped) = r.policy_text(&[], "prog");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        use arbiter_policies::Endpoint;
+        let unix = |p: &str| Endpoint::Unix(PathBuf::from(p));
+        assert!(
+            policy.decide_connect(&unix("/srv/svc"), &[]).allow,
+            "{text}"
+        );
+        assert!(
+            !policy
+                .decide_connect(&unix("/srv/svc/other.sock"), &[])
+                .allow,
+            "{text}"
+        );
+        assert!(policy.decide_bind(&unix("/")).decision.allow, "{text}");
+        assert!(
+            !policy.decide_bind(&unix("/run/docker.sock")).decision.allow,
+            "{text}"
         );
     }
 }
