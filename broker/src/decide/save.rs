@@ -9,7 +9,7 @@
 //! | a path, deny only | `[[fs]] path = P, deny = true` (which covers P's subtree, as the policy language does) |
 //! | an endpoint of `connect`/`send` | `[[connect]]` with `ip` + `ports` + `proto`, or `unix` (a path or `@name`); an allowed socket path also gets `unix = "P/**", deny = true`, since a `unix` path rule covers P's subtree |
 //! | an endpoint of `bind`/`listen` | `[[bind]]` likewise |
-//! | a name (`getaddrinfo`, `getnameinfo`) | `[[resolve]] name = N` |
+//! | a name (`getaddrinfo`, `getnameinfo`) | `[[resolve]] name = N`; a name with `*` is not saved (the language has no escape for its patterns `*`, `*.suffix`) |
 //!
 //! Paths are written literally (`$` doubled, `*`, `?`, `[` escaped); a subject the policy
 //! language cannot spell (a path that is not UTF-8, an endpoint it has no rule for) is
@@ -196,6 +196,15 @@ impl Remembered {
             }
         }
         for (name, allow) in &self.names {
+            // `*` and `*.suffix` are patterns in a resolve rule, and the language has no
+            // escape for `*`: such a name the program looked up is not saved at all.
+            if name.contains('*') {
+                skipped.push(format!(
+                    "{} (a `*` in a resolve rule's name is a pattern)",
+                    comment(name)
+                ));
+                continue;
+            }
             let verb = if *allow { "allow" } else { "deny" };
             let mut rule = format!(
                 "\n# {verb} always (name lookup)\n[[resolve]]\nname = {}\n",
@@ -575,5 +584,37 @@ mod tests {
             !policy.decide_bind(&unix("/run/docker.sock")).decision.allow,
             "{text}"
         );
+    }
+
+    #[test]
+    fn names_with_a_wildcard_are_not_saved_as_patterns() {
+        let c = caller();
+        let mut r = Remembered::default();
+        for name in ["*", "*.com", "a*b.example"] {
+            r.remember(&q(&c, "getaddrinfo", Subject::Name(name)), true);
+        }
+        r.remember(&q(&c, "getaddrinfo", Subject::Name("example.org")), true);
+        // Within the run, the literal name only.
+        assert_eq!(
+            r.lookup(&q(&c, "getaddrinfo", Subject::Name("*.com"))),
+            Some(true)
+        );
+        assert_eq!(
+            r.lookup(&q(&c, "getaddrinfo", Subject::Name("x.com"))),
+            None
+        );
+        let (text, skipped) = r.policy_text(&[], "prog");
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(policy.decide_resolve("example.org").allow, "{text}");
+        assert!(!policy.decide_resolve("x.com").allow, "{text}");
+        assert!(!policy.decide_resolve("other.example").allow, "{text}");
     }
 }
