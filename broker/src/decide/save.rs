@@ -23,6 +23,7 @@ use arbiter_policies::{Access, Policy, Source, Vars};
 
 use super::wire::access_words;
 use crate::core::decider::{Question, Subject};
+use crate::core::net::name_bytes;
 use crate::learn::generate::toml_string;
 
 /// Which rule family an endpoint's check belongs to.
@@ -279,9 +280,12 @@ fn literal(path: &str) -> String {
 fn endpoint_fields(ep: &str) -> Option<Vec<(&'static str, String)>> {
     let (proto, rest) = ep.split_once(':')?;
     if proto == "unix" {
+        // The endpoint text spells a backslash and bytes that are not UTF-8 escaped
+        // (core::net::name_text); a rule holds the name itself, and only UTF-8.
+        let plain = |t: &str| String::from_utf8(name_bytes(t)?).ok();
         let value = match rest.strip_prefix('@') {
-            Some(name) => format!("@{}", literal(name)),
-            None => literal(rest),
+            Some(name) => format!("@{}", literal(&plain(name)?)),
+            None => literal(&plain(rest)?),
         };
         return Some(vec![("unix", value)]);
     }
@@ -616,5 +620,35 @@ mod tests {
         assert!(policy.decide_resolve("example.org").allow, "{text}");
         assert!(!policy.decide_resolve("x.com").allow, "{text}");
         assert!(!policy.decide_resolve("other.example").allow, "{text}");
+    }
+
+    #[test]
+    fn escaped_socket_names_are_saved_as_the_name_or_not_at_all() {
+        use crate::core::net::name_text;
+        let c = caller();
+        let mut r = Remembered::default();
+        let ff = format!("unix:@x{}", name_text(b"\xff"));
+        let fe = format!("unix:@x{}", name_text(b"\xfe"));
+        assert_ne!(ff, fe);
+        let back = format!("unix:@{}", name_text(b"a\\b"));
+        r.remember(&q(&c, "connect", Subject::Endpoint(&ff)), true);
+        r.remember(&q(&c, "connect", Subject::Endpoint(&back)), true);
+        // "always" for one name does not answer the other.
+        assert_eq!(r.lookup(&q(&c, "connect", Subject::Endpoint(&fe))), None);
+        let (text, skipped) = r.policy_text(&[], "prog");
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        use arbiter_policies::Endpoint;
+        let abs = |n: &[u8]| Endpoint::Abstract(n.to_vec());
+        assert!(policy.decide_connect(&abs(b"a\\b"), &[]).allow, "{text}");
+        assert!(!policy.decide_connect(&abs(b"x\xfe"), &[]).allow, "{text}");
+        assert!(!policy.decide_connect(&abs(b"x\xff"), &[]).allow, "{text}");
     }
 }
