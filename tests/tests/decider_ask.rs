@@ -11,8 +11,8 @@ use arbiter_tests::{arbiter, have, is_root, outside_dir, stderr, stdout, Sandbox
 use serde_json::Value;
 
 /// Runs argv[2:] on a new pseudo-terminal; answers each question with the key of the first
-/// entry of the JSON map argv[1] (substring → key) its text contains, else `d`; prints a JSON
-/// summary. A watchdog turns a hang into a failure.
+/// entry of the JSON map argv[1] (substring → key) its text contains, else `d` (a key
+/// `touch:FILE` answers nothing and creates FILE instead); prints a JSON summary. A watchdog turns a hang into a failure.
 const DRIVER: &str = r#"
 import json, os, pty, signal, sys
 signal.alarm(120)
@@ -36,7 +36,10 @@ while True:
         q = before.decode(errors="replace").split("asks: ")[-1].splitlines()[0]
         key = next((k for s, k in answers.items() if s in q), "d")
         questions.append(q)
-        os.write(fd, key.encode())
+        if key.startswith("touch:"):
+            open(key[len("touch:"):], "w").close()
+        else:
+            os.write(fd, key.encode())
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"status": os.waitstatus_to_exitcode(status), "questions": questions,
                   "transcript": transcript.decode(errors="replace")}))
@@ -351,5 +354,63 @@ fn ask_about_a_connection_saves_a_connect_rule_a_rerun_obeys() {
             "the default policy refuses it: {}",
             stderr(&o)
         );
+    }
+}
+
+#[test]
+fn a_question_pending_when_the_command_ends_is_abandoned_and_not_saved() {
+    if !have("python3") {
+        eprintln!("SKIP: python3 is not installed (it drives the pseudo-terminal)");
+        return;
+    }
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    for nobody in users {
+        let dir = outside_dir();
+        let out = dir.path().canonicalize().unwrap();
+        std::fs::write(out.join("secret"), "TOPSECRET\n").unwrap();
+        let sb = Sandbox::new();
+        let mark = sb.path("mark");
+        std::fs::create_dir(&mark).unwrap();
+        std::fs::set_permissions(&mark, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        // The command ends (status 3) once the driver has seen cat's question on screen,
+        // and nobody ever answers it.
+        let script = format!(
+            "cat {}/secret & while [ ! -e {1}/seen ]; do sleep 0.1; done; exit 3",
+            out.display(),
+            mark.display()
+        );
+        let seen = format!("touch:{}/seen", mark.display());
+        for save in [false, true] {
+            let _ = std::fs::remove_file(mark.join("seen"));
+            let saved = sb.path("pending.toml");
+            let mut args = vec!["run", "--ask", "--ro", mark.to_str().unwrap()];
+            if save {
+                // Without --save (the control) the run already ended with the command.
+                args.extend(["--save", saved.to_str().unwrap()]);
+            }
+            args.extend(["--", "sh", "-c", &script]);
+            let asked = on_terminal(&sb, nobody, &[("/secret", seen.as_str())], &args);
+            let t = &asked.transcript;
+            assert_eq!(asked.status, 3, "save {save}: {t}");
+            assert!(
+                asked.questions.iter().any(|q| q.contains("/secret")),
+                "{:?}\n{t}",
+                asked.questions
+            );
+            assert!(!t.contains("TOPSECRET"), "{t}");
+            if save {
+                assert!(t.contains("no answer (the run ended)"), "{t}");
+                let text = std::fs::read_to_string(&saved).unwrap();
+                assert!(
+                    !text.contains("[["),
+                    "nothing answered, nothing saved: {text}"
+                );
+            }
+        }
     }
 }
