@@ -177,6 +177,17 @@ fn ask_remembers_always_answers_and_saves_a_policy_a_rerun_obeys() {
             asked.questions
         );
         assert!(t.contains("(/usr/bin/cat)"), "the program is shown: {t}");
+        // The decision is re-stated with its subject after the key (a repainted question
+        // shows up there).
+        let restated = |said: &str, what: &str| {
+            t.lines().any(|l| {
+                l.starts_with(&format!("arbiter: {said}: pid "))
+                    && l.trim_end().ends_with(&format!(" {what}"))
+            })
+        };
+        assert!(restated("allowed always", &alpha), "{t}");
+        let bravo = format!("open {}/bravo (read)", out.display());
+        assert!(restated("denied always", &bravo), "{t}");
         assert_eq!(t.matches("alpha\r\n").count(), 2, "{t}");
         assert_eq!(t.matches("charlie\r\n").count(), 2, "{t}");
         assert_eq!(t.matches("bravo: Permission denied").count(), 2, "{t}");

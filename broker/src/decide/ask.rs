@@ -137,6 +137,8 @@ impl Asker {
                 std::mem::size_of::<u64>(),
             )
         };
+        // The woken question says on the terminal that it was abandoned, and returns.
+        drop(self.asking.lock().unwrap_or_else(|p| p.into_inner()));
         if let Some(mode) = self
             .restore
             .lock()
@@ -230,13 +232,21 @@ impl Asker {
             unsafe { libc::tcsetattr(fd, libc::TCSANOW, &mode) };
         }
         let said = match asked {
-            Asked::Key('a') => "allowed once\n",
-            Asked::Key('A') => "allowed always\n",
-            Asked::Key('d') => "denied once\n",
-            Asked::Key(_) => "denied always\n",
-            Asked::Closed => "no answer (the terminal closed): the policy's default applies\n",
-            Asked::Ended => "no answer (the run ended): the policy's default applies\n",
+            Asked::Key('a') => "allowed once",
+            Asked::Key('A') => "allowed always",
+            Asked::Key('d') => "denied once",
+            Asked::Key(_) => "denied always",
+            Asked::Closed => "no answer (the terminal closed): the policy's default applies",
+            Asked::Ended => "no answer (the run ended): the policy's default applies",
         };
+        // The decision re-stated with what it was about, on a line of its own: a question
+        // the program repainted on the shared terminal shows up here afterwards.
+        let said = format!(
+            "{said}\narbiter: {said}: pid {} {} {}\n",
+            q.caller.pid,
+            q.call,
+            subject_text(q)
+        );
         let _ = tty.write_all(said.as_bytes());
         asked
     }
@@ -284,12 +294,9 @@ impl Decider for Asker {
     }
 }
 
-/// The question's text: who, what, and the keys.
-fn prompt(q: &Question<'_>) -> String {
-    let exe = super::wire::exe_of(q.caller)
-        .map(|e| shown(&e.display().to_string()))
-        .unwrap_or_else(|| "?".into());
-    let what = match q.subject {
+/// What the question is about, control characters escaped.
+fn subject_text(q: &Question<'_>) -> String {
+    match q.subject {
         Subject::Path { path, access } => format!(
             "{} ({})",
             shown(&path.display().to_string()),
@@ -297,7 +304,15 @@ fn prompt(q: &Question<'_>) -> String {
         ),
         Subject::Endpoint(ep) => shown(ep),
         Subject::Name(name) => format!("name {}", shown(name)),
-    };
+    }
+}
+
+/// The question's text: who, what, and the keys.
+fn prompt(q: &Question<'_>) -> String {
+    let exe = super::wire::exe_of(q.caller)
+        .map(|e| shown(&e.display().to_string()))
+        .unwrap_or_else(|| "?".into());
+    let what = subject_text(q);
     format!(
         "\narbiter: pid {} ({exe}) asks: {} {what}\n\
          arbiter: [a] allow once  [A] allow always  [d] deny once  [D] deny always? ",
