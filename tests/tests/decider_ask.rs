@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use arbiter_tests::{arbiter, have, is_root, outside_dir, stderr, stdout, Sandbox};
+use arbiter_tests::{arbiter, compile_helper, have, is_root, outside_dir, stderr, stdout, Sandbox};
 use serde_json::Value;
 
 /// Runs argv[2:] on a new pseudo-terminal; answers each question with the key of the first
@@ -422,6 +422,109 @@ fn a_question_pending_when_the_command_ends_is_abandoned_and_not_saved() {
                     "nothing answered, nothing saved: {text}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn a_socket_name_cannot_write_rules_into_the_saved_policy() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+    if !have("python3") || !have("cc") {
+        eprintln!(
+            "SKIP: python3 (drives the pseudo-terminal) or cc (builds the helper) is missing"
+        );
+        return;
+    }
+    let sb = Sandbox::new();
+    let libc_build = compile_helper("abstract_connect", &sb.dir, &[]);
+    let raw_dir = sb.path("raw");
+    std::fs::create_dir(&raw_dir).unwrap();
+    let raw_build = compile_helper("abstract_connect", &raw_dir, &["-static", "-DRAW"]);
+    std::fs::set_permissions(
+        &raw_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    for nobody in users {
+        for (kind, helper) in [("libc", &libc_build), ("raw", &raw_build)] {
+            let tag = format!("{kind}-{}", if nobody { "nobody" } else { "root" });
+            // The name leaves a `# …` comment at its newline if written raw, and grants
+            // everything as a rule.
+            let name = format!(
+                "arbiter-rtc03-{}-{tag}\n[[fs]]\npath = \"/\"\nallow = \"rwx\"\n#",
+                std::process::id()
+            );
+            let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+            let listener = UnixListener::bind_addr(&addr).unwrap();
+            // The native control: the name is reachable.
+            assert!(UnixStream::connect_addr(&addr).is_ok());
+            let native = Command::new(helper).arg(&name).output().unwrap();
+            assert_eq!(stdout(&native), "connected\n", "{tag}: {}", stderr(&native));
+            let saved = sb.path(&format!("rtc03-{tag}.toml"));
+            let asked = on_terminal(
+                &sb,
+                nobody,
+                &[("unix:@arbiter-rtc03", "D")],
+                &[
+                    "run",
+                    "--ask",
+                    "--save",
+                    saved.to_str().unwrap(),
+                    "--",
+                    helper.to_str().unwrap(),
+                    &name,
+                ],
+            );
+            let t = &asked.transcript;
+            assert_eq!(asked.status, 0, "{tag}: {t}");
+            assert!(t.contains("connect: Permission denied"), "{tag}: {t}");
+            assert!(
+                asked
+                    .questions
+                    .iter()
+                    .any(|q| q.contains("unix:@arbiter-rtc03")),
+                "{tag}: {:?}",
+                asked.questions
+            );
+            drop(listener);
+            let text = std::fs::read_to_string(&saved).unwrap();
+            // Exactly the answered rule: one [[connect]] table, no other.
+            let tables: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+            assert_eq!(tables, ["[[connect]]"], "{tag}: {text}");
+            assert!(
+                text.lines()
+                    .all(|l| l.bytes().all(|b| (b' '..=b'~').contains(&b))),
+                "{tag}: {text}"
+            );
+            let check = Command::new(arbiter())
+                .arg("check")
+                .arg(&saved)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{tag}: {}\n{text}", stderr(&check));
+            let explain = |what: &[&str]| {
+                let o = Command::new(arbiter())
+                    .args(["explain", "--policy", saved.to_str().unwrap()])
+                    .args(what)
+                    .output()
+                    .unwrap();
+                stdout(&o)
+            };
+            // The replay denies the name by the saved rule, and grants nothing on /srv.
+            let ep = format!("unix:@{name}");
+            let e = explain(&["connect", &ep]);
+            assert!(
+                e.contains(": deny (EACCES) by ") && e.contains(saved.to_str().unwrap()),
+                "{tag}: {e}\n{text}"
+            );
+            let e = explain(&["open", "/srv/rtc03", "rw"]);
+            assert!(!e.contains(saved.to_str().unwrap()), "{tag}: {e}\n{text}");
         }
     }
 }
