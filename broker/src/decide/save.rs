@@ -120,7 +120,8 @@ impl Remembered {
 
     /// The saved policy: a header naming `command`, `extends` = `extends` (the run's policy
     /// sources, so that `--policy FILE` alone replays the run), then one rule per answer.
-    /// Also returns a note for each answer that could not be written.
+    /// Also returns a note for each answer that could not be written (its subject escaped
+    /// as comments are: the notes go to the terminal).
     pub fn policy_text(&self, extends: &[String], command: &str) -> (String, Vec<String>) {
         let command = comment(command);
         let mut out = format!(
@@ -135,7 +136,10 @@ impl Remembered {
             let calls: Vec<&str> = e.calls.iter().copied().collect();
             let calls = calls.join(", ");
             let Some(text) = path.to_str() else {
-                skipped.push(format!("{} (not UTF-8)", path.display()));
+                skipped.push(format!(
+                    "{} (not UTF-8)",
+                    comment(&path.display().to_string())
+                ));
                 continue;
             };
             let lit = literal(text);
@@ -193,7 +197,7 @@ impl Remembered {
                     }
                     push_valid(&mut out, &mut skipped, rule, ep);
                 }
-                None => skipped.push(format!("{ep} (no rule spells this endpoint)")),
+                None => skipped.push(format!("{} (no rule spells this endpoint)", comment(ep))),
             }
         }
         for (name, allow) in &self.names {
@@ -254,7 +258,10 @@ fn push_valid(out: &mut String, skipped: &mut Vec<String>, rule: String, what: &
     if ok {
         out.push_str(&rule);
     } else {
-        skipped.push(format!("{what} (the policy language cannot spell it)"));
+        skipped.push(format!(
+            "{} (the policy language cannot spell it)",
+            comment(what)
+        ));
     }
 }
 
@@ -635,8 +642,15 @@ mod tests {
         r.remember(&q(&c, "connect", Subject::Endpoint(&back)), true);
         // "always" for one name does not answer the other.
         assert_eq!(r.lookup(&q(&c, "connect", Subject::Endpoint(&fe))), None);
+        let esc = format!("unix:@{}", name_text(b"\x1b]0;x\x07\xff"));
+        r.remember(&q(&c, "connect", Subject::Endpoint(&esc)), true);
         let (text, skipped) = r.policy_text(&[], "prog");
-        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        // The notes (printed on stderr) carry no control character.
+        assert!(
+            skipped.iter().all(|s| !s.chars().any(char::is_control)),
+            "{skipped:?}"
+        );
         let policy = Policy::load(
             &[Source::Text {
                 origin: "saved".into(),
