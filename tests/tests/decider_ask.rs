@@ -7,12 +7,12 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use arbiter_tests::{arbiter, have, is_root, outside_dir, stderr, stdout, Sandbox};
+use arbiter_tests::{arbiter, compile_helper, have, is_root, outside_dir, stderr, stdout, Sandbox};
 use serde_json::Value;
 
 /// Runs argv[2:] on a new pseudo-terminal; answers each question with the key of the first
-/// entry of the JSON map argv[1] (substring → key) its text contains, else `d`; prints a JSON
-/// summary. A watchdog turns a hang into a failure.
+/// entry of the JSON map argv[1] (substring → key) its text contains, else `d` (a key
+/// `touch:FILE` answers nothing and creates FILE instead); prints a JSON summary. A watchdog turns a hang into a failure.
 const DRIVER: &str = r#"
 import json, os, pty, signal, sys
 signal.alarm(120)
@@ -36,7 +36,10 @@ while True:
         q = before.decode(errors="replace").split("asks: ")[-1].splitlines()[0]
         key = next((k for s, k in answers.items() if s in q), "d")
         questions.append(q)
-        os.write(fd, key.encode())
+        if key.startswith("touch:"):
+            open(key[len("touch:"):], "w").close()
+        else:
+            os.write(fd, key.encode())
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"status": os.waitstatus_to_exitcode(status), "questions": questions,
                   "transcript": transcript.decode(errors="replace")}))
@@ -174,6 +177,17 @@ fn ask_remembers_always_answers_and_saves_a_policy_a_rerun_obeys() {
             asked.questions
         );
         assert!(t.contains("(/usr/bin/cat)"), "the program is shown: {t}");
+        // The decision is re-stated with its subject after the key (a repainted question
+        // shows up there).
+        let restated = |said: &str, what: &str| {
+            t.lines().any(|l| {
+                l.starts_with(&format!("arbiter: {said}: pid "))
+                    && l.trim_end().ends_with(&format!(" {what}"))
+            })
+        };
+        assert!(restated("allowed always", &alpha), "{t}");
+        let bravo = format!("open {}/bravo (read)", out.display());
+        assert!(restated("denied always", &bravo), "{t}");
         assert_eq!(t.matches("alpha\r\n").count(), 2, "{t}");
         assert_eq!(t.matches("charlie\r\n").count(), 2, "{t}");
         assert_eq!(t.matches("bravo: Permission denied").count(), 2, "{t}");
@@ -351,5 +365,166 @@ fn ask_about_a_connection_saves_a_connect_rule_a_rerun_obeys() {
             "the default policy refuses it: {}",
             stderr(&o)
         );
+    }
+}
+
+#[test]
+fn a_question_pending_when_the_command_ends_is_abandoned_and_not_saved() {
+    if !have("python3") {
+        eprintln!("SKIP: python3 is not installed (it drives the pseudo-terminal)");
+        return;
+    }
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    for nobody in users {
+        let dir = outside_dir();
+        let out = dir.path().canonicalize().unwrap();
+        std::fs::write(out.join("secret"), "TOPSECRET\n").unwrap();
+        let sb = Sandbox::new();
+        let mark = sb.path("mark");
+        std::fs::create_dir(&mark).unwrap();
+        std::fs::set_permissions(&mark, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        // The command ends (status 3) once the driver has seen cat's question on screen,
+        // and nobody ever answers it.
+        let script = format!(
+            "cat {}/secret & while [ ! -e {1}/seen ]; do sleep 0.1; done; exit 3",
+            out.display(),
+            mark.display()
+        );
+        let seen = format!("touch:{}/seen", mark.display());
+        for save in [false, true] {
+            let _ = std::fs::remove_file(mark.join("seen"));
+            let saved = sb.path("pending.toml");
+            let mut args = vec!["run", "--ask", "--ro", mark.to_str().unwrap()];
+            if save {
+                // Without --save (the control) the run already ended with the command.
+                args.extend(["--save", saved.to_str().unwrap()]);
+            }
+            args.extend(["--", "sh", "-c", &script]);
+            let asked = on_terminal(&sb, nobody, &[("/secret", seen.as_str())], &args);
+            let t = &asked.transcript;
+            assert_eq!(asked.status, 3, "save {save}: {t}");
+            assert!(
+                asked.questions.iter().any(|q| q.contains("/secret")),
+                "{:?}\n{t}",
+                asked.questions
+            );
+            assert!(!t.contains("TOPSECRET"), "{t}");
+            if save {
+                assert!(t.contains("no answer (the run ended)"), "{t}");
+                let text = std::fs::read_to_string(&saved).unwrap();
+                assert!(
+                    !text.contains("[["),
+                    "nothing answered, nothing saved: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_socket_name_cannot_write_rules_into_the_saved_policy() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+    if !have("python3") || !have("cc") {
+        eprintln!(
+            "SKIP: python3 (drives the pseudo-terminal) or cc (builds the helper) is missing"
+        );
+        return;
+    }
+    let sb = Sandbox::new();
+    let libc_build = compile_helper("abstract_connect", &sb.dir, &[]);
+    let raw_dir = sb.path("raw");
+    std::fs::create_dir(&raw_dir).unwrap();
+    let raw_build = compile_helper("abstract_connect", &raw_dir, &["-static", "-DRAW"]);
+    std::fs::set_permissions(
+        &raw_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    for nobody in users {
+        for (kind, helper) in [("libc", &libc_build), ("raw", &raw_build)] {
+            let tag = format!("{kind}-{}", if nobody { "nobody" } else { "root" });
+            // The name leaves a `# …` comment at its newline if written raw, and grants
+            // everything as a rule.
+            let name = format!(
+                "arbiter-rtc03-{}-{tag}\n[[fs]]\npath = \"/\"\nallow = \"rwx\"\n#",
+                std::process::id()
+            );
+            let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+            let listener = UnixListener::bind_addr(&addr).unwrap();
+            // The native control: the name is reachable.
+            assert!(UnixStream::connect_addr(&addr).is_ok());
+            let native = Command::new(helper).arg(&name).output().unwrap();
+            assert_eq!(stdout(&native), "connected\n", "{tag}: {}", stderr(&native));
+            let saved = sb.path(&format!("rtc03-{tag}.toml"));
+            let asked = on_terminal(
+                &sb,
+                nobody,
+                &[("unix:@arbiter-rtc03", "D")],
+                &[
+                    "run",
+                    "--ask",
+                    "--save",
+                    saved.to_str().unwrap(),
+                    "--",
+                    helper.to_str().unwrap(),
+                    &name,
+                ],
+            );
+            let t = &asked.transcript;
+            assert_eq!(asked.status, 0, "{tag}: {t}");
+            assert!(t.contains("connect: Permission denied"), "{tag}: {t}");
+            assert!(
+                asked
+                    .questions
+                    .iter()
+                    .any(|q| q.contains("unix:@arbiter-rtc03")),
+                "{tag}: {:?}",
+                asked.questions
+            );
+            drop(listener);
+            let text = std::fs::read_to_string(&saved).unwrap();
+            // Exactly the answered rule: one [[connect]] table, no other.
+            let tables: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+            assert_eq!(tables, ["[[connect]]"], "{tag}: {text}");
+            assert!(
+                text.lines()
+                    .all(|l| l.bytes().all(|b| (b' '..=b'~').contains(&b))),
+                "{tag}: {text}"
+            );
+            let check = Command::new(arbiter())
+                .arg("check")
+                .arg(&saved)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{tag}: {}\n{text}", stderr(&check));
+            let explain = |what: &[&str]| {
+                let o = Command::new(arbiter())
+                    .args(["explain", "--policy", saved.to_str().unwrap()])
+                    .args(what)
+                    .output()
+                    .unwrap();
+                stdout(&o)
+            };
+            // The replay denies the name by the saved rule, and grants nothing on /srv.
+            let ep = format!("unix:@{name}");
+            let e = explain(&["connect", &ep]);
+            assert!(
+                e.contains(": deny (EACCES) by ") && e.contains(saved.to_str().unwrap()),
+                "{tag}: {e}\n{text}"
+            );
+            let e = explain(&["open", "/srv/rtc03", "rw"]);
+            assert!(!e.contains(saved.to_str().unwrap()), "{tag}: {e}\n{text}");
+        }
     }
 }

@@ -207,6 +207,62 @@ fn inet_endpoint(addr: &SockAddr<'_>) -> Option<SocketAddr> {
     }
 }
 
+/// The endpoint text of a pathname unix socket: `unix:` and [`name_text`] of its path.
+fn unix_text(path: &[u8]) -> String {
+    format!("unix:{}", name_text(path))
+}
+
+/// The endpoint text of an abstract unix socket: `unix:@` and [`name_text`] of its name.
+fn abstract_text(name: &[u8]) -> String {
+    format!("unix:@{}", name_text(name))
+}
+
+/// A socket name's bytes as text that tells every two names apart: UTF-8 as is, a
+/// backslash as `\\`, every byte that is not part of valid UTF-8 as `\xNN`.
+/// [`name_bytes`] reads it back.
+pub fn name_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes [`name_text`] wrote `text` from; `None` if `text` is not its output.
+pub fn name_bytes(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b != b'\\' {
+            out.push(b);
+            rest = tail;
+            continue;
+        }
+        match tail {
+            [b'\\', more @ ..] => {
+                out.push(b'\\');
+                rest = more;
+            }
+            [b'x', h, l, more @ ..] => {
+                let hex = std::str::from_utf8(&[*h, *l]).ok()?.to_owned();
+                out.push(u8::from_str_radix(&hex, 16).ok()?);
+                rest = more;
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 fn record(core: &RequestCore, what: String, d: Decision, notes: &mut Notes) -> Result<(), Errno> {
     let d = core.settle(d, super::decider::Subject::Endpoint(&what), notes);
     if !d.allow && notes.denied.is_none() {
@@ -363,7 +419,7 @@ fn decide_destination(
                     }
                 }
             }
-            record(core, format!("unix:{}", real.display()), d, notes)?;
+            record(core, unix_text(real.as_os_str().as_bytes()), d, notes)?;
             let file = match file {
                 Some(f) => f,
                 None => open()?,
@@ -374,7 +430,7 @@ fn decide_destination(
         SockAddr::Abstract(name) => {
             record(
                 core,
-                format!("unix:@{}", String::from_utf8_lossy(name)),
+                abstract_text(name),
                 core.policy()
                     .decide_connect(&Endpoint::Abstract(name.to_vec()), &[]),
                 notes,
@@ -465,8 +521,8 @@ fn ep_text(ep: &Endpoint) -> String {
     match ep {
         Endpoint::Tcp(a) => format!("tcp:{a}"),
         Endpoint::Udp(a) => format!("udp:{a}"),
-        Endpoint::Unix(p) => format!("unix:{}", p.display()),
-        Endpoint::Abstract(n) => format!("unix:@{}", String::from_utf8_lossy(n)),
+        Endpoint::Unix(p) => unix_text(p.as_os_str().as_bytes()),
+        Endpoint::Abstract(n) => abstract_text(n),
     }
 }
 
@@ -489,12 +545,7 @@ pub fn bind(
             let d = core
                 .policy()
                 .decide_bind(&Endpoint::Abstract(name.to_vec()));
-            record(
-                core,
-                format!("unix:@{}", String::from_utf8_lossy(name)),
-                d.decision,
-                notes,
-            )?;
+            record(core, abstract_text(name), d.decision, notes)?;
             RawAddr::unix(name, true)?
         }
         SockAddr::UnixUnnamed => {
@@ -540,7 +591,12 @@ fn bind_unix_path(
     let loc = unix_location(core, path, fds, false, notes)?;
     let real = loc.path();
     let d = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
-    record(core, format!("unix:{}", real.display()), d.decision, notes)?;
+    record(
+        core,
+        unix_text(real.as_os_str().as_bytes()),
+        d.decision,
+        notes,
+    )?;
     let mode = d.mode.unwrap_or(0o777 & !umask) & 0o777;
     // The socket inode's mode becomes the file's mode at bind; the broker's umask is 0.
     // SAFETY: fchmod on a socket fd we hold.
@@ -610,7 +666,12 @@ fn confirm_bound(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Resul
     }
     let real = now.join(std::ffi::OsStr::from_bytes(&loc.name));
     let d = core.policy().decide_bind(&Endpoint::Unix(real.clone()));
-    if let Err(e) = record(core, format!("unix:{}", real.display()), d.decision, notes) {
+    if let Err(e) = record(
+        core,
+        unix_text(real.as_os_str().as_bytes()),
+        d.decision,
+        notes,
+    ) {
         // SAFETY: name is NUL-terminated; the parent fd is open.
         unsafe { libc::unlinkat(loc.parent.as_raw_fd(), loc.name_c().as_ptr(), 0) };
         return Err(e);
@@ -1438,6 +1499,29 @@ fn entry_of(ai: &libc::addrinfo) -> Option<AddrInfoEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socket_name_text_tells_every_two_names_apart() {
+        let names: [&[u8]; 7] = [
+            b"x\xff",
+            b"x\xfe",
+            b"x\\xff",
+            b"x\\\\xff",
+            "x\u{fffd}".as_bytes(),
+            b"\\",
+            b"caf\xc3\xa9 \xc3",
+        ];
+        let texts: Vec<String> = names.iter().map(|n| name_text(n)).collect();
+        for (i, t) in texts.iter().enumerate() {
+            assert_eq!(name_bytes(t).as_deref(), Some(names[i]), "{t}");
+            for u in &texts[i + 1..] {
+                assert_ne!(t, u);
+            }
+        }
+        assert_eq!(abstract_text(b"x\xff"), "unix:@x\\xff");
+        assert_eq!(unix_text(b"/a\\b"), "unix:/a\\\\b");
+        assert_eq!(name_bytes("a\\q"), None);
+    }
 
     #[test]
     fn abstract_and_path_addresses_have_the_kernels_lengths() {

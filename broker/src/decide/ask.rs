@@ -15,10 +15,15 @@
 //! Other keys are ignored. Keys typed before the question appears are discarded, so
 //! typeahead meant for the program never answers one. At the end of the terminal's input
 //! (it closed), every question gets the policy's default without being shown.
+//!
+//! Questions are asked one at a time (the `asking` lock); the "always" answers are locked
+//! only to look up and to record, never across the terminal read. When the run ends
+//! ([`Asker::finish`]) a question on screen is abandoned: it gets the policy's default,
+//! is not remembered (so not saved), and the terminal is put back.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,12 +53,28 @@ pub enum AskError {
 /// A person at a terminal, as a [`Decider`].
 pub struct Asker {
     tty: File,
-    /// The "always" answers; held while a question is on screen, which serialises them.
+    /// Held while a question is on screen: one question at a time.
+    asking: Mutex<()>,
+    /// The "always" answers.
     remembered: Mutex<Remembered>,
     /// The terminal mode to restore while a question is on screen.
     restore: Mutex<Option<libc::termios>>,
     /// The terminal's input ended: no question can be answered any more.
     closed: AtomicBool,
+    /// The run ended ([`Asker::finish`]): no question is asked or answered any more.
+    ended: AtomicBool,
+    /// An eventfd [`Asker::finish`] signals, which wakes a question waiting for its key.
+    wake: OwnedFd,
+}
+
+/// How a question ended.
+enum Asked {
+    /// One of the four keys.
+    Key(char),
+    /// The terminal's input ended or failed.
+    Closed,
+    /// The run ended while the question waited.
+    Ended,
 }
 
 impl Asker {
@@ -77,11 +98,23 @@ impl Asker {
         if unsafe { libc::isatty(tty.as_raw_fd()) } != 1 {
             return Err(AskError::NotATerminal(path.display().to_string()));
         }
+        // SAFETY: eventfd with valid flags; the fd it returns is checked and then owned.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if wake < 0 {
+            return Err(AskError::NoTerminal {
+                path: path.display().to_string(),
+                source: std::io::Error::last_os_error(),
+            });
+        }
         Ok(Asker {
             tty,
+            asking: Mutex::new(()),
             remembered: Mutex::new(Remembered::default()),
             restore: Mutex::new(None),
             closed: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            // SAFETY: `wake` is a new descriptor nothing else owns.
+            wake: unsafe { OwnedFd::from_raw_fd(wake) },
         })
     }
 
@@ -90,9 +123,22 @@ impl Asker {
         self.remembered.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Puts the terminal back as it was if a question is still on screen (the run ends
-    /// while one waits for its key).
+    /// Ends the asking (the run ends): a question still on screen is abandoned (the
+    /// policy's default, not remembered), no other is asked, and the terminal is put back
+    /// as it was.
     pub fn finish(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        let one: u64 = 1;
+        // SAFETY: an 8-byte write from a u64 to our eventfd.
+        unsafe {
+            libc::write(
+                self.wake.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        // The woken question says on the terminal that it was abandoned, and returns.
+        drop(self.asking.lock().unwrap_or_else(|p| p.into_inner()));
         if let Some(mode) = self
             .restore
             .lock()
@@ -105,35 +151,70 @@ impl Asker {
         }
     }
 
-    /// Shows the question and reads one of the four keys; `None` when the terminal's input
-    /// ended or failed.
-    fn ask(&self, q: &Question<'_>) -> Option<char> {
+    /// Shows the question and reads one of the four keys, until the terminal's input ends
+    /// or the run ends.
+    fn ask(&self, q: &Question<'_>) -> Asked {
         let fd = self.tty.as_raw_fd();
         let mut tty = &self.tty;
         // SAFETY: termios is plain old data.
         let mut mode: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: tcgetattr on our open terminal into a valid termios.
         let have_mode = unsafe { libc::tcgetattr(fd, &mut mode) } == 0;
-        if have_mode {
-            let mut keys = mode;
-            keys.c_lflag &= !(libc::ICANON | libc::ECHO);
-            keys.c_cc[libc::VMIN] = 1;
-            keys.c_cc[libc::VTIME] = 0;
-            *self.restore.lock().unwrap_or_else(|p| p.into_inner()) = Some(mode);
-            // SAFETY: tcsetattr on our open terminal with a valid termios.
-            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &keys) };
+        {
+            // Under the lock `finish` takes: either it has not run yet and will put the
+            // mode back, or `ended` is seen here and the terminal is left alone.
+            let mut restore = self.restore.lock().unwrap_or_else(|p| p.into_inner());
+            if self.ended.load(Ordering::SeqCst) {
+                return Asked::Ended;
+            }
+            if have_mode {
+                let mut keys = mode;
+                keys.c_lflag &= !(libc::ICANON | libc::ECHO);
+                keys.c_cc[libc::VMIN] = 1;
+                keys.c_cc[libc::VTIME] = 0;
+                *restore = Some(mode);
+                // SAFETY: tcsetattr on our open terminal with a valid termios.
+                unsafe { libc::tcsetattr(fd, libc::TCSANOW, &keys) };
+            }
         }
         // Keys typed before the question appears are not an answer to it.
         // SAFETY: tcflush on our open terminal.
         unsafe { libc::tcflush(fd, libc::TCIFLUSH) };
         let _ = tty.write_all(prompt(q).as_bytes());
-        let mut key = None;
+        let mut asked = Asked::Closed;
         let mut byte = [0u8; 1];
         loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.wake.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll on two valid pollfds we own.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            if fds[1].revents != 0 || self.ended.load(Ordering::SeqCst) {
+                asked = Asked::Ended;
+                break;
+            }
+            if fds[0].revents == 0 {
+                continue;
+            }
             match tty.read(&mut byte) {
                 Ok(1) => {
                     if let c @ ('a' | 'A' | 'd' | 'D') = char::from(byte[0]) {
-                        key = Some(c);
+                        asked = Asked::Key(c);
                         break;
                     }
                 }
@@ -150,15 +231,24 @@ impl Asker {
             // SAFETY: tcsetattr on our open terminal with the termios read from it above.
             unsafe { libc::tcsetattr(fd, libc::TCSANOW, &mode) };
         }
-        let said = match key {
-            Some('a') => "allowed once\n",
-            Some('A') => "allowed always\n",
-            Some('d') => "denied once\n",
-            Some('D') => "denied always\n",
-            _ => "no answer (the terminal closed): the policy's default applies\n",
+        let said = match asked {
+            Asked::Key('a') => "allowed once",
+            Asked::Key('A') => "allowed always",
+            Asked::Key('d') => "denied once",
+            Asked::Key(_) => "denied always",
+            Asked::Closed => "no answer (the terminal closed): the policy's default applies",
+            Asked::Ended => "no answer (the run ended): the policy's default applies",
         };
+        // The decision re-stated with what it was about, on a line of its own: a question
+        // the program repainted on the shared terminal shows up here afterwards.
+        let said = format!(
+            "{said}\narbiter: {said}: pid {} {} {}\n",
+            q.caller.pid,
+            q.call,
+            subject_text(q)
+        );
         let _ = tty.write_all(said.as_bytes());
-        key
+        asked
     }
 }
 
@@ -169,30 +259,51 @@ impl Decider for Asker {
 
     fn decide(&self, q: &Question<'_>) -> Answer {
         let deny = Answer::Deny(q.default_errno.unwrap_or(libc::EACCES));
-        // Held until answered: one question on the terminal at a time.
-        let mut remembered = self.remembered();
-        if let Some(allow) = remembered.lookup(q) {
+        // Held until answered: one question on the terminal at a time. The "always"
+        // answers are locked only to look up and to record: the end of the run takes them
+        // while a question may still wait for its key.
+        let _turn = self.asking.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(allow) = self.remembered().lookup(q) {
             return if allow { Answer::Allow } else { deny };
         }
-        if self.closed.load(Ordering::Relaxed) {
+        if self.closed.load(Ordering::Relaxed) || self.ended.load(Ordering::SeqCst) {
             return Answer::Default;
         }
-        match self.ask(q) {
-            Some('a') => Answer::Allow,
-            Some('A') => {
-                remembered.remember(q, true);
+        let asked = self.ask(q);
+        if self.ended.load(Ordering::SeqCst) {
+            // The run ended meanwhile: no answer is acted on or saved.
+            return Answer::Default;
+        }
+        match asked {
+            Asked::Key('a') => Answer::Allow,
+            Asked::Key('A') => {
+                self.remembered().remember(q, true);
                 Answer::Allow
             }
-            Some('d') => deny,
-            Some('D') => {
-                remembered.remember(q, false);
+            Asked::Key('d') => deny,
+            Asked::Key(_) => {
+                self.remembered().remember(q, false);
                 deny
             }
-            _ => {
+            Asked::Closed => {
                 self.closed.store(true, Ordering::Relaxed);
                 Answer::Default
             }
+            Asked::Ended => Answer::Default,
         }
+    }
+}
+
+/// What the question is about, control characters escaped.
+fn subject_text(q: &Question<'_>) -> String {
+    match q.subject {
+        Subject::Path { path, access } => format!(
+            "{} ({})",
+            shown(&path.display().to_string()),
+            access_words(access).join(", ")
+        ),
+        Subject::Endpoint(ep) => shown(ep),
+        Subject::Name(name) => format!("name {}", shown(name)),
     }
 }
 
@@ -201,15 +312,7 @@ fn prompt(q: &Question<'_>) -> String {
     let exe = super::wire::exe_of(q.caller)
         .map(|e| shown(&e.display().to_string()))
         .unwrap_or_else(|| "?".into());
-    let what = match q.subject {
-        Subject::Path { path, access } => format!(
-            "{} ({})",
-            shown(&path.display().to_string()),
-            access_words(access).join(", ")
-        ),
-        Subject::Endpoint(ep) => shown(ep),
-        Subject::Name(name) => format!("name {}", shown(name)),
-    };
+    let what = subject_text(q);
     format!(
         "\narbiter: pid {} ({exe}) asks: {} {what}\n\
          arbiter: [a] allow once  [A] allow always  [d] deny once  [D] deny always? ",

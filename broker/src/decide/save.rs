@@ -7,9 +7,9 @@
 //! |---|---|
 //! | a path, allow (rights R, the union of every "allow always" there) | `[[fs]] path = P, allow = R`, plus `[[fs]] path = "P/**", deny = true` so nothing beneath P is granted (a rule on P would otherwise cover P's subtree) |
 //! | a path, deny only | `[[fs]] path = P, deny = true` (which covers P's subtree, as the policy language does) |
-//! | an endpoint of `connect`/`send` | `[[connect]]` with `ip` + `ports` + `proto`, or `unix` (a path or `@name`) |
+//! | an endpoint of `connect`/`send` | `[[connect]]` with `ip` + `ports` + `proto`, or `unix` (a path or `@name`); an allowed socket path also gets `unix = "P/**", deny = true`, since a `unix` path rule covers P's subtree |
 //! | an endpoint of `bind`/`listen` | `[[bind]]` likewise |
-//! | a name (`getaddrinfo`, `getnameinfo`) | `[[resolve]] name = N` |
+//! | a name (`getaddrinfo`, `getnameinfo`) | `[[resolve]] name = N`; a name with `*` is not saved (the language has no escape for its patterns `*`, `*.suffix`) |
 //!
 //! Paths are written literally (`$` doubled, `*`, `?`, `[` escaped); a subject the policy
 //! language cannot spell (a path that is not UTF-8, an endpoint it has no rule for) is
@@ -23,6 +23,7 @@ use arbiter_policies::{Access, Policy, Source, Vars};
 
 use super::wire::access_words;
 use crate::core::decider::{Question, Subject};
+use crate::core::net::name_bytes;
 use crate::learn::generate::toml_string;
 
 /// Which rule family an endpoint's check belongs to.
@@ -119,12 +120,13 @@ impl Remembered {
 
     /// The saved policy: a header naming `command`, `extends` = `extends` (the run's policy
     /// sources, so that `--policy FILE` alone replays the run), then one rule per answer.
-    /// Also returns a note for each answer that could not be written.
+    /// Also returns a note for each answer that could not be written (its subject escaped
+    /// as comments are: the notes go to the terminal).
     pub fn policy_text(&self, extends: &[String], command: &str) -> (String, Vec<String>) {
-        let command = command.replace(['\n', '\r'], " ");
+        let command = comment(command);
         let mut out = format!(
             "# Written by `arbiter run --ask --save` from the \"always\" answers of a run of: {command}\n\
-             # Replay with `arbiter run --policy THIS_FILE -- …` (docs/master.md, \"Asking a person\").\n\
+             # Replay with `arbiter run --policy THIS_FILE -- ...` (docs/master.md, \"Asking a person\").\n\
              version = 1\n"
         );
         let list: Vec<String> = extends.iter().map(|e| toml_string(e)).collect();
@@ -134,7 +136,10 @@ impl Remembered {
             let calls: Vec<&str> = e.calls.iter().copied().collect();
             let calls = calls.join(", ");
             let Some(text) = path.to_str() else {
-                skipped.push(format!("{} (not UTF-8)", path.display()));
+                skipped.push(format!(
+                    "{} (not UTF-8)",
+                    comment(&path.display().to_string())
+                ));
                 continue;
             };
             let lit = literal(text);
@@ -164,20 +169,47 @@ impl Remembered {
             match endpoint_fields(ep) {
                 Some(fields) => {
                     let verb = if *allow { "allow" } else { "deny" };
-                    let mut rule =
-                        format!("\n# {verb} always ({call} {ep})\n[[{}]]\n", family.table());
+                    let mut rule = format!(
+                        "\n# {verb} always ({call} {})\n[[{}]]\n",
+                        comment(ep),
+                        family.table()
+                    );
+                    let mut beneath = None;
                     for (k, v) in fields {
                         let _ = writeln!(rule, "{k} = {}", toml_string(&v));
+                        // A `unix` path rule covers the path's subtree, as an fs rule does:
+                        // an allowed socket path grants nothing beneath it.
+                        if k == "unix" && *allow && v.starts_with('/') {
+                            let sep = if v.ends_with('/') { "" } else { "/" };
+                            beneath = Some(format!("{v}{sep}**"));
+                        }
                     }
                     if !allow {
                         rule.push_str("deny = true\n");
                     }
+                    if let Some(b) = beneath {
+                        let _ = write!(
+                            rule,
+                            "[[{}]]\nunix = {}\ndeny = true\n",
+                            family.table(),
+                            toml_string(&b)
+                        );
+                    }
                     push_valid(&mut out, &mut skipped, rule, ep);
                 }
-                None => skipped.push(format!("{ep} (no rule spells this endpoint)")),
+                None => skipped.push(format!("{} (no rule spells this endpoint)", comment(ep))),
             }
         }
         for (name, allow) in &self.names {
+            // `*` and `*.suffix` are patterns in a resolve rule, and the language has no
+            // escape for `*`: such a name the program looked up is not saved at all.
+            if name.contains('*') {
+                skipped.push(format!(
+                    "{} (a `*` in a resolve rule's name is a pattern)",
+                    comment(name)
+                ));
+                continue;
+            }
             let verb = if *allow { "allow" } else { "deny" };
             let mut rule = format!(
                 "\n# {verb} always (name lookup)\n[[resolve]]\nname = {}\n",
@@ -190,6 +222,26 @@ impl Remembered {
         }
         (out, skipped)
     }
+}
+
+/// `s` as text for a `#` comment: printable ASCII as is (a backslash doubled), `\n`, `\r`,
+/// `\t` spelled so, every other byte as `\xNN` — so that nothing in `s` ends the comment
+/// or reaches the terminal of whoever reads the file.
+fn comment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b' '..=b'~' => out.push(char::from(b)),
+            b => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
 }
 
 /// Appends `rule` when it compiles on its own; otherwise notes `what` as skipped.
@@ -206,7 +258,10 @@ fn push_valid(out: &mut String, skipped: &mut Vec<String>, rule: String, what: &
     if ok {
         out.push_str(&rule);
     } else {
-        skipped.push(format!("{what} (the policy language cannot spell it)"));
+        skipped.push(format!(
+            "{} (the policy language cannot spell it)",
+            comment(what)
+        ));
     }
 }
 
@@ -232,9 +287,12 @@ fn literal(path: &str) -> String {
 fn endpoint_fields(ep: &str) -> Option<Vec<(&'static str, String)>> {
     let (proto, rest) = ep.split_once(':')?;
     if proto == "unix" {
+        // The endpoint text spells a backslash and bytes that are not UTF-8 escaped
+        // (core::net::name_text); a rule holds the name itself, and only UTF-8.
+        let plain = |t: &str| String::from_utf8(name_bytes(t)?).ok();
         let value = match rest.strip_prefix('@') {
-            Some(name) => format!("@{}", literal(name)),
-            None => literal(rest),
+            Some(name) => format!("@{}", literal(&plain(name)?)),
+            None => literal(&plain(rest)?),
         };
         return Some(vec![("unix", value)]);
     }
@@ -449,5 +507,162 @@ mod tests {
                 .decide_connect(&Endpoint::Abstract(b"myXsock".to_vec()), &[])
                 .allow
         );
+    }
+
+    #[test]
+    fn endpoint_names_cannot_write_policy_through_comments() {
+        let c = caller();
+        let mut r = Remembered::default();
+        let inject = "\n[[fs]]\npath = \"/\"\nallow = \"rwx\"\n#";
+        let abs = format!("unix:@x{inject}");
+        let path = format!("unix:/srv/s{inject}");
+        r.remember(&q(&c, "connect", Subject::Endpoint(&abs)), false);
+        r.remember(&q(&c, "bind", Subject::Endpoint(&path)), false);
+        let (text, skipped) = r.policy_text(&["builtin:runtime".into()], "prog\n[[fs]]\x1b");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        // Every line is a comment, the header, or a key of the two answered rules.
+        for line in text.lines() {
+            assert!(
+                line.is_empty()
+                    || line.starts_with('#')
+                    || line.starts_with("version = ")
+                    || line.starts_with("extends = ")
+                    || line.starts_with("unix = ")
+                    || ["[[connect]]", "[[bind]]", "deny = true"].contains(&line),
+                "unexpected line {line:?} in\n{text}"
+            );
+            assert!(line.bytes().all(|b| (b' '..=b'~').contains(&b)), "{line:?}");
+        }
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let fs = policy
+            .decide_path(Path::new("/srv/secret"), Access::READ)
+            .decision;
+        assert!(!fs.allow, "{text}");
+        use arbiter_policies::{DecidedBy, Endpoint};
+        let name = format!("x{inject}").into_bytes();
+        let d = policy.decide_connect(&Endpoint::Abstract(name), &[]);
+        assert_eq!((d.allow, d.by), (false, DecidedBy::Rule), "{text}");
+        let unix = Endpoint::Unix(PathBuf::from(format!("/srv/s{inject}")));
+        let d = policy.decide_bind(&unix).decision;
+        assert_eq!((d.allow, d.by), (false, DecidedBy::Rule), "{text}");
+    }
+
+    #[test]
+    fn comments_escape_every_byte_outside_printable_ascii() {
+        assert_eq!(
+            comment("a\\b\n\r\t\x1b\u{7f}é"),
+            "a\\\\b\\n\\r\\t\\x1b\\x7f\\xc3\\xa9"
+        );
+    }
+
+    #[test]
+    fn an_allowed_socket_path_grants_nothing_beneath_it() {
+        let c = caller();
+        let mut r = Remembered::default();
+        r.remember(&q(&c, "connect", Subject::Endpoint("unix:/srv/svc")), true);
+        r.remember(&q(&c, "bind", Subject::Endpoint("unix:/")), true);
+        let (text, skipped) = r.policy_text(&[], "prog");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        use arbiter_policies::Endpoint;
+        let unix = |p: &str| Endpoint::Unix(PathBuf::from(p));
+        assert!(
+            policy.decide_connect(&unix("/srv/svc"), &[]).allow,
+            "{text}"
+        );
+        assert!(
+            !policy
+                .decide_connect(&unix("/srv/svc/other.sock"), &[])
+                .allow,
+            "{text}"
+        );
+        assert!(policy.decide_bind(&unix("/")).decision.allow, "{text}");
+        assert!(
+            !policy.decide_bind(&unix("/run/docker.sock")).decision.allow,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn names_with_a_wildcard_are_not_saved_as_patterns() {
+        let c = caller();
+        let mut r = Remembered::default();
+        for name in ["*", "*.com", "a*b.example"] {
+            r.remember(&q(&c, "getaddrinfo", Subject::Name(name)), true);
+        }
+        r.remember(&q(&c, "getaddrinfo", Subject::Name("example.org")), true);
+        // Within the run, the literal name only.
+        assert_eq!(
+            r.lookup(&q(&c, "getaddrinfo", Subject::Name("*.com"))),
+            Some(true)
+        );
+        assert_eq!(
+            r.lookup(&q(&c, "getaddrinfo", Subject::Name("x.com"))),
+            None
+        );
+        let (text, skipped) = r.policy_text(&[], "prog");
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(policy.decide_resolve("example.org").allow, "{text}");
+        assert!(!policy.decide_resolve("x.com").allow, "{text}");
+        assert!(!policy.decide_resolve("other.example").allow, "{text}");
+    }
+
+    #[test]
+    fn escaped_socket_names_are_saved_as_the_name_or_not_at_all() {
+        use crate::core::net::name_text;
+        let c = caller();
+        let mut r = Remembered::default();
+        let ff = format!("unix:@x{}", name_text(b"\xff"));
+        let fe = format!("unix:@x{}", name_text(b"\xfe"));
+        assert_ne!(ff, fe);
+        let back = format!("unix:@{}", name_text(b"a\\b"));
+        r.remember(&q(&c, "connect", Subject::Endpoint(&ff)), true);
+        r.remember(&q(&c, "connect", Subject::Endpoint(&back)), true);
+        // "always" for one name does not answer the other.
+        assert_eq!(r.lookup(&q(&c, "connect", Subject::Endpoint(&fe))), None);
+        let esc = format!("unix:@{}", name_text(b"\x1b]0;x\x07\xff"));
+        r.remember(&q(&c, "connect", Subject::Endpoint(&esc)), true);
+        let (text, skipped) = r.policy_text(&[], "prog");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        // The notes (printed on stderr) carry no control character.
+        assert!(
+            skipped.iter().all(|s| !s.chars().any(char::is_control)),
+            "{skipped:?}"
+        );
+        let policy = Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.clone(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        use arbiter_policies::Endpoint;
+        let abs = |n: &[u8]| Endpoint::Abstract(n.to_vec());
+        assert!(policy.decide_connect(&abs(b"a\\b"), &[]).allow, "{text}");
+        assert!(!policy.decide_connect(&abs(b"x\xfe"), &[]).allow, "{text}");
+        assert!(!policy.decide_connect(&abs(b"x\xff"), &[]).allow, "{text}");
     }
 }

@@ -52,7 +52,7 @@ pub fn toml_string(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
+            c if c.is_control() => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -291,9 +291,11 @@ pub fn rules(needs: &Needs, implicit: &Policy, vars: &Vars) -> Vec<Rule> {
 fn endpoint_rule(family: &'static str, ep: &str, needs: &Needs) -> Option<Rule> {
     let (proto, rest) = ep.split_once(':')?;
     if proto == "unix" {
+        // The log escapes a backslash and non-UTF-8 bytes (core::net::name_text).
+        let rest = String::from_utf8(crate::core::net::name_bytes(rest)?).ok()?;
         return Some(Rule {
             family,
-            fields: vec![("unix", quoted(rest))],
+            fields: vec![("unix", quoted(&rest))],
             comment: format!("{family} to a unix socket"),
         });
     }
