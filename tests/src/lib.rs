@@ -160,6 +160,41 @@ pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     out
 }
 
+/// Compiles `tests/helpers/NAME.c` into `dir` twice, as `NAME` (dynamic, through the
+/// shim) and `NAME-static` (static, raw syscalls only the seccomp transport sees), with
+/// `flags` after the source; returns the binaries built. The dynamic one must build; a
+/// machine without a static libc only loses the static one, with a note on stderr.
+pub fn compile_dynamic_and_static(name: &str, dir: &Path, flags: &[&str]) -> Vec<PathBuf> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("helpers")
+        .join(format!("{name}.c"));
+    let mut built = Vec::new();
+    for (out, linkage) in [
+        (name.to_string(), None),
+        (format!("{name}-static"), Some("-static")),
+    ] {
+        let out = dir.join(out);
+        let ok = Command::new("cc")
+            .args(linkage)
+            .arg("-o")
+            .arg(&out)
+            .arg(&src)
+            .args(flags)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run cc")
+            .success();
+        if ok {
+            built.push(out);
+        } else if linkage.is_some() {
+            eprintln!("note: static libc unavailable, skipping the -static {name} helper");
+        } else {
+            panic!("cannot compile {}", src.display());
+        }
+    }
+    built
+}
+
 /// The broker of an `arbiter run` whose pid (the one the caller started, the guardian;
 /// docs/process-model.md) is `arbiter`: the guardian's only child, once it has forked it.
 pub fn broker_of(arbiter: u32) -> u32 {

@@ -10,7 +10,7 @@ mod floor_common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
@@ -32,27 +32,8 @@ impl Scratch {
             .tempdir()
             .unwrap();
         std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o777)).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/fifo_flood.c");
-        let mut helpers = Vec::new();
-        for (name, extra) in [("fifo_flood", None), ("fifo_flood-static", Some("-static"))] {
-            let out = dir.path().join(name);
-            let ok = Command::new("cc")
-                .args(extra)
-                .args(["-pthread", "-o"])
-                .arg(&out)
-                .arg(&src)
-                .stderr(Stdio::null())
-                .status()
-                .expect("cc")
-                .success();
-            if ok {
-                helpers.push(out);
-            } else if extra.is_some() {
-                eprintln!("note: static libc unavailable, skipping the -static helper");
-            } else {
-                panic!("cannot compile {}", src.display());
-            }
-        }
+        let helpers =
+            arbiter_tests::compile_dynamic_and_static("fifo_flood", dir.path(), &["-pthread"]);
         Scratch { dir, helpers }
     }
 

@@ -11,7 +11,7 @@ mod floor_common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
@@ -38,27 +38,7 @@ impl Scratch {
         for d in [dir.path(), helpers_dir.as_path()] {
             std::fs::set_permissions(d, PermissionsExt::from_mode(0o777)).unwrap();
         }
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/lifetime.c");
-        let mut helpers = Vec::new();
-        for (name, extra) in [("lifetime", None), ("lifetime-static", Some("-static"))] {
-            let out = helpers_dir.join(name);
-            let ok = Command::new("cc")
-                .args(extra)
-                .arg("-o")
-                .arg(&out)
-                .arg(&src)
-                .stderr(Stdio::null())
-                .status()
-                .expect("cc")
-                .success();
-            if ok {
-                helpers.push(out);
-            } else if extra.is_some() {
-                eprintln!("note: static libc unavailable, skipping the -static helper");
-            } else {
-                panic!("cannot compile {}", src.display());
-            }
-        }
+        let helpers = arbiter_tests::compile_dynamic_and_static("lifetime", &helpers_dir, &[]);
         Scratch { dir, helpers }
     }
 

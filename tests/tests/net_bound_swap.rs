@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use floor_common::{arbiter, command, users, Who};
 
@@ -22,28 +22,7 @@ use floor_common::{arbiter, command, users, Who};
 const ATTEMPTS: &str = "3000";
 
 fn helpers(dir: &Path) -> Vec<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/unix_swap.c");
-    let mut out = Vec::new();
-    for (name, extra) in [("unix_swap", None), ("unix_swap-static", Some("-static"))] {
-        let bin = dir.join(name);
-        let ok = Command::new("cc")
-            .args(extra)
-            .args(["-pthread", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .stderr(Stdio::null())
-            .status()
-            .expect("cc")
-            .success();
-        if ok {
-            out.push(bin);
-        } else if extra.is_some() {
-            eprintln!("note: static libc unavailable, skipping the -static helper");
-        } else {
-            panic!("cannot compile {}", src.display());
-        }
-    }
-    out
+    arbiter_tests::compile_dynamic_and_static("unix_swap", dir, &["-pthread"])
 }
 
 /// A host-side stream server that greets every client with `HOST-SECRET`, and a host-side

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 pub use arbiter_tests::{arbiter, is_root};
@@ -61,29 +61,11 @@ impl Floor {
             std::fs::create_dir_all(&p).unwrap();
             std::fs::set_permissions(&p, PermissionsExt::from_mode(0o777)).unwrap();
         }
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/floor_attack.c");
-        let mut helpers = Vec::new();
-        for (name, extra) in [
-            ("floor_attack", None),
-            ("floor_attack-static", Some("-static")),
-        ] {
-            let out = dir.path().join("helpers").join(name);
-            let status = Command::new("cc")
-                .args(extra)
-                .arg("-o")
-                .arg(&out)
-                .arg(&src)
-                .stderr(Stdio::null())
-                .status()
-                .expect("cc");
-            if status.success() {
-                helpers.push(out);
-            } else if extra.is_some() {
-                eprintln!("note: static libc unavailable, skipping the -static helper");
-            } else {
-                panic!("cannot compile {}", src.display());
-            }
-        }
+        let helpers = arbiter_tests::compile_dynamic_and_static(
+            "floor_attack",
+            &dir.path().join("helpers"),
+            &[],
+        );
         Floor { dir, helpers }
     }
 
