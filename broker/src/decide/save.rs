@@ -342,6 +342,17 @@ mod tests {
     use super::*;
     use crate::core::{Caller, Transport};
 
+    /// The saved policy `text`, loaded as a rerun would (a failure shows the text).
+    fn load_saved(text: &str) -> Policy {
+        Policy::load(
+            &[Source::Text {
+                origin: "saved".into(),
+                text: text.to_string(),
+            }],
+            &Vars::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
     fn caller() -> Caller {
         Caller {
             pid: 1,
@@ -445,14 +456,7 @@ mod tests {
 
         let (text, skipped) = r.policy_text(&["builtin:runtime".into()], "prog");
         assert!(skipped.is_empty(), "{skipped:?}");
-        let policy = Policy::load(
-            &[Source::Text {
-                origin: "saved".into(),
-                text: text.clone(),
-            }],
-            &Vars::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = load_saved(&text);
         assert!(
             policy
                 .decide_path(f, Access::READ | Access::STAT)
@@ -533,14 +537,7 @@ mod tests {
             );
             assert!(line.bytes().all(|b| (b' '..=b'~').contains(&b)), "{line:?}");
         }
-        let policy = Policy::load(
-            &[Source::Text {
-                origin: "saved".into(),
-                text: text.clone(),
-            }],
-            &Vars::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = load_saved(&text);
         let fs = policy
             .decide_path(Path::new("/srv/secret"), Access::READ)
             .decision;
@@ -570,14 +567,7 @@ mod tests {
         r.remember(&q(&c, "bind", Subject::Endpoint("unix:/")), true);
         let (text, skipped) = r.policy_text(&[], "prog");
         assert!(skipped.is_empty(), "{skipped:?}");
-        let policy = Policy::load(
-            &[Source::Text {
-                origin: "saved".into(),
-                text: text.clone(),
-            }],
-            &Vars::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = load_saved(&text);
         use arbiter_policies::Endpoint;
         let unix = |p: &str| Endpoint::Unix(PathBuf::from(p));
         assert!(
@@ -616,14 +606,7 @@ mod tests {
         );
         let (text, skipped) = r.policy_text(&[], "prog");
         assert_eq!(skipped.len(), 3, "{skipped:?}");
-        let policy = Policy::load(
-            &[Source::Text {
-                origin: "saved".into(),
-                text: text.clone(),
-            }],
-            &Vars::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = load_saved(&text);
         assert!(policy.decide_resolve("example.org").allow, "{text}");
         assert!(!policy.decide_resolve("x.com").allow, "{text}");
         assert!(!policy.decide_resolve("other.example").allow, "{text}");
@@ -651,14 +634,7 @@ mod tests {
             skipped.iter().all(|s| !s.chars().any(char::is_control)),
             "{skipped:?}"
         );
-        let policy = Policy::load(
-            &[Source::Text {
-                origin: "saved".into(),
-                text: text.clone(),
-            }],
-            &Vars::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let policy = load_saved(&text);
         use arbiter_policies::Endpoint;
         let abs = |n: &[u8]| Endpoint::Abstract(n.to_vec());
         assert!(policy.decide_connect(&abs(b"a\\b"), &[]).allow, "{text}");
