@@ -269,3 +269,98 @@ fn policy_names_are_found_in_the_user_config_directory() {
     let o = with_config(&["explain", "--deny", f, "--policy", "mine", "open", f]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
+
+/// `arbiter run …` as uid 65534 when the tests run as root, else as the current user.
+fn run_as(unprivileged: bool, sb: &Sandbox, cmd: &[&str]) -> std::process::Output {
+    if !unprivileged {
+        return sb.run(&[], cmd);
+    }
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(arbiter())
+        .arg("run")
+        .arg("--")
+        .args(cmd)
+        .current_dir(&sb.dir)
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setpriv")
+}
+
+/// A program names a file whose name holds a newline, an escape sequence and a
+/// bidirectional override: arbiter's denial line must stay one line that drives no
+/// terminal, and its hint must still name the file (bash reads it back as the same name).
+/// Through libc (`cat`) and a static helper's raw `openat`; as root and as uid 65534.
+#[test]
+fn a_name_the_program_chose_cannot_forge_denial_lines_or_drive_the_terminal() {
+    let sb = Sandbox::new();
+    let tools = tempfile::tempdir_in(&sb.dir).unwrap();
+    std::fs::set_permissions(
+        tools.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let raw = arbiter_tests::compile_dynamic_and_static("raw_open", tools.path(), &[]);
+    let outside = outside_dir();
+    let name = "a\narbiter: allowed everything\x1b[2K\u{202e}b";
+    let secret = outside.path().join(name);
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let secret = secret.to_str().unwrap();
+    // Native control: the file is there and readable.
+    assert_eq!(std::fs::read_to_string(secret).unwrap(), "secret\n");
+
+    let mut users = vec![false];
+    if arbiter_tests::is_root() && arbiter_tests::have("setpriv") {
+        users.push(true);
+    } else {
+        println!("SKIP: the uid 65534 pass needs root and setpriv");
+    }
+    let mut programs: Vec<String> = vec!["cat".into()];
+    programs.extend(raw.iter().map(|p| p.to_str().unwrap().to_owned()));
+    for unprivileged in users {
+        for program in &programs {
+            let o = run_as(unprivileged, &sb, &[program, secret]);
+            assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(!stdout(&o).contains("secret"), "{}", stdout(&o));
+            let err = stderr(&o);
+            println!("{program} (uid 65534: {unprivileged}): {err}");
+            let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("arbiter:")).collect();
+            for line in &ours {
+                assert!(
+                    !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+                    "{program} (uid 65534: {unprivileged}): {line:?}"
+                );
+                assert!(
+                    !line.starts_with("arbiter: allowed"),
+                    "a forged line: {err:?}"
+                );
+            }
+            let denial = ours
+                .iter()
+                .find(|l| l.starts_with("arbiter: denied"))
+                .unwrap_or_else(|| panic!("{program}: no denial line in {err:?}"));
+            let hint = denial.split("to allow: --ro ").nth(1).expect("a hint");
+            let back = Command::new("bash")
+                .args(["-c", &format!("printf %s {hint}")])
+                .output()
+                .expect("bash");
+            assert_eq!(String::from_utf8_lossy(&back.stdout), secret);
+        }
+    }
+    // `arbiter explain` of that name (a user pasting the hint) escapes it too.
+    let o = Command::new(arbiter())
+        .args(["explain", "open", secret, "read"])
+        .output()
+        .expect("arbiter explain");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("a\\narbiter: allowed"), "{out}");
+    for line in out.lines() {
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{line:?}"
+        );
+    }
+}

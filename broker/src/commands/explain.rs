@@ -23,6 +23,7 @@ use anyhow::{bail, Context};
 use arbiter_policies::{Access, Endpoint, Policy, Source, Vars};
 
 use crate::commands::policy_args::PolicyArgs;
+use arbiter::audit::text::escape_controls;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,7 +87,7 @@ fn canonical(path: &Path) -> anyhow::Result<PathBuf> {
     }
     eprintln!(
         "({} and its parent do not exist; deciding on the path as written)",
-        path.display()
+        escape_controls(&path.display().to_string())
     );
     Ok(absolute)
 }
@@ -285,8 +286,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             })
         );
     } else {
+        // Paths come back from realpath: names a program may have chosen, escaped so
+        // that they cannot forge lines or drive the terminal.
         for line in &out.lines {
-            println!("{line}");
+            println!("{}", escape_controls(line));
         }
     }
     Ok(if allowed {

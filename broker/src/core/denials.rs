@@ -13,9 +13,11 @@
 //! prints [`Denials::summary`]. The audit record of a denied call carries the same hint.
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::audit::text::escape_controls;
 use arbiter_policies::Access;
 
 /// Lines printed at most; later denials are counted for the summary.
@@ -54,15 +56,34 @@ fn path_option(access: Access) -> &'static str {
     }
 }
 
-/// Quotes an argument for a POSIX shell when it needs it.
-fn shell_word(s: &str) -> String {
+/// Quotes an argument for a POSIX shell when it needs it. A name holding anything but
+/// printable ASCII (a newline, an escape sequence, a bidirectional override: names the
+/// program chose) is written in bash's `$'…'` form with every such byte as `\xNN`, so the
+/// line stays one line, drives no terminal, and still pastes into bash as the same name
+/// (bytes that are not UTF-8 included).
+fn shell_word(s: &[u8]) -> String {
     let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-:@[]+=,%".contains(&b));
+        && s.iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:@[]+=,%".contains(b));
+    let printable = s.iter().all(|b| (0x20..0x7f).contains(b));
     if plain {
-        s.to_owned()
+        String::from_utf8_lossy(s).into_owned()
+    } else if printable {
+        format!("'{}'", String::from_utf8_lossy(s).replace('\'', "'\\''"))
     } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        let mut out = String::from("$'");
+        for &b in s {
+            match b {
+                b'\'' | b'\\' => {
+                    out.push('\\');
+                    out.push(b as char);
+                }
+                0x20..=0x7e => out.push(b as char),
+                _ => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        out.push('\'');
+        out
     }
 }
 
@@ -71,23 +92,31 @@ impl Denial<'_> {
     pub fn hint(&self) -> String {
         match self.target {
             Target::Path(path, access) => {
-                format!("{} {}", path_option(*access), shell_word(&path_text(path)))
+                format!(
+                    "{} {}",
+                    path_option(*access),
+                    shell_word(path.as_os_str().as_bytes())
+                )
             }
             Target::Endpoint(ep) => match ep.strip_prefix("name:") {
-                Some(name) => format!("--resolve {}", shell_word(name)),
+                Some(name) => format!("--resolve {}", shell_word(name.as_bytes())),
                 None if self.call == "bind" || self.call == "listen" => {
-                    format!("--bind {}", shell_word(ep))
+                    format!("--bind {}", shell_word(ep.as_bytes()))
                 }
-                None => format!("--connect {}", shell_word(ep)),
+                None => format!("--connect {}", shell_word(ep.as_bytes())),
             },
         }
     }
 
     /// The stderr line (without the newline).
     pub fn line(&self) -> String {
+        // The names are the program's choice: escaped, so that one denial is one line and
+        // no terminal control sequence reaches the user's terminal.
         let what = match self.target {
-            Target::Path(path, access) => format!("{} ({access})", path_text(path)),
-            Target::Endpoint(ep) => ep.clone(),
+            Target::Path(path, access) => {
+                format!("{} ({access})", escape_controls(&path_text(path)))
+            }
+            Target::Endpoint(ep) => escape_controls(ep),
         };
         let by = match self.rule {
             Some(rule) => format!("by {rule}"),
@@ -213,6 +242,39 @@ pub fn write_line(line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_program_chose_cannot_break_the_line_or_drive_the_terminal() {
+        use std::ffi::OsStr;
+        // A newline that would forge a second line, an escape sequence, a bidirectional
+        // override, a quote, and a byte that is not UTF-8.
+        let raw: &[u8] = b"/w/a\narbiter: allowed\x1b[2K\xe2\x80\xaeb'\xff";
+        let target = Target::Path(Path::new(OsStr::from_bytes(raw)).into(), Access::READ);
+        let d = Denial {
+            call: "open",
+            target: &target,
+            rule: None,
+        };
+        let line = d.line();
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{line:?}"
+        );
+        assert_eq!(
+            d.hint(),
+            "--ro $'/w/a\\x0aarbiter: allowed\\x1b[2K\\xe2\\x80\\xaeb\\'\\xff'"
+        );
+        assert!(line.ends_with(&d.hint()), "{line}");
+        // bash reads the hint's argument back as the very bytes of the name.
+        let arg = d.hint().split_once(' ').unwrap().1.to_owned();
+        match std::process::Command::new("bash")
+            .args(["-c", &format!("printf %s {arg}")])
+            .output()
+        {
+            Ok(out) => assert_eq!(out.stdout, raw),
+            Err(e) => println!("SKIP: bash round trip of the hint: {e}"),
+        }
+    }
 
     #[test]
     fn hints_name_the_option_that_allows_the_call() {
