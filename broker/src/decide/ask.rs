@@ -320,17 +320,10 @@ fn prompt(q: &Question<'_>) -> String {
     )
 }
 
-/// `s` with control characters escaped: a file name cannot drive the terminal.
+/// `s` with control characters, line separators and bidirectional overrides escaped
+/// (the audit text format's escaping): a file name cannot drive or reorder the terminal.
 fn shown(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::audit::text::escape_controls(s)
 }
 
 #[cfg(test)]
@@ -340,8 +333,8 @@ mod tests {
     #[test]
     fn names_cannot_drive_the_terminal() {
         assert_eq!(
-            shown("/tmp/a\x1b]0;x\x07b\n"),
-            "/tmp/a\\u{1b}]0;x\\u{7}b\\n"
+            shown("/tmp/a\x1b]0;x\x07b\n\u{202e}"),
+            "/tmp/a\\e]0;x\\x07b\\n\\u{202e}"
         );
         assert!(matches!(
             Asker::open_at(Path::new("/dev/null")),
