@@ -23,6 +23,7 @@ pub mod net;
 pub mod procself;
 pub mod resolve;
 pub mod setid;
+pub mod sockname;
 pub mod stat;
 pub mod waiting;
 
