@@ -15,6 +15,9 @@ pub enum DecidedBy {
     /// The implicit `stat` on an ancestor of an allow rule's root; [`Decision::rule`] is that
     /// allow rule.
     ImplicitStat,
+    /// The implicit `mkdir` of a directory on the way to the path of a rule that grants
+    /// `create` there; [`Decision::rule`] is that rule.
+    ImplicitMkdir,
     /// No rule matched: the family's default.
     Default(Family),
 }
@@ -195,6 +198,38 @@ impl Policy {
             }
         }
         out
+    }
+
+    /// Decides `mkdir` of the directory `path`: as [`Policy::decide_path`] decides `create`
+    /// there, except that where that is refused and a literal rule strictly beneath `path`
+    /// grants `create`, the directory is allowed as one on the way to that rule's path
+    /// ([`DecidedBy::ImplicitMkdir`]): `mkdir -p` of a granted cache (`~/.cache/go-build`
+    /// in a home without `~/.cache`). Only a directory, only empty: what it may then hold
+    /// is decided by the rules on its own path.
+    pub fn decide_mkdir(&self, path: &Path) -> PathDecision {
+        let out = self.decide_path(path, Access::CREATE);
+        if out.decision.allow {
+            return out;
+        }
+        let bytes = path.as_os_str().as_bytes();
+        if !is_clean(bytes) {
+            return out;
+        }
+        let creates = |r: u32| self.rules[r as usize].access.contains(Access::CREATE);
+        match self.fs.literal_beneath(bytes, creates) {
+            Some(rule) => PathDecision {
+                decision: Decision {
+                    allow: true,
+                    rule: Some(RuleId(rule)),
+                    errno: 0,
+                    audit: AuditSetting::Default,
+                    by: DecidedBy::ImplicitMkdir,
+                },
+                root: Some(0),
+                uniform: false,
+            },
+            None => out,
+        }
     }
 
     /// True if every path strictly beneath `path` is decided exactly as `path` itself: no

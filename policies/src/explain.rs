@@ -30,6 +30,13 @@ impl Policy {
                     r.origin, r.text
                 )
             }
+            (DecidedBy::ImplicitMkdir, Some(id)) => {
+                let r = self.rule(id);
+                format!(
+                    "{verdict} (implicit mkdir on the way to a rule's path) by {}: {}",
+                    r.origin, r.text
+                )
+            }
             (_, Some(id)) => {
                 let r = self.rule(id);
                 format!("{verdict} by {}: {}", r.origin, r.text)

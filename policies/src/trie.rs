@@ -284,6 +284,25 @@ impl PathIndex {
         }
     }
 
+    /// Some literal rule strictly beneath `path` (clean, absolute) for which `pred` holds:
+    /// the source of the implicit `mkdir` of the directories on the way to a rule's path.
+    /// Patterns are not looked at.
+    pub fn literal_beneath(&self, path: &[u8], pred: impl Fn(u32) -> bool) -> Option<u32> {
+        let mut id: NodeId = 0;
+        for (comp, _) in components(path) {
+            id = *self.nodes[id as usize].children.get(comp)?;
+        }
+        let mut stack: Vec<NodeId> = self.nodes[id as usize].children.values().copied().collect();
+        while let Some(n) = stack.pop() {
+            let node = &self.nodes[n as usize];
+            if let Some(&r) = node.literals.iter().find(|&&r| pred(r)) {
+                return Some(r);
+            }
+            stack.extend(node.children.values().copied());
+        }
+        None
+    }
+
     /// True if no rule can decide anywhere strictly beneath `path` (clean, absolute): no
     /// literal rule beneath it, no pattern anchored at or beneath it, and no pattern anchored
     /// above it that could match beneath it. Every path beneath is then decided exactly as

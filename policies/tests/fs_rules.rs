@@ -363,3 +363,35 @@ fn explain_names_the_rule_and_its_place() {
         "deny (EACCES): no fs rule matches, and the default for fs is deny"
     );
 }
+
+#[test]
+fn directories_on_the_way_to_a_create_rule_may_be_made() {
+    let p = policy(
+        "[[fs]]\npath = \"/home/u/.cache/go-build\"\nallow = \"rw\"\n\
+         [[fs]]\npath = \"/home/u/ro\"\nallow = \"ro\"\n\
+         [[fs]]\npath = \"/home\"\ndeny = true\n",
+    );
+    for ancestor in ["/home/u", "/home/u/.cache"] {
+        let d = p.decide_mkdir(Path::new(ancestor));
+        assert!(d.decision.allow, "{ancestor}");
+        assert_eq!(d.decision.by, DecidedBy::ImplicitMkdir);
+        assert_eq!(d.decision.rule.map(|r| p.rule(r).origin.line), Some(1));
+        // Only mkdir: create by any other call is the rule's (here: refused).
+        assert!(!allowed(&p, ancestor, Access::CREATE), "{ancestor}");
+    }
+    // The rule's own path and beneath: the rule decides.
+    let d = p.decide_mkdir(Path::new("/home/u/.cache/go-build/00"));
+    assert_eq!((d.decision.allow, d.decision.by), (true, DecidedBy::Rule));
+    // Off the way, on the way to a rule without create, or not clean: refused.
+    for path in [
+        "/home/u/other",
+        "/home/u/ro",
+        "/home/u/.cache/../x",
+        "/home/v",
+    ] {
+        assert!(!p.decide_mkdir(Path::new(path)).decision.allow, "{path}");
+    }
+    assert!(p
+        .explain(&p.decide_mkdir(Path::new("/home/u")).decision)
+        .contains("implicit mkdir"));
+}

@@ -1,8 +1,9 @@
 /* A pathname unix socket's own name (issue 18): binds a stream socket to argv[1], listens,
- * connects a second socket to it, and prints what getsockname() says of the listener and
- * getpeername() of the client:
+ * connects a second socket to it, and prints what getsockname() says of the listener,
+ * getpeername() of the client and accept() of the client's (unbound, so empty) address:
  *   sockname PATH
  *   peername PATH
+ *   accepted
  * Built dynamically (libc: the shim answers bind) and with -DRAW -static (raw system calls:
  * the seccomp transport answers). */
 #define _GNU_SOURCE
@@ -22,6 +23,7 @@
 #define CONNECT(f, a, l) syscall(SYS_connect, f, a, l)
 #define GETSOCKNAME(f, a, l) syscall(SYS_getsockname, f, a, l)
 #define GETPEERNAME(f, a, l) syscall(SYS_getpeername, f, a, l)
+#define ACCEPT(f, a, l) syscall(SYS_accept4, f, a, l, 0)
 #else
 #define SOCKET socket
 #define BIND bind
@@ -29,6 +31,7 @@
 #define CONNECT connect
 #define GETSOCKNAME getsockname
 #define GETPEERNAME getpeername
+#define ACCEPT accept
 #endif
 
 static void show(const char *what, const struct sockaddr_un *a, socklen_t len) {
@@ -70,5 +73,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     show("peername", &got, len);
+    len = sizeof got;
+    if (ACCEPT(srv, &got, &len) < 0) {
+        printf("accept %s\n", strerror(errno));
+        return 1;
+    }
+    show("accepted", &got, len);
     return 0;
 }

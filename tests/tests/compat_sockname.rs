@@ -2,9 +2,15 @@
 //! `getsockname()` of the listener and `getpeername()` of a client that connected to it
 //! say the path the program bound, as natively — not the `/proc/self/fd/N/name` the broker
 //! used to bind through (which Python's multiprocessing then hands its children as the
-//! address to connect to). Through libc (the shim) and raw system calls from a static
-//! helper (the seccomp transport), as root and as uid 65534, each with a native control.
-//! Before the fix every brokered run printed `/proc/self/fd/N/…` for both.
+//! address to connect to) — and `accept()` reports the unbound client's empty address.
+//! An absolute path, a relative name (`rel.sock`, `./rel.sock`: the kernel records the
+//! string it was given, so natively that relative string is the name) and, for a relative
+//! path through another directory (`sub/rel.sock`), the documented difference: the real
+//! absolute path. Through libc (the shim's transport with `--no-seccomp-transport`, else
+//! the seccomp one) and raw system calls from a static helper (the seccomp transport), as
+//! root and as uid 65534, each with a native control. Before the fix every brokered run
+//! printed `/proc/self/fd/N/…` for both; before the relative-name fix a relative name was
+//! reported as the absolute real path.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -31,8 +37,8 @@ fn run(mut c: Command, dir: &Path) -> Output {
         .expect("run")
 }
 
-fn expected(path: &Path) -> String {
-    format!("sockname {p}\npeername {p}\n", p = path.to_str().unwrap())
+fn expected(name: &str) -> String {
+    format!("sockname {name}\npeername {name}\naccepted \n")
 }
 
 #[test]
@@ -42,6 +48,9 @@ fn a_socket_bound_through_the_broker_reports_its_real_path() {
     let raw_dir = sb.path("raw");
     std::fs::create_dir(&raw_dir).unwrap();
     let raw_build = compile_helper("unix_name", &raw_dir, &["-static", "-DRAW"]);
+    let sub = sb.path("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::set_permissions(&sub, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let mut users = vec![false];
     if is_root() {
         users.push(true);
@@ -50,35 +59,51 @@ fn a_socket_bound_through_the_broker_reports_its_real_path() {
     }
     for nobody in users {
         for (kind, helper) in [("libc", &libc_build), ("raw", &raw_build)] {
-            let tag = format!("{kind}-{}", if nobody { "nobody" } else { "root" });
-            // The native control.
-            let native = sb.path(&format!("n-{tag}.sock"));
-            let mut c = as_user(nobody, helper);
-            c.arg(&native);
-            let o = run(c, &sb.dir);
-            assert_eq!(stdout(&o), expected(&native), "{tag}: {}", stderr(&o));
-            // The same under arbiter, the bind and connect allowed.
-            let brokered = sb.path(&format!("a-{tag}.sock"));
-            let endpoint = format!("unix:{}", brokered.display());
-            let mut c = as_user(nobody, &arbiter());
-            c.args([
-                "run",
-                "-q",
-                "--bind",
-                &endpoint,
-                "--connect",
-                &endpoint,
-                "--",
-            ])
-            .arg(helper)
-            .arg(&brokered);
-            let o = run(c, &sb.dir);
-            assert_eq!(stdout(&o), expected(&brokered), "{tag}: {}", stderr(&o));
-            assert!(
-                std::fs::symlink_metadata(&brokered).is_ok(),
-                "{tag}: no socket file at {}",
-                brokered.display()
-            );
+            let transports: &[&[&str]] = if kind == "libc" {
+                &[&[], &["--no-seccomp-transport"]]
+            } else {
+                &[&[]]
+            };
+            for (t, extra) in transports.iter().enumerate() {
+                let tag = format!("{kind}{t}-{}", if nobody { "nobody" } else { "root" });
+                // Each form: (what is bound, what natively reports, what arbiter reports).
+                let abs = |p: &str| sb.path(p).to_str().unwrap().to_owned();
+                let forms = [
+                    (abs(&format!("n-{tag}.sock")), None),
+                    (format!("r-{tag}.sock"), None),
+                    (format!("./d-{tag}.sock"), None),
+                    (
+                        format!("sub/s-{tag}.sock"),
+                        Some(abs(&format!("sub/s-{tag}.sock"))),
+                    ),
+                ];
+                for (bound, brokered_name) in forms {
+                    let file = sb.dir.join(&bound);
+                    // The native control.
+                    let mut c = as_user(nobody, helper);
+                    c.arg(&bound);
+                    let o = run(c, &sb.dir);
+                    assert_eq!(stdout(&o), expected(&bound), "{tag}: {}", stderr(&o));
+                    std::fs::remove_file(&file).unwrap();
+                    // The same under arbiter, the bind and connect allowed.
+                    let endpoint = format!("unix:{}", file.display());
+                    let mut c = as_user(nobody, &arbiter());
+                    c.args(["run", "-q", "--bind", &endpoint, "--connect", &endpoint])
+                        .args(*extra)
+                        .arg("--")
+                        .arg(helper)
+                        .arg(&bound);
+                    let o = run(c, &sb.dir);
+                    let name = brokered_name.as_deref().unwrap_or(&bound);
+                    assert_eq!(stdout(&o), expected(name), "{tag} {bound}: {}", stderr(&o));
+                    assert!(
+                        std::fs::symlink_metadata(&file).is_ok(),
+                        "{tag}: no socket file at {}",
+                        file.display()
+                    );
+                    std::fs::remove_file(&file).unwrap();
+                }
+            }
         }
     }
 }

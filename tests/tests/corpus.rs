@@ -8,7 +8,15 @@
 //! Lines arbiter itself writes to stderr (`arbiter: …`, its denial reports) are not the
 //! program's output: they are left out of the comparison and shown when a case fails.
 //!
-//! Outcomes: `ok`; `FAIL`; `SKIP: case NAME: TOOL not installed`; `XFAIL` for a case marked
+//! Two passes, run in parallel by the test harness: as the invoking user (root in CI), and
+//! as uid 65534 (`setpriv --reuid=65534 --regid=65534 --clear-groups` for the native and
+//! the arbiter run alike, the scratch directories, `TMPDIR` and a fresh `HOME` owned by that
+//! user, `USER`/`LOGNAME` `nobody`); the second pass is skipped, with a line saying so, when
+//! the tests do not run as root. Report lines of that pass say `as uid 65534`.
+//!
+//! Outcomes: `ok`; `FAIL`; `SKIP: case NAME: TOOL not installed` (and, as uid 65534,
+//! `SKIP: case NAME as uid 65534: TOOL is not reachable by that user …` for a tool only the
+//! invoker's `PATH` reaches, under `/root`); `XFAIL` for a case marked
 //! `known_failure` that fails (a bug being fixed); `XPASS` for such a case that passes (the
 //! mark must go, so that counts as a failure). The test fails if any case fails or
 //! unexpectedly passes, and prints a summary line either way.
@@ -16,14 +24,32 @@
 //! Environment:
 //! - `ARBITER_CORPUS_ONLY=NAME,NAME…` runs only the cases whose name contains one of these.
 //! - `ARBITER_CORPUS_TIMES=FILE` writes native and arbiter wall time per case to FILE as a
-//!   Markdown table (docs/performance.md holds one). Nothing is asserted about the times.
+//!   Markdown table (docs/performance.md holds one); `ARBITER_CORPUS_TIMES_NOBODY=FILE` the
+//!   same for the uid-65534 pass. Nothing is asserted about the times.
 
 mod corpus_harness;
 
-use corpus_harness::{Case, Outcome};
+use corpus_harness::{Case, Outcome, User};
 
 #[test]
 fn everyday_programs_behave_as_natively() {
+    corpus(User::Invoker);
+}
+
+/// The same corpus as uid 65534 (both runs, in scratch directories that user owns), run by
+/// the test harness in parallel with the pass above. A case whose tools that user cannot
+/// reach (installed under `/root`) prints `SKIP: case NAME as uid 65534: REASON` and counts
+/// as skipped.
+#[test]
+fn everyday_programs_behave_as_natively_as_uid_65534() {
+    if !arbiter_tests::is_root() {
+        println!("SKIP: corpus as uid 65534: needs root to switch to that user");
+        return;
+    }
+    corpus(User::Nobody);
+}
+
+fn corpus(user: User) {
     let cases = Case::load_all().unwrap_or_else(|e| panic!("tests/corpus/cases.toml: {e}"));
     assert!(
         cases.len() >= 70,
@@ -33,8 +59,12 @@ fn everyday_programs_behave_as_natively() {
     let only: Option<Vec<String>> = std::env::var("ARBITER_CORPUS_ONLY")
         .ok()
         .map(|v| v.split(',').map(str::to_owned).collect());
-    let times_file = std::env::var_os("ARBITER_CORPUS_TIMES");
+    let times_file = std::env::var_os(match user {
+        User::Invoker => "ARBITER_CORPUS_TIMES",
+        User::Nobody => "ARBITER_CORPUS_TIMES_NOBODY",
+    });
     let server = corpus_harness::HttpServer::start();
+    let who = user.label();
 
     let mut tally = corpus_harness::Tally::default();
     let mut times = Vec::new();
@@ -44,31 +74,31 @@ fn everyday_programs_behave_as_natively() {
                 continue;
             }
         }
-        let result = case.run(server.port());
+        let result = case.run(server.port(), user);
+        let name = &case.name;
         match &result.outcome {
-            Outcome::Skipped(tool) => println!("SKIP: case {}: {tool} not installed", case.name),
-            Outcome::Passed => println!("ok: case {}", case.name),
-            Outcome::Failed(why) => println!("FAIL: case {}\n{why}", case.name),
+            Outcome::Skipped(why) => println!("SKIP: case {name}{who}: {why}"),
+            Outcome::Passed => println!("ok: case {name}{who}"),
+            Outcome::Failed(why) => println!("FAIL: case {name}{who}\n{why}"),
             Outcome::ExpectedFailure(reason) => {
-                println!("XFAIL: case {} ({reason})", case.name)
+                println!("XFAIL: case {name}{who} ({reason})")
             }
-            Outcome::UnexpectedPass(reason) => println!(
-                "XPASS: case {} passes: remove its known_failure ({reason})",
-                case.name
-            ),
+            Outcome::UnexpectedPass(reason) => {
+                println!("XPASS: case {name}{who} passes: remove its known_failure ({reason})")
+            }
         }
         if let Some(t) = result.times {
             times.push((case.name.clone(), t));
         }
         tally.count(&result.outcome);
     }
-    println!("corpus: {tally}");
+    println!("corpus{who}: {tally}");
     if let Some(file) = times_file {
         std::fs::write(&file, corpus_harness::times_table(&times))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.to_string_lossy()));
     }
     assert!(
         tally.failed == 0 && tally.unexpected_pass == 0,
-        "corpus: {tally}"
+        "corpus{who}: {tally}"
     );
 }

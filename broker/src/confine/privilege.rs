@@ -27,6 +27,8 @@ const SECUREBITS: libc::c_ulong = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80
 const CAP_V3: u32 = 0x2008_0522;
 /// `CAP_SETPCAP`.
 const CAP_SETPCAP: u32 = 8;
+/// `CAP_SYS_PTRACE`.
+const CAP_SYS_PTRACE: u32 = 19;
 
 /// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`), or
 /// 63 when it cannot be read (dropping an unknown capability answers `EINVAL`, ignored).
@@ -55,6 +57,20 @@ struct CapData {
 
 /// Whether the calling thread has `CAP_SETPCAP` in its effective set. Async-signal-safe.
 fn has_setpcap() -> std::io::Result<bool> {
+    has_effective(CAP_SETPCAP)
+}
+
+/// Whether this process (the broker) reaches the memory and fds of a sandboxed process that
+/// made itself non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, as gpg-agent and ssh-agent do):
+/// only with `CAP_SYS_PTRACE` (root), since `/proc/PID/mem`, `process_vm_readv` and
+/// `pidfd_getfd` check ptrace access, which a non-dumpable process refuses to its own uid.
+pub fn reaches_non_dumpable() -> bool {
+    has_effective(CAP_SYS_PTRACE).unwrap_or(false)
+}
+
+/// Whether the calling thread has capability `cap` in its effective set.
+/// Async-signal-safe.
+fn has_effective(cap: u32) -> std::io::Result<bool> {
     let mut header = CapHeader {
         version: CAP_V3,
         pid: 0,
@@ -71,7 +87,8 @@ fn has_setpcap() -> std::io::Result<bool> {
     if rc < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(data[0].effective & (1 << CAP_SETPCAP) != 0)
+    let effective = u64::from(data[0].effective) | (u64::from(data[1].effective) << 32);
+    Ok(effective & (1 << cap) != 0)
 }
 
 /// The step that clears every capability set in the child (see the module doc). Makes

@@ -26,6 +26,9 @@ struct Options {
     notify: bool,
     /// The shim's marked read-only opens stay native ([`Action::MarkedRead`]).
     native_reads: bool,
+    /// `prctl(PR_SET_DUMPABLE, 0)` is answered 0 without running ([`Action::KeepDumpable`]):
+    /// the broker could not serve a non-dumpable process.
+    keep_dumpable: bool,
 }
 
 /// The seccomp action for `action`.
@@ -41,6 +44,9 @@ fn seccomp_action(action: Action, opts: Options) -> u32 {
         },
         Action::MarkedRead if opts.native_reads && opts.notify => bpf::RET_ALLOW,
         Action::MarkedRead => seccomp_action(Action::Broker(Kind::Openat), opts),
+        // SECCOMP_RET_ERRNO with 0: the call is not run and returns 0.
+        Action::KeepDumpable if opts.keep_dumpable && opts.notify => bpf::RET_ERRNO,
+        Action::KeepDumpable => bpf::RET_ALLOW,
     }
 }
 
@@ -100,6 +106,7 @@ impl Filter {
         let program = program(Options {
             notify: false,
             native_reads: false,
+            keep_dumpable: false,
         })?;
         Ok(Filter { program })
     }
@@ -174,10 +181,13 @@ pub fn notify_available() -> bool {
 impl NotifyFilter {
     /// Compiles the program with the brokered calls sent to the broker. With
     /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]).
+    /// Without `CAP_SYS_PTRACE` in this process, `prctl(PR_SET_DUMPABLE, 0)` is answered
+    /// without running ([`Action::KeepDumpable`]).
     pub fn compile(native_reads: bool) -> anyhow::Result<Self> {
         let program = program(Options {
             notify: true,
             native_reads,
+            keep_dumpable: !super::privilege::reaches_non_dumpable(),
         })?;
         Ok(NotifyFilter { program })
     }
@@ -233,18 +243,26 @@ mod tests {
     use crate::confine::syscall_numbers::{AARCH64, X86_64};
     use crate::confine::syscalls::{row_named, TABLE, UNKNOWN_ERRNO};
 
-    const ALL: [Options; 3] = [
+    const ALL: [Options; 4] = [
         Options {
             notify: false,
             native_reads: false,
+            keep_dumpable: false,
         },
         Options {
             notify: true,
             native_reads: false,
+            keep_dumpable: false,
         },
         Options {
             notify: true,
             native_reads: true,
+            keep_dumpable: false,
+        },
+        Options {
+            notify: true,
+            native_reads: true,
+            keep_dumpable: true,
         },
     ];
     const ENOSYS_RET: u32 = bpf::RET_ERRNO | UNKNOWN_ERRNO as u32;
@@ -511,6 +529,26 @@ mod tests {
             x86("fchmod", [3, 0o777, 0, 0, 0, 0], ALL[0]),
             errno(libc::EACCES)
         );
+        // PR_SET_DUMPABLE to 0 is answered 0 without running only for a broker that could
+        // not serve a non-dumpable process; other values, and a privileged broker, run it.
+        let dumpable = libc::PR_SET_DUMPABLE as u64;
+        for opts in ALL {
+            let off = x86("prctl", [dumpable, 0, 0, 0, 0, 0], opts);
+            let want = if opts.keep_dumpable {
+                bpf::RET_ERRNO
+            } else {
+                bpf::RET_ALLOW
+            };
+            assert_eq!(off, want, "{opts:?}");
+            assert_eq!(
+                x86("prctl", [dumpable, 1, 0, 0, 0, 0], opts),
+                bpf::RET_ALLOW
+            );
+            assert_eq!(
+                x86("prctl", [dumpable, 1 << 32, 0, 0, 0, 0], opts),
+                bpf::RET_ALLOW
+            );
+        }
         // Terminal injection.
         for cmd in crate::confine::syscalls::TERMINAL_IOCTLS {
             assert_eq!(

@@ -172,6 +172,12 @@ pub enum Action {
     /// `openat` carrying [`arbiter_protocol::NATIVE_OPEN_MARK`] for reading only: native when
     /// the shim's native reads are on (`confine::floor::native_reads`), else brokered.
     MarkedRead,
+    /// `prctl(PR_SET_DUMPABLE, 0)`: native when the broker can still serve a non-dumpable
+    /// process (it has `CAP_SYS_PTRACE`) or no notify filter is installed; else answered 0
+    /// without running, so the process stays dumpable and its brokered calls keep working
+    /// (an unprivileged broker cannot read a non-dumpable process's memory or take its
+    /// fds). See docs/security.md.
+    KeepDumpable,
 }
 
 /// One argument form: when every condition holds, `then`.
@@ -370,7 +376,13 @@ const IOPRIO_WHO_PROCESS: u64 = 1;
 /// outlive a killed arbiter (and run unbrokered); setting `SIGKILL` again changes nothing
 /// (the serve launcher's child sets it after the filter is on). Every other option acts on
 /// the caller only, or needs a capability the sandbox lacks (docs/security.md).
+/// `PR_SET_DUMPABLE` to 0 may be answered without running ([`Action::KeepDumpable`]).
 const PRCTL: &[Arm] = &[
+    arm!(
+        Action::KeepDumpable,
+        dword(0, Op::Eq, libc::PR_SET_DUMPABLE as u64),
+        qword(1, Op::Eq, 0)
+    ),
     arm!(
         Action::Native,
         dword(0, Op::Eq, libc::PR_SET_PDEATHSIG as u64),
@@ -1118,7 +1130,7 @@ pub fn brokered(nr: i64, args: &[u64; 6]) -> Option<Kind> {
     match action {
         Action::Broker(kind) => Some(kind),
         Action::MarkedRead => Some(Kind::Openat),
-        Action::Native | Action::Refuse(_) => None,
+        Action::Native | Action::Refuse(_) | Action::KeepDumpable => None,
     }
 }
 
@@ -1171,6 +1183,12 @@ mod tests {
             action("prctl", [libc::PR_SET_NAME as u64, 0, 0, 0, 0, 0]),
             Action::Native
         );
+        let dumpable = libc::PR_SET_DUMPABLE as u64;
+        assert_eq!(
+            action("prctl", [dumpable, 0, 0, 0, 0, 0]),
+            Action::KeepDumpable
+        );
+        assert_eq!(action("prctl", [dumpable, 1, 0, 0, 0, 0]), Action::Native);
     }
 
     #[test]

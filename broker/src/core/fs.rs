@@ -42,14 +42,17 @@ pub fn perform(
         Call::Access { path, mode, flags } => access(core, &path, fds, mode, flags, notes),
         Call::Mkdir { path, mode, umask } => {
             let loc = resolve_checked(core, &path, fds, false, notes)?;
-            check_create(core, &loc, notes)?;
+            let on_the_way = check_mkdir(core, &loc, notes)?;
+            // A directory made only on the way to a rule's path gets no write for group or
+            // others and no special bits: another user cannot plant anything in it.
+            let mode = if on_the_way {
+                mode & 0o755 & !umask
+            } else {
+                setid::for_dir(mode & 0o7777 & !umask)
+            };
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
-                libc::mkdirat(
-                    loc.parent.as_raw_fd(),
-                    loc.name_as_asked().as_ptr(),
-                    setid::for_dir(mode & 0o7777 & !umask),
-                )
+                libc::mkdirat(loc.parent.as_raw_fd(), loc.name_as_asked().as_ptr(), mode)
             })?;
             confirm_created(core, &loc, true, notes)
         }
@@ -574,6 +577,25 @@ fn check_create(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result
         return Err(Errno(libc::EEXIST));
     }
     core.check_path(&path, Access::CREATE, notes)
+}
+
+/// [`check_create`] for `mkdir`, decided by the policy's `decide_mkdir` (a directory on
+/// the way to a rule granting `create` is allowed); `Ok(true)` when allowed only so.
+fn check_mkdir(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result<bool, Errno> {
+    let path = loc.path();
+    if !core.allows_mkdir(&path)
+        && core.allows(&path, Access::STAT)
+        && (loc.last != Last::Name
+            || statx(
+                loc.parent.as_raw_fd(),
+                &loc.name_c(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+            .is_ok())
+    {
+        return Err(Errno(libc::EEXIST));
+    }
+    core.check_mkdir(&path, notes)
 }
 
 /// After a creation by name (mkdir, mknod, symlink, link) in `loc`: confirms the parent

@@ -23,6 +23,7 @@ pub mod net;
 pub mod procself;
 pub mod resolve;
 pub mod setid;
+pub mod sockname;
 pub mod stat;
 pub mod waiting;
 
@@ -553,6 +554,33 @@ impl RequestCore {
         access: Access,
         notes: &mut Notes,
     ) -> Result<(), Errno> {
+        self.check_path_by(path, access, notes, |p| self.policy.decide_path(p, access))
+            .map(|_| ())
+    }
+
+    /// [`RequestCore::check_path`] for `mkdir` of the directory `path`, decided by
+    /// [`arbiter_policies::Policy::decide_mkdir`]; `Ok(true)` when allowed only as a
+    /// directory on the way to a rule's path (the caller then restricts its mode).
+    pub(crate) fn check_mkdir(&self, path: &Path, notes: &mut Notes) -> Result<bool, Errno> {
+        self.check_path_by(path, Access::CREATE, notes, |p| self.policy.decide_mkdir(p))
+            .map(|d| d.by == arbiter_policies::DecidedBy::ImplicitMkdir)
+    }
+
+    /// Whether `mkdir` of `path` would be allowed, without recording anything.
+    pub(crate) fn allows_mkdir(&self, path: &Path) -> bool {
+        match procself::classify(path, 0) {
+            procself::Proc::Other => self.policy.decide_mkdir(path).decision.allow,
+            _ => self.allows(path, Access::CREATE),
+        }
+    }
+
+    fn check_path_by(
+        &self,
+        path: &Path,
+        access: Access,
+        notes: &mut Notes,
+        decide: impl Fn(&Path) -> arbiter_policies::PathDecision,
+    ) -> Result<arbiter_policies::Decision, Errno> {
         // The notes feed only the audit record: without a log, skip their allocations.
         if self.audit.enabled() {
             notes.paths.push(path.to_path_buf());
@@ -560,11 +588,11 @@ impl RequestCore {
         let class = procself::classify(path, notes.caller_pid);
         let d = match &class {
             procself::Proc::Other => {
-                let d = self.policy.decide_path(path, access).decision;
+                let d = decide(path).decision;
                 self.settle(d, decider::Subject::Path { path, access }, notes)
             }
             procself::Proc::Caller(alias) => {
-                let d = self.policy.decide_path(alias, access).decision;
+                let d = decide(alias).decision;
                 self.settle(
                     d,
                     decider::Subject::Path {
@@ -592,7 +620,7 @@ impl RequestCore {
         };
         self.note_decision(d, notes);
         if d.allow {
-            Ok(())
+            Ok(d)
         } else {
             // No rule can grant the broker's own /proc: no "to allow" hint for it.
             if notes.denied.is_none()

@@ -126,9 +126,10 @@ fn sock_family(fd: &OwnedFd) -> Result<i32, Errno> {
 }
 
 /// A `sockaddr_storage` and its length.
-struct RawAddr {
+pub(crate) struct RawAddr {
     storage: libc::sockaddr_storage,
-    len: libc::socklen_t,
+    /// How many bytes of `storage` the address takes.
+    pub(crate) len: libc::socklen_t,
 }
 
 impl RawAddr {
@@ -165,7 +166,7 @@ impl RawAddr {
 
     /// A unix address naming `path` (at most 107 bytes) or, with `abstract_name`, an
     /// abstract name.
-    fn unix(bytes: &[u8], abstract_name: bool) -> Result<RawAddr, Errno> {
+    pub(crate) fn unix(bytes: &[u8], abstract_name: bool) -> Result<RawAddr, Errno> {
         let mut r = RawAddr::zeroed();
         // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_un.
         let sun = unsafe { &mut *(&mut r.storage as *mut _ as *mut libc::sockaddr_un) };
@@ -182,7 +183,8 @@ impl RawAddr {
         Ok(r)
     }
 
-    fn ptr(&self) -> *const libc::sockaddr {
+    /// The address, for the system calls that take one.
+    pub(crate) fn ptr(&self) -> *const libc::sockaddr {
         (&self.storage as *const libc::sockaddr_storage).cast()
     }
 }
@@ -601,19 +603,31 @@ fn bind_unix_path(
     // The socket inode's mode becomes the file's mode at bind; the broker's umask is 0.
     // SAFETY: fchmod on a socket fd we hold.
     check(unsafe { libc::fchmod(sock.as_raw_fd(), mode) })?;
-    match bind_at(&loc, &real, sock) {
+    let given = crate::core::sockname::as_given(path, &loc);
+    match bind_at(&loc, &real, given, sock) {
         Ok(()) => {}
         Err(err) if err.0 != libc::EADDRINUSE || !d.replace_stale => return Err(err),
-        Err(_) => replace_stale(&loc, &real, || bind_at(&loc, &real, sock)).map(|_| ())?,
+        Err(_) => replace_stale(&loc, &real, || bind_at(&loc, &real, given, sock)).map(|_| ())?,
     }
     let done = confirm_bound(core, &loc, notes)?;
     core.bound_here().remember(&loc);
     Ok(done)
 }
 
-/// bind(2) of `sock` to the decided location `loc` (real path `real`): by the real path
-/// where [`by_real_path`] allows, else through the held directory.
-fn bind_at(loc: &Location, real: &std::path::Path, sock: &OwnedFd) -> Result<(), Errno> {
+/// bind(2) of `sock` to the decided location `loc` (real path `real`): by the program's own
+/// relative string `given` from the held directory itself where
+/// [`crate::core::sockname::as_given`] found one, else by the real path where
+/// [`by_real_path`] allows, else through the held directory's `/proc/self/fd` name.
+fn bind_at(
+    loc: &Location,
+    real: &std::path::Path,
+    given: Option<&[u8]>,
+    sock: &OwnedFd,
+) -> Result<(), Errno> {
+    if let Some(given) = given {
+        let raw = RawAddr::unix(given, false)?;
+        return crate::core::sockname::bind_in(&loc.parent, sock, &raw);
+    }
     // No symlink can be swapped into the real path while this bind runs (see `SWAPS`);
     // held only for the check and the bind, which never wait on a peer.
     let _no_swaps = crate::core::fs::SWAPS

@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int};
 
 use arbiter_protocol::reply::addr_info_entries;
-use arbiter_protocol::{Call, Payload, SockAddr};
+use arbiter_protocol::{At, Call, PathArg, Payload, SockAddr};
 use libc::{sockaddr, socklen_t};
 
 use crate::forward::{fail, int_call};
@@ -63,6 +63,8 @@ unsafe fn brokered(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> 
     if fds.push(fd).is_none() {
         return fail(libc::EINVAL);
     }
+    // The working directory, held for a bind of a relative path (closed below).
+    let mut cwd: c_int = -1;
     let sockaddr = match family {
         libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
             // SAFETY: len covers a sockaddr_in; read unaligned in case the caller's is not.
@@ -106,6 +108,25 @@ unsafe fn brokered(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> 
                 } {
                     Prepared::Fail(e) => return fail(e),
                     Prepared::PassThrough => return direct(op, fd, addr, len as socklen_t),
+                    // A relative bind goes with the working directory and the program's own
+                    // string, which the broker binds from that directory so that
+                    // getsockname() reports it as natively (the broker's sockname module).
+                    Prepared::Forward(_) if matches!(op, Op::Bind) && path_buf[0] != b'/' => {
+                        cwd = match open_cwd() {
+                            Ok(c) => c,
+                            Err(e) => return fail(e),
+                        };
+                        match fds.push(cwd) {
+                            Some(i) => SockAddr::Unix(PathArg {
+                                at: At::Fd(i),
+                                path: &path_buf[..end],
+                            }),
+                            None => {
+                                raw_close(cwd);
+                                return fail(libc::EINVAL);
+                            }
+                        }
+                    }
                     Prepared::Forward(p) => SockAddr::Unix(p),
                 }
             }
@@ -121,7 +142,33 @@ unsafe fn brokered(op: Op, fd: c_int, addr: *const sockaddr, len: socklen_t) -> 
             umask: state::umask(),
         },
     };
-    int_call(&call, fds.as_slice())
+    let rc = int_call(&call, fds.as_slice());
+    if cwd >= 0 {
+        let saved = crate::sys::errno();
+        raw_close(cwd);
+        set_errno(saved);
+    }
+    rc
+}
+
+/// The working directory as an `O_PATH` fd (close-on-exec), by the raw system call: Landlock
+/// does not govern `O_PATH` opens, and without the notify filter `openat` runs natively.
+fn open_cwd() -> Result<c_int, c_int> {
+    // SAFETY: "." is a NUL-terminated string; the flags are plain integers.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            c".".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        Err(crate::sys::errno())
+    } else {
+        Ok(fd as c_int)
+    }
 }
 
 /// Brokered `connect`.

@@ -2,7 +2,7 @@
 //! `arbiter run` in the same scratch directory, and compares the runs.
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -13,6 +13,56 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use arbiter_tests::{arbiter, have};
+
+/// The unprivileged user of the second pass (`setpriv --reuid=65534 --regid=65534
+/// --clear-groups`), as in `tests/tests/run_unprivileged.rs`.
+const NOBODY: u32 = 65534;
+
+/// Who runs a case: both runs, its setup, and the owner of its scratch directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum User {
+    /// The user running the tests (root in CI), in the test's own environment.
+    Invoker,
+    /// uid/gid 65534 with no groups; `HOME` is a fresh directory that user owns, `USER`
+    /// and `LOGNAME` are `nobody`.
+    Nobody,
+}
+
+impl User {
+    /// How report lines name the pass: `""` or `" as uid 65534"`.
+    pub fn label(self) -> &'static str {
+        match self {
+            User::Invoker => "",
+            User::Nobody => " as uid 65534",
+        }
+    }
+
+    /// `program` run as this user (through `setpriv` for [`User::Nobody`]).
+    fn command(self, program: &OsStr) -> Command {
+        match self {
+            User::Invoker => Command::new(program),
+            User::Nobody => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    format!("--reuid={NOBODY}"),
+                    format!("--regid={NOBODY}"),
+                    "--clear-groups".into(),
+                    "--".into(),
+                ])
+                .arg(program);
+                c
+            }
+        }
+    }
+
+    /// Makes `path` this user's (a no-op for the invoker).
+    fn own(self, path: &Path) {
+        if self == User::Nobody {
+            std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        }
+    }
+}
 
 /// How long a run may take before it counts as hung (a case may set `guard` lower or
 /// higher). A guard against hangs, not an assertion about speed.
@@ -68,7 +118,7 @@ pub enum Outcome {
     Passed,
     /// They did not (what differed).
     Failed(String),
-    /// A tool is missing.
+    /// The case cannot run here (why: a tool is missing, or not reachable by the user).
     Skipped(String),
     /// A `known_failure` case failed, as expected.
     ExpectedFailure(String),
@@ -184,26 +234,40 @@ impl Case {
         })
     }
 
-    /// Runs the case natively and under arbiter and compares the runs.
-    pub fn run(&self, port: u16) -> CaseResult {
+    /// Runs the case natively and under arbiter, both as `user`, and compares the runs.
+    pub fn run(&self, port: u16, user: User) -> CaseResult {
+        let skipped = |why: String| CaseResult {
+            outcome: Outcome::Skipped(why),
+            times: None,
+        };
         if let Some(tool) = self.tools.iter().find(|t| !have(t)) {
-            return CaseResult {
-                outcome: Outcome::Skipped(tool.clone()),
-                times: None,
-            };
+            return skipped(format!("{tool} not installed"));
+        }
+        if user == User::Nobody {
+            if let Some(why) = self.unreachable_as_nobody() {
+                return skipped(why);
+            }
         }
         let base = tempfile::Builder::new()
             .prefix("arbiter-corpus-")
             .tempdir()
             .expect("scratch base");
         let base_path = base.path().canonicalize().expect("canonical scratch base");
+        user.own(&base_path);
         let scratch = base_path.join(&self.name);
         let native_tmp = base_path.join("native-tmp");
+        let run = Runner {
+            scratch: &scratch,
+            tmp: &native_tmp,
+            home: (user == User::Nobody).then(|| base_path.join("home")),
+            port,
+            user,
+        };
 
-        let native = self.run_once(&scratch, port, Mode::Native, &native_tmp);
+        let native = self.run_once(&run, Mode::Native);
         let mode = if self.learned {
             let policy = base_path.join("learned.toml");
-            let learn = self.run_once(&scratch, port, Mode::Learn(&policy), &native_tmp);
+            let learn = self.run_once(&run, Mode::Learn(&policy));
             if learn.status.map(|s| s.success()) != Some(true) {
                 let why = format!(
                     "  arbiter learn failed: {:?}\n{}{}",
@@ -215,7 +279,7 @@ impl Case {
         } else {
             Mode::Run
         };
-        let sandboxed = self.run_once(&scratch, port, mode, &native_tmp);
+        let sandboxed = self.run_once(&run, mode);
         let times = (!native.hung && !sandboxed.hung).then_some((native.wall, sandboxed.wall));
         self.judged(self.differences(&native, &sandboxed), times)
     }
@@ -234,19 +298,57 @@ impl Case {
         CaseResult { outcome, times }
     }
 
-    /// One run in a freshly created `scratch` (emptied first).
-    fn run_once(&self, scratch: &Path, port: u16, mode: Mode, tmp: &Path) -> Run {
-        for dir in [scratch, tmp] {
+    /// Why uid 65534 cannot run this case, if it cannot: a tool that `PATH` finds for the
+    /// invoker but not for that user (under `/root`: cargo, rustup, pyenv shims…) — the
+    /// user's own lookup may find another copy (`/usr/bin/python3`), which then runs.
+    fn unreachable_as_nobody(&self) -> Option<String> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for tool in &self.tools {
+            let found = User::Nobody
+                .command(OsStr::new("sh"))
+                .args(["-c", "command -v \"$0\"", tool])
+                .env_clear()
+                .env("PATH", &path)
+                .current_dir("/")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if !found {
+                let at = Command::new("sh")
+                    .args(["-c", "command -v \"$0\"", tool])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                    .unwrap_or_default();
+                return Some(format!(
+                    "{tool} is not reachable by that user (the invoker's PATH finds it at {at})"
+                ));
+            }
+        }
+        None
+    }
+
+    /// One run in a freshly created scratch directory (emptied first).
+    fn run_once(&self, run: &Runner<'_>, mode: Mode) -> Run {
+        let (scratch, tmp, port) = (run.scratch, run.tmp, run.port);
+        for dir in [Some(scratch), Some(tmp), run.home.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             if dir.exists() {
                 std::fs::remove_dir_all(dir).expect("empty the scratch directory");
             }
             std::fs::create_dir_all(dir).expect("scratch directory");
             std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
                 .expect("chmod scratch");
+            run.user.own(dir);
         }
-        let env = environment(port, tmp);
+        let env = environment(port, tmp, run.home.as_deref());
         if let Some(setup) = &self.setup {
-            let ok = Command::new("bash")
+            let ok = run
+                .user
+                .command(OsStr::new("bash"))
                 .arg("-c")
                 .arg(setup)
                 .current_dir(scratch)
@@ -258,21 +360,23 @@ impl Case {
                 .unwrap_or(false);
             assert!(ok, "case {}: setup failed", self.name);
         }
-        let grants = self.grants.iter().map(|g| grant(g, port));
+        let home = run.home.as_deref();
+        let grants = self.grants.iter().map(|g| grant(g, port, home));
+        let arbiter = arbiter();
         let mut cmd = match &mode {
-            Mode::Native => Command::new(&self.command[0]),
+            Mode::Native => run.user.command(OsStr::new(&self.command[0])),
             Mode::Run => {
-                let mut c = Command::new(arbiter());
+                let mut c = run.user.command(arbiter.as_os_str());
                 c.arg("run").args(grants);
                 c
             }
             Mode::Learn(policy) => {
-                let mut c = Command::new(arbiter());
+                let mut c = run.user.command(arbiter.as_os_str());
                 c.args(["learn", "--force", "-o"]).arg(policy);
                 c
             }
             Mode::Replay(policy) => {
-                let mut c = Command::new(arbiter());
+                let mut c = run.user.command(arbiter.as_os_str());
                 c.arg("run").arg("--policy").arg(policy).args(grants);
                 c
             }
@@ -314,20 +418,25 @@ impl Case {
         }
         let deadline = start + self.guard;
         let mut hung = false;
-        let status = loop {
-            match child.try_wait().expect("wait for the case") {
-                Some(s) => break s,
-                None if Instant::now() >= deadline => {
-                    hung = true;
-                    kill_group(child.id());
-                    break child.wait().expect("reap the case");
-                }
-                None => std::thread::sleep(Duration::from_millis(10)),
+        loop {
+            if has_exited(child.id()) {
+                break;
             }
-        };
+            if Instant::now() >= deadline {
+                hung = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let wall = start.elapsed();
         // A background job of the case may wait for this file: the command has ended.
         let _ = std::fs::write(scratch.join(".corpus-ended"), "");
+        // Whatever the run left in its process group goes now, as `arbiter run` ends its
+        // own leftovers: a native background job would otherwise outlive the scratch
+        // directory it polls (removed for the next run) and loop forever. The command is
+        // not reaped yet, so the group's id cannot name another group.
+        kill_group(child.id());
+        let status = child.wait().expect("reap the case");
         let mut outputs = [Vec::new(), Vec::new()];
         for _ in 0..2 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -435,13 +544,34 @@ impl Case {
     }
 }
 
+/// Where and as whom a case's runs are made.
+struct Runner<'a> {
+    /// The scratch directory, the runs' working directory.
+    scratch: &'a Path,
+    /// The runs' `TMPDIR`.
+    tmp: &'a Path,
+    /// `HOME` for [`User::Nobody`] (a fresh directory it owns); the invoker keeps its own.
+    home: Option<PathBuf>,
+    /// The HTTP server's port.
+    port: u16,
+    /// Who runs.
+    user: User,
+}
+
 /// The environment of both runs: the same user, a fixed locale and time zone, the server's
 /// port, and a temporary directory (arbiter replaces `TMPDIR` with its own private one).
-fn environment(port: u16, tmp: &Path) -> Vec<(OsString, OsString)> {
+/// With `home` (uid 65534), `HOME` is that directory and `USER`/`LOGNAME` are `nobody`.
+fn environment(port: u16, tmp: &Path, home: Option<&Path>) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = ["PATH", "HOME", "USER", "LOGNAME"]
         .iter()
         .filter_map(|k| std::env::var_os(k).map(|v| (k.into(), v)))
         .collect();
+    if let Some(home) = home {
+        env.retain(|(k, _)| k == "PATH");
+        env.push(("HOME".into(), home.into()));
+        env.push(("USER".into(), "nobody".into()));
+        env.push(("LOGNAME".into(), "nobody".into()));
+    }
     for (k, v) in [
         ("LC_ALL", "C.UTF-8"),
         ("TZ", "UTC"),
@@ -460,11 +590,14 @@ fn environment(port: u16, tmp: &Path) -> Vec<(OsString, OsString)> {
 }
 
 /// A grant as a shell would pass it: `{port}` is the HTTP server's port, a leading `~/` the
-/// home directory.
-fn grant(g: &str, port: u16) -> String {
+/// home directory (`home` where the runs have their own, else the test's `HOME`).
+fn grant(g: &str, port: u16, home: Option<&Path>) -> String {
     let g = g.replace("{port}", &port.to_string());
-    match (g.strip_prefix("~/"), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+    let home = home
+        .map(|h| h.to_string_lossy().into_owned())
+        .or_else(|| std::env::var("HOME").ok());
+    match (g.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => format!("{home}/{rest}"),
         _ => g,
     }
 }
@@ -477,7 +610,26 @@ fn split_arbiter_lines(err: &str) -> (String, String) {
     (mine.concat(), program.concat())
 }
 
-/// Kills the process group this harness started for a case that hung.
+/// Whether the child `pid` has exited, without reaping it (`waitid` with `WNOWAIT`).
+fn has_exited(pid: u32) -> bool {
+    let pid = libc::id_t::from(pid);
+    // SAFETY: siginfo_t is plain old data; zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid out-pointer; the child is this harness's own.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: waitid filled info (si_pid stays 0 while the child runs).
+    rc != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// Kills the process group this harness started for a case (`process_group(0)`): what a
+/// run left behind, or all of a run that hung.
 fn kill_group(pid: u32) {
     let Ok(pgid) = libc::pid_t::try_from(pid) else {
         return;
