@@ -51,7 +51,7 @@ pub struct Program {
     pub env: Vec<(&'static str, Option<OsString>)>,
     /// Run natively, untimed, before each run (`make clean`).
     pub reset: Option<&'static [&'static str]>,
-    /// Timed runs (after one untimed warm-up run).
+    /// Timed rounds (after one untimed warm-up round): each row runs once per round.
     pub iters: usize,
     /// Also timed with an audit log and under the reference sandboxes.
     pub audit_workload: bool,
@@ -111,53 +111,105 @@ impl Program {
         c
     }
 
-    /// Times the program launched as `launch` says.
-    pub fn time(&self, launch: &Launch) -> Result<Summary> {
-        wall_time(
-            || self.command(self.argv, launch),
-            || match self.reset {
-                Some(reset) => run_quietly(&mut self.command(reset, &Launch::Native)),
-                None => Ok(()),
-            },
-            self.iters,
-        )
+    /// Times every row of the program side by side: one untimed warm-up round, then
+    /// [`Program::iters`] timed rounds, each running every row once (see [`interleave`]),
+    /// so that whatever else the machine is doing lands on all rows alike. `after` runs,
+    /// untimed, after each run (the bench empties the audit log there). Returns one
+    /// [`Timed`] per row, in the order of `rows`.
+    pub fn time_rows(
+        &self,
+        rows: &[(String, Launch)],
+        mut after: impl FnMut() -> Result<()>,
+    ) -> Result<Vec<Timed>> {
+        let samples = interleave(rows.len(), self.iters, |i| {
+            let (name, launch) = &rows[i];
+            if let Some(reset) = self.reset {
+                run_quietly(&mut self.command(reset, &Launch::Native))
+                    .with_context(|| format!("{name}: the reset before the run failed"))?;
+            }
+            let t = run_timed(&mut self.command(self.argv, launch))
+                .with_context(|| format!("{name} failed"))?;
+            after()?;
+            Ok(t)
+        })?;
+        Ok(samples
+            .into_iter()
+            .map(|row| {
+                let mut wall: Vec<u64> = row.iter().map(|s| s.0).collect();
+                let mut cpu: Vec<u64> = row.iter().map(|s| s.1).collect();
+                let total = wall.iter().sum();
+                cpu.sort_unstable();
+                Timed {
+                    wall: summarize(&mut wall, total),
+                    cpu_p50_ns: cpu.get(cpu.len().saturating_sub(1) / 2).copied(),
+                }
+            })
+            .collect())
     }
 }
 
-/// Wall time of `iters` runs of a command, each after `before` (untimed), following one
-/// untimed warm-up run. The command's stdout is discarded; its stderr is shown only when it
-/// fails.
-pub fn wall_time(
-    mut make: impl FnMut() -> Command,
-    mut before: impl FnMut() -> Result<()>,
-    iters: usize,
-) -> Result<Summary> {
-    let mut go = || -> Result<u64> {
-        before()?;
-        let mut cmd = make();
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let start = now_ns();
-        let out = cmd.output().context("cannot start the command")?;
-        let end = now_ns();
-        if !out.status.success() {
-            bail!(
-                "{:?} failed ({}): {}",
-                cmd.get_program(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(end - start)
-    };
-    go()?;
-    let mut samples = Vec::with_capacity(iters);
-    let start = now_ns();
-    for _ in 0..iters {
-        samples.push(go()?);
+/// One row's figures from [`Program::time_rows`].
+#[derive(Debug, Clone)]
+pub struct Timed {
+    /// Wall time per run; `ops_per_s` is runs per second of this row's own runs.
+    pub wall: Summary,
+    /// Median CPU time per run (user + system of the command and every process it waited
+    /// for: for `arbiter run`, the broker and the program), `None` without samples.
+    pub cpu_p50_ns: Option<u64>,
+}
+
+/// Runs `rows` rows round-robin: one untimed warm-up round, then `rounds` rounds in which
+/// every row runs once, the starting row moving by one each round (so that no row always
+/// follows the same neighbour). Returns each row's samples, in round order.
+pub fn interleave<T>(
+    rows: usize,
+    rounds: usize,
+    mut run: impl FnMut(usize) -> Result<T>,
+) -> Result<Vec<Vec<T>>> {
+    for i in 0..rows {
+        run(i)?;
     }
-    Ok(summarize(&mut samples, now_ns() - start))
+    let mut samples: Vec<Vec<T>> = (0..rows).map(|_| Vec::with_capacity(rounds)).collect();
+    for round in 0..rounds {
+        for k in 0..rows {
+            let i = (round + k) % rows;
+            samples[i].push(run(i)?);
+        }
+    }
+    Ok(samples)
+}
+
+/// CPU time (user + system) of the children this process has waited for, in ns.
+fn children_cpu_ns() -> u64 {
+    // SAFETY: rusage is plain data; getrusage fills it and has no other memory effects.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: ru is a valid out-pointer for the call's duration.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(ru.ru_utime) + ns(ru.ru_stime)
+}
+
+/// Runs a command to completion: its wall time and its CPU time (with every process it
+/// waited for), in ns. The command's stdout is discarded; its stderr is shown only when it
+/// fails.
+fn run_timed(cmd: &mut Command) -> Result<(u64, u64)> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let cpu = children_cpu_ns();
+    let start = now_ns();
+    let out = cmd.output().context("cannot start the command")?;
+    let end = now_ns();
+    let cpu = children_cpu_ns().saturating_sub(cpu);
+    if !out.status.success() {
+        bail!(
+            "{:?} failed ({}): {}",
+            cmd.get_program(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok((end - start, cpu))
 }
 
 /// Runs a setup command to completion; its output is shown only when it fails.
@@ -500,4 +552,44 @@ pub fn launches(
         Err(_) => skipped.push(format!("proot_{name}: proot is not installed")),
     }
     (rows, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleave_runs_each_row_once_per_round_after_a_warm_up_round() {
+        let mut order = Vec::new();
+        let samples = interleave(3, 4, |i| {
+            order.push(i);
+            Ok(order.len())
+        })
+        .expect("no row fails");
+        // The warm-up round, then rounds starting one row further each time.
+        assert_eq!(
+            order,
+            [0, 1, 2, 0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2],
+            "round-robin order"
+        );
+        // Each row keeps its own timed samples (the warm-up's are not among them).
+        assert_eq!(
+            samples,
+            [vec![4, 9, 11, 13], vec![5, 7, 12, 14], vec![6, 8, 10, 15]]
+        );
+    }
+
+    #[test]
+    fn interleave_stops_at_the_first_failing_row() {
+        let mut runs = 0;
+        let r = interleave(2, 3, |i| {
+            runs += 1;
+            if runs == 4 && i == 1 {
+                bail!("row 1 failed")
+            }
+            Ok(())
+        });
+        assert!(r.is_err_and(|e| e.to_string() == "row 1 failed"));
+        assert_eq!(runs, 4);
+    }
 }
