@@ -7,7 +7,8 @@
 //! are written as `{"bytes": "<base64>"}` ([`super::record::path_json`]). The schema is
 //! docs/audit.schema.json; docs/audit.md describes each kind. A call the broker decided is a
 //! [`super::CallRecord`] (built on the calling thread, turned into JSON on the writer's); a
-//! call the shim reported is a [`ReportedCallRecord`].
+//! call the shim reported is a [`ReportedCallRecord`] (written by hand on the hot path,
+//! [`super::lines`], to the same object).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -396,13 +397,13 @@ impl Serialize for Who {
 /// JSON value): thousands of these are written per second.
 #[derive(Debug)]
 pub struct ReportedCallRecord {
-    time: SystemTime,
-    pid: i32,
-    call: ReportedCall,
-    flags: i32,
-    result: Result<i32, i32>,
-    path: Vec<u8>,
-    rule: Option<Arc<str>>,
+    pub(super) time: SystemTime,
+    pub(super) pid: i32,
+    pub(super) call: ReportedCall,
+    pub(super) flags: i32,
+    pub(super) result: Result<i32, i32>,
+    pub(super) path: Vec<u8>,
+    pub(super) rule: Option<Arc<str>>,
 }
 
 impl ReportedCallRecord {

@@ -10,6 +10,7 @@
 
 pub mod event;
 pub mod flags;
+mod lines;
 pub mod process;
 pub mod record;
 pub mod reports;

@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
+use super::lines::JsonLines;
 use super::text;
 
 /// Records waiting to be written before callers are made to wait (or records are dropped).
@@ -112,6 +113,7 @@ enum Open {
         path: PathBuf,
         fsync: bool,
         out: BufWriter<File>,
+        lines: JsonLines,
     },
     Stream(Box<dyn Write + Send>),
     Syslog(UnixDatagram),
@@ -182,6 +184,7 @@ impl Sink {
                 out: BufWriter::with_capacity(FILE_BUFFER, open_file(&path, NEW_FILE_MODE)?),
                 path,
                 fsync,
+                lines: JsonLines::default(),
             },
             Sink::Stderr => Open::Stream(Box::new(std::io::stderr())),
             Sink::Syslog => {
@@ -257,8 +260,8 @@ impl Open {
         time: std::time::SystemTime,
     ) {
         match (format, self) {
-            (Format::Json, Open::File { out, .. }) => {
-                let _ = super::event::write_json_line(out, ev, sandbox, time);
+            (Format::Json, Open::File { out, lines, .. }) => {
+                let _ = lines.write(out, ev, sandbox, time);
             }
             (format, open) => open.write(format, &super::event::to_value(ev, sandbox, time)),
         }
