@@ -50,7 +50,7 @@ impl JsonLines {
         let Ok(since) = time.duration_since(UNIX_EPOCH) else {
             return false;
         };
-        let Ok(path) = std::str::from_utf8(&r.path) else {
+        let Ok(path) = std::str::from_utf8(r.path()) else {
             return false;
         };
         let secs = since.as_secs();
@@ -243,10 +243,7 @@ mod tests {
                                 result,
                                 path,
                             };
-                            let ev = Event::Call(Box::new(ReportedCallRecord::new(
-                                &report,
-                                rule.clone(),
-                            )));
+                            let ev = Event::Call(ReportedCallRecord::new(&report, rule.clone()));
                             let got = line_of(&mut lines, &ev, sandbox, time);
                             let want = super::super::event::to_value(&ev, sandbox, time);
                             assert_eq!(got, want, "{report:?} rule {rule:?} sandbox {sandbox}");

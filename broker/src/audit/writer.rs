@@ -38,8 +38,9 @@ pub enum Format {
 pub(super) enum Msg {
     /// One typed record, its sandbox and its time, turned into JSON here.
     Event(Box<super::Event>, u64, std::time::SystemTime),
-    /// Typed records of one sandbox, each with its time (the report ring's drain).
-    Events(Vec<(super::Event, std::time::SystemTime)>, u64),
+    /// Typed records of one sandbox, each with its time (the report ring's drain), and
+    /// where to hand the emptied vector back for reuse.
+    Events(super::Batch, u64, Option<SyncSender<super::Batch>>),
     /// One call record and its sandbox, turned into JSON here, off the calling thread.
     Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
@@ -379,9 +380,14 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
             }
             match msg {
                 Msg::Event(ev, sandbox, time) => out.write_event(format, &ev, sandbox, time),
-                Msg::Events(evs, sandbox) => {
+                Msg::Events(mut evs, sandbox, back) => {
                     for (ev, time) in &evs {
                         out.write_event(format, ev, sandbox, *time);
+                    }
+                    if let Some(back) = back {
+                        evs.clear();
+                        // No room: the drain has spares enough; this one is freed.
+                        let _ = back.try_send(evs);
                     }
                 }
                 Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
