@@ -8,6 +8,9 @@
 //!
 //! * `stat_open`: a Python script making 2,000 `stat` + `open` pairs on 100 files of its
 //!   working directory.
+//!
+//! The Python rows run the interpreter that `python3` on `PATH` resolves to (found once,
+//! natively), not a version manager's shim script in front of it.
 //! * `find_4000`, `du_4000`, `tar_4000`, `rm_r_4000`: `find`, `du -s`, `tar cf` and `rm -r`
 //!   over a tree of 4,000 files in 40 directories (`rm -r` on a fresh copy each run, made
 //!   natively and untimed): tree walks, whose calls are relative to directory fds.
@@ -44,7 +47,7 @@ pub struct Program {
     /// The result names' suffix: `native_{name}`, `run_{name}`.
     pub name: &'static str,
     /// The command and its arguments.
-    pub argv: &'static [&'static str],
+    pub argv: Vec<OsString>,
     /// Its working directory (read-write under the default policy, which grants `$PWD`).
     pub dir: PathBuf,
     /// Environment changes for every run: set (`Some`) or removed (`None`).
@@ -83,7 +86,7 @@ pub struct Skipped {
 }
 
 impl Program {
-    fn command(&self, argv: &[&str], launch: &Launch) -> Command {
+    fn command<S: AsRef<OsStr>>(&self, argv: &[S], launch: &Launch) -> Command {
         let mut c = match launch {
             Launch::Arbiter { exe, flags } => {
                 let mut c = Command::new(exe);
@@ -91,7 +94,7 @@ impl Program {
                 c
             }
             Launch::Native => {
-                let mut c = Command::new(argv[0]);
+                let mut c = Command::new(&argv[0]);
                 c.args(&argv[1..]);
                 c
             }
@@ -127,7 +130,7 @@ impl Program {
                 run_quietly(&mut self.command(reset, &Launch::Native))
                     .with_context(|| format!("{name}: the reset before the run failed"))?;
             }
-            let t = run_timed(&mut self.command(self.argv, launch))
+            let t = run_timed(&mut self.command(&self.argv, launch))
                 .with_context(|| format!("{name} failed"))?;
             after()?;
             Ok(t)
@@ -212,6 +215,33 @@ fn run_timed(cmd: &mut Command) -> Result<(u64, u64)> {
     Ok((end - start, cpu))
 }
 
+/// An argv of static words.
+fn argv(words: &[&str]) -> Vec<OsString> {
+    words.iter().map(OsString::from).collect()
+}
+
+/// The interpreter `python3` on `PATH` runs, resolved once (natively) to its real path, so
+/// that the Python rows time Python and not a version manager's shim in front of it (pyenv's
+/// `python3` is a bash script that starts a dozen processes before the interpreter);
+/// `python3` itself when it cannot tell.
+fn python3() -> OsString {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; sys.stdout.write(os.path.realpath(sys.executable))",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() && o.stdout.starts_with(b"/") => {
+            use std::os::unix::ffi::OsStringExt;
+            OsString::from_vec(o.stdout)
+        }
+        _ => "python3".into(),
+    }
+}
+
 /// Runs a setup command to completion; its output is shown only when it fails.
 fn run_quietly(cmd: &mut Command) -> Result<()> {
     let out = cmd
@@ -245,10 +275,11 @@ fn missing(tools: &[&str]) -> Option<String> {
 /// `quick` takes fewer runs of each.
 pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
     let runs = |full: usize, fewer: usize| if quick { fewer } else { full };
+    let python = python3();
     let mut programs = vec![
         Program {
             name: "true",
-            argv: &["/bin/true"],
+            argv: argv(&["/bin/true"]),
             dir: root.to_path_buf(),
             env: Vec::new(),
             reset: None,
@@ -257,14 +288,14 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
         },
         Program {
             name: "python",
-            argv: &["python3", "-c", "pass"],
+            argv: vec![python.clone(), "-c".into(), "pass".into()],
             dir: root.to_path_buf(),
             env: Vec::new(),
             reset: None,
             iters: runs(10, 3),
             audit_workload: false,
         },
-        stat_open(root, runs(10, 3))?,
+        stat_open(root, &python, runs(10, 3))?,
     ];
     let mut skipped = Vec::new();
     match missing(&["git"]) {
@@ -310,7 +341,7 @@ fn git_status(root: &Path, iters: usize) -> Result<Program> {
     std::fs::create_dir_all(&repo)?;
     let program = Program {
         name: "git_status",
-        argv: &["git", "status"],
+        argv: argv(&["git", "status"]),
         dir: repo.clone(),
         env: vec![
             ("HOME", Some(home.into_os_string())),
@@ -399,7 +430,7 @@ fn make(root: &Path, iters: usize) -> Result<Program> {
     std::fs::write(dir.join("Makefile"), makefile)?;
     Ok(Program {
         name: "make",
-        argv: &["make", "-j2"],
+        argv: argv(&["make", "-j2"]),
         dir,
         // A make running the bench must not hand its jobserver or flags down.
         env: vec![("MAKEFLAGS", None), ("MFLAGS", None), ("MAKELEVEL", None)],
@@ -427,9 +458,9 @@ fn tree_walks(root: &Path, iters: usize) -> Result<Vec<Program>> {
             std::fs::write(sub.join(format!("f{f:03}.txt")), [b'x'; 100])?;
         }
     }
-    let program = |name, argv, reset| Program {
+    let program = |name, args: &[&str], reset| Program {
         name,
-        argv,
+        argv: argv(args),
         dir: dir.clone(),
         env: Vec::new(),
         reset,
@@ -453,7 +484,7 @@ const STAT_OPEN_FILES: usize = 100;
 
 /// `stat_open` in `root/stat_open`: 2,000 `os.stat` + `open().close()` pairs over
 /// [`STAT_OPEN_FILES`] files.
-fn stat_open(root: &Path, iters: usize) -> Result<Program> {
+fn stat_open(root: &Path, python: &OsStr, iters: usize) -> Result<Program> {
     let dir = root.join("stat_open");
     std::fs::create_dir_all(&dir)?;
     for i in 0..STAT_OPEN_FILES {
@@ -461,10 +492,10 @@ fn stat_open(root: &Path, iters: usize) -> Result<Program> {
     }
     Ok(Program {
         name: "stat_open",
-        argv: &[
-            "python3",
-            "-c",
-            "import os\nfor i in range(2000):\n    p = 'f%03d' % (i % 100)\n    os.stat(p)\n    open(p).close()\n",
+        argv: vec![
+            python.to_owned(),
+            "-c".into(),
+            "import os\nfor i in range(2000):\n    p = 'f%03d' % (i % 100)\n    os.stat(p)\n    open(p).close()\n".into(),
         ],
         dir,
         env: Vec::new(),

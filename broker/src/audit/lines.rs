@@ -6,6 +6,7 @@
 //! reported call can take, and falls back to the serde serializer for a path or rule that
 //! is not UTF-8.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,7 +26,14 @@ pub struct JsonLines {
     second: Option<(u64, [u8; 19])>,
     /// The last sandbox id formatted (16 hex digits), and which it is.
     sandbox: Option<(u64, [u8; 16])>,
+    /// The `args` fields after the path (`,"flags":[…]`, and `"mode"` for access), by call
+    /// and flags: the flags a fast path answers are few, so this stays small (and is
+    /// cleared should it not).
+    flags: HashMap<(u8, i32), Vec<u8>>,
 }
+
+/// Entries of [`JsonLines::flags`] before it is cleared.
+const FLAGS_CACHED: usize = 64;
 
 impl JsonLines {
     /// Writes `event` of `sandbox` at `time` as one line to `out`.
@@ -79,35 +87,33 @@ impl JsonLines {
                 h
             }
         };
+        if self.flags.len() >= FLAGS_CACHED {
+            self.flags.clear();
+        }
+        let args = self
+            .flags
+            .entry((r.call as u8, r.flags))
+            .or_insert_with(|| args_after_path(r.call, r.flags));
         let l = &mut self.line;
         l.clear();
-        let _ = write!(l, "{{\"v\":{AUDIT_VERSION},\"time\":\"");
+        l.extend_from_slice(b"{\"v\":");
+        int(l, i64::from(AUDIT_VERSION));
+        l.extend_from_slice(b",\"time\":\"");
         l.extend_from_slice(&date);
-        let _ = write!(l, ".{:06}Z\",\"sandbox\":\"", since.subsec_micros());
-        l.extend_from_slice(&hex);
-        let _ = write!(
-            l,
-            "\",\"type\":\"call\",\"reported\":true,\"pid\":{},\"transport\":\"shim\",\"call\":\"{}\",\"args\":{{\"path\":",
-            r.pid,
-            r.call.name()
-        );
-        string(l, path);
-        match r.call {
-            ReportedCall::Open => {
-                l.extend_from_slice(b",\"flags\":");
-                names(l, &flags::open_flags(r.flags));
-            }
-            ReportedCall::Stat => {
-                l.extend_from_slice(b",\"flags\":");
-                names(l, &flags::at_flags(r.flags, false));
-            }
-            ReportedCall::Access => {
-                l.extend_from_slice(b",\"mode\":");
-                names(l, &flags::access_mode(libc::F_OK));
-                l.extend_from_slice(b",\"flags\":");
-                names(l, &flags::at_flags(r.flags, true));
-            }
+        l.push(b'.');
+        let micros = since.subsec_micros();
+        for shift in [100_000, 10_000, 1_000, 100, 10, 1] {
+            l.push(b'0' + (micros / shift % 10) as u8);
         }
+        l.extend_from_slice(b"Z\",\"sandbox\":\"");
+        l.extend_from_slice(&hex);
+        l.extend_from_slice(b"\",\"type\":\"call\",\"reported\":true,\"pid\":");
+        int(l, i64::from(r.pid));
+        l.extend_from_slice(b",\"transport\":\"shim\",\"call\":");
+        string(l, r.call.name());
+        l.extend_from_slice(b",\"args\":{\"path\":");
+        string(l, path);
+        l.extend_from_slice(args);
         l.extend_from_slice(b"},\"decision\":\"allow\"");
         if let Some(rule) = &r.rule {
             l.extend_from_slice(b",\"rule\":");
@@ -115,7 +121,9 @@ impl JsonLines {
         }
         match r.result {
             Ok(v) => {
-                let _ = write!(l, ",\"result\":{{\"value\":{v}}}}}");
+                l.extend_from_slice(b",\"result\":{\"value\":");
+                int(l, i64::from(v));
+                l.extend_from_slice(b"}}");
             }
             Err(e) => {
                 l.extend_from_slice(b",\"result\":{\"errno\":");
@@ -129,6 +137,47 @@ impl JsonLines {
         l.push(b'\n');
         true
     }
+}
+
+/// The `args` fields of a reported call after its path.
+fn args_after_path(call: ReportedCall, at_or_open: i32) -> Vec<u8> {
+    let mut l = Vec::new();
+    match call {
+        ReportedCall::Open => {
+            l.extend_from_slice(b",\"flags\":");
+            names(&mut l, &flags::open_flags(at_or_open));
+        }
+        ReportedCall::Stat => {
+            l.extend_from_slice(b",\"flags\":");
+            names(&mut l, &flags::at_flags(at_or_open, false));
+        }
+        ReportedCall::Access => {
+            l.extend_from_slice(b",\"mode\":");
+            names(&mut l, &flags::access_mode(libc::F_OK));
+            l.extend_from_slice(b",\"flags\":");
+            names(&mut l, &flags::at_flags(at_or_open, true));
+        }
+    }
+    l
+}
+
+/// A decimal integer.
+fn int(l: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        l.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    l.extend_from_slice(&digits[i..]);
 }
 
 /// A JSON array of names (flag and mode names: plain ASCII words, escaped all the same).
@@ -214,6 +263,9 @@ mod tests {
                 Err(libc::ENOENT),
             ),
             (ReportedCall::Stat, 0, Ok(0)),
+            (ReportedCall::Open, libc::O_RDONLY, Ok(i32::MAX)),
+            (ReportedCall::Open, libc::O_RDONLY, Ok(-7)), // not a result the ring lets through
+            (ReportedCall::Open, libc::O_RDONLY, Err(i32::MIN)),
             (
                 ReportedCall::Stat,
                 libc::AT_SYMLINK_NOFOLLOW,
@@ -237,7 +289,7 @@ mod tests {
                         for sandbox in [0u64, 0xab, u64::MAX] {
                             let report = Report {
                                 time_ns: time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64,
-                                pid: 4242,
+                                pid: [1, 4242, i32::MAX][n % 3],
                                 call,
                                 flags,
                                 result,
