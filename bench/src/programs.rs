@@ -222,7 +222,7 @@ fn argv(words: &[&str]) -> Vec<OsString> {
 
 /// The interpreter `python3` on `PATH` runs, resolved once (natively) to its real path, so
 /// that the Python rows time Python and not a version manager's shim in front of it (pyenv's
-/// `python3` is a bash script that starts a dozen processes before the interpreter);
+/// `python3` is a bash script that runs some 40 programs before the interpreter);
 /// `python3` itself when it cannot tell.
 fn python3() -> OsString {
     let out = Command::new("python3")
