@@ -16,9 +16,11 @@
 //!    covers under `arbiter run --no-fast-path --decider 'arbiter-bench decider'`: every
 //!    call is answered by an external decider over the JSON-lines protocol.
 //! 4. Whole programs ([`programs`]): start-up (`run_true`, `run_python`), `git status` in
-//!    a 5,000-file repository (`run_git_status`) and `make -j2` of a small C project
-//!    (`run_make`), each against its `native_*` run; then the broker's resident memory
-//!    with 1 and 100 idle registered channels.
+//!    a 5,000-file repository (`run_git_status`), `make -j2` of a small C project
+//!    (`run_make`), the stat+open script and the tree walks, each against its `native_*`
+//!    run; the rows of one program (native, `run`, the audit levels, the reference
+//!    sandboxes) run interleaved, one run of each per round, so their ratios are side by
+//!    side; then the broker's resident memory with 1 and 100 idle registered channels.
 //!
 //! [`crate::plot`] draws a report's p50 latencies per call family as an SVG.
 //!
@@ -90,6 +92,7 @@ fn entry(name: impl Into<String>, s: Summary) -> Entry {
         ops_per_s: Some(s.ops_per_s),
         n: s.n,
         bytes: None,
+        cpu_p50_ns: None,
     }
 }
 
@@ -303,14 +306,23 @@ pub fn run(opts: &Options) -> Result<Report> {
             progress("");
             eprintln!("arbiter bench: skipping {reason}");
         }
-        for (name, launch) in rows {
-            progress(&name);
-            let summary = program
-                .time(&launch)
-                .with_context(|| format!("{name} failed"))?;
-            push(entry(name, summary));
-            // Each row starts with an empty log, so its size does not grow from run to run.
+        // The rows compared with each other run interleaved, one run of each per round
+        // (programs::interleave), so the machine's drift lands on all of them alike.
+        progress(&format!(
+            "{} ({} rows interleaved)",
+            program.name,
+            rows.len()
+        ));
+        let timed = program.time_rows(&rows, || {
+            // Each run starts with an empty log, so its size does not grow from run to run.
             let _ = std::fs::remove_file(&audit_log);
+            Ok(())
+        })?;
+        for ((name, _), t) in rows.into_iter().zip(timed) {
+            push(Entry {
+                cpu_p50_ns: t.cpu_p50_ns,
+                ..entry(name, t.wall)
+            });
         }
     }
 

@@ -319,6 +319,7 @@ mod tests {
             ops_per_s: Some(1e9 / p50_ns as f64),
             n: 100,
             bytes: None,
+            cpu_p50_ns: None,
         }
     }
 

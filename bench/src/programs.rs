@@ -8,6 +8,9 @@
 //!
 //! * `stat_open`: a Python script making 2,000 `stat` + `open` pairs on 100 files of its
 //!   working directory.
+//!
+//! The Python rows run the interpreter that `python3` on `PATH` resolves to (found once,
+//! natively), not a version manager's shim script in front of it.
 //! * `find_4000`, `du_4000`, `tar_4000`, `rm_r_4000`: `find`, `du -s`, `tar cf` and `rm -r`
 //!   over a tree of 4,000 files in 40 directories (`rm -r` on a fresh copy each run, made
 //!   natively and untimed): tree walks, whose calls are relative to directory fds.
@@ -44,14 +47,14 @@ pub struct Program {
     /// The result names' suffix: `native_{name}`, `run_{name}`.
     pub name: &'static str,
     /// The command and its arguments.
-    pub argv: &'static [&'static str],
+    pub argv: Vec<OsString>,
     /// Its working directory (read-write under the default policy, which grants `$PWD`).
     pub dir: PathBuf,
     /// Environment changes for every run: set (`Some`) or removed (`None`).
     pub env: Vec<(&'static str, Option<OsString>)>,
     /// Run natively, untimed, before each run (`make clean`).
     pub reset: Option<&'static [&'static str]>,
-    /// Timed runs (after one untimed warm-up run).
+    /// Timed rounds (after one untimed warm-up round): each row runs once per round.
     pub iters: usize,
     /// Also timed with an audit log and under the reference sandboxes.
     pub audit_workload: bool,
@@ -83,7 +86,7 @@ pub struct Skipped {
 }
 
 impl Program {
-    fn command(&self, argv: &[&str], launch: &Launch) -> Command {
+    fn command<S: AsRef<OsStr>>(&self, argv: &[S], launch: &Launch) -> Command {
         let mut c = match launch {
             Launch::Arbiter { exe, flags } => {
                 let mut c = Command::new(exe);
@@ -91,7 +94,7 @@ impl Program {
                 c
             }
             Launch::Native => {
-                let mut c = Command::new(argv[0]);
+                let mut c = Command::new(&argv[0]);
                 c.args(&argv[1..]);
                 c
             }
@@ -111,53 +114,132 @@ impl Program {
         c
     }
 
-    /// Times the program launched as `launch` says.
-    pub fn time(&self, launch: &Launch) -> Result<Summary> {
-        wall_time(
-            || self.command(self.argv, launch),
-            || match self.reset {
-                Some(reset) => run_quietly(&mut self.command(reset, &Launch::Native)),
-                None => Ok(()),
-            },
-            self.iters,
-        )
+    /// Times every row of the program side by side: one untimed warm-up round, then
+    /// [`Program::iters`] timed rounds, each running every row once (see [`interleave`]),
+    /// so that whatever else the machine is doing lands on all rows alike. `after` runs,
+    /// untimed, after each run (the bench empties the audit log there). Returns one
+    /// [`Timed`] per row, in the order of `rows`.
+    pub fn time_rows(
+        &self,
+        rows: &[(String, Launch)],
+        mut after: impl FnMut() -> Result<()>,
+    ) -> Result<Vec<Timed>> {
+        let samples = interleave(rows.len(), self.iters, |i| {
+            let (name, launch) = &rows[i];
+            if let Some(reset) = self.reset {
+                run_quietly(&mut self.command(reset, &Launch::Native))
+                    .with_context(|| format!("{name}: the reset before the run failed"))?;
+            }
+            let t = run_timed(&mut self.command(&self.argv, launch))
+                .with_context(|| format!("{name} failed"))?;
+            after()?;
+            Ok(t)
+        })?;
+        Ok(samples
+            .into_iter()
+            .map(|row| {
+                let mut wall: Vec<u64> = row.iter().map(|s| s.0).collect();
+                let mut cpu: Vec<u64> = row.iter().map(|s| s.1).collect();
+                let total = wall.iter().sum();
+                cpu.sort_unstable();
+                Timed {
+                    wall: summarize(&mut wall, total),
+                    cpu_p50_ns: cpu.get(cpu.len().saturating_sub(1) / 2).copied(),
+                }
+            })
+            .collect())
     }
 }
 
-/// Wall time of `iters` runs of a command, each after `before` (untimed), following one
-/// untimed warm-up run. The command's stdout is discarded; its stderr is shown only when it
-/// fails.
-pub fn wall_time(
-    mut make: impl FnMut() -> Command,
-    mut before: impl FnMut() -> Result<()>,
-    iters: usize,
-) -> Result<Summary> {
-    let mut go = || -> Result<u64> {
-        before()?;
-        let mut cmd = make();
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let start = now_ns();
-        let out = cmd.output().context("cannot start the command")?;
-        let end = now_ns();
-        if !out.status.success() {
-            bail!(
-                "{:?} failed ({}): {}",
-                cmd.get_program(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(end - start)
-    };
-    go()?;
-    let mut samples = Vec::with_capacity(iters);
-    let start = now_ns();
-    for _ in 0..iters {
-        samples.push(go()?);
+/// One row's figures from [`Program::time_rows`].
+#[derive(Debug, Clone)]
+pub struct Timed {
+    /// Wall time per run; `ops_per_s` is runs per second of this row's own runs.
+    pub wall: Summary,
+    /// Median CPU time per run (user + system of the command and every process it waited
+    /// for: for `arbiter run`, the broker and the program), `None` without samples.
+    pub cpu_p50_ns: Option<u64>,
+}
+
+/// Runs `rows` rows round-robin: one untimed warm-up round, then `rounds` rounds in which
+/// every row runs once, the starting row moving by one each round (so that no row always
+/// follows the same neighbour). Returns each row's samples, in round order.
+pub fn interleave<T>(
+    rows: usize,
+    rounds: usize,
+    mut run: impl FnMut(usize) -> Result<T>,
+) -> Result<Vec<Vec<T>>> {
+    for i in 0..rows {
+        run(i)?;
     }
-    Ok(summarize(&mut samples, now_ns() - start))
+    let mut samples: Vec<Vec<T>> = (0..rows).map(|_| Vec::with_capacity(rounds)).collect();
+    for round in 0..rounds {
+        for k in 0..rows {
+            let i = (round + k) % rows;
+            samples[i].push(run(i)?);
+        }
+    }
+    Ok(samples)
+}
+
+/// CPU time (user + system) of the children this process has waited for, in ns.
+fn children_cpu_ns() -> u64 {
+    // SAFETY: rusage is plain data; getrusage fills it and has no other memory effects.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: ru is a valid out-pointer for the call's duration.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(ru.ru_utime) + ns(ru.ru_stime)
+}
+
+/// Runs a command to completion: its wall time and its CPU time (with every process it
+/// waited for), in ns. The command's stdout is discarded; its stderr is shown only when it
+/// fails.
+fn run_timed(cmd: &mut Command) -> Result<(u64, u64)> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let cpu = children_cpu_ns();
+    let start = now_ns();
+    let out = cmd.output().context("cannot start the command")?;
+    let end = now_ns();
+    let cpu = children_cpu_ns().saturating_sub(cpu);
+    if !out.status.success() {
+        bail!(
+            "{:?} failed ({}): {}",
+            cmd.get_program(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok((end - start, cpu))
+}
+
+/// An argv of static words.
+fn argv(words: &[&str]) -> Vec<OsString> {
+    words.iter().map(OsString::from).collect()
+}
+
+/// The interpreter `python3` on `PATH` runs, resolved once (natively) to its real path, so
+/// that the Python rows time Python and not a version manager's shim in front of it (pyenv's
+/// `python3` is a bash script that runs some 40 programs before the interpreter);
+/// `python3` itself when it cannot tell.
+fn python3() -> OsString {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; sys.stdout.write(os.path.realpath(sys.executable))",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() && o.stdout.starts_with(b"/") => {
+            use std::os::unix::ffi::OsStringExt;
+            OsString::from_vec(o.stdout)
+        }
+        _ => "python3".into(),
+    }
 }
 
 /// Runs a setup command to completion; its output is shown only when it fails.
@@ -193,10 +275,11 @@ fn missing(tools: &[&str]) -> Option<String> {
 /// `quick` takes fewer runs of each.
 pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
     let runs = |full: usize, fewer: usize| if quick { fewer } else { full };
+    let python = python3();
     let mut programs = vec![
         Program {
             name: "true",
-            argv: &["/bin/true"],
+            argv: argv(&["/bin/true"]),
             dir: root.to_path_buf(),
             env: Vec::new(),
             reset: None,
@@ -205,14 +288,14 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
         },
         Program {
             name: "python",
-            argv: &["python3", "-c", "pass"],
+            argv: vec![python.clone(), "-c".into(), "pass".into()],
             dir: root.to_path_buf(),
             env: Vec::new(),
             reset: None,
             iters: runs(10, 3),
             audit_workload: false,
         },
-        stat_open(root, runs(10, 3))?,
+        stat_open(root, &python, runs(10, 3))?,
     ];
     let mut skipped = Vec::new();
     match missing(&["git"]) {
@@ -258,7 +341,7 @@ fn git_status(root: &Path, iters: usize) -> Result<Program> {
     std::fs::create_dir_all(&repo)?;
     let program = Program {
         name: "git_status",
-        argv: &["git", "status"],
+        argv: argv(&["git", "status"]),
         dir: repo.clone(),
         env: vec![
             ("HOME", Some(home.into_os_string())),
@@ -347,7 +430,7 @@ fn make(root: &Path, iters: usize) -> Result<Program> {
     std::fs::write(dir.join("Makefile"), makefile)?;
     Ok(Program {
         name: "make",
-        argv: &["make", "-j2"],
+        argv: argv(&["make", "-j2"]),
         dir,
         // A make running the bench must not hand its jobserver or flags down.
         env: vec![("MAKEFLAGS", None), ("MFLAGS", None), ("MAKELEVEL", None)],
@@ -375,9 +458,9 @@ fn tree_walks(root: &Path, iters: usize) -> Result<Vec<Program>> {
             std::fs::write(sub.join(format!("f{f:03}.txt")), [b'x'; 100])?;
         }
     }
-    let program = |name, argv, reset| Program {
+    let program = |name, args: &[&str], reset| Program {
         name,
-        argv,
+        argv: argv(args),
         dir: dir.clone(),
         env: Vec::new(),
         reset,
@@ -401,7 +484,7 @@ const STAT_OPEN_FILES: usize = 100;
 
 /// `stat_open` in `root/stat_open`: 2,000 `os.stat` + `open().close()` pairs over
 /// [`STAT_OPEN_FILES`] files.
-fn stat_open(root: &Path, iters: usize) -> Result<Program> {
+fn stat_open(root: &Path, python: &OsStr, iters: usize) -> Result<Program> {
     let dir = root.join("stat_open");
     std::fs::create_dir_all(&dir)?;
     for i in 0..STAT_OPEN_FILES {
@@ -409,10 +492,10 @@ fn stat_open(root: &Path, iters: usize) -> Result<Program> {
     }
     Ok(Program {
         name: "stat_open",
-        argv: &[
-            "python3",
-            "-c",
-            "import os\nfor i in range(2000):\n    p = 'f%03d' % (i % 100)\n    os.stat(p)\n    open(p).close()\n",
+        argv: vec![
+            python.to_owned(),
+            "-c".into(),
+            "import os\nfor i in range(2000):\n    p = 'f%03d' % (i % 100)\n    os.stat(p)\n    open(p).close()\n".into(),
         ],
         dir,
         env: Vec::new(),
@@ -500,4 +583,44 @@ pub fn launches(
         Err(_) => skipped.push(format!("proot_{name}: proot is not installed")),
     }
     (rows, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleave_runs_each_row_once_per_round_after_a_warm_up_round() {
+        let mut order = Vec::new();
+        let samples = interleave(3, 4, |i| {
+            order.push(i);
+            Ok(order.len())
+        })
+        .expect("no row fails");
+        // The warm-up round, then rounds starting one row further each time.
+        assert_eq!(
+            order,
+            [0, 1, 2, 0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2],
+            "round-robin order"
+        );
+        // Each row keeps its own timed samples (the warm-up's are not among them).
+        assert_eq!(
+            samples,
+            [vec![4, 9, 11, 13], vec![5, 7, 12, 14], vec![6, 8, 10, 15]]
+        );
+    }
+
+    #[test]
+    fn interleave_stops_at_the_first_failing_row() {
+        let mut runs = 0;
+        let r = interleave(2, 3, |i| {
+            runs += 1;
+            if runs == 4 && i == 1 {
+                bail!("row 1 failed")
+            }
+            Ok(())
+        });
+        assert!(r.is_err_and(|e| e.to_string() == "row 1 failed"));
+        assert_eq!(runs, 4);
+    }
 }

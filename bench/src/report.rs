@@ -5,8 +5,8 @@
 //!  "results": [{"name": "bare_rt", "p50_ns": 8000, "p99_ns": 15000, "ops_per_s": 120000.0, "n": 20000},
 //!              {"name": "broker_rss_1", "bytes": 5242880, "n": 1}]}
 //! ```
-//! Latency entries carry `p50_ns`, `p99_ns`, `ops_per_s` and `n`; memory entries carry
-//! `bytes` and `n` (samples taken). Readers should ignore fields they do not know.
+//! Latency entries carry `p50_ns`, `p99_ns`, `ops_per_s` and `n`; whole-program entries
+//! also `cpu_p50_ns`; memory entries carry `bytes` and `n` (samples taken). Readers should ignore fields they do not know.
 
 use std::fmt::Write;
 
@@ -62,6 +62,10 @@ pub struct Entry {
     /// Memory in bytes (memory entries only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Median CPU time per run, user + system of the command and every process it waited
+    /// for (whole-program entries only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_p50_ns: Option<u64>,
 }
 
 impl Entry {
@@ -74,6 +78,7 @@ impl Entry {
             ops_per_s: None,
             n: 1,
             bytes: Some(bytes),
+            cpu_p50_ns: None,
         }
     }
 }
@@ -115,6 +120,13 @@ impl Report {
 
     fn p50(&self, name: &str) -> Option<f64> {
         self.get(name).and_then(|e| e.p50_ns).map(|v| v as f64)
+    }
+
+    fn cpu_p50(&self, name: &str) -> Option<f64> {
+        self.get(name)
+            .and_then(|e| e.cpu_p50_ns)
+            .filter(|&v| v > 0)
+            .map(|v| v as f64)
     }
 
     fn ops(&self, name: &str) -> Option<f64> {
@@ -176,6 +188,25 @@ impl Report {
                 &format!("run_{w}"),
                 Some(1.10),
             );
+        }
+        // The same ratios in CPU time (arbiter, its broker and the program), which a busy
+        // machine disturbs much less than wall time; no targets (the issue's are wall).
+        for w in ["git_status", "stat_open"] {
+            let native = format!("native_{w}");
+            for (a, b) in [
+                (format!("run_{w}"), native.clone()),
+                (format!("run_audit_all_{w}"), native.clone()),
+                (format!("run_audit_deny_{w}"), format!("run_{w}")),
+            ] {
+                if let (Some(x), Some(y)) = (self.cpu_p50(&a), self.cpu_p50(&b)) {
+                    out.push(Ratio {
+                        label: format!("{a} / {b} (cpu p50)"),
+                        value: x / y,
+                        target: None,
+                        unit: "×",
+                    });
+                }
+            }
         }
         for kind in [
             "open",

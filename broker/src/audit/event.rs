@@ -7,12 +7,13 @@
 //! are written as `{"bytes": "<base64>"}` ([`super::record::path_json`]). The schema is
 //! docs/audit.schema.json; docs/audit.md describes each kind. A call the broker decided is a
 //! [`super::CallRecord`] (built on the calling thread, turned into JSON on the writer's); a
-//! call the shim reported is a [`ReportedCallRecord`].
+//! call the shim reported is a [`ReportedCallRecord`] (written by hand on the hot path,
+//! [`super::lines`], to the same object).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use arbiter_protocol::ring::{Report, ReportedCall};
+use arbiter_protocol::ring::{Report, ReportedCall, REPORT_PATH_MAX};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -22,6 +23,7 @@ use crate::core::errno::Errno;
 /// One audit record that is not a brokered call.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // Call is inline on purpose: see its doc
 pub enum Event {
     /// The sandbox started (`arbiter run`, or a sandbox of `arbiter serve`).
     Start(Box<Start>),
@@ -41,8 +43,10 @@ pub enum Event {
     DeciderError(Box<DeciderError>),
     /// A daemon's lifecycle (`arbiter serve`).
     Lifecycle(Lifecycle),
-    /// A call the shim answered in-process and reported (`"reported": true`).
-    Call(Box<ReportedCallRecord>),
+    /// A call the shim answered in-process and reported (`"reported": true`). Kept
+    /// inline (no box): thousands are written per second, and a batch of them from the
+    /// report ring is then one allocation, which the writer hands back for reuse.
+    Call(ReportedCallRecord),
     /// A report-ring slot that is not a report the shim could have written.
     InvalidReport(InvalidReport),
     /// What was lost or refused on the way to the log.
@@ -396,28 +400,42 @@ impl Serialize for Who {
 /// JSON value): thousands of these are written per second.
 #[derive(Debug)]
 pub struct ReportedCallRecord {
-    time: SystemTime,
-    pid: i32,
-    call: ReportedCall,
-    flags: i32,
-    result: Result<i32, i32>,
-    path: Vec<u8>,
-    rule: Option<Arc<str>>,
+    pub(super) time: SystemTime,
+    pub(super) pid: i32,
+    pub(super) call: ReportedCall,
+    pub(super) flags: i32,
+    pub(super) result: Result<i32, i32>,
+    /// The path's bytes (the first `path_len`): inline, as the slot had them.
+    path: [u8; REPORT_PATH_MAX],
+    path_len: u16,
+    pub(super) rule: Option<Arc<str>>,
 }
 
 impl ReportedCallRecord {
     /// The record of a validated report; `rule` the policy's deciding rule for an absolute
     /// path.
     pub fn new(r: &Report<'_>, rule: Option<Arc<str>>) -> ReportedCallRecord {
+        // A validated report's path fits a slot ([`decode_slot`] checks it).
+        let len = r.path.len().min(REPORT_PATH_MAX);
         ReportedCallRecord {
             time: UNIX_EPOCH + Duration::from_nanos(r.time_ns),
             pid: r.pid,
             call: r.call,
             flags: r.flags,
             result: r.result,
-            path: r.path.to_vec(),
+            path: {
+                let mut p = [0u8; REPORT_PATH_MAX];
+                p[..len].copy_from_slice(&r.path[..len]);
+                p
+            },
+            path_len: len as u16,
             rule,
         }
+    }
+
+    /// The path as the program passed it.
+    pub fn path(&self) -> &[u8] {
+        &self.path[..usize::from(self.path_len)]
     }
 }
 
@@ -455,7 +473,7 @@ impl Serialize for ReportedArgs<'_> {
         use serde::ser::SerializeMap;
         let r = self.0;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("path", &PathJson(&r.path))?;
+        m.serialize_entry("path", &PathJson(r.path()))?;
         match r.call {
             ReportedCall::Open => m.serialize_entry("flags", &flags::open_flags(r.flags))?,
             ReportedCall::Stat => m.serialize_entry("flags", &flags::at_flags(r.flags, false))?,

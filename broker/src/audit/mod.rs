@@ -10,6 +10,7 @@
 
 pub mod event;
 pub mod flags;
+mod lines;
 pub mod process;
 pub mod record;
 pub mod reports;
@@ -40,6 +41,9 @@ pub(crate) fn lower_priority() {
     // SAFETY: nice(2) changes only the calling thread's scheduling priority.
     unsafe { libc::nice(5) };
 }
+
+/// Records of one sandbox handed to the writer in one message, each with its time.
+pub type Batch = Vec<(Event, std::time::SystemTime)>;
 
 /// How many distinct processes are remembered for `process` records before the memory is
 /// cleared (a process may then be recorded again; never more than once per channel).
@@ -178,21 +182,24 @@ impl Audit {
     }
 
     /// Records several events at once (one message to the writer): the report ring's drain.
-    /// In drop mode a batch that finds the queue full is dropped and counted whole.
-    pub fn record_batch(&self, events: Vec<(Event, std::time::SystemTime)>) {
+    /// In drop mode a batch that finds the queue full is dropped and counted whole. The
+    /// writer hands the emptied vector back on `back` (when there is room), so a busy drain
+    /// reuses its batches instead of allocating (and faulting in) new ones.
+    pub fn record_batch(&self, events: Batch, back: Option<&SyncSender<Batch>>) {
         if !self.enabled() || events.is_empty() {
             return;
         }
         let n = events.len() as u64;
         let Some(tx) = &self.tx else { return };
+        let msg = Msg::Events(events, self.sandbox, back.cloned());
         match &self.dropped {
             Some(count) => {
-                if let Err(TrySendError::Full(_)) = tx.try_send(Msg::Events(events, self.sandbox)) {
+                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
                     count.fetch_add(n, Ordering::Relaxed);
                 }
             }
             None => {
-                let _ = tx.send(Msg::Events(events, self.sandbox));
+                let _ = tx.send(msg);
             }
         }
     }

@@ -13,6 +13,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +25,7 @@ use arbiter_protocol::ring::{
 };
 
 use super::event::{Dropped, Event, InvalidReport, ReportedCallRecord};
-use super::Audit;
+use super::{Audit, Batch};
 
 /// How long a claimed slot may stay unpublished before it is skipped (its producer was
 /// killed mid-write, or a hostile process claimed it and never wrote it).
@@ -60,11 +61,16 @@ struct Inner {
     consumer: Mutex<Consumer>,
 }
 
+/// Emptied batches the writer hands back, at most this many waiting.
+const SPARE_BATCHES: usize = 2;
+
 /// The broker's own consumer state: never in shared memory.
-#[derive(Default)]
 struct Consumer {
     /// Records taken and not yet handed to the writer.
-    batch: Vec<(Event, SystemTime)>,
+    batch: Batch,
+    /// Where the writer hands emptied batches back, and where they arrive.
+    back: SyncSender<Batch>,
+    spare: Receiver<Batch>,
     /// The deciding rules' names, made once per rule.
     rules: HashMap<RuleId, Arc<str>>,
     tail: u64,
@@ -72,6 +78,36 @@ struct Consumer {
     invalid: u64,
     stalled: u64,
     finished: bool,
+}
+
+impl Consumer {
+    fn new() -> Consumer {
+        let (back, spare) = sync_channel(SPARE_BATCHES);
+        Consumer {
+            batch: Vec::new(),
+            back,
+            spare,
+            rules: HashMap::new(),
+            tail: 0,
+            stalled_since: None,
+            invalid: 0,
+            stalled: 0,
+            finished: false,
+        }
+    }
+
+    /// Hands the batch to the writer, continuing in an emptied one it handed back.
+    fn hand_over(&mut self, audit: &Audit) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let full = std::mem::replace(&mut self.batch, next);
+        audit.record_batch(full, Some(&self.back));
+    }
 }
 
 /// A shared mapping of the ring, unmapped on drop.
@@ -148,7 +184,7 @@ impl Reports {
             policy,
             created: SystemTime::now(),
             stop: AtomicBool::new(false),
-            consumer: Mutex::new(Consumer::default()),
+            consumer: Mutex::new(Consumer::new()),
         });
         let drainer = Arc::clone(&inner);
         std::thread::Builder::new()
@@ -250,7 +286,7 @@ impl Inner {
                 taken += 1;
                 self.accept(&mut c, tail, &slot, now);
                 if c.batch.len() >= BATCH {
-                    self.audit.record_batch(std::mem::take(&mut c.batch));
+                    c.hand_over(&self.audit);
                     now = SystemTime::now();
                 }
                 continue;
@@ -275,7 +311,7 @@ impl Inner {
             }
             break;
         }
-        self.audit.record_batch(std::mem::take(&mut c.batch));
+        c.hand_over(&self.audit);
         if last {
             c.finished = true;
             let full = self.ring.full_count();
@@ -299,7 +335,7 @@ impl Inner {
                 Ok(Some(rule)) => {
                     let rec = ReportedCallRecord::new(&report, rule);
                     let time = rec.time();
-                    c.batch.push((Event::Call(Box::new(rec)), time));
+                    c.batch.push((Event::Call(rec), time));
                     return;
                 }
                 Ok(None) => return, // a rule that keeps its allows out of the log

@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
+use super::lines::JsonLines;
 use super::text;
 
 /// Records waiting to be written before callers are made to wait (or records are dropped).
@@ -37,8 +38,9 @@ pub enum Format {
 pub(super) enum Msg {
     /// One typed record, its sandbox and its time, turned into JSON here.
     Event(Box<super::Event>, u64, std::time::SystemTime),
-    /// Typed records of one sandbox, each with its time (the report ring's drain).
-    Events(Vec<(super::Event, std::time::SystemTime)>, u64),
+    /// Typed records of one sandbox, each with its time (the report ring's drain), and
+    /// where to hand the emptied vector back for reuse.
+    Events(super::Batch, u64, Option<SyncSender<super::Batch>>),
     /// One call record and its sandbox, turned into JSON here, off the calling thread.
     Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
@@ -112,6 +114,7 @@ enum Open {
         path: PathBuf,
         fsync: bool,
         out: BufWriter<File>,
+        lines: JsonLines,
     },
     Stream(Box<dyn Write + Send>),
     Syslog(UnixDatagram),
@@ -182,6 +185,7 @@ impl Sink {
                 out: BufWriter::with_capacity(FILE_BUFFER, open_file(&path, NEW_FILE_MODE)?),
                 path,
                 fsync,
+                lines: JsonLines::default(),
             },
             Sink::Stderr => Open::Stream(Box::new(std::io::stderr())),
             Sink::Syslog => {
@@ -257,8 +261,8 @@ impl Open {
         time: std::time::SystemTime,
     ) {
         match (format, self) {
-            (Format::Json, Open::File { out, .. }) => {
-                let _ = super::event::write_json_line(out, ev, sandbox, time);
+            (Format::Json, Open::File { out, lines, .. }) => {
+                let _ = lines.write(out, ev, sandbox, time);
             }
             (format, open) => open.write(format, &super::event::to_value(ev, sandbox, time)),
         }
@@ -376,9 +380,14 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
             }
             match msg {
                 Msg::Event(ev, sandbox, time) => out.write_event(format, &ev, sandbox, time),
-                Msg::Events(evs, sandbox) => {
+                Msg::Events(mut evs, sandbox, back) => {
                     for (ev, time) in &evs {
                         out.write_event(format, ev, sandbox, *time);
+                    }
+                    if let Some(back) = back {
+                        evs.clear();
+                        // No room: the drain has spares enough; this one is freed.
+                        let _ = back.try_send(evs);
                     }
                 }
                 Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
