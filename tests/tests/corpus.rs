@@ -17,6 +17,10 @@
 //! - `ARBITER_CORPUS_ONLY=NAME,NAME…` runs only the cases whose name contains one of these.
 //! - `ARBITER_CORPUS_TIMES=FILE` writes native and arbiter wall time per case to FILE as a
 //!   Markdown table (docs/performance.md holds one). Nothing is asserted about the times.
+//! - `ARBITER_CORPUS_REPEAT=N` (default 1): after the compared pair of runs, which is then a
+//!   warm-up, N more pairs (native, arbiter, alternated) are timed, and the table gives the
+//!   medians and the ratio of the medians. With 1 the compared pair is the timed one, so the
+//!   normal test run costs no more.
 
 mod corpus_harness;
 
@@ -34,6 +38,14 @@ fn everyday_programs_behave_as_natively() {
         .ok()
         .map(|v| v.split(',').map(str::to_owned).collect());
     let times_file = std::env::var_os("ARBITER_CORPUS_TIMES");
+    let repeat = match std::env::var("ARBITER_CORPUS_REPEAT") {
+        Err(_) => 1,
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| panic!("ARBITER_CORPUS_REPEAT={v}: not a positive number")),
+    };
     let server = corpus_harness::HttpServer::start();
 
     let mut tally = corpus_harness::Tally::default();
@@ -44,7 +56,7 @@ fn everyday_programs_behave_as_natively() {
                 continue;
             }
         }
-        let result = case.run(server.port());
+        let result = case.run(server.port(), repeat);
         match &result.outcome {
             Outcome::Skipped(tool) => println!("SKIP: case {}: {tool} not installed", case.name),
             Outcome::Passed => println!("ok: case {}", case.name),
@@ -71,4 +83,32 @@ fn everyday_programs_behave_as_natively() {
         tally.failed == 0 && tally.unexpected_pass == 0,
         "corpus: {tally}"
     );
+}
+
+/// The times table reads the medians of alternated runs, not one sample: an outlier on
+/// either side (a run that waited for a CPU) moves neither the figures nor the ratio.
+#[test]
+fn times_table_gives_medians_and_the_ratio_of_medians() {
+    use std::time::Duration;
+    let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect();
+    let times = corpus_harness::Times {
+        native: ms(&[10, 11, 90, 9, 10]),
+        arbiter: ms(&[25, 1, 20, 21, 22]),
+    };
+    assert_eq!(
+        times.medians(),
+        (Duration::from_millis(10), Duration::from_millis(21))
+    );
+    let table = corpus_harness::times_table(&[("case-a".into(), times)]);
+    let row = table.lines().nth(2).expect("one row after the header");
+    assert_eq!(
+        row,
+        "| case-a | 5 | 0.0100 | 0.0210 | 2.10× | 0.0090 | 0.0010 |"
+    );
+    let slow = corpus_harness::Times {
+        native: ms(&[10]),
+        arbiter: ms(&[31]),
+    };
+    let table = corpus_harness::times_table(&[("case-b".into(), slow)]);
+    assert!(table.contains("| 3.10× **> 3×** |"), "{table}");
 }

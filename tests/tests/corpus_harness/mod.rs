@@ -76,12 +76,35 @@ pub enum Outcome {
     UnexpectedPass(String),
 }
 
-/// A case's outcome and, when both runs completed, their wall times.
+/// A case's outcome and, when every run completed, their wall times.
 pub struct CaseResult {
     /// What became of it.
     pub outcome: Outcome,
-    /// Native and arbiter wall time.
-    pub times: Option<(Duration, Duration)>,
+    /// Native and arbiter wall times, one pair per timed repetition.
+    pub times: Option<Times>,
+}
+
+/// The wall times of a case's timed runs: `native[i]` and `arbiter[i]` ran back to back.
+#[derive(Debug, Default, Clone)]
+pub struct Times {
+    /// Native runs.
+    pub native: Vec<Duration>,
+    /// `arbiter run` runs (or replays of the learned policy).
+    pub arbiter: Vec<Duration>,
+}
+
+impl Times {
+    /// The median of each side (the upper one of an even count).
+    pub fn medians(&self) -> (Duration, Duration) {
+        (median(&self.native), median(&self.arbiter))
+    }
+}
+
+/// The median of `d` (the upper middle element of an even count; zero when empty).
+fn median(d: &[Duration]) -> Duration {
+    let mut v = d.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 /// How a run is made.
@@ -94,6 +117,18 @@ enum Mode<'a> {
     Learn(&'a Path),
     /// `arbiter run --policy POLICY GRANTS -- command`.
     Replay(PathBuf),
+}
+
+impl Mode<'_> {
+    /// The same mode for another run.
+    fn again(&self) -> Mode<'_> {
+        match self {
+            Mode::Native => Mode::Native,
+            Mode::Run => Mode::Run,
+            Mode::Learn(p) => Mode::Learn(p),
+            Mode::Replay(p) => Mode::Replay(p.clone()),
+        }
+    }
 }
 
 /// One run's observable result.
@@ -184,8 +219,11 @@ impl Case {
         })
     }
 
-    /// Runs the case natively and under arbiter and compares the runs.
-    pub fn run(&self, port: u16) -> CaseResult {
+    /// Runs the case natively and under arbiter and compares the runs. With `repeat` above
+    /// 1, that compared pair is a warm-up and `repeat` more pairs (native, then arbiter,
+    /// alternated, each in a fresh scratch directory) are timed; with 1, the compared pair
+    /// is the one timed, so the normal test run costs no more.
+    pub fn run(&self, port: u16, repeat: usize) -> CaseResult {
         if let Some(tool) = self.tools.iter().find(|t| !have(t)) {
             return CaseResult {
                 outcome: Outcome::Skipped(tool.clone()),
@@ -215,16 +253,30 @@ impl Case {
         } else {
             Mode::Run
         };
-        let sandboxed = self.run_once(&scratch, port, mode, &native_tmp);
-        let times = (!native.hung && !sandboxed.hung).then_some((native.wall, sandboxed.wall));
-        self.judged(self.differences(&native, &sandboxed), times)
+        let sandboxed = self.run_once(&scratch, port, mode.again(), &native_tmp);
+        let differences = self.differences(&native, &sandboxed);
+        let mut times = (!native.hung && !sandboxed.hung).then(|| Times {
+            native: vec![native.wall],
+            arbiter: vec![sandboxed.wall],
+        });
+        if repeat > 1 && differences.is_none() && times.is_some() {
+            let mut timed = Times::default();
+            for _ in 0..repeat {
+                let n = self.run_once(&scratch, port, Mode::Native, &native_tmp);
+                let a = self.run_once(&scratch, port, mode.again(), &native_tmp);
+                if n.hung || a.hung {
+                    break;
+                }
+                timed.native.push(n.wall);
+                timed.arbiter.push(a.wall);
+            }
+            // A repetition that hung leaves the case without figures rather than fewer.
+            times = (timed.native.len() == repeat).then_some(timed);
+        }
+        self.judged(differences, times)
     }
 
-    fn judged(
-        &self,
-        differences: Option<String>,
-        times: Option<(Duration, Duration)>,
-    ) -> CaseResult {
+    fn judged(&self, differences: Option<String>, times: Option<Times>) -> CaseResult {
         let outcome = match (&self.known_failure, differences) {
             (None, None) => Outcome::Passed,
             (None, Some(d)) => Outcome::Failed(d),
@@ -290,6 +342,7 @@ impl Case {
             .process_group(0);
         let start = Instant::now();
         let mut child = cmd.spawn().expect("spawn the case");
+        let pid = child.id();
         let (tx, rx) = mpsc::channel();
         for (i, pipe) in [
             child
@@ -314,18 +367,21 @@ impl Case {
         }
         let deadline = start + self.guard;
         let mut hung = false;
-        let status = loop {
-            match child.try_wait().expect("wait for the case") {
-                Some(s) => break s,
-                None if Instant::now() >= deadline => {
-                    hung = true;
-                    kill_group(child.id());
-                    break child.wait().expect("reap the case");
-                }
-                None => std::thread::sleep(Duration::from_millis(10)),
+        // Waited for in a thread, which notes the end the moment the wait returns: no
+        // polling interval is added to the wall time.
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let status = child.wait().expect("wait for the case");
+            let _ = done_tx.send((status, start.elapsed()));
+        });
+        let (status, wall) = match done_rx.recv_timeout(self.guard) {
+            Ok(ended) => ended,
+            Err(_) => {
+                hung = true;
+                kill_group(pid);
+                done_rx.recv().expect("reap the case")
             }
         };
-        let wall = start.elapsed();
         // A background job of the case may wait for this file: the command has ended.
         let _ = std::fs::write(scratch.join(".corpus-ended"), "");
         let mut outputs = [Vec::new(), Vec::new()];
@@ -548,17 +604,25 @@ impl fmt::Display for Tally {
     }
 }
 
-/// The per-case wall times as a Markdown table, with the ratio and cases over 3× flagged.
-pub fn times_table(times: &[(String, (Duration, Duration))]) -> String {
-    let mut s =
-        String::from("| case | native (s) | arbiter (s) | ratio |\n| --- | ---: | ---: | ---: |\n");
-    for (name, (native, sandboxed)) in times {
+/// The per-case wall times as a Markdown table: the median of each side over the timed
+/// runs, the ratio of the medians (flagged over 3×), and each side's fastest run.
+pub fn times_table(times: &[(String, Times)]) -> String {
+    let mut s = String::from(
+        "| case | runs | native median (s) | arbiter median (s) | ratio of medians | native min (s) | arbiter min (s) |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for (name, t) in times {
+        let (native, sandboxed) = t.medians();
         let ratio = sandboxed.as_secs_f64() / native.as_secs_f64().max(1e-6);
         let flag = if ratio > 3.0 { " **> 3×**" } else { "" };
+        let min = |d: &[Duration]| d.iter().min().copied().unwrap_or_default().as_secs_f64();
         s += &format!(
-            "| {name} | {:.3} | {:.3} | {ratio:.1}×{flag} |\n",
+            "| {name} | {} | {:.4} | {:.4} | {ratio:.2}×{flag} | {:.4} | {:.4} |\n",
+            t.native.len(),
             native.as_secs_f64(),
-            sandboxed.as_secs_f64()
+            sandboxed.as_secs_f64(),
+            min(&t.native),
+            min(&t.arbiter),
         );
     }
     s
