@@ -64,6 +64,9 @@ fn private_tmpdir_is_made_and_removed(uid: Option<u32>) {
     let tmpdir = Path::new(lines.next().expect("the TMPDIR line"));
     assert_eq!(tmpdir.parent(), Some(parent_path.as_path()), "{out}");
     let name = tmpdir.file_name().unwrap().to_string_lossy().into_owned();
+    // As long as tempfile's names were: unix socket paths beneath it must fit 108 bytes
+    // (regression: 32 characters broke Python's multiprocessing in the corpus).
+    assert_eq!(name.len(), "arbiter-".len() + 6, "{name}");
     assert!(name.starts_with("arbiter-"), "{name}");
     assert_eq!(
         lines.next(),

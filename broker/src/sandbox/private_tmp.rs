@@ -1,10 +1,14 @@
 //! The sandbox's private temporary directory (`$TMPDIR` of the command and of the policy),
 //! created while the policy is being compiled rather than before.
 //!
-//! The directory's name is chosen first (128 random bits from `getrandom`), so the policy
-//! can be expanded and compiled with it; a thread creates it meanwhile, with `mkdir(2)`
-//! mode 0700, which fails rather than reuse anything already there (a name nobody can
-//! predict, and never a symlink followed). [`Making::wait`] joins that thread before
+//! The directory's name is chosen first, so the policy can be expanded and compiled with
+//! it: `arbiter-` and six characters of `[A-Za-z0-9]` from `getrandom` (about 36 bits), as
+//! long as the names `tempfile` made before — unix socket paths beneath `$TMPDIR`
+//! (Python's multiprocessing puts its listeners there) must fit `sun_path`'s 108 bytes.
+//! A thread creates it meanwhile, with `mkdir(2)` mode 0700, which fails rather than reuse
+//! anything already there (a name nobody can predict, and never a symlink followed): an
+//! accidental clash ends the run with `EEXIST` named in the error, never a shared
+//! directory. [`Making::wait`] joins that thread before
 //! anything looks at the directory on disk (the kernel floor's survey opens it for
 //! Landlock). On this project's test VMs (ext4 without a journal) a directory created in a
 //! busy `/tmp` costs about 1 ms of kernel time — the allocator skips inodes deleted in the
@@ -27,16 +31,13 @@ pub struct PrivateTmp {
 }
 
 impl PrivateTmp {
-    /// Chooses `PARENT/arbiter-<32 hex digits>` (PARENT being [`std::env::temp_dir`] with
-    /// its symlinks resolved) and starts creating it. The returned path is the directory's
-    /// real path as soon as it exists.
+    /// Chooses `PARENT/arbiter-XXXXXX` (PARENT being [`std::env::temp_dir`] with its
+    /// symlinks resolved, `XXXXXX` [`NAME_CHARS`] random characters of `[A-Za-z0-9]`) and
+    /// starts creating it. The returned path is the directory's real path once it exists.
     pub fn start() -> std::io::Result<Making> {
         let parent = std::env::temp_dir();
         let parent = parent.canonicalize().unwrap_or(parent);
-        let mut bytes = [0u8; 16];
-        fill_random(&mut bytes)?;
-        let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let path = parent.join(format!("arbiter-{name}"));
+        let path = parent.join(format!("arbiter-{}", random_name()?));
         let making = path.clone();
         let thread = std::thread::Builder::new()
             .name("tmpdir".into())
@@ -96,6 +97,26 @@ impl Drop for PrivateTmp {
     }
 }
 
+/// How many random characters the name has (as `tempfile`'s names had).
+pub const NAME_CHARS: usize = 6;
+
+/// [`NAME_CHARS`] characters drawn uniformly from `[A-Za-z0-9]` (bytes of 248 and above
+/// are drawn again, so each of the 62 characters is equally likely).
+fn random_name() -> std::io::Result<String> {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut name = String::with_capacity(NAME_CHARS);
+    while name.len() < NAME_CHARS {
+        let mut bytes = [0u8; 16];
+        fill_random(&mut bytes)?;
+        for b in bytes.iter().filter(|b| **b < 248) {
+            if name.len() < NAME_CHARS {
+                name.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+            }
+        }
+    }
+    Ok(name)
+}
+
 /// Fills `buf` from the kernel's random pool (`getrandom(2)`, blocking until it is seeded).
 fn fill_random(buf: &mut [u8]) -> std::io::Result<()> {
     let mut filled = 0;
@@ -126,6 +147,10 @@ mod tests {
         let path = making.path().to_path_buf();
         let tmp = making.wait().expect("created");
         assert_eq!(tmp.path(), path);
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let random = name.strip_prefix("arbiter-").expect("the prefix");
+        assert_eq!(random.len(), super::NAME_CHARS, "{name}");
+        assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()), "{name}");
         let mode = std::fs::metadata(&path)
             .expect("exists")
             .permissions()
