@@ -26,6 +26,10 @@
 //! - `ARBITER_CORPUS_TIMES=FILE` writes native and arbiter wall time per case to FILE as a
 //!   Markdown table (docs/performance.md holds one); `ARBITER_CORPUS_TIMES_NOBODY=FILE` the
 //!   same for the uid-65534 pass. Nothing is asserted about the times.
+//! - `ARBITER_CORPUS_REPEAT=N` (default 1): after the compared pair of runs, which is then a
+//!   warm-up, N more pairs (native, arbiter, alternated) are timed, and the table gives the
+//!   medians and the ratio of the medians. With 1 the compared pair is the timed one, so the
+//!   normal test run costs no more.
 
 mod corpus_harness;
 
@@ -63,6 +67,14 @@ fn corpus(user: User) {
         User::Invoker => "ARBITER_CORPUS_TIMES",
         User::Nobody => "ARBITER_CORPUS_TIMES_NOBODY",
     });
+    let repeat = match std::env::var("ARBITER_CORPUS_REPEAT") {
+        Err(_) => 1,
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| panic!("ARBITER_CORPUS_REPEAT={v}: not a positive number")),
+    };
     let server = corpus_harness::HttpServer::start();
     let who = user.label();
 
@@ -74,7 +86,7 @@ fn corpus(user: User) {
                 continue;
             }
         }
-        let result = case.run(server.port(), user);
+        let result = case.run(server.port(), user, repeat);
         let name = &case.name;
         match &result.outcome {
             Outcome::Skipped(why) => println!("SKIP: case {name}{who}: {why}"),
@@ -101,4 +113,32 @@ fn corpus(user: User) {
         tally.failed == 0 && tally.unexpected_pass == 0,
         "corpus{who}: {tally}"
     );
+}
+
+/// The times table reads the medians of alternated runs, not one sample: an outlier on
+/// either side (a run that waited for a CPU) moves neither the figures nor the ratio.
+#[test]
+fn times_table_gives_medians_and_the_ratio_of_medians() {
+    use std::time::Duration;
+    let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect();
+    let times = corpus_harness::Times {
+        native: ms(&[10, 11, 90, 9, 10]),
+        arbiter: ms(&[25, 1, 20, 21, 22]),
+    };
+    assert_eq!(
+        times.medians(),
+        (Duration::from_millis(10), Duration::from_millis(21))
+    );
+    let table = corpus_harness::times_table(&[("case-a".into(), times)]);
+    let row = table.lines().nth(2).expect("one row after the header");
+    assert_eq!(
+        row,
+        "| case-a | 5 | 0.0100 | 0.0210 | 2.10× | 0.0090 | 0.0010 |"
+    );
+    let slow = corpus_harness::Times {
+        native: ms(&[10]),
+        arbiter: ms(&[31]),
+    };
+    let table = corpus_harness::times_table(&[("case-b".into(), slow)]);
+    assert!(table.contains("| 3.10× **> 3×** |"), "{table}");
 }

@@ -14,6 +14,7 @@ use crate::commands::policy_args::PolicyArgs;
 use arbiter::audit::{event, Audit, Event};
 use arbiter::confine;
 use arbiter::exit_code;
+use arbiter::sandbox::private_tmp::PrivateTmp;
 use arbiter::sandbox::program::{self, ProgramError};
 use arbiter::sandbox::{environment, guardian, shim_path, supervise, Sandbox};
 use arbiter::serve;
@@ -147,10 +148,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
-    let tmpdir = tempfile::Builder::new()
-        .prefix("arbiter-")
-        .tempdir()
-        .context("cannot create the sandbox's private TMPDIR")?;
+    // Created by a thread while the policy is compiled with its name (private_tmp).
+    let tmpdir_making =
+        PrivateTmp::start().context("cannot create the sandbox's private TMPDIR")?;
     let pwd = std::env::current_dir().context("cannot read the current directory")?;
     let env_dir = |name: &str| {
         std::env::var_os(name)
@@ -161,10 +161,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     let vars = Vars {
         home: env_dir("HOME"),
         pwd: pwd.canonicalize().unwrap_or(pwd),
-        tmpdir: tmpdir
-            .path()
-            .canonicalize()
-            .unwrap_or_else(|_| tmpdir.path().to_path_buf()),
+        tmpdir: tmpdir_making.path().to_path_buf(),
         xdg_config_home: env_dir("XDG_CONFIG_HOME"),
         xdg_cache_home: env_dir("XDG_CACHE_HOME"),
         xdg_data_home: env_dir("XDG_DATA_HOME"),
@@ -227,6 +224,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     drop(loading);
     sources.push(source);
 
+    // From here on the directory is looked at on disk (the kernel floor's survey).
+    let tmpdir = tmpdir_making.wait().with_context(|| {
+        format!(
+            "cannot create the sandbox's private TMPDIR {}",
+            vars.tmpdir.display()
+        )
+    })?;
     let sandbox = random_id();
     let (audit, writer) = match (args.log.options()?, learning) {
         (_, Some(sink)) => {
@@ -346,7 +350,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if let Some(w) = writer {
         w.finish();
     }
-    remove_tmpdir(tmpdir);
+    drop(tmpdir);
     Ok(Ran {
         code: ended.into(),
         vars: Some(vars),
@@ -376,15 +380,6 @@ fn env_choice(args: &RunArgs) -> Result<environment::EnvChoice> {
     }
     choice.keep.dedup();
     Ok(choice)
-}
-
-/// Removes the sandbox's private TMPDIR: one `rmdir` when the command left it empty, as
-/// most do (`remove_dir_all` opens and lists it first, which costs as much again).
-fn remove_tmpdir(dir: tempfile::TempDir) {
-    let path = dir.keep();
-    if std::fs::remove_dir(&path).is_err() {
-        let _ = std::fs::remove_dir_all(&path);
-    }
 }
 
 /// The `start` record: the command, the policy that decides (its digest and where it came

@@ -126,12 +126,35 @@ pub enum Outcome {
     UnexpectedPass(String),
 }
 
-/// A case's outcome and, when both runs completed, their wall times.
+/// A case's outcome and, when every run completed, their wall times.
 pub struct CaseResult {
     /// What became of it.
     pub outcome: Outcome,
-    /// Native and arbiter wall time.
-    pub times: Option<(Duration, Duration)>,
+    /// Native and arbiter wall times, one pair per timed repetition.
+    pub times: Option<Times>,
+}
+
+/// The wall times of a case's timed runs: `native[i]` and `arbiter[i]` ran back to back.
+#[derive(Debug, Default, Clone)]
+pub struct Times {
+    /// Native runs.
+    pub native: Vec<Duration>,
+    /// `arbiter run` runs (or replays of the learned policy).
+    pub arbiter: Vec<Duration>,
+}
+
+impl Times {
+    /// The median of each side (the upper one of an even count).
+    pub fn medians(&self) -> (Duration, Duration) {
+        (median(&self.native), median(&self.arbiter))
+    }
+}
+
+/// The median of `d` (the upper middle element of an even count; zero when empty).
+fn median(d: &[Duration]) -> Duration {
+    let mut v = d.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 /// How a run is made.
@@ -144,6 +167,18 @@ enum Mode<'a> {
     Learn(&'a Path),
     /// `arbiter run --policy POLICY GRANTS -- command`.
     Replay(PathBuf),
+}
+
+impl Mode<'_> {
+    /// The same mode for another run.
+    fn again(&self) -> Mode<'_> {
+        match self {
+            Mode::Native => Mode::Native,
+            Mode::Run => Mode::Run,
+            Mode::Learn(p) => Mode::Learn(p),
+            Mode::Replay(p) => Mode::Replay(p.clone()),
+        }
+    }
 }
 
 /// One run's observable result.
@@ -234,8 +269,11 @@ impl Case {
         })
     }
 
-    /// Runs the case natively and under arbiter, both as `user`, and compares the runs.
-    pub fn run(&self, port: u16, user: User) -> CaseResult {
+    /// Runs the case natively and under arbiter, both as `user`, and compares the runs. With
+    /// `repeat` above 1, that compared pair is a warm-up and `repeat` more pairs (native,
+    /// then arbiter, alternated) are timed; with 1, the compared pair is the one timed, so
+    /// the normal test run costs no more.
+    pub fn run(&self, port: u16, user: User, repeat: usize) -> CaseResult {
         let skipped = |why: String| CaseResult {
             outcome: Outcome::Skipped(why),
             times: None,
@@ -279,16 +317,30 @@ impl Case {
         } else {
             Mode::Run
         };
-        let sandboxed = self.run_once(&run, mode);
-        let times = (!native.hung && !sandboxed.hung).then_some((native.wall, sandboxed.wall));
-        self.judged(self.differences(&native, &sandboxed), times)
+        let sandboxed = self.run_once(&run, mode.again());
+        let differences = self.differences(&native, &sandboxed);
+        let mut times = (!native.hung && !sandboxed.hung).then(|| Times {
+            native: vec![native.wall],
+            arbiter: vec![sandboxed.wall],
+        });
+        if repeat > 1 && differences.is_none() && times.is_some() {
+            let mut timed = Times::default();
+            for _ in 0..repeat {
+                let n = self.run_once(&run, Mode::Native);
+                let a = self.run_once(&run, mode.again());
+                if n.hung || a.hung {
+                    break;
+                }
+                timed.native.push(n.wall);
+                timed.arbiter.push(a.wall);
+            }
+            // A repetition that hung leaves the case without figures rather than fewer.
+            times = (timed.native.len() == repeat).then_some(timed);
+        }
+        self.judged(differences, times)
     }
 
-    fn judged(
-        &self,
-        differences: Option<String>,
-        times: Option<(Duration, Duration)>,
-    ) -> CaseResult {
+    fn judged(&self, differences: Option<String>, times: Option<Times>) -> CaseResult {
         let outcome = match (&self.known_failure, differences) {
             (None, None) => Outcome::Passed,
             (None, Some(d)) => Outcome::Failed(d),
@@ -418,17 +470,22 @@ impl Case {
         }
         let deadline = start + self.guard;
         let mut hung = false;
-        loop {
-            if has_exited(child.id()) {
-                break;
-            }
-            if Instant::now() >= deadline {
+        // Waited for in a thread (without reaping, so the group can still be killed below),
+        // which notes the end the moment the wait returns: no polling interval is added to
+        // the wall time.
+        let pid = child.id();
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            wait_exited(pid);
+            let _ = done_tx.send(start.elapsed());
+        });
+        let wall = match done_rx.recv_timeout(self.guard) {
+            Ok(wall) => wall,
+            Err(_) => {
                 hung = true;
-                break;
+                start.elapsed()
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let wall = start.elapsed();
+        };
         // A background job of the case may wait for this file: the command has ended.
         let _ = std::fs::write(scratch.join(".corpus-ended"), "");
         // Whatever the run left in its process group goes now, as `arbiter run` ends its
@@ -610,22 +667,19 @@ fn split_arbiter_lines(err: &str) -> (String, String) {
     (mine.concat(), program.concat())
 }
 
-/// Whether the child `pid` has exited, without reaping it (`waitid` with `WNOWAIT`).
-fn has_exited(pid: u32) -> bool {
+/// Waits until the child `pid` has exited, without reaping it (`waitid` with `WNOWAIT`).
+fn wait_exited(pid: u32) {
     let pid = libc::id_t::from(pid);
     // SAFETY: siginfo_t is plain old data; zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: info is a valid out-pointer; the child is this harness's own.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    // SAFETY: waitid filled info (si_pid stays 0 while the child runs).
-    rc != 0 || unsafe { info.si_pid() } != 0
+    loop {
+        // SAFETY: info is a valid out-pointer; the child is this harness's own.
+        let rc =
+            unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
 }
 
 /// Kills the process group this harness started for a case (`process_group(0)`): what a
@@ -700,17 +754,25 @@ impl fmt::Display for Tally {
     }
 }
 
-/// The per-case wall times as a Markdown table, with the ratio and cases over 3× flagged.
-pub fn times_table(times: &[(String, (Duration, Duration))]) -> String {
-    let mut s =
-        String::from("| case | native (s) | arbiter (s) | ratio |\n| --- | ---: | ---: | ---: |\n");
-    for (name, (native, sandboxed)) in times {
+/// The per-case wall times as a Markdown table: the median of each side over the timed
+/// runs, the ratio of the medians (flagged over 3×), and each side's fastest run.
+pub fn times_table(times: &[(String, Times)]) -> String {
+    let mut s = String::from(
+        "| case | runs | native median (s) | arbiter median (s) | ratio of medians | native min (s) | arbiter min (s) |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for (name, t) in times {
+        let (native, sandboxed) = t.medians();
         let ratio = sandboxed.as_secs_f64() / native.as_secs_f64().max(1e-6);
         let flag = if ratio > 3.0 { " **> 3×**" } else { "" };
+        let min = |d: &[Duration]| d.iter().min().copied().unwrap_or_default().as_secs_f64();
         s += &format!(
-            "| {name} | {:.3} | {:.3} | {ratio:.1}×{flag} |\n",
+            "| {name} | {} | {:.4} | {:.4} | {ratio:.2}×{flag} | {:.4} | {:.4} |\n",
+            t.native.len(),
             native.as_secs_f64(),
-            sandboxed.as_secs_f64()
+            sandboxed.as_secs_f64(),
+            min(&t.native),
+            min(&t.arbiter),
         );
     }
     s
