@@ -35,6 +35,15 @@ pub enum FloorAccess {
     /// policy grants `exec` on only in part ([`align_exec`]). Not an exact file the seccomp
     /// transport serves by itself: opens of it are decided by the policy.
     ExecFile,
+    /// Remove files and directories beneath a directory the policy grants `remove` in
+    /// full, added only with native removals (see [`native_removes`]); nothing else (the
+    /// same directory's `Read` entry, if any, adds reading: Landlock merges the rights of
+    /// rules on one directory).
+    Remove,
+    /// [`FloorAccess::SharedMemory`] without the right to remove, when native removals are
+    /// on: then a marked `unlinkat` is decided by Landlock, which must grant removing only
+    /// where the policy does in full ([`native_removes`]).
+    SharedMemoryKeep,
 }
 
 /// Read+exec trees and files. Entries that do not exist are skipped by the caller.
@@ -340,6 +349,42 @@ pub fn native_reads(
     roots.sort();
     roots.dedup();
     Some(roots)
+}
+
+/// Whether removals (`unlinkat`, `rmdir` through it) may run natively under Landlock (the
+/// seccomp notify filter letting through an `unlinkat` marked with
+/// [`arbiter_protocol::NATIVE_REMOVE_MARK`]), and beneath which directories: the policy's
+/// uniform `remove` grants (`Policy::uniform_grants`: a literal rule granting `remove`
+/// that decides its whole subtree alone; with the default profile `$PWD` and `$TMPDIR`),
+/// each a real, existing directory outside `/proc`. Landlock then grants removing beneath
+/// them and nowhere else: the floor's only other removal right, `/dev/shm`'s, is dropped
+/// (with the notify filter every other removal reaches the broker, which decides
+/// `/dev/shm` by the policy as before). Returns the directories and updates `floor`;
+/// empty (leaving `floor` as it is) when the policy grants `remove` throughout nowhere.
+pub fn native_removes(
+    floor: &mut Vec<(PathBuf, FloorAccess)>,
+    policy: &arbiter_policies::Policy,
+) -> Vec<PathBuf> {
+    let roots: Vec<PathBuf> = policy
+        .uniform_grants(arbiter_policies::Access::REMOVE)
+        .into_iter()
+        .filter(|p| {
+            // A rule on a symlinked path never matches (the broker decides real paths).
+            !p.starts_with("/proc")
+                && p.is_dir()
+                && p.canonicalize().ok().as_deref() == Some(p.as_path())
+        })
+        .collect();
+    if roots.is_empty() {
+        return roots;
+    }
+    for (_, access) in floor.iter_mut() {
+        if *access == FloorAccess::SharedMemory {
+            *access = FloorAccess::SharedMemoryKeep;
+        }
+    }
+    floor.extend(roots.iter().map(|r| (r.clone(), FloorAccess::Remove)));
+    roots
 }
 
 /// A floor entry with what is there: `None` when the path does not exist (or cannot be

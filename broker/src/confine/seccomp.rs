@@ -26,6 +26,8 @@ struct Options {
     notify: bool,
     /// The shim's marked read-only opens stay native ([`Action::MarkedRead`]).
     native_reads: bool,
+    /// Marked `unlinkat`s stay native ([`Action::MarkedRemove`]).
+    native_removes: bool,
 }
 
 /// The seccomp action for `action`.
@@ -35,12 +37,14 @@ fn seccomp_action(action: Action, opts: Options) -> u32 {
         Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
         Action::Broker(_) if opts.notify => bpf::RET_USER_NOTIF,
         Action::Broker(kind) => match kind.without_transport() {
-            // without_transport never answers Broker or MarkedRead.
+            // without_transport never answers Broker, MarkedRead or MarkedRemove.
             Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
             _ => bpf::RET_ALLOW,
         },
         Action::MarkedRead if opts.native_reads && opts.notify => bpf::RET_ALLOW,
         Action::MarkedRead => seccomp_action(Action::Broker(Kind::Openat), opts),
+        Action::MarkedRemove if opts.native_removes && opts.notify => bpf::RET_ALLOW,
+        Action::MarkedRemove => seccomp_action(Action::Broker(Kind::Unlinkat), opts),
     }
 }
 
@@ -100,6 +104,7 @@ impl Filter {
         let program = program(Options {
             notify: false,
             native_reads: false,
+            native_removes: false,
         })?;
         Ok(Filter { program })
     }
@@ -173,11 +178,13 @@ pub fn notify_available() -> bool {
 
 impl NotifyFilter {
     /// Compiles the program with the brokered calls sent to the broker. With
-    /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]).
-    pub fn compile(native_reads: bool) -> anyhow::Result<Self> {
+    /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]);
+    /// with `native_removes`, marked `unlinkat`s ([`Action::MarkedRemove`]).
+    pub fn compile(native_reads: bool, native_removes: bool) -> anyhow::Result<Self> {
         let program = program(Options {
             notify: true,
             native_reads,
+            native_removes,
         })?;
         Ok(NotifyFilter { program })
     }
@@ -233,18 +240,26 @@ mod tests {
     use crate::confine::syscall_numbers::{AARCH64, X86_64};
     use crate::confine::syscalls::{row_named, TABLE, UNKNOWN_ERRNO};
 
-    const ALL: [Options; 3] = [
+    const ALL: [Options; 4] = [
         Options {
             notify: false,
             native_reads: false,
+            native_removes: false,
         },
         Options {
             notify: true,
             native_reads: false,
+            native_removes: false,
         },
         Options {
             notify: true,
             native_reads: true,
+            native_removes: false,
+        },
+        Options {
+            notify: true,
+            native_reads: true,
+            native_removes: true,
         },
     ];
     const ENOSYS_RET: u32 = bpf::RET_ERRNO | UNKNOWN_ERRNO as u32;
@@ -754,7 +769,7 @@ mod tests {
     #[test]
     fn the_dispatch_serves_what_the_filter_sends() {
         // syscalls::brokered (the dispatch's key) agrees with the program on every input.
-        let prog = NotifyFilter::compile(true).unwrap().program;
+        let prog = NotifyFilter::compile(true, true).unwrap().program;
         let arch = bpf::audit_arch().unwrap();
         inputs(arch, |d| {
             let notified = run(&prog, d) == bpf::RET_USER_NOTIF;

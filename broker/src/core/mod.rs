@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arbiter_policies::{Access, AuditSetting, Policy};
-use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_STAT};
+use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_REMOVE, FAST_STAT};
 
 use crate::audit::event::InvalidRequest;
 use crate::audit::reports::Reports;
@@ -334,6 +334,22 @@ impl RequestCore {
             encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
         }
         self
+    }
+
+    /// Offers the shim native removals beneath `roots` (the directories where Landlock
+    /// grants removing, which the policy grants in full; see
+    /// `confine::floor::native_removes`), unless the fast paths are off or every call is
+    /// recorded (a native removal is not reported through the ring).
+    pub fn with_native_removes(mut self, roots: &[PathBuf]) -> RequestCore {
+        if self.fast_on && self.reports.is_none() {
+            encode_fast_paths(&mut self.fast_paths, FAST_REMOVE, roots);
+        }
+        self
+    }
+
+    /// Whether the audit log records every call (`--audit-level all`).
+    pub fn records_every_call(&self) -> bool {
+        self.audit.records_every_call()
     }
 
     /// What the shim may do in-process, as sent ([`Call::FastPaths`]).

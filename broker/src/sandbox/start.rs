@@ -279,6 +279,8 @@ impl Sandbox {
             self.seccomp_transport,
             DEFAULT_BOOTSTRAP_FD,
             fast.then_some(core.policy()),
+            // Native removals are not reported through the ring: not at `--audit-level all`.
+            fast && !core.records_every_call(),
             Some(core.policy()),
         )
         .context("cannot prepare the kernel confinement")?;
@@ -286,7 +288,9 @@ impl Sandbox {
             core = core.reporting_denials();
         }
         if fast {
-            core = core.with_native_reads(&confinement.native_reads);
+            core = core
+                .with_native_reads(&confinement.native_reads)
+                .with_native_removes(&confinement.native_removes);
         } else {
             core = core.without_fast_path();
         }
