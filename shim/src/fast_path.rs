@@ -812,7 +812,10 @@ pub unsafe fn remove(dirfd: c_int, path: *const c_char, flags: c_int) -> bool {
         let Some(grants) = grants() else {
             return false;
         };
-        if !grants.split(|&c| c == 0).any(|e| e.first() == Some(&FAST_REMOVE)) {
+        if !grants
+            .split(|&c| c == 0)
+            .any(|e| e.first() == Some(&FAST_REMOVE))
+        {
             return false;
         }
         let mut abs = [0u8; MAX_PATH + 1];

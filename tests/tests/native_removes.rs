@@ -119,16 +119,21 @@ fn want(pick: impl Fn(&(&'static str, &'static str, &'static str)) -> &'static s
 
 fn victims_intact(x: &Path, who: &str) {
     for i in 1..=5 {
-        assert!(x.join(format!("victim{i}")).exists(), "{who}: victim{i} removed");
+        assert!(
+            x.join(format!("victim{i}")).exists(),
+            "{who}: victim{i} removed"
+        );
     }
-    assert!(x.join("mv/f").exists() && x.join("mv/g").exists(), "{who}: mv/ emptied");
+    assert!(
+        x.join("mv/f").exists() && x.join("mv/g").exists(),
+        "{who}: mv/ emptied"
+    );
 }
 
 #[test]
 fn removals_run_natively_only_where_the_policy_grants_remove_throughout() {
     let sb = Sandbox::new();
-    std::fs::set_permissions(&sb.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-        .unwrap();
+    std::fs::set_permissions(&sb.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let outside = outside_dir();
     let x = outside.path();
     let xs = x.to_str().unwrap();
@@ -180,8 +185,7 @@ fn removals_run_natively_only_where_the_policy_grants_remove_throughout() {
 #[test]
 fn no_native_removals_when_every_call_is_recorded() {
     let sb = Sandbox::new();
-    std::fs::set_permissions(&sb.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-        .unwrap();
+    std::fs::set_permissions(&sb.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let outside = outside_dir();
     let x = outside.path();
     let xs = x.to_str().unwrap();
@@ -206,7 +210,12 @@ fn no_native_removals_when_every_call_is_recorded() {
     ];
     fixture(&sb.dir, x);
     let got = run(false, &sb.dir, x, &argv);
-    for line in ["path-in EIO", "fd-file EIO", "raw-in ok", "raw-outside EACCES"] {
+    for line in [
+        "path-in EIO",
+        "fd-file EIO",
+        "raw-in ok",
+        "raw-outside EACCES",
+    ] {
         assert!(got.lines().any(|l| l == line), "no `{line}`:\n{got}");
     }
     let audit = std::fs::read_to_string(&log).unwrap();

@@ -576,6 +576,28 @@ mod tests {
     }
 
     #[test]
+    fn native_removals_only_beneath_uniform_remove_grants() {
+        let shim = Path::new("/nonexistent/libarbiter_shim.so");
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        // The default profile: $TMPDIR rw, decided alone ($PWD does not exist here).
+        let mut floor = paths(&[], shim);
+        let roots = native_removes(&mut floor, &policy("version = 1\n"));
+        assert_eq!(roots, vec![tmp.clone()]);
+        assert!(floor.contains(&(tmp.clone(), FloorAccess::Remove)));
+        // /dev/shm keeps no removal right Landlock would grant beyond the policy.
+        assert!(floor.contains(&(PathBuf::from("/dev/shm"), FloorAccess::SharedMemoryKeep)));
+        assert!(!floor.iter().any(|(_, a)| *a == FloorAccess::SharedMemory));
+        // A narrower rule beneath: not $TMPDIR; with nothing left, the floor is untouched.
+        let mut floor = paths(&[], shim);
+        let narrower = policy("version = 1\n[[fs]]\npath = \"$TMPDIR/keep\"\nallow = \"ro\"\n");
+        assert!(native_removes(&mut floor, &narrower).is_empty());
+        assert_eq!(floor, paths(&[], shim));
+        // Read-only: no removal.
+        let ro = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n");
+        assert!(native_removes(&mut paths(&[], shim), &ro).is_empty());
+    }
+
+    #[test]
     fn the_policys_exec_trees_join_the_floor_only_when_decided_alone() {
         let shim = Path::new("/nonexistent/libarbiter_shim.so");
         let floor = paths(&[], shim);
