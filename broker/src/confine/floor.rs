@@ -579,22 +579,30 @@ mod tests {
     fn native_removals_only_beneath_uniform_remove_grants() {
         let shim = Path::new("/nonexistent/libarbiter_shim.so");
         let tmp = std::env::temp_dir().canonicalize().unwrap();
-        // The default profile: $TMPDIR rw, decided alone ($PWD does not exist here).
+        // The default profile: $TMPDIR rw, decided alone ($PWD does not exist here), and
+        // /dev/shm, which the runtime profile grants rw throughout.
         let mut floor = paths(&[], shim);
         let roots = native_removes(&mut floor, &policy("version = 1\n"));
-        assert_eq!(roots, vec![tmp.clone()]);
+        assert!(roots.contains(&tmp), "{roots:?}");
         assert!(floor.contains(&(tmp.clone(), FloorAccess::Remove)));
-        // /dev/shm keeps no removal right Landlock would grant beyond the policy.
+        // /dev/shm's own removal right goes: Landlock grants removing there only as one of
+        // the policy's uniform remove grants.
         assert!(floor.contains(&(PathBuf::from("/dev/shm"), FloorAccess::SharedMemoryKeep)));
         assert!(!floor.iter().any(|(_, a)| *a == FloorAccess::SharedMemory));
-        // A narrower rule beneath: not $TMPDIR; with nothing left, the floor is untouched.
-        let mut floor = paths(&[], shim);
+        assert!(roots
+            .iter()
+            .all(|r| !r.starts_with("/proc") && !r.starts_with("/usr")));
+        // A narrower rule beneath: not $TMPDIR.
         let narrower = policy("version = 1\n[[fs]]\npath = \"$TMPDIR/keep\"\nallow = \"ro\"\n");
-        assert!(native_removes(&mut floor, &narrower).is_empty());
-        assert_eq!(floor, paths(&[], shim));
+        assert!(!native_removes(&mut paths(&[], shim), &narrower).contains(&tmp));
         // Read-only: no removal.
         let ro = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n");
-        assert!(native_removes(&mut paths(&[], shim), &ro).is_empty());
+        assert!(!native_removes(&mut paths(&[], shim), &ro).contains(&tmp));
+        // Nothing granted throughout: the floor is left as it is.
+        let mut floor = paths(&[], shim);
+        let none = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n[[fs]]\npath = \"/dev/shm\"\nallow = \"ro\"\n");
+        assert!(native_removes(&mut floor, &none).is_empty());
+        assert_eq!(floor, paths(&[], shim));
     }
 
     #[test]
