@@ -442,6 +442,45 @@ pub fn survey(
         .unzip()
 }
 
+/// The identity of an inode as the broker's `statx` reports it: device major, minor and
+/// inode number.
+pub type Identity = (u32, u32, u64);
+
+/// The objects the Landlock ruleset names (each surveyed entry that exists) and every
+/// directory above each of them, by identity, taken from the fds the survey opened. Landlock
+/// attaches a rule's rights to the inode, not to its path: moving one of these (a rule root,
+/// or a directory holding one) would carry the rights to a path where the policy may grant
+/// fewer, so the broker refuses to (`RequestCore::with_pinned`). The directories above are
+/// found from the opened object's real path (`/proc/self/fd`), looked at without following
+/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path.
+pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::HashSet<Identity> {
+    let mut set = std::collections::HashSet::new();
+    let id = |dev: u64, ino: u64| -> Identity {
+        (
+            libc::major(dev as libc::dev_t),
+            libc::minor(dev as libc::dev_t),
+            ino,
+        )
+    };
+    for (entry, fd) in floor.iter().zip(fds) {
+        let (Some((dev, ino)), Some(fd)) = (entry.id, fd) else {
+            continue;
+        };
+        set.insert(id(dev, ino));
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .ok()
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| entry.path.clone());
+        for above in real.ancestors().skip(1) {
+            if let Ok(md) = std::fs::symlink_metadata(above) {
+                use std::os::unix::fs::MetadataExt;
+                set.insert(id(md.dev(), md.ino()));
+            }
+        }
+    }
+    set
+}
+
 /// `fstat` of an open fd.
 fn fstat(fd: &OwnedFd) -> Option<libc::stat> {
     // SAFETY: stat is plain old data, filled by fstat.
@@ -497,6 +536,41 @@ fn open_path(path: &Path) -> Option<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_holds_each_rule_root_and_every_directory_above_it_only() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(root.join("other")).unwrap();
+        std::fs::write(root.join("a/f"), b"f").unwrap();
+        let (surveyed, fds) = survey(
+            vec![
+                (root.join("a/b"), FloorAccess::Remove),
+                (root.join("a/f"), FloorAccess::ReadExec),
+                (root.join("missing"), FloorAccess::ReadExec),
+            ],
+            &|_| true,
+        );
+        let set = pinned(&surveyed, &fds);
+        let id = |p: &Path| {
+            let md = std::fs::symlink_metadata(p).unwrap();
+            (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
+        };
+        for p in [
+            root.join("a/b"),
+            root.join("a/f"),
+            root.join("a"),
+            root.clone(),
+            PathBuf::from("/"),
+        ] {
+            assert!(set.contains(&id(&p)), "{} not pinned", p.display());
+        }
+        for p in [root.join("a/b/c"), root.join("other")] {
+            assert!(!set.contains(&id(&p)), "{} pinned", p.display());
+        }
+    }
 
     #[test]
     fn floor_has_nothing_writable_but_devices() {

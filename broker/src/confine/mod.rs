@@ -49,6 +49,9 @@ pub struct Confinement {
     /// Where the shim may remove natively (empty when it may not; see
     /// [`floor::native_removes`]).
     pub native_removes: Vec<std::path::PathBuf>,
+    /// The Landlock rule roots and every directory above them, which the broker refuses to
+    /// move ([`floor::pinned`]).
+    pub pinned: std::collections::HashSet<floor::Identity>,
 }
 
 /// Prepares every layer for a program whose installation prefixes are `prefixes` and which
@@ -124,6 +127,7 @@ pub fn prepare(
             || removes.iter().any(|x| x == p)
     };
     let (floor, fds) = floor::survey(paths, &real);
+    let pinned = floor::pinned(&floor, &fds);
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
@@ -164,6 +168,7 @@ pub fn prepare(
         floor,
         native_reads: native.unwrap_or_default(),
         native_removes: removes,
+        pinned,
     })
 }
 

@@ -221,6 +221,9 @@ pub struct RequestCore {
     denials: denials::Denials,
     /// Who decides what the policy leaves to its default, if anyone.
     decider: Option<Arc<dyn decider::Decider>>,
+    /// The objects the broker never moves (`(major, minor, inode)`): the Landlock rule roots
+    /// of this sandbox and the directories above them ([`RequestCore::with_pinned`]).
+    pinned: std::collections::HashSet<(u32, u32, u64)>,
 }
 
 impl RequestCore {
@@ -267,6 +270,7 @@ impl RequestCore {
             reports,
             denials: denials::Denials::new(false),
             decider: None,
+            pinned: std::collections::HashSet::new(),
         }
     }
 
@@ -275,6 +279,23 @@ impl RequestCore {
     pub fn with_decider(mut self, decider: Arc<dyn decider::Decider>) -> RequestCore {
         self.decider = Some(decider);
         self
+    }
+
+    /// Refuses to move (rename, or exchange) the objects `pinned` names — the Landlock rule
+    /// roots of this sandbox and every directory above them (`confine::floor::pinned`):
+    /// Landlock attaches rights to the inode, so a moved rule root would keep them at a
+    /// path where the policy grants fewer.
+    pub fn with_pinned(
+        mut self,
+        pinned: std::collections::HashSet<(u32, u32, u64)>,
+    ) -> RequestCore {
+        self.pinned = pinned;
+        self
+    }
+
+    /// Whether the object `(major, minor, inode)` may not be moved ([`RequestCore::with_pinned`]).
+    pub(crate) fn is_pinned(&self, id: (u32, u32, u64)) -> bool {
+        self.pinned.contains(&id)
     }
 
     /// Whether the shim may answer calls in-process (the kernel floor's native reads

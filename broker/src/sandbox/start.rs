@@ -305,6 +305,7 @@ impl Sandbox {
         if let Some(decider) = self.decider {
             core = core.with_decider(decider);
         }
+        core = core.with_pinned(confinement.pinned.clone());
         let core = Arc::new(core);
         let floor = confinement
             .notify
