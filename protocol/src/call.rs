@@ -249,8 +249,8 @@ pub enum Call<'a> {
         protocol: i32,
     },
     /// Not a libc call: asks where the shim may act in-process (the fast paths). Replies
-    /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`] or
-    /// [`crate::FAST_OPEN`]), an absolute path and a NUL; empty when every call must reach
+    /// with [`crate::Payload::Bytes`]: entries of a tag ([`crate::FAST_STAT`],
+    /// [`crate::FAST_OPEN`] or [`crate::FAST_REMOVE`]), an absolute path and a NUL; empty when every call must reach
     /// the broker (the fast paths are off). When the audit log records every call, the
     /// reply carries one fd, the report ring ([`crate::ring`]): every call answered
     /// in-process must then be reported there, and a shim that cannot map it must not

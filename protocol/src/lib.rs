@@ -78,6 +78,19 @@ pub const FAST_OPEN: u8 = b'o';
 /// kernel floor grants no read the policy does not (see `docs/security.md`).
 pub const NATIVE_OPEN_MARK: i32 = 1 << 30;
 
+/// [`Call::FastPaths`] entry: a directory where the policy grants `remove` throughout, so
+/// the shim may `unlinkat` beneath it in-process with [`NATIVE_REMOVE_MARK`]; Landlock,
+/// which grants removing there and nowhere else, then decides exactly as the policy would.
+pub const FAST_REMOVE: u8 = b'r';
+
+/// A bit of `unlinkat(2)`'s flags register above the 32 bits the kernel reads (the
+/// argument is an `int`: the kernel truncates the register, seccomp sees all 64 bits). The
+/// seccomp notify filter lets an `unlinkat` carrying it run natively under Landlock instead
+/// of stopping it for the broker; it is installed so only when Landlock grants removing
+/// nowhere the policy does not (the policy's uniform `remove` grants; see
+/// `docs/security.md`, "Native removals").
+pub const NATIVE_REMOVE_MARK: u64 = 1 << 32;
+
 /// Environment variable naming the inherited bootstrap socket's fd number.
 pub const ENV_FD: &str = "ARBITER_FD";
 

@@ -13,7 +13,7 @@
 //!   directory beneath a root is beneath that root.
 //!
 //! A small table keyed by the directory's device and inode remembers which kinds of root
-//! ([`FAST_STAT`], [`FAST_OPEN`]) hold it; [`roots_of`] looks up what `fstat` of the fd
+//! ([`FAST_STAT`], [`FAST_OPEN`], [`FAST_REMOVE`]) hold it; [`roots_of`] looks up what `fstat` of the fd
 //! says now, so a `dup` of a vouched fd (fts works on one) is vouched too, and a closed and
 //! reused fd number is whatever it now is. Opening a directory by a path that lies in no
 //! root clears its entry (it may have been moved out of its subtree by the program).
@@ -42,7 +42,7 @@
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use arbiter_protocol::{FAST_OPEN, FAST_STAT, MAX_PATH};
+use arbiter_protocol::{FAST_OPEN, FAST_REMOVE, FAST_STAT, MAX_PATH};
 
 /// Entries of the table (a power of two); a directory whose entry another one took goes
 /// to the broker again until it is opened anew.
@@ -57,12 +57,15 @@ pub const PATH_CAP: usize = PATH_WORDS * 8;
 pub const IN_STAT_ROOT: u8 = 1;
 /// See [`IN_STAT_ROOT`].
 pub const IN_OPEN_ROOT: u8 = 2;
+/// See [`IN_STAT_ROOT`].
+pub const IN_REMOVE_ROOT: u8 = 4;
 
 /// The bit for a fast-path tag.
 pub fn bit(tag: u8) -> u8 {
     match tag {
         FAST_STAT => IN_STAT_ROOT,
         FAST_OPEN => IN_OPEN_ROOT,
+        FAST_REMOVE => IN_REMOVE_ROOT,
         _ => 0,
     }
 }

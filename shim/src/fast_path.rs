@@ -44,7 +44,8 @@ use arbiter_protocol::ring::{
     canonical_components, trim_directory_suffix, ReportedCall, REPORT_OPEN_FLAGS, REPORT_PATH_MAX,
 };
 use arbiter_protocol::{
-    Call, Payload, FAST_OPEN, FAST_PATHS_MAX, FAST_STAT, MAX_PATH, NATIVE_OPEN_MARK,
+    Call, Payload, FAST_OPEN, FAST_PATHS_MAX, FAST_REMOVE, FAST_STAT, MAX_PATH, NATIVE_OPEN_MARK,
+    NATIVE_REMOVE_MARK,
 };
 
 use crate::channel;
@@ -398,7 +399,7 @@ pub fn vouch_dir(
     }
     let parent_end = abs[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
     let mut roots = 0;
-    for tag in [FAST_STAT, FAST_OPEN] {
+    for tag in [FAST_STAT, FAST_OPEN, FAST_REMOVE] {
         if let Some(root_len) = granted_root(grants, tag, &abs[..len]) {
             if verify_parents(&mut abs[..=len], root_len, parent_end).is_ok() {
                 roots |= crate::fast_dirs::bit(tag);
@@ -776,6 +777,66 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
     };
     report.record(record, b, &answer, |&fd| fd);
     answer
+}
+
+/// `unlinkat(dirfd, path, flags)` made in-process, carrying [`NATIVE_REMOVE_MARK`], so the
+/// seccomp notify filter lets it run and Landlock decides it: Landlock grants removing only
+/// beneath the directories the policy grants `remove` in full ([`FAST_REMOVE`] entries;
+/// `confine::floor::native_removes` in the broker), so a removal it allows is one the
+/// policy allows, on the object the kernel acts on. `true` when it removed the name; on any
+/// failure nothing changed and the call goes to the broker, which decides, answers with its
+/// errno and records a denial (a native attempt fails where the broker may still allow: a
+/// removal of a granted directory itself, a file the program's own credentials may not
+/// remove). Tried only where it may succeed — a path lying lexically in a [`FAST_REMOVE`]
+/// root, or a name relative to a directory fd vouched for beneath one
+/// ([`crate::fast_dirs`]) — but nothing rests on that choice: Landlock decides.
+///
+/// # Safety
+/// `path` must be null or a C string.
+pub unsafe fn remove(dirfd: c_int, path: *const c_char, flags: c_int) -> bool {
+    if path.is_null() || flags & !libc::AT_REMOVEDIR != 0 {
+        return false;
+    }
+    // SAFETY: path is a non-null C string per the contract.
+    let Some(len) = (unsafe { c_str_len(path, MAX_PATH - 1) }) else {
+        return false;
+    };
+    if len == 0 {
+        return false;
+    }
+    // SAFETY: c_str_len found `len` bytes before the NUL.
+    let b = unsafe { bytes(path, len) };
+    let likely = if b[0] != b'/' && dirfd != libc::AT_FDCWD {
+        crate::fast_dirs::roots_of(dirfd) & crate::fast_dirs::IN_REMOVE_ROOT != 0
+    } else {
+        let Some(grants) = grants() else {
+            return false;
+        };
+        if !grants
+            .split(|&c| c == 0)
+            .any(|e| e.first() == Some(&FAST_REMOVE))
+        {
+            return false;
+        }
+        let mut abs = [0u8; MAX_PATH + 1];
+        let lexical = if b[0] == b'/' {
+            b
+        } else {
+            match join_cwd(b, &mut abs) {
+                Ok(n) => &abs[..n],
+                Err(_) => return false,
+            }
+        };
+        granted_root(grants, FAST_REMOVE, lexical).is_some()
+    };
+    if !likely {
+        return false;
+    }
+    let marked = flags as u32 as u64 | NATIVE_REMOVE_MARK;
+    // SAFETY: path is a C string; the flags register carries the mark above the 32 bits the
+    // kernel reads; dirfd is only a number to the kernel.
+    let rc = unsafe { libc::syscall(libc::SYS_unlinkat, dirfd as libc::c_long, path, marked) };
+    rc == 0
 }
 
 #[cfg(test)]

@@ -375,3 +375,78 @@ fn a_master_supplies_the_addresses_of_a_name() {
         assert_eq!(stdout(&o).trim(), format!("gai {name}: ok 127.0.0.7 ::7"));
     }
 }
+
+/// A master routing `unlink`/`rmdir` is offered every removal, also beneath a directory the
+/// policy grants `remove` in full (where native removals would let Landlock decide alone):
+/// with a decider there are no native removals. Red team s5/rt1 finding 03: before the fix
+/// the shim removed in-process and a raw marked `unlinkat` ran natively — the master saw
+/// neither and the files were gone. Routed before `start` and after it.
+#[test]
+fn a_master_routing_removals_sees_every_removal_even_where_the_policy_grants_remove() {
+    let mut s = setup();
+    let rm = s.data.join("rm");
+    let tools = s.sb.dir.join("tools");
+    let helpers = arbiter_tests::compile_dynamic_and_static("remove_calls", &tools, &[]);
+    let policy = s.sb.dir.join("policy-rm.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\nextends = [\"runtime\"]\n[[fs]]\npath = \"{}\"\nallow = \"rwx\"\n",
+            rm.display()
+        ),
+    )
+    .unwrap();
+    s.policy = policy;
+    let fill = || {
+        let _ = std::fs::remove_dir_all(&rm);
+        std::fs::create_dir_all(rm.join("d")).unwrap();
+        std::fs::write(rm.join("f"), b"f").unwrap();
+        for p in [&rm, &rm.join("d")] {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+        }
+    };
+    let (f, d) = (rm.join("f"), rm.join("d"));
+    let dir_arg = format!("d:{}", d.display());
+    let want = |what: &str| {
+        format!(
+            "remove {}: {what}\nremove {}: {what}\n",
+            f.display(),
+            d.display()
+        )
+    };
+    for helper in &helpers {
+        for mode in ["libc", "raw"] {
+            // Native control: both removals succeed.
+            fill();
+            let o = Command::new(helper)
+                .args([mode, f.to_str().unwrap(), &dir_arg])
+                .output()
+                .unwrap();
+            assert_eq!(stdout(&o), want("ok"), "{mode}: {}", stderr(&o));
+            for nobody in users() {
+                for scenario in ["veto-removals", "veto-removals-late"] {
+                    fill();
+                    let cmd = [
+                        helper.as_path(),
+                        Path::new(mode),
+                        f.as_path(),
+                        Path::new(&dir_arg),
+                    ];
+                    let o = probe(&s, nobody, scenario, &[], &cmd);
+                    let (out, err) = (stdout(&o), stderr(&o));
+                    let who = format!("{} {mode} {scenario} nobody={nobody}", helper.display());
+                    assert_eq!(o.status.code(), Some(0), "{who}: {err}");
+                    assert_eq!(out, want(&format!("errno {}", libc::EPERM)), "{who}: {err}");
+                    for (call, p) in [("unlink", &f), ("rmdir", &d)] {
+                        assert!(
+                            err.contains(&format!("master: denied {call} {}", p.display())),
+                            "{who}: {err}"
+                        );
+                    }
+                    assert!(f.is_file() && d.is_dir(), "{who}: removed");
+                }
+            }
+        }
+    }
+}

@@ -35,6 +35,15 @@ pub enum FloorAccess {
     /// policy grants `exec` on only in part ([`align_exec`]). Not an exact file the seccomp
     /// transport serves by itself: opens of it are decided by the policy.
     ExecFile,
+    /// Remove files and directories beneath a directory the policy grants `remove` in
+    /// full, added only with native removals (see [`native_removes`]); nothing else (the
+    /// same directory's `Read` entry, if any, adds reading: Landlock merges the rights of
+    /// rules on one directory).
+    Remove,
+    /// [`FloorAccess::SharedMemory`] without the right to remove, when native removals are
+    /// on: then a marked `unlinkat` is decided by Landlock, which must grant removing only
+    /// where the policy does in full ([`native_removes`]).
+    SharedMemoryKeep,
 }
 
 /// Read+exec trees and files. Entries that do not exist are skipped by the caller.
@@ -342,6 +351,42 @@ pub fn native_reads(
     Some(roots)
 }
 
+/// Whether removals (`unlinkat`, `rmdir` through it) may run natively under Landlock (the
+/// seccomp notify filter letting through an `unlinkat` marked with
+/// [`arbiter_protocol::NATIVE_REMOVE_MARK`]), and beneath which directories: the policy's
+/// uniform `remove` grants (`Policy::uniform_grants`: a literal rule granting `remove`
+/// that decides its whole subtree alone; with the default profile `$PWD` and `$TMPDIR`),
+/// each a real, existing directory outside `/proc`. Landlock then grants removing beneath
+/// them and nowhere else: the floor's only other removal right, `/dev/shm`'s, is dropped
+/// (with the notify filter every other removal reaches the broker, which decides
+/// `/dev/shm` by the policy as before). Returns the directories and updates `floor`;
+/// empty (leaving `floor` as it is) when the policy grants `remove` throughout nowhere.
+pub fn native_removes(
+    floor: &mut Vec<(PathBuf, FloorAccess)>,
+    policy: &arbiter_policies::Policy,
+) -> Vec<PathBuf> {
+    let roots: Vec<PathBuf> = policy
+        .uniform_grants(arbiter_policies::Access::REMOVE)
+        .into_iter()
+        .filter(|p| {
+            // A rule on a symlinked path never matches (the broker decides real paths).
+            !p.starts_with("/proc")
+                && p.is_dir()
+                && p.canonicalize().ok().as_deref() == Some(p.as_path())
+        })
+        .collect();
+    if roots.is_empty() {
+        return roots;
+    }
+    for (_, access) in floor.iter_mut() {
+        if *access == FloorAccess::SharedMemory {
+            *access = FloorAccess::SharedMemoryKeep;
+        }
+    }
+    floor.extend(roots.iter().map(|r| (r.clone(), FloorAccess::Remove)));
+    roots
+}
+
 /// A floor entry with what is there: `None` when the path does not exist (or cannot be
 /// reached); else whether it is a directory, and whether it is a regular file (symlinks
 /// followed).
@@ -395,6 +440,45 @@ pub fn survey(
             )
         })
         .unzip()
+}
+
+/// The identity of an inode as the broker's `statx` reports it: device major, minor and
+/// inode number.
+pub type Identity = (u32, u32, u64);
+
+/// The objects the Landlock ruleset names (each surveyed entry that exists) and every
+/// directory above each of them, by identity, taken from the fds the survey opened. Landlock
+/// attaches a rule's rights to the inode, not to its path: moving one of these (a rule root,
+/// or a directory holding one) would carry the rights to a path where the policy may grant
+/// fewer, so the broker refuses to (`RequestCore::with_pinned`). The directories above are
+/// found from the opened object's real path (`/proc/self/fd`), looked at without following
+/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path.
+pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::HashSet<Identity> {
+    let mut set = std::collections::HashSet::new();
+    let id = |dev: u64, ino: u64| -> Identity {
+        (
+            libc::major(dev as libc::dev_t),
+            libc::minor(dev as libc::dev_t),
+            ino,
+        )
+    };
+    for (entry, fd) in floor.iter().zip(fds) {
+        let (Some((dev, ino)), Some(fd)) = (entry.id, fd) else {
+            continue;
+        };
+        set.insert(id(dev, ino));
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .ok()
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| entry.path.clone());
+        for above in real.ancestors().skip(1) {
+            if let Ok(md) = std::fs::symlink_metadata(above) {
+                use std::os::unix::fs::MetadataExt;
+                set.insert(id(md.dev(), md.ino()));
+            }
+        }
+    }
+    set
 }
 
 /// `fstat` of an open fd.
@@ -452,6 +536,41 @@ fn open_path(path: &Path) -> Option<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_holds_each_rule_root_and_every_directory_above_it_only() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(root.join("other")).unwrap();
+        std::fs::write(root.join("a/f"), b"f").unwrap();
+        let (surveyed, fds) = survey(
+            vec![
+                (root.join("a/b"), FloorAccess::Remove),
+                (root.join("a/f"), FloorAccess::ReadExec),
+                (root.join("missing"), FloorAccess::ReadExec),
+            ],
+            &|_| true,
+        );
+        let set = pinned(&surveyed, &fds);
+        let id = |p: &Path| {
+            let md = std::fs::symlink_metadata(p).unwrap();
+            (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
+        };
+        for p in [
+            root.join("a/b"),
+            root.join("a/f"),
+            root.join("a"),
+            root.clone(),
+            PathBuf::from("/"),
+        ] {
+            assert!(set.contains(&id(&p)), "{} not pinned", p.display());
+        }
+        for p in [root.join("a/b/c"), root.join("other")] {
+            assert!(!set.contains(&id(&p)), "{} pinned", p.display());
+        }
+    }
 
     #[test]
     fn floor_has_nothing_writable_but_devices() {
@@ -528,6 +647,36 @@ mod tests {
         let narrower = policy("version = 1\n[[fs]]\npath = \"/usr/share/doc\"\ndeny = true\n");
         assert_eq!(native_reads(&mut floor, shim, &narrower), None);
         assert!(floor.iter().any(|(p, _)| p == Path::new("/proc")));
+    }
+
+    #[test]
+    fn native_removals_only_beneath_uniform_remove_grants() {
+        let shim = Path::new("/nonexistent/libarbiter_shim.so");
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        // The default profile: $TMPDIR rw, decided alone ($PWD does not exist here), and
+        // /dev/shm, which the runtime profile grants rw throughout.
+        let mut floor = paths(&[], shim);
+        let roots = native_removes(&mut floor, &policy("version = 1\n"));
+        assert!(roots.contains(&tmp), "{roots:?}");
+        assert!(floor.contains(&(tmp.clone(), FloorAccess::Remove)));
+        // /dev/shm's own removal right goes: Landlock grants removing there only as one of
+        // the policy's uniform remove grants.
+        assert!(floor.contains(&(PathBuf::from("/dev/shm"), FloorAccess::SharedMemoryKeep)));
+        assert!(!floor.iter().any(|(_, a)| *a == FloorAccess::SharedMemory));
+        assert!(roots
+            .iter()
+            .all(|r| !r.starts_with("/proc") && !r.starts_with("/usr")));
+        // A narrower rule beneath: not $TMPDIR.
+        let narrower = policy("version = 1\n[[fs]]\npath = \"$TMPDIR/keep\"\nallow = \"ro\"\n");
+        assert!(!native_removes(&mut paths(&[], shim), &narrower).contains(&tmp));
+        // Read-only: no removal.
+        let ro = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n");
+        assert!(!native_removes(&mut paths(&[], shim), &ro).contains(&tmp));
+        // Nothing granted throughout: the floor is left as it is.
+        let mut floor = paths(&[], shim);
+        let none = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n[[fs]]\npath = \"/dev/shm\"\nallow = \"ro\"\n");
+        assert!(native_removes(&mut floor, &none).is_empty());
+        assert_eq!(floor, paths(&[], shim));
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
         | AccessFs::MakeReg
         | AccessFs::RemoveFile
         | (AccessFs::from_all(abi) & AccessFs::Refer);
+    let shared_memory_keep = shared_memory & !AccessFs::RemoveFile;
+    let remove = AccessFs::RemoveFile | AccessFs::RemoveDir;
     let mut ruleset = Ruleset::default().handle_access(all)?;
     if version >= 4 {
         // Handled with no rule: every TCP bind and connect is denied.
@@ -142,9 +144,14 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
             FloorAccess::ReadWriteFile => rw_file,
             FloorAccess::SharedMemory => shared_memory,
             FloorAccess::Read => read,
+            FloorAccess::Remove => remove,
+            FloorAccess::SharedMemoryKeep => shared_memory_keep,
         };
         if !is_dir {
             rights &= AccessFs::from_file(abi);
+        }
+        if rights.is_empty() {
+            continue; // a directory's rights on what is now a file: nothing to grant
         }
         add_path_rule(&ruleset, &fd, rights.bits()).map_err(|source| Error::AddRule {
             path: entry.path.display().to_string(),

@@ -46,6 +46,12 @@ pub struct Confinement {
     /// Where the shim may open for reading natively (empty when it may not; see
     /// [`floor::native_reads`]).
     pub native_reads: Vec<std::path::PathBuf>,
+    /// Where the shim may remove natively (empty when it may not; see
+    /// [`floor::native_removes`]).
+    pub native_removes: Vec<std::path::PathBuf>,
+    /// The Landlock rule roots and every directory above them, which the broker refuses to
+    /// move ([`floor::pinned`]).
+    pub pinned: std::collections::HashSet<floor::Identity>,
 }
 
 /// Prepares every layer for a program whose installation prefixes are `prefixes` and which
@@ -57,7 +63,9 @@ pub struct Confinement {
 /// [`seccomp::NotifyFilter`]) is installed instead of [`seccomp::Filter`], and its listener sent on
 /// the bootstrap socket at `bootstrap`. With `native_reads` (a policy, when the shim's fast
 /// paths are on) and the notify filter, read-only opens the floor and the policy both grant
-/// may run natively ([`floor::native_reads`]).
+/// may run natively ([`floor::native_reads`]); with `native_removes` too, removals beneath
+/// the directories the policy grants `remove` in full ([`floor::native_removes`]).
+#[allow(clippy::too_many_arguments)]
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
     executables: &[std::path::PathBuf],
@@ -65,6 +73,7 @@ pub fn prepare(
     seccomp_transport: bool,
     bootstrap: i32,
     native_reads: Option<&arbiter_policies::Policy>,
+    native_removes: bool,
     exec_policy: Option<&arbiter_policies::Policy>,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
@@ -103,14 +112,22 @@ pub fn prepare(
         }
         _ => None,
     };
+    let removes = match native_reads {
+        Some(policy) if native_removes && notify && seccomp::available() => {
+            floor::native_removes(&mut paths, policy)
+        }
+        _ => Vec::new(),
+    };
     // The prefixes are real paths (`sandbox::program::prefixes`): opened without symlinks.
     // So are the policy's exec trees (`floor::policy_exec`).
     let real = |p: &std::path::Path| {
         prefixes.iter().any(|x| x == p)
             || executables.iter().any(|x| x == p)
             || exec_trees.iter().any(|(x, _)| x == p)
+            || removes.iter().any(|x| x == p)
     };
     let (floor, fds) = floor::survey(paths, &real);
+    let pinned = floor::pinned(&floor, &fds);
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
@@ -127,7 +144,7 @@ pub fn prepare(
         let _ = syscalls::row_for(0);
     }
     let step = if notify {
-        seccomp::NotifyFilter::compile(native.is_some())
+        seccomp::NotifyFilter::compile(native.is_some(), !removes.is_empty())
             .context("cannot compile the seccomp notify filter")?
             .into_pre_exec(bootstrap)?
     } else {
@@ -150,6 +167,8 @@ pub fn prepare(
         notify: notify && seccomp_on,
         floor,
         native_reads: native.unwrap_or_default(),
+        native_removes: removes,
+        pinned,
     })
 }
 

@@ -29,6 +29,8 @@ struct Options {
     /// `prctl(PR_SET_DUMPABLE, 0)` is answered 0 without running ([`Action::KeepDumpable`]):
     /// the broker could not serve a non-dumpable process.
     keep_dumpable: bool,
+    /// Marked `unlinkat`s stay native ([`Action::MarkedRemove`]).
+    native_removes: bool,
 }
 
 /// The seccomp action for `action`.
@@ -38,7 +40,7 @@ fn seccomp_action(action: Action, opts: Options) -> u32 {
         Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
         Action::Broker(_) if opts.notify => bpf::RET_USER_NOTIF,
         Action::Broker(kind) => match kind.without_transport() {
-            // without_transport never answers Broker or MarkedRead.
+            // without_transport never answers Broker, MarkedRead or MarkedRemove.
             Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
             _ => bpf::RET_ALLOW,
         },
@@ -47,6 +49,8 @@ fn seccomp_action(action: Action, opts: Options) -> u32 {
         // SECCOMP_RET_ERRNO with 0: the call is not run and returns 0.
         Action::KeepDumpable if opts.keep_dumpable && opts.notify => bpf::RET_ERRNO,
         Action::KeepDumpable => bpf::RET_ALLOW,
+        Action::MarkedRemove if opts.native_removes && opts.notify => bpf::RET_ALLOW,
+        Action::MarkedRemove => seccomp_action(Action::Broker(Kind::Unlinkat), opts),
     }
 }
 
@@ -107,6 +111,7 @@ impl Filter {
             notify: false,
             native_reads: false,
             keep_dumpable: false,
+            native_removes: false,
         })?;
         Ok(Filter { program })
     }
@@ -180,13 +185,15 @@ pub fn notify_available() -> bool {
 
 impl NotifyFilter {
     /// Compiles the program with the brokered calls sent to the broker. With
-    /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]).
-    /// Without `CAP_SYS_PTRACE` in this process, `prctl(PR_SET_DUMPABLE, 0)` is answered
-    /// without running ([`Action::KeepDumpable`]).
-    pub fn compile(native_reads: bool) -> anyhow::Result<Self> {
+    /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]);
+    /// with `native_removes`, marked `unlinkat`s ([`Action::MarkedRemove`]). Without
+    /// `CAP_SYS_PTRACE` in this process, `prctl(PR_SET_DUMPABLE, 0)` is answered without
+    /// running ([`Action::KeepDumpable`]).
+    pub fn compile(native_reads: bool, native_removes: bool) -> anyhow::Result<Self> {
         let program = program(Options {
             notify: true,
             native_reads,
+            native_removes,
             keep_dumpable: !super::privilege::reaches_non_dumpable(),
         })?;
         Ok(NotifyFilter { program })
@@ -248,21 +255,25 @@ mod tests {
             notify: false,
             native_reads: false,
             keep_dumpable: false,
+            native_removes: false,
         },
         Options {
             notify: true,
             native_reads: false,
             keep_dumpable: false,
+            native_removes: false,
         },
         Options {
             notify: true,
             native_reads: true,
             keep_dumpable: false,
+            native_removes: false,
         },
         Options {
             notify: true,
             native_reads: true,
             keep_dumpable: true,
+            native_removes: true,
         },
     ];
     const ENOSYS_RET: u32 = bpf::RET_ERRNO | UNKNOWN_ERRNO as u32;
@@ -792,7 +803,7 @@ mod tests {
     #[test]
     fn the_dispatch_serves_what_the_filter_sends() {
         // syscalls::brokered (the dispatch's key) agrees with the program on every input.
-        let prog = NotifyFilter::compile(true).unwrap().program;
+        let prog = NotifyFilter::compile(true, true).unwrap().program;
         let arch = bpf::audit_arch().unwrap();
         inputs(arch, |d| {
             let notified = run(&prog, d) == bpf::RET_USER_NOTIF;

@@ -178,6 +178,10 @@ pub enum Action {
     /// (an unprivileged broker cannot read a non-dumpable process's memory or take its
     /// fds). See docs/security.md.
     KeepDumpable,
+    /// `unlinkat` carrying [`arbiter_protocol::NATIVE_REMOVE_MARK`]: native when native
+    /// removals are on (`confine::floor::native_removes`: Landlock grants removing only
+    /// where the policy does throughout), else brokered.
+    MarkedRemove,
 }
 
 /// One argument form: when every condition holds, `then`.
@@ -272,6 +276,7 @@ pub const MFD_NOEXEC_SEAL: u64 = 0x08;
 /// `__O_TMPFILE` without `O_DIRECTORY`: set in every `O_TMPFILE` open.
 const O_TMPFILE_BIT: u64 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
 const OPEN_MARK: u64 = arbiter_protocol::NATIVE_OPEN_MARK as u32 as u64;
+const REMOVE_MARK: u64 = arbiter_protocol::NATIVE_REMOVE_MARK;
 /// `MSG_FASTOPEN`: a send on an unconnected TCP socket that connects it first.
 const MSG_FASTOPEN: u64 = libc::MSG_FASTOPEN as u32 as u64;
 
@@ -486,6 +491,13 @@ const OPENAT: &[Arm] = &[
         then: Action::Broker(Kind::Openat),
     },
 ];
+
+/// `unlinkat` carrying the native-removal mark in the upper half of its flags register,
+/// which the kernel does not read (the argument is an `int`).
+const UNLINKAT: &[Arm] = &[arm!(
+    Action::MarkedRemove,
+    qword(2, Op::MaskedEq(REMOVE_MARK), REMOVE_MARK)
+)];
 
 /// `mknod`/`mknodat` of a character or block device: refused before the broker sees it.
 const MKNOD_DEVICES: &[Arm] = &[
@@ -878,7 +890,7 @@ pub const TABLE: &[Row] = &[
     row("mknodat", MKNODAT_DEVICES, Action::Broker(Kind::Mknodat)),
     broker("unlink", Kind::Unlink),
     broker("rmdir", Kind::Rmdir),
-    broker("unlinkat", Kind::Unlinkat),
+    row("unlinkat", UNLINKAT, Action::Broker(Kind::Unlinkat)),
     broker("rename", Kind::Rename),
     broker("renameat", Kind::Renameat),
     broker("renameat2", Kind::Renameat2),
@@ -1130,6 +1142,7 @@ pub fn brokered(nr: i64, args: &[u64; 6]) -> Option<Kind> {
     match action {
         Action::Broker(kind) => Some(kind),
         Action::MarkedRead => Some(Kind::Openat),
+        Action::MarkedRemove => Some(Kind::Unlinkat),
         Action::Native | Action::Refuse(_) | Action::KeepDumpable => None,
     }
 }

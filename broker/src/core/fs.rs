@@ -956,9 +956,18 @@ fn rename(
     }
     let exchange = flags & RENAME_EXCHANGE != 0;
     let (moved, moved_dir) = moved_object(&src)?;
+    // A Landlock rule root, or a directory above one, is in use by the sandbox's kernel
+    // confinement: moved, its inode would keep its rights at a path the policy may grant
+    // fewer (the kernel's `EBUSY`, as for a mount point). Confirmed after the call below.
+    if core.is_pinned(moved) {
+        return Err(Errno(libc::EBUSY));
+    }
     moves_nothing_hidden(core, &src_path, &dst_path, moved_dir)?;
     let swapped = if exchange {
         let (other, other_dir) = moved_object(&dst)?;
+        if core.is_pinned(other) {
+            return Err(Errno(libc::EBUSY));
+        }
         moves_nothing_hidden(core, &dst_path, &src_path, other_dir)?;
         Some(other)
     } else {
@@ -1035,6 +1044,12 @@ fn link(
             core.check_path(&src.path(), right, notes)?;
         }
     }
+    // A Landlock rule root (a file the floor names) keeps its rights under any name: it
+    // gets no second one (`EPERM`, as for a link the kernel's protected_hardlinks refuses).
+    // Looked at before, and confirmed on the new name after.
+    if core.is_pinned(moved_object(&src)?.0) {
+        return Err(Errno(libc::EPERM));
+    }
     // SAFETY: names are NUL-terminated; both parent fds are open.
     check(unsafe {
         libc::linkat(
@@ -1045,5 +1060,10 @@ fn link(
             0,
         )
     })?;
+    if moved_object(&dst).is_ok_and(|(id, _)| core.is_pinned(id)) {
+        // SAFETY: the name is NUL-terminated; the parent fd is open.
+        unsafe { libc::unlinkat(dst.parent.as_raw_fd(), dst.name_as_asked().as_ptr(), 0) };
+        return Err(Errno(libc::EPERM));
+    }
     confirm_created(core, &dst, false, notes)
 }

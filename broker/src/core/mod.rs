@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arbiter_policies::{Access, AuditSetting, Policy};
-use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_STAT};
+use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_REMOVE, FAST_STAT};
 
 use crate::audit::event::InvalidRequest;
 use crate::audit::reports::Reports;
@@ -222,6 +222,9 @@ pub struct RequestCore {
     denials: denials::Denials,
     /// Who decides what the policy leaves to its default, if anyone.
     decider: Option<Arc<dyn decider::Decider>>,
+    /// The objects the broker never moves (`(major, minor, inode)`): the Landlock rule roots
+    /// of this sandbox and the directories above them ([`RequestCore::with_pinned`]).
+    pinned: std::collections::HashSet<(u32, u32, u64)>,
 }
 
 impl RequestCore {
@@ -268,6 +271,7 @@ impl RequestCore {
             reports,
             denials: denials::Denials::new(false),
             decider: None,
+            pinned: std::collections::HashSet::new(),
         }
     }
 
@@ -276,6 +280,23 @@ impl RequestCore {
     pub fn with_decider(mut self, decider: Arc<dyn decider::Decider>) -> RequestCore {
         self.decider = Some(decider);
         self
+    }
+
+    /// Refuses to move (rename, or exchange) the objects `pinned` names — the Landlock rule
+    /// roots of this sandbox and every directory above them (`confine::floor::pinned`):
+    /// Landlock attaches rights to the inode, so a moved rule root would keep them at a
+    /// path where the policy grants fewer.
+    pub fn with_pinned(
+        mut self,
+        pinned: std::collections::HashSet<(u32, u32, u64)>,
+    ) -> RequestCore {
+        self.pinned = pinned;
+        self
+    }
+
+    /// Whether the object `(major, minor, inode)` may not be moved ([`RequestCore::with_pinned`]).
+    pub(crate) fn is_pinned(&self, id: (u32, u32, u64)) -> bool {
+        self.pinned.contains(&id)
     }
 
     /// Whether the shim may answer calls in-process (the kernel floor's native reads
@@ -335,6 +356,22 @@ impl RequestCore {
             encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
         }
         self
+    }
+
+    /// Offers the shim native removals beneath `roots` (the directories where Landlock
+    /// grants removing, which the policy grants in full; see
+    /// `confine::floor::native_removes`), unless the fast paths are off or every call is
+    /// recorded (a native removal is not reported through the ring).
+    pub fn with_native_removes(mut self, roots: &[PathBuf]) -> RequestCore {
+        if self.fast_on && self.reports.is_none() {
+            encode_fast_paths(&mut self.fast_paths, FAST_REMOVE, roots);
+        }
+        self
+    }
+
+    /// Whether the audit log records every call (`--audit-level all`).
+    pub fn records_every_call(&self) -> bool {
+        self.audit.records_every_call()
     }
 
     /// What the shim may do in-process, as sent ([`Call::FastPaths`]).

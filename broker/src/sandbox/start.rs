@@ -272,6 +272,11 @@ impl Sandbox {
         // fast paths (the kernel floor's native reads included) may be on.
         let mut core = RequestCore::new(self.policy, self.audit);
         let fast = self.fast_path && core.fast_paths_allowed();
+        // Native removals are decided by Landlock alone, so they are on only where the
+        // policy alone decides removals: not at `--audit-level all` (they are not reported
+        // through the ring), and not with a decider (a master may route `unlink`/`rmdir` to
+        // itself, before or after `start`, to veto what a rule allows).
+        let removes = fast && !core.records_every_call() && self.decider.is_none();
         let confinement = confine::prepare(
             &self.prefixes,
             &self.executables,
@@ -279,6 +284,7 @@ impl Sandbox {
             self.seccomp_transport,
             DEFAULT_BOOTSTRAP_FD,
             fast.then_some(core.policy()),
+            removes,
             Some(core.policy()),
         )
         .context("cannot prepare the kernel confinement")?;
@@ -286,13 +292,20 @@ impl Sandbox {
             core = core.reporting_denials();
         }
         if fast {
-            core = core.with_native_reads(&confinement.native_reads);
+            core = core
+                .with_native_reads(&confinement.native_reads)
+                .with_native_removes(if removes {
+                    &confinement.native_removes
+                } else {
+                    &[]
+                });
         } else {
             core = core.without_fast_path();
         }
         if let Some(decider) = self.decider {
             core = core.with_decider(decider);
         }
+        core = core.with_pinned(confinement.pinned.clone());
         let core = Arc::new(core);
         let floor = confinement
             .notify

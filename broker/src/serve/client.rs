@@ -267,6 +267,7 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
         true,
         DEFAULT_BOOTSTRAP_FD,
         None,
+        false,
         None,
     )
     .context("cannot prepare the kernel confinement")?;

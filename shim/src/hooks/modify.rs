@@ -164,7 +164,8 @@ pub unsafe extern "C" fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_
     unsafe { mknodat(dirfd, path, libc::S_IFIFO | (mode & 0o7777), 0) }
 }
 
-/// Brokered `unlinkat`.
+/// Brokered `unlinkat`: made in-process first where Landlock may decide it as the policy
+/// would ([`crate::fast_path::remove`]), else by the broker.
 ///
 /// # Safety
 /// libc's contract.
@@ -172,6 +173,9 @@ pub unsafe extern "C" fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe {
+        if !unbrokered() && crate::fast_path::remove(dirfd, path, flags) {
+            return 0;
+        }
         one_path(
             dirfd,
             path,

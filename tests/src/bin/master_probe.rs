@@ -12,7 +12,10 @@
 //!   `reply_with_fds`) and `a` second by performing it; others are performed at once;
 //! - `names`: answers every `getaddrinfo` with 127.0.0.7 and ::7, performs the rest;
 //! - `drop`: drops every call for a path ending in `/x` unanswered, performs the rest;
-//! - `gone`: the master is dropped before the command starts.
+//! - `gone`: the master is dropped before the command starts;
+//! - `veto-removals`: routes `unlink` and `rmdir` to the master before `start` (so the
+//!   removals a rule allows are offered too) and denies each with `EPERM`, performing the
+//!   rest; `veto-removals-late`: the same, routed only after `start`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -91,15 +94,22 @@ fn probe() -> anyhow::Result<u8> {
         .installation(install)
         .seccomp_transport(seccomp);
     let master = sandbox.master();
+    if scenario == "veto-removals" {
+        master.route(&["unlink", "rmdir"]);
+    }
     let master = if scenario == "gone" {
         drop(master);
         None
     } else {
         Some(master)
     };
-    let running = sandbox
-        .start()?
-        .spawn(&program, &command, std::env::vars_os().collect())?;
+    let started = sandbox.start()?;
+    if scenario == "veto-removals-late" {
+        if let Some(m) = &master {
+            m.route(&["unlink", "rmdir"]);
+        }
+    }
+    let running = started.spawn(&program, &command, std::env::vars_os().collect())?;
     let waiting = std::thread::spawn(move || running.wait());
     if let Some(master) = master {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -123,7 +133,9 @@ fn path_of(call: &Call) -> Option<&Path> {
         Arguments::Open { path, .. }
         | Arguments::Stat { path, .. }
         | Arguments::Access { path, .. }
-        | Arguments::Readlink { path } => Some(path),
+        | Arguments::Readlink { path }
+        | Arguments::Unlink { path }
+        | Arguments::Rmdir { path } => Some(path),
         Arguments::Connect(Endpoint::Unix(path)) => Some(path),
         _ => None,
     }
@@ -182,6 +194,12 @@ async fn serve(mut master: Master, scenario: &str) -> anyhow::Result<()> {
                 log("replied with addresses", &call);
                 let addrs = ["127.0.0.7:0".parse()?, "[::7]:0".parse()?];
                 call.reply_addresses(&addrs)?;
+            }
+            "veto-removals" | "veto-removals-late"
+                if matches!(call.function(), "unlink" | "rmdir") =>
+            {
+                log("denied", &call);
+                call.deny(libc::EPERM);
             }
             "drop" if ends_with(&call, "x") => {
                 log("dropped", &call);
