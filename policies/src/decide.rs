@@ -206,6 +206,11 @@ impl Policy {
     /// ([`DecidedBy::ImplicitMkdir`]): `mkdir -p` of a granted cache (`~/.cache/go-build`
     /// in a home without `~/.cache`). Only a directory, only empty: what it may then hold
     /// is decided by the rules on its own path.
+    ///
+    /// An explicit deny rule wins over the implicit mkdir: when the rule deciding `path` or
+    /// any of its ancestors is a deny rule (`--deny X` at or above `path`), the directory is
+    /// refused by that rule, even when a rule beneath `X` grants `create` (that rule still
+    /// decides its own path and what lies beneath it, once the directories exist).
     pub fn decide_mkdir(&self, path: &Path) -> PathDecision {
         let out = self.decide_path(path, Access::CREATE);
         if out.decision.allow {
@@ -216,8 +221,21 @@ impl Policy {
             return out;
         }
         let creates = |r: u32| self.rules[r as usize].access.contains(Access::CREATE);
+        let denied_on_the_way = || {
+            path.ancestors().find_map(|a| {
+                let d = self.decide_path(a, Access::CREATE);
+                let deny_rule = d.decision.by == DecidedBy::Rule
+                    && d.decision
+                        .rule
+                        .is_some_and(|r| !self.rules[r.0 as usize].allows());
+                deny_rule.then_some(PathDecision {
+                    uniform: false,
+                    ..d
+                })
+            })
+        };
         match self.fs.literal_beneath(bytes, creates) {
-            Some(rule) => PathDecision {
+            Some(rule) => denied_on_the_way().unwrap_or(PathDecision {
                 decision: Decision {
                     allow: true,
                     rule: Some(RuleId(rule)),
@@ -227,7 +245,7 @@ impl Policy {
                 },
                 root: Some(0),
                 uniform: false,
-            },
+            }),
             None => out,
         }
     }

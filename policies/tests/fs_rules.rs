@@ -369,7 +369,7 @@ fn directories_on_the_way_to_a_create_rule_may_be_made() {
     let p = policy(
         "[[fs]]\npath = \"/home/u/.cache/go-build\"\nallow = \"rw\"\n\
          [[fs]]\npath = \"/home/u/ro\"\nallow = \"ro\"\n\
-         [[fs]]\npath = \"/home\"\ndeny = true\n",
+         [[fs]]\npath = \"/home\"\nallow = \"stat\"\n",
     );
     for ancestor in ["/home/u", "/home/u/.cache"] {
         let d = p.decide_mkdir(Path::new(ancestor));
@@ -394,4 +394,34 @@ fn directories_on_the_way_to_a_create_rule_may_be_made() {
     assert!(p
         .explain(&p.decide_mkdir(Path::new("/home/u")).decision)
         .contains("implicit mkdir"));
+}
+
+#[test]
+fn a_deny_rule_at_or_above_stops_the_implicit_mkdir() {
+    let p = policy(
+        "[[fs]]\npath = \"/home/u/.cache/go-build\"\nallow = \"rw\"\n\
+         [[fs]]\npath = \"/home/u/.cache\"\ndeny = true\n\
+         [[fs]]\npath = \"/home/u/.cache/x\"\nallow = \"ro\"\n\
+         [[fs]]\npath = \"/home/u/.cache/x/y/z\"\nallow = \"rw\"\n",
+    );
+    // Not stopped: above the deny.
+    let d = p.decide_mkdir(Path::new("/home/u"));
+    assert_eq!(
+        (d.decision.allow, d.decision.by),
+        (true, DecidedBy::ImplicitMkdir)
+    );
+    // The deny's own path, and beneath it (even under a more specific non-deny rule):
+    // refused by the deny rule.
+    for path in ["/home/u/.cache", "/home/u/.cache/x/y"] {
+        let d = p.decide_mkdir(Path::new(path));
+        assert!(!d.decision.allow, "{path}");
+        assert_eq!(
+            d.decision.rule.map(|r| p.rule(r).origin.line),
+            Some(4),
+            "{path}"
+        );
+    }
+    // A rule beneath the deny still decides its own path.
+    let d = p.decide_mkdir(Path::new("/home/u/.cache/go-build"));
+    assert_eq!((d.decision.allow, d.decision.by), (true, DecidedBy::Rule));
 }

@@ -54,3 +54,44 @@ fn a_non_dumpable_program_keeps_its_brokered_calls() {
         }
     }
 }
+
+/// A process is also made non-dumpable by the kernel when it executes a binary it may not
+/// read (mode `0111`), which the `prctl` answer cannot cover (rt2 finding 04 of issue 15):
+/// an unprivileged broker then cannot read its memory, and every brokered call fails with
+/// `EFAULT` — closed, a documented gap (docs/security.md, "What is NOT enforced"). This
+/// pins that it fails closed and that the user is told why: one stderr line naming the
+/// cause (the dynamic helper does not even get its libc: ld.so's opens fail the same way;
+/// the static one gets `EFAULT` from its raw `openat`). As root (`CAP_SYS_PTRACE`) the call
+/// is served. Native control (the execute-only binary reads `/etc/hostname`) for both users.
+#[test]
+fn an_execute_only_binary_fails_closed_with_its_cause_named() {
+    let f = floor_common::Floor::new();
+    for h in &f.helpers {
+        let name = h.file_name().unwrap().to_str().unwrap();
+        let x = f.path(&format!("helpers/exec-only-{name}"));
+        std::fs::copy(h, &x).unwrap();
+        std::fs::set_permissions(&x, PermissionsExt::from_mode(0o111)).unwrap();
+        let argv = [x.to_str().unwrap(), "open-path", "/etc/hostname"];
+        for who in users() {
+            let native = f.native(who, &argv);
+            assert_eq!(floor_common::verdict(&native), Ok(()), "control as {who:?}");
+            let out = f.confined(who, &[], &argv);
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            if who == Who::Nobody {
+                assert!(!out.status.success() && !stdout.contains("ok"), "{stdout}");
+                assert!(
+                    stderr.contains("it is not dumpable (e.g. it runs an execute-only binary)"),
+                    "{stderr}"
+                );
+                if name.ends_with("-static") {
+                    assert_eq!(floor_common::verdict(&out), Err(libc::EFAULT), "{stderr}");
+                }
+            } else {
+                assert_eq!(floor_common::verdict(&out), Ok(()), "as {who:?}: {stderr}");
+            }
+        }
+    }
+}

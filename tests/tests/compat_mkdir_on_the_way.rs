@@ -21,6 +21,25 @@ const CONFINED: &str = "mkdir a: ok 755\nmkdir a/b: ok 755\n\
 
 #[test]
 fn directories_on_the_way_to_a_granted_path_can_be_made_and_nothing_else() {
+    on_the_way(&[], CONFINED);
+}
+
+/// With `--deny BASE/a` (rt2 finding 06 of issue 15): a deny rule at or above a directory
+/// stops the implicit mkdir, so `a` and `a/b` (on the way to the `--rw BASE/a/b/c` grant)
+/// are not made; the rest is as without it. Before, `mkdir a` succeeded under the deny.
+#[test]
+fn a_deny_rule_on_the_way_stops_the_implicit_mkdir() {
+    on_the_way(&["a"], CONFINED_DENIED);
+}
+
+const CONFINED_DENIED: &str = "mkdir a: Permission denied\nmkdir a/b: No such file or directory\n\
+                               mkdir other: Permission denied\nsymlink q: Permission denied\n\
+                               create f: Permission denied\n";
+
+/// Runs the helper natively (the control: [`NATIVE`]) and under `arbiter run` with `--rw`
+/// grants on `BASE/a/b/c`, `BASE/q/r` and `BASE/f/r` plus `--deny BASE/<d>` for each of
+/// `denied` (expecting `confined`), for each helper and user.
+fn on_the_way(denied: &[&str], confined_out: &str) {
     let scratch = tempfile::Builder::new()
         .prefix("arbiter-mkdirway-")
         .tempdir()
@@ -41,10 +60,13 @@ fn directories_on_the_way_to_a_granted_path_can_be_made_and_nothing_else() {
                     std::fs::create_dir(d).unwrap();
                     std::fs::set_permissions(d, PermissionsExt::from_mode(0o777)).unwrap();
                 }
-                let grants: Vec<String> = ["a/b/c", "q/r", "f/r"]
+                let mut grants: Vec<String> = ["a/b/c", "q/r", "f/r"]
                     .iter()
                     .flat_map(|p| ["--rw".to_owned(), base.join(p).display().to_string()])
                     .collect();
+                for d in denied {
+                    grants.extend(["--deny".to_owned(), base.join(d).display().to_string()]);
+                }
                 let mut argv: Vec<&str> = vec![];
                 if confined {
                     argv.extend([arb.to_str().unwrap(), "run", "-q"]);
@@ -57,7 +79,7 @@ fn directories_on_the_way_to_a_granted_path_can_be_made_and_nothing_else() {
                     .stdin(Stdio::null())
                     .output()
                     .unwrap();
-                let want = if confined { CONFINED } else { NATIVE };
+                let want = if confined { confined_out } else { NATIVE };
                 assert_eq!(
                     String::from_utf8_lossy(&out.stdout),
                     want,
@@ -67,4 +89,61 @@ fn directories_on_the_way_to_a_granted_path_can_be_made_and_nothing_else() {
             }
         }
     }
+}
+
+/// `arbiter explain mkdir` decides as `run` does (rt2 finding 06 of issue 15: `explain`
+/// had no mkdir, and `open PATH create` said deny where `run` made the directory): the
+/// directory on the way is allowed naming the implicit mkdir and the rule it leads to, and
+/// refused naming the deny rule once `--deny` covers it (also from above). Before the fix
+/// `explain mkdir` did not exist.
+#[test]
+fn explain_mkdir_shows_the_implicit_mkdir_and_the_deny_that_stops_it() {
+    let scratch = tempfile::Builder::new()
+        .prefix("arbiter-mkdirway-")
+        .tempdir()
+        .unwrap();
+    let base = scratch.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    let (base_s, a) = (
+        base.display().to_string(),
+        base.join("a").display().to_string(),
+    );
+    let grant = base.join("a/b/c").display().to_string();
+    let explain = |extra: &[&str], what: &str| {
+        let mut argv = vec![arbiter().to_str().unwrap().to_owned(), "explain".into()];
+        argv.extend(["--rw".into(), grant.clone()]);
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        argv.extend(["mkdir".into(), what.to_owned()]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = command(floor_common::Who::Invoker, &argv)
+            .current_dir("/proc")
+            .env("TMPDIR", "/nonexistent")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = explain(&[], &a);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "mkdir {a}: allow (implicit mkdir on the way to a rule's path)"
+        )) && text.contains(&format!("fs {grant}: allow rw")),
+        "{text}"
+    );
+    for denied in [&a, &base_s] {
+        let (code, text) = explain(&["--deny", denied], &a);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.contains(&format!("mkdir {a}: deny (EACCES) by command line"))
+                && text.contains(&format!("fs {denied}: deny")),
+            "{text}"
+        );
+    }
+    // Off the way: the default decides.
+    let (code, text) = explain(&[], &base.join("other").display().to_string());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("no fs rule matches"), "{text}");
 }

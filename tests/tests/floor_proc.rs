@@ -67,3 +67,43 @@ fn proc_self_is_the_callers_and_granted_by_the_runtime_profile() {
         check(&f, who, &[], &["proc-self-abs"], Ok(()));
     }
 }
+
+/// The caller's own `/proc` holds host-wide state too (red-team rt2 finding 02 of issue
+/// 15): `/proc/self/net/*` listed every host socket (every TCP/UDP socket, every unix
+/// socket with its abstract name) through the runtime profile's `/proc/self` rule while
+/// `/proc/net/*` was denied. Now `net/` in the caller's own directory (by every spelling:
+/// `self`, `thread-self`, `<pid>`) is decided as `/proc/net/…`, and entries that are not the
+/// process's own state (`ns/*`) are refused whatever the policy grants. Each attempt opens
+/// (or stats) the entry natively first (the control).
+#[test]
+fn proc_self_net_and_ns_are_not_the_callers_own_state() {
+    let f = Floor::new();
+    for who in users() {
+        for path in [
+            "/proc/self/net/unix",
+            "/proc/self/net/tcp",
+            "/proc/thread-self/net/unix",
+        ] {
+            f.refused(who, &[], &["open-path", path], libc::EACCES);
+            f.refused(who, &[], &["open-path-libc", path], libc::EACCES);
+            // A grant covering /proc/net is what lets it be read. (`--ro /proc/net` on the
+            // command line is canonicalised to the `arbiter run` process's own
+            // /proc/<pid>/net, so the grant is written as `/proc`.)
+            f.allowed(who, &["--ro", "/proc"], &["open-path", path]);
+            f.allowed(who, &["--ro", "/proc"], &["open-path-libc", path]);
+        }
+        // A namespace handle is no process state: refused even with all of /proc granted.
+        for path in ["/proc/self/ns/net", "/proc/thread-self/ns/user"] {
+            f.refused(who, &["--ro", "/proc"], &["stat-path", path], libc::EACCES);
+            f.refused(
+                who,
+                &["--ro", "/proc"],
+                &["stat-path-libc", path],
+                libc::EACCES,
+            );
+        }
+        // The process's own state stays granted by the runtime profile.
+        f.allowed(who, &[], &["open-path", "/proc/self/mountinfo"]);
+        f.allowed(who, &[], &["open-path-libc", "/proc/thread-self/status"]);
+    }
+}

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! arbiter explain [--policy P]… open PATH [RIGHTS]
+//! arbiter explain [--policy P]… mkdir PATH
 //! arbiter explain [--policy P]… connect HOST:PORT | [tcp:|udp:]ADDR:PORT | unix:PATH | unix:@NAME
 //! arbiter explain [--policy P]… bind ADDR:PORT | unix:PATH | unix:@NAME
 //! arbiter explain [--policy P]… resolve NAME
@@ -54,6 +55,13 @@ pub enum Request {
         /// exec, setattr, ro, rw, rx, … (comma-separated).
         #[arg(default_value = "read")]
         rights: String,
+    },
+    /// Making the directory PATH (`mkdir`): as `open PATH create`, except that a directory on
+    /// the way to a rule granting `create` may be made (an implicit mkdir) unless a deny rule
+    /// decides it or one of its ancestors.
+    Mkdir {
+        /// The directory (made canonical before deciding).
+        path: PathBuf,
     },
     /// Connecting to HOST:PORT, [tcp:|udp:]ADDR:PORT, [IPV6]:PORT, unix:PATH or unix:@NAME.
     Connect {
@@ -216,6 +224,21 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             out.lines.pop();
             out.line(format!(
                 "open {} ({access}): {}",
+                real.display(),
+                policy.explain_path(&d)
+            ));
+            d.decision.allow
+        }
+        Request::Mkdir { path } => {
+            let real = canonical(&path)?;
+            if real != path {
+                out.note(format!("{} is {}", path.display(), real.display()));
+            }
+            let d = policy.decide_mkdir(&real);
+            out.decision(&policy, &format!("mkdir {}", real.display()), &d.decision);
+            out.lines.pop();
+            out.line(format!(
+                "mkdir {}: {}",
                 real.display(),
                 policy.explain_path(&d)
             ));

@@ -27,7 +27,8 @@ pub struct PolicyArgs {
     /// Also allow reading and writing PATH.
     #[arg(long, value_name = "PATH")]
     pub rw: Vec<PathBuf>,
-    /// Deny PATH, whatever else allows it.
+    /// Deny PATH and beneath it, except where a more specific rule beneath it decides; also
+    /// stops the implicit mkdir of directories at or beneath PATH.
     #[arg(long, value_name = "PATH")]
     pub deny: Vec<PathBuf>,
     /// Also allow connecting to HOST:PORT, [V6]:PORT or unix:PATH (prefix `udp:` for UDP).

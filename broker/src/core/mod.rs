@@ -646,14 +646,17 @@ impl RequestCore {
                 let d = self.policy.decide_path(path, access).decision;
                 self.settle(d, decider::Subject::Path { path, access }, notes)
             }
-            // Never offered to a decider: nothing may grant the broker's own /proc, or
-            // another process's memory, environment, descriptors or writes to it.
-            procself::Proc::Broker | procself::Proc::Foreign(_) => arbiter_policies::Decision {
-                allow: false,
-                errno: libc::EACCES,
-                rule: None,
-                ..self.policy.decide_path(path, access).decision
-            },
+            // Never offered to a decider: nothing may grant the broker's own /proc, another
+            // process's memory, environment, descriptors or writes to it, or an entry of the
+            // caller's own /proc that is not its own state (procself::OWN, procself::HOST).
+            procself::Proc::Broker | procself::Proc::Foreign(_) | procself::Proc::Unlisted => {
+                arbiter_policies::Decision {
+                    allow: false,
+                    errno: libc::EACCES,
+                    rule: None,
+                    ..self.policy.decide_path(path, access).decision
+                }
+            }
         };
         self.note_decision(d, notes);
         if d.allow {
@@ -661,7 +664,10 @@ impl RequestCore {
         } else {
             // No rule can grant the broker's own /proc: no "to allow" hint for it.
             if notes.denied.is_none()
-                && !matches!(class, procself::Proc::Broker | procself::Proc::Foreign(_))
+                && !matches!(
+                    class,
+                    procself::Proc::Broker | procself::Proc::Foreign(_) | procself::Proc::Unlisted
+                )
             {
                 notes.denied = Some(denials::Target::Path(path.to_path_buf(), access));
             }

@@ -7,6 +7,13 @@
 //! `/proc/self`/`/proc/thread-self` the broker would follow is refused (`EACCES`), and the
 //! caller's own `/proc/<pid>/…` is decided as `/proc/self/…`, the name policies use for it
 //! (`policies/profiles/runtime.toml`).
+//!
+//! Not everything in a process's own directory is the process's own state: `net/` is its
+//! network namespace's (without a network namespace, the host's every socket, including
+//! abstract unix names), and `ns/*` are handles on namespaces. So the caller's own
+//! directory is default-deny too: [`OWN`] lists what is decided as `/proc/self/…`, [`HOST`]
+//! what is decided under the host-wide name it aliases (`net/…` as `/proc/net/…`), and
+//! every other entry is refused whatever the policy says.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -17,14 +24,122 @@ pub enum Proc {
     Other,
     /// The broker's own process state: refused.
     Broker,
-    /// The caller's own `/proc/<pid>/rest`: decided as `/proc/self/rest`.
+    /// The caller's own `/proc/<pid>/rest` (or a thread's, `task/<tid>/rest`) when `rest`
+    /// starts with an [`OWN`] entry: decided as `/proc/self/rest`; or with a [`HOST`] entry:
+    /// decided as the host-wide name it aliases (`net/tcp` as `/proc/net/tcp`).
     Caller(PathBuf),
+    /// An entry of the caller's own process directory that is in neither [`OWN`] nor
+    /// [`HOST`] (`ns/*`, anything a newer kernel adds): refused, whatever the policy says.
+    Unlisted,
     /// Another process's `/proc/<pid>/…` (or a thread's, `task/<tid>/…`). The broker would
     /// open it with its own rights, which the program lacks (Landlock scopes ptrace access
     /// to processes outside the sandbox): only what any process may read of another without
     /// ptrace access — its directory and [`READABLE`] — may be decided by the policy (`true`),
     /// read-only; anything else (`mem`, `environ`, `maps`, `fd/`, …) is refused.
     Foreign(bool),
+}
+
+/// The entries of the caller's own `/proc/<pid>` (and of its `task/<tid>`) that are the
+/// process's own state or its own view (`mountinfo`: its mount namespace's mounts), decided
+/// as `/proc/self/<entry>/…` (`task` is handled apart: `task/<tid>/` holds the same entries).
+pub const OWN: &[&str] = &[
+    "arch_status",
+    "attr",
+    "autogroup",
+    "auxv",
+    "cgroup",
+    "children",
+    "clear_refs",
+    "cmdline",
+    "comm",
+    "coredump_filter",
+    "cpuset",
+    "cwd",
+    "environ",
+    "exe",
+    "fd",
+    "fdinfo",
+    "gid_map",
+    "io",
+    "ksm_merging_pages",
+    "ksm_stat",
+    "limits",
+    "loginuid",
+    "map_files",
+    "maps",
+    "mem",
+    "mountinfo",
+    "mounts",
+    "mountstats",
+    "numa_maps",
+    "oom_adj",
+    "oom_score",
+    "oom_score_adj",
+    "pagemap",
+    "personality",
+    "projid_map",
+    "root",
+    "sched",
+    "schedstat",
+    "sessionid",
+    "setgroups",
+    "smaps",
+    "smaps_rollup",
+    "stack",
+    "stat",
+    "statm",
+    "status",
+    "syscall",
+    "timens_offsets",
+    "timers",
+    "timerslack_ns",
+    "uid_map",
+    "wchan",
+];
+
+/// The entries of the caller's own process directory that show host-wide (namespace-wide)
+/// state, each with the name the policy decides it by: `net/tcp` is `/proc/net/tcp` (what
+/// `/proc/net` links to), refused unless the policy grants `/proc/net`.
+pub const HOST: &[(&str, &str)] = &[("net", "/proc/net")];
+
+/// The name the policy decides `rest` (the components after the caller's own `/proc/<pid>`)
+/// by, or `None` for an entry that is neither [`OWN`] nor [`HOST`].
+fn own_alias(rest: &[Component<'_>]) -> Option<PathBuf> {
+    let mut alias = PathBuf::from("/proc/self");
+    let mut entries = rest;
+    if let [Component::Normal(task), more @ ..] = rest {
+        if *task == "task" {
+            alias.push("task");
+            match more {
+                [] => return Some(alias),
+                [Component::Normal(tid), more @ ..]
+                    if tid.to_str().is_some_and(|t| t.parse::<u32>().is_ok()) =>
+                {
+                    alias.push(tid);
+                    entries = more;
+                }
+                _ => return None,
+            }
+        }
+    }
+    let [first, more @ ..] = entries else {
+        return Some(alias);
+    };
+    let Component::Normal(name) = first else {
+        return None;
+    };
+    let name = name.to_str()?;
+    if let Some((_, host)) = HOST.iter().find(|(entry, _)| *entry == name) {
+        let mut host = PathBuf::from(host);
+        host.extend(more);
+        return Some(host);
+    }
+    if !OWN.contains(&name) {
+        return None;
+    }
+    alias.push(name);
+    alias.extend(more);
+    Some(alias)
 }
 
 /// The entries of a process's `/proc/<pid>` (and of its `task/<tid>`) the kernel lets any
@@ -74,12 +189,10 @@ pub fn classify(path: &Path, caller: i32) -> Proc {
         return Proc::Broker;
     }
     let own_thread = || caller > 0 && Path::new(&format!("/proc/{caller}/task/{n}")).exists();
-    if caller > 0 && n == caller as u32 || own_thread() {
-        let mut alias = PathBuf::from("/proc/self");
-        alias.extend(parts);
-        return Proc::Caller(alias);
-    }
     let rest: Vec<Component<'_>> = parts.collect();
+    if caller > 0 && n == caller as u32 || own_thread() {
+        return own_alias(&rest).map_or(Proc::Unlisted, Proc::Caller);
+    }
     Proc::Foreign(readable_without_ptrace(&rest))
 }
 
@@ -155,6 +268,36 @@ mod tests {
             classify(Path::new("/proc/4242/task/4243/stat"), 7),
             Proc::Foreign(true)
         );
+        // The caller's own directory: its own state as /proc/self, net/ as /proc/net,
+        // anything unlisted refused.
+        for (real, alias) in [
+            ("/proc/4242/task/4243/status", "/proc/self/task/4243/status"),
+            ("/proc/4242/task", "/proc/self/task"),
+            ("/proc/4242/fd/3", "/proc/self/fd/3"),
+            ("/proc/4242/net/unix", "/proc/net/unix"),
+            ("/proc/4242/net", "/proc/net"),
+            ("/proc/4242/task/4243/net/tcp", "/proc/net/tcp"),
+        ] {
+            assert_eq!(
+                classify(Path::new(real), 4242),
+                Proc::Caller(PathBuf::from(alias)),
+                "{real}"
+            );
+        }
+        for unlisted in [
+            "/proc/4242/ns/net",
+            "/proc/4242/ns",
+            "/proc/4242/task/4243/ns/user",
+            "/proc/4242/task/x/status",
+            "/proc/4242/task/4243/task",
+            "/proc/4242/newer_kernel_entry",
+        ] {
+            assert_eq!(
+                classify(Path::new(unlisted), 4242),
+                Proc::Unlisted,
+                "{unlisted}"
+            );
+        }
         assert_eq!(classify(Path::new("/proc/cpuinfo"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/etc/passwd"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/procfs/self"), 7), Proc::Other);

@@ -597,6 +597,9 @@ impl Target {
         // SAFETY: local describes buf; remote is only read by the kernel in the target.
         let n = unsafe { libc::process_vm_readv(self.tid, &local, 1, &remote, 1, 0) };
         if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+                warn_not_dumpable(self.tid);
+            }
             Err(libc::EFAULT)
         } else {
             Ok(n as usize)
@@ -1699,4 +1702,21 @@ fn as_bytes<T>(v: &T) -> Vec<u8> {
     // SAFETY: v is a live, fully initialised (zeroed then assigned) plain-old-data value.
     unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
         .to_vec()
+}
+
+/// Says once per run, on stderr, why the program's brokered calls fail with `EFAULT` when
+/// the broker may not read its memory (`EPERM`): the process is not dumpable — typically
+/// after executing a binary it may not read (mode `0111`) — and this broker, without
+/// `CAP_SYS_PTRACE`, cannot read a non-dumpable process (docs/security.md, "What is NOT
+/// enforced"). Fails closed either way; the line only names the cause.
+fn warn_not_dumpable(tid: i32) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "arbiter: cannot read the memory of process {tid} (EPERM): it is not dumpable \
+             (e.g. it runs an execute-only binary) and this broker has no CAP_SYS_PTRACE, so \
+             its brokered calls fail with EFAULT"
+        );
+    }
 }
