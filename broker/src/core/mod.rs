@@ -23,6 +23,7 @@ pub mod net;
 pub mod procself;
 pub mod resolve;
 pub mod setid;
+pub mod slow;
 pub mod stat;
 pub mod waiting;
 
@@ -221,6 +222,8 @@ pub struct RequestCore {
     denials: denials::Denials,
     /// Who decides what the policy leaves to its default, if anyone.
     decider: Option<Arc<dyn decider::Decider>>,
+    /// This sandbox's calls that wait for a peer and the descriptors they hold.
+    slow: slow::Budget,
 }
 
 impl RequestCore {
@@ -267,7 +270,13 @@ impl RequestCore {
             reports,
             denials: denials::Denials::new(false),
             decider: None,
+            slow: slow::Budget::default(),
         }
+    }
+
+    /// This sandbox's budget of slow calls ([`slow`]).
+    pub fn slow(&self) -> &slow::Budget {
+        &self.slow
     }
 
     /// Hands what the policy leaves to its default (no rule matched) to `decider`

@@ -13,7 +13,6 @@
 //! caller's pid/uid/gid on unix sends (else the receiver would see the broker's).
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arbiter_protocol::{Call, SockAddr};
 
@@ -31,35 +30,8 @@ const MAX_CONTROL: usize = 20480;
 /// `sizeof(struct mmsghdr)` on 64-bit Linux: a msghdr, the u32 `msg_len`, padding.
 const MMSGHDR: u64 = 64;
 
-/// Most calls that may block counted at once (see [`slow_begin`]).
-const MAX_SLOW: usize = 64;
-/// Calls that may block on a peer being served right now.
-static SLOW_BUSY: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts a call that may block on a peer (a blocking `connect` or send) for as long as a
-/// worker serves it: the pool may then start a worker more ([`slow_busy`]), so path calls
-/// are not held up behind it. Handing such a call to another thread instead costs a
-/// cross-thread wake-up on every connect (about 20 µs here, half a loopback connect).
-/// False when [`MAX_SLOW`] are already counted (the call is then served uncounted).
-pub(super) fn slow_begin() -> bool {
-    SLOW_BUSY
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_SLOW).then_some(n + 1)
-        })
-        .is_ok()
-}
-
-/// Ends what [`slow_begin`] counted.
-pub(super) fn slow_end() {
-    SLOW_BUSY.fetch_sub(1, Ordering::AcqRel);
-}
-
-/// How many workers may be blocked on peers right now: the pool's limit grows by as many.
-pub(super) fn slow_busy() -> usize {
-    SLOW_BUSY.load(Ordering::Acquire)
-}
-
-/// Whether the call may block on its peer ([`slow_begin`]). A send with `MSG_DONTWAIT` never
+/// Whether the call may block on its peer (counted against the sandbox's budget of slow
+/// calls, `core::slow`). A send with `MSG_DONTWAIT` never
 /// waits (the shim's own fd-passing sends use it).
 pub(super) fn may_block(req: &libc::seccomp_notif) -> bool {
     use crate::confine::syscalls::{brokered, Kind};
@@ -287,9 +259,22 @@ fn send_one(
         off += take;
     }
     // Control messages: SCM_RIGHTS translated, SCM_CREDENTIALS checked, nothing else.
+    let cmsgs = cmsgs(&msg.control)?;
+    let passed: usize = cmsgs
+        .iter()
+        .filter(|&&(level, ty, _)| (level, ty) == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
+        .map(|(_, _, body)| body.len() / 4)
+        .sum();
+    if passed > 253 {
+        return Err(libc::EINVAL); // the kernel's SCM_MAX_FD
+    }
+    // The descriptors taken from the program are held until the send ends, which a
+    // blocking send's peer decides: counted against the sandbox's budget (ETOOMANYREFS
+    // beyond it, as the kernel answers too many descriptors in flight).
+    let _held = core.slow().hold(passed).map_err(|e| e.0)?;
     let mut rights = Vec::new();
     let mut creds = None;
-    for (level, ty, body) in cmsgs(&msg.control)? {
+    for (level, ty, body) in cmsgs {
         match (level, ty) {
             (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
                 for c in body.chunks_exact(4) {
@@ -308,9 +293,6 @@ fn send_one(
             }
             _ => return Err(libc::EACCES),
         }
-    }
-    if rights.len() > 253 {
-        return Err(libc::EINVAL);
     }
     // A root broker's own credentials must not be what a unix peer sees.
     // SAFETY: geteuid has no preconditions.
