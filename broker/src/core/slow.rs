@@ -80,7 +80,8 @@ impl Budget {
     /// Counts one slow call holding `fds` descriptors, if both budgets (and the broker's
     /// total) allow it; given back when the token is dropped.
     pub fn call(&self, fds: usize) -> Option<Slow<'_>> {
-        self.enter(fds).then_some(Slow { budget: self, fds })
+        // Not `then_some`: its argument is built (and dropped, giving back) either way.
+        self.enter(fds).then(|| Slow { budget: self, fds })
     }
 
     /// [`Budget::call`] without a token: true when counted; [`Budget::leave`] gives it back.
