@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use crate::core::errno::Errno;
 
 /// Most slow calls counted at once per sandbox.
-pub const SLOW_CALLS: usize = 64;
+pub const SLOW_CALLS: usize = 256;
 /// Most descriptors taken from the program that one sandbox's calls hold at once.
 pub const SLOW_FDS: usize = 1024;
 

@@ -108,10 +108,11 @@ pub fn open_at(dir: RawFd, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd
         // nothing for a writer, which would have found the caller's reader waiting anyway.
         return wait_for_peer(&fd, flags);
     }
+    // F_SETFL sets the status flags it can change (O_APPEND, O_DIRECT, O_NOATIME,
+    // O_NONBLOCK) from `flags`, as the open just set them, with O_NONBLOCK cleared: no
+    // F_GETFL needed (a syscall saved on every open of a transport with a waiter).
     // SAFETY: fcntl on an fd we own, integer arguments only.
-    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    // SAFETY: as above.
-    if fl < 0 || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) } < 0 {
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
         return Err(Errno::last());
     }
     Ok(fd)
