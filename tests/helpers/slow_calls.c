@@ -11,6 +11,12 @@
  *          N child processes each open the FIFO "fifo" (made here) for writing, with no
  *          reader; prints "pids P1 P2 …", waits for end of file on stdin (the test kills the
  *          children meanwhile), reaps them and prints "ok".
+ *        slow_calls bigsends N raw|libc
+ *          N threads, each with its own unix stream socketpair whose queue is filled first
+ *          (native send(MSG_DONTWAIT)), each sendmsg(2) 4 MiB (blocking) on it. Prints
+ *          "pid P", then "big R" as each send returns R; at end of file on stdin drains every
+ *          pair (checking the payload's bytes) until every sender has returned and prints
+ *          "big_ok=A bad=B" (A: sends that returned 4 MiB whose bytes all arrived intact).
  * raw: the calls are raw system calls (the seccomp transport sees them); libc: through libc
  * (in a dynamic build, the shim's hooks). Exits 2 on bad arguments. */
 #define _GNU_SOURCE
@@ -114,6 +120,79 @@ static int sends(void) {
     return 0;
 }
 
+#define BIG (4 << 20)
+static unsigned char *big;
+static int bigsv[1024][2];
+static long bigfill[1024], bigret[1024];
+static atomic_int bigdone;
+
+static void *big_sender(void *arg) {
+    long i = (long)arg;
+    struct iovec iov = { big, BIG };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+    long r = raw ? syscall(SYS_sendmsg, bigsv[i][0], &m, 0) : sendmsg(bigsv[i][0], &m, 0);
+    bigret[i] = r < 0 ? -errno : r;
+    atomic_fetch_add(&bigdone, 1);
+    char line[32];
+    snprintf(line, sizeof line, "big %ld\n", bigret[i]);
+    if (write(1, line, strlen(line)) < 0) {}
+    return 0;
+}
+
+static int bigsends(void) {
+    big = malloc(BIG);
+    if (!big) return 3;
+    for (long j = 0; j < BIG; j++) big[j] = (unsigned char)(j % 251);
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < n; i++) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, bigsv[i]) < 0) { perror("socketpair"); return 3; }
+        long s;
+        while ((s = send(bigsv[i][0], chunk, sizeof chunk, MSG_DONTWAIT)) > 0) bigfill[i] += s;
+    }
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 65536);
+    pthread_t th[1024];
+    printf("pid %d\n", getpid());
+    fflush(stdout);
+    for (long i = 0; i < n; i++) {
+        if (pthread_create(&th[i], &at, big_sender, (void *)i)) { perror("pthread_create"); return 3; }
+    }
+    wait_eof();
+    static long got[1024];
+    static unsigned char buf[65536];
+    int bad = 0, busy = 1;
+    while (busy || atomic_load(&bigdone) < n) {
+        busy = 0;
+        for (int i = 0; i < n; i++) {
+            long r = recv(bigsv[i][1], buf, sizeof buf, MSG_DONTWAIT);
+            if (r <= 0) continue;
+            busy = 1;
+            for (long j = 0; j < r; j++, got[i]++) {
+                long at = got[i] - bigfill[i];
+                unsigned char want = at < 0 ? 'x' : (unsigned char)(at % 251);
+                if (buf[j] != want) bad++;
+            }
+        }
+        if (!busy) usleep(1000);
+    }
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], 0);
+        long r;
+        while ((r = recv(bigsv[i][1], buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+            for (long j = 0; j < r; j++, got[i]++) {
+                long at = got[i] - bigfill[i];
+                if (buf[j] != (at < 0 ? 'x' : (unsigned char)(at % 251))) bad++;
+            }
+        }
+        if (bigret[i] == BIG && got[i] == bigfill[i] + BIG) ok++;
+    }
+    printf("big_ok=%d bad=%d\n", ok, bad);
+    return 0;
+}
+
 static int fifo(void) {
     if (mkfifo("fifo", 0600) < 0 && errno != EEXIST) { perror("mkfifo"); return 3; }
     char line[16 * 1024] = "pids";
@@ -148,6 +227,7 @@ int main(int argc, char **argv) {
         return sends();
     }
     if (!strcmp(argv[1], "fifo") && argc == 4) return fifo();
+    if (!strcmp(argv[1], "bigsends") && argc == 4) return bigsends();
     fprintf(stderr, "usage\n");
     return 2;
 }

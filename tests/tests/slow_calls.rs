@@ -450,3 +450,100 @@ fn killed_fifo_openers_leave_no_broker_thread_waiting() {
         }
     }
 }
+
+/// Senders of 4 MiB each blocked on a full unix stream socket (finding 05 of the second
+/// round: each blocked send kept a 4 MiB copy in the broker).
+const BIG_SENDERS: usize = 48;
+/// The broker's resident memory allowed while they wait: the sandbox's payload budget
+/// (`core::slow::SLOW_BYTES`, 8 MiB) and the broker's own (≈ 20 MiB), with room to spare;
+/// every copy kept would be 192 MiB.
+const BIG_RSS_KB: u64 = 64 << 10;
+
+/// `VmRSS` of `pid` in kB.
+fn rss_kb(pid: u32) -> u64 {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    st.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Threads of `pid` waiting in `poll` (the broker's sends wait for room in slices).
+fn in_poll(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("wchan"))
+                        .is_ok_and(|w| w.contains("poll_schedule_timeout"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Starts the big-sends helper (`bigsends N MODE`); returns it and the helper's pid.
+fn start_bigsends(c: &mut Command, helper: &Path) -> (Run, u32) {
+    let n = BIG_SENDERS.to_string();
+    let mut run = Run::start(c.args(["bigsends", &n, mode(helper)]));
+    let line = run.wait_line("the helper never started", |l| l.starts_with("pid "));
+    (run, line[4..].trim().parse().unwrap())
+}
+
+/// Checks the helper's end: every send returned 4 MiB and every byte arrived in order.
+fn assert_big_ok(run: Run, what: &str) {
+    let (out, code) = run.finish();
+    let want = format!("big_ok={BIG_SENDERS} bad=0");
+    assert_eq!(
+        (out.last().map(String::as_str), code),
+        (Some(want.as_str()), Some(0)),
+        "{what}: {out:?}"
+    );
+}
+
+#[test]
+fn blocked_big_sends_keep_a_bounded_payload_in_the_broker() {
+    let s = Scratch::new();
+    let arb = arbiter();
+    for who in users() {
+        for h in &s.helpers {
+            let name = h.file_name().unwrap().to_str().unwrap();
+            // Control: natively every 4 MiB send blocks on its full queue and completes,
+            // intact, once the reader drains it.
+            let work = s.work(&format!("big-native-{who:?}-{name}"));
+            let mut c = command(who, &[h.to_str().unwrap()]);
+            c.current_dir(&work);
+            let (native, pid) = start_bigsends(&mut c, h);
+            wait_for("control: the big senders never all blocked", || {
+                in_sendmsg(pid) == BIG_SENDERS
+            });
+            assert_big_ok(native, &format!("control as {who:?} ({name})"));
+
+            // Under arbiter: the raw sends are the broker's (seccomp), each waiting in a
+            // poll slice; the broker keeps at most the sandbox's payload budget while they
+            // wait, and every send still completes with all its bytes.
+            let work = s.work(&format!("big-arbiter-{who:?}-{name}"));
+            let mut c = command(
+                who,
+                &[arb.to_str().unwrap(), "run", "--", h.to_str().unwrap()],
+            );
+            c.current_dir(&work);
+            let (run, pid) = start_bigsends(&mut c, h);
+            let broker = broker_of(run.child.id());
+            wait_for("the big senders never all blocked", || {
+                in_sendmsg(pid) == BIG_SENDERS
+            });
+            if mode(h) == "raw" {
+                wait_for("the broker never waited for the big sends", || {
+                    in_poll(broker) >= BIG_SENDERS
+                });
+            }
+            let rss = rss_kb(broker);
+            assert!(
+                rss <= BIG_RSS_KB,
+                "the broker holds {rss} kB for {BIG_SENDERS} blocked 4 MiB sends ({who:?}, {name})"
+            );
+            assert_big_ok(run, &format!("under arbiter as {who:?} ({name})"));
+        }
+    }
+}

@@ -18,6 +18,13 @@
 //! * a blocking `connect` or send without descriptors beyond [`SLOW_CALLS`]: served, but
 //!   not counted, so the seccomp transport's pool does not grow for it (the sandbox's other
 //!   calls queue behind it; it holds no more than its socket).
+//!
+//! Bytes: a blocking send keeps its copy of the program's payload (up to 4 MiB) only when
+//! [`Budget::bytes`] counts it: at most [`SLOW_BYTES`] per sandbox and [`TOTAL_BYTES`] for
+//! all sandboxes of the broker. A stream send beyond it keeps no copy while it waits: it
+//! re-reads the next piece from the caller's memory each time the socket has room (the
+//! caller, blocked in the call, cannot tell that from the kernel copying late); any other
+//! send beyond it fails with `ENOBUFS`, the kernel's answer when it cannot allocate.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -29,8 +36,15 @@ pub const SLOW_CALLS: usize = 256;
 /// Most descriptors taken from the program that one sandbox's calls hold at once.
 pub const SLOW_FDS: usize = 1024;
 
+/// Most payload bytes one sandbox's blocking sends keep copied at once.
+pub const SLOW_BYTES: usize = 8 << 20;
+/// Most payload bytes the blocking sends of all sandboxes of the broker keep at once.
+pub const TOTAL_BYTES: usize = 64 << 20;
+
 /// Descriptors held by the slow calls of every sandbox of this broker.
 static TOTAL_FDS: AtomicUsize = AtomicUsize::new(0);
+/// Payload bytes kept by the blocking sends of every sandbox of this broker.
+static TOTAL_BYTES_HELD: AtomicUsize = AtomicUsize::new(0);
 
 /// Most descriptors all sandboxes' calls may hold at once: half the broker's soft
 /// `RLIMIT_NOFILE` (read once, at the first slow call: `arbiter serve` raises its limit
@@ -55,6 +69,7 @@ pub fn total_fds() -> usize {
 pub struct Budget {
     calls: AtomicUsize,
     fds: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// Adds `n` to `counter` unless that passes `max`.
@@ -127,6 +142,45 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// Payload bytes kept now.
+    pub fn bytes_held(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Counts `n` payload bytes a blocking send keeps while it waits, or `None` when that
+    /// passes the sandbox's [`SLOW_BYTES`] or the broker's [`TOTAL_BYTES`].
+    pub fn bytes(&self, n: usize) -> Option<Bytes<'_>> {
+        if n == 0 {
+            return Some(Bytes { budget: self, n });
+        }
+        if !take(&self.bytes, n, SLOW_BYTES) {
+            return None;
+        }
+        if !take(&TOTAL_BYTES_HELD, n, TOTAL_BYTES) {
+            self.bytes.fetch_sub(n, Ordering::AcqRel);
+            return None;
+        }
+        Some(Bytes { budget: self, n })
+    }
+}
+
+/// Payload bytes counted by [`Budget::bytes`], given back when dropped.
+#[derive(Debug)]
+pub struct Bytes<'a> {
+    budget: &'a Budget,
+    n: usize,
+}
+
+impl Drop for Bytes<'_> {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.budget.bytes.fetch_sub(self.n, Ordering::AcqRel);
+            TOTAL_BYTES_HELD.fetch_sub(self.n, Ordering::AcqRel);
+        }
+    }
+}
+
 /// Descriptors counted by [`Budget::hold`], given back when dropped.
 #[derive(Debug)]
 pub struct Held<'a> {
@@ -177,5 +231,19 @@ mod tests {
         assert_eq!(b.fds(), 0);
         let _h = b.hold(3).unwrap();
         assert_eq!(b.fds(), 3);
+    }
+
+    #[test]
+    fn payload_bytes_are_bounded_per_sandbox_and_given_back() {
+        let b = Budget::default();
+        let two: Vec<_> = (0..2).map(|_| b.bytes(SLOW_BYTES / 2).unwrap()).collect();
+        assert!(b.bytes(1).is_none(), "bytes over the sandbox's budget");
+        assert_eq!(b.bytes_held(), SLOW_BYTES);
+        drop(two);
+        assert_eq!(b.bytes_held(), 0);
+        assert!(b.bytes(SLOW_BYTES + 1).is_none());
+        assert_eq!(b.bytes_held(), 0, "a refused count takes nothing");
+        let _k = b.bytes(4096).unwrap();
+        assert_eq!(b.bytes_held(), 4096);
     }
 }

@@ -246,7 +246,27 @@ fn send_one(
     if total > MAX_SEND && !stream {
         return Err(libc::EMSGSIZE);
     }
-    let mut data = vec![0u8; total.min(MAX_SEND)];
+    // A blocking send may wait on its peer for as long as the program likes: its copy of
+    // the payload is kept only within the sandbox's byte budget. Beyond it a stream send
+    // without a destination keeps none (re-read piece by piece as the socket has room);
+    // any other send is ENOBUFS, as the kernel answers when it cannot allocate.
+    let len = total.min(MAX_SEND);
+    // SAFETY: F_GETFL on a socket we hold.
+    let fl = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&sock), libc::F_GETFL) };
+    if fl < 0 {
+        return Err(super::errno());
+    }
+    let waits = fl & libc::O_NONBLOCK == 0 && flags & libc::MSG_DONTWAIT == 0;
+    let kept = if waits {
+        core.slow().bytes(len)
+    } else {
+        core.slow().bytes(0)
+    };
+    let reread = kept.is_none();
+    if reread && !(stream && name_len == 0 && family != libc::AF_NETLINK) {
+        return Err(libc::ENOBUFS);
+    }
+    let mut data = vec![0u8; if reread { 0 } else { len }];
     let mut off = 0;
     for &(base, len) in msg.iov {
         if off == data.len() {
@@ -331,7 +351,22 @@ fn send_one(
     let answer = if addr.is_none() {
         // No destination, no decision: performed without a call record (one per datagram
         // on a connected socket would drown the log).
-        if t.valid() {
+        if t.valid() && reread {
+            let read = |at: usize, buf: &mut [u8]| read_iov(t, msg.iov, at, buf);
+            match crate::core::net::with_waiter(waiter, || {
+                crate::core::net::send_rereading(
+                    &t.fds,
+                    usize::from(nrights),
+                    creds,
+                    len,
+                    flags,
+                    read,
+                )
+            }) {
+                Ok(n) => Answer::Value(n as i64),
+                Err(e) => Answer::Error(e.0),
+            }
+        } else if t.valid() {
             let send = crate::core::net::Send {
                 addr: None,
                 data: &data,
@@ -359,6 +394,38 @@ fn send_one(
     };
     t.fds.clear();
     Ok(answer)
+}
+
+/// Reads `buf.len()` bytes of the payload the iovecs `iov` describe, from byte `at` on.
+fn read_iov(
+    t: &Target,
+    iov: &[Iov],
+    at: usize,
+    buf: &mut [u8],
+) -> Result<(), crate::core::errno::Errno> {
+    let fault = crate::core::errno::Errno(libc::EFAULT);
+    let (mut skip, mut off) = (at, 0);
+    for &(base, len) in iov {
+        if off == buf.len() {
+            break;
+        }
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let take = (len - skip).min(buf.len() - off);
+        let from = base.checked_add(skip as u64).ok_or(fault)?;
+        if t.read_mem(from, &mut buf[off..off + take]) != Ok(take) {
+            return Err(fault);
+        }
+        skip = 0;
+        off += take;
+    }
+    if off == buf.len() {
+        Ok(())
+    } else {
+        Err(fault)
+    }
 }
 
 /// `bind` of a netlink socket: only a `NETLINK_ROUTE` socket, to the kernel-chosen port id
