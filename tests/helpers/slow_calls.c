@@ -17,6 +17,11 @@
  *          "pid P", then "big R" as each send returns R; at end of file on stdin drains every
  *          pair (checking the payload's bytes) until every sender has returned and prints
  *          "big_ok=A bad=B" (A: sends that returned 4 MiB whose bytes all arrived intact).
+ *        slow_calls connects N raw|libc
+ *          listens (backlog 0) on the unix socket "s", fills the backlog with non-blocking
+ *          connects, then N child processes each connect(2) to "s" (blocking: they wait
+ *          for room in the backlog); prints "pids P1 P2 …", waits for end of file on stdin
+ *          (the test kills the children meanwhile), reaps them and prints "ok".
  * raw: the calls are raw system calls (the seccomp transport sees them); libc: through libc
  * (in a dynamic build, the shim's hooks). Exits 2 on bad arguments. */
 #define _GNU_SOURCE
@@ -30,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,6 +199,40 @@ static int bigsends(void) {
     return 0;
 }
 
+static int connects(void) {
+    struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "s" };
+    unlink("s");
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 0)) {
+        perror("listen");
+        return 3;
+    }
+    for (int i = 0; i < 64; i++) {
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (connect(s, (struct sockaddr *)&a, sizeof a)) break;
+    }
+    char line[16 * 1024] = "pids";
+    pid_t pids[1024];
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0) { perror("fork"); return 3; }
+        if (pid == 0) {
+            int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (raw) syscall(SYS_connect, s, &a, sizeof a);
+            else connect(s, (struct sockaddr *)&a, sizeof a);
+            _exit(0);
+        }
+        pids[i] = pid;
+        snprintf(line + strlen(line), sizeof line - strlen(line), " %d", pid);
+    }
+    printf("%s\n", line);
+    fflush(stdout);
+    wait_eof();
+    for (int i = 0; i < n; i++) waitpid(pids[i], 0, 0);
+    printf("ok\n");
+    return 0;
+}
+
 static int fifo(void) {
     if (mkfifo("fifo", 0600) < 0 && errno != EEXIST) { perror("mkfifo"); return 3; }
     char line[16 * 1024] = "pids";
@@ -228,6 +268,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "fifo") && argc == 4) return fifo();
     if (!strcmp(argv[1], "bigsends") && argc == 4) return bigsends();
+    if (!strcmp(argv[1], "connects") && argc == 4) return connects();
     fprintf(stderr, "usage\n");
     return 2;
 }

@@ -547,3 +547,86 @@ fn blocked_big_sends_keep_a_bounded_payload_in_the_broker() {
         }
     }
 }
+
+/// Threads of `pid` blocked connecting to a unix listener with a full backlog.
+fn in_unix_connect(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("wchan"))
+                        .is_ok_and(|w| w.contains("unix_wait_for_peer"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn killed_connecters_leave_no_broker_thread_waiting() {
+    const CONNECTERS: usize = 8;
+    let s = Scratch::new();
+    let arb = arbiter();
+    for who in users() {
+        for h in &s.helpers {
+            let name = h.file_name().unwrap().to_str().unwrap();
+            // Control: natively each child waits in the kernel for room in the backlog.
+            let work = s.work(&format!("connect-native-{who:?}-{name}"));
+            let mut c = command(who, &[h.to_str().unwrap()]);
+            c.current_dir(&work);
+            let mut native = Run::start(c.args(["connects", &CONNECTERS.to_string(), mode(h)]));
+            let line = native.wait_line("control: the helper never forked", |l| {
+                l.starts_with("pids ")
+            });
+            for p in line[5..].split_whitespace() {
+                let p: i32 = p.parse().unwrap();
+                wait_for("control: a child never waited to connect", || {
+                    in_unix_connect(p as u32) == 1
+                });
+                kill(p);
+            }
+            let (out, code) = native.finish();
+            assert_eq!(
+                (out.last().map(String::as_str), code),
+                (Some("ok"), Some(0)),
+                "control {who:?} {name}"
+            );
+
+            // Under arbiter the broker connects for them (the dynamic build through the
+            // shim's channel, the static one through seccomp); once they are killed and
+            // reaped, no broker thread waits to connect any more, though the listener lives.
+            let work = s.work(&format!("connect-arbiter-{who:?}-{name}"));
+            let mut c = command(
+                who,
+                &[arb.to_str().unwrap(), "run", "--", h.to_str().unwrap()],
+            );
+            c.current_dir(&work);
+            let mut run = Run::start(c.args(["connects", &CONNECTERS.to_string(), mode(h)]));
+            let line = run.wait_line("the helper never forked", |l| l.starts_with("pids "));
+            let broker = broker_of(run.child.id());
+            wait_for("the broker never waited for the connects", || {
+                in_unix_connect(broker) >= CONNECTERS
+            });
+            for p in line[5..].split_whitespace() {
+                kill(p.parse().unwrap());
+            }
+            let start = Instant::now();
+            while in_unix_connect(broker) > 0 {
+                if start.elapsed() > PATIENCE {
+                    let _ = run.child.kill();
+                    panic!(
+                        "{} broker threads still connect for killed callers ({who:?}, {name})",
+                        in_unix_connect(broker)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let (out, code) = run.finish();
+            assert_eq!(
+                (out.last().map(String::as_str), code),
+                (Some("ok"), Some(0)),
+                "{who:?} {name}"
+            );
+        }
+    }
+}

@@ -453,19 +453,55 @@ fn decide_destination(
     }
 }
 
+/// Connects `sock` to `raw` (a blocking socket waits here). A call whose transport can
+/// tell when its caller went away (a seccomp notification no longer valid, a shim channel
+/// hung up) waits in ticks of [`crate::core::waiting::TICK`] and gives up (`EINTR`) once the
+/// caller is gone: a killed caller's connect to a listener whose backlog stays full no
+/// longer keeps a broker thread. An interrupted unix connect is simply made again; a TCP
+/// connect goes on in the kernel, so made again it waits for that one (`EISCONN`: done
+/// meanwhile).
 fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
-    let connect = || {
-        // SAFETY: raw points at a valid sockaddr of raw.len bytes.
-        check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })
-    };
-    match program_identity(sock)? {
-        Some((uid, gid)) => as_identity(uid, gid, connect)?,
-        None => connect()?,
-    };
+    let watched = WAITER.with(|w| w.get()).is_some() || crate::core::waiting::watched();
+    let identity = program_identity(sock)?;
+    let mut again = false;
+    loop {
+        let connect = || {
+            // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+            let call = || check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) });
+            if watched {
+                crate::core::waiting::ticking(call)?
+            } else {
+                call()
+            }
+        };
+        let done = match identity {
+            Some((uid, gid)) => as_identity(uid, gid, connect),
+            None => connect(),
+        };
+        match done {
+            Ok(_) => break,
+            Err(Errno(libc::EINTR)) if watched => {
+                if caller_gone() {
+                    return Err(Errno(libc::EINTR));
+                }
+                again = true;
+            }
+            Err(Errno(libc::EISCONN)) if again => break,
+            Err(e) => return Err(e),
+        }
+    }
     Ok(Done {
         value: 0,
         ..Done::default()
     })
+}
+
+/// Whether a transport says the caller of this thread's call went away.
+fn caller_gone() -> bool {
+    WAITER
+        .with(|w| w.get())
+        .is_some_and(|w| !(w.check)(w.fd, w.id))
+        || crate::core::waiting::caller_gone()
 }
 
 /// Whose identity a unix peer must see for a connect the broker performs: the socket's

@@ -242,6 +242,33 @@ impl Drop for Counted {
     }
 }
 
+/// Whether this thread serves a call whose transport set a waiter (it can tell whether
+/// the caller went away).
+pub fn watched() -> bool {
+    has_waiter()
+}
+
+/// Whether the waiter of this thread's call says its caller went away.
+pub fn caller_gone() -> bool {
+    WAITER.with(|w| w.borrow().as_ref().is_some_and(|w| !w.still_waiting()))
+}
+
+/// Runs `op`, one blocking system call, with the tick unblocked: a wait in it is
+/// interrupted (`EINTR`) every [`TICK`], so the caller can ask whether it should go on.
+pub fn ticking<T>(op: impl FnOnce() -> T) -> Result<T, Errno> {
+    install_handler();
+    let set = tick_set();
+    // SAFETY: set is a valid sigset; this only changes the calling thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let _ticker = Ticker::start()?;
+    // SAFETY: as above; the tick may interrupt only `op`.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    let r = op();
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    Ok(r)
+}
+
 fn still_waiting() -> bool {
     WAITER.with(|w| w.borrow().as_ref().is_none_or(|w| w.still_waiting()))
 }

@@ -1263,13 +1263,21 @@ impl Target {
             Addr::Abstract(name) => SockAddr::Abstract(name),
             Addr::Other(a) => *a,
         };
-        let call = if nr == libc::SYS_connect {
-            Call::Connect { addr }
-        } else {
-            Call::Bind {
-                addr,
-                umask: self.umask()?,
-            }
+        if nr == libc::SYS_connect {
+            // A blocking connect waits only while its caller does (core::net).
+            let waiter = crate::core::net::StillWaiting {
+                check: net::still_waiting,
+                fd: self.listener,
+                id: self.id,
+            };
+            let call = Call::Connect { addr };
+            return Ok(crate::core::net::with_waiter(waiter, || {
+                self.simple(core, &call)
+            }));
+        }
+        let call = Call::Bind {
+            addr,
+            umask: self.umask()?,
         };
         Ok(self.simple(core, &call))
     }

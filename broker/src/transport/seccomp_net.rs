@@ -456,7 +456,7 @@ pub(super) fn netlink_bind(t: &Target, sock: &OwnedFd, raw: &[u8]) -> Result<Ans
 }
 
 /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether the caller still waits for notification `id`.
-fn still_waiting(listener: libc::c_int, id: u64) -> bool {
+pub(super) fn still_waiting(listener: libc::c_int, id: u64) -> bool {
     // SAFETY: id is a valid u64 for the call's duration.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _, &id) == 0 }
 }
