@@ -630,3 +630,85 @@ fn killed_connecters_leave_no_broker_thread_waiting() {
         }
     }
 }
+
+/// Whether process `pid` has ended (gone, or a zombie not yet reaped).
+fn ended(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(true)
+}
+
+/// Descriptors of `pid` open on `dir` or a file in it.
+fn fds_under(pid: u32, dir: &Path) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.starts_with(dir)))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn waiting_fifo_opens_hold_no_more_descriptors_than_counted() {
+    /// The broker's descriptor table: its slow calls may hold half of it in all.
+    const TABLE: u64 = 1024;
+    /// Openers: more than the sandbox's 256 slow calls.
+    const OPENERS: usize = 300;
+    let s = Scratch::new();
+    let arb = arbiter();
+    for who in users() {
+        for h in &s.helpers {
+            let name = h.file_name().unwrap().to_str().unwrap();
+            // Under arbiter with a 1024-descriptor table, the waiting opens (each a slow
+            // call counted with the descriptors it holds) stay within half the table; the
+            // openers beyond it fail (ENFILE) and exit. (The control, natively waiting FIFO
+            // opens, is `killed_fifo_openers_leave_no_broker_thread_waiting`.)
+            let work = s.work(&format!("fifo-fds-{who:?}-{name}"));
+            let mut c = command(
+                who,
+                &[arb.to_str().unwrap(), "run", "--", h.to_str().unwrap()],
+            );
+            c.current_dir(&work);
+            // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+            unsafe {
+                c.pre_exec(|| {
+                    let rl = libc::rlimit {
+                        rlim_cur: TABLE,
+                        rlim_max: TABLE,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let (run, pids) = start_fifo(&mut c, h, OPENERS);
+            let broker = broker_of(run.child.id());
+            wait_for("the openers never all waited or gave up", || {
+                in_fifo_open(broker) + pids.iter().filter(|&&p| ended(p)).count() == OPENERS
+            });
+            let (waiting, held) = (in_fifo_open(broker), fds_under(broker, &work));
+            for &p in &pids {
+                kill(p);
+            }
+            let (out, code) = run.finish();
+            assert!(waiting >= 1, "no open waited ({who:?}, {name})");
+            assert!(
+                held <= TABLE as usize / 2,
+                "the broker holds {held} descriptors of the FIFO and its directory for {waiting} waiting FIFO opens ({who:?}, {name})"
+            );
+            assert_eq!(
+                (out.last().map(String::as_str), code),
+                (Some("ok"), Some(0)),
+                "{who:?} {name}"
+            );
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! sandbox ([`Budget`], one per [`crate::core::RequestCore`]) may have at most
 //! [`SLOW_CALLS`] slow calls counted at once, and its calls may hold at most [`SLOW_FDS`]
 //! descriptors taken from the program (a send's socket and every `SCM_RIGHTS` descriptor
-//! it carries, a waiting FIFO open's two); and all sandboxes of the broker together at most
+//! it carries, a waiting FIFO open's four); and all sandboxes of the broker together at most
 //! half of its descriptor table ([`total_fds`]): the other half is the reserve for
 //! everything else — accepting clients and their channels under `arbiter serve`, the
 //! end-of-run scan, the audit log.
