@@ -461,7 +461,11 @@ fn decide_destination(
 /// connect goes on in the kernel, so made again it waits for that one (`EISCONN`: done
 /// meanwhile).
 fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
-    let watched = WAITER.with(|w| w.get()).is_some() || crate::core::waiting::watched();
+    // SAFETY: F_GETFL on a socket we hold.
+    let fl = check(unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) })?;
+    // A non-blocking connect never waits: no tick needed.
+    let watched = fl & libc::O_NONBLOCK == 0
+        && (WAITER.with(|w| w.get()).is_some() || crate::core::waiting::watched());
     let identity = program_identity(sock)?;
     let mut again = false;
     loop {
