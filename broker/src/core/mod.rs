@@ -23,6 +23,7 @@ pub mod net;
 pub mod procself;
 pub mod resolve;
 pub mod setid;
+pub mod slow;
 pub mod sockname;
 pub mod stat;
 pub mod waiting;
@@ -225,6 +226,8 @@ pub struct RequestCore {
     /// The objects the broker never moves (`(major, minor, inode)`): the Landlock rule roots
     /// of this sandbox and the directories above them ([`RequestCore::with_pinned`]).
     pinned: std::collections::HashSet<(u32, u32, u64)>,
+    /// This sandbox's calls that wait for a peer and the descriptors they hold.
+    slow: slow::Budget,
 }
 
 impl RequestCore {
@@ -272,7 +275,13 @@ impl RequestCore {
             denials: denials::Denials::new(false),
             decider: None,
             pinned: std::collections::HashSet::new(),
+            slow: slow::Budget::default(),
         }
+    }
+
+    /// This sandbox's budget of slow calls ([`slow`]).
+    pub fn slow(&self) -> &slow::Budget {
+        &self.slow
     }
 
     /// Hands what the policy leaves to its default (no rule matched) to `decider`

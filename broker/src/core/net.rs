@@ -455,19 +455,59 @@ fn decide_destination(
     }
 }
 
+/// Connects `sock` to `raw` (a blocking socket waits here). A call whose transport can
+/// tell when its caller went away (a seccomp notification no longer valid, a shim channel
+/// hung up) waits in ticks of [`crate::core::waiting::TICK`] and gives up (`EINTR`) once the
+/// caller is gone: a killed caller's connect to a listener whose backlog stays full no
+/// longer keeps a broker thread. An interrupted unix connect is simply made again; a TCP
+/// connect goes on in the kernel, so made again it waits for that one (`EISCONN`: done
+/// meanwhile).
 fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Result<Done, Errno> {
-    let connect = || {
-        // SAFETY: raw points at a valid sockaddr of raw.len bytes.
-        check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) })
-    };
-    match program_identity(sock)? {
-        Some((uid, gid)) => as_identity(uid, gid, connect)?,
-        None => connect()?,
-    };
+    // SAFETY: F_GETFL on a socket we hold.
+    let fl = check(unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_GETFL) })?;
+    // A non-blocking connect never waits: no tick needed.
+    let watched = fl & libc::O_NONBLOCK == 0
+        && (WAITER.with(|w| w.get()).is_some() || crate::core::waiting::watched());
+    let identity = program_identity(sock)?;
+    let mut again = false;
+    loop {
+        let connect = || {
+            // SAFETY: raw points at a valid sockaddr of raw.len bytes.
+            let call = || check(unsafe { libc::connect(sock.as_raw_fd(), raw.ptr(), raw.len) });
+            if watched {
+                crate::core::waiting::ticking(call)?
+            } else {
+                call()
+            }
+        };
+        let done = match identity {
+            Some((uid, gid)) => as_identity(uid, gid, connect),
+            None => connect(),
+        };
+        match done {
+            Ok(_) => break,
+            Err(Errno(libc::EINTR)) if watched => {
+                if caller_gone() {
+                    return Err(Errno(libc::EINTR));
+                }
+                again = true;
+            }
+            Err(Errno(libc::EISCONN)) if again => break,
+            Err(e) => return Err(e),
+        }
+    }
     Ok(Done {
         value: 0,
         ..Done::default()
     })
+}
+
+/// Whether a transport says the caller of this thread's call went away.
+fn caller_gone() -> bool {
+    WAITER
+        .with(|w| w.get())
+        .is_some_and(|w| !(w.check)(w.fd, w.id))
+        || crate::core::waiting::caller_gone()
 }
 
 /// Whose identity a unix peer must see for a connect the broker performs: the socket's
@@ -1288,6 +1328,93 @@ fn send_all(
                     };
                 }
             }
+            _ => return Err(err),
+        }
+    }
+}
+
+/// How much of a re-read send's payload is copied from the caller at a time.
+const REREAD_CHUNK: usize = 64 << 10;
+
+/// A blocking stream send of `total` bytes that keeps no copy of them while it waits (its
+/// sandbox's payload budget, `core::slow`, is spent): whenever the socket has room, the
+/// next piece (at most [`REREAD_CHUNK`]) is read afresh with `read(offset, buf)` from the
+/// caller's memory and sent without waiting; the piece is dropped before any wait. Waits
+/// in slices of [`SEND_WAIT_MS`], giving up when the caller is gone (as [`send`] does).
+/// `fds[0]` is the socket, the last `rights` of `fds` are passed with the first piece;
+/// `creds` go with every piece. The count sent (short only when the caller went away or
+/// the payload could not be read after some bytes went), else the error.
+pub fn send_rereading(
+    fds: &[OwnedFd],
+    rights: usize,
+    creds: Option<(i32, u32, u32)>,
+    total: usize,
+    flags: i32,
+    mut read: impl FnMut(usize, &mut [u8]) -> Result<(), Errno>,
+) -> Result<usize, Errno> {
+    let sock = fds.first().ok_or(Errno(libc::EBADF))?;
+    if rights > fds.len().saturating_sub(1) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let raw_rights: Vec<libc::c_int> = fds[fds.len() - rights..]
+        .iter()
+        .map(AsRawFd::as_raw_fd)
+        .collect();
+    let mut first = Control::new(&raw_rights, creds)?;
+    let mut rest = Control::new(&[], creds)?;
+    let flags = (flags & SEND_FLAGS) | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+    let mut sent = 0usize;
+    loop {
+        if sent >= total {
+            return Ok(sent);
+        }
+        let mut piece = vec![0u8; (total - sent).min(REREAD_CHUNK)];
+        if let Err(e) = read(sent, &mut piece) {
+            return if sent > 0 { Ok(sent) } else { Err(e) };
+        }
+        let mut iov = libc::iovec {
+            iov_base: piece.as_mut_ptr().cast(),
+            iov_len: piece.len(),
+        };
+        // SAFETY: msghdr is plain old data; zero is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        let control = if sent == 0 { &mut first } else { &mut rest };
+        if control.len > 0 {
+            msg.msg_control = control.buf.as_mut_ptr().cast();
+            msg.msg_controllen = control.len;
+        }
+        // SAFETY: msg points at live buffers (the piece, the control buffer).
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
+        let err = Errno::last();
+        drop(piece); // never kept across a wait
+        if n >= 0 {
+            sent += n as usize;
+            continue;
+        }
+        match err.0 {
+            libc::EINTR => continue,
+            libc::EAGAIN => {
+                let mut pfd = libc::pollfd {
+                    fd: sock.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: pfd is one valid pollfd.
+                unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) };
+                let gone = WAITER
+                    .with(|w| w.get())
+                    .is_some_and(|w| !(w.check)(w.fd, w.id));
+                if gone {
+                    return if sent > 0 {
+                        Ok(sent)
+                    } else {
+                        Err(Errno(libc::EINTR))
+                    };
+                }
+            }
+            _ if sent > 0 => return Ok(sent),
             _ => return Err(err),
         }
     }

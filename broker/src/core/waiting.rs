@@ -1,47 +1,54 @@
 //! Opens that wait for a peer: a FIFO opened for reading waits in the kernel for a writer,
-//! for writing for a reader. A transport whose threads are a shared pool (the seccomp
-//! transport) must not let such a wait pin a thread: a program opening many FIFOs with no
-//! peer would stall every other call of its sandbox, and a caller that went away would
-//! never free its thread.
+//! for writing for a reader. Such a wait must not pin a broker thread: in the seccomp
+//! transport, whose threads are a shared pool, a program opening many FIFOs with no peer
+//! would stall every other call of its sandbox; in either transport a caller that went
+//! away would never free its thread (nor the descriptors the open holds).
 //!
 //! The transport says, for the call a thread is serving, how to tell whether the caller
-//! still waits and what to do while the thread is blocked ([`Waiter`], set with
-//! [`serving`]). With a waiter set, the core opens a FIFO without blocking first
-//! ([`open_at`]): a regular file, a device, a FIFO opened for writing with a reader present
-//! are then done at once (`O_NONBLOCK` is cleared again before the fd is handed over). Only a
-//! FIFO that must wait is re-opened blocking, through its own fd (`/proc/self/fd/N`: the
-//! object decided on, never the name again), while the transport lets another thread take
-//! its place ([`Waiter::blocking`]). A timer interrupts that open every [`TICK`] (a
-//! signal of arbiter's own, with no `SA_RESTART`, unblocked only around the open), so the
-//! thread notices a caller that stopped waiting (`SECCOMP_IOCTL_NOTIF_ID_VALID`) and gives up.
-//! At most [`MAX_WAITING`] such opens wait at once; beyond, the open fails with `ENFILE`.
+//! still waits, what to do while the thread is blocked, and which sandbox's budget of slow
+//! calls the wait counts against ([`Waiter`], set with [`serving`]). With a waiter set, the
+//! core opens a FIFO without blocking first ([`open_at`]): a regular file, a device, a FIFO
+//! opened for writing with a reader present are then done at once (`O_NONBLOCK` is cleared
+//! again before the fd is handed over). Only a FIFO that must wait is re-opened blocking,
+//! through its own fd (`/proc/self/fd/N`: the object decided on, never the name again),
+//! while the transport lets another thread take its place ([`Waiter::blocking`]). A timer
+//! interrupts that open every [`TICK`] (a signal of arbiter's own, with no `SA_RESTART`,
+//! unblocked only around the open), so the thread notices a caller that stopped waiting
+//! (the seccomp transport: `SECCOMP_IOCTL_NOTIF_ID_VALID`; the shim transport: the channel
+//! hung up or the caller's pidfd is readable) and gives up with `EINTR`.
 //!
-//! Without a waiter (the shim transport, which serves each channel on a thread of its own)
-//! an open blocks as it always did.
+//! A waiting open is a slow call of its sandbox ([`crate::core::slow`]) holding four
+//! descriptors ([`WAIT_FDS`]): beyond the sandbox's budget, or the broker's, the open
+//! fails with `ENFILE`.
+//!
+//! Without a waiter (the broker's own opens) an open blocks as it always did.
 
 use std::cell::RefCell;
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
 use crate::core::errno::Errno;
 use crate::core::resolve::openat_raw;
+use crate::core::slow::Budget;
 
 /// How often a waiting open checks that its caller still waits.
 pub const TICK: Duration = Duration::from_millis(250);
 
-/// Most opens waiting for a peer at once, in the whole broker.
-pub const MAX_WAITING: usize = 1024;
-
-/// Opens waiting for a peer now.
-static WAITING: AtomicUsize = AtomicUsize::new(0);
+/// Descriptors a waiting open holds at most at once: the two directories its name was
+/// resolved through (the base and the parent, pinned by the caller until the open ends),
+/// the FIFO's own fd (the non-blocking reader, or the writer's `O_PATH` object) and, once
+/// the peer comes, the blocking re-open (red-team finding 04 of the second round: it was
+/// counted as two).
+const WAIT_FDS: usize = 4;
 
 /// What a transport tells the core about the caller of the call being served.
 pub trait Waiter {
     /// Whether the caller still waits for this call's answer.
     fn still_waiting(&self) -> bool;
+    /// The budget of slow calls of the caller's sandbox.
+    fn budget(&self) -> &Budget;
     /// The thread is about to block for the caller (until [`Waiter::unblocked`]): the
     /// transport may let another thread take its place.
     fn blocking(&self);
@@ -105,10 +112,11 @@ pub fn open_at(dir: RawFd, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd
         // nothing for a writer, which would have found the caller's reader waiting anyway.
         return wait_for_peer(&fd, flags);
     }
+    // F_SETFL sets the status flags it can change (O_APPEND, O_DIRECT, O_NOATIME,
+    // O_NONBLOCK) from `flags`, as the open just set them, with O_NONBLOCK cleared: no
+    // F_GETFL needed (a syscall saved on every open of a transport with a waiter).
     // SAFETY: fcntl on an fd we own, integer arguments only.
-    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    // SAFETY: as above.
-    if fl < 0 || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) } < 0 {
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
         return Err(Errno::last());
     }
     Ok(fd)
@@ -211,22 +219,19 @@ impl Drop for Ticker {
     }
 }
 
-/// Counts one waiting open for as long as it lives, and tells the waiter.
+/// Counts one waiting open against its sandbox's budget for as long as it lives, and tells
+/// the waiter.
 struct Counted;
 
 impl Counted {
     fn enter() -> Result<Counted, Errno> {
-        WAITING
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_WAITING).then_some(n + 1)
-            })
-            .map_err(|_| Errno(libc::ENFILE))?;
-        WAITER.with(|w| {
-            if let Some(w) = w.borrow().as_ref() {
+        WAITER.with(|w| match w.borrow().as_ref() {
+            Some(w) if w.budget().enter(WAIT_FDS) => {
                 w.blocking();
+                Ok(Counted)
             }
-        });
-        Ok(Counted)
+            _ => Err(Errno(libc::ENFILE)),
+        })
     }
 }
 
@@ -235,10 +240,37 @@ impl Drop for Counted {
         WAITER.with(|w| {
             if let Some(w) = w.borrow().as_ref() {
                 w.unblocked();
+                w.budget().leave(WAIT_FDS);
             }
         });
-        WAITING.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Whether this thread serves a call whose transport set a waiter (it can tell whether
+/// the caller went away).
+pub fn watched() -> bool {
+    has_waiter()
+}
+
+/// Whether the waiter of this thread's call says its caller went away.
+pub fn caller_gone() -> bool {
+    WAITER.with(|w| w.borrow().as_ref().is_some_and(|w| !w.still_waiting()))
+}
+
+/// Runs `op`, one blocking system call, with the tick unblocked: a wait in it is
+/// interrupted (`EINTR`) every [`TICK`], so the caller can ask whether it should go on.
+pub fn ticking<T>(op: impl FnOnce() -> T) -> Result<T, Errno> {
+    install_handler();
+    let set = tick_set();
+    // SAFETY: set is a valid sigset; this only changes the calling thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let _ticker = Ticker::start()?;
+    // SAFETY: as above; the tick may interrupt only `op`.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    let r = op();
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    Ok(r)
 }
 
 fn still_waiting() -> bool {

@@ -47,7 +47,8 @@ mod net;
 const FIRST_WORKERS: usize = 2;
 /// Most worker threads per listener: another is started whenever every worker is busy with
 /// a notification (a slow call, or several threads calling at once), up to this many plus
-/// one per call blocked on a peer (`net::slow_begin`, and FIFO opens: `core::waiting`).
+/// one per slow call the sandbox's budget counts (`core::slow`: blocking connects and
+/// sends, FIFO opens waiting in `core::waiting`).
 const WORKERS: usize = 4;
 /// Stack size of a worker.
 const WORKER_STACK: usize = 512 * 1024;
@@ -117,9 +118,6 @@ struct Pool {
     workers: AtomicUsize,
     /// Workers answering a notification.
     busy: AtomicUsize,
-    /// Workers blocked in an open waiting for a FIFO's peer (`core::waiting`): the pool's
-    /// limit grows by as many.
-    blocked: AtomicUsize,
 }
 
 impl Pool {
@@ -143,7 +141,7 @@ impl Pool {
     fn grow(self: &Arc<Self>) {
         let busy = self.busy.load(Ordering::Acquire);
         let mut started = self.workers.load(Ordering::Acquire);
-        let limit = WORKERS + net::slow_busy() + self.blocked.load(Ordering::Acquire);
+        let limit = WORKERS + self.core.slow().calls();
         while busy >= started && started < limit {
             match self.workers.compare_exchange(
                 started,
@@ -192,7 +190,6 @@ pub fn serve(
         setup,
         workers: AtomicUsize::new(FIRST_WORKERS),
         busy: AtomicUsize::new(0),
-        blocked: AtomicUsize::new(0),
     });
     for _ in 0..FIRST_WORKERS {
         if !pool.start_worker() {
@@ -265,9 +262,14 @@ fn worker(pool: &Arc<Pool>) {
             continue;
         }
         // A blocking connect or send may wait for the peer as long as the kernel's SYN
-        // retries or the peer's reading: counted, so the pool starts another worker rather
-        // than hold path calls up behind it.
-        let slow = net::may_block(&req) && net::slow_begin();
+        // retries or the peer's reading: counted against the sandbox's budget (holding its
+        // socket), so the pool starts another worker rather than hold path calls up behind
+        // it; beyond the budget it is served uncounted (core::slow).
+        let slow = if net::may_block(&req) {
+            pool.core.slow().call(1)
+        } else {
+            None
+        };
         pool.enter();
         if opens(&req) {
             // An open may wait for a FIFO's peer: without holding up the pool, and only
@@ -283,9 +285,7 @@ fn worker(pool: &Arc<Pool>) {
             serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
         }
         pool.leave();
-        if slow {
-            net::slow_end();
-        }
+        drop(slow);
     }
 }
 
@@ -315,14 +315,16 @@ impl crate::core::waiting::Waiter for OpenWaiter {
         }
     }
 
+    fn budget(&self) -> &crate::core::slow::Budget {
+        self.pool.core.slow()
+    }
+
     fn blocking(&self) {
-        self.pool.blocked.fetch_add(1, Ordering::AcqRel);
+        // The budget counts this open now: the pool's limit is one higher.
         self.pool.grow();
     }
 
-    fn unblocked(&self) {
-        self.pool.blocked.fetch_sub(1, Ordering::AcqRel);
-    }
+    fn unblocked(&self) {}
 }
 
 /// Answers one notification.
@@ -1264,13 +1266,21 @@ impl Target {
             Addr::Abstract(name) => SockAddr::Abstract(name),
             Addr::Other(a) => *a,
         };
-        let call = if nr == libc::SYS_connect {
-            Call::Connect { addr }
-        } else {
-            Call::Bind {
-                addr,
-                umask: self.umask()?,
-            }
+        if nr == libc::SYS_connect {
+            // A blocking connect waits only while its caller does (core::net).
+            let waiter = crate::core::net::StillWaiting {
+                check: net::still_waiting,
+                fd: self.listener,
+                id: self.id,
+            };
+            let call = Call::Connect { addr };
+            return Ok(crate::core::net::with_waiter(waiter, || {
+                self.simple(core, &call)
+            }));
+        }
+        let call = Call::Bind {
+            addr,
+            umask: self.umask()?,
         };
         Ok(self.simple(core, &call))
     }

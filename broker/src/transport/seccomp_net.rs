@@ -13,7 +13,6 @@
 //! caller's pid/uid/gid on unix sends (else the receiver would see the broker's).
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arbiter_protocol::{Call, SockAddr};
 
@@ -31,35 +30,8 @@ const MAX_CONTROL: usize = 20480;
 /// `sizeof(struct mmsghdr)` on 64-bit Linux: a msghdr, the u32 `msg_len`, padding.
 const MMSGHDR: u64 = 64;
 
-/// Most calls that may block counted at once (see [`slow_begin`]).
-const MAX_SLOW: usize = 64;
-/// Calls that may block on a peer being served right now.
-static SLOW_BUSY: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts a call that may block on a peer (a blocking `connect` or send) for as long as a
-/// worker serves it: the pool may then start a worker more ([`slow_busy`]), so path calls
-/// are not held up behind it. Handing such a call to another thread instead costs a
-/// cross-thread wake-up on every connect (about 20 µs here, half a loopback connect).
-/// False when [`MAX_SLOW`] are already counted (the call is then served uncounted).
-pub(super) fn slow_begin() -> bool {
-    SLOW_BUSY
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_SLOW).then_some(n + 1)
-        })
-        .is_ok()
-}
-
-/// Ends what [`slow_begin`] counted.
-pub(super) fn slow_end() {
-    SLOW_BUSY.fetch_sub(1, Ordering::AcqRel);
-}
-
-/// How many workers may be blocked on peers right now: the pool's limit grows by as many.
-pub(super) fn slow_busy() -> usize {
-    SLOW_BUSY.load(Ordering::Acquire)
-}
-
-/// Whether the call may block on its peer ([`slow_begin`]). A send with `MSG_DONTWAIT` never
+/// Whether the call may block on its peer (counted against the sandbox's budget of slow
+/// calls, `core::slow`). A send with `MSG_DONTWAIT` never
 /// waits (the shim's own fd-passing sends use it).
 pub(super) fn may_block(req: &libc::seccomp_notif) -> bool {
     use crate::confine::syscalls::{brokered, Kind};
@@ -274,7 +246,27 @@ fn send_one(
     if total > MAX_SEND && !stream {
         return Err(libc::EMSGSIZE);
     }
-    let mut data = vec![0u8; total.min(MAX_SEND)];
+    // A blocking send may wait on its peer for as long as the program likes: its copy of
+    // the payload is kept only within the sandbox's byte budget. Beyond it a stream send
+    // without a destination keeps none (re-read piece by piece as the socket has room);
+    // any other send is ENOBUFS, as the kernel answers when it cannot allocate.
+    let len = total.min(MAX_SEND);
+    // SAFETY: F_GETFL on a socket we hold.
+    let fl = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&sock), libc::F_GETFL) };
+    if fl < 0 {
+        return Err(super::errno());
+    }
+    let waits = fl & libc::O_NONBLOCK == 0 && flags & libc::MSG_DONTWAIT == 0;
+    let kept = if waits {
+        core.slow().bytes(len)
+    } else {
+        core.slow().bytes(0)
+    };
+    let reread = kept.is_none();
+    if reread && !(stream && name_len == 0 && family != libc::AF_NETLINK) {
+        return Err(libc::ENOBUFS);
+    }
+    let mut data = vec![0u8; if reread { 0 } else { len }];
     let mut off = 0;
     for &(base, len) in msg.iov {
         if off == data.len() {
@@ -287,9 +279,22 @@ fn send_one(
         off += take;
     }
     // Control messages: SCM_RIGHTS translated, SCM_CREDENTIALS checked, nothing else.
+    let cmsgs = cmsgs(&msg.control)?;
+    let passed: usize = cmsgs
+        .iter()
+        .filter(|&&(level, ty, _)| (level, ty) == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
+        .map(|(_, _, body)| body.len() / 4)
+        .sum();
+    if passed > 253 {
+        return Err(libc::EINVAL); // the kernel's SCM_MAX_FD
+    }
+    // The descriptors taken from the program are held until the send ends, which a
+    // blocking send's peer decides: counted against the sandbox's budget (ETOOMANYREFS
+    // beyond it, as the kernel answers too many descriptors in flight).
+    let _held = core.slow().hold(passed).map_err(|e| e.0)?;
     let mut rights = Vec::new();
     let mut creds = None;
-    for (level, ty, body) in cmsgs(&msg.control)? {
+    for (level, ty, body) in cmsgs {
         match (level, ty) {
             (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
                 for c in body.chunks_exact(4) {
@@ -308,9 +313,6 @@ fn send_one(
             }
             _ => return Err(libc::EACCES),
         }
-    }
-    if rights.len() > 253 {
-        return Err(libc::EINVAL);
     }
     // A root broker's own credentials must not be what a unix peer sees.
     // SAFETY: geteuid has no preconditions.
@@ -349,7 +351,22 @@ fn send_one(
     let answer = if addr.is_none() {
         // No destination, no decision: performed without a call record (one per datagram
         // on a connected socket would drown the log).
-        if t.valid() {
+        if t.valid() && reread {
+            let read = |at: usize, buf: &mut [u8]| read_iov(t, msg.iov, at, buf);
+            match crate::core::net::with_waiter(waiter, || {
+                crate::core::net::send_rereading(
+                    &t.fds,
+                    usize::from(nrights),
+                    creds,
+                    len,
+                    flags,
+                    read,
+                )
+            }) {
+                Ok(n) => Answer::Value(n as i64),
+                Err(e) => Answer::Error(e.0),
+            }
+        } else if t.valid() {
             let send = crate::core::net::Send {
                 addr: None,
                 data: &data,
@@ -377,6 +394,38 @@ fn send_one(
     };
     t.fds.clear();
     Ok(answer)
+}
+
+/// Reads `buf.len()` bytes of the payload the iovecs `iov` describe, from byte `at` on.
+fn read_iov(
+    t: &Target,
+    iov: &[Iov],
+    at: usize,
+    buf: &mut [u8],
+) -> Result<(), crate::core::errno::Errno> {
+    let fault = crate::core::errno::Errno(libc::EFAULT);
+    let (mut skip, mut off) = (at, 0);
+    for &(base, len) in iov {
+        if off == buf.len() {
+            break;
+        }
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let take = (len - skip).min(buf.len() - off);
+        let from = base.checked_add(skip as u64).ok_or(fault)?;
+        if t.read_mem(from, &mut buf[off..off + take]) != Ok(take) {
+            return Err(fault);
+        }
+        skip = 0;
+        off += take;
+    }
+    if off == buf.len() {
+        Ok(())
+    } else {
+        Err(fault)
+    }
 }
 
 /// `bind` of a netlink socket: only a `NETLINK_ROUTE` socket, to the kernel-chosen port id
@@ -407,7 +456,7 @@ pub(super) fn netlink_bind(t: &Target, sock: &OwnedFd, raw: &[u8]) -> Result<Ans
 }
 
 /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether the caller still waits for notification `id`.
-fn still_waiting(listener: libc::c_int, id: u64) -> bool {
+pub(super) fn still_waiting(listener: libc::c_int, id: u64) -> bool {
     // SAFETY: id is a valid u64 for the call's duration.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _, &id) == 0 }
 }

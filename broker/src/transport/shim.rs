@@ -122,6 +122,14 @@ impl Sender {
         }
     }
 
+    /// The pidfd, if there is one (not for a sender known to be gone).
+    fn pidfd(&self) -> Option<RawFd> {
+        match self {
+            Sender::Pid(fd) => Some(fd.as_raw_fd()),
+            _ => None,
+        }
+    }
+
     fn try_clone(&self) -> Sender {
         match self {
             Sender::Unknown => Sender::Unknown,
@@ -148,6 +156,45 @@ impl Sender {
         let rc = unsafe { libc::poll(&mut p, 1, 0) };
         rc != 0 && (rc < 0 || p.revents != 0)
     }
+}
+
+/// A channel's side of an open that may wait for a FIFO's peer: the caller no longer waits
+/// once its end of the channel is closed (it was killed; the kernel closed its fds) or its
+/// process has exited. Both fds belong to the channel thread, which outlives the call.
+struct ChannelWaiter {
+    core: Arc<RequestCore>,
+    channel: RawFd,
+    /// The sender's pidfd, when the kernel gave one.
+    pidfd: Option<RawFd>,
+}
+
+impl crate::core::waiting::Waiter for ChannelWaiter {
+    fn still_waiting(&self) -> bool {
+        let mut p = [
+            libc::pollfd {
+                fd: self.channel,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.pidfd.unwrap_or(-1), // a negative fd is ignored by poll
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: p is two valid pollfds; a zero timeout only looks.
+        let rc = unsafe { libc::poll(p.as_mut_ptr(), 2, 0) };
+        rc == 0
+    }
+
+    fn budget(&self) -> &crate::core::slow::Budget {
+        self.core.slow()
+    }
+
+    // A channel has a thread of its own: nothing else waits behind this one.
+    fn blocking(&self) {}
+
+    fn unblocked(&self) {}
 }
 
 fn take_fds(raw: &[RawFd]) -> Vec<OwnedFd> {
@@ -437,7 +484,7 @@ impl ChannelProcess {
 
 /// Serves one call channel until the shim closes it or breaks the protocol. `pid` is the
 /// process that registered it.
-fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32, registrant: Sender) {
+fn serve_channel(channel: OwnedFd, core: &Arc<RequestCore>, pid: i32, registrant: Sender) {
     let fd = channel.as_raw_fd();
     if pass_credentials(fd).is_err() {
         return;
@@ -520,7 +567,19 @@ fn serve_channel(channel: OwnedFd, core: &RequestCore, pid: i32, registrant: Sen
         let outcome = if sender.exited() {
             crate::core::Outcome::gone()
         } else {
-            match core.serve(&who, req.call, &fds) {
+            let served = if matches!(req.call, Call::Open { .. }) {
+                // An open may wait for a FIFO's peer: only while the caller waits, and
+                // counted against the sandbox's budget of slow calls (core::waiting).
+                let waiter = Box::new(ChannelWaiter {
+                    core: Arc::clone(core),
+                    channel: fd,
+                    pidfd: sender.pidfd(),
+                });
+                crate::core::waiting::serving(waiter, || core.serve(&who, req.call, &fds))
+            } else {
+                core.serve(&who, req.call, &fds)
+            };
+            match served {
                 _ if sender.exited() => crate::core::Outcome::gone(),
                 o => o,
             }
