@@ -8,43 +8,15 @@
 mod floor_common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users, Who};
+use floor_common::{arbiter, command, users, Scratch, Who};
 
 /// How long a test waits for something that must happen before it calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A world-writable scratch directory with the helper built dynamic and static.
-struct Scratch {
-    dir: tempfile::TempDir,
-    helpers: Vec<PathBuf>,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("arbiter-fifo-")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o777)).unwrap();
-        let helpers =
-            arbiter_tests::compile_dynamic_and_static("fifo_flood", dir.path(), &["-pthread"]);
-        Scratch { dir, helpers }
-    }
-
-    /// A fresh, world-writable working directory.
-    fn work(&self, name: &str) -> PathBuf {
-        let w = self.dir.path().join(name);
-        std::fs::create_dir(&w).unwrap();
-        std::fs::set_permissions(&w, PermissionsExt::from_mode(0o777)).unwrap();
-        w
-    }
-}
 
 fn last_line(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout)
@@ -56,7 +28,7 @@ fn last_line(out: &std::process::Output) -> String {
 
 #[test]
 fn fifo_opens_with_no_peer_do_not_stall_the_sandbox() {
-    let s = Scratch::new();
+    let s = Scratch::new("fifo_flood", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {
@@ -145,7 +117,7 @@ fn start_abandon(who: Who, argv: &[&str], work: &Path) -> (std::process::Child, 
 
 #[test]
 fn a_caller_that_stops_waiting_frees_the_broker_thread() {
-    let s = Scratch::new();
+    let s = Scratch::new("fifo_flood", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {
@@ -204,7 +176,7 @@ fn a_caller_that_stops_waiting_frees_the_broker_thread() {
 /// working under arbiter.
 #[test]
 fn reopens_of_fifos_and_pipes_with_no_peer_do_not_stall_the_sandbox() {
-    let s = Scratch::new();
+    let s = Scratch::new("fifo_flood", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {

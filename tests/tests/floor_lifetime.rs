@@ -9,47 +9,15 @@
 mod floor_common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users, Who};
+use floor_common::{arbiter, command, users, Scratch, Who};
 
 /// How long a test waits for something that must happen before it calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A scratch directory (world-writable, so uid 65534 can use it) with the helper built
-/// dynamic and static in `helpers/`.
-struct Scratch {
-    dir: tempfile::TempDir,
-    helpers: Vec<PathBuf>,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("arbiter-lifetime-")
-            .tempdir()
-            .unwrap();
-        let helpers_dir = dir.path().join("helpers");
-        std::fs::create_dir(&helpers_dir).unwrap();
-        for d in [dir.path(), helpers_dir.as_path()] {
-            std::fs::set_permissions(d, PermissionsExt::from_mode(0o777)).unwrap();
-        }
-        let helpers = arbiter_tests::compile_dynamic_and_static("lifetime", &helpers_dir, &[]);
-        Scratch { dir, helpers }
-    }
-
-    /// A fresh, world-writable working directory.
-    fn work(&self, name: &str) -> PathBuf {
-        let w = self.dir.path().join(name);
-        std::fs::create_dir(&w).unwrap();
-        std::fs::set_permissions(&w, PermissionsExt::from_mode(0o777)).unwrap();
-        w
-    }
-}
 
 /// Starts `argv` as `who` in `work`, stdout piped, and waits for the helper's "ok" (its
 /// daemon is running by then).
@@ -138,7 +106,7 @@ fn under_arbiter<'a>(
 
 #[test]
 fn kill_9_of_arbiter_leaves_no_process_of_the_sandbox() {
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
@@ -179,7 +147,7 @@ fn kill_9_of_arbiter_leaves_no_process_of_the_sandbox() {
 fn kill_9_of_the_broker_leaves_no_process_of_the_sandbox() {
     // The other of arbiter's two processes: the sandbox falls to the guardian, which kills
     // it and exits 125.
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
@@ -206,7 +174,7 @@ fn kill_9_of_the_broker_leaves_no_process_of_the_sandbox() {
 
 #[test]
 fn the_run_ends_when_the_command_ends() {
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
@@ -268,7 +236,7 @@ fn a_shell_background_job_ends_with_the_run() {
 
 #[test]
 fn with_wait_descendants_arbiter_waits_until_told_to_stop() {
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
@@ -375,7 +343,7 @@ fn wait_named(pid: i32, what: &str) {
 fn a_daemon_whose_name_is_not_utf8_ends_with_the_run_and_with_arbiter() {
     // Red-team finding 01: the end of a run scanned /proc as UTF-8 text and skipped such a
     // process; arbiter then waited for it for ever, and a kill -9 of arbiter left it alive.
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
@@ -425,7 +393,7 @@ fn a_daemon_whose_name_is_not_utf8_ends_with_the_run_and_with_arbiter() {
 fn a_chain_growing_at_its_tip_ends_with_the_run() {
     // Red-team finding 04: killing one level of the tree per /proc scan never reached the
     // tip of a chain that adds a level every 2 ms.
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
@@ -477,7 +445,7 @@ fn a_full_broker_descriptor_table_does_not_blind_the_end_of_the_run() {
     // "Slow calls"); now they fill the half the budget gives all sandboxes' slow calls, and
     // the run must still end.
     const LIMIT: libc::rlim_t = 1024;
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     let limited = |who: Who, argv: &[&str]| {

@@ -11,14 +11,13 @@ mod floor_common;
 mod serve_common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users};
+use floor_common::{arbiter, command, users, Scratch};
 
 /// How long a test waits for something that must happen before it calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -29,33 +28,6 @@ const PASSED: usize = 128;
 const SLOW_FDS: usize = 1024;
 /// Descriptors a broker holds besides the budgeted ones (channels, listener, pidfds…).
 const SLACK: usize = 200;
-
-/// A world-writable scratch directory with the helper built dynamic and static.
-struct Scratch {
-    dir: tempfile::TempDir,
-    helpers: Vec<PathBuf>,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix("arbiter-slow-")
-            .tempdir()
-            .unwrap();
-        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o777)).unwrap();
-        let helpers =
-            arbiter_tests::compile_dynamic_and_static("slow_calls", dir.path(), &["-pthread"]);
-        Scratch { dir, helpers }
-    }
-
-    /// A fresh, world-writable working directory.
-    fn work(&self, name: &str) -> PathBuf {
-        let w = self.dir.path().join(name);
-        std::fs::create_dir(&w).unwrap();
-        std::fs::set_permissions(&w, PermissionsExt::from_mode(0o777)).unwrap();
-        w
-    }
-}
 
 /// `libc` for the dynamic build (through the shim), `raw` for the static one.
 fn mode(helper: &Path) -> &'static str {
@@ -199,7 +171,7 @@ fn counts(out: &[String]) -> (usize, usize, usize) {
 
 #[test]
 fn blocked_sends_hold_a_bounded_number_of_broker_descriptors() {
-    let s = Scratch::new();
+    let s = Scratch::new("slow_calls", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {
@@ -261,7 +233,7 @@ fn blocked_sends_hold_a_bounded_number_of_broker_descriptors() {
 
 #[test]
 fn blocked_sends_under_serve_leave_the_daemon_able_to_serve_others() {
-    let s = Scratch::new();
+    let s = Scratch::new("slow_calls", &["-pthread"]);
     let dir = serve_common::scratch();
     // A daemon with a small descriptor table (1536), so that the attack of finding 05 —
     // sandboxes whose blocked sends hold every descriptor — fits in a test.
@@ -390,7 +362,7 @@ fn kill(pid: i32) {
 #[test]
 fn killed_fifo_openers_leave_no_broker_thread_waiting() {
     const OPENERS: usize = 8;
-    let s = Scratch::new();
+    let s = Scratch::new("slow_calls", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {
@@ -503,7 +475,7 @@ fn assert_big_ok(run: Run, what: &str) {
 
 #[test]
 fn blocked_big_sends_keep_a_bounded_payload_in_the_broker() {
-    let s = Scratch::new();
+    let s = Scratch::new("slow_calls", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {
@@ -565,7 +537,7 @@ fn in_unix_connect(pid: u32) -> usize {
 #[test]
 fn killed_connecters_leave_no_broker_thread_waiting() {
     const CONNECTERS: usize = 8;
-    let s = Scratch::new();
+    let s = Scratch::new("slow_calls", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {
@@ -661,7 +633,7 @@ fn waiting_fifo_opens_hold_no_more_descriptors_than_counted() {
     const TABLE: u64 = 1024;
     /// Openers: more than the sandbox's 256 slow calls.
     const OPENERS: usize = 300;
-    let s = Scratch::new();
+    let s = Scratch::new("slow_calls", &["-pthread"]);
     let arb = arbiter();
     for who in users() {
         for h in &s.helpers {

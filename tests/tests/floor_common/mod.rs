@@ -199,3 +199,36 @@ impl Drop for Victim {
         let _ = self.0.wait();
     }
 }
+
+/// A world-writable scratch directory (so uid 65534 can use it) with one helper of
+/// `tests/helpers/` built dynamic and static in its `helpers/` subdirectory.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    /// The helper's builds: dynamic (through the shim), then static (raw system calls).
+    pub helpers: Vec<PathBuf>,
+}
+
+impl Scratch {
+    /// Builds `tests/helpers/HELPER.c` with `flags` into a fresh scratch directory.
+    pub fn new(helper: &str, flags: &[&str]) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("arbiter-{helper}-"))
+            .tempdir()
+            .unwrap();
+        let helpers_dir = dir.path().join("helpers");
+        std::fs::create_dir(&helpers_dir).unwrap();
+        for d in [dir.path(), helpers_dir.as_path()] {
+            std::fs::set_permissions(d, PermissionsExt::from_mode(0o777)).unwrap();
+        }
+        let helpers = arbiter_tests::compile_dynamic_and_static(helper, &helpers_dir, flags);
+        Scratch { dir, helpers }
+    }
+
+    /// A fresh, world-writable working directory.
+    pub fn work(&self, name: &str) -> PathBuf {
+        let w = self.dir.path().join(name);
+        std::fs::create_dir(&w).unwrap();
+        std::fs::set_permissions(&w, PermissionsExt::from_mode(0o777)).unwrap();
+        w
+    }
+}
