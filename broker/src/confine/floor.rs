@@ -121,7 +121,7 @@ pub fn is_system(path: &Path, reals: &RealPaths) -> bool {
         let sys = Path::new(sys);
         let real = reals.of(sys).unwrap_or_else(|| sys.to_path_buf());
         sys != Path::new("/proc")
-            && real.is_dir()
+            && reals.is_dir(&real)
             && (path.starts_with(&real) || real.starts_with(path))
     })
 }
@@ -225,15 +225,13 @@ pub fn policy_exec(
         .kernel_floor()
         .into_iter()
         .filter(|e| {
-            let wanted = if e.path.is_dir() {
-                Access::READ | Access::LIST | Access::EXEC
-            } else {
-                Access::READ | Access::EXEC
-            };
-            e.access.contains(wanted)
+            // `read` and `exec`, and `list` on a directory: the cheap tests first, the
+            // file system only where the answer depends on it.
+            e.access.contains(Access::READ | Access::EXEC)
                 && !e.path.starts_with("/proc")
-                && reals.is_real(&e.path)
                 && !floor.iter().any(|(p, _)| p == &e.path)
+                && reals.is_real(&e.path)
+                && (e.access.contains(Access::LIST) || !reals.is_dir(&e.path))
         })
         .map(|e| (e.path, FloorAccess::ReadExec))
         .collect()
@@ -322,7 +320,7 @@ pub fn native_reads(
         let Some(real) = reals.of(path) else {
             continue;
         };
-        let granted = if real.is_dir() {
+        let granted = if reals.is_dir(&real) {
             let d = policy.decide_path(&real, Access::READ | Access::LIST);
             d.decision.allow && d.uniform
         } else {
@@ -340,12 +338,10 @@ pub fn native_reads(
         if entry.path.starts_with("/proc") || !reals.is_real(&entry.path) {
             continue;
         }
-        let wanted = if entry.path.is_dir() {
-            Access::READ | Access::LIST
-        } else {
-            Access::READ
-        };
-        if entry.access.contains(wanted) {
+        // `read`, and `list` on a directory.
+        if entry.access.contains(Access::READ)
+            && (entry.access.contains(Access::LIST) || !reals.is_dir(&entry.path))
+        {
             floor.push((entry.path.clone(), FloorAccess::Read));
             roots.push(entry.path);
         }
@@ -376,7 +372,7 @@ pub fn native_removes(
         .into_iter()
         .filter(|p| {
             // A rule on a symlinked path never matches (the broker decides real paths).
-            !p.starts_with("/proc") && p.is_dir() && reals.is_real(p)
+            !p.starts_with("/proc") && reals.is_dir(p) && reals.is_real(p)
         })
         .collect();
     if roots.is_empty() {

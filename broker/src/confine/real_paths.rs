@@ -1,4 +1,5 @@
-//! Real paths of the floor's entries, resolved once per sandbox start.
+//! Real paths of the floor's entries (and which are directories), resolved once per sandbox
+//! start.
 //!
 //! Preparing the floor asks for the real location of the same paths several times (the
 //! exec alignment, the installation prefixes, the policy's exec trees, native reads and
@@ -13,7 +14,7 @@
 //! survey (`floor::survey`) opens every entry afterwards and takes what it finds there.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// A per-start memo of `canonicalize` (see the module docs).
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 pub struct RealPaths {
     /// Path asked about → its real path; successes only.
     known: RefCell<HashMap<PathBuf, PathBuf>>,
+    /// Paths found to be directories (symlinks followed); never a path that was not one.
+    dirs: RefCell<HashSet<PathBuf>>,
 }
 
 impl RealPaths {
@@ -40,6 +43,19 @@ impl RealPaths {
             .borrow_mut()
             .insert(path.to_path_buf(), real.clone());
         Some(real)
+    }
+
+    /// Whether `path` is a directory (`Path::is_dir`, symlinks followed). Only a `true` is
+    /// remembered: a path that is not a directory (yet) is looked at again.
+    pub fn is_dir(&self, path: &Path) -> bool {
+        if self.dirs.borrow().contains(path) {
+            return true;
+        }
+        let dir = path.is_dir();
+        if dir {
+            self.dirs.borrow_mut().insert(path.to_path_buf());
+        }
+        dir
     }
 
     /// Whether `path` exists and is its own real path (no symlink, no `.` or `..`).
@@ -67,6 +83,10 @@ mod tests {
         std::os::unix::fs::symlink(&later, &link).unwrap();
         assert_eq!(memo.of(&link), Some(later.clone()));
         assert!(!memo.is_real(&link));
+        let file = root.join("file");
+        assert!(!memo.is_dir(&file), "missing");
+        std::fs::create_dir(&file).unwrap();
+        assert!(memo.is_dir(&file), "not remembered as no directory");
         // Remembered within the start (the same memo answers as before) ...
         std::fs::remove_file(&link).unwrap();
         assert_eq!(memo.of(&link), Some(later.clone()));
