@@ -452,8 +452,14 @@ pub type Identity = (u32, u32, u64);
 /// or a directory holding one) would carry the rights to a path where the policy may grant
 /// fewer, so the broker refuses to (`RequestCore::with_pinned`). The directories above are
 /// found from the opened object's real path (`/proc/self/fd`), looked at without following
-/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path.
-pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::HashSet<Identity> {
+/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path. The
+/// real path resolved earlier in this start (`reals`) stands for the fd's where it names
+/// the very object opened and that object has no other name ([`confirmed_real`]).
+pub fn pinned(
+    floor: &[Surveyed],
+    fds: &[Option<OwnedFd>],
+    reals: &RealPaths,
+) -> std::collections::HashSet<Identity> {
     let mut set = std::collections::HashSet::new();
     let mut seen = std::collections::HashSet::new();
     let id = |dev: u64, ino: u64| -> Identity {
@@ -468,9 +474,12 @@ pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::
             continue;
         };
         set.insert(id(dev, ino));
-        let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .ok()
-            .filter(|p| p.is_absolute())
+        let real = confirmed_real(reals, &entry.path, (dev, ino))
+            .or_else(|| {
+                std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                    .ok()
+                    .filter(|p| p.is_absolute())
+            })
             .unwrap_or_else(|| entry.path.clone());
         for above in real.ancestors().skip(1) {
             // Looked at once per call: the directories above one already seen were too.
@@ -484,6 +493,19 @@ pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::
         }
     }
     set
+}
+
+/// The real path of the object with identity `id` that was opened at `path`, from
+/// `reals`, when that is certain without asking the kernel for the fd's path (a `readlink`
+/// in `/proc/self/fd`, which costs a fresh procfs inode each time): the real path names an
+/// object with the same identity now, and that object has one name only — a directory,
+/// or anything else with a single link (a file with more links may have been reached
+/// through another of them). `None` otherwise.
+fn confirmed_real(reals: &RealPaths, path: &Path, id: (u64, u64)) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let real = reals.of(path)?;
+    let md = std::fs::symlink_metadata(&real).ok()?;
+    ((md.dev(), md.ino()) == id && (md.is_dir() || md.nlink() == 1)).then_some(real)
 }
 
 /// `fstat` of an open fd.
@@ -558,7 +580,7 @@ mod tests {
             ],
             &|_| true,
         );
-        let set = pinned(&surveyed, &fds);
+        let set = pinned(&surveyed, &fds, &RealPaths::new());
         let id = |p: &Path| {
             let md = std::fs::symlink_metadata(p).unwrap();
             (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
@@ -575,6 +597,46 @@ mod tests {
         for p in [root.join("a/b/c"), root.join("other")] {
             assert!(!set.contains(&id(&p)), "{} pinned", p.display());
         }
+    }
+
+    #[test]
+    fn pinned_follows_the_opened_object_when_its_remembered_path_no_longer_names_it() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("f"), b"f").unwrap();
+        std::fs::hard_link(root.join("f"), root.join("a/g")).unwrap();
+        let reals = RealPaths::new();
+        let floor = vec![
+            (root.join("a/b"), FloorAccess::Remove),
+            (root.join("f"), FloorAccess::ReadExec),
+        ];
+        for (p, _) in &floor {
+            assert_eq!(reals.of(p).as_ref(), Some(p));
+        }
+        let (surveyed, fds) = survey(floor, &|_| true);
+        // Since it was resolved and opened, `a` moved to `c` and a new `a/b` took its place:
+        // the remembered path names another object now.
+        std::fs::rename(root.join("a"), root.join("c")).unwrap();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        let set = pinned(&surveyed, &fds, &reals);
+        let id = |p: &Path| {
+            let md = std::fs::symlink_metadata(p).unwrap();
+            (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
+        };
+        assert!(set.contains(&id(&root.join("c/b"))), "the opened object");
+        assert!(
+            set.contains(&id(&root.join("c"))),
+            "the directory above it now"
+        );
+        assert!(
+            !set.contains(&id(&root.join("a"))),
+            "the impostor's directory"
+        );
+        assert!(!set.contains(&id(&root.join("a/b"))), "the impostor");
+        // `f` has a second name (`c/g`): pinned by the path the kernel reports for the fd.
+        assert!(set.contains(&id(&root.join("f"))));
     }
 
     #[test]

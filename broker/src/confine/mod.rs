@@ -130,7 +130,7 @@ pub fn prepare(
             || removes.iter().any(|x| x == p)
     };
     let (floor, fds) = floor::survey(paths, &real);
-    let pinned = floor::pinned(&floor, &fds);
+    let pinned = floor::pinned(&floor, &fds, &reals);
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
