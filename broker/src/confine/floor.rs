@@ -15,6 +15,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::real_paths::RealPaths;
+
 /// How a floor entry may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FloorAccess {
@@ -113,13 +115,13 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
 
 /// Whether `path` (a real path) lies in, or holds, one of the system directories of the
 /// floor (`/usr/bin`, `/usr/lib`, …, at their real locations): `/usr` does, as the prefix
-/// of `/usr/bin/id`.
-pub fn is_system(path: &Path) -> bool {
+/// of `/usr/bin/id`. Real paths are looked up in `reals`.
+pub fn is_system(path: &Path, reals: &RealPaths) -> bool {
     READ_EXEC.iter().any(|sys| {
         let sys = Path::new(sys);
-        let real = sys.canonicalize().unwrap_or_else(|_| sys.to_path_buf());
+        let real = reals.of(sys).unwrap_or_else(|| sys.to_path_buf());
         sys != Path::new("/proc")
-            && real.is_dir()
+            && reals.is_dir(&real)
             && (path.starts_with(&real) || real.starts_with(path))
     })
 }
@@ -140,12 +142,13 @@ pub const EXEC_ENTRIES_MAX: usize = 20_000;
 ///   the link names, which Landlock checks at its own path).
 ///
 /// The entries in `exempt` (the shim, the program's installation prefixes) keep their
-/// rights. Decisions are made on real paths. Returns the aligned floor and, when
+/// rights. Decisions are made on real paths (looked up in `reals`). Returns the aligned floor and, when
 /// [`EXEC_ENTRIES_MAX`] was reached, a note naming the directory left without exec.
 pub fn align_exec(
     floor: Vec<(PathBuf, FloorAccess)>,
     policy: &arbiter_policies::Policy,
     exempt: &[&Path],
+    reals: &RealPaths,
 ) -> (Vec<(PathBuf, FloorAccess)>, Option<String>) {
     let mut out = Vec::with_capacity(floor.len());
     let mut budget = EXEC_ENTRIES_MAX;
@@ -161,7 +164,7 @@ pub fn align_exec(
             out.push((path, FloorAccess::Read));
             continue;
         }
-        let Ok(real) = path.canonicalize() else {
+        let Some(real) = reals.of(&path) else {
             out.push((path, access)); // missing: skipped when the rules are added
             continue;
         };
@@ -211,25 +214,24 @@ pub fn command_files(
 /// built there (docs/default-policy.md), and `/usr`, which the runtime profile grants `rx`
 /// throughout. Only real paths (a rule on a symlinked path never
 /// matches, the broker decides real paths); `/proc` never (see [`align_exec`]). Entries
-/// already in `floor` are left out.
+/// already in `floor` are left out. Real paths are looked up in `reals`.
 pub fn policy_exec(
     floor: &[(PathBuf, FloorAccess)],
     policy: &arbiter_policies::Policy,
+    reals: &RealPaths,
 ) -> Vec<(PathBuf, FloorAccess)> {
     use arbiter_policies::Access;
     policy
         .kernel_floor()
         .into_iter()
         .filter(|e| {
-            let wanted = if e.path.is_dir() {
-                Access::READ | Access::LIST | Access::EXEC
-            } else {
-                Access::READ | Access::EXEC
-            };
-            e.access.contains(wanted)
+            // `read` and `exec`, and `list` on a directory: the cheap tests first, the
+            // file system only where the answer depends on it.
+            e.access.contains(Access::READ | Access::EXEC)
                 && !e.path.starts_with("/proc")
-                && e.path.canonicalize().ok().as_ref() == Some(&e.path)
                 && !floor.iter().any(|(p, _)| p == &e.path)
+                && reals.is_real(&e.path)
+                && (e.access.contains(Access::LIST) || !reals.is_dir(&e.path))
         })
         .map(|e| (e.path, FloorAccess::ReadExec))
         .collect()
@@ -301,10 +303,12 @@ fn align_one(
 /// `$PWD`, `$TMPDIR`, … where no narrower rule sits beneath them) join the floor, read-only.
 /// Returns the real paths where the shim may open for reading natively and updates `floor`,
 /// or returns `None` (leaving `floor` as it is) when the policy is narrower somewhere.
+/// Real paths are looked up in `reals`.
 pub fn native_reads(
     floor: &mut Vec<(PathBuf, FloorAccess)>,
     shim: &Path,
     policy: &arbiter_policies::Policy,
+    reals: &RealPaths,
 ) -> Option<Vec<PathBuf>> {
     use arbiter_policies::Access;
     let mut roots = Vec::new();
@@ -313,10 +317,10 @@ pub fn native_reads(
             continue;
         }
         // Missing entries are skipped when the Landlock rules are added, too.
-        let Ok(real) = path.canonicalize() else {
+        let Some(real) = reals.of(path) else {
             continue;
         };
-        let granted = if real.is_dir() {
+        let granted = if reals.is_dir(&real) {
             let d = policy.decide_path(&real, Access::READ | Access::LIST);
             d.decision.allow && d.uniform
         } else {
@@ -331,17 +335,13 @@ pub fn native_reads(
     for entry in policy.kernel_floor() {
         // A rule on a symlinked path never matches (the broker decides real paths), and the
         // program's own /proc entries are the broker's to serve.
-        if entry.path.starts_with("/proc")
-            || entry.path.canonicalize().ok().as_ref() != Some(&entry.path)
-        {
+        if entry.path.starts_with("/proc") || !reals.is_real(&entry.path) {
             continue;
         }
-        let wanted = if entry.path.is_dir() {
-            Access::READ | Access::LIST
-        } else {
-            Access::READ
-        };
-        if entry.access.contains(wanted) {
+        // `read`, and `list` on a directory.
+        if entry.access.contains(Access::READ)
+            && (entry.access.contains(Access::LIST) || !reals.is_dir(&entry.path))
+        {
             floor.push((entry.path.clone(), FloorAccess::Read));
             roots.push(entry.path);
         }
@@ -361,18 +361,18 @@ pub fn native_reads(
 /// (with the notify filter every other removal reaches the broker, which decides
 /// `/dev/shm` by the policy as before). Returns the directories and updates `floor`;
 /// empty (leaving `floor` as it is) when the policy grants `remove` throughout nowhere.
+/// Real paths are looked up in `reals`.
 pub fn native_removes(
     floor: &mut Vec<(PathBuf, FloorAccess)>,
     policy: &arbiter_policies::Policy,
+    reals: &RealPaths,
 ) -> Vec<PathBuf> {
     let roots: Vec<PathBuf> = policy
         .uniform_grants(arbiter_policies::Access::REMOVE)
         .into_iter()
         .filter(|p| {
             // A rule on a symlinked path never matches (the broker decides real paths).
-            !p.starts_with("/proc")
-                && p.is_dir()
-                && p.canonicalize().ok().as_deref() == Some(p.as_path())
+            !p.starts_with("/proc") && reals.is_dir(p) && reals.is_real(p)
         })
         .collect();
     if roots.is_empty() {
@@ -452,9 +452,16 @@ pub type Identity = (u32, u32, u64);
 /// or a directory holding one) would carry the rights to a path where the policy may grant
 /// fewer, so the broker refuses to (`RequestCore::with_pinned`). The directories above are
 /// found from the opened object's real path (`/proc/self/fd`), looked at without following
-/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path.
-pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::HashSet<Identity> {
+/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path. The
+/// real path resolved earlier in this start (`reals`) stands for the fd's where it names
+/// the very object opened and that object has no other name ([`confirmed_real`]).
+pub fn pinned(
+    floor: &[Surveyed],
+    fds: &[Option<OwnedFd>],
+    reals: &RealPaths,
+) -> std::collections::HashSet<Identity> {
     let mut set = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
     let id = |dev: u64, ino: u64| -> Identity {
         (
             libc::major(dev as libc::dev_t),
@@ -467,11 +474,18 @@ pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::
             continue;
         };
         set.insert(id(dev, ino));
-        let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .ok()
-            .filter(|p| p.is_absolute())
+        let real = confirmed_real(reals, &entry.path, (dev, ino))
+            .or_else(|| {
+                std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                    .ok()
+                    .filter(|p| p.is_absolute())
+            })
             .unwrap_or_else(|| entry.path.clone());
         for above in real.ancestors().skip(1) {
+            // Looked at once per call: the directories above one already seen were too.
+            if !seen.insert(above.to_path_buf()) {
+                break;
+            }
             if let Ok(md) = std::fs::symlink_metadata(above) {
                 use std::os::unix::fs::MetadataExt;
                 set.insert(id(md.dev(), md.ino()));
@@ -479,6 +493,19 @@ pub fn pinned(floor: &[Surveyed], fds: &[Option<OwnedFd>]) -> std::collections::
         }
     }
     set
+}
+
+/// The real path of the object with identity `id` that was opened at `path`, from
+/// `reals`, when that is certain without asking the kernel for the fd's path (a `readlink`
+/// in `/proc/self/fd`, which costs a fresh procfs inode each time): the real path names an
+/// object with the same identity now, and that object has one name only — a directory,
+/// or anything else with a single link (a file with more links may have been reached
+/// through another of them). `None` otherwise.
+fn confirmed_real(reals: &RealPaths, path: &Path, id: (u64, u64)) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let real = reals.of(path)?;
+    let md = std::fs::symlink_metadata(&real).ok()?;
+    ((md.dev(), md.ino()) == id && (md.is_dir() || md.nlink() == 1)).then_some(real)
 }
 
 /// `fstat` of an open fd.
@@ -553,7 +580,7 @@ mod tests {
             ],
             &|_| true,
         );
-        let set = pinned(&surveyed, &fds);
+        let set = pinned(&surveyed, &fds, &RealPaths::new());
         let id = |p: &Path| {
             let md = std::fs::symlink_metadata(p).unwrap();
             (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
@@ -570,6 +597,46 @@ mod tests {
         for p in [root.join("a/b/c"), root.join("other")] {
             assert!(!set.contains(&id(&p)), "{} pinned", p.display());
         }
+    }
+
+    #[test]
+    fn pinned_follows_the_opened_object_when_its_remembered_path_no_longer_names_it() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("f"), b"f").unwrap();
+        std::fs::hard_link(root.join("f"), root.join("a/g")).unwrap();
+        let reals = RealPaths::new();
+        let floor = vec![
+            (root.join("a/b"), FloorAccess::Remove),
+            (root.join("f"), FloorAccess::ReadExec),
+        ];
+        for (p, _) in &floor {
+            assert_eq!(reals.of(p).as_ref(), Some(p));
+        }
+        let (surveyed, fds) = survey(floor, &|_| true);
+        // Since it was resolved and opened, `a` moved to `c` and a new `a/b` took its place:
+        // the remembered path names another object now.
+        std::fs::rename(root.join("a"), root.join("c")).unwrap();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        let set = pinned(&surveyed, &fds, &reals);
+        let id = |p: &Path| {
+            let md = std::fs::symlink_metadata(p).unwrap();
+            (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
+        };
+        assert!(set.contains(&id(&root.join("c/b"))), "the opened object");
+        assert!(
+            set.contains(&id(&root.join("c"))),
+            "the directory above it now"
+        );
+        assert!(
+            !set.contains(&id(&root.join("a"))),
+            "the impostor's directory"
+        );
+        assert!(!set.contains(&id(&root.join("a/b"))), "the impostor");
+        // `f` has a second name (`c/g`): pinned by the path the kernel reports for the fd.
+        assert!(set.contains(&id(&root.join("f"))));
     }
 
     #[test]
@@ -633,8 +700,13 @@ mod tests {
     fn native_reads_need_a_policy_that_grants_the_whole_floor() {
         let shim = Path::new("/nonexistent/libarbiter_shim.so");
         let mut floor = paths(&[], shim);
-        let roots = native_reads(&mut floor, shim, &policy("version = 1\n"))
-            .expect("the default profile grants the whole floor");
+        let roots = native_reads(
+            &mut floor,
+            shim,
+            &policy("version = 1\n"),
+            &RealPaths::new(),
+        )
+        .expect("the default profile grants the whole floor");
         assert!(!floor.iter().any(|(p, _)| p == Path::new("/proc")));
         assert!(roots.contains(&PathBuf::from("/usr/share")));
         // The policy's own uniform read grants join the floor, read-only.
@@ -645,7 +717,10 @@ mod tests {
         // A deny beneath /usr makes /usr no longer uniform: no native reads, floor untouched.
         let mut floor = paths(&[], shim);
         let narrower = policy("version = 1\n[[fs]]\npath = \"/usr/share/doc\"\ndeny = true\n");
-        assert_eq!(native_reads(&mut floor, shim, &narrower), None);
+        assert_eq!(
+            native_reads(&mut floor, shim, &narrower, &RealPaths::new()),
+            None
+        );
         assert!(floor.iter().any(|(p, _)| p == Path::new("/proc")));
     }
 
@@ -656,7 +731,7 @@ mod tests {
         // The default profile: $TMPDIR rw, decided alone ($PWD does not exist here), and
         // /dev/shm, which the runtime profile grants rw throughout.
         let mut floor = paths(&[], shim);
-        let roots = native_removes(&mut floor, &policy("version = 1\n"));
+        let roots = native_removes(&mut floor, &policy("version = 1\n"), &RealPaths::new());
         assert!(roots.contains(&tmp), "{roots:?}");
         assert!(floor.contains(&(tmp.clone(), FloorAccess::Remove)));
         // /dev/shm's own removal right goes: Landlock grants removing there only as one of
@@ -668,14 +743,16 @@ mod tests {
             .all(|r| !r.starts_with("/proc") && !r.starts_with("/usr")));
         // A narrower rule beneath: not $TMPDIR.
         let narrower = policy("version = 1\n[[fs]]\npath = \"$TMPDIR/keep\"\nallow = \"ro\"\n");
-        assert!(!native_removes(&mut paths(&[], shim), &narrower).contains(&tmp));
+        assert!(
+            !native_removes(&mut paths(&[], shim), &narrower, &RealPaths::new()).contains(&tmp)
+        );
         // Read-only: no removal.
         let ro = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n");
-        assert!(!native_removes(&mut paths(&[], shim), &ro).contains(&tmp));
+        assert!(!native_removes(&mut paths(&[], shim), &ro, &RealPaths::new()).contains(&tmp));
         // Nothing granted throughout: the floor is left as it is.
         let mut floor = paths(&[], shim);
         let none = policy("version = 1\n[[fs]]\npath = \"$TMPDIR\"\nallow = \"ro\"\n[[fs]]\npath = \"/dev/shm\"\nallow = \"ro\"\n");
-        assert!(native_removes(&mut floor, &none).is_empty());
+        assert!(native_removes(&mut floor, &none, &RealPaths::new()).is_empty());
         assert_eq!(floor, paths(&[], shim));
     }
 
@@ -685,11 +762,12 @@ mod tests {
         let floor = paths(&[], shim);
         let tmp = std::env::temp_dir().canonicalize().unwrap();
         let has_tmp = |p: &arbiter_policies::Policy| {
-            policy_exec(&floor, p).contains(&(tmp.clone(), FloorAccess::ReadExec))
+            policy_exec(&floor, p, &RealPaths::new())
+                .contains(&(tmp.clone(), FloorAccess::ReadExec))
         };
         // The default profile: $TMPDIR rwx, decided alone ($PWD does not exist here); and
         // /usr, which the runtime profile grants rx throughout.
-        let exec = policy_exec(&floor, &policy("version = 1\n"));
+        let exec = policy_exec(&floor, &policy("version = 1\n"), &RealPaths::new());
         assert!(has_tmp(&policy("version = 1\n")), "{exec:?}");
         assert!(exec.contains(&(PathBuf::from("/usr"), FloorAccess::ReadExec)));
         // Without exec there: not $TMPDIR.
@@ -700,11 +778,11 @@ mod tests {
         assert!(!has_tmp(&narrower));
         // /proc never; a tree already in the floor is left out.
         let procs = policy("version = 1\n[[fs]]\npath = \"/proc/sys\"\nallow = \"rx\"\n");
-        assert!(!policy_exec(&floor, &procs)
+        assert!(!policy_exec(&floor, &procs, &RealPaths::new())
             .iter()
             .any(|(p, _)| p.starts_with("/proc")));
         let usr = policy("version = 1\n[[fs]]\npath = \"/usr/bin\"\nallow = \"rx\"\n");
-        assert!(!policy_exec(&floor, &usr)
+        assert!(!policy_exec(&floor, &usr, &RealPaths::new())
             .iter()
             .any(|(p, _)| p == Path::new("/usr/bin")));
     }

@@ -20,6 +20,7 @@ pub mod bpf;
 pub mod floor;
 pub mod landlock;
 pub mod privilege;
+pub mod real_paths;
 pub mod seccomp;
 pub mod syscall_numbers;
 pub mod syscalls;
@@ -81,6 +82,8 @@ pub fn prepare(
     let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
+    // Real paths, resolved once for this start (never a missing one: see the module).
+    let reals = real_paths::RealPaths::new();
     let mut exec_trees = Vec::new();
     // Landlock's execute right only where the policy grants `exec` (when arbiter knows the
     // policy: `arbiter serve`'s launcher does not).
@@ -89,7 +92,7 @@ pub fn prepare(
         // policy decides its whole subtree alone with `exec` allowed, like every floor
         // directory: a narrower rule beneath it (`--deny ./secretbin` when the command is
         // `./run-tests`) keeps its exec denial.
-        let (aligned, note) = floor::align_exec(paths, policy, &[shim]);
+        let (aligned, note) = floor::align_exec(paths, policy, &[shim], &reals);
         paths = aligned;
         missing.extend(note);
         // The files the user asked to run, in a prefix outside the system's floor
@@ -97,24 +100,24 @@ pub fn prepare(
         // policy lets the program execute or read them.
         let outside: Vec<&std::path::Path> = prefixes
             .iter()
-            .filter(|p| !floor::is_system(p))
+            .filter(|p| !floor::is_system(p, &reals))
             .map(|p| p.as_path())
             .collect();
         paths.extend(floor::command_files(&paths, executables, &outside, policy));
         // And where the policy grants `exec` beyond the system floor ($PWD, $TMPDIR).
-        exec_trees = floor::policy_exec(&paths, policy);
+        exec_trees = floor::policy_exec(&paths, policy, &reals);
         paths.extend(exec_trees.iter().cloned());
     }
     let notify = seccomp_transport && seccomp::notify_available();
     let native = match native_reads {
         Some(policy) if notify && seccomp::available() => {
-            floor::native_reads(&mut paths, shim, policy)
+            floor::native_reads(&mut paths, shim, policy, &reals)
         }
         _ => None,
     };
     let removes = match native_reads {
         Some(policy) if native_removes && notify && seccomp::available() => {
-            floor::native_removes(&mut paths, policy)
+            floor::native_removes(&mut paths, policy, &reals)
         }
         _ => Vec::new(),
     };
@@ -127,7 +130,7 @@ pub fn prepare(
             || removes.iter().any(|x| x == p)
     };
     let (floor, fds) = floor::survey(paths, &real);
-    let pinned = floor::pinned(&floor, &fds);
+    let pinned = floor::pinned(&floor, &fds, &reals);
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());
