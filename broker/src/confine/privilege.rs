@@ -55,6 +55,15 @@ struct CapData {
 
 /// Whether the calling thread has `CAP_SETPCAP` in its effective set. Async-signal-safe.
 fn has_setpcap() -> std::io::Result<bool> {
+    has_effective(CAP_SETPCAP)
+}
+
+/// `CAP_SYS_ADMIN`'s number.
+pub const CAP_SYS_ADMIN: u32 = 21;
+
+/// Whether the calling thread has capability `cap` (below 32) in its effective set.
+/// Async-signal-safe.
+pub fn has_effective(cap: u32) -> std::io::Result<bool> {
     let mut header = CapHeader {
         version: CAP_V3,
         pid: 0,
@@ -71,7 +80,7 @@ fn has_setpcap() -> std::io::Result<bool> {
     if rc < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(data[0].effective & (1 << CAP_SETPCAP) != 0)
+    Ok(data[0].effective & (1 << cap) != 0)
 }
 
 /// The step that clears every capability set in the child (see the module doc). Makes

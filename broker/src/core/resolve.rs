@@ -402,6 +402,13 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> Result<PathBuf, Errno> {
 /// The final component is not touched. Directories the walk leaves other than by descending
 /// are appended to `left` (see [`walk_dir`]).
 pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Location, Errno> {
+    // The caller's own `/proc/<pid>` as it knows its pid (in the sandbox's pid namespace)
+    // names it, not the broker namespace's process of that number.
+    let translated = match base {
+        Base::Root => crate::core::procself::translate_own(path, CALLER.with(|c| c.get())),
+        Base::Dir(_) => None,
+    };
+    let path = translated.as_deref().unwrap_or(path);
     if path.is_empty() {
         return Err(Errno(libc::ENOENT));
     }

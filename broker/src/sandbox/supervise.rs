@@ -150,6 +150,8 @@ pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> En
                 } else {
                     Ended::Exited(libc::WEXITSTATUS(status))
                 });
+                // The pid namespace's init (if any) exits once it is alone: let it look.
+                super::pidns::poke();
             }
         }
         if let Some(e) = ended.filter(|_| leftovers == Leftovers::End || stop) {

@@ -465,6 +465,9 @@ struct Target {
 /// What `/proc/<tid>/status` says about the caller.
 struct Status {
     tgid: i32,
+    /// The process id as the caller knows it (`getpid()`): in the sandbox's pid namespace
+    /// (as root, [`crate::sandbox::pidns`]) the innermost `NStgid:`, else `tgid`.
+    ns_tgid: i32,
     uid: u32,
     gid: u32,
     umask: u32,
@@ -476,8 +479,15 @@ impl Status {
     fn read(tid: i32) -> Result<Status, i32> {
         let status = read_status(tid).map_err(|_| libc::ESRCH)?;
         let field = |k| status_field(&status, k).ok_or(libc::ESRCH);
+        let tgid = field("Tgid:")? as i32;
+        let ns_tgid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("NStgid:"))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or(tgid);
         Ok(Status {
-            tgid: field("Tgid:")? as i32,
+            tgid,
+            ns_tgid,
             uid: field("Uid:")?,
             gid: field("Gid:")?,
             umask: field("Umask:").unwrap_or(0o022),
@@ -672,6 +682,24 @@ impl Target {
             .collect();
         if !matches!(parts.first(), Some(&b"proc") | Some(&b"dev")) {
             return raw.to_vec();
+        }
+        // The caller's own pid or thread id as it knows it, in the sandbox's pid namespace
+        // (only a `/proc/<number>` path costs the look).
+        let numbered =
+            matches!(parts.as_slice(), [b"proc", n, ..] if n.iter().all(u8::is_ascii_digit));
+        if let Some(mut own) = numbered
+            .then(|| self.tgid().ok())
+            .flatten()
+            .and_then(|pid| {
+                let canonical: Vec<u8> =
+                    parts.iter().flat_map(|p| [&b"/"[..], p].concat()).collect();
+                crate::core::procself::translate_own(&canonical, pid)
+            })
+        {
+            if trailing {
+                own.push(b'/');
+            }
+            return own;
         }
         // A target whose status cannot be read is gone; its tid names it as well as anything.
         let pid = self.tgid().unwrap_or(self.tid).to_string().into_bytes();

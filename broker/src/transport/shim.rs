@@ -293,6 +293,8 @@ pub fn serve_bootstrap_with(
                     _ => {
                         // `arbiter serve`: the sandbox's end shuts this channel down.
                         crate::serve::threads::attach_channel(channel.as_fd());
+                        // Its pid in the sandbox's pid namespace, for what it reports.
+                        crate::sandbox::pidns::note(who.pid);
                         serve_channel(channel, &core, who.pid, registrant)
                     }
                 }
