@@ -214,8 +214,44 @@ pub fn arm() {
     poke();
 }
 
+/// Set once [`end_if_alone`] reaped the init: its pid is no longer ours to signal.
+static REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// At the end of a run, once the broker reaped the command: when the init has no child,
+/// nothing else is left in the namespace (every other process of it descends from the
+/// command, and is re-parented to the init when its parent exits), so the init is
+/// `SIGKILL`ed and reaped at once — no walk of the tree, no grace to wait out. `true` when
+/// it was; `false` (the caller ends the tree the usual way) when there is no namespace,
+/// something is left, or the init's children cannot be read.
+pub fn end_if_alone() -> bool {
+    use std::sync::atomic::Ordering;
+    let Some(init) = INIT.get() else {
+        return false;
+    };
+    if REAPED.load(Ordering::Acquire) {
+        return false;
+    }
+    let pid = init.pid;
+    match std::fs::read(format!("/proc/{pid}/task/{pid}/children")) {
+        Ok(list) if list.iter().all(u8::is_ascii_whitespace) => {}
+        _ => return false,
+    }
+    // SAFETY: kill and waitpid on our own unreaped child, with a valid (null) status.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        while libc::waitpid(pid, std::ptr::null_mut(), 0) < 0
+            && *libc::__errno_location() == libc::EINTR
+        {}
+    }
+    REAPED.store(true, Ordering::Release);
+    true
+}
+
 /// Asks the init to look whether it is alone (the broker reaped the command).
 pub fn poke() {
+    if REAPED.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
     if let Some(init) = INIT.get() {
         // SAFETY: kill with integer arguments; the init is our child until we reap it, and a
         // reaped init is never poked (the namespace is then gone and `INIT` stale only
