@@ -246,6 +246,38 @@ fn kill_9_of_both_arbiter_processes_at_once_leaves_no_process_of_the_sandbox() {
     }
 }
 
+/// As root the command is pid 2 of the sandbox's own pid namespace (the init is 1), and its
+/// `/proc/<getpid()>` is its own entry (the broker translates it); `--no-pid-namespace`
+/// keeps the host's numbering. Unprivileged there is no namespace (SKIP).
+#[test]
+fn as_root_the_command_is_pid_2_of_a_namespace_of_its_own() {
+    if !arbiter_tests::is_root() {
+        println!("SKIP: not root: arbiter cannot create a pid namespace (unprivileged model)");
+        return;
+    }
+    let arb = arbiter();
+    let line = "echo $$; exec head -c 5 /proc/$$/status";
+    let run = |extra: &[&str]| {
+        let mut argv = vec![arb.to_str().unwrap(), "run", "-q"];
+        argv.extend_from_slice(extra);
+        argv.extend_from_slice(&["--", "sh", "-c", line]);
+        let out = command(Who::Invoker, &argv)
+            .current_dir("/tmp")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{argv:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // `exec head`: the reading process is the shell itself, so $$ is its own pid.
+    assert_eq!(run(&[]), "2\nName:");
+    let host = run(&["--no-pid-namespace"]);
+    assert!(
+        host.ends_with("\nName:") && host.lines().next() != Some("2"),
+        "{host:?}"
+    );
+}
+
 #[test]
 fn kill_9_of_the_broker_leaves_no_process_of_the_sandbox() {
     // The other of arbiter's two processes: the sandbox falls to the guardian, which kills
