@@ -59,8 +59,11 @@ int main(int argc, char **argv) {
         pid_t child = fork();
         if (child < 0) return 2;
         if (child == 0) {
+            /* Its host pid first: the open registers the child's call channel, where the
+             * broker notes the child's pid in the sandbox's namespace for its reports. */
+            int me = host_pid();
             int failed = stat_n("cf", n);
-            printf("child %d\n", host_pid());
+            printf("child %d\n", me);
             fflush(stdout);
             _exit(failed ? 1 : 0);
         }

@@ -56,13 +56,14 @@ pub fn permitted() -> bool {
     privilege::has_effective(privilege::CAP_SYS_ADMIN).unwrap_or(false)
 }
 
-/// The sandbox's processes that registered a call channel: their pid in the sandbox's
-/// namespace → their pid in the broker's ([`note`]).
+/// The sandbox's processes the audit log introduced (a `process` record, at
+/// `--audit-level all`): their pid in the sandbox's namespace → their pid in the broker's
+/// ([`note`]).
 static KNOWN: std::sync::Mutex<std::collections::BTreeMap<i32, i32>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// Notes the process `host` (a pid in the broker's namespace, as the kernel vouched for it:
-/// a channel's registrant) under its pid in the sandbox's namespace, so [`host_pid`] finds
+/// the caller of a brokered call) under its pid in the sandbox's namespace, so [`host_pid`] finds
 /// it after it has exited. Nothing without a pid namespace.
 pub fn note(host: i32) {
     if INIT.get().is_none() {

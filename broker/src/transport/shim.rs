@@ -293,12 +293,6 @@ pub fn serve_bootstrap_with(
                     _ => {
                         // `arbiter serve`: the sandbox's end shuts this channel down.
                         crate::serve::threads::attach_channel(channel.as_fd());
-                        // Its pid in the sandbox's pid namespace, for the calls it reports
-                        // (only a log of every call has them: the read costs the channel's
-                        // first answer a /proc status read).
-                        if core.audit().records_every_call() {
-                            crate::sandbox::pidns::note(who.pid);
-                        }
                         serve_channel(channel, &core, who.pid, registrant)
                     }
                 }
