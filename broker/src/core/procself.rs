@@ -104,80 +104,6 @@ pub fn foreign(dir: &Path, caller: i32) -> bool {
     !(caller > 0 && (n == caller as u32 || Path::new(&format!("/proc/{caller}/task/{n}")).exists()))
 }
 
-/// The innermost pid the `NSpid:` line of `/proc/<host>/status` (or of a thread's, under
-/// `task/`) gives, when the process lives in a pid namespace below the broker's (the line
-/// has more than one field); `None` otherwise or when it cannot be read.
-pub fn inner_pid(status: &str) -> Option<u32> {
-    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
-    let fields: Vec<&str> = line["NSpid:".len()..].split_whitespace().collect();
-    if fields.len() < 2 {
-        return None;
-    }
-    fields.last()?.parse().ok()
-}
-
-/// `/proc/<p>/status` as text (`p` a pid, or `pid/task/tid`).
-fn status_of(p: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{p}/status")).ok()
-}
-
-/// The thread ids of process `pid` (none when it is gone).
-fn tasks(pid: u32) -> Vec<u32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The thread of process `pid` whose id in the sandbox's pid namespace is `n`.
-fn thread_named(pid: u32, n: u32) -> Option<u32> {
-    tasks(pid)
-        .into_iter()
-        .find(|tid| status_of(&format!("{pid}/task/{tid}")).and_then(|s| inner_pid(&s)) == Some(n))
-}
-
-/// The id in the broker's pid namespace of the process or thread the sandbox knows as `n`,
-/// looked up among the caller's own threads (host pid `caller`) first, then among every
-/// process of the sandbox ([`sandbox_id`]). `None` when the caller is not in a pid
-/// namespace below the broker's, or no process of the sandbox is `n`.
-fn host_id(n: u32, caller: i32) -> Option<u32> {
-    let own = inner_pid(&status_of(&caller.to_string())?)?;
-    if n == own {
-        return Some(caller as u32);
-    }
-    thread_named(caller as u32, n).or_else(|| sandbox_id(n))
-}
-
-/// The id in the broker's pid namespace of the process or thread of the sandbox whose id
-/// in the sandbox's pid namespace is `n` ([`crate::sandbox::pidns`]), found by walking the
-/// broker's descendants (its command, and the orphans the namespace's init adopted) down
-/// the kernel's children lists and reading their `NSpid:` lines. `None` when none is.
-pub fn sandbox_id(n: u32) -> Option<u32> {
-    let mut todo = vec![std::process::id()];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(pid) = todo.pop() {
-        if !seen.insert(pid) || seen.len() > 1 << 16 {
-            continue;
-        }
-        if pid != std::process::id() {
-            if let Some(found) = thread_named(pid, n) {
-                return Some(found);
-            }
-        }
-        for tid in tasks(pid) {
-            if let Ok(list) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children")) {
-                todo.extend(
-                    list.split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
-    None
-}
-
 /// A process or thread id as the kernel spells it in `/proc` (no sign, no leading zero).
 fn id_component(c: &[u8]) -> Option<u32> {
     if c.is_empty() || c.len() > 10 || c[0] == b'0' || !c.iter().all(u8::is_ascii_digit) {
@@ -186,42 +112,72 @@ fn id_component(c: &[u8]) -> Option<u32> {
     std::str::from_utf8(c).ok()?.parse().ok()
 }
 
-/// `path` with a leading `/proc/<n>` (and a `task/<m>` right after it) as the sandbox knows
-/// those ids — in its own pid namespace ([`crate::sandbox::pidns`]): `getpid()`,
-/// `gettid()`, `$$`, a child's pid — rewritten to the ids of the same processes in the
-/// broker's namespace, where the broker resolves paths (it reads the host's `/proc`). `None`
-/// when the path does not start so, the caller (host pid `caller`) is not in a pid
-/// namespace below the broker's, or `n` is no process of the sandbox (then `/proc/<n>`
-/// names the broker namespace's process `n`, as the sandbox's own `/proc`, the host's,
-/// lists it).
-pub fn translate_own(path: &[u8], caller: i32) -> Option<Vec<u8>> {
-    if caller <= 0 {
-        return None;
-    }
-    let rest = path.strip_prefix(b"/proc/")?;
-    let mut parts = rest.splitn(4, |&b| b == b'/');
-    let n = id_component(parts.next()?)?;
-    let host = host_id(n, caller)?;
-    let mut out = format!("/proc/{host}").into_bytes();
-    let second = parts.next();
-    let third = parts.next();
-    let remaining = parts.next();
-    match (second, third) {
-        (Some(b"task"), Some(t)) if id_component(t).is_some() => {
-            let m = id_component(t)?;
-            let tid = host_id(m, caller).unwrap_or(m);
-            out.extend_from_slice(format!("/task/{tid}").as_bytes());
-        }
-        _ => {
-            for p in [second, third].into_iter().flatten() {
-                out.push(b'/');
-                out.extend_from_slice(p);
+/// The components of an absolute `path` up to its process directory `/proc/<n>` as the
+/// kernel would walk them — empty and `.` components dropped, `..` taken back lexically
+/// (sound there: `/` and `/proc` are no symlinks and `/..` is `/`) — giving `<n>`, and the
+/// rest of the path after it, untouched (empty, or from the `/` after `<n>`). `None` when the path does not reach `/proc/<something>` so.
+fn process_dir(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut rest = path.strip_prefix(b"/")?;
+    let mut depth: Vec<&[u8]> = Vec::with_capacity(2);
+    loop {
+        let (part, after) = match rest.iter().position(|&b| b == b'/') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &b""[..]),
+        };
+        let last = part.len() == rest.len();
+        let tail = &rest[part.len()..];
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                depth.pop();
             }
+            p if depth.is_empty() => {
+                if p != b"proc" {
+                    return None;
+                }
+                depth.push(p);
+            }
+            p => return Some((p, tail)),
         }
+        if last {
+            return None;
+        }
+        rest = after;
     }
-    if let Some(r) = remaining {
-        out.push(b'/');
-        out.extend_from_slice(r);
+}
+
+/// `path` (absolute, as the program wrote it) with a leading `/proc/<n>` (and a `task/<m>`
+/// right after it) as the sandbox knows those ids — in its own pid namespace
+/// ([`crate::sandbox::pidns`]): `getpid()`, `gettid()`, `$$`, a child's pid — rewritten to
+/// the ids of the same processes in the broker's namespace, where the broker resolves paths
+/// (it reads the host's `/proc`). The prefix is read as the kernel walks it (`/proc//2`,
+/// `/proc/./2`, `/../proc/2` are `/proc/2`). `None` without a pid namespace, when the path
+/// does not start so, or when `n` is no process of the sandbox (then `/proc/<n>` names the
+/// broker namespace's process `n`, as the sandbox's own `/proc`, the host's, lists it).
+///
+/// Apply it exactly once to a path in the sandbox's spelling: a path the transport has
+/// already rewritten to the caller's host pid (`/proc/self` → `/proc/<host pid>`) must not
+/// pass here again, or a host pid would be read as a sandbox pid (`resolve::Spelling`).
+/// Each id costs one `ioctl` ([`crate::sandbox::pidns::host_id`]), never a walk.
+pub fn translate_own(path: &[u8]) -> Option<Vec<u8>> {
+    crate::sandbox::pidns::current()?;
+    let (first, rest) = process_dir(path)?;
+    let n = id_component(first)?;
+    let host = crate::sandbox::pidns::host_id(i32::try_from(n).ok()?)?;
+    let mut out = format!("/proc/{host}").into_bytes();
+    match rest.strip_prefix(b"/task/").map(|t| {
+        let end = t.iter().position(|&b| b == b'/').unwrap_or(t.len());
+        (id_component(&t[..end]), &t[end..])
+    }) {
+        Some((Some(m), after)) => {
+            let tid = i32::try_from(m)
+                .ok()
+                .and_then(crate::sandbox::pidns::host_id)
+                .map_or(m, |t| t as u32);
+            out.extend_from_slice(format!("/task/{tid}").as_bytes());
+            out.extend_from_slice(after);
+        }
+        _ => out.extend_from_slice(rest),
     }
     Some(out)
 }
@@ -283,19 +239,25 @@ mod tests {
     }
 
     #[test]
-    fn the_nspid_line_gives_the_innermost_pid_only_below_the_brokers_namespace() {
-        assert_eq!(inner_pid("Name:\tx\nNSpid:\t4321\t2\n"), Some(2));
-        assert_eq!(inner_pid("NSpid:\t4321\t77\t3\n"), Some(3));
-        assert_eq!(inner_pid("NSpid:\t4321\n"), None);
-        assert_eq!(inner_pid("Pid:\t4321\n"), None);
-        // A caller in the broker's own namespace: nothing to translate.
-        let me = std::process::id() as i32;
-        assert_eq!(
-            translate_own(format!("/proc/{me}/status").as_bytes(), me),
-            None
-        );
-        assert_eq!(translate_own(b"/proc/self/status", me), None);
-        assert_eq!(translate_own(b"/proc/1/status", 0), None);
+    fn the_process_directory_is_found_as_the_kernel_walks_the_prefix() {
+        let dir = |p: &[u8]| process_dir(p).map(|(n, r)| (n.to_vec(), r.to_vec()));
+        let some = |n: &[u8], r: &[u8]| Some((n.to_vec(), r.to_vec()));
+        assert_eq!(dir(b"/proc/2/status"), some(b"2", b"/status"));
+        assert_eq!(dir(b"/proc//2/status"), some(b"2", b"/status"));
+        assert_eq!(dir(b"//proc/./2/status"), some(b"2", b"/status"));
+        assert_eq!(dir(b"/../proc/../proc/2"), some(b"2", b""));
+        assert_eq!(dir(b"/proc/2/"), some(b"2", b"/"));
+        assert_eq!(dir(b"/proc/2/./x/../y"), some(b"2", b"/./x/../y"));
+        assert_eq!(dir(b"/proc"), None);
+        assert_eq!(dir(b"/proc/"), None);
+        assert_eq!(dir(b"/etc/2"), None);
+        assert_eq!(dir(b"/procfs/2"), None);
+        assert_eq!(dir(b"proc/2"), None);
+        // Without a pid namespace (no init made here): nothing to translate.
+        let me = std::process::id();
+        assert_eq!(translate_own(format!("/proc/{me}/status").as_bytes()), None);
+        assert_eq!(translate_own(b"/proc/self/status"), None);
+        assert_eq!(translate_own(b"/proc/1/status"), None);
     }
 
     #[test]

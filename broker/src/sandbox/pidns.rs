@@ -22,8 +22,9 @@
 //!   ([`poke`]) — so `--wait-descendants` ends when the namespace is empty. The end-of-run
 //!   walk ([`super::tree`]) treats the init like any other process of the sandbox.
 //! * **`/proc`** stays the host's: `/proc/self` names the caller as ever; a caller's own
-//!   pid as it knows it (`getpid()`, ns-local) is translated by the broker
-//!   ([`crate::core::procself::translate_own`]).
+//!   pid as it knows it (`getpid()`, ns-local), and any other pid of the sandbox, is
+//!   translated by the broker ([`crate::core::procself::translate_own`], exactly once per
+//!   path, with [`host_id`]).
 //!
 //! Unprivileged, none of this applies: the subreaper and guardian model stands alone
 //! (docs/process-model.md).
@@ -66,35 +67,62 @@ static KNOWN: std::sync::Mutex<std::collections::BTreeMap<i32, i32>> =
 /// the caller of a brokered call) under its pid in the sandbox's namespace, so [`host_pid`] finds
 /// it after it has exited. Nothing without a pid namespace.
 pub fn note(host: i32) {
-    if INIT.get().is_none() {
-        return;
-    }
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{host}/status")) else {
+    let Some(inner) = inner_id(host) else {
         return;
     };
-    if let Some(inner) = crate::core::procself::inner_pid(&status) {
-        KNOWN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(inner as i32, host);
-    }
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(inner, host);
 }
 
 /// The pid in the broker's namespace of the sandbox's process that knows itself as `pid`
 /// (what the shim reports, `getpid()`): the last process [`note`]d under it, else the one
-/// running now. `None` without a pid namespace (the pids are the same) or when no process
-/// is known by it.
+/// running now ([`host_id`]: one `ioctl`, whatever the size of the sandbox). `None` without a
+/// pid namespace (the pids are the same) or when no process is known by it.
 pub fn host_pid(pid: i32) -> Option<i32> {
     INIT.get()?;
     if let Some(host) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get(&pid) {
         return Some(*host);
     }
-    let found = crate::core::procself::sandbox_id(u32::try_from(pid).ok()?)? as i32;
-    KNOWN
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(pid, found);
-    Some(found)
+    host_id(pid)
+}
+
+/// `ioctl(NS_GET_PID_FROM_PIDNS)` on a pid namespace (linux/nsfs.h, Linux 6.11): the id in
+/// the caller's namespace of the process or thread the namespace knows by the argument.
+const NS_GET_PID_FROM_PIDNS: libc::c_ulong = 0x8004_b706;
+/// `ioctl(NS_GET_PID_IN_PIDNS)`: the id in the namespace of the process or thread the
+/// caller's namespace knows by the argument.
+const NS_GET_PID_IN_PIDNS: libc::c_ulong = 0x8004_b708;
+
+/// Translates `id` across the sandbox's namespace boundary with `request` (one of the two
+/// `NS_GET_PID_*` ioctls): `None` without a pid namespace, for an id that is not positive, or
+/// when no process or thread has it (`ESRCH`).
+fn translate(request: libc::c_ulong, id: i32) -> Option<i32> {
+    let init = INIT.get()?;
+    if id <= 0 {
+        return None;
+    }
+    // SAFETY: an ioctl on a namespace descriptor we own, whose argument is a plain integer
+    // (no memory is passed); the result is checked.
+    let r = unsafe { libc::ioctl(init.ns.as_raw_fd(), request, id as libc::c_ulong) };
+    (r > 0).then_some(r)
+}
+
+/// The id in the broker's pid namespace of the process or thread the sandbox's namespace
+/// knows as `n` (`getpid()`, `gettid()`, `$$`, a child's pid): one `ioctl` on the namespace,
+/// asked of the kernel, so its cost does not depend on the number of processes or threads
+/// in the sandbox. `None` without a pid namespace or when no process or thread of the
+/// sandbox is `n` now.
+pub fn host_id(n: i32) -> Option<i32> {
+    translate(NS_GET_PID_FROM_PIDNS, n)
+}
+
+/// The id in the sandbox's pid namespace of the process or thread the broker knows as
+/// `host`. `None` without a pid namespace, or when `host` is not in the sandbox's namespace
+/// (or gone).
+pub fn inner_id(host: i32) -> Option<i32> {
+    translate(NS_GET_PID_IN_PIDNS, host)
 }
 
 /// The signal that arms and pokes the init.

@@ -674,6 +674,11 @@ impl Target {
 
     /// Rewrites paths that name the caller's own state to the target's `/proc/<pid>`.
     fn rewrite(&self, raw: &[u8]) -> Vec<u8> {
+        // A pid or thread id as the sandbox knows it (its pid namespace), translated here
+        // and only here for this transport (the core leaves `Spelling::Host` paths alone).
+        if let Some(own) = crate::core::procself::translate_own(raw) {
+            return own;
+        }
         // Lexically drop empty and `.` components so `//proc/./self` is caught too.
         let trailing = raw.ends_with(b"/") && raw.len() > 1;
         let parts: Vec<&[u8]> = raw
@@ -682,24 +687,6 @@ impl Target {
             .collect();
         if !matches!(parts.first(), Some(&b"proc") | Some(&b"dev")) {
             return raw.to_vec();
-        }
-        // The caller's own pid or thread id as it knows it, in the sandbox's pid namespace
-        // (only a `/proc/<number>` path costs the look).
-        let numbered =
-            matches!(parts.as_slice(), [b"proc", n, ..] if n.iter().all(u8::is_ascii_digit));
-        if let Some(mut own) = numbered
-            .then(|| self.tgid().ok())
-            .flatten()
-            .and_then(|pid| {
-                let canonical: Vec<u8> =
-                    parts.iter().flat_map(|p| [&b"/"[..], p].concat()).collect();
-                crate::core::procself::translate_own(&canonical, pid)
-            })
-        {
-            if trailing {
-                own.push(b'/');
-            }
-            return own;
         }
         // A target whose status cannot be read is gone; its tid names it as well as anything.
         let pid = self.tgid().unwrap_or(self.tid).to_string().into_bytes();
