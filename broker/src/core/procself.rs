@@ -182,6 +182,42 @@ pub fn translate_own(path: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// [`translate_own`] for `rel`, a path relative to a directory whose real path is `dir`:
+/// only when `dir` is `/` or `/proc`, where `rel` itself spells the pid (`proc/<n>/…`,
+/// `<n>/…`), as the absolute path they make. A directory inside a process directory is
+/// already the kernel's (host) numbering and is left alone, as is any other directory.
+pub fn translate_relative(dir: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
+    if dir != b"/" && dir != b"/proc" {
+        return None;
+    }
+    let mut joined = dir.to_vec();
+    joined.push(b'/');
+    joined.extend_from_slice(rel);
+    translate_own(&joined)
+}
+
+/// Whether `path` (absolute, from the shim transport) may be the working directory of
+/// process `caller` joined with a relative path (the shim joins them, `getcwd` + `/` +
+/// path): its working directory is inside a process directory (`/proc/<n>…`, spelled in
+/// the broker's namespace as the kernel gives it) and `path` starts with it. Such a
+/// path's `<n>` is the kernel's, not the sandbox's, and must not be translated again.
+pub fn joined_with_proc_cwd(path: &[u8], caller: i32) -> bool {
+    let numbered = path
+        .strip_prefix(b"/proc/")
+        .is_some_and(|r| r.first().is_some_and(u8::is_ascii_digit));
+    if caller <= 0 || !numbered {
+        return false;
+    }
+    let Ok(cwd) = std::fs::read_link(format!("/proc/{caller}/cwd")) else {
+        return false;
+    };
+    let cwd = cwd.as_os_str().as_encoded_bytes();
+    let in_process_dir = cwd
+        .strip_prefix(b"/proc/")
+        .is_some_and(|r| r.first().is_some_and(u8::is_ascii_digit));
+    in_process_dir && path.starts_with(cwd) && path.get(cwd.len()) == Some(&b'/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -585,8 +585,22 @@ pub fn resolve(
     // once, for the path as the call gave it (never for a symlink's target, which the
     // kernel too reads in the host's `/proc`), and only when the transport has not.
     let translated = match (base, SPELLING.with(|s| s.get())) {
-        (Base::Root, Spelling::Sandbox) => crate::core::procself::translate_own(path),
+        (Base::Root, Spelling::Sandbox)
+            if !crate::core::procself::joined_with_proc_cwd(path, CALLER.with(|c| c.get())) =>
+        {
+            crate::core::procself::translate_own(path)
+        }
+        (Base::Dir(dir), Spelling::Sandbox) if crate::sandbox::pidns::current().is_some() => {
+            fd_path(dir).ok().and_then(|d| {
+                crate::core::procself::translate_relative(d.as_os_str().as_bytes(), path)
+            })
+        }
         _ => None,
+    };
+    let base = if translated.is_some() {
+        Base::Root
+    } else {
+        base
     };
     let path = translated.as_deref().unwrap_or(path);
     let mut loc = locate(base, path, left)?;
