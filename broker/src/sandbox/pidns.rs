@@ -147,6 +147,14 @@ pub fn start() -> std::io::Result<bool> {
         return Ok(false);
     }
     let own = open_ns(c"/proc/thread-self/ns/pid")?;
+    // The broker translates the sandbox's pids with the nsfs ioctls (Linux 6.11): without
+    // them no namespace is made (the unprivileged model), rather than leave `/proc/<getpid()>`
+    // naming the host's process of that number.
+    let me = std::process::id() as libc::c_ulong;
+    // SAFETY: an ioctl on a namespace descriptor we own whose argument is a plain integer.
+    if unsafe { libc::ioctl(own.as_raw_fd(), NS_GET_PID_IN_PIDNS, me) } as libc::c_ulong != me {
+        return Ok(false);
+    }
     let mut fds = [0; 2];
     // SAFETY: fds is a valid array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
