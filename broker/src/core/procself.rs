@@ -196,6 +196,22 @@ pub fn translate_relative(dir: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
     translate_own(&joined)
 }
 
+/// [`translate_relative`] for `rel` relative to the directory `dir` (its real path read
+/// only when `rel` can spell a pid from `/` or `/proc`: it starts with a digit, `proc` or
+/// `.`), in a pid namespace only.
+pub fn translate_relative_to(dir: std::os::fd::BorrowedFd<'_>, rel: &[u8]) -> Option<Vec<u8>> {
+    crate::sandbox::pidns::current()?;
+    let first = *rel.first()?;
+    if !(first.is_ascii_digit() || first == b'.' || rel.starts_with(b"proc")) {
+        return None;
+    }
+    let real = crate::core::resolve::fd_path(dir).ok()?;
+    translate_relative(
+        std::os::unix::ffi::OsStrExt::as_bytes(real.as_os_str()),
+        rel,
+    )
+}
+
 /// Whether `path` (absolute, from the shim transport) may be the working directory of
 /// process `caller` joined with a relative path (the shim joins them, `getcwd` + `/` +
 /// path): its working directory is inside a process directory (`/proc/<n>…`, spelled in

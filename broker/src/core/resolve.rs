@@ -590,10 +590,8 @@ pub fn resolve(
         {
             crate::core::procself::translate_own(path)
         }
-        (Base::Dir(dir), Spelling::Sandbox) if crate::sandbox::pidns::current().is_some() => {
-            fd_path(dir).ok().and_then(|d| {
-                crate::core::procself::translate_relative(d.as_os_str().as_bytes(), path)
-            })
+        (Base::Dir(dir), Spelling::Sandbox) => {
+            crate::core::procself::translate_relative_to(dir, path)
         }
         _ => None,
     };

@@ -762,15 +762,10 @@ impl Target {
         // From `/` or `/proc` the relative path itself may spell a sandbox pid
         // (`proc/<n>`, `<n>`): translated as the absolute path it makes (both are mount
         // points the program cannot move, so the pinned base and the path agree).
-        if crate::sandbox::pidns::current().is_some() {
-            if let Some(abs) = crate::core::resolve::fd_path(std::os::fd::AsFd::as_fd(&base))
-                .ok()
-                .and_then(|d| {
-                    crate::core::procself::translate_relative(d.as_os_str().as_bytes(), &raw)
-                })
-            {
-                return Ok((At::Absolute, abs));
-            }
+        if let Some(abs) =
+            crate::core::procself::translate_relative_to(std::os::fd::AsFd::as_fd(&base), &raw)
+        {
+            return Ok((At::Absolute, abs));
         }
         self.fds.push(base);
         Ok((At::Fd((self.fds.len() - 1) as u8), raw))
