@@ -78,6 +78,24 @@ static long use(int fd, const char *mode) {
 static const char *name_arg;
 static int thread_rc;
 
+/* The innermost id on the `key` line of a /proc status text (`NStgid:`, `NSpid:`): the
+ * process's id in its own pid namespace, what getpid() says — the host's /proc shows a
+ * process in a pid namespace (arbiter's sandbox, as root) by its host pid in `Pid:`/`Tgid:`
+ * and by both in `NStgid:`. -1 when the line is missing. */
+static long innermost_id(const char *buf, const char *key) {
+    const char *line = strstr(buf, key);
+    if (!line) return -1;
+    line += strlen(key);
+    long last = -1;
+    while (*line && *line != '\n') {
+        while (*line == ' ' || *line == '\t') line++;
+        if (*line < '0' || *line > '9') break;
+        last = atol(line);
+        while (*line >= '0' && *line <= '9') line++;
+    }
+    return last;
+}
+
 static long read_proc(const char *name) {
     long fd = syscall(SYS_openat, AT_FDCWD, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -85,8 +103,7 @@ static long read_proc(const char *name) {
     long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
     if (n < 0) return -1;
     buf[n] = 0;
-    char *pid = strstr(buf, "\nTgid:");
-    if (strstr(name, "status") && (!pid || atol(pid + 6) != (long)getpid())) {
+    if (strstr(name, "status") && innermost_id(buf, "\nNStgid:") != (long)getpid()) {
         printf("other process\n");
         exit(4);
     }

@@ -68,6 +68,12 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "kill")) {
         long pid = !strcmp(p, "parent") ? (long)getppid() : atol(p);
+        /* Parent 0: it is outside this process's pid namespace (arbiter as root), so no pid
+         * names it here; kill(0) would probe the own process group instead. */
+        if (pid == 0) {
+            errno = ESRCH;
+            return done(-1);
+        }
         return done(syscall(SYS_kill, pid, 0));
     }
     if (!strcmp(m, "ptrace")) {

@@ -35,6 +35,24 @@
 #define MFD_EXEC 0x10
 #endif
 
+/* The innermost id on the `key` line of a /proc status text (`NStgid:`, `NSpid:`): the
+ * process's id in its own pid namespace, what getpid() says — the host's /proc shows a
+ * process in a pid namespace (arbiter's sandbox, as root) by its host pid in `Pid:`/`Tgid:`
+ * and by both in `NStgid:`. -1 when the line is missing. */
+static long innermost_id(const char *buf, const char *key) {
+    const char *line = strstr(buf, key);
+    if (!line) return -1;
+    line += strlen(key);
+    long last = -1;
+    while (*line && *line != '\n') {
+        while (*line == ' ' || *line == '\t') line++;
+        if (*line < '0' || *line > '9') break;
+        last = atol(line);
+        while (*line >= '0' && *line <= '9') line++;
+    }
+    return last;
+}
+
 static int done(long rc) {
     if (rc < 0) { printf("errno %d\n", errno); return 1; }
     printf("ok\n");
@@ -154,7 +172,12 @@ int main(int argc, char **argv) {
     /* ---- other processes (p: a pid outside the sandbox) */
     if (!strcmp(m, "prlimit") && p) {
         struct rlimit r;
-        if (syscall(SYS_prlimit64, atol(p), RLIMIT_NOFILE, NULL, &r) < 0) return done(-1);
+        /* The write is the attempt; the values written are the victim's own where it can be
+         * read, else this process's (as root the sandbox has a pid namespace of its own, in
+         * which the victim has no pid: the read fails with ESRCH). */
+        if (syscall(SYS_prlimit64, atol(p), RLIMIT_NOFILE, NULL, &r) < 0 &&
+            syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &r) < 0)
+            return done(-1);
         return done(syscall(SYS_prlimit64, atol(p), RLIMIT_NOFILE, &r, NULL));
     }
     if (!strcmp(m, "prlimit-self")) {
@@ -170,7 +193,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "sched_setaffinity") && p) {
         cpu_set_t set;
-        if (sched_getaffinity((pid_t)atol(p), sizeof set, &set) < 0) return done(-1);
+        /* The victim's mask where it can be read, else this process's (as for prlimit). */
+        if (sched_getaffinity((pid_t)atol(p), sizeof set, &set) < 0 &&
+            sched_getaffinity(0, sizeof set, &set) < 0)
+            return done(-1);
         return done(syscall(SYS_sched_setaffinity, atol(p), sizeof set, &set));
     }
     if (!strcmp(m, "kcmp")) return done(syscall(SYS_kcmp, getpid(), getpid(), 1 /* KCMP_FILES */, 0, 0));
@@ -451,8 +477,7 @@ int main(int argc, char **argv) {
         long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
         if (n < 0) return done(-1);
         buf[n] = 0;
-        char *pid = strstr(buf, "\nPid:");
-        if (!pid || atol(pid + 5) != (long)getpid()) { printf("other process\n"); return 4; }
+        if (innermost_id(buf, "\nNStgid:") != (long)getpid()) { printf("other process\n"); return 4; }
         return done(0);
     }
     if (!strcmp(m, "dev-fd-rel") && p) {

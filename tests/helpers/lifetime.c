@@ -19,7 +19,11 @@
  *   fill   fills its broker's descriptor table: a unix datagram socket whose peer's queue
  *          is full (filled natively), and 19 processes that each sendmsg() a batch of
  *          SCM_RIGHTS descriptors on it (253 ×4, 128, …, 2, 1 ×8: the broker takes the
- *          descriptors of every batch that fits and holds them while the send blocks). */
+ *          descriptors of every batch that fits and holds them while the send blocks);
+ *   libc   as plain, but the two forks and setsid go through libc (fork(), setsid(): the
+ *          shim's hooks in the dynamic build) instead of raw system calls.
+ * The pids written are the host's (host_pid): as root, arbiter runs the sandbox in a pid
+ * namespace of its own. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -50,14 +54,30 @@ static void forever(void) {
     for (;;) nap(1000);
 }
 
-/* Writes "PID\n" to DIR/NAME through DIR/NAME.tmp. */
+/* This process's pid as the host's /proc names it: under arbiter as root the sandbox has a
+ * pid namespace of its own, where getpid() is not the pid the test (on the host) sees;
+ * /proc is the host's, so the first field of /proc/self/stat is. getpid() if that fails. */
+static long host_pid(void) {
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[64];
+        long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+        syscall(SYS_close, fd);
+        long pid = 0;
+        for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) pid = pid * 10 + (buf[i] - '0');
+        if (pid > 0) return pid;
+    }
+    return syscall(SYS_getpid);
+}
+
+/* Writes "PID\n" (the host's pid, host_pid) to DIR/NAME through DIR/NAME.tmp. */
 static void write_pid(const char *dir, const char *name) {
     char tmp[4200], path[4096], line[32];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     long fd = syscall(SYS_openat, AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail();
-    int n = snprintf(line, sizeof line, "%ld\n", (long)syscall(SYS_getpid));
+    int n = snprintf(line, sizeof line, "%ld\n", host_pid());
     if (syscall(SYS_write, fd, line, n) != n) fail();
     syscall(SYS_close, fd);
     if (syscall(SYS_renameat, AT_FDCWD, tmp, AT_FDCWD, path) < 0) fail();
@@ -130,17 +150,18 @@ int main(int argc, char **argv) {
     const char *shape = argc == 4 ? argv[3] : "plain";
     if ((argc != 3 && argc != 4) || (strcmp(argv[2], "stay") && strcmp(argv[2], "exit")) ||
         (strcmp(shape, "plain") && strcmp(shape, "named") && strcmp(shape, "chain") &&
-         strcmp(shape, "fill"))) {
+         strcmp(shape, "fill") && strcmp(shape, "libc"))) {
         printf("usage\n");
         return 2;
     }
     const char *dir = argv[1];
     write_pid(dir, "main.pid");
-    long middle = raw_fork();
+    int with_libc = !strcmp(shape, "libc");
+    long middle = with_libc ? fork() : raw_fork();
     if (middle < 0) fail();
     if (middle == 0) {
-        if (syscall(SYS_setsid) < 0) fail();
-        long daemon = raw_fork();
+        if ((with_libc ? setsid() : syscall(SYS_setsid)) < 0) fail();
+        long daemon = with_libc ? fork() : raw_fork();
         if (daemon < 0) fail();
         if (daemon > 0) syscall(SYS_exit_group, 0);
         /* The daemon: deaf to every signal it may refuse (all but SIGKILL and SIGSTOP). */

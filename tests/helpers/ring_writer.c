@@ -37,6 +37,19 @@ static int stat_n(const char *path, long n) {
     return 0;
 }
 
+/* This process's pid as the broker's audit records number it: the first field of the
+ * host's /proc/self/stat (as root the sandbox has a pid namespace of its own, where
+ * getpid() is another number); getpid() if that cannot be read. */
+static int host_pid(void) {
+    FILE *f = fopen("/proc/self/stat", "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1) pid = 0;
+        fclose(f);
+    }
+    return pid > 0 ? pid : (int)getpid();
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: ring_writer fork N | vfork | signal N\n"); return 2; }
     long n = argc > 2 ? atol(argv[2]) : 0;
@@ -45,12 +58,20 @@ int main(int argc, char **argv) {
         fflush(stdout);
         pid_t child = fork();
         if (child < 0) return 2;
-        if (child == 0) _exit(stat_n("cf", n) ? 1 : 0);
+        if (child == 0) {
+            /* Its host pid first: the open registers the child's call channel, where the
+             * broker notes the child's pid in the sandbox's namespace for its reports. */
+            int me = host_pid();
+            int failed = stat_n("cf", n);
+            printf("child %d\n", me);
+            fflush(stdout);
+            _exit(failed ? 1 : 0);
+        }
         int bad = stat_n("pf", n - 1);
         int status;
         waitpid(child, &status, 0);
         if (bad || !WIFEXITED(status) || WEXITSTATUS(status) != 0) { printf("stat failed\n"); return 1; }
-        printf("parent %d\nchild %d\n", (int)getpid(), (int)child);
+        printf("parent %d\n", host_pid());
         return 0;
     }
     if (!strcmp(argv[1], "vfork")) {
@@ -64,7 +85,9 @@ int main(int argc, char **argv) {
         int status;
         waitpid(child, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { printf("stat failed\n"); return 1; }
-        printf("parent %d\nchild %d\n", (int)getpid(), (int)child);
+        /* The child's pid as vfork() returned it (in the sandbox's namespace, as root): the
+         * test only checks it is not the parent's. */
+        printf("parent %d\nchild %d\n", host_pid(), (int)child);
         return 0;
     }
     if (!strcmp(argv[1], "signal")) {

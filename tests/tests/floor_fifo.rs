@@ -89,6 +89,41 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The host pid of the descendant of `broker` whose pid in its innermost pid namespace is
+/// `inner` (the last field of its `NSpid:` line; `inner` itself without a namespace).
+fn host_pid_of(broker: u32, inner: i32) -> i32 {
+    let mut todo = vec![broker];
+    while let Some(p) = todo.pop() {
+        if p != broker {
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let nspid: Vec<&str> = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            if nspid.last() == Some(&inner.to_string().as_str()) {
+                return p as i32;
+            }
+        }
+        for task in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+        {
+            let children = task
+                .ok()
+                .and_then(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                .unwrap_or_default();
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    panic!("no descendant of the broker {broker} is pid {inner} of its namespace")
+}
+
 fn kill(pid: i32) {
     // SAFETY: kill with integer arguments; the pids are processes this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -151,6 +186,9 @@ fn a_caller_that_stops_waiting_frees_the_broker_thread() {
             wait_for("the broker never waited for the 8 FIFO opens", || {
                 in_openat(broker) >= 8
             });
+            // As root the helper printed its children's pids in the sandbox's pid namespace:
+            // the test kills them by their host pids.
+            let pids: Vec<i32> = pids.iter().map(|&p| host_pid_of(broker, p)).collect();
             for &p in &pids {
                 kill(p);
             }

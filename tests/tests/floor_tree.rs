@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use arbiter_tests::{arbiter, Sandbox};
 
 /// The shell line: a daemon (new session, re-parented) writes its pid to `daemon.pid` and
-/// sleeps; the command writes its own pid to `main.pid` and exits.
+/// sleeps; the command writes its own pid to `main.pid` and exits. The pids are the host's
+/// (the first field of the process's own `/proc/self/stat`, the host's `/proc`): as root
+/// the sandbox has a pid namespace of its own, where `$$` is not the pid this test sees.
 const SCRIPT: &str =
-    "echo $$ > main.pid; (setsid sh -c 'echo $$ > daemon.pid.tmp; mv daemon.pid.tmp daemon.pid; exec sleep 600' &); exit 0";
+    "read -r p _ </proc/self/stat; echo $p > main.pid; (setsid sh -c 'read -r p _ </proc/self/stat; echo $p > daemon.pid.tmp; mv daemon.pid.tmp daemon.pid; exec sleep 600' &); exit 0";
 
 /// Reads a pid file once it exists.
 fn pid_in(path: &Path) -> i32 {

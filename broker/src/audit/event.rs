@@ -419,7 +419,9 @@ impl ReportedCallRecord {
         let len = r.path.len().min(REPORT_PATH_MAX);
         ReportedCallRecord {
             time: UNIX_EPOCH + Duration::from_nanos(r.time_ns),
-            pid: r.pid,
+            // The shim reports its own `getpid()`: in the sandbox's pid namespace (as
+            // root), the broker's numbering is another, which every other record uses.
+            pid: crate::sandbox::pidns::host_pid(r.pid).unwrap_or(r.pid),
             call: r.call,
             flags: r.flags,
             result: r.result,

@@ -259,6 +259,11 @@ impl Audit {
                 return;
             }
         }
+        // Its pid in the sandbox's pid namespace (as root), for the calls it reports
+        // itself: only a log of every call has them.
+        if self.level == Level::All {
+            crate::sandbox::pidns::note(pid);
+        }
         self.record(Event::Process(event::Process {
             pid,
             transport,

@@ -24,7 +24,7 @@ pub struct DoctorArgs {
     /// One JSON object instead of text: `{"ok": bool, "shim": {"ok", "report": [..]},
     /// "landlock": {"abi": N|null, "features": [{"what", "enforced"}]}, "seccomp":
     /// {"filter": bool, "user_notification": bool, "table_rows": N}, "root": bool,
-    /// "user_namespaces": bool|null, "process_lifetime": {"mechanism",
+    /// "user_namespaces": bool|null, "process_lifetime": {"mechanism", "pid_namespace",
     /// "sandbox_cannot_kill_them"}}`. `ok` is false (and the exit status 125) when nothing can
     /// be enforced or the shim cannot be used.
     #[arg(long)]
@@ -38,6 +38,7 @@ fn json_report(shim_ok: bool, shim_lines: &[String]) -> (bool, serde_json::Value
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let ok = (abi.is_some() || sc) && shim_ok;
+    let pid_namespace = arbiter::sandbox::pidns::permitted() && seccomp::notify_available();
     let features: Vec<serde_json::Value> = landlock::features(abi)
         .into_iter()
         .map(|(what, on)| serde_json::json!({ "what": what, "enforced": on }))
@@ -56,7 +57,12 @@ fn json_report(shim_ok: bool, shim_lines: &[String]) -> (bool, serde_json::Value
             "root": root,
             "user_namespaces": user_namespaces(),
             "process_lifetime": {
-                "mechanism": "guardian and subreaper broker",
+                "mechanism": if pid_namespace {
+                    "pid namespace, guardian and subreaper broker"
+                } else {
+                    "guardian and subreaper broker"
+                },
+                "pid_namespace": pid_namespace,
                 "sandbox_cannot_kill_them": abi.is_some_and(|v| v >= 6),
             },
         }),
@@ -145,16 +151,30 @@ pub fn run(args: DoctorArgs) -> ExitCode {
     if abi.is_some_and(|v| v < 6) {
         println!("- NOT covered (Landlock < 6): signals to other processes of the same user.");
     }
-    // The end of a run (docs/process-model.md): no namespace or cgroup, so the same as root
-    // and unprivileged.
+    // The end of a run (docs/process-model.md): a pid namespace with CAP_SYS_ADMIN (root),
+    // the guardian and the subreaper broker alone without.
     println!(
         "- No process of the sandbox outlives the run: when the command ends, what it left is"
     );
     println!("  ended (SIGTERM, 1 s, SIGKILL; --wait-descendants waits instead); when arbiter is");
-    println!(
-        "  killed (SIGKILL included), its broker process kills the sandbox. Not covered: SIGKILL"
-    );
-    println!("  of arbiter's guardian and broker processes at once (e.g. `pkill -9 arbiter`).");
+    println!("  killed (SIGKILL included), its broker process kills the sandbox.");
+    if arbiter::sandbox::pidns::permitted() && notify {
+        println!(
+            "  pid namespace: used (CAP_SYS_ADMIN): its init dies with the broker, so a SIGKILL"
+        );
+        println!(
+            "  of both arbiter processes at once (`pkill -9 arbiter`) ends the sandbox too (not"
+        );
+        println!("  with --no-seccomp-transport, which runs without it).");
+    } else {
+        let why = if notify {
+            "no CAP_SYS_ADMIN; run as root for it"
+        } else {
+            "no seccomp user notification"
+        };
+        println!("  pid namespace: not used ({why}). Not covered: SIGKILL of arbiter's");
+        println!("  guardian and broker processes at once (`pkill -9 arbiter`).");
+    }
     if abi.is_none_or(|v| v < 6) {
         println!("  NOT covered here (no Landlock signal scoping): the sandbox can kill them.");
     }

@@ -68,6 +68,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         chdir: None,
         quiet: false,
         no_seccomp_transport: false,
+        no_pid_namespace: false,
         // Learning needs the real path of every call, which only the broker knows: calls
         // the shim would answer in-process (and report, as the program passed them) go to
         // the broker instead.

@@ -16,7 +16,7 @@ use arbiter::confine;
 use arbiter::exit_code;
 use arbiter::sandbox::private_tmp::PrivateTmp;
 use arbiter::sandbox::program::{self, ProgramError};
-use arbiter::sandbox::{environment, guardian, shim_path, supervise, Sandbox};
+use arbiter::sandbox::{environment, guardian, pidns, shim_path, supervise, Sandbox};
 use arbiter::serve;
 
 /// Options of `arbiter run`.
@@ -61,6 +61,11 @@ pub struct RunArgs {
     /// the kernel floor then simply denies them.
     #[arg(long)]
     pub no_seccomp_transport: bool,
+    /// Do not put the sandbox in a pid namespace of its own, even with `CAP_SYS_ADMIN` (as
+    /// root, by default, it is one: nothing of it survives a SIGKILL of both arbiter
+    /// processes; see docs/process-model.md). Without it a program sees its host pid.
+    #[arg(long)]
+    pub no_pid_namespace: bool,
     /// Send every call to the broker: no in-process fast paths (with `--audit-level all`,
     /// every record is then the broker's; none is reported by the shim).
     #[arg(long)]
@@ -127,6 +132,15 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // Still single-threaded and small: the user's pid stays behind as the guardian, this
     // process goes on as the broker (nothing of the sandbox survives either's death).
     guardian::fork().context("cannot start arbiter's guardian process")?;
+    // Still single-threaded, on the main thread: with CAP_SYS_ADMIN the sandbox gets a pid
+    // namespace whose init dies with this process (nothing of it survives a SIGKILL of both
+    // arbiter processes); without, the guardian and the subreaper stand alone. Only with the
+    // seccomp transport: a raw `open("/proc/<getpid()>/…")` must reach the broker, which
+    // translates the sandbox's pids (the kernel would resolve it on the host's /proc).
+    if !args.no_pid_namespace && !args.no_seccomp_transport && confine::seccomp::notify_available()
+    {
+        pidns::start().context("cannot start the sandbox's pid namespace")?;
+    }
     let env_choice = env_choice(&args)?;
     if let Some(dir) = &args.chdir {
         std::env::set_current_dir(dir)

@@ -60,6 +60,9 @@ fn has_setpcap() -> std::io::Result<bool> {
     has_effective(CAP_SETPCAP)
 }
 
+/// `CAP_SYS_ADMIN`'s number.
+pub const CAP_SYS_ADMIN: u32 = 21;
+
 /// Whether this process (the broker) reaches the memory and fds of a sandboxed process that
 /// made itself non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, as gpg-agent and ssh-agent do):
 /// only with `CAP_SYS_PTRACE` (root), since `/proc/PID/mem`, `process_vm_readv` and
@@ -70,7 +73,7 @@ pub fn reaches_non_dumpable() -> bool {
 
 /// Whether the calling thread has capability `cap` in its effective set.
 /// Async-signal-safe.
-fn has_effective(cap: u32) -> std::io::Result<bool> {
+pub fn has_effective(cap: u32) -> std::io::Result<bool> {
     let mut header = CapHeader {
         version: CAP_V3,
         pid: 0,

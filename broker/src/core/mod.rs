@@ -456,8 +456,13 @@ impl RequestCore {
                 .map(|_| crate::audit::record::args_json(call)),
             ..Notes::default()
         };
-        let mut result =
-            resolve::for_caller(caller.pid, || fs::perform(self, call, fds, &mut notes));
+        let spelling = match caller.transport {
+            Transport::Shim => resolve::Spelling::Sandbox,
+            Transport::Seccomp => resolve::Spelling::Host,
+        };
+        let mut result = resolve::for_caller(caller.pid, spelling, || {
+            fs::perform(self, call, fds, &mut notes)
+        });
         if let Some(reply) = notes.reply.take() {
             // The decider answered with the result itself: that is what the program gets,
             // and what the record says.

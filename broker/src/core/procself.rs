@@ -217,6 +217,136 @@ pub fn foreign(dir: &Path, caller: i32) -> bool {
     !(caller > 0 && (n == caller as u32 || Path::new(&format!("/proc/{caller}/task/{n}")).exists()))
 }
 
+/// A process or thread id as the kernel spells it in `/proc` (no sign, no leading zero).
+fn id_component(c: &[u8]) -> Option<u32> {
+    if c.is_empty() || c.len() > 10 || c[0] == b'0' || !c.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(c).ok()?.parse().ok()
+}
+
+/// The components of an absolute `path` up to its process directory `/proc/<n>` as the
+/// kernel would walk them — empty and `.` components dropped, `..` taken back lexically
+/// (sound there: `/` and `/proc` are no symlinks and `/..` is `/`) — giving `<n>`, and the
+/// rest of the path after it, untouched (empty, or from the `/` after `<n>`). `None` when the path does not reach `/proc/<something>` so.
+fn process_dir(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut rest = path.strip_prefix(b"/")?;
+    let mut depth: Vec<&[u8]> = Vec::with_capacity(2);
+    loop {
+        let (part, after) = match rest.iter().position(|&b| b == b'/') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &b""[..]),
+        };
+        let last = part.len() == rest.len();
+        let tail = &rest[part.len()..];
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                depth.pop();
+            }
+            p if depth.is_empty() => {
+                if p != b"proc" {
+                    return None;
+                }
+                depth.push(p);
+            }
+            p => return Some((p, tail)),
+        }
+        if last {
+            return None;
+        }
+        rest = after;
+    }
+}
+
+/// `path` (absolute, as the program wrote it) with a leading `/proc/<n>` (and a `task/<m>`
+/// right after it) as the sandbox knows those ids — in its own pid namespace
+/// ([`crate::sandbox::pidns`]): `getpid()`, `gettid()`, `$$`, a child's pid — rewritten to
+/// the ids of the same processes in the broker's namespace, where the broker resolves paths
+/// (it reads the host's `/proc`). The prefix is read as the kernel walks it (`/proc//2`,
+/// `/proc/./2`, `/../proc/2` are `/proc/2`). `None` without a pid namespace, when the path
+/// does not start so, or when `n` is no process of the sandbox (then `/proc/<n>` names the
+/// broker namespace's process `n`, as the sandbox's own `/proc`, the host's, lists it).
+///
+/// Apply it exactly once to a path in the sandbox's spelling: a path the transport has
+/// already rewritten to the caller's host pid (`/proc/self` → `/proc/<host pid>`) must not
+/// pass here again, or a host pid would be read as a sandbox pid (`resolve::Spelling`).
+/// Each id costs one `ioctl` ([`crate::sandbox::pidns::host_id`]), never a walk.
+pub fn translate_own(path: &[u8]) -> Option<Vec<u8>> {
+    crate::sandbox::pidns::current()?;
+    let (first, rest) = process_dir(path)?;
+    let n = id_component(first)?;
+    let host = crate::sandbox::pidns::host_id(i32::try_from(n).ok()?)?;
+    let mut out = format!("/proc/{host}").into_bytes();
+    match rest.strip_prefix(b"/task/").map(|t| {
+        let end = t.iter().position(|&b| b == b'/').unwrap_or(t.len());
+        (id_component(&t[..end]), &t[end..])
+    }) {
+        Some((Some(m), after)) => {
+            let tid = i32::try_from(m)
+                .ok()
+                .and_then(crate::sandbox::pidns::host_id)
+                .map_or(m, |t| t as u32);
+            out.extend_from_slice(format!("/task/{tid}").as_bytes());
+            out.extend_from_slice(after);
+        }
+        _ => out.extend_from_slice(rest),
+    }
+    Some(out)
+}
+
+/// [`translate_own`] for `rel`, a path relative to a directory whose real path is `dir`:
+/// only when `dir` is `/` or `/proc`, where `rel` itself spells the pid (`proc/<n>/…`,
+/// `<n>/…`), as the absolute path they make. A directory inside a process directory is
+/// already the kernel's (host) numbering and is left alone, as is any other directory.
+pub fn translate_relative(dir: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
+    if dir != b"/" && dir != b"/proc" {
+        return None;
+    }
+    let mut joined = dir.to_vec();
+    joined.push(b'/');
+    joined.extend_from_slice(rel);
+    translate_own(&joined)
+}
+
+/// [`translate_relative`] for `rel` relative to the directory `dir` (its real path read
+/// only when `rel` can spell a pid from `/` or `/proc`: it starts with a digit, `proc` or
+/// `.`), in a pid namespace only.
+pub fn translate_relative_to(dir: std::os::fd::BorrowedFd<'_>, rel: &[u8]) -> Option<Vec<u8>> {
+    crate::sandbox::pidns::current()?;
+    let first = *rel.first()?;
+    if !(first.is_ascii_digit() || first == b'.' || rel.starts_with(b"proc")) {
+        return None;
+    }
+    let real = crate::core::resolve::fd_path(dir).ok()?;
+    translate_relative(
+        std::os::unix::ffi::OsStrExt::as_bytes(real.as_os_str()),
+        rel,
+    )
+}
+
+/// Whether `path` (absolute, from the shim transport) may be the working directory of
+/// process `caller` joined with a relative path (the shim joins them, `getcwd` + `/` +
+/// path): its working directory is inside a process directory (`/proc/<n>…`, spelled in
+/// the broker's namespace as the kernel gives it) and `path` starts with it. Such a
+/// path's `<n>` is the kernel's, not the sandbox's, and must not be translated again.
+pub fn joined_with_proc_cwd(path: &[u8], caller: i32) -> bool {
+    let numbered = path
+        .strip_prefix(b"/proc/")
+        .is_some_and(|r| r.first().is_some_and(u8::is_ascii_digit));
+    if caller <= 0 || !numbered {
+        return false;
+    }
+    let Ok(cwd) = std::fs::read_link(format!("/proc/{caller}/cwd")) else {
+        return false;
+    };
+    let cwd = cwd.as_os_str().as_encoded_bytes();
+    let in_process_dir = cwd
+        .strip_prefix(b"/proc/")
+        .is_some_and(|r| r.first().is_some_and(u8::is_ascii_digit));
+    in_process_dir && path.starts_with(cwd) && path.get(cwd.len()) == Some(&b'/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +431,28 @@ mod tests {
         assert_eq!(classify(Path::new("/proc/cpuinfo"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/etc/passwd"), 7), Proc::Other);
         assert_eq!(classify(Path::new("/procfs/self"), 7), Proc::Other);
+    }
+
+    #[test]
+    fn the_process_directory_is_found_as_the_kernel_walks_the_prefix() {
+        let dir = |p: &[u8]| process_dir(p).map(|(n, r)| (n.to_vec(), r.to_vec()));
+        let some = |n: &[u8], r: &[u8]| Some((n.to_vec(), r.to_vec()));
+        assert_eq!(dir(b"/proc/2/status"), some(b"2", b"/status"));
+        assert_eq!(dir(b"/proc//2/status"), some(b"2", b"/status"));
+        assert_eq!(dir(b"//proc/./2/status"), some(b"2", b"/status"));
+        assert_eq!(dir(b"/../proc/../proc/2"), some(b"2", b""));
+        assert_eq!(dir(b"/proc/2/"), some(b"2", b"/"));
+        assert_eq!(dir(b"/proc/2/./x/../y"), some(b"2", b"/./x/../y"));
+        assert_eq!(dir(b"/proc"), None);
+        assert_eq!(dir(b"/proc/"), None);
+        assert_eq!(dir(b"/etc/2"), None);
+        assert_eq!(dir(b"/procfs/2"), None);
+        assert_eq!(dir(b"proc/2"), None);
+        // Without a pid namespace (no init made here): nothing to translate.
+        let me = std::process::id();
+        assert_eq!(translate_own(format!("/proc/{me}/status").as_bytes()), None);
+        assert_eq!(translate_own(b"/proc/self/status"), None);
+        assert_eq!(translate_own(b"/proc/1/status"), None);
     }
 
     #[test]

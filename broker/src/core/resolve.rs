@@ -40,19 +40,38 @@ thread_local! {
     /// The process id of the caller whose call this thread is serving (0: unknown), set by
     /// [`for_caller`]: only that process's own `/proc/<pid>` magic links are followed.
     static CALLER: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    /// How the absolute paths of the call this thread is serving spell process ids, set by
+    /// [`for_caller`].
+    static SPELLING: std::cell::Cell<Spelling> = const { std::cell::Cell::new(Spelling::Host) };
 }
 
-/// Runs `f` (a call's decision and action) for the caller with process id `pid`: magic
-/// links of `/proc` are followed only in that process's own `/proc/<pid>` (and its
-/// threads'), see [`may_follow_in`].
-pub fn for_caller<R>(pid: i32, f: impl FnOnce() -> R) -> R {
-    struct Reset(i32);
+/// How the absolute paths a transport hands the core spell process ids under `/proc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// As the program wrote them, in the sandbox's pid namespace (the shim transport):
+    /// [`resolve`] translates a leading `/proc/<n>` once ([`crate::core::procself::translate_own`]).
+    Sandbox,
+    /// Already in the broker's namespace: the transport translated them where it rewrote
+    /// `/proc/self` and the like to the caller's host pid (the seccomp transport), so a
+    /// second translation would read a host pid as a sandbox pid. Left as they are.
+    Host,
+}
+
+/// Runs `f` (a call's decision and action) for the caller with process id `pid` whose paths
+/// are spelled as `spelling` says: magic links of `/proc` are followed only in that
+/// process's own `/proc/<pid>` (and its threads'), see [`may_follow_in`].
+pub fn for_caller<R>(pid: i32, spelling: Spelling, f: impl FnOnce() -> R) -> R {
+    struct Reset(i32, Spelling);
     impl Drop for Reset {
         fn drop(&mut self) {
             CALLER.with(|c| c.set(self.0));
+            SPELLING.with(|c| c.set(self.1));
         }
     }
-    let _reset = Reset(CALLER.with(|c| c.replace(pid)));
+    let _reset = Reset(
+        CALLER.with(|c| c.replace(pid)),
+        SPELLING.with(|c| c.replace(spelling)),
+    );
     f()
 }
 
@@ -561,6 +580,27 @@ pub fn resolve(
 ) -> Result<Location, Errno> {
     // A new lookup: a fresh symlink budget (see LINKS_LEFT).
     LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
+    // A `/proc/<pid>` as the program knows the pid (in the sandbox's pid namespace) names
+    // that process, not the broker namespace's process of that number: translated here,
+    // once, for the path as the call gave it (never for a symlink's target, which the
+    // kernel too reads in the host's `/proc`), and only when the transport has not.
+    let translated = match (base, SPELLING.with(|s| s.get())) {
+        (Base::Root, Spelling::Sandbox)
+            if !crate::core::procself::joined_with_proc_cwd(path, CALLER.with(|c| c.get())) =>
+        {
+            crate::core::procself::translate_own(path)
+        }
+        (Base::Dir(dir), Spelling::Sandbox) => {
+            crate::core::procself::translate_relative_to(dir, path)
+        }
+        _ => None,
+    };
+    let base = if translated.is_some() {
+        Base::Root
+    } else {
+        base
+    };
+    let path = translated.as_deref().unwrap_or(path);
     let mut loc = locate(base, path, left)?;
     if !follow {
         return Ok(loc);

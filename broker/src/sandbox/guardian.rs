@@ -19,8 +19,10 @@
 //!   relayed to the broker, which relays them on to what is alive ([`super::supervise`]).
 //!   The guardian exits with the broker's status, which mirrors the command's.
 //!
-//! Only SIGKILL of both processes at once (`pkill -9 arbiter`) leaves the sandbox's
-//! re-parented processes alive, without a broker (docs/security.md).
+//! Unprivileged, only SIGKILL of both processes at once (`pkill -9 arbiter`) leaves the
+//! sandbox's re-parented processes alive, without a broker (docs/security.md); as root the
+//! sandbox is also a pid namespace whose init dies with the broker ([`super::pidns`]), and
+//! the kernel ends it then.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 

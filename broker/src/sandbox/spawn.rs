@@ -69,7 +69,16 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
         }
         Ok(())
     };
-    let pid = vfork::spawn(&exec, &mut pre_exec)?;
+    // In the sandbox's pid namespace when there is one (super::pidns): the command is then
+    // its pid 2, still this process's child.
+    let pid = match super::pidns::current() {
+        Some(init) => {
+            let pid = init.inside(|| vfork::spawn(&exec, &mut pre_exec));
+            super::pidns::arm();
+            pid?
+        }
+        None => vfork::spawn(&exec, &mut pre_exec)?,
+    };
     drop(launch.bootstrap);
     Ok(pid)
 }

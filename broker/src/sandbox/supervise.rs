@@ -150,9 +150,16 @@ pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> En
                 } else {
                     Ended::Exited(libc::WEXITSTATUS(status))
                 });
+                // The pid namespace's init (if any) exits once it is alone: let it look.
+                super::pidns::poke();
             }
         }
         if let Some(e) = ended.filter(|_| leftovers == Leftovers::End || stop) {
+            // In a pid namespace whose init is all that is left: it goes, and with it the
+            // namespace (super::pidns); then look again.
+            if super::pidns::end_if_alone() {
+                continue;
+            }
             // The command has ended (after arbiter was asked to stop, or by default) and
             // something of the sandbox still runs.
             end_tree(libc::SIGTERM);

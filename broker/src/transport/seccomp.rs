@@ -467,6 +467,9 @@ struct Target {
 /// What `/proc/<tid>/status` says about the caller.
 struct Status {
     tgid: i32,
+    /// The process id as the caller knows it (`getpid()`): in the sandbox's pid namespace
+    /// (as root, [`crate::sandbox::pidns`]) the innermost `NStgid:`, else `tgid`.
+    ns_tgid: i32,
     uid: u32,
     gid: u32,
     umask: u32,
@@ -478,8 +481,15 @@ impl Status {
     fn read(tid: i32) -> Result<Status, i32> {
         let status = read_status(tid).map_err(|_| libc::ESRCH)?;
         let field = |k| status_field(&status, k).ok_or(libc::ESRCH);
+        let tgid = field("Tgid:")? as i32;
+        let ns_tgid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("NStgid:"))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or(tgid);
         Ok(Status {
-            tgid: field("Tgid:")? as i32,
+            tgid,
+            ns_tgid,
             uid: field("Uid:")?,
             gid: field("Gid:")?,
             umask: field("Umask:").unwrap_or(0o022),
@@ -669,6 +679,11 @@ impl Target {
 
     /// Rewrites paths that name the caller's own state to the target's `/proc/<pid>`.
     fn rewrite(&self, raw: &[u8]) -> Vec<u8> {
+        // A pid or thread id as the sandbox knows it (its pid namespace), translated here
+        // and only here for this transport (the core leaves `Spelling::Host` paths alone).
+        if let Some(own) = crate::core::procself::translate_own(raw) {
+            return own;
+        }
         // Lexically drop empty and `.` components so `//proc/./self` is caught too.
         let trailing = raw.ends_with(b"/") && raw.len() > 1;
         let parts: Vec<&[u8]> = raw
@@ -749,6 +764,14 @@ impl Target {
         } else {
             return Err(libc::EBADF);
         };
+        // From `/` or `/proc` the relative path itself may spell a sandbox pid
+        // (`proc/<n>`, `<n>`): translated as the absolute path it makes (both are mount
+        // points the program cannot move, so the pinned base and the path agree).
+        if let Some(abs) =
+            crate::core::procself::translate_relative_to(std::os::fd::AsFd::as_fd(&base), &raw)
+        {
+            return Ok((At::Absolute, abs));
+        }
         self.fds.push(base);
         Ok((At::Fd((self.fds.len() - 1) as u8), raw))
     }

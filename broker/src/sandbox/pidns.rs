@@ -1,0 +1,353 @@
+//! The sandbox's pid namespace: when arbiter may create one (`CAP_SYS_ADMIN`, in practice
+//! when it runs as root), every process of the sandbox lives in a new pid namespace whose
+//! pid 1 is a tiny init of arbiter's own, so the kernel itself ends them all when arbiter
+//! ends — even when both arbiter processes are killed with `SIGKILL` at once, which the
+//! guardian and the subreaper ([`super::guardian`]) cannot survive to act on.
+//!
+//! * **The init** is forked by the broker at start-up, from its main thread while it is
+//!   still single-threaded and small ([`start`]), with `CLONE_NEWPID`: it is pid 1 of the
+//!   new namespace. It has `PR_SET_PDEATHSIG(SIGKILL)` towards the broker's main thread
+//!   (which lives as long as the broker; the death signal follows the parent *thread*), is
+//!   not dumpable, holds no descriptor of arbiter's, and only reaps: the orphans of the
+//!   namespace are re-parented to it. When it dies — killed with the broker, or by the end of
+//!   the run ([`super::tree`]) — the kernel `SIGKILL`s every process of the namespace.
+//! * **The command** is not the init's child: the broker enters the namespace for the
+//!   length of the spawn (`setns` on its pid namespace *for children*) and starts the
+//!   command as it always does, so it is pid 2 and the broker's child. The broker waits for
+//!   it, relays signals to it and mirrors its exit status exactly as without the namespace;
+//!   the command's `getppid()` is 0 (its parent is outside the namespace).
+//! * **The end.** The init exits by itself once it has been armed (after the command was
+//!   started, [`arm`]) and no other process is left in the namespace: it looks whenever it is
+//!   woken — an orphan's exit, or a poke from the broker when the command was reaped
+//!   ([`poke`]) — so `--wait-descendants` ends when the namespace is empty. The end-of-run
+//!   walk ([`super::tree`]) treats the init like any other process of the sandbox.
+//! * **`/proc`** stays the host's: `/proc/self` names the caller as ever; a caller's own
+//!   pid as it knows it (`getpid()`, ns-local), and any other pid of the sandbox, is
+//!   translated by the broker ([`crate::core::procself::translate_own`], exactly once per
+//!   path, with [`host_id`]).
+//!
+//! Unprivileged, none of this applies: the subreaper and guardian model stands alone
+//! (docs/process-model.md).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+/// The init of the sandbox's pid namespace, as the broker sees it.
+#[derive(Debug)]
+pub struct Init {
+    /// The init's pid (in the broker's namespace).
+    pub pid: libc::pid_t,
+    /// The namespace (`/proc/<init>/ns/pid`).
+    ns: OwnedFd,
+    /// The broker's own pid namespace (`/proc/thread-self/ns/pid`), to leave the sandbox's.
+    own: OwnedFd,
+}
+
+/// The init, once [`start`] made it.
+static INIT: OnceLock<Init> = OnceLock::new();
+
+/// The init of this process's sandbox, if [`start`] made one.
+pub fn current() -> Option<&'static Init> {
+    INIT.get()
+}
+
+/// Whether this process may create a pid namespace: `CAP_SYS_ADMIN` in its effective set.
+pub fn permitted() -> bool {
+    use crate::confine::privilege;
+    privilege::has_effective(privilege::CAP_SYS_ADMIN).unwrap_or(false)
+}
+
+/// The sandbox's processes the audit log introduced (a `process` record, at
+/// `--audit-level all`): their pid in the sandbox's namespace → their pid in the broker's
+/// ([`note`]).
+static KNOWN: std::sync::Mutex<std::collections::BTreeMap<i32, i32>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Notes the process `host` (a pid in the broker's namespace, as the kernel vouched for it:
+/// the caller of a brokered call) under its pid in the sandbox's namespace, so [`host_pid`] finds
+/// it after it has exited. Nothing without a pid namespace.
+pub fn note(host: i32) {
+    let Some(inner) = inner_id(host) else {
+        return;
+    };
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(inner, host);
+}
+
+/// The pid in the broker's namespace of the sandbox's process that knows itself as `pid`
+/// (what the shim reports, `getpid()`): the last process [`note`]d under it, else the one
+/// running now ([`host_id`]: one `ioctl`, whatever the size of the sandbox). `None` without a
+/// pid namespace (the pids are the same) or when no process is known by it.
+pub fn host_pid(pid: i32) -> Option<i32> {
+    INIT.get()?;
+    if let Some(host) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get(&pid) {
+        return Some(*host);
+    }
+    host_id(pid)
+}
+
+/// `ioctl(NS_GET_PID_FROM_PIDNS)` on a pid namespace (linux/nsfs.h, Linux 6.11): the id in
+/// the caller's namespace of the process or thread the namespace knows by the argument.
+const NS_GET_PID_FROM_PIDNS: libc::c_ulong = 0x8004_b706;
+/// `ioctl(NS_GET_PID_IN_PIDNS)`: the id in the namespace of the process or thread the
+/// caller's namespace knows by the argument.
+const NS_GET_PID_IN_PIDNS: libc::c_ulong = 0x8004_b708;
+
+/// Translates `id` across the sandbox's namespace boundary with `request` (one of the two
+/// `NS_GET_PID_*` ioctls): `None` without a pid namespace, for an id that is not positive, or
+/// when no process or thread has it (`ESRCH`).
+fn translate(request: libc::c_ulong, id: i32) -> Option<i32> {
+    let init = INIT.get()?;
+    if id <= 0 {
+        return None;
+    }
+    // SAFETY: an ioctl on a namespace descriptor we own, whose argument is a plain integer
+    // (no memory is passed); the result is checked.
+    let r = unsafe { libc::ioctl(init.ns.as_raw_fd(), request, id as libc::c_ulong) };
+    (r > 0).then_some(r)
+}
+
+/// The id in the broker's pid namespace of the process or thread the sandbox's namespace
+/// knows as `n` (`getpid()`, `gettid()`, `$$`, a child's pid): one `ioctl` on the namespace,
+/// asked of the kernel, so its cost does not depend on the number of processes or threads
+/// in the sandbox. `None` without a pid namespace or when no process or thread of the
+/// sandbox is `n` now.
+pub fn host_id(n: i32) -> Option<i32> {
+    translate(NS_GET_PID_FROM_PIDNS, n)
+}
+
+/// The id in the sandbox's pid namespace of the process or thread the broker knows as
+/// `host`. `None` without a pid namespace, or when `host` is not in the sandbox's namespace
+/// (or gone).
+pub fn inner_id(host: i32) -> Option<i32> {
+    translate(NS_GET_PID_IN_PIDNS, host)
+}
+
+/// The signal that arms and pokes the init.
+const POKE: libc::c_int = libc::SIGUSR1;
+
+fn open_ns(path: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated path; the result is checked.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Forks the init in a new pid namespace when [`permitted`]; `Ok(false)` when not (the
+/// unprivileged model), `Ok(true)` when the namespace is in use. Call from the main thread
+/// (the init's death signal follows it) while the process is still single-threaded, after
+/// [`super::supervise::prepare`] (the init inherits the blocked signals it waits for).
+pub fn start() -> std::io::Result<bool> {
+    if !permitted() || INIT.get().is_some() {
+        return Ok(false);
+    }
+    let own = open_ns(c"/proc/thread-self/ns/pid")?;
+    // The broker translates the sandbox's pids with the nsfs ioctls (Linux 6.11): without
+    // them no namespace is made (the unprivileged model), rather than leave `/proc/<getpid()>`
+    // naming the host's process of that number.
+    let me = std::process::id() as libc::c_ulong;
+    // SAFETY: an ioctl on a namespace descriptor we own whose argument is a plain integer.
+    if unsafe { libc::ioctl(own.as_raw_fd(), NS_GET_PID_IN_PIDNS, me) } as libc::c_ulong != me {
+        return Ok(false);
+    }
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 made both descriptors; each is owned once.
+    let (alive_r, alive_w) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // The poke is blocked before the fork so the init never misses one (a pid namespace's
+    // init drops the signals it neither blocks nor handles).
+    // SAFETY: sigset_t is plain old data, initialised by sigemptyset.
+    let mut poke: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: poke is a valid sigset; single-threaded, so the process mask is this thread's.
+    unsafe {
+        libc::sigemptyset(&mut poke);
+        libc::sigaddset(&mut poke, POKE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &poke, std::ptr::null_mut());
+    }
+    // SAFETY: a fork (no stack given: the child continues on a copy of this one) into a new
+    // pid namespace; the process is single-threaded (documented precondition), so the
+    // child may run ordinary code.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    } as libc::pid_t;
+    if pid == 0 {
+        drop(alive_w);
+        init(alive_r);
+    }
+    let forked = std::io::Error::last_os_error();
+    // SAFETY: as above; the broker itself never waits for the poke.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &poke, std::ptr::null_mut()) };
+    if pid < 0 {
+        return match forked.raw_os_error() {
+            // Not permitted after all (a seccomp filter or LSM of our own caller's): the
+            // unprivileged model.
+            Some(libc::EPERM | libc::EINVAL | libc::ENOSPC | libc::EUSERS) => Ok(false),
+            _ => Err(forked),
+        };
+    }
+    drop(alive_r);
+    // The write end stays open in the broker for its whole life: the init sees the broker
+    // gone (end of file) if it died before the death signal was armed. Deliberately leaked.
+    std::mem::forget(alive_w);
+    let ns = match open_ns(&std::ffi::CString::new(format!("/proc/{pid}/ns/pid")).expect("no NUL"))
+    {
+        Ok(ns) => ns,
+        Err(e) => {
+            // SAFETY: kill and waitpid on our own unreaped child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            return Err(e);
+        }
+    };
+    let _ = INIT.set(Init { pid, ns, own });
+    Ok(true)
+}
+
+impl Init {
+    /// Runs `spawn` with this thread's new children placed in the sandbox's pid namespace,
+    /// then leaves it again (only the calling thread is affected). The namespace cannot be
+    /// entered (the init is gone): the error, and nothing is spawned.
+    pub fn inside<R>(&self, spawn: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
+        // SAFETY: setns on a namespace descriptor we own; it changes only the namespace
+        // this thread's future children are created in.
+        if unsafe { libc::setns(self.ns.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let r = spawn();
+        // SAFETY: as above, back to the broker's own namespace (its active one, always
+        // permitted).
+        if unsafe { libc::setns(self.own.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+            // A later child of this thread would land in the sandbox's namespace: never
+            // go on like that.
+            let e = std::io::Error::last_os_error();
+            eprintln!("arbiter: cannot leave the sandbox's pid namespace: {e}");
+            std::process::abort();
+        }
+        r
+    }
+}
+
+/// Arms the init: from now on it exits once it is alone in its namespace. Call once the
+/// command is started (or failed to start).
+pub fn arm() {
+    poke();
+}
+
+/// Set once [`end_if_alone`] reaped the init: its pid is no longer ours to signal.
+static REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// At the end of a run, once the broker reaped the command: when the init has no child,
+/// nothing else is left in the namespace (every other process of it descends from the
+/// command, and is re-parented to the init when its parent exits), so the init is
+/// `SIGKILL`ed and reaped at once — no walk of the tree, no grace to wait out. `true` when
+/// it was; `false` (the caller ends the tree the usual way) when there is no namespace,
+/// something is left, or the init's children cannot be read.
+pub fn end_if_alone() -> bool {
+    use std::sync::atomic::Ordering;
+    let Some(init) = INIT.get() else {
+        return false;
+    };
+    if REAPED.load(Ordering::Acquire) {
+        return false;
+    }
+    let pid = init.pid;
+    match std::fs::read(format!("/proc/{pid}/task/{pid}/children")) {
+        Ok(list) if list.iter().all(u8::is_ascii_whitespace) => {}
+        _ => return false,
+    }
+    // SAFETY: kill and waitpid on our own unreaped child, with a valid (null) status.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        while libc::waitpid(pid, std::ptr::null_mut(), 0) < 0
+            && *libc::__errno_location() == libc::EINTR
+        {}
+    }
+    REAPED.store(true, Ordering::Release);
+    true
+}
+
+/// Asks the init to look whether it is alone (the broker reaped the command).
+pub fn poke() {
+    if REAPED.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
+    if let Some(init) = INIT.get() {
+        // SAFETY: kill with integer arguments; the init is our child until we reap it, and a
+        // reaped init is never poked (the namespace is then gone and `INIT` stale only
+        // while the broker exits).
+        unsafe { libc::kill(init.pid, POKE) };
+    }
+}
+
+/// The init's life: pid 1 of the sandbox's namespace. Never returns.
+fn init(alive: OwnedFd) -> ! {
+    // SAFETY: prctl, open, dup2, close_range, poll, sigwaitinfo, waitpid, kill and _exit
+    // with integer arguments and local buffers only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+        // The broker may have died before the death signal was armed: then its end of the
+        // pipe is closed.
+        let mut p = libc::pollfd {
+            fd: alive.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut p, 1, 0) != 0 {
+            libc::_exit(0);
+        }
+        // Hold nothing of arbiter's: no terminal, no pipe a reader waits on, no socket.
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [
+            libc::SIGCHLD,
+            POKE,
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+        ] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let mut armed = false;
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(&set, &mut info);
+            if sig == POKE {
+                armed = true;
+            }
+            while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
+            // kill(-1) reaches every process of this namespace but the init itself; ESRCH:
+            // none is left.
+            if armed && libc::kill(-1, 0) < 0 && *libc::__errno_location() == libc::ESRCH {
+                libc::_exit(0);
+            }
+        }
+    }
+}
