@@ -154,7 +154,7 @@ fn kill_9_of_arbiter_leaves_no_process_of_the_sandbox() {
 /// uid-65534 run says SKIP.
 #[test]
 fn kill_9_of_both_arbiter_processes_at_once_leaves_no_process_of_the_sandbox() {
-    let s = Scratch::new();
+    let s = Scratch::new("lifetime", &[]);
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
     for who in users() {
