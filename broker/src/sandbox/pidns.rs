@@ -251,15 +251,26 @@ pub fn arm() {
     poke();
 }
 
-/// Set once [`end_if_alone`] reaped the init: its pid is no longer ours to signal.
+/// Set once the broker reaped the init ([`reaped`]): its pid is no longer ours to signal.
 static REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// At the end of a run, once the broker reaped the command: when the init has no child,
-/// nothing else is left in the namespace (every other process of it descends from the
-/// command, and is re-parented to the init when its parent exits), so the init is
-/// `SIGKILL`ed and reaped at once — no walk of the tree, no grace to wait out. `true` when
-/// it was; `false` (the caller ends the tree the usual way) when there is no namespace,
-/// something is left, or the init's children cannot be read.
+/// At the end of a run, once the broker reaped the command: when nothing but the init is
+/// left in the namespace, the init is `SIGKILL`ed and reaped at once — no walk of the tree,
+/// no grace to wait out. `true` when it was; `false` (the caller ends the tree the usual
+/// way) when there is no namespace, something is left, or a children list cannot be read.
+///
+/// The namespace's other processes are the init's descendants (an orphan is re-parented to
+/// the init) and the broker's children in it: the command, and any process the command made
+/// with `clone(CLONE_PARENT)`, whose parent is the command's — the broker — and which the
+/// init never sees (finding 06). So "alone" is: the init has no child, and the broker has no
+/// child of the sandbox but the init. The init's list is read first: a child of the broker's
+/// that forks and exits in between is then still listed by the broker (a zombie is a child
+/// until reaped, and only this thread reaps).
+///
+/// The wait for the init never blocks: a dying init waits in the kernel until every process
+/// of its namespace is reaped, and the broker's own children there can only be reaped by the
+/// broker, so the init is reaped with every other child that exits meanwhile
+/// ([`reap_until_init`]).
 pub fn end_if_alone() -> bool {
     use std::sync::atomic::Ordering;
     let Some(init) = INIT.get() else {
@@ -273,18 +284,58 @@ pub fn end_if_alone() -> bool {
         Ok(list) if list.iter().all(u8::is_ascii_whitespace) => {}
         _ => return false,
     }
-    // SAFETY: kill and waitpid on our own unreaped child, with a valid (null) status.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        while libc::waitpid(pid, std::ptr::null_mut(), 0) < 0
-            && *libc::__errno_location() == libc::EINTR
-        {}
+    match super::tree::sandbox_children() {
+        Some(children) if children.iter().all(|&c| c == pid) => {}
+        _ => return false,
     }
-    REAPED.store(true, Ordering::Release);
+    // SAFETY: kill with integer arguments on our own unreaped child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    reap_until_init(pid);
     true
 }
 
-/// Asks the init to look whether it is alone (the broker reaped the command).
+/// Reaps every child of the broker's that exits (`WNOHANG | __WALL`, each wait bounded by
+/// [`super::tree::pause`]) until the init `pid` is reaped (or the broker has no child left).
+fn reap_until_init(pid: libc::pid_t) {
+    loop {
+        let mut status = 0;
+        // SAFETY: status is a valid out-pointer.
+        let got = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+        if got > 0 {
+            reaped(got);
+            if got == pid {
+                return;
+            }
+            continue;
+        }
+        // SAFETY: reads this thread's errno.
+        if got < 0 && unsafe { *libc::__errno_location() } != libc::EINTR {
+            // ECHILD: no child left at all (the init cannot be among them).
+            REAPED.store(true, std::sync::atomic::Ordering::Release);
+            return;
+        }
+        super::tree::pause();
+    }
+}
+
+/// Tells the namespace that the broker reaped its child `pid`: the init itself is marked
+/// reaped (never signalled again: its pid may be reused); for any other child the init is
+/// poked ([`poke`]) — the command, or a `clone(CLONE_PARENT)` child of it, is the broker's
+/// child, and its exit wakes no one in the namespace, so without the poke an init left alone
+/// would never look (finding 07, `--wait-descendants` never ending). Call for every child
+/// the broker reaps; nothing without a namespace.
+pub fn reaped(pid: libc::pid_t) {
+    let Some(init) = INIT.get() else {
+        return;
+    };
+    if pid == init.pid {
+        REAPED.store(true, std::sync::atomic::Ordering::Release);
+    } else {
+        poke();
+    }
+}
+
+/// Asks the init to look whether it is alone (the broker reaped one of its children).
 pub fn poke() {
     if REAPED.load(std::sync::atomic::Ordering::Acquire) {
         return;

@@ -150,9 +150,11 @@ pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> En
                 } else {
                     Ended::Exited(libc::WEXITSTATUS(status))
                 });
-                // The pid namespace's init (if any) exits once it is alone: let it look.
-                super::pidns::poke();
             }
+            // The pid namespace's init (if any) exits once it is alone: let it look (the
+            // command, or a child it made with CLONE_PARENT, is this process's child, and
+            // its exit wakes no one in the namespace).
+            super::pidns::reaped(pid);
         }
         if let Some(e) = ended.filter(|_| leftovers == Leftovers::End || stop) {
             // In a pid namespace whose init is all that is left: it goes, and with it the
@@ -226,6 +228,7 @@ pub fn end_tree(sig: libc::c_int) {
             if pid == 0 {
                 break;
             }
+            super::pidns::reaped(pid);
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {

@@ -309,6 +309,7 @@ pub fn kill_all() {
             if pid == 0 {
                 break;
             }
+            super::pidns::reaped(pid);
         }
         release();
         // A failed walk is retried, never read as "nothing left"; what it did find is
@@ -329,7 +330,7 @@ pub fn kill_all() {
 }
 
 /// Waits up to [`PAUSE`] for a child to change state, without reaping it.
-fn pause() {
+pub(super) fn pause() {
     // SAFETY: siginfo_t is plain old data.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let mut set = nix::sys::signal::SigSet::empty();
