@@ -44,7 +44,10 @@ fn start(who: Who, argv: &[&str], work: &Path) -> Child {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert_eq!(line, "ok\n", "{argv:?} as {who:?}: the child never got ready");
+    assert_eq!(
+        line, "ok\n",
+        "{argv:?} as {who:?}: the child never got ready"
+    );
     child
 }
 

@@ -18,9 +18,13 @@
 //!   the command's `getppid()` is 0 (its parent is outside the namespace).
 //! * **The end.** The init exits by itself once it has been armed (after the command was
 //!   started, [`arm`]) and no other process is left in the namespace: it looks whenever it is
-//!   woken — an orphan's exit, or a poke from the broker when the command was reaped
-//!   ([`poke`]) — so `--wait-descendants` ends when the namespace is empty. The end-of-run
-//!   walk ([`super::tree`]) treats the init like any other process of the sandbox.
+//!   woken — one of its children's exit, or a poke from the broker whenever the broker
+//!   reaped a child ([`reaped`]) — so `--wait-descendants` ends when the namespace is empty.
+//!   The broker's children in the namespace are the command and any `clone(CLONE_PARENT)`
+//!   child of it (the command's parent is the broker): never the init's, and their exits
+//!   wake no one in the namespace. The end-of-run walk ([`super::tree`]) treats the init like
+//!   any other process of the sandbox, and the broker never blocks waiting for the init
+//!   ([`end_if_alone`]).
 //! * **`/proc`** stays the host's: `/proc/self` names the caller as ever; a caller's own
 //!   pid as it knows it (`getpid()`, ns-local), and any other pid of the sandbox, is
 //!   translated by the broker ([`crate::core::procself::translate_own`], exactly once per
