@@ -17,12 +17,26 @@ use crate::core::stat::{file_type, statx};
 use crate::core::waiting;
 use crate::core::{Done, Notes, OutPayload, RequestCore};
 
-/// Held for reading by every brokered call that can put a symlink or a directory where a
-/// path led before (`symlink`, `link`, `rename`), for writing by a unix `bind` by real
-/// path (`core::net`), which lets the kernel resolve that path by its string. One lock for
-/// every sandbox this process serves (`arbiter serve` included); the program cannot make
-/// a symlink or move a directory natively (the kernel floor grants neither).
+/// Orders every change of a name the broker makes. Held for writing by a `rename` from just
+/// before it looks at what it moves until it has confirmed (or undone) the move, and by a
+/// unix `bind` by real path (`core::net`), which lets the kernel resolve that path by its
+/// string; for reading around every other brokered action that makes or removes a name
+/// (`mkdir`, `mknod`, `symlink`, `link`, `unlink`, a creating `open`, and the undo of
+/// each). So while a rename runs, no brokered call of any sandbox this process serves
+/// (`arbiter serve` included) can move, make or remove a name, and the program cannot do
+/// either natively with the notify filter on (the kernel floor grants no rename and no
+/// creation; its only change of a name is a native removal, see "Native removals" in
+/// docs/security.md): the program cannot swap what a rename decided about, nor make its
+/// confirmation fail, with its own calls. Decisions (which may ask a decider) are made
+/// before the lock is taken, never while it is held, except a re-decision after a
+/// directory moved under a held lock (only a process outside the sandbox can do that).
+/// Not reentrant: a function called with it held never takes it again.
 pub(crate) static SWAPS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// [`SWAPS`] for reading: the caller makes or removes a name.
+fn no_moves() -> std::sync::RwLockReadGuard<'static, ()> {
+    SWAPS.read().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Performs one call (any family) for the request core.
 pub fn perform(
@@ -50,6 +64,7 @@ pub fn perform(
             } else {
                 setid::for_dir(mode & 0o7777 & !umask)
             };
+            let _no_moves = no_moves();
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::mkdirat(loc.parent.as_raw_fd(), loc.name_as_asked().as_ptr(), mode)
@@ -70,6 +85,7 @@ pub fn perform(
             let loc = resolve_checked(core, &path, fds, false, notes)?;
             check_create(core, &loc, notes)?;
             let perm = setid::strip(mode & 0o7777 & !umask, kind);
+            let _no_moves = no_moves();
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::mknodat(
@@ -93,6 +109,7 @@ pub fn perform(
                 (Last::DotDot, true) => return Err(Errno(libc::ENOTEMPTY)),
                 (Last::Root, true) => return Err(Errno(libc::EBUSY)),
             }
+            let _no_moves = no_moves();
             // SAFETY: name is NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::unlinkat(
@@ -103,19 +120,13 @@ pub fn perform(
             })?;
             Ok(Done::value(0))
         }
-        Call::Rename { from, to, flags } => {
-            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
-            rename(core, &from, &to, fds, flags, notes)
-        }
-        Call::Link { from, to, flags } => {
-            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
-            link(core, &from, &to, fds, flags, notes)
-        }
+        Call::Rename { from, to, flags } => rename(core, &from, &to, fds, flags, notes),
+        Call::Link { from, to, flags } => link(core, &from, &to, fds, flags, notes),
         Call::Symlink { target, path } => {
-            let _swap = SWAPS.read().unwrap_or_else(|e| e.into_inner());
             let loc = resolve_checked(core, &path, fds, false, notes)?;
             check_create(core, &loc, notes)?;
             let target = CString::new(target).map_err(|_| Errno(libc::EINVAL))?;
+            let _no_moves = no_moves();
             // SAFETY: both strings are NUL-terminated; the parent fd is open.
             check(unsafe {
                 libc::symlinkat(
@@ -476,16 +487,25 @@ fn open_final(
 /// openat(2) of `loc` with `flags` (which carry `O_NOFOLLOW`), and whether it created the
 /// file: an `O_CREAT` open without `O_EXCL` tries `O_EXCL` first and, when the file exists,
 /// opens it without `O_CREAT`, so the broker knows what to undo.
+/// A creating attempt (`O_CREAT | O_EXCL`, which never waits for a FIFO's peer) holds
+/// [`SWAPS`] for reading; an open of an existing file (which may wait) holds nothing.
 pub(crate) fn open_at(loc: &Location, flags: i32, mode: u32) -> Result<(OwnedFd, bool), Errno> {
     let name = loc.name_c();
     let dir = loc.parent.as_raw_fd();
-    if flags & libc::O_CREAT == 0 || flags & libc::O_EXCL != 0 {
+    if flags & libc::O_CREAT == 0 {
         // (An open that may wait for a FIFO's peer waits without pinning a pool thread.)
-        return waiting::open_at(dir, &name, flags, mode)
-            .map(|fd| (fd, flags & libc::O_CREAT != 0));
+        return waiting::open_at(dir, &name, flags, mode).map(|fd| (fd, false));
+    }
+    if flags & libc::O_EXCL != 0 {
+        let _no_moves = no_moves();
+        return openat_raw(dir, &name, flags, mode).map(|fd| (fd, true));
     }
     for _ in 0..resolve::MAX_SYMLINK_HOPS {
-        match openat_raw(dir, &name, flags | libc::O_EXCL, mode) {
+        let created = {
+            let _no_moves = no_moves();
+            openat_raw(dir, &name, flags | libc::O_EXCL, mode)
+        };
+        match created {
             Ok(fd) => return Ok((fd, true)),
             Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e),
@@ -541,6 +561,7 @@ pub(crate) fn confirm_parent(
 
 /// Removes the file the broker just created at `loc` (held as `fd`), if it is still there.
 pub(crate) fn undo_create(loc: &Location, fd: &OwnedFd) {
+    let _no_moves = no_moves();
     let same = match (
         statx(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH),
         statx(
@@ -883,6 +904,46 @@ const RENAME_EXCHANGE: u32 = 1 << 1;
 /// `RENAME_NOREPLACE` of renameat2(2).
 const RENAME_NOREPLACE: u32 = 1 << 0;
 
+/// What a rename does with its destination: the `renameat2` flags arbiter classifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RenameMode {
+    /// No flags: an existing destination is replaced (removed).
+    Replace,
+    /// `RENAME_NOREPLACE`: an existing destination is `EEXIST`.
+    NoReplace,
+    /// `RENAME_EXCHANGE`: the two objects swap names.
+    Exchange,
+}
+
+impl RenameMode {
+    /// Default deny: `0`, `RENAME_NOREPLACE` and `RENAME_EXCHANGE` are classified; their
+    /// combination and bits the kernel does not know are `EINVAL`, as the kernel answers
+    /// them, and so is `RENAME_WHITEOUT` (which leaves a 0:0 character device at the source
+    /// name, a creation nobody decided; `EINVAL` is what a filesystem without whiteouts
+    /// answers, so programs take it for "not supported").
+    fn of(flags: u32) -> Result<RenameMode, Errno> {
+        match flags {
+            0 => Ok(RenameMode::Replace),
+            RENAME_NOREPLACE => Ok(RenameMode::NoReplace),
+            RENAME_EXCHANGE => Ok(RenameMode::Exchange),
+            _ => Err(Errno(libc::EINVAL)),
+        }
+    }
+
+    /// The flags for `renameat2`.
+    fn flags(self) -> u32 {
+        match self {
+            RenameMode::Replace => 0,
+            RenameMode::NoReplace => RENAME_NOREPLACE,
+            RenameMode::Exchange => RENAME_EXCHANGE,
+        }
+    }
+}
+
+/// How often a rename is decided again when a directory it decided on moved before
+/// [`SWAPS`] was taken (the program's own rename in between), before it answers `EXDEV`.
+const RENAME_ATTEMPTS: usize = 8;
+
 /// The identity of an inode: device and inode number.
 type Identity = (u32, u32, u64);
 
@@ -925,11 +986,64 @@ fn moves_nothing_hidden(
     Ok(())
 }
 
-/// renameat2(2): decided on both real paths (`rename` on each), and on what moves
-/// ([`moves_nothing_hidden`], both ways for `RENAME_EXCHANGE`). The objects decided about
-/// are identified before the call and confirmed after it, and so are the directories
-/// ([`confirm_parent`]): if the program swapped another object in, or moved a directory
-/// where the policy refuses, meanwhile, the rename is undone and refused with `EXDEV`.
+/// Whether the directory the broker acts in (`loc.parent`) is still at the real path the
+/// decision was made on.
+fn in_place(loc: &Location) -> bool {
+    resolve::fd_path(loc.parent.as_fd()).is_ok_and(|now| now == loc.parent_path)
+}
+
+/// Whether something is at `loc` (not following a symlink).
+fn exists(loc: &Location) -> bool {
+    statx(
+        loc.parent.as_raw_fd(),
+        &loc.name_c(),
+        libc::AT_SYMLINK_NOFOLLOW,
+    )
+    .is_ok()
+}
+
+/// What a name holds after a rename, against the object decided about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// The object decided about.
+    Decided,
+    /// Nothing: removed since (by the program's native removal, or from outside).
+    Gone,
+    /// Another object: only a process outside the sandbox can have put it there.
+    Other,
+}
+
+fn held(loc: &Location, decided: Identity) -> Held {
+    match moved_object(loc) {
+        Ok((id, _)) if id == decided => Held::Decided,
+        Err(Errno(libc::ENOENT)) => Held::Gone,
+        _ => Held::Other,
+    }
+}
+
+/// `renameat2(a, b, flags)` on the held directories.
+fn renameat2(a: &Location, b: &Location, flags: u32) -> Result<(), Errno> {
+    // SAFETY: names are NUL-terminated; both parent fds are open.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            a.parent.as_raw_fd(),
+            a.name_as_asked().as_ptr(),
+            b.parent.as_raw_fd(),
+            b.name_as_asked().as_ptr(),
+            flags,
+        )
+    };
+    check(rc as i32).map(|_| ())
+}
+
+/// renameat2(2), with the flags [`RenameMode`] classifies: decided on both real paths
+/// (`rename` on each; `remove` on the destination when one is there and the call would
+/// replace it, as Landlock decides it), then, holding [`SWAPS`] for writing, performed on
+/// what was decided about: the directories must still be where the decision found them
+/// (else everything is decided again: the program moved one in between), the moved objects
+/// are identified and checked ([`moves_nothing_hidden`], both ways for an exchange; a
+/// pinned object is `EBUSY`), and after the call confirmed (see [`rename_locked`]).
 fn rename(
     core: &RequestCore,
     from: &PathArg<'_>,
@@ -938,33 +1052,76 @@ fn rename(
     flags: u32,
     notes: &mut Notes,
 ) -> Result<Done, Errno> {
-    let src = resolve_checked(core, from, fds, false, notes)?;
-    let dst = resolve_checked(core, to, fds, false, notes)?;
+    // The kernel checks the flags before it looks up either path.
+    let mode = RenameMode::of(flags)?;
+    for _ in 0..RENAME_ATTEMPTS {
+        let src = resolve_checked(core, from, fds, false, notes)?;
+        let dst = resolve_checked(core, to, fds, false, notes)?;
+        let (src_path, dst_path) = (src.path(), dst.path());
+        core.check_path(&src_path, Access::RENAME, notes)?;
+        core.check_path(&dst_path, Access::RENAME, notes)?;
+        // A final `.`, `..` or `/` on either side: the kernel's answers, in its order.
+        if src.last != Last::Name {
+            return Err(Errno(libc::EBUSY));
+        }
+        if dst.last != Last::Name {
+            return Err(Errno(if mode == RenameMode::NoReplace {
+                libc::EEXIST
+            } else {
+                libc::EBUSY
+            }));
+        }
+        // Replacing an existing destination removes it (Landlock adds `REMOVE_FILE` or
+        // `REMOVE_DIR` for a positive destination too).
+        let replaces = mode == RenameMode::Replace && exists(&dst);
+        if replaces {
+            core.check_path(&dst_path, Access::REMOVE, notes)?;
+        }
+        let _swaps = SWAPS.write().unwrap_or_else(|e| e.into_inner());
+        if !in_place(&src) || !in_place(&dst) {
+            continue; // a directory moved since the decision: decide where it is now
+        }
+        if mode == RenameMode::Replace && !replaces && exists(&dst) {
+            continue; // a destination appeared since: decide its removal
+        }
+        return rename_locked(core, &src, &dst, mode, notes);
+    }
+    Err(Errno(libc::EXDEV))
+}
+
+/// The part of [`rename`] done holding [`SWAPS`] for writing, with the decisions on both
+/// paths made and both directories still in place. What moves is identified (device,
+/// inode) and checked now; nothing in the sandbox can swap it before the `renameat2`
+/// (brokered calls wait for the lock; the program has no native rename or creation). After
+/// the call each name must hold the object decided about, and the directories must still
+/// be in place. Only a process outside the sandbox can change either in that window, and
+/// the broker then never moves an object it did not decide about:
+/// * a name holding another object: left as it is (the broker cannot know which object it
+///   moved), `EXDEV`;
+/// * a name holding nothing: the program removed what it moved (a native removal), the
+///   rename is done;
+/// * a directory moved: `rename` is decided again where it is now ([`confirm_parent`]); if
+///   refused, the rename is undone, moving back only names that hold the objects decided
+///   about, just looked at (an outsider can still swap one in between that look and the
+///   undo: the only window left), and answered `EXDEV`.
+fn rename_locked(
+    core: &RequestCore,
+    src: &Location,
+    dst: &Location,
+    mode: RenameMode,
+    notes: &mut Notes,
+) -> Result<Done, Errno> {
     let (src_path, dst_path) = (src.path(), dst.path());
-    core.check_path(&src_path, Access::RENAME, notes)?;
-    core.check_path(&dst_path, Access::RENAME, notes)?;
-    // A final `.`, `..` or `/` on either side: the kernel's answers, in its order.
-    if src.last != Last::Name {
-        return Err(Errno(libc::EBUSY));
-    }
-    if dst.last != Last::Name {
-        return Err(Errno(if flags & RENAME_NOREPLACE != 0 {
-            libc::EEXIST
-        } else {
-            libc::EBUSY
-        }));
-    }
-    let exchange = flags & RENAME_EXCHANGE != 0;
-    let (moved, moved_dir) = moved_object(&src)?;
+    let (moved, moved_dir) = moved_object(src)?;
     // A Landlock rule root, or a directory above one, is in use by the sandbox's kernel
     // confinement: moved, its inode would keep its rights at a path the policy may grant
-    // fewer (the kernel's `EBUSY`, as for a mount point). Confirmed after the call below.
+    // fewer (the kernel's `EBUSY`, as for a mount point).
     if core.is_pinned(moved) {
         return Err(Errno(libc::EBUSY));
     }
     moves_nothing_hidden(core, &src_path, &dst_path, moved_dir)?;
-    let swapped = if exchange {
-        let (other, other_dir) = moved_object(&dst)?;
+    let swapped = if mode == RenameMode::Exchange {
+        let (other, other_dir) = moved_object(dst)?;
         if core.is_pinned(other) {
             return Err(Errno(libc::EBUSY));
         }
@@ -973,40 +1130,31 @@ fn rename(
     } else {
         None
     };
-    let renameat2 = |a: &Location, b: &Location, flags: u32| {
-        // SAFETY: names are NUL-terminated; both parent fds are open.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_renameat2,
-                a.parent.as_raw_fd(),
-                a.name_as_asked().as_ptr(),
-                b.parent.as_raw_fd(),
-                b.name_as_asked().as_ptr(),
-                flags,
-            )
-        };
-        check(rc as i32)
-    };
-    renameat2(&src, &dst, flags)?;
-    // Confirm the objects that moved are the ones decided about.
-    let at = |loc: &Location| moved_object(loc).map(|(id, _)| id);
-    let confirmed = at(&dst) == Ok(moved)
-        && match swapped {
-            Some(other) => at(&src) == Ok(other),
-            None => true,
-        }
-        && confirm_parent(core, &dst, Access::RENAME, notes).is_ok()
-        && (!exchange || confirm_parent(core, &src, Access::RENAME, notes).is_ok());
-    if !confirmed {
-        let undo = if exchange {
-            RENAME_EXCHANGE
-        } else {
-            RENAME_NOREPLACE
-        };
-        let _ = renameat2(&dst, &src, undo);
+    renameat2(src, dst, mode.flags())?;
+    let at_dst = held(dst, moved);
+    let at_src = swapped.map_or(Held::Gone, |other| held(src, other));
+    if at_dst == Held::Other || at_src == Held::Other {
         return Err(Errno(libc::EXDEV));
     }
-    Ok(Done::value(0))
+    if in_place(dst) && in_place(src) {
+        return Ok(Done::value(0));
+    }
+    let refused = confirm_parent(core, dst, Access::RENAME, notes).is_err()
+        || (swapped.is_some() && confirm_parent(core, src, Access::RENAME, notes).is_err());
+    if !refused {
+        return Ok(Done::value(0));
+    }
+    // Undo, moving back only what was decided about and is still there (looked at again
+    // just now: the re-decision may have taken time).
+    let at_dst = held(dst, moved);
+    let at_src = swapped.map_or(Held::Gone, |other| held(src, other));
+    let _ = match (at_dst, at_src) {
+        (Held::Decided, Held::Decided) => renameat2(dst, src, RENAME_EXCHANGE),
+        (Held::Decided, Held::Gone) => renameat2(dst, src, RENAME_NOREPLACE),
+        (Held::Gone, Held::Decided) => renameat2(src, dst, RENAME_NOREPLACE),
+        _ => Ok(()),
+    };
+    Err(Errno(libc::EXDEV))
 }
 
 /// A hard link gives a file a second name, possibly under a more generous rule; so the
@@ -1047,6 +1195,7 @@ fn link(
     // A Landlock rule root (a file the floor names) keeps its rights under any name: it
     // gets no second one (`EPERM`, as for a link the kernel's protected_hardlinks refuses).
     // Looked at before, and confirmed on the new name after.
+    let _no_moves = no_moves();
     if core.is_pinned(moved_object(&src)?.0) {
         return Err(Errno(libc::EPERM));
     }

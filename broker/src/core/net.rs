@@ -666,6 +666,10 @@ fn bind_at(
 ) -> Result<(), Errno> {
     if let Some(given) = given {
         let raw = RawAddr::unix(given, false)?;
+        // A creation by name: no rename runs meanwhile (see `SWAPS`).
+        let _no_moves = crate::core::fs::SWAPS
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         return crate::core::sockname::bind_in(&loc.parent, sock, &raw);
     }
     // No symlink can be swapped into the real path while this bind runs (see `SWAPS`);
