@@ -604,8 +604,14 @@ fn fstatat_nofollow(dir: &OwnedFd, name: &std::ffi::OsStr) -> Option<libc::stat>
     // SAFETY: stat is plain old data, filled by fstatat.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: dir is open; c is NUL-terminated; st is a valid out-pointer.
-    if unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) }
-        < 0
+    if unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } < 0
     {
         return None;
     }
@@ -851,7 +857,10 @@ mod tests {
             let md = std::fs::symlink_metadata(p).unwrap();
             (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
         };
-        assert!(set.contains(&id(&root.join("q"))), "the real directory above");
+        assert!(
+            set.contains(&id(&root.join("q"))),
+            "the real directory above"
+        );
         assert!(!set.contains(&id(&root.join("p"))), "the symlink");
         assert!(set.contains(&id(&root)) && set.contains(&id(Path::new("/"))));
         // A file entry no longer at its real path: refused, naming it.
