@@ -388,12 +388,15 @@ pub fn native_removes(
 }
 
 /// A floor entry with what is there: `None` when the path does not exist (or cannot be
-/// reached); else whether it is a directory, and whether it is a regular file (symlinks
-/// followed).
+/// reached); else whether it is a directory, and whether it is a regular file.
 #[derive(Debug, Clone)]
 pub struct Surveyed {
     /// The path.
     pub path: PathBuf,
+    /// The real path the survey opened it at, without following any symlink: `path` itself,
+    /// or for one of the floor's system paths (which may be symlinks: [`follows_symlinks`])
+    /// its real path.
+    pub real: PathBuf,
     /// How it may be used.
     pub access: FloorAccess,
     /// `(is a directory, is a regular file)`, or `None` when it does not exist.
@@ -403,43 +406,107 @@ pub struct Surveyed {
     pub id: Option<(u64, u64)>,
 }
 
+/// Why the survey refused a floor: an entry changed between the decision about it and its
+/// opening, which only a process racing the start-up does.
+#[derive(Debug, thiserror::Error)]
+pub enum SurveyError {
+    /// A component of an entry's real path is a symlink now.
+    #[error(
+        "{}: a symlink was found on this real path of a floor entry while the sandbox \
+         started (it was resolved without one); refusing to grant it",
+        .0.display()
+    )]
+    Symlink(PathBuf),
+    /// The object at an entry's real path is not the one the floor was decided on.
+    #[error(
+        "{}: the object at this real path of a floor entry changed while the sandbox \
+         started (device/inode {:?} when decided, {:?} when opened); refusing to grant it",
+        .path.display(), .decided, .opened
+    )]
+    Replaced {
+        /// The real path.
+        path: PathBuf,
+        /// `(device, inode)` when the floor was decided.
+        decided: (u64, u64),
+        /// `(device, inode)` of what the survey opened.
+        opened: (u64, u64),
+    },
+    /// A file entry is no longer at the real path it was opened at.
+    #[error(
+        "{}: this floor entry was moved away while the sandbox started; refusing to start",
+        .0.display()
+    )]
+    Moved(PathBuf),
+}
+
+/// Whether the floor entry `path` may be reached through symlinks: only the fixed system
+/// paths of the floor (`/lib` is a symlink on merged-/usr systems, `/etc/resolv.conf`
+/// often is), whose symlinks only root can change. The survey opens them at their real
+/// paths; every other entry is a real path by construction and is opened as it is.
+pub fn follows_symlinks(path: &Path) -> bool {
+    READ_EXEC
+        .iter()
+        .chain(DEVICES)
+        .chain(&["/dev/shm"])
+        .any(|p| Path::new(p) == path)
+}
+
 /// Opens each entry of `floor` once (`O_PATH`) and looks at what it is, for the Landlock
 /// ruleset and the seccomp transport's exact-file table alike. Returns the entries and, in
-/// the same order, the open fds (`None` where the path does not exist). Entries for which
-/// `real` holds are real paths (the program's installation prefixes) and are opened
-/// without following any symlink (`openat2` `RESOLVE_NO_SYMLINKS`): one swapped in since
-/// they were resolved leaves the entry out (no grant) instead of being followed. The
-/// others (system paths, some of them symlinks on merged-/usr systems) follow symlinks.
+/// the same order, the open fds (`None` where the path does not exist).
+///
+/// Every entry is opened at its real path without following any symlink (`openat2`
+/// `RESOLVE_NO_SYMLINKS`): the entry's own path (the policy's roots, the installation
+/// prefixes, executables, the shim: real paths the floor was decided on), or, for the
+/// floor's system paths ([`follows_symlinks`]), the real path `reals` resolved for them.
+/// Where `reals` remembers what was at that real path when it was resolved, the opened
+/// object must be that one. A symlink found on the way, or another object, means a process
+/// raced the start-up: an error naming the path ([`SurveyError`]), so nothing is granted
+/// on an object the policy was not asked about. A path that is missing now is left out.
 pub fn survey(
     floor: Vec<(PathBuf, FloorAccess)>,
-    real: &dyn Fn(&Path) -> bool,
-) -> (Vec<Surveyed>, Vec<Option<OwnedFd>>) {
-    floor
-        .into_iter()
-        .map(|(path, access)| {
-            let fd = if real(&path) {
-                open_real(&path)
-            } else {
-                open_path(&path)
-            };
-            let stat = fd.as_ref().and_then(fstat);
-            let kind = stat.map(|st| {
-                let format = st.st_mode & libc::S_IFMT;
-                (format == libc::S_IFDIR, format == libc::S_IFREG)
-            });
-            let id = stat.map(|st| (st.st_dev, st.st_ino));
-            let fd = if kind.is_some() { fd } else { None };
-            (
-                Surveyed {
-                    path,
-                    access,
-                    kind,
-                    id,
-                },
-                fd,
-            )
-        })
-        .unzip()
+    reals: &RealPaths,
+) -> Result<(Vec<Surveyed>, Vec<Option<OwnedFd>>), SurveyError> {
+    let mut entries = Vec::with_capacity(floor.len());
+    let mut fds = Vec::with_capacity(floor.len());
+    for (path, access) in floor {
+        let real = if follows_symlinks(&path) {
+            reals.of(&path)
+        } else {
+            Some(path.clone())
+        };
+        let fd = match real.as_deref().map(open_real) {
+            Some(Ok(fd)) => Some(fd),
+            Some(Err(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(SurveyError::Symlink(real.unwrap_or(path)));
+            }
+            _ => None,
+        };
+        let stat = fd.as_ref().and_then(fstat);
+        let id = stat.map(|st| (st.st_dev, st.st_ino));
+        if let (Some(real), Some(opened)) = (&real, id) {
+            if let Some(decided) = reals.identity(real).filter(|d| *d != opened) {
+                return Err(SurveyError::Replaced {
+                    path: real.clone(),
+                    decided,
+                    opened,
+                });
+            }
+        }
+        let kind = stat.map(|st| {
+            let format = st.st_mode & libc::S_IFMT;
+            (format == libc::S_IFDIR, format == libc::S_IFREG)
+        });
+        entries.push(Surveyed {
+            real: real.unwrap_or_else(|| path.clone()),
+            path,
+            access,
+            kind,
+            id,
+        });
+        fds.push(if kind.is_some() { fd } else { None });
+    }
+    Ok((entries, fds))
 }
 
 /// The identity of an inode as the broker's `statx` reports it: device major, minor and
@@ -447,65 +514,108 @@ pub fn survey(
 pub type Identity = (u32, u32, u64);
 
 /// The objects the Landlock ruleset names (each surveyed entry that exists) and every
-/// directory above each of them, by identity, taken from the fds the survey opened. Landlock
-/// attaches a rule's rights to the inode, not to its path: moving one of these (a rule root,
-/// or a directory holding one) would carry the rights to a path where the policy may grant
-/// fewer, so the broker refuses to (`RequestCore::with_pinned`). The directories above are
-/// found from the opened object's real path (`/proc/self/fd`), looked at without following
-/// symlinks; an entry whose real path cannot be read is pinned by its surveyed path. The
-/// real path resolved earlier in this start (`reals`) stands for the fd's where it names
-/// the very object opened and that object has no other name ([`confirmed_real`]).
+/// directory above each of them, by identity. Landlock attaches a rule's rights to the
+/// inode, not to its path: moving one of these (a rule root, or a directory holding one)
+/// would carry the rights to a path where the policy may grant fewer, so the broker refuses
+/// to (`RequestCore::with_pinned`).
+///
+/// The directories above are found from the objects themselves, never by path: from a
+/// directory's fd the kernel's `..` chain up to `/`; a file's directory is the one at its
+/// surveyed real path (opened without symlinks) that holds that very file under its name,
+/// and the chain above it. A file no longer there (moved since the survey) is an error
+/// naming it.
 pub fn pinned(
     floor: &[Surveyed],
     fds: &[Option<OwnedFd>],
-    reals: &RealPaths,
-) -> std::collections::HashSet<Identity> {
+) -> Result<std::collections::HashSet<Identity>, SurveyError> {
     let mut set = std::collections::HashSet::new();
-    let mut seen = std::collections::HashSet::new();
-    let id = |dev: u64, ino: u64| -> Identity {
-        (
-            libc::major(dev as libc::dev_t),
-            libc::minor(dev as libc::dev_t),
-            ino,
-        )
+    // Directories whose chain has been walked: the chain above one is in `set` already.
+    let mut walked = std::collections::HashSet::new();
+    // Directories of file entries, opened once each.
+    let mut parents: std::collections::HashMap<PathBuf, Option<OwnedFd>> =
+        std::collections::HashMap::new();
+    let id = |st: &libc::stat| -> Identity {
+        (libc::major(st.st_dev), libc::minor(st.st_dev), st.st_ino)
     };
     for (entry, fd) in floor.iter().zip(fds) {
-        let (Some((dev, ino)), Some(fd)) = (entry.id, fd) else {
+        let (Some(kind), Some(fd)) = (entry.kind, fd) else {
             continue;
         };
-        set.insert(id(dev, ino));
-        let real = confirmed_real(reals, &entry.path, (dev, ino))
-            .or_else(|| {
-                std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-                    .ok()
-                    .filter(|p| p.is_absolute())
-            })
-            .unwrap_or_else(|| entry.path.clone());
-        for above in real.ancestors().skip(1) {
-            // Looked at once per call: the directories above one already seen were too.
-            if !seen.insert(above.to_path_buf()) {
+        let Some(st) = fstat(fd) else { continue };
+        set.insert(id(&st));
+        let first = if kind.0 {
+            open_dotdot(fd)
+        } else {
+            let (Some(dir), Some(name)) = (entry.real.parent(), entry.real.file_name()) else {
+                continue;
+            };
+            let parent = parents
+                .entry(dir.to_path_buf())
+                .or_insert_with(|| open_real(dir).ok());
+            let Some(parent) = parent.as_ref() else {
+                return Err(SurveyError::Moved(entry.real.clone()));
+            };
+            match fstatat_nofollow(parent, name) {
+                Some(there) if (there.st_dev, there.st_ino) == (st.st_dev, st.st_ino) => {}
+                _ => return Err(SurveyError::Moved(entry.real.clone())),
+            }
+            dup(parent)
+        };
+        let mut cur = first;
+        while let Some(dir) = cur {
+            let Some(st) = fstat(&dir) else { break };
+            if !walked.insert(id(&st)) {
                 break;
             }
-            if let Ok(md) = std::fs::symlink_metadata(above) {
-                use std::os::unix::fs::MetadataExt;
-                set.insert(id(md.dev(), md.ino()));
+            set.insert(id(&st));
+            let up = open_dotdot(&dir);
+            // `/`'s `..` is itself.
+            if up.as_ref().and_then(fstat).map(|p| id(&p)) == Some(id(&st)) {
+                break;
             }
+            cur = up;
         }
     }
-    set
+    Ok(set)
 }
 
-/// The real path of the object with identity `id` that was opened at `path`, from
-/// `reals`, when that is certain without asking the kernel for the fd's path (a `readlink`
-/// in `/proc/self/fd`, which costs a fresh procfs inode each time): the real path names an
-/// object with the same identity now, and that object has one name only — a directory,
-/// or anything else with a single link (a file with more links may have been reached
-/// through another of them). `None` otherwise.
-fn confirmed_real(reals: &RealPaths, path: &Path, id: (u64, u64)) -> Option<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let real = reals.of(path)?;
-    let md = std::fs::symlink_metadata(&real).ok()?;
-    ((md.dev(), md.ino()) == id && (md.is_dir() || md.nlink() == 1)).then_some(real)
+/// `openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)`: the directory above `dir`.
+fn open_dotdot(dir: &OwnedFd) -> Option<OwnedFd> {
+    // SAFETY: dir is open; the path is NUL-terminated; the fd returned is owned by no one
+    // else.
+    unsafe {
+        let fd = libc::openat(
+            dir.as_raw_fd(),
+            c"..".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// A duplicate of `fd` (`F_DUPFD_CLOEXEC`).
+fn dup(fd: &OwnedFd) -> Option<OwnedFd> {
+    fd.try_clone().ok()
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+fn fstatat_nofollow(dir: &OwnedFd, name: &std::ffi::OsStr) -> Option<libc::stat> {
+    let c = std::ffi::CString::new(name.as_bytes()).ok()?;
+    // SAFETY: stat is plain old data, filled by fstatat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: dir is open; c is NUL-terminated; st is a valid out-pointer.
+    if unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } < 0
+    {
+        return None;
+    }
+    Some(st)
 }
 
 /// `fstat` of an open fd.
@@ -519,9 +629,10 @@ fn fstat(fd: &OwnedFd) -> Option<libc::stat> {
     Some(st)
 }
 
-/// `openat2(path, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS)`: `None` if any component is a
-/// symlink (or the kernel lacks openat2: then nothing is granted by this entry).
-fn open_real(path: &Path) -> Option<OwnedFd> {
+/// `openat2(path, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS)`: `ELOOP` if any component is
+/// a symlink. Where the kernel lacks `openat2`, the same by a walk of `path`'s components,
+/// each opened `O_NOFOLLOW` beneath the one before.
+fn open_real(path: &Path) -> std::io::Result<OwnedFd> {
     /// `struct open_how` of openat2(2).
     #[repr(C)]
     struct OpenHow {
@@ -530,34 +641,69 @@ fn open_real(path: &Path) -> Option<OwnedFd> {
         resolve: u64,
     }
     const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
     let how = OpenHow {
         flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
         mode: 0,
         resolve: RESOLVE_NO_SYMLINKS,
     };
-    // SAFETY: c is NUL-terminated; how is a valid open_how of the size passed; the fd
-    // returned is owned by no one else.
-    unsafe {
-        let fd = libc::syscall(
+    // SAFETY: c is NUL-terminated; how is a valid open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
             libc::SYS_openat2,
             libc::AT_FDCWD,
             c.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
-        );
-        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as i32))
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: the fd was just returned by the kernel and is owned by no one else.
+        return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
     }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(e);
+    }
+    open_walk(path)
 }
 
-/// `open(path, O_PATH | O_CLOEXEC)`.
-fn open_path(path: &Path) -> Option<OwnedFd> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: c is NUL-terminated; the fd returned is owned by no one else.
-    unsafe {
-        let fd = libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
-        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+/// [`open_real`] without `openat2`: `path` (absolute, without `.` or `..`) one component at
+/// a time, `O_PATH | O_NOFOLLOW`; a symlink anywhere is `ELOOP`.
+fn open_walk(path: &Path) -> std::io::Result<OwnedFd> {
+    use std::path::Component;
+    let open = |dir: libc::c_int, name: &std::ffi::CStr| -> std::io::Result<OwnedFd> {
+        // SAFETY: name is NUL-terminated; dir is AT_FDCWD or an open fd.
+        let fd = unsafe {
+            libc::openat(
+                dir,
+                name.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the fd was just returned by the kernel and is owned by no one else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let mut cur = open(libc::AT_FDCWD, c"/")?;
+    for part in path.components() {
+        match part {
+            Component::RootDir => {}
+            Component::Normal(name) => {
+                let c = std::ffi::CString::new(name.as_bytes())?;
+                let next = open(cur.as_raw_fd(), &c)?;
+                let st = fstat(&next).ok_or_else(std::io::Error::last_os_error)?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                cur = next;
+            }
+            _ => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+        }
     }
+    Ok(cur)
 }
 
 #[cfg(test)]
@@ -578,9 +724,10 @@ mod tests {
                 (root.join("a/f"), FloorAccess::ReadExec),
                 (root.join("missing"), FloorAccess::ReadExec),
             ],
-            &|_| true,
-        );
-        let set = pinned(&surveyed, &fds, &RealPaths::new());
+            &RealPaths::new(),
+        )
+        .unwrap();
+        let set = pinned(&surveyed, &fds).unwrap();
         let id = |p: &Path| {
             let md = std::fs::symlink_metadata(p).unwrap();
             (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
@@ -615,12 +762,12 @@ mod tests {
         for (p, _) in &floor {
             assert_eq!(reals.of(p).as_ref(), Some(p));
         }
-        let (surveyed, fds) = survey(floor, &|_| true);
+        let (surveyed, fds) = survey(floor, &reals).unwrap();
         // Since it was resolved and opened, `a` moved to `c` and a new `a/b` took its place:
         // the remembered path names another object now.
         std::fs::rename(root.join("a"), root.join("c")).unwrap();
         std::fs::create_dir_all(root.join("a/b")).unwrap();
-        let set = pinned(&surveyed, &fds, &reals);
+        let set = pinned(&surveyed, &fds).unwrap();
         let id = |p: &Path| {
             let md = std::fs::symlink_metadata(p).unwrap();
             (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
@@ -657,23 +804,68 @@ mod tests {
     }
 
     #[test]
-    fn a_real_entry_with_a_symlink_swapped_in_is_left_out() {
+    fn a_symlink_swapped_in_on_a_real_path_refuses_the_floor() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         std::fs::create_dir_all(root.join("prefix/bin")).unwrap();
         std::fs::create_dir_all(root.join("private")).unwrap();
-        let entry = |p: &str| (root.join(p), FloorAccess::ReadExec);
-        let real = |p: &Path| p.starts_with(&root);
-        let (_, fds) = survey(vec![entry("prefix")], &real);
+        let entry = |p: &str| (root.join(p), FloorAccess::Read);
+        let (_, fds) = survey(vec![entry("prefix")], &RealPaths::new()).unwrap();
         assert!(fds[0].is_some());
-        // The prefix's directory is swapped for a symlink to somewhere else.
+        // The root's directory is swapped for a symlink to somewhere else: refused, whether
+        // the symlink is the entry itself or a directory above it.
+        let reals = RealPaths::new();
+        assert!(reals.is_real(&root.join("prefix/bin")));
         std::fs::rename(root.join("prefix"), root.join("moved")).unwrap();
         std::os::unix::fs::symlink(root.join("private"), root.join("prefix")).unwrap();
-        let (surveyed, fds) = survey(vec![entry("prefix")], &real);
-        assert!(fds[0].is_none() && surveyed[0].kind.is_none());
-        // A system entry still follows its symlink.
-        let (_, fds) = survey(vec![entry("prefix")], &|_| false);
-        assert!(fds[0].is_some());
+        for p in ["prefix", "prefix/bin"] {
+            let err = survey(vec![entry(p)], &reals).unwrap_err();
+            assert!(matches!(err, SurveyError::Symlink(_)), "{err}");
+            assert!(err.to_string().contains(&*root.join(p).to_string_lossy()));
+        }
+        // Another directory at the real path than the one decided on: refused too.
+        std::fs::remove_file(root.join("prefix")).unwrap();
+        std::fs::create_dir_all(root.join("prefix/bin")).unwrap();
+        let err = survey(vec![entry("prefix/bin")], &reals).unwrap_err();
+        assert!(matches!(err, SurveyError::Replaced { .. }), "{err}");
+        // Missing: left out.
+        let (s, fds) = survey(vec![entry("gone")], &reals).unwrap();
+        assert!(fds[0].is_none() && s[0].kind.is_none());
+    }
+
+    #[test]
+    fn pinned_walks_up_from_the_object_not_through_a_symlink_swapped_in_above_it() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("p/data")).unwrap();
+        std::fs::write(root.join("p/file"), b"f").unwrap();
+        let (surveyed, fds) = survey(
+            vec![
+                (root.join("p/data"), FloorAccess::Read),
+                (root.join("p/file"), FloorAccess::Read),
+            ],
+            &RealPaths::new(),
+        )
+        .unwrap();
+        // `p` moves to `q` and a symlink `p` -> `q` takes its place (finding 14): the
+        // directory above the rule root is `q`, not the symlink.
+        std::fs::rename(root.join("p"), root.join("q")).unwrap();
+        std::os::unix::fs::symlink(root.join("q"), root.join("p")).unwrap();
+        let set = pinned(&surveyed[..1], &fds[..1]).unwrap();
+        let id = |p: &Path| {
+            let md = std::fs::symlink_metadata(p).unwrap();
+            (libc::major(md.dev()), libc::minor(md.dev()), md.ino())
+        };
+        assert!(
+            set.contains(&id(&root.join("q"))),
+            "the real directory above"
+        );
+        assert!(!set.contains(&id(&root.join("p"))), "the symlink");
+        assert!(set.contains(&id(&root)) && set.contains(&id(Path::new("/"))));
+        // A file entry no longer at its real path: refused, naming it.
+        let err = pinned(&surveyed[1..], &fds[1..]).unwrap_err();
+        assert!(err.to_string().contains("p/file"), "{err}");
     }
 
     fn policy(text: &str) -> arbiter_policies::Policy {

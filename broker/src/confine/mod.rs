@@ -84,7 +84,6 @@ pub fn prepare(
     let mut paths = floor::paths(prefixes, shim);
     // Real paths, resolved once for this start (never a missing one: see the module).
     let reals = real_paths::RealPaths::new();
-    let mut exec_trees = Vec::new();
     // Landlock's execute right only where the policy grants `exec` (when arbiter knows the
     // policy: `arbiter serve`'s launcher does not).
     if let Some(policy) = exec_policy {
@@ -105,8 +104,8 @@ pub fn prepare(
             .collect();
         paths.extend(floor::command_files(&paths, executables, &outside, policy));
         // And where the policy grants `exec` beyond the system floor ($PWD, $TMPDIR).
-        exec_trees = floor::policy_exec(&paths, policy, &reals);
-        paths.extend(exec_trees.iter().cloned());
+        let exec_trees = floor::policy_exec(&paths, policy, &reals);
+        paths.extend(exec_trees);
     }
     let notify = seccomp_transport && seccomp::notify_available();
     let native = match native_reads {
@@ -121,16 +120,21 @@ pub fn prepare(
         }
         _ => Vec::new(),
     };
-    // The prefixes are real paths (`sandbox::program::prefixes`): opened without symlinks.
-    // So are the policy's exec trees (`floor::policy_exec`).
-    let real = |p: &std::path::Path| {
-        prefixes.iter().any(|x| x == p)
-            || executables.iter().any(|x| x == p)
-            || exec_trees.iter().any(|(x, _)| x == p)
-            || removes.iter().any(|x| x == p)
-    };
-    let (floor, fds) = floor::survey(paths, &real);
-    let pinned = floor::pinned(&floor, &fds, &reals);
+    // Every entry is opened at its real path without following symlinks, and must be what
+    // the floor was decided on: a process racing the start-up makes it refuse, naming the
+    // path, rather than grant whatever a swapped-in symlink leads to.
+    let (floor, fds) = floor::survey(paths, &reals)?;
+    // The shim: arbiter's own library, read+exec for ld.so; never a directory.
+    if let Some(e) = floor.iter().find(|e| e.path == shim) {
+        if e.kind.is_some_and(|(_, file)| !file) {
+            anyhow::bail!(
+                "the shim {} is not a regular file now (it was while the sandbox started); \
+                 refusing to grant it",
+                shim.display()
+            );
+        }
+    }
+    let pinned = floor::pinned(&floor, &fds)?;
     let ll = landlock::prepare(&floor, fds).context("cannot build the Landlock ruleset")?;
     let landlock_on = ll.domain.is_some();
     missing.extend(ll.missing.iter().cloned());

@@ -10,8 +10,11 @@
 //! Only paths that resolved are remembered, never a failure: a path that is missing now
 //! may be created while the start runs (the private `$TMPDIR` is created by a thread
 //! while the policy compiles), and is looked at again the next time it is asked about.
-//! What the memo answers is what the kernel answered earlier in the same start; the
-//! survey (`floor::survey`) opens every entry afterwards and takes what it finds there.
+//! What the memo answers is what the kernel answered earlier in the same start. With each
+//! real path it remembers the identity (device, inode) of the object found there, looked at
+//! without following symlinks: the survey (`floor::survey`) opens every entry afterwards at
+//! its real path without following any symlink and refuses to start when the object there
+//! is no longer the one the floor was decided on ([`RealPaths::identity`]).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -24,6 +27,8 @@ pub struct RealPaths {
     known: RefCell<HashMap<PathBuf, PathBuf>>,
     /// Paths found to be directories (symlinks followed); never a path that was not one.
     dirs: RefCell<HashSet<PathBuf>>,
+    /// Real path → `(device, inode)` of what was there when it was resolved (`lstat`).
+    ids: RefCell<HashMap<PathBuf, (u64, u64)>>,
 }
 
 impl RealPaths {
@@ -39,10 +44,24 @@ impl RealPaths {
             return Some(real.clone());
         }
         let real = path.canonicalize().ok()?;
+        if let Ok(md) = std::fs::symlink_metadata(&real) {
+            use std::os::unix::fs::MetadataExt;
+            self.ids
+                .borrow_mut()
+                .entry(real.clone())
+                .or_insert((md.dev(), md.ino()));
+        }
         self.known
             .borrow_mut()
             .insert(path.to_path_buf(), real.clone());
         Some(real)
+    }
+
+    /// The `(device, inode)` of the object found at the real path `real` when this memo
+    /// first resolved a path to it (looked at without following symlinks), or `None` when it
+    /// has not resolved one yet.
+    pub fn identity(&self, real: &Path) -> Option<(u64, u64)> {
+        self.ids.borrow().get(real).copied()
     }
 
     /// Whether `path` is a directory (`Path::is_dir`, symlinks followed). Only a `true` is

@@ -86,8 +86,14 @@ impl Shared {
         // The same exact-file floor `arbiter run` gives its seccomp transport; no program
         // prefixes (the daemon does not widen a profile for the client's program).
         // No program prefixes here: every entry is a system path.
-        let (surveyed, _) =
-            crate::confine::floor::survey(crate::confine::floor::paths(&[], &shim), &|_| false);
+        // A floor that changed while it was looked at (a racer) leaves the table empty: the
+        // core decides every open.
+        let surveyed = crate::confine::floor::survey(
+            crate::confine::floor::paths(&[], &shim),
+            &crate::confine::real_paths::RealPaths::new(),
+        )
+        .map(|(s, _)| s)
+        .unwrap_or_default();
         Shared {
             config: RwLock::new(Arc::new(config)),
             audit,
