@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users, Scratch, Who};
+use floor_common::{arbiter, command, host_pid_of, users, Scratch, Who};
 
 /// How long a test waits for something that must happen before it calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -87,41 +87,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < PATIENCE, "{what}");
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// The host pid of the descendant of `broker` whose pid in its innermost pid namespace is
-/// `inner` (the last field of its `NSpid:` line; `inner` itself without a namespace).
-fn host_pid_of(broker: u32, inner: i32) -> i32 {
-    let mut todo = vec![broker];
-    while let Some(p) = todo.pop() {
-        if p != broker {
-            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-            let nspid: Vec<&str> = status
-                .lines()
-                .find_map(|l| l.strip_prefix("NSpid:"))
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            if nspid.last() == Some(&inner.to_string().as_str()) {
-                return p as i32;
-            }
-        }
-        for task in std::fs::read_dir(format!("/proc/{p}/task"))
-            .into_iter()
-            .flatten()
-        {
-            let children = task
-                .ok()
-                .and_then(|t| std::fs::read_to_string(t.path().join("children")).ok())
-                .unwrap_or_default();
-            todo.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-    }
-    panic!("no descendant of the broker {broker} is pid {inner} of its namespace")
 }
 
 fn kill(pid: i32) {

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users, Scratch};
+use floor_common::{arbiter, command, host_pid_of, users, Scratch};
 
 /// How long a test waits for something that must happen before it calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -399,8 +399,9 @@ fn killed_fifo_openers_leave_no_broker_thread_waiting() {
             wait_for("the broker never waited for the FIFO opens", || {
                 in_fifo_open(broker) >= OPENERS
             });
+            // As root the helper printed namespace pids (the sandbox's pid namespace).
             for &p in &pids {
-                kill(p);
+                kill(host_pid_of(broker, p));
             }
             let start = Instant::now();
             while in_fifo_open(broker) > 0 {
@@ -502,6 +503,7 @@ fn blocked_big_sends_keep_a_bounded_payload_in_the_broker() {
             c.current_dir(&work);
             let (run, pid) = start_bigsends(&mut c, h);
             let broker = broker_of(run.child.id());
+            let pid = host_pid_of(broker, pid as i32) as u32;
             wait_for("the big senders never all blocked", || {
                 in_sendmsg(pid) == BIG_SENDERS
             });
@@ -580,7 +582,7 @@ fn killed_connecters_leave_no_broker_thread_waiting() {
                 in_unix_connect(broker) >= CONNECTERS
             });
             for p in line[5..].split_whitespace() {
-                kill(p.parse().unwrap());
+                kill(host_pid_of(broker, p.parse().unwrap()));
             }
             let start = Instant::now();
             while in_unix_connect(broker) > 0 {
@@ -663,6 +665,7 @@ fn waiting_fifo_opens_hold_no_more_descriptors_than_counted() {
             }
             let (run, pids) = start_fifo(&mut c, h, OPENERS);
             let broker = broker_of(run.child.id());
+            let pids: Vec<i32> = pids.iter().map(|&p| host_pid_of(broker, p)).collect();
             wait_for("the openers never all waited or gave up", || {
                 in_fifo_open(broker) + pids.iter().filter(|&&p| ended(p)).count() == OPENERS
             });

@@ -232,3 +232,40 @@ impl Scratch {
         w
     }
 }
+
+/// The host pid of the descendant of `broker` whose pid in its innermost pid namespace is
+/// `inner` (the last field of its `NSpid:` line; `inner` itself without a namespace).
+/// As root the sandbox is a pid namespace, so the pids a sandboxed helper prints are
+/// namespace pids; tests that kill or inspect them need the host pids.
+pub fn host_pid_of(broker: u32, inner: i32) -> i32 {
+    let mut todo = vec![broker];
+    while let Some(p) = todo.pop() {
+        if p != broker {
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let nspid: Vec<&str> = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            if nspid.last() == Some(&inner.to_string().as_str()) {
+                return p as i32;
+            }
+        }
+        for task in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+        {
+            let children = task
+                .ok()
+                .and_then(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                .unwrap_or_default();
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    panic!("no descendant of the broker {broker} is pid {inner} of its namespace")
+}
