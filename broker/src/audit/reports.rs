@@ -423,6 +423,7 @@ impl Inner {
                 taken += 1;
                 self.accept(&mut c, tail, &slot, now);
                 if c.full() {
+                    self.ring.set_tail(c.tail);
                     c.hand_over(&self.audit);
                     now = SystemTime::now();
                 }
@@ -448,6 +449,7 @@ impl Inner {
             }
             break;
         }
+        self.ring.set_tail(c.tail);
         c.hand_over(&self.audit);
         if last {
             c.finished = true;
