@@ -437,3 +437,46 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
     }
     out.flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A stream whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const TWO_LINES: &[u8] = b"{\"v\":1,\"time\":\"2026-11-30T16:00:00.000001Z\",\"sandbox\":\"00000000000000ab\",\"type\":\"call\",\"reported\":true,\"pid\":7,\"transport\":\"shim\",\"call\":\"stat\",\"args\":{\"path\":\"a\",\"flags\":[]},\"decision\":\"allow\",\"result\":{\"value\":0}}\n\
+{\"v\":1,\"time\":\"2026-11-30T16:00:00.000002Z\",\"sandbox\":\"00000000000000ab\",\"type\":\"call\",\"reported\":true,\"pid\":7,\"transport\":\"shim\",\"call\":\"stat\",\"args\":{\"path\":\"b\",\"flags\":[]},\"decision\":\"allow\",\"result\":{\"value\":0}}\n";
+
+    #[test]
+    fn finished_lines_go_out_as_they_are_to_a_json_stream() {
+        let buf = Shared::default();
+        let mut open = Open::Stream(Box::new(buf.clone()));
+        open.write_lines(Format::Json, TWO_LINES);
+        assert_eq!(&*buf.0.lock().unwrap(), TWO_LINES);
+    }
+
+    #[test]
+    fn finished_lines_are_written_record_by_record_where_the_format_differs() {
+        let buf = Shared::default();
+        let mut open = Open::Stream(Box::new(buf.clone()));
+        open.write_lines(Format::Text, TWO_LINES);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].contains("stat a"), "{out}");
+        assert!(lines[1].contains("stat b"), "{out}");
+    }
+}
