@@ -8,7 +8,12 @@
 //!    same source files the crate compiles) into `$OUT_DIR/seccomp_programs.bin`, which the
 //!    binary embeds: a start takes its program from there instead of compiling it. The
 //!    table's constants are the build machine's `libc` values, so a cross-compiled build
-//!    embeds nothing and compiles at start-up as before.
+//!    embeds nothing and compiles at start-up as before. Likewise the seccomp transport's
+//!    index of the table by syscall number (`syscalls::row_for`), `syscall_rows.bin`.
+
+// `arbiter_built` is declared to the crate by this script's output, not to the script,
+// which compiles the `#[cfg(not(arbiter_built))]` side of `syscalls.rs`.
+#![allow(unexpected_cfgs)]
 
 #[allow(dead_code)]
 #[path = "src/confine/bpf.rs"]
@@ -52,4 +57,18 @@ fn main() {
         None => Vec::new(),
     };
     std::fs::write(&out, bytes).expect("cannot write seccomp_programs.bin");
+    // The dispatch's index of the table (syscalls::row_for), under the same condition.
+    let rows: Vec<u8> = if native {
+        syscalls::row_indices()
+            .iter()
+            .flat_map(|i| i.to_le_bytes())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let out = out.with_file_name("syscall_rows.bin");
+    std::fs::write(&out, rows).expect("cannot write syscall_rows.bin");
+    // The crate (not this script) embeds what was written here.
+    println!("cargo::rustc-check-cfg=cfg(arbiter_built)");
+    println!("cargo:rustc-cfg=arbiter_built");
 }

@@ -8,7 +8,9 @@
 //!
 //! 1. [`Policy::load`] reads [`Source`]s — built-in profiles, files, generated text such as
 //!    [`Additions`] — follows their `extends`, expands `~` and `$VARS` ([`Vars`]) once, and
-//!    merges them, later over earlier.
+//!    merges them, later over earlier. A file's TOML is parsed by `toml_edit` into a plain
+//!    tree with spans (`tree.rs`) that the walker (`syntax.rs`) reads; a built-in profile's
+//!    tree is made at build time (`build.rs`), so its text is not parsed at run time.
 //! 2. It compiles the result: path rules into a trie of literal components, with wildcard
 //!    patterns hung on the node of their literal prefix; network rules into hash maps by
 //!    address, CIDR prefix length and name suffix. A decision walks the path once: its cost

@@ -147,8 +147,9 @@ pub fn prepare(
     }
     // With the transport, one program holds the errno rules and the notify rules.
     if notify {
-        // The dispatch's index of the table, built now rather than on the first
-        // notification, which the program would wait for.
+        // The dispatch's index of the table: embedded by build.rs; in a cross-compiled
+        // build, built now rather than on the first notification, which the program would
+        // wait for.
         let _ = syscalls::row_for(0);
     }
     let step = if notify {

@@ -1112,22 +1112,56 @@ pub fn numbers() -> &'static [(&'static str, u32)] {
     }
 }
 
+/// [`row_indices`]'s value for a number without a row.
+pub const NO_ROW: u16 = u16::MAX;
+
+/// Each syscall number of the running architecture (0 to the highest) → the index of its
+/// row in [`TABLE`], or [`NO_ROW`]. `build.rs` embeds it (`syscall_rows.bin`, little-endian
+/// `u16`s) so a start builds no index; [`row_for`] computes it only without that.
+pub fn row_indices() -> Vec<u16> {
+    let by_name: std::collections::HashMap<&str, usize> =
+        TABLE.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
+    let len = numbers()
+        .iter()
+        .map(|&(_, n)| n as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut v = vec![NO_ROW; len];
+    for &(name, n) in numbers() {
+        if let Some(&i) = by_name.get(name) {
+            v[n as usize] = u16::try_from(i).unwrap_or(NO_ROW);
+        }
+    }
+    v
+}
+
+/// The index `build.rs` embedded ([`row_indices`]; empty in a cross-compiled build).
+#[cfg(arbiter_built)]
+fn built_rows() -> Option<&'static [u8]> {
+    static BUILT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/syscall_rows.bin"));
+    (!BUILT.is_empty()).then_some(BUILT)
+}
+
+/// In `build.rs` itself nothing is embedded yet.
+#[cfg(not(arbiter_built))]
+fn built_rows() -> Option<&'static [u8]> {
+    None
+}
+
 /// The row for syscall `nr` of the running architecture, if the table names it.
 pub fn row_for(nr: i64) -> Option<&'static Row> {
-    static BY_NUMBER: OnceLock<Vec<Option<&'static Row>>> = OnceLock::new();
-    let index = BY_NUMBER.get_or_init(|| {
-        let len = numbers()
-            .iter()
-            .map(|&(_, n)| n as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let mut v = vec![None; len];
-        for &(name, n) in numbers() {
-            v[n as usize] = row_named(name);
+    let nr = usize::try_from(nr).ok()?;
+    let index = match built_rows() {
+        Some(bytes) => {
+            let b = bytes.get(nr.checked_mul(2)?..)?.get(..2)?;
+            u16::from_le_bytes([b[0], b[1]])
         }
-        v
-    });
-    *index.get(usize::try_from(nr).ok()?)?
+        None => {
+            static RUNTIME: OnceLock<Vec<u16>> = OnceLock::new();
+            *RUNTIME.get_or_init(row_indices).get(nr)?
+        }
+    };
+    TABLE.get(usize::from(index))
 }
 
 /// The [`Kind`] the broker serves for syscall `nr` with arguments `args`, as the table
@@ -1150,6 +1184,25 @@ pub fn brokered(nr: i64, args: &[u64; 6]) -> Option<Kind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index `build.rs` embedded is the one computed from the table now, for every
+    /// number (and none past the highest): the dispatch finds the same row either way.
+    #[test]
+    fn built_row_index_is_the_runtime_one() {
+        let built = built_rows().expect("a native build embeds the index");
+        let runtime = row_indices();
+        let bytes: Vec<u8> = runtime.iter().flat_map(|i| i.to_le_bytes()).collect();
+        assert_eq!(built, bytes.as_slice());
+        for nr in 0..runtime.len() as i64 + 16 {
+            let name = numbers()
+                .iter()
+                .find(|(_, n)| i64::from(*n) == nr)
+                .map(|(n, _)| *n);
+            let want = name.and_then(row_named).map(|r| r.name);
+            assert_eq!(row_for(nr).map(|r| r.name), want, "{nr}");
+        }
+        assert!(row_for(-1).is_none() && row_for(i64::MAX).is_none());
+    }
 
     /// What the row named `name` does with `args` (the generated filter's tests in
     /// `confine/seccomp.rs` check that the BPF agrees with the rows).
