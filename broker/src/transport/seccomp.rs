@@ -41,6 +41,8 @@ use crate::transport::shim::ChannelSetup;
 
 #[path = "seccomp_net.rs"]
 mod net;
+#[path = "seccomp_reads.rs"]
+mod reads;
 
 /// Worker threads started with the listener: one answering, one waiting for the next
 /// notification (ld.so's opens arrive one after another).
@@ -372,12 +374,20 @@ enum Answer {
     Fd(OwnedFd, bool),
     /// The notification is no longer valid: nothing to answer.
     Gone,
+    /// Let the kernel perform the call itself (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`): only a
+    /// read-only open [`reads::may_continue`] found to end where the broker's would.
+    Continue,
 }
 
 impl Answer {
     fn send(self, listener: RawFd, id: u64) {
+        let mut flags = 0;
         let (val, error) = match self {
             Answer::Gone => return,
+            Answer::Continue => {
+                flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+                (0, 0)
+            }
             Answer::Value(v) => (v, 0),
             Answer::Error(e) => (0, -e),
             Answer::Fd(fd, cloexec) => {
@@ -442,7 +452,7 @@ impl Answer {
             id,
             val,
             error,
-            flags: 0,
+            flags,
         };
         // SAFETY: resp is a valid seccomp_notif_resp. A failure means the target is gone.
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
@@ -867,6 +877,18 @@ impl Target {
                     }
                 };
                 let (at, path) = self.path(dirfd, addr)?;
+                // Flags in registers (not `openat2`'s, in the program's memory) may let
+                // the kernel perform a plain read beneath the native-read floor.
+                if at == At::Absolute
+                    && matches!(kind, Kind::Open | Kind::Openat)
+                    && floor
+                        .files
+                        .iter()
+                        .all(|f| f.path.as_os_str().as_bytes() != path)
+                    && reads::may_continue(core.continued_read_roots(), &path, flags)
+                {
+                    return Ok(Answer::Continue);
+                }
                 self.open(core, floor, at, &path, flags, mode)
             }
             Kind::Stat | Kind::Lstat | Kind::Newfstatat | Kind::Statx => {
