@@ -12,7 +12,8 @@
 //! Results go back atomically: fds with `SECCOMP_IOCTL_NOTIF_ADDFD` +
 //! `SECCOMP_ADDFD_FLAG_SEND`, stat/readlink data written into the target's buffers with
 //! `process_vm_writev`, errors as `-errno`. A checked call is never let through with
-//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE`.
+//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE`, except a plain read beneath the native-read floor
+//! whose kernel open ends where the broker's would ([`reads`]).
 //!
 //! Paths naming the caller's own state (`/proc/self`, `/proc/thread-self`, `/dev/fd/N`,
 //! `/dev/std*`) are rewritten to the target's `/proc/<pid>` before the core sees them, so the
