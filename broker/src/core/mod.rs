@@ -213,6 +213,9 @@ pub struct RequestCore {
     /// The unix socket files this sandbox bound.
     bound_here: net::BoundHere,
     fast_paths: Vec<u8>,
+    /// The native-read roots whose read-only opens the seccomp transport may let the
+    /// kernel perform (see [`RequestCore::continued_read_roots`]).
+    continued_reads: Vec<PathBuf>,
     /// Whether the shim may act in-process at all (not with `--no-fast-path`, nor with a log
     /// of every call that has no report ring).
     fast_on: bool,
@@ -270,6 +273,7 @@ impl RequestCore {
             resolved: net::Resolved::default(),
             bound_here: net::BoundHere::default(),
             fast_paths,
+            continued_reads: Vec::new(),
             fast_on,
             reports,
             denials: denials::Denials::new(false),
@@ -341,6 +345,7 @@ impl RequestCore {
     /// Turns the shim's fast path off: every call reaches the broker (`--no-fast-path`).
     pub fn without_fast_path(mut self) -> RequestCore {
         self.fast_paths.clear();
+        self.continued_reads.clear();
         self.fast_on = false;
         self.reports = None;
         self
@@ -363,8 +368,25 @@ impl RequestCore {
                 .cloned()
                 .collect();
             encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
+            if self.reports.is_none() {
+                self.continued_reads = roots;
+            }
         }
         self
+    }
+
+    /// The roots beneath which a read-only open that reached the seccomp transport may be
+    /// performed by the kernel itself (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`), Landlock
+    /// deciding it as it decides the shim's marked reads: the native-read roots the shim
+    /// is offered (the floor paths the policy grants reading in full), and none when the
+    /// fast paths are off, when every call is recorded (the record needs the result), or
+    /// when a decider or master may be asked (it may want to see them). The transport
+    /// checks the rest (`transport::seccomp`, `reads`).
+    pub fn continued_read_roots(&self) -> &[PathBuf] {
+        if self.decider.is_some() {
+            return &[];
+        }
+        &self.continued_reads
     }
 
     /// Offers the shim native removals beneath `roots` (the directories where Landlock

@@ -12,7 +12,8 @@
 //! Results go back atomically: fds with `SECCOMP_IOCTL_NOTIF_ADDFD` +
 //! `SECCOMP_ADDFD_FLAG_SEND`, stat/readlink data written into the target's buffers with
 //! `process_vm_writev`, errors as `-errno`. A checked call is never let through with
-//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE`.
+//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE`, except a plain read beneath the native-read floor
+//! whose kernel open ends where the broker's would ([`reads`]).
 //!
 //! Paths naming the caller's own state (`/proc/self`, `/proc/thread-self`, `/dev/fd/N`,
 //! `/dev/std*`) are rewritten to the target's `/proc/<pid>` before the core sees them, so the
@@ -41,6 +42,8 @@ use crate::transport::shim::ChannelSetup;
 
 #[path = "seccomp_net.rs"]
 mod net;
+#[path = "seccomp_reads.rs"]
+mod reads;
 
 /// Worker threads started with the listener: one answering, one waiting for the next
 /// notification (ld.so's opens arrive one after another).
@@ -372,12 +375,20 @@ enum Answer {
     Fd(OwnedFd, bool),
     /// The notification is no longer valid: nothing to answer.
     Gone,
+    /// Let the kernel perform the call itself (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`): only a
+    /// read-only open [`reads::may_continue`] found to end where the broker's would.
+    Continue,
 }
 
 impl Answer {
     fn send(self, listener: RawFd, id: u64) {
+        let mut flags = 0;
         let (val, error) = match self {
             Answer::Gone => return,
+            Answer::Continue => {
+                flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+                (0, 0)
+            }
             Answer::Value(v) => (v, 0),
             Answer::Error(e) => (0, -e),
             Answer::Fd(fd, cloexec) => {
@@ -442,7 +453,7 @@ impl Answer {
             id,
             val,
             error,
-            flags: 0,
+            flags,
         };
         // SAFETY: resp is a valid seccomp_notif_resp. A failure means the target is gone.
         unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
@@ -867,6 +878,18 @@ impl Target {
                     }
                 };
                 let (at, path) = self.path(dirfd, addr)?;
+                // Flags in registers (not `openat2`'s, in the program's memory) may let
+                // the kernel perform a plain read beneath the native-read floor.
+                if at == At::Absolute
+                    && matches!(kind, Kind::Open | Kind::Openat)
+                    && floor
+                        .files
+                        .iter()
+                        .all(|f| f.path.as_os_str().as_bytes() != path)
+                    && reads::may_continue(core.continued_read_roots(), &path, flags)
+                {
+                    return Ok(Answer::Continue);
+                }
                 self.open(core, floor, at, &path, flags, mode)
             }
             Kind::Stat | Kind::Lstat | Kind::Newfstatat | Kind::Statx => {
