@@ -402,6 +402,10 @@ impl Serialize for Who {
 pub struct ReportedCallRecord {
     pub(super) time: SystemTime,
     pub(super) pid: i32,
+    /// `pid` is the program's own number in the sandbox's pid namespace, which the broker
+    /// could not translate (written as `ns_pid`, never as a `pid` that would name another
+    /// process in the host's numbering).
+    pub(super) ns_pid: bool,
     pub(super) call: ReportedCall,
     pub(super) flags: i32,
     pub(super) result: Result<i32, i32>,
@@ -417,11 +421,20 @@ impl ReportedCallRecord {
     pub fn new(r: &Report<'_>, rule: Option<Arc<str>>) -> ReportedCallRecord {
         // A validated report's path fits a slot ([`decode_slot`] checks it).
         let len = r.path.len().min(REPORT_PATH_MAX);
+        // The shim reports its own `getpid()`: in the sandbox's pid namespace (as root), the
+        // broker's numbering is another, which every other record uses. A number that cannot
+        // be translated is written as what it is (`ns_pid`).
+        let (pid, ns_pid) = match crate::sandbox::pidns::current() {
+            None => (r.pid, false),
+            Some(_) => match crate::sandbox::pidns::host_pid(r.pid) {
+                Some(host) => (host, false),
+                None => (r.pid, true),
+            },
+        };
         ReportedCallRecord {
             time: UNIX_EPOCH + Duration::from_nanos(r.time_ns),
-            // The shim reports its own `getpid()`: in the sandbox's pid namespace (as
-            // root), the broker's numbering is another, which every other record uses.
-            pid: crate::sandbox::pidns::host_pid(r.pid).unwrap_or(r.pid),
+            pid,
+            ns_pid,
             call: r.call,
             flags: r.flags,
             result: r.result,
@@ -432,6 +445,16 @@ impl ReportedCallRecord {
             },
             path_len: len as u16,
             rule,
+        }
+    }
+
+    /// The key the pid is written under: `pid` (the broker's numbering, as in every other
+    /// record), or `ns_pid` when it is the sandbox namespace's number, untranslated.
+    pub fn pid_key(&self) -> &'static str {
+        if self.ns_pid {
+            "ns_pid"
+        } else {
+            "pid"
         }
     }
 
@@ -453,7 +476,7 @@ impl Serialize for ReportedCallRecord {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("ReportedCallRecord", 8)?;
         st.serialize_field("reported", &true)?;
-        st.serialize_field("pid", &self.pid)?;
+        st.serialize_field(self.pid_key(), &self.pid)?;
         st.serialize_field("transport", "shim")?;
         st.serialize_field("call", self.call.name())?;
         st.serialize_field("args", &ReportedArgs(self))?;
