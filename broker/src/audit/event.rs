@@ -402,6 +402,10 @@ impl Serialize for Who {
 pub struct ReportedCallRecord {
     pub(super) time: SystemTime,
     pub(super) pid: i32,
+    /// `pid` is the program's own number in the sandbox's pid namespace, which the broker
+    /// could not translate (written as `ns_pid`, never as a `pid` that would name another
+    /// process in the host's numbering).
+    pub(super) ns_pid: bool,
     pub(super) call: ReportedCall,
     pub(super) flags: i32,
     pub(super) result: Result<i32, i32>,
@@ -415,20 +419,36 @@ impl ReportedCallRecord {
     /// The record of a validated report; `rule` the policy's deciding rule for an absolute
     /// path.
     pub fn new(r: &Report<'_>, rule: Option<Arc<str>>) -> ReportedCallRecord {
-        // The shim reports its own `getpid()`: in the sandbox's pid namespace (as root),
-        // the broker's numbering is another, which every other record uses.
-        let pid = crate::sandbox::pidns::host_pid(r.pid).unwrap_or(r.pid);
-        ReportedCallRecord::with_pid(r, rule, pid)
+        ReportedCallRecord::with_pid(r, rule, ReportedCallRecord::broker_pid(r.pid))
     }
 
-    /// [`ReportedCallRecord::new`] with the report's process id already translated into
-    /// the broker's numbering (`pid`).
-    pub fn with_pid(r: &Report<'_>, rule: Option<Arc<str>>, pid: i32) -> ReportedCallRecord {
+    /// The broker's number for the process a report names, and whether it stayed the
+    /// sandbox namespace's number. The shim reports its own `getpid()`: in the sandbox's pid
+    /// namespace (as root), the broker's numbering is another, which every other record
+    /// uses. A number that cannot be translated is written as what it is (`ns_pid`).
+    pub fn broker_pid(pid: i32) -> (i32, bool) {
+        match crate::sandbox::pidns::current() {
+            None => (pid, false),
+            Some(_) => match crate::sandbox::pidns::host_pid(pid) {
+                Some(host) => (host, false),
+                None => (pid, true),
+            },
+        }
+    }
+
+    /// [`ReportedCallRecord::new`] with the report's process id already translated
+    /// ([`ReportedCallRecord::broker_pid`]).
+    pub fn with_pid(
+        r: &Report<'_>,
+        rule: Option<Arc<str>>,
+        (pid, ns_pid): (i32, bool),
+    ) -> ReportedCallRecord {
         // A validated report's path fits a slot ([`decode_slot`] checks it).
         let len = r.path.len().min(REPORT_PATH_MAX);
         ReportedCallRecord {
             time: UNIX_EPOCH + Duration::from_nanos(r.time_ns),
             pid,
+            ns_pid,
             call: r.call,
             flags: r.flags,
             result: r.result,
@@ -439,6 +459,16 @@ impl ReportedCallRecord {
             },
             path_len: len as u16,
             rule,
+        }
+    }
+
+    /// The key the pid is written under: `pid` (the broker's numbering, as in every other
+    /// record), or `ns_pid` when it is the sandbox namespace's number, untranslated.
+    pub fn pid_key(&self) -> &'static str {
+        if self.ns_pid {
+            "ns_pid"
+        } else {
+            "pid"
         }
     }
 
@@ -460,7 +490,7 @@ impl Serialize for ReportedCallRecord {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("ReportedCallRecord", 8)?;
         st.serialize_field("reported", &true)?;
-        st.serialize_field("pid", &self.pid)?;
+        st.serialize_field(self.pid_key(), &self.pid)?;
         st.serialize_field("transport", "shim")?;
         st.serialize_field("call", self.call.name())?;
         st.serialize_field("args", &ReportedArgs(self))?;

@@ -107,7 +107,9 @@ impl JsonLines {
         }
         l.extend_from_slice(b"Z\",\"sandbox\":\"");
         l.extend_from_slice(&hex);
-        l.extend_from_slice(b"\",\"type\":\"call\",\"reported\":true,\"pid\":");
+        l.extend_from_slice(b"\",\"type\":\"call\",\"reported\":true,\"");
+        l.extend_from_slice(r.pid_key().as_bytes());
+        l.extend_from_slice(b"\":");
         int(l, i64::from(r.pid));
         l.extend_from_slice(b",\"transport\":\"shim\",\"call\":");
         string(l, r.call.name());
@@ -295,10 +297,19 @@ mod tests {
                                 result,
                                 path,
                             };
-                            let ev = Event::Call(ReportedCallRecord::new(&report, rule.clone()));
+                            let mut rec = ReportedCallRecord::new(&report, rule.clone());
+                            // An untranslated namespace pid is written as `ns_pid`.
+                            rec.ns_pid = n % 2 == 1;
+                            let ev = Event::Call(rec);
                             let got = line_of(&mut lines, &ev, sandbox, time);
                             let want = super::super::event::to_value(&ev, sandbox, time);
                             assert_eq!(got, want, "{report:?} rule {rule:?} sandbox {sandbox}");
+                            let (key, other) = if n % 2 == 1 {
+                                ("ns_pid", "pid")
+                            } else {
+                                ("pid", "ns_pid")
+                            };
+                            assert!(got.get(key).is_some() && got.get(other).is_none(), "{got}");
                             n += 1;
                         }
                     }

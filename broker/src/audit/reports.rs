@@ -90,7 +90,7 @@ struct Consumer {
     /// The deciding rules' names, made once per rule.
     rules: HashMap<RuleId, Arc<str>>,
     /// The last process id translated into the broker's numbering, in this drain pass.
-    pid: Option<(i32, i32)>,
+    pid: Option<(i32, (i32, bool))>,
     tail: u64,
     stalled_since: Option<Instant>,
     invalid: u64,
@@ -194,11 +194,11 @@ impl Consumer {
 
     /// The broker's number for the process the shim's report names (see
     /// [`ReportedCallRecord::new`]), asked once per process per drain pass.
-    fn host_pid(&mut self, pid: i32) -> i32 {
+    fn host_pid(&mut self, pid: i32) -> (i32, bool) {
         match self.pid {
             Some((p, host)) if p == pid => host,
             _ => {
-                let host = crate::sandbox::pidns::host_pid(pid).unwrap_or(pid);
+                let host = ReportedCallRecord::broker_pid(pid);
                 self.pid = Some((pid, host));
                 host
             }

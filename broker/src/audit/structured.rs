@@ -2,7 +2,7 @@
 //! over UDP, RFC 5426) and the systemd journal's native protocol with indexed fields.
 //!
 //! Both carry the same fields, taken from the JSON record ([`fields`]): `type`, `sandbox`,
-//! `decision`, `call`, `pid`, `uid`, `transport`, `path` (the first decided path or the
+//! `decision`, `call`, `pid` (or `ns_pid`), `uid`, `transport`, `path` (the first decided path or the
 //! argument), `endpoint`, `rule`, `errno`, `hint`. In syslog they are SD-PARAMs of the
 //! SD-ELEMENT `arbiter@32473` (32473 is the private enterprise number RFC 5612 reserves for
 //! documentation: arbiter has none of its own); in the journal they are `ARBITER_TYPE=`,
@@ -33,6 +33,8 @@ pub fn fields(rec: &Value) -> Vec<(&'static str, String)> {
     put("decision", &rec["decision"]);
     put("call", &rec["call"]);
     put("pid", &rec["pid"]);
+    // A reported call's untranslated pid in the sandbox's namespace (docs/audit.md).
+    put("ns_pid", &rec["ns_pid"]);
     put("uid", &rec["uid"]);
     put("transport", &rec["transport"]);
     let path = if rec["paths"][0].is_string() {

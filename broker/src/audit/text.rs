@@ -38,7 +38,12 @@ fn word(v: &Value) -> String {
 }
 
 fn call_line(rec: &Value) -> String {
-    let mut s = format!("{} pid {}", time_of_day(rec), rec["pid"]);
+    let mut s = match (rec.get("pid"), rec.get("ns_pid")) {
+        // A reported call's pid the broker could not translate from the sandbox's pid
+        // namespace: said so, never shown as a host pid.
+        (None, Some(n)) => format!("{} ns_pid {n}", time_of_day(rec)),
+        _ => format!("{} pid {}", time_of_day(rec), rec["pid"]),
+    };
     if let Some(tid) = rec.get("tid") {
         s.push_str(&format!("/{tid}"));
     }
@@ -184,6 +189,20 @@ mod tests {
         assert_eq!(
             line(&rec),
             "20:41:07.123456 pid 4242 cat open /etc/shadow [O_RDONLY] → deny (builtin:default:19:1) EACCES"
+        );
+    }
+
+    #[test]
+    fn an_untranslated_namespace_pid_reads_as_ns_pid() {
+        let rec = json!({
+            "type": "call", "v": 1, "time": "2026-11-21T20:41:07.123456Z", "sandbox": "00",
+            "reported": true, "ns_pid": 3, "transport": "shim", "call": "stat",
+            "args": { "path": "/usr/x" }, "decision": "allow", "result": { "errno": "ENOENT" },
+        });
+        assert!(
+            line(&rec).starts_with("20:41:07.123456 ns_pid 3 ? stat /usr/x"),
+            "{}",
+            line(&rec)
         );
     }
 

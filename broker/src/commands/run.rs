@@ -127,6 +127,9 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         vars: None,
         prefixes: Vec::new(),
     };
+    // Every pid arbiter acts on is looked up in /proc: it must number processes as the
+    // kernel numbers them for arbiter (red team finding 08), before anything is read there.
+    arbiter::sandbox::procfs::check().context("cannot use /proc")?;
     // Before any thread exists, so every thread inherits the blocked signals.
     supervise::prepare().context("cannot set up signal handling")?;
     // Still single-threaded and small: the user's pid stays behind as the guardian, this

@@ -5,6 +5,7 @@ pub mod environment;
 pub mod guardian;
 pub mod pidns;
 pub mod private_tmp;
+pub mod procfs;
 pub mod program;
 pub mod shim_path;
 pub mod spawn;

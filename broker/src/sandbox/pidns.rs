@@ -74,22 +74,41 @@ pub fn note(host: i32) {
     let Some(inner) = inner_id(host) else {
         return;
     };
-    KNOWN
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(inner, host);
+    remember(inner, host);
+}
+
+/// How many processes [`KNOWN`] holds at most (emptied when full: a later report of a
+/// forgotten process that has exited is then written untranslated, marked as such).
+const KNOWN_MAX: usize = 65_536;
+
+/// Remembers that the sandbox's `inner` is `host` (see [`KNOWN`]).
+fn remember(inner: i32, host: i32) {
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if known.len() >= KNOWN_MAX && !known.contains_key(&inner) {
+        known.clear();
+    }
+    known.insert(inner, host);
 }
 
 /// The pid in the broker's namespace of the sandbox's process that knows itself as `pid`
-/// (what the shim reports, `getpid()`): the last process [`note`]d under it, else the one
-/// running now ([`host_id`]: one `ioctl`, whatever the size of the sandbox). `None` without a
-/// pid namespace (the pids are the same) or when no process is known by it.
+/// (what the shim reports, `getpid()`): the one running now ([`host_id`]: one `ioctl`,
+/// whatever the size of the sandbox), which is then remembered, else the last one
+/// remembered under it (it has exited; reports are drained after the fact). `None` without
+/// a pid namespace (the pids are the same) or when no process is known by it: a fork child
+/// that made only in-process calls and exited before the broker saw one of its reports.
+/// The live process wins over a remembered one, so a namespace pid reused after a wrap
+/// (`pid_max`) names its new process.
 pub fn host_pid(pid: i32) -> Option<i32> {
     INIT.get()?;
-    if let Some(host) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get(&pid) {
-        return Some(*host);
+    if let Some(host) = host_id(pid) {
+        remember(pid, host);
+        return Some(host);
     }
-    host_id(pid)
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&pid)
+        .copied()
 }
 
 /// `ioctl(NS_GET_PID_FROM_PIDNS)` on a pid namespace (linux/nsfs.h, Linux 6.11): the id in

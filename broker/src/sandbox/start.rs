@@ -249,6 +249,9 @@ impl Sandbox {
     /// Prepares the kernel confinement, builds the request core and serves the bootstrap
     /// socket. Sets the process's umask to 0 (see the module documentation).
     pub fn start(self) -> Result<Started> {
+        // The broker decides on the processes /proc names: it must be this process's pid
+        // namespace's procfs (super::procfs).
+        super::procfs::check().context("cannot use /proc")?;
         let shim = match self.shim {
             Some(shim) => shim,
             None => shim_path::locate().map_err(anyhow::Error::msg)?,
