@@ -243,3 +243,138 @@ fn a_symlink_swapped_in_during_start_up_never_widens_the_floor() {
         }
     }
 }
+
+/// `helper flipuntil` as `who` until `go` exists, then waited for.
+fn flip_until(who: Who, helper: &str, a: &Path, b: &Path, go: &Path, ready: &Path) -> Racer {
+    let child = command(
+        who,
+        &[
+            helper,
+            "flipuntil",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            go.to_str().unwrap(),
+            ready.to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    Racer(child)
+}
+
+/// The directory above a rule root is pinned as the object it is, not as what a path to it
+/// leads through (red team s6, finding 14): the pinned set was taken from the real-path
+/// memo's path by `lstat`, which followed a symlink swapped in for a directory above the
+/// root since the memo was filled, so the symlink was pinned and the real directory could
+/// be moved into a drop box, carrying the rule's read right with it.
+///
+/// `d/` is a drop box (`create,write,rename,stat`: no read), `d/P/data` a read root (`ro`).
+/// A racer exchanges `d/P` with a symlink `d/L` -> `L` (so `d/P` still leads to the
+/// directory) while arbiter starts, until the program creates `d/GO`; then it leaves the
+/// directory at `d/L` (`d/P` the symlink to it), creates `d/READY` and exits. The program
+/// renames `d/L` into `d/box/` and reads `d/box/L/data/f` with a marked `openat`. As root
+/// and as uid 65534, dynamic and static helper:
+/// * native control: the rename succeeds and the file is read;
+/// * without the racer: `d/P/data/f` is read natively with the mark (the rule exists);
+/// * with the racer, every run: arbiter refuses to start naming the path; or the rename is
+///   `EBUSY` (the directory above the rule root is pinned); or, where the start saw the
+///   symlink and added no rule for `d/P/data`, it moves and the file cannot be read. Never
+///   read in the drop box. At least one run must reach the program.
+///
+/// Before the fix the directory moved with its read right within a few dozen runs.
+#[test]
+fn the_directory_above_a_rule_root_stays_pinned_when_a_symlink_is_swapped_in_above_it() {
+    let tree = Tree::new();
+    let mark = arbiter_protocol::NATIVE_OPEN_MARK.to_string();
+    let d = |rel: &str| tree.p("d").join(rel);
+    let s = |p: PathBuf| p.to_str().unwrap().to_owned();
+    let policy = tree.p("pinned.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\nextends = [\"default\"]\n[[fs]]\npath = \"{}\"\n\
+             allow = \"create,write,rename,stat\"\n[[fs]]\npath = \"{}\"\nallow = \"ro\"\n",
+            tree.p("d").display(),
+            d("P/data").display()
+        ),
+    )
+    .unwrap();
+    let policy = s(policy);
+    let args = ["--policy", policy.as_str()];
+    let fresh = |who: Who| {
+        tree.populate(who);
+        let _ = std::fs::remove_dir_all(tree.p("d"));
+        for dir in ["", "P", "P/data", "box"] {
+            std::fs::create_dir(d(dir)).unwrap();
+        }
+        std::fs::write(d("P/data/f"), "data\n").unwrap();
+        std::os::unix::fs::symlink("L", d("L")).unwrap();
+        if who == Who::Nobody {
+            for p in ["", "P", "P/data", "P/data/f", "box", "L"] {
+                std::os::unix::fs::lchown(d(p), Some(65534), Some(65534)).unwrap();
+            }
+        }
+    };
+    let (go, ready) = (d("GO"), d("READY"));
+    let moved = s(d("box/L/data/f"));
+    let argv_of = |h: &str| {
+        vec![
+            h.to_owned(),
+            "movewhen".into(),
+            s(go.clone()),
+            s(ready.clone()),
+            s(d("L")),
+            s(d("box/L")),
+            "mread".into(),
+            mark.clone(),
+            moved.clone(),
+        ]
+    };
+    for who in users() {
+        for h in &tree.helpers {
+            let h = h.to_str().unwrap();
+            let argv = argv_of(h);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            // Native control, with the racer: the directory moves and is read.
+            fresh(who);
+            let racer = flip_until(who, h, &d("P"), &d("L"), &go, &ready);
+            let o = tree.run(who, None, None, &argv);
+            drop(racer);
+            assert_eq!(
+                text(&o.stdout),
+                format!("rename: ok\n{moved}: data\n"),
+                "control {who:?} {h}"
+            );
+            // Without the racer: the read root is granted natively.
+            fresh(who);
+            let f = s(d("P/data/f"));
+            let o = tree.run(who, Some(&args), None, &[h, "mread", &mark, &f]);
+            assert_eq!(text(&o.stdout), format!("{f}: data\n"), "{who:?} {h}");
+            // With the racer.
+            let mut ran = 0;
+            for run in 0..RUNS {
+                fresh(who);
+                let mut racer = flip_until(who, h, &d("P"), &d("L"), &go, &ready);
+                let o = tree.run(who, Some(&args), None, &argv);
+                // A start that was refused never created GO: the racer stops now.
+                let _ = std::fs::write(&go, "");
+                let _ = racer.0.wait();
+                let (out, err) = (text(&o.stdout), text(&o.stderr));
+                let who = format!("{who:?} {h} run {run}: {out}{err}");
+                assert!(!out.contains(": data"), "read in the drop box: {who}");
+                if o.status.success() {
+                    assert!(
+                        out == format!("rename: errno 16\n{moved}: errno 2\n")
+                            || out == format!("rename: ok\n{moved}: errno 13\n"),
+                        "{who}"
+                    );
+                    ran += 1;
+                } else {
+                    assert!(out.is_empty() && err.starts_with("arbiter: "), "{who}");
+                }
+            }
+            assert!(ran > 0, "{who:?} {h}: no start reached the program");
+        }
+    }
+}

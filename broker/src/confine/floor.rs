@@ -531,52 +531,79 @@ pub fn pinned(
     let mut set = std::collections::HashSet::new();
     // Directories whose chain has been walked: the chain above one is in `set` already.
     let mut walked = std::collections::HashSet::new();
-    // Directories of file entries, opened once each.
-    let mut parents: std::collections::HashMap<PathBuf, Option<OwnedFd>> =
+    // Directories of file entries, opened once each, with their identities.
+    let mut parents: std::collections::HashMap<PathBuf, Option<(OwnedFd, Identity)>> =
         std::collections::HashMap::new();
-    let id = |st: &libc::stat| -> Identity {
-        (libc::major(st.st_dev), libc::minor(st.st_dev), st.st_ino)
-    };
     for (entry, fd) in floor.iter().zip(fds) {
-        let (Some(kind), Some(fd)) = (entry.kind, fd) else {
+        let (Some((is_dir, _)), Some((dev, ino)), Some(fd)) = (entry.kind, entry.id, fd) else {
             continue;
         };
-        let Some(st) = fstat(fd) else { continue };
-        set.insert(id(&st));
-        let first = if kind.0 {
-            open_dotdot(fd)
-        } else {
-            let (Some(dir), Some(name)) = (entry.real.parent(), entry.real.file_name()) else {
-                continue;
-            };
-            let parent = parents
-                .entry(dir.to_path_buf())
-                .or_insert_with(|| open_real(dir).ok());
-            let Some(parent) = parent.as_ref() else {
-                return Err(SurveyError::Moved(entry.real.clone()));
-            };
-            match fstatat_nofollow(parent, name) {
-                Some(there) if (there.st_dev, there.st_ino) == (st.st_dev, st.st_ino) => {}
-                _ => return Err(SurveyError::Moved(entry.real.clone())),
-            }
-            dup(parent)
-        };
-        let mut cur = first;
-        while let Some(dir) = cur {
-            let Some(st) = fstat(&dir) else { break };
-            if !walked.insert(id(&st)) {
-                break;
-            }
-            set.insert(id(&st));
-            let up = open_dotdot(&dir);
-            // `/`'s `..` is itself.
-            if up.as_ref().and_then(fstat).map(|p| id(&p)) == Some(id(&st)) {
-                break;
-            }
-            cur = up;
+        let me = identity(dev, ino);
+        set.insert(me);
+        if is_dir {
+            walk_up(fd, me, &mut set, &mut walked);
+            continue;
         }
+        let (Some(dir), Some(name)) = (entry.real.parent(), entry.real.file_name()) else {
+            continue;
+        };
+        if !parents.contains_key(dir) {
+            let opened = open_real(dir).ok().and_then(|fd| {
+                let st = fstat(&fd)?;
+                Some((fd, identity(st.st_dev, st.st_ino)))
+            });
+            parents.insert(dir.to_path_buf(), opened);
+        }
+        let parent = &parents[dir];
+        // The file must still be under its name in that directory: then it is the directory
+        // above it (one of them, for a file with several links: the one it was granted by).
+        let there = parent
+            .as_ref()
+            .and_then(|(dir, _)| fstatat_nofollow(dir, name))
+            .map(|st| (st.st_dev, st.st_ino));
+        let Some((dir, dir_id)) = parent.as_ref().filter(|_| there == Some((dev, ino))) else {
+            return Err(SurveyError::Moved(entry.real.clone()));
+        };
+        walk_up(dir, *dir_id, &mut set, &mut walked);
     }
     Ok(set)
+}
+
+/// `(device, inode)` as an [`Identity`].
+fn identity(dev: u64, ino: u64) -> Identity {
+    (
+        libc::major(dev as libc::dev_t),
+        libc::minor(dev as libc::dev_t),
+        ino,
+    )
+}
+
+/// Adds the directory `dir` (identity `id`) and the kernel's `..` chain above it up to `/`
+/// to `set`, stopping at a directory whose chain was walked before (`walked`).
+fn walk_up(
+    dir: &OwnedFd,
+    id: Identity,
+    set: &mut std::collections::HashSet<Identity>,
+    walked: &mut std::collections::HashSet<Identity>,
+) {
+    set.insert(id);
+    if !walked.insert(id) {
+        return;
+    }
+    let (mut up, mut below) = (open_dotdot(dir), id);
+    while let Some(dir) = up {
+        let Some(st) = fstat(&dir) else { break };
+        let id = identity(st.st_dev, st.st_ino);
+        // `/`'s `..` is itself.
+        if id == below {
+            break;
+        }
+        set.insert(id);
+        if !walked.insert(id) {
+            break;
+        }
+        (up, below) = (open_dotdot(&dir), id);
+    }
 }
 
 /// `openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)`: the directory above `dir`.
@@ -591,11 +618,6 @@ fn open_dotdot(dir: &OwnedFd) -> Option<OwnedFd> {
         );
         (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
     }
-}
-
-/// A duplicate of `fd` (`F_DUPFD_CLOEXEC`).
-fn dup(fd: &OwnedFd) -> Option<OwnedFd> {
-    fd.try_clone().ok()
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
