@@ -345,7 +345,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     });
     if let Some(d) = &deciding {
         if let Err(e) = d.finish(&sources, &args.command) {
-            eprintln!("arbiter: {e:#}");
+            arbiter::core::denials::write_line(&format!("arbiter: {e:#}\n"));
         }
     }
     if let Some(summary) = reporter.denials().summary() {
@@ -356,10 +356,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     drop(reporter);
     let dropped = audit.exit(pid, Some(ended.code()));
     if dropped > 0 {
-        eprintln!(
-            "arbiter: audit: {dropped} records dropped (--audit-drop: the log could not keep up)"
-        );
+        arbiter::core::denials::write_line(&format!(
+            "arbiter: audit: {dropped} records dropped (--audit-drop: the log could not keep up)\n"
+        ));
     }
+    // The lines still queued for stderr are written while it takes them; a terminal the
+    // program left stopped does not keep the run from ending (src/stderr_lines.rs).
+    arbiter::stderr_lines::finish();
     drop(audit);
     if let Some(w) = writer {
         w.finish();
