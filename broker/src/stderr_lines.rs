@@ -9,10 +9,13 @@
 //! writes the queue out, each line with one `write(2)`. When stderr moves again after lines
 //! were counted, the writer says how many were lost.
 //!
-//! [`finish`] waits for the queue to be written as long as stderr keeps taking lines; after
-//! [`STALL`] without progress it gives up: the lines still queued are discarded (their
-//! number is returned) and later [`say`]s are dropped, so `arbiter run` ends when the
-//! command ends even if its terminal stays stopped.
+//! [`finish`] waits for the queue to be written as long as stderr keeps taking lines. When
+//! stderr is a terminal, after [`STALL`] without progress it gives up: the lines still
+//! queued are discarded (their number is returned) and later [`say`]s are dropped, so
+//! `arbiter run` ends when the command ends even if the program left its terminal stopped
+//! (nothing restarts it then: the program cleared `IXON`, so not even ^Q). Any other stderr
+//! (a pipe to a pager, a file) is waited for: once the command has ended, only a reader
+//! outside the sandbox can hold it up.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -21,8 +24,8 @@ use std::time::Duration;
 /// Bytes queued at most; a line that does not fit is counted, not kept.
 pub const MAX_PENDING: usize = 64 * 1024;
 
-/// How long [`finish`] waits for stderr to take a line before it gives up.
-pub const STALL: Duration = Duration::from_secs(1);
+/// How long [`finish`] waits for a terminal to take a line before it gives up.
+pub const STALL: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Pending {
@@ -110,13 +113,14 @@ pub fn finish() -> u64 {
             return std::mem::take(&mut p.dropped);
         }
         let before = p.written;
+        let give_up = is_terminal();
         let (next, timeout) = CHANGED
             .wait_timeout_while(p, STALL, |p| {
                 p.written == before && (!p.lines.is_empty() || p.writing || p.dropped > 0)
             })
             .unwrap_or_else(|e| e.into_inner());
         p = next;
-        if timeout.timed_out() && p.written == before {
+        if give_up && timeout.timed_out() && p.written == before {
             let lost = p.lines.len() as u64 + u64::from(p.writing) + p.dropped;
             p.lines.clear();
             p.bytes = 0;
@@ -125,6 +129,27 @@ pub fn finish() -> u64 {
             return lost;
         }
     }
+}
+
+/// Whether stderr is a terminal (which the program sharing it can stop).
+pub fn is_terminal() -> bool {
+    // SAFETY: isatty on a descriptor number; no memory is passed.
+    unsafe { libc::isatty(2) == 1 }
+}
+
+/// Whether stderr is a terminal that takes nothing for [`STALL`] (output stopped).
+pub fn stalled() -> bool {
+    if !is_terminal() {
+        return false;
+    }
+    let mut fd = libc::pollfd {
+        fd: 2,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd we own.
+    let n = unsafe { libc::poll(&mut fd, 1, STALL.as_millis() as libc::c_int) };
+    n == 0
 }
 
 /// The writer thread: takes lines off the queue and writes them, blocking only itself.

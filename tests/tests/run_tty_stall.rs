@@ -141,22 +141,36 @@ fn a_program_that_stops_its_terminal_does_not_hang_the_run() {
                 // The control: natively the file opens and the program ends.
                 let native = on_terminal(who, &work, &[&helper, mode, then, secret]);
                 assert_eq!(native.rc, Some(0), "native {what}: {native:?}");
-                // Under arbiter the open is refused, and the run ends.
-                let confined =
-                    on_terminal(who, &work, &[a, "run", "--", &helper, mode, then, secret]);
-                assert_eq!(
-                    confined.rc,
-                    Some(1),
-                    "under arbiter {what}: the run did not end with the refused open's status \
-                     (None: it hung and was killed after {DEADLINE:?}): {confined:?}"
-                );
-                // Output restarted: the denial line reaches the terminal after all.
-                if then == "resume" {
-                    assert!(
-                        confined.screen.contains("arbiter: denied open")
-                            && confined.screen.contains("secret"),
-                        "{what}: {confined:?}"
+                // Under arbiter the open is refused, and the run ends; with the audit log
+                // on the same terminal too (for one build: the log is the broker's side).
+                let mut runs = vec![vec![a, "run", "--"]];
+                if n == 0 {
+                    runs.push(vec![a, "run", "--audit", "-", "--"]);
+                }
+                for run in runs {
+                    let mut argv = run.clone();
+                    argv.extend([helper.as_str(), mode, then, secret]);
+                    let confined = on_terminal(who, &work, &argv);
+                    assert_eq!(
+                        confined.rc,
+                        Some(1),
+                        "{run:?} {what}: the run did not end with the refused open's status \
+                         (None: it hung and was killed after {DEADLINE:?}): {confined:?}"
                     );
+                    // Output restarted: the denial line (and the log) reach the terminal.
+                    if then == "resume" {
+                        assert!(
+                            confined.screen.contains("arbiter: denied open")
+                                && confined.screen.contains("secret"),
+                            "{run:?} {what}: {confined:?}"
+                        );
+                        if run.contains(&"--audit") {
+                            assert!(
+                                confined.screen.contains("\"type\":\"exit\""),
+                                "{run:?} {what}: {confined:?}"
+                            );
+                        }
+                    }
                 }
             }
         }
