@@ -41,6 +41,12 @@ struct Ran {
 /// Runs `argv` as `who` under `script`, in `work`, killing it (and its session) if it has
 /// not ended after [`DEADLINE`].
 fn on_terminal(who: Who, work: &Path, argv: &[&str]) -> Ran {
+    let child = start_on_terminal(who, work, argv);
+    finish_on_terminal(work, child)
+}
+
+/// Starts `argv` as `who` under `script`, in `work`.
+fn start_on_terminal(who: Who, work: &Path, argv: &[&str]) -> Child {
     let run_sh = work.join("run.sh");
     std::fs::write(&run_sh, RUN_SH).unwrap();
     let _ = std::fs::remove_file(work.join("rc"));
@@ -49,7 +55,7 @@ fn on_terminal(who: Who, work: &Path, argv: &[&str]) -> Ran {
         .chain(argv.iter().map(|a| a.to_string()))
         .collect::<Vec<_>>()
         .join(" ");
-    let mut child = command(who, &["script", "-qfec", &line, "/dev/null"])
+    command(who, &["script", "-qfec", &line, "/dev/null"])
         .current_dir(work)
         // cargo's LD_LIBRARY_PATH (its toolchain) is not the environment a user runs in.
         .env_remove("LD_LIBRARY_PATH")
@@ -57,7 +63,12 @@ fn on_terminal(who: Who, work: &Path, argv: &[&str]) -> Ran {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("run script");
+        .expect("run script")
+}
+
+/// Waits for a run [`start_on_terminal`] started, killing it (and its session) if it has
+/// not ended after [`DEADLINE`].
+fn finish_on_terminal(work: &Path, mut child: Child) -> Ran {
     let start = Instant::now();
     let ended = loop {
         if child.try_wait().unwrap().is_some() {
@@ -173,6 +184,88 @@ fn a_program_that_stops_its_terminal_does_not_hang_the_run() {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The host pid of the process running `helper` with `arg` among its arguments, once it
+/// waits in `openat` (system call 257 on x86_64, as `/proc/PID/syscall` shows).
+fn waiting_in_open(helper: &str, arg: &str) -> Option<i32> {
+    let start = Instant::now();
+    while start.elapsed() < DEADLINE {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            if args.first() != Some(&helper.as_bytes()) || !args.contains(&arg.as_bytes()) {
+                continue;
+            }
+            let syscall = std::fs::read_to_string(entry.path().join("syscall")).unwrap_or_default();
+            if syscall.starts_with("257 ") {
+                return Some(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_question_on_a_stopped_terminal_does_not_hang_the_run() {
+    // `--ask` writes its question on the terminal the program stopped: the question cannot
+    // be seen and the call waits, but when the program is ended the run ends (the asking
+    // thread used to block in `write`, and the run's end waited for it forever).
+    if !arbiter_tests::have("script") {
+        println!("SKIP: script (util-linux) is not installed: no pseudo-terminal to test with");
+        return;
+    }
+    if !cfg!(target_arch = "x86_64") {
+        println!("SKIP: the test reads x86_64 system call numbers in /proc/PID/syscall");
+        return;
+    }
+    let s = Scratch::new("tty_stall", &[]);
+    let outside = arbiter_tests::outside_dir();
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let secret = secret.to_str().unwrap();
+    let a = arbiter();
+    let a = a.to_str().unwrap();
+    for who in users() {
+        // The raw-call builds: their open waits in `openat` itself.
+        for (n, (helper, mode)) in cases(&s.helpers).into_iter().enumerate() {
+            if mode != "raw" {
+                continue;
+            }
+            let work = s.work(&format!("ask-{who:?}-{n}"));
+            let what = format!("{helper} as {who:?}");
+            let native = on_terminal(who, &work, &[&helper, mode, "stay", secret]);
+            assert_eq!(native.rc, Some(0), "native {what}: {native:?}");
+            let child = start_on_terminal(
+                who,
+                &work,
+                &[a, "run", "--ask", "--", &helper, mode, "stay", secret],
+            );
+            let waiting = waiting_in_open(&helper, secret);
+            if let Some(pid) = waiting {
+                // SAFETY: kill has no memory preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let confined = finish_on_terminal(&work, child);
+            assert!(
+                waiting.is_some(),
+                "{what}: never waited in open: {confined:?}"
+            );
+            assert_eq!(
+                confined.rc,
+                Some(128 + libc::SIGKILL),
+                "--ask {what}: the run did not end with the killed program's status \
+                 (None: it hung and was killed after {DEADLINE:?}): {confined:?}"
+            );
         }
     }
 }
