@@ -12,4 +12,5 @@ pub mod policy_lookup;
 pub mod sandbox;
 pub mod serve;
 pub mod sockopt;
+pub mod stderr_lines;
 pub mod transport;

@@ -11,7 +11,7 @@ use arbiter_policies::{Access, Loading, Policy, Source, Vars};
 use crate::commands::audit_args::AuditArgs;
 use crate::commands::decide_args::DecideArgs;
 use crate::commands::policy_args::PolicyArgs;
-use arbiter::audit::{event, Audit, Event};
+use arbiter::audit::{self, event, Audit, Event};
 use arbiter::confine;
 use arbiter::exit_code;
 use arbiter::sandbox::private_tmp::PrivateTmp;
@@ -249,7 +249,16 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         )
     })?;
     let sandbox = random_id();
-    let (audit, writer) = match (args.log.options()?, learning) {
+    let mut log_options = args.log.options()?;
+    // `--audit -` on a terminal the program shares: it can stop the terminal, so no call
+    // waits for the log: records the queue cannot hold are dropped and counted, as with
+    // `--audit-drop`, and the end of the run does not wait for a stopped terminal.
+    let audit_on_terminal = matches!(&log_options, Some(o) if matches!(o.sink, audit::Sink::Stderr))
+        && arbiter::stderr_lines::is_terminal();
+    if let (true, Some(o)) = (audit_on_terminal, log_options.as_mut()) {
+        o.drop = true;
+    }
+    let (audit, writer) = match (log_options, learning) {
         (_, Some(sink)) => {
             let (a, w) = Audit::to_writer(sink, sandbox);
             (a, Some(w))
@@ -348,7 +357,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     });
     if let Some(d) = &deciding {
         if let Err(e) = d.finish(&sources, &args.command) {
-            eprintln!("arbiter: {e:#}");
+            arbiter::core::denials::write_line(&format!("arbiter: {e:#}\n"));
         }
     }
     if let Some(summary) = reporter.denials().summary() {
@@ -357,22 +366,74 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // What the shim reported goes in before the `exit` record.
     reporter.finish_reports();
     drop(reporter);
-    let dropped = audit.exit(pid, Some(ended.code()));
+    let code = ended.code();
+    let dropped = if audit_on_terminal {
+        end_log_on_terminal(audit, writer, pid, code)
+    } else {
+        let dropped = audit.exit(pid, Some(code));
+        drop(audit);
+        if let Some(w) = writer {
+            w.finish();
+        }
+        dropped
+    };
     if dropped > 0 {
-        eprintln!(
-            "arbiter: audit: {dropped} records dropped (--audit-drop: the log could not keep up)"
-        );
+        let why = if audit_on_terminal {
+            "the log is on a terminal"
+        } else {
+            "--audit-drop"
+        };
+        arbiter::core::denials::write_line(&format!(
+            "arbiter: audit: {dropped} records dropped ({why}: the log could not keep up)\n"
+        ));
     }
-    drop(audit);
-    if let Some(w) = writer {
-        w.finish();
-    }
+    // The lines still queued for stderr are written while it takes them; a terminal the
+    // program left stopped does not keep the run from ending (src/stderr_lines.rs).
+    arbiter::stderr_lines::finish();
     drop(tmpdir);
     Ok(Ran {
         code: ended.into(),
         vars: Some(vars),
         prefixes,
     })
+}
+
+/// Writes the `exit` record and waits for the log on a terminal to be written, while the
+/// terminal takes output: a terminal the program left stopped ([`stderr_lines::stalled`])
+/// is given up on, and the records not yet written are lost. Returns the records dropped.
+///
+/// [`stderr_lines::stalled`]: arbiter::stderr_lines::stalled
+fn end_log_on_terminal(
+    audit: Audit,
+    writer: Option<arbiter::audit::WriterHandle>,
+    pid: i32,
+    code: u8,
+) -> u64 {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let ending = std::thread::Builder::new()
+        .name("audit-end".into())
+        .spawn(move || {
+            let dropped = audit.exit(pid, Some(code));
+            drop(audit);
+            if let Some(w) = writer {
+                w.finish();
+            }
+            let _ = done_tx.send(dropped);
+        });
+    if ending.is_err() {
+        return 0;
+    }
+    loop {
+        match done_rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(dropped) => return dropped,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return 0,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if arbiter::stderr_lines::stalled() {
+                    return 0;
+                }
+            }
+        }
+    }
 }
 
 /// The environment options, checked before anything runs.

@@ -196,8 +196,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     // Every record up to the last is on disk before the daemon exits (the writer is
     // detached: a thread still blocked for a sandbox cannot hold the exit up).
     if !audit.flush(Duration::from_secs(10)) {
-        eprintln!("arbiter serve: the audit log did not confirm its last records in 10 s");
+        arbiter::stderr_lines::say(
+            "arbiter serve: the audit log did not confirm its last records in 10 s\n",
+        );
     }
+    arbiter::stderr_lines::finish();
     Ok(match ended {
         Ended::Signal => ExitCode::SUCCESS,
         Ended::Stolen => ExitCode::from(exit_code::FAILED),

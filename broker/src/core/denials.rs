@@ -6,7 +6,8 @@
 //! arbiter: denied connect tcp:127.0.0.1:8080 (no rule); to allow: --connect tcp:127.0.0.1:8080
 //! ```
 //! Each line is written with one `write(2)` (a whole line, never split inside the program's
-//! own output lines when both write whole lines to a pipe or terminal); the same denial is
+//! own output lines when both write whole lines to a pipe or terminal), by the writer thread
+//! of [`crate::stderr_lines`], never by the thread answering the call; the same denial is
 //! shown once; after [`MAX_LINES`] lines the rest are only counted. Metadata probes
 //! (`stat`, `access`, `readlink`: programs probe many paths that do not matter, such as
 //! every `$PATH` entry) are counted but not shown line by line. At exit, `arbiter run`
@@ -232,11 +233,11 @@ fn explain_example(hint: &str) -> String {
     }
 }
 
-/// Writes a whole line to stderr with one system call.
+/// Queues a whole line (ending with its newline) for stderr, where the writer thread of
+/// [`crate::stderr_lines`] writes it with one system call: the calling thread, often one
+/// answering the program's call, never waits on a terminal or pipe the program can stall.
 pub fn write_line(line: &str) {
-    let bytes = line.as_bytes();
-    // SAFETY: bytes is a valid buffer of bytes.len() bytes for the call's duration.
-    let _ = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+    crate::stderr_lines::say(line);
 }
 
 #[cfg(test)]

@@ -88,7 +88,11 @@ impl Asker {
         let tty = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            // Non-blocking: the program shares this terminal and may stop its output
+            // (`tcflow(TCOOFF)`); a question then waits in `poll`, where the run's end
+            // wakes it, never in `write`. The flag is on our own open file description,
+            // not on the program's descriptors.
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path)
             .map_err(|source| AskError::NoTerminal {
                 path: path.display().to_string(),
@@ -180,10 +184,12 @@ impl Asker {
         // Keys typed before the question appears are not an answer to it.
         // SAFETY: tcflush on our open terminal.
         unsafe { libc::tcflush(fd, libc::TCIFLUSH) };
-        let _ = tty.write_all(prompt(q).as_bytes());
         let mut asked = Asked::Closed;
+        if !self.show(prompt(q).as_bytes()) {
+            asked = Asked::Ended;
+        }
         let mut byte = [0u8; 1];
-        loop {
+        while matches!(asked, Asked::Closed) {
             let mut fds = [
                 libc::pollfd {
                     fd,
@@ -218,7 +224,11 @@ impl Asker {
                         break;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                    ) => {}
                 _ => break,
             }
         }
@@ -247,8 +257,47 @@ impl Asker {
             q.call,
             subject_text(q)
         );
-        let _ = tty.write_all(said.as_bytes());
+        self.show(said.as_bytes());
         asked
+    }
+
+    /// Writes `bytes` to the terminal, waiting in `poll` while it takes nothing (output
+    /// stopped); false when the run ended first or the terminal failed.
+    fn show(&self, mut bytes: &[u8]) -> bool {
+        let fd = self.tty.as_raw_fd();
+        while !bytes.is_empty() {
+            match (&self.tty).write(bytes) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    bytes = &bytes[n..];
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.wake.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll on two valid pollfds we own.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return false;
+            }
+            if fds[1].revents != 0 || self.ended.load(Ordering::SeqCst) {
+                return false;
+            }
+        }
+        true
     }
 }
 

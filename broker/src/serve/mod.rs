@@ -174,10 +174,10 @@ pub fn serve(
             if listener.still_ours() == Some(false) && !stolen_reported {
                 stolen_reported = true;
                 let path = listener.owned.as_ref().map(|o| o.0.display().to_string());
-                eprintln!(
-                    "arbiter serve: {}: the socket path was replaced or removed; clients can no longer reach this daemon",
+                crate::stderr_lines::say(&format!(
+                    "arbiter serve: {}: the socket path was replaced or removed; clients can no longer reach this daemon\n",
                     path.as_deref().unwrap_or("?")
-                );
+                ));
                 audit.record(Event::Lifecycle(Lifecycle::Stolen { path }));
                 if opts.exit_on_stolen {
                     break Ended::Stolen;
@@ -197,10 +197,10 @@ pub fn serve(
         std::thread::sleep(Duration::from_millis(20));
     }
     if shared.live() > 0 {
-        eprintln!(
-            "arbiter serve: grace period over; ending {} live sandbox(es)",
+        crate::stderr_lines::say(&format!(
+            "arbiter serve: grace period over; ending {} live sandbox(es)\n",
             shared.live()
-        );
+        ));
         shared.end_all(false);
     }
     // Every session writes its sandbox's `exit` record and removes its TMPDIR before it
@@ -270,14 +270,16 @@ fn reload(shared: &Shared, opts: &Options) {
             if let Ok(mut c) = shared.config.write() {
                 *c = Arc::new(cfg);
             }
-            eprintln!("arbiter serve: configuration reloaded");
+            crate::stderr_lines::say("arbiter serve: configuration reloaded\n");
             shared.audit.record(Event::Lifecycle(Lifecycle::Reload {
                 ok: true,
                 error: None,
             }));
         }
         Err(e) => {
-            eprintln!("arbiter serve: reload failed, keeping the old configuration: {e:#}");
+            crate::stderr_lines::say(&format!(
+                "arbiter serve: reload failed, keeping the old configuration: {e:#}\n"
+            ));
             shared.audit.record(Event::Lifecycle(Lifecycle::Reload {
                 ok: false,
                 error: Some(format!("{e:#}")),

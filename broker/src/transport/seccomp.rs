@@ -1775,10 +1775,10 @@ fn warn_not_dumpable(tid: i32) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
-        eprintln!(
+        crate::stderr_lines::say(&format!(
             "arbiter: cannot read the memory of process {tid} (EPERM): it is not dumpable \
              (e.g. it runs an execute-only binary) and this broker has no CAP_SYS_PTRACE, so \
-             its brokered calls fail with EFAULT"
-        );
+             its brokered calls fail with EFAULT\n"
+        ));
     }
 }
