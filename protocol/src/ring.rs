@@ -73,6 +73,12 @@ pub const REPORT_PATH_MAX: usize = SLOT_SIZE - SLOT_PATH;
 /// wake word); otherwise the consumer looks every few milliseconds.
 pub const WAKE_AT: u64 = (RING_SLOTS / 4) as u64;
 
+/// Producers look whether to wake the consumer only when they publish a position that is a
+/// multiple of this: the look reads the consumer's tail and the wake word, cache lines the
+/// consumer writes, and a miss on each for every report costs the program more than the
+/// report itself.
+pub const WAKE_CHECK_EVERY: u64 = 64;
+
 /// How many times a producer retries a claim before treating the ring as full.
 const CLAIM_TRIES: usize = 64;
 
@@ -425,8 +431,12 @@ impl Ring {
     }
 
     /// Whether a producer should wake the consumer: many slots wait and it said it sleeps.
-    /// Only one producer gets `true` per sleep.
+    /// Only one producer gets `true` per sleep, and only at a position that is a multiple
+    /// of [`WAKE_CHECK_EVERY`] (every other report reads no line the consumer writes).
     pub fn wants_wake(&self, pos_published: u64) -> bool {
+        if !pos_published.is_multiple_of(WAKE_CHECK_EVERY) {
+            return false;
+        }
         let tail = self.atomic_u64(OFF_TAIL).load(Ordering::Relaxed);
         pos_published.wrapping_sub(tail) >= WAKE_AT
             && self.wake_word().load(Ordering::Relaxed) != 0
@@ -461,8 +471,13 @@ impl Ring {
 
     fn release(&self, tail: u64) {
         self.store_seq(tail, tail.wrapping_add(RING_SLOTS as u64));
-        self.atomic_u64(OFF_TAIL)
-            .store(tail.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Consumer: says how far it has taken (`tail`, the next position it takes), for
+    /// [`Ring::wants_wake`]. Called once per drain pass, not per slot: producers read it,
+    /// and a line written per slot would move between the CPUs with every report.
+    pub fn set_tail(&self, tail: u64) {
+        self.atomic_u64(OFF_TAIL).store(tail, Ordering::Relaxed);
     }
 
     /// Consumer: whether producers claimed positions at or beyond `tail` (the head is
@@ -639,6 +654,24 @@ mod tests {
         let mut buf = [0u8; SLOT_SIZE];
         assert!(r.take(0, &mut buf).is_some());
         assert!(matches!(r.reserve(), Claim::Slot(_)));
+    }
+
+    #[test]
+    fn a_sleeping_consumer_is_woken_once_when_a_quarter_waits_at_a_checked_position() {
+        let (_mem, r) = heap_ring();
+        r.sleeping(true);
+        // Below a quarter: never.
+        assert!(!r.wants_wake(WAKE_AT - WAKE_CHECK_EVERY));
+        // A quarter waits, but the position is not one producers look at.
+        assert!(!r.wants_wake(WAKE_AT + 1));
+        // The next checked position wakes it, once.
+        assert!(r.wants_wake(WAKE_AT + WAKE_CHECK_EVERY));
+        assert!(!r.wants_wake(WAKE_AT + 2 * WAKE_CHECK_EVERY));
+        // The tail the consumer publishes per pass counts: nothing waits beyond it.
+        r.sleeping(true);
+        r.set_tail(WAKE_AT);
+        assert!(!r.wants_wake(WAKE_AT + WAKE_CHECK_EVERY));
+        assert!(r.wants_wake(2 * WAKE_AT));
     }
 
     #[test]

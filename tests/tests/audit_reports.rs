@@ -33,6 +33,13 @@ fn users() -> Vec<User> {
 
 /// `arbiter run --audit LOG --audit-level all [extra…] -- cmd…` in the sandbox, as `user`.
 fn run_all(sb: &Sandbox, user: User, log: &Path, extra: &[&str], cmd: &[&str]) -> Output {
+    command_all(sb, user, log, extra, cmd)
+        .output()
+        .expect("run arbiter")
+}
+
+/// The command [`run_all`] runs.
+fn command_all(sb: &Sandbox, user: User, log: &Path, extra: &[&str], cmd: &[&str]) -> Command {
     let mut c = match user {
         User::Root => Command::new(arbiter()),
         User::Nobody => {
@@ -52,7 +59,7 @@ fn run_all(sb: &Sandbox, user: User, log: &Path, extra: &[&str], cmd: &[&str]) -
         .current_dir(&sb.dir)
         .stdin(Stdio::null())
         .env_remove("LD_LIBRARY_PATH");
-    c.output().expect("run arbiter")
+    c
 }
 
 fn records(log: &Path) -> Vec<Value> {
@@ -405,5 +412,74 @@ fn fork_vfork_and_signal_handlers_report_their_own_calls() {
             println!("note: no SIGALRM arrived during the loop ({user:?})");
         }
         assert!(!recs.iter().any(|r| r["type"] == "invalid_report"));
+    }
+}
+
+/// The drain formats reported records in buffers of many lines and faults the ring's pages
+/// in ahead of the program: a run stopped with SIGTERM while its program reports thousands
+/// of calls still has a record of every call that completed, in the order it was made, and
+/// none after the `exit` record.
+#[test]
+fn a_run_stopped_with_sigterm_while_reporting_has_every_reported_call_in_order() {
+    for user in users() {
+        let sb = Sandbox::new();
+        make_files(&sb, &["a.txt"]);
+        let log = sb.path("term.jsonl");
+        let count = sb.path("count");
+        // Each round: 100 stats (answered and reported in-process), then the number of
+        // completed stats is written (brokered), so every counted stat was reported first.
+        let script = format!(
+            "import os\nn=0\nwhile True:\n    for i in range(100):\n        os.stat('a.txt')\n    n+=100\n    fd=os.open('{c}.tmp', os.O_WRONLY|os.O_CREAT|os.O_TRUNC)\n    os.write(fd, str(n).encode()); os.close(fd); os.rename('{c}.tmp', '{c}')\n",
+            c = count.display()
+        );
+        let mut child = command_all(&sb, user, &log, &[], &["python3", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn arbiter");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::fs::read_to_string(&count)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            < 20_000
+        {
+            if std::time::Instant::now() > until {
+                let _ = child.kill();
+                panic!("{user:?}: the load never reached 20,000 stats");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: kill with integer arguments; the child is ours and not yet reaped.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{user:?}");
+        let done: u64 = std::fs::read_to_string(&count).unwrap().parse().unwrap();
+        let recs = records(&log);
+        let stats = calls_of(&recs, "stat", "a.txt");
+        let rep: Vec<_> = stats.iter().filter(|r| reported(r)).collect();
+        assert!(
+            stats.len() as u64 >= done,
+            "{user:?}: {done} stats completed, {} recorded",
+            stats.len()
+        );
+        assert!(
+            rep.len() as u64 >= done * 9 / 10,
+            "{user:?}: the fast path answered most: {} of {done}",
+            rep.len()
+        );
+        let times: Vec<&str> = rep.iter().map(|r| r["time"].as_str().unwrap()).collect();
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "{user:?}: reported records in the order the calls were made"
+        );
+        let exit = recs
+            .iter()
+            .position(|r| r["type"] == "exit")
+            .expect("an exit record");
+        assert!(
+            recs[exit..].iter().all(|r| r["type"] != "call"),
+            "{user:?}: no call record after the exit record"
+        );
     }
 }

@@ -415,13 +415,20 @@ impl ReportedCallRecord {
     /// The record of a validated report; `rule` the policy's deciding rule for an absolute
     /// path.
     pub fn new(r: &Report<'_>, rule: Option<Arc<str>>) -> ReportedCallRecord {
+        // The shim reports its own `getpid()`: in the sandbox's pid namespace (as root),
+        // the broker's numbering is another, which every other record uses.
+        let pid = crate::sandbox::pidns::host_pid(r.pid).unwrap_or(r.pid);
+        ReportedCallRecord::with_pid(r, rule, pid)
+    }
+
+    /// [`ReportedCallRecord::new`] with the report's process id already translated into
+    /// the broker's numbering (`pid`).
+    pub fn with_pid(r: &Report<'_>, rule: Option<Arc<str>>, pid: i32) -> ReportedCallRecord {
         // A validated report's path fits a slot ([`decode_slot`] checks it).
         let len = r.path.len().min(REPORT_PATH_MAX);
         ReportedCallRecord {
             time: UNIX_EPOCH + Duration::from_nanos(r.time_ns),
-            // The shim reports its own `getpid()`: in the sandbox's pid namespace (as
-            // root), the broker's numbering is another, which every other record uses.
-            pid: crate::sandbox::pidns::host_pid(r.pid).unwrap_or(r.pid),
+            pid,
             call: r.call,
             flags: r.flags,
             result: r.result,

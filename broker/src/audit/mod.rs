@@ -86,6 +86,9 @@ pub struct Audit {
     dropped: Option<Arc<AtomicU64>>,
     /// The processes a `process` record was written for: (sandbox, pid, exe).
     seen: Arc<Mutex<HashSet<ProcessKey>>>,
+    /// The sink is a JSON-lines file: the report ring's drain may hand the writer finished
+    /// lines ([`Audit::record_lines`]) instead of records.
+    lines: bool,
 }
 
 /// A process as `process` records tell them apart: (sandbox, pid, executable).
@@ -99,6 +102,7 @@ impl Audit {
 
     /// Opens the sink and starts the writer thread.
     pub fn open(opts: Options, sandbox: u64) -> Result<(Audit, WriterHandle), OpenError> {
+        let lines = opts.format == Format::Json && matches!(opts.sink, Sink::File { .. });
         let (tx, handle) = writer::spawn(opts.sink, opts.format, opts.queue)?;
         Ok((
             Audit {
@@ -107,6 +111,7 @@ impl Audit {
                 sandbox,
                 dropped: opts.drop.then(Arc::default),
                 seen: Arc::default(),
+                lines,
             },
             handle,
         ))
@@ -123,6 +128,7 @@ impl Audit {
                 sandbox,
                 dropped: None,
                 seen: Arc::default(),
+                lines: false,
             },
             handle,
         )
@@ -226,6 +232,39 @@ impl Audit {
             return false;
         }
         done_rx.recv_timeout(timeout).is_ok()
+    }
+
+    /// Whether the sink is a JSON-lines file, which takes finished lines
+    /// ([`Audit::record_lines`]).
+    pub fn writes_json_lines(&self) -> bool {
+        self.enabled() && self.lines
+    }
+
+    /// The sandbox id its records carry.
+    pub fn sandbox_id(&self) -> u64 {
+        self.sandbox
+    }
+
+    /// Hands the writer `records` finished JSON lines of this sandbox (the report ring's
+    /// drain formats its hot records itself when [`Audit::writes_json_lines`]), written to
+    /// the file as they are. Like [`Audit::record_batch`]: one message, counted whole as
+    /// dropped in drop mode when the queue is full, the emptied buffer handed back on `back`.
+    pub fn record_lines(&self, lines: Vec<u8>, records: u64, back: Option<&SyncSender<Vec<u8>>>) {
+        if !self.enabled() || lines.is_empty() {
+            return;
+        }
+        let Some(tx) = &self.tx else { return };
+        let msg = Msg::Lines(lines, back.cloned());
+        match &self.dropped {
+            Some(count) => {
+                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
+                    count.fetch_add(records, Ordering::Relaxed);
+                }
+            }
+            None => {
+                let _ = tx.send(msg);
+            }
+        }
     }
 
     /// Records dropped so far because the queue was full (always 0 without drop mode).

@@ -12,7 +12,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,10 +21,12 @@ use std::collections::HashMap;
 
 use arbiter_policies::{Access, Policy, RuleId};
 use arbiter_protocol::ring::{
-    decode_slot, trim_directory_suffix, Report, ReportedCall, Ring, RING_BYTES, SLOT_SIZE,
+    decode_slot, trim_directory_suffix, Report, ReportedCall, Ring, HEADER_SIZE, RING_BYTES,
+    RING_SLOTS, SLOT_SIZE,
 };
 
 use super::event::{Dropped, Event, InvalidReport, ReportedCallRecord};
+use super::lines::JsonLines;
 use super::{Audit, Batch};
 
 /// How long a claimed slot may stay unpublished before it is skipped (its producer was
@@ -36,6 +38,13 @@ const POLL: Duration = Duration::from_millis(5);
 
 /// Records handed to the writer in one message, at most.
 const BATCH: usize = 1024;
+
+/// How many slots beyond its position the drain keeps faulted in (during the ring's first
+/// lap, after which every page is): a page of the memfd a producer touches first costs the
+/// program a page fault that allocates and zeroes it, in its own thread, with its other
+/// threads waiting on the same page's lock; one the broker already faulted in is mapped by
+/// the program's first read fault together with its neighbours (fault-around).
+const PREFAULT_AHEAD: usize = 2048;
 
 /// How many `invalid_report` records one sandbox writes before it only counts them.
 pub const INVALID_RECORDED: u64 = 100;
@@ -52,12 +61,15 @@ pub struct Reports {
 
 struct Inner {
     memfd: OwnedFd,
-    _map: Mapping,
+    map: Mapping,
     ring: Ring,
     audit: Audit,
     policy: Arc<Policy>,
     created: SystemTime,
     stop: AtomicBool,
+    /// Slots from the start of the ring whose pages are faulted in ([`PREFAULT_AHEAD`]);
+    /// only the drain thread changes it.
+    prefaulted: AtomicUsize,
     consumer: Mutex<Consumer>,
 }
 
@@ -66,13 +78,19 @@ const SPARE_BATCHES: usize = 2;
 
 /// The broker's own consumer state: never in shared memory.
 struct Consumer {
-    /// Records taken and not yet handed to the writer.
+    /// Records taken and not yet handed to the writer (a sink other than a JSON-lines
+    /// file: the writer formats them).
     batch: Batch,
     /// Where the writer hands emptied batches back, and where they arrive.
     back: SyncSender<Batch>,
     spare: Receiver<Batch>,
+    /// For a JSON-lines file: the formatter, the lines taken and not yet handed to the
+    /// writer, how many records they hold, and the buffers the writer hands back.
+    lines: Option<Lines>,
     /// The deciding rules' names, made once per rule.
     rules: HashMap<RuleId, Arc<str>>,
+    /// The last process id translated into the broker's numbering, in this drain pass.
+    pid: Option<(i32, i32)>,
     tail: u64,
     stalled_since: Option<Instant>,
     invalid: u64,
@@ -80,14 +98,43 @@ struct Consumer {
     finished: bool,
 }
 
+/// The drain's own formatting of a JSON-lines file's records: the writer then only writes
+/// bytes (no record is built, moved through a queue of records and dropped there).
+struct Lines {
+    format: JsonLines,
+    sandbox: u64,
+    bytes: Vec<u8>,
+    records: usize,
+    back: SyncSender<Vec<u8>>,
+    spare: Receiver<Vec<u8>>,
+}
+
+/// Bytes of lines handed to the writer in one message, about (a reported record's line is
+/// about 250 bytes): below the allocator's mmap threshold, so buffers come from and return
+/// to the heap instead of being mapped, faulted in and unmapped each time.
+const LINES_BYTES: usize = 60 * 1024;
+
 impl Consumer {
-    fn new() -> Consumer {
+    fn new(audit: &Audit) -> Consumer {
         let (back, spare) = sync_channel(SPARE_BATCHES);
+        let lines = audit.writes_json_lines().then(|| {
+            let (back, spare) = sync_channel(SPARE_BATCHES);
+            Lines {
+                format: JsonLines::default(),
+                sandbox: audit.sandbox_id(),
+                bytes: Vec::new(),
+                records: 0,
+                back,
+                spare,
+            }
+        });
         Consumer {
             batch: Vec::new(),
             back,
             spare,
+            lines,
             rules: HashMap::new(),
+            pid: None,
             tail: 0,
             stalled_since: None,
             invalid: 0,
@@ -96,8 +143,44 @@ impl Consumer {
         }
     }
 
-    /// Hands the batch to the writer, continuing in an emptied one it handed back.
+    /// Queues one record: formatted at once for a JSON-lines file, else kept for the
+    /// writer.
+    fn push(&mut self, event: Event, time: SystemTime) {
+        match &mut self.lines {
+            Some(l) => {
+                if l.bytes.capacity() == 0 {
+                    l.bytes = l
+                        .spare
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(LINES_BYTES + 1024));
+                }
+                // Writing into a Vec cannot fail.
+                let _ = l.format.write(&mut l.bytes, &event, l.sandbox, time);
+                l.records += 1;
+            }
+            None => self.batch.push((event, time)),
+        }
+    }
+
+    /// Whether enough waits to hand it over now.
+    fn full(&self) -> bool {
+        match &self.lines {
+            Some(l) => l.bytes.len() >= LINES_BYTES,
+            None => self.batch.len() >= BATCH,
+        }
+    }
+
+    /// Hands what waits to the writer, continuing in an emptied buffer it handed back.
     fn hand_over(&mut self, audit: &Audit) {
+        if let Some(l) = &mut self.lines {
+            if l.bytes.is_empty() {
+                return;
+            }
+            let full = std::mem::take(&mut l.bytes);
+            audit.record_lines(full, l.records as u64, Some(&l.back));
+            l.records = 0;
+            return;
+        }
         if self.batch.is_empty() {
             return;
         }
@@ -107,6 +190,19 @@ impl Consumer {
             .unwrap_or_else(|_| Vec::with_capacity(BATCH));
         let full = std::mem::replace(&mut self.batch, next);
         audit.record_batch(full, Some(&self.back));
+    }
+
+    /// The broker's number for the process the shim's report names (see
+    /// [`ReportedCallRecord::new`]), asked once per process per drain pass.
+    fn host_pid(&mut self, pid: i32) -> i32 {
+        match self.pid {
+            Some((p, host)) if p == pid => host,
+            _ => {
+                let host = crate::sandbox::pidns::host_pid(pid).unwrap_or(pid);
+                self.pid = Some((pid, host));
+                host
+            }
+        }
     }
 }
 
@@ -176,15 +272,17 @@ impl Reports {
         // as the ring view.
         let ring = unsafe { Ring::from_raw(map.0) };
         ring.init();
+        let consumer = Mutex::new(Consumer::new(&audit));
         let inner = Arc::new(Inner {
             memfd,
-            _map: map,
+            map,
             ring,
             audit,
             policy,
             created: SystemTime::now(),
             stop: AtomicBool::new(false),
-            consumer: Mutex::new(Consumer::new()),
+            prefaulted: AtomicUsize::new(0),
+            consumer,
         });
         let drainer = Arc::clone(&inner);
         std::thread::Builder::new()
@@ -229,6 +327,7 @@ impl Inner {
     fn run(&self) {
         super::lower_priority();
         while !self.stop.load(Ordering::Acquire) {
+            self.prefault();
             if self.drain(false) >= BATCH {
                 continue;
             }
@@ -263,6 +362,43 @@ impl Inner {
         }
     }
 
+    /// Faults in the ring's pages up to [`PREFAULT_AHEAD`] slots beyond the drain's own
+    /// position (never the program's word), during the first lap: `MADV_POPULATE_WRITE`
+    /// allocates and zeroes them without changing what they hold, so a producer writing a
+    /// slot at the same time is not disturbed. A kernel without it (before Linux 5.14)
+    /// leaves the faults to the producers, as before.
+    fn prefault(&self) {
+        let done = self.prefaulted.load(Ordering::Relaxed);
+        if done >= RING_SLOTS {
+            return;
+        }
+        // The lock is not held while pages are faulted in: the last drain
+        // (`Reports::finish`) must not wait for it.
+        let tail = match self.consumer.lock() {
+            Ok(c) => usize::try_from(c.tail).unwrap_or(usize::MAX),
+            Err(_) => return,
+        };
+        let want = tail.saturating_add(PREFAULT_AHEAD).min(RING_SLOTS);
+        if want <= done {
+            return;
+        }
+        let page = 4096;
+        let from = (HEADER_SIZE + done * SLOT_SIZE) / page * page;
+        let to = ((HEADER_SIZE + want * SLOT_SIZE).div_ceil(page) * page).min(RING_BYTES);
+        // SAFETY: [from, to) lies within the RING_BYTES mapping this Inner owns (from is
+        // page-aligned, as the mapping is); MADV_POPULATE_WRITE only faults pages in.
+        let rc = unsafe {
+            libc::madvise(
+                self.map.0.add(from).cast(),
+                to - from,
+                libc::MADV_POPULATE_WRITE,
+            )
+        };
+        // Done, or not possible here: either way, not again.
+        let now = if rc == 0 { want } else { RING_SLOTS };
+        self.prefaulted.store(now, Ordering::Relaxed);
+    }
+
     /// Drains every published slot; returns how many were taken. `last`: the sandbox is
     /// over, so a claimed but unpublished slot is skipped at once, and the counts are
     /// written.
@@ -275,6 +411,7 @@ impl Inner {
         }
         let mut slot = [0u8; SLOT_SIZE];
         let mut taken = 0;
+        c.pid = None;
         // The clock for this drain's checks, read again after each batch is handed over
         // (which may wait for a slow sink).
         let mut now = SystemTime::now();
@@ -285,7 +422,8 @@ impl Inner {
                 c.stalled_since = None;
                 taken += 1;
                 self.accept(&mut c, tail, &slot, now);
-                if c.batch.len() >= BATCH {
+                if c.full() {
+                    self.ring.set_tail(c.tail);
                     c.hand_over(&self.audit);
                     now = SystemTime::now();
                 }
@@ -311,6 +449,7 @@ impl Inner {
             }
             break;
         }
+        self.ring.set_tail(c.tail);
         c.hand_over(&self.audit);
         if last {
             c.finished = true;
@@ -333,9 +472,10 @@ impl Inner {
             Ok(None) => return,
             Ok(Some(report)) => match self.check(&mut c.rules, &report, now) {
                 Ok(Some(rule)) => {
-                    let rec = ReportedCallRecord::new(&report, rule);
+                    let pid = c.host_pid(report.pid);
+                    let rec = ReportedCallRecord::with_pid(&report, rule, pid);
                     let time = rec.time();
-                    c.batch.push((Event::Call(rec), time));
+                    c.push(Event::Call(rec), time);
                     return;
                 }
                 Ok(None) => return, // a rule that keeps its allows out of the log
@@ -345,13 +485,13 @@ impl Inner {
         };
         c.invalid += 1;
         if c.invalid <= INVALID_RECORDED {
-            c.batch.push((
+            c.push(
                 Event::InvalidReport(InvalidReport {
                     position: pos,
                     error: refused,
                 }),
                 now,
-            ));
+            );
         }
     }
 

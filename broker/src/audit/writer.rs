@@ -41,6 +41,9 @@ pub(super) enum Msg {
     /// Typed records of one sandbox, each with its time (the report ring's drain), and
     /// where to hand the emptied vector back for reuse.
     Events(super::Batch, u64, Option<SyncSender<super::Batch>>),
+    /// Finished JSON lines (the report ring's drain, for a JSON-lines file), written as
+    /// they are, and where to hand the emptied buffer back for reuse.
+    Lines(Vec<u8>, Option<SyncSender<Vec<u8>>>),
     /// One call record and its sandbox, turned into JSON here, off the calling thread.
     Call(Box<super::CallRecord>, u64),
     /// Wakes the writer to look at its reopen flag.
@@ -268,6 +271,27 @@ impl Open {
         }
     }
 
+    /// Writes finished JSON lines: to a file or stream as they are (one `write(2)` for a
+    /// large buffer); a datagram sink (never sent lines: [`super::Audit::record_lines`] is
+    /// for files) gets each line as its own record all the same.
+    fn write_lines(&mut self, format: Format, bytes: &[u8]) {
+        match self {
+            Open::File { out, .. } => {
+                let _ = out.write_all(bytes);
+            }
+            Open::Stream(out) if format == Format::Json => {
+                let _ = out.write_all(bytes);
+            }
+            open => {
+                for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    if let Ok(rec) = serde_json::from_slice::<Value>(line) {
+                        open.write(format, &rec);
+                    }
+                }
+            }
+        }
+    }
+
     fn flush(&mut self) {
         match self {
             Open::File { out, fsync, .. } => {
@@ -388,6 +412,13 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
                         evs.clear();
                         // No room: the drain has spares enough; this one is freed.
                         let _ = back.try_send(evs);
+                    }
+                }
+                Msg::Lines(mut bytes, back) => {
+                    out.write_lines(format, &bytes);
+                    if let Some(back) = back {
+                        bytes.clear();
+                        let _ = back.try_send(bytes);
                     }
                 }
                 Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
