@@ -90,6 +90,7 @@ pub mod profiles;
 mod rule;
 mod source;
 mod syntax;
+mod tree;
 mod trie;
 
 pub use access::{Access, RIGHTS};

@@ -282,7 +282,12 @@ impl Loader<'_> {
         }
         self.stack.push((key.clone(), origin.clone()));
         let doc = Doc::new(&origin, text, builtin);
-        let parsed = syntax::parse(&doc, self.vars, &mut self.diags);
+        // A built-in profile's tree was made at build time (crate::tree): not parsed again.
+        let built = match &key {
+            Key::Builtin(name) => profiles::tree(name),
+            _ => None,
+        };
+        let parsed = syntax::parse(&doc, built, self.vars, &mut self.diags);
         for entry in &parsed.extends {
             self.include(&doc, entry, dir.as_deref());
         }

@@ -72,3 +72,63 @@ pub fn text(name: &str) -> Option<&'static str> {
         .find(|(n, _, _)| *n == name)
         .map(|(_, _, t)| *t)
 }
+
+/// The trees `build.rs` made of the built-in profiles' texts.
+mod built {
+    use crate::tree;
+    include!(concat!(env!("OUT_DIR"), "/profile_trees.rs"));
+}
+
+/// The TOML tree of a built-in profile's text, made at build time ([`crate::tree`]): what
+/// [`crate::tree::from_toml`] gives for [`text`]`(name)`, without parsing it.
+pub(crate) fn tree(name: &str) -> Option<crate::tree::Table> {
+    built::tree(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{self, Doc};
+    use crate::Vars;
+    use std::path::PathBuf;
+
+    /// Every built-in profile's build-time tree is its runtime parse, and the walker reads
+    /// both alike: the same rules (with their origins), defaults, `extends` and no problem.
+    /// Fails when build.rs made something else of a profile, or none.
+    #[test]
+    fn built_profile_trees_are_the_runtime_parse() {
+        let vars = Vars {
+            home: Some(PathBuf::from("/home/u")),
+            pwd: PathBuf::from("/work/p"),
+            tmpdir: PathBuf::from("/tmp/arbiter-t"),
+            xdg_config_home: None,
+            xdg_cache_home: None,
+            xdg_data_home: Some(PathBuf::from("/home/u/.data")),
+            xdg_runtime_dir: Some(PathBuf::from("/run/user/1000")),
+        };
+        for (name, _) in list() {
+            let text = text(name).unwrap();
+            let built = tree(name).unwrap_or_else(|| panic!("no built tree for {name}"));
+            let parsed = toml_edit::ImDocument::parse(text).unwrap();
+            assert!(
+                built == crate::tree::from_toml(&parsed),
+                "{name}: the built tree is not the runtime parse"
+            );
+            let origin = format!("builtin:{name}");
+            let doc = Doc::new(&origin, text, true);
+            let (mut from_built, mut from_text) = (Vec::new(), Vec::new());
+            let a = syntax::parse(&doc, Some(built), &vars, &mut from_built);
+            let b = syntax::parse(&doc, None, &vars, &mut from_text);
+            assert!(
+                from_built.is_empty() && from_text.is_empty(),
+                "{name}: {from_text:?}"
+            );
+            assert!(
+                !a.rules.is_empty() || !a.extends.is_empty(),
+                "{name}: empty"
+            );
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name}");
+        }
+        assert!(tree("no-such-profile").is_none());
+    }
+}

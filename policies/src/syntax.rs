@@ -35,8 +35,9 @@ use crate::glob::{NamePattern, PathPattern};
 use crate::net::{parse_ip, Addr, HostPattern, NetTarget, Ports, Proto};
 use crate::rule::{AuditSetting, Family, Rule, Target};
 use crate::source::Vars;
+use crate::tree::{self, Item, Table, Value};
 use std::ops::Range;
-use toml_edit::{ImDocument, Item, TableLike, Value};
+use toml_edit::ImDocument;
 
 /// One source's text, with what is needed to turn byte offsets into lines and columns.
 pub(crate) struct Doc<'a> {
@@ -222,7 +223,14 @@ const MISPLACED: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Parses one source. Problems go to `diags`; what could be understood is returned.
-pub(crate) fn parse(doc: &Doc<'_>, vars: &Vars, diags: &mut Vec<Diagnostic>) -> Parsed {
+/// `built` is the text's tree when it is already known ([`tree::from_toml`] of `doc.text`,
+/// made at build time for a built-in profile); `None` parses the text.
+pub(crate) fn parse(
+    doc: &Doc<'_>,
+    built: Option<Table>,
+    vars: &Vars,
+    diags: &mut Vec<Diagnostic>,
+) -> Parsed {
     let first = diags.len();
     let mut p = Parser {
         doc,
@@ -230,8 +238,12 @@ pub(crate) fn parse(doc: &Doc<'_>, vars: &Vars, diags: &mut Vec<Diagnostic>) -> 
         diags,
         out: Parsed::default(),
     };
-    match ImDocument::parse(doc.text) {
-        Ok(toml) => p.root(toml.as_table()),
+    let root = match built {
+        Some(root) => Ok(root),
+        None => ImDocument::parse(doc.text).map(|toml| tree::from_toml(&toml)),
+    };
+    match root {
+        Ok(root) => p.root(&root),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().replace('\n', ", ");
@@ -303,18 +315,15 @@ impl<'d> Parser<'_, '_> {
     /// Collects a table's keys, reporting the ones not in `allowed`.
     fn fields(
         &mut self,
-        table: &'d dyn TableLike,
+        table: &'d Table,
         table_span: Range<usize>,
         family: &str,
         allowed: &[&str],
         what: &str,
     ) -> Fields<'d> {
         let mut items = Vec::new();
-        for (key, item) in table.iter() {
-            let key_span = table
-                .get_key_value(key)
-                .and_then(|(k, _)| k.span())
-                .unwrap_or_else(|| table_span.clone());
+        for (key, key_span, item) in table.iter() {
+            let key_span = key_span.clone().unwrap_or_else(|| table_span.clone());
             if allowed.contains(&key) {
                 items.push((key, key_span, item));
             } else if let Some((_, _, message, hint)) =
@@ -362,8 +371,8 @@ impl<'d> Parser<'_, '_> {
 
     fn str_value(&self, v: &Value) -> Option<Str> {
         let Value::String(f) = v else { return None };
-        let value = f.value().clone();
-        let span = f.span().unwrap_or(0..0);
+        let value = f.value.clone();
+        let span = f.span.clone().unwrap_or(0..0);
         let raw = self.doc.text.get(span.clone()).unwrap_or("");
         let inner = (raw.len() == value.len() + 2 && raw.get(1..raw.len() - 1) == Some(&value))
             .then_some(span.start + 1);
@@ -396,7 +405,7 @@ impl<'d> Parser<'_, '_> {
         self.err(&f.table_span, ErrorKind::MissingKey, message, hint);
     }
 
-    fn root(&mut self, root: &'d toml_edit::Table) {
+    fn root(&mut self, root: &'d Table) {
         let whole = 0..self.doc.text.len();
         let f = self.fields(root, whole.clone(), "", ROOT_KEYS, "a policy");
         if let Some((span, item)) = f.get("version") {
@@ -480,26 +489,21 @@ impl<'d> Parser<'_, '_> {
         family: Family,
         item: &'d Item,
         span: &Range<usize>,
-    ) -> Vec<(&'d dyn TableLike, Range<usize>)> {
+    ) -> Vec<(&'d Table, Range<usize>)> {
         let key = family.key();
         match item {
             Item::ArrayOfTables(a) => a
+                .tables
                 .iter()
-                .map(|t| {
-                    (
-                        t as &dyn TableLike,
-                        t.span().unwrap_or_else(|| span.clone()),
-                    )
-                })
+                .map(|t| (t, t.span.clone().unwrap_or_else(|| span.clone())))
                 .collect(),
             Item::Value(Value::Array(array)) => {
                 let mut out = Vec::new();
                 for v in array.iter() {
                     match v {
-                        Value::InlineTable(t) => out.push((
-                            t as &dyn TableLike,
-                            t.span().unwrap_or_else(|| span.clone()),
-                        )),
+                        Value::InlineTable(t) => {
+                            out.push((t, t.span.clone().unwrap_or_else(|| span.clone())))
+                        }
                         other => {
                             let vspan = other.span().unwrap_or_else(|| span.clone());
                             self.err(
@@ -530,7 +534,7 @@ impl<'d> Parser<'_, '_> {
         }
     }
 
-    fn defaults(&mut self, t: &'d dyn TableLike, span: Range<usize>) {
+    fn defaults(&mut self, t: &'d Table, span: Range<usize>) {
         let f = self.fields(t, span, "defaults", DEFAULT_KEYS, "`[defaults]`");
         if let Some(s) = self.string(&f, "fs") {
             match s.value.as_str() {
@@ -712,7 +716,7 @@ impl<'d> Parser<'_, '_> {
         (p.to_string() != value).then(|| value.to_owned())
     }
 
-    fn fs_rule(&mut self, t: &'d dyn TableLike, span: Range<usize>) -> Option<Rule> {
+    fn fs_rule(&mut self, t: &'d Table, span: Range<usize>) -> Option<Rule> {
         let f = self.fields(t, span.clone(), "fs", FS_KEYS, "an fs rule");
         let path = self.string(&f, "path");
         let pattern = path.as_ref().and_then(|p| self.path(p));
@@ -761,12 +765,7 @@ impl<'d> Parser<'_, '_> {
         Some(rule)
     }
 
-    fn net_rule(
-        &mut self,
-        family: Family,
-        t: &'d dyn TableLike,
-        span: Range<usize>,
-    ) -> Option<Rule> {
+    fn net_rule(&mut self, family: Family, t: &'d Table, span: Range<usize>) -> Option<Rule> {
         let (keys, what) = match family {
             Family::Connect => (CONNECT_KEYS, "a connect rule"),
             _ => (BIND_KEYS, "a bind rule"),
@@ -999,11 +998,11 @@ impl<'d> Parser<'_, '_> {
         let raw = self.doc.text.get(vspan.clone()).unwrap_or("");
         let parsed = match item.as_value() {
             Some(Value::String(s)) => {
-                let t = s.value().as_str();
+                let t = s.value.as_str();
                 let t = t.strip_prefix("0o").unwrap_or(t);
                 u32::from_str_radix(t, 8).ok()
             }
-            Some(Value::Integer(n)) if raw.starts_with("0o") => u32::try_from(*n.value()).ok(),
+            Some(Value::Integer(n)) if raw.starts_with("0o") => u32::try_from(n.value).ok(),
             _ => None,
         };
         match parsed {
@@ -1023,7 +1022,7 @@ impl<'d> Parser<'_, '_> {
         }
     }
 
-    fn resolve_rule(&mut self, t: &'d dyn TableLike, span: Range<usize>) -> Option<Rule> {
+    fn resolve_rule(&mut self, t: &'d Table, span: Range<usize>) -> Option<Rule> {
         let f = self.fields(t, span.clone(), "resolve", RESOLVE_KEYS, "a resolve rule");
         let deny = self.boolean(&f, "deny").unwrap_or(false);
         let errno = self.errno(&f);

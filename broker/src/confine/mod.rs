@@ -22,6 +22,7 @@ pub mod landlock;
 pub mod privilege;
 pub mod real_paths;
 pub mod seccomp;
+pub mod seccomp_program;
 pub mod syscall_numbers;
 pub mod syscalls;
 

@@ -6,12 +6,13 @@
 //! architecture gets the action its row decides: `SECCOMP_RET_ALLOW` for native calls,
 //! `SECCOMP_RET_ERRNO` for refused ones, `SECCOMP_RET_USER_NOTIF` for the ones the broker
 //! serves when the notify filter is installed ([`NotifyFilter`]; without it, a brokered
-//! call does what [`Kind::without_transport`] says). A number no row names — a later
+//! call does what [`syscalls::Kind::without_transport`] says). A number no row names — a later
 //! kernel's call, x32's numbers (`__X32_SYSCALL_BIT` set) — is refused with `ENOSYS`; a
 //! foreign architecture (i386's `int 0x80` on x86_64) kills the process.
 
-use super::bpf::{self, Decision, Decisions, Insn};
-use super::syscalls::{self, Action, Kind};
+use super::bpf::{self, Insn};
+use super::seccomp_program::{self, Options};
+use super::syscalls;
 use crate::sandbox::spawn::PreExec;
 
 /// `SECCOMP_SET_MODE_FILTER`.
@@ -19,69 +20,19 @@ const SET_MODE_FILTER: libc::c_uint = 1;
 /// `SECCOMP_GET_ACTION_AVAIL`, used to probe for the seccomp() syscall.
 const GET_ACTION_AVAIL: libc::c_uint = 2;
 
-/// How the table's actions become seccomp actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Options {
-    /// The notify filter is installed: brokered calls go to the broker.
-    notify: bool,
-    /// The shim's marked read-only opens stay native ([`Action::MarkedRead`]).
-    native_reads: bool,
-    /// `prctl(PR_SET_DUMPABLE, 0)` is answered 0 without running ([`Action::KeepDumpable`]):
-    /// the broker could not serve a non-dumpable process.
-    keep_dumpable: bool,
-    /// Marked `unlinkat`s stay native ([`Action::MarkedRemove`]).
-    native_removes: bool,
-}
+/// The programs `build.rs` compiled for every [`Options`] (`seccomp_program::encode`'s
+/// format; empty in a cross-compiled build).
+static BUILT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp_programs.bin"));
 
-/// The seccomp action for `action`.
-fn seccomp_action(action: Action, opts: Options) -> u32 {
-    match action {
-        Action::Native => bpf::RET_ALLOW,
-        Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
-        Action::Broker(_) if opts.notify => bpf::RET_USER_NOTIF,
-        Action::Broker(kind) => match kind.without_transport() {
-            // without_transport never answers Broker, MarkedRead or MarkedRemove.
-            Action::Refuse(errno) => bpf::RET_ERRNO | errno as u32,
-            _ => bpf::RET_ALLOW,
-        },
-        Action::MarkedRead if opts.native_reads && opts.notify => bpf::RET_ALLOW,
-        Action::MarkedRead => seccomp_action(Action::Broker(Kind::Openat), opts),
-        // SECCOMP_RET_ERRNO with 0: the call is not run and returns 0.
-        Action::KeepDumpable if opts.keep_dumpable && opts.notify => bpf::RET_ERRNO,
-        Action::KeepDumpable => bpf::RET_ALLOW,
-        Action::MarkedRemove if opts.native_removes && opts.notify => bpf::RET_ALLOW,
-        Action::MarkedRemove => seccomp_action(Action::Broker(Kind::Unlinkat), opts),
-    }
-}
-
-/// The decision of `row`: its arms in order (trailing arms that decide as `otherwise` does
-/// are dropped, so an unconditional row is one `ret` the kernel's cache recognises).
-fn decision(row: &syscalls::Row, opts: Options) -> Decision {
-    let otherwise = seccomp_action(row.otherwise, opts);
-    let mut arms: Vec<_> = row
-        .arms
-        .iter()
-        .map(|arm| (arm.when.to_vec(), seccomp_action(arm.then, opts)))
-        .collect();
-    while arms.last().is_some_and(|(_, a)| *a == otherwise) {
-        arms.pop();
-    }
-    Decision { arms, otherwise }
-}
-
-/// Every number of `numbers` with a row, and its decision.
-fn decisions(numbers: &[(&str, u32)], opts: Options) -> Decisions {
-    numbers
-        .iter()
-        .filter_map(|&(name, nr)| Some((nr, decision(syscalls::row_named(name)?, opts))))
-        .collect()
-}
-
-/// The program for the running architecture.
+/// The program for the running architecture: the one `build.rs` compiled from this same
+/// table (no compilation at start-up; the test `built_programs_are_the_runtime_compile`
+/// holds them equal), else compiled now.
 fn program(opts: Options) -> anyhow::Result<Vec<Insn>> {
-    let decisions = decisions(syscalls::numbers(), opts);
-    let unknown = bpf::RET_ERRNO | syscalls::UNKNOWN_ERRNO as u32;
-    Ok(bpf::compile(arch()?, &decisions, unknown)?)
+    let arch = arch()?;
+    if let Some(built) = seccomp_program::decode(BUILT, opts) {
+        return Ok(built);
+    }
+    Ok(seccomp_program::compile(arch, syscalls::numbers(), opts)?)
 }
 
 /// A compiled filter, ready to install in the child.
@@ -105,7 +56,7 @@ pub fn available() -> bool {
 
 impl Filter {
     /// Compiles the filter for when no notify filter is installed: brokered calls do what
-    /// [`Kind::without_transport`] says.
+    /// [`syscalls::Kind::without_transport`] says.
     pub fn compile() -> anyhow::Result<Self> {
         let program = program(Options {
             notify: false,
@@ -185,10 +136,10 @@ pub fn notify_available() -> bool {
 
 impl NotifyFilter {
     /// Compiles the program with the brokered calls sent to the broker. With
-    /// `native_reads`, marked read-only `openat`s stay native ([`Action::MarkedRead`]);
-    /// with `native_removes`, marked `unlinkat`s ([`Action::MarkedRemove`]). Without
+    /// `native_reads`, marked read-only `openat`s stay native ([`syscalls::Action::MarkedRead`]);
+    /// with `native_removes`, marked `unlinkat`s ([`syscalls::Action::MarkedRemove`]). Without
     /// `CAP_SYS_PTRACE` in this process, `prctl(PR_SET_DUMPABLE, 0)` is answered without
-    /// running ([`Action::KeepDumpable`]).
+    /// running ([`syscalls::Action::KeepDumpable`]).
     pub fn compile(native_reads: bool, native_removes: bool) -> anyhow::Result<Self> {
         let program = program(Options {
             notify: true,
@@ -247,6 +198,7 @@ mod tests {
 
     use super::bpf::interp::{run, Data};
     use super::*;
+    use crate::confine::seccomp_program::{decisions, seccomp_action};
     use crate::confine::syscall_numbers::{AARCH64, X86_64};
     use crate::confine::syscalls::{row_named, TABLE, UNKNOWN_ERRNO};
 
@@ -493,6 +445,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The programs `build.rs` embeds are the ones compiled at run time from the same table,
+    /// for every option: a start that takes its program from the binary decides exactly as
+    /// one that compiles it. Fails if build.rs compiled anything else (or nothing: this is a
+    /// native build).
+    #[test]
+    fn built_programs_are_the_runtime_compile() {
+        let fields = |p: &[Insn]| -> Vec<(u16, u8, u8, u32)> {
+            p.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()
+        };
+        let arch = arch().unwrap();
+        for i in 0..Options::COUNT {
+            let opts = Options::from_index(i);
+            assert_eq!(opts.index(), i);
+            let built = seccomp_program::decode(BUILT, opts)
+                .unwrap_or_else(|| panic!("no built program for {opts:?}"));
+            let compiled = seccomp_program::compile(arch, syscalls::numbers(), opts).unwrap();
+            assert!(
+                compiled.len() > 100,
+                "{opts:?}: {} instructions",
+                compiled.len()
+            );
+            for (what, got) in [("built", built), ("program()", program(opts).unwrap())] {
+                let (got, want) = (fields(&got), fields(&compiled));
+                let first = got.iter().zip(&want).position(|(a, b)| a != b);
+                assert!(
+                    got.len() == want.len() && first.is_none(),
+                    "{opts:?}: the {what} program ({} instructions) differs from the compiled \
+                     one ({}) at instruction {first:?}",
+                    got.len(),
+                    want.len()
+                );
+            }
+        }
+        // A blob cut short holds no program for what it cannot reach; an empty one none.
+        let last = Options::from_index(Options::COUNT - 1);
+        assert!(seccomp_program::decode(&BUILT[..BUILT.len() - 1], last).is_none());
+        assert!(seccomp_program::decode(&[], Options::from_index(0)).is_none());
     }
 
     fn x86(name: &str, args: [u64; 6], opts: Options) -> u32 {
