@@ -380,6 +380,63 @@ fn open_plain_dir(dir: &[u8]) -> Result<Option<OwnedFd>, Errno> {
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
 }
 
+/// [`open_plain_dir`] for a canonical absolute directory path whose *first* component is a
+/// symlink to a plain canonical place, as on a merged-`/usr` system, where ld.so's cache
+/// names every library by `/lib/x86_64-linux-gnu/…` and `/lib` is `usr/lib`: the link is
+/// read once (`readlinkat` of `/first`) and its target, joined with the rest of the path,
+/// opened with no symlink on the way. That is what [`walk_dir`] does for this path — open
+/// `/`, find `first` a symlink, read it, follow its target's components from `/` (from
+/// `/` itself for an absolute target), climb out of no directory — in two system calls
+/// instead of one per component, two `fstatfs` and a `/proc/self/fd` read. `None` (the
+/// caller walks the general way, which then answers exactly, errors and the directories a
+/// failed lookup shows included) when the first component is no symlink, the target has a
+/// `.`, `..` or empty component, or anything on the way fails or is another symlink. The
+/// one link followed is spent from the lookup's budget only on success.
+fn open_plain_dir_past_first_link(dir: &[u8]) -> Option<(OwnedFd, Vec<u8>)> {
+    if !is_canonical_dir(dir) || dir == b"/" {
+        return None;
+    }
+    let rest_at = dir[1..]
+        .iter()
+        .position(|&b| b == b'/')
+        .map_or(dir.len(), |i| i + 1);
+    let (first, rest) = dir.split_at(rest_at);
+    let first = CString::new(first).ok()?;
+    let target = readlink_at_cwd(&first)?;
+    let mut joined = Vec::with_capacity(target.len() + rest.len() + 1);
+    if !target.starts_with(b"/") {
+        // Relative to the link's directory, which is `/`.
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(&target);
+    joined.extend_from_slice(rest);
+    if !is_canonical_dir(&joined) || LINKS_LEFT.with(|l| l.get()) == 0 {
+        return None;
+    }
+    let fd = open_plain_dir(&joined).ok().flatten()?;
+    spend_link().ok()?;
+    Some((fd, joined))
+}
+
+/// readlink(2) of the absolute path `path`: the link's contents, `None` when it is no
+/// symlink (or cannot be read).
+fn readlink_at_cwd(path: &CStr) -> Option<Vec<u8>> {
+    let mut buf = [0u8; PATH_BUF];
+    // SAFETY: path is NUL-terminated and buf has buf.len() writable bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 || n as usize >= buf.len() {
+        return None;
+    }
+    Some(buf[..n as usize].to_vec())
+}
+
 /// Opens the directory `dir` (an absolute real path) as `O_PATH` without following any
 /// symlink on the way; `None` when that is not possible (not canonical, a symlink on the
 /// way, gone, no openat2).
@@ -438,6 +495,15 @@ pub fn locate(base: Base<'_>, path: &[u8], left: &mut Vec<PathBuf>) -> Result<Lo
                 return Ok(Location {
                     parent,
                     parent_path: PathBuf::from(OsStr::from_bytes(d)),
+                    name: name.to_vec(),
+                    trailing_slash,
+                    last: Last::Name,
+                });
+            }
+            if let Some((parent, real)) = open_plain_dir_past_first_link(d) {
+                return Ok(Location {
+                    parent,
+                    parent_path: PathBuf::from(OsStr::from_bytes(&real)),
                     name: name.to_vec(),
                     trailing_slash,
                     last: Last::Name,
@@ -671,6 +737,55 @@ mod tests {
             resolve(Base::Root, p.as_bytes(), false, &mut Vec::new()).err(),
             Some(Errno(libc::ENOTDIR))
         );
+    }
+
+    /// The merged-`/usr` shortcut (`/lib` → `usr/lib`) must land where the general walk
+    /// lands, spend one link of the budget, and step aside for anything else.
+    #[test]
+    fn a_symlinked_first_component_resolves_as_the_walk_does() {
+        let Ok(target) = std::fs::read_link("/lib") else {
+            println!("SKIP: /lib is not a symlink here (no merged /usr)");
+            return;
+        };
+        let dir = format!("/lib/{}", {
+            // Any directory beneath /lib will do; the loader's own is there on Linux.
+            let entry = std::fs::read_dir("/lib")
+                .unwrap()
+                .filter_map(Result::ok)
+                .find(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .expect("a directory beneath /lib");
+            entry.file_name().to_string_lossy().into_owned()
+        });
+        LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
+        let (fd, real) = open_plain_dir_past_first_link(dir.as_bytes()).expect("the shortcut");
+        assert_eq!(LINKS_LEFT.with(|l| l.get()), MAX_SYMLINK_HOPS - 1);
+        let walked = walk_dir(Base::Root, dir.as_bytes(), false, &mut Vec::new()).unwrap();
+        let walked_path = fd_path(walked.as_fd()).unwrap();
+        assert_eq!(Path::new(OsStr::from_bytes(&real)), walked_path);
+        assert_eq!(fd_path(fd.as_fd()).unwrap(), walked_path);
+        assert!(walked_path.starts_with(Path::new("/").join(&target)));
+        // Through `locate`: the same Location as the general way.
+        let file = format!("{dir}/some-name");
+        let loc = locate(Base::Root, file.as_bytes(), &mut Vec::new()).unwrap();
+        assert_eq!(loc.parent_path, walked_path);
+        assert_eq!(loc.name, b"some-name");
+        // Not for a first component that is a directory, a missing one, or a path that is
+        // not canonical: the general way answers those.
+        assert!(open_plain_dir_past_first_link(b"/usr/lib").is_none());
+        assert!(open_plain_dir_past_first_link(b"/nonexistent-arbiter/x").is_none());
+        assert!(open_plain_dir_past_first_link(b"/lib/../etc").is_none());
+        assert!(open_plain_dir_past_first_link(b"/lib/nonexistent-arbiter").is_none());
+        assert!(open_plain_dir_past_first_link(b"/").is_none());
+        // A missing directory beneath the link is the walk's ENOENT, with what it shows.
+        let mut left = Vec::new();
+        assert_eq!(
+            locate(Base::Root, b"/lib/nonexistent-arbiter/f", &mut left).err(),
+            Some(Errno(libc::ENOENT))
+        );
+        // An exhausted budget is left to the walk (which answers ELOOP).
+        LINKS_LEFT.with(|l| l.set(0));
+        assert!(open_plain_dir_past_first_link(dir.as_bytes()).is_none());
+        LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
     }
 
     #[test]

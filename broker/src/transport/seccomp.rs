@@ -271,7 +271,7 @@ fn worker(pool: &Arc<Pool>) {
             None
         };
         pool.enter();
-        if opens(&req) {
+        let answer = if opens(&req) {
             // An open may wait for a FIFO's peer: without holding up the pool, and only
             // while its caller waits (core::waiting).
             let waiter = Box::new(OpenWaiter {
@@ -280,11 +280,18 @@ fn worker(pool: &Arc<Pool>) {
             });
             crate::core::waiting::serving(waiter, || {
                 serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req)
-            });
+            })
         } else {
-            serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req);
-        }
+            serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req)
+        };
+        // No longer busy before the answer goes out: an fd is installed by the target
+        // itself (`SECCOMP_IOCTL_NOTIF_ADDFD` waits until it has), which then runs on and
+        // makes its next call — ld.so's next open — while this worker is still in the
+        // ioctl. Counted busy there, that call found every worker busy and the pool grew
+        // by one at each exec, to its limit, and every idle worker is woken by every
+        // notification (they all wait on the listener).
         pool.leave();
+        answer.send(fd, req.id);
         drop(slow);
     }
 }
@@ -327,18 +334,18 @@ impl crate::core::waiting::Waiter for OpenWaiter {
     fn unblocked(&self) {}
 }
 
-/// Answers one notification.
+/// Decides one notification; the caller sends the answer.
 fn serve_one(
     fd: RawFd,
     core: &RequestCore,
     floor: &Floor,
     exes: &ExeCache,
     req: &libc::seccomp_notif,
-) {
+) -> Answer {
     let mut t = Target::new(fd, req);
     // Only a log of every call needs each caller's executable up front (at
     // `--audit-level deny` a record is rare, and /proc/<tid>/status costs a read per call).
-    let answer = if core.audit().records_every_call() {
+    if core.audit().records_every_call() {
         match t.status() {
             Ok(st) => {
                 let (exe, first) = exes.get(st.tgid, &st.name);
@@ -352,8 +359,7 @@ fn serve_one(
         }
     } else {
         t.handle(core, floor, req)
-    };
-    answer.send(fd, req.id);
+    }
 }
 
 /// How a notification is answered.
