@@ -354,3 +354,63 @@ fn a_flood_of_reports_with_the_sink_stalled_keeps_the_broker_small() {
         }
     }
 }
+
+// Finding 10: a forged report of a relative path was written as an allowed call (with no
+// rule) although the broker never checked it: from `/`, `etc/shadow` read as allowed.
+#[test]
+fn a_relative_reported_path_is_marked_unchecked() {
+    for user in users() {
+        for build in [&["-static"][..], &[][..]] {
+            let sb = sandbox();
+            std::fs::write(sb.path("a.txt"), "x\n").unwrap();
+            let helper = compile_helper("ring_forge", &sb.dir, build);
+            let log = sb.path("rel.jsonl");
+            // An honest relative call (reported by the shim) next to the forgery.
+            let script = format!(
+                "{} rel {} {} etc/shadow 4242 && python3 -c 'import os\nfor i in range(5): os.stat(\"a.txt\")'",
+                helper.display(),
+                PROTOCOL_VERSION,
+                fast_paths_frame()
+            );
+            let o = command_all(&sb, user, &log, &["sh", "-c", &script])
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{user:?} {build:?}: {}",
+                stderr(&o)
+            );
+            // The control: the program's write landed in the ring.
+            assert_eq!(stdout(&o), "forged 1\n", "{user:?} {build:?}");
+            let recs = records(&log);
+            let forged: Vec<_> = recs
+                .iter()
+                .filter(|r| r["type"] == "call" && r["args"]["path"] == "etc/shadow")
+                .collect();
+            assert_eq!(forged.len(), 1, "{user:?} {build:?}");
+            assert_eq!(forged[0]["reported"], true);
+            assert_eq!(
+                forged[0]["unchecked"], true,
+                "{user:?} {build:?}: the broker never decided it: {}",
+                forged[0]
+            );
+            assert!(forged[0].get("rule").is_none());
+            // Honest relative reports are marked the same way; absolute ones are checked.
+            let honest: Vec<_> = recs
+                .iter()
+                .filter(|r| r["type"] == "call" && r["reported"] == true)
+                .filter(|r| r["args"]["path"] == "a.txt")
+                .collect();
+            assert!(!honest.is_empty(), "{user:?} {build:?}");
+            assert!(honest.iter().all(|r| r["unchecked"] == true));
+            assert!(recs
+                .iter()
+                .filter(|r| r["reported"] == true)
+                .filter(|r| r["args"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with('/')))
+                .all(|r| r.get("unchecked").is_none()));
+        }
+    }
+}

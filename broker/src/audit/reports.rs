@@ -610,6 +610,9 @@ impl Inner {
 
     /// Checks what the slot alone cannot: the time against the broker's clock, and, for an
     /// absolute path, that the policy grants the call (a fast path never answers another).
+    /// A relative path cannot be decided here (the broker does not know the working
+    /// directory it was relative to): it is recorded as the program's unchecked claim,
+    /// marked `"unchecked": true` ([`ReportedCallRecord::unchecked`]).
     /// `Ok(Some(rule))`: record it (with the deciding rule, for an absolute path);
     /// `Ok(None)`: allowed, but its rule keeps allows out of the log.
     fn check(
