@@ -487,6 +487,21 @@ impl Ring {
         (head.wrapping_sub(tail) as i64) > 0
     }
 
+    /// Consumer: the shared head when it lies within one lap beyond `tail` (producers
+    /// claimed every position before it), else `None`. The program's word: it only tells
+    /// the consumer from when a hole has been claimed, never for how long to wait.
+    pub fn claimed_upto(&self, tail: u64) -> Option<u64> {
+        let head = self.atomic_u64(OFF_HEAD).load(Ordering::Relaxed);
+        let ahead = head.wrapping_sub(tail);
+        (ahead > 0 && ahead <= RING_SLOTS as u64).then_some(head)
+    }
+
+    /// Consumer: whether the slot of position `pos` holds a report published for that
+    /// position (a producer claimed it, and so every position before it was claimed too).
+    pub fn is_published(&self, pos: u64) -> bool {
+        self.load_seq(pos) == pos.wrapping_add(1)
+    }
+
     /// Consumer, with nothing claimed at or beyond `tail`: puts back the free sequence
     /// number of the slot at `tail` if something scribbled on it (or a producer published
     /// it after it was skipped), so producers can claim it again.

@@ -14,6 +14,15 @@
  *       overwrites the whole ring, header included, with a byte pattern; prints "scribbled".
  *   ring_forge fill VERSION FRAME
  *       claims every free slot and never publishes one; prints "filled N".
+ *   ring_forge rel VERSION FRAME PATH PID
+ *       publishes one well-formed read-only open of the relative PATH (fd 3) by PID, which
+ *       the broker cannot check against the policy; prints "forged 1" (finding 10).
+ *   ring_forge flood VERSION FRAME PATH PID N
+ *       publishes up to N well-formed stat reports of PATH by PID as fast as it can (no
+ *       system call per report); when the ring is full it waits a millisecond and tries
+ *       again, and gives up after 3000 full tries in a row; prints "flooded N".
+ *       (Red-team finding 14: with the audit sink stalled, the broker must not buffer
+ *       what the program writes without bound.)
  *
  * Without a ring in the reply it prints "no ring" and exits 3.
  */
@@ -144,7 +153,7 @@ static int unhex(const char *s, unsigned char *out, int max) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: ring_forge forge|scribble|fill VERSION FRAME [PATH PID]\n");
+        fprintf(stderr, "usage: ring_forge forge|scribble|fill|rel|flood VERSION FRAME [PATH PID [N]]\n");
         return 2;
     }
     const char *env = getenv("ARBITER_FD");
@@ -186,6 +195,25 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "scribble")) {
         for (unsigned long i = 0; i < RING_BYTES; i++) ring[i] = (unsigned char)(0xa5 ^ (i * 7));
         printf("scribbled\n");
+    } else if (!strcmp(argv[1], "rel") && argc >= 6) {
+        int n = publish(now_ns(), atoi(argv[5]), 3, O_RDONLY, 3, argv[4], (uint16_t)strlen(argv[4]));
+        printf("forged %d\n", n);
+    } else if (!strcmp(argv[1], "flood") && argc >= 7) {
+        const char *path = argv[4];
+        int32_t pid = atoi(argv[5]);
+        long want = atol(argv[6]), n = 0, full = 0;
+        uint16_t len = (uint16_t)strlen(path);
+        while (n < want && full < 3000) {
+            if (publish(now_ns(), pid, 1, 0, 0, path, len)) {
+                n++;
+                full = 0;
+            } else {
+                struct timespec ms = {0, 1000000};
+                syscall(SYS_nanosleep, &ms, NULL);
+                full++;
+            }
+        }
+        printf("flooded %ld\n", n);
     } else if (!strcmp(argv[1], "fill")) {
         long n = 0;
         while (claim() >= 0) n++;

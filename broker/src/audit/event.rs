@@ -476,6 +476,13 @@ impl ReportedCallRecord {
     pub fn path(&self) -> &[u8] {
         &self.path[..usize::from(self.path_len)]
     }
+
+    /// Whether the broker could not check the report against the policy: a path relative
+    /// to a working directory the broker does not know (`"unchecked": true`; red-team
+    /// finding 10). Such a record may name a path the policy denies.
+    pub fn unchecked(&self) -> bool {
+        !self.path().starts_with(b"/")
+    }
 }
 
 impl ReportedCallRecord {
@@ -488,7 +495,7 @@ impl ReportedCallRecord {
 impl Serialize for ReportedCallRecord {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("ReportedCallRecord", 8)?;
+        let mut st = s.serialize_struct("ReportedCallRecord", 9)?;
         st.serialize_field("reported", &true)?;
         st.serialize_field(self.pid_key(), &self.pid)?;
         st.serialize_field("transport", "shim")?;
@@ -497,6 +504,9 @@ impl Serialize for ReportedCallRecord {
         st.serialize_field("decision", "allow")?;
         if let Some(rule) = &self.rule {
             st.serialize_field("rule", &**rule)?;
+        }
+        if self.unchecked() {
+            st.serialize_field("unchecked", &true)?;
         }
         st.serialize_field("result", &ResultJson(self.result))?;
         st.end()

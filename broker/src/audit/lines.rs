@@ -121,6 +121,9 @@ impl JsonLines {
             l.extend_from_slice(b",\"rule\":");
             string(l, rule);
         }
+        if r.unchecked() {
+            l.extend_from_slice(b",\"unchecked\":true");
+        }
         match r.result {
             Ok(v) => {
                 l.extend_from_slice(b",\"result\":{\"value\":");

@@ -190,23 +190,31 @@ impl Audit {
     /// Records several events at once (one message to the writer): the report ring's drain.
     /// In drop mode a batch that finds the queue full is dropped and counted whole. The
     /// writer hands the emptied vector back on `back` (when there is room), so a busy drain
-    /// reuses its batches instead of allocating (and faulting in) new ones.
-    pub fn record_batch(&self, events: Batch, back: Option<&SyncSender<Batch>>) {
+    /// reuses its batches instead of allocating (and faulting in) new ones. Returns whether
+    /// the writer got the batch (and so will hand it back).
+    pub fn record_batch(&self, events: Batch, back: Option<&SyncSender<Batch>>) -> bool {
         if !self.enabled() || events.is_empty() {
-            return;
+            return false;
         }
         let n = events.len() as u64;
-        let Some(tx) = &self.tx else { return };
+        let Some(tx) = &self.tx else { return false };
         let msg = Msg::Events(events, self.sandbox, back.cloned());
+        self.send_counted(tx, msg, n)
+    }
+
+    /// Sends a message of `n` records: in drop mode without waiting (dropped and counted
+    /// whole when the queue is full), else waiting for room. Whether the writer got it.
+    fn send_counted(&self, tx: &SyncSender<Msg>, msg: Msg, n: u64) -> bool {
         match &self.dropped {
-            Some(count) => {
-                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
+            Some(count) => match tx.try_send(msg) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
                     count.fetch_add(n, Ordering::Relaxed);
+                    false
                 }
-            }
-            None => {
-                let _ = tx.send(msg);
-            }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+            None => tx.send(msg).is_ok(),
         }
     }
 
@@ -249,22 +257,19 @@ impl Audit {
     /// drain formats its hot records itself when [`Audit::writes_json_lines`]), written to
     /// the file as they are. Like [`Audit::record_batch`]: one message, counted whole as
     /// dropped in drop mode when the queue is full, the emptied buffer handed back on `back`.
-    pub fn record_lines(&self, lines: Vec<u8>, records: u64, back: Option<&SyncSender<Vec<u8>>>) {
+    /// Returns whether the writer got the lines (and so will hand the buffer back).
+    pub fn record_lines(
+        &self,
+        lines: Vec<u8>,
+        records: u64,
+        back: Option<&SyncSender<Vec<u8>>>,
+    ) -> bool {
         if !self.enabled() || lines.is_empty() {
-            return;
+            return false;
         }
-        let Some(tx) = &self.tx else { return };
+        let Some(tx) = &self.tx else { return false };
         let msg = Msg::Lines(lines, back.cloned());
-        match &self.dropped {
-            Some(count) => {
-                if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
-                    count.fetch_add(records, Ordering::Relaxed);
-                }
-            }
-            None => {
-                let _ = tx.send(msg);
-            }
-        }
+        self.send_counted(tx, msg, records)
     }
 
     /// Records dropped so far because the queue was full (always 0 without drop mode).

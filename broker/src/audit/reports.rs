@@ -39,6 +39,19 @@ const POLL: Duration = Duration::from_millis(5);
 /// Records handed to the writer in one message, at most.
 const BATCH: usize = 1024;
 
+/// Messages of reports (batches, or buffers of lines) handed to the writer and not yet
+/// written, at most: with this many waiting the drain stops taking slots, the ring fills,
+/// and further calls go to the broker, which records them itself (and waits for the sink
+/// like any other record). So what the broker holds of the program's reports is bounded
+/// by this many messages (plus the one being filled), whatever the program writes into
+/// the ring, however slow the sink.
+const IN_FLIGHT: usize = 4;
+
+/// Slots beyond its position the drain looks at for published reports when the slot at
+/// its position is not published and the shared head says nothing is claimed beyond it
+/// (the head is the program's word). Every [`STALL`] it looks at the whole ring instead.
+const LOOK_AHEAD: u64 = 64;
+
 /// How many slots beyond its position the drain keeps faulted in (during the ring's first
 /// lap, after which every page is): a page of the memfd a producer touches first costs the
 /// program a page fault that allocates and zeroes it, in its own thread, with its other
@@ -73,17 +86,32 @@ struct Inner {
     consumer: Mutex<Consumer>,
 }
 
-/// Emptied batches the writer hands back, at most this many waiting.
-const SPARE_BATCHES: usize = 2;
+/// A hole the drain waits for: when it first knew that every position before `until` had
+/// been claimed (the broker's own clock; nothing the program writes later moves it).
+#[derive(Clone, Copy)]
+struct Stuck {
+    since: Instant,
+    until: u64,
+}
+
+impl Stuck {
+    /// Whether position `pos` was known claimed when this started.
+    fn covers(&self, pos: u64) -> bool {
+        (self.until.wrapping_sub(pos) as i64) > 0
+    }
+}
 
 /// The broker's own consumer state: never in shared memory.
 struct Consumer {
     /// Records taken and not yet handed to the writer (a sink other than a JSON-lines
     /// file: the writer formats them).
     batch: Batch,
-    /// Where the writer hands emptied batches back, and where they arrive.
+    /// Where the writer hands emptied batches back, where they arrive, and those back.
     back: SyncSender<Batch>,
     spare: Receiver<Batch>,
+    pool: Vec<Batch>,
+    /// Messages handed to the writer and not handed back yet ([`IN_FLIGHT`]).
+    in_flight: usize,
     /// For a JSON-lines file: the formatter, the lines taken and not yet handed to the
     /// writer, how many records they hold, and the buffers the writer hands back.
     lines: Option<Lines>,
@@ -92,7 +120,10 @@ struct Consumer {
     /// The last process id translated into the broker's numbering, in this drain pass.
     pid: Option<(i32, (i32, bool))>,
     tail: u64,
-    stalled_since: Option<Instant>,
+    /// The hole at `tail` (and those before `until`) being waited for.
+    stuck: Option<Stuck>,
+    /// When the whole ring was last looked at for published reports beyond a hole.
+    scanned: Option<Instant>,
     invalid: u64,
     stalled: u64,
     finished: bool,
@@ -107,6 +138,7 @@ struct Lines {
     records: usize,
     back: SyncSender<Vec<u8>>,
     spare: Receiver<Vec<u8>>,
+    pool: Vec<Vec<u8>>,
 }
 
 /// Bytes of lines handed to the writer in one message, about (a reported record's line is
@@ -116,9 +148,10 @@ const LINES_BYTES: usize = 60 * 1024;
 
 impl Consumer {
     fn new(audit: &Audit) -> Consumer {
-        let (back, spare) = sync_channel(SPARE_BATCHES);
+        // Room for every message in flight: the writer never has to free one.
+        let (back, spare) = sync_channel(IN_FLIGHT);
         let lines = audit.writes_json_lines().then(|| {
-            let (back, spare) = sync_channel(SPARE_BATCHES);
+            let (back, spare) = sync_channel(IN_FLIGHT);
             Lines {
                 format: JsonLines::default(),
                 sandbox: audit.sandbox_id(),
@@ -126,17 +159,21 @@ impl Consumer {
                 records: 0,
                 back,
                 spare,
+                pool: Vec::new(),
             }
         });
         Consumer {
             batch: Vec::new(),
             back,
             spare,
+            pool: Vec::new(),
+            in_flight: 0,
             lines,
             rules: HashMap::new(),
             pid: None,
             tail: 0,
-            stalled_since: None,
+            stuck: None,
+            scanned: None,
             invalid: 0,
             stalled: 0,
             finished: false,
@@ -150,9 +187,9 @@ impl Consumer {
             Some(l) => {
                 if l.bytes.capacity() == 0 {
                     l.bytes = l
-                        .spare
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(LINES_BYTES + 1024));
+                        .pool
+                        .pop()
+                        .unwrap_or_else(|| Vec::with_capacity(LINES_BYTES + 1024));
                 }
                 // Writing into a Vec cannot fail.
                 let _ = l.format.write(&mut l.bytes, &event, l.sandbox, time);
@@ -170,6 +207,26 @@ impl Consumer {
         }
     }
 
+    /// Takes back the messages the writer has written (their emptied buffers), and says
+    /// whether another may be handed over ([`IN_FLIGHT`]).
+    fn credit(&mut self) -> bool {
+        match &mut self.lines {
+            Some(l) => {
+                while let Ok(b) = l.spare.try_recv() {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    l.pool.push(b);
+                }
+            }
+            None => {
+                while let Ok(b) = self.spare.try_recv() {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.pool.push(b);
+                }
+            }
+        }
+        self.in_flight < IN_FLIGHT
+    }
+
     /// Hands what waits to the writer, continuing in an emptied buffer it handed back.
     fn hand_over(&mut self, audit: &Audit) {
         if let Some(l) = &mut self.lines {
@@ -177,19 +234,20 @@ impl Consumer {
                 return;
             }
             let full = std::mem::take(&mut l.bytes);
-            audit.record_lines(full, l.records as u64, Some(&l.back));
+            if audit.record_lines(full, l.records as u64, Some(&l.back)) {
+                self.in_flight += 1;
+            }
             l.records = 0;
             return;
         }
         if self.batch.is_empty() {
             return;
         }
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let next = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(BATCH));
         let full = std::mem::replace(&mut self.batch, next);
-        audit.record_batch(full, Some(&self.back));
+        if audit.record_batch(full, Some(&self.back)) {
+            self.in_flight += 1;
+        }
     }
 
     /// The broker's number for the process the shim's report names (see
@@ -400,8 +458,15 @@ impl Inner {
     }
 
     /// Drains every published slot; returns how many were taken. `last`: the sandbox is
-    /// over, so a claimed but unpublished slot is skipped at once, and the counts are
-    /// written.
+    /// over, so every slot published within one lap beyond the drain's position is taken,
+    /// every claimed but unpublished one before them skipped (and counted) at once, and the
+    /// counts are written.
+    ///
+    /// A hole (a slot claimed and not published) is skipped [`STALL`] after the drain first
+    /// knew it was claimed, on the broker's clock: the shared head, or a report published
+    /// beyond it, tells the drain so once, and nothing the program writes afterwards
+    /// resets or extends the wait (red-team finding 12). Every hole known claimed at that
+    /// moment is skipped together, so the wait is per moment, not per hole.
     fn drain(&self, last: bool) -> usize {
         let Ok(mut c) = self.consumer.lock() else {
             return 0;
@@ -411,46 +476,66 @@ impl Inner {
         }
         let mut slot = [0u8; SLOT_SIZE];
         let mut taken = 0;
+        let start = c.tail;
+        // The last drain looks at the whole lap once (a program still running could keep
+        // publishing ahead of it; one lap bounds it anyway).
+        let mut lap_looked = false;
         c.pid = None;
         // The clock for this drain's checks, read again after each batch is handed over
         // (which may wait for a slow sink).
         let mut now = SystemTime::now();
         loop {
+            if last && c.tail.wrapping_sub(start) >= RING_SLOTS as u64 {
+                break; // one lap: all that can have been published before the end
+            }
+            // A full buffer and the writer behind: take nothing more for now (the ring
+            // holds the rest; finding 14). The last drain is bounded by the lap instead.
+            if c.full() && !last && !c.credit() {
+                break;
+            }
             let tail = c.tail;
             if self.ring.take(tail, &mut slot).is_some() {
                 c.tail = tail.wrapping_add(1);
-                c.stalled_since = None;
                 taken += 1;
                 self.accept(&mut c, tail, &slot, now);
-                if c.full() {
+                if c.full() && (last || c.credit()) {
                     self.ring.set_tail(c.tail);
                     c.hand_over(&self.audit);
                     now = SystemTime::now();
                 }
                 continue;
             }
-            if !self.ring.claimed_beyond(tail) {
-                self.ring.repair(tail);
-                c.stalled_since = None;
-                break;
-            }
-            let since = *c.stalled_since.get_or_insert_with(Instant::now);
-            if last || since.elapsed() >= STALL {
+            let stuck = match c.stuck.filter(|s| s.covers(tail)) {
+                Some(s) => s,
+                None => match self.claimed_beyond(&mut c, tail, last && !lap_looked) {
+                    Some(until) => {
+                        let s = Stuck {
+                            since: Instant::now(),
+                            until,
+                        };
+                        c.stuck = Some(s);
+                        lap_looked |= last;
+                        s
+                    }
+                    None => {
+                        c.stuck = None;
+                        self.ring.repair(tail);
+                        break;
+                    }
+                },
+            };
+            if last || stuck.since.elapsed() >= STALL {
                 self.ring.skip_stalled(tail);
                 c.tail = tail.wrapping_add(1);
                 c.stalled += 1;
-                c.stalled_since = None;
-                if last {
-                    // Only what was published before the end counts; do not chase a head
-                    // a process may have moved far ahead.
-                    break;
-                }
                 continue;
             }
             break;
         }
         self.ring.set_tail(c.tail);
-        c.hand_over(&self.audit);
+        if last || c.credit() {
+            c.hand_over(&self.audit);
+        }
         if last {
             c.finished = true;
             let full = self.ring.full_count();
@@ -464,6 +549,34 @@ impl Inner {
             }
         }
         taken
+    }
+
+    /// How far beyond the unpublished slot at `tail` producers are known to have claimed,
+    /// from what the drain reads now: the shared head when it lies within a lap, and the
+    /// furthest report published within [`LOOK_AHEAD`] slots (the whole lap when `lap`, at
+    /// the end, and once every [`STALL`]: a program hiding the head cannot hide published
+    /// reports). `None`: nothing beyond `tail` is known claimed (an empty ring, as far as
+    /// it shows).
+    fn claimed_beyond(&self, c: &mut Consumer, tail: u64, lap: bool) -> Option<u64> {
+        let whole = lap || c.scanned.is_none_or(|t| t.elapsed() >= STALL);
+        if whole {
+            c.scanned = Some(Instant::now());
+        }
+        let ahead = if whole { RING_SLOTS as u64 } else { LOOK_AHEAD };
+        let published = (1..ahead)
+            .rev()
+            .map(|k| tail.wrapping_add(k))
+            .find(|&p| self.ring.is_published(p))
+            .map(|p| p.wrapping_add(1));
+        let head = self.ring.claimed_upto(tail);
+        match (head, published) {
+            (Some(h), Some(p)) => Some(if h.wrapping_sub(tail) >= p.wrapping_sub(tail) {
+                h
+            } else {
+                p
+            }),
+            (h, p) => h.or(p),
+        }
     }
 
     /// Validates one slot copied out at position `pos` and records it.
@@ -497,6 +610,9 @@ impl Inner {
 
     /// Checks what the slot alone cannot: the time against the broker's clock, and, for an
     /// absolute path, that the policy grants the call (a fast path never answers another).
+    /// A relative path cannot be decided here (the broker does not know the working
+    /// directory it was relative to): it is recorded as the program's unchecked claim,
+    /// marked `"unchecked": true` ([`ReportedCallRecord::unchecked`]).
     /// `Ok(Some(rule))`: record it (with the deciding rule, for an absolute path);
     /// `Ok(None)`: allowed, but its rule keeps allows out of the log.
     fn check(
