@@ -6,7 +6,9 @@
 //! shares, or set `O_NONBLOCK` on the open file description. A thread answering one of the
 //! program's calls therefore never writes there: [`say`] only queues the line (at most
 //! [`MAX_PENDING`] bytes; lines beyond that are counted) and returns, and one writer thread
-//! writes the queue out, each line with one `write(2)`. When stderr moves again after lines
+//! writes the queue out, each line with one `write(2)`. [`say_in_order`] (denial lines)
+//! also waits a moment ([`ORDER_WAIT`]) for its line to be written, so that the line comes
+//! before the program's own reaction to the denial whenever stderr moves. When stderr moves again after lines
 //! were counted, the writer says how many were lost.
 //!
 //! [`finish`] waits for the queue to be written as long as stderr keeps taking lines. When
@@ -37,6 +39,10 @@ struct Pending {
     writing: bool,
     /// Lines written so far: [`finish`] watches it for progress.
     written: u64,
+    /// Lines queued so far: the sequence number of the last one.
+    queued: u64,
+    /// Queued lines written (or failed) so far, in order.
+    done: u64,
     /// The writer thread runs.
     started: bool,
     /// [`finish`] gave up: nothing more is queued.
@@ -48,13 +54,16 @@ impl Pending {
         self.bytes + line.len() <= MAX_PENDING
     }
 
-    /// Queues the line if it fits, else counts it.
-    fn queue(&mut self, line: &str) {
+    /// Queues the line if it fits (returning its sequence number), else counts it.
+    fn queue(&mut self, line: &str) -> Option<u64> {
         if self.fits(line) {
             self.bytes += line.len();
             self.lines.push_back(line.to_owned());
+            self.queued += 1;
+            Some(self.queued)
         } else {
             self.dropped += 1;
+            None
         }
     }
 }
@@ -65,6 +74,8 @@ static PENDING: Mutex<Pending> = Mutex::new(Pending {
     dropped: 0,
     writing: false,
     written: 0,
+    queued: 0,
+    done: 0,
     started: false,
     closed: false,
 });
@@ -74,16 +85,35 @@ fn pending() -> MutexGuard<'static, Pending> {
     PENDING.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How long [`say_in_order`] waits for its line to be written.
+pub const ORDER_WAIT: Duration = Duration::from_millis(250);
+
 /// Queues `line` (which ends with its newline) for stderr and returns without writing.
 /// Never blocks on stderr: a full queue counts the line instead.
 pub fn say(line: &str) {
+    queue(line);
+}
+
+/// Queues `line` like [`say`], then waits until it is written, at most [`ORDER_WAIT`]: a
+/// denial line then comes before whatever the program writes after the call is answered
+/// (as when the line was written by the thread answering it), yet a stopped stderr delays
+/// the answer by [`ORDER_WAIT`] only.
+pub fn say_in_order(line: &str) {
+    let Some(seq) = queue(line) else { return };
+    let p = pending();
+    let _ = CHANGED
+        .wait_timeout_while(p, ORDER_WAIT, |p| p.done < seq && !p.closed)
+        .unwrap_or_else(|e| e.into_inner());
+}
+
+fn queue(line: &str) -> Option<u64> {
     let mut p = pending();
     if p.closed {
-        return;
+        return None;
     }
     if !p.fits(line) {
         p.dropped += 1;
-        return;
+        return None;
     }
     if !p.started {
         let spawned = std::thread::Builder::new()
@@ -91,12 +121,13 @@ pub fn say(line: &str) {
             .spawn(writer);
         if spawned.is_err() {
             p.dropped += 1;
-            return;
+            return None;
         }
         p.started = true;
     }
-    p.queue(line);
+    let seq = p.queue(line);
     CHANGED.notify_all();
+    seq
 }
 
 /// Waits until every queued line is written, for as long as stderr keeps taking them;
@@ -122,10 +153,12 @@ pub fn finish() -> u64 {
         p = next;
         if give_up && timeout.timed_out() && p.written == before {
             let lost = p.lines.len() as u64 + u64::from(p.writing) + p.dropped;
+            p.done += p.lines.len() as u64;
             p.lines.clear();
             p.bytes = 0;
             p.dropped = 0;
             p.closed = true;
+            CHANGED.notify_all();
             return lost;
         }
     }
@@ -156,14 +189,15 @@ pub fn stalled() -> bool {
 fn writer() {
     let mut p = pending();
     loop {
-        let line = match p.lines.pop_front() {
+        let (line, queued) = match p.lines.pop_front() {
             Some(line) => {
                 p.bytes -= line.len();
-                line
+                (line, true)
             }
             None if p.dropped > 0 && !p.closed => {
                 let n = std::mem::take(&mut p.dropped);
-                format!("arbiter: {n} line(s) for stderr were not shown: it did not take them in time (output stopped?)\n")
+                let note = format!("arbiter: {n} line(s) for stderr were not shown: it did not take them in time (output stopped?)\n");
+                (note, false)
             }
             None => {
                 p = CHANGED.wait(p).unwrap_or_else(|e| e.into_inner());
@@ -176,6 +210,9 @@ fn writer() {
         p = pending();
         p.writing = false;
         p.written += 1;
+        if queued {
+            p.done += 1;
+        }
         CHANGED.notify_all();
     }
 }

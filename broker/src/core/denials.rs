@@ -234,10 +234,11 @@ fn explain_example(hint: &str) -> String {
 }
 
 /// Queues a whole line (ending with its newline) for stderr, where the writer thread of
-/// [`crate::stderr_lines`] writes it with one system call: the calling thread, often one
-/// answering the program's call, never waits on a terminal or pipe the program can stall.
+/// [`crate::stderr_lines`] writes it with one system call, and waits for it at most
+/// [`crate::stderr_lines::ORDER_WAIT`]: the calling thread, often one answering the
+/// program's call, never waits long on a terminal or pipe the program can stall.
 pub fn write_line(line: &str) {
-    crate::stderr_lines::say(line);
+    crate::stderr_lines::say_in_order(line);
 }
 
 #[cfg(test)]
