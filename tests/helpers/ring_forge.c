@@ -12,8 +12,10 @@
  *       by PID (which the broker writes, marked as reported); prints "forged N".
  *   ring_forge scribble VERSION FRAME
  *       overwrites the whole ring, header included, with a byte pattern; prints "scribbled".
- *   ring_forge fill VERSION FRAME
- *       claims every free slot and never publishes one; prints "filled N".
+ *   ring_forge fill VERSION FRAME [STOPFILE]
+ *       claims every free slot and never publishes one; prints "filled N". With STOPFILE,
+ *       then keeps claiming every slot the broker frees (it skips holes a second after it
+ *       knew them claimed) every 5 ms until STOPFILE exists (at most 6000 rounds).
  *   ring_forge rel VERSION FRAME PATH PID
  *       publishes one well-formed read-only open of the relative PATH (fd 3) by PID, which
  *       the broker cannot check against the policy; prints "forged 1" (finding 10).
@@ -218,6 +220,14 @@ int main(int argc, char **argv) {
         long n = 0;
         while (claim() >= 0) n++;
         printf("filled %ld\n", n);
+        fflush(stdout);
+        for (int i = 0; argc >= 5 && i < 6000; i++) {
+            if (syscall(SYS_faccessat, AT_FDCWD, argv[4], F_OK, 0) == 0) break;
+            while (claim() >= 0) {
+            }
+            struct timespec ms = {0, 5000000};
+            syscall(SYS_nanosleep, &ms, NULL);
+        }
     } else {
         fprintf(stderr, "unknown mode %s\n", argv[1]);
         return 2;
