@@ -988,8 +988,17 @@ mod tests {
         assert!(holds_broker_decided(Path::new("/proc/sys")));
         assert!(!holds_broker_decided(Path::new("/procx")));
         assert!(!holds_broker_decided(Path::new("/usr")));
-        // A floor entry holding /proc (an installation prefix at `/`): no native reads.
+        // A floor entry holding /proc (an installation prefix at `/`, or `/` as one of the
+        // policy's exec trees, `policy_exec`): no native reads.
         let mut floor = paths(&[PathBuf::from("/")], shim);
+        assert_eq!(
+            native_reads(&mut floor, shim, &all, &RealPaths::new()),
+            None
+        );
+        let mut floor = paths(&[], shim);
+        let exec = policy_exec(&floor, &all, &RealPaths::new());
+        assert!(exec.contains(&(PathBuf::from("/"), FloorAccess::ReadExec)));
+        floor.extend(exec);
         assert_eq!(
             native_reads(&mut floor, shim, &all, &RealPaths::new()),
             None
