@@ -5,7 +5,9 @@
 //! rule with `audit = "all"` decides, whose every use must be recorded (finding 10). Each
 //! case with a native control, from the static helper (raw `openat`, no shim), the dynamic
 //! one (raw `openat` through the shim-loaded libc), `cat` through libc, and an `openat` that
-//! carries the shim's native-open mark itself; as root and as uid 65534.
+//! carries the shim's native-open mark itself; as root and as uid 65534. And (finding 12)
+//! an `O_PATH` open the seccomp transport cannot deliver is recorded as the `EACCES` the
+//! program gets.
 
 use std::process::{Command, Output, Stdio};
 
@@ -178,6 +180,56 @@ fn a_tree_watched_with_audit_all_records_every_read() {
                     "{reader:?} as {who:?} {extra:?}: no allow record of {file}:\n{audit}"
                 );
             }
+        }
+    }
+}
+
+/// Finding 12: an `O_PATH` open through the seccomp transport that the policy allows gets
+/// `EACCES` (the kernel installs no `O_PATH` descriptor through
+/// `SECCOMP_IOCTL_NOTIF_ADDFD`); its record must say so, not that a descriptor was given.
+#[test]
+fn an_o_path_open_through_seccomp_is_recorded_as_the_program_got_it() {
+    let sb = Sandbox::new();
+    let helpers = compile_dynamic_and_static("opath_open", &sb.dir, &[]);
+    let Some(helper) = helpers.iter().find(|h| h.ends_with("opath_open-static")) else {
+        eprintln!("SKIP: no static libc to build the raw O_PATH helper");
+        return;
+    };
+    let helper = helper.display().to_string();
+    let file = sb.path("f.txt");
+    std::fs::write(&file, b"hi\n").unwrap();
+    let file = file.display().to_string();
+    let log = sb.path("audit.jsonl");
+    for &who in everyone() {
+        let cmd = [helper.clone(), file.clone()];
+        // Native control: the open succeeds.
+        assert_eq!(stdout(&run(who, &sb, None, &cmd)).trim(), "fd ok");
+        let _ = std::fs::remove_file(&log);
+        let args = [
+            "--audit".to_string(),
+            log.display().to_string(),
+            "--audit-level".to_string(),
+            "all".to_string(),
+            "-q".to_string(),
+        ];
+        let got = stdout(&run(who, &sb, Some(&args), &cmd));
+        assert_eq!(got.trim(), "errno 13", "as {who:?}");
+        let audit = std::fs::read_to_string(&log).unwrap();
+        let records: Vec<serde_json::Value> = audit
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| r["type"] == "call" && r["call"] == "open" && r["paths"][0] == *file)
+            .collect();
+        assert!(
+            !records.is_empty(),
+            "as {who:?}: no record of the open:\n{audit}"
+        );
+        for r in &records {
+            assert_eq!(
+                r["result"],
+                serde_json::json!({"errno": "EACCES"}),
+                "as {who:?}: the record says otherwise than the program got: {r}"
+            );
         }
     }
 }
