@@ -289,6 +289,22 @@ fn align_one(
     }
 }
 
+/// The paths the broker decides specially rather than by the policy's plain rules: `/proc`
+/// (`core::procself`: the broker's own and other processes' entries refused, the caller's
+/// own decided as `/proc/self/…`, sandbox pids translated; `/dev/fd/N` and `/dev/std*` are
+/// symlinks into it and rewritten to it by the seccomp transport). Landlock rules only add,
+/// so no native-read root may hold one (be it or an ancestor of it): the kernel would grant
+/// what the broker refuses ([`native_reads`]).
+pub const BROKER_DECIDED: &[&str] = &["/proc"];
+
+/// Whether `root` is, lies beneath, or holds (as an ancestor) one of [`BROKER_DECIDED`].
+pub fn holds_broker_decided(root: &Path) -> bool {
+    BROKER_DECIDED.iter().any(|special| {
+        let special = Path::new(special);
+        special.starts_with(root) || root.starts_with(special)
+    })
+}
+
 /// Whether read-only opens may run natively under Landlock (the seccomp notify filter
 /// letting through an `openat` marked with [`arbiter_protocol::NATIVE_OPEN_MARK`]), and
 /// beneath which paths: only if the kernel floor grants no read the `policy` does not.
@@ -298,10 +314,13 @@ fn align_one(
 /// the floor would hold all of `/proc`). Every other readable floor path, at its real
 /// location (Landlock resolves symlinks when it adds a rule), must be granted by the policy
 /// in full: a directory `read` and `list` by a rule that decides its whole subtree
-/// (`uniform`), a file `read`. The shim itself is the exception: the program may read
-/// arbiter's own library. The policy's own uniform read grants (`Policy::kernel_floor`:
-/// `$PWD`, `$TMPDIR`, … where no narrower rule sits beneath them) join the floor, read-only.
-/// Returns the real paths where the shim may open for reading natively and updates `floor`,
+/// (`uniform`), a file `read`, by a rule whose audit setting is not `all` (such a rule's
+/// every use is recorded, so reaches the broker), and none may hold a path the broker
+/// decides specially ([`holds_broker_decided`]: `/`, say, holds `/proc`). The shim itself
+/// is the exception: the program may read arbiter's own library. The policy's own uniform
+/// read grants (`Policy::kernel_floor`: `$PWD`, `$TMPDIR`, … where no narrower rule sits
+/// beneath them, none with `audit = "all"`) join the floor, read-only, except one holding a
+/// path the broker decides specially (its reads go to the broker). Returns the real paths where the shim may open for reading natively and updates `floor`,
 /// or returns `None` (leaving `floor` as it is) when the policy is narrower somewhere.
 /// Real paths are looked up in `reals`.
 pub fn native_reads(
@@ -310,7 +329,7 @@ pub fn native_reads(
     policy: &arbiter_policies::Policy,
     reals: &RealPaths,
 ) -> Option<Vec<PathBuf>> {
-    use arbiter_policies::Access;
+    use arbiter_policies::{Access, AuditSetting};
     let mut roots = Vec::new();
     for (path, _) in floor.iter() {
         if path == Path::new("/proc") || path == shim {
@@ -322,20 +341,21 @@ pub fn native_reads(
         };
         let granted = if reals.is_dir(&real) {
             let d = policy.decide_path(&real, Access::READ | Access::LIST);
-            d.decision.allow && d.uniform
+            d.decision.allow && d.uniform && d.decision.audit != AuditSetting::All
         } else {
-            policy.decide_path(&real, Access::READ).decision.allow
+            let d = policy.decide_path(&real, Access::READ).decision;
+            d.allow && d.audit != AuditSetting::All
         };
-        if !granted {
+        if !granted || holds_broker_decided(&real) {
             return None;
         }
         roots.push(real);
     }
     floor.retain(|(p, _)| p != Path::new("/proc"));
     for entry in policy.kernel_floor() {
-        // A rule on a symlinked path never matches (the broker decides real paths), and the
-        // program's own /proc entries are the broker's to serve.
-        if entry.path.starts_with("/proc") || !reals.is_real(&entry.path) {
+        // A rule on a symlinked path never matches (the broker decides real paths), and
+        // /proc is the broker's to serve: no root at, beneath or above it (`/`).
+        if holds_broker_decided(&entry.path) || !reals.is_real(&entry.path) {
             continue;
         }
         // `read`, and `list` on a directory.
@@ -936,6 +956,79 @@ mod tests {
             None
         );
         assert!(floor.iter().any(|(p, _)| p == Path::new("/proc")));
+    }
+
+    #[test]
+    fn no_native_read_root_holds_proc() {
+        // `/` read throughout, no profile (finding 11): `/` would grant all of /proc.
+        let shim = Path::new("/nonexistent/libarbiter_shim.so");
+        let vars = arbiter_policies::Vars {
+            pwd: "/".into(),
+            tmpdir: std::env::temp_dir().canonicalize().unwrap(),
+            ..arbiter_policies::Vars::default()
+        };
+        let all = arbiter_policies::Policy::load(
+            &[arbiter_policies::Source::Text {
+                origin: "test".into(),
+                text: "version = 1\n[[fs]]\npath = \"/\"\nallow = \"rx\"\n".into(),
+            }],
+            &vars,
+        )
+        .unwrap();
+        assert!(all.kernel_floor().iter().any(|e| e.path == Path::new("/")));
+        let mut floor = paths(&[], shim);
+        let roots = native_reads(&mut floor, shim, &all, &RealPaths::new()).unwrap();
+        assert!(!roots.iter().any(|r| holds_broker_decided(r)), "{roots:?}");
+        assert!(
+            !floor.iter().any(|(p, _)| holds_broker_decided(p)),
+            "{floor:?}"
+        );
+        assert!(roots.contains(&PathBuf::from("/usr/share")));
+        assert!(holds_broker_decided(Path::new("/")));
+        assert!(holds_broker_decided(Path::new("/proc/sys")));
+        assert!(!holds_broker_decided(Path::new("/procx")));
+        assert!(!holds_broker_decided(Path::new("/usr")));
+        // A floor entry holding /proc (an installation prefix at `/`, or `/` as one of the
+        // policy's exec trees, `policy_exec`): no native reads.
+        let mut floor = paths(&[PathBuf::from("/")], shim);
+        assert_eq!(
+            native_reads(&mut floor, shim, &all, &RealPaths::new()),
+            None
+        );
+        let mut floor = paths(&[], shim);
+        let exec = policy_exec(&floor, &all, &RealPaths::new());
+        assert!(exec.contains(&(PathBuf::from("/"), FloorAccess::ReadExec)));
+        floor.extend(exec);
+        assert_eq!(
+            native_reads(&mut floor, shim, &all, &RealPaths::new()),
+            None
+        );
+    }
+
+    #[test]
+    fn no_native_read_root_is_decided_by_a_rule_recording_every_use() {
+        // Finding 10: `/usr` re-granted with `audit = "all"` over the default profile.
+        let shim = Path::new("/nonexistent/libarbiter_shim.so");
+        let watched =
+            policy("version = 1\n[[fs]]\npath = \"/usr\"\nallow = \"rx\"\naudit = \"all\"\n");
+        let mut floor = paths(&[], shim);
+        assert_eq!(
+            native_reads(&mut floor, shim, &watched, &RealPaths::new()),
+            None
+        );
+        assert_eq!(floor, paths(&[], shim));
+        // The same rule without it: native.
+        let plain = policy("version = 1\n[[fs]]\npath = \"/usr\"\nallow = \"rx\"\n");
+        assert!(native_reads(&mut paths(&[], shim), shim, &plain, &RealPaths::new()).is_some());
+        // A tree of the policy's own with `audit = "all"` joins no floor either.
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        let tmp_watched = policy(&format!(
+            "version = 1\n[[fs]]\npath = \"{}\"\nallow = \"rx\"\naudit = \"all\"\n",
+            tmp.display()
+        ));
+        let roots =
+            native_reads(&mut paths(&[], shim), shim, &tmp_watched, &RealPaths::new()).unwrap();
+        assert!(!roots.contains(&tmp), "{roots:?}");
     }
 
     #[test]

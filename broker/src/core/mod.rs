@@ -496,6 +496,15 @@ impl RequestCore {
             notes.denied = None;
             result = reply.into_result();
         }
+        // The seccomp transport cannot install an `O_PATH` descriptor (the kernel's
+        // `SECCOMP_IOCTL_NOTIF_ADDFD` takes none): the program gets `EACCES`, and the record
+        // says what it got, not a descriptor it never received (red team s6 rt-cont, 12).
+        if caller.transport == Transport::Seccomp
+            && matches!(call, Call::Open { flags, .. } if flags & libc::O_PATH != 0)
+            && result.as_ref().is_ok_and(|done| done.fd.is_some())
+        {
+            result = Err(Errno(libc::EACCES));
+        }
         let hint = match (&notes.verdict, &notes.denied) {
             (Some(Verdict::Deny), Some(target)) => {
                 let d = denials::Denial {

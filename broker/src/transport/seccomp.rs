@@ -877,10 +877,16 @@ impl Target {
                         (fd_arg(0), a[1], how[0] as i32, how[1] as u32)
                     }
                 };
-                let (at, path) = self.path(dirfd, addr)?;
+                let raw = self.read_cstr(addr)?;
+                // The program's own absolute path, kept only to see whether the broker's copy
+                // is the same path: a rewritten one (`/proc/self`, a sandbox pid, `/dev/fd`)
+                // names something else than what the kernel would open for the program.
+                let verbatim = (raw.first() == Some(&b'/')).then(|| raw.clone());
+                let (at, path) = self.path_of(dirfd, raw)?;
                 // Flags in registers (not `openat2`'s, in the program's memory) may let
                 // the kernel perform a plain read beneath the native-read floor.
                 if at == At::Absolute
+                    && verbatim.as_deref() == Some(path.as_slice())
                     && matches!(kind, Kind::Open | Kind::Openat)
                     && floor
                         .files

@@ -15,7 +15,9 @@
 //!   `openat2`, whose flags are in its memory) asking only to read: no `O_WRONLY`,
 //!   `O_RDWR`, `O_CREAT`, `O_TRUNC`, `O_TMPFILE`, `O_PATH`, `O_NOATIME` or any flag beyond
 //!   [`ALLOWED_FLAGS`];
-//! * an absolute path in canonical form (the broker's own copy) beneath one of the roots
+//! * an absolute path in canonical form, as the program wrote it (not one the transport
+//!   rewrote: `/proc/self`, a sandbox pid, `/dev/fd/N`), outside `/proc` (the broker's to
+//!   decide, `core::procself`), beneath one of the roots
 //!   ([`crate::core::RequestCore::continued_read_roots`]: none when every call is recorded or
 //!   a decider may be asked), whose parent opens with no symlink on the way
 //!   (`openat2(RESOLVE_NO_SYMLINKS)`, so the path is the real one) and whose final component
@@ -52,6 +54,9 @@ pub(super) fn may_continue(roots: &[PathBuf], path: &[u8], flags: i32) -> bool {
         || flags & !ALLOWED_FLAGS != 0
         || flags & libc::O_ACCMODE != libc::O_RDONLY
         || !canonical_file(path)
+        // Defence in depth: `/proc` is the broker's to decide (`core::procself`), never a
+        // native-read root's (`confine::floor::native_reads`), whatever the roots say.
+        || beneath(path, b"/proc")
         || !roots
             .iter()
             .any(|r| beneath(path, r.as_os_str().as_bytes()))
@@ -235,5 +240,13 @@ mod tests {
         }
         // Missing: the broker answers.
         assert!(!may_continue(&roots, b"/usr/nonexistent-arbiter", ro));
+        // Beneath /proc: never, even beneath a root that holds it.
+        let all = [PathBuf::from("/")];
+        assert!(!may_continue(&all, b"/proc/1/status", ro));
+        assert!(!may_continue(&all, b"/proc/self/limits", ro));
+        assert!(!may_continue(&all, b"/proc", ro | libc::O_DIRECTORY));
+        if std::path::Path::new("/usr/bin/true").is_file() {
+            assert!(may_continue(&all, b"/usr/bin/true", ro));
+        }
     }
 }
