@@ -94,16 +94,34 @@ pub fn say(line: &str) {
     queue(line);
 }
 
-/// Queues `line` like [`say`], then waits until it is written, at most [`ORDER_WAIT`]: a
-/// denial line then comes before whatever the program writes after the call is answered
-/// (as when the line was written by the thread answering it), yet a stopped stderr delays
-/// the answer by [`ORDER_WAIT`] only.
+/// Queues `line` like [`say`], then waits until it is written: a denial line then comes
+/// before whatever the program writes after the call is answered (as when the line was
+/// written by the thread answering it). On a terminal, which the program sharing it can
+/// stop, the wait is at most [`ORDER_WAIT`]; a pipe or file only a reader outside the
+/// sandbox can hold up is waited for until written (or given up at the end of the run).
 pub fn say_in_order(line: &str) {
     let Some(seq) = queue(line) else { return };
     let p = pending();
-    let _ = CHANGED
-        .wait_timeout_while(p, ORDER_WAIT, |p| p.done < seq && !p.closed)
-        .unwrap_or_else(|e| e.into_inner());
+    let unwritten = |p: &mut Pending| p.done < seq && !p.closed;
+    if stderr_is_terminal() {
+        drop(
+            CHANGED
+                .wait_timeout_while(p, ORDER_WAIT, unwritten)
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+    } else {
+        drop(
+            CHANGED
+                .wait_while(p, unwritten)
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+    }
+}
+
+/// [`is_terminal`], asked once: the broker's stderr is set when it starts.
+fn stderr_is_terminal() -> bool {
+    static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TERMINAL.get_or_init(is_terminal)
 }
 
 fn queue(line: &str) -> Option<u64> {
