@@ -46,13 +46,52 @@ struct CapHeader {
     pid: i32,
 }
 
-/// `struct __user_cap_data_struct`.
+/// `struct __user_cap_data_struct`: one word of a thread's capability sets (version 3 has
+/// two: capabilities 0–31 and 32–63).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
+pub struct CapData {
+    /// The effective set's word.
+    pub effective: u32,
+    /// The permitted set's word.
+    pub permitted: u32,
+    /// The inheritable set's word.
+    pub inheritable: u32,
+}
+
+/// The calling thread's capability sets (`capget`, version 3). Async-signal-safe.
+pub fn capget() -> std::io::Result<[CapData; 2]> {
+    let mut header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget fills two CapData from a valid header; both point into this frame.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(data)
+}
+
+/// Sets the calling thread's capability sets to `data` (`capset`, version 3; pid 0 is this
+/// thread). Async-signal-safe.
+pub fn capset(data: &[CapData; 2]) -> std::io::Result<()> {
+    let header = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
+    // SAFETY: capset reads a valid header and two CapData, both valid for the call.
+    if unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Whether the calling thread has `CAP_SETPCAP` in its effective set. Async-signal-safe.
@@ -74,22 +113,7 @@ pub fn reaches_non_dumpable() -> bool {
 /// Whether the calling thread has capability `cap` in its effective set.
 /// Async-signal-safe.
 pub fn has_effective(cap: u32) -> std::io::Result<bool> {
-    let mut header = CapHeader {
-        version: CAP_V3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget fills two CapData from a valid header; both point into this frame.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_capget,
-            &mut header as *mut CapHeader,
-            data.as_mut_ptr(),
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let data = capget()?;
     let effective = u64::from(data[0].effective) | (u64::from(data[1].effective) << 32);
     Ok(effective & (1 << cap) != 0)
 }
@@ -126,17 +150,6 @@ pub fn drop_all(last_cap: u32) -> PreExec {
         if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
             return Err(std::io::Error::last_os_error());
         }
-        let header = CapHeader {
-            version: CAP_V3,
-            pid: 0,
-        };
-        let data = [CapData::default(); 2];
-        // SAFETY: capset reads a valid header and two CapData from this frame.
-        if unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) }
-            < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        capset(&[CapData::default(); 2])
     })
 }

@@ -34,6 +34,7 @@
 //! marked open gets it anyway — and a denial of that is Landlock's, unrecorded, like one of
 //! its own marked opens (docs/security.md, "Native read-only opens").
 
+use crate::confine::privilege::{capget, capset};
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -118,47 +119,6 @@ fn beneath(path: &[u8], root: &[u8]) -> bool {
 /// `CAP_DAC_OVERRIDE` (1) and `CAP_DAC_READ_SEARCH` (2) in the first capability word.
 const DAC_CAPS: u32 = (1 << 1) | (1 << 2);
 
-/// `_LINUX_CAPABILITY_VERSION_3`.
-const CAP_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// This thread's capability sets.
-fn capget() -> Option<[CapData; 2]> {
-    let mut header = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: header and data are valid for the kernel to read and write (version 3: two
-    // data words).
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    (rc == 0).then_some(data)
-}
-
-/// Sets this thread's capability sets to `data`.
-fn capset(data: &[CapData; 2]) -> bool {
-    let mut header = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    // SAFETY: header and data are valid for the kernel to read (version 3: two data words);
-    // pid 0 is this thread.
-    unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) == 0 }
-}
-
 /// Whether the broker's uid and groups, without the capabilities that override file
 /// permissions — the sandboxed program's credentials — may read `path` (every directory on
 /// the way searched, the file read, ACLs included): `faccessat2(AT_EACCESS)` in this thread
@@ -179,7 +139,7 @@ fn readable_without_capabilities(path: &[u8]) -> bool {
             ) == 0
         }
     };
-    let Some(caps) = capget() else {
+    let Ok(caps) = capget() else {
         return false;
     };
     if caps[0].effective & DAC_CAPS == 0 {
@@ -187,11 +147,11 @@ fn readable_without_capabilities(path: &[u8]) -> bool {
     }
     let mut dropped = caps;
     dropped[0].effective &= !DAC_CAPS;
-    if !capset(&dropped) {
+    if capset(&dropped).is_err() {
         return false;
     }
     let ok = access();
-    if !capset(&caps) {
+    if capset(&caps).is_err() {
         // This worker could no longer act with the broker's rights: it answers what it can
         // (fail closed) — every later call of this thread that needs them fails.
         return false;
