@@ -8,66 +8,21 @@
 //!
 //! Each case runs as root and, when the tests run as root, as uid 65534.
 
+mod audit_common;
+use audit_common::{command_all, records, users, User};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use arbiter_protocol::{encode, Call, Request, PROTOCOL_VERSION};
-use arbiter_tests::{arbiter, compile_helper, is_root, outside_dir, stderr, stdout, Sandbox};
+use arbiter_tests::{compile_helper, outside_dir, stderr, stdout, Sandbox};
 use serde_json::Value;
-
-/// Who runs arbiter.
-#[derive(Clone, Copy, Debug)]
-enum User {
-    Root,
-    Nobody,
-}
-
-fn users() -> Vec<User> {
-    if is_root() {
-        vec![User::Root, User::Nobody]
-    } else {
-        println!("SKIP (uid 65534 runs): the tests do not run as root");
-        vec![User::Root]
-    }
-}
 
 /// `arbiter run --audit LOG --audit-level all [extra…] -- cmd…` in the sandbox, as `user`.
 fn run_all(sb: &Sandbox, user: User, log: &Path, extra: &[&str], cmd: &[&str]) -> Output {
     command_all(sb, user, log, extra, cmd)
         .output()
         .expect("run arbiter")
-}
-
-/// The command [`run_all`] runs.
-fn command_all(sb: &Sandbox, user: User, log: &Path, extra: &[&str], cmd: &[&str]) -> Command {
-    let mut c = match user {
-        User::Root => Command::new(arbiter()),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(arbiter());
-            c.env("HOME", "/nonexistent");
-            c
-        }
-    };
-    c.args(["run", "-q", "--audit"])
-        .arg(log)
-        .args(["--audit-level", "all"])
-        .args(extra)
-        .arg("--")
-        .args(cmd)
-        .current_dir(&sb.dir)
-        .stdin(Stdio::null())
-        .env_remove("LD_LIBRARY_PATH");
-    c
-}
-
-fn records(log: &Path) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON record"))
-        .collect()
 }
 
 /// Call records of `name` (as given, or joined to the working directory by the broker).

@@ -14,61 +14,22 @@
 //! a dynamic helper (its calls go through the shim's fast path and are reported); the flood
 //! by a static one with raw system calls, which takes the ring as the shim does.
 
+mod audit_common;
+use audit_common::{command_all, records, users};
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use arbiter_protocol::{encode, Call, Request, PROTOCOL_VERSION};
-use arbiter_tests::{arbiter, compile_helper, is_root, stderr, stdout, Sandbox};
+use arbiter_tests::{compile_helper, stderr, stdout, Sandbox};
 use serde_json::Value;
-
-/// Who runs arbiter.
-#[derive(Clone, Copy, Debug)]
-enum User {
-    Root,
-    Nobody,
-}
-
-fn users() -> Vec<User> {
-    if is_root() {
-        vec![User::Root, User::Nobody]
-    } else {
-        println!("SKIP (uid 65534 runs): the tests do not run as root");
-        vec![User::Root]
-    }
-}
-
-/// `arbiter run -q --audit SINK --audit-level all -- cmd…` in the sandbox, as `user`.
-fn command_all(sb: &Sandbox, user: User, sink: &Path, cmd: &[&str]) -> Command {
-    let mut c = match user {
-        User::Root => Command::new(arbiter()),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(arbiter());
-            c.env("HOME", "/nonexistent");
-            c
-        }
-    };
-    c.args(["run", "-q", "--audit"])
-        .arg(sink)
-        .args(["--audit-level", "all", "--"])
-        .args(cmd)
-        .current_dir(&sb.dir)
-        .stdin(Stdio::null())
-        .env_remove("LD_LIBRARY_PATH");
-    c
-}
 
 fn lines_to_records(text: &str) -> Vec<Value> {
     text.lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).expect("a JSON record"))
         .collect()
-}
-
-fn records(log: &Path) -> Vec<Value> {
-    lines_to_records(&std::fs::read_to_string(log).unwrap_or_default())
 }
 
 /// Call records of `call` on exactly `path`, and how many of them were reported.
@@ -115,6 +76,7 @@ fn reports_after_a_hole_at_the_end_are_all_recorded() {
             &sb,
             user,
             &log,
+            &[],
             &["python3", "-c", &stat_script(&after, 200)],
         )
         .output()
@@ -125,7 +87,7 @@ fn reports_after_a_hole_at_the_end_are_all_recorded() {
 
         // One process: 200 reports, a hole, 200 reports, exit at once.
         let log = sb.path("stall.jsonl");
-        let o = command_all(&sb, user, &log, &[h, "stall", "200", &before, &after])
+        let o = command_all(&sb, user, &log, &[], &[h, "stall", "200", &before, &after])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{user:?}: {}", stderr(&o));
@@ -144,7 +106,7 @@ fn reports_after_a_hole_at_the_end_are_all_recorded() {
 
         // Another process's reports behind the hole.
         let log = sb.path("stallfork.jsonl");
-        let o = command_all(&sb, user, &log, &[h, "stallfork", "300", &after])
+        let o = command_all(&sb, user, &log, &[], &[h, "stallfork", "300", &after])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{user:?}: {}", stderr(&o));
@@ -177,6 +139,7 @@ fn a_hole_held_by_flipping_the_head_does_not_keep_reports_out() {
             &sb,
             user,
             &log,
+            &[],
             &[helper.to_str().unwrap(), "hold", "3000", &honest, "13"],
         )
         .output()
@@ -291,6 +254,7 @@ fn a_flood_of_reports_with_the_sink_stalled_keeps_the_broker_small() {
                 &sb,
                 user,
                 &target,
+                &[],
                 &[
                     helper.to_str().unwrap(),
                     "flood",
@@ -372,7 +336,7 @@ fn a_relative_reported_path_is_marked_unchecked() {
                 PROTOCOL_VERSION,
                 fast_paths_frame()
             );
-            let o = command_all(&sb, user, &log, &["sh", "-c", &script])
+            let o = command_all(&sb, user, &log, &[], &["sh", "-c", &script])
                 .output()
                 .unwrap();
             assert_eq!(
