@@ -9,12 +9,12 @@
 //! Each case runs as root and, when the tests run as root, as uid 65534.
 
 mod audit_common;
-use audit_common::{command_all, records, users, User};
+use audit_common::{command_all, fast_paths_frame, records, users, User};
 
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use arbiter_protocol::{encode, Call, Request, PROTOCOL_VERSION};
+use arbiter_protocol::PROTOCOL_VERSION;
 use arbiter_tests::{compile_helper, outside_dir, stderr, stdout, Sandbox};
 use serde_json::Value;
 
@@ -40,20 +40,6 @@ fn calls_of<'a>(recs: &'a [Value], call: &str, name: &str) -> Vec<&'a Value> {
 
 fn reported(r: &Value) -> bool {
     r["reported"] == true
-}
-
-/// The FastPaths request a shim sends first, encoded as the forging helper sends it.
-fn fast_paths_frame() -> String {
-    let mut buf = [0u8; 64];
-    let bytes = encode(
-        &Request {
-            id: 1,
-            call: Call::FastPaths,
-        },
-        &mut buf,
-    )
-    .unwrap();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn make_files(sb: &Sandbox, names: &[&str]) {

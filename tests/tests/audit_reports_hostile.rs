@@ -15,13 +15,13 @@
 //! by a static one with raw system calls, which takes the ring as the shim does.
 
 mod audit_common;
-use audit_common::{command_all, records, users};
+use audit_common::{command_all, fast_paths_frame, records, users};
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::Stdio;
 
-use arbiter_protocol::{encode, Call, Request, PROTOCOL_VERSION};
+use arbiter_protocol::PROTOCOL_VERSION;
 use arbiter_tests::{compile_helper, stderr, stdout, Sandbox};
 use serde_json::Value;
 
@@ -156,20 +156,6 @@ fn a_hole_held_by_flipping_the_head_does_not_keep_reports_out() {
         assert_eq!(d.len(), 1, "{user:?}");
         assert!(d[0]["stalled"].as_u64().unwrap() >= 1, "{}", d[0]);
     }
-}
-
-/// The FastPaths request a shim sends first, encoded as the forging helper sends it.
-fn fast_paths_frame() -> String {
-    let mut buf = [0u8; 64];
-    let bytes = encode(
-        &Request {
-            id: 1,
-            call: Call::FastPaths,
-        },
-        &mut buf,
-    )
-    .unwrap();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The largest peak resident size (`VmHWM`, kB) of the `arbiter` processes from `root`

@@ -14,26 +14,15 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users, Scratch, Who};
+use floor_common::{arbiter, command, start_until_ok, users, Scratch, Who};
 
 /// How long a test waits for something that must happen before it calls it a failure.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Starts `argv` as `who` in `work`, stdout piped, and waits for the helper's "ok" (its
-/// daemon is running by then).
+/// Starts `argv` as `who` in `work` and waits for the helper's "ok" (its daemon is running
+/// by then).
 fn start(who: Who, argv: &[&str], work: &Path) -> Child {
-    let mut child = command(who, argv)
-        .current_dir(work)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "ok\n", "{argv:?} as {who:?} did not start its daemon");
-    child
+    start_until_ok(who, argv, work, " did not start its daemon")
 }
 
 /// The pid in `work/name`, written by the helper before it printed "ok".

@@ -17,13 +17,12 @@
 
 mod floor_common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use arbiter_tests::broker_of;
-use floor_common::{arbiter, command, users, Scratch, Who};
+use floor_common::{arbiter, start_until_ok, users, Scratch, Who};
 
 /// How long a run may take before it counts as hung (the fixed runs take well under a
 /// second; a hung one never ends).
@@ -34,21 +33,7 @@ const SHAPES: [&str; 2] = ["raw", "libc"];
 
 /// Starts `argv` as `who` in `work` and waits for its "ok" (the child is ready).
 fn start(who: Who, argv: &[&str], work: &Path) -> Child {
-    let mut child = command(who, argv)
-        .current_dir(work)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(
-        line, "ok\n",
-        "{argv:?} as {who:?}: the child never got ready"
-    );
-    child
+    start_until_ok(who, argv, work, ": the child never got ready")
 }
 
 /// The child's log in `work`.

@@ -327,18 +327,22 @@ fn arb_str() -> &'static str {
     Box::leak(arbiter().to_str().unwrap().to_owned().into_boxed_str())
 }
 
-/// Threads of `pid` blocked opening a FIFO (the kernel's `wait_for_partner`).
-fn in_fifo_open(pid: u32) -> usize {
+/// Threads of `pid` whose kernel wait channel (`/proc/PID/task/TID/wchan`) names `wchan`.
+fn threads_in(pid: u32, wchan: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .map(|d| {
             d.flatten()
                 .filter(|t| {
-                    std::fs::read_to_string(t.path().join("wchan"))
-                        .is_ok_and(|w| w.contains("wait_for_partner"))
+                    std::fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.contains(wchan))
                 })
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// Threads of `pid` blocked opening a FIFO (the kernel's `wait_for_partner`).
+fn in_fifo_open(pid: u32) -> usize {
+    threads_in(pid, "wait_for_partner")
 }
 
 /// Starts the FIFO helper (`fifo N MODE`); returns it and its children's pids.
@@ -443,16 +447,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 /// Threads of `pid` waiting in `poll` (the broker's sends wait for room in slices).
 fn in_poll(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| {
-            d.flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("wchan"))
-                        .is_ok_and(|w| w.contains("poll_schedule_timeout"))
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    threads_in(pid, "poll_schedule_timeout")
 }
 
 /// Starts the big-sends helper (`bigsends N MODE`); returns it and the helper's pid.
@@ -524,16 +519,7 @@ fn blocked_big_sends_keep_a_bounded_payload_in_the_broker() {
 
 /// Threads of `pid` blocked connecting to a unix listener with a full backlog.
 fn in_unix_connect(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| {
-            d.flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("wchan"))
-                        .is_ok_and(|w| w.contains("unix_wait_for_peer"))
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    threads_in(pid, "unix_wait_for_peer")
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use arbiter_protocol::{encode, Call, Request};
 use arbiter_tests::{arbiter, is_root, Sandbox};
 use serde_json::Value;
 
@@ -56,4 +57,18 @@ pub fn records(log: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON record"))
         .collect()
+}
+
+/// The FastPaths request a shim sends first, encoded as the forging helper sends it.
+pub fn fast_paths_frame() -> String {
+    let mut buf = [0u8; 64];
+    let bytes = encode(
+        &Request {
+            id: 1,
+            call: Call::FastPaths,
+        },
+        &mut buf,
+    )
+    .unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -269,3 +269,26 @@ pub fn host_pid_of(broker: u32, inner: i32) -> i32 {
     }
     panic!("no descendant of the broker {broker} is pid {inner} of its namespace")
 }
+
+/// Starts `argv` as `who` in `work`, stdout piped, and waits for the helper's first line,
+/// which must be "ok" (else fails with `what`, after the command line and user).
+pub fn start_until_ok(
+    who: Who,
+    argv: &[&str],
+    work: &std::path::Path,
+    what: &str,
+) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = command(who, argv)
+        .current_dir(work)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ok\n", "{argv:?} as {who:?}{what}");
+    child
+}
