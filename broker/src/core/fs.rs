@@ -579,14 +579,10 @@ pub(crate) fn undo_create(loc: &Location, fd: &OwnedFd) {
     }
 }
 
-/// The `create` right on `loc`, decided before a creation by name (mkdir, mknod, symlink,
-/// link). Where the policy refuses it but lets the program `stat` the name and something is
-/// there, the answer is the kernel's `EEXIST` (which the kernel gives before any permission
-/// check, and which tells nothing `stat` would not): `mkdir -p` and its kind rely on it.
-fn check_create(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result<(), Errno> {
-    let path = loc.path();
-    if !core.allows(&path, Access::CREATE)
-        && core.allows(&path, Access::STAT)
+/// Whether the program may `stat` `path` and something is there (a final `.`, `..` or `/`
+/// always names something): a refused creation is then answered with the kernel's `EEXIST`.
+fn visibly_there(core: &RequestCore, loc: &Location, path: &Path) -> bool {
+    core.allows(path, Access::STAT)
         && (loc.last != Last::Name
             || statx(
                 loc.parent.as_raw_fd(),
@@ -594,7 +590,15 @@ fn check_create(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result
                 libc::AT_SYMLINK_NOFOLLOW,
             )
             .is_ok())
-    {
+}
+
+/// The `create` right on `loc`, decided before a creation by name (mkdir, mknod, symlink,
+/// link). Where the policy refuses it but lets the program `stat` the name and something is
+/// there, the answer is the kernel's `EEXIST` (which the kernel gives before any permission
+/// check, and which tells nothing `stat` would not): `mkdir -p` and its kind rely on it.
+fn check_create(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result<(), Errno> {
+    let path = loc.path();
+    if !core.allows(&path, Access::CREATE) && visibly_there(core, loc, &path) {
         return Err(Errno(libc::EEXIST));
     }
     core.check_path(&path, Access::CREATE, notes)
@@ -604,16 +608,7 @@ fn check_create(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result
 /// the way to a rule granting `create` is allowed); `Ok(true)` when allowed only so.
 fn check_mkdir(core: &RequestCore, loc: &Location, notes: &mut Notes) -> Result<bool, Errno> {
     let path = loc.path();
-    if !core.allows_mkdir(&path)
-        && core.allows(&path, Access::STAT)
-        && (loc.last != Last::Name
-            || statx(
-                loc.parent.as_raw_fd(),
-                &loc.name_c(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-            .is_ok())
-    {
+    if !core.allows_mkdir(&path) && visibly_there(core, loc, &path) {
         return Err(Errno(libc::EEXIST));
     }
     core.check_mkdir(&path, notes)

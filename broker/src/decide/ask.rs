@@ -190,31 +190,14 @@ impl Asker {
         }
         let mut byte = [0u8; 1];
         while matches!(asked, Asked::Closed) {
-            let mut fds = [
-                libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.wake.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: poll on two valid pollfds we own.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            if n < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
+            let Ok((ready, ended)) = self.wait(libc::POLLIN) else {
                 break;
-            }
-            if fds[1].revents != 0 || self.ended.load(Ordering::SeqCst) {
+            };
+            if ended {
                 asked = Asked::Ended;
                 break;
             }
-            if fds[0].revents == 0 {
+            if !ready {
                 continue;
             }
             match tty.read(&mut byte) {
@@ -261,10 +244,37 @@ impl Asker {
         asked
     }
 
+    /// Waits in `poll` until the terminal is ready for `events` or the end of the run wakes
+    /// the asker: `Ok((ready, ended))`; an interrupted wait is `Ok((false, ended))`.
+    fn wait(&self, events: libc::c_short) -> std::io::Result<(bool, bool)> {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.tty.as_raw_fd(),
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on two valid pollfds we own.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        let ended = self.ended.load(Ordering::SeqCst);
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+            return Ok((false, ended));
+        }
+        Ok((fds[0].revents != 0, fds[1].revents != 0 || ended))
+    }
+
     /// Writes `bytes` to the terminal, waiting in `poll` while it takes nothing (output
     /// stopped); false when the run ended first or the terminal failed.
     fn show(&self, mut bytes: &[u8]) -> bool {
-        let fd = self.tty.as_raw_fd();
         while !bytes.is_empty() {
             match (&self.tty).write(bytes) {
                 Ok(0) => return false,
@@ -276,25 +286,9 @@ impl Asker {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(_) => return false,
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.wake.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: poll on two valid pollfds we own.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return false;
-            }
-            if fds[1].revents != 0 || self.ended.load(Ordering::SeqCst) {
-                return false;
+            match self.wait(libc::POLLOUT) {
+                Ok((_, false)) => {}
+                _ => return false,
             }
         }
         true
