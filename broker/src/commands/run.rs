@@ -100,7 +100,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(daemon) = &args.daemon {
         return run_via_daemon(&args, daemon);
     }
-    run_with(args, None).map(|ran| ran.code)
+    let ran = run_with(args, None)?;
+    // Every record is written (run_with waited for the audit log and the stderr lines) and
+    // the sandbox has ended: the guardian may exit with the status now, without waiting for
+    // this process's own exit (its threads and memory torn down by the kernel).
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    guardian::report(ran.status);
+    Ok(ran.code)
 }
 
 /// The policy of a learning run: everything the broker can do is allowed and recorded. One
@@ -113,6 +120,8 @@ const LEARN_POLICY: &str = "version = 1\n[[fs]]\npath = \"/\"\nallow = \"all\"\n
 pub struct Ran {
     /// arbiter's exit status.
     pub code: ExitCode,
+    /// The same status as a number (what `arbiter run` reports to its guardian).
+    pub status: u8,
     /// The variables the policy was expanded with (None when the command never started).
     pub vars: Option<Vars>,
     /// The program's installation prefixes.
@@ -124,6 +133,7 @@ pub struct Ran {
 pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>) -> Result<Ran> {
     let early = |code: u8| Ran {
         code: ExitCode::from(code),
+        status: code,
         vars: None,
         prefixes: Vec::new(),
     };
@@ -421,6 +431,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     drop(tmpdir);
     Ok(Ran {
         code: ended.into(),
+        status: ended.code(),
         vars: Some(vars),
         prefixes,
     })
