@@ -168,7 +168,7 @@ pub fn align_exec(
             out.push((path, access)); // missing: skipped when the rules are added
             continue;
         };
-        align_one(&real, policy, &mut out, &mut budget, &mut note);
+        align_one(&real, policy, reals, &mut out, &mut budget, &mut note);
     }
     (out, note)
 }
@@ -241,16 +241,18 @@ pub fn policy_exec(
 fn align_one(
     real: &Path,
     policy: &arbiter_policies::Policy,
+    reals: &RealPaths,
     out: &mut Vec<(PathBuf, FloorAccess)>,
     budget: &mut usize,
     note: &mut Option<String>,
 ) {
     use arbiter_policies::Access;
     let exec = |p: &Path| policy.decide_path(p, Access::EXEC).decision.allow;
-    let Ok(meta) = std::fs::metadata(real) else {
+    // Looked at when `real` was resolved (the memo); a path beneath resolved now.
+    if reals.of(real).is_none() {
         return;
-    };
-    if !meta.is_dir() || policy.decided_alone_beneath(real) {
+    }
+    if !reals.is_dir(real) || policy.decided_alone_beneath(real) {
         let access = if exec(real) {
             FloorAccess::ReadExec
         } else {
@@ -281,7 +283,7 @@ fn align_one(
             return;
         }
         if meta.is_dir() {
-            align_one(&child, policy, out, budget, note);
+            align_one(&child, policy, reals, out, budget, note);
         } else if meta.is_file() && exec(&child) {
             *budget -= 1;
             out.push((child, FloorAccess::ExecFile));
@@ -873,6 +875,24 @@ mod tests {
         // Missing: left out.
         let (s, fds) = survey(vec![entry("gone")], &reals).unwrap();
         assert!(fds[0].is_none() && s[0].kind.is_none());
+    }
+
+    #[test]
+    fn a_prefix_swapped_for_a_symlink_after_it_was_resolved_refuses_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("prefix/bin")).unwrap();
+        std::fs::create_dir_all(root.join("prefix/lib")).unwrap();
+        std::fs::create_dir_all(root.join("private/lib")).unwrap();
+        let reals = RealPaths::new();
+        assert!(reals.is_real(&root.join("prefix/bin")));
+        std::fs::rename(root.join("prefix"), root.join("moved")).unwrap();
+        std::os::unix::fs::symlink(root.join("private"), root.join("prefix")).unwrap();
+        // `prefix/lib` is first asked about now: resolved through the remembered
+        // directory, and opened without following the symlink now there.
+        let real = reals.of(&root.join("prefix/lib")).unwrap();
+        let err = survey(vec![(real, FloorAccess::Read)], &reals).unwrap_err();
+        assert!(matches!(err, SurveyError::Symlink(_)), "{err}");
     }
 
     #[test]

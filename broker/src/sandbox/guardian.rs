@@ -18,6 +18,10 @@
 //!   signals reach the whole foreground process group, broker and command included) are
 //!   relayed to the broker, which relays them on to what is alive ([`super::supervise`]).
 //!   The guardian exits with the broker's status, which mirrors the command's.
+//! * At the end of a run the broker reports its status on a pipe ([`report`]) once the
+//!   sandbox has ended and every record is written, and wakes the guardian: the guardian
+//!   exits with that status at once, while the kernel still tears the broker down (its
+//!   threads, its memory). A broker that dies without reporting is waited for as before.
 //!
 //! Unprivileged, only SIGKILL of both processes at once (`pkill -9 arbiter`) leaves the
 //! sandbox's re-parented processes alive, without a broker (docs/security.md); as root the
@@ -33,6 +37,9 @@ use super::supervise::{self, HANDLED};
 /// The guardian's pid, seen from the broker (0 when there is none).
 static GUARDIAN: AtomicI32 = AtomicI32::new(0);
 
+/// The broker's end of the status pipe ([`report`]); -1 when there is none.
+static STATUS: AtomicI32 = AtomicI32::new(-1);
+
 /// Forks the guardian. Returns in the child (the broker, which goes on to run the
 /// command); the parent never returns: it waits for the broker and exits with its status.
 /// Call after [`supervise::prepare`] (the handled signals are blocked and the process is a
@@ -40,6 +47,12 @@ static GUARDIAN: AtomicI32 = AtomicI32::new(0);
 pub fn fork() -> std::io::Result<()> {
     // SAFETY: getpid has no preconditions.
     let guardian = unsafe { libc::getpid() };
+    let mut status = [0; 2];
+    // SAFETY: status is a valid array of two ints. Non-blocking: the guardian only reads
+    // it once woken, and the broker writes one byte.
+    if unsafe { libc::pipe2(status.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     // SAFETY: arbiter has a single thread here (documented precondition), so the child may
     // go on running arbitrary code.
     let broker = unsafe { libc::fork() };
@@ -47,8 +60,13 @@ pub fn fork() -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     if broker > 0 {
-        guard(broker);
+        // SAFETY: the write end is the broker's; this process never uses it.
+        unsafe { libc::close(status[1]) };
+        guard(broker, status[0]);
     }
+    // SAFETY: the read end is the guardian's.
+    unsafe { libc::close(status[0]) };
+    STATUS.store(status[1], Ordering::Release);
     // fork does not pass on the subreaper attribute: the broker sets its own.
     // SAFETY: prctl with integer arguments only.
     let armed = unsafe {
@@ -67,6 +85,25 @@ pub fn fork() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Tells the guardian the run's exit status and wakes it: it exits with `status` at once.
+/// Call when the sandbox has ended and every record is written (nothing of the run may
+/// happen after it but this process's own exit). Once; without a guardian, nothing.
+pub fn report(status: u8) {
+    let fd = STATUS.swap(-1, Ordering::AcqRel);
+    if fd < 0 || guardian_gone() {
+        return;
+    }
+    let guardian = GUARDIAN.load(Ordering::Acquire);
+    // SAFETY: one byte from a valid buffer to our own pipe; then a signal the guardian
+    // waits for (it relays none of its SIGCHLDs); the pipe end is ours to close.
+    unsafe {
+        if libc::write(fd, std::ptr::from_ref(&status).cast(), 1) == 1 {
+            libc::kill(guardian, libc::SIGCHLD);
+        }
+        libc::close(fd);
+    }
+}
+
 /// Whether the guardian this broker was forked from has died (its parent changed).
 pub fn guardian_gone() -> bool {
     let guardian = GUARDIAN.load(Ordering::Acquire);
@@ -75,8 +112,9 @@ pub fn guardian_gone() -> bool {
 }
 
 /// The guardian's loop: relays signals sent to it, waits for `broker`, kills what is left
-/// if the broker died first, and exits with the broker's status.
-fn guard(broker: libc::pid_t) -> ! {
+/// if the broker died first, and exits with the broker's status — or with the status the
+/// broker [`report`]s on `status` (the pipe's read end), as soon as it does.
+fn guard(broker: libc::pid_t, status: libc::c_int) -> ! {
     let mut set = SigSet::empty();
     for s in HANDLED {
         set.add(s);
@@ -100,6 +138,13 @@ fn guard(broker: libc::pid_t) -> ! {
                 // SAFETY: _exit ends the process; the guardian holds nothing to flush.
                 unsafe { libc::_exit(code) };
             }
+        }
+        let mut code = 0u8;
+        // SAFETY: one byte into a valid buffer, from our own non-blocking pipe.
+        if unsafe { libc::read(status, std::ptr::from_mut(&mut code).cast(), 1) } == 1 {
+            // The broker has ended the sandbox and written every record: it only exits now.
+            // SAFETY: _exit ends the process; the guardian holds nothing to flush.
+            unsafe { libc::_exit(i32::from(code)) };
         }
         // SAFETY: siginfo_t is plain old data; set is a valid sigset.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };

@@ -5,7 +5,9 @@
 //! guardian and the subreaper ([`super::guardian`]) cannot survive to act on.
 //!
 //! * **The init** is forked by the broker at start-up, from its main thread while it is
-//!   still single-threaded and small ([`start`]), with `CLONE_NEWPID`: it is pid 1 of the
+//!   still small ([`start`]; the private `$TMPDIR`'s and the policy compiler's threads may
+//!   run meanwhile: the child calls only async-signal-safe functions, never allocates or
+//!   takes a lock, before it is the init), with `CLONE_NEWPID`: it is pid 1 of the
 //!   new namespace. It has `PR_SET_PDEATHSIG(SIGKILL)` towards the broker's main thread
 //!   (which lives as long as the broker; the death signal follows the parent *thread*), is
 //!   not dumpable, holds no descriptor of arbiter's, and only reaps: the orphans of the
@@ -163,8 +165,10 @@ fn open_ns(path: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
 
 /// Forks the init in a new pid namespace when [`permitted`]; `Ok(false)` when not (the
 /// unprivileged model), `Ok(true)` when the namespace is in use. Call from the main thread
-/// (the init's death signal follows it) while the process is still single-threaded, after
-/// [`super::supervise::prepare`] (the init inherits the blocked signals it waits for).
+/// (the init's death signal follows it), after [`super::supervise::prepare`] (the init
+/// inherits the blocked signals it waits for). Other threads may run: the child calls only
+/// async-signal-safe functions (it never allocates nor takes a lock another thread may
+/// have held at the fork).
 pub fn start() -> std::io::Result<bool> {
     if !permitted() || INIT.get().is_some() {
         return Ok(false);
@@ -190,15 +194,16 @@ pub fn start() -> std::io::Result<bool> {
     // init drops the signals it neither blocks nor handles).
     // SAFETY: sigset_t is plain old data, initialised by sigemptyset.
     let mut poke: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: poke is a valid sigset; single-threaded, so the process mask is this thread's.
+    // SAFETY: poke is a valid sigset; the mask is this thread's, which the child inherits.
     unsafe {
         libc::sigemptyset(&mut poke);
         libc::sigaddset(&mut poke, POKE);
         libc::pthread_sigmask(libc::SIG_BLOCK, &poke, std::ptr::null_mut());
     }
     // SAFETY: a fork (no stack given: the child continues on a copy of this one) into a new
-    // pid namespace; the process is single-threaded (documented precondition), so the
-    // child may run ordinary code.
+    // pid namespace; the child only closes a descriptor and runs `init`, which calls
+    // async-signal-safe functions alone (documented precondition: other threads may have
+    // held the allocator's or any other lock at the fork).
     let pid = unsafe {
         libc::syscall(
             libc::SYS_clone,
