@@ -31,8 +31,9 @@
 //! between the check and the stat) is followed here where the broker would decide on the new
 //! location. That reveals only metadata, which the kernel does not protect either.
 //!
-//! Signal and fork safety: no allocation and no lock. The subtree list is fetched once per
-//! process by whichever thread first needs it (an atomic state machine; the others use the
+//! Signal and fork safety: no allocation and no lock. The subtree list is read once per
+//! process from the inherited table ([`crate::fast_table`]), or fetched from the broker when
+//! there is none, by whichever thread first needs it (an atomic state machine; the others use the
 //! broker meanwhile) and is inherited by fork children. The per-thread memo has a busy flag,
 //! so a signal handler's stat during a stat skips it.
 
@@ -87,6 +88,20 @@ fn grants() -> Option<&'static [u8]> {
         .is_err()
     {
         return None;
+    }
+    // The inherited table first: no channel, no round trip (crate::fast_table).
+    // SAFETY: this thread won the UNKNOWN → LOADING exchange, so it is the only writer, and
+    // nobody reads before READY is published below.
+    let inherited = unsafe { crate::fast_table::read_inherited(&mut *GRANTS.buf.get()) };
+    if let Some(len) = inherited {
+        if len == 0 {
+            STATE.store(NONE, Ordering::Release);
+            return None;
+        }
+        // SAFETY: as above.
+        unsafe { *GRANTS.len.get() = len };
+        STATE.store(READY, Ordering::Release);
+        return Some(ready_grants());
     }
     let fetched = channel::call(&Call::FastPaths, &[], |reply, got| {
         // A descriptor with the fast paths is the report ring: every call answered here
