@@ -5,7 +5,7 @@
 //! memfd, seals it ([`SEALS`]: nothing can write, grow, shrink or unseal it), and places it
 //! at [`FAST_TABLE_FD`] in the command, which every process it starts inherits across
 //! `fork` and `exec`. The shim reads it once per process, lazily, with `pread`, and accepts
-//! it only when the descriptor carries exactly these seals and the contents start with
+//! it only when the descriptor carries every one of these seals and the contents start with
 //! [`MAGIC`] and fit ([`parse`]); anything else (no such fd, an fd the program put there)
 //! makes it ask the broker as before.
 //!

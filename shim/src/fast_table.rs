@@ -16,7 +16,9 @@ use arbiter_protocol::fast_table::{parse, FAST_TABLE_FD, SEALS, TABLE_MAX};
 pub fn read_inherited(out: &mut [u8]) -> Option<usize> {
     // SAFETY: fcntl with integer arguments only.
     let seals = unsafe { libc::syscall(libc::SYS_fcntl, FAST_TABLE_FD, libc::F_GET_SEALS) };
-    if seals != libc::c_long::from(SEALS) {
+    // Every seal the broker sets (the kernel may add F_SEAL_EXEC, by its memfd_noexec
+    // setting).
+    if seals < 0 || seals & libc::c_long::from(SEALS) != libc::c_long::from(SEALS) {
         return None;
     }
     // One byte more than a table may hold, so an over-long file is refused.
