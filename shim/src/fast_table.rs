@@ -9,16 +9,40 @@
 //! broker instead. A program that forges one changes only its own hints, which the kernel
 //! still decides on (see the protocol module).
 
-use arbiter_protocol::fast_table::{parse, FAST_TABLE_FD, SEALS, TABLE_MAX};
+use arbiter_protocol::fast_table::{parse, FAST_TABLE_FD, MAGIC, SEALS, TABLE_MAX};
+
+/// Whether `fd` carries every seal the broker sets (the kernel may add `F_SEAL_EXEC`, by
+/// its `memfd_noexec` setting).
+fn sealed(fd: i32) -> bool {
+    // SAFETY: fcntl with integer arguments only.
+    let seals = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GET_SEALS) };
+    seals >= 0 && seals & libc::c_long::from(SEALS) == libc::c_long::from(SEALS)
+}
+
+/// Whether `fd` looks like the broker's table (sealed, starting with the magic): the
+/// descriptor `close` and `close_range` spare.
+pub fn is_table(fd: i32) -> bool {
+    if !sealed(fd) {
+        return false;
+    }
+    let mut magic = [0u8; MAGIC.len()];
+    // SAFETY: magic is valid for writes of its length for the call's duration.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_pread64,
+            fd,
+            magic.as_mut_ptr(),
+            magic.len(),
+            0 as libc::off_t,
+        )
+    };
+    n == magic.len() as libc::c_long && magic == MAGIC
+}
 
 /// Copies the inherited table's fast paths into `out` and returns their length, or `None`
 /// when there is no valid table (the caller then asks the broker).
 pub fn read_inherited(out: &mut [u8]) -> Option<usize> {
-    // SAFETY: fcntl with integer arguments only.
-    let seals = unsafe { libc::syscall(libc::SYS_fcntl, FAST_TABLE_FD, libc::F_GET_SEALS) };
-    // Every seal the broker sets (the kernel may add F_SEAL_EXEC, by its memfd_noexec
-    // setting).
-    if seals < 0 || seals & libc::c_long::from(SEALS) != libc::c_long::from(SEALS) {
+    if !sealed(FAST_TABLE_FD) {
         return None;
     }
     // One byte more than a table may hold, so an over-long file is refused.

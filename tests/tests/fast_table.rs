@@ -222,3 +222,50 @@ fn a_closed_replaced_or_forged_table_grants_nothing_landlock_does_not() {
         }
     }
 }
+
+/// Python's `subprocess` (like many a supervisor) closes every descriptor but 0–2 before it
+/// execs (`close_range` through libc): the shim spares the table as it spares the
+/// bootstrap socket, so the program started still reads it and registers no channel. A
+/// program's own file put at 1022 is its own: read, and really closed.
+#[test]
+fn a_program_closing_every_descriptor_keeps_the_table_for_what_it_starts() {
+    if !have("python3") {
+        println!("SKIP: no python3");
+        return;
+    }
+    let sb = Sandbox::new();
+    let cat = std::fs::canonicalize("/bin/cat").unwrap();
+    let cat = cat.to_str().unwrap();
+    let script = format!(
+        "import os, subprocess\n\
+         subprocess.run(['{cat}', '/etc/passwd'], stdout=subprocess.DEVNULL, check=True)\n\
+         fd = os.open('/etc/passwd', os.O_RDONLY)\n\
+         os.dup2(fd, 1022)\n\
+         print(os.read(1022, 5))\n\
+         os.close(1022)\n\
+         print(1022 in [int(x) for x in os.listdir('/proc/self/fd')])\n"
+    );
+    for who in whos() {
+        let log = sb.path(&format!("python-{who:?}.jsonl"));
+        let _ = std::fs::remove_file(&log);
+        let o = run(
+            who,
+            &sb,
+            Some(&["--audit", log.to_str().unwrap()]),
+            "",
+            &["python3", "-c", &script],
+        );
+        assert_eq!(o.status.code(), Some(0), "{who:?}: {}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "b'root:'\nFalse\n",
+            "{who:?}: {}",
+            text(&o)
+        );
+        assert_eq!(
+            registered(&log, cat),
+            0,
+            "{who:?}: cat started by subprocess registered a channel"
+        );
+    }
+}
