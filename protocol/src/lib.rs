@@ -28,6 +28,7 @@
 pub mod call;
 pub mod codec;
 pub mod daemon;
+pub mod fast_table;
 pub mod fdpass;
 pub mod fuzzing;
 pub mod reply;

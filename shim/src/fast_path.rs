@@ -31,8 +31,9 @@
 //! between the check and the stat) is followed here where the broker would decide on the new
 //! location. That reveals only metadata, which the kernel does not protect either.
 //!
-//! Signal and fork safety: no allocation and no lock. The subtree list is fetched once per
-//! process by whichever thread first needs it (an atomic state machine; the others use the
+//! Signal and fork safety: no allocation and no lock. The subtree list is read once per
+//! process from the inherited table ([`crate::fast_table`]), or fetched from the broker when
+//! there is none, by whichever thread first needs it (an atomic state machine; the others use the
 //! broker meanwhile) and is inherited by fork children. The per-thread memo has a busy flag,
 //! so a signal handler's stat during a stat skips it.
 
@@ -87,6 +88,20 @@ fn grants() -> Option<&'static [u8]> {
         .is_err()
     {
         return None;
+    }
+    // The inherited table first: no channel, no round trip (crate::fast_table).
+    // SAFETY: this thread won the UNKNOWN → LOADING exchange, so it is the only writer, and
+    // nobody reads before READY is published below.
+    let inherited = unsafe { crate::fast_table::read_inherited(&mut *GRANTS.buf.get()) };
+    if let Some(len) = inherited {
+        if len == 0 {
+            STATE.store(NONE, Ordering::Release);
+            return None;
+        }
+        // SAFETY: as above.
+        unsafe { *GRANTS.len.get() = len };
+        STATE.store(READY, Ordering::Release);
+        return Some(ready_grants());
     }
     let fetched = channel::call(&Call::FastPaths, &[], |reply, got| {
         // A descriptor with the fast paths is the report ring: every call answered here
@@ -509,6 +524,9 @@ unsafe fn with_path<T>(
         // SAFETY: c_str_len found `len` bytes and then the NUL.
         with_nul: unsafe { bytes(path, len + 1) },
     };
+    if caller.bytes() == b"." {
+        return working_directory(grants, caller.with_nul, final_stat);
+    }
     let record = match report::claim(len) {
         Record::Broker => return Answer::Broker,
         r => r,
@@ -524,6 +542,44 @@ unsafe fn with_path<T>(
     };
     report.record(record, caller.bytes(), &answer, |_| 0);
     answer
+}
+
+/// A stat of `.` (a shell's check of `$PWD` at start and before each command search): the
+/// working directory itself, answered here when its real path (`getcwd`, which the broker
+/// would decide on as well) lies in a stat root with no symlink from the root down to it
+/// and no report is wanted (a relative `.` is no path the ring reports). `.` is never a
+/// symlink, so following or not gives the same answer. Anything else goes to the broker.
+/// `with_nul` is `.` and its NUL.
+fn working_directory<T>(
+    grants: &[u8],
+    with_nul: &[u8],
+    final_stat: impl FnOnce(c_int, &[u8]) -> Result<(T, u32), c_int>,
+) -> Answer<T> {
+    if report::wanted() {
+        return Answer::Broker;
+    }
+    let mut abs = [0u8; MAX_PATH + 1];
+    let Ok(len) = crate::sys::getcwd(&mut abs[..MAX_PATH - 2]) else {
+        return Answer::Broker;
+    };
+    if !is_canonical(&abs[..len]) {
+        return Answer::Broker;
+    }
+    let Some(root_len) = granted_root(grants, FAST_STAT, &abs[..len]) else {
+        return Answer::Broker;
+    };
+    // As for a name in the working directory: every directory from the root down to the
+    // working directory itself is checked to be a real directory.
+    abs[len] = b'/';
+    abs[len + 1] = b'.';
+    abs[len + 2] = 0;
+    if verify_parents(&mut abs[..len + 3], root_len, len).is_err() {
+        return Answer::Broker;
+    }
+    match final_stat(libc::AT_FDCWD, with_nul) {
+        Ok((v, _)) => Answer::Done(Ok(v)),
+        Err(e) => Answer::Done(Err(e)),
+    }
 }
 
 /// What a fast path reports when the ring is on: which call, with which flags.

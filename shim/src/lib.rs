@@ -32,6 +32,7 @@ pub mod channel;
 pub mod env;
 pub mod fast_dirs;
 pub mod fast_path;
+pub mod fast_table;
 pub mod forward;
 pub mod hooks;
 pub mod path;

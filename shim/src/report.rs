@@ -84,7 +84,12 @@ pub struct Slot {
     pending: Pending,
 }
 
-/// Claims a slot for a call on a path of `path_len` bytes.
+/// Whether every call answered in-process must be reported (the ring is mapped).
+pub fn wanted() -> bool {
+    ring().is_some()
+}
+
+/// Claims a slot for a call on a path of `path_len` bytes, if reports are wanted.
 pub fn claim(path_len: usize) -> Record {
     let Some(ring) = ring() else {
         return Record::Off;

@@ -133,3 +133,47 @@ fn an_audit_log_still_records_every_stat() {
         .count();
     assert!(stats >= 50, "{stats} stat records of d/e/g:\n{audit}");
 }
+
+/// A shell stats `.` at start (dash, to check `$PWD`) and bash before each command search;
+/// that stat of the working directory is answered in-process (issue 18: each round trip
+/// and channel registration is paid by every shell started), with the kernel's answer
+/// for the working directory, as the broker gives it.
+#[test]
+fn a_stat_of_the_working_directory_needs_no_broker() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("real")).unwrap();
+    std::os::unix::fs::symlink("real", sb.path("link")).unwrap();
+    let script = "/usr/bin/stat -c '%d %i %F %a' . && cd link && /usr/bin/stat -c '%d %i %F %a' . && cd /usr && /usr/bin/stat -c '%d %i %F %a' .";
+    let native = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(&sb.dir)
+        .output()
+        .unwrap();
+    assert_code(&native, 0);
+    for extra in [&[][..], &["--no-fast-path"][..]] {
+        let o = sb.run(extra, &["sh", "-c", script]);
+        assert_code(&o, 0);
+        assert_eq!(stdout(&o), stdout(&native), "{extra:?}: {}", stderr(&o));
+    }
+    // dash (`sh`) running an absolute command: its only call beyond the fast paths was the
+    // stat of `.`, so it registers no channel (counted by the broker's `process` records,
+    // one per channel). It registered one before.
+    // (`PWD` as a shell started there has it: the test's own is cargo's directory.)
+    let log = sb.path("audit.jsonl");
+    let pwd = format!("PWD={}", sb.dir.display());
+    let o = sb.run(
+        &["--audit", log.to_str().unwrap()],
+        &["env", &pwd, "sh", "-c", "/bin/cat /dev/null"],
+    );
+    assert_code(&o, 0);
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let audit = std::fs::read_to_string(&log).unwrap();
+    let registered = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| {
+            r["type"] == "process" && r["transport"] == "shim" && r["exe"] == sh.to_str().unwrap()
+        })
+        .count();
+    assert_eq!(registered, 0, "the shell registered a channel:\n{audit}");
+}

@@ -410,6 +410,14 @@ impl RequestCore {
         &self.fast_paths
     }
 
+    /// What every process may read from the inherited fast-path table instead of asking
+    /// (`sandbox::fast_table`): the [`Call::FastPaths`] reply's bytes, unless that reply
+    /// carries the report ring (`--audit-level all`), which only the broker's reply hands
+    /// over.
+    pub fn inheritable_fast_paths(&self) -> Option<&[u8]> {
+        (self.fast_paths.is_empty() || self.reports.is_none()).then_some(&self.fast_paths[..])
+    }
+
     /// The audit sink, for lifecycle and protocol records.
     pub fn audit(&self) -> &Audit {
         &self.audit

@@ -2,6 +2,7 @@
 
 pub mod canonical;
 pub mod environment;
+pub mod fast_table;
 pub mod guardian;
 pub mod pidns;
 pub mod private_tmp;

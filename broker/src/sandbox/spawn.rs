@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
+use arbiter_protocol::fast_table::FAST_TABLE_FD;
 use arbiter_protocol::DEFAULT_BOOTSTRAP_FD;
 
 use super::vfork::{self, ExecArgs};
@@ -25,6 +26,9 @@ pub struct Launch<'a> {
     pub env: std::collections::BTreeMap<OsString, OsString>,
     /// The child's end of the bootstrap socket; placed at [`DEFAULT_BOOTSTRAP_FD`].
     pub bootstrap: OwnedFd,
+    /// The sealed fast-path table (`super::fast_table`), placed at [`FAST_TABLE_FD`]; with
+    /// none, that number is closed in the command so no inherited descriptor poses as one.
+    pub fast_table: Option<OwnedFd>,
     /// Confinement steps, run in order after the fd set-up.
     pub pre_exec: Vec<PreExec>,
 }
@@ -32,18 +36,36 @@ pub struct Launch<'a> {
 /// Starts the command and returns its pid. Exec failures come back as the spawn error.
 pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     let exec = ExecArgs::new(launch.program.as_os_str(), launch.argv, launch.env)?;
-    let boot = launch.bootstrap.as_raw_fd();
+    // Both descriptors below the numbers they take, so placing one cannot overwrite the
+    // other (dup2 onto its own number would also keep close-on-exec).
+    let bootstrap = super::fast_table::below_fixed(launch.bootstrap)?;
+    let fast_table = launch
+        .fast_table
+        .map(super::fast_table::below_fixed)
+        .transpose()?;
+    let boot = bootstrap.as_raw_fd();
+    let table = fast_table.as_ref().map(|t| t.as_raw_fd());
     let mut steps = launch.pre_exec;
     // arbiter raised its own descriptor limit (super::tree::prepare); the command gets the
     // one arbiter was started with.
     let nofile = super::tree::inherited_nofile();
     let mut pre_exec = || -> std::io::Result<()> {
-        // SAFETY: async-signal-safe calls (dup2, sigprocmask, prctl, get/setrlimit) on integers and a
+        // SAFETY: async-signal-safe calls (dup2, close, sigprocmask, prctl, get/setrlimit) on integers and a
         // local sigset; the caller's steps carry the same contract (see PreExec).
         unsafe {
             // dup2 clears FD_CLOEXEC on the target, so the bootstrap socket survives exec.
             if libc::dup2(boot, DEFAULT_BOOTSTRAP_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            match table {
+                Some(t) => {
+                    if libc::dup2(t, FAST_TABLE_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                None => {
+                    libc::close(FAST_TABLE_FD);
+                }
             }
             // arbiter blocks the signals it relays; the command starts with none blocked.
             let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -79,6 +101,7 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
         }
         None => vfork::spawn(&exec, &mut pre_exec)?,
     };
-    drop(launch.bootstrap);
+    drop(bootstrap);
+    drop(fast_table);
     Ok(pid)
 }

@@ -309,6 +309,20 @@ impl Sandbox {
             core = core.with_decider(decider);
         }
         core = core.with_pinned(confinement.pinned.clone());
+        // Every process reads the fast paths from an inherited sealed table instead of
+        // asking (super::fast_table); without one (it could not be made, or the reply must
+        // carry the report ring), the shim asks the broker as before.
+        let fast_table = core
+            .inheritable_fast_paths()
+            .and_then(|paths| match super::fast_table::create(paths) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    eprintln!(
+                        "arbiter: warning: cannot create the fast-path table ({e}); each process asks the broker"
+                    );
+                    None
+                }
+            });
         let core = Arc::new(core);
         let floor = confinement
             .notify
@@ -320,6 +334,7 @@ impl Sandbox {
             confinement,
             shim,
             child_end,
+            fast_table,
             bootstrap,
             user_umask,
         })
@@ -332,6 +347,7 @@ pub struct Started {
     confinement: Confinement,
     shim: PathBuf,
     child_end: OwnedFd,
+    fast_table: Option<OwnedFd>,
     bootstrap: JoinHandle<()>,
     user_umask: libc::mode_t,
 }
@@ -403,6 +419,7 @@ impl Started {
             argv,
             env,
             bootstrap: self.child_end,
+            fast_table: self.fast_table,
             pre_exec,
         })?;
         Ok(Running {

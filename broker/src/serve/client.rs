@@ -374,6 +374,9 @@ fn spawn(
             libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
             // If the launcher is killed, the command goes with it.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // No inherited descriptor poses as the fast-path table: the command's shim
+            // asks the daemon (arbiter_protocol::fast_table).
+            libc::close(arbiter_protocol::fast_table::FAST_TABLE_FD);
             Ok(())
         });
     }

@@ -1,6 +1,8 @@
 //! Keeping the bootstrap socket open through programs that close every fd they did not
 //! open (`close_range`, `closefrom`, loops of `close`): closing it is reported as done but
-//! skipped, so exec'd programs stay brokered. A `dup2`/`dup3` onto its number first moves
+//! skipped, so exec'd programs stay brokered. The fast-path table at fd 1022
+//! ([`crate::fast_table`]) is spared the same way, so they also keep reading it (a `dup2`
+//! onto it simply replaces it: it is only a hint). A `dup2`/`dup3` onto its number first moves
 //! the bootstrap socket out of the way, then lets the program have the number.
 
 use std::ffi::{c_int, c_uint};
@@ -8,16 +10,17 @@ use std::ffi::{c_int, c_uint};
 use crate::hooks::guarded;
 use crate::real_fn;
 use crate::state;
+use arbiter_protocol::fast_table::FAST_TABLE_FD;
 
 real_fn!(real_close, c"close", fn(c_int) -> c_int);
 
-/// `close`, except for the shim's bootstrap socket.
+/// `close`, except for the shim's bootstrap socket and the fast-path table.
 ///
 /// # Safety
 /// libc's contract.
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    if state::is_protected(fd) {
+    if state::is_protected(fd) || (fd == FAST_TABLE_FD && crate::fast_table::is_table(fd)) {
         return 0;
     }
     match real_close() {
@@ -36,31 +39,42 @@ fn close_range_raw(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) as c_int }
 }
 
-/// `close_range`, split around the bootstrap socket.
+/// The descriptors `close_range` must spare within `first..=last`, in ascending order:
+/// the bootstrap socket, and fd 1022 when it holds the fast-path table (so the programs a
+/// process starts after closing "every" descriptor still read it: Python's `subprocess`,
+/// for one, closes all but 0–2 before exec).
+fn spared_in(first: c_uint, last: c_uint) -> [Option<c_uint>; 2] {
+    let within =
+        |fd: c_int| (fd >= 0 && (first..=last).contains(&(fd as c_uint))).then_some(fd as c_uint);
+    let boot = within(state::bootstrap());
+    let table = within(FAST_TABLE_FD).filter(|_| crate::fast_table::is_table(FAST_TABLE_FD));
+    match (boot, table) {
+        (Some(b), Some(t)) if t < b => [Some(t), Some(b)],
+        (b, t) => [b, t],
+    }
+}
+
+/// `close_range`, split around the bootstrap socket and the fast-path table.
 ///
 /// # Safety
 /// libc's contract.
 #[no_mangle]
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     guarded!(-1, {
-        let boot = state::bootstrap();
-        if boot < 0 || (boot as c_uint) < first || (boot as c_uint) > last {
-            return close_range_raw(first, last, flags);
+        let mut from = first;
+        for spared in spared_in(first, last).into_iter().flatten() {
+            if spared > from {
+                let rc = close_range_raw(from, spared - 1, flags);
+                if rc < 0 {
+                    return rc;
+                }
+            }
+            match spared.checked_add(1) {
+                Some(next) => from = next,
+                None => return 0,
+            }
         }
-        let b = boot as c_uint;
-        let rc = if b > first {
-            close_range_raw(first, b - 1, flags)
-        } else {
-            0
-        };
-        if rc < 0 {
-            return rc;
-        }
-        if b < last {
-            close_range_raw(b + 1, last, flags)
-        } else {
-            0
-        }
+        close_range_raw(from, last, flags)
     })
 }
 
