@@ -376,7 +376,8 @@ enum Answer {
     /// The notification is no longer valid: nothing to answer.
     Gone,
     /// Let the kernel perform the call itself (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`): only a
-    /// read-only open [`reads::may_continue`] found to end where the broker's would.
+    /// read-only open [`reads::open_shortcut`] or [`reads::floor_file_continues`] found to
+    /// end where the broker's would.
     Continue,
 }
 
@@ -884,17 +885,31 @@ impl Target {
                 let verbatim = (raw.first() == Some(&b'/')).then(|| raw.clone());
                 let (at, path) = self.path_of(dirfd, raw)?;
                 // Flags in registers (not `openat2`'s, in the program's memory) may let
-                // the kernel perform a plain read beneath the native-read floor.
+                // the kernel perform a plain read beneath the native-read floor, or of the
+                // shim; a missing name there is the broker's `ENOENT`.
                 if at == At::Absolute
                     && verbatim.as_deref() == Some(path.as_slice())
                     && matches!(kind, Kind::Open | Kind::Openat)
-                    && floor
-                        .files
-                        .iter()
-                        .all(|f| f.path.as_os_str().as_bytes() != path)
-                    && reads::may_continue(core.continued_read_roots(), &path, flags)
                 {
-                    return Ok(Answer::Continue);
+                    let roots = core.continued_read_roots();
+                    match floor.lookup(&path) {
+                        Some(f) if !f.rw => {
+                            if reads::floor_file_continues(roots, &path, flags, f.id) {
+                                return Ok(Answer::Continue);
+                            }
+                        }
+                        Some(_) => {}
+                        None => match reads::open_shortcut(
+                            roots,
+                            core.missing_answer_roots(),
+                            &path,
+                            flags,
+                        ) {
+                            reads::Shortcut::Continue => return Ok(Answer::Continue),
+                            reads::Shortcut::Missing => return Err(libc::ENOENT),
+                            reads::Shortcut::Broker => {}
+                        },
+                    }
                 }
                 self.open(core, floor, at, &path, flags, mode)
             }
@@ -943,7 +958,17 @@ impl Target {
                     Kind::Faccessat => (fd_arg(0), a[1], a[2] as i32, 0),
                     _ => (fd_arg(0), a[1], a[2] as i32, a[3] as i32),
                 };
-                let (at, path) = self.path(dirfd, addr)?;
+                let raw = self.read_cstr(addr)?;
+                // As for an open: the program's own absolute path, not one rewritten.
+                let verbatim = (raw.first() == Some(&b'/')).then(|| raw.clone());
+                let (at, path) = self.path_of(dirfd, raw)?;
+                if at == At::Absolute
+                    && verbatim.as_deref() == Some(path.as_slice())
+                    && reads::access_shortcut(core.missing_answer_roots(), &path, mode, flags)
+                        == reads::Shortcut::Missing
+                {
+                    return Err(libc::ENOENT);
+                }
                 let own = match (at, flags & libc::AT_SYMLINK_NOFOLLOW) {
                     (At::Absolute, 0) => self.own_fd(&path),
                     _ => None,
