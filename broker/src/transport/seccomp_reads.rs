@@ -250,10 +250,22 @@ fn beneath(path: &[u8], root: &[u8]) -> bool {
 /// `CAP_DAC_OVERRIDE` (1) and `CAP_DAC_READ_SEARCH` (2) in the first capability word.
 const DAC_CAPS: u32 = (1 << 1) | (1 << 2);
 
+thread_local! {
+    /// This worker's capabilities as its setup left them (read at its first check; a
+    /// worker changes them only in its setup, under `arbiter serve`, which runs before it
+    /// takes a notification).
+    static CAPS: std::cell::Cell<Option<[CapData; 2]>> = const { std::cell::Cell::new(None) };
+    /// Whether this worker's `CAP_DAC_OVERRIDE` and `CAP_DAC_READ_SEARCH` are dropped from
+    /// its effective set now: left so after a check, until [`full_capabilities`].
+    static DROPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Whether the broker's uid and groups, without the capabilities that override file
 /// permissions — the sandboxed program's credentials — may read `path` (every directory on
 /// the way searched, the file read, ACLs included): `faccessat2(AT_EACCESS)` in this thread
-/// with those capabilities dropped from its effective set for the call.
+/// with those capabilities dropped from its effective set. They stay dropped after the
+/// check, so that the next one (ld.so's and glibc's opens come one after another) needs no
+/// `capset`: whatever needs the broker's rights calls [`full_capabilities`] first.
 fn readable_without_capabilities(path: &[u8]) -> bool {
     let Ok(c) = CString::new(path) else {
         return false;
@@ -270,10 +282,8 @@ fn readable_without_capabilities(path: &[u8]) -> bool {
             ) == 0
         }
     };
-    thread_local! {
-        /// This worker's capabilities, read at its first check: a worker's change them
-        /// only in its setup (`arbiter serve`), which runs before it takes a notification.
-        static CAPS: std::cell::Cell<Option<[CapData; 2]>> = const { std::cell::Cell::new(None) };
+    if DROPPED.with(|d| d.get()) {
+        return access();
     }
     let caps = match CAPS.with(|c| c.get()) {
         Some(caps) => caps,
@@ -293,14 +303,24 @@ fn readable_without_capabilities(path: &[u8]) -> bool {
     if capset(&dropped).is_err() {
         return false;
     }
-    let ok = access();
-    if capset(&caps).is_err() {
-        // This worker could no longer act with the broker's rights: it answers what it can
-        // (fail closed) — every later call of this thread that needs them fails.
-        CAPS.with(|c| c.set(None));
-        return false;
+    DROPPED.with(|d| d.set(true));
+    access()
+}
+
+/// Gives this worker back the capabilities a check of [`readable_without_capabilities`]
+/// left dropped, before it acts with the broker's rights. `Err` when that fails: the
+/// worker then has fewer rights than the broker's, and its caller answers `EACCES`
+/// (fail closed) — it stays so for every later call.
+pub(super) fn full_capabilities() -> Result<(), i32> {
+    if !DROPPED.with(|d| d.get()) {
+        return Ok(());
     }
-    ok
+    let Some(caps) = CAPS.with(|c| c.get()) else {
+        return Err(libc::EACCES);
+    };
+    capset(&caps).map_err(|_| libc::EACCES)?;
+    DROPPED.with(|d| d.set(false));
+    Ok(())
 }
 
 #[cfg(test)]
