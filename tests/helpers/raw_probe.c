@@ -1,4 +1,4 @@
-/* raw_probe MODE PATH: one call on PATH, its answer on stdout.
+/* raw_probe MODE PATH...: one call on each PATH, in order, each answer on a line of stdout.
  *   open, access         raw openat(O_RDONLY) / access(F_OK) system calls (no libc wrapper
  *                        the shim could hook; built -static there is no shim at all);
  *   libc-open, libc-access   libc's open() / access() (the shim's, when preloaded).
@@ -12,9 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int main(int argc, char **argv) {
-    if (argc != 3) { printf("usage\n"); return 2; }
-    const char *mode = argv[1], *path = argv[2];
+static int probe(const char *mode, const char *path) {
     long r;
     if (!strcmp(mode, "open")) r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     else if (!strcmp(mode, "access")) r = syscall(SYS_access, path, F_OK);
@@ -25,11 +23,24 @@ int main(int argc, char **argv) {
     if (strstr(mode, "access")) { printf("ok\n"); return 0; }
     char buf[256];
     long n = syscall(SYS_read, (int)r, buf, sizeof buf - 1);
-    if (n <= 0) { printf(n == 0 ? "empty\n" : "errno %d\n", errno); return n < 0; }
+    if (n <= 0) { printf(n == 0 ? "empty\n" : "errno %d\n", errno); syscall(SYS_close, (int)r); return n < 0; }
     buf[n] = 0;
     buf[strcspn(buf, "\n")] = 0;
     for (long i = 0; buf[i]; i++)
         if (buf[i] < 32 || buf[i] > 126) buf[i] = '.';
     printf("%s\n", buf);
+    syscall(SYS_close, (int)r);
     return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) { printf("usage\n"); return 2; }
+    int failed = 0;
+    for (int i = 2; i < argc; i++) {
+        int rc = probe(argv[1], argv[i]);
+        if (rc == 2) return 2;
+        failed |= rc;
+    }
+    fflush(stdout);
+    return failed;
 }

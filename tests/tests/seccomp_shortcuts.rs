@@ -286,3 +286,62 @@ fn a_shim_swapped_for_a_symlink_is_the_brokers_to_refuse() {
         }
     }
 }
+
+#[test]
+fn the_brokers_rights_come_back_after_a_continued_read() {
+    // A continued read's check leaves the worker's DAC capabilities dropped (the next check
+    // needs no `capset`); an open the broker then performs must have them back. Opens of a
+    // system file (continued) and of a `0600` file of uid 65534 in `$PWD` (which root
+    // without capabilities — the sandboxed program — may not read, so the broker opens it
+    // with its own rights) alternate, so each worker meets both.
+    let sb = Sandbox::new();
+    let helpers = compile_dynamic_and_static("raw_probe", &sb.dir, &[]);
+    let system = ["/usr/lib/os-release", "/etc/ld.so.cache"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("a system file to read");
+    let owned = sb.path("owned-by-nobody");
+    std::fs::write(&owned, "owned\n").unwrap();
+    chmod(&owned, 0o600);
+    if is_root() {
+        std::os::unix::fs::chown(&owned, Some(65534), Some(65534)).unwrap();
+    }
+    let mut paths = Vec::new();
+    for _ in 0..12 {
+        paths.push(system.to_string());
+        paths.push(owned.display().to_string());
+    }
+    let args = vec!["-q".to_string()];
+    for who in whos() {
+        for helper in &helpers {
+            let mut argv = vec![helper.display().to_string(), "open".into()];
+            argv.extend(paths.iter().cloned());
+            let native = stdout(&run(who, &sb.dir, None, &[], &argv));
+            let under = stdout(&run(who, &sb.dir, Some(&args), &[], &argv));
+            let owned_lines = |out: &str| {
+                out.lines()
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            };
+            // Native control: root reads the file with its capabilities, and so does its
+            // owner; under arbiter the broker's open answers the same.
+            assert!(
+                owned_lines(&native).iter().all(|l| l == "owned"),
+                "native as {who:?}: {native}"
+            );
+            assert_eq!(
+                under.lines().count(),
+                paths.len(),
+                "{} as {who:?}: {under}",
+                helper.display()
+            );
+            assert!(
+                owned_lines(&under).iter().all(|l| l == "owned"),
+                "{} as {who:?}: the broker's open lacked its rights:\n{under}",
+                helper.display()
+            );
+        }
+    }
+}
