@@ -216,6 +216,9 @@ pub struct RequestCore {
     /// The native-read roots whose read-only opens the seccomp transport may let the
     /// kernel perform (see [`RequestCore::continued_read_roots`]).
     continued_reads: Vec<PathBuf>,
+    /// The continued-read roots beneath which the policy also grants `stat` throughout
+    /// (see [`RequestCore::missing_answer_roots`]).
+    missing_answers: Vec<PathBuf>,
     /// Whether the shim may act in-process at all (not with `--no-fast-path`, nor with a log
     /// of every call that has no report ring).
     fast_on: bool,
@@ -274,6 +277,7 @@ impl RequestCore {
             bound_here: net::BoundHere::default(),
             fast_paths,
             continued_reads: Vec::new(),
+            missing_answers: Vec::new(),
             fast_on,
             reports,
             denials: denials::Denials::new(false),
@@ -346,6 +350,7 @@ impl RequestCore {
     pub fn without_fast_path(mut self) -> RequestCore {
         self.fast_paths.clear();
         self.continued_reads.clear();
+        self.missing_answers.clear();
         self.fast_on = false;
         self.reports = None;
         self
@@ -369,6 +374,16 @@ impl RequestCore {
                 .collect();
             encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
             if self.reports.is_none() {
+                self.missing_answers = roots
+                    .iter()
+                    .filter(|r| {
+                        let d = self
+                            .policy
+                            .decide_path(r, Access::READ | Access::LIST | Access::STAT);
+                        d.decision.allow && d.uniform && d.decision.audit == AuditSetting::Default
+                    })
+                    .cloned()
+                    .collect();
                 self.continued_reads = roots;
             }
         }
@@ -387,6 +402,20 @@ impl RequestCore {
             return &[];
         }
         &self.continued_reads
+    }
+
+    /// The roots beneath which the seccomp transport may answer `ENOENT` itself for an
+    /// `open` or `access` of a name that does not exist, whose directory (or the missing
+    /// directory on its way) lies beneath one: the continued-read roots whose rule grants
+    /// `read`, `list` and `stat` throughout with the default audit setting, so the broker's
+    /// own lookup would answer the same `ENOENT` and record nothing (the directories a
+    /// failed lookup shows must allow `stat`: they do). None whenever
+    /// [`RequestCore::continued_read_roots`] is none.
+    pub fn missing_answer_roots(&self) -> &[PathBuf] {
+        if self.decider.is_some() {
+            return &[];
+        }
+        &self.missing_answers
     }
 
     /// Offers the shim native removals beneath `roots` (the directories where Landlock

@@ -444,6 +444,39 @@ pub fn open_plain_dir_exact(dir: &Path) -> Option<OwnedFd> {
     open_plain_dir(dir.as_os_str().as_bytes()).ok().flatten()
 }
 
+/// What [`open_real_dir`] found at a canonical absolute directory path.
+pub enum RealDir {
+    /// The directory, opened `O_PATH`, and its real path: the path itself, or with a
+    /// symlinked first component replaced by the link's target
+    /// ([`open_plain_dir_past_first_link`]).
+    Open(OwnedFd, Vec<u8>),
+    /// A component of the path itself does not exist, and every one before it is a
+    /// directory, no symlink (`openat2(RESOLVE_NO_SYMLINKS)` answered `ENOENT`): the
+    /// path's real prefix ends at the missing component.
+    Missing,
+    /// Anything else (not canonical, a symlink further on, another error): the caller
+    /// takes the general way.
+    Other,
+}
+
+/// Opens the canonical absolute directory `dir` as a lookup of the broker's own would for
+/// a plainly canonical path (`locate`): with no symlink on the way, or past a symlinked
+/// first component (merged `/usr`'s `/lib`) with a fresh symlink budget (one lookup).
+pub fn open_real_dir(dir: &[u8]) -> RealDir {
+    match open_plain_dir(dir) {
+        Ok(Some(fd)) => RealDir::Open(fd, dir.to_vec()),
+        Err(Errno(libc::ENOENT)) => RealDir::Missing,
+        Err(_) => RealDir::Other,
+        Ok(None) => {
+            LINKS_LEFT.with(|l| l.set(MAX_SYMLINK_HOPS));
+            match open_plain_dir_past_first_link(dir) {
+                Some((fd, real)) => RealDir::Open(fd, real),
+                None => RealDir::Other,
+            }
+        }
+    }
+}
+
 /// Room for a path and its terminating NUL.
 const PATH_BUF: usize = libc::PATH_MAX as usize + 1;
 

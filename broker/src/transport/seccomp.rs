@@ -233,30 +233,23 @@ fn worker(pool: &Arc<Pool>) {
     // while the program is still starting, rather than inside its first call.
     drop(std::hint::black_box(Vec::<u8>::with_capacity(4096)));
     loop {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, -1) } < 0 {
-            // Woken because its sandbox ended (`arbiter serve`): stop serving it.
-            if errno() == libc::EINTR && !crate::serve::threads::sandbox_ended() {
-                continue;
-            }
-            return;
-        }
-        if pfd.revents & libc::POLLIN == 0 {
-            return; // POLLHUP: no process is left under the filter
-        }
+        // Waiting in the receive itself, not in `poll`: every waiter is woken by each
+        // notification, but one that finds it taken sleeps again inside the kernel
+        // instead of returning to `poll` through user space (about half the cost of each
+        // such wake-up on the program's CPU; docs/performance.md).
         // SAFETY: seccomp_notif is plain old data; the kernel requires it zeroed.
         let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
         // SAFETY: req is a valid, writable seccomp_notif.
         if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut req) } < 0 {
             match errno() {
-                // Another worker took it, or the target died before we received it.
+                // Woken because its sandbox ended (`arbiter serve`): stop serving it.
                 libc::EINTR if crate::serve::threads::sandbox_ended() => return,
-                libc::EINTR | libc::ENOENT | libc::EAGAIN => continue,
+                libc::EINTR | libc::EAGAIN => continue,
+                // Another worker took it, the target died before we received it, or no
+                // process is left under the filter (Linux ≥ 6.11 then answers at once):
+                // `poll` tells which.
+                libc::ENOENT if listener_hung_up(fd) => return,
+                libc::ENOENT => continue,
                 _ => return,
             }
         }
@@ -297,6 +290,19 @@ fn worker(pool: &Arc<Pool>) {
         answer.send(fd, req.id);
         drop(slow);
     }
+}
+
+/// Whether the listener reports `POLLHUP` (no process is left under the filter), looked
+/// at without waiting.
+fn listener_hung_up(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is one valid pollfd; a zero timeout never waits.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n < 0 || (n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0)
 }
 
 /// Whether the notification is an open (`open`, `openat`, `openat2`, `creat`).
@@ -345,6 +351,18 @@ fn serve_one(
     exes: &ExeCache,
     req: &libc::seccomp_notif,
 ) -> Answer {
+    // Only a read-only open may take the transport's shortcuts, whose checks run with the
+    // program's rights (`reads`); everything else acts with the broker's, which a previous
+    // check may have left dropped in this thread.
+    let shortcut = matches!(
+        syscalls::brokered(i64::from(req.data.nr), &req.data.args),
+        Some(Kind::Open | Kind::Openat)
+    ) && !core.audit().records_every_call();
+    if !shortcut {
+        if let Err(e) = reads::full_capabilities() {
+            return Answer::Error(e);
+        }
+    }
     let mut t = Target::new(fd, req);
     // Only a log of every call needs each caller's executable up front (at
     // `--audit-level deny` a record is rare, and /proc/<tid>/status costs a read per call).
@@ -376,7 +394,8 @@ enum Answer {
     /// The notification is no longer valid: nothing to answer.
     Gone,
     /// Let the kernel perform the call itself (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`): only a
-    /// read-only open [`reads::may_continue`] found to end where the broker's would.
+    /// read-only open [`reads::open_shortcut`] or [`reads::floor_file_continues`] found to
+    /// end where the broker's would.
     Continue,
 }
 
@@ -882,20 +901,38 @@ impl Target {
                 // is the same path: a rewritten one (`/proc/self`, a sandbox pid, `/dev/fd`)
                 // names something else than what the kernel would open for the program.
                 let verbatim = (raw.first() == Some(&b'/')).then(|| raw.clone());
+                if verbatim.is_none() || !matches!(kind, Kind::Open | Kind::Openat) {
+                    reads::full_capabilities()?;
+                }
                 let (at, path) = self.path_of(dirfd, raw)?;
                 // Flags in registers (not `openat2`'s, in the program's memory) may let
-                // the kernel perform a plain read beneath the native-read floor.
+                // the kernel perform a plain read beneath the native-read floor, or of the
+                // shim; a missing name there is the broker's `ENOENT`.
                 if at == At::Absolute
                     && verbatim.as_deref() == Some(path.as_slice())
                     && matches!(kind, Kind::Open | Kind::Openat)
-                    && floor
-                        .files
-                        .iter()
-                        .all(|f| f.path.as_os_str().as_bytes() != path)
-                    && reads::may_continue(core.continued_read_roots(), &path, flags)
                 {
-                    return Ok(Answer::Continue);
+                    let roots = core.continued_read_roots();
+                    match floor.lookup(&path) {
+                        Some(f) if !f.rw => {
+                            if reads::floor_file_continues(roots, &path, flags, f.id) {
+                                return Ok(Answer::Continue);
+                            }
+                        }
+                        Some(_) => {}
+                        None => match reads::open_shortcut(
+                            roots,
+                            core.missing_answer_roots(),
+                            &path,
+                            flags,
+                        ) {
+                            reads::Shortcut::Continue => return Ok(Answer::Continue),
+                            reads::Shortcut::Missing => return Err(libc::ENOENT),
+                            reads::Shortcut::Broker => {}
+                        },
+                    }
                 }
+                reads::full_capabilities()?;
                 self.open(core, floor, at, &path, flags, mode)
             }
             Kind::Stat | Kind::Lstat | Kind::Newfstatat | Kind::Statx => {
@@ -943,7 +980,17 @@ impl Target {
                     Kind::Faccessat => (fd_arg(0), a[1], a[2] as i32, 0),
                     _ => (fd_arg(0), a[1], a[2] as i32, a[3] as i32),
                 };
-                let (at, path) = self.path(dirfd, addr)?;
+                let raw = self.read_cstr(addr)?;
+                // As for an open: the program's own absolute path, not one rewritten.
+                let verbatim = (raw.first() == Some(&b'/')).then(|| raw.clone());
+                let (at, path) = self.path_of(dirfd, raw)?;
+                if at == At::Absolute
+                    && verbatim.as_deref() == Some(path.as_slice())
+                    && reads::access_shortcut(core.missing_answer_roots(), &path, mode, flags)
+                        == reads::Shortcut::Missing
+                {
+                    return Err(libc::ENOENT);
+                }
                 let own = match (at, flags & libc::AT_SYMLINK_NOFOLLOW) {
                     (At::Absolute, 0) => self.own_fd(&path),
                     _ => None,

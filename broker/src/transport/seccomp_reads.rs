@@ -34,7 +34,8 @@
 //! marked open gets it anyway — and a denial of that is Landlock's, unrecorded, like one of
 //! its own marked opens (docs/security.md, "Native read-only opens").
 
-use crate::confine::privilege::{capget, capset};
+use crate::confine::privilege::{capget, capset, CapData};
+use crate::core::resolve::RealDir;
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -48,31 +49,49 @@ const ALLOWED_FLAGS: i32 = libc::O_CLOEXEC
     | libc::O_DIRECTORY
     | libc::O_NOFOLLOW;
 
-/// Whether the read-only open of `path` with `flags` may be performed by the kernel itself
-/// (see the module's documentation). `roots` are real paths.
-pub(super) fn may_continue(roots: &[PathBuf], path: &[u8], flags: i32) -> bool {
-    if roots.is_empty()
-        || flags & !ALLOWED_FLAGS != 0
-        || flags & libc::O_ACCMODE != libc::O_RDONLY
-        || !canonical_file(path)
-        // Defence in depth: `/proc` is the broker's to decide (`core::procself`), never a
-        // native-read root's (`confine::floor::native_reads`), whatever the roots say.
-        || beneath(path, b"/proc")
-        || !roots
-            .iter()
-            .any(|r| beneath(path, r.as_os_str().as_bytes()))
-    {
-        return false;
+/// How the transport answers an open or `access` that qualifies by form.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Shortcut {
+    /// Let the kernel perform the program's own call (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`).
+    Continue,
+    /// The name does not exist beneath a missing-answer root: `ENOENT`, the broker's answer.
+    Missing,
+    /// The broker decides as before.
+    Broker,
+}
+
+/// What a canonical absolute path names, looked up as the broker's own lookup would.
+enum Look {
+    /// The file's real path (its final component exists), its type (`S_IFMT` bits) and
+    /// identity (device, inode).
+    Found {
+        real: Vec<u8>,
+        kind: u32,
+        id: Option<(u64, u64)>,
+    },
+    /// The final component, or a directory on the way, does not exist; `dir` is the real
+    /// path of the directory part (up to the missing component, which it holds).
+    Missing { dir: Vec<u8> },
+    /// Anything else.
+    Other,
+}
+
+/// Looks `path` (canonical, absolute) up: its directory part opened with no symlink on
+/// the way, or past a symlinked first component (`resolve::open_real_dir`), the final
+/// component by `statx` without following.
+fn look(path: &[u8]) -> Look {
+    if !canonical_file(path) {
+        return Look::Other;
     }
     let split = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
     let (dir, name) = (&path[..split.max(1)], &path[split + 1..]);
-    let Some(parent) = crate::core::resolve::open_plain_dir_exact(std::path::Path::new(
-        std::ffi::OsStr::from_bytes(dir),
-    )) else {
-        return false;
-    };
     let Ok(name) = CString::new(name) else {
-        return false;
+        return Look::Other;
+    };
+    let (parent, real_dir) = match crate::core::resolve::open_real_dir(dir) {
+        RealDir::Open(fd, real) => (fd, real),
+        RealDir::Missing => return Look::Missing { dir: dir.to_vec() },
+        RealDir::Other => return Look::Other,
     };
     // SAFETY: statx is plain old data, filled by the call.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
@@ -82,20 +101,132 @@ pub(super) fn may_continue(roots: &[PathBuf], path: &[u8], flags: i32) -> bool {
             parent.as_raw_fd(),
             name.as_ptr(),
             libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_TYPE,
+            libc::STATX_TYPE | libc::STATX_INO,
             &mut st,
         )
     };
     if rc != 0 {
+        return if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+            Look::Missing { dir: real_dir }
+        } else {
+            Look::Other
+        };
+    }
+    let mut real = real_dir;
+    if real != b"/" {
+        real.push(b'/');
+    }
+    real.extend_from_slice(name.as_bytes());
+    let id = (st.stx_mask & libc::STATX_INO != 0).then(|| {
+        (
+            libc::makedev(st.stx_dev_major, st.stx_dev_minor),
+            st.stx_ino,
+        )
+    });
+    Look::Found {
+        real,
+        kind: u32::from(st.stx_mode) & libc::S_IFMT,
+        id,
+    }
+}
+
+/// Whether the flags of an `open`/`openat` ask only to read.
+fn reads_only(flags: i32) -> bool {
+    flags & !ALLOWED_FLAGS == 0 && flags & libc::O_ACCMODE == libc::O_RDONLY
+}
+
+/// How the read-only open of `path` with `flags` is answered (see the module's
+/// documentation): [`Shortcut::Continue`] where the kernel's open ends where the broker's
+/// would, [`Shortcut::Missing`] where the name does not exist beneath one of
+/// `missing_roots`. `roots` and `missing_roots` are real paths.
+pub(super) fn open_shortcut(
+    roots: &[PathBuf],
+    missing_roots: &[PathBuf],
+    path: &[u8],
+    flags: i32,
+) -> Shortcut {
+    // Not beneath a root as written may still be beneath one as the real path (`/lib` →
+    // `/usr/lib`): decided on the real path below.
+    if roots.is_empty() || !reads_only(flags) || beneath(path, b"/proc") {
+        return Shortcut::Broker;
+    }
+    match look(path) {
+        Look::Found { real, kind, .. } => {
+            let wanted = if flags & libc::O_DIRECTORY != 0 {
+                kind == libc::S_IFDIR
+            } else {
+                kind == libc::S_IFREG || kind == libc::S_IFDIR
+            };
+            if wanted && beneath_any(roots, &real) && readable_without_capabilities(&real) {
+                Shortcut::Continue
+            } else {
+                Shortcut::Broker
+            }
+        }
+        Look::Missing { dir } if beneath_any(missing_roots, &dir) => Shortcut::Missing,
+        _ => Shortcut::Broker,
+    }
+}
+
+/// How `access`/`faccessat`/`faccessat2` of `path` is answered: [`Shortcut::Missing`]
+/// where the name does not exist beneath one of `missing_roots` (the broker answers a
+/// missing name's `ENOENT` whatever the mode asks, where `stat` is allowed), else
+/// [`Shortcut::Broker`]. `mode` and `flags` must be ones the kernel accepts.
+pub(super) fn access_shortcut(
+    missing_roots: &[PathBuf],
+    path: &[u8],
+    mode: i32,
+    flags: i32,
+) -> Shortcut {
+    if missing_roots.is_empty()
+        || mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0
+        || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW) != 0
+        || beneath(path, b"/proc")
+    {
+        return Shortcut::Broker;
+    }
+    match look(path) {
+        Look::Missing { dir } if beneath_any(missing_roots, &dir) => Shortcut::Missing,
+        _ => Shortcut::Broker,
+    }
+}
+
+/// Whether the read-only open of the floor's exact read-only file at `path` (the shim),
+/// surveyed as `id` (device, inode), may be performed by the kernel: native reads are on
+/// (`roots` not empty, so what Landlock lets the program read is what the policy grants,
+/// plus the shim), the flags ask only to read, the name is that object, reached with no
+/// symlink on the way nor at the end, and the program's credentials can read it.
+pub(super) fn floor_file_continues(
+    roots: &[PathBuf],
+    path: &[u8],
+    flags: i32,
+    id: (u64, u64),
+) -> bool {
+    if roots.is_empty() || !reads_only(flags) || flags & libc::O_DIRECTORY != 0 {
         return false;
     }
-    let kind = u32::from(st.stx_mode) & libc::S_IFMT;
-    let wanted = if flags & libc::O_DIRECTORY != 0 {
-        kind == libc::S_IFDIR
-    } else {
-        kind == libc::S_IFREG || kind == libc::S_IFDIR
+    let Look::Found {
+        real,
+        kind,
+        id: found,
+    } = look(path)
+    else {
+        return false;
     };
-    wanted && readable_without_capabilities(path)
+    real == path
+        && kind == libc::S_IFREG
+        && found == Some(id)
+        && readable_without_capabilities(&real)
+}
+
+/// `path` lies beneath (or is) one of `roots`, and not beneath `/proc`: the broker's to
+/// decide (`core::procself`), never a native-read root's (`confine::floor::native_reads`),
+/// whatever the roots say (defence in depth).
+fn beneath_any(roots: &[PathBuf], path: &[u8]) -> bool {
+    !beneath(path, b"/proc")
+        && roots
+            .iter()
+            .any(|r| beneath(path, r.as_os_str().as_bytes()))
 }
 
 /// An absolute path with no empty, `.` or `..` component and no trailing slash, and not
@@ -119,10 +250,22 @@ fn beneath(path: &[u8], root: &[u8]) -> bool {
 /// `CAP_DAC_OVERRIDE` (1) and `CAP_DAC_READ_SEARCH` (2) in the first capability word.
 const DAC_CAPS: u32 = (1 << 1) | (1 << 2);
 
+thread_local! {
+    /// This worker's capabilities as its setup left them (read at its first check; a
+    /// worker changes them only in its setup, under `arbiter serve`, which runs before it
+    /// takes a notification).
+    static CAPS: std::cell::Cell<Option<[CapData; 2]>> = const { std::cell::Cell::new(None) };
+    /// Whether this worker's `CAP_DAC_OVERRIDE` and `CAP_DAC_READ_SEARCH` are dropped from
+    /// its effective set now: left so after a check, until [`full_capabilities`].
+    static DROPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Whether the broker's uid and groups, without the capabilities that override file
 /// permissions — the sandboxed program's credentials — may read `path` (every directory on
 /// the way searched, the file read, ACLs included): `faccessat2(AT_EACCESS)` in this thread
-/// with those capabilities dropped from its effective set for the call.
+/// with those capabilities dropped from its effective set. They stay dropped after the
+/// check, so that the next one (ld.so's and glibc's opens come one after another) needs no
+/// `capset`: whatever needs the broker's rights calls [`full_capabilities`] first.
 fn readable_without_capabilities(path: &[u8]) -> bool {
     let Ok(c) = CString::new(path) else {
         return false;
@@ -139,8 +282,18 @@ fn readable_without_capabilities(path: &[u8]) -> bool {
             ) == 0
         }
     };
-    let Ok(caps) = capget() else {
-        return false;
+    if DROPPED.with(|d| d.get()) {
+        return access();
+    }
+    let caps = match CAPS.with(|c| c.get()) {
+        Some(caps) => caps,
+        None => {
+            let Ok(caps) = capget() else {
+                return false;
+            };
+            CAPS.with(|c| c.set(Some(caps)));
+            caps
+        }
     };
     if caps[0].effective & DAC_CAPS == 0 {
         return access();
@@ -150,18 +303,33 @@ fn readable_without_capabilities(path: &[u8]) -> bool {
     if capset(&dropped).is_err() {
         return false;
     }
-    let ok = access();
-    if capset(&caps).is_err() {
-        // This worker could no longer act with the broker's rights: it answers what it can
-        // (fail closed) — every later call of this thread that needs them fails.
-        return false;
+    DROPPED.with(|d| d.set(true));
+    access()
+}
+
+/// Gives this worker back the capabilities a check of [`readable_without_capabilities`]
+/// left dropped, before it acts with the broker's rights. `Err` when that fails: the
+/// worker then has fewer rights than the broker's, and its caller answers `EACCES`
+/// (fail closed) — it stays so for every later call.
+pub(super) fn full_capabilities() -> Result<(), i32> {
+    if !DROPPED.with(|d| d.get()) {
+        return Ok(());
     }
-    ok
+    let Some(caps) = CAPS.with(|c| c.get()) else {
+        return Err(libc::EACCES);
+    };
+    capset(&caps).map_err(|_| libc::EACCES)?;
+    DROPPED.with(|d| d.set(false));
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn may_continue(roots: &[PathBuf], path: &[u8], flags: i32) -> bool {
+        open_shortcut(roots, roots, path, flags) == Shortcut::Continue
+    }
 
     #[test]
     fn only_plain_reads_beneath_a_root_qualify_by_form() {
@@ -198,15 +366,78 @@ mod tests {
                 ro | libc::O_DIRECTORY
             ));
         }
-        // Missing: the broker answers.
+        // Missing: not continued; the broker's ENOENT only beneath a missing-answer root.
         assert!(!may_continue(&roots, b"/usr/nonexistent-arbiter", ro));
+        assert_eq!(
+            open_shortcut(&roots, &roots, b"/usr/nonexistent-arbiter", ro),
+            Shortcut::Missing
+        );
+        assert_eq!(
+            open_shortcut(&roots, &roots, b"/usr/nonexistent-arbiter/a/b", ro),
+            Shortcut::Missing
+        );
+        assert_eq!(
+            open_shortcut(&roots, &[], b"/usr/nonexistent-arbiter", ro),
+            Shortcut::Broker
+        );
+        assert_eq!(
+            open_shortcut(
+                &roots,
+                &roots,
+                b"/usr/nonexistent-arbiter",
+                ro | libc::O_CREAT
+            ),
+            Shortcut::Broker
+        );
+        // A missing file root's own name: its directory is not beneath the root.
+        let missing_file = [PathBuf::from("/etc/nonexistent-arbiter")];
+        assert_eq!(
+            access_shortcut(&missing_file, b"/etc/nonexistent-arbiter", 0, 0),
+            Shortcut::Broker
+        );
+        assert_eq!(
+            access_shortcut(&roots, b"/usr/nonexistent-arbiter", libc::W_OK, 0),
+            Shortcut::Missing
+        );
+        assert_eq!(
+            access_shortcut(&roots, b"/usr/nonexistent-arbiter", 0o10, 0),
+            Shortcut::Broker
+        );
         // Beneath /proc: never, even beneath a root that holds it.
         let all = [PathBuf::from("/")];
         assert!(!may_continue(&all, b"/proc/1/status", ro));
         assert!(!may_continue(&all, b"/proc/self/limits", ro));
         assert!(!may_continue(&all, b"/proc", ro | libc::O_DIRECTORY));
+        assert_eq!(
+            open_shortcut(&all, &all, b"/proc/nonexistent-arbiter", ro),
+            Shortcut::Broker
+        );
         if std::path::Path::new("/usr/bin/true").is_file() {
             assert!(may_continue(&all, b"/usr/bin/true", ro));
         }
+    }
+
+    #[test]
+    fn a_symlinked_first_component_continues_at_its_real_path() {
+        // Merged /usr: /lib -> usr/lib. Decided on the real path.
+        let Ok(target) = std::fs::read_link("/lib") else {
+            return;
+        };
+        if target != std::path::Path::new("usr/lib") {
+            return;
+        }
+        let Some(lib) = std::fs::read_dir("/usr/lib").ok().and_then(|mut d| {
+            d.find_map(|e| {
+                let e = e.ok()?;
+                e.file_type().ok()?.is_file().then(|| e.file_name())
+            })
+        }) else {
+            return;
+        };
+        let path = [b"/lib/".as_slice(), lib.as_bytes()].concat();
+        let ro = libc::O_RDONLY;
+        assert!(may_continue(&[PathBuf::from("/usr/lib")], &path, ro));
+        // The link's own place is no root's: the real path decides.
+        assert!(!may_continue(&[PathBuf::from("/lib")], &path, ro));
     }
 }
