@@ -264,6 +264,81 @@ impl Consumer {
     }
 }
 
+/// Bytes per page of the ring's memfd (shmem pages are base pages; a larger page only makes
+/// a hole larger, never a slot straddle two of these).
+const PAGE: usize = 4096;
+
+/// Pages of the ring's memfd.
+const RING_PAGES: usize = RING_BYTES.div_ceil(PAGE);
+
+/// Which pages of the ring's memfd hold data, as `lseek(SEEK_DATA)` and `lseek(SEEK_HOLE)`
+/// say at one moment: every page a process of the sandbox (or the drain's prefault) ever
+/// touched, including pages swapped out (shmem counts them as data), and none of the holes,
+/// which read as zeros. A zero slot is never a published one, so a look for published
+/// reports can skip the holes without missing any. A page written after the look is seen
+/// by the next one, as a slot published after it would be.
+struct WrittenPages {
+    bits: [u64; RING_PAGES.div_ceil(64)],
+}
+
+impl WrittenPages {
+    /// The map of `memfd`'s data pages now; every page when the kernel cannot say
+    /// (`lseek` fails with anything but `ENXIO`, which means no data beyond the offset).
+    fn of(memfd: &OwnedFd) -> WrittenPages {
+        let mut w = WrittenPages {
+            bits: [0; RING_PAGES.div_ceil(64)],
+        };
+        let fd = memfd.as_raw_fd();
+        let seek = |from: usize, whence: libc::c_int| -> Result<Option<usize>, ()> {
+            // SAFETY: lseek on a descriptor this Inner owns; it reads no memory. It moves
+            // the file offset the shim's copies share, which nobody uses (the ring is only
+            // ever mapped).
+            let at = unsafe { libc::lseek(fd, from as libc::off_t, whence) };
+            if at >= 0 {
+                return Ok(Some(usize::try_from(at).map_err(|_| ())?.min(RING_BYTES)));
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ENXIO) => Ok(None),
+                _ => Err(()),
+            }
+        };
+        let mut from = 0;
+        // Each round covers one range of data and the hole after it: at most one round per
+        // two pages, however the program scattered its writes.
+        while from < RING_BYTES {
+            let start = match seek(from, libc::SEEK_DATA) {
+                Ok(Some(s)) => s,
+                Ok(None) => break,
+                Err(()) => return w.all(),
+            };
+            let end = match seek(start, libc::SEEK_HOLE) {
+                Ok(Some(e)) => e,
+                Ok(None) | Err(()) => return w.all(),
+            };
+            if end <= start {
+                return w.all();
+            }
+            for page in start / PAGE..end.div_ceil(PAGE) {
+                w.bits[page / 64] |= 1 << (page % 64);
+            }
+            from = end;
+        }
+        w
+    }
+
+    /// Every page (the kernel could not tell the holes).
+    fn all(mut self) -> WrittenPages {
+        self.bits = [u64::MAX; RING_PAGES.div_ceil(64)];
+        self
+    }
+
+    /// Whether the page holding the slot of position `pos` may hold anything but zeros.
+    fn holds_slot(&self, pos: u64) -> bool {
+        let page = (HEADER_SIZE + (pos % RING_SLOTS as u64) as usize * SLOT_SIZE) / PAGE;
+        self.bits[page / 64] & (1 << (page % 64)) != 0
+    }
+}
+
 /// A shared mapping of the ring, unmapped on drop.
 struct Mapping(*mut u8);
 
@@ -440,9 +515,8 @@ impl Inner {
         if want <= done {
             return;
         }
-        let page = 4096;
-        let from = (HEADER_SIZE + done * SLOT_SIZE) / page * page;
-        let to = ((HEADER_SIZE + want * SLOT_SIZE).div_ceil(page) * page).min(RING_BYTES);
+        let from = (HEADER_SIZE + done * SLOT_SIZE) / PAGE * PAGE;
+        let to = ((HEADER_SIZE + want * SLOT_SIZE).div_ceil(PAGE) * PAGE).min(RING_BYTES);
         // SAFETY: [from, to) lies within the RING_BYTES mapping this Inner owns (from is
         // page-aligned, as the mapping is); MADV_POPULATE_WRITE only faults pages in.
         let rc = unsafe {
@@ -563,9 +637,14 @@ impl Inner {
             c.scanned = Some(Instant::now());
         }
         let ahead = if whole { RING_SLOTS as u64 } else { LOOK_AHEAD };
+        // A whole-lap look reads only the pages of the memfd that hold data: reading a hole
+        // would allocate and zero a page for nothing (a hole reads as zeros, which is no
+        // published slot), up to the whole 4 MiB ring on the first look of every sandbox.
+        let written = whole.then(|| WrittenPages::of(&self.memfd));
         let published = (1..ahead)
             .rev()
             .map(|k| tail.wrapping_add(k))
+            .filter(|&p| written.as_ref().is_none_or(|w| w.holds_slot(p)))
             .find(|&p| self.ring.is_published(p))
             .map(|p| p.wrapping_add(1));
         let head = self.ring.claimed_upto(tail);
