@@ -738,3 +738,68 @@ impl Inner {
         })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_memfd() -> OwnedFd {
+        // SAFETY: a NUL-terminated name and flags; memfd_create has no memory effects.
+        let fd = unsafe { libc::memfd_create(c"written-pages-test".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: fd is a fresh descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: integer arguments only.
+        assert_eq!(
+            unsafe { libc::ftruncate(fd.as_raw_fd(), RING_BYTES as libc::off_t) },
+            0
+        );
+        fd
+    }
+
+    fn write_at(fd: &OwnedFd, off: usize) {
+        // SAFETY: one byte from a valid buffer at an offset within the file.
+        let n = unsafe { libc::pwrite(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1, off as _) };
+        assert_eq!(n, 1);
+    }
+
+    fn slot_offset(pos: u64) -> usize {
+        HEADER_SIZE + (pos % RING_SLOTS as u64) as usize * SLOT_SIZE
+    }
+
+    #[test]
+    fn only_the_pages_written_hold_slots() {
+        let fd = ring_memfd();
+        let w = WrittenPages::of(&fd);
+        assert!(
+            (0..RING_SLOTS as u64).all(|p| !w.holds_slot(p)),
+            "a fresh ring"
+        );
+        write_at(&fd, slot_offset(100));
+        write_at(&fd, slot_offset(RING_SLOTS as u64 - 1));
+        let w = WrittenPages::of(&fd);
+        let held: Vec<u64> = (0..RING_SLOTS as u64)
+            .filter(|&p| w.holds_slot(p))
+            .collect();
+        // Each slot lies in one page (the 256-byte header shifts them by one slot): slot
+        // 100 shares its page with 15 others, and the last page holds the last slot alone.
+        let page_of = |p: u64| slot_offset(p) / PAGE;
+        let expected: Vec<u64> = (0..RING_SLOTS as u64)
+            .filter(|&p| page_of(p) == page_of(100) || page_of(p) == page_of(16_383))
+            .collect();
+        assert_eq!(held, expected);
+        assert!(w.holds_slot(100) && w.holds_slot(RING_SLOTS as u64 + 100));
+        assert!(!w.holds_slot(2_000));
+    }
+
+    #[test]
+    fn a_descriptor_that_cannot_seek_counts_every_page() {
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid array of two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fresh descriptors owned by nobody else.
+        let (r, _w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let w = WrittenPages::of(&r);
+        assert!((0..RING_SLOTS as u64).all(|p| w.holds_slot(p)));
+    }
+}
