@@ -750,10 +750,8 @@ mod tests {
         // SAFETY: fd is a fresh descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: integer arguments only.
-        assert_eq!(
-            unsafe { libc::ftruncate(fd.as_raw_fd(), RING_BYTES as libc::off_t) },
-            0
-        );
+        let rc = unsafe { libc::ftruncate(fd.as_raw_fd(), RING_BYTES as libc::off_t) };
+        assert_eq!(rc, 0);
         fd
     }
 
