@@ -428,7 +428,8 @@ fn a_run_stopped_with_sigterm_while_reporting_has_every_reported_call_in_order()
             .expect("an exit record");
         assert!(
             recs[exit..].iter().all(|r| r["type"] != "call"),
-            "{user:?}: no call record after the exit record"
+            "{user:?}: no call record after the exit record: {:?}",
+            &recs[exit..]
         );
     }
 }

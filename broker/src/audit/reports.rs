@@ -33,8 +33,14 @@ use super::{Audit, Batch};
 /// killed mid-write, or a hostile process claimed it and never wrote it).
 const STALL: Duration = Duration::from_secs(1);
 
-/// How often the drain thread looks when no producer woke it.
+/// How often the drain thread looks when no producer woke it and its last look found
+/// nothing.
 const POLL: Duration = Duration::from_millis(5);
+
+/// How often it looks while reports arrive (its last look took some): it keeps up with a
+/// busy program in small passes, so that little is left for the last drain, which lengthens
+/// the run, and its prefault stays ahead of the program.
+const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// Records handed to the writer in one message, at most.
 const BATCH: usize = 1024;
@@ -461,14 +467,16 @@ impl Inner {
         super::lower_priority();
         while !self.stop.load(Ordering::Acquire) {
             self.prefault();
-            if self.drain(false) >= BATCH {
+            let taken = self.drain(false);
+            if taken >= BATCH {
                 continue;
             }
+            let poll = if taken > 0 { BUSY_POLL } else { POLL };
             self.ring.sleeping(true);
             if !self.stop.load(Ordering::Acquire) {
                 let timeout = libc::timespec {
                     tv_sec: 0,
-                    tv_nsec: POLL.as_nanos() as libc::c_long,
+                    tv_nsec: poll.as_nanos() as libc::c_long,
                 };
                 // SAFETY: a futex wait on the ring's wake word (expected 1: sleeping) with a
                 // valid timeout.
@@ -495,8 +503,10 @@ impl Inner {
         }
     }
 
-    /// Faults in the ring's pages up to [`PREFAULT_AHEAD`] slots beyond the drain's own
-    /// position (never the program's word), during the first lap: `MADV_POPULATE_WRITE`
+    /// Faults in the ring's pages up to [`PREFAULT_AHEAD`] slots beyond the furthest
+    /// position producers claimed (the shared head, when it lies within a lap of the
+    /// drain's own position: the program's word, which only decides how much of the ring is
+    /// faulted in ahead, at most all of it), during the first lap: `MADV_POPULATE_WRITE`
     /// allocates and zeroes them without changing what they hold, so a producer writing a
     /// slot at the same time is not disturbed. A kernel without it (before Linux 5.14)
     /// leaves the faults to the producers, as before.
@@ -508,10 +518,14 @@ impl Inner {
         // The lock is not held while pages are faulted in: the last drain
         // (`Reports::finish`) must not wait for it.
         let tail = match self.consumer.lock() {
-            Ok(c) => usize::try_from(c.tail).unwrap_or(usize::MAX),
+            Ok(c) => c.tail,
             Err(_) => return,
         };
-        let want = tail.saturating_add(PREFAULT_AHEAD).min(RING_SLOTS);
+        let front = self.ring.claimed_upto(tail).unwrap_or(tail);
+        let want = usize::try_from(front)
+            .unwrap_or(usize::MAX)
+            .saturating_add(PREFAULT_AHEAD)
+            .min(RING_SLOTS);
         if want <= done {
             return;
         }
