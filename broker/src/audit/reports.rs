@@ -39,7 +39,7 @@ const POLL: Duration = Duration::from_millis(5);
 
 /// How often it looks while reports arrive (its last look took some): it keeps up with a
 /// busy program in small passes, so that little is left for the last drain, which lengthens
-/// the run, and its prefault stays ahead of the program.
+/// the run, its prefault stays ahead of the program, and the ring is less likely to fill.
 const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// Records handed to the writer in one message, at most.
@@ -503,10 +503,8 @@ impl Inner {
         }
     }
 
-    /// Faults in the ring's pages up to [`PREFAULT_AHEAD`] slots beyond the furthest
-    /// position producers claimed (the shared head, when it lies within a lap of the
-    /// drain's own position: the program's word, which only decides how much of the ring is
-    /// faulted in ahead, at most all of it), during the first lap: `MADV_POPULATE_WRITE`
+    /// Faults in the ring's pages up to [`PREFAULT_AHEAD`] slots beyond the drain's own
+    /// position (never the program's word), during the first lap: `MADV_POPULATE_WRITE`
     /// allocates and zeroes them without changing what they hold, so a producer writing a
     /// slot at the same time is not disturbed. A kernel without it (before Linux 5.14)
     /// leaves the faults to the producers, as before.
@@ -518,14 +516,10 @@ impl Inner {
         // The lock is not held while pages are faulted in: the last drain
         // (`Reports::finish`) must not wait for it.
         let tail = match self.consumer.lock() {
-            Ok(c) => c.tail,
+            Ok(c) => usize::try_from(c.tail).unwrap_or(usize::MAX),
             Err(_) => return,
         };
-        let front = self.ring.claimed_upto(tail).unwrap_or(tail);
-        let want = usize::try_from(front)
-            .unwrap_or(usize::MAX)
-            .saturating_add(PREFAULT_AHEAD)
-            .min(RING_SLOTS);
+        let want = tail.saturating_add(PREFAULT_AHEAD).min(RING_SLOTS);
         if want <= done {
             return;
         }
