@@ -55,6 +55,17 @@ pub struct Options {
     pub procs: usize,
     /// The `arbiter` binary under test.
     pub arbiter: PathBuf,
+    /// Only these rows (`--only`), by exact name; every row when `None`.
+    pub only: Option<Vec<String>>,
+}
+
+impl Options {
+    /// Whether the row `name` is measured.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == name))
+    }
 }
 
 /// The operations measured natively and brokered.
@@ -117,17 +128,23 @@ fn brokered_family(
     opts: &Options,
     push: &mut impl FnMut(Entry),
 ) -> Result<()> {
-    progress(name);
-    push(entry(name, runner.brokered(kind, 1, 1, iters)?));
+    if opts.wants(name) {
+        progress(name);
+        push(entry(name, runner.brokered(kind, 1, 1, iters)?));
+    }
     let fewer = (iters / 2).max(1);
     for &t in &opts.threads {
         let n = format!("{name}_t{t}");
-        progress(&n);
-        push(entry(n, runner.brokered(kind, t, 1, fewer)?));
+        if opts.wants(&n) {
+            progress(&n);
+            push(entry(n, runner.brokered(kind, t, 1, fewer)?));
+        }
     }
     let n = format!("{name}_p{}", opts.procs);
-    progress(&n);
-    push(entry(n, runner.brokered(kind, 1, opts.procs, fewer)?));
+    if opts.wants(&n) {
+        progress(&n);
+        push(entry(n, runner.brokered(kind, 1, opts.procs, fewer)?));
+    }
     Ok(())
 }
 
@@ -159,13 +176,17 @@ pub fn run(opts: &Options) -> Result<Report> {
     let cfile = CString::new(file.as_os_str().as_bytes())?;
 
     // The physical limit first, while this process has a single thread.
-    progress("bare_rt");
-    push(entry("bare_rt", seqpacket::bare_rt(base)?));
-    progress("ideal_open_rt");
-    push(entry(
-        "ideal_open_rt",
-        seqpacket::ideal_open_rt(&cfile, base)?,
-    ));
+    if opts.wants("bare_rt") {
+        progress("bare_rt");
+        push(entry("bare_rt", seqpacket::bare_rt(base)?));
+    }
+    if opts.wants("ideal_open_rt") {
+        progress("ideal_open_rt");
+        push(entry(
+            "ideal_open_rt",
+            seqpacket::ideal_open_rt(&cfile, base)?,
+        ));
+    }
 
     let addr = start_listener()?;
     let target = Target {
@@ -178,6 +199,9 @@ pub fn run(opts: &Options) -> Result<Report> {
             continue; // not a baseline the issue asks for; stat stands for it
         }
         let name = format!("native_{}", kind.name());
+        if !opts.wants(&name) {
+            continue;
+        }
         progress(&name);
         push(entry(
             name,
@@ -244,6 +268,9 @@ pub fn run(opts: &Options) -> Result<Report> {
     };
     for kind in [Kind::Stat, Kind::Open] {
         let name = format!("decider_{}", kind.name());
+        if !opts.wants(&name) {
+            continue;
+        }
         progress(&name);
         push(entry(name, decided.brokered(kind, 1, 1, base)?));
     }
@@ -257,20 +284,24 @@ pub fn run(opts: &Options) -> Result<Report> {
             path: CString::new(FLOOR_FILE)?,
             ..target.clone()
         };
-        progress("native_open_floor");
-        push(entry(
-            "native_open_floor",
-            workload::measure_threads(Kind::Open, &floor_target, 1, base * 2)?,
-        ));
-        progress("brokered_open_floor");
-        let floor_runner = Runner {
-            file: floor_file,
-            ..runner.clone()
-        };
-        push(entry(
-            "brokered_open_floor",
-            floor_runner.brokered(Kind::Open, 1, 1, base)?,
-        ));
+        if opts.wants("native_open_floor") {
+            progress("native_open_floor");
+            push(entry(
+                "native_open_floor",
+                workload::measure_threads(Kind::Open, &floor_target, 1, base * 2)?,
+            ));
+        }
+        if opts.wants("brokered_open_floor") {
+            progress("brokered_open_floor");
+            let floor_runner = Runner {
+                file: floor_file,
+                ..runner.clone()
+            };
+            push(entry(
+                "brokered_open_floor",
+                floor_runner.brokered(Kind::Open, 1, 1, base)?,
+            ));
+        }
     }
 
     // Who decides: the same round trips in a library sandbox, by a rule and by a Rust master
@@ -278,6 +309,9 @@ pub fn run(opts: &Options) -> Result<Report> {
     for kind in [Kind::Stat, Kind::Open] {
         for by in [decided::By::Policy, decided::By::Master] {
             let name = format!("{}_{}_rt", by.name(), kind.name());
+            if !opts.wants(&name) {
+                continue;
+            }
             progress(&name);
             push(entry(name, decided::measure(by, kind, base, &runner.file)?));
         }
@@ -286,6 +320,9 @@ pub fn run(opts: &Options) -> Result<Report> {
     // The same open and stat as raw system calls: the shim never sees them, the seccomp
     // notify filter sends them to the broker (compare with brokered_open/brokered_stat).
     for kind in [Kind::SeccompOpen, Kind::SeccompStat] {
+        if !opts.wants(kind.name()) {
+            continue;
+        }
         progress(kind.name());
         push(entry(kind.name(), runner.brokered(kind, 1, 1, base)?));
     }
@@ -301,10 +338,14 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
     let audit_log = dir_path.join("bench-audit.jsonl");
     for program in &whole {
-        let (rows, skipped) = programs::launches(program, &runner.exe, &audit_log);
+        let (mut rows, skipped) = programs::launches(program, &runner.exe, &audit_log);
         for reason in skipped {
             progress("");
             eprintln!("arbiter bench: skipping {reason}");
+        }
+        rows.retain(|(name, _)| opts.wants(name));
+        if rows.is_empty() {
+            continue;
         }
         // The rows compared with each other run interleaved, one run of each per round
         // (programs::interleave), so the machine's drift lands on all of them alike.
@@ -328,11 +369,22 @@ pub fn run(opts: &Options) -> Result<Report> {
 
     for idle in [1, 100] {
         let name = format!("broker_rss_{idle}");
+        if !opts.wants(&name) {
+            continue;
+        }
         progress(&name);
         push(Entry::bytes(name, runner.broker_rss(idle)?));
     }
     progress("");
     drop(dir);
+    for name in opts.only.iter().flatten() {
+        if !results.iter().any(|e: &Entry| &e.name == name) {
+            anyhow::bail!(
+                "--only {name}: no row of that name was measured (a row named in the table \
+                 of a full run, or one skipped above for a missing tool)"
+            );
+        }
+    }
     Ok(Report {
         machine: Machine::here(),
         results,

@@ -1,4 +1,4 @@
-//! `arbiter-bench [--quick] [--threads N…] --out FILE.json [--plot FILE.svg]`: measure
+//! `arbiter-bench [--quick] [--threads N…] [--only ROW,…] --out FILE.json [--plot FILE.svg]`: measure
 //! brokered calls against native calls and the channel's physical limit (see
 //! [`harness`]); `arbiter-bench --from FILE.json --plot FILE.svg` draws an existing
 //! report; and `arbiter-bench worker`, the hidden half that times calls inside the sandbox.
@@ -113,8 +113,14 @@ struct BenchArgs {
     #[arg(long, value_name = "FILE", required_unless_present = "from")]
     out: Option<PathBuf>,
     /// Do not measure: read the report FILE (written by `--out`), print its table and plot.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "threads", "iters", "out"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["quick", "threads", "iters", "out", "only"])]
     from: Option<PathBuf>,
+    /// Measure only these rows, by their exact names in the report (comma-separated or
+    /// repeated), e.g. `--only native_git_status,run_git_status,run_audit_all_git_status`;
+    /// the rows of one program still run interleaved. Name the `native_*` row too for a
+    /// ratio. A name that no row has is an error.
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',', num_args = 1..)]
+    only: Option<Vec<String>>,
     /// Also draw the p50 latency of each call family as an SVG image in FILE.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
@@ -131,6 +137,7 @@ fn run(args: BenchArgs) -> Result<ExitCode> {
                 threads: args.threads,
                 procs: 4,
                 arbiter: arbiter_binary(args.arbiter)?,
+                only: args.only.clone(),
             };
             bench::run(&opts)?
         }

@@ -155,3 +155,52 @@ fn bench_from_redraws_a_report() {
     let svg = std::fs::read_to_string(&plot).expect("plot written");
     assert!(svg.contains("<svg") && svg.contains(">brokered_stat</text>"));
 }
+
+#[test]
+fn bench_only_measures_the_rows_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("only.json");
+    let run = Command::new(arbiter_tests::arbiter())
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "--quick",
+            "--only",
+            "native_true,run_true",
+            "--only",
+            "native_stat",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run arbiter bench");
+    assert!(
+        run.status.success(),
+        "arbiter bench --only failed: {}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("report written")).expect("JSON");
+    let mut names: Vec<&str> = json["results"]
+        .as_array()
+        .expect("results array")
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["native_stat", "native_true", "run_true"]);
+
+    // A name no row has is an error naming it, not an empty report.
+    let out2 = dir.path().join("none.json");
+    let run = Command::new(arbiter_tests::arbiter())
+        .current_dir(dir.path())
+        .args(["bench", "--quick", "--only", "native_truee", "--out"])
+        .arg(&out2)
+        .output()
+        .expect("run arbiter bench");
+    assert!(!run.status.success(), "a misspelt row was accepted");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("--only native_truee"), "{err}");
+    assert!(!out2.exists(), "no report for a failed run");
+}

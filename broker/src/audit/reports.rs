@@ -33,8 +33,14 @@ use super::{Audit, Batch};
 /// killed mid-write, or a hostile process claimed it and never wrote it).
 const STALL: Duration = Duration::from_secs(1);
 
-/// How often the drain thread looks when no producer woke it.
+/// How often the drain thread looks when no producer woke it and its last look found
+/// nothing.
 const POLL: Duration = Duration::from_millis(5);
+
+/// How often it looks while reports arrive (its last look took some): it keeps up with a
+/// busy program in small passes, so that little is left for the last drain, which lengthens
+/// the run, its prefault stays ahead of the program, and the ring is less likely to fill.
+const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// Records handed to the writer in one message, at most.
 const BATCH: usize = 1024;
@@ -264,6 +270,81 @@ impl Consumer {
     }
 }
 
+/// Bytes per page of the ring's memfd (shmem pages are base pages; a larger page only makes
+/// a hole larger, never a slot straddle two of these).
+const PAGE: usize = 4096;
+
+/// Pages of the ring's memfd.
+const RING_PAGES: usize = RING_BYTES.div_ceil(PAGE);
+
+/// Which pages of the ring's memfd hold data, as `lseek(SEEK_DATA)` and `lseek(SEEK_HOLE)`
+/// say at one moment: every page a process of the sandbox (or the drain's prefault) ever
+/// touched, including pages swapped out (shmem counts them as data), and none of the holes,
+/// which read as zeros. A zero slot is never a published one, so a look for published
+/// reports can skip the holes without missing any. A page written after the look is seen
+/// by the next one, as a slot published after it would be.
+struct WrittenPages {
+    bits: [u64; RING_PAGES.div_ceil(64)],
+}
+
+impl WrittenPages {
+    /// The map of `memfd`'s data pages now; every page when the kernel cannot say
+    /// (`lseek` fails with anything but `ENXIO`, which means no data beyond the offset).
+    fn of(memfd: &OwnedFd) -> WrittenPages {
+        let mut w = WrittenPages {
+            bits: [0; RING_PAGES.div_ceil(64)],
+        };
+        let fd = memfd.as_raw_fd();
+        let seek = |from: usize, whence: libc::c_int| -> Result<Option<usize>, ()> {
+            // SAFETY: lseek on a descriptor this Inner owns; it reads no memory. It moves
+            // the file offset the shim's copies share, which nobody uses (the ring is only
+            // ever mapped).
+            let at = unsafe { libc::lseek(fd, from as libc::off_t, whence) };
+            if at >= 0 {
+                return Ok(Some(usize::try_from(at).map_err(|_| ())?.min(RING_BYTES)));
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ENXIO) => Ok(None),
+                _ => Err(()),
+            }
+        };
+        let mut from = 0;
+        // Each round covers one range of data and the hole after it: at most one round per
+        // two pages, however the program scattered its writes.
+        while from < RING_BYTES {
+            let start = match seek(from, libc::SEEK_DATA) {
+                Ok(Some(s)) => s,
+                Ok(None) => break,
+                Err(()) => return w.all(),
+            };
+            let end = match seek(start, libc::SEEK_HOLE) {
+                Ok(Some(e)) => e,
+                Ok(None) | Err(()) => return w.all(),
+            };
+            if end <= start {
+                return w.all();
+            }
+            for page in start / PAGE..end.div_ceil(PAGE) {
+                w.bits[page / 64] |= 1 << (page % 64);
+            }
+            from = end;
+        }
+        w
+    }
+
+    /// Every page (the kernel could not tell the holes).
+    fn all(mut self) -> WrittenPages {
+        self.bits = [u64::MAX; RING_PAGES.div_ceil(64)];
+        self
+    }
+
+    /// Whether the page holding the slot of position `pos` may hold anything but zeros.
+    fn holds_slot(&self, pos: u64) -> bool {
+        let page = (HEADER_SIZE + (pos % RING_SLOTS as u64) as usize * SLOT_SIZE) / PAGE;
+        self.bits[page / 64] & (1 << (page % 64)) != 0
+    }
+}
+
 /// A shared mapping of the ring, unmapped on drop.
 struct Mapping(*mut u8);
 
@@ -386,14 +467,16 @@ impl Inner {
         super::lower_priority();
         while !self.stop.load(Ordering::Acquire) {
             self.prefault();
-            if self.drain(false) >= BATCH {
+            let taken = self.drain(false);
+            if taken >= BATCH {
                 continue;
             }
+            let poll = if taken > 0 { BUSY_POLL } else { POLL };
             self.ring.sleeping(true);
             if !self.stop.load(Ordering::Acquire) {
                 let timeout = libc::timespec {
                     tv_sec: 0,
-                    tv_nsec: POLL.as_nanos() as libc::c_long,
+                    tv_nsec: poll.as_nanos() as libc::c_long,
                 };
                 // SAFETY: a futex wait on the ring's wake word (expected 1: sleeping) with a
                 // valid timeout.
@@ -440,9 +523,8 @@ impl Inner {
         if want <= done {
             return;
         }
-        let page = 4096;
-        let from = (HEADER_SIZE + done * SLOT_SIZE) / page * page;
-        let to = ((HEADER_SIZE + want * SLOT_SIZE).div_ceil(page) * page).min(RING_BYTES);
+        let from = (HEADER_SIZE + done * SLOT_SIZE) / PAGE * PAGE;
+        let to = ((HEADER_SIZE + want * SLOT_SIZE).div_ceil(PAGE) * PAGE).min(RING_BYTES);
         // SAFETY: [from, to) lies within the RING_BYTES mapping this Inner owns (from is
         // page-aligned, as the mapping is); MADV_POPULATE_WRITE only faults pages in.
         let rc = unsafe {
@@ -563,9 +645,14 @@ impl Inner {
             c.scanned = Some(Instant::now());
         }
         let ahead = if whole { RING_SLOTS as u64 } else { LOOK_AHEAD };
+        // A whole-lap look reads only the pages of the memfd that hold data: reading a hole
+        // would allocate and zero a page for nothing (a hole reads as zeros, which is no
+        // published slot), up to the whole 4 MiB ring on the first look of every sandbox.
+        let written = whole.then(|| WrittenPages::of(&self.memfd));
         let published = (1..ahead)
             .rev()
             .map(|k| tail.wrapping_add(k))
+            .filter(|&p| written.as_ref().is_none_or(|w| w.holds_slot(p)))
             .find(|&p| self.ring.is_published(p))
             .map(|p| p.wrapping_add(1));
         let head = self.ring.claimed_upto(tail);
@@ -657,5 +744,68 @@ impl Inner {
                     .or_insert_with(|| self.policy.rule(id).origin.to_string().into()),
             )
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_memfd() -> OwnedFd {
+        // SAFETY: a NUL-terminated name and flags; memfd_create has no memory effects.
+        let fd = unsafe { libc::memfd_create(c"written-pages-test".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: fd is a fresh descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: integer arguments only.
+        let rc = unsafe { libc::ftruncate(fd.as_raw_fd(), RING_BYTES as libc::off_t) };
+        assert_eq!(rc, 0);
+        fd
+    }
+
+    fn write_at(fd: &OwnedFd, off: usize) {
+        // SAFETY: one byte from a valid buffer at an offset within the file.
+        let n = unsafe { libc::pwrite(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1, off as _) };
+        assert_eq!(n, 1);
+    }
+
+    fn slot_offset(pos: u64) -> usize {
+        HEADER_SIZE + (pos % RING_SLOTS as u64) as usize * SLOT_SIZE
+    }
+
+    #[test]
+    fn only_the_pages_written_hold_slots() {
+        let fd = ring_memfd();
+        let w = WrittenPages::of(&fd);
+        assert!(
+            (0..RING_SLOTS as u64).all(|p| !w.holds_slot(p)),
+            "a fresh ring"
+        );
+        write_at(&fd, slot_offset(100));
+        write_at(&fd, slot_offset(RING_SLOTS as u64 - 1));
+        let w = WrittenPages::of(&fd);
+        let held: Vec<u64> = (0..RING_SLOTS as u64)
+            .filter(|&p| w.holds_slot(p))
+            .collect();
+        // Each slot lies in one page (the 256-byte header shifts them by one slot): slot
+        // 100 shares its page with 15 others, and the last page holds the last slot alone.
+        let page_of = |p: u64| slot_offset(p) / PAGE;
+        let expected: Vec<u64> = (0..RING_SLOTS as u64)
+            .filter(|&p| page_of(p) == page_of(100) || page_of(p) == page_of(16_383))
+            .collect();
+        assert_eq!(held, expected);
+        assert!(w.holds_slot(100) && w.holds_slot(RING_SLOTS as u64 + 100));
+        assert!(!w.holds_slot(2_000));
+    }
+
+    #[test]
+    fn a_descriptor_that_cannot_seek_counts_every_page() {
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid array of two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fresh descriptors owned by nobody else.
+        let (r, _w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let w = WrittenPages::of(&r);
+        assert!((0..RING_SLOTS as u64).all(|p| w.holds_slot(p)));
     }
 }
