@@ -82,6 +82,9 @@ enum Asked {
     Closed,
     /// The run ended while the question waited.
     Ended,
+    /// arbiter's process group is not the terminal's foreground group (the program took
+    /// it, or arbiter runs in the background): no key can be read.
+    Background,
 }
 
 impl Asker {
@@ -167,6 +170,14 @@ impl Asker {
     fn ask(&self, q: &Question<'_>) -> Asked {
         let fd = self.tty.as_raw_fd();
         let mut tty = &self.tty;
+        // SAFETY: tcgetpgrp on our open terminal; getpgrp has no preconditions.
+        if unsafe { libc::tcgetpgrp(fd) != libc::getpgrp() } {
+            // A read from the background fails (arbiter ignores SIGTTIN, see
+            // sandbox::job_control): the question is shown and not waited for.
+            let said = "no answer (arbiter is not in the terminal's foreground): the policy's default applies";
+            self.show(format!("{}{said}\n", prompt(q)).as_bytes());
+            return Asked::Background;
+        }
         // SAFETY: termios is plain old data.
         let mut mode: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: tcgetattr on our open terminal into a valid termios.
@@ -240,7 +251,9 @@ impl Asker {
             Asked::Key(_) => "denied always",
             Asked::Other => "denied once (the input was not one key alone)",
             Asked::Closed => "no answer (the terminal closed): the policy's default applies",
-            Asked::Ended => "no answer (the run ended): the policy's default applies",
+            Asked::Ended | Asked::Background => {
+                "no answer (the run ended): the policy's default applies"
+            }
         };
         // The decision re-stated with what it was about, on a line of its own: a question
         // the program repainted on the shared terminal shows up here afterwards.
@@ -351,7 +364,7 @@ impl Decider for Asker {
                 self.closed.store(true, Ordering::Relaxed);
                 Answer::Default
             }
-            Asked::Ended => Answer::Default,
+            Asked::Ended | Asked::Background => Answer::Default,
         }
     }
 }
