@@ -16,8 +16,9 @@
 //! queued are discarded (their number is returned) and later [`say`]s are dropped, so
 //! `arbiter run` ends when the command ends even if the program left its terminal stopped
 //! (nothing restarts it then: the program cleared `IXON`, so not even ^Q). Any other stderr
-//! (a pipe to a pager, a file) is waited for: once the command has ended, only a reader
-//! outside the sandbox can hold it up.
+//! (a pipe to a pager, a file) is waited for at the end, as a native pipeline waits for its
+//! reader; while the program runs, a denial line waits for such a stderr at most [`STALL`]
+//! without progress (the reader may write to the terminal the program stopped).
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -97,8 +98,9 @@ pub fn say(line: &str) {
 /// Queues `line` like [`say`], then waits until it is written: a denial line then comes
 /// before whatever the program writes after the call is answered (as when the line was
 /// written by the thread answering it). On a terminal, which the program sharing it can
-/// stop, the wait is at most [`ORDER_WAIT`]; a pipe or file only a reader outside the
-/// sandbox can hold up is waited for until written (or given up at the end of the run).
+/// stop, the wait is at most [`ORDER_WAIT`]; a pipe or file is waited for as long as it
+/// takes lines, and at most [`STALL`] without one written (its reader may write to the
+/// terminal the program stopped).
 pub fn say_in_order(line: &str) {
     let Some(seq) = queue(line) else { return };
     let p = pending();
@@ -110,11 +112,21 @@ pub fn say_in_order(line: &str) {
                 .unwrap_or_else(|e| e.into_inner()),
         );
     } else {
-        drop(
-            CHANGED
-                .wait_while(p, unwritten)
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        // A pipe or file is waited for while it takes lines; one that takes nothing for
+        // STALL no longer holds the call: its reader outside the sandbox can be held up by
+        // the program (it writes to the terminal the program stopped, red team s6 finding
+        // 12). The line stays queued and is written when the pipe moves again.
+        let mut p = p;
+        loop {
+            let before = p.written;
+            let (next, timeout) = CHANGED
+                .wait_timeout_while(p, STALL, |p| unwritten(p) && p.written == before)
+                .unwrap_or_else(|e| e.into_inner());
+            p = next;
+            if !unwritten(&mut p) || (timeout.timed_out() && p.written == before) {
+                return;
+            }
+        }
     }
 }
 

@@ -19,6 +19,9 @@
  *   ring_forge rel VERSION FRAME PATH PID
  *       publishes one well-formed read-only open of the relative PATH (fd 3) by PID, which
  *       the broker cannot check against the policy; prints "forged 1" (finding 10).
+ *   ring_forge opens VERSION FRAME PID PATH...
+ *       publishes one well-formed read-only open of each absolute PATH by PID (answered
+ *       fd 3); prints "forged N" (red team s6 finding 11: paths no fast path answers).
  *   ring_forge flood VERSION FRAME PATH PID N
  *       publishes up to N well-formed stat reports of PATH by PID as fast as it can (no
  *       system call per report); when the ring is full it waits a millisecond and tries
@@ -199,6 +202,14 @@ int main(int argc, char **argv) {
         printf("scribbled\n");
     } else if (!strcmp(argv[1], "rel") && argc >= 6) {
         int n = publish(now_ns(), atoi(argv[5]), 3, O_RDONLY, 3, argv[4], (uint16_t)strlen(argv[4]));
+        printf("forged %d\n", n);
+    } else if (!strcmp(argv[1], "opens") && argc >= 6) {
+        /* ring_forge opens VERSION FRAME PID PATH...: one well-formed read-only open of each
+         * absolute PATH by PID, answered fd 3 (red team s6 finding 11). */
+        int32_t pid = atoi(argv[4]);
+        int n = 0;
+        for (int i = 5; i < argc; i++)
+            n += publish(now_ns(), pid, 3, O_RDONLY, 3, argv[i], (uint16_t)strlen(argv[i]));
         printf("forged %d\n", n);
     } else if (!strcmp(argv[1], "flood") && argc >= 7) {
         const char *path = argv[4];

@@ -364,3 +364,77 @@ fn a_relative_reported_path_is_marked_unchecked() {
         }
     }
 }
+
+// Red team s6 finding 11: a forged report was checked against the plain rules alone, so a
+// read the broker really refuses (`/proc/1/environ` with `--ro /proc`; `/proc/self/root/…`,
+// lexically beneath the default policy's `/proc/self` rule) was recorded as a checked,
+// rule-attributed allow. No fast path answers beneath `/proc` or outside the roots the broker
+// offered for that call: such a report is refused (`invalid_report`).
+#[test]
+fn a_report_no_fast_path_could_answer_is_refused() {
+    let forged_paths = [
+        "/proc/1/environ",
+        "/proc/1/root/etc/shadow",
+        "/proc/self/root/etc/shadow",
+        "/proc/thread-self/root/etc/gshadow",
+        "/usr/../proc/1/environ",
+    ];
+    for user in users() {
+        for build in [&["-static"][..], &[][..]] {
+            for extra in [&[][..], &["--ro", "/proc"][..]] {
+                let tag = format!("{user:?} {build:?} {extra:?}");
+                let sb = sandbox();
+                let helper = compile_helper("ring_forge", &sb.dir, build);
+                let log = sb.path("proc.jsonl");
+                let honest = lib_path(&sb, "honest");
+                // An honest reported stat (the stat fast path beneath /usr/lib) next to the
+                // forgeries, and the same reads really made (the broker denies them).
+                let script = format!(
+                    "{} opens {} {} 4242 {} && python3 -c 'import os\nfor i in range(3):\n    try: os.stat(\"{honest}\")\n    except OSError: pass' && ! head -c1 /proc/1/environ",
+                    helper.display(),
+                    PROTOCOL_VERSION,
+                    fast_paths_frame(),
+                    forged_paths.join(" "),
+                );
+                let o = command_all(&sb, user, &log, extra, &["sh", "-c", &script])
+                    .output()
+                    .unwrap();
+                assert_eq!(o.status.code(), Some(0), "{tag}: {}", stderr(&o));
+                // The control: every forgery landed in the ring.
+                assert_eq!(
+                    stdout(&o),
+                    format!("forged {}\n", forged_paths.len()),
+                    "{tag}"
+                );
+                let recs = records(&log);
+                for p in forged_paths {
+                    let allowed: Vec<&Value> = recs
+                        .iter()
+                        .filter(|r| r["type"] == "call" && r["reported"] == true)
+                        .filter(|r| r["args"]["path"] == p)
+                        .collect();
+                    assert!(
+                        allowed.is_empty(),
+                        "{tag}: {p} recorded as reported: {allowed:?}"
+                    );
+                }
+                let invalid: Vec<&str> = recs
+                    .iter()
+                    .filter(|r| r["type"] == "invalid_report")
+                    .filter_map(|r| r["error"].as_str())
+                    .collect();
+                assert_eq!(invalid.len(), forged_paths.len(), "{tag}: {invalid:?}");
+                // Honest reports are still checked and recorded.
+                let (_, reported) = calls_on(&recs, "stat", &honest);
+                assert!(reported > 0, "{tag}: {recs:?}");
+                // The same read really made is denied by the broker.
+                assert!(
+                    recs.iter().any(|r| r["type"] == "call"
+                        && r["args"]["path"] == "/proc/1/environ"
+                        && r["decision"] == "deny"),
+                    "{tag}"
+                );
+            }
+        }
+    }
+}

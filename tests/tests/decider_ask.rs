@@ -528,3 +528,94 @@ fn a_socket_name_cannot_write_rules_into_the_saved_policy() {
         }
     }
 }
+
+/// Red team s6 finding 13: the program sends the terminal a query (`ESC [ > q`, XTVERSION)
+/// whose reply the terminal writes into its input (`ESC P >|tmux 3.3a ESC \`); read byte by
+/// byte, the reply's `a` answered arbiter's question "allow once" while nobody pressed a
+/// key. The driver plays the terminal: it writes that reply, in one write as a terminal
+/// does, as the only "answer". A key alone (`a`) still allows the same read (the control).
+#[test]
+fn a_terminal_reply_does_not_answer_a_question() {
+    if !have("python3") || !have("cc") {
+        eprintln!(
+            "SKIP: python3 (drives the pseudo-terminal) or cc (builds the helper) is missing"
+        );
+        return;
+    }
+    let sb = Sandbox::new();
+    let raw_dir = sb.path("raw");
+    std::fs::create_dir(&raw_dir).unwrap();
+    let raw = compile_helper("raw_open", &raw_dir, &["-static"]);
+    std::fs::set_permissions(
+        &raw_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let dir = outside_dir();
+    let out = dir.path().canonicalize().unwrap();
+    let secret = out.join("secret");
+    std::fs::write(&secret, "TOP-SECRET-rt13\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let secret = secret.to_str().unwrap();
+    // The native control: the static raw open reads the file.
+    let native = Command::new(&raw).arg(secret).output().unwrap();
+    assert_eq!(stdout(&native), "TOP-SECRET-rt13\n", "{}", stderr(&native));
+    let reply = "\x1bP>|tmux 3.3a\x1b\\";
+    let users = if is_root() {
+        vec![false, true]
+    } else {
+        vec![false]
+    };
+    for nobody in users {
+        for (kind, program) in [("libc", "cat"), ("raw", raw.to_str().unwrap())] {
+            let tag = format!("{kind}-{}", if nobody { "nobody" } else { "root" });
+            for (answer, allowed) in [("a", true), (reply, false)] {
+                let log = sb.path(&format!("rt13-{tag}-{allowed}.log"));
+                let asked = on_terminal(
+                    &sb,
+                    nobody,
+                    &[("/secret", answer)],
+                    &[
+                        "run",
+                        "--ask",
+                        "--audit",
+                        log.to_str().unwrap(),
+                        "--audit-level",
+                        "all",
+                        "--",
+                        program,
+                        secret,
+                    ],
+                );
+                let t = &asked.transcript;
+                assert!(
+                    asked.questions.iter().any(|q| q.contains("/secret")),
+                    "{tag}: {:?}\n{t}",
+                    asked.questions
+                );
+                assert_eq!(
+                    t.contains("TOP-SECRET-rt13"),
+                    allowed,
+                    "{tag} {answer:?}: {t}"
+                );
+                assert_eq!(asked.status == 0, allowed, "{tag} {answer:?}: {t}");
+                let recs = records(&log);
+                let opens: Vec<&Value> = recs
+                    .iter()
+                    .filter(|v| v["type"] == "call" && v["args"]["path"] == secret)
+                    .collect();
+                assert!(!opens.is_empty(), "{tag}: {recs:?}");
+                let want = if allowed { "allow" } else { "deny" };
+                assert!(
+                    opens
+                        .iter()
+                        .all(|r| r["decision"] == want && r["decided_by"] == "person"),
+                    "{tag} {answer:?}: {opens:?}"
+                );
+                if !allowed {
+                    assert!(t.contains("not one key alone"), "{tag}: {t}");
+                }
+            }
+        }
+    }
+}

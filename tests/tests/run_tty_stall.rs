@@ -269,3 +269,65 @@ fn a_question_on_a_stopped_terminal_does_not_hang_the_run() {
         }
     }
 }
+
+/// Runs its arguments after the first (a directory) with stdout and stderr piped through
+/// `cat`, which writes to the terminal, and exits with their status.
+const PIPE_SH: &str =
+    "w=$1; shift; { \"$@\"; echo $? > \"$w/inner_rc\"; } 2>&1 | cat; exit $(cat \"$w/inner_rc\")\n";
+
+/// Red team s6 finding 12: with arbiter's stderr a pipe whose reader (`cat`) writes to the
+/// terminal the program shares, the program stops that terminal, fills the pipe and makes a
+/// denied open. The broker waited without bound for the denial line to be written into the
+/// pipe, so the open was never answered and the run never ended. Now a pipe that takes
+/// nothing for `stderr_lines::STALL` no longer holds the answer: the open is refused, the
+/// program restarts output, and everything (the denial line included) reaches the screen.
+#[test]
+fn a_pipe_held_up_through_the_terminal_does_not_hold_a_denied_call() {
+    if !arbiter_tests::have("script") {
+        println!("SKIP: script (util-linux) is not installed: no pseudo-terminal to test with");
+        return;
+    }
+    let s = Scratch::new("tty_stall", &[]);
+    let outside = arbiter_tests::outside_dir();
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let secret = secret.to_str().unwrap();
+    let a = arbiter();
+    let a = a.to_str().unwrap();
+    for who in users() {
+        for (n, (helper, mode)) in cases(&s.helpers).into_iter().enumerate() {
+            let work = s.work(&format!("{who:?}-{n}-pipe"));
+            let pipe_sh = work.join("pipe.sh");
+            std::fs::write(&pipe_sh, PIPE_SH).unwrap();
+            let pipe_sh = pipe_sh.to_str().unwrap().to_owned();
+            let w = work.to_str().unwrap().to_owned();
+            let what = format!("{helper} {mode} pipe as {who:?}");
+            // The control: natively the file opens and the program ends.
+            let native = on_terminal(
+                who,
+                &work,
+                &["/bin/sh", &pipe_sh, &w, &helper, mode, "pipe", secret],
+            );
+            assert_eq!(native.rc, Some(0), "native {what}: {native:?}");
+            let confined = on_terminal(
+                who,
+                &work,
+                &[
+                    "/bin/sh", &pipe_sh, &w, a, "run", "--", &helper, mode, "pipe", secret,
+                ],
+            );
+            assert_eq!(
+                confined.rc,
+                Some(1),
+                "{what}: the run did not end with the refused open's status \
+                 (None: it hung and was killed after {DEADLINE:?}): {confined:?}"
+            );
+            assert!(
+                confined.screen.contains("arbiter: denied open")
+                    && confined.screen.contains("secret"),
+                "{what}: {confined:?}"
+            );
+        }
+    }
+}

@@ -90,6 +90,27 @@ struct Inner {
     /// only the drain thread changes it.
     prefaulted: AtomicUsize,
     consumer: Mutex<Consumer>,
+    /// The roots the fast paths were offered, per kind of call ([`Reports::offer`]): a
+    /// report is checked only against what a fast path could have answered.
+    offered: Mutex<Offered>,
+}
+
+/// The roots beneath which the shim may answer a call in-process, as the broker sent them.
+#[derive(Default)]
+struct Offered {
+    /// `FAST_STAT` roots: `stat` and `access(F_OK)`.
+    stat: Vec<std::path::PathBuf>,
+    /// `FAST_OPEN` roots: read-only opens.
+    open: Vec<std::path::PathBuf>,
+}
+
+/// Which fast path a root was offered for ([`Reports::offer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastKind {
+    /// The stat fast path (`stat`, `access(F_OK)`).
+    Stat,
+    /// The read-only open fast path.
+    Open,
 }
 
 /// A hole the drain waits for: when it first knew that every position before `until` had
@@ -422,12 +443,24 @@ impl Reports {
             stop: AtomicBool::new(false),
             prefaulted: AtomicUsize::new(0),
             consumer,
+            offered: Mutex::new(Offered::default()),
         });
         let drainer = Arc::clone(&inner);
         std::thread::Builder::new()
             .name("audit-reports".into())
             .spawn(move || drainer.run())?;
         Ok(Reports { inner })
+    }
+
+    /// Records that the fast path of `kind` was offered beneath `roots` (as sent to the
+    /// shim): a report of that kind of call is accepted only beneath one of them.
+    pub fn offer(&self, kind: FastKind, roots: &[std::path::PathBuf]) {
+        let mut offered = self.inner.offered.lock().unwrap_or_else(|p| p.into_inner());
+        let list = match kind {
+            FastKind::Stat => &mut offered.stat,
+            FastKind::Open => &mut offered.open,
+        };
+        list.extend(roots.iter().cloned());
     }
 
     /// A descriptor of the ring for the shim (sent with the fast paths).
@@ -695,8 +728,28 @@ impl Inner {
         }
     }
 
+    /// Whether a fast path of `kind` could have answered a call on the absolute `path`:
+    /// beneath a root offered for that kind (red team s6 finding 11: the plain rules alone
+    /// also cover places no fast path answers, `/proc/<pid>/…` above all, where the
+    /// broker's own decision is stricter), never beneath `/proc` (whose names mean another
+    /// object for every process), and with no `..` (which could leave the root lexically).
+    fn could_answer(&self, kind: FastKind, path: &Path) -> bool {
+        use std::path::Component;
+        if path.starts_with("/proc") || path.components().any(|c| matches!(c, Component::ParentDir))
+        {
+            return false;
+        }
+        let offered = self.offered.lock().unwrap_or_else(|p| p.into_inner());
+        let roots = match kind {
+            FastKind::Stat => &offered.stat,
+            FastKind::Open => &offered.open,
+        };
+        roots.iter().any(|root| path.starts_with(root))
+    }
+
     /// Checks what the slot alone cannot: the time against the broker's clock, and, for an
-    /// absolute path, that the policy grants the call (a fast path never answers another).
+    /// absolute path, that a fast path could have answered it there ([`Inner::could_answer`])
+    /// and that the policy grants the call (a fast path never answers another).
     /// A relative path cannot be decided here (the broker does not know the working
     /// directory it was relative to): it is recorded as the program's unchecked claim,
     /// marked `"unchecked": true` ([`ReportedCallRecord::unchecked`]).
@@ -719,14 +772,19 @@ impl Inner {
             return Ok(Some(None));
         }
         use std::os::unix::ffi::OsStrExt;
-        let (lexical, access) = match r.call {
-            ReportedCall::Open => (trim_directory_suffix(r.path), Access::READ),
-            ReportedCall::Stat | ReportedCall::Access => (r.path, Access::STAT),
+        let (lexical, access, kind) = match r.call {
+            ReportedCall::Open => (trim_directory_suffix(r.path), Access::READ, FastKind::Open),
+            ReportedCall::Stat | ReportedCall::Access => (r.path, Access::STAT, FastKind::Stat),
         };
-        let d = self
-            .policy
-            .decide_path(Path::new(std::ffi::OsStr::from_bytes(lexical)), access)
-            .decision;
+        let path = Path::new(std::ffi::OsStr::from_bytes(lexical));
+        if !self.could_answer(kind, path) {
+            return Err(format!(
+                "no fast path answers {} of {} (not beneath a root offered for it)",
+                r.call.name(),
+                String::from_utf8_lossy(lexical)
+            ));
+        }
+        let d = self.policy.decide_path(path, access).decision;
         if !d.allow {
             return Err(format!(
                 "the policy does not allow {} of {}",

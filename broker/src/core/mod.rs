@@ -38,7 +38,7 @@ use arbiter_policies::{Access, AuditSetting, Policy};
 use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_REMOVE, FAST_STAT};
 
 use crate::audit::event::InvalidRequest;
-use crate::audit::reports::Reports;
+use crate::audit::reports::{FastKind, Reports};
 use crate::audit::{Audit, CallRecord, Event, Verdict};
 use errno::Errno;
 
@@ -293,7 +293,10 @@ impl RequestCore {
             } else {
                 policy.uniform_grants(Access::STAT)
             };
-            encode_fast_paths(&mut fast_paths, FAST_STAT, &grants);
+            let sent = encode_fast_paths(&mut fast_paths, FAST_STAT, &grants);
+            if let Some(r) = &reports {
+                r.offer(FastKind::Stat, &sent);
+            }
         }
         RequestCore {
             policy,
@@ -404,7 +407,10 @@ impl RequestCore {
                 })
                 .cloned()
                 .collect();
-            encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
+            let sent = encode_fast_paths(&mut self.fast_paths, FAST_OPEN, &roots);
+            if let Some(r) = &self.reports {
+                r.offer(FastKind::Open, &sent);
+            }
             if self.reports.is_none() {
                 self.missing_answers = roots
                     .iter()
@@ -456,7 +462,7 @@ impl RequestCore {
     /// recorded (a native removal is not reported through the ring).
     pub fn with_native_removes(mut self, roots: &[PathBuf]) -> RequestCore {
         if self.fast_on && self.reports.is_none() {
-            encode_fast_paths(&mut self.fast_paths, FAST_REMOVE, roots);
+            let _ = encode_fast_paths(&mut self.fast_paths, FAST_REMOVE, roots);
         }
         self
     }
@@ -802,10 +808,11 @@ impl RequestCore {
 
 /// Appends `roots` as the shim reads them: `tag`, the path, a NUL; at most
 /// [`arbiter_protocol::FAST_PATHS_MAX`] bytes in all. Roots that do not fit are left out,
-/// which only sends their calls to the broker.
-fn encode_fast_paths(out: &mut Vec<u8>, tag: u8, roots: &[PathBuf]) {
+/// which only sends their calls to the broker. Returns the roots sent.
+fn encode_fast_paths(out: &mut Vec<u8>, tag: u8, roots: &[PathBuf]) -> Vec<PathBuf> {
     use arbiter_protocol::FAST_PATHS_MAX;
     use std::os::unix::ffi::OsStrExt;
+    let mut sent = Vec::new();
     for root in roots {
         let bytes = root.as_os_str().as_bytes();
         // A NUL would split the entry; such a root just gets no fast path.
@@ -813,6 +820,8 @@ fn encode_fast_paths(out: &mut Vec<u8>, tag: u8, roots: &[PathBuf]) {
             out.push(tag);
             out.extend_from_slice(bytes);
             out.push(0);
+            sent.push(root.clone());
         }
     }
+    sent
 }

@@ -12,8 +12,13 @@
 //! | `d` | deny once |
 //! | `D` | deny always |
 //!
-//! Other keys are ignored. Keys typed before the question appears are discarded, so
-//! typeahead meant for the program never answers one. At the end of the terminal's input
+//! A key is the answer only when one `read` returns that one byte alone with nothing else
+//! pending: the program shares the terminal and can make it put bytes into its input (the
+//! reply to a query such as `ESC [ > q`, `ESC P >|tmux 3.3a ESC \`, carries an `a`), and
+//! such a reply arrives as a burst of several bytes. Any other input (another key, an
+//! escape sequence, several bytes at once) denies once (red team s6 finding 13). Keys
+//! typed before the question appears are discarded, so typeahead meant for the program
+//! never answers one. At the end of the terminal's input
 //! (it closed), every question gets the policy's default without being shown.
 //!
 //! Questions are asked one at a time (the `asking` lock); the "always" answers are locked
@@ -69,12 +74,17 @@ pub struct Asker {
 
 /// How a question ended.
 enum Asked {
-    /// One of the four keys.
+    /// One of the four keys, alone.
     Key(char),
+    /// Input that is not one key alone (a terminal's reply, another key): denied once.
+    Other,
     /// The terminal's input ended or failed.
     Closed,
     /// The run ended while the question waited.
     Ended,
+    /// arbiter's process group is not the terminal's foreground group (the program took
+    /// it, or arbiter runs in the background): no key can be read.
+    Background,
 }
 
 impl Asker {
@@ -160,6 +170,14 @@ impl Asker {
     fn ask(&self, q: &Question<'_>) -> Asked {
         let fd = self.tty.as_raw_fd();
         let mut tty = &self.tty;
+        // SAFETY: tcgetpgrp on our open terminal; getpgrp has no preconditions.
+        if unsafe { libc::tcgetpgrp(fd) != libc::getpgrp() } {
+            // A read from the background fails (arbiter ignores SIGTTIN, see
+            // sandbox::job_control): the question is shown and not waited for.
+            let said = "no answer (arbiter is not in the terminal's foreground): the policy's default applies";
+            self.show(format!("{}{said}\n", prompt(q)).as_bytes());
+            return Asked::Background;
+        }
         // SAFETY: termios is plain old data.
         let mut mode: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: tcgetattr on our open terminal into a valid termios.
@@ -188,7 +206,7 @@ impl Asker {
         if !self.show(prompt(q).as_bytes()) {
             asked = Asked::Ended;
         }
-        let mut byte = [0u8; 1];
+        let mut input = [0u8; 64];
         while matches!(asked, Asked::Closed) {
             let Ok((ready, ended)) = self.wait(libc::POLLIN) else {
                 break;
@@ -200,12 +218,14 @@ impl Asker {
             if !ready {
                 continue;
             }
-            match tty.read(&mut byte) {
-                Ok(1) => {
-                    if let c @ ('a' | 'A' | 'd' | 'D') = char::from(byte[0]) {
-                        asked = Asked::Key(c);
-                        break;
-                    }
+            match tty.read(&mut input) {
+                Ok(0) => break,
+                Ok(n) => {
+                    asked = match (n, char::from(input[0])) {
+                        (1, c @ ('a' | 'A' | 'd' | 'D')) if self.nothing_pending() => Asked::Key(c),
+                        _ => Asked::Other,
+                    };
+                    break;
                 }
                 Err(e)
                     if matches!(
@@ -229,8 +249,11 @@ impl Asker {
             Asked::Key('A') => "allowed always",
             Asked::Key('d') => "denied once",
             Asked::Key(_) => "denied always",
+            Asked::Other => "denied once (the input was not one key alone)",
             Asked::Closed => "no answer (the terminal closed): the policy's default applies",
-            Asked::Ended => "no answer (the run ended): the policy's default applies",
+            Asked::Ended | Asked::Background => {
+                "no answer (the run ended): the policy's default applies"
+            }
         };
         // The decision re-stated with what it was about, on a line of its own: a question
         // the program repainted on the shared terminal shows up here afterwards.
@@ -242,6 +265,15 @@ impl Asker {
         );
         self.show(said.as_bytes());
         asked
+    }
+
+    /// True when the terminal holds no further input (`FIONREAD` is 0): a key read alone
+    /// is then not the head of a burst the terminal wrote.
+    fn nothing_pending(&self) -> bool {
+        let mut pending: libc::c_int = 0;
+        // SAFETY: FIONREAD on our open terminal into a valid c_int.
+        let r = unsafe { libc::ioctl(self.tty.as_raw_fd(), libc::FIONREAD, &mut pending) };
+        r == 0 && pending == 0
     }
 
     /// Waits in `poll` until the terminal is ready for `events` or the end of the run wakes
@@ -323,7 +355,7 @@ impl Decider for Asker {
                 self.remembered().remember(q, true);
                 Answer::Allow
             }
-            Asked::Key('d') => deny,
+            Asked::Key('d') | Asked::Other => deny,
             Asked::Key(_) => {
                 self.remembered().remember(q, false);
                 deny
@@ -332,7 +364,7 @@ impl Decider for Asker {
                 self.closed.store(true, Ordering::Relaxed);
                 Answer::Default
             }
-            Asked::Ended => Answer::Default,
+            Asked::Ended | Asked::Background => Answer::Default,
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod canonical;
 pub mod environment;
 pub mod fast_table;
 pub mod guardian;
+pub mod job_control;
 pub mod pidns;
 pub mod private_tmp;
 pub mod procfs;

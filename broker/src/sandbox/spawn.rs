@@ -71,6 +71,8 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // arbiter ignores SIGTTOU/SIGTTIN; the command gets what arbiter was given.
+            super::job_control::restore_for_exec();
             // If arbiter dies, the sandbox dies with it rather than run unbrokered.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(std::io::Error::last_os_error());

@@ -37,7 +37,8 @@ pub(super) const HANDLED: [Signal; 5] = [
 
 /// Blocks the handled signals in the calling thread; call before starting any thread so
 /// every thread inherits the mask and the signals queue for [`wait`]. Also makes arbiter a
-/// subreaper and prepares [`super::tree`] (opens `/proc`, sets descriptors aside, raises
+/// subreaper, ignores the terminal's job-control stops ([`super::job_control`]), and
+/// prepares [`super::tree`] (opens `/proc`, sets descriptors aside, raises
 /// the soft descriptor limit).
 pub fn prepare() -> nix::Result<()> {
     let mut set = SigSet::empty();
@@ -45,6 +46,9 @@ pub fn prepare() -> nix::Result<()> {
         set.add(s);
     }
     set.thread_block()?;
+    // The terminal's job control never stops arbiter's own processes.
+    super::job_control::detach()
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } < 0 {
         return Err(nix::errno::Errno::last());
