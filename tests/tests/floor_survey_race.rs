@@ -34,7 +34,10 @@ use floor_common::{command, users, Who};
 /// Starts of `arbiter run` per user, helper and variant while the racer flips.
 const RUNS: usize = 40;
 
-/// The racer, killed on drop.
+/// The racer, killed on drop. It exchanges the two names in bursts with pauses between
+/// them: a start that meets a burst races it (and must never widen the floor), one that
+/// falls in a pause reaches the program — a start refuses when a name it resolved changes
+/// under it, so a racer that never paused could leave no start to check at all.
 struct Racer(Child);
 
 impl Racer {
@@ -43,7 +46,7 @@ impl Racer {
             who,
             &[
                 helper.to_str().unwrap(),
-                "flip",
+                "flipburst",
                 a.to_str().unwrap(),
                 b.to_str().unwrap(),
             ],
