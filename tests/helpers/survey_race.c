@@ -1,7 +1,7 @@
 /* survey_race: the two sides of a start-up race on the floor's survey (red team s6,
  * finding 15).
- *   flip A B       exchanges the names A and B (renameat2 RENAME_EXCHANGE) until killed
- *                  (flipburst A B: in bursts of 64, 3 ms apart):
+ *   flipburst A B  exchanges the names A and B (renameat2 RENAME_EXCHANGE) until killed,
+ *                  in bursts of 64, 3 ms apart:
  *                  the racer outside the sandbox.
  *   flipuntil A B GO READY
  *                  the same until GO exists; then leaves the symlink at A (the directory
@@ -38,9 +38,6 @@ static void show(const char *path, long fd) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 4 && !strcmp(argv[1], "flip")) {
-        for (;;) syscall(SYS_renameat2, AT_FDCWD, argv[2], AT_FDCWD, argv[3], 2 /* EXCHANGE */);
-    }
     if (argc == 4 && !strcmp(argv[1], "flipburst")) {
         /* Bursts of 64 exchanges (an even number: each burst ends where it began), 3 ms
          * apart: a start that meets a burst races it, one that falls between them runs. */
