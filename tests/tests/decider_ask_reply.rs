@@ -112,6 +112,34 @@ fn quoted(p: &Path) -> String {
     format!("'{}'", p.display())
 }
 
+/// What the program does while its question is up, and what the person does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Native control: no query; the person presses `a` and the file is read.
+    Control,
+    /// One round of queries while the question is up; the reply is ignored (said so), and
+    /// the person's `d` denies.
+    Query,
+    /// Queries every 10 ms, then the program exits with its question up: nobody pressed a
+    /// key, the question ends with the run (the policy's default, deny).
+    Flood,
+    /// The person presses `a`; then the program provokes replies and exits once they are in
+    /// the terminal's input: the end of the run flushes them (native control: without
+    /// arbiter they stay there for the shell).
+    Late,
+}
+
+impl Mode {
+    fn arg(self) -> &'static str {
+        match self {
+            Mode::Control => "none",
+            Mode::Query => "query",
+            Mode::Flood => "flood",
+            Mode::Late => "late",
+        }
+    }
+}
+
 #[test]
 fn a_terminal_reply_the_program_provokes_never_answers_a_question() {
     if !have("tmux") {
@@ -138,7 +166,7 @@ fn a_terminal_reply_the_program_provokes_never_answers_a_question() {
     for nobody in users {
         for helper in &helpers {
             let name = helper.file_name().unwrap().to_string_lossy().into_owned();
-            for attack in [false, true] {
+            for mode in [Mode::Control, Mode::Query, Mode::Flood, Mode::Late] {
                 let sb = Sandbox::new();
                 let go = sb.path("go");
                 let log = sb.path("audit.jsonl");
@@ -147,17 +175,28 @@ fn a_terminal_reply_the_program_provokes_never_answers_a_question() {
                 } else {
                     ""
                 };
+                let native = if mode == Mode::Late {
+                    // Native control: the replies stay in the terminal's input.
+                    format!(
+                        "{who}{helper} {secret} {go} late >/dev/null 2>&1; printf NATIVE; {who}{helper} - - pending; ",
+                        helper = quoted(helper),
+                        secret = quoted(&secret),
+                        go = quoted(&go),
+                    )
+                } else {
+                    String::new()
+                };
                 let command = format!(
-                    "cd {dir}; {who}{arbiter} run --ask --audit {log} --audit-level all -- {helper} {secret} {go} {mode}; echo RC=$?; sleep 600",
+                    "cd {dir}; {native}{who}{arbiter} run --ask --audit {log} --audit-level all -- {helper} {secret} {go} {mode}; echo RC=$?; {who}{helper} - - pending; sleep 600",
                     dir = quoted(&sb.dir),
                     arbiter = quoted(&arbiter()),
                     log = quoted(&log),
                     helper = quoted(helper),
                     secret = quoted(&secret),
                     go = quoted(&go),
-                    mode = if attack { "query" } else { "none" },
+                    mode = mode.arg(),
                 );
-                let what = format!("{name} nobody={nobody} attack={attack}");
+                let what = format!("{name} nobody={nobody} {mode:?}");
                 let tmux = Tmux::start(
                     format!(
                         "arbiter-test-ask-{}-{}",
@@ -166,37 +205,59 @@ fn a_terminal_reply_the_program_provokes_never_answers_a_question() {
                     ),
                     &command,
                 );
-                tmux.until(&["deny always? "]);
-                if attack {
-                    // The question is on screen: the program sends its queries now. The
-                    // reply is discarded and said so; the person then answers `d`.
-                    std::fs::write(&go, "").unwrap();
-                    let s = tmux.until(&["was ignored", "RC="]);
-                    assert!(
-                        !s.contains("RC="),
-                        "{what}: the terminal's reply answered the question:\n{s}"
-                    );
-                    tmux.press("d");
-                } else {
-                    // Native control: the person's key allows.
-                    tmux.press("a");
+                let s = tmux.until(&["deny always? ", "RC="]);
+                assert!(!s.contains("RC="), "{what}: no question:\n{s}");
+                match mode {
+                    Mode::Control | Mode::Late => tmux.press("a"),
+                    Mode::Query => {
+                        // The question is on screen: the program sends its queries now.
+                        std::fs::write(&go, "").unwrap();
+                        let s = tmux.until(&["was ignored", "RC="]);
+                        assert!(
+                            !s.contains("RC="),
+                            "{what}: the terminal's reply answered the question:\n{s}"
+                        );
+                        tmux.press("d");
+                    }
+                    Mode::Flood => std::fs::write(&go, "").unwrap(),
                 }
-                let s = tmux.until(&["RC="]);
+                let s = tmux.until(&["\nPENDING="]);
                 assert!(s.contains("RC=0"), "{what}:\n{s}");
                 let d = decisions(&log, &secret);
-                if attack {
-                    assert!(s.contains("REFUSED: Permission denied"), "{what}:\n{s}");
+                let person_allowed = d.iter().any(|(dec, by)| dec == "allow" && by == "person");
+                match mode {
+                    Mode::Control | Mode::Late => {
+                        assert!(s.contains("OPENED content: TOP-SECRET-13"), "{what}:\n{s}");
+                        assert!(person_allowed, "{what}: {d:?}\n{s}");
+                    }
+                    Mode::Query => {
+                        assert!(s.contains("REFUSED: Permission denied"), "{what}:\n{s}");
+                        assert!(s.contains("arbiter: denied once: pid "), "{what}:\n{s}");
+                        assert!(
+                            !d.is_empty()
+                                && d.iter().all(|(dec, by)| dec == "deny" && by == "person"),
+                            "{what}: {d:?}\n{s}"
+                        );
+                    }
+                    Mode::Flood => {
+                        assert!(s.contains("FLOODED"), "{what}:\n{s}");
+                        assert!(s.contains("no answer (the run ended)"), "{what}:\n{s}");
+                        assert!(!person_allowed, "{what}: {d:?}\n{s}");
+                    }
+                }
+                if mode != Mode::Control && mode != Mode::Late {
                     assert!(!s.contains("TOP-SECRET"), "{what}:\n{s}");
-                    assert!(s.contains("arbiter: denied once: pid "), "{what}:\n{s}");
+                }
+                if mode == Mode::Late {
+                    assert!(s.contains("REPLIED"), "{what}:\n{s}");
+                    let native = s.split("NATIVEPENDING=").nth(1).unwrap_or("");
                     assert!(
-                        !d.is_empty() && d.iter().all(|(dec, by)| dec == "deny" && by == "person"),
-                        "{what}: {d:?}\n{s}"
+                        !native.starts_with('0') && !native.starts_with('-'),
+                        "{what}: native control: the replies did not stay in the input:\n{s}"
                     );
-                } else {
-                    assert!(s.contains("OPENED content: TOP-SECRET-13"), "{what}:\n{s}");
                     assert!(
-                        d.iter().any(|(dec, by)| dec == "allow" && by == "person"),
-                        "{what}: {d:?}\n{s}"
+                        s.lines().any(|l| l.trim() == "PENDING=0"),
+                        "{what}: the replies the program provoked were left for the shell:\n{s}"
                     );
                 }
             }
