@@ -14,7 +14,7 @@ use serde_json::Value;
 /// entry of the JSON map argv[1] (substring → key) its text contains, else `d` (a key
 /// `touch:FILE` answers nothing and creates FILE instead); prints a JSON summary. A watchdog turns a hang into a failure.
 const DRIVER: &str = r#"
-import json, os, pty, signal, sys
+import json, os, pty, signal, sys, time
 signal.alarm(120)
 answers = json.loads(sys.argv[1])
 pid, fd = pty.fork()
@@ -39,7 +39,11 @@ while True:
         if key.startswith("touch:"):
             open(key[len("touch:"):], "w").close()
         else:
-            os.write(fd, key.encode())
+            # A NUL separates writes made 0.3 s apart (a reply, then a person's key).
+            for i, part in enumerate(key.split("\0")):
+                if i:
+                    time.sleep(0.3)
+                os.write(fd, part.encode())
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"status": os.waitstatus_to_exitcode(status), "questions": questions,
                   "transcript": transcript.decode(errors="replace")}))
@@ -533,7 +537,8 @@ fn a_socket_name_cannot_write_rules_into_the_saved_policy() {
 /// whose reply the terminal writes into its input (`ESC P >|tmux 3.3a ESC \`); read byte by
 /// byte, the reply's `a` answered arbiter's question "allow once" while nobody pressed a
 /// key. The driver plays the terminal: it writes that reply, in one write as a terminal
-/// does, as the only "answer". A key alone (`a`) still allows the same read (the control).
+/// does, then, 0.3 s later, the person's `d`: the reply is ignored and the key denies. A key
+/// alone (`a`) still allows the same read (the control).
 #[test]
 fn a_terminal_reply_does_not_answer_a_question() {
     if !have("python3") || !have("cc") {
@@ -560,7 +565,7 @@ fn a_terminal_reply_does_not_answer_a_question() {
     // The native control: the static raw open reads the file.
     let native = Command::new(&raw).arg(secret).output().unwrap();
     assert_eq!(stdout(&native), "TOP-SECRET-rt13\n", "{}", stderr(&native));
-    let reply = "\x1bP>|tmux 3.3a\x1b\\";
+    let reply = "\x1bP>|tmux 3.3a\x1b\\\0d";
     let users = if is_root() {
         vec![false, true]
     } else {
@@ -613,7 +618,7 @@ fn a_terminal_reply_does_not_answer_a_question() {
                     "{tag} {answer:?}: {opens:?}"
                 );
                 if !allowed {
-                    assert!(t.contains("not one key alone"), "{tag}: {t}");
+                    assert!(t.contains("not a single key press"), "{tag}: {t}");
                 }
             }
         }

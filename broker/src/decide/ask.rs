@@ -12,13 +12,16 @@
 //! | `d` | deny once |
 //! | `D` | deny always |
 //!
-//! A key is the answer only when one `read` returns that one byte alone with nothing else
-//! pending: the program shares the terminal and can make it put bytes into its input (the
-//! reply to a query such as `ESC [ > q`, `ESC P >|tmux 3.3a ESC \`, carries an `a`), and
-//! such a reply arrives as a burst of several bytes. Any other input (another key, an
-//! escape sequence, several bytes at once) denies once (red team s6 finding 13). Keys
-//! typed before the question appears are discarded, so typeahead meant for the program
-//! never answers one. At the end of the terminal's input
+//! Other keys are ignored. Keys typed before the question appears are discarded, so
+//! typeahead meant for the program never answers one. A key counts only when it is a
+//! key press alone: one read of exactly that byte, with nothing else arriving within
+//! [`SETTLE_MS`] after it. The program shares the terminal and can make it write replies
+//! into its input (device attributes, `XTVERSION`, cursor position, …); a reply comes in a
+//! burst, which is discarded whole (with everything up to a quiet [`SETTLE_MS`]), so its
+//! bytes never answer a question (red team s6 finding 13). A program that keeps the
+//! input busy keeps the question waiting (until the run ends: the policy's default); it
+//! cannot answer it. When a run that asked ends, the terminal's pending input is
+//! flushed, so replies the program provoked do not reach the shell that started arbiter. At the end of the terminal's input
 //! (it closed), every question gets the policy's default without being shown.
 //!
 //! Questions are asked one at a time (the `asking` lock); the "always" answers are locked
@@ -70,14 +73,47 @@ pub struct Asker {
     ended: AtomicBool,
     /// An eventfd [`Asker::finish`] signals, which wakes a question waiting for its key.
     wake: OwnedFd,
+    /// A question was shown: the run's end flushes the terminal's input.
+    asked: AtomicBool,
+}
+
+/// How long the terminal's input must stay quiet after a key for the key to count, in
+/// milliseconds: a person's key press arrives alone, a terminal's reply (or a paste) in a
+/// burst, and a reply's tail that arrives in a read of its own is followed by more of it.
+const SETTLE_MS: libc::c_int = 50;
+
+/// Said once per question when input that was not a key press alone was discarded.
+const IGNORED: &str = "\narbiter: input that was not a single key press was ignored \
+    (a terminal's reply or a paste never answers); press a key: ";
+
+/// What one read of the terminal gave.
+enum Input {
+    /// One of the four keys, alone.
+    Key(char),
+    /// Input that is not a key press alone, discarded.
+    Ignored,
+    /// The run ended.
+    Ended,
+    /// The terminal's input ended or failed.
+    Closed,
+}
+
+/// How draining the terminal's input ended.
+enum Drained {
+    /// Nothing arrived.
+    Quiet,
+    /// Input arrived and was discarded; the input is quiet now.
+    More,
+    /// The run ended.
+    Ended,
+    /// The terminal's input ended or failed.
+    Closed,
 }
 
 /// How a question ended.
 enum Asked {
-    /// One of the four keys, alone.
+    /// One of the four keys.
     Key(char),
-    /// Input that is not one key alone (a terminal's reply, another key): denied once.
-    Other,
     /// The terminal's input ended or failed.
     Closed,
     /// The run ended while the question waited.
@@ -129,6 +165,7 @@ impl Asker {
             ended: AtomicBool::new(false),
             // SAFETY: `wake` is a new descriptor nothing else owns.
             wake: unsafe { OwnedFd::from_raw_fd(wake) },
+            asked: AtomicBool::new(false),
         })
     }
 
@@ -163,13 +200,19 @@ impl Asker {
             unsafe { libc::tcsetattr(self.tty.as_raw_fd(), libc::TCSANOW, &mode) };
             let _ = (&self.tty).write_all(b"\n");
         }
+        if self.asked.load(Ordering::SeqCst) {
+            // Replies to queries the program sent, still pending, would be read by the
+            // shell that started arbiter as if typed: they are discarded. A reply the
+            // terminal sends after this point is not (docs/security.md).
+            // SAFETY: tcflush on our open terminal.
+            unsafe { libc::tcflush(self.tty.as_raw_fd(), libc::TCIFLUSH) };
+        }
     }
 
     /// Shows the question and reads one of the four keys, until the terminal's input ends
     /// or the run ends.
     fn ask(&self, q: &Question<'_>) -> Asked {
         let fd = self.tty.as_raw_fd();
-        let mut tty = &self.tty;
         // SAFETY: tcgetpgrp on our open terminal; getpgrp has no preconditions.
         if unsafe { libc::tcgetpgrp(fd) != libc::getpgrp() } {
             // A read from the background fails (arbiter ignores SIGTTIN, see
@@ -199,6 +242,7 @@ impl Asker {
                 unsafe { libc::tcsetattr(fd, libc::TCSANOW, &keys) };
             }
         }
+        self.asked.store(true, Ordering::SeqCst);
         // Keys typed before the question appears are not an answer to it.
         // SAFETY: tcflush on our open terminal.
         unsafe { libc::tcflush(fd, libc::TCIFLUSH) };
@@ -206,33 +250,22 @@ impl Asker {
         if !self.show(prompt(q).as_bytes()) {
             asked = Asked::Ended;
         }
-        let mut input = [0u8; 64];
+        let mut warned = false;
         while matches!(asked, Asked::Closed) {
-            let Ok((ready, ended)) = self.wait(libc::POLLIN) else {
-                break;
-            };
-            if ended {
-                asked = Asked::Ended;
-                break;
-            }
-            if !ready {
-                continue;
-            }
-            match tty.read(&mut input) {
-                Ok(0) => break,
-                Ok(n) => {
-                    asked = match (n, char::from(input[0])) {
-                        (1, c @ ('a' | 'A' | 'd' | 'D')) if self.nothing_pending() => Asked::Key(c),
-                        _ => Asked::Other,
-                    };
-                    break;
+            match self.key() {
+                Input::Key(c) => asked = Asked::Key(c),
+                Input::Ignored => {
+                    // Once per question: a program provoking replies cannot flood the
+                    // terminal with arbiter's text.
+                    if !warned {
+                        warned = true;
+                        if !self.show(IGNORED.as_bytes()) {
+                            asked = Asked::Ended;
+                        }
+                    }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
-                    ) => {}
-                _ => break,
+                Input::Ended => asked = Asked::Ended,
+                Input::Closed => break,
             }
         }
         if let Some(mode) = self
@@ -249,7 +282,6 @@ impl Asker {
             Asked::Key('A') => "allowed always",
             Asked::Key('d') => "denied once",
             Asked::Key(_) => "denied always",
-            Asked::Other => "denied once (the input was not one key alone)",
             Asked::Closed => "no answer (the terminal closed): the policy's default applies",
             Asked::Ended | Asked::Background => {
                 "no answer (the run ended): the policy's default applies"
@@ -267,18 +299,78 @@ impl Asker {
         asked
     }
 
-    /// True when the terminal holds no further input (`FIONREAD` is 0): a key read alone
-    /// is then not the head of a burst the terminal wrote.
-    fn nothing_pending(&self) -> bool {
-        let mut pending: libc::c_int = 0;
-        // SAFETY: FIONREAD on our open terminal into a valid c_int.
-        let r = unsafe { libc::ioctl(self.tty.as_raw_fd(), libc::FIONREAD, &mut pending) };
-        r == 0 && pending == 0
+    /// Reads the terminal's next input: a key press is a read of exactly one of the four
+    /// keys with nothing else arriving within [`SETTLE_MS`] after it. Anything else — a
+    /// read of more bytes (an escape sequence, a terminal's reply to a query the program
+    /// sent, pasted text), any other byte, or a key followed by more input — is discarded
+    /// together with whatever follows it until the input has been quiet for
+    /// [`SETTLE_MS`]: the bytes of a reply never answer, whichever read they arrive in.
+    fn key(&self) -> Input {
+        let mut buf = [0u8; 64];
+        let n = loop {
+            match self.wait(libc::POLLIN, -1) {
+                Err(_) => return Input::Closed,
+                Ok((_, true)) => return Input::Ended,
+                Ok((false, false)) => continue,
+                Ok((true, false)) => {}
+            }
+            match (&self.tty).read(&mut buf) {
+                Ok(0) => return Input::Closed,
+                Ok(n) => break n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                    ) => {}
+                Err(_) => return Input::Closed,
+            }
+        };
+        let key = match buf[..n] {
+            [b @ (b'a' | b'A' | b'd' | b'D')] => Some(char::from(b)),
+            _ => None,
+        };
+        match self.drain() {
+            Drained::Quiet => key.map_or(Input::Ignored, Input::Key),
+            Drained::More => Input::Ignored,
+            Drained::Ended => Input::Ended,
+            Drained::Closed => Input::Closed,
+        }
+    }
+
+    /// Reads and discards the terminal's input until nothing arrives for [`SETTLE_MS`].
+    fn drain(&self) -> Drained {
+        let mut more = false;
+        let mut buf = [0u8; 256];
+        loop {
+            match self.wait(libc::POLLIN, SETTLE_MS) {
+                Err(_) => return Drained::Closed,
+                Ok((_, true)) => return Drained::Ended,
+                Ok((false, false)) => {
+                    return if more { Drained::More } else { Drained::Quiet };
+                }
+                Ok((true, false)) => {}
+            }
+            match (&self.tty).read(&mut buf) {
+                Ok(0) => return Drained::Closed,
+                Ok(_) => more = true,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                    ) => {}
+                Err(_) => return Drained::Closed,
+            }
+        }
     }
 
     /// Waits in `poll` until the terminal is ready for `events` or the end of the run wakes
-    /// the asker: `Ok((ready, ended))`; an interrupted wait is `Ok((false, ended))`.
-    fn wait(&self, events: libc::c_short) -> std::io::Result<(bool, bool)> {
+    /// the asker, or `timeout_ms` passes (-1: no timeout): `Ok((ready, ended))`; an
+    /// interrupted or timed-out wait is `Ok((false, ended))`.
+    fn wait(
+        &self,
+        events: libc::c_short,
+        timeout_ms: libc::c_int,
+    ) -> std::io::Result<(bool, bool)> {
         let mut fds = [
             libc::pollfd {
                 fd: self.tty.as_raw_fd(),
@@ -292,7 +384,7 @@ impl Asker {
             },
         ];
         // SAFETY: poll on two valid pollfds we own.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
         let ended = self.ended.load(Ordering::SeqCst);
         if n < 0 {
             let e = std::io::Error::last_os_error();
@@ -318,7 +410,7 @@ impl Asker {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(_) => return false,
             }
-            match self.wait(libc::POLLOUT) {
+            match self.wait(libc::POLLOUT, -1) {
                 Ok((_, false)) => {}
                 _ => return false,
             }
@@ -355,7 +447,7 @@ impl Decider for Asker {
                 self.remembered().remember(q, true);
                 Answer::Allow
             }
-            Asked::Key('d') | Asked::Other => deny,
+            Asked::Key('d') => deny,
             Asked::Key(_) => {
                 self.remembered().remember(q, false);
                 deny
