@@ -20,6 +20,7 @@ fn learn_then_replay(sb: &Sandbox, cmd: &[&str], reset: impl Fn()) -> String {
     let policy = std::fs::read_to_string(sb.path("learned.toml")).unwrap();
     assert!(policy.contains("extends = [\"runtime\"]"), "{policy}");
     reset();
+    let log = sb.log("replay.jsonl");
     let replay = sb.run(
         &[
             "--policy",
@@ -27,12 +28,12 @@ fn learn_then_replay(sb: &Sandbox, cmd: &[&str], reset: impl Fn()) -> String {
             "--audit-level",
             "all",
             "--audit",
-            "replay.jsonl",
+            log.to_str().unwrap(),
         ],
         cmd,
     );
     assert_code(&replay, 0);
-    let audit = std::fs::read_to_string(sb.log("replay.jsonl")).unwrap();
+    let audit = std::fs::read_to_string(&log).unwrap();
     let denied: Vec<&str> = audit
         .lines()
         .filter(|l| l.contains("\"decision\":\"deny\""))
