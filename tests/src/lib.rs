@@ -46,6 +46,9 @@ pub struct Sandbox {
     /// The working directory (real path).
     pub dir: PathBuf,
     _tmp: tempfile::TempDir,
+    /// A directory outside the working directory for audit logs (arbiter refuses a log the
+    /// program could change), created on first use.
+    logs: std::sync::OnceLock<tempfile::TempDir>,
 }
 
 impl Sandbox {
@@ -58,7 +61,11 @@ impl Sandbox {
         let dir = tmp.path().canonicalize().expect("canonical tempdir");
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
             .expect("chmod");
-        Sandbox { dir, _tmp: tmp }
+        Sandbox {
+            dir,
+            _tmp: tmp,
+            logs: std::sync::OnceLock::new(),
+        }
     }
 
     /// `arbiter run [extra…] -- cmd…` in this directory, stdin closed.
@@ -78,6 +85,12 @@ impl Sandbox {
     /// A path inside the working directory.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
+    }
+
+    /// A path for an audit log, outside the working directory (where the default policy
+    /// lets the program write, so arbiter would refuse the log).
+    pub fn log(&self, rel: &str) -> PathBuf {
+        self.logs.get_or_init(outside_dir).path().join(rel)
     }
 }
 

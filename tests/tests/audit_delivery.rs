@@ -91,7 +91,7 @@ fn stats(recs: &[Value]) -> usize {
 #[test]
 fn with_backpressure_every_call_is_recorded_despite_a_slow_sink() {
     let sb = Sandbox::new();
-    let fifo = sb.path("audit.fifo");
+    let fifo = sb.log("audit.fifo");
     mkfifo(&fifo);
     let (go, ready) = mpsc::channel();
     let reader = slow_reader(fifo.clone(), ready);
@@ -113,7 +113,7 @@ fn with_backpressure_every_call_is_recorded_despite_a_slow_sink() {
 #[test]
 fn with_audit_drop_a_stalled_sink_does_not_block_the_run_and_drops_are_counted() {
     let sb = Sandbox::new();
-    let fifo = sb.path("audit.fifo");
+    let fifo = sb.log("audit.fifo");
     mkfifo(&fifo);
     let (go, ready) = mpsc::channel();
     let reader = slow_reader(fifo.clone(), ready);

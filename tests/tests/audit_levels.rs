@@ -25,7 +25,7 @@ fn calls<'a>(recs: &'a [serde_json::Value], path: &str) -> Vec<&'a serde_json::V
 #[test]
 fn the_default_level_records_denials_not_allows() {
     let sb = Sandbox::new();
-    let log = sb.path("a.jsonl");
+    let log = sb.log("a.jsonl");
     let o = sb.run(
         &["-q", "--audit", log.to_str().unwrap()],
         &["cat", "/etc/hostname", "/etc/shadow"],
@@ -43,7 +43,7 @@ fn the_default_level_records_denials_not_allows() {
         .iter()
         .all(|r| r["type"] != "call" || r["decision"] == "deny"));
 
-    let all = sb.path("all.jsonl");
+    let all = sb.log("all.jsonl");
     let o = sb.run(
         &[
             "-q",
@@ -93,7 +93,7 @@ fn a_rules_audit_setting_overrides_the_level_on_both_transports() {
         ("seccomp", vec![helper.to_str().unwrap().to_owned()]),
     ] {
         for file in &files {
-            let log = sb.path(&format!("{name}.jsonl"));
+            let log = sb.log(&format!("{name}.jsonl"));
             let _ = std::fs::remove_file(&log);
             let mut args: Vec<String> = cmd.clone();
             args.push(file.clone());
@@ -134,13 +134,13 @@ fn a_rules_audit_setting_overrides_the_level_on_both_transports() {
 fn new_log_files_are_private_and_rotation_keeps_the_mode() {
     use std::os::unix::fs::PermissionsExt;
     let sb = Sandbox::new();
-    let log = sb.path("private.jsonl");
+    let log = sb.log("private.jsonl");
     let o = sb.run(&["-q", "--audit", log.to_str().unwrap()], &["true"]);
     assert_eq!(o.status.code(), Some(0));
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "a new audit log is {mode:o}");
     // An existing file keeps its mode.
-    let shared = sb.path("shared.jsonl");
+    let shared = sb.log("shared.jsonl");
     std::fs::write(&shared, "").unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
     let o = sb.run(&["-q", "--audit", shared.to_str().unwrap()], &["true"]);
@@ -154,7 +154,7 @@ fn new_log_files_are_private_and_rotation_keeps_the_mode() {
 #[test]
 fn a_run_stopped_with_sigterm_under_load_has_every_record_on_disk() {
     let sb = Sandbox::new();
-    let log = sb.path("load.jsonl");
+    let log = sb.log("load.jsonl");
     let count = sb.path("count");
     // Each loop: one denied open (a record), then the count of completed calls is written.
     // The broker queues a call's record before it answers, so every counted call has one.

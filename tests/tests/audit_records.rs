@@ -20,7 +20,7 @@ fn real(p: &str) -> String {
 #[test]
 fn call_records_name_the_callers_executable() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["sh", "-c", "cat /etc/hostname >/dev/null"],
@@ -50,7 +50,7 @@ fn call_records_name_the_callers_executable() {
 #[test]
 fn each_process_and_each_exec_gets_one_process_record() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     // sh forks a child that execs cat: two processes, the child seen with cat's executable.
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],
@@ -107,7 +107,7 @@ fn each_process_and_each_exec_gets_one_process_record() {
 #[test]
 fn start_names_the_policy_and_the_enforced_layers() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["true"],

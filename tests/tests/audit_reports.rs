@@ -55,7 +55,7 @@ fn calls_answered_in_process_are_reported_and_marked() {
     for user in users() {
         let sb = Sandbox::new();
         make_files(&sb, &["a.txt", "b.txt"]);
-        let log = sb.path("all.jsonl");
+        let log = sb.log("all.jsonl");
         // Records number processes as the broker sees them (docs/audit.md): as root the
         // sandbox has a pid namespace of its own, so the program reads its pid from the
         // host's /proc rather than os.getpid().
@@ -105,7 +105,7 @@ fn calls_answered_in_process_are_reported_and_marked() {
         );
 
         // --no-fast-path keeps every call at the broker: nothing is reported.
-        let log2 = sb.path("nofast.jsonl");
+        let log2 = sb.log("nofast.jsonl");
         let o = run_all(
             &sb,
             user,
@@ -128,7 +128,7 @@ fn forged_ring_entries_are_refused_with_a_reason() {
             make_files(&sb, &[]);
             let helper = compile_helper("ring_forge", &sb.dir, build);
             let claimed = sb.path("forged-claim");
-            let log = sb.path("all.jsonl");
+            let log = sb.log("all.jsonl");
             let o = run_all(
                 &sb,
                 user,
@@ -203,7 +203,7 @@ fn a_scribbled_ring_never_crashes_or_hangs_the_broker() {
             let bin = outside_dir();
             let helper = compile_helper("ring_forge", bin.path(), build);
             let rx = bin.path().to_str().unwrap();
-            let log = sb.path("all.jsonl");
+            let log = sb.log("all.jsonl");
             let script = format!(
                 "{} scribble {} {} && python3 -c 'import os\nfor i in range(50): os.stat(\"a.txt\")\nprint(\"done\")'",
                 helper.display(),
@@ -239,7 +239,7 @@ fn a_full_ring_sends_calls_to_the_broker_and_is_counted() {
         let bin = outside_dir();
         let helper = compile_helper("ring_forge", bin.path(), &["-static"]);
         let rx = bin.path().to_str().unwrap();
-        let log = sb.path("all.jsonl");
+        let log = sb.log("all.jsonl");
         // The filler keeps the ring full while the program runs: the drain skips holes a
         // second after it knew them claimed, all at once.
         let script = format!(
@@ -277,7 +277,7 @@ fn fork_vfork_and_signal_handlers_report_their_own_calls() {
         let helper = compile_helper("ring_writer", &sb.dir, &[]);
         let h = helper.to_str().unwrap();
 
-        let log = sb.path("fork.jsonl");
+        let log = sb.log("fork.jsonl");
         let o = run_all(&sb, user, &log, &[], &[h, "fork", "200"]);
         assert_eq!(
             o.status.code(),
@@ -306,7 +306,7 @@ fn fork_vfork_and_signal_handlers_report_their_own_calls() {
             );
         }
 
-        let log = sb.path("vfork.jsonl");
+        let log = sb.log("vfork.jsonl");
         let o = run_all(&sb, user, &log, &[], &[h, "vfork"]);
         assert_eq!(
             o.status.code(),
@@ -332,7 +332,7 @@ fn fork_vfork_and_signal_handlers_report_their_own_calls() {
         // until it execs: it reports as its parent (docs/audit.md).
         assert_eq!(vf[0]["pid"], parent, "{user:?}: {}", vf[0]);
 
-        let log = sb.path("signal.jsonl");
+        let log = sb.log("signal.jsonl");
         let o = run_all(&sb, user, &log, &[], &[h, "signal", "20000"]);
         assert_eq!(
             o.status.code(),
@@ -374,7 +374,7 @@ fn a_run_stopped_with_sigterm_while_reporting_has_every_reported_call_in_order()
     for user in users() {
         let sb = Sandbox::new();
         make_files(&sb, &["a.txt"]);
-        let log = sb.path("term.jsonl");
+        let log = sb.log("term.jsonl");
         let count = sb.path("count");
         // Each round: 100 stats (answered and reported in-process), then the number of
         // completed stats is written (brokered), so every counted stat was reported first.

@@ -71,7 +71,7 @@ fn reports_after_a_hole_at_the_end_are_all_recorded() {
         let (before, after) = (lib_path(&sb, "before"), lib_path(&sb, "after"));
 
         // The control: the same calls without a hole, all reported.
-        let log = sb.path("control.jsonl");
+        let log = sb.log("control.jsonl");
         let o = command_all(
             &sb,
             user,
@@ -86,7 +86,7 @@ fn reports_after_a_hole_at_the_end_are_all_recorded() {
         assert_eq!(calls_on(&recs, "stat", &after), (200, 200), "{user:?}");
 
         // One process: 200 reports, a hole, 200 reports, exit at once.
-        let log = sb.path("stall.jsonl");
+        let log = sb.log("stall.jsonl");
         let o = command_all(&sb, user, &log, &[], &[h, "stall", "200", &before, &after])
             .output()
             .unwrap();
@@ -105,7 +105,7 @@ fn reports_after_a_hole_at_the_end_are_all_recorded() {
         assert_eq!(recs.last().unwrap()["type"], "exit");
 
         // Another process's reports behind the hole.
-        let log = sb.path("stallfork.jsonl");
+        let log = sb.log("stallfork.jsonl");
         let o = command_all(&sb, user, &log, &[], &[h, "stallfork", "300", &after])
             .output()
             .unwrap();
@@ -133,7 +133,7 @@ fn a_hole_held_by_flipping_the_head_does_not_keep_reports_out() {
         let sb = sandbox();
         let helper = compile_helper("ring_hole", &sb.dir, &[]);
         let honest = lib_path(&sb, "honest");
-        let log = sb.path("hold.jsonl");
+        let log = sb.log("hold.jsonl");
         // 3000 calls over about 4 s (13 steps of 300 ms): well past the drain's patience.
         let o = command_all(
             &sb,
@@ -211,7 +211,7 @@ fn a_flood_of_reports_with_the_sink_stalled_keeps_the_broker_small() {
             let sb = sandbox();
             let helper = compile_helper("ring_forge", &sb.dir, &["-static"]);
             let path = lib_path(&sb, "flood");
-            let fifo = sb.path("audit.fifo");
+            let fifo = sb.log("audit.fifo");
             let mut reader = None;
             let target = if sink == "fifo" {
                 let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -314,7 +314,7 @@ fn a_relative_reported_path_is_marked_unchecked() {
             let sb = sandbox();
             std::fs::write(sb.path("a.txt"), "x\n").unwrap();
             let helper = compile_helper("ring_forge", &sb.dir, build);
-            let log = sb.path("rel.jsonl");
+            let log = sb.log("rel.jsonl");
             // An honest relative call (reported by the shim) next to the forgery.
             let script = format!(
                 "{} rel {} {} etc/shadow 4242 && python3 -c 'import os\nfor i in range(5): os.stat(\"a.txt\")'",

@@ -68,7 +68,7 @@ fn every_record_of_a_run_matches_the_schema() {
         return;
     }
     let sb = Sandbox::new();
-    let log = sb.path("all.jsonl");
+    let log = sb.log("all.jsonl");
     let raw = compile_helper("seccomp_raw", &sb.dir, &["-static"]);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -115,7 +115,7 @@ fn every_record_of_a_run_matches_the_schema() {
     .iter()
     .map(|b| format!("{b:02x}"))
     .collect();
-    let forged = sb.path("forged.jsonl");
+    let forged = sb.log("forged.jsonl");
     let o = sb.run(
         &[
             "-q",
@@ -139,7 +139,7 @@ fn every_record_of_a_run_matches_the_schema() {
         assert!(types.iter().any(|x| x == t), "no {t} record in {types:?}");
     }
     // The default level writes the same shapes.
-    let deny = sb.path("deny.jsonl");
+    let deny = sb.log("deny.jsonl");
     let o = sb.run(
         &["-q", "--audit", deny.to_str().unwrap()],
         &["sh", "-c", &script],
@@ -155,7 +155,7 @@ fn decider_records_match_the_schema() {
         return;
     }
     let sb = Sandbox::new();
-    let log = sb.path("decider.jsonl");
+    let log = sb.log("decider.jsonl");
     // Answers the first request with an allow (a call record with `decided_by`), every later
     // one with garbage, an unknown id, an unknown errno name and a duplicate.
     let decider = sb.path("decider.py");

@@ -51,7 +51,7 @@ fn text_format_writes_one_human_line_per_record() {
 #[test]
 fn audit_fsync_still_writes_every_record() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(
         &[
             "--audit-level",
@@ -83,8 +83,8 @@ fn syslog_sink_without_dev_log_fails_clearly() {
 #[test]
 fn sighup_reopens_the_log_file_and_still_reaches_the_command() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
-    let rotated = sb.path("audit.jsonl.1");
+    let log = sb.log("audit.jsonl");
+    let rotated = sb.log("audit.jsonl.1");
     // The command waits for its own SIGHUP (relayed by arbiter), then opens /etc/passwd.
     let script = "trap 'touch hupped' HUP; cat /etc/hostname >/dev/null; \
                   while [ ! -e hupped ]; do sleep 0.05; done; cat /etc/passwd >/dev/null";

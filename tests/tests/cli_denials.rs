@@ -91,7 +91,7 @@ fn quiet_silences_denial_lines_and_the_audit_record_carries_the_hint() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!stderr(&o).contains("arbiter:"), "{}", stderr(&o));
 
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(&["--quiet", "--audit", log.to_str().unwrap()], &["cat", s]);
     assert_eq!(o.status.code(), Some(1));
     let text = std::fs::read_to_string(&log).unwrap();

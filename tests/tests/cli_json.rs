@@ -72,7 +72,7 @@ fn check_json_lists_diagnostics_with_locations() {
 #[test]
 fn audit_summary_reads_stdin_as_json_and_refuses_text_logs() {
     let sb = Sandbox::new();
-    let log = sb.path("a.jsonl");
+    let log = sb.log("a.jsonl");
     let o = sb.run(
         &["-q", "--audit", log.to_str().unwrap()],
         &["cat", "/etc/shadow"],
@@ -106,7 +106,7 @@ fn audit_summary_reads_stdin_as_json_and_refuses_text_logs() {
                 .sum::<u64>()
     );
 
-    let text = sb.path("a.txt");
+    let text = sb.log("a.txt");
     let o = sb.run(
         &[
             "-q",

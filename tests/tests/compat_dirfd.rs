@@ -197,7 +197,7 @@ fn directory_fd_calls_answered_in_process_are_reported_at_audit_level_all() {
     }
     for nobody in users {
         let who = if nobody { "nobody" } else { "root" };
-        let log = sb.path(&format!("all-{who}.jsonl"));
+        let log = sb.log(&format!("all-{who}.jsonl"));
         let log_s = log.to_str().unwrap().to_owned();
         let args = [
             "-q",

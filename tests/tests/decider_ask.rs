@@ -140,7 +140,7 @@ fn ask_remembers_always_answers_and_saves_a_policy_a_rerun_obeys() {
         }
         let sb = Sandbox::new();
         let saved = sb.path("saved.toml");
-        let log = sb.path("ask.log");
+        let log = sb.log("ask.log");
         let script = format!(
             "cat {0}/alpha; cat {0}/alpha; cat {0}/bravo; cat {0}/charlie; cat {0}/bravo; cat {0}/charlie; exit 0",
             out.display()
@@ -214,7 +214,7 @@ fn ask_remembers_always_answers_and_saves_a_policy_a_rerun_obeys() {
             .output()
             .unwrap();
         assert!(check.status.success(), "{}\n{text}", stderr(&check));
-        let replay_log = sb.path("replay.log");
+        let replay_log = sb.log("replay.log");
         let mut c = Command::new(arbiter());
         c.arg("run")
             .arg("--policy")

@@ -98,7 +98,7 @@ static RUNS: AtomicUsize = AtomicUsize::new(0);
 /// `arbiter run --audit LOG --audit-level all EXTRA… -- CMD…` in `sb`, as root or (with
 /// `nobody`) as uid 65534.
 fn run(sb: &Sandbox, nobody: bool, extra: &[&str], cmd: &[&str]) -> Ran {
-    let log = sb.path(&format!(
+    let log = sb.log(&format!(
         "audit-{}.log",
         RUNS.fetch_add(1, Ordering::Relaxed)
     ));

@@ -106,7 +106,7 @@ fn the_fast_path_answers_as_the_broker_does() {
 #[test]
 fn an_audit_log_still_records_every_stat() {
     let (sb, _outside) = setup();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &[
@@ -159,7 +159,7 @@ fn a_stat_of_the_working_directory_needs_no_broker() {
     // stat of `.`, so it registers no channel (counted by the broker's `process` records,
     // one per channel). It registered one before.
     // (`PWD` as a shell started there has it: the test's own is cargo's directory.)
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let pwd = format!("PWD={}", sb.dir.display());
     let o = sb.run(
         &["--audit", log.to_str().unwrap()],

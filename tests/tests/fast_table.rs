@@ -103,7 +103,7 @@ fn a_process_making_only_fast_path_and_native_calls_registers_no_channel() {
     for who in whos() {
         for helper in helpers(&sb) {
             for mode in MODES {
-                let log = sb.path(&format!("audit-{mode}-{who:?}.jsonl"));
+                let log = sb.log(&format!("audit-{mode}-{who:?}.jsonl"));
                 let _ = std::fs::remove_file(&log);
                 // `/etc/passwd` and `/dev/null` are beneath the default profile's native
                 // reads: `cat` makes no call the broker must answer.
@@ -172,7 +172,7 @@ fn a_closed_replaced_or_forged_table_grants_nothing_landlock_does_not() {
             );
             make();
             for mode in MODES {
-                let log = sb.path(&format!("deny-{mode}-{who:?}.jsonl"));
+                let log = sb.log(&format!("deny-{mode}-{who:?}.jsonl"));
                 let _ = std::fs::remove_file(&log);
                 let args = ["--audit", log.to_str().unwrap()];
                 let o = run(who, &sb, Some(&args), secret, &[&helper, mode, cat, secret]);
@@ -246,7 +246,7 @@ fn a_program_closing_every_descriptor_keeps_the_table_for_what_it_starts() {
          print(1022 in [int(x) for x in os.listdir('/proc/self/fd')])\n"
     );
     for who in whos() {
-        let log = sb.path(&format!("python-{who:?}.jsonl"));
+        let log = sb.log(&format!("python-{who:?}.jsonl"));
         let _ = std::fs::remove_file(&log);
         let o = run(
             who,

@@ -20,6 +20,7 @@ fn learn_then_replay(sb: &Sandbox, cmd: &[&str], reset: impl Fn()) -> String {
     let policy = std::fs::read_to_string(sb.path("learned.toml")).unwrap();
     assert!(policy.contains("extends = [\"runtime\"]"), "{policy}");
     reset();
+    let log = sb.log("replay.jsonl");
     let replay = sb.run(
         &[
             "--policy",
@@ -27,12 +28,12 @@ fn learn_then_replay(sb: &Sandbox, cmd: &[&str], reset: impl Fn()) -> String {
             "--audit-level",
             "all",
             "--audit",
-            "replay.jsonl",
+            log.to_str().unwrap(),
         ],
         cmd,
     );
     assert_code(&replay, 0);
-    let audit = std::fs::read_to_string(sb.path("replay.jsonl")).unwrap();
+    let audit = std::fs::read_to_string(&log).unwrap();
     let denied: Vec<&str> = audit
         .lines()
         .filter(|l| l.contains("\"decision\":\"deny\""))
@@ -157,8 +158,9 @@ fn merge_keeps_comments_and_order_and_adds_what_was_missing() {
 #[test]
 fn audit_summary_counts_denials_and_names_rules() {
     let sb = Sandbox::new();
+    let log = sb.log("a.jsonl");
     let o = sb.run(
-        &["--audit-level", "all", "--audit", "a.jsonl"],
+        &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &[
             "sh",
             "-c",
@@ -167,7 +169,7 @@ fn audit_summary_counts_denials_and_names_rules() {
     );
     assert_code(&o, 1);
     let s = Command::new(arbiter())
-        .args(["audit", "summary", "--top", "50", "a.jsonl"])
+        .args(["audit", "summary", "--top", "50", log.to_str().unwrap()])
         .current_dir(&sb.dir)
         .output()
         .unwrap();

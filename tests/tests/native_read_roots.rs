@@ -137,14 +137,14 @@ fn a_policy_granting_slash_whole_does_not_open_proc_to_the_kernel() {
 #[test]
 fn a_tree_watched_with_audit_all_records_every_read() {
     let sb = Sandbox::new();
-    let policy = sb.path("usr-audit-all.toml");
+    let policy = sb.log("usr-audit-all.toml");
     std::fs::write(
         &policy,
         "version = 1\nextends = [\"default\"]\n[[fs]]\npath = \"/usr\"\nallow = \"rx\"\naudit = \"all\"\n",
     )
     .unwrap();
     let file = "/usr/share/common-licenses/GPL-3";
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     for &who in everyone() {
         for reader in readers(&sb) {
             let native = read(who, &sb, None, &reader, file);
@@ -199,7 +199,7 @@ fn an_o_path_open_through_seccomp_is_recorded_as_the_program_got_it() {
     let file = sb.path("f.txt");
     std::fs::write(&file, b"hi\n").unwrap();
     let file = file.display().to_string();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     for &who in everyone() {
         let cmd = [helper.clone(), file.clone()];
         // Native control: the open succeeds.

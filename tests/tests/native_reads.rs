@@ -101,7 +101,7 @@ fn no_native_reads_where_the_policy_is_narrower_than_the_floor() {
 #[test]
 fn an_audit_log_without_fast_paths_sees_marked_opens_too() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let out = raw_open(
         &sb,
         &[

@@ -192,7 +192,7 @@ fn no_native_removals_when_every_call_is_recorded() {
     let helpers = compile_dynamic_and_static("native_remove", &sb.dir, &[]);
     let h = helpers[0].to_str().unwrap();
     let arb = arbiter();
-    let log = sb.path("all.jsonl");
+    let log = sb.log("all.jsonl");
     let argv = [
         arb.to_str().unwrap(),
         "run",

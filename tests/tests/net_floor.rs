@@ -603,7 +603,7 @@ fn sctp_sockets_are_refused() {
 fn denials_are_audited_with_the_destination() {
     let sb = Sandbox::new();
     let (_s, port) = udp_server();
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let audit = ["--audit", log.to_str().unwrap()];
     for h in helpers(&sb) {
         let h = h.to_str().unwrap();
@@ -752,7 +752,7 @@ fn without_the_notify_filter_listen_is_refused_or_decided_by_the_shim() {
 #[test]
 fn a_refused_netlink_write_is_audited() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let h = helpers(&sb).remove(1);
     let argv = [h.to_str().unwrap(), "nlwrite", "raw"];
     assert_eq!(

@@ -58,7 +58,7 @@ fn a_withheld_reverse_name_is_audited_with_the_name() {
         return;
     }
     let sb = Sandbox::new();
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let out = sb.run(
         &["--audit", log.to_str().unwrap()],
         &[

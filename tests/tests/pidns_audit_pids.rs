@@ -86,7 +86,9 @@ fn reported_calls_of_short_lived_fork_children_never_carry_a_namespace_pid_as_pi
         ] {
             let in_ns = namespaced && extra.is_empty();
             let work = s.work(&format!("{who:?}-{}-{calls}", extra.len()));
-            let log = work.join("audit.jsonl");
+            // Beside the working directory, out of the program's reach (arbiter refuses a
+            // log the program could change).
+            let log = work.with_file_name(format!("audit-{who:?}-{}-{calls}.jsonl", extra.len()));
             let log_arg = log.to_str().unwrap();
             let mut argv = vec![arb, "run", "-q", "--audit-level", "all", "--audit", log_arg];
             argv.extend_from_slice(extra);

@@ -99,7 +99,7 @@ fn a_signal_handler_opening_files_mid_call_does_not_deadlock() {
 #[test]
 fn exec_with_a_cleared_environment_stays_brokered() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let script = "import subprocess\nr = subprocess.run(['/bin/cat', '/etc/shadow'], env={}, capture_output=True)\nprint(r.returncode)";
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],

@@ -13,7 +13,7 @@ fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
 #[test]
 fn denied_and_allowed_opens_are_recorded() {
     let sb = Sandbox::new();
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["sh", "-c", "cat /etc/hostname >/dev/null; cat /etc/shadow"],

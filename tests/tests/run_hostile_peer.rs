@@ -22,7 +22,7 @@ print("closed:", a.recv(64) == b"")
 print(open("/etc/hostname").read().strip() == open("/etc/hostname").read().strip())
 "#
     .replace("VERSION", &arbiter_protocol::PROTOCOL_VERSION.to_string());
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let o = sb.run(
         &["--audit-level", "all", "--audit", log.to_str().unwrap()],
         &["python3", "-c", &script],

@@ -77,7 +77,7 @@ fn continued_floor_reads_end_where_the_brokers_open_would() {
     if is_root() {
         std::os::unix::fs::chown(&owned, Some(65534), Some(65534)).unwrap();
     }
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let who_all: &[Who] = if is_root() {
         &[Who::Invoker, Who::Nobody]
     } else {

@@ -55,7 +55,7 @@ fn a_static_go_program_is_brokered_for_files_and_network() {
         &ap,
         &dp,
     ];
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let rule = format!("127.0.0.1:{ap}");
     let out = sb.run(
         &[

@@ -50,7 +50,7 @@ fn a_static_connect_reaches_an_allowed_port_and_is_refused_on_another() {
     let bin = helper(&sb);
     let (_allowed, port) = listener();
     let (_other, denied) = listener();
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let allow = format!("127.0.0.1:{port}");
     let extra = [
         "--connect",
@@ -100,7 +100,7 @@ fn a_static_bind_gets_an_allowed_port_and_not_a_denied_one() {
     let sb = Sandbox::new();
     let bin = helper(&sb);
     let (port, other) = (free_port(), free_port());
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let allow = format!("127.0.0.1:{port}");
     let extra = [
         "--bind",

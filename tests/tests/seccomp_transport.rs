@@ -25,7 +25,7 @@ fn shadow_readable_natively() -> bool {
 fn a_static_binary_is_brokered_through_seccomp() {
     let sb = Sandbox::new();
     let bin = compile_helper("seccomp_static", &sb.dir, &["-static"]);
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let out = sb.run(
         &[
             FLAG,
@@ -84,7 +84,7 @@ fn negative_control_the_same_static_binary_reads_shadow_natively() {
 fn a_raw_syscall_in_a_dynamic_program_is_denied_and_audited_as_seccomp() {
     let sb = Sandbox::new();
     let bin = compile_helper("seccomp_raw", &sb.dir, &[]);
-    let log = sb.path("audit.log");
+    let log = sb.log("audit.log");
     let out = sb.run(
         &[
             FLAG,

@@ -36,7 +36,7 @@ fn shape(r: &serde_json::Value, keys: &[&str]) -> Vec<(String, &'static str)> {
 #[test]
 fn start_and_exit_records_have_the_shapes_run_writes() {
     let sb = Sandbox::new();
-    let run_log = sb.path("run.log");
+    let run_log = sb.log("run.log");
     let o = sb.run(
         &["--audit-level", "all", "--audit", run_log.to_str().unwrap()],
         &["sh", "-c", "cat /etc/hostname; exit 4"],

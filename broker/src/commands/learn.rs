@@ -59,6 +59,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
     let run_args = RunArgs {
         rules: Default::default(),
         log: Default::default(),
+        audit_in_sandbox_reach: false,
         decide: Default::default(),
         strict: false,
         clearenv: false,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod audit_args;
+pub mod audit_reach;
 pub mod bench;
 pub mod check;
 pub mod completions;

@@ -28,6 +28,11 @@ pub struct RunArgs {
     /// The audit log.
     #[command(flatten)]
     pub log: AuditArgs,
+    /// Accept an `--audit` file that lies where the policy lets the program write, create,
+    /// remove or rename it (or its directory): the program can then truncate, forge or
+    /// delete its own log. Without it such a log is refused (exit 125). A warning is printed.
+    #[arg(long, requires = "audit")]
+    pub audit_in_sandbox_reach: bool,
     /// Who decides what the policy leaves to its default (`--decider`, `--ask`).
     #[command(flatten)]
     pub decide: Box<DecideArgs>,
@@ -288,6 +293,14 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     })?;
     let sandbox = random_id();
     let mut log_options = args.log.options()?;
+    if let (Some(o), Some(arg)) = (&log_options, &args.log.audit) {
+        let reach = crate::commands::audit_reach::check(&policy, &o.sink, "--audit", arg);
+        match (reach, args.audit_in_sandbox_reach) {
+            (Ok(()), _) => {}
+            (Err(e), false) => return Err(e),
+            (Err(e), true) => eprintln!("arbiter: warning: --audit-in-sandbox-reach: {e:#}"),
+        }
+    }
     // `--audit -` on a terminal the program shares: it can stop the terminal, so no call
     // waits for the log: records the queue cannot hold are dropped and counted, as with
     // `--audit-drop`, and the end of the run does not wait for a stopped terminal.
