@@ -575,7 +575,7 @@ fn a_terminal_reply_does_not_answer_a_question() {
         for (kind, program) in [("libc", "cat"), ("raw", raw.to_str().unwrap())] {
             let tag = format!("{kind}-{}", if nobody { "nobody" } else { "root" });
             for (answer, allowed) in [("a", true), (reply, false)] {
-                let log = sb.path(&format!("rt13-{tag}-{allowed}.log"));
+                let log = sb.log(&format!("rt13-{tag}-{allowed}.log"));
                 let asked = on_terminal(
                     &sb,
                     nobody,

@@ -80,7 +80,7 @@ fn the_status_is_the_commands_exit_codes_and_signals_alike() {
 fn everything_the_run_writes_is_written_when_its_status_is_known() {
     for nobody in whos() {
         let sb = Sandbox::new();
-        let log = sb.path("audit.jsonl");
+        let log = sb.log("audit.jsonl");
         // Native control: the secret is unreadable to the sandbox's policy only (as root
         // natively readable; as uid 65534 natively refused as well, which the line shows).
         let (status, out, err) = run(

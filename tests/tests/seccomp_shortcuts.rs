@@ -227,7 +227,7 @@ fn a_shim_swapped_for_a_symlink_is_the_brokers_to_refuse() {
     chmod(&key, 0o644);
     let shimd = sb.path("shimd");
     let shim = shimd.join("libarbiter_shim.so");
-    let log = sb.path("audit.jsonl");
+    let log = sb.log("audit.jsonl");
     let set_up = || {
         let _ = std::fs::remove_dir_all(&shimd);
         std::fs::create_dir(&shimd).unwrap();
