@@ -30,8 +30,9 @@ pub mod waiting;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arbiter_policies::{Access, AuditSetting, Policy};
 use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_REMOVE, FAST_STAT};
@@ -231,6 +232,30 @@ pub struct RequestCore {
     pinned: std::collections::HashSet<(u32, u32, u64)>,
     /// This sandbox's calls that wait for a peer and the descriptors they hold.
     slow: slow::Budget,
+    /// Calls inside [`RequestCore::handle`] now (being decided or performed, their record
+    /// not yet queued): [`RequestCore::finish_reports`] waits for them a little.
+    in_flight: AtomicUsize,
+}
+
+/// How long the end of a sandbox waits for calls the broker is still serving (for
+/// processes already gone) before it writes the `exit` record: a call that takes longer
+/// (one blocked on a peer) is recorded after it.
+const IN_FLIGHT_GRACE: Duration = Duration::from_millis(500);
+
+/// One call inside [`RequestCore::handle`], counted in `in_flight` until dropped.
+struct Serving<'a>(&'a AtomicUsize);
+
+impl<'a> Serving<'a> {
+    fn enter(count: &'a AtomicUsize) -> Serving<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        Serving(count)
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl RequestCore {
@@ -280,6 +305,7 @@ impl RequestCore {
             decider: None,
             pinned: std::collections::HashSet::new(),
             slow: slow::Budget::default(),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -323,9 +349,15 @@ impl RequestCore {
         self.reports.as_ref().and_then(Reports::share)
     }
 
-    /// Drains what the shim reported and stops draining: call it before the sandbox's
-    /// `exit` record (a no-op without a report ring).
+    /// Waits (at most [`IN_FLIGHT_GRACE`]) for the calls the broker is still serving for the
+    /// sandbox's processes, which have ended, so that their records are queued; then drains
+    /// what the shim reported and stops draining. Call it once the sandbox's processes are
+    /// gone, before its `exit` record.
     pub fn finish_reports(&self) {
+        let until = Instant::now() + IN_FLIGHT_GRACE;
+        while self.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         if let Some(r) = &self.reports {
             r.finish();
         }
@@ -470,6 +502,7 @@ impl RequestCore {
     /// Decides and performs one call, checked at the edge ([`RequestCore::serve`] checks
     /// and calls this). `fds` are the descriptors that came with it, in order.
     pub fn handle(&self, caller: &Caller, call: &Checked<'_>, fds: &[OwnedFd]) -> Outcome {
+        let _serving = Serving::enter(&self.in_flight);
         let started = Instant::now();
         let call = call.call();
         let mut notes = Notes {
