@@ -235,18 +235,22 @@ pub struct RequestCore {
     pinned: std::collections::HashSet<(u32, u32, u64)>,
     /// This sandbox's calls that wait for a peer and the descriptors they hold.
     slow: slow::Budget,
-    /// Calls inside [`RequestCore::handle`] now (being decided or performed, their record
-    /// not yet queued): [`RequestCore::finish_reports`] waits for them a little.
+    /// Calls being served now: from the moment a transport read the request (a
+    /// [`RequestCore::serving`] guard) or [`RequestCore::handle`] was entered, until the
+    /// answer and every record of the call are queued: [`RequestCore::finish_reports`] waits
+    /// for them a little.
     in_flight: AtomicUsize,
 }
 
 /// How long the end of a sandbox waits for calls the broker is still serving (for
 /// processes already gone) before it writes the `exit` record: a call that takes longer
-/// (one blocked on a peer) is recorded after it.
-const IN_FLIGHT_GRACE: Duration = Duration::from_millis(500);
+/// (one blocked on a person or a decider; a call waiting for a peer notices its dead caller
+/// within `waiting::TICK`) is recorded after it.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(2);
 
-/// One call inside [`RequestCore::handle`], counted in `in_flight` until dropped.
-struct Serving<'a>(&'a AtomicUsize);
+/// One call being served, counted in the core's calls in progress until dropped (see
+/// [`RequestCore::serving`]).
+pub struct Serving<'a>(&'a AtomicUsize);
 
 impl<'a> Serving<'a> {
     fn enter(count: &'a AtomicUsize) -> Serving<'a> {
@@ -361,6 +365,9 @@ impl RequestCore {
     /// what the shim reported and stops draining. Call it once the sandbox's processes are
     /// gone, before its `exit` record.
     pub fn finish_reports(&self) {
+        // Calls counted by [`RequestCore::serving`] include those a transport read but has
+        // not yet handed to [`RequestCore::handle`], and the records transports write
+        // themselves (`process`, `protocol_error`, the seccomp transport's direct answers).
         let until = Instant::now() + IN_FLIGHT_GRACE;
         while self.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < until {
             std::thread::sleep(Duration::from_micros(200));
@@ -532,6 +539,14 @@ impl RequestCore {
             };
         }
         Outcome::from_result(Err(Errno(errno)))
+    }
+
+    /// Counts one call as in progress until the guard is dropped: a transport takes it as
+    /// soon as it has read a request (before checking or decoding it) and drops it once the
+    /// answer is sent, so the end of the sandbox ([`RequestCore::finish_reports`]) waits for
+    /// the call's records, whatever of them the transport writes itself.
+    pub fn serving(&self) -> Serving<'_> {
+        Serving::enter(&self.in_flight)
     }
 
     /// Decides and performs one call, checked at the edge ([`RequestCore::serve`] checks

@@ -253,6 +253,9 @@ fn worker(pool: &Arc<Pool>) {
                 _ => return,
             }
         }
+        // In progress from here until the answer is sent: the sandbox's `exit` record waits
+        // for it and for whatever this worker records on the way (core::finish_reports).
+        let _serving = pool.core.serving();
         if !ready {
             Answer::Error(libc::EACCES).send(fd, req.id);
             continue;

@@ -504,7 +504,11 @@ fn serve_channel(channel: OwnedFd, core: &Arc<RequestCore>, pid: i32, registrant
     let mut buf = vec![0u8; MAX_MESSAGE];
     let mut raw = [-1; MAX_FDS];
     loop {
-        let got = match recv_spinning(fd, &mut buf, &mut raw) {
+        let got = recv_spinning(fd, &mut buf, &mut raw);
+        // In progress from here until the answer is sent: the sandbox's `exit` record waits
+        // for it and for whatever this thread records on the way (core::finish_reports).
+        let _serving = core.serving();
+        let got = match got {
             Ok(r) => r,
             Err(e) => {
                 core.audit().record(Event::ProtocolError(ProtocolError {
