@@ -246,12 +246,25 @@ pub fn lstat_at(dirfd: c_int, path: &[u8]) -> Result<libc::stat, c_int> {
     }
 }
 
+/// The answer for the kernel's own error `e` on a path the shim looked at itself: the
+/// broker would report the same before deciding anything — except `EACCES`, which the
+/// program's credentials may get where the broker's do not (as root, the broker keeps
+/// `CAP_DAC_OVERRIDE` and `CAP_DAC_READ_SEARCH`; the program has none): that one the broker
+/// answers (red team s7, finding 02).
+fn kernel_error<T>(e: c_int) -> Answer<T> {
+    if e == libc::EACCES {
+        Answer::Broker
+    } else {
+        Answer::Done(Err(e))
+    }
+}
+
 /// Why a path cannot be vouched for here.
 enum Walk {
     /// A component is a symlink, or something else the broker should look at.
     Broker,
-    /// The kernel's own error for the path (`ENOENT`, `ENOTDIR`, `EACCES`…): the broker
-    /// would report the same, before deciding anything.
+    /// The kernel's own error for the path (`ENOENT`, `ENOTDIR`, `EACCES`…): see
+    /// [`kernel_error`] for which of them the broker would report the same.
     Errno(c_int),
 }
 
@@ -512,7 +525,7 @@ unsafe fn with_path<T>(
         let answer = match final_stat(dirfd, with_nul) {
             Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
             Ok((v, _)) => Answer::Done(Ok(v)),
-            Err(e) => Answer::Done(Err(e)),
+            Err(e) => kernel_error(e),
         };
         report.record(record, &real[..real_len], &answer, |_| 0);
         return answer;
@@ -535,10 +548,10 @@ unsafe fn with_path<T>(
         Ok(()) => match final_stat(libc::AT_FDCWD, caller.with_nul) {
             Ok((_, kind)) if follow && kind == libc::S_IFLNK => Answer::Broker,
             Ok((v, _)) => Answer::Done(Ok(v)),
-            Err(e) => Answer::Done(Err(e)),
+            Err(e) => kernel_error(e),
         },
         Err(Walk::Broker) => Answer::Broker,
-        Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+        Err(Walk::Errno(e)) => kernel_error(e),
     };
     report.record(record, caller.bytes(), &answer, |_| 0);
     answer
@@ -578,7 +591,7 @@ fn working_directory<T>(
     }
     match final_stat(libc::AT_FDCWD, with_nul) {
         Ok((v, _)) => Answer::Done(Ok(v)),
-        Err(e) => Answer::Done(Err(e)),
+        Err(e) => kernel_error(e),
     }
 }
 
@@ -821,7 +834,7 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
         match crate::sys::errno() {
             e @ (libc::ENOENT | libc::ENOTDIR) => match vouch(&caller, grants, FAST_OPEN) {
                 Ok(()) => Answer::Done(Err(e)),
-                Err(Walk::Errno(e)) => Answer::Done(Err(e)),
+                Err(Walk::Errno(e)) => kernel_error(e),
                 Err(Walk::Broker) => Answer::Broker,
             },
             _ => Answer::Broker,

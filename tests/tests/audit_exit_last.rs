@@ -128,7 +128,9 @@ fn a_call_in_progress_when_the_sandbox_is_killed_is_recorded_before_exit() {
 
             // Under arbiter the broker performs the open and waits in it for the child.
             let work = s.work(&format!("arbiter-{who:?}-{name}"));
-            let log = work.join("audit.jsonl");
+            // The log beside the working directory, out of the program's reach (arbiter
+            // refuses a log the program could write).
+            let log = s.work(&format!("log-{who:?}-{name}")).join("audit.jsonl");
             let mut c = command(
                 who,
                 &[

@@ -475,7 +475,7 @@ fn the_ring_holds_only_the_pages_its_reports_and_the_prefault_use() {
     for user in users() {
         let sb = Sandbox::new();
         make_files(&sb, &["a.txt"]);
-        let log = sb.path("pages.jsonl");
+        let log = sb.log("pages.jsonl");
         // 50 stats (`[ -e ]`), answered and reported in-process, then a wait on stdin.
         let script = "i=0; while [ $i -lt 50 ]; do [ -e a.txt ]; i=$((i+1)); done; \
                       echo ready; read x";

@@ -385,7 +385,7 @@ fn a_report_no_fast_path_could_answer_is_refused() {
                 let tag = format!("{user:?} {build:?} {extra:?}");
                 let sb = sandbox();
                 let helper = compile_helper("ring_forge", &sb.dir, build);
-                let log = sb.path("proc.jsonl");
+                let log = sb.log("proc.jsonl");
                 let honest = lib_path(&sb, "honest");
                 // An honest reported stat (the stat fast path beneath /usr/lib) next to the
                 // forgeries, and the same reads really made (the broker denies them).

@@ -169,7 +169,7 @@ fn a_terminal_reply_the_program_provokes_never_answers_a_question() {
             for mode in [Mode::Control, Mode::Query, Mode::Flood, Mode::Late] {
                 let sb = Sandbox::new();
                 let go = sb.path("go");
-                let log = sb.path("audit.jsonl");
+                let log = sb.log("audit.jsonl");
                 let who = if nobody {
                     "setpriv --reuid=65534 --regid=65534 --clear-groups -- "
                 } else {

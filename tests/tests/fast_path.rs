@@ -177,3 +177,38 @@ fn a_stat_of_the_working_directory_needs_no_broker() {
         .count();
     assert_eq!(registered, 0, "the shell registered a channel:\n{audit}");
 }
+
+/// As root the sandboxed program has no capabilities while the broker keeps its DAC ones,
+/// so a stat the program's own credentials refuse (`EACCES`: a file in a 0700 directory of
+/// another user) is the broker's to answer, as it is with `--no-fast-path`: before, the shim
+/// answered it in-process with the kernel's `EACCES` and the two disagreed (red team s7,
+/// finding 02). Native control: root stats the file.
+#[test]
+fn a_stat_the_programs_credentials_refuse_is_answered_as_the_broker_answers_it() {
+    if !arbiter_tests::is_root() {
+        eprintln!("SKIP: needs root (a directory of another user that only capabilities search)");
+        return;
+    }
+    let sb = Sandbox::new();
+    let private = sb.path("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::write(private.join("secret"), "x").unwrap();
+    std::os::unix::fs::chown(&private, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let file = private.join("secret");
+    let script = format!("/usr/bin/stat -c '%i %s' {}", file.display());
+    let native = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&sb.dir)
+        .output()
+        .unwrap();
+    assert_code(&native, 0);
+    for extra in [&["--no-fast-path"][..], &[][..]] {
+        let o = sb.run(extra, &["sh", "-c", &script]);
+        assert_eq!(stdout(&o), stdout(&native), "{extra:?}: {}", stderr(&o));
+    }
+}

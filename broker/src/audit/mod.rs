@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 pub use event::Event;
 pub use record::{CallRecord, Verdict};
-pub use writer::{Format, OpenError, Sink, WriterHandle, QUEUE};
+pub use writer::{Format, OpenError, Sink, WriteFailure, WriterHandle, QUEUE};
 
 use writer::Msg;
 

@@ -218,22 +218,23 @@ impl Sink {
 }
 
 impl Open {
-    fn write(&mut self, format: Format, rec: &Value) {
+    /// Writes one record; the error of a file or stream (a datagram sink's loss is not
+    /// one: see the comments below), which the writer counts ([`WriteFailure`]).
+    fn write(&mut self, format: Format, rec: &Value) -> std::io::Result<()> {
         let mut line = match format {
             Format::Json => rec.to_string(),
             Format::Text => text::line(rec),
         };
-        // A failed write cannot be reported anywhere better than the log itself; keep going.
         match self {
             Open::File { out, .. } => {
-                let _ = writeln!(out, "{line}");
+                return writeln!(out, "{line}");
             }
             Open::Stream(out) => {
                 // One write(2) per record: stderr is unbuffered, and `writeln!` would write
                 // the newline separately, letting the program's own stderr output land
                 // between a record and its end of line.
                 line.push('\n');
-                let _ = out.write_all(line.as_bytes());
+                return out.write_all(line.as_bytes());
             }
             Open::Syslog5424(sock) => {
                 // A collector that is down loses the datagram, as UDP syslog always does.
@@ -252,6 +253,7 @@ impl Open {
                 }
             }
         }
+        Ok(())
     }
 
     /// Writes one typed record: straight into a JSON-lines file, else through its JSON
@@ -262,11 +264,9 @@ impl Open {
         ev: &super::Event,
         sandbox: u64,
         time: std::time::SystemTime,
-    ) {
+    ) -> std::io::Result<()> {
         match (format, self) {
-            (Format::Json, Open::File { out, lines, .. }) => {
-                let _ = lines.write(out, ev, sandbox, time);
-            }
+            (Format::Json, Open::File { out, lines, .. }) => lines.write(out, ev, sandbox, time),
             (format, open) => open.write(format, &super::event::to_value(ev, sandbox, time)),
         }
     }
@@ -274,43 +274,39 @@ impl Open {
     /// Writes finished JSON lines: to a file or stream as they are (one `write(2)` for a
     /// large buffer); a datagram sink (never sent lines: [`super::Audit::record_lines`] is
     /// for files) gets each line as its own record all the same.
-    fn write_lines(&mut self, format: Format, bytes: &[u8]) {
+    fn write_lines(&mut self, format: Format, bytes: &[u8]) -> std::io::Result<()> {
         match self {
-            Open::File { out, .. } => {
-                let _ = out.write_all(bytes);
-            }
-            Open::Stream(out) if format == Format::Json => {
-                let _ = out.write_all(bytes);
-            }
+            Open::File { out, .. } => out.write_all(bytes),
+            Open::Stream(out) if format == Format::Json => out.write_all(bytes),
             open => {
                 for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                     if let Ok(rec) = serde_json::from_slice::<Value>(line) {
-                        open.write(format, &rec);
+                        open.write(format, &rec)?;
                     }
                 }
+                Ok(())
             }
         }
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Open::File { out, fsync, .. } => {
-                let _ = out.flush();
+                out.flush()?;
                 if *fsync {
-                    let _ = out.get_ref().sync_data();
+                    out.get_ref().sync_data()?;
                 }
+                Ok(())
             }
-            Open::Stream(out) => {
-                let _ = out.flush();
-            }
-            Open::Syslog(_) | Open::Syslog5424(_) | Open::Journal(_) => {}
+            Open::Stream(out) => out.flush(),
+            Open::Syslog(_) | Open::Syslog5424(_) | Open::Journal(_) => Ok(()),
         }
     }
 
     /// Reopens a file sink by its path (after logrotate moved it); other sinks stay. If the
     /// path cannot be opened, records keep going to the old file rather than being lost.
-    fn reopen(&mut self) {
-        self.flush();
+    fn reopen(&mut self) -> std::io::Result<()> {
+        let flushed = self.flush();
         if let Open::File { path, out, .. } = self {
             // The new file gets the mode of the one being rotated (logrotate may have made
             // it group-readable for a shipper), never more than that.
@@ -325,12 +321,41 @@ impl Open {
                 Err(e) => eprintln!("arbiter: {e}; still writing to the old file"),
             }
         }
+        flushed
+    }
+}
+
+/// The writes to a file or stream sink that failed (a full filesystem, a closed pipe):
+/// the records they carried are missing from the log ([`WriterHandle::finish`] returns it,
+/// and `arbiter run` says so on stderr).
+#[derive(Debug)]
+pub struct WriteFailure {
+    /// The first error.
+    pub first: std::io::Error,
+    /// How many writes and flushes failed.
+    pub count: u64,
+}
+
+/// Keeps the first error of the writes that failed, and counts them.
+#[derive(Default)]
+struct Failures(Option<WriteFailure>);
+
+impl Failures {
+    fn note(&mut self, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            match &mut self.0 {
+                Some(f) => f.count += 1,
+                None => {
+                    self.0 = Some(WriteFailure { first: e, count: 1 });
+                }
+            }
+        }
     }
 }
 
 /// Joins the writer once every sender is gone, so the log is complete on exit.
 pub struct WriterHandle {
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Option<WriteFailure>>>,
     reopen: Arc<AtomicBool>,
     wake: Option<SyncSender<Msg>>,
 }
@@ -348,11 +373,10 @@ impl WriterHandle {
     }
 
     /// Waits for the writer to drain (all [`super::Audit`] clones must be dropped first).
-    pub fn finish(mut self) {
+    /// Returns the writes that failed, if any did: their records are missing from the log.
+    pub fn finish(mut self) -> Option<WriteFailure> {
         self.wake = None;
-        if let Some(h) = self.thread.take() {
-            let _ = h.join();
-        }
+        self.thread.take().and_then(|h| h.join().ok().flatten())
     }
 }
 
@@ -395,18 +419,26 @@ fn spawn_open(mut out: Open, format: Format, queue: usize) -> (SyncSender<Msg>, 
     )
 }
 
-fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) {
+fn run(
+    out: &mut Open,
+    format: Format,
+    rx: &Receiver<Msg>,
+    reopen: &AtomicBool,
+) -> Option<WriteFailure> {
+    let mut failed = Failures::default();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(msg) = next {
             if reopen.swap(false, Ordering::SeqCst) {
-                out.reopen();
+                failed.note(out.reopen());
             }
             match msg {
-                Msg::Event(ev, sandbox, time) => out.write_event(format, &ev, sandbox, time),
+                Msg::Event(ev, sandbox, time) => {
+                    failed.note(out.write_event(format, &ev, sandbox, time));
+                }
                 Msg::Events(mut evs, sandbox, back) => {
                     for (ev, time) in &evs {
-                        out.write_event(format, ev, sandbox, *time);
+                        failed.note(out.write_event(format, ev, sandbox, *time));
                     }
                     if let Some(back) = back {
                         evs.clear();
@@ -415,15 +447,17 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
                     }
                 }
                 Msg::Lines(mut bytes, back) => {
-                    out.write_lines(format, &bytes);
+                    failed.note(out.write_lines(format, &bytes));
                     if let Some(back) = back {
                         bytes.clear();
                         let _ = back.try_send(bytes);
                     }
                 }
-                Msg::Call(rec, sandbox) => out.write(format, &rec.into_value(sandbox)),
+                Msg::Call(rec, sandbox) => {
+                    failed.note(out.write(format, &rec.into_value(sandbox)));
+                }
                 Msg::Flush(done) => {
-                    out.flush();
+                    failed.note(out.flush());
                     let _ = done.send(());
                 }
                 Msg::Wake => {}
@@ -431,11 +465,12 @@ fn run(out: &mut Open, format: Format, rx: &Receiver<Msg>, reopen: &AtomicBool) 
             next = rx.try_recv().ok();
         }
         if reopen.swap(false, Ordering::SeqCst) {
-            out.reopen();
+            failed.note(out.reopen());
         }
-        out.flush();
+        failed.note(out.flush());
     }
-    out.flush();
+    failed.note(out.flush());
+    failed.0
 }
 
 #[cfg(test)]
@@ -464,7 +499,7 @@ mod tests {
     fn finished_lines_go_out_as_they_are_to_a_json_stream() {
         let buf = Shared::default();
         let mut open = Open::Stream(Box::new(buf.clone()));
-        open.write_lines(Format::Json, TWO_LINES);
+        open.write_lines(Format::Json, TWO_LINES).unwrap();
         assert_eq!(&*buf.0.lock().unwrap(), TWO_LINES);
     }
 
@@ -472,7 +507,7 @@ mod tests {
     fn finished_lines_are_written_record_by_record_where_the_format_differs() {
         let buf = Shared::default();
         let mut open = Open::Stream(Box::new(buf.clone()));
-        open.write_lines(Format::Text, TWO_LINES);
+        open.write_lines(Format::Text, TWO_LINES).unwrap();
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2, "{out}");

@@ -147,6 +147,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     arbiter::sandbox::procfs::check().context("cannot use /proc")?;
     // Before any thread exists, so every thread inherits the blocked signals.
     supervise::prepare().context("cannot set up signal handling")?;
+    // The command's bootstrap socket and fast-path table take fixed descriptor numbers
+    // just below 1024: a hard open-file limit below them leaves no room (say so here,
+    // rather than "Bad file descriptor" from the spawn).
+    arbiter::sandbox::tree::check_fixed_descriptors()?;
     // Still single-threaded and small: the user's pid stays behind as the guardian, this
     // process goes on as the broker (nothing of the sandbox survives either's death).
     guardian::fork().context("cannot start arbiter's guardian process")?;
@@ -423,8 +427,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     } else {
         let dropped = audit.exit(pid, Some(code));
         drop(audit);
-        if let Some(w) = writer {
-            w.finish();
+        if let Some(failed) = writer.and_then(|w| w.finish()) {
+            // The log is missing records (a full filesystem, say): said here, since the
+            // log itself cannot say it (docs/audit.md, "Delivery").
+            arbiter::core::denials::write_line(&format!(
+                "arbiter: audit: writing the log failed {} time(s) (first: {}): records are missing from it\n",
+                failed.count, failed.first
+            ));
         }
         dropped
     };
@@ -468,7 +477,8 @@ fn end_log_on_terminal(
             let dropped = audit.exit(pid, Some(code));
             drop(audit);
             if let Some(w) = writer {
-                w.finish();
+                // A terminal that fails (closed, hung up) has nobody to tell.
+                let _ = w.finish();
             }
             let _ = done_tx.send(dropped);
         });

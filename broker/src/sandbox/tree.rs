@@ -49,6 +49,45 @@ pub fn inherited_nofile() -> Option<libc::rlim_t> {
     (v != u64::MAX).then_some(v)
 }
 
+/// Checks that the hard `RLIMIT_NOFILE` leaves room for the descriptors every sandboxed
+/// process gets at fixed numbers (the bootstrap socket at
+/// [`arbiter_protocol::DEFAULT_BOOTSTRAP_FD`], the fast-path table just below it): call
+/// after [`prepare`], which raises the soft limit to the hard one.
+pub fn check_fixed_descriptors() -> Result<(), FixedDescriptorsError> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Ok(());
+    }
+    let needed = libc::rlim_t::try_from(arbiter_protocol::DEFAULT_BOOTSTRAP_FD).unwrap_or(0) + 1;
+    if lim.rlim_cur >= needed {
+        return Ok(());
+    }
+    Err(FixedDescriptorsError {
+        hard: lim.rlim_max,
+        needed,
+    })
+}
+
+/// The open-file limit is too low for the descriptors arbiter places at fixed numbers.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the open-file limit is {hard} (hard RLIMIT_NOFILE), and arbiter needs {needed}: every \
+     sandboxed process gets its channel to the broker at descriptor {fd}; raise the hard \
+     limit (e.g. `ulimit -Hn {needed}` as root, or `prlimit --nofile={needed}:{needed}`) \
+     and run again",
+    fd = arbiter_protocol::DEFAULT_BOOTSTRAP_FD
+)]
+pub struct FixedDescriptorsError {
+    /// The hard limit arbiter was given.
+    pub hard: libc::rlim_t,
+    /// The limit arbiter needs.
+    pub needed: libc::rlim_t,
+}
+
 /// Opens `/proc` and sets the reserve descriptors aside, and raises the soft
 /// `RLIMIT_NOFILE` to the hard limit (the broker holds descriptors for the whole sandbox;
 /// the command is started with the limit arbiter was given). Call once, early.
