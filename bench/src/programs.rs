@@ -192,6 +192,45 @@ fn children_cpu_ns() -> u64 {
     ns(ru.ru_utime) + ns(ru.ru_stime)
 }
 
+/// Makes the bench the subreaper of what it starts (once): `arbiter run`'s guardian exits as
+/// soon as the broker reports the status, before the broker's own exit, so the broker (and
+/// with it the CPU of the program it waited for) would otherwise be reaped by init and
+/// missing from `RUSAGE_CHILDREN`.
+fn become_subreaper() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl with integer arguments; it only changes this process's own flag.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    });
+}
+
+/// Reaps the orphans a run left to the bench (an `arbiter run` broker after its guardian
+/// exited), so that their CPU is counted; waits at most 2 s for one still exiting.
+fn reap_orphans() {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        // SAFETY: siginfo_t is plain old data; zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a valid out-pointer; only children of this process are waited for.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::__WALL,
+            )
+        };
+        // SAFETY: si_pid is valid to read for a waitid result (0 when no child was ready).
+        let pid = unsafe { info.si_pid() };
+        if rc != 0 || std::time::Instant::now() > until {
+            return; // ECHILD: nothing left to reap.
+        }
+        if pid == 0 {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
 /// Runs a command to completion: its wall time and its CPU time (with every process it
 /// waited for), in ns. The command's stdout is discarded; its stderr is shown only when it
 /// fails.
@@ -199,10 +238,12 @@ fn run_timed(cmd: &mut Command) -> Result<(u64, u64)> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    become_subreaper();
     let cpu = children_cpu_ns();
     let start = now_ns();
     let out = cmd.output().context("cannot start the command")?;
     let end = now_ns();
+    reap_orphans();
     let cpu = children_cpu_ns().saturating_sub(cpu);
     if !out.status.success() {
         bail!(
