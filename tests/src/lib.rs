@@ -144,6 +144,30 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Whom a test runs as: the invoker (`false`) and, when that is root, uid 65534 too
+/// (`true`); a non-root invoker gets a printed SKIP for the second pass.
+pub fn invoker_and_nobody() -> Vec<bool> {
+    if is_root() {
+        vec![false, true]
+    } else {
+        eprintln!("SKIP: as uid 65534: needs root to switch users (the caller's own uid only)");
+        vec![false]
+    }
+}
+
+/// A command running `arbiter`: as the invoker, or with `nobody` as uid 65534 (no groups)
+/// through `setpriv`.
+pub fn arbiter_as(nobody: bool) -> Command {
+    if nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(arbiter());
+        c
+    } else {
+        Command::new(arbiter())
+    }
+}
+
 /// Whether a program is installed.
 pub fn have(program: &str) -> bool {
     Command::new("sh")

@@ -4,23 +4,16 @@
 //! truncate and forge its own log, so the refusal is what protects it. A log outside the
 //! program's reach keeps its records although the program tries the same.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use arbiter_tests::{arbiter, have, is_root, outside_dir, stderr, Sandbox};
+use arbiter_tests::{arbiter_as, have, is_root, outside_dir, stderr, Sandbox};
 
 /// Truncates the log and appends a forged record.
 const TAMPER: &str =
     "cat /etc/shadow 2>/dev/null; : > \"$1\"; echo '{\"forged\":true}' >> \"$1\"; true";
 
 fn run(sb: &Sandbox, nobody: bool, extra: &[&str], log: &str) -> Output {
-    let mut c = if nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(arbiter());
-        c
-    } else {
-        Command::new(arbiter())
-    };
+    let mut c = arbiter_as(nobody);
     c.arg("run")
         .arg("-q")
         .args(extra)

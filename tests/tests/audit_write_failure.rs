@@ -4,18 +4,12 @@
 //! command's own exit status is kept. As root and as uid 65534; native control: a write to
 //! `/dev/full` fails with "No space left on device".
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use arbiter_tests::{arbiter, is_root, Sandbox};
+use arbiter_tests::{arbiter_as, invoker_and_nobody, Sandbox};
 
 #[test]
 fn a_log_that_cannot_be_written_is_reported_at_the_end_of_the_run() {
-    let whos: Vec<bool> = if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("SKIP: as uid 65534: needs root to switch users (the caller's own uid only)");
-        vec![false]
-    };
     // Native control: the device refuses writes.
     let mut full = std::fs::OpenOptions::new()
         .write(true)
@@ -23,16 +17,9 @@ fn a_log_that_cannot_be_written_is_reported_at_the_end_of_the_run() {
         .unwrap();
     let e = std::io::Write::write_all(&mut full, b"x\n").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
-    for nobody in whos {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
-        let mut c = if nobody {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(arbiter());
-            c
-        } else {
-            Command::new(arbiter())
-        };
+        let mut c = arbiter_as(nobody);
         // `/dev/full` is one the default policy lets the program write: the opt-out.
         let o = c
             .args([

@@ -9,21 +9,14 @@
 
 use std::process::{Command, ExitStatus, Stdio};
 
-use arbiter_tests::{arbiter, is_root, Sandbox};
+use arbiter_tests::{arbiter_as, invoker_and_nobody, Sandbox};
 
 /// Runs `arbiter run EXTRA -- CMD` in `sb` (as uid 65534 with `nobody`), stdout and stderr
 /// to files in `sb`; returns its status and what the files hold once it has been waited for.
 fn run(sb: &Sandbox, nobody: bool, extra: &[&str], cmd: &[&str]) -> (ExitStatus, String, String) {
     let out = sb.path("out.txt");
     let err = sb.path("err.txt");
-    let mut c = if nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(arbiter());
-        c
-    } else {
-        Command::new(arbiter())
-    };
+    let mut c = arbiter_as(nobody);
     c.arg("run")
         .args(extra)
         .arg("--")
@@ -42,18 +35,9 @@ fn run(sb: &Sandbox, nobody: bool, extra: &[&str], cmd: &[&str]) -> (ExitStatus,
     )
 }
 
-fn whos() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("SKIP: as uid 65534: needs root to switch users (the caller's own uid only)");
-        vec![false]
-    }
-}
-
 #[test]
 fn the_status_is_the_commands_exit_codes_and_signals_alike() {
-    for nobody in whos() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         for (script, code) in [
             ("exit 0", 0),
@@ -78,7 +62,7 @@ fn the_status_is_the_commands_exit_codes_and_signals_alike() {
 
 #[test]
 fn everything_the_run_writes_is_written_when_its_status_is_known() {
-    for nobody in whos() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         let log = sb.log("audit.jsonl");
         // Native control: the secret is unreadable to the sandbox's policy only (as root

@@ -6,7 +6,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use arbiter_tests::{arbiter, have, is_root, Sandbox};
+use arbiter_tests::{arbiter, have, invoker_and_nobody, Sandbox};
 
 /// `prlimit --nofile=LIMITS [setpriv …] CMD…` in `sb`.
 fn limited(sb: &Sandbox, nobody: bool, limits: &str, cmd: &[&str]) -> Output {
@@ -29,15 +29,6 @@ fn limited(sb: &Sandbox, nobody: bool, limits: &str, cmd: &[&str]) -> Output {
         .expect("run prlimit")
 }
 
-fn whos() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("SKIP: as uid 65534: needs root to switch users (the caller's own uid only)");
-        vec![false]
-    }
-}
-
 #[test]
 fn the_command_keeps_its_soft_limit_and_a_hard_limit_below_1024_is_refused_clearly() {
     if !have("prlimit") || !have("setpriv") {
@@ -46,7 +37,7 @@ fn the_command_keeps_its_soft_limit_and_a_hard_limit_below_1024_is_refused_clear
     }
     let arb = arbiter();
     let arb = arb.to_str().unwrap();
-    for nobody in whos() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         let script = ["sh", "-c", "ulimit -n; cat /dev/null && echo ran"];
         // Native control: the limit the command sees.

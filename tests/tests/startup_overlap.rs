@@ -6,19 +6,12 @@
 
 use std::process::{Command, Output, Stdio};
 
-use arbiter_tests::{arbiter, assert_code, is_root, stderr, stdout, Sandbox};
+use arbiter_tests::{arbiter_as, assert_code, invoker_and_nobody, stderr, stdout, Sandbox};
 
 /// `arbiter run EXTRA -- CMD` in `sb`, as root or (with `nobody`) as uid 65534, with the
 /// variable `ARBITER_TEST_MARK=mark` in its environment (every process it forks keeps it).
 fn run(sb: &Sandbox, nobody: bool, mark: &str, extra: &[&str], cmd: &[&str]) -> Output {
-    let mut c = if nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(arbiter());
-        c
-    } else {
-        Command::new(arbiter())
-    };
+    let mut c = arbiter_as(nobody);
     c.arg("run")
         .args(extra)
         .arg("--")
@@ -51,18 +44,9 @@ fn marked(mark: &str) -> Vec<String> {
     found
 }
 
-fn whos() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("SKIP: as uid 65534: needs root to switch users (the caller's own uid only)");
-        vec![false]
-    }
-}
-
 #[test]
 fn a_policy_that_fails_to_compile_is_reported_and_leaves_no_process_behind() {
-    for nobody in whos() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         std::fs::write(sb.path("bad.toml"), "version = 1\n[[fs]]\npath = 7\n").unwrap();
         std::fs::set_permissions(
@@ -92,7 +76,7 @@ fn the_pid_namespace_is_made_while_the_policy_compiles() {
         .output()
         .expect("sh");
     assert_ne!(String::from_utf8_lossy(&native.stdout).trim(), "2");
-    for nobody in whos() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         let mark = format!("pidns-{}-{nobody}", std::process::id());
         let o = run(&sb, nobody, &mark, &[], &["sh", "-c", "echo $$"]);
