@@ -179,6 +179,22 @@ pub fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Compiles the C helper `tests/helpers/NAME.c` twice: through libc into `sb`'s working
+/// directory, and static with `-DRAW` (raw system calls, which only the seccomp transport
+/// sees) into `sb/raw` (mode 0755, so uid 65534 can run it too). Returns both binaries.
+pub fn compile_libc_and_raw(name: &str, sb: &Sandbox) -> (PathBuf, PathBuf) {
+    let libc_build = compile_helper(name, &sb.dir, &[]);
+    let raw_dir = sb.path("raw");
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let raw_build = compile_helper(name, &raw_dir, &["-static", "-DRAW"]);
+    std::fs::set_permissions(
+        &raw_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (libc_build, raw_build)
+}
+
 /// Compiles a C helper from `tests/helpers/NAME.c` into `dir` and returns the binary.
 pub fn compile_helper(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))

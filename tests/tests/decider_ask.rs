@@ -7,7 +7,10 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use arbiter_tests::{arbiter, compile_helper, have, is_root, outside_dir, stderr, stdout, Sandbox};
+use arbiter_tests::{
+    arbiter, compile_helper, compile_libc_and_raw, have, is_root, outside_dir, stderr, stdout,
+    Sandbox,
+};
 use serde_json::Value;
 
 /// Runs argv[2:] on a new pseudo-terminal; answers each question with the key of the first
@@ -441,15 +444,7 @@ fn a_socket_name_cannot_write_rules_into_the_saved_policy() {
         return;
     }
     let sb = Sandbox::new();
-    let libc_build = compile_helper("abstract_connect", &sb.dir, &[]);
-    let raw_dir = sb.path("raw");
-    std::fs::create_dir(&raw_dir).unwrap();
-    let raw_build = compile_helper("abstract_connect", &raw_dir, &["-static", "-DRAW"]);
-    std::fs::set_permissions(
-        &raw_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (libc_build, raw_build) = compile_libc_and_raw("abstract_connect", &sb);
     let users = if is_root() {
         vec![false, true]
     } else {

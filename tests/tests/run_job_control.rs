@@ -21,7 +21,7 @@
 
 use std::process::{Command, Stdio};
 
-use arbiter_tests::{arbiter, compile_helper, have, is_root, outside_dir, stderr, Sandbox};
+use arbiter_tests::{arbiter, compile_libc_and_raw, have, is_root, outside_dir, stderr, Sandbox};
 
 /// A shell with job control on a new pseudo-terminal: runs argv[1:] as a foreground job in
 /// a process group of its own, waits for it with WUNTRACED and prints `JOB-STOPPED` (then
@@ -102,15 +102,7 @@ fn the_program_cannot_stop_arbiter_by_job_control() {
         return;
     }
     let sb = Sandbox::new();
-    let libc_build = compile_helper("job_control", &sb.dir, &[]);
-    let raw_dir = sb.path("raw");
-    std::fs::create_dir(&raw_dir).unwrap();
-    let raw_build = compile_helper("job_control", &raw_dir, &["-static", "-DRAW"]);
-    std::fs::set_permissions(
-        &raw_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (libc_build, raw_build) = compile_libc_and_raw("job_control", &sb);
     let dir = outside_dir();
     let out = dir.path().canonicalize().unwrap();
     let secret = out.join("secret");
