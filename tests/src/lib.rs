@@ -100,6 +100,17 @@ impl Default for Sandbox {
     }
 }
 
+/// A file named `name` holding `content`, mode 0644, in a fresh [`outside_dir`] (which the
+/// returned guard keeps): what a denied read aims at, readable natively by any uid (the
+/// control). The path is the directory's real one.
+pub fn outside_file(name: &str, content: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = outside_dir();
+    let file = dir.path().canonicalize().unwrap().join(name);
+    std::fs::write(&file, content).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    (dir, file)
+}
+
 /// A directory outside any sandbox's working directory (so the default policy denies it).
 pub fn outside_dir() -> tempfile::TempDir {
     let base = Path::new("/var/tmp");
@@ -179,7 +190,8 @@ pub fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Compiles the C helper `tests/helpers/NAME.c` twice: through libc into `sb`'s working
+/// Compiles the C helper `tests/helpers/NAME.c` twice (for helpers with a `-DRAW` switch;
+/// [`compile_dynamic_and_static`] builds one source both ways without it): through libc into `sb`'s working
 /// directory, and static with `-DRAW` (raw system calls, which only the seccomp transport
 /// sees) into `sb/raw` (mode 0755, so uid 65534 can run it too). Returns both binaries.
 pub fn compile_libc_and_raw(name: &str, sb: &Sandbox) -> (PathBuf, PathBuf) {

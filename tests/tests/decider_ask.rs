@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use arbiter_tests::{
-    arbiter, compile_helper, compile_libc_and_raw, have, is_root, outside_dir, stderr, stdout,
-    Sandbox,
+    arbiter, compile_helper, compile_libc_and_raw, have, is_root, outside_dir, outside_file,
+    stderr, stdout, Sandbox,
 };
 use serde_json::Value;
 
@@ -551,11 +551,7 @@ fn a_terminal_reply_does_not_answer_a_question() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let dir = outside_dir();
-    let out = dir.path().canonicalize().unwrap();
-    let secret = out.join("secret");
-    std::fs::write(&secret, "TOP-SECRET-rt13\n").unwrap();
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_outside, secret) = outside_file("secret", "TOP-SECRET-rt13\n");
     let secret = secret.to_str().unwrap();
     // The native control: the static raw open reads the file.
     let native = Command::new(&raw).arg(secret).output().unwrap();

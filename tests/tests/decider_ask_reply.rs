@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use arbiter_tests::{arbiter, compile_dynamic_and_static, have, is_root, outside_dir, Sandbox};
+use arbiter_tests::{arbiter, compile_dynamic_and_static, have, is_root, outside_file, Sandbox};
 use serde_json::Value;
 
 /// A detached tmux server of its own running one command in one pane.
@@ -157,10 +157,7 @@ fn a_terminal_reply_the_program_provokes_never_answers_a_question() {
     } else {
         vec![false]
     };
-    let outside = outside_dir();
-    let secret = outside.path().canonicalize().unwrap().join("secret.txt");
-    std::fs::write(&secret, "TOP-SECRET-13\n").unwrap();
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_outside, secret) = outside_file("secret.txt", "TOP-SECRET-13\n");
     let bins = Sandbox::new();
     let helpers = compile_dynamic_and_static("ask_reply", &bins.dir, &["-pthread"]);
     for nobody in users {

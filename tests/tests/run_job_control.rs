@@ -21,7 +21,7 @@
 
 use std::process::{Command, Stdio};
 
-use arbiter_tests::{arbiter, compile_libc_and_raw, have, is_root, outside_dir, stderr, Sandbox};
+use arbiter_tests::{arbiter, compile_libc_and_raw, have, is_root, outside_file, stderr, Sandbox};
 
 /// A shell with job control on a new pseudo-terminal: runs argv[1:] as a foreground job in
 /// a process group of its own, waits for it with WUNTRACED and prints `JOB-STOPPED` (then
@@ -103,11 +103,7 @@ fn the_program_cannot_stop_arbiter_by_job_control() {
     }
     let sb = Sandbox::new();
     let (libc_build, raw_build) = compile_libc_and_raw("job_control", &sb);
-    let dir = outside_dir();
-    let out = dir.path().canonicalize().unwrap();
-    let secret = out.join("secret");
-    std::fs::write(&secret, "TOP-SECRET-rt10\n").unwrap();
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_outside, secret) = outside_file("secret", "TOP-SECRET-rt10\n");
     let secret = secret.to_str().unwrap();
     let users = if is_root() {
         vec![false, true]

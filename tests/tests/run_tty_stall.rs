@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use arbiter_tests::outside_file;
 use floor_common::{arbiter, command, users, Scratch, Who};
 
 /// Far beyond what a run takes (about a second): only a hang reaches it.
@@ -137,10 +138,7 @@ fn a_program_that_stops_its_terminal_does_not_hang_the_run() {
         return;
     }
     let s = Scratch::new("tty_stall", &[]);
-    let outside = arbiter_tests::outside_dir();
-    let secret = outside.path().join("secret");
-    std::fs::write(&secret, "secret\n").unwrap();
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_outside, secret) = outside_file("secret", "secret\n");
     let secret = secret.to_str().unwrap();
     let a = arbiter();
     let a = a.to_str().unwrap();
@@ -228,10 +226,7 @@ fn a_question_on_a_stopped_terminal_does_not_hang_the_run() {
         return;
     }
     let s = Scratch::new("tty_stall", &[]);
-    let outside = arbiter_tests::outside_dir();
-    let secret = outside.path().join("secret");
-    std::fs::write(&secret, "secret\n").unwrap();
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_outside, secret) = outside_file("secret", "secret\n");
     let secret = secret.to_str().unwrap();
     let a = arbiter();
     let a = a.to_str().unwrap();
@@ -288,10 +283,7 @@ fn a_pipe_held_up_through_the_terminal_does_not_hold_a_denied_call() {
         return;
     }
     let s = Scratch::new("tty_stall", &[]);
-    let outside = arbiter_tests::outside_dir();
-    let secret = outside.path().join("secret");
-    std::fs::write(&secret, "secret\n").unwrap();
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_outside, secret) = outside_file("secret", "secret\n");
     let secret = secret.to_str().unwrap();
     let a = arbiter();
     let a = a.to_str().unwrap();
