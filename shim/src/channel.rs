@@ -8,13 +8,15 @@
 //!
 //! * After `fork` the child notices a new generation (see [`crate::state::generation`]),
 //!   closes the parent's channels it inherited and registers its own.
-//! * A signal handler that interrupts a call on the same thread, finding the channel busy,
-//!   uses a one-shot channel instead and touches no shared state.
+//! * A signal handler that interrupts a call on the same thread, finding the thread's
+//!   channel busy, uses the thread's second channel, kept like the first (registered on
+//!   first use), so a handler's call costs what any call costs; a handler interrupting that
+//!   handler's call uses a one-shot channel. Neither touches the busy channel's state.
 //! * If the broker is gone, calls fail with `EIO`: the shim never falls back to libc.
 
 use std::cell::{Cell, UnsafeCell};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use arbiter_protocol::fdpass::{recv_with_fds, send_with_fds};
 use arbiter_protocol::{
@@ -30,14 +32,22 @@ pub const BROKER_GONE: i32 = libc::EIO;
 /// Lowest fd number for the shim's own channels, out of the way of the program's fds.
 const CHANNEL_FD_MIN: i32 = 512;
 
-/// Channel fds of this process's threads, so a fork child can close the ones it inherited.
+/// Channel fds of this process's threads with the generation that made each, so a fork
+/// child can close the ones it inherited and none of its own. A slot packs the generation's
+/// low 32 bits above the fd; [`EMPTY`] is a free slot.
 const REGISTRY_SLOTS: usize = 256;
-static REGISTRY: [AtomicI32; REGISTRY_SLOTS] = [const { AtomicI32::new(-1) }; REGISTRY_SLOTS];
+static REGISTRY: [AtomicU64; REGISTRY_SLOTS] = [const { AtomicU64::new(EMPTY) }; REGISTRY_SLOTS];
+const EMPTY: u64 = u64::MAX;
 
-fn registry_add(fd: RawFd) {
+fn registry_entry(fd: RawFd, generation: u64) -> u64 {
+    (u64::from(generation as u32) << 32) | u64::from(fd as u32)
+}
+
+fn registry_add(fd: RawFd, generation: u64) {
+    let entry = registry_entry(fd, generation);
     for slot in &REGISTRY {
         if slot
-            .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(EMPTY, entry, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             return;
@@ -45,10 +55,11 @@ fn registry_add(fd: RawFd) {
     }
 }
 
-fn registry_remove(fd: RawFd) {
+fn registry_remove(fd: RawFd, generation: u64) {
+    let entry = registry_entry(fd, generation);
     for slot in &REGISTRY {
         if slot
-            .compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(entry, EMPTY, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             return;
@@ -56,12 +67,21 @@ fn registry_remove(fd: RawFd) {
     }
 }
 
-/// In a fork child: close every inherited channel of the parent's threads.
-fn registry_close_all() {
+/// In a fork child: closes every channel registered by an earlier generation (the parent's
+/// threads'), leaving those this process registered. Safe to run more than once, and from
+/// a signal handler that interrupted it: each slot is emptied by one compare-and-swap.
+fn registry_close_stale(generation: u64) {
+    let current = generation as u32;
     for slot in &REGISTRY {
-        let fd = slot.swap(-1, Ordering::AcqRel);
-        if fd >= 0 {
-            raw_close(fd);
+        let entry = slot.load(Ordering::Acquire);
+        if entry == EMPTY || (entry >> 32) as u32 == current {
+            continue;
+        }
+        if slot
+            .compare_exchange(entry, EMPTY, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            raw_close(entry as u32 as RawFd);
         }
     }
 }
@@ -75,13 +95,8 @@ struct ThreadChannel {
     buf: UnsafeCell<[u8; MAX_MESSAGE]>,
 }
 
-// No `Drop`: a thread-local with a destructor registers it through
-// `__cxa_thread_atexit_impl`, which calls the program's `calloc` on the thread's first
-// call — inside that allocator's own initialisation when the call came from there
-// (jemalloc reads `/etc/malloc.conf`), a deadlock. The channel is closed at thread exit
-// by a pthread key destructor instead (see [`close_at_thread_exit`]).
-thread_local! {
-    static CHANNEL: ThreadChannel = const {
+impl ThreadChannel {
+    const fn new() -> Self {
         ThreadChannel {
             fd: Cell::new(-1),
             generation: Cell::new(0),
@@ -90,7 +105,21 @@ thread_local! {
             next_id: Cell::new(1),
             buf: UnsafeCell::new([0; MAX_MESSAGE]),
         }
-    };
+    }
+}
+
+/// Channels kept per thread: the thread's own, and one for a signal handler's call made
+/// while the first is busy.
+const KEPT_CHANNELS: usize = 2;
+
+// No `Drop`: a thread-local with a destructor registers it through
+// `__cxa_thread_atexit_impl`, which calls the program's `calloc` on the thread's first
+// call — inside that allocator's own initialisation when the call came from there
+// (jemalloc reads `/etc/malloc.conf`), a deadlock. The channels are closed at thread exit
+// by a pthread key destructor instead (see [`close_at_thread_exit`]).
+thread_local! {
+    static CHANNELS: [ThreadChannel; KEPT_CHANNELS] =
+        const { [const { ThreadChannel::new() }; KEPT_CHANNELS] };
 }
 
 /// The pthread key whose destructor closes a thread's channel when the thread exits;
@@ -143,18 +172,20 @@ fn close_at_exit() {
     }
 }
 
-/// The exit key's destructor: closes the exiting thread's channel (unless it was inherited
-/// from a parent process, whose channels a fork child closed already). The thread's
-/// thread-locals are still in place while pthread key destructors run.
+/// The exit key's destructor: closes the exiting thread's channels (except any inherited
+/// from a parent process, whose channels a fork child closes). The thread's thread-locals
+/// are still in place while pthread key destructors run.
 extern "C" fn close_at_thread_exit(_: *mut libc::c_void) {
-    let _ = CHANNEL.try_with(|ch| {
-        if ch.busy.get() {
-            return;
-        }
-        if ch.generation.get() == state::generation() {
-            reset(ch);
-        } else {
-            ch.fd.set(-1);
+    let _ = CHANNELS.try_with(|channels| {
+        for ch in channels {
+            if ch.busy.get() {
+                continue;
+            }
+            if ch.generation.get() == state::generation() {
+                reset(ch);
+            } else {
+                ch.fd.set(-1);
+            }
         }
     });
 }
@@ -278,23 +309,22 @@ pub fn call<R>(
     let generation = state::generation();
     let mut got_fds = [-1; MAX_FDS];
     let mut on_reply = Some(on_reply);
-    let outcome = CHANNEL.try_with(|ch| {
-        if ch.busy.get() {
-            return None; // re-entered from a signal handler mid-call: use a one-shot channel
-        }
-        ch.busy.set(true);
+    let outcome = CHANNELS.try_with(|channels| {
+        // The first channel not in use; a signal handler that interrupted a call finds the
+        // channel of that call busy. `replace` claims it: a handler running between its
+        // load and store found it free and freed it again before returning.
+        let ch = channels.iter().find(|ch| !ch.busy.replace(true))?;
         let result = (|| {
             if ch.generation.get() != generation {
-                // A fork child: the inherited channels belong to the parent.
-                if ch.generation.get() != 0 {
-                    registry_close_all();
-                }
+                // A new thread's first call, or a fork child's: channels inherited from the
+                // parent process belong to it (any thread of the parent may have made them).
+                registry_close_stale(generation);
                 ch.fd.set(-1);
                 ch.generation.set(generation);
             }
             if ch.fd.get() < 0 {
                 let fd = open_channel(bootstrap)?;
-                registry_add(fd);
+                registry_add(fd, generation);
                 ch.fd.set(fd);
                 close_at_exit();
                 ch.welcomed.set(false);
@@ -328,7 +358,8 @@ pub fn call<R>(
     });
     match outcome {
         Ok(Some(r)) => r,
-        // Busy, or the thread is exiting: a private one-shot channel.
+        // Every kept channel busy (a handler interrupted a handler's call), or the thread
+        // is exiting: a private one-shot channel.
         _ => match on_reply.take() {
             Some(f) => one_shot(bootstrap, call, fds, f),
             None => Err(BROKER_GONE),
@@ -340,7 +371,7 @@ pub fn call<R>(
 fn reset(ch: &ThreadChannel) {
     let fd = ch.fd.replace(-1);
     if fd >= 0 {
-        registry_remove(fd);
+        registry_remove(fd, ch.generation.get());
         raw_close(fd);
     }
 }

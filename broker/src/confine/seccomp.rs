@@ -112,6 +112,23 @@ fn install(program: &[Insn], flags: libc::c_uint) -> std::io::Result<i64> {
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
 const FLAG_NEW_LISTENER: libc::c_uint = 1 << 3;
 
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19): once the broker has received a
+/// notification, only a fatal signal interrupts the call. Without it a signal arriving
+/// while the broker performs a call (a `mkdir`, a `rename`, the `sendmsg` that registers a
+/// shim channel) makes the kernel restart the call after the handler, and the broker
+/// performs it a second time: the program sees `EEXIST` or `ENOENT` for a call that
+/// succeeded, or a channel registered twice.
+const FLAG_WAIT_KILLABLE_RECV: libc::c_uint = 1 << 5;
+
+/// Installs the notify filter, with [`FLAG_WAIT_KILLABLE_RECV`] where the kernel has it
+/// (an older kernel refuses the flag with `EINVAL`; docs/security.md says what is lost).
+fn install_notify(program: &[Insn]) -> std::io::Result<i64> {
+    match install(program, FLAG_NEW_LISTENER | FLAG_WAIT_KILLABLE_RECV) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => install(program, FLAG_NEW_LISTENER),
+        other => other,
+    }
+}
+
 /// The notify filter: the table's program with its brokered calls answered by the broker
 /// through seccomp user notification (`transport::seccomp`), so static binaries, raw
 /// `syscall()` and glibc's internal opens are brokered like the shim's calls.
@@ -159,7 +176,7 @@ impl NotifyFilter {
         let program = self.program;
         Ok(Box::new(move || {
             super::no_new_privs()?;
-            let listener = install(&program, FLAG_NEW_LISTENER)? as i32;
+            let listener = install_notify(&program)? as i32;
             let mut msg = [0u8; 32];
             let sent = arbiter_protocol::encode(
                 &arbiter_protocol::SeccompListener {
