@@ -14,7 +14,7 @@
 //!   handler's call uses a one-shot channel. Neither touches the busy channel's state.
 //! * If the broker is gone, calls fail with `EIO`: the shim never falls back to libc.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -23,6 +23,7 @@ use arbiter_protocol::{
     decode, encode, Call, Register, Reply, Request, Welcome, MAX_FDS, MAX_MESSAGE, PROTOCOL_VERSION,
 };
 
+use crate::mapped_buf::MappedBuf;
 use crate::state;
 use crate::sys::raw_close;
 
@@ -92,7 +93,10 @@ struct ThreadChannel {
     busy: Cell<bool>,
     welcomed: Cell<bool>,
     next_id: Cell<u64>,
-    buf: UnsafeCell<[u8; MAX_MESSAGE]>,
+    /// The channel's message buffer: a [`MappedBuf`] given up with `into_raw`, mapped on the
+    /// channel's first call (null until then), outside the thread's static TLS
+    /// ([`crate::mapped_buf`] says why).
+    buf: Cell<*mut u8>,
 }
 
 impl ThreadChannel {
@@ -103,20 +107,58 @@ impl ThreadChannel {
             busy: Cell::new(false),
             welcomed: Cell::new(false),
             next_id: Cell::new(1),
-            buf: UnsafeCell::new([0; MAX_MESSAGE]),
+            buf: Cell::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Claims the channel with its buffer; `None` when it is busy or its buffer cannot be
+    /// mapped. A signal handler that interrupted a call finds that call's channel busy;
+    /// `replace` claims it, and a handler that ran between its load and store found the
+    /// channel free and freed it again before returning.
+    fn claim(&self) -> Option<&mut [u8]> {
+        if self.busy.replace(true) {
+            return None;
+        }
+        let mut ptr = self.buf.get();
+        if ptr.is_null() {
+            match MappedBuf::new() {
+                Some(buf) => ptr = buf.into_raw(),
+                None => {
+                    self.busy.set(false);
+                    return None;
+                }
+            }
+            self.buf.set(ptr);
+        }
+        // SAFETY: ptr is this channel's live mapping of MAX_MESSAGE bytes, and `busy` makes
+        // this the only live reference to it.
+        Some(unsafe { std::slice::from_raw_parts_mut(ptr, MAX_MESSAGE) })
+    }
+
+    /// At thread exit: unmaps the buffer of a channel not in use.
+    fn release_buf(&self) {
+        if self.busy.get() {
+            return;
+        }
+        let ptr = self.buf.replace(std::ptr::null_mut());
+        if !ptr.is_null() {
+            // SAFETY: the channel's mapping, no longer referenced by the thread.
+            drop(unsafe { MappedBuf::from_raw(ptr) });
         }
     }
 }
 
 /// Channels kept per thread: the thread's own, and one for a signal handler's call made
-/// while the first is busy.
+/// while the first is busy (a handler interrupting that handler's call uses a one-shot
+/// channel).
 const KEPT_CHANNELS: usize = 2;
 
 // No `Drop`: a thread-local with a destructor registers it through
 // `__cxa_thread_atexit_impl`, which calls the program's `calloc` on the thread's first
 // call — inside that allocator's own initialisation when the call came from there
-// (jemalloc reads `/etc/malloc.conf`), a deadlock. The channels are closed at thread exit
-// by a pthread key destructor instead (see [`close_at_thread_exit`]).
+// (jemalloc reads `/etc/malloc.conf`), a deadlock. The channels are closed and their
+// buffers unmapped at thread exit by a pthread key destructor instead (see
+// [`close_at_thread_exit`]).
 thread_local! {
     static CHANNELS: [ThreadChannel; KEPT_CHANNELS] =
         const { [const { ThreadChannel::new() }; KEPT_CHANNELS] };
@@ -186,6 +228,7 @@ extern "C" fn close_at_thread_exit(_: *mut libc::c_void) {
             } else {
                 ch.fd.set(-1);
             }
+            ch.release_buf();
         }
     });
 }
@@ -310,10 +353,7 @@ pub fn call<R>(
     let mut got_fds = [-1; MAX_FDS];
     let mut on_reply = Some(on_reply);
     let outcome = CHANNELS.try_with(|channels| {
-        // The first channel not in use; a signal handler that interrupted a call finds the
-        // channel of that call busy. `replace` claims it: a handler running between its
-        // load and store found it free and freed it again before returning.
-        let ch = channels.iter().find(|ch| !ch.busy.replace(true))?;
+        let (ch, buf) = channels.iter().find_map(|ch| Some((ch, ch.claim()?)))?;
         let result = (|| {
             if ch.generation.get() != generation {
                 // A new thread's first call, or a fork child's: channels inherited from the
@@ -331,8 +371,6 @@ pub fn call<R>(
             }
             let id = ch.next_id.get();
             ch.next_id.set(id.wrapping_add(1));
-            // SAFETY: `busy` guarantees this is the only live reference to the buffer.
-            let buf = unsafe { &mut *ch.buf.get() };
             match exchange(ch.fd.get(), &ch.welcomed, buf, id, call, fds, &mut got_fds) {
                 Ok((len, nfds)) => match decode::<Reply>(&buf[..len]) {
                     Ok(reply) if reply.id == id => match on_reply.take() {
@@ -383,14 +421,21 @@ fn one_shot<R>(
     fds: &[RawFd],
     on_reply: impl FnOnce(&Reply<'_>, &[RawFd]) -> R,
 ) -> Result<R, i32> {
+    // Mapped, not on the stack: a handler may run on a small alternate stack.
+    let mut buf = MappedBuf::new().ok_or(libc::ENOMEM)?;
+    let buf = buf.bytes();
     let fd = open_channel(bootstrap)?;
-    let mut buf = [0u8; MAX_MESSAGE];
     let mut got_fds = [-1; MAX_FDS];
     let welcomed = Cell::new(false);
-    let result = match exchange(fd, &welcomed, &mut buf, 1, call, fds, &mut got_fds) {
+    let result = match exchange(fd, &welcomed, buf, 1, call, fds, &mut got_fds) {
         Ok((len, nfds)) => match decode::<Reply>(&buf[..len]) {
             Ok(reply) if reply.id == 1 => Ok(on_reply(&reply, &got_fds[..nfds])),
-            _ => Err(BROKER_GONE),
+            _ => {
+                for &f in &got_fds[..nfds] {
+                    raw_close(f);
+                }
+                Err(BROKER_GONE)
+            }
         },
         Err(e) => Err(e),
     };

@@ -35,6 +35,7 @@ pub mod fast_path;
 pub mod fast_table;
 pub mod forward;
 pub mod hooks;
+pub mod mapped_buf;
 pub mod path;
 pub mod report;
 pub mod state;
