@@ -111,11 +111,12 @@ impl ThreadChannel {
         }
     }
 
-    /// Claims the channel with its buffer; `None` when it is busy or its buffer cannot be
-    /// mapped. A signal handler that interrupted a call finds that call's channel busy;
+    /// Claims the channel and returns its buffer's start (a live mapping of [`MAX_MESSAGE`]
+    /// bytes that only the claimer uses until `busy` is cleared); `None` when it is busy or
+    /// its buffer cannot be mapped. A signal handler that interrupted a call finds that call's channel busy;
     /// `replace` claims it, and a handler that ran between its load and store found the
     /// channel free and freed it again before returning.
-    fn claim(&self) -> Option<&mut [u8]> {
+    fn claim(&self) -> Option<*mut u8> {
         if self.busy.replace(true) {
             return None;
         }
@@ -130,9 +131,7 @@ impl ThreadChannel {
             }
             self.buf.set(ptr);
         }
-        // SAFETY: ptr is this channel's live mapping of MAX_MESSAGE bytes, and `busy` makes
-        // this the only live reference to it.
-        Some(unsafe { std::slice::from_raw_parts_mut(ptr, MAX_MESSAGE) })
+        Some(ptr)
     }
 
     /// At thread exit: unmaps the buffer of a channel not in use.
@@ -354,6 +353,9 @@ pub fn call<R>(
     let mut on_reply = Some(on_reply);
     let outcome = CHANNELS.try_with(|channels| {
         let (ch, buf) = channels.iter().find_map(|ch| Some((ch, ch.claim()?)))?;
+        // SAFETY: the claimed channel's live mapping of MAX_MESSAGE bytes; `busy` makes this
+        // the only reference to it until the call ends.
+        let buf = unsafe { std::slice::from_raw_parts_mut(buf, MAX_MESSAGE) };
         let result = (|| {
             if ch.generation.get() != generation {
                 // A new thread's first call, or a fork child's: channels inherited from the
