@@ -417,8 +417,10 @@ impl Answer {
                 // A file open for writing: the broker's copy is closed before the target runs
                 // again (the fd is added without SECCOMP_ADDFD_FLAG_SEND, then the answer is
                 // sent), else an immediate execve of the file fails with ETXTBSY while the
-                // copy lingers here (a static program writing and running a binary). The
-                // price: a target interrupted by a signal between the two keeps the fd.
+                // copy lingers here (a static program writing and running a binary). Between
+                // the two only a fatal signal interrupts the target (the filter's
+                // WAIT_KILLABLE_RECV, confine::seccomp); on a kernel without it, a target
+                // interrupted there keeps the fd without the answer.
                 let writing = open_for_writing(&fd);
                 let mut add = libc::seccomp_notif_addfd {
                     id,
