@@ -262,18 +262,37 @@ pub fn compile_dynamic_and_static(name: &str, dir: &Path, flags: &[&str]) -> Vec
 
 /// The broker of an `arbiter run` whose pid (the one the caller started, the guardian;
 /// docs/process-model.md) is `arbiter`: the guardian's only child, once it has forked it.
+/// Panics when the run ended first (see [`running_broker_of`] for runs that may be short).
 pub fn broker_of(arbiter: u32) -> u32 {
+    running_broker_of(arbiter).expect("the run ended before its broker was seen")
+}
+
+/// [`broker_of`], or `None` when the guardian has already exited (a zombie, or reaped): a
+/// short run can end before a loaded machine lets the caller look, and a finished
+/// guardian lists no children.
+pub fn running_broker_of(arbiter: u32) -> Option<u32> {
     let start = std::time::Instant::now();
     loop {
         let children = std::fs::read_to_string(format!("/proc/{arbiter}/task/{arbiter}/children"))
-            .expect("the guardian's children list");
+            .unwrap_or_default();
         let pids: Vec<&str> = children.split_whitespace().collect();
         match pids.as_slice() {
-            [broker] => return broker.parse().expect("a pid"),
-            [] => assert!(
-                start.elapsed() < std::time::Duration::from_secs(60),
-                "the guardian never started its broker"
-            ),
+            [broker] => return Some(broker.parse().expect("a pid")),
+            [] => {
+                let stat =
+                    std::fs::read_to_string(format!("/proc/{arbiter}/stat")).unwrap_or_default();
+                // The state follows the command name's closing parenthesis.
+                let state = stat
+                    .rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.chars().next());
+                if matches!(state, None | Some('Z' | 'X')) {
+                    return None;
+                }
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(60),
+                    "the guardian never started its broker"
+                );
+            }
             _ => panic!("the guardian has one child, not {children}"),
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
