@@ -506,7 +506,7 @@ fn finish_connect(sock: &OwnedFd, raw: &RawAddr, _pin: Option<OwnedFd>) -> Resul
 fn caller_gone() -> bool {
     WAITER
         .with(|w| w.get())
-        .is_some_and(|w| !(w.check)(w.fd, w.id))
+        .is_some_and(|w| !(w.check)(w.fd, w.id, w.tid))
         || crate::core::waiting::caller_gone()
 }
 
@@ -990,17 +990,20 @@ const SEND_FLAGS: i32 = libc::MSG_DONTWAIT
     | libc::MSG_DONTROUTE
     | libc::MSG_FASTOPEN;
 
-/// How a transport tells a send waiting for buffer space that its caller went away (the
-/// seccomp transport: the notification is no longer valid). `check(fd, id)` is true while
-/// the caller still waits.
+/// How a transport tells a send waiting for buffer space, or a connect, that its caller
+/// went away or was interrupted (the seccomp transport: the notification is no longer
+/// valid, or a signal is pending for the caller). `check(fd, id, tid)` is true while the
+/// caller still waits.
 #[derive(Clone, Copy)]
 pub struct StillWaiting {
     /// The check.
-    pub check: fn(libc::c_int, u64) -> bool,
+    pub check: fn(libc::c_int, u64, i32) -> bool,
     /// Its first argument.
     pub fd: libc::c_int,
     /// Its second argument.
     pub id: u64,
+    /// Its third argument: the caller's thread.
+    pub tid: i32,
 }
 
 thread_local! {
@@ -1236,7 +1239,7 @@ fn wait_connected(sock: &OwnedFd, sent: usize) -> Result<bool, Errno> {
         }
         let gone = WAITER
             .with(|w| w.get())
-            .is_some_and(|w| !(w.check)(w.fd, w.id));
+            .is_some_and(|w| !(w.check)(w.fd, w.id, w.tid));
         if gone {
             return if sent > 0 {
                 Ok(false)
@@ -1323,7 +1326,7 @@ fn send_all(
                 was_ready = ready;
                 let gone = WAITER
                     .with(|w| w.get())
-                    .is_some_and(|w| !(w.check)(w.fd, w.id));
+                    .is_some_and(|w| !(w.check)(w.fd, w.id, w.tid));
                 if gone {
                     return if sent > 0 {
                         Ok(sent)
@@ -1409,7 +1412,7 @@ pub fn send_rereading(
                 unsafe { libc::poll(&mut pfd, 1, SEND_WAIT_MS) };
                 let gone = WAITER
                     .with(|w| w.get())
-                    .is_some_and(|w| !(w.check)(w.fd, w.id));
+                    .is_some_and(|w| !(w.check)(w.fd, w.id, w.tid));
                 if gone {
                     return if sent > 0 {
                         Ok(sent)

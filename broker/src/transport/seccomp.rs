@@ -44,6 +44,8 @@ use crate::transport::shim::ChannelSetup;
 mod net;
 #[path = "seccomp_reads.rs"]
 mod reads;
+#[path = "seccomp_signals.rs"]
+mod signals;
 
 /// Worker threads started with the listener: one answering, one waiting for the next
 /// notification (ld.so's opens arrive one after another).
@@ -276,6 +278,7 @@ fn worker(pool: &Arc<Pool>) {
             let waiter = Box::new(OpenWaiter {
                 pool: Arc::clone(pool),
                 id: req.id,
+                tid: req.pid as i32,
             });
             crate::core::waiting::serving(waiter, || {
                 serve_one(fd, &pool.core, &pool.floor, &pool.exes, &req)
@@ -290,7 +293,7 @@ fn worker(pool: &Arc<Pool>) {
         // by one at each exec, to its limit, and every idle worker is woken by every
         // notification (they all wait on the listener).
         pool.leave();
-        answer.send(fd, req.id);
+        answer.restarting(req.pid as i32).send(fd, req.id);
         drop(slow);
     }
 }
@@ -320,18 +323,12 @@ fn opens(req: &libc::seccomp_notif) -> bool {
 struct OpenWaiter {
     pool: Arc<Pool>,
     id: u64,
+    tid: i32,
 }
 
 impl crate::core::waiting::Waiter for OpenWaiter {
     fn still_waiting(&self) -> bool {
-        // SAFETY: id is a valid u64 for the call's duration.
-        unsafe {
-            libc::ioctl(
-                self.pool.listener.as_raw_fd(),
-                libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
-                &self.id,
-            ) == 0
-        }
+        net::still_waiting(self.pool.listener.as_raw_fd(), self.id, self.tid)
     }
 
     fn budget(&self) -> &crate::core::slow::Budget {
@@ -403,6 +400,18 @@ enum Answer {
 }
 
 impl Answer {
+    /// `EINTR` from a wait the broker gave up because a signal is pending for the caller
+    /// (see [`signals`]) becomes `ERESTARTSYS`, so the kernel restarts the call or fails it
+    /// as a native interrupted wait; any other answer is unchanged.
+    fn restarting(self, tid: i32) -> Answer {
+        match self {
+            Answer::Error(libc::EINTR) if signals::interrupting(tid) => {
+                Answer::Error(signals::ERESTARTSYS)
+            }
+            other => other,
+        }
+    }
+
     fn send(self, listener: RawFd, id: u64) {
         let mut flags = 0;
         let (val, error) = match self {
@@ -1382,6 +1391,7 @@ impl Target {
                 check: net::still_waiting,
                 fd: self.listener,
                 id: self.id,
+                tid: self.tid,
             };
             let call = Call::Connect { addr };
             return Ok(crate::core::net::with_waiter(waiter, || {

@@ -350,6 +350,7 @@ fn send_one(
         check: still_waiting,
         fd: t.listener,
         id: t.id,
+        tid: t.tid,
     };
     let answer = if addr.is_none() {
         // No destination, no decision: performed without a call record (one per datagram
@@ -458,10 +459,13 @@ pub(super) fn netlink_bind(t: &Target, sock: &OwnedFd, raw: &[u8]) -> Result<Ans
     Ok(Answer::Value(0))
 }
 
-/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether the caller still waits for notification `id`.
-pub(super) fn still_waiting(listener: libc::c_int, id: u64) -> bool {
+/// Whether the caller, thread `tid`, still waits for notification `id`: the notification
+/// is valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`) and no signal that would interrupt a native
+/// wait is pending for it ([`super::signals`]).
+pub(super) fn still_waiting(listener: libc::c_int, id: u64, tid: i32) -> bool {
     // SAFETY: id is a valid u64 for the call's duration.
-    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _, &id) == 0 }
+    let valid = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _, &id) == 0 };
+    valid && !super::signals::interrupting(tid)
 }
 
 /// A netlink destination must be the kernel (`nl_pid` 0, no multicast groups).
