@@ -2,9 +2,10 @@
 //!
 //! Each sandbox has one bootstrap socket. The shim registers a new call channel on it for
 //! each thread of each process (see `arbiter_protocol`); the broker serves every channel on
-//! its own OS thread, so a slow call (a FIFO with no writer) blocks only the thread that
-//! made it. After a reply the channel thread polls briefly before sleeping: on these VMs the
-//! wake-up of a sleeping thread costs more than the call itself.
+//! its own OS thread (under `arbiter run` a pooled one, `super::channel_pool`), so a slow
+//! call (a FIFO with no writer) blocks only the thread that made it. After a reply the
+//! channel thread polls briefly before sleeping: on these VMs the wake-up of a sleeping
+//! thread costs more than the call itself.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
