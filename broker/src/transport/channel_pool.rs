@@ -65,6 +65,8 @@ impl Pool {
             let mut state = self.lock();
             if state.waiting > state.queue.len() {
                 state.queue.push_back(job);
+                drop(state);
+                // After the unlock, so the woken thread does not block again on the lock.
                 self.ready.notify_one();
                 return Ok(());
             }
