@@ -2,9 +2,10 @@
 //!
 //! Each sandbox has one bootstrap socket. The shim registers a new call channel on it for
 //! each thread of each process (see `arbiter_protocol`); the broker serves every channel on
-//! its own OS thread, so a slow call (a FIFO with no writer) blocks only the thread that
-//! made it. After a reply the channel thread polls briefly before sleeping: on these VMs the
-//! wake-up of a sleeping thread costs more than the call itself.
+//! its own OS thread (under `arbiter run` a pooled one, `super::channel_pool`), so a slow
+//! call (a FIFO with no writer) blocks only the thread that made it. After a reply the
+//! channel thread polls briefly before sleeping: on these VMs the wake-up of a sleeping
+//! thread costs more than the call itself.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -261,6 +262,9 @@ pub fn serve_bootstrap_with(
     let thread = std::thread::Builder::new().name("bootstrap".into()).spawn(move || {
         let mut listener_taken = false;
         let live = Arc::new(AtomicUsize::new(0));
+        let pool = super::channel_pool::Pool::new("channel", CHANNEL_STACK);
+        // Its waiting threads end with the bootstrap socket, however this thread returns.
+        let _close = CloseOnDrop(Arc::clone(&pool));
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut raw = [-1; MAX_FDS];
         loop {
@@ -334,7 +338,8 @@ pub fn serve_bootstrap_with(
             let live2 = Arc::clone(&live);
             live.fetch_add(1, Ordering::Relaxed);
             let setup = setup.clone();
-            let spawned = std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(move || {
+            let pooled = setup.is_none();
+            let job: super::channel_pool::Job = Box::new(move || {
                 match setup.map(|f| f()) {
                     Some(Err(e)) => refuse(&channel, &core, who, &format!("channel setup failed: {e}")),
                     _ => {
@@ -346,12 +351,28 @@ pub fn serve_bootstrap_with(
                 drop(admitted);
                 live2.fetch_sub(1, Ordering::Relaxed);
             });
+            // `arbiter run`'s channels go to a thread that waits for one (issue 18);
+            // `arbiter serve`'s each get a new thread, which takes on the client's identity.
+            let spawned = if pooled {
+                pool.run(job)
+            } else {
+                std::thread::Builder::new().name("channel".into()).stack_size(CHANNEL_STACK).spawn(job).map(drop)
+            };
             if spawned.is_err() {
                 live.fetch_sub(1, Ordering::Relaxed);
             }
         }
     });
     thread
+}
+
+/// Closes a [`super::channel_pool::Pool`] when dropped.
+struct CloseOnDrop(Arc<super::channel_pool::Pool>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 fn refuse(fd: &OwnedFd, core: &RequestCore, who: Caller, why: &str) {
