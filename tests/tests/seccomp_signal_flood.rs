@@ -27,7 +27,13 @@ fn run(sb: &Sandbox, nobody: bool, under_arbiter: bool, cmd: &str) -> Output {
         c
     } else if nobody {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", cmd]);
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            cmd,
+        ]);
         c
     } else {
         Command::new(cmd)
@@ -62,7 +68,11 @@ fn a_signal_flood_never_makes_a_brokered_call_take_effect_twice() {
                 let what = format!(
                     "{build} as {} {}: {report}{}",
                     if nobody { "65534" } else { "the invoker" },
-                    if under_arbiter { "under arbiter" } else { "natively" },
+                    if under_arbiter {
+                        "under arbiter"
+                    } else {
+                        "natively"
+                    },
                     String::from_utf8_lossy(&o.stderr)
                 );
                 // The flood was real, and every call took effect once.
