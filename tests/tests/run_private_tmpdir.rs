@@ -145,3 +145,29 @@ fn a_run_that_fails_on_its_policy_leaves_no_tmpdir() {
         entries(&parent_path)
     );
 }
+
+/// The directory is started before the rules are checked and the program is looked up
+/// (docs/performance.md, session 8): a run that ends there — a command not found (127), one
+/// that cannot be executed (126) — leaves nothing either.
+#[test]
+fn a_run_that_ends_before_the_policy_leaves_no_tmpdir() {
+    let sb = Sandbox::new();
+    let parent = tempfile::tempdir().expect("parent");
+    let parent_path = parent.path().canonicalize().expect("canonical parent");
+    let plain = sb.path("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let cases: [(&[&str], i32); 2] = [
+        (&["run", "--", "no-such-command-anywhere"], 127),
+        (&["run", "--", "./not-executable"], 126),
+    ];
+    for (args, code) in cases {
+        let o = run(&sb, &parent_path, None, args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(
+            entries(&parent_path).is_empty(),
+            "{args:?} left {:?}",
+            entries(&parent_path)
+        );
+    }
+}

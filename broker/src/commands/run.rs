@@ -168,6 +168,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         std::env::set_current_dir(dir)
             .with_context(|| format!("--chdir {}: cannot change to it", dir.display()))?;
     }
+    // Created by a thread from here on, while this thread checks the rules, finds the
+    // program and compiles the policy with the directory's name (private_tmp): on a busy
+    // ext4 `/tmp` the `mkdir` alone takes ~1.4 ms of kernel time (docs/performance.md,
+    // "session 8"). After `--chdir`, so a relative `$TMPDIR` means what it meant before.
+    // A run that ends early (the program not found) removes it again when it is dropped.
+    let tmpdir_making =
+        PrivateTmp::start().context("cannot create the sandbox's private TMPDIR")?;
     // Paths in rules are real paths: `--rw ../x` becomes the path it names (after --chdir).
     let rules = args.rules.canonical()?;
     let args = RunArgs { rules, ..args };
@@ -184,9 +191,6 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         }
     };
     let shim = shim_path::locate().map_err(anyhow::Error::msg)?;
-    // Created by a thread while the policy is compiled with its name (private_tmp).
-    let tmpdir_making =
-        PrivateTmp::start().context("cannot create the sandbox's private TMPDIR")?;
     let pwd = std::env::current_dir().context("cannot read the current directory")?;
     let env_dir = |name: &str| {
         std::env::var_os(name)

@@ -1,5 +1,6 @@
 //! The sandbox's private temporary directory (`$TMPDIR` of the command and of the policy),
-//! created while the policy is being compiled rather than before.
+//! created while the rules are checked, the program is found and the policy is compiled,
+//! rather than before.
 //!
 //! The directory's name is chosen first, so the policy can be expanded and compiled with
 //! it: `arbiter-` and six characters of `[A-Za-z0-9]` from `getrandom` (about 36 bits), as
@@ -12,7 +13,8 @@
 //! anything looks at the directory on disk (the kernel floor's survey opens it for
 //! Landlock). On this project's test VMs (ext4 without a journal) a directory created in a
 //! busy `/tmp` costs about 1 ms of kernel time — the allocator skips inodes deleted in the
-//! last minutes — which the policy's compilation now overlaps on a second CPU.
+//! last minutes — which the rest of the start-up overlaps on a second CPU: `arbiter run`
+//! starts it right after `--chdir` (docs/performance.md, "Session 8").
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
