@@ -578,7 +578,11 @@ fn a_path_longer_than_a_slot_holds_is_recorded_by_the_broker() {
             "{user:?}: the short path's stats are reported: {short:?}"
         );
         let longs = calls_of(&recs, "stat", &long);
-        assert_eq!(longs.len(), 10, "{user:?}: every call recorded once: {longs:?}");
+        assert_eq!(
+            longs.len(),
+            10,
+            "{user:?}: every call recorded once: {longs:?}"
+        );
         for r in &longs {
             assert!(!reported(r), "{user:?}: recorded by the broker: {r}");
             assert_eq!(r["decision"], "allow", "{r}");
