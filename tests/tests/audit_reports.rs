@@ -2,7 +2,8 @@
 //! through the report ring (docs/audit.md, "Reported calls"): the records appear, marked
 //! `"reported": true`; what a hostile program writes into the ring is refused with a reason
 //! (or, when well-formed, written as the claim it is) and never crashes or hangs the broker;
-//! a full ring sends calls to the broker and is counted; and reports stay right from both
+//! a full ring, or a path longer than a slot holds, sends calls to the broker, which records
+//! them (a full ring is counted); and reports stay right from both
 //! sides of a fork (each with its own pid), from a vfork child (as its parent, whose memory
 //! it shares) and from a signal handler.
 //!
