@@ -38,8 +38,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// Slots in the ring (a power of two).
 pub const RING_SLOTS: usize = 16_384;
 
-/// Bytes per slot.
-pub const SLOT_SIZE: usize = 256;
+/// Bytes per slot: the fixed fields and a path of up to [`REPORT_PATH_MAX`] (96) bytes. Each
+/// page of the ring is allocated and zeroed by the kernel the first time it is touched,
+/// which costs several microseconds a page, so the slot is no larger than the paths
+/// programs mostly report (a relative name, a path under a library directory); a longer
+/// path goes to the broker (docs/performance.md, "Session 8").
+pub const SLOT_SIZE: usize = 128;
 
 /// Bytes before the first slot.
 pub const HEADER_SIZE: usize = 256;
@@ -48,7 +52,9 @@ pub const HEADER_SIZE: usize = 256;
 pub const RING_BYTES: usize = HEADER_SIZE + RING_SLOTS * SLOT_SIZE;
 
 /// The ring's first eight bytes.
-pub const RING_MAGIC: u64 = u64::from_le_bytes(*b"ARBRING1");
+/// (`2`: 128-byte slots; a shim of the 256-byte layout refuses this ring and keeps its fast
+/// paths off.)
+pub const RING_MAGIC: u64 = u64::from_le_bytes(*b"ARBRING2");
 
 const OFF_MAGIC: usize = 0;
 const OFF_HEAD: usize = 64;

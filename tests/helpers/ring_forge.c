@@ -45,7 +45,7 @@
 
 /* The layout of arbiter_protocol::ring. */
 #define SLOTS 16384u
-#define SLOT_SIZE 256u
+#define SLOT_SIZE 128u
 #define HEADER 256u
 #define RING_BYTES (HEADER + SLOTS * SLOT_SIZE)
 #define OFF_HEAD 64

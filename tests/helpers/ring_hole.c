@@ -31,7 +31,7 @@
 
 /* The layout of arbiter_protocol::ring. */
 #define SLOTS 16384u
-#define SLOT_SIZE 256u
+#define SLOT_SIZE 128u
 #define HEADER 256u
 #define OFF_HEAD 64
 #define OFF_FULL 136

@@ -2,7 +2,8 @@
 //! through the report ring (docs/audit.md, "Reported calls"): the records appear, marked
 //! `"reported": true`; what a hostile program writes into the ring is refused with a reason
 //! (or, when well-formed, written as the claim it is) and never crashes or hangs the broker;
-//! a full ring sends calls to the broker and is counted; and reports stay right from both
+//! a full ring, or a path longer than a slot holds, sends calls to the broker, which records
+//! them (a full ring is counted); and reports stay right from both
 //! sides of a fork (each with its own pid), from a vfork child (as its parent, whose memory
 //! it shares) and from a signal handler.
 //!
@@ -510,9 +511,9 @@ fn the_ring_holds_only_the_pages_its_reports_and_the_prefault_use() {
         let reports = records_so_far(&log).iter().filter(|r| reported(r)).count() as u64;
         // The control: the pages holding the reports are counted.
         assert!(allocated >= 4096, "{user:?}: {allocated} bytes");
-        // The header, the slots of the reports (256 bytes each) and the drain's prefault
-        // ahead of them (2,048 slots), in pages; the whole ring is 4 MiB.
-        let bound = (256 + (reports + 2048) * 256).div_ceil(4096) * 4096 + 4096;
+        // The header, the slots of the reports (128 bytes each) and the drain's prefault
+        // ahead of them (1,024 slots), in pages; the whole ring is 2 MiB.
+        let bound = (256 + (reports + 1024) * 128).div_ceil(4096) * 4096 + 4096;
         assert!(
             allocated <= bound,
             "{user:?}: the ring holds {allocated} bytes of pages for {reports} reports \
@@ -530,6 +531,64 @@ fn the_ring_holds_only_the_pages_its_reports_and_the_prefault_use() {
             50,
             "{user:?}"
         );
+        assert!(
+            !recs
+                .iter()
+                .any(|r| r["type"] == "invalid_report" || r["type"] == "dropped"),
+            "{user:?}"
+        );
+    }
+}
+
+// A slot holds a path of up to 96 bytes (128-byte slots since session 8, 224 before): a call
+// on a longer path is not answered in-process at `--audit-level all` but goes to the
+// broker, which records it itself, so it is still recorded, once. The control: the same
+// calls on a short path are answered in-process and reported, and the long path exists
+// (stat succeeds natively and under arbiter). Reporting is the shim's (a raw system call
+// never reaches a fast path; the broker records those itself, tests/tests/audit_reach.rs).
+#[test]
+fn a_path_longer_than_a_slot_holds_is_recorded_by_the_broker() {
+    let long_dir = "d".repeat(100);
+    let long = format!("{long_dir}/a.txt");
+    assert!(long.len() > 96 && long.len() <= 224, "{}", long.len());
+    for user in users() {
+        let sb = Sandbox::new();
+        std::fs::create_dir(sb.path(&long_dir)).unwrap();
+        make_files(&sb, &["a.txt", &long]);
+        let script = format!(
+            "import os\nfor i in range(10):\n    os.stat('a.txt')\n    os.stat('{long}')\n"
+        );
+        let native = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .current_dir(&sb.dir)
+            .output()
+            .expect("python3");
+        assert_eq!(native.status.code(), Some(0), "native: {}", stderr(&native));
+        let log = sb.log("long.jsonl");
+        let o = run_all(&sb, user, &log, &[], &["python3", "-c", &script]);
+        assert_eq!(o.status.code(), Some(0), "{user:?}: {}", stderr(&o));
+        let recs = records(&log);
+        let short = calls_of(&recs, "stat", "a.txt");
+        let short: Vec<_> = short
+            .iter()
+            .filter(|r| !r["args"]["path"].as_str().unwrap().contains(&long_dir))
+            .collect();
+        assert_eq!(short.len(), 10, "{user:?}: {short:?}");
+        assert!(
+            short.iter().filter(|r| reported(r)).count() >= 9,
+            "{user:?}: the short path's stats are reported: {short:?}"
+        );
+        let longs = calls_of(&recs, "stat", &long);
+        assert_eq!(
+            longs.len(),
+            10,
+            "{user:?}: every call recorded once: {longs:?}"
+        );
+        for r in &longs {
+            assert!(!reported(r), "{user:?}: recorded by the broker: {r}");
+            assert_eq!(r["decision"], "allow", "{r}");
+            assert_eq!(r["result"]["value"], 0, "{r}");
+        }
         assert!(
             !recs
                 .iter()

@@ -62,8 +62,11 @@ const LOOK_AHEAD: u64 = 64;
 /// lap, after which every page is): a page of the memfd a producer touches first costs the
 /// program a page fault that allocates and zeroes it, in its own thread, with its other
 /// threads waiting on the same page's lock; one the broker already faulted in is mapped by
-/// the program's first read fault together with its neighbours (fault-around).
-const PREFAULT_AHEAD: usize = 2048;
+/// the program's first read fault together with its neighbours (fault-around). 1,024 slots
+/// are 128 KiB (32 pages): more than a busy program reports between two of the drain's
+/// passes ([`BUSY_POLL`]), and what is faulted in beyond the last report is allocated for
+/// nothing.
+const PREFAULT_AHEAD: usize = 1024;
 
 /// How many `invalid_report` records one sandbox writes before it only counts them.
 pub const INVALID_RECORDED: u64 = 100;

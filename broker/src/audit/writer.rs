@@ -276,6 +276,13 @@ impl Open {
     /// for files) gets each line as its own record all the same.
     fn write_lines(&mut self, format: Format, bytes: &[u8]) -> std::io::Result<()> {
         match self {
+            // A drain's buffer of lines (about 60 KiB) goes out in a write of its own
+            // instead of first being copied into the file buffer (in order: what the
+            // buffer holds is written first).
+            Open::File { out, .. } if bytes.len() >= FILE_BUFFER / 2 => {
+                out.flush()?;
+                out.get_mut().write_all(bytes)
+            }
             Open::File { out, .. } => out.write_all(bytes),
             Open::Stream(out) if format == Format::Json => out.write_all(bytes),
             open => {
