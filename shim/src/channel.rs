@@ -12,6 +12,8 @@
 //!   channel busy, uses the thread's second channel, kept like the first (registered on
 //!   first use), so a handler's call costs what any call costs; a handler interrupting that
 //!   handler's call uses a one-shot channel. Neither touches the busy channel's state.
+//! * A vfork child (found by [`state::in_vfork_child`]) shares the thread-locals of the
+//!   thread it interrupted and uses a one-shot channel for every call.
 //! * If the broker is gone, calls fail with `EIO`: the shim never falls back to libc.
 
 use std::cell::Cell;
@@ -347,6 +349,11 @@ pub fn call<R>(
     let bootstrap = state::bootstrap();
     if bootstrap < 0 {
         return Err(BROKER_GONE);
+    }
+    if state::in_vfork_child() {
+        // The thread's channels are the parent's: registering one here would put an fd of
+        // the child's table into the parent's thread-locals.
+        return one_shot(bootstrap, call, fds, on_reply);
     }
     let generation = state::generation();
     let mut got_fds = [-1; MAX_FDS];

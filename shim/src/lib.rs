@@ -47,6 +47,8 @@ pub mod sys;
 extern "C" fn on_load() {
     state::bootstrap();
     state::umask();
+    // Recorded by the process itself, before any vfork child could record its own.
+    state::pid();
     channel::make_exit_key();
     env::remember_shim_path();
 }

@@ -197,6 +197,19 @@ pub fn pid() -> i32 {
     pid
 }
 
+/// Whether this is a vfork child, which shares its parent's memory (and the interrupted
+/// thread's thread-locals) until it execs or exits: the kernel's process id differs from the
+/// one this memory holds for its process ([`pid`], read at load and after each fork). Such a
+/// child must not touch the thread's kept channels: what it registers is in its own fd
+/// table, not the parent's (red team s8, findings 01 and 09). Costs one `getpid`; `false`
+/// without the fork-detection page (then [`pid`] asks the kernel itself).
+pub fn in_vfork_child() -> bool {
+    let recorded = pid();
+    // SAFETY: getpid has no memory effects.
+    let real = unsafe { libc::syscall(libc::SYS_getpid) } as i32;
+    recorded != real
+}
+
 /// The caller's umask.
 pub fn umask() -> u32 {
     if UMASK.load(Ordering::Relaxed) == u32::MAX {
