@@ -179,6 +179,25 @@ pub fn arbiter_as(nobody: bool) -> Command {
     }
 }
 
+/// A command running `program` natively (the control of an attack or compatibility test):
+/// as the invoker, or with `nobody` as uid 65534 (no groups) through `setpriv`, as
+/// [`arbiter_as`] runs arbiter.
+pub fn native_as(nobody: bool, program: &str) -> Command {
+    if nobody {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            program,
+        ]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
 /// Whether a program is installed.
 pub fn have(program: &str) -> bool {
     Command::new("sh")

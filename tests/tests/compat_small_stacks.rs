@@ -8,9 +8,9 @@
 //! the shim is what is measured; a static program has no shim), as the invoking user and as
 //! uid 65534, against the native control.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use arbiter_tests::{arbiter_as, compile_helper, invoker_and_nobody, Sandbox};
+use arbiter_tests::{arbiter_as, compile_helper, invoker_and_nobody, native_as, Sandbox};
 
 /// The stack size tried: natively any size from glibc's minimum (16 KiB) works; under the
 /// build before this change a 32 KiB stack crashed (SIGSEGV) and 24 KiB was refused.
@@ -22,19 +22,12 @@ fn a_thread_with_a_32_kib_stack_makes_a_brokered_open() {
         let sb = Sandbox::new();
         let helper = compile_helper("small_stack_thread", &sb.dir, &["-pthread"]);
         let helper = helper.to_str().unwrap();
-        let native = if nobody {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-            c.arg(helper);
-            c
-        } else {
-            Command::new(helper)
-        }
-        .arg(STACK)
-        .current_dir(&sb.dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        let native = native_as(nobody, helper)
+            .arg(STACK)
+            .current_dir(&sb.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&native.stdout),
             format!("opened 1 with a stack of {STACK}\n"),

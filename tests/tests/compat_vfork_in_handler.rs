@@ -9,9 +9,9 @@
 //! `tests/helpers/vfork_in_handler.c`, through libc (the shim is what is tested: a static
 //! program has none), as the invoking user and as uid 65534, against the native control.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use arbiter_tests::{arbiter_as, compile_helper, invoker_and_nobody, Sandbox};
+use arbiter_tests::{arbiter_as, compile_helper, invoker_and_nobody, native_as, Sandbox};
 
 #[test]
 fn vfork_children_in_a_signal_handler_do_not_take_the_parents_channels() {
@@ -19,18 +19,11 @@ fn vfork_children_in_a_signal_handler_do_not_take_the_parents_channels() {
         let sb = Sandbox::new();
         let helper = compile_helper("vfork_in_handler", &sb.dir, &[]);
         let helper = helper.to_str().unwrap();
-        let native = if nobody {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-            c.arg(helper);
-            c
-        } else {
-            Command::new(helper)
-        }
-        .current_dir(&sb.dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        let native = native_as(nobody, helper)
+            .current_dir(&sb.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         assert_eq!(
             String::from_utf8_lossy(&native.stdout),
             "vforks 300, bad 0, open errors 0\n",

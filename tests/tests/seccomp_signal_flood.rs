@@ -15,9 +15,9 @@
 //! transport) and dynamic through libc (the shim), as the invoking user and as uid 65534,
 //! against the native control (the same program without arbiter: every call succeeds).
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use arbiter_tests::{arbiter_as, compile_libc_and_raw, invoker_and_nobody, Sandbox};
+use arbiter_tests::{arbiter_as, compile_libc_and_raw, invoker_and_nobody, native_as, Sandbox};
 
 /// `cmd` in `sb`, as uid 65534 when `nobody`, natively or under `arbiter run`.
 fn run(sb: &Sandbox, nobody: bool, under_arbiter: bool, cmd: &str) -> Output {
@@ -25,18 +25,8 @@ fn run(sb: &Sandbox, nobody: bool, under_arbiter: bool, cmd: &str) -> Output {
         let mut c = arbiter_as(nobody);
         c.args(["run", "-q", "--", cmd]);
         c
-    } else if nobody {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            cmd,
-        ]);
-        c
     } else {
-        Command::new(cmd)
+        native_as(nobody, cmd)
     };
     c.current_dir(&sb.dir)
         .env_remove("LD_LIBRARY_PATH")

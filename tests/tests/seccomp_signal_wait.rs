@@ -16,25 +16,21 @@
 //! "Signals"), so the `eintr` case runs on the raw build only.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use arbiter_tests::{arbiter_as, compile_libc_and_raw, invoker_and_nobody, Sandbox};
+use arbiter_tests::{arbiter_as, compile_libc_and_raw, invoker_and_nobody, native_as, Sandbox};
 
 /// `helper MODE FIFO` in `sb`, as uid 65534 when `nobody`, natively or under arbiter.
 fn run(sb: &Sandbox, nobody: bool, under_arbiter: bool, helper: &str, mode: &str) -> Output {
     let fifo = format!("fifo-{mode}-{under_arbiter}");
     let mut c = if under_arbiter {
         let mut c = arbiter_as(nobody);
-        c.args(["run", "-q", "--"]);
-        c
-    } else if nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.args(["run", "-q", "--", helper]);
         c
     } else {
-        Command::new("env")
+        native_as(nobody, helper)
     };
-    c.args([helper, mode, &fifo])
+    c.args([mode, &fifo])
         .current_dir(&sb.dir)
         .env_remove("LD_LIBRARY_PATH")
         .stdin(Stdio::null())
