@@ -8,6 +8,9 @@
  *            "opened handled 1" and exits 0.
  *   term:    as restart without a writer, and a timer sends the process SIGTERM (default
  *            action) at 2 s. Natively the process dies of SIGTERM.
+ *   term-leader-exit: as term, but a second thread makes the open and the main thread
+ *            ends with pthread_exit (a zombie leader takes no signal: red team s8b,
+ *            finding 01). Natively the process dies of SIGTERM.
  * A watchdog child opens the FIFO for writing at 6 s in eintr mode (the open then
  * "succeeds" instead of failing) and kills the process with SIGKILL at 10 s in every mode,
  * so a build that gets it wrong fails fast instead of hanging. Built with -DRAW the open is a raw openat
@@ -15,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +58,16 @@ static void helper_child(const char *fifo, int writer_at, int rescue, pid_t vict
     _exit(0);
 }
 
+static const char *fifo_path;
+
+/* The worker of term-leader-exit: the open no writer ever answers. */
+static void *open_in_thread(void *unused) {
+    (void)unused;
+    long fd = OPEN(fifo_path, O_RDONLY);
+    printf("open in thread returned %ld\n", fd);
+    exit(1);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     const char *mode = argv[1], *fifo = argv[2];
@@ -68,7 +82,8 @@ int main(int argc, char **argv) {
     sa.sa_flags = strcmp(mode, "eintr") ? SA_RESTART : 0;
     sigaction(SIGALRM, &sa, NULL);
     helper_child(fifo, strcmp(mode, "restart") ? 0 : 2, !strcmp(mode, "eintr"), getpid());
-    if (!strcmp(mode, "term")) {
+    int leader_exits = !strcmp(mode, "term-leader-exit");
+    if (!strcmp(mode, "term") || leader_exits) {
         struct sigevent sev;
         memset(&sev, 0, sizeof sev);
         sev.sigev_notify = SIGEV_SIGNAL;
@@ -81,6 +96,12 @@ int main(int argc, char **argv) {
         }
     }
     alarm(1);
+    if (leader_exits) {
+        fifo_path = fifo;
+        pthread_t worker;
+        if (pthread_create(&worker, NULL, open_in_thread, NULL)) return 2;
+        pthread_exit(NULL);
+    }
     long fd = OPEN(fifo, O_RDONLY);
     int e = errno;
     if (fd < 0 && e == EINTR) {

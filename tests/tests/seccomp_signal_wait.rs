@@ -7,7 +7,10 @@
 //! `SIGTERM` fatal: the program, and `arbiter run` with it, could only be ended with
 //! `SIGKILL` (red team s8, finding 03). Now such a wait gives up when a signal is pending
 //! for its caller and answers `ERESTARTSYS`: the kernel runs the handler and fails the call
-//! with `EINTR` (no `SA_RESTART`) or restarts it, and `SIGTERM` kills.
+//! with `EINTR` (no `SA_RESTART`) or restarts it, and `SIGTERM` kills. A process-wide signal
+//! counts when no other live thread leaves it unblocked: with the main thread gone through
+//! `pthread_exit` (a zombie that takes no signal) the waiting thread's signals were not
+//! noticed (red team s8b, finding 01; the `term-leader-exit` case).
 //!
 //! From `tests/helpers/signal_during_wait.c` built static with a raw `openat` (the seccomp
 //! transport) and dynamic through libc (the shim), as the invoking user and as uid 65534,
@@ -44,8 +47,11 @@ fn a_signal_interrupts_a_waiting_fifo_open_and_sigterm_ends_it() {
         let sb = Sandbox::new();
         let (libc_build, raw_build) = compile_libc_and_raw("signal_during_wait", &sb);
         for (build, modes) in [
-            (&raw_build, &["eintr", "restart", "term"][..]),
-            (&libc_build, &["restart", "term"][..]),
+            (
+                &raw_build,
+                &["eintr", "restart", "term", "term-leader-exit"][..],
+            ),
+            (&libc_build, &["restart", "term", "term-leader-exit"][..]),
         ] {
             let build = build.to_str().unwrap();
             for &mode in modes {

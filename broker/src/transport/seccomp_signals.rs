@@ -19,27 +19,74 @@
 pub(super) const ERESTARTSYS: i32 = 512;
 
 /// Whether thread `tid` has a signal pending that a native blocking call would be
-/// interrupted by: pending for the thread itself, or for its process when it is the
-/// process's only thread (another thread could take a process-wide signal, and then this
-/// one must go on waiting, as natively), and neither blocked nor ignored. A signal whose
-/// default action is to do nothing is never queued, so it does not count. `false` when
-/// the thread cannot be read (gone: the caller no longer waits anyway).
+/// interrupted by, neither blocked nor ignored by it: pending for the thread itself, or for
+/// its process when no other live thread of the process leaves that signal unblocked (the
+/// kernel then gives it to this thread, which it has marked as signalled; natively another
+/// such thread takes it and this one goes on waiting). A thread that has exited (a zombie
+/// leader after `pthread_exit`) takes nothing (red team s8b, finding 01). A signal whose
+/// default action is to do nothing is never queued, so it does not count. `false` when the
+/// thread cannot be read (gone: the caller no longer waits anyway).
 pub(super) fn interrupting(tid: i32) -> bool {
     let Ok(status) = super::read_status(tid) else {
         return false;
     };
-    let mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
-    let alone = status
+    let deliverable = !mask(&status, "SigBlk:") & !mask(&status, "SigIgn:");
+    if mask(&status, "SigPnd:") & deliverable != 0 {
+        return true;
+    }
+    let shared = mask(&status, "ShdPnd:") & deliverable;
+    shared != 0 && untaken_by_others(tid, &status, shared) != 0
+}
+
+/// Of the process-wide pending signals `shared`, those that no live thread of `tid`'s
+/// process other than `tid` leaves unblocked.
+fn untaken_by_others(tid: i32, status: &str, shared: u64) -> u64 {
+    let Some(tgid) = status
         .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        == Some(1);
-    let pending = mask("SigPnd:") | if alone { mask("ShdPnd:") } else { 0 };
-    pending & !mask("SigBlk:") & !mask("SigIgn:") != 0
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok())
+    else {
+        return 0;
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
+        return 0;
+    };
+    let mut untaken = shared;
+    for task in tasks.flatten() {
+        let Some(other) = task
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if other == tid {
+            continue;
+        }
+        let Ok(other_status) = super::read_status(other) else {
+            continue;
+        };
+        let state = other_status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .and_then(|v| v.trim().chars().next());
+        if matches!(state, Some('Z' | 'X')) {
+            continue;
+        }
+        untaken &= mask(&other_status, "SigBlk:");
+        if untaken == 0 {
+            break;
+        }
+    }
+    untaken
+}
+
+/// The hexadecimal signal mask on the `/proc/<tid>/status` line starting with `key`; 0
+/// when there is none.
+fn mask(status: &str, key: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0)
 }
