@@ -198,6 +198,31 @@ pub fn native_as(nobody: bool, program: &str) -> Command {
     }
 }
 
+/// `program args…` in `sb`'s directory with stdin closed and cargo's `LD_LIBRARY_PATH`
+/// removed: natively ([`native_as`]) or under `arbiter run -q` ([`arbiter_as`]), as uid
+/// 65534 when `nobody`.
+pub fn run_either_way(
+    sb: &Sandbox,
+    nobody: bool,
+    under_arbiter: bool,
+    program: &str,
+    args: &[&str],
+) -> Output {
+    let mut c = if under_arbiter {
+        let mut c = arbiter_as(nobody);
+        c.args(["run", "-q", "--", program]);
+        c
+    } else {
+        native_as(nobody, program)
+    };
+    c.args(args)
+        .current_dir(&sb.dir)
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the program")
+}
+
 /// Whether a program is installed.
 pub fn have(program: &str) -> bool {
     Command::new("sh")

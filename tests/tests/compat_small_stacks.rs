@@ -8,9 +8,7 @@
 //! the shim is what is measured; a static program has no shim), as the invoking user and as
 //! uid 65534, against the native control.
 
-use std::process::Stdio;
-
-use arbiter_tests::{arbiter_as, compile_helper, invoker_and_nobody, native_as, Sandbox};
+use arbiter_tests::{compile_helper, invoker_and_nobody, run_either_way, Sandbox};
 
 /// The stack size tried: natively any size from glibc's minimum (16 KiB) works; under the
 /// build before this change a 32 KiB stack crashed (SIGSEGV) and 24 KiB was refused.
@@ -22,24 +20,13 @@ fn a_thread_with_a_32_kib_stack_makes_a_brokered_open() {
         let sb = Sandbox::new();
         let helper = compile_helper("small_stack_thread", &sb.dir, &["-pthread"]);
         let helper = helper.to_str().unwrap();
-        let native = native_as(nobody, helper)
-            .arg(STACK)
-            .current_dir(&sb.dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let native = run_either_way(&sb, nobody, false, helper, &[STACK]);
         assert_eq!(
             String::from_utf8_lossy(&native.stdout),
             format!("opened 1 with a stack of {STACK}\n"),
             "native control as 65534={nobody}"
         );
-        let o = arbiter_as(nobody)
-            .args(["run", "-q", "--", helper, STACK])
-            .current_dir(&sb.dir)
-            .env_remove("LD_LIBRARY_PATH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = run_either_way(&sb, nobody, true, helper, &[STACK]);
         assert_eq!(
             String::from_utf8_lossy(&o.stdout),
             format!("opened 1 with a stack of {STACK}\n"),

@@ -9,9 +9,7 @@
 //! `tests/helpers/vfork_in_handler.c`, through libc (the shim is what is tested: a static
 //! program has none), as the invoking user and as uid 65534, against the native control.
 
-use std::process::Stdio;
-
-use arbiter_tests::{arbiter_as, compile_helper, invoker_and_nobody, native_as, Sandbox};
+use arbiter_tests::{compile_helper, invoker_and_nobody, run_either_way, Sandbox};
 
 #[test]
 fn vfork_children_in_a_signal_handler_do_not_take_the_parents_channels() {
@@ -19,23 +17,13 @@ fn vfork_children_in_a_signal_handler_do_not_take_the_parents_channels() {
         let sb = Sandbox::new();
         let helper = compile_helper("vfork_in_handler", &sb.dir, &[]);
         let helper = helper.to_str().unwrap();
-        let native = native_as(nobody, helper)
-            .current_dir(&sb.dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let native = run_either_way(&sb, nobody, false, helper, &[]);
         assert_eq!(
             String::from_utf8_lossy(&native.stdout),
             "vforks 300, bad 0, open errors 0\n",
             "native control as 65534={nobody}"
         );
-        let o = arbiter_as(nobody)
-            .args(["run", "-q", "--", helper])
-            .current_dir(&sb.dir)
-            .env_remove("LD_LIBRARY_PATH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = run_either_way(&sb, nobody, true, helper, &[]);
         assert_eq!(
             String::from_utf8_lossy(&o.stdout),
             "vforks 300, bad 0, open errors 0\n",

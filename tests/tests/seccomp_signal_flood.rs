@@ -15,25 +15,7 @@
 //! transport) and dynamic through libc (the shim), as the invoking user and as uid 65534,
 //! against the native control (the same program without arbiter: every call succeeds).
 
-use std::process::{Output, Stdio};
-
-use arbiter_tests::{arbiter_as, compile_libc_and_raw, invoker_and_nobody, native_as, Sandbox};
-
-/// `cmd` in `sb`, as uid 65534 when `nobody`, natively or under `arbiter run`.
-fn run(sb: &Sandbox, nobody: bool, under_arbiter: bool, cmd: &str) -> Output {
-    let mut c = if under_arbiter {
-        let mut c = arbiter_as(nobody);
-        c.args(["run", "-q", "--", cmd]);
-        c
-    } else {
-        native_as(nobody, cmd)
-    };
-    c.current_dir(&sb.dir)
-        .env_remove("LD_LIBRARY_PATH")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the helper")
-}
+use arbiter_tests::{compile_libc_and_raw, invoker_and_nobody, run_either_way, Sandbox};
 
 /// The number after `key ` in the helper's report.
 fn field(report: &str, key: &str) -> i64 {
@@ -53,7 +35,7 @@ fn a_signal_flood_never_makes_a_brokered_call_take_effect_twice() {
         for build in [&raw_build, &libc_build] {
             let build = build.to_str().unwrap();
             for under_arbiter in [false, true] {
-                let o = run(&sb, nobody, under_arbiter, build);
+                let o = run_either_way(&sb, nobody, under_arbiter, build, &[]);
                 let report = String::from_utf8_lossy(&o.stdout);
                 let what = format!(
                     "{build} as {} {}: {report}{}",

@@ -19,27 +19,8 @@
 //! "Signals"), so the `eintr` case runs on the raw build only.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Output, Stdio};
 
-use arbiter_tests::{arbiter_as, compile_libc_and_raw, invoker_and_nobody, native_as, Sandbox};
-
-/// `helper MODE FIFO` in `sb`, as uid 65534 when `nobody`, natively or under arbiter.
-fn run(sb: &Sandbox, nobody: bool, under_arbiter: bool, helper: &str, mode: &str) -> Output {
-    let fifo = format!("fifo-{mode}-{under_arbiter}");
-    let mut c = if under_arbiter {
-        let mut c = arbiter_as(nobody);
-        c.args(["run", "-q", "--", helper]);
-        c
-    } else {
-        native_as(nobody, helper)
-    };
-    c.args([mode, &fifo])
-        .current_dir(&sb.dir)
-        .env_remove("LD_LIBRARY_PATH")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the helper")
-}
+use arbiter_tests::{compile_libc_and_raw, invoker_and_nobody, run_either_way, Sandbox};
 
 #[test]
 fn a_signal_interrupts_a_waiting_fifo_open_and_sigterm_ends_it() {
@@ -56,7 +37,8 @@ fn a_signal_interrupts_a_waiting_fifo_open_and_sigterm_ends_it() {
             let build = build.to_str().unwrap();
             for &mode in modes {
                 for under_arbiter in [false, true] {
-                    let o = run(&sb, nobody, under_arbiter, build, mode);
+                    let fifo = format!("fifo-{mode}-{under_arbiter}");
+                    let o = run_either_way(&sb, nobody, under_arbiter, build, &[mode, &fifo]);
                     let what = format!(
                         "{build} {mode} as {} {}: {:?} {}{}",
                         if nobody { "65534" } else { "the invoker" },
