@@ -115,9 +115,9 @@ impl ThreadChannel {
 
     /// Claims the channel and returns its buffer's start (a live mapping of [`MAX_MESSAGE`]
     /// bytes that only the claimer uses until `busy` is cleared); `None` when it is busy or
-    /// its buffer cannot be mapped. A signal handler that interrupted a call finds that call's channel busy;
-    /// `replace` claims it, and a handler that ran between its load and store found the
-    /// channel free and freed it again before returning.
+    /// its buffer cannot be mapped. A signal handler that interrupted a call finds that
+    /// call's channel busy; `replace` claims it, and a handler that ran between its load and
+    /// store found the channel free and freed it again before returning.
     fn claim(&self) -> Option<*mut u8> {
         if self.busy.replace(true) {
             return None;
@@ -136,11 +136,8 @@ impl ThreadChannel {
         Some(ptr)
     }
 
-    /// At thread exit: unmaps the buffer of a channel not in use.
+    /// At thread exit: unmaps the buffer of a channel not in use (the caller checked).
     fn release_buf(&self) {
-        if self.busy.get() {
-            return;
-        }
         let ptr = self.buf.replace(std::ptr::null_mut());
         if !ptr.is_null() {
             // SAFETY: the channel's mapping, no longer referenced by the thread.

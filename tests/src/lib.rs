@@ -169,29 +169,16 @@ pub fn invoker_and_nobody() -> Vec<bool> {
 /// A command running `arbiter`: as the invoker, or with `nobody` as uid 65534 (no groups)
 /// through `setpriv`.
 pub fn arbiter_as(nobody: bool) -> Command {
-    if nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(arbiter());
-        c
-    } else {
-        Command::new(arbiter())
-    }
+    native_as(nobody, arbiter())
 }
 
 /// A command running `program` natively (the control of an attack or compatibility test):
-/// as the invoker, or with `nobody` as uid 65534 (no groups) through `setpriv`, as
-/// [`arbiter_as`] runs arbiter.
-pub fn native_as(nobody: bool, program: &str) -> Command {
+/// as the invoker, or with `nobody` as uid 65534 (no groups) through `setpriv`.
+pub fn native_as(nobody: bool, program: impl AsRef<OsStr>) -> Command {
     if nobody {
         let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            program,
-        ]);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(program);
         c
     } else {
         Command::new(program)

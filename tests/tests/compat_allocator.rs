@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use arbiter_tests::{arbiter, compile_helper, is_root, stderr, stdout, Sandbox};
+use arbiter_tests::{arbiter, compile_helper, invoker_and_nobody, stderr, stdout, Sandbox};
 
 /// The Debian package `libjemalloc2` installs it here (`.ci/run` installs it).
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
@@ -67,21 +67,11 @@ fn native(dir: &Path, cmd: &[&str]) -> Command {
     c
 }
 
-/// The users to run as: root, and uid 65534 when the tests run as root.
-fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("SKIP (unprivileged half): needs root to switch to uid 65534");
-        vec![false]
-    }
-}
-
 /// Native and brokered runs give the same output and both succeed.
 fn same_as_native(dir: &Path, extra: &[&str], cmd: &[&str], nobody_too: bool) {
     let n = output_or_hang(native(dir, cmd), "the native run");
     assert!(n.status.success(), "native control failed: {}", stderr(&n));
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         if nobody && !nobody_too {
             continue;
         }

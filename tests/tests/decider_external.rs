@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arbiter_tests::{arbiter, compile_helper, have, is_root, outside_dir, stderr, stdout, Sandbox};
+use arbiter_tests::{
+    arbiter, compile_helper, have, invoker_and_nobody, outside_dir, stderr, stdout, Sandbox,
+};
 use serde_json::Value;
 
 /// Answers by the path's last component: `allowed` allow, `hidden` deny with ENOENT, else
@@ -156,15 +158,6 @@ fn skip() -> bool {
     false
 }
 
-fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("note: not root, the unprivileged re-run is skipped");
-        vec![false]
-    }
-}
-
 fn errors<'a>(r: &'a Ran, kind: &str) -> Vec<&'a Value> {
     r.records
         .iter()
@@ -200,7 +193,7 @@ fn a_decider_allows_and_denies_with_its_errno_and_is_audited() {
         return;
     }
     let (_d, out) = outside(&["allowed", "hidden", "other"]);
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         // Controls: each file is readable natively, and the default policy denies them.
         for n in ["allowed", "hidden", "other"] {
@@ -285,7 +278,7 @@ fn a_decider_that_never_answers_gets_the_default_after_its_timeout() {
     }
     let (_d, out) = outside(&["allowed"]);
     let file = out.join("allowed");
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         let cmd = decider(&sb, "silent", SILENT);
         let r = run(
@@ -435,7 +428,7 @@ fn the_kernel_floor_holds_whatever_the_decider_answers() {
     let (_d, out) = outside(&["secret"]);
     let file = out.join("secret");
     let f = file.to_str().unwrap();
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         let raw = compile_helper("raw_open", &sb.dir, &["-static"]);
         let raw = raw.to_str().unwrap();

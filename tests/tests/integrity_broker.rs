@@ -10,8 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use arbiter_tests::{arbiter, shim};
-use harness::{attack, attack_expecting, mkdir_all, show, users, verdict, Scene};
+use arbiter_tests::{arbiter, invoker_and_nobody, shim};
+use harness::{attack, attack_expecting, mkdir_all, show, verdict, Scene};
 
 /// `argv` under `arbiter run EXTRA… -- argv` in `work/`, with `env` set; natively when
 /// `arb` is false. A run that never ends fails (`timeout`) instead of hanging the suite.
@@ -70,7 +70,7 @@ fn a_floor_file_swapped_for_a_symlink_is_not_opened_by_name() {
     };
     let env = [("ARBITER_SHIM_PATH", copy.as_path())];
     let key = scene.path("work/private/key");
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             for form in ["swapread", "raw-swapread"] {
                 let a = argv(h, form, &[&key, &copy]);
@@ -101,7 +101,7 @@ fn the_floor_files_still_open() {
     std::fs::copy(shim(), &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     let env = [("ARBITER_SHIM_PATH", copy.as_path())];
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             for form in ["read", "raw-read"] {
                 for p in [copy.as_path(), Path::new("/dev/null")] {
@@ -122,7 +122,7 @@ fn an_o_path_open_is_answered() {
     let scene = Scene::new("integrity_broker");
     let public = scene.path("work/public.txt");
     let dir = scene.work();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             let is_static = h.to_string_lossy().ends_with("-static");
             for form in ["openpath", "raw-openpath"] {
@@ -170,7 +170,7 @@ fn a_unix_bind_creates_the_name_decided_about() {
         let _ = std::fs::remove_file(work.join(raw_name));
         let _ = std::fs::remove_file(work.join(replacement));
     };
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             for form in ["bindhex", "raw-bindhex"] {
                 for (hex, name, expected) in [

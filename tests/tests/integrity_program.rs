@@ -10,7 +10,8 @@ mod harness;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use harness::{show, users, Scene};
+use arbiter_tests::invoker_and_nobody;
+use harness::{show, Scene};
 
 fn executable(p: &Path, text: &str) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -57,7 +58,7 @@ fn run(scene: &Scene, script: &str, unprivileged: bool) -> (String, String, std:
 #[test]
 fn a_writable_scripts_interpreter_line_adds_no_grant() {
     let scene = scene("work/script");
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         let (native, confined, o) = run(&scene, "work/script", unprivileged);
         assert_eq!(native, "OUTSIDE-SECRET\n", "control");
         assert!(!confined.contains("OUTSIDE-SECRET"), "{}", show(&o));
@@ -70,7 +71,7 @@ fn a_writable_scripts_interpreter_line_adds_no_grant() {
 #[test]
 fn an_installed_scripts_interpreter_prefix_is_granted() {
     let scene = scene("tools/bin/run");
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         let (native, confined, o) = run(&scene, "tools/bin/run", unprivileged);
         assert_eq!(native, "OUTSIDE-SECRET\n", "control");
         assert_eq!(confined, "OUTSIDE-SECRET\n", "{}", show(&o));
@@ -85,7 +86,7 @@ fn a_writable_scripts_interpreter_runs_when_granted_with_rx() {
         "--rx".to_string(),
         scene.path("outside").display().to_string(),
     ];
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         let argv = [scene.path("work/script").display().to_string()];
         let o = scene.confined(&rx, &argv, unprivileged);
         assert_eq!(

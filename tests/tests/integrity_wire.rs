@@ -12,7 +12,8 @@
 mod harness;
 
 use arbiter_protocol::{decode, encode, At, Call, PathArg, Reply, Request, PROTOCOL_VERSION};
-use harness::{hex, show, tagged, users, Scene, PUBLIC, SECRET};
+use arbiter_tests::invoker_and_nobody;
+use harness::{hex, show, tagged, Scene, PUBLIC, SECRET};
 
 /// An `Open` request for reading, encoded.
 fn open_frame(id: u64, at: At, path: &[u8]) -> String {
@@ -36,7 +37,7 @@ type Run = (Vec<(i64, i32)>, Vec<Vec<u8>>, std::process::Output);
 /// Sends `frames` from every helper build, as every user, calling `reset` before each run.
 fn send_each(scene: &Scene, extra: &[String], frames: &[String], reset: impl Fn()) -> Vec<Run> {
     let mut out = Vec::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             let mut argv = vec![
                 h.display().to_string(),
@@ -66,7 +67,7 @@ fn send(scene: &Scene, extra: &[String], frames: &[String]) -> Vec<Run> {
 
 /// The native control: the denied file is readable natively by every user.
 fn control(scene: &Scene) {
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             let argv = [
                 h.display().to_string(),

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use arbiter_tests::{bin_dir, compile_helper, is_root, stderr, stdout, Sandbox};
+use arbiter_tests::{bin_dir, compile_helper, invoker_and_nobody, stderr, stdout, Sandbox};
 
 struct Setup {
     sb: Sandbox,
@@ -103,16 +103,6 @@ fn native(helper: &Path, mode: &str, paths: &[&Path]) -> String {
     stdout(&o)
 }
 
-/// The users to run as: root, and uid 65534 when the tests run as root.
-fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("SKIP (unprivileged half): needs root to switch to uid 65534");
-        vec![false]
-    }
-}
-
 fn line_for(out: &str, path: &Path) -> String {
     let prefix = format!("open {}: ", path.display());
     out.lines()
@@ -131,7 +121,7 @@ fn helper_cmd<'a>(helper: &'a Path, mode: &'a str, paths: &[&'a Path]) -> Vec<&'
 fn two_outstanding_calls_are_answered_in_reverse_order_and_a_master_fd_reaches_the_program() {
     let s = setup();
     let (a, b) = (s.data.join("a"), s.data.join("b"));
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         for (mode, helper) in &s.helpers {
             let control = native(helper, mode, &[&a, &b]);
             assert!(
@@ -174,7 +164,7 @@ fn two_outstanding_calls_are_answered_in_reverse_order_and_a_master_fd_reaches_t
 fn a_dropped_call_is_denied_and_the_next_call_is_still_served() {
     let s = setup();
     let (x, y) = (s.data.join("x"), s.data.join("y"));
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         for (mode, helper) in &s.helpers {
             let control = native(helper, mode, &[&x, &y]);
             assert!(
@@ -210,7 +200,7 @@ fn a_dropped_call_is_denied_and_the_next_call_is_still_served() {
 fn with_the_master_gone_undecided_calls_are_denied_and_rules_still_decide() {
     let s = setup();
     let (x, granted) = (s.data.join("x"), s.data.join("granted/f"));
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         for (mode, helper) in &s.helpers {
             let control = native(helper, mode, &[&x]);
             assert!(control.contains("ok X-real"), "{control}");
@@ -241,7 +231,7 @@ fn rule_decided_calls_never_reach_the_master_and_undecided_ones_do() {
     let granted = s.data.join("granted/f");
     let other = s.data.join("other/f");
     let denied = s.data.join("denied/f");
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         for (mode, helper) in &s.helpers {
             let control = native(helper, mode, &[&denied]);
             assert!(control.contains("ok denied-file"), "{control}");
@@ -298,7 +288,7 @@ fn the_kernel_floor_holds_when_the_master_allows_everything() {
     let x = s.data.join("x");
     let (_, dynamic) = &s.helpers[0];
     let (_, raw) = &s.helpers[1];
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         assert!(native(raw, "raw", &[&x]).contains("ok X-real"));
         // Without the seccomp transport a raw open is the program's own: Landlock refuses
         // it, and the master (which performs everything) is never asked.
@@ -358,7 +348,7 @@ fn a_master_supplies_the_addresses_of_a_name() {
         "{}",
         stdout(&o)
     );
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         let cmd = [
             dynamic.as_path(),
             Path::new("libc"),
@@ -424,7 +414,7 @@ fn a_master_routing_removals_sees_every_removal_even_where_the_policy_grants_rem
                 .output()
                 .unwrap();
             assert_eq!(stdout(&o), want("ok"), "{mode}: {}", stderr(&o));
-            for nobody in users() {
+            for nobody in invoker_and_nobody() {
                 for scenario in ["veto-removals", "veto-removals-late"] {
                     fill();
                     let cmd = [

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use arbiter_tests::{arbiter, compile_helper, is_root, Sandbox};
+use arbiter_tests::{arbiter, compile_helper, invoker_and_nobody, is_root, Sandbox};
 
 /// The helpers: dynamic and static.
 fn helpers(sb: &Sandbox) -> Vec<PathBuf> {
@@ -25,16 +25,6 @@ fn helpers(sb: &Sandbox) -> Vec<PathBuf> {
         .expect("run cc");
     assert!(ok.success(), "cc -static failed for {}", src.display());
     vec![dynamic, st]
-}
-
-/// Who runs: root as we are, and (when we are root) uid/gid 65534.
-fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("note: not root: no run as uid 65534");
-        vec![false]
-    }
 }
 
 fn command(unprivileged: bool, program: &Path) -> Command {
@@ -99,7 +89,7 @@ fn confined(sb: &Sandbox, unprivileged: bool, extra: &[&str], argv: &[&str]) -> 
 /// default policy, and succeeds under `allow`.
 fn attack(step: &str, args: &[&str], allow: &[&str], reset: impl Fn()) {
     let sb = Sandbox::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for mode in ["raw", "libc"] {
                 let mut argv = vec![h.to_str().unwrap(), step, mode];
@@ -147,7 +137,7 @@ fn listen_without_bind_is_decided_as_a_bind_to_the_wildcard() {
 /// and succeeds under `allow`.
 fn attack_with(step: &str, args: &[&str], deny: &[&str], allow: &[&str]) {
     let sb = Sandbox::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for mode in ["raw", "libc"] {
                 let mut argv = vec![h.to_str().unwrap(), step, mode];
@@ -211,7 +201,7 @@ fn listen_on_an_autobound_unix_socket_is_decided_as_a_bind_of_its_name() {
 #[test]
 fn source_routing_socket_options_are_refused() {
     let sb = Sandbox::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for mode in ["raw", "libc"] {
                 for step in ["rthdr", "ipopts", "nlgroup"] {
@@ -268,7 +258,7 @@ fn unspecified_destinations_are_decided_as_loopback() {
 #[test]
 fn interrupted_fast_open_sends_do_not_pin_the_workers() {
     let sb = Sandbox::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for mode in ["raw", "libc"] {
                 let argv = [h.to_str().unwrap(), "pin", mode];
@@ -362,7 +352,7 @@ fn tcp_fast_open_is_refused_without_the_seccomp_transport() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port().to_string();
     let allow = format!("tcp:127.0.0.1:{port}");
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for step in ["tfo", "tfomsg", "tfommsg"] {
                 for mode in ["raw", "libc"] {
@@ -515,7 +505,7 @@ fn a_thread_rewriting_msg_name_during_sendmsg_cannot_reach_the_denied_port() {
         }
         n
     };
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             let argv = [h.to_str().unwrap(), "race", &port, &dport, "200"];
             assert_eq!(native(&sb, unprivileged, &argv), "ok");
@@ -577,7 +567,7 @@ fn raw_and_packet_sockets_are_refused() {
 #[test]
 fn sctp_sockets_are_refused() {
     let sb = Sandbox::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for step in ["sctp", "sctpseq"] {
                 for mode in ["raw", "libc"] {
@@ -642,7 +632,7 @@ fn denials_are_audited_with_the_destination() {
 #[test]
 fn netlink_route_reads_work_and_writes_are_refused() {
     let sb = Sandbox::new();
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in helpers(&sb) {
             for mode in ["raw", "libc"] {
                 let h = h.to_str().unwrap();

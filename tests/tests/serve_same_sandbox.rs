@@ -13,7 +13,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use arbiter_tests::{arbiter, assert_code, compile_helper, is_root, stderr, stdout};
+use arbiter_tests::{
+    arbiter, assert_code, compile_helper, invoker_and_nobody, is_root, stderr, stdout,
+};
 use serve_common::{output_within, scratch, Daemon};
 
 const EACCES: i32 = libc::EACCES;
@@ -259,20 +261,11 @@ fn start_daemon(scene: &Scene) -> (Daemon, String) {
     (d, sock)
 }
 
-fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("note: not root; the attacks run as the daemon's own uid only");
-        vec![false]
-    }
-}
-
 #[test]
 fn raw_syscall_attacks_get_the_same_answers_under_run_and_under_the_daemon() {
     let scene = Scene::new();
     let (_d, sock) = start_daemon(&scene);
-    compare(&scene, &sock, &users());
+    compare(&scene, &sock, &invoker_and_nobody());
 }
 
 /// A daemon that is not root, serving its own uid (65534): the seccomp transport works
@@ -379,7 +372,7 @@ fn libc_calls_get_the_same_answers_under_run_and_under_the_daemon() {
     let scene = Scene::new();
     let (_d, sock) = start_daemon(&scene);
     let secret = scene.path("outside/secret");
-    for nobody in users() {
+    for nobody in invoker_and_nobody() {
         let uid = if nobody { 65534 } else { unsafe_geteuid() };
         for way in [Way::Run, Way::Daemon] {
             let o = run(&scene, &sock, way, nobody, &["cat", "allowed.txt"]);

@@ -552,9 +552,17 @@ impl Status {
     }
 }
 
+/// The first word after `key` on its `/proc/<tid>/status` line.
+fn status_word<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()
+}
+
 fn status_field(status: &str, key: &str) -> Option<u32> {
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    let first = line[key.len()..].split_whitespace().next()?;
+    let first = status_word(status, key)?;
     if key == "Umask:" {
         u32::from_str_radix(first, 8).ok()
     } else {

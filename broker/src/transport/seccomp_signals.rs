@@ -41,11 +41,7 @@ pub(super) fn interrupting(tid: i32) -> bool {
 /// Of the process-wide pending signals `shared`, those that no live thread of `tid`'s
 /// process other than `tid` leaves unblocked.
 fn untaken_by_others(tid: i32, status: &str, shared: u64) -> u64 {
-    let Some(tgid) = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse::<i32>().ok())
-    else {
+    let Some(tgid) = super::status_field(status, "Tgid:") else {
         return 0;
     };
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
@@ -66,11 +62,7 @@ fn untaken_by_others(tid: i32, status: &str, shared: u64) -> u64 {
         let Ok(other_status) = super::read_status(other) else {
             continue;
         };
-        let state = other_status
-            .lines()
-            .find_map(|l| l.strip_prefix("State:"))
-            .and_then(|v| v.trim().chars().next());
-        if matches!(state, Some('Z' | 'X')) {
+        if matches!(super::status_word(&other_status, "State:"), Some("Z" | "X")) {
             continue;
         }
         untaken &= mask(&other_status, "SigBlk:");
@@ -84,9 +76,7 @@ fn untaken_by_others(tid: i32, status: &str, shared: u64) -> u64 {
 /// The hexadecimal signal mask on the `/proc/<tid>/status` line starting with `key`; 0
 /// when there is none.
 fn mask(status: &str, key: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    super::status_word(status, key)
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
         .unwrap_or(0)
 }

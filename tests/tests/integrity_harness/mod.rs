@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use arbiter_tests::{arbiter, is_root};
+use arbiter_tests::{arbiter, invoker_and_nobody};
 
 /// `root/helpers/` (the helpers' installation prefix), `root/work/` (the working directory,
 /// read-write under the default policy) holding `public.txt`, and `work/private/` — denied
@@ -122,16 +122,6 @@ impl Scene {
     }
 }
 
-/// The users to run as: root, and nobody when the tests run as root.
-pub fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        eprintln!("note: not root, the unprivileged runs are skipped");
-        vec![false]
-    }
-}
-
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -201,7 +191,7 @@ pub fn attack(
     expected: Result<(), i32>,
     reset: impl Fn(),
 ) {
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             for form in [mode.to_string(), format!("raw-{mode}")] {
                 let mut argv = vec![h.display().to_string(), form];
@@ -237,7 +227,7 @@ pub fn attack_expecting(
     native: Result<(), i32>,
     expected: Result<(), i32>,
 ) {
-    for unprivileged in users() {
+    for unprivileged in invoker_and_nobody() {
         for h in &scene.helpers {
             for form in [mode.to_string(), format!("raw-{mode}")] {
                 let mut argv = vec![h.display().to_string(), form];
