@@ -23,13 +23,18 @@
 //! checked with `lstat` not to be a symlink (a symlink could lead out of the subtree); the
 //! final component is looked at without following, and a symlink there, when the call
 //! follows, goes to the broker. A per-thread memo of the last verified parent directory
-//! (path, device, inode) reduces the walk to one `lstat` of the parent. Anything unusual
-//! goes to the broker: a miss costs one round trip, never a wrong answer.
+//! (path, device, inode) spares the walk: within [`MEMO_TRUSTED_NS`] of its last
+//! confirmation, and while no thread of the process has renamed or removed a directory
+//! through the shim since ([`names_changed`]), it is taken as it stands; after that one
+//! `lstat` of the parent confirms it again. Anything unusual goes to the broker: a miss
+//! costs one round trip, never a wrong answer.
 //!
-//! The one divergence left needs a concurrent rename: a verified directory moved out of the
-//! subtree and a symlink to it put in its old place (or a component swapped for a symlink
-//! between the check and the stat) is followed here where the broker would decide on the new
-//! location. That reveals only metadata, which the kernel does not protect either.
+//! The one divergence left needs a rename by someone else at about the same moment: a
+//! verified directory moved out of the subtree and a symlink to it put in its old place by
+//! another process (or by a raw system call) within the memo's millisecond, or a component
+//! swapped for a symlink between the check and the stat, is followed here where the broker
+//! would decide on the new location. That reveals only metadata, which the kernel does not
+//! protect either (the program could make the same `stat` natively).
 //!
 //! Signal and fork safety: no allocation and no lock. The subtree list is read once per
 //! process from the inherited table ([`crate::fast_table`]), or fetched from the broker when
@@ -39,7 +44,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_char, c_int};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use arbiter_protocol::ring::{
     canonical_components, trim_directory_suffix, ReportedCall, REPORT_OPEN_FLAGS, REPORT_PATH_MAX,
@@ -176,6 +181,66 @@ fn is_canonical(path: &[u8]) -> bool {
 /// Room in the per-thread memo for a parent directory's path and its NUL.
 const MEMO_PATH: usize = 512;
 
+/// How long after its last confirmation the memo is taken without a look (1 ms): long
+/// enough that a thread working through one directory (`git status`'s `lstat`s, a build's
+/// header searches) confirms it about once, short enough that a change another process makes
+/// before this one looks again is seen, as it is by the broker. Each confirmation costs one
+/// `lstat`, as much as the call itself.
+const MEMO_TRUSTED_NS: u64 = 1_000_000;
+
+/// Counts the renames and directory removals any thread of this process made through the
+/// shim: a memo confirmed before the count changed is confirmed again before it is used, so
+/// a program that replaces one of its directories by a symlink and then names a file through
+/// it gets the broker's answer at once, whatever the clock says.
+static NAMES_CHANGED: AtomicU64 = AtomicU64::new(0);
+
+/// Records that this process renamed or removed a name that may have been a directory
+/// (after the call, whether it succeeded or not): every thread's memo is confirmed again
+/// before its next use. An atomic add: safe in a signal handler and a vfork child.
+pub fn names_changed() {
+    NAMES_CHANGED.fetch_add(1, Ordering::Release);
+}
+
+/// The monotonic clock in nanoseconds (the vDSO: no system call where the clock source
+/// allows), or `None` when it cannot be read, which makes the memo confirm itself.
+fn monotonic_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec; clock_gettime is async-signal-safe.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// When and against which [`NAMES_CHANGED`] count a memo entry was confirmed.
+#[derive(Clone, Copy)]
+struct Confirmed {
+    at_ns: Option<u64>,
+    names: u64,
+}
+
+impl Confirmed {
+    /// Now, read before the look that confirms (a rename during the look makes it stale).
+    fn now() -> Self {
+        Confirmed {
+            names: NAMES_CHANGED.load(Ordering::Acquire),
+            at_ns: monotonic_ns(),
+        }
+    }
+
+    /// Whether a memo confirmed at `self` may be taken without a look now.
+    fn still_trusted(self) -> bool {
+        let now = Confirmed::now();
+        match (self.at_ns, now.at_ns) {
+            (Some(then), Some(t)) => {
+                now.names == self.names && t >= then && t - then < MEMO_TRUSTED_NS
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The last parent directory this thread verified, under the name the caller used for it
 /// (absolute, relative to the working directory, or `.` for the working directory itself).
 /// A later call naming a file in it re-checks only that the name still leads to the same
@@ -187,6 +252,8 @@ struct Memo {
     key: UnsafeCell<[u8; MEMO_PATH]>,
     dev: Cell<u64>,
     ino: Cell<u64>,
+    /// When it was last confirmed; `at_ns: None` makes the next use look.
+    confirmed: Cell<Confirmed>,
 }
 
 thread_local! {
@@ -197,6 +264,7 @@ thread_local! {
             key: UnsafeCell::new([0; MEMO_PATH]),
             dev: Cell::new(0),
             ino: Cell::new(0),
+            confirmed: Cell::new(Confirmed { at_ns: None, names: 0 }),
         }
     };
 }
@@ -329,24 +397,35 @@ impl CallerPath<'_> {
     }
 }
 
-/// Whether this thread's memo vouches for the caller's parent directory now.
+/// Whether this thread's memo vouches for the caller's parent directory now: taken as it
+/// stands while [`Confirmed::still_trusted`], else confirmed by one `lstat` (same device and
+/// inode, still a directory).
 fn memo_vouches(path: &CallerPath<'_>) -> bool {
     let key = path.parent_key();
     with_memo(|m, buf| {
         let len = m.len.get();
-        len != 0
-            && len == key.len()
-            && buf[..len] == *key
-            && matches!(lstat_raw(&buf[..=len]), Ok(st)
-                if st.st_mode & libc::S_IFMT == libc::S_IFDIR
-                    && st.st_dev == m.dev.get()
-                    && st.st_ino == m.ino.get())
+        if len == 0 || len != key.len() || buf[..len] != *key {
+            return false;
+        }
+        if m.confirmed.get().still_trusted() {
+            return true;
+        }
+        let at = Confirmed::now();
+        let same = matches!(lstat_raw(&buf[..=len]), Ok(st)
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR
+                && st.st_dev == m.dev.get()
+                && st.st_ino == m.ino.get());
+        if same {
+            m.confirmed.set(at);
+        }
+        same
     })
     .unwrap_or(false)
 }
 
-/// Remembers `st` as the caller's parent directory.
-fn remember(path: &CallerPath<'_>, st: &libc::stat) {
+/// Remembers `st` as the caller's parent directory, as confirmed at `at` (taken before the
+/// walk that produced `st`).
+fn remember(path: &CallerPath<'_>, st: &libc::stat, at: Confirmed) {
     let key = path.parent_key();
     if key.len() >= MEMO_PATH {
         return;
@@ -357,6 +436,7 @@ fn remember(path: &CallerPath<'_>, st: &libc::stat) {
         m.len.set(key.len());
         m.dev.set(st.st_dev);
         m.ino.set(st.st_ino);
+        m.confirmed.set(at);
     });
 }
 
@@ -378,6 +458,7 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     if memo_vouches(path) {
         return Ok(());
     }
+    let at = Confirmed::now();
     let mut abs = [0u8; MAX_PATH + 1];
     let len = if relative {
         let len = join_cwd(b, &mut abs)?;
@@ -395,7 +476,7 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     };
     let parent_end = full[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
     if let Some(st) = verify_parents(full, root_len, parent_end)? {
-        remember(path, &st);
+        remember(path, &st, at);
     }
     Ok(())
 }

@@ -134,6 +134,77 @@ fn an_audit_log_still_records_every_stat() {
     assert!(stats >= 50, "{stats} stat records of d/e/g:\n{audit}");
 }
 
+/// Replaces `d/e` by a symlink to the directory in `argv[1]` (which holds a `g`), first by
+/// the program itself (a stat, rename, symlink, stat at once, 20 times: each round takes
+/// well under the memo's millisecond in a release build and usually in a debug one), then by another process (`mv` and
+/// `ln -s` in a child shell, the program stats 50 ms after it ended), and prints what a
+/// stat of `d/e/g` says before and after each.
+const SWAP: &str = r#"
+import errno, os, subprocess, sys, time
+outside = sys.argv[1]
+def st(p):
+    try:
+        os.stat(p)
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print("before", st("d/e/g"))
+own = set()
+for _ in range(20):
+    st("d/e/g")
+    os.rename("d/e", "d/e.old")
+    os.symlink(outside, "d/e")
+    own.add(st("d/e/g"))
+    os.unlink("d/e")
+    os.rename("d/e.old", "d/e")
+print("own", " ".join(sorted(own)))
+print("back", st("d/e/g"))
+subprocess.run(["sh", "-c", 'mv d/e d/e.old && ln -s "$0" d/e', outside], check=True)
+time.sleep(0.05)
+print("other", st("d/e/g"))
+"#;
+
+/// The stat memo (the last directory a thread verified, taken without a look for a
+/// millisecond) is confirmed again at once when the process itself renames or removes a
+/// directory, and after its millisecond when another process does: a directory replaced by
+/// a symlink out of the granted subtree gets the broker's answer (`EACCES`) at the next stat,
+/// with and without `--no-fast-path`, where natively the stat follows the symlink.
+#[test]
+fn a_directory_replaced_by_a_symlink_is_seen_at_the_next_stat() {
+    let (sb, outside) = setup();
+    std::fs::write(outside.path().join("g"), b"o").unwrap();
+    let outside = outside.path().to_str().unwrap();
+    let native = std::process::Command::new("python3")
+        .args(["-c", SWAP, outside])
+        .current_dir(sb.path("."))
+        .output()
+        .unwrap();
+    assert!(native.status.success(), "{native:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&native.stdout),
+        "before ok\nown ok\nback ok\nother ok\n",
+        "the native control"
+    );
+    let reset = || {
+        let _ = std::fs::remove_file(sb.path("d/e"));
+        std::fs::rename(sb.path("d/e.old"), sb.path("d/e")).unwrap();
+    };
+    reset();
+    for extra in [&[][..], &["--no-fast-path"][..]] {
+        let mut args = vec!["--quiet"];
+        args.extend_from_slice(extra);
+        let o = sb.run(&args, &["python3", "-c", SWAP, outside]);
+        assert_code(&o, 0);
+        assert_eq!(
+            stdout(&o),
+            "before ok\nown EACCES\nback ok\nother EACCES\n",
+            "with {extra:?}; stderr: {}",
+            stderr(&o)
+        );
+        reset();
+    }
+}
+
 /// A shell stats `.` at start (dash, to check `$PWD`) and bash before each command search;
 /// that stat of the working directory is answered in-process (issue 18: each round trip
 /// and channel registration is paid by every shell started), with the kernel's answer

@@ -174,14 +174,21 @@ pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_in
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe {
         if !unbrokered() && crate::fast_path::remove(dirfd, path, flags) {
+            if flags & libc::AT_REMOVEDIR != 0 {
+                crate::fast_path::names_changed();
+            }
             return 0;
         }
-        one_path(
+        let rc = one_path(
             dirfd,
             path,
             || sys!(libc::SYS_unlinkat, dirfd, path, flags),
             |p| Call::Unlink { path: p, flags },
-        )
+        );
+        if flags & libc::AT_REMOVEDIR != 0 {
+            crate::fast_path::names_changed();
+        }
+        rc
     })
 }
 
@@ -234,7 +241,7 @@ pub unsafe extern "C" fn renameat2(
 ) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe {
-        two_paths(
+        let rc = two_paths(
             d1,
             p1,
             d2,
@@ -245,7 +252,10 @@ pub unsafe extern "C" fn renameat2(
                 to: b,
                 flags,
             },
-        )
+        );
+        // A directory the stat memo vouched for may have moved (crate::fast_path).
+        crate::fast_path::names_changed();
+        rc
     })
 }
 
