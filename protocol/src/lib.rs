@@ -73,6 +73,21 @@ pub const FAST_STAT: u8 = b's';
 /// [`NATIVE_OPEN_MARK`]; Landlock then decides exactly as the policy would.
 pub const FAST_OPEN: u8 = b'o';
 
+/// [`Call::FastPaths`] entry: a subtree where the policy grants `stat`, `read`, `list` and
+/// `exec` throughout, so the shim may answer `access(R_OK|X_OK)` beneath it in-process with
+/// the kernel's `faccessat2` (the `AT_EMPTY_PATH` form the seccomp filter lets through, like
+/// a stat: `access` reveals only what the file's mode and owner already show). Never offered
+/// when every call is recorded.
+pub const FAST_ACCESS: u8 = b'x';
+
+/// [`Call::FastPaths`] entry: a directory where the policy refuses `stat` (so every call)
+/// with `EACCES` throughout and no rule beneath it decides otherwise, offered only when no
+/// audit log records denials and no decider may be asked: the shim answers a probe beneath
+/// it (a stat, an `access`: a shell's command search through `PATH` entries in the home
+/// directory) with `EACCES` in-process, as the broker would, unless a symlink on the way
+/// could lead elsewhere.
+pub const FAST_DENY: u8 = b'd';
+
 /// A bit of `openat(2)`'s flags that the kernel ignores (legacy `openat` drops unknown
 /// flags). The seccomp notify filter lets a read-only `openat` carrying it run natively
 /// under Landlock, instead of stopping it for the broker; it is installed so only when the

@@ -50,8 +50,8 @@ use arbiter_protocol::ring::{
     canonical_components, trim_directory_suffix, ReportedCall, REPORT_OPEN_FLAGS, REPORT_PATH_MAX,
 };
 use arbiter_protocol::{
-    Call, Payload, FAST_OPEN, FAST_PATHS_MAX, FAST_REMOVE, FAST_STAT, MAX_PATH, NATIVE_OPEN_MARK,
-    NATIVE_REMOVE_MARK,
+    Call, Payload, FAST_ACCESS, FAST_DENY, FAST_OPEN, FAST_PATHS_MAX, FAST_REMOVE, FAST_STAT,
+    MAX_PATH, NATIVE_OPEN_MARK, NATIVE_REMOVE_MARK,
 };
 
 use crate::channel;
@@ -252,6 +252,9 @@ struct Memo {
     key: UnsafeCell<[u8; MEMO_PATH]>,
     dev: Cell<u64>,
     ino: Cell<u64>,
+    /// The kind of granted root ([`FAST_STAT`], [`FAST_OPEN`], [`FAST_ACCESS`]) the walk
+    /// that verified it started from: it vouches for calls of that kind only.
+    tag: Cell<u8>,
     /// When it was last confirmed; `at_ns: None` makes the next use look.
     confirmed: Cell<Confirmed>,
 }
@@ -264,6 +267,7 @@ thread_local! {
             key: UnsafeCell::new([0; MEMO_PATH]),
             dev: Cell::new(0),
             ino: Cell::new(0),
+            tag: Cell::new(0),
             confirmed: Cell::new(Confirmed { at_ns: None, names: 0 }),
         }
     };
@@ -397,14 +401,14 @@ impl CallerPath<'_> {
     }
 }
 
-/// Whether this thread's memo vouches for the caller's parent directory now: taken as it
-/// stands while [`Confirmed::still_trusted`], else confirmed by one `lstat` (same device and
-/// inode, still a directory).
-fn memo_vouches(path: &CallerPath<'_>) -> bool {
+/// Whether this thread's memo vouches for the caller's parent directory now, for a call of
+/// the kind `tag`: taken as it stands while [`Confirmed::still_trusted`], else confirmed by
+/// one `lstat` (same device and inode, still a directory).
+fn memo_vouches(path: &CallerPath<'_>, tag: u8) -> bool {
     let key = path.parent_key();
     with_memo(|m, buf| {
         let len = m.len.get();
-        if len == 0 || len != key.len() || buf[..len] != *key {
+        if len == 0 || len != key.len() || buf[..len] != *key || m.tag.get() != tag {
             return false;
         }
         if m.confirmed.get().still_trusted() {
@@ -423,9 +427,9 @@ fn memo_vouches(path: &CallerPath<'_>) -> bool {
     .unwrap_or(false)
 }
 
-/// Remembers `st` as the caller's parent directory, as confirmed at `at` (taken before the
-/// walk that produced `st`).
-fn remember(path: &CallerPath<'_>, st: &libc::stat, at: Confirmed) {
+/// Remembers `st` as the caller's parent directory, verified from a root of the kind `tag`
+/// and confirmed at `at` (taken before the walk that produced `st`).
+fn remember(path: &CallerPath<'_>, st: &libc::stat, at: Confirmed, tag: u8) {
     let key = path.parent_key();
     if key.len() >= MEMO_PATH {
         return;
@@ -436,6 +440,7 @@ fn remember(path: &CallerPath<'_>, st: &libc::stat, at: Confirmed) {
         m.len.set(key.len());
         m.dev.set(st.st_dev);
         m.ino.set(st.st_ino);
+        m.tag.set(tag);
         m.confirmed.set(at);
     });
 }
@@ -455,7 +460,7 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     if !canonical {
         return Err(Walk::Broker);
     }
-    if memo_vouches(path) {
+    if memo_vouches(path, tag) {
         return Ok(());
     }
     let at = Confirmed::now();
@@ -476,7 +481,7 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
     };
     let parent_end = full[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
     if let Some(st) = verify_parents(full, root_len, parent_end)? {
-        remember(path, &st, at);
+        remember(path, &st, at, tag);
     }
     Ok(())
 }
@@ -621,6 +626,11 @@ unsafe fn with_path<T>(
     if caller.bytes() == b"." {
         return working_directory(grants, caller.with_nul, final_stat);
     }
+    if absolute && granted_root(grants, FAST_STAT, caller.bytes()).is_none() {
+        if let Some(e) = denied(grants, caller.bytes(), follow) {
+            return Answer::Done(Err(e));
+        }
+    }
     let record = match report::claim(len) {
         Record::Broker => return Answer::Broker,
         r => r,
@@ -751,6 +761,130 @@ pub unsafe fn stat(
             report,
             |at, p| lstat_at(at, p).map(|st| (st, st.st_mode & libc::S_IFMT)),
         )
+    }
+}
+
+/// The broker's answer for a probe (a stat, an `access`) of the absolute `path` when it lies
+/// beneath a [`FAST_DENY`] root, where the policy refuses everything with `EACCES` and no
+/// rule beneath decides otherwise: `Some(EACCES)` when the path is canonical and no
+/// component beneath the root is a symlink — each existing one is looked at with `lstat`;
+/// nothing exists beneath a missing component or a file, so the walk ends there — nor the
+/// final one when the call follows it. A symlink could lead where the policy allows (the
+/// broker decides on the real path), and a component the program's credentials cannot look
+/// at may hide one (the broker looks with its own): `None` then, and the call goes to the
+/// broker, as it does for a path beneath no such root. The root itself is taken as it
+/// stands, as the other fast paths' roots are (the broker checked it was a real directory
+/// when the sandbox started).
+fn denied(grants: &[u8], path: &[u8], follow: bool) -> Option<c_int> {
+    let root_len = granted_root(grants, FAST_DENY, path)?;
+    if !is_canonical(path) || path.len() > MAX_PATH {
+        return None;
+    }
+    let mut buf = [0u8; MAX_PATH + 1];
+    buf[..path.len()].copy_from_slice(path);
+    let mut end = root_len + 1;
+    while end <= path.len() {
+        let next = buf[end..path.len()]
+            .iter()
+            .position(|&c| c == b'/')
+            .map_or(path.len(), |i| end + i);
+        let last = next == path.len();
+        let saved = buf[next];
+        buf[next] = 0;
+        let st = lstat_raw(&buf[..=next]);
+        buf[next] = saved;
+        match st {
+            Ok(st) => match st.st_mode & libc::S_IFMT {
+                libc::S_IFLNK if !last || follow => return None,
+                libc::S_IFDIR if !last => {}
+                _ => return Some(libc::EACCES),
+            },
+            Err(libc::ENOENT | libc::ENOTDIR) => return Some(libc::EACCES),
+            Err(_) => return None,
+        }
+        end = next + 1;
+    }
+    Some(libc::EACCES)
+}
+
+/// `faccessat(dirfd, path, mode, flags)` asking `R_OK` and/or `X_OK` (a shell's command
+/// search: bash asks both of each candidate), when the fast path can answer it: a path
+/// (absolute, or relative to the working directory) in canonical form inside a
+/// [`FAST_ACCESS`] root — where the policy grants `stat`, `read`, `list` and `exec`
+/// throughout, so the broker's decision is `allow` whatever the file — with no symlink from
+/// the root down to its directory ([`vouch`]) and a final component that is no symlink to
+/// follow (one `lstat`). The kernel then checks the program's own credentials (`faccessat2`
+/// in the `AT_EMPTY_PATH` form the seccomp filter lets through): success, `ENOENT` and
+/// `ENOTDIR` are the broker's answers too (it performs the same check with credentials that
+/// are never weaker); anything else, `EACCES` above all (as root the broker keeps its
+/// capabilities, the program has none), goes to the broker, and so does every call when the
+/// report ring is on (these calls are not reported).
+///
+/// # Safety
+/// `path` must be a non-null C string.
+pub unsafe fn access(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> Answer<()> {
+    let known_flags = libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW;
+    if flags & !known_flags != 0 || mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Answer::Broker; // the kernel's EINVAL, which the broker gives
+    }
+    // SAFETY: path is a C string; its first byte is in bounds.
+    let absolute = unsafe { *path } == b'/' as c_char;
+    if dirfd != libc::AT_FDCWD && !absolute {
+        return Answer::Broker;
+    }
+    // SAFETY: path is a C string per the contract.
+    let Some(len) = (unsafe { c_str_len(path, MAX_PATH - 1) }) else {
+        return Answer::Broker;
+    };
+    let Some(grants) = grants() else {
+        return Answer::Broker;
+    };
+    let caller = CallerPath {
+        // SAFETY: c_str_len found `len` bytes and then the NUL.
+        with_nul: unsafe { bytes(path, len + 1) },
+    };
+    if len == 0 || caller.bytes() == b"." {
+        return Answer::Broker;
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    if absolute && granted_root(grants, FAST_ACCESS, caller.bytes()).is_none() {
+        if let Some(e) = denied(grants, caller.bytes(), follow) {
+            return Answer::Done(Err(e));
+        }
+    }
+    if mode == libc::F_OK || mode & libc::W_OK != 0 || report::on() {
+        return Answer::Broker;
+    }
+    match vouch(&caller, grants, FAST_ACCESS) {
+        Ok(()) => {}
+        Err(Walk::Broker) => return Answer::Broker,
+        Err(Walk::Errno(e)) => return kernel_error(e),
+    }
+    let st = match lstat_raw(caller.with_nul) {
+        Ok(st) => st,
+        Err(e) => return kernel_error(e),
+    };
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK && follow {
+        return Answer::Broker; // the broker decides on where it leads
+    }
+    // Not following: the final component was no symlink to follow a moment ago.
+    let kflags = (flags & libc::AT_EACCESS) | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
+    // SAFETY: path is NUL-terminated; mode and flags are plain integers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            libc::AT_FDCWD,
+            caller.with_nul.as_ptr(),
+            mode,
+            kflags,
+        )
+    };
+    if rc == 0 {
+        return Answer::Done(Ok(()));
+    }
+    match crate::sys::errno() {
+        e @ (libc::ENOENT | libc::ENOTDIR) => Answer::Done(Err(e)),
+        _ => Answer::Broker,
     }
 }
 

@@ -20,6 +20,10 @@ def exists(p):
     if libc.access(p.encode(), 0) != 0:
         raise OSError(ctypes.get_errno(), "access")
     return "yes"
+def may(p, m):
+    if libc.access(p.encode(), m) != 0:
+        raise OSError(ctypes.get_errno(), "access")
+    return "yes"
 def realpath(p):
     r = libc.realpath(p.encode(), None)
     if r is None:
@@ -30,6 +34,9 @@ for p in sys.argv[1:]:
     show("lstat " + p, lambda: kind(os.lstat(p)))
     show("exists " + p, lambda: exists(p))
     show("realpath " + p, lambda: realpath(p))
+    show("r_ok " + p, lambda: may(p, os.R_OK))
+    show("x_ok " + p, lambda: may(p, os.X_OK))
+    show("rx_ok " + p, lambda: may(p, os.R_OK | os.X_OK))
 "#;
 
 const PROBES: &[&str] = &[
@@ -45,6 +52,10 @@ const PROBES: &[&str] = &[
     "missing/x",
     "f/x",
     "d/e/missing",
+    "/usr/bin/env",
+    "/usr/bin/no-such-tool-here",
+    "/usr/bin",
+    "/usr/bin/env/x",
 ];
 
 fn probe(sb: &Sandbox, extra: &[&str]) -> String {
@@ -101,6 +112,16 @@ fn the_fast_path_answers_as_the_broker_does() {
     has("stat f/x ENOTDIR");
     has("stat d/e/missing ENOENT");
     has("realpath d/e/missing ENOENT");
+    // access(R_OK|X_OK): answered in-process beneath /usr and $PWD (rx throughout), by the
+    // broker where the kernel refuses or the policy may (issue 18: bash's command search).
+    has("x_ok /usr/bin/env ok yes");
+    has("rx_ok /usr/bin ok yes");
+    has("x_ok /usr/bin/no-such-tool-here ENOENT");
+    has("r_ok /usr/bin/env/x ENOTDIR");
+    has("x_ok f EACCES");
+    has("r_ok d/e/g ok yes");
+    has("x_ok esc/secret EACCES");
+    has("r_ok inner/e/g ok yes");
 }
 
 #[test]
@@ -247,6 +268,149 @@ fn a_stat_of_the_working_directory_needs_no_broker() {
         })
         .count();
     assert_eq!(registered, 0, "the shell registered a channel:\n{audit}");
+}
+
+/// bash looks for a command with `access(X_OK)` and `access(R_OK)` of each candidate, in
+/// each child it forks for a pipeline: answered in-process beneath `/usr` (issue 18), the
+/// children make no brokered call and register no channel. Only the shell itself does (its
+/// open of `/dev/tty`). Before, each child registered one: 3 for this pipeline.
+#[test]
+fn a_shells_command_search_needs_no_broker() {
+    let sb = Sandbox::new();
+    let log = sb.log("audit.jsonl");
+    let o = sb.run(
+        &["--audit", log.to_str().unwrap()],
+        &[
+            "env",
+            "PATH=/usr/bin:/bin",
+            "bash",
+            "-c",
+            "cat /dev/null | cat; echo done",
+        ],
+    );
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o), "done\n");
+    let bash = std::fs::canonicalize("/bin/bash").unwrap();
+    let audit = std::fs::read_to_string(&log).unwrap();
+    let registered = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| {
+            r["type"] == "process" && r["transport"] == "shim" && r["exe"] == bash.to_str().unwrap()
+        })
+        .count();
+    assert!(
+        registered <= 1,
+        "{registered} bash processes registered a channel:\n{audit}"
+    );
+}
+
+/// Probes a directory the policy refuses, given as `argv[1]` (`argv[2]` = `none` probes
+/// nothing): stat, lstat and access of names beneath it, printing each answer.
+const DENIED_PROBES: &str = r#"
+import errno, os, sys
+d = sys.argv[1]
+names = [] if sys.argv[2] == "none" else [
+    "", "missing", "file", "sub", "sub/deeper/x", "file/x", "envlink", "dirlink/env",
+]
+def show(what, f):
+    try:
+        f()
+        print(what, "ok")
+    except OSError as e:
+        print(what, errno.errorcode[e.errno])
+def access(p, m):
+    if not os.access(p, m):
+        raise PermissionError(errno.EACCES, "access")
+for n in names:
+    p = os.path.join(d, n) if n else d
+    show("stat " + n, lambda: os.stat(p))
+    show("lstat " + n, lambda: os.lstat(p))
+    for m, name in [(os.F_OK, "f"), (os.R_OK, "r"), (os.X_OK, "x"), (os.W_OK, "w")]:
+        # (Writing through the symlinks into /usr is the broker's denial to count.)
+        if not (name == "w" and "link" in n):
+            show("access_" + name + " " + n, lambda: access(p, m))
+"#;
+
+/// The denial count of arbiter's end-of-run summary (`arbiter: N call(s) denied`), 0 when
+/// there is none.
+fn denials_counted(o: &std::process::Output) -> usize {
+    stderr(o)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("arbiter: ")?
+                .split_once(" call(s) denied")
+                .and_then(|(n, _)| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A `PATH` entry the policy refuses (here a directory outside every grant, as
+/// `~/.cargo/bin` is for the default profile): a shell's command search stats each
+/// candidate there. Beneath it the shim answers stat and access probes with the broker's
+/// `EACCES` itself (issue 18), except through a symlink, which may lead where the policy
+/// allows: the same answers as with `--no-fast-path`, and the probes add no denial the
+/// broker counted, where brokered each one does. As the invoker and as uid 65534.
+#[test]
+fn probes_where_the_policy_refuses_everything_need_no_broker() {
+    let sb = Sandbox::new();
+    let outside = outside_dir();
+    let d = outside.path();
+    std::fs::write(d.join("file"), b"x").unwrap();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/env", d.join("envlink")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin", d.join("dirlink")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", d.display());
+    for nobody in arbiter_tests::invoker_and_nobody() {
+        let run = |extra: &[&str], names: &str| {
+            let mut c = arbiter_tests::arbiter_as(nobody);
+            c.arg("run")
+                .args(extra)
+                .args(["--", "python3", "-c", DENIED_PROBES])
+                .arg(d)
+                .arg(names)
+                .current_dir(&sb.dir)
+                .env("PATH", &path)
+                .env("HOME", &sb.dir)
+                .env_remove("LD_LIBRARY_PATH")
+                .stdin(std::process::Stdio::null());
+            let o = c.output().unwrap();
+            assert_code(&o, 0);
+            o
+        };
+        let fast = run(&[], "all");
+        let brokered = run(&["--no-fast-path"], "all");
+        assert_eq!(stdout(&fast), stdout(&brokered), "as 65534: {nobody}");
+        let out = stdout(&fast);
+        for line in [
+            "stat  EACCES",
+            "stat missing EACCES",
+            "lstat file EACCES",
+            "access_x file EACCES",
+            "stat sub/deeper/x EACCES",
+            "stat file/x EACCES",
+            "lstat envlink EACCES",
+            "stat envlink ok",
+            "access_x envlink ok",
+            "stat dirlink/env ok",
+        ] {
+            assert!(out.lines().any(|l| l == line), "no {line:?} in:\n{out}");
+        }
+        let base_fast = denials_counted(&run(&[], "none"));
+        let base_brokered = denials_counted(&run(&["--no-fast-path"], "none"));
+        assert!(
+            denials_counted(&brokered) > base_brokered,
+            "the control: brokered, the probes are denials ({}):\n{}",
+            denials_counted(&brokered),
+            stderr(&brokered)
+        );
+        assert_eq!(
+            denials_counted(&fast),
+            base_fast,
+            "probes reached the broker (as 65534: {nobody}):\n{}",
+            stderr(&fast)
+        );
+    }
 }
 
 /// As root the sandboxed program has no capabilities while the broker keeps its DAC ones,

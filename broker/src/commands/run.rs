@@ -337,6 +337,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         .executables(install.files.clone())
         .seccomp_transport(!args.no_seccomp_transport)
         .fast_path(!args.no_fast_path)
+        .probe_dirs(probe_dirs())
         .report_denials(!args.quiet);
     if let Some(d) = &deciding {
         sandbox = sandbox.decider(d.decider());
@@ -599,4 +600,14 @@ fn run_via_daemon(args: &RunArgs, daemon: &std::ffi::OsStr) -> Result<ExitCode> 
         strict: args.strict,
         command: &args.command,
     })
+}
+
+/// The directories a command probes most where the policy usually refuses everything: the
+/// home directory and each `PATH` entry (a shell's command search stats each candidate).
+fn probe_dirs() -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(std::env::var_os("HOME").map(PathBuf::from))
+        .filter(|d| d.is_absolute())
+        .collect()
 }

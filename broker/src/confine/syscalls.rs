@@ -883,7 +883,18 @@ pub const TABLE: &[Row] = &[
     ),
     broker("access", Kind::Access),
     broker("faccessat", Kind::Faccessat),
-    broker("faccessat2", Kind::Faccessat2),
+    // As for the stats: the AT_EMPTY_PATH form stays native. With an empty path it checks a
+    // held fd; with a non-empty one it tells the caller's own permission on a path, which no
+    // layer protects (Landlock has no hook on it, and a stat shows the mode and owner it is
+    // derived from) and the shim's access fast path relies on.
+    row(
+        "faccessat2",
+        &[Arm {
+            when: &[has(3, AT_EMPTY_PATH)],
+            then: Action::Native,
+        }],
+        Action::Broker(Kind::Faccessat2),
+    ),
     broker("mkdir", Kind::Mkdir),
     broker("mkdirat", Kind::Mkdirat),
     row("mknod", MKNOD_DEVICES, Action::Broker(Kind::Mknod)),

@@ -35,7 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbiter_policies::{Access, AuditSetting, Policy};
-use arbiter_protocol::{Call, Checked, Invalid, WireStat, FAST_OPEN, FAST_REMOVE, FAST_STAT};
+use arbiter_protocol::{
+    Call, Checked, Invalid, WireStat, FAST_ACCESS, FAST_DENY, FAST_OPEN, FAST_REMOVE, FAST_STAT,
+};
 
 use crate::audit::event::InvalidRequest;
 use crate::audit::reports::{FastKind, Reports};
@@ -300,6 +302,10 @@ impl RequestCore {
             let sent = encode_fast_paths(&mut fast_paths, FAST_STAT, &grants);
             if let Some(r) = &reports {
                 r.offer(FastKind::Stat, &sent);
+            } else {
+                // access(R_OK|X_OK) in-process: not reported, so never with the ring.
+                let rx = Access::STAT | Access::READ | Access::LIST | Access::EXEC;
+                encode_fast_paths(&mut fast_paths, FAST_ACCESS, &policy.uniform_grants(rx));
             }
         }
         RequestCore {
@@ -471,6 +477,39 @@ impl RequestCore {
         if self.fast_on && self.reports.is_none() {
             let _ = encode_fast_paths(&mut self.fast_paths, FAST_REMOVE, roots);
         }
+        self
+    }
+
+    /// Offers the shim in-process `EACCES` answers to probes beneath those of `dirs` where
+    /// the policy refuses everything alike ([`arbiter_protocol::FAST_DENY`]): absolute real
+    /// paths (no symlink; outside `/proc` and `/dev`, whose names the broker rewrites) that
+    /// no rule beneath decides otherwise (`Policy::decided_alone_beneath`) and whose own
+    /// `stat` is refused with `EACCES`. Only while the fast paths are on, no audit log
+    /// records anything (every denial would be a record) and no decider may be asked (it
+    /// may allow what the policy leaves undecided); `arbiter run` passes the home
+    /// directory and the `PATH` entries.
+    pub fn with_denied_probes(mut self, dirs: &[PathBuf]) -> RequestCore {
+        if !self.fast_on || self.audit.enabled() || self.decider.is_some() {
+            return self;
+        }
+        let mut roots: Vec<PathBuf> = dirs
+            .iter()
+            .filter(|d| {
+                d.is_absolute()
+                    && !d.starts_with("/proc")
+                    && !d.starts_with("/dev")
+                    && self.policy.decided_alone_beneath(d)
+                    && {
+                        let pd = self.policy.decide_path(d, Access::STAT).decision;
+                        !pd.allow && pd.errno == libc::EACCES
+                    }
+                    && std::fs::canonicalize(d).is_ok_and(|real| real == **d)
+            })
+            .cloned()
+            .collect();
+        roots.sort();
+        roots.dedup();
+        let _ = encode_fast_paths(&mut self.fast_paths, FAST_DENY, &roots);
         self
     }
 

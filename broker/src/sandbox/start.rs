@@ -47,6 +47,8 @@ pub struct Sandbox {
     fast_path: bool,
     report_denials: bool,
     decider: Option<Arc<dyn Decider>>,
+    /// Directories whose probes the shim may refuse in-process ([`Sandbox::probe_dirs`]).
+    probe_dirs: Vec<PathBuf>,
     /// For [`Sandbox::serve_elsewhere`]: the floor of a seccomp listener the launcher sends.
     floor: Option<transport::seccomp::Floor>,
     /// For [`Sandbox::serve_elsewhere`]: run in each channel thread and seccomp worker.
@@ -96,6 +98,7 @@ impl Sandbox {
             fast_path: true,
             report_denials: false,
             decider: None,
+            probe_dirs: Vec::new(),
             floor: None,
             setup: None,
             admit: None,
@@ -163,6 +166,16 @@ impl Sandbox {
     /// to report each call it answers in (docs/audit.md, "Reported calls").
     pub fn fast_path(mut self, on: bool) -> Sandbox {
         self.fast_path = on;
+        self
+    }
+
+    /// Directories the program probes (the home directory, the `PATH` entries): where the
+    /// policy refuses everything alike, the shim answers a stat or `access` beneath them with
+    /// `EACCES` itself, without a round trip, when no log records the denials and no decider
+    /// decides ([`RequestCore::with_denied_probes`]). Such probes are not counted in the
+    /// end-of-run denial summary.
+    pub fn probe_dirs(mut self, dirs: Vec<PathBuf>) -> Sandbox {
+        self.probe_dirs = dirs;
         self
     }
 
@@ -302,6 +315,9 @@ impl Sandbox {
                 } else {
                     &[]
                 });
+            if self.decider.is_none() {
+                core = core.with_denied_probes(&self.probe_dirs);
+            }
         } else {
             core = core.without_fast_path();
         }
