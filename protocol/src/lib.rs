@@ -88,6 +88,13 @@ pub const FAST_ACCESS: u8 = b'x';
 /// could lead elsewhere.
 pub const FAST_DENY: u8 = b'd';
 
+/// [`Call::FastPaths`] entry, always `/dev/tty`: the policy grants reading and writing the
+/// controlling terminal, with the default audit setting, and the kernel floor's native
+/// reads are on, so the shim may learn the program has no controlling terminal from a
+/// marked read-only open of it (`ENXIO`, which is what the broker's open answers too)
+/// instead of asking the broker.
+pub const FAST_TTY: u8 = b't';
+
 /// A bit of `openat(2)`'s flags that the kernel ignores (legacy `openat` drops unknown
 /// flags). The seccomp notify filter lets a read-only `openat` carrying it run natively
 /// under Landlock, instead of stopping it for the broker; it is installed so only when the

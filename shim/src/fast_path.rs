@@ -51,7 +51,7 @@ use arbiter_protocol::ring::{
 };
 use arbiter_protocol::{
     Call, Payload, FAST_ACCESS, FAST_DENY, FAST_OPEN, FAST_PATHS_MAX, FAST_REMOVE, FAST_STAT,
-    MAX_PATH, NATIVE_OPEN_MARK, NATIVE_REMOVE_MARK,
+    FAST_TTY, MAX_PATH, NATIVE_OPEN_MARK, NATIVE_REMOVE_MARK,
 };
 
 use crate::channel;
@@ -1061,6 +1061,52 @@ pub unsafe fn open(dirfd: c_int, path: *const c_char, flags: c_int) -> Answer<c_
     };
     report.record(record, b, &answer, |&fd| fd);
     answer
+}
+
+/// Whether an `open` of `/dev/tty` (absolute, exactly) with `flags` is to fail with
+/// `ENXIO` because the program has no controlling terminal (a shell asks at start: bash
+/// opens it in every `bash -c`): learned from a marked read-only, non-blocking open of it,
+/// which Landlock lets through where the kernel floor has the terminal, and which the
+/// kernel answers for this process's own session. Only where the broker offers it
+/// ([`FAST_TTY`]: the policy grants reading and writing the terminal) and no call is
+/// reported; when there is a terminal the probe's fd is closed and the broker opens it as
+/// asked; any other failure goes to the broker too. The broker's open of `/dev/tty` in the
+/// same session answers the same `ENXIO`.
+///
+/// # Safety
+/// `path` must be a C string.
+pub unsafe fn no_terminal(path: *const c_char, flags: c_int) -> bool {
+    const TTY: &[u8] = b"/dev/tty\0";
+    let plain = libc::O_ACCMODE | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
+    // SAFETY: path is a C string; at most TTY.len() bytes are read, stopping at its NUL.
+    let same = unsafe { c_str_len(path, TTY.len()) } == Some(TTY.len() - 1)
+        // SAFETY: c_str_len found that many bytes and then the NUL.
+        && unsafe { bytes(path, TTY.len()) } == TTY;
+    if !same || flags & !(plain | libc::O_LARGEFILE) != 0 || report::on() {
+        return false;
+    }
+    let Some(grants) = grants() else {
+        return false;
+    };
+    if granted_root(grants, FAST_TTY, b"/dev/tty") != Some(8) {
+        return false;
+    }
+    let probe = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TTY is NUL-terminated; flags are plain integers.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            TTY.as_ptr(),
+            probe | NATIVE_OPEN_MARK,
+            0,
+        )
+    };
+    if fd >= 0 {
+        raw_close(fd as c_int);
+        return false;
+    }
+    crate::sys::errno() == libc::ENXIO
 }
 
 /// `unlinkat(dirfd, path, flags)` made in-process, carrying [`NATIVE_REMOVE_MARK`], so the

@@ -271,37 +271,56 @@ fn a_stat_of_the_working_directory_needs_no_broker() {
 }
 
 /// bash looks for a command with `access(X_OK)` and `access(R_OK)` of each candidate, in
-/// each child it forks for a pipeline: answered in-process beneath `/usr` (issue 18), the
-/// children make no brokered call and register no channel. Only the shell itself does (its
-/// open of `/dev/tty`). Before, each child registered one: 3 for this pipeline.
+/// each child it forks for a pipeline, and opens `/dev/tty` (at start, and here in a
+/// subshell): beneath `/usr` the first are answered in-process, and with no controlling
+/// terminal (a new session) the open is answered `ENXIO` from a marked read of the terminal
+/// (issue 18), so the children make no brokered call and register no channel (the shell
+/// itself still does: it stats the ancestors of `$PWD`, outside every fast path). Before,
+/// each child registered one. The answer for the terminal is the native one.
 #[test]
-fn a_shells_command_search_needs_no_broker() {
+fn a_shells_children_need_no_broker_to_search_commands_or_find_no_terminal() {
     let sb = Sandbox::new();
+    let script = "cat /dev/null | cat; (exec 3</dev/tty) || echo no terminal; echo done";
+    let native = std::process::Command::new("setsid")
+        .args(["--wait", "env", "PATH=/usr/bin:/bin", "bash", "-c", script])
+        .current_dir(&sb.dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_code(&native, 0);
+    assert_eq!(stdout(&native), "no terminal\ndone\n", "the native control");
     let log = sb.log("audit.jsonl");
-    let o = sb.run(
-        &["--audit", log.to_str().unwrap()],
-        &[
-            "env",
-            "PATH=/usr/bin:/bin",
-            "bash",
-            "-c",
-            "cat /dev/null | cat; echo done",
-        ],
-    );
+    let arbiter = arbiter_tests::arbiter();
+    let mut c = std::process::Command::new("setsid");
+    c.arg("--wait")
+        .arg(&arbiter)
+        .args(["run", "--audit"])
+        .arg(&log)
+        .args(["--", "env", "PATH=/usr/bin:/bin", "bash", "-c", script])
+        .current_dir(&sb.dir)
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(std::process::Stdio::null());
+    let o = c.output().unwrap();
     assert_code(&o, 0);
-    assert_eq!(stdout(&o), "done\n");
-    let bash = std::fs::canonicalize("/bin/bash").unwrap();
+    assert_eq!(stdout(&o), stdout(&native), "{}", stderr(&o));
     let audit = std::fs::read_to_string(&log).unwrap();
-    let registered = audit
+    let records: Vec<serde_json::Value> = audit
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| {
-            r["type"] == "process" && r["transport"] == "shim" && r["exe"] == bash.to_str().unwrap()
-        })
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // The command's own process is the first the seccomp transport saw (env, then bash).
+    let shell = records
+        .iter()
+        .find(|r| r["type"] == "process")
+        .map(|r| r["pid"].clone())
+        .expect("a process record");
+    let children = records
+        .iter()
+        .filter(|r| r["type"] == "process" && r["transport"] == "shim" && r["pid"] != shell)
         .count();
-    assert!(
-        registered <= 1,
-        "{registered} bash processes registered a channel:\n{audit}"
+    assert_eq!(
+        children, 0,
+        "the shell's children registered a channel:\n{audit}"
     );
 }
 

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use arbiter_policies::{Access, AuditSetting, Policy};
 use arbiter_protocol::{
     Call, Checked, Invalid, WireStat, FAST_ACCESS, FAST_DENY, FAST_OPEN, FAST_REMOVE, FAST_STAT,
+    FAST_TTY,
 };
 
 use crate::audit::event::InvalidRequest;
@@ -425,6 +426,13 @@ impl RequestCore {
                 r.offer(FastKind::Open, &sent);
             }
             if self.reports.is_none() {
+                // The shim may learn there is no controlling terminal by a marked read of
+                // it (transport::shim answers the same ENXIO when the policy lets it open).
+                let tty = Path::new("/dev/tty");
+                let d = self.policy.decide_path(tty, Access::READ | Access::WRITE);
+                if d.decision.allow && d.decision.audit == AuditSetting::Default {
+                    let _ = encode_fast_paths(&mut self.fast_paths, FAST_TTY, &[tty.into()]);
+                }
                 self.missing_answers = roots
                     .iter()
                     .filter(|r| {

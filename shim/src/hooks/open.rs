@@ -61,6 +61,10 @@ pub unsafe fn brokered_openat(
 unsafe fn open_either_way(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
     if !path.is_null() {
         // SAFETY: a non-null path is a C string per this function's contract.
+        if unsafe { fast_path::no_terminal(path, flags) } {
+            return fail(libc::ENXIO);
+        }
+        // SAFETY: as above.
         match unsafe { fast_path::open(dirfd, path, flags) } {
             Answer::Done(Ok(fd)) => return fd,
             Answer::Done(Err(e)) => return fail(e),
