@@ -14,6 +14,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::real_paths::RealPaths;
 
@@ -475,7 +476,10 @@ pub fn follows_symlinks(path: &Path) -> bool {
 
 /// Opens each entry of `floor` once (`O_PATH`) and looks at what it is, for the Landlock
 /// ruleset and the seccomp transport's exact-file table alike. Returns the entries and, in
-/// the same order, the open fds (`None` where the path does not exist).
+/// the same order, the open fds (`None` where the path does not exist). Entries with the
+/// same real path (`/lib` and `/usr/lib` on a merged-/usr system, a device both the floor
+/// and the policy's read grants name, `$TMPDIR` read and removed) share one open and one fd:
+/// each real path is opened, confirmed and `fstat`ed once per start.
 ///
 /// Every entry is opened at its real path without following any symlink (`openat2`
 /// `RESOLVE_NO_SYMLINKS`): the entry's own path (the policy's roots, the installation
@@ -488,15 +492,33 @@ pub fn follows_symlinks(path: &Path) -> bool {
 pub fn survey(
     floor: Vec<(PathBuf, FloorAccess)>,
     reals: &RealPaths,
-) -> Result<(Vec<Surveyed>, Vec<Option<OwnedFd>>), SurveyError> {
-    let mut entries = Vec::with_capacity(floor.len());
-    let mut fds = Vec::with_capacity(floor.len());
+) -> Result<(Vec<Surveyed>, Vec<Option<Rc<OwnedFd>>>), SurveyError> {
+    let mut entries: Vec<Surveyed> = Vec::with_capacity(floor.len());
+    let mut fds: Vec<Option<Rc<OwnedFd>>> = Vec::with_capacity(floor.len());
+    // Real path → the index of the entry that opened it.
+    let mut opened: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
     for (path, access) in floor {
         let real = if follows_symlinks(&path) {
             reals.of(&path)
         } else {
             Some(path.clone())
         };
+        if let Some(&first) = real.as_ref().and_then(|r| opened.get(r)) {
+            // Opened and confirmed for an entry before: the same object, the same fd.
+            let seen = &entries[first];
+            entries.push(Surveyed {
+                path,
+                real: seen.real.clone(),
+                access,
+                kind: seen.kind,
+                id: seen.id,
+            });
+            fds.push(fds[first].clone());
+            continue;
+        }
+        if let Some(real) = &real {
+            opened.insert(real.clone(), entries.len());
+        }
         let fd = match real.as_deref().map(open_real) {
             Some(Ok(fd)) => Some(fd),
             Some(Err(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
@@ -526,7 +548,7 @@ pub fn survey(
             kind,
             id,
         });
-        fds.push(if kind.is_some() { fd } else { None });
+        fds.push(if kind.is_some() { fd.map(Rc::new) } else { None });
     }
     Ok((entries, fds))
 }
@@ -548,7 +570,7 @@ pub type Identity = (u32, u32, u64);
 /// naming it.
 pub fn pinned(
     floor: &[Surveyed],
-    fds: &[Option<OwnedFd>],
+    fds: &[Option<Rc<OwnedFd>>],
 ) -> Result<std::collections::HashSet<Identity>, SurveyError> {
     let mut set = std::collections::HashSet::new();
     // Directories whose chain has been walked: the chain above one is in `set` already.
@@ -602,6 +624,11 @@ fn identity(dev: u64, ino: u64) -> Identity {
 
 /// Adds the directory `dir` (identity `id`) and the kernel's `..` chain above it up to `/`
 /// to `set`, stopping at a directory whose chain was walked before (`walked`).
+///
+/// Each directory above is looked at with one `fstatat(dir, "../..", AT_SYMLINK_NOFOLLOW)`
+/// relative to `dir` itself (the kernel resolves each `..` from the object, never a name
+/// from `/`, and `..` is never a symlink), not opened, `fstat`ed and closed one after
+/// another; past [`DOTDOTS_MAX`] levels the walk goes on from the directory reached, opened.
 fn walk_up(
     dir: &OwnedFd,
     id: Identity,
@@ -612,9 +639,18 @@ fn walk_up(
     if !walked.insert(id) {
         return;
     }
-    let (mut up, mut below) = (open_dotdot(dir), id);
-    while let Some(dir) = up {
-        let Some(st) = fstat(&dir) else { break };
+    let mut anchor: Option<OwnedFd> = None;
+    let mut up: Vec<u8> = Vec::with_capacity(3 * DOTDOTS_MAX);
+    let mut below = id;
+    loop {
+        if !up.is_empty() {
+            up.push(b'/');
+        }
+        up.extend_from_slice(b"..");
+        let from = anchor.as_ref().unwrap_or(dir);
+        let Some(st) = fstatat_nofollow(from, std::ffi::OsStr::from_bytes(&up)) else {
+            break;
+        };
         let id = identity(st.st_dev, st.st_ino);
         // `/`'s `..` is itself.
         if id == below {
@@ -624,18 +660,29 @@ fn walk_up(
         if !walked.insert(id) {
             break;
         }
-        (up, below) = (open_dotdot(&dir), id);
+        below = id;
+        if up.len() >= 3 * DOTDOTS_MAX - 1 {
+            // Far from `PATH_MAX` still: go on from the directory reached.
+            let Some(next) = open_dir_at(from, &up) else {
+                break;
+            };
+            anchor = Some(next);
+            up.clear();
+        }
     }
 }
 
-/// `openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)`: the directory above `dir`.
-fn open_dotdot(dir: &OwnedFd) -> Option<OwnedFd> {
-    // SAFETY: dir is open; the path is NUL-terminated; the fd returned is owned by no one
-    // else.
+/// How many `..` one `fstatat` of [`walk_up`] climbs at most (`PATH_MAX` is 4096 bytes).
+const DOTDOTS_MAX: usize = 1000;
+
+/// `openat(dir, path, O_PATH | O_DIRECTORY | O_CLOEXEC)`.
+fn open_dir_at(dir: &OwnedFd, path: &[u8]) -> Option<OwnedFd> {
+    let c = std::ffi::CString::new(path).ok()?;
+    // SAFETY: dir is open; c is NUL-terminated; the fd returned is owned by no one else.
     unsafe {
         let fd = libc::openat(
             dir.as_raw_fd(),
-            c"..".as_ptr(),
+            c.as_ptr(),
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         );
         (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
@@ -828,6 +875,47 @@ mod tests {
         assert!(!set.contains(&id(&root.join("a/b"))), "the impostor");
         // `f` has a second name (`c/g`): pinned by the path the kernel reports for the fd.
         assert!(set.contains(&id(&root.join("f"))));
+    }
+
+    #[test]
+    fn one_real_path_is_opened_once_and_its_entries_share_the_fd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        let floor = vec![
+            (root.join("d"), FloorAccess::Read),
+            (root.join("gone"), FloorAccess::Read),
+            (root.join("d"), FloorAccess::Remove),
+            (root.join("gone"), FloorAccess::Remove),
+        ];
+        let (surveyed, fds) = survey(floor, &RealPaths::new()).unwrap();
+        let (a, b) = (fds[0].as_ref().unwrap(), fds[2].as_ref().unwrap());
+        assert!(Rc::ptr_eq(a, b), "one open for one real path");
+        assert_eq!(surveyed[0].id, surveyed[2].id);
+        assert_eq!(surveyed[2].access, FloorAccess::Remove);
+        assert!(fds[1].is_none() && fds[3].is_none() && surveyed[3].kind.is_none());
+    }
+
+    #[test]
+    fn pinned_climbs_past_dotdots_max_to_the_root() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let mut deep = root.clone();
+        for _ in 0..DOTDOTS_MAX + 5 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let (surveyed, fds) =
+            survey(vec![(deep.clone(), FloorAccess::Read)], &RealPaths::new()).unwrap();
+        let set = pinned(&surveyed, &fds).unwrap();
+        // Every directory from the entry up to `/`, and nothing else.
+        let mut want = std::collections::HashSet::new();
+        for dir in deep.ancestors() {
+            let md = std::fs::symlink_metadata(dir).unwrap();
+            want.insert((libc::major(md.dev()), libc::minor(md.dev()), md.ino()));
+        }
+        assert_eq!(set, want);
     }
 
     #[test]
