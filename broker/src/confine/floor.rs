@@ -114,6 +114,20 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
     out
 }
 
+/// Resolves the floor's fixed entries (the system paths, the devices, `/dev/shm`) and the
+/// shim into `reals` ahead of the floor's preparation, which asks it about each: what
+/// `arbiter run` does on its main thread while the policy compiles on the other. Only what
+/// resolves is remembered, with the identity found ([`RealPaths`]); the survey confirms
+/// each entry's object against it when it opens the entry, as for anything else the memo
+/// learnt earlier in the start.
+pub fn warm(reals: &RealPaths, shim: &Path) {
+    for (path, _) in paths(&[], shim) {
+        if let Some(real) = reals.of(&path) {
+            reals.is_dir(&real);
+        }
+    }
+}
+
 /// Whether `path` (a real path) lies in, or holds, one of the system directories of the
 /// floor (`/usr/bin`, `/usr/lib`, …, at their real locations): `/usr` does, as the prefix
 /// of `/usr/bin/id`. Real paths are looked up in `reals`.
@@ -222,6 +236,9 @@ pub fn policy_exec(
     reals: &RealPaths,
 ) -> Vec<(PathBuf, FloorAccess)> {
     use arbiter_policies::Access;
+    // Looked up once per tree (`Path`'s hash agrees with its equality) rather than compared
+    // with each floor entry.
+    let have: std::collections::HashSet<&Path> = floor.iter().map(|(p, _)| p.as_path()).collect();
     policy
         .kernel_floor()
         .into_iter()
@@ -230,7 +247,7 @@ pub fn policy_exec(
             // file system only where the answer depends on it.
             e.access.contains(Access::READ | Access::EXEC)
                 && !e.path.starts_with("/proc")
-                && !floor.iter().any(|(p, _)| p == &e.path)
+                && !have.contains(e.path.as_path())
                 && reals.is_real(&e.path)
                 && (e.access.contains(Access::LIST) || !reals.is_dir(&e.path))
         })
@@ -467,11 +484,22 @@ pub enum SurveyError {
 /// often is), whose symlinks only root can change. The survey opens them at their real
 /// paths; every other entry is a real path by construction and is opened as it is.
 pub fn follows_symlinks(path: &Path) -> bool {
+    // `Path`s are equal when their components are: `path`'s are taken once, as its normal
+    // form, and compared as bytes with the constants, which are written in normal form (a
+    // `Path` comparison of two different paths parses both again from the end; the survey
+    // asked this for every entry against every constant).
+    let normal: PathBuf = path.components().collect();
+    let normal = normal.as_os_str().as_bytes();
+    fixed_entries().any(|p| p.as_bytes() == normal)
+}
+
+/// The floor's fixed entries, as written: [`READ_EXEC`], [`DEVICES`] and `/dev/shm`.
+fn fixed_entries() -> impl Iterator<Item = &'static str> {
     READ_EXEC
         .iter()
         .chain(DEVICES)
         .chain(&["/dev/shm"])
-        .any(|p| Path::new(p) == path)
+        .copied()
 }
 
 /// Opens each entry of `floor` once (`O_PATH`) and looks at what it is, for the Landlock
@@ -548,7 +576,11 @@ pub fn survey(
             kind,
             id,
         });
-        fds.push(if kind.is_some() { fd.map(Rc::new) } else { None });
+        fds.push(if kind.is_some() {
+            fd.map(Rc::new)
+        } else {
+            None
+        });
     }
     Ok((entries, fds))
 }
@@ -875,6 +907,38 @@ mod tests {
         assert!(!set.contains(&id(&root.join("a/b"))), "the impostor");
         // `f` has a second name (`c/g`): pinned by the path the kernel reports for the fd.
         assert!(set.contains(&id(&root.join("f"))));
+    }
+
+    #[test]
+    fn follows_symlinks_compares_as_paths_do() {
+        for p in [
+            "/lib",
+            "/lib/",
+            "//lib",
+            "/lib/.",
+            "/./lib",
+            "/usr/lib",
+            "/usr//lib/",
+            "/usr/lib/x",
+            "/usr/li",
+            "lib",
+            "/dev/shm",
+            "/dev/shm/x",
+            "/etc/passwd",
+            "/etc/passwd/",
+            "/",
+        ] {
+            let by_path = fixed_entries().any(|f| Path::new(f) == Path::new(p));
+            assert_eq!(follows_symlinks(Path::new(p)), by_path, "{p}");
+        }
+        for f in fixed_entries() {
+            assert_eq!(Path::new(f).components().collect::<PathBuf>(), Path::new(f));
+            assert_eq!(
+                Path::new(f).components().collect::<PathBuf>().as_os_str(),
+                f,
+                "{f} is written in normal form"
+            );
+        }
     }
 
     #[test]

@@ -158,7 +158,10 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<Rc<OwnedFd>>>) -> Result<Prep
         if rights.is_empty() {
             continue; // a directory's rights on what is now a file: nothing to grant
         }
-        match rules.iter_mut().find(|(_, other, _)| Rc::ptr_eq(other, &fd)) {
+        match rules
+            .iter_mut()
+            .find(|(_, other, _)| Rc::ptr_eq(other, &fd))
+        {
             Some((_, _, joined)) => *joined |= rights,
             None => rules.push((entry, fd, rights)),
         }
