@@ -319,10 +319,20 @@ pub const BROKER_DECIDED: &[&str] = &["/proc"];
 
 /// Whether `root` is, lies beneath, or holds (as an ancestor) one of [`BROKER_DECIDED`].
 pub fn holds_broker_decided(root: &Path) -> bool {
+    // As `Path::starts_with` both ways, on `root`'s normal form once (the constants are
+    // written in it) and bytes: asked for every floor entry and policy root.
+    let normal: PathBuf = root.components().collect();
+    let root = normal.as_os_str().as_bytes();
     BROKER_DECIDED.iter().any(|special| {
-        let special = Path::new(special);
-        special.starts_with(root) || root.starts_with(special)
+        let special = special.as_bytes();
+        beneath(special, root) || beneath(root, special)
     })
+}
+
+/// Whether the normal-form path `path` is `dir` or lies beneath it, component-wise.
+fn beneath(path: &[u8], dir: &[u8]) -> bool {
+    path.starts_with(dir)
+        && (path.len() == dir.len() || dir.ends_with(b"/") || path[dir.len()] == b'/')
 }
 
 /// Whether read-only opens may run natively under Landlock (the seccomp notify filter
@@ -479,6 +489,10 @@ pub enum SurveyError {
     Moved(PathBuf),
 }
 
+/// A surveyed entry's `O_PATH` fd (`None` where the path does not exist), shared by the
+/// entries with the same real path ([`survey`]).
+pub type SurveyFd = Option<Rc<OwnedFd>>;
+
 /// Whether the floor entry `path` may be reached through symlinks: only the fixed system
 /// paths of the floor (`/lib` is a symlink on merged-/usr systems, `/etc/resolv.conf`
 /// often is), whose symlinks only root can change. The survey opens them at their real
@@ -520,9 +534,9 @@ fn fixed_entries() -> impl Iterator<Item = &'static str> {
 pub fn survey(
     floor: Vec<(PathBuf, FloorAccess)>,
     reals: &RealPaths,
-) -> Result<(Vec<Surveyed>, Vec<Option<Rc<OwnedFd>>>), SurveyError> {
+) -> Result<(Vec<Surveyed>, Vec<SurveyFd>), SurveyError> {
     let mut entries: Vec<Surveyed> = Vec::with_capacity(floor.len());
-    let mut fds: Vec<Option<Rc<OwnedFd>>> = Vec::with_capacity(floor.len());
+    let mut fds: Vec<SurveyFd> = Vec::with_capacity(floor.len());
     // Real path → the index of the entry that opened it.
     let mut opened: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
     for (path, access) in floor {
@@ -602,7 +616,7 @@ pub type Identity = (u32, u32, u64);
 /// naming it.
 pub fn pinned(
     floor: &[Surveyed],
-    fds: &[Option<Rc<OwnedFd>>],
+    fds: &[SurveyFd],
 ) -> Result<std::collections::HashSet<Identity>, SurveyError> {
     let mut set = std::collections::HashSet::new();
     // Directories whose chain has been walked: the chain above one is in `set` already.
@@ -610,10 +624,15 @@ pub fn pinned(
     // Directories of file entries, opened once each, with their identities.
     let mut parents: std::collections::HashMap<PathBuf, Option<(OwnedFd, Identity)>> =
         std::collections::HashMap::new();
+    // Entries sharing one fd (one real path: `survey`) are one object, looked at once.
+    let mut done: std::collections::HashSet<*const OwnedFd> = std::collections::HashSet::new();
     for (entry, fd) in floor.iter().zip(fds) {
         let (Some((is_dir, _)), Some((dev, ino)), Some(fd)) = (entry.kind, entry.id, fd) else {
             continue;
         };
+        if !done.insert(Rc::as_ptr(fd)) {
+            continue;
+        }
         let me = identity(dev, ino);
         set.insert(me);
         if is_dir {
@@ -907,6 +926,35 @@ mod tests {
         assert!(!set.contains(&id(&root.join("a/b"))), "the impostor");
         // `f` has a second name (`c/g`): pinned by the path the kernel reports for the fd.
         assert!(set.contains(&id(&root.join("f"))));
+    }
+
+    #[test]
+    fn holds_broker_decided_compares_as_paths_do() {
+        for p in [
+            "/",
+            "//",
+            "/proc",
+            "/proc/",
+            "/proc/self",
+            "//proc//sys/",
+            "/proc/.",
+            "/procx",
+            "/pro",
+            "/usr",
+            "proc",
+            "proc/x",
+            "",
+            ".",
+            "/./proc",
+            "/proc/../usr",
+        ] {
+            let root = Path::new(p);
+            let by_path = BROKER_DECIDED.iter().any(|s| {
+                let s = Path::new(s);
+                s.starts_with(root) || root.starts_with(s)
+            });
+            assert_eq!(holds_broker_decided(root), by_path, "{p}");
+        }
     }
 
     #[test]

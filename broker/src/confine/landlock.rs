@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use landlock::{Access, AccessFs, AccessNet, BitFlags, Ruleset, RulesetAttr, Scope, ABI};
 
-use super::floor::{FloorAccess, Surveyed};
+use super::floor::{FloorAccess, SurveyFd, Surveyed};
 use crate::sandbox::spawn::PreExec;
 
 /// `LANDLOCK_CREATE_RULESET_VERSION`: ask the kernel for its ABI version.
@@ -92,7 +92,7 @@ pub struct Prepared {
 /// Builds the ruleset for `floor` at the best ABI the kernel offers, with `fds` the entries'
 /// `O_PATH` fds from [`super::floor::survey`] (closed here). Floor entries that do not exist
 /// are skipped.
-pub fn prepare(floor: &[Surveyed], fds: Vec<Option<Rc<OwnedFd>>>) -> Result<Prepared, Error> {
+pub fn prepare(floor: &[Surveyed], fds: Vec<SurveyFd>) -> Result<Prepared, Error> {
     let Some(version) = abi_version() else {
         return Ok(Prepared {
             domain: None,
