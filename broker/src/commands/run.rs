@@ -13,6 +13,7 @@ use crate::commands::decide_args::DecideArgs;
 use crate::commands::policy_args::PolicyArgs;
 use arbiter::audit::{self, event, Audit, Event};
 use arbiter::confine;
+use arbiter::confine::real_paths::RealPaths;
 use arbiter::exit_code;
 use arbiter::sandbox::private_tmp::PrivateTmp;
 use arbiter::sandbox::program::{self, ProgramError};
@@ -228,6 +229,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         let base = loading.policy();
         (loading, base)
     };
+    let reals = RealPaths::new();
     let (compiled, namespace) = std::thread::scope(|scope| {
         let compiling = std::thread::Builder::new()
             .name("policy".into())
@@ -237,6 +239,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         } else {
             Ok(())
         };
+        // While the policy compiles: the floor's fixed entries resolved for this start's
+        // memo (each confirmed again by the survey when it opens them), which the floor's
+        // preparation would otherwise ask the kernel for after the policy is ready.
+        confine::floor::warm(&reals, &shim);
         let compiled = match compiling {
             Ok(thread) => thread
                 .join()
@@ -342,7 +348,7 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     if let Some(d) = &deciding {
         sandbox = sandbox.decider(d.decider());
     }
-    let started = sandbox.start()?;
+    let started = sandbox.real_paths(reals).start()?;
     let reporter = Arc::clone(started.core());
     audit.record(Event::Start(Box::new(start_record(
         &args,

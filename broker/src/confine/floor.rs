@@ -14,6 +14,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::real_paths::RealPaths;
 
@@ -111,6 +112,20 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
     );
     out.push((PathBuf::from("/dev/shm"), FloorAccess::SharedMemory));
     out
+}
+
+/// Resolves the floor's fixed entries (the system paths, the devices, `/dev/shm`) and the
+/// shim into `reals` ahead of the floor's preparation, which asks it about each: what
+/// `arbiter run` does on its main thread while the policy compiles on the other. Only what
+/// resolves is remembered, with the identity found ([`RealPaths`]); the survey confirms
+/// each entry's object against it when it opens the entry, as for anything else the memo
+/// learnt earlier in the start.
+pub fn warm(reals: &RealPaths, shim: &Path) {
+    for (path, _) in paths(&[], shim) {
+        if let Some(real) = reals.of(&path) {
+            reals.is_dir(&real);
+        }
+    }
 }
 
 /// Whether `path` (a real path) lies in, or holds, one of the system directories of the
@@ -221,6 +236,9 @@ pub fn policy_exec(
     reals: &RealPaths,
 ) -> Vec<(PathBuf, FloorAccess)> {
     use arbiter_policies::Access;
+    // Looked up once per tree (`Path`'s hash agrees with its equality) rather than compared
+    // with each floor entry.
+    let have: std::collections::HashSet<&Path> = floor.iter().map(|(p, _)| p.as_path()).collect();
     policy
         .kernel_floor()
         .into_iter()
@@ -229,7 +247,7 @@ pub fn policy_exec(
             // file system only where the answer depends on it.
             e.access.contains(Access::READ | Access::EXEC)
                 && !e.path.starts_with("/proc")
-                && !floor.iter().any(|(p, _)| p == &e.path)
+                && !have.contains(e.path.as_path())
                 && reals.is_real(&e.path)
                 && (e.access.contains(Access::LIST) || !reals.is_dir(&e.path))
         })
@@ -301,10 +319,20 @@ pub const BROKER_DECIDED: &[&str] = &["/proc"];
 
 /// Whether `root` is, lies beneath, or holds (as an ancestor) one of [`BROKER_DECIDED`].
 pub fn holds_broker_decided(root: &Path) -> bool {
+    // As `Path::starts_with` both ways, on `root`'s normal form once (the constants are
+    // written in it) and bytes: asked for every floor entry and policy root.
+    let normal: PathBuf = root.components().collect();
+    let root = normal.as_os_str().as_bytes();
     BROKER_DECIDED.iter().any(|special| {
-        let special = Path::new(special);
-        special.starts_with(root) || root.starts_with(special)
+        let special = special.as_bytes();
+        beneath(special, root) || beneath(root, special)
     })
+}
+
+/// Whether the normal-form path `path` is `dir` or lies beneath it, component-wise.
+fn beneath(path: &[u8], dir: &[u8]) -> bool {
+    path.starts_with(dir)
+        && (path.len() == dir.len() || dir.ends_with(b"/") || path[dir.len()] == b'/')
 }
 
 /// Whether read-only opens may run natively under Landlock (the seccomp notify filter
@@ -461,21 +489,39 @@ pub enum SurveyError {
     Moved(PathBuf),
 }
 
+/// A surveyed entry's `O_PATH` fd (`None` where the path does not exist), shared by the
+/// entries with the same real path ([`survey`]).
+pub type SurveyFd = Option<Rc<OwnedFd>>;
+
 /// Whether the floor entry `path` may be reached through symlinks: only the fixed system
 /// paths of the floor (`/lib` is a symlink on merged-/usr systems, `/etc/resolv.conf`
 /// often is), whose symlinks only root can change. The survey opens them at their real
 /// paths; every other entry is a real path by construction and is opened as it is.
 pub fn follows_symlinks(path: &Path) -> bool {
+    // `Path`s are equal when their components are: `path`'s are taken once, as its normal
+    // form, and compared as bytes with the constants, which are written in normal form (a
+    // `Path` comparison of two different paths parses both again from the end; the survey
+    // asked this for every entry against every constant).
+    let normal: PathBuf = path.components().collect();
+    let normal = normal.as_os_str().as_bytes();
+    fixed_entries().any(|p| p.as_bytes() == normal)
+}
+
+/// The floor's fixed entries, as written: [`READ_EXEC`], [`DEVICES`] and `/dev/shm`.
+fn fixed_entries() -> impl Iterator<Item = &'static str> {
     READ_EXEC
         .iter()
         .chain(DEVICES)
         .chain(&["/dev/shm"])
-        .any(|p| Path::new(p) == path)
+        .copied()
 }
 
 /// Opens each entry of `floor` once (`O_PATH`) and looks at what it is, for the Landlock
 /// ruleset and the seccomp transport's exact-file table alike. Returns the entries and, in
-/// the same order, the open fds (`None` where the path does not exist).
+/// the same order, the open fds (`None` where the path does not exist). Entries with the
+/// same real path (`/lib` and `/usr/lib` on a merged-/usr system, a device both the floor
+/// and the policy's read grants name, `$TMPDIR` read and removed) share one open and one fd:
+/// each real path is opened, confirmed and `fstat`ed once per start.
 ///
 /// Every entry is opened at its real path without following any symlink (`openat2`
 /// `RESOLVE_NO_SYMLINKS`): the entry's own path (the policy's roots, the installation
@@ -488,15 +534,33 @@ pub fn follows_symlinks(path: &Path) -> bool {
 pub fn survey(
     floor: Vec<(PathBuf, FloorAccess)>,
     reals: &RealPaths,
-) -> Result<(Vec<Surveyed>, Vec<Option<OwnedFd>>), SurveyError> {
-    let mut entries = Vec::with_capacity(floor.len());
-    let mut fds = Vec::with_capacity(floor.len());
+) -> Result<(Vec<Surveyed>, Vec<SurveyFd>), SurveyError> {
+    let mut entries: Vec<Surveyed> = Vec::with_capacity(floor.len());
+    let mut fds: Vec<SurveyFd> = Vec::with_capacity(floor.len());
+    // Real path → the index of the entry that opened it.
+    let mut opened: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
     for (path, access) in floor {
         let real = if follows_symlinks(&path) {
             reals.of(&path)
         } else {
             Some(path.clone())
         };
+        if let Some(&first) = real.as_ref().and_then(|r| opened.get(r)) {
+            // Opened and confirmed for an entry before: the same object, the same fd.
+            let seen = &entries[first];
+            entries.push(Surveyed {
+                path,
+                real: seen.real.clone(),
+                access,
+                kind: seen.kind,
+                id: seen.id,
+            });
+            fds.push(fds[first].clone());
+            continue;
+        }
+        if let Some(real) = &real {
+            opened.insert(real.clone(), entries.len());
+        }
         let fd = match real.as_deref().map(open_real) {
             Some(Ok(fd)) => Some(fd),
             Some(Err(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
@@ -526,7 +590,11 @@ pub fn survey(
             kind,
             id,
         });
-        fds.push(if kind.is_some() { fd } else { None });
+        fds.push(if kind.is_some() {
+            fd.map(Rc::new)
+        } else {
+            None
+        });
     }
     Ok((entries, fds))
 }
@@ -548,7 +616,7 @@ pub type Identity = (u32, u32, u64);
 /// naming it.
 pub fn pinned(
     floor: &[Surveyed],
-    fds: &[Option<OwnedFd>],
+    fds: &[SurveyFd],
 ) -> Result<std::collections::HashSet<Identity>, SurveyError> {
     let mut set = std::collections::HashSet::new();
     // Directories whose chain has been walked: the chain above one is in `set` already.
@@ -556,10 +624,15 @@ pub fn pinned(
     // Directories of file entries, opened once each, with their identities.
     let mut parents: std::collections::HashMap<PathBuf, Option<(OwnedFd, Identity)>> =
         std::collections::HashMap::new();
+    // Entries sharing one fd (one real path: `survey`) are one object, looked at once.
+    let mut done: std::collections::HashSet<*const OwnedFd> = std::collections::HashSet::new();
     for (entry, fd) in floor.iter().zip(fds) {
         let (Some((is_dir, _)), Some((dev, ino)), Some(fd)) = (entry.kind, entry.id, fd) else {
             continue;
         };
+        if !done.insert(Rc::as_ptr(fd)) {
+            continue;
+        }
         let me = identity(dev, ino);
         set.insert(me);
         if is_dir {
@@ -602,6 +675,11 @@ fn identity(dev: u64, ino: u64) -> Identity {
 
 /// Adds the directory `dir` (identity `id`) and the kernel's `..` chain above it up to `/`
 /// to `set`, stopping at a directory whose chain was walked before (`walked`).
+///
+/// Each directory above is looked at with one `fstatat(dir, "../..", AT_SYMLINK_NOFOLLOW)`
+/// relative to `dir` itself (the kernel resolves each `..` from the object, never a name
+/// from `/`, and `..` is never a symlink), not opened, `fstat`ed and closed one after
+/// another; past [`DOTDOTS_MAX`] levels the walk goes on from the directory reached, opened.
 fn walk_up(
     dir: &OwnedFd,
     id: Identity,
@@ -612,9 +690,18 @@ fn walk_up(
     if !walked.insert(id) {
         return;
     }
-    let (mut up, mut below) = (open_dotdot(dir), id);
-    while let Some(dir) = up {
-        let Some(st) = fstat(&dir) else { break };
+    let mut anchor: Option<OwnedFd> = None;
+    let mut up: Vec<u8> = Vec::with_capacity(3 * DOTDOTS_MAX);
+    let mut below = id;
+    loop {
+        if !up.is_empty() {
+            up.push(b'/');
+        }
+        up.extend_from_slice(b"..");
+        let from = anchor.as_ref().unwrap_or(dir);
+        let Some(st) = fstatat_nofollow(from, std::ffi::OsStr::from_bytes(&up)) else {
+            break;
+        };
         let id = identity(st.st_dev, st.st_ino);
         // `/`'s `..` is itself.
         if id == below {
@@ -624,18 +711,29 @@ fn walk_up(
         if !walked.insert(id) {
             break;
         }
-        (up, below) = (open_dotdot(&dir), id);
+        below = id;
+        if up.len() >= 3 * DOTDOTS_MAX - 1 {
+            // Far from `PATH_MAX` still: go on from the directory reached.
+            let Some(next) = open_dir_at(from, &up) else {
+                break;
+            };
+            anchor = Some(next);
+            up.clear();
+        }
     }
 }
 
-/// `openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)`: the directory above `dir`.
-fn open_dotdot(dir: &OwnedFd) -> Option<OwnedFd> {
-    // SAFETY: dir is open; the path is NUL-terminated; the fd returned is owned by no one
-    // else.
+/// How many `..` one `fstatat` of [`walk_up`] climbs at most (`PATH_MAX` is 4096 bytes).
+const DOTDOTS_MAX: usize = 1000;
+
+/// `openat(dir, path, O_PATH | O_DIRECTORY | O_CLOEXEC)`.
+fn open_dir_at(dir: &OwnedFd, path: &[u8]) -> Option<OwnedFd> {
+    let c = std::ffi::CString::new(path).ok()?;
+    // SAFETY: dir is open; c is NUL-terminated; the fd returned is owned by no one else.
     unsafe {
         let fd = libc::openat(
             dir.as_raw_fd(),
-            c"..".as_ptr(),
+            c.as_ptr(),
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         );
         (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
@@ -828,6 +926,108 @@ mod tests {
         assert!(!set.contains(&id(&root.join("a/b"))), "the impostor");
         // `f` has a second name (`c/g`): pinned by the path the kernel reports for the fd.
         assert!(set.contains(&id(&root.join("f"))));
+    }
+
+    #[test]
+    fn holds_broker_decided_compares_as_paths_do() {
+        for p in [
+            "/",
+            "//",
+            "/proc",
+            "/proc/",
+            "/proc/self",
+            "//proc//sys/",
+            "/proc/.",
+            "/procx",
+            "/pro",
+            "/usr",
+            "proc",
+            "proc/x",
+            "",
+            ".",
+            "/./proc",
+            "/proc/../usr",
+        ] {
+            let root = Path::new(p);
+            let by_path = BROKER_DECIDED.iter().any(|s| {
+                let s = Path::new(s);
+                s.starts_with(root) || root.starts_with(s)
+            });
+            assert_eq!(holds_broker_decided(root), by_path, "{p}");
+        }
+    }
+
+    #[test]
+    fn follows_symlinks_compares_as_paths_do() {
+        for p in [
+            "/lib",
+            "/lib/",
+            "//lib",
+            "/lib/.",
+            "/./lib",
+            "/usr/lib",
+            "/usr//lib/",
+            "/usr/lib/x",
+            "/usr/li",
+            "lib",
+            "/dev/shm",
+            "/dev/shm/x",
+            "/etc/passwd",
+            "/etc/passwd/",
+            "/",
+        ] {
+            let by_path = fixed_entries().any(|f| Path::new(f) == Path::new(p));
+            assert_eq!(follows_symlinks(Path::new(p)), by_path, "{p}");
+        }
+        for f in fixed_entries() {
+            assert_eq!(Path::new(f).components().collect::<PathBuf>(), Path::new(f));
+            assert_eq!(
+                Path::new(f).components().collect::<PathBuf>().as_os_str(),
+                f,
+                "{f} is written in normal form"
+            );
+        }
+    }
+
+    #[test]
+    fn one_real_path_is_opened_once_and_its_entries_share_the_fd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        let floor = vec![
+            (root.join("d"), FloorAccess::Read),
+            (root.join("gone"), FloorAccess::Read),
+            (root.join("d"), FloorAccess::Remove),
+            (root.join("gone"), FloorAccess::Remove),
+        ];
+        let (surveyed, fds) = survey(floor, &RealPaths::new()).unwrap();
+        let (a, b) = (fds[0].as_ref().unwrap(), fds[2].as_ref().unwrap());
+        assert!(Rc::ptr_eq(a, b), "one open for one real path");
+        assert_eq!(surveyed[0].id, surveyed[2].id);
+        assert_eq!(surveyed[2].access, FloorAccess::Remove);
+        assert!(fds[1].is_none() && fds[3].is_none() && surveyed[3].kind.is_none());
+    }
+
+    #[test]
+    fn pinned_climbs_past_dotdots_max_to_the_root() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let mut deep = root.clone();
+        for _ in 0..DOTDOTS_MAX + 5 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let (surveyed, fds) =
+            survey(vec![(deep.clone(), FloorAccess::Read)], &RealPaths::new()).unwrap();
+        let set = pinned(&surveyed, &fds).unwrap();
+        // Every directory from the entry up to `/`, and nothing else.
+        let mut want = std::collections::HashSet::new();
+        for dir in deep.ancestors() {
+            let md = std::fs::symlink_metadata(dir).unwrap();
+            want.insert((libc::major(md.dev()), libc::minor(md.dev()), md.ino()));
+        }
+        assert_eq!(set, want);
     }
 
     #[test]

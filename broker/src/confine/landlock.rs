@@ -5,10 +5,11 @@
 //! must be applied in the single-threaded forked child, never in the broker.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
 
-use landlock::{Access, AccessFs, AccessNet, Ruleset, RulesetAttr, Scope, ABI};
+use landlock::{Access, AccessFs, AccessNet, BitFlags, Ruleset, RulesetAttr, Scope, ABI};
 
-use super::floor::{FloorAccess, Surveyed};
+use super::floor::{FloorAccess, SurveyFd, Surveyed};
 use crate::sandbox::spawn::PreExec;
 
 /// `LANDLOCK_CREATE_RULESET_VERSION`: ask the kernel for its ABI version.
@@ -91,7 +92,7 @@ pub struct Prepared {
 /// Builds the ruleset for `floor` at the best ABI the kernel offers, with `fds` the entries'
 /// `O_PATH` fds from [`super::floor::survey`] (closed here). Floor entries that do not exist
 /// are skipped.
-pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared, Error> {
+pub fn prepare(floor: &[Surveyed], fds: Vec<SurveyFd>) -> Result<Prepared, Error> {
     let Some(version) = abi_version() else {
         return Ok(Prepared {
             domain: None,
@@ -135,6 +136,10 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
     // The rules are added directly on the fds the survey opened: the crate's `PathFd` would
     // open each path again, and its `add_rule` `fstat` it again. The rights are already
     // what the crate would reduce them to (within this ABI; file rights only on a file).
+    // Entries the survey found at one real path share its fd: their rights are joined into
+    // one rule, which is what the kernel makes of several rules on one object anyway (a
+    // ruleset keeps one rule per inode, the union of the rights added for it).
+    let mut rules: Vec<(&Surveyed, Rc<OwnedFd>, BitFlags<AccessFs>)> = Vec::new();
     for (entry, fd) in floor.iter().zip(fds) {
         let (Some((is_dir, _)), Some(fd)) = (entry.kind, fd) else {
             continue;
@@ -153,6 +158,15 @@ pub fn prepare(floor: &[Surveyed], fds: Vec<Option<OwnedFd>>) -> Result<Prepared
         if rights.is_empty() {
             continue; // a directory's rights on what is now a file: nothing to grant
         }
+        match rules
+            .iter_mut()
+            .find(|(_, other, _)| Rc::ptr_eq(other, &fd))
+        {
+            Some((_, _, joined)) => *joined |= rights,
+            None => rules.push((entry, fd, rights)),
+        }
+    }
+    for (entry, fd, rights) in rules {
         add_path_rule(&ruleset, &fd, rights.bits()).map_err(|source| Error::AddRule {
             path: entry.path.display().to_string(),
             source,

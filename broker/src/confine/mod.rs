@@ -67,6 +67,9 @@ pub struct Confinement {
 /// paths are on) and the notify filter, read-only opens the floor and the policy both grant
 /// may run natively ([`floor::native_reads`]); with `native_removes` too, removals beneath
 /// the directories the policy grants `remove` in full ([`floor::native_removes`]).
+/// `reals` is this start's memo of real paths: new, or warmed for this start only
+/// ([`floor::warm`], `arbiter run` does while the policy compiles); the survey confirms
+/// what it remembers whenever it learnt it.
 #[allow(clippy::too_many_arguments)]
 pub fn prepare(
     prefixes: &[std::path::PathBuf],
@@ -77,14 +80,13 @@ pub fn prepare(
     native_reads: Option<&arbiter_policies::Policy>,
     native_removes: bool,
     exec_policy: Option<&arbiter_policies::Policy>,
+    reals: real_paths::RealPaths,
 ) -> anyhow::Result<Confinement> {
     use anyhow::Context;
     // No capability survives into the sandbox; first, since the steps after it need none.
     let mut steps = vec![privilege::drop_all(privilege::last_cap())];
     let mut missing = Vec::new();
     let mut paths = floor::paths(prefixes, shim);
-    // Real paths, resolved once for this start (never a missing one: see the module).
-    let reals = real_paths::RealPaths::new();
     // Landlock's execute right only where the policy grants `exec` (when arbiter knows the
     // policy: `arbiter serve`'s launcher does not).
     if let Some(policy) = exec_policy {

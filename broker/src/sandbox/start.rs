@@ -29,6 +29,7 @@ use super::spawn::{self, Launch, PreExec};
 use super::supervise::{self, Ended};
 use super::{program, shim_path};
 use crate::audit::Audit;
+use crate::confine::real_paths::RealPaths;
 use crate::confine::{self, Confinement};
 use crate::core::decider::Decider;
 use crate::core::RequestCore;
@@ -55,6 +56,8 @@ pub struct Sandbox {
     setup: Option<ChannelSetup>,
     /// For [`Sandbox::serve_elsewhere`]: asked before each new channel.
     admit: Option<ChannelAdmit>,
+    /// This start's memo of real paths, when the caller warmed one ([`Sandbox::real_paths`]).
+    reals: Option<RealPaths>,
 }
 
 /// A sandbox served for a command started elsewhere ([`Sandbox::serve_elsewhere`]).
@@ -102,6 +105,7 @@ impl Sandbox {
             floor: None,
             setup: None,
             admit: None,
+            reals: None,
         }
     }
 
@@ -118,6 +122,16 @@ impl Sandbox {
         )
         .context("the runtime profile")?;
         Ok(Sandbox::new(Arc::new(policy)))
+    }
+
+    /// Starts with `reals`, a memo of real paths made for this start alone and warmed
+    /// (`confine::floor::warm`) while the caller did other work: the floor's preparation
+    /// asks it instead of the kernel where it already knows the answer, and the survey
+    /// confirms every object it remembers (`confine::floor::survey`). Never one shared
+    /// with another start.
+    pub fn real_paths(mut self, reals: RealPaths) -> Sandbox {
+        self.reals = Some(reals);
+        self
     }
 
     /// Records to `audit`.
@@ -302,6 +316,7 @@ impl Sandbox {
             fast.then_some(core.policy()),
             removes,
             Some(core.policy()),
+            self.reals.unwrap_or_default(),
         )
         .context("cannot prepare the kernel confinement")?;
         if self.report_denials {

@@ -269,6 +269,7 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
         None,
         false,
         None,
+        crate::confine::real_paths::RealPaths::new(),
     )
     .context("cannot prepare the kernel confinement")?;
     if req.strict && !(confinement.landlock && confinement.seccomp) {
