@@ -1,7 +1,11 @@
 //! The `arbiter` command: a thin CLI over the `arbiter` library. It parses the command line
 //! and dispatches to a subcommand (one file each under `commands/`).
 
+// The C runtime calls `main` below: Rust's runtime start is skipped (`entry`).
+#![cfg_attr(not(test), no_main)]
+
 mod commands;
+mod entry;
 
 use arbiter::exit_code;
 
@@ -88,7 +92,24 @@ enum Command {
     Man(commands::completions::ManArgs),
 }
 
-fn main() -> ExitCode {
+/// The process's entry point, called by the C runtime (`#![no_main]`): [`entry::start`]
+/// in place of Rust's runtime start, then [`arbiter_main`]; a panic ends the process with
+/// status 101, as under Rust's runtime (its message is printed by the panic hook).
+#[cfg_attr(not(test), no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    entry::start();
+    let status = std::panic::catch_unwind(arbiter_main).map_or(101, |code| {
+        // `ExitCode` gives no number back: every code arbiter returns is made from a `u8`.
+        (0..=u8::MAX)
+            .find(|&n| ExitCode::from(n) == code)
+            .map_or(i32::from(exit_code::FAILED), i32::from)
+    });
+    // Flushes stdout, as returning from Rust's `main` does.
+    std::process::exit(status)
+}
+
+/// What `arbiter` does: parses the command line and runs the subcommand.
+fn arbiter_main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

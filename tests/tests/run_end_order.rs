@@ -49,11 +49,8 @@ fn run_and_reap(mut c: Command) -> (Option<i32>, Vec<(libc::pid_t, i32)>) {
 #[test]
 fn the_broker_reaps_everything_it_started_before_it_exits() {
     // SAFETY: prctl with integer arguments only.
-    assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) },
-        0,
-        "PR_SET_CHILD_SUBREAPER"
-    );
+    let made = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    assert_eq!(made, 0, "PR_SET_CHILD_SUBREAPER");
     for nobody in invoker_and_nobody() {
         let sb = Sandbox::new();
         // Native control: a command that leaves an orphan behind; it is re-parented to this
@@ -66,7 +63,9 @@ fn the_broker_reaps_everything_it_started_before_it_exits() {
         assert_eq!(code, Some(3), "native, nobody={nobody}");
         assert_eq!(left.len(), 1, "native, nobody={nobody}: {left:?}");
 
-        for script in ["exit 3", "kill -TERM $$"] {
+        // A few times each: the guardian takes an init left behind itself when the broker
+        // happened to exit first.
+        for script in ["exit 3", "kill -TERM $$"].repeat(4) {
             let mut c = arbiter_as(nobody);
             c.args(["run", "-q", "--", "sh", "-c", script])
                 .current_dir(&sb.dir)
@@ -74,18 +73,20 @@ fn the_broker_reaps_everything_it_started_before_it_exits() {
             let (code, left) = run_and_reap(c);
             let want = if script == "exit 3" { 3 } else { 128 + 15 };
             assert_eq!(code, Some(want), "nobody={nobody} {script}");
-            // The broker alone, exiting with the command's status: the init (as root) was
-            // reaped by it.
-            assert_eq!(
-                left.len(),
-                1,
+            // At most the broker (the guardian reaps it itself when it has already
+            // exited), exiting with the command's status: the init (as root) was reaped
+            // by the broker. An init left behind is re-parented here (killed by its death
+            // signal) unless the guardian, still alive, reaps it first.
+            assert!(
+                left.len() <= 1,
                 "nobody={nobody} {script}: more than the broker was left: {left:?}"
             );
-            let (_, status) = left[0];
-            assert!(
-                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == want,
-                "nobody={nobody} {script}: the broker's status {status:#x}"
-            );
+            for &(_, status) in &left {
+                assert!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == want,
+                    "nobody={nobody} {script}: not the broker: status {status:#x}"
+                );
+            }
         }
     }
 }
