@@ -1,7 +1,11 @@
 //! The `arbiter` command: a thin CLI over the `arbiter` library. It parses the command line
 //! and dispatches to a subcommand (one file each under `commands/`).
 
+// The C runtime calls `main` below: Rust's runtime start is skipped (`entry`).
+#![cfg_attr(not(test), no_main)]
+
 mod commands;
+mod entry;
 
 use arbiter::exit_code;
 
@@ -38,8 +42,15 @@ fn parse() -> Result<Cli, clap::Error> {
     parse_from(std::env::args_os().collect())
 }
 
-/// [`parse`] of `args` (the program's name first).
+/// [`parse`] of `args` (the program's name first): the plain `arbiter run [-q] [--] CMD…`
+/// without clap ([`commands::plain_run`]), the rest of `run`'s command lines with
+/// [`RunAlone`], every other one with [`Cli`].
 fn parse_from(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    if let Some(args) = commands::plain_run::parse(&args) {
+        return Ok(Cli {
+            command: Command::Run(args),
+        });
+    }
     if args.get(1).map(|a| a.as_os_str()) == Some(std::ffi::OsStr::new("run")) {
         let RunAlone {
             command: RunCommand::Run(args),
@@ -81,7 +92,24 @@ enum Command {
     Man(commands::completions::ManArgs),
 }
 
-fn main() -> ExitCode {
+/// The process's entry point, called by the C runtime (`#![no_main]`): [`entry::start`]
+/// in place of Rust's runtime start, then [`arbiter_main`]; a panic ends the process with
+/// status 101, as under Rust's runtime (its message is printed by the panic hook).
+#[cfg_attr(not(test), no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    entry::start();
+    let status = std::panic::catch_unwind(arbiter_main).map_or(101, |code| {
+        // `ExitCode` gives no number back: every code arbiter returns is made from a `u8`.
+        (0..=u8::MAX)
+            .find(|&n| ExitCode::from(n) == code)
+            .map_or(i32::from(exit_code::FAILED), i32::from)
+    });
+    // Flushes stdout, as returning from Rust's `main` does.
+    std::process::exit(status)
+}
+
+/// What `arbiter` does: parses the command line and runs the subcommand.
+fn arbiter_main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -230,5 +258,81 @@ mod tests {
                 (a, b) => panic!("{line:?}: {a:?} against {b:?}"),
             }
         }
+    }
+
+    /// The plain `run` command lines parsed without clap ([`commands::plain_run`]) give
+    /// exactly clap's `RunArgs`; the others are left to clap (and then parse, or fail, as
+    /// the whole CLI does: `run_alone_parses_as_the_whole_cli`).
+    #[test]
+    fn plain_run_lines_parse_as_clap_parses_them() {
+        let plain: &[&[&str]] = &[
+            &["run", "-q", "--", "/bin/true"],
+            &["run", "--", "/bin/true"],
+            &["run", "true"],
+            &["run", "--quiet", "true"],
+            &["run", "-q", "sh", "-c", "exit 3"],
+            &["run", "cat", "-q", "--ro", "x", "--"],
+            &["run", "--", "--", "x"],
+            &["run", "-q", "--", "-q"],
+            &["run", "--", "--rw", "."],
+            &["run", "--", ""],
+            &["run", "help"],
+            &["run", "-q", "--", "sh", "-c", "echo \"$@\"", "--", "-x"],
+        ];
+        let others: &[&[&str]] = &[
+            &["run"],
+            &["run", "-q"],
+            &["run", "--"],
+            &["run", "-q", "--"],
+            &["run", "-q", "-q", "true"],
+            &["run", "-qq", "true"],
+            &["run", "--quiet", "--quiet", "true"],
+            &["run", "", "x"],
+            &["run", "-", "x"],
+            &["run", "--rw", ".", "--", "true"],
+            &["run", "-q", "--rw", ".", "true"],
+            &["run", "--help"],
+            &["run", "--version"],
+            &["run", "--qiuet", "true"],
+            &["run", "--quiet=true", "true"],
+            &["serve", "true"],
+            &["doctor"],
+            &[],
+        ];
+        let argv = |line: &[&str]| -> Vec<std::ffi::OsString> {
+            std::iter::once("arbiter")
+                .chain(line.iter().copied())
+                .map(Into::into)
+                .collect()
+        };
+        for line in plain {
+            let ours = commands::plain_run::parse(&argv(line))
+                .unwrap_or_else(|| panic!("{line:?} is a plain run line"));
+            let theirs = Cli::try_parse_from(argv(line));
+            match theirs {
+                Ok(Cli {
+                    command: Command::Run(theirs),
+                }) => assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{line:?}"),
+                other => panic!("{line:?}: clap parses it as {other:?}"),
+            }
+        }
+        for line in others {
+            assert!(
+                commands::plain_run::parse(&argv(line)).is_none(),
+                "{line:?} is left to clap"
+            );
+        }
+        // Not UTF-8: passed on as it is, as clap does.
+        use std::os::unix::ffi::OsStringExt;
+        let mut line = argv(&["run", "-q", "--"]);
+        line.push(std::ffi::OsString::from_vec(vec![b'x', 0xff]));
+        let ours = commands::plain_run::parse(&line).expect("plain");
+        let Ok(Cli {
+            command: Command::Run(theirs),
+        }) = Cli::try_parse_from(line)
+        else {
+            panic!("clap refuses a non-UTF-8 command");
+        };
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
     }
 }

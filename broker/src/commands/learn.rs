@@ -78,7 +78,10 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         daemon: None,
         command: args.command.clone(),
     };
-    let ran = run_with(run_args, Some(Box::new(recorder.clone())))?;
+    let ran = run_with(run_args, Some(Box::new(recorder.clone())));
+    // The pid namespace's init, if the run left it (alone) running.
+    arbiter::sandbox::pidns::end();
+    let ran = ran?;
     let Some(vars) = ran.vars else {
         return Ok(ran.code); // the command never started; run_with said why
     };

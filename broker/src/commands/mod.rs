@@ -10,6 +10,7 @@ pub mod decide_args;
 pub mod doctor;
 pub mod explain;
 pub mod learn;
+pub mod plain_run;
 pub mod policy_args;
 pub mod profiles;
 pub mod run;

@@ -113,6 +113,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     guardian::report(ran.status);
+    // The pid namespace's init, alone since the command ended, goes now: its exit (and the
+    // wait for it, during which the guardian runs) is off the path to arbiter's exit.
+    pidns::end();
     Ok(ran.code)
 }
 

@@ -26,7 +26,9 @@
 //!   child of it (the command's parent is the broker): never the init's, and their exits
 //!   wake no one in the namespace. The end-of-run walk ([`super::tree`]) treats the init like
 //!   any other process of the sandbox, and the broker never blocks waiting for the init
-//!   ([`end_if_alone`]).
+//!   ([`end`]). When the command has ended and nothing but the init is left ([`alone`]),
+//!   the run's records and status come first and the init is ended after them ([`end`]):
+//!   its exit is off the path to arbiter's exit.
 //! * **`/proc`** stays the host's: `/proc/self` names the caller as ever; a caller's own
 //!   pid as it knows it (`getpid()`, ns-local), and any other pid of the sandbox, is
 //!   translated by the broker ([`crate::core::procself::translate_own`], exactly once per
@@ -282,10 +284,13 @@ pub fn arm() {
 /// Set once the broker reaped the init ([`reaped`]): its pid is no longer ours to signal.
 static REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// At the end of a run, once the broker reaped the command: when nothing but the init is
-/// left in the namespace, the init is `SIGKILL`ed and reaped at once — no walk of the tree,
-/// no grace to wait out. `true` when it was; `false` (the caller ends the tree the usual
-/// way) when there is no namespace, something is left, or a children list cannot be read.
+/// At the end of a run, once the broker reaped the command: whether nothing but the init is
+/// left in the namespace, so the sandbox has ended — no walk of the tree, no grace to wait
+/// out. `false` (the caller ends the tree the usual way) when there is no namespace, something
+/// is left, or a children list cannot be read. The init itself is left running: [`end`] kills
+/// and reaps it once the run's records are written and its status reported (it is arbiter's
+/// own process, and nothing else can enter the namespace: only a process already in it could
+/// fork into it, and the init never forks).
 ///
 /// The namespace's other processes are the init's descendants (an orphan is re-parented to
 /// the init) and the broker's children in it: the command, and any process the command made
@@ -294,12 +299,7 @@ static REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::ne
 /// child of the sandbox but the init. The init's list is read first: a child of the broker's
 /// that forks and exits in between is then still listed by the broker (a zombie is a child
 /// until reaped, and only this thread reaps).
-///
-/// The wait for the init never blocks: a dying init waits in the kernel until every process
-/// of its namespace is reaped, and the broker's own children there can only be reaped by the
-/// broker, so the init is reaped with every other child that exits meanwhile
-/// ([`reap_until_init`]).
-pub fn end_if_alone() -> bool {
+pub fn alone() -> bool {
     use std::sync::atomic::Ordering;
     let Some(init) = INIT.get() else {
         return false;
@@ -312,14 +312,32 @@ pub fn end_if_alone() -> bool {
         Ok(list) if list.iter().all(u8::is_ascii_whitespace) => {}
         _ => return false,
     }
-    match super::tree::sandbox_children() {
-        Some(children) if children.iter().all(|&c| c == pid) => {}
-        _ => return false,
+    matches!(
+        super::tree::sandbox_children(),
+        Some(children) if children.iter().all(|&c| c == pid)
+    )
+}
+
+/// Ends the namespace at the end of a run: the init is `SIGKILL`ed (the kernel then kills
+/// whatever is left in the namespace; after [`alone`], nothing is) and reaped. Call after
+/// the run's records are written and its status reported, before the broker exits; nothing
+/// without a namespace or once the init was reaped.
+///
+/// The wait for the init never blocks: a dying init waits in the kernel until every process
+/// of its namespace is reaped, and the broker's own children there can only be reaped by the
+/// broker, so the init is reaped with every other child that exits meanwhile
+/// ([`reap_until_init`]).
+pub fn end() {
+    use std::sync::atomic::Ordering;
+    let Some(init) = INIT.get() else {
+        return;
+    };
+    if REAPED.load(Ordering::Acquire) {
+        return;
     }
     // SAFETY: kill with integer arguments on our own unreaped child.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    reap_until_init(pid);
-    true
+    unsafe { libc::kill(init.pid, libc::SIGKILL) };
+    reap_until_init(init.pid);
 }
 
 /// Reaps every child of the broker's that exits (`WNOHANG | __WALL`, each wait bounded by
@@ -360,6 +378,15 @@ pub fn reaped(pid: libc::pid_t) {
         REAPED.store(true, std::sync::atomic::Ordering::Release);
     } else {
         poke();
+    }
+}
+
+/// [`reaped`] without the poke: for the broker's reaps at the end of a run that does not
+/// wait for the init to find itself alone ([`alone`] and [`end`], or the end-of-run walk,
+/// which signals the init too, follow). Only marks the init reaped when `pid` is it.
+pub fn reaped_quietly(pid: libc::pid_t) {
+    if INIT.get().is_some_and(|init| init.pid == pid) {
+        REAPED.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -506,7 +506,8 @@ impl Running {
 
     /// `arbiter run`'s supervision ([`supervise::wait`]): as a subreaper, waits for the
     /// command, relaying signals, then ends or waits for what it left running as `leftovers`
-    /// says; `on_hangup` runs on SIGHUP.
+    /// says; `on_hangup` runs on SIGHUP. The pid namespace's init may still run when this
+    /// returns: [`super::pidns::end`] ends it.
     /// Needs [`supervise::prepare`] called before any thread was started.
     pub fn supervise(self, leftovers: supervise::Leftovers, on_hangup: &dyn Fn()) -> Ended {
         let ended = supervise::wait(self.pid, leftovers, on_hangup);

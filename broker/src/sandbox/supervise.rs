@@ -125,7 +125,8 @@ pub const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Waits for the command `main` (and, with [`Leftovers::Wait`], for every process of the
 /// sandbox), ends whatever is left, and returns how `main` ended. `on_hangup` runs on
 /// every SIGHUP arbiter receives, before it is relayed; it must not block for long, since
-/// signals wait meanwhile.
+/// signals wait meanwhile. In a pid namespace, the init may still run when this returns
+/// (nothing else of the sandbox does): call [`super::pidns::end`] before exiting.
 pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> Ended {
     let set = handled();
     let mut ended = None;
@@ -155,16 +156,24 @@ pub fn wait(main: libc::pid_t, leftovers: Leftovers, on_hangup: &dyn Fn()) -> En
                     Ended::Exited(libc::WEXITSTATUS(status))
                 });
             }
-            // The pid namespace's init (if any) exits once it is alone: let it look (the
-            // command, or a child it made with CLONE_PARENT, is this process's child, and
-            // its exit wakes no one in the namespace).
-            super::pidns::reaped(pid);
+            if leftovers == Leftovers::Wait && !stop {
+                // The pid namespace's init (if any) exits once it is alone: let it look (the
+                // command, or a child it made with CLONE_PARENT, is this process's child,
+                // and its exit wakes no one in the namespace).
+                super::pidns::reaped(pid);
+            } else {
+                // The run ends with the command: the init is not asked to look (a wake-up
+                // and a scan of every process for nothing): `alone` below, or the walk's
+                // SIGTERM, which reaches the init too, follows.
+                super::pidns::reaped_quietly(pid);
+            }
         }
         if let Some(e) = ended.filter(|_| leftovers == Leftovers::End || stop) {
-            // In a pid namespace whose init is all that is left: it goes, and with it the
-            // namespace (super::pidns); then look again.
-            if super::pidns::end_if_alone() {
-                continue;
+            // In a pid namespace whose init is all that is left, the sandbox has ended: the
+            // init is ended after the run's records and status (`pidns::end`, which the
+            // caller must call before it exits).
+            if super::pidns::alone() {
+                return e;
             }
             // The command has ended (after arbiter was asked to stop, or by default) and
             // something of the sandbox still runs.
