@@ -169,6 +169,14 @@ fn granted_root(grants: &[u8], tag: u8, path: &[u8]) -> Option<usize> {
         })
 }
 
+/// `/proc` or a path beneath it: the broker decides there on what the names mean for the
+/// caller (`/proc/self`, a sandbox pid, another process), so no fast path answers beneath
+/// it, whatever root the policy grants (red team s9a finding 02).
+fn in_proc(path: &[u8]) -> bool {
+    path.strip_prefix(b"/proc")
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+}
+
 /// Absolute, and no empty, `.` or `..` component, and no trailing slash.
 fn is_canonical(path: &[u8]) -> bool {
     path.len() > 1
@@ -188,15 +196,19 @@ const MEMO_PATH: usize = 512;
 /// `lstat`, as much as the call itself.
 const MEMO_TRUSTED_NS: u64 = 1_000_000;
 
-/// Counts the renames and directory removals any thread of this process made through the
-/// shim: a memo confirmed before the count changed is confirmed again before it is used, so
-/// a program that replaces one of its directories by a symlink and then names a file through
-/// it gets the broker's answer at once, whatever the clock says.
+/// Counts the renames, directory removals and changes of working directory any thread of
+/// this process made through the shim: a memo confirmed before the count changed is
+/// confirmed again before it is used, so a program that replaces one of its directories by
+/// a symlink and then names a file through it, or names a file relative to a working
+/// directory it just changed (the memo's key is the caller's relative name: red team s9a
+/// finding 01), gets the broker's answer at once, whatever the clock says.
 static NAMES_CHANGED: AtomicU64 = AtomicU64::new(0);
 
-/// Records that this process renamed or removed a name that may have been a directory
-/// (after the call, whether it succeeded or not): every thread's memo is confirmed again
-/// before its next use. An atomic add: safe in a signal handler and a vfork child.
+/// Records that this process renamed or removed a name that may have been a directory, or
+/// changed its working directory: every thread's memo is confirmed again before its next
+/// use. Called before such a call and again after it (whether it succeeded or not), so that
+/// no memo confirmed while it ran is taken without a look afterwards (red team s9a finding
+/// 04). An atomic add: safe in a signal handler and a vfork child.
 pub fn names_changed() {
     NAMES_CHANGED.fetch_add(1, Ordering::Release);
 }
@@ -370,6 +382,11 @@ fn verify_parents(
         // The final component sits right in the root, which is trusted as it stands.
         return real_dir(path, parent_end.max(1)).map(Some);
     }
+    // The root itself too: the program may have replaced it by a symlink (a granted
+    // directory it removed and made again as a link elsewhere; red team s9a finding 03).
+    if root_len > 0 {
+        real_dir(path, root_len)?;
+    }
     let mut parent = None;
     for i in root_len + 1..=parent_end {
         if path[i] == b'/' {
@@ -476,6 +493,9 @@ fn vouch(path: &CallerPath<'_>, grants: &[u8], tag: u8) -> Result<(), Walk> {
         b.len()
     };
     let full = &mut abs[..=len];
+    if in_proc(&full[..len]) {
+        return Err(Walk::Broker);
+    }
     let Some(root_len) = granted_root(grants, tag, &full[..len]) else {
         return Err(Walk::Broker);
     };
@@ -508,7 +528,7 @@ pub fn vouch_dir(
     };
     let len = trim_directory_suffix(&abs[..len]).len();
     abs[len] = 0;
-    if !is_canonical(&abs[..len]) {
+    if !is_canonical(&abs[..len]) || in_proc(&abs[..len]) {
         return None;
     }
     let parent_end = abs[..len].iter().rposition(|&c| c == b'/').unwrap_or(0);
@@ -666,7 +686,7 @@ fn working_directory<T>(
     let Ok(len) = crate::sys::getcwd(&mut abs[..MAX_PATH - 2]) else {
         return Answer::Broker;
     };
-    if !is_canonical(&abs[..len]) {
+    if !is_canonical(&abs[..len]) || in_proc(&abs[..len]) {
         return Answer::Broker;
     }
     let Some(root_len) = granted_root(grants, FAST_STAT, &abs[..len]) else {
@@ -772,16 +792,28 @@ pub unsafe fn stat(
 /// final one when the call follows it. A symlink could lead where the policy allows (the
 /// broker decides on the real path), and a component the program's credentials cannot look
 /// at may hide one (the broker looks with its own): `None` then, and the call goes to the
-/// broker, as it does for a path beneath no such root. The root itself is taken as it
-/// stands, as the other fast paths' roots are (the broker checked it was a real directory
-/// when the sandbox started).
+/// broker, as it does for a path beneath no such root. The root itself is looked at too (a
+/// symlink there goes to the broker; another real directory in its place is decided as the
+/// same path, since the broker decides on the real path).
 fn denied(grants: &[u8], path: &[u8], follow: bool) -> Option<c_int> {
     let root_len = granted_root(grants, FAST_DENY, path)?;
-    if !is_canonical(path) || path.len() > MAX_PATH {
+    if !is_canonical(path) || path.len() > MAX_PATH || in_proc(path) {
         return None;
     }
     let mut buf = [0u8; MAX_PATH + 1];
     buf[..path.len()].copy_from_slice(path);
+    // The root itself: a symlink in its place may lead where the policy allows.
+    if root_len > 0 {
+        buf[root_len] = 0;
+        let root = lstat_raw(&buf[..=root_len]);
+        buf[root_len] = path.get(root_len).copied().unwrap_or(0);
+        match root {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {}
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => return None,
+            Ok(_) | Err(libc::ENOENT | libc::ENOTDIR) => return Some(libc::EACCES),
+            Err(_) => return None,
+        }
+    }
     let mut end = root_len + 1;
     while end <= path.len() {
         let next = buf[end..path.len()]

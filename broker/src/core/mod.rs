@@ -295,18 +295,27 @@ impl RequestCore {
             true
         };
         if fast_on {
-            let grants = if reports.is_some() {
+            // Never beneath /proc, which the broker decides on for the caller (the shim also
+            // refuses to answer there beneath a wider root: red team s9a finding 02).
+            let outside_proc = |roots: Vec<PathBuf>| -> Vec<PathBuf> {
+                roots
+                    .into_iter()
+                    .filter(|r| !r.starts_with("/proc"))
+                    .collect()
+            };
+            let grants = outside_proc(if reports.is_some() {
                 policy.uniform_grants_audited(Access::STAT, |a| a == AuditSetting::Default)
             } else {
                 policy.uniform_grants(Access::STAT)
-            };
+            });
             let sent = encode_fast_paths(&mut fast_paths, FAST_STAT, &grants);
             if let Some(r) = &reports {
                 r.offer(FastKind::Stat, &sent);
             } else {
                 // access(R_OK|X_OK) in-process: not reported, so never with the ring.
                 let rx = Access::STAT | Access::READ | Access::LIST | Access::EXEC;
-                encode_fast_paths(&mut fast_paths, FAST_ACCESS, &policy.uniform_grants(rx));
+                let roots = outside_proc(policy.uniform_grants(rx));
+                encode_fast_paths(&mut fast_paths, FAST_ACCESS, &roots);
             }
         }
         RequestCore {

@@ -3,6 +3,7 @@
 //! Without a broker (no `ARBITER_FD` in the environment) every hook passes straight through
 //! to the kernel or the real libc, so the library is harmless outside arbiter.
 
+pub mod cwd;
 pub mod exec;
 pub mod fd_protect;
 pub mod hostent;

@@ -173,6 +173,10 @@ pub unsafe extern "C" fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe {
+        // A directory the stat memo vouched for may go (crate::fast_path): before and after.
+        if flags & libc::AT_REMOVEDIR != 0 {
+            crate::fast_path::names_changed();
+        }
         if !unbrokered() && crate::fast_path::remove(dirfd, path, flags) {
             if flags & libc::AT_REMOVEDIR != 0 {
                 crate::fast_path::names_changed();
@@ -241,6 +245,8 @@ pub unsafe extern "C" fn renameat2(
 ) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     guarded!(-1, unsafe {
+        // A directory the stat memo vouched for may move (crate::fast_path): before and after.
+        crate::fast_path::names_changed();
         let rc = two_paths(
             d1,
             p1,
@@ -253,7 +259,6 @@ pub unsafe extern "C" fn renameat2(
                 flags,
             },
         );
-        // A directory the stat memo vouched for may have moved (crate::fast_path).
         crate::fast_path::names_changed();
         rc
     })

@@ -308,7 +308,9 @@ pub unsafe fn brokered_faccessat(
         // SAFETY: forwarded unchanged.
         return unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path, mode, flags) as c_int };
     }
-    if mode == libc::F_OK && !path.is_null() {
+    // Flags the kernel refuses (EINVAL) are the broker's to answer, as the kernel would.
+    let known = libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH;
+    if mode == libc::F_OK && !path.is_null() && flags & !known == 0 {
         // Existence alone is what a stat answers.
         let report = fast_path::Reporting {
             call: ReportedCall::Access,
