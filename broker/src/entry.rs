@@ -9,7 +9,8 @@
 //! on, as the standard library does them: descriptors 0–2 are open (`/dev/null` in place of
 //! a closed one, so no file arbiter opens takes their number and reaches the command as its
 //! standard input or output), and `SIGPIPE` is ignored (a closed reader makes a write fail
-//! with `EPIPE`; `main` gives report commands the default back). A stack overflow in
+//! with `EPIPE`; `main` gives report commands the default back). `SIGCHLD` is set to its
+//! default, whatever the caller left it at. A stack overflow in
 //! arbiter still kills it (`SIGSEGV` on the guard page, with no message).
 
 /// The standard library's descriptor and `SIGPIPE` set-up (see the module documentation).
@@ -50,4 +51,9 @@ pub fn start() {
     }
     // SAFETY: signal() with SIG_IGN installs no handler and touches no memory of ours.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A caller that ignores SIGCHLD passes that on through exec, and then the kernel reaps
+    // arbiter's children itself and never tells it they ended: the run would wait for ever
+    // (red team s9b finding 01). arbiter and its command start with the default.
+    // SAFETY: signal() with SIG_DFL installs no handler and touches no memory of ours.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }

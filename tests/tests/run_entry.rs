@@ -85,3 +85,51 @@ fn a_denial_line_to_a_closed_stderr_pipe_does_not_kill_arbiter() {
         assert_eq!(status.code(), Some(3), "nobody={nobody}: {status:?}");
     }
 }
+
+/// Started by a caller that ignores `SIGCHLD` (which `exec` passes on, and under which the
+/// kernel reaps children itself without telling their parent), `arbiter run` still ends
+/// with the command and its status (red team s9b finding 01: it waited for ever, and
+/// SIGTERM did not end it). Native control: the same command ends at once with 3. A
+/// watchdog kills a run that hangs, which then fails the test.
+#[test]
+fn a_caller_ignoring_sigchld_does_not_hang_the_run() {
+    for nobody in invoker_and_nobody() {
+        for under_arbiter in [false, true] {
+            let mut c = if under_arbiter {
+                let mut c = arbiter_as(nobody);
+                c.args(["run", "-q", "--"]);
+                c
+            } else {
+                native_as(nobody, "timeout")
+            };
+            if !under_arbiter {
+                c.args(["-s", "KILL", "20"]);
+            }
+            c.args(["sh", "-c", "exit 3"]).stdin(Stdio::null());
+            // SAFETY: signal(2) is async-signal-safe and touches no memory.
+            unsafe {
+                c.pre_exec(|| {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+            let mut child = c.spawn().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let status = loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break s;
+                }
+                if std::time::Instant::now() > deadline {
+                    child.kill().unwrap();
+                    break child.wait().unwrap();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            assert_eq!(
+                status.code(),
+                Some(3),
+                "under arbiter: {under_arbiter}, as 65534: {nobody}: {status:?}"
+            );
+        }
+    }
+}
