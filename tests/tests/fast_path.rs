@@ -465,23 +465,18 @@ fn a_change_of_directory_is_seen_at_the_next_stat() {
 import errno, os, sys
 home = os.getcwd()
 out = set()
+def after_chdir(probe, name):
+    os.chdir(home)
+    os.stat(probe)
+    os.chdir(sys.argv[1])
+    try:
+        os.stat(name)
+        out.add("ok")
+    except OSError as e:
+        out.add(errno.errorcode[e.errno])
 for _ in range(20):
-    os.chdir(home)
-    os.stat("f")
-    os.chdir(sys.argv[1])
-    try:
-        os.stat("secret")
-        out.add("ok")
-    except OSError as e:
-        out.add(errno.errorcode[e.errno])
-    os.chdir(home)
-    os.stat("d/e/g")
-    os.chdir(sys.argv[1])
-    try:
-        os.stat("e/g")
-        out.add("ok")
-    except OSError as e:
-        out.add(errno.errorcode[e.errno])
+    after_chdir("f", "secret")
+    after_chdir("d/e/g", "e/g")
 print(" ".join(sorted(out)))
 "#;
     std::fs::create_dir(outside.path().join("e")).unwrap();
