@@ -24,14 +24,16 @@
 //! final component is looked at without following, and a symlink there, when the call
 //! follows, goes to the broker. A per-thread memo of the last verified parent directory
 //! (path, device, inode) spares the walk: within [`MEMO_TRUSTED_NS`] of its last
-//! confirmation, and while no thread of the process has renamed or removed a directory
-//! through the shim since ([`names_changed`]), it is taken as it stands; after that one
+//! confirmation, and while no thread of the process has renamed or removed a directory or
+//! changed its working directory through the shim since ([`names_changed`]), it is taken
+//! as it stands; after that one
 //! `lstat` of the parent confirms it again. Anything unusual goes to the broker: a miss
 //! costs one round trip, never a wrong answer.
 //!
-//! The one divergence left needs a rename by someone else at about the same moment: a
+//! The one divergence left needs a change by someone else at about the same moment: a
 //! verified directory moved out of the subtree and a symlink to it put in its old place by
-//! another process (or by a raw system call) within the memo's millisecond, or a component
+//! another process (or by a raw system call, or a raw `chdir`) within the memo's
+//! millisecond, or a component
 //! swapped for a symlink between the check and the stat, is followed here where the broker
 //! would decide on the new location. That reveals only metadata, which the kernel does not
 //! protect either (the program could make the same `stat` natively).
@@ -797,34 +799,18 @@ pub unsafe fn stat(
 /// same path, since the broker decides on the real path).
 fn denied(grants: &[u8], path: &[u8], follow: bool) -> Option<c_int> {
     let root_len = granted_root(grants, FAST_DENY, path)?;
-    if !is_canonical(path) || path.len() > MAX_PATH || in_proc(path) {
+    if !is_canonical(path) || path.len() > MAX_PATH {
         return None;
     }
     let mut buf = [0u8; MAX_PATH + 1];
     buf[..path.len()].copy_from_slice(path);
-    // The root itself: a symlink in its place may lead where the policy allows.
-    if root_len > 0 {
-        buf[root_len] = 0;
-        let root = lstat_raw(&buf[..=root_len]);
-        buf[root_len] = path.get(root_len).copied().unwrap_or(0);
-        match root {
-            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {}
-            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => return None,
-            Ok(_) | Err(libc::ENOENT | libc::ENOTDIR) => return Some(libc::EACCES),
-            Err(_) => return None,
-        }
-    }
-    let mut end = root_len + 1;
-    while end <= path.len() {
-        let next = buf[end..path.len()]
-            .iter()
-            .position(|&c| c == b'/')
-            .map_or(path.len(), |i| end + i);
-        let last = next == path.len();
-        let saved = buf[next];
-        buf[next] = 0;
-        let st = lstat_raw(&buf[..=next]);
-        buf[next] = saved;
+    // The root and each component beneath it, as a directory on the way must be.
+    let ends = (root_len.max(1)..=path.len()).filter(|&i| i == path.len() || path[i] == b'/');
+    for end in ends {
+        let last = end == path.len();
+        buf[end] = 0;
+        let st = lstat_raw(&buf[..=end]);
+        buf[end] = path.get(end).copied().unwrap_or(0);
         match st {
             Ok(st) => match st.st_mode & libc::S_IFMT {
                 libc::S_IFLNK if !last || follow => return None,
@@ -834,7 +820,6 @@ fn denied(grants: &[u8], path: &[u8], follow: bool) -> Option<c_int> {
             Err(libc::ENOENT | libc::ENOTDIR) => return Some(libc::EACCES),
             Err(_) => return None,
         }
-        end = next + 1;
     }
     Some(libc::EACCES)
 }

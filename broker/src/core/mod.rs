@@ -298,10 +298,7 @@ impl RequestCore {
             // Never beneath /proc, which the broker decides on for the caller (the shim also
             // refuses to answer there beneath a wider root: red team s9a finding 02).
             let outside_proc = |roots: Vec<PathBuf>| -> Vec<PathBuf> {
-                roots
-                    .into_iter()
-                    .filter(|r| !r.starts_with("/proc"))
-                    .collect()
+                roots.into_iter().filter(|r| !beneath_proc(r)).collect()
             };
             let grants = outside_proc(if reports.is_some() {
                 policy.uniform_grants_audited(Access::STAT, |a| a == AuditSetting::Default)
@@ -513,7 +510,7 @@ impl RequestCore {
             .iter()
             .filter(|d| {
                 d.is_absolute()
-                    && !d.starts_with("/proc")
+                    && !beneath_proc(d)
                     && !d.starts_with("/dev")
                     && self.policy.decided_alone_beneath(d)
                     && {
@@ -880,6 +877,12 @@ impl RequestCore {
 /// Appends `roots` as the shim reads them: `tag`, the path, a NUL; at most
 /// [`arbiter_protocol::FAST_PATHS_MAX`] bytes in all. Roots that do not fit are left out,
 /// which only sends their calls to the broker. Returns the roots sent.
+/// `/proc` or beneath it: the broker decides there on what the names mean for the caller,
+/// so no fast path is offered there.
+fn beneath_proc(path: &Path) -> bool {
+    path.starts_with("/proc")
+}
+
 fn encode_fast_paths(out: &mut Vec<u8>, tag: u8, roots: &[PathBuf]) -> Vec<PathBuf> {
     use arbiter_protocol::FAST_PATHS_MAX;
     use std::os::unix::ffi::OsStrExt;
