@@ -29,7 +29,8 @@
 //! - `ARBITER_CORPUS_REPEAT=N` (default 1): after the compared pair of runs, which is then a
 //!   warm-up, N more pairs (native, arbiter, alternated) are timed, and the table gives the
 //!   medians and the ratio of the medians. With 1 the compared pair is the timed one, so the
-//!   normal test run costs no more.
+//!   normal test run costs no more. With N > 1 the two passes take turns case by case, so
+//!   neither times the other.
 
 mod corpus_harness;
 

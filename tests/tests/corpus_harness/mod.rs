@@ -18,6 +18,12 @@ use arbiter_tests::{arbiter, have};
 /// --clear-groups`), as in `tests/tests/run_unprivileged.rs`.
 const NOBODY: u32 = 65534;
 
+/// Held by a pass for the whole of each case when its runs are timed
+/// (`ARBITER_CORPUS_REPEAT` > 1), so the invoker's and uid 65534's passes take turns: side by
+/// side on a two-CPU machine they would time each other (arbiter's threads more than a
+/// native run's) rather than the case.
+static TIMED_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Who runs a case: both runs, its setup, and the owner of its scratch directories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum User {
@@ -274,6 +280,7 @@ impl Case {
     /// then arbiter, alternated) are timed; with 1, the compared pair is the one timed, so
     /// the normal test run costs no more.
     pub fn run(&self, port: u16, user: User, repeat: usize) -> CaseResult {
+        let _turn = (repeat > 1).then(|| TIMED_TURN.lock().unwrap_or_else(|e| e.into_inner()));
         let skipped = |why: String| CaseResult {
             outcome: Outcome::Skipped(why),
             times: None,
