@@ -19,9 +19,11 @@
 //! (`git_status`, `stat_open`) also `run_audit_deny_{name}` (`--audit FILE`, the default
 //! level), `run_audit_all_{name}` (`--audit FILE --audit-level all`: the shim reports the
 //! calls its fast paths answer), `run_audit_all_nofast_{name}` (the same with
-//! `--no-fast-path`: every record the broker's, every call a round trip), and as reference rows
-//! from other sandboxes `bwrap_{name}` (bubblewrap: namespaces, no per-call cost) and
-//! `proot_{name}` (ptrace on every system call). `git_status`, `make` and the reference rows
+//! `--no-fast-path`: every record the broker's, every call a round trip). For those two and
+//! `true`, reference rows from other sandboxes: `bwrap_{name}` (bubblewrap: namespaces, no
+//! per-call cost), `proot_{name}` (ptrace on every system call), and for `true`
+//! `bwrap_min_true` (one mount namespace, the root bound read-only: the least a namespace
+//! sandbox does to start a command). `git_status`, `make` and the reference rows
 //! need their tools on `PATH`; without them they are skipped (with a reason), not failed.
 
 use std::ffi::{OsStr, OsString};
@@ -56,8 +58,11 @@ pub struct Program {
     pub reset: Option<&'static [&'static str]>,
     /// Timed rounds (after one untimed warm-up round): each row runs once per round.
     pub iters: usize,
-    /// Also timed with an audit log and under the reference sandboxes.
+    /// Also timed with an audit log at both levels.
     pub audit_workload: bool,
+    /// Also timed under the reference sandboxes that are installed (`bwrap_{name}`,
+    /// `proot_{name}`; for `true` also `bwrap_min_{name}`, the least bubblewrap can do).
+    pub reference: bool,
 }
 
 /// How one row launches its program.
@@ -326,6 +331,7 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
             reset: None,
             iters: runs(30, 5),
             audit_workload: false,
+            reference: true,
         },
         Program {
             name: "python",
@@ -335,6 +341,7 @@ pub fn all(root: &Path, quick: bool) -> Result<(Vec<Program>, Vec<Skipped>)> {
             reset: None,
             iters: runs(10, 3),
             audit_workload: false,
+            reference: false,
         },
         stat_open(root, &python, runs(10, 3))?,
     ];
@@ -395,6 +402,7 @@ fn git_status(root: &Path, iters: usize) -> Result<Program> {
         reset: None,
         iters,
         audit_workload: true,
+        reference: true,
     };
     let git = |args: &[&str]| -> Result<()> {
         let mut argv = vec![
@@ -478,6 +486,7 @@ fn make(root: &Path, iters: usize) -> Result<Program> {
         reset: Some(&["make", "clean"]),
         iters,
         audit_workload: false,
+        reference: false,
     })
 }
 
@@ -507,6 +516,7 @@ fn tree_walks(root: &Path, iters: usize) -> Result<Vec<Program>> {
         reset,
         iters,
         audit_workload: false,
+        reference: false,
     };
     Ok(vec![
         program("find_4000", &["find", "t"], None),
@@ -543,6 +553,7 @@ fn stat_open(root: &Path, python: &OsStr, iters: usize) -> Result<Program> {
         reset: None,
         iters,
         audit_workload: true,
+        reference: true,
     })
 }
 
@@ -564,9 +575,23 @@ pub fn launches(
         (format!("run_{name}"), run(Vec::new())),
     ];
     let mut skipped = Vec::new();
-    if !program.audit_workload {
-        return (rows, skipped);
+    if program.audit_workload {
+        audit_rows(name, &run, audit_log, &mut rows);
     }
+    if program.reference {
+        reference_rows(program, &mut rows, &mut skipped);
+    }
+    (rows, skipped)
+}
+
+/// The rows of an audit workload: `--audit FILE` at the default level, at `all`, and at
+/// `all` with `--no-fast-path`.
+fn audit_rows(
+    name: &str,
+    run: &dyn Fn(Vec<OsString>) -> Launch,
+    audit_log: &Path,
+    rows: &mut Vec<(String, Launch)>,
+) {
     let log: OsString = audit_log.as_os_str().to_owned();
     rows.push((
         format!("run_audit_deny_{name}"),
@@ -591,8 +616,28 @@ pub fn launches(
             "--no-fast-path".into(),
         ]),
     ));
+}
+
+/// The reference sandboxes' rows that are installed (the others go to `skipped`, with why).
+fn reference_rows(program: &Program, rows: &mut Vec<(String, Launch)>, skipped: &mut Vec<String>) {
+    let name = program.name;
     let dir: OsString = program.dir.as_os_str().to_owned();
-    match program::find(OsStr::new("bwrap"), std::env::var_os("PATH").as_deref()) {
+    let bwrap = program::find(OsStr::new("bwrap"), std::env::var_os("PATH").as_deref());
+    if let (Ok(bwrap), "true") = (&bwrap, name) {
+        // The least a namespace sandbox does to start a command: one mount namespace with
+        // the root bound read-only (no /dev, /proc, other namespaces). Start-up's floor.
+        rows.push((
+            format!("bwrap_min_{name}"),
+            Launch::Wrapper(vec![
+                bwrap.clone().into_os_string(),
+                "--ro-bind".into(),
+                "/".into(),
+                "/".into(),
+                "--".into(),
+            ]),
+        ));
+    }
+    match bwrap {
         Ok(bwrap) => rows.push((
             format!("bwrap_{name}"),
             Launch::Wrapper(vec![
@@ -623,7 +668,6 @@ pub fn launches(
         )),
         Err(_) => skipped.push(format!("proot_{name}: proot is not installed")),
     }
-    (rows, skipped)
 }
 
 #[cfg(test)]
