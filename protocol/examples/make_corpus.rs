@@ -141,7 +141,7 @@ fn main() {
             proto: Some(b"tcp"),
         }),
         Call::NetDb(NetDbQuery::ServByPort {
-            port: 22,
+            port: 0x1600,
             proto: None,
         }),
         Call::NetDb(NetDbQuery::ProtoByName { name: b"udp" }),

@@ -300,8 +300,7 @@ pub enum Call<'a> {
     NetDb(#[serde(borrow)] NetDbQuery<'a>),
 }
 
-/// What a [`Call::NetDb`] looks up. Names travel without their NUL; a port in host byte
-/// order (the shim converts `getservbyport`'s network-order argument).
+/// What a [`Call::NetDb`] looks up. Names travel without their NUL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetDbQuery<'a> {
     /// getservbyname(3): a service by name, of protocol `proto` or any.
@@ -315,8 +314,9 @@ pub enum NetDbQuery<'a> {
     },
     /// getservbyport(3): a service by port, of protocol `proto` or any.
     ServByPort {
-        /// The port, host byte order.
-        port: u16,
+        /// The argument as the caller passed it: a port in network byte order in the low
+        /// 16 bits (a value no port has matches no entry; see [`NetDbQuery::port`]).
+        port: i32,
         /// The protocol (`tcp`), or any.
         #[serde(borrow)]
         proto: Option<&'a [u8]>,
@@ -343,6 +343,12 @@ impl NetDbQuery<'_> {
             NetDbQuery::ProtoByName { .. } => "getprotobyname",
             NetDbQuery::ProtoByNumber { .. } => "getprotobynumber",
         }
+    }
+
+    /// The port a `getservbyport` argument names, in host byte order: `None` for a value
+    /// outside 0..=65535, which no entry has.
+    pub fn port(arg: i32) -> Option<u16> {
+        u16::try_from(arg).ok().map(u16::from_be)
     }
 
     /// Whether it looks in the services database (else the protocols database).

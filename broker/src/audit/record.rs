@@ -258,7 +258,11 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
                 a.insert("proto".into(), proto.map_or(Value::Null, path_json));
             }
             NetDbQuery::ServByPort { port, proto } => {
-                a.insert("port".into(), json!(port));
+                // Host byte order; an argument no port has, as passed.
+                a.insert(
+                    "port".into(),
+                    json!(NetDbQuery::port(port).map_or(port, i32::from)),
+                );
                 a.insert("proto".into(), proto.map_or(Value::Null, path_json));
             }
             NetDbQuery::ProtoByName { name } => {

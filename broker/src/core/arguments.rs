@@ -243,7 +243,8 @@ pub enum Arguments {
         function: &'static str,
         /// The name looked up (by-name forms).
         name: Option<String>,
-        /// The port (`getservbyport`, host byte order) or protocol number
+        /// The port (`getservbyport`, host byte order; the raw argument when it is no
+        /// port) or protocol number
         /// (`getprotobynumber`).
         number: Option<i32>,
         /// The service's protocol, when one was given.
@@ -369,7 +370,11 @@ impl Arguments {
                 let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
                 let (name, number, proto) = match q {
                     NetDbQuery::ServByName { name, proto } => (Some(text(name)), None, proto),
-                    NetDbQuery::ServByPort { port, proto } => (None, Some(i32::from(port)), proto),
+                    NetDbQuery::ServByPort { port, proto } => (
+                        None,
+                        Some(NetDbQuery::port(port).map_or(port, i32::from)),
+                        proto,
+                    ),
                     NetDbQuery::ProtoByName { name } => (Some(text(name)), None, None),
                     NetDbQuery::ProtoByNumber { number } => (None, Some(number), None),
                 };

@@ -146,10 +146,10 @@ fn query(q: &NetDbQuery<'_>) -> Result<Entry, Errno> {
                 }
                 NetDbQuery::ServByPort { port, proto } => {
                     let proto = proto.map(c).transpose()?;
-                    // SAFETY: as above; the port in network byte order, as libc takes it.
+                    // SAFETY: as above; the port argument as the program passed it.
                     unsafe {
                         getservbyport_r(
-                            c_int::from(port.to_be()),
+                            port,
                             proto.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
                             &mut se,
                             buf.as_mut_ptr(),
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!((e.name.as_slice(), e.number), (&b"ssh"[..], 22));
         assert_eq!(e.proto, b"tcp");
         let by_port = query(&NetDbQuery::ServByPort {
-            port: 22,
+            port: i32::from(22u16.to_be()),
             proto: Some(b"tcp"),
         })
         .ok()

@@ -274,19 +274,14 @@ unsafe fn by_name<'a>(name: *const c_char, proto: *const c_char) -> Result<NetDb
     Ok(NetDbQuery::ServByName { name, proto })
 }
 
-/// A services query by port (network byte order, as libc takes it). A value no 16-bit port
-/// has matches no entry.
+/// A services query by port (network byte order, as libc takes it, passed on as is).
 ///
 /// # Safety
 /// `proto` is null or a C string.
 unsafe fn by_port<'a>(port: c_int, proto: *const c_char) -> Result<NetDbQuery<'a>, Answer> {
-    let port = u16::try_from(port).map_err(|_| Answer::NotFound)?;
     // SAFETY: per the contract.
     let proto = unsafe { name_arg(proto) }?;
-    Ok(NetDbQuery::ServByPort {
-        port: u16::from_be(port),
-        proto,
-    })
+    Ok(NetDbQuery::ServByPort { port, proto })
 }
 
 /// Brokered `getservbyname_r`.
