@@ -115,100 +115,86 @@ const BUF: usize = 4 * NETDB_ENTRY_MAX;
 fn query(q: &NetDbQuery<'_>) -> Result<Entry, Errno> {
     // Checked at the edge: NUL-free names.
     let c = |b: &[u8]| CString::new(b).map_err(|_| Errno(libc::ENOENT));
-    let mut buf = vec![0 as c_char; BUF];
-    let answer = |rc: c_int, found: bool| match rc {
+    let ptr = |p: &Option<CString>| p.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+    match *q {
+        NetDbQuery::ServByName { name, proto } => {
+            let (name, proto) = (c(name)?, proto.map(c).transpose()?);
+            // SAFETY: NUL-terminated strings (or a null proto) alive for the call; the
+            // entry and buffer are serv's, as getservbyname_r takes them.
+            serv(|se, buf, len, res| unsafe {
+                getservbyname_r(name.as_ptr(), ptr(&proto), se, buf, len, res)
+            })
+        }
+        NetDbQuery::ServByPort { port, proto } => {
+            let proto = proto.map(c).transpose()?;
+            // SAFETY: as above; the port argument as the program passed it.
+            serv(|se, buf, len, res| unsafe {
+                getservbyport_r(port, ptr(&proto), se, buf, len, res)
+            })
+        }
+        NetDbQuery::ProtoByName { name } => {
+            let name = c(name)?;
+            // SAFETY: a NUL-terminated name alive for the call; proto's entry and buffer.
+            proto(|pe, buf, len, res| unsafe { getprotobyname_r(name.as_ptr(), pe, buf, len, res) })
+        }
+        NetDbQuery::ProtoByNumber { number } => {
+            // SAFETY: proto's entry and buffer.
+            proto(|pe, buf, len, res| unsafe { getprotobynumber_r(number, pe, buf, len, res) })
+        }
+    }
+}
+
+/// libc's `_r` return value and whether it found an entry, as a result.
+fn answer(rc: c_int, found: bool) -> Result<(), Errno> {
+    match rc {
         0 if found => Ok(()),
         0 => Err(Errno(libc::ENOENT)),
         libc::ERANGE => Err(Errno(libc::ENOMEM)),
         e => Err(Errno(e)),
-    };
-    match *q {
-        NetDbQuery::ServByName { .. } | NetDbQuery::ServByPort { .. } => {
-            // SAFETY: an all-zero servent is valid (null pointers, zero numbers).
-            let mut se: libc::servent = unsafe { std::mem::zeroed() };
-            let mut res: *mut libc::servent = std::ptr::null_mut();
-            let rc = match *q {
-                NetDbQuery::ServByName { name, proto } => {
-                    let name = c(name)?;
-                    let proto = proto.map(c).transpose()?;
-                    // SAFETY: NUL-terminated strings (or null proto), a zeroed servent, and
-                    // buf of buf.len() writable bytes, all alive for the call.
-                    unsafe {
-                        getservbyname_r(
-                            name.as_ptr(),
-                            proto.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
-                            &mut se,
-                            buf.as_mut_ptr(),
-                            buf.len(),
-                            &mut res,
-                        )
-                    }
-                }
-                NetDbQuery::ServByPort { port, proto } => {
-                    let proto = proto.map(c).transpose()?;
-                    // SAFETY: as above; the port argument as the program passed it.
-                    unsafe {
-                        getservbyport_r(
-                            port,
-                            proto.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
-                            &mut se,
-                            buf.as_mut_ptr(),
-                            buf.len(),
-                            &mut res,
-                        )
-                    }
-                }
-                _ => unreachable!("a service query"),
-            };
-            answer(rc, !res.is_null())?;
-            // SAFETY: libc filled se (res == &se) with pointers into buf, alive here.
-            Ok(unsafe {
-                Entry {
-                    name: cstr(se.s_name),
-                    aliases: alias_list(se.s_aliases),
-                    number: i32::from(u16::from_be(se.s_port as u16)),
-                    proto: cstr(se.s_proto),
-                }
-            })
-        }
-        NetDbQuery::ProtoByName { .. } | NetDbQuery::ProtoByNumber { .. } => {
-            // SAFETY: an all-zero protoent is valid.
-            let mut pe: libc::protoent = unsafe { std::mem::zeroed() };
-            let mut res: *mut libc::protoent = std::ptr::null_mut();
-            let rc = match *q {
-                NetDbQuery::ProtoByName { name } => {
-                    let name = c(name)?;
-                    // SAFETY: a NUL-terminated name, a zeroed protoent, buf writable.
-                    unsafe {
-                        getprotobyname_r(
-                            name.as_ptr(),
-                            &mut pe,
-                            buf.as_mut_ptr(),
-                            buf.len(),
-                            &mut res,
-                        )
-                    }
-                }
-                NetDbQuery::ProtoByNumber { number } => {
-                    // SAFETY: a zeroed protoent, buf writable.
-                    unsafe {
-                        getprotobynumber_r(number, &mut pe, buf.as_mut_ptr(), buf.len(), &mut res)
-                    }
-                }
-                _ => unreachable!("a protocol query"),
-            };
-            answer(rc, !res.is_null())?;
-            // SAFETY: libc filled pe with pointers into buf, alive here.
-            Ok(unsafe {
-                Entry {
-                    name: cstr(pe.p_name),
-                    aliases: alias_list(pe.p_aliases),
-                    number: pe.p_proto,
-                    proto: Vec::new(),
-                }
-            })
-        }
     }
+}
+
+/// A services lookup through `lookup` (a `getserv*_r` call given the entry, a buffer of
+/// [`BUF`] bytes and the result pointer), copied out.
+fn serv(
+    lookup: impl FnOnce(*mut libc::servent, *mut c_char, usize, *mut *mut libc::servent) -> c_int,
+) -> Result<Entry, Errno> {
+    let mut buf = vec![0 as c_char; BUF];
+    // SAFETY: an all-zero servent is valid (null pointers, zero numbers).
+    let mut se: libc::servent = unsafe { std::mem::zeroed() };
+    let mut res: *mut libc::servent = std::ptr::null_mut();
+    let rc = lookup(&mut se, buf.as_mut_ptr(), buf.len(), &mut res);
+    answer(rc, !res.is_null())?;
+    // SAFETY: libc filled se (res == &se) with pointers into buf, alive here.
+    Ok(unsafe {
+        Entry {
+            name: cstr(se.s_name),
+            aliases: alias_list(se.s_aliases),
+            number: i32::from(u16::from_be(se.s_port as u16)),
+            proto: cstr(se.s_proto),
+        }
+    })
+}
+
+/// A protocols lookup through `lookup` (a `getproto*_r` call), copied out.
+fn proto(
+    lookup: impl FnOnce(*mut libc::protoent, *mut c_char, usize, *mut *mut libc::protoent) -> c_int,
+) -> Result<Entry, Errno> {
+    let mut buf = vec![0 as c_char; BUF];
+    // SAFETY: an all-zero protoent is valid.
+    let mut pe: libc::protoent = unsafe { std::mem::zeroed() };
+    let mut res: *mut libc::protoent = std::ptr::null_mut();
+    let rc = lookup(&mut pe, buf.as_mut_ptr(), buf.len(), &mut res);
+    answer(rc, !res.is_null())?;
+    // SAFETY: libc filled pe with pointers into buf, alive here.
+    Ok(unsafe {
+        Entry {
+            name: cstr(pe.p_name),
+            aliases: alias_list(pe.p_aliases),
+            number: pe.p_proto,
+            proto: Vec::new(),
+        }
+    })
 }
 
 /// The bytes of a C string (empty for null).
