@@ -1,7 +1,7 @@
 //! Writes the seed corpus for the decoder fuzz target: one valid encoding of each call.
 //! `cargo run -p arbiter-protocol --example make_corpus -- fuzz/corpus/request`
 
-use arbiter_protocol::{encode, At, Call, PathArg, Request, SockAddr, Timespec};
+use arbiter_protocol::{encode, At, Call, NetDbQuery, PathArg, Request, SockAddr, Timespec};
 
 fn main() {
     let dir = std::env::args()
@@ -136,6 +136,16 @@ fn main() {
             },
             flags: 8,
         },
+        Call::NetDb(NetDbQuery::ServByName {
+            name: b"http",
+            proto: Some(b"tcp"),
+        }),
+        Call::NetDb(NetDbQuery::ServByPort {
+            port: 0x1600,
+            proto: None,
+        }),
+        Call::NetDb(NetDbQuery::ProtoByName { name: b"udp" }),
+        Call::NetDb(NetDbQuery::ProtoByNumber { number: 6 }),
     ];
     for (i, call) in calls.into_iter().enumerate() {
         let mut buf = vec![0u8; arbiter_protocol::MAX_MESSAGE];

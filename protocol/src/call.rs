@@ -292,6 +292,72 @@ pub enum Call<'a> {
         /// `NI_*` flags.
         flags: i32,
     },
+    /// A lookup in the services or protocols database (getservbyname(3) and its
+    /// relatives, their `_r` forms alike), answered by the broker's own libc under the
+    /// host's NSS configuration and decided as a read of the database's file. Replies with
+    /// [`crate::Payload::NetDbEntry`] when found; `result` is 0, or -1 with `errno`
+    /// (`ENOENT`: no such entry; the policy's errno when the read is refused).
+    NetDb(#[serde(borrow)] NetDbQuery<'a>),
+}
+
+/// What a [`Call::NetDb`] looks up. Names travel without their NUL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetDbQuery<'a> {
+    /// getservbyname(3): a service by name, of protocol `proto` or any.
+    ServByName {
+        /// The service name or alias (`http`).
+        #[serde(borrow)]
+        name: &'a [u8],
+        /// The protocol (`tcp`), or any.
+        #[serde(borrow)]
+        proto: Option<&'a [u8]>,
+    },
+    /// getservbyport(3): a service by port, of protocol `proto` or any.
+    ServByPort {
+        /// The argument as the caller passed it: a port in network byte order in the low
+        /// 16 bits (a value no port has matches no entry; see [`NetDbQuery::port`]).
+        port: i32,
+        /// The protocol (`tcp`), or any.
+        #[serde(borrow)]
+        proto: Option<&'a [u8]>,
+    },
+    /// getprotobyname(3): a protocol by name or alias (`tcp`).
+    ProtoByName {
+        /// The protocol name.
+        #[serde(borrow)]
+        name: &'a [u8],
+    },
+    /// getprotobynumber(3): a protocol by number (`6`).
+    ProtoByNumber {
+        /// The protocol number.
+        number: i32,
+    },
+}
+
+impl NetDbQuery<'_> {
+    /// The libc function's name (without `_r`), as the audit log spells the call.
+    pub fn function(&self) -> &'static str {
+        match self {
+            NetDbQuery::ServByName { .. } => "getservbyname",
+            NetDbQuery::ServByPort { .. } => "getservbyport",
+            NetDbQuery::ProtoByName { .. } => "getprotobyname",
+            NetDbQuery::ProtoByNumber { .. } => "getprotobynumber",
+        }
+    }
+
+    /// The port a `getservbyport` argument names, in host byte order: `None` for a value
+    /// outside 0..=65535, which no entry has.
+    pub fn port(arg: i32) -> Option<u16> {
+        u16::try_from(arg).ok().map(u16::from_be)
+    }
+
+    /// Whether it looks in the services database (else the protocols database).
+    pub fn is_service(&self) -> bool {
+        matches!(
+            self,
+            NetDbQuery::ServByName { .. } | NetDbQuery::ServByPort { .. }
+        )
+    }
 }
 
 impl Call<'_> {
@@ -320,6 +386,7 @@ impl Call<'_> {
             Call::GetAddrInfo { .. } => "getaddrinfo",
             Call::GetNameInfo { .. } => "getnameinfo",
             Call::FastPaths => "fast_paths",
+            Call::NetDb(q) => q.function(),
         }
     }
 
@@ -359,7 +426,10 @@ impl Call<'_> {
                         _ => 0,
                     }
             }
-            Call::GetAddrInfo { .. } | Call::GetNameInfo { .. } | Call::FastPaths => 0,
+            Call::GetAddrInfo { .. }
+            | Call::GetNameInfo { .. }
+            | Call::FastPaths
+            | Call::NetDb(_) => 0,
         }
     }
 }

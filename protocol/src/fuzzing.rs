@@ -2,7 +2,7 @@
 //! bytes; `protocol/tests/corpus.rs` feeds every file of their seed corpora (and mutations of
 //! each) to the same functions in a normal `cargo test`. Each panics when a property fails.
 
-use crate::call::{At, Call, PathArg, SockAddr};
+use crate::call::{At, Call, NetDbQuery, PathArg, SockAddr};
 use crate::daemon::Hello;
 use crate::valid::{Checked, NAME_MAX, PATH_MAX};
 use crate::{decode, encode, Register, Request, SeccompListener, MAX_MESSAGE};
@@ -79,6 +79,19 @@ pub fn request(data: &[u8]) {
         },
         Call::GetAddrInfo { node, service, .. } => {
             for name in node.iter().chain(service.iter()) {
+                let text = std::str::from_utf8(name).expect("a checked name is UTF-8");
+                assert!(!text.chars().any(|c| c.is_control() || c.is_whitespace()));
+            }
+        }
+        Call::NetDb(q) => {
+            let names = match *q {
+                NetDbQuery::ServByName { name, proto } => [Some(name), proto],
+                NetDbQuery::ServByPort { proto, .. } => [None, proto],
+                NetDbQuery::ProtoByName { name } => [Some(name), None],
+                NetDbQuery::ProtoByNumber { .. } => [None, None],
+            };
+            for name in names.into_iter().flatten() {
+                assert!(name.len() <= crate::valid::NETDB_NAME_MAX);
                 let text = std::str::from_utf8(name).expect("a checked name is UTF-8");
                 assert!(!text.chars().any(|c| c.is_control() || c.is_whitespace()));
             }

@@ -36,9 +36,9 @@ pub mod ring;
 pub mod sockaddr;
 pub mod valid;
 
-pub use call::{At, Call, PathArg, Request, SockAddr, Timespec};
+pub use call::{At, Call, NetDbQuery, PathArg, Request, SockAddr, Timespec};
 pub use codec::{decode, encode, CodecError};
-pub use reply::{AddrInfoEntry, Payload, Reply, WireStat};
+pub use reply::{AddrInfoEntry, NetDbEntry, Payload, Reply, WireStat};
 pub use valid::{Checked, Invalid};
 
 use serde::{Deserialize, Serialize};

@@ -155,6 +155,58 @@ pub enum Payload<'a> {
         #[serde(borrow)]
         entries: &'a [u8],
     },
+    // Later additions go last: a variant's wire tag is its position.
+    /// A services or protocols database entry ([`crate::Call::NetDb`]).
+    NetDbEntry(#[serde(borrow)] NetDbEntry<'a>),
+}
+
+/// The most bytes a [`NetDbEntry`] takes laid out in a caller's buffer
+/// ([`NetDbEntry::layout_len`]): the broker answers a larger entry with `ENOMEM`, and the
+/// shim's per-thread storage for the non-reentrant forms is this large.
+pub const NETDB_ENTRY_MAX: usize = 1024;
+
+/// One entry of the services or protocols database, as `struct servent` / `struct
+/// protoent` hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetDbEntry<'a> {
+    /// The official name.
+    #[serde(borrow)]
+    pub name: &'a [u8],
+    /// The aliases, each followed by a NUL.
+    #[serde(borrow)]
+    pub aliases: &'a [u8],
+    /// The port (host byte order) of a service, or the number of a protocol.
+    pub number: i32,
+    /// A service's protocol (`tcp`); empty for a protocol.
+    #[serde(borrow)]
+    pub proto: &'a [u8],
+}
+
+impl<'a> NetDbEntry<'a> {
+    /// The aliases, without their NULs.
+    pub fn aliases(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let all = self.aliases.strip_suffix(&[0]).unwrap_or(self.aliases);
+        all.split(|&b| b == 0).filter(|a| !a.is_empty())
+    }
+
+    /// The bytes the entry takes in a caller's buffer, at most: the alias pointer array
+    /// (with its NULL, and up to a pointer's alignment), the name, the aliases and (for a
+    /// service, `with_proto`) the protocol, each NUL-terminated.
+    pub fn layout_len(&self, with_proto: bool) -> usize {
+        let ptr = core::mem::size_of::<usize>();
+        let mut n = 0;
+        let mut bytes = 0;
+        for a in self.aliases() {
+            n += 1;
+            bytes += a.len() + 1;
+        }
+        (ptr - 1)
+            + (n + 1) * ptr
+            + self.name.len()
+            + 1
+            + bytes
+            + if with_proto { self.proto.len() + 1 } else { 0 }
+    }
 }
 
 /// Iterates over the entries of a [`Payload::AddrInfo`].

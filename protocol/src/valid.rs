@@ -19,11 +19,12 @@
 //! | a symlink's target | as a path (it may be relative) | as above |
 //! | an abstract socket name | longer than [`ABSTRACT_MAX`] (`sun_path` less its NUL) | `EINVAL` |
 //! | a host name or service | a NUL, not UTF-8, a control character or whitespace, or longer than [`HOST_MAX`] / [`SERVICE_MAX`] | `EAI_NONAME` |
+//! | a services/protocols database name ([`NetDbQuery`]) | as a host name, or longer than [`NETDB_NAME_MAX`] | not found (no database line holds such a name) |
 //!
 //! Empty components (`a//b`), `.` and `..` are accepted: the kernel accepts them, and the
 //! broker decides on the real path the kernel resolves, never on the request's spelling.
 
-use crate::call::{At, Call, PathArg, SockAddr};
+use crate::call::{At, Call, NetDbQuery, PathArg, SockAddr};
 use crate::MAX_PATH;
 
 /// Linux `PATH_MAX`: a path, with its terminating NUL, fits in this many bytes.
@@ -40,6 +41,10 @@ pub const HOST_MAX: usize = 1024;
 
 /// The longest service name (`NI_MAXSERV` less the NUL).
 pub const SERVICE_MAX: usize = 31;
+
+/// The longest service or protocol name a [`Call::NetDb`] lookup carries (a database line
+/// holding a longer one would not fit [`crate::reply::NETDB_ENTRY_MAX`] anyway).
+pub const NETDB_NAME_MAX: usize = 255;
 
 /// Why a call was refused at the edge. [`Invalid::errno`] is what the caller sees; the
 /// [`Display`](core::fmt::Display) text is what the audit log records.
@@ -144,6 +149,10 @@ pub enum Arg {
     Cwd,
     /// A daemon client's command name.
     Argv0,
+    /// A name looked up in the services or protocols database.
+    DbName,
+    /// The protocol a service lookup names.
+    DbProto,
 }
 
 impl Arg {
@@ -160,6 +169,8 @@ impl Arg {
             Arg::Profile => "profile name (letters, digits, `-`, `_`, `.`; at most 64 bytes)",
             Arg::Cwd => "working directory",
             Arg::Argv0 => "command name",
+            Arg::DbName => "database name",
+            Arg::DbProto => "service protocol",
         }
     }
 
@@ -245,6 +256,22 @@ fn check_addr(addr: &SockAddr<'_>, nfds: usize) -> Result<(), Invalid> {
     }
 }
 
+fn check_netdb(q: &NetDbQuery<'_>) -> Result<(), Invalid> {
+    let (name, proto) = match *q {
+        NetDbQuery::ServByName { name, proto } => (Some(name), proto),
+        NetDbQuery::ServByPort { proto, .. } => (None, proto),
+        NetDbQuery::ProtoByName { name } => (Some(name), None),
+        NetDbQuery::ProtoByNumber { .. } => (None, None),
+    };
+    if let Some(n) = name {
+        check_name(Arg::DbName, n, NETDB_NAME_MAX)?;
+    }
+    if let Some(p) = proto {
+        check_name(Arg::DbProto, p, NETDB_NAME_MAX)?;
+    }
+    Ok(())
+}
+
 /// A call whose every path, name and address passed the checks of this module; the only
 /// form the broker's request core accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,6 +318,7 @@ impl<'a> Checked<'a> {
                     check_name(Arg::Service, s, SERVICE_MAX)?;
                 }
             }
+            Call::NetDb(q) => check_netdb(q)?,
             Call::FastPaths => {}
         }
         Ok(Checked { call })
@@ -399,5 +427,37 @@ mod tests {
             },
         };
         assert_eq!(Checked::new(sym, 0).err(), Some(Invalid::Nul(Arg::Target)));
+    }
+
+    #[test]
+    fn database_names_are_checked_as_names() {
+        let by_name = |name, proto| Call::NetDb(NetDbQuery::ServByName { name, proto });
+        assert!(Checked::new(by_name(b"http", Some(b"tcp")), 0).is_ok());
+        assert!(Checked::new(by_name(b"http", None), 0).is_ok());
+        assert_eq!(
+            Checked::new(by_name(b"ht\0tp", None), 0).err(),
+            Some(Invalid::Nul(Arg::DbName))
+        );
+        assert_eq!(
+            Checked::new(by_name(b"http", Some(b"tcp udp")), 0).err(),
+            Some(Invalid::NotText(Arg::DbProto))
+        );
+        let long = [b'a'; NETDB_NAME_MAX + 1];
+        assert_eq!(
+            Checked::new(Call::NetDb(NetDbQuery::ProtoByName { name: &long }), 0).err(),
+            Some(Invalid::TooLong {
+                what: Arg::DbName,
+                len: NETDB_NAME_MAX + 1,
+                max: NETDB_NAME_MAX
+            })
+        );
+        assert!(Checked::new(
+            Call::NetDb(NetDbQuery::ProtoByName {
+                name: &long[..NETDB_NAME_MAX]
+            }),
+            0
+        )
+        .is_ok());
+        assert!(Checked::new(Call::NetDb(NetDbQuery::ProtoByNumber { number: -1 }), 0).is_ok());
     }
 }

@@ -277,3 +277,58 @@ fn hand_written_frames_reach_nothing_the_policy_denies() {
         assert!(!scene.path("work/k2").exists() && !scene.path("work/p2").exists());
     }
 }
+
+/// Services lookups written straight onto the channel: a well-formed one is answered (and
+/// refused when the policy refuses reading `/etc/services`); a name with a NUL, or longer
+/// than any database line holds, is refused at the edge as "not found" (`ENOENT`, which the
+/// shim turns into glibc's null result) with an `invalid_request` record, never looked up.
+#[test]
+fn hand_written_database_lookups_are_checked_and_decided() {
+    use arbiter_protocol::NetDbQuery;
+    let scene = Scene::new("wire");
+    let lookup = |id, name: &'static [u8]| {
+        frame(
+            id,
+            Call::NetDb(NetDbQuery::ServByName {
+                name,
+                proto: Some(b"tcp"),
+            }),
+        )
+    };
+    let long: &'static [u8] = Box::leak(vec![b'a'; 256].into_boxed_slice());
+    let frames = [
+        lookup(1, b"http"),
+        lookup(2, b"http\0evil"),
+        lookup(3, long),
+    ];
+    for (replies, _, o) in send(&scene, &[], &frames) {
+        assert_eq!(
+            replies,
+            vec![(0, 0), (-1, libc::ENOENT), (-1, libc::ENOENT)],
+            "{}",
+            show(&o)
+        );
+    }
+    let deny = ["--deny".to_string(), "/etc/services".to_string()];
+    for (replies, _, o) in send(&scene, &deny, &frames[..1]) {
+        assert_eq!(replies, vec![(-1, libc::EACCES)], "{}", show(&o));
+    }
+    let log = scene.path("netdb.jsonl");
+    let argv = [
+        scene.helpers[0].display().to_string(),
+        "frame".into(),
+        PROTOCOL_VERSION.to_string(),
+        frames[1].clone(),
+    ];
+    let extra = ["--audit".to_string(), log.display().to_string()];
+    let o = scene.confined(&extra, &argv, false);
+    let audit = std::fs::read_to_string(&log).unwrap();
+    let rec = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["type"] == "invalid_request")
+        .unwrap_or_else(|| panic!("no invalid_request record:\n{audit}\n{}", show(&o)));
+    assert_eq!(rec["call"], "getservbyname", "{rec}");
+    assert_eq!(rec["errno"], "ENOENT", "{rec}");
+    assert!(rec["error"].as_str().unwrap().contains("NUL"), "{rec}");
+}

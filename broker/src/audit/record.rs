@@ -8,7 +8,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, SystemTime};
 
-use arbiter_protocol::{Call, PathArg, SockAddr};
+use arbiter_protocol::{Call, NetDbQuery, PathArg, SockAddr};
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -252,6 +252,26 @@ fn describe_args(call: &Call<'_>, a: &mut serde_json::Map<String, Value>) {
             a.insert("node".into(), node.map_or(Value::Null, path_json));
             a.insert("service".into(), service.map_or(Value::Null, path_json));
         }
+        Call::NetDb(q) => match *q {
+            NetDbQuery::ServByName { name, proto } => {
+                a.insert("name".into(), path_json(name));
+                a.insert("proto".into(), proto.map_or(Value::Null, path_json));
+            }
+            NetDbQuery::ServByPort { port, proto } => {
+                // Host byte order; an argument no port has, as passed.
+                a.insert(
+                    "port".into(),
+                    json!(NetDbQuery::port(port).map_or(port, i32::from)),
+                );
+                a.insert("proto".into(), proto.map_or(Value::Null, path_json));
+            }
+            NetDbQuery::ProtoByName { name } => {
+                a.insert("name".into(), path_json(name));
+            }
+            NetDbQuery::ProtoByNumber { number } => {
+                a.insert("number".into(), json!(number));
+            }
+        },
         Call::FastPaths => {}
     }
 }

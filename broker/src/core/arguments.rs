@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use arbiter_protocol::{At, Call, PathArg, SockAddr};
+use arbiter_protocol::{At, Call, NetDbQuery, PathArg, SockAddr};
 
 /// The `O_*` flags of an open, with the seed's names ([`OpenFlags::names`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +235,23 @@ pub enum Arguments {
         /// The address.
         addr: Endpoint,
     },
+    /// getservbyname, getservbyport, getprotobyname or getprotobynumber (and their `_r`
+    /// forms): a lookup in the services or protocols database, decided as a read of
+    /// `file`.
+    NetDb {
+        /// The function, without `_r`.
+        function: &'static str,
+        /// The name looked up (by-name forms).
+        name: Option<String>,
+        /// The port (`getservbyport`, host byte order; the raw argument when it is no
+        /// port) or protocol number
+        /// (`getprotobynumber`).
+        number: Option<i32>,
+        /// The service's protocol, when one was given.
+        proto: Option<String>,
+        /// The database file (`/etc/services` or `/etc/protocols`).
+        file: PathBuf,
+    },
 }
 
 impl Arguments {
@@ -349,6 +366,26 @@ impl Arguments {
             Call::GetNameInfo { ref addr, .. } => Arguments::GetNameInfo {
                 addr: endpoint(addr, &[]),
             },
+            Call::NetDb(q) => {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let (name, number, proto) = match q {
+                    NetDbQuery::ServByName { name, proto } => (Some(text(name)), None, proto),
+                    NetDbQuery::ServByPort { port, proto } => (
+                        None,
+                        Some(NetDbQuery::port(port).map_or(port, i32::from)),
+                        proto,
+                    ),
+                    NetDbQuery::ProtoByName { name } => (Some(text(name)), None, None),
+                    NetDbQuery::ProtoByNumber { number } => (None, Some(number), None),
+                };
+                Arguments::NetDb {
+                    function: q.function(),
+                    name,
+                    number,
+                    proto: proto.map(text),
+                    file: super::netdb::database_file(&q).to_path_buf(),
+                }
+            }
             Call::FastPaths => return None,
         })
     }
@@ -358,7 +395,8 @@ impl Arguments {
     /// `connect_inet`, `connect_inet6`, `bind_unix`, `bind_inet`, `bind_inet6`,
     /// `getaddrinfo`, and for the calls arbiter brokers beyond the seed's list `mknod`,
     /// `link`, `symlink`, `readlink`, `truncate`, `chmod`, `chown`, `utimens`, `listen`,
-    /// `send`, `getnameinfo` (and `connect_unspec` for `AF_UNSPEC`).
+    /// `send`, `getnameinfo`, `getservbyname`, `getservbyport`, `getprotobyname`,
+    /// `getprotobynumber` (and `connect_unspec` for `AF_UNSPEC`).
     pub fn function(&self) -> &'static str {
         match self {
             Arguments::Open { at_fd: false, .. } => "open",
@@ -399,6 +437,7 @@ impl Arguments {
             Arguments::Send { .. } => "send",
             Arguments::GetAddrInfo { .. } => "getaddrinfo",
             Arguments::GetNameInfo { .. } => "getnameinfo",
+            Arguments::NetDb { function, .. } => function,
         }
     }
 
@@ -409,6 +448,7 @@ impl Arguments {
             Arguments::Stat { .. } => ResultKind::Stat,
             Arguments::Readlink { .. } | Arguments::GetNameInfo { .. } => ResultKind::Bytes,
             Arguments::GetAddrInfo { .. } => ResultKind::Addresses,
+            Arguments::NetDb { .. } => ResultKind::Entry,
             _ => ResultKind::Integer,
         }
     }
@@ -427,6 +467,9 @@ pub enum ResultKind {
     Bytes,
     /// A list of addresses (getaddrinfo).
     Addresses,
+    /// A services or protocols database entry (getservbyname and its relatives), which
+    /// only the broker's libc supplies: a master performs or denies the lookup.
+    Entry,
 }
 
 /// `arg` as an absolute path: as sent, or joined to its directory descriptor's name.

@@ -292,6 +292,7 @@ pub fn perform(
         } => crate::core::net::getaddrinfo(
             core, node, service, flags, family, socktype, protocol, notes,
         ),
+        Call::NetDb(q) => crate::core::netdb::lookup(core, &q, notes),
         // With a report ring, the shim must report what its fast paths answer: the ring
         // travels with them (no fast paths, no ring).
         Call::FastPaths => Ok(Done {

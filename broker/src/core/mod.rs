@@ -20,6 +20,7 @@ pub mod fs;
 #[cfg(test)]
 mod integrity_tests;
 pub mod net;
+pub mod netdb;
 pub mod procself;
 pub mod resolve;
 pub mod setid;
@@ -100,6 +101,17 @@ pub enum OutPayload {
         entries: Vec<u8>,
         /// errno for `EAI_SYSTEM`.
         errno: i32,
+    },
+    /// A services or protocols database entry (see `arbiter_protocol::NetDbEntry`).
+    NetDbEntry {
+        /// The official name.
+        name: Vec<u8>,
+        /// The aliases, each followed by a NUL.
+        aliases: Vec<u8>,
+        /// The port (host byte order) or protocol number.
+        number: i32,
+        /// A service's protocol; empty for a protocol.
+        proto: Vec<u8>,
     },
 }
 
@@ -558,9 +570,10 @@ impl RequestCore {
     pub fn serve(&self, caller: &Caller, call: Call<'_>, fds: &[OwnedFd]) -> Outcome {
         let name = call.name();
         let is_gai = matches!(call, Call::GetAddrInfo { .. });
+        let is_netdb = matches!(call, Call::NetDb(_));
         match Checked::new(call, fds.len()) {
             Ok(checked) => self.handle(caller, &checked, fds),
-            Err(invalid) => self.refuse(caller, name, is_gai, invalid),
+            Err(invalid) => self.refuse(caller, name, is_gai, is_netdb, invalid),
         }
     }
 
@@ -569,9 +582,15 @@ impl RequestCore {
         caller: &Caller,
         name: &'static str,
         is_gai: bool,
+        is_netdb: bool,
         invalid: Invalid,
     ) -> Outcome {
-        let errno = invalid.errno();
+        // No database line holds a name refused at the edge: not found, as natively.
+        let errno = if is_netdb {
+            libc::ENOENT
+        } else {
+            invalid.errno()
+        };
         self.audit.record(Event::InvalidRequest(InvalidRequest {
             pid: caller.pid,
             call: name,

@@ -85,6 +85,8 @@ fn access_of(rec: &Value) -> Access {
         "link" => Access::CREATE | Access::READ,
         "truncate" => Access::WRITE,
         "chmod" | "chown" | "utimens" => Access::SETATTR,
+        // A lookup in the services or protocols database reads its file (the record's path).
+        "getservbyname" | "getservbyport" | "getprotobyname" | "getprotobynumber" => Access::READ,
         _ => Access::NONE,
     }
 }

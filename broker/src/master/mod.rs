@@ -395,6 +395,9 @@ impl Call {
             (ResultKind::Addresses, ..) => {
                 return Err(self.wrong("the result is addresses: use reply_addresses"))
             }
+            (ResultKind::Entry, ..) => {
+                return Err(self.wrong("the result is a database entry: perform or deny the lookup"))
+            }
         };
         self.send(Ruling::Reply(outcome));
         Ok(())

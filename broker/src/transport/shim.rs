@@ -619,6 +619,17 @@ fn serve_channel(channel: OwnedFd, core: &Arc<RequestCore>, pid: i32, registrant
                 canonname: canonname.as_deref(),
                 entries,
             },
+            OutPayload::NetDbEntry {
+                name,
+                aliases,
+                number,
+                proto,
+            } => Payload::NetDbEntry(arbiter_protocol::NetDbEntry {
+                name,
+                aliases,
+                number: *number,
+                proto,
+            }),
         };
         let errno = match &outcome.payload {
             OutPayload::AddrInfo { errno, .. } => *errno,

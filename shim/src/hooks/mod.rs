@@ -11,6 +11,7 @@ pub mod modify;
 pub mod net;
 pub mod open;
 pub mod realpath;
+pub mod servent;
 pub mod stat;
 pub mod stdio;
 
