@@ -19,11 +19,12 @@
 //!   with `-`, and every word after it (the command's own, as clap's `trailing_var_arg`).
 //!
 //! The table names where each option goes; its shape is clap's: the tests in `main.rs`
-//! (`run_line_options_have_claps_shape`, `run_lines_parse_as_clap_parses_them`) check
-//! every row against the argument clap builds (long and short name, action, number of
-//! values, value type, no default, no conflict with another row, no requirement), that
-//! every other argument of `run` is named as clap's alone, and that the lines parsed here
-//! — a table and a few thousand generated ones — give exactly clap's `RunArgs`.
+//! (`run_line_options_have_claps_shape`, `run_lines_parse_as_clap_parses_them`,
+//! `generated_run_lines_parse_as_clap_parses_them`) check every row against the argument
+//! clap builds (long and short name, action, number of values, value type, no default, no
+//! conflict with another row, no requirement), that every other argument of `run` is
+//! named as clap's alone, and that the lines parsed here — a table and a few thousand
+//! generated ones — give exactly clap's `RunArgs`, and the others clap's errors.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
