@@ -345,6 +345,8 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         .prefixes(prefixes.clone())
         .executables(install.files.clone())
         .seccomp_transport(!args.no_seccomp_transport)
+        // No other thread of this broker forks or execs while the command is started.
+        .listener_in_shared_table(true)
         .fast_path(!args.no_fast_path)
         .probe_dirs(probe_dirs())
         .report_denials(!args.quiet);
