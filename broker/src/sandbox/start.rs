@@ -144,7 +144,9 @@ impl Sandbox {
     /// exec (docs/performance.md, "Session 10"). Only for a caller none of whose other
     /// threads forks or execs while [`Started::spawn`] runs (`arbiter run`): the command's
     /// fixed descriptors are placed in the shared table, without close-on-exec, until the
-    /// child has exec'd.
+    /// child has exec'd. The caller widens its descriptor table first, while it has one
+    /// thread ([`super::tree::widen_descriptor_table`]); else the child's placement waits
+    /// for an RCU grace period.
     pub fn listener_in_shared_table(mut self, on: bool) -> Sandbox {
         self.shared_table = on;
         self

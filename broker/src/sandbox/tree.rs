@@ -72,6 +72,30 @@ pub fn check_fixed_descriptors() -> Result<(), FixedDescriptorsError> {
     })
 }
 
+/// Grows this process's descriptor table to hold the fixed numbers (the fast-path table's
+/// and the bootstrap socket's), without placing anything there: a descriptor at the first
+/// free number from [`arbiter_protocol::fast_table::FAST_TABLE_FD`] up is made and closed
+/// again (a descriptor this process inherited at those numbers stays as it is). Call it
+/// while the process has one thread, before [`crate::sandbox::Sandbox::listener_in_shared_table`]'s
+/// spawn: the kernel grows a table that several tasks share only after an RCU grace
+/// period (`synchronize_rcu`, milliseconds), and the spawn's child, which shares the
+/// broker's table, places the bootstrap socket at the top of it. Best effort: a limit too
+/// low is [`check_fixed_descriptors`]'s to report.
+pub fn widen_descriptor_table() {
+    // SAFETY: integer arguments only; 0 is open (the entry opened it when it was closed).
+    let fd = unsafe {
+        libc::fcntl(
+            0,
+            libc::F_DUPFD_CLOEXEC,
+            arbiter_protocol::fast_table::FAST_TABLE_FD,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: fd was just made here and is owned by nobody else.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// The open-file limit is too low for the descriptors arbiter places at fixed numbers.
 #[derive(Debug, thiserror::Error)]
 #[error(
