@@ -155,12 +155,13 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // just below 1024: a hard open-file limit below them leaves no room (say so here,
     // rather than "Bad file descriptor" from the spawn).
     arbiter::sandbox::tree::check_fixed_descriptors()?;
-    // While single-threaded: the command's child places them in the broker's table, shared
-    // until its exec (`listener_in_shared_table` below).
-    arbiter::sandbox::tree::widen_descriptor_table();
     // Still single-threaded and small: the user's pid stays behind as the guardian, this
     // process goes on as the broker (nothing of the sandbox survives either's death).
     guardian::fork().context("cannot start arbiter's guardian process")?;
+    // In the broker (a fork copies only the table's used part), while it has one thread:
+    // the command's child places the fixed descriptors in the broker's table, shared until
+    // its exec (`listener_in_shared_table` below).
+    arbiter::sandbox::tree::widen_descriptor_table();
     // With CAP_SYS_ADMIN the sandbox gets a pid namespace whose init dies with this process
     // (nothing of it survives a SIGKILL of both arbiter processes); without, the guardian
     // and the subreaper stand alone. Only with the seccomp transport: a raw

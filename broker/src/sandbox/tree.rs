@@ -79,7 +79,8 @@ pub fn check_fixed_descriptors() -> Result<(), FixedDescriptorsError> {
 /// while the process has one thread, before [`crate::sandbox::Sandbox::listener_in_shared_table`]'s
 /// spawn: the kernel grows a table that several tasks share only after an RCU grace
 /// period (`synchronize_rcu`, milliseconds), and the spawn's child, which shares the
-/// broker's table, places the bootstrap socket at the top of it. Best effort: a limit too
+/// broker's table, places the bootstrap socket at the top of it. A fork copies only the
+/// used part of the table: call it in the process that spawns. Best effort: a limit too
 /// low is [`check_fixed_descriptors`]'s to report.
 pub fn widen_descriptor_table() {
     // SAFETY: integer arguments only; 0 is open (the entry opened it when it was closed).
@@ -418,5 +419,35 @@ mod tests {
         assert_eq!(number(b"0"), None);
         assert_eq!(number(b"99999999999"), None);
         assert_eq!(number(b"12a"), None);
+    }
+
+    /// The kernel's size of this process's descriptor table (`FDSize:`).
+    fn fd_size() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_widened_table_holds_the_fixed_numbers_and_nothing_is_left_there() {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: lim is a valid out-pointer.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+        if lim.rlim_cur <= arbiter_protocol::DEFAULT_BOOTSTRAP_FD as libc::rlim_t {
+            eprintln!("SKIP: the open-file limit {} is below the fixed numbers", lim.rlim_cur);
+            return;
+        }
+        // SAFETY: F_GETFD with an integer argument only.
+        let open = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+        let before = [1022, 1023].map(open);
+        super::widen_descriptor_table();
+        assert!(fd_size() > arbiter_protocol::DEFAULT_BOOTSTRAP_FD as usize);
+        assert_eq!([1022, 1023].map(open), before, "nothing placed or closed there");
     }
 }
