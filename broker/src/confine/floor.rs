@@ -1051,7 +1051,10 @@ mod tests {
             let st = fstat(&fd).unwrap();
             (st.st_dev, st.st_ino)
         });
-        assert!(reals.take_opened(&shim).is_none(), "the shim is the survey's to open");
+        assert!(
+            reals.take_opened(&shim).is_none(),
+            "the shim is the survey's to open"
+        );
         // The survey takes what warm kept: each fixed entry's fd is used once.
         let lib = reals.of(Path::new("/usr/lib")).unwrap();
         let (surveyed, fds) = survey(paths(&[], &shim), &reals).unwrap();

@@ -416,7 +416,10 @@ pub struct Started {
     user_umask: libc::mode_t,
     /// With [`Sandbox::listener_in_shared_table`] and the notify filter: where the child
     /// leaves the listener, and the floor it is served with.
-    listener: Option<(Arc<confine::seccomp::ListenerSlot>, transport::seccomp::Floor)>,
+    listener: Option<(
+        Arc<confine::seccomp::ListenerSlot>,
+        transport::seccomp::Floor,
+    )>,
 }
 
 impl Started {
@@ -501,7 +504,9 @@ impl Started {
                     Ok(Some(listener)) => {
                         transport::seccomp::serve(listener, Arc::clone(&self.core), floor, None)
                     }
-                    Ok(None) => Err(std::io::Error::other("the command's child left no listener")),
+                    Ok(None) => Err(std::io::Error::other(
+                        "the command's child left no listener",
+                    )),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = served {

@@ -440,7 +440,10 @@ mod tests {
         // SAFETY: lim is a valid out-pointer.
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
         if lim.rlim_cur <= arbiter_protocol::DEFAULT_BOOTSTRAP_FD as libc::rlim_t {
-            eprintln!("SKIP: the open-file limit {} is below the fixed numbers", lim.rlim_cur);
+            eprintln!(
+                "SKIP: the open-file limit {} is below the fixed numbers",
+                lim.rlim_cur
+            );
             return;
         }
         // SAFETY: F_GETFD with an integer argument only.
@@ -448,6 +451,10 @@ mod tests {
         let before = [1022, 1023].map(open);
         super::widen_descriptor_table();
         assert!(fd_size() > arbiter_protocol::DEFAULT_BOOTSTRAP_FD as usize);
-        assert_eq!([1022, 1023].map(open), before, "nothing placed or closed there");
+        assert_eq!(
+            [1022, 1023].map(open),
+            before,
+            "nothing placed or closed there"
+        );
     }
 }
