@@ -136,7 +136,8 @@ pub fn warm(reals: &RealPaths, shim: &Path) {
         if !follows_symlinks(&path) {
             continue;
         }
-        let Some(at) = survey_path(&path, reals) else {
+        // `/lib` and `/usr/lib` on a merged-/usr system: one real path, opened once.
+        let Some(at) = survey_path(&path, reals).filter(|at| !reals.has_opened(at)) else {
             continue;
         };
         let Ok(fd) = open_real(&at) else {

@@ -216,6 +216,11 @@ impl RealPaths {
         self.opened.borrow_mut().insert(real, (fd, opened));
     }
 
+    /// Whether an fd is kept for `real` ([`RealPaths::keep_opened`]).
+    pub fn has_opened(&self, real: &Path) -> bool {
+        self.opened.borrow().contains_key(real)
+    }
+
     /// The fd [`RealPaths::keep_opened`] kept for `real`, once.
     pub fn take_opened(&self, real: &Path) -> Option<(std::os::fd::OwnedFd, Opened)> {
         self.opened.borrow_mut().remove(real)
