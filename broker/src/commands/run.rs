@@ -158,6 +158,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // Still single-threaded and small: the user's pid stays behind as the guardian, this
     // process goes on as the broker (nothing of the sandbox survives either's death).
     guardian::fork().context("cannot start arbiter's guardian process")?;
+    // In the broker (a fork copies only the table's used part), while it has one thread:
+    // the command's child places the fixed descriptors in the broker's table, shared until
+    // its exec (`listener_in_shared_table` below).
+    arbiter::sandbox::tree::widen_descriptor_table();
     // With CAP_SYS_ADMIN the sandbox gets a pid namespace whose init dies with this process
     // (nothing of it survives a SIGKILL of both arbiter processes); without, the guardian
     // and the subreaper stand alone. Only with the seccomp transport: a raw
@@ -345,6 +349,8 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
         .prefixes(prefixes.clone())
         .executables(install.files.clone())
         .seccomp_transport(!args.no_seccomp_transport)
+        // No other thread of this broker forks or execs while the command is started.
+        .listener_in_shared_table(true)
         .fast_path(!args.no_fast_path)
         .probe_dirs(probe_dirs())
         .report_denials(!args.quiet);

@@ -120,11 +120,51 @@ pub fn paths(program_prefixes: &[PathBuf], shim_path: &Path) -> Vec<(PathBuf, Fl
 /// resolves is remembered, with the identity found ([`RealPaths`]); the survey confirms
 /// each entry's object against it when it opens the entry, as for anything else the memo
 /// learnt earlier in the start.
+///
+/// The fixed entries (root's system paths, [`follows_symlinks`]; not the shim, which may
+/// lie where its user can rename) are also opened here as the survey opens them (at their
+/// real paths, no symlink followed) and kept in the memo when the object is the one the
+/// memo found there ([`RealPaths::keep_opened`]): the survey takes that fd instead of
+/// opening the path again, and confirms it like any other. What cannot be opened here, or
+/// is not the object the memo remembers, is left to the survey, which opens it and refuses
+/// or leaves it out as it would have.
 pub fn warm(reals: &RealPaths, shim: &Path) {
     for (path, _) in paths(&[], shim) {
         if let Some(real) = reals.of(&path) {
             reals.is_dir(&real);
         }
+        if !follows_symlinks(&path) {
+            continue;
+        }
+        // `/lib` and `/usr/lib` on a merged-/usr system: one real path, opened once.
+        let Some(at) = survey_path(&path, reals).filter(|at| !reals.has_opened(at)) else {
+            continue;
+        };
+        let Ok(fd) = open_real(&at) else {
+            continue;
+        };
+        let Some(st) = fstat(&fd) else {
+            continue;
+        };
+        if reals.identity(&at) == Some((st.st_dev, st.st_ino)) {
+            let opened = super::real_paths::Opened {
+                dev: st.st_dev,
+                ino: st.st_ino,
+                mode: st.st_mode,
+            };
+            reals.keep_opened(at, fd, opened);
+        }
+    }
+}
+
+/// Where the survey opens the floor entry `path`: its real path in `reals` for one of the
+/// floor's system paths ([`follows_symlinks`]), else `path` itself; `None` when a system
+/// path does not resolve.
+fn survey_path(path: &Path, reals: &RealPaths) -> Option<PathBuf> {
+    if follows_symlinks(path) {
+        reals.of(path)
+    } else {
+        Some(path.to_path_buf())
     }
 }
 
@@ -540,11 +580,7 @@ pub fn survey(
     // Real path → the index of the entry that opened it.
     let mut opened: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
     for (path, access) in floor {
-        let real = if follows_symlinks(&path) {
-            reals.of(&path)
-        } else {
-            Some(path.clone())
-        };
+        let real = survey_path(&path, reals);
         if let Some(&first) = real.as_ref().and_then(|r| opened.get(r)) {
             // Opened and confirmed for an entry before: the same object, the same fd.
             let seen = &entries[first];
@@ -561,15 +597,26 @@ pub fn survey(
         if let Some(real) = &real {
             opened.insert(real.clone(), entries.len());
         }
-        let fd = match real.as_deref().map(open_real) {
-            Some(Ok(fd)) => Some(fd),
-            Some(Err(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(SurveyError::Symlink(real.unwrap_or(path)));
+        // Opened earlier in this start the same way (`warm`), or now.
+        let early = real.as_deref().and_then(|r| reals.take_opened(r));
+        let (fd, stat) = match early {
+            Some((fd, st)) => (Some(fd), Some((st.dev, st.ino, st.mode))),
+            None => {
+                let fd = match real.as_deref().map(open_real) {
+                    Some(Ok(fd)) => Some(fd),
+                    Some(Err(e)) if e.raw_os_error() == Some(libc::ELOOP) => {
+                        return Err(SurveyError::Symlink(real.unwrap_or(path)));
+                    }
+                    _ => None,
+                };
+                let stat = fd
+                    .as_ref()
+                    .and_then(fstat)
+                    .map(|st| (st.st_dev, st.st_ino, st.st_mode));
+                (fd, stat)
             }
-            _ => None,
         };
-        let stat = fd.as_ref().and_then(fstat);
-        let id = stat.map(|st| (st.st_dev, st.st_ino));
+        let id = stat.map(|(dev, ino, _)| (dev, ino));
         if let (Some(real), Some(opened)) = (&real, id) {
             if let Some(decided) = reals.identity(real).filter(|d| *d != opened) {
                 return Err(SurveyError::Replaced {
@@ -579,8 +626,8 @@ pub fn survey(
                 });
             }
         }
-        let kind = stat.map(|st| {
-            let format = st.st_mode & libc::S_IFMT;
+        let kind = stat.map(|(_, _, mode)| {
+            let format = mode & libc::S_IFMT;
             (format == libc::S_IFDIR, format == libc::S_IFREG)
         });
         entries.push(Surveyed {
@@ -987,6 +1034,36 @@ mod tests {
                 "{f} is written in normal form"
             );
         }
+    }
+
+    #[test]
+    fn warm_opens_the_fixed_entries_for_the_survey_but_not_the_shim() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let shim = tmp.path().canonicalize().unwrap().join("shim.so");
+        std::fs::write(&shim, b"").unwrap();
+        let reals = RealPaths::new();
+        warm(&reals, &shim);
+        let etc = reals.of(Path::new("/etc/passwd")).unwrap();
+        let (fd, opened) = reals.take_opened(&etc).expect("/etc/passwd opened by warm");
+        let md = std::fs::symlink_metadata(&etc).unwrap();
+        assert_eq!((opened.dev, opened.ino), (md.dev(), md.ino()));
+        assert_eq!((opened.dev, opened.ino), {
+            let st = fstat(&fd).unwrap();
+            (st.st_dev, st.st_ino)
+        });
+        assert!(
+            reals.take_opened(&shim).is_none(),
+            "the shim is the survey's to open"
+        );
+        // The survey takes what warm kept: each fixed entry's fd is used once.
+        let lib = reals.of(Path::new("/usr/lib")).unwrap();
+        let (surveyed, fds) = survey(paths(&[], &shim), &reals).unwrap();
+        assert!(reals.take_opened(&lib).is_none(), "taken by the survey");
+        let usr_lib = surveyed.iter().position(|e| e.real == lib).unwrap();
+        let md = std::fs::symlink_metadata(&lib).unwrap();
+        assert_eq!(surveyed[usr_lib].id, Some((md.dev(), md.ino())));
+        assert!(fds[usr_lib].is_some());
     }
 
     #[test]

@@ -62,8 +62,8 @@ pub struct Confinement {
 /// A layer that the kernel lacks is reported in [`Confinement::missing`], not an error;
 /// an error means the layer exists but could not be built (a bug or a hostile floor).
 /// With `seccomp_transport`, the table's program with its brokered rows notified (see
-/// [`seccomp::NotifyFilter`]) is installed instead of [`seccomp::Filter`], and its listener sent on
-/// the bootstrap socket at `bootstrap`. With `native_reads` (a policy, when the shim's fast
+/// [`seccomp::NotifyFilter`]) is installed instead of [`seccomp::Filter`], and its listener
+/// handed to the broker as `handoff` says. With `native_reads` (a policy, when the shim's fast
 /// paths are on) and the notify filter, read-only opens the floor and the policy both grant
 /// may run natively ([`floor::native_reads`]); with `native_removes` too, removals beneath
 /// the directories the policy grants `remove` in full ([`floor::native_removes`]).
@@ -76,7 +76,7 @@ pub fn prepare(
     executables: &[std::path::PathBuf],
     shim: &std::path::Path,
     seccomp_transport: bool,
-    bootstrap: i32,
+    handoff: seccomp::Handoff,
     native_reads: Option<&arbiter_policies::Policy>,
     native_removes: bool,
     exec_policy: Option<&arbiter_policies::Policy>,
@@ -157,7 +157,7 @@ pub fn prepare(
     let step = if notify {
         seccomp::NotifyFilter::compile(native.is_some(), !removes.is_empty())
             .context("cannot compile the seccomp notify filter")?
-            .into_pre_exec(bootstrap)?
+            .into_pre_exec(handoff)?
     } else {
         seccomp::Filter::compile()
             .context("cannot compile the seccomp filter")?

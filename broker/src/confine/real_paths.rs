@@ -47,6 +47,21 @@ pub struct RealPaths {
     others: RefCell<HashSet<PathBuf>>,
     /// Real path → `(device, inode)` of what was there when it was resolved (`lstat`).
     ids: RefCell<HashMap<PathBuf, (u64, u64)>>,
+    /// Real path → an `O_PATH` fd the floor's survey will use instead of opening it, with
+    /// its `fstat`: opened, the survey's way, earlier in the same start
+    /// ([`RealPaths::keep_opened`]).
+    opened: RefCell<HashMap<PathBuf, (std::os::fd::OwnedFd, Opened)>>,
+}
+
+/// What `fstat` said of a fd [`RealPaths::keep_opened`] keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Opened {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// `st_mode`.
+    pub mode: u32,
 }
 
 impl RealPaths {
@@ -192,6 +207,23 @@ impl RealPaths {
     /// Whether `path` exists and is its own real path (no symlink, no `.` or `..`).
     pub fn is_real(&self, path: &Path) -> bool {
         self.of(path).as_deref() == Some(path)
+    }
+
+    /// Keeps `fd`, opened at the real path `real` without following symlinks and found
+    /// (`opened`) to be the object this memo remembers there, for the survey of this start
+    /// (`floor::survey`), which takes it instead of opening `real` again.
+    pub fn keep_opened(&self, real: PathBuf, fd: std::os::fd::OwnedFd, opened: Opened) {
+        self.opened.borrow_mut().insert(real, (fd, opened));
+    }
+
+    /// Whether an fd is kept for `real` ([`RealPaths::keep_opened`]).
+    pub fn has_opened(&self, real: &Path) -> bool {
+        self.opened.borrow().contains_key(real)
+    }
+
+    /// The fd [`RealPaths::keep_opened`] kept for `real`, once.
+    pub fn take_opened(&self, real: &Path) -> Option<(std::os::fd::OwnedFd, Opened)> {
+        self.opened.borrow_mut().remove(real)
     }
 }
 

@@ -167,43 +167,122 @@ impl NotifyFilter {
         Ok(NotifyFilter { program })
     }
 
-    /// The step that installs the filter in the child, hands the listener to the broker on
-    /// the bootstrap socket at `bootstrap` (a [`arbiter_protocol::SeccompListener`] naming
-    /// its fd number; the broker takes it with `pidfd_getfd` and answers one byte: the
-    /// filter traps `sendmsg`, so it cannot travel as `SCM_RIGHTS`), and closes it. It
-    /// replaces [`Filter::into_pre_exec`]. Makes system calls only.
-    pub fn into_pre_exec(self, bootstrap: i32) -> anyhow::Result<PreExec> {
+    /// The step that installs the filter in the child and hands its listener to the broker
+    /// as `handoff` says. It replaces [`Filter::into_pre_exec`]. Makes system calls only.
+    pub fn into_pre_exec(self, handoff: Handoff) -> anyhow::Result<PreExec> {
         let program = self.program;
-        Ok(Box::new(move || {
-            super::no_new_privs()?;
-            let listener = install_notify(&program)? as i32;
-            let mut msg = [0u8; 32];
-            let sent = arbiter_protocol::encode(
-                &arbiter_protocol::SeccompListener {
-                    tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
-                    version: arbiter_protocol::PROTOCOL_VERSION,
-                    fd: listener,
-                },
-                &mut msg,
+        Ok(match handoff {
+            Handoff::Bootstrap(bootstrap) => Box::new(move || {
+                super::no_new_privs()?;
+                let listener = install_notify(&program)? as i32;
+                let sent = send_on_bootstrap(bootstrap, listener);
+                // SAFETY: listener is our own fd, closed once; the broker holds its copy.
+                unsafe { libc::close(listener) };
+                sent
+            }),
+            Handoff::SharedTable(slot) => Box::new(move || {
+                super::no_new_privs()?;
+                let listener = install_notify(&program)? as i32;
+                // The descriptor is already the broker's: the table is shared until exec,
+                // which closes the command's copy (the kernel opens listeners close-on-exec).
+                slot.put(listener);
+                Ok(())
+            }),
+        })
+    }
+}
+
+/// How the notify filter's listener reaches the broker from the process that installs it.
+pub enum Handoff {
+    /// Named on the bootstrap socket at this descriptor number (a
+    /// [`arbiter_protocol::SeccompListener`]): the broker takes it with `pidfd_getfd` and
+    /// answers one byte, which the installing process waits for before it closes its copy
+    /// (the filter traps `sendmsg`, so it cannot travel as `SCM_RIGHTS`). `arbiter serve`'s
+    /// launcher, which confines itself in its own process.
+    Bootstrap(i32),
+    /// Left where it is: the installing child shares the broker's descriptor table until
+    /// it execs (`sandbox::vfork`, [`crate::sandbox::Sandbox::listener_in_shared_table`]), so
+    /// the listener is the broker's from the moment it exists, without a round trip; its
+    /// number is written to the slot, which the broker reads once the child has exec'd.
+    SharedTable(std::sync::Arc<ListenerSlot>),
+}
+
+/// Sends the [`arbiter_protocol::SeccompListener`] naming `listener` on `bootstrap` and
+/// waits for the broker's byte ([`Handoff::Bootstrap`]). Async-signal-safe.
+fn send_on_bootstrap(bootstrap: i32, listener: i32) -> std::io::Result<()> {
+    let mut msg = [0u8; 32];
+    let sent = arbiter_protocol::encode(
+        &arbiter_protocol::SeccompListener {
+            tag: arbiter_protocol::SECCOMP_LISTENER_TAG,
+            version: arbiter_protocol::PROTOCOL_VERSION,
+            fd: listener,
+        },
+        &mut msg,
+    )
+    .map_err(|_| libc::EINVAL)
+    .and_then(|m| arbiter_protocol::fdpass::send_with_fds(bootstrap, m, &[]));
+    let mut ack = [0u8; 1];
+    let got = match sent {
+        Ok(()) => loop {
+            // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
+            let n = unsafe { libc::read(bootstrap, ack.as_mut_ptr().cast(), 1) };
+            if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break if n == 1 { Ok(()) } else { Err(libc::EPIPE) };
+            }
+        },
+        Err(e) => Err(e),
+    };
+    got.map_err(std::io::Error::from_raw_os_error)
+}
+
+/// The listener's descriptor number, written by the child that installed the filter in a
+/// descriptor table it shares with the broker ([`Handoff::SharedTable`]) and taken by the
+/// broker once the child has exec'd or exited.
+#[derive(Debug)]
+pub struct ListenerSlot(std::sync::atomic::AtomicI32);
+
+impl Default for ListenerSlot {
+    fn default() -> Self {
+        ListenerSlot(std::sync::atomic::AtomicI32::new(-1))
+    }
+}
+
+impl ListenerSlot {
+    /// Records `fd` (in the child: an atomic store, async-signal-safe).
+    fn put(&self, fd: i32) {
+        self.0.store(fd, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The listener, once the child that shares this process's descriptor table has
+    /// exec'd or exited: `None` when it installed none (it failed before), an error when
+    /// the number does not name a seccomp listener here (the child did not share the
+    /// table: nothing is taken then). Takes it once.
+    pub fn take(&self) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+        use std::os::fd::FromRawFd;
+        let fd = self.0.swap(-1, std::sync::atomic::Ordering::SeqCst);
+        if fd < 0 {
+            return Ok(None);
+        }
+        // A listener answers for a notification id: 0 when one is pending with it, ENOENT
+        // when none is; any other descriptor refuses the request (ENOTTY).
+        let id: u64 = 0;
+        // SAFETY: the ioctl reads a u64 from a valid pointer and changes nothing.
+        let rc = unsafe {
+            libc::ioctl(
+                fd,
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+                &id as *const u64,
             )
-            .map_err(|_| libc::EINVAL)
-            .and_then(|m| arbiter_protocol::fdpass::send_with_fds(bootstrap, m, &[]));
-            let mut ack = [0u8; 1];
-            let got = match sent {
-                Ok(()) => loop {
-                    // SAFETY: ack is a writable byte; the broker answers once it holds a copy.
-                    let n = unsafe { libc::read(bootstrap, ack.as_mut_ptr().cast(), 1) };
-                    if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)
-                    {
-                        break if n == 1 { Ok(()) } else { Err(libc::EPIPE) };
-                    }
-                },
-                Err(e) => Err(e),
-            };
-            // SAFETY: listener is our own fd, closed once; the broker holds its copy.
-            unsafe { libc::close(listener) };
-            got.map_err(std::io::Error::from_raw_os_error)
-        }))
+        };
+        if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("descriptor {fd} is not the sandbox's seccomp listener"),
+            ));
+        }
+        // SAFETY: the child created fd in the table this process shares with it and handed
+        // it over through the slot, once; nothing else owns it.
+        Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
     }
 }
 

@@ -31,6 +31,11 @@ pub struct Launch<'a> {
     pub fast_table: Option<OwnedFd>,
     /// Confinement steps, run in order after the fd set-up.
     pub pre_exec: Vec<PreExec>,
+    /// The child shares this process's descriptor table until it execs ([`super::vfork`]):
+    /// only when no other thread of this process forks or execs meanwhile, since the
+    /// command's fixed descriptors are placed in the shared table (and closed here again
+    /// once the child has exec'd).
+    pub share_fds: bool,
 }
 
 /// Starts the command and returns its pid. Exec failures come back as the spawn error.
@@ -95,14 +100,27 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     };
     // In the sandbox's pid namespace when there is one (super::pidns): the command is then
     // its pid 2, still this process's child.
+    let share = launch.share_fds;
     let pid = match super::pidns::current() {
         Some(init) => {
-            let pid = init.inside(|| vfork::spawn(&exec, &mut pre_exec));
+            let pid = init.inside(|| vfork::spawn(&exec, &mut pre_exec, share));
             super::pidns::arm();
-            pid?
+            pid
         }
-        None => vfork::spawn(&exec, &mut pre_exec)?,
+        None => vfork::spawn(&exec, &mut pre_exec, share),
     };
+    if share {
+        // The child's copies at the fixed numbers were placed in this table (it shared it
+        // until exec): without closing them the broker would hold the command's end of
+        // the bootstrap socket, which must reach end of stream when the sandbox ends. A
+        // descriptor this process inherited at those numbers was the command's to replace.
+        // SAFETY: closing two descriptor numbers nothing of the broker uses.
+        unsafe {
+            libc::close(DEFAULT_BOOTSTRAP_FD);
+            libc::close(FAST_TABLE_FD);
+        }
+    }
+    let pid = pid?;
     drop(bootstrap);
     drop(fast_table);
     Ok(pid)

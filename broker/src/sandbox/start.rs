@@ -58,6 +58,9 @@ pub struct Sandbox {
     admit: Option<ChannelAdmit>,
     /// This start's memo of real paths, when the caller warmed one ([`Sandbox::real_paths`]).
     reals: Option<RealPaths>,
+    /// The command's child shares this process's descriptor table until it execs
+    /// ([`Sandbox::listener_in_shared_table`]).
+    shared_table: bool,
 }
 
 /// A sandbox served for a command started elsewhere ([`Sandbox::serve_elsewhere`]).
@@ -106,6 +109,7 @@ impl Sandbox {
             setup: None,
             admit: None,
             reals: None,
+            shared_table: false,
         }
     }
 
@@ -131,6 +135,20 @@ impl Sandbox {
     /// with another start.
     pub fn real_paths(mut self, reals: RealPaths) -> Sandbox {
         self.reals = Some(reals);
+        self
+    }
+
+    /// Starts the command in a child that shares this process's descriptor table until it
+    /// execs (`CLONE_FILES`), so the seccomp listener it creates is the broker's at once:
+    /// no round trip on the bootstrap socket between the filter's installation and the
+    /// exec (docs/performance.md, "Session 10"). Only for a caller none of whose other
+    /// threads forks or execs while [`Started::spawn`] runs (`arbiter run`): the command's
+    /// fixed descriptors are placed in the shared table, without close-on-exec, until the
+    /// child has exec'd. The caller widens its descriptor table first, while it has one
+    /// thread ([`super::tree::widen_descriptor_table`]); else the child's placement waits
+    /// for an RCU grace period.
+    pub fn listener_in_shared_table(mut self, on: bool) -> Sandbox {
+        self.shared_table = on;
         self
     }
 
@@ -307,12 +325,19 @@ impl Sandbox {
         // through the ring), and not with a decider (a master may route `unlink`/`rmdir` to
         // itself, before or after `start`, to veto what a rule allows).
         let removes = fast && !core.records_every_call() && self.decider.is_none();
+        let slot = self
+            .shared_table
+            .then(|| Arc::new(confine::seccomp::ListenerSlot::default()));
+        let handoff = match &slot {
+            Some(slot) => confine::seccomp::Handoff::SharedTable(Arc::clone(slot)),
+            None => confine::seccomp::Handoff::Bootstrap(DEFAULT_BOOTSTRAP_FD),
+        };
         let confinement = confine::prepare(
             &self.prefixes,
             &self.executables,
             &shim,
             self.seccomp_transport,
-            DEFAULT_BOOTSTRAP_FD,
+            handoff,
             fast.then_some(core.policy()),
             removes,
             Some(core.policy()),
@@ -358,8 +383,15 @@ impl Sandbox {
         let floor = confinement
             .notify
             .then(|| transport::seccomp::Floor::new(&confinement.floor));
-        let bootstrap = transport::shim::serve_bootstrap(broker_end, Arc::clone(&core), floor)
-            .context("cannot start serving the sandbox")?;
+        // The listener comes on the bootstrap socket, or through the shared table to
+        // `Started::spawn` (then the bootstrap socket takes none).
+        let (on_bootstrap, listener) = match (floor, slot) {
+            (Some(floor), Some(slot)) => (None, Some((slot, floor))),
+            (floor, _) => (floor, None),
+        };
+        let bootstrap =
+            transport::shim::serve_bootstrap(broker_end, Arc::clone(&core), on_bootstrap)
+                .context("cannot start serving the sandbox")?;
         Ok(Started {
             core,
             confinement,
@@ -368,6 +400,7 @@ impl Sandbox {
             fast_table,
             bootstrap,
             user_umask,
+            listener,
         })
     }
 }
@@ -381,6 +414,12 @@ pub struct Started {
     fast_table: Option<OwnedFd>,
     bootstrap: JoinHandle<()>,
     user_umask: libc::mode_t,
+    /// With [`Sandbox::listener_in_shared_table`] and the notify filter: where the child
+    /// leaves the listener, and the floor it is served with.
+    listener: Option<(
+        Arc<confine::seccomp::ListenerSlot>,
+        transport::seccomp::Floor,
+    )>,
 }
 
 impl Started {
@@ -445,14 +484,45 @@ impl Started {
             Ok(())
         })];
         pre_exec.extend(self.confinement.steps);
-        let pid = spawn::spawn(Launch {
+        let spawned = spawn::spawn(Launch {
             program,
             argv,
             env,
             bootstrap: self.child_end,
             fast_table: self.fast_table,
             pre_exec,
-        })?;
+            share_fds: self.listener.is_some(),
+        });
+        let pid = match self.listener {
+            None => spawned?,
+            Some((slot, floor)) => {
+                // Taken whether the exec succeeded or not: a child that failed after the
+                // filter's installation left the listener in this table too.
+                let taken = slot.take();
+                let pid = spawned?;
+                let served = match taken {
+                    Ok(Some(listener)) => {
+                        transport::seccomp::serve(listener, Arc::clone(&self.core), floor, None)
+                    }
+                    Ok(None) => Err(std::io::Error::other(
+                        "the command's child left no listener",
+                    )),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = served {
+                    // Nobody would answer its brokered calls: killed, not left waiting.
+                    // SAFETY: pid is our child, not yet reaped; status is a valid out-pointer.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                        libc::waitpid(pid, std::ptr::null_mut(), 0);
+                    }
+                    return Err(std::io::Error::other(format!(
+                        "cannot serve the seccomp listener: {e}"
+                    )));
+                }
+                pid
+            }
+        };
         Ok(Running {
             pid,
             core: self.core,

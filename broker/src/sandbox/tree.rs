@@ -72,6 +72,31 @@ pub fn check_fixed_descriptors() -> Result<(), FixedDescriptorsError> {
     })
 }
 
+/// Grows this process's descriptor table to hold the fixed numbers (the fast-path table's
+/// and the bootstrap socket's), without placing anything there: a descriptor at the first
+/// free number from [`arbiter_protocol::fast_table::FAST_TABLE_FD`] up is made and closed
+/// again (a descriptor this process inherited at those numbers stays as it is). Call it
+/// while the process has one thread, before [`crate::sandbox::Sandbox::listener_in_shared_table`]'s
+/// spawn: the kernel grows a table that several tasks share only after an RCU grace
+/// period (`synchronize_rcu`, milliseconds), and the spawn's child, which shares the
+/// broker's table, places the bootstrap socket at the top of it. A fork copies only the
+/// used part of the table: call it in the process that spawns. Best effort: a limit too
+/// low is [`check_fixed_descriptors`]'s to report.
+pub fn widen_descriptor_table() {
+    // SAFETY: integer arguments only; 0 is open (the entry opened it when it was closed).
+    let fd = unsafe {
+        libc::fcntl(
+            0,
+            libc::F_DUPFD_CLOEXEC,
+            arbiter_protocol::fast_table::FAST_TABLE_FD,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: fd was just made here and is owned by nobody else.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// The open-file limit is too low for the descriptors arbiter places at fixed numbers.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -394,5 +419,42 @@ mod tests {
         assert_eq!(number(b"0"), None);
         assert_eq!(number(b"99999999999"), None);
         assert_eq!(number(b"12a"), None);
+    }
+
+    /// The kernel's size of this process's descriptor table (`FDSize:`).
+    fn fd_size() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_widened_table_holds_the_fixed_numbers_and_nothing_is_left_there() {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: lim is a valid out-pointer.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+        if lim.rlim_cur <= arbiter_protocol::DEFAULT_BOOTSTRAP_FD as libc::rlim_t {
+            eprintln!(
+                "SKIP: the open-file limit {} is below the fixed numbers",
+                lim.rlim_cur
+            );
+            return;
+        }
+        // SAFETY: F_GETFD with an integer argument only.
+        let open = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+        let before = [1022, 1023].map(open);
+        super::widen_descriptor_table();
+        assert!(fd_size() > arbiter_protocol::DEFAULT_BOOTSTRAP_FD as usize);
+        assert_eq!(
+            [1022, 1023].map(open),
+            before,
+            "nothing placed or closed there"
+        );
     }
 }

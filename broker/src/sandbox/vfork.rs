@@ -9,6 +9,13 @@
 //! The child runs on a stack of its own while the calling thread is suspended; it must only
 //! make system calls on data prepared before (no allocation, no locks), which is already
 //! the contract of every [`super::spawn::PreExec`] step.
+//!
+//! With `share_fds` it also shares arbiter's descriptor table until it execs
+//! (`CLONE_FILES`): a descriptor it creates (the seccomp listener,
+//! `confine::seccomp::Handoff::SharedTable`) is arbiter's at once, and the kernel gives the
+//! command a copy of the table at exec, closing the close-on-exec descriptors in the copy
+//! only. Whatever the child places at fixed numbers is then placed in arbiter's table too,
+//! and the caller closes it again ([`super::spawn`]).
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -148,10 +155,13 @@ impl Drop for Stack {
 }
 
 /// Starts `exec.program` in a child that first runs `pre_exec`, and returns its pid once it
-/// has exec'd. A failed step or exec comes back as the error, with the child reaped.
+/// has exec'd. A failed step or exec comes back as the error, with the child reaped. With
+/// `share_fds` the child shares this process's descriptor table until it execs (see the
+/// module documentation).
 pub fn spawn(
     exec: &ExecArgs,
     pre_exec: &mut dyn FnMut() -> std::io::Result<()>,
+    share_fds: bool,
 ) -> std::io::Result<libc::pid_t> {
     // execvpe may copy argv onto the stack (to run a script under sh).
     let stack = Stack::new(GUARD + STACK + exec.argv_ptrs.len() * 16)?;
@@ -172,6 +182,7 @@ pub fn spawn(
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
+    let files = if share_fds { libc::CLONE_FILES } else { 0 };
     // SAFETY: the child runs child_main on its own stack with `child`, which lives on this
     // frame; CLONE_VFORK suspends this thread until the child execs or exits, so neither
     // `child` nor `stack` is touched by both at once or freed early.
@@ -179,7 +190,7 @@ pub fn spawn(
         libc::clone(
             child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | files | libc::SIGCHLD,
             (&mut child as *mut Child<'_>).cast(),
         )
     };

@@ -265,7 +265,7 @@ pub fn launch(req: Request<'_>) -> Result<ExitCode> {
         &install.files,
         &shim,
         true,
-        DEFAULT_BOOTSTRAP_FD,
+        crate::confine::seccomp::Handoff::Bootstrap(DEFAULT_BOOTSTRAP_FD),
         None,
         false,
         None,
