@@ -159,9 +159,10 @@ pub fn run_with(args: RunArgs, learning: Option<Box<dyn std::io::Write + Send>>)
     // process goes on as the broker (nothing of the sandbox survives either's death).
     guardian::fork().context("cannot start arbiter's guardian process")?;
     // In the broker (a fork copies only the table's used part), while it has one thread:
-    // the command's child places the fixed descriptors in the broker's table, shared until
-    // its exec (`listener_in_shared_table` below).
-    arbiter::sandbox::tree::widen_descriptor_table();
+    // the command's fixed numbers are kept free of the broker's own descriptors, and the
+    // table widened to them, since the command's child places its descriptors there in
+    // the broker's table, shared until its exec (`listener_in_shared_table` below).
+    arbiter::sandbox::tree::reserve_fixed_descriptors();
     // With CAP_SYS_ADMIN the sandbox gets a pid namespace whose init dies with this process
     // (nothing of it survives a SIGKILL of both arbiter processes); without, the guardian
     // and the subreaper stand alone. Only with the seccomp transport: a raw

@@ -54,6 +54,7 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     // arbiter raised its own descriptor limit (super::tree::prepare); the command gets the
     // one arbiter was started with.
     let nofile = super::tree::inherited_nofile();
+    let share = launch.share_fds;
     let mut pre_exec = || -> std::io::Result<()> {
         // SAFETY: async-signal-safe calls (dup2, close, sigprocmask, prctl, get/setrlimit) on integers and a
         // local sigset; the caller's steps carry the same contract (see PreExec).
@@ -68,6 +69,13 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
+                // Nothing may reach the command there. In a table shared with arbiter the
+                // number holds arbiter's close-on-exec reservation
+                // (super::tree::reserve_fixed_descriptors), which stays until the exec:
+                // freed, it would be the lowest free number for the seccomp listener the
+                // child makes next, which the broker then closes with the child's copies
+                // (red team s10b finding 01).
+                None if share => {}
                 None => {
                     libc::close(FAST_TABLE_FD);
                 }
@@ -100,7 +108,6 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     };
     // In the sandbox's pid namespace when there is one (super::pidns): the command is then
     // its pid 2, still this process's child.
-    let share = launch.share_fds;
     let pid = match super::pidns::current() {
         Some(init) => {
             let pid = init.inside(|| vfork::spawn(&exec, &mut pre_exec, share));
@@ -112,8 +119,9 @@ pub fn spawn(launch: Launch<'_>) -> std::io::Result<libc::pid_t> {
     if share {
         // The child's copies at the fixed numbers were placed in this table (it shared it
         // until exec): without closing them the broker would hold the command's end of
-        // the bootstrap socket, which must reach end of stream when the sandbox ends. A
-        // descriptor this process inherited at those numbers was the command's to replace.
+        // the bootstrap socket, which must reach end of stream when the sandbox ends.
+        // Nothing of the broker's own is there: `arbiter run` reserved both numbers for
+        // the command (super::tree::reserve_fixed_descriptors).
         // SAFETY: closing two descriptor numbers nothing of the broker uses.
         unsafe {
             libc::close(DEFAULT_BOOTSTRAP_FD);

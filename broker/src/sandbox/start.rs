@@ -144,9 +144,10 @@ impl Sandbox {
     /// exec (docs/performance.md, "Session 10"). Only for a caller none of whose other
     /// threads forks or execs while [`Started::spawn`] runs (`arbiter run`): the command's
     /// fixed descriptors are placed in the shared table, without close-on-exec, until the
-    /// child has exec'd. The caller widens its descriptor table first, while it has one
-    /// thread ([`super::tree::widen_descriptor_table`]); else the child's placement waits
-    /// for an RCU grace period.
+    /// child has exec'd. The caller reserves those numbers first, while it has one thread
+    /// ([`super::tree::reserve_fixed_descriptors`]): else one of its own descriptors may be
+    /// there (replaced by the child's, then closed), and the child's placement waits for
+    /// an RCU grace period.
     pub fn listener_in_shared_table(mut self, on: bool) -> Sandbox {
         self.shared_table = on;
         self

@@ -72,28 +72,30 @@ pub fn check_fixed_descriptors() -> Result<(), FixedDescriptorsError> {
     })
 }
 
-/// Grows this process's descriptor table to hold the fixed numbers (the fast-path table's
-/// and the bootstrap socket's), without placing anything there: a descriptor at the first
-/// free number from [`arbiter_protocol::fast_table::FAST_TABLE_FD`] up is made and closed
-/// again (a descriptor this process inherited at those numbers stays as it is). Call it
-/// while the process has one thread, before [`crate::sandbox::Sandbox::listener_in_shared_table`]'s
-/// spawn: the kernel grows a table that several tasks share only after an RCU grace
-/// period (`synchronize_rcu`, milliseconds), and the spawn's child, which shares the
-/// broker's table, places the bootstrap socket at the top of it. A fork copies only the
-/// used part of the table: call it in the process that spawns. Best effort: a limit too
-/// low is [`check_fixed_descriptors`]'s to report.
-pub fn widen_descriptor_table() {
-    // SAFETY: integer arguments only; 0 is open (the entry opened it when it was closed).
-    let fd = unsafe {
-        libc::fcntl(
-            0,
-            libc::F_DUPFD_CLOEXEC,
-            arbiter_protocol::fast_table::FAST_TABLE_FD,
-        )
-    };
-    if fd >= 0 {
-        // SAFETY: fd was just made here and is owned by nobody else.
-        unsafe { libc::close(fd) };
+/// Reserves the fixed numbers (the fast-path table's and the bootstrap socket's) in this
+/// process for the command: a close-on-exec copy of descriptor 0 is placed at each (one
+/// this process inherited there, the user's, is replaced: the command gets its fixed
+/// descriptors there in any case), so no descriptor of the broker's own — its audit log,
+/// a decider's pipe, the sandbox's seccomp listener or Landlock ruleset — ever takes one of
+/// them, even when every lower number is in use (red team s10b findings 01, 02: the
+/// command's child, sharing the table, placed its descriptors over the broker's, and the
+/// broker's clean-up closed its own). The spawn places the command's descriptors over
+/// these and the broker closes them after it ([`super::spawn`]).
+///
+/// It also grows the table to hold those numbers while the process has one thread: the
+/// kernel grows a table that several tasks share only after an RCU grace period
+/// (`synchronize_rcu`, milliseconds), and the spawn's child shares the broker's table
+/// ([`crate::sandbox::Sandbox::listener_in_shared_table`]). A fork copies only the used
+/// part of the table: call it in the process that spawns. Best effort: a limit too low is
+/// [`check_fixed_descriptors`]'s to report.
+pub fn reserve_fixed_descriptors() {
+    for fd in [
+        arbiter_protocol::fast_table::FAST_TABLE_FD,
+        arbiter_protocol::DEFAULT_BOOTSTRAP_FD,
+    ] {
+        // SAFETY: integer arguments only; 0 is open (the entry opened it when it was
+        // closed), and the target number is this function's to take (see above).
+        unsafe { libc::dup3(0, fd, libc::O_CLOEXEC) };
     }
 }
 
@@ -432,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn the_widened_table_holds_the_fixed_numbers_and_nothing_is_left_there() {
+    fn the_fixed_numbers_are_reserved_close_on_exec_in_a_widened_table() {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
@@ -446,15 +448,24 @@ mod tests {
             );
             return;
         }
-        // SAFETY: F_GETFD with an integer argument only.
-        let open = |fd: i32| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
-        let before = [1022, 1023].map(open);
-        super::widen_descriptor_table();
+        super::reserve_fixed_descriptors();
         assert!(fd_size() > arbiter_protocol::DEFAULT_BOOTSTRAP_FD as usize);
-        assert_eq!(
-            [1022, 1023].map(open),
-            before,
-            "nothing placed or closed there"
-        );
+        for fd in [1022, 1023] {
+            // SAFETY: F_GETFD with an integer argument only.
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            assert_eq!(
+                flags,
+                libc::FD_CLOEXEC,
+                "descriptor {fd} reserved close-on-exec"
+            );
+        }
+        // Nothing this process opens next can take them.
+        let f = std::fs::File::open("/dev/null").unwrap();
+        assert!(std::os::fd::AsRawFd::as_raw_fd(&f) < 1022);
+        // SAFETY: closing the two reservations this test made.
+        unsafe {
+            libc::close(1022);
+            libc::close(1023);
+        }
     }
 }
