@@ -6,6 +6,7 @@
 
 mod commands;
 mod entry;
+mod loader_path;
 
 use arbiter::exit_code;
 
@@ -92,11 +93,13 @@ enum Command {
     Man(commands::completions::ManArgs),
 }
 
-/// The process's entry point, called by the C runtime (`#![no_main]`): [`entry::start`]
-/// in place of Rust's runtime start, then [`arbiter_main`]; a panic ends the process with
+/// The process's entry point, called by the C runtime (`#![no_main]`): `LD_LIBRARY_PATH`
+/// kept out of arbiter's own loader ([`loader_path::keep_out`]), [`entry::start`] in place
+/// of Rust's runtime start, then [`arbiter_main`]; a panic ends the process with
 /// status 101, as under Rust's runtime (its message is printed by the panic hook).
 #[cfg_attr(not(test), no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(_argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    loader_path::keep_out(argv);
     entry::start();
     let status = std::panic::catch_unwind(arbiter_main).map_or(101, |code| {
         // `ExitCode` gives no number back: every code arbiter returns is made from a `u8`.
