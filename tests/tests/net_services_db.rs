@@ -279,3 +279,35 @@ fn a_policy_refusing_the_database_file_refuses_the_lookup() {
         assert_eq!(stdout(&n), "found\n");
     }
 }
+
+/// `getaddrinfo` with a service name reads the services database too: refusing
+/// `/etc/services` refuses that route as it refuses `getservbyname` (red team s10a finding
+/// 01: the broker's `getaddrinfo` looked the name up undecided, so `--deny /etc/services`
+/// left `getaddrinfo(NULL, "ssh")` answering 22). glibc's answer when it cannot read the
+/// file is `EAI_SERVICE`, which the static build (its own in-process read refused by the
+/// policy) gets too; a numeric service needs no read. Native control: both routes answer 22.
+#[test]
+fn a_policy_refusing_services_refuses_getaddrinfo_service_names_too() {
+    let sb = Sandbox::new();
+    let built = compile_dynamic_and_static("service_lookup", &sb.dir, &[]);
+    for nobody in invoker_and_nobody() {
+        for helper in &built {
+            let prog = helper.to_str().unwrap();
+            let n = native(&sb, nobody, helper, &[]);
+            assert_eq!(
+                stdout(&n),
+                "servbyname => 22\ngetaddrinfo => 22\n",
+                "native control"
+            );
+            let denied = under_arbiter(&sb, nobody, &["--deny", "/etc/services"], &[prog]);
+            assert_eq!(
+                stdout(&denied),
+                "servbyname => none\ngetaddrinfo => none\n",
+                "{prog}, nobody={nobody}: {}",
+                String::from_utf8_lossy(&denied.stderr)
+            );
+            let allowed = under_arbiter(&sb, nobody, &[], &[prog]);
+            assert_eq!(stdout(&allowed), stdout(&n), "{prog}, nobody={nobody}");
+        }
+    }
+}

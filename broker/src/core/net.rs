@@ -1522,6 +1522,16 @@ pub fn getaddrinfo(
             });
         }
     }
+    // A service named rather than numbered is looked up in the services database: a read
+    // of it, decided as `getservbyname`'s (glibc's own answer when it cannot read the file
+    // is EAI_SERVICE).
+    let named_service = service.is_some_and(|s| s.is_empty() || !s.iter().all(u8::is_ascii_digit));
+    if named_service
+        && flags & libc::AI_NUMERICSERV == 0
+        && super::netdb::check_services_read(core, notes).is_err()
+    {
+        return Ok(Done::value(i64::from(libc::EAI_SERVICE)));
+    }
     let c_node = node
         .map(|n| CString::new(n).map_err(|_| Errno(libc::EINVAL)))
         .transpose()?;

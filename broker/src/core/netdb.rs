@@ -73,6 +73,15 @@ fn real_file(q: &NetDbQuery<'_>) -> PathBuf {
     std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf())
 }
 
+/// Decides a services lookup made on the program's behalf by another brokered call
+/// (`getaddrinfo` with a service name): a read of `/etc/services`, as for `getservbyname`
+/// (red team s10a finding 01: `--deny /etc/services` refused one route and not the other).
+pub(crate) fn check_services_read(core: &RequestCore, notes: &mut Notes) -> Result<(), Errno> {
+    let f = Path::new("/etc/services");
+    let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf());
+    core.check_path(&real, Access::READ, notes)
+}
+
 /// Decides and performs `q` for the program.
 pub fn lookup(core: &RequestCore, q: &NetDbQuery<'_>, notes: &mut Notes) -> Result<Done, Errno> {
     core.check_path(&real_file(q), Access::READ, notes)?;
