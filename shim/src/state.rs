@@ -139,7 +139,7 @@ fn arm_fork_page() {
             return;
         }
         let marker = &*(p as *const AtomicU64);
-        marker.store(1, Ordering::Release);
+        marker.store(GENERATION.load(Ordering::Acquire), Ordering::Release);
         FORK_PAGE.store(p as u64, Ordering::Release);
     }
 }
@@ -160,17 +160,32 @@ pub fn is_protected(fd: i32) -> bool {
 }
 
 /// The current generation, first noticing a fork (a child starts a new generation).
+///
+/// The marker page holds the generation itself. In a fork child it reads 0 until the first
+/// look, where every thread proposes the same number — its parent's generation (copied into
+/// the child's memory) plus one — and exactly one compare-and-swap puts it there: threads
+/// making their first calls at once in a new child agree on one generation (red team s10a
+/// finding 05: a load-then-store let two of them bump it twice, and one then closed the
+/// other's channel as stale while it was in use).
 pub fn generation() -> u64 {
     let page = FORK_PAGE.load(Ordering::Acquire);
-    if page != 0 {
-        // SAFETY: page is our mapped, never unmapped, 8-byte aligned marker page.
-        let marker = unsafe { &*(page as *const AtomicU64) };
-        if marker.load(Ordering::Acquire) == 0 {
-            marker.store(1, Ordering::Release);
-            GENERATION.fetch_add(1, Ordering::AcqRel);
-        }
+    if page == 0 {
+        return GENERATION.load(Ordering::Acquire);
     }
-    GENERATION.load(Ordering::Acquire)
+    // SAFETY: page is our mapped, never unmapped, 8-byte aligned marker page.
+    let marker = unsafe { &*(page as *const AtomicU64) };
+    let current = marker.load(Ordering::Acquire);
+    if current != 0 {
+        return current;
+    }
+    let proposed = GENERATION.load(Ordering::Acquire) + 1;
+    let agreed = match marker.compare_exchange(0, proposed, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => proposed,
+        Err(won) => won,
+    };
+    // What this process's own fork children start from.
+    GENERATION.fetch_max(agreed, Ordering::AcqRel);
+    agreed
 }
 
 /// This process's id, read once per generation (so once per process, and again in a fork
@@ -239,4 +254,42 @@ pub fn move_bootstrap() -> bool {
     }
     BOOTSTRAP.store(new, Ordering::Release);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads taking their first look in a new fork child at once agree on one generation,
+    /// one more than the parent's (red team s10a finding 05). The child's state is made by
+    /// hand: a marker page reading 0, as `MADV_WIPEONFORK` leaves it.
+    #[test]
+    fn threads_of_a_new_fork_child_agree_on_one_generation() {
+        arm_fork_page();
+        let page = FORK_PAGE.load(Ordering::Acquire);
+        assert_ne!(page, 0, "no marker page");
+        // SAFETY: the marker page just armed, as generation() reads it.
+        let marker = unsafe { &*(page as *const AtomicU64) };
+        for _ in 0..300 {
+            let parent = generation();
+            marker.store(0, Ordering::Release);
+            let barrier = std::sync::Barrier::new(4);
+            let seen: Vec<u64> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            generation()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(
+                seen.iter().all(|&g| g == parent + 1),
+                "parent {parent}, threads saw {seen:?}"
+            );
+            assert_eq!(generation(), parent + 1);
+        }
+    }
 }
