@@ -388,8 +388,12 @@ pub unsafe extern "C" fn getprotobynumber_r(
 }
 
 /// Per-thread storage for the non-reentrant forms: one for the services functions, one
-/// for the protocols functions (glibc's is process-wide, per function; per-thread is
-/// strictly safer and satisfies the same contract: valid until the next call).
+/// for the protocols functions. glibc's is process-wide, per function, so two threads'
+/// lookups overwrite each other's result there; here they never do. Unlike glibc's, a
+/// result lives only as long as its thread: a pointer handed to another thread is dangling
+/// once the looking-up thread has exited (red team s10a finding 02, documented in
+/// docs/network.md). The storage (~2 KiB) is part of every thread's static TLS, which
+/// glibc takes from the thread's stack (finding 03).
 struct Static {
     serv: UnsafeCell<libc::servent>,
     serv_buf: UnsafeCell<[c_char; NETDB_ENTRY_MAX]>,
