@@ -66,10 +66,9 @@ pub fn database_file(q: &NetDbQuery<'_>) -> &'static Path {
     }
 }
 
-/// The database file's real path (the file itself when it cannot be resolved: the policy
+/// A database file's real path (the file itself when it cannot be resolved: the policy
 /// then decides on the name the program's libc would open).
-fn real_file(q: &NetDbQuery<'_>) -> PathBuf {
-    let f = database_file(q);
+fn real_file(f: &Path) -> PathBuf {
     std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf())
 }
 
@@ -77,14 +76,12 @@ fn real_file(q: &NetDbQuery<'_>) -> PathBuf {
 /// (`getaddrinfo` with a service name): a read of `/etc/services`, as for `getservbyname`
 /// (red team s10a finding 01: `--deny /etc/services` refused one route and not the other).
 pub(crate) fn check_services_read(core: &RequestCore, notes: &mut Notes) -> Result<(), Errno> {
-    let f = Path::new("/etc/services");
-    let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf());
-    core.check_path(&real, Access::READ, notes)
+    core.check_path(&real_file(Path::new("/etc/services")), Access::READ, notes)
 }
 
 /// Decides and performs `q` for the program.
 pub fn lookup(core: &RequestCore, q: &NetDbQuery<'_>, notes: &mut Notes) -> Result<Done, Errno> {
-    core.check_path(&real_file(q), Access::READ, notes)?;
+    core.check_path(&real_file(database_file(q)), Access::READ, notes)?;
     let entry = query(q)?;
     let view = NetDbEntry {
         name: &entry.name,
